@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# contrib/dev.sh: set up a Debian 12 machine for ferry, build it, and either
+#   run  - start a throw-away Prosody, the sandbox network and ferry, and
+#          print a JID and password to log in with any XMPP client;
+#   test - build with -Werror, run the unit and end-to-end tests, then do
+#          it all again built with ASan+UBSan.
+# Needs root (or sudo) only for apt-get.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+PY=/usr/bin/python3
+PACKAGES=(build-essential autoconf automake libtool pkg-config clang-format
+    libstrophe-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
+    libsqlite3-dev libmicrohttpd-dev libevent-dev libinih-dev libcmocka-dev
+    prosody prosody-modules ejabberd python3 python3-slixmpp python3-pytest
+    python3-aiohttp sqlite3 curl mandoc)
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing ${missing[*]}"
+    # Debian's prosody/ejabberd must not start system-wide instances.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+        as_root chmod +x /usr/sbin/policy-rc.d
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+# build DIR [configure flags...]
+build() {
+    local dir=$1; shift
+    if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ] ||
+        [ "$top/Makefile.am" -nt "$top/Makefile.in" ]; then
+        say "autoreconf"
+        (cd "$top" && autoreconf -fi)
+    fi
+    mkdir -p "$dir"
+    say "configure $* in $dir"
+    (cd "$dir" && "$top/configure" -q "$@")
+    make -C "$dir" -j"$(nproc)" >/dev/null
+}
+
+PASSED=0 FAILED=0
+# count LOG: add the pytest/automake counts found in LOG to the totals.
+count() {
+    local p f
+    p=$(grep -hoE '^# PASS: +[0-9]+' "$1" | awk '{s+=$3} END {print s+0}') || true
+    f=$(grep -hoE '^# (FAIL|ERROR|XPASS): +[0-9]+' "$1" | awk '{s+=$3} END {print s+0}') || true
+    PASSED=$((PASSED + p)) FAILED=$((FAILED + f))
+    p=$(grep -hoE '[0-9]+ passed' "$1" | tail -1 | awk '{print $1+0}') || true
+    f=$(grep -hoE '[0-9]+ (failed|error|errors)' "$1" | awk '{s+=$1} END {print s+0}') || true
+    PASSED=$((PASSED + ${p:-0})) FAILED=$((FAILED + ${f:-0}))
+}
+
+# suite DIR LABEL: unit tests, fake self-tests and e2e tests of one build.
+suite() {
+    local dir=$1 label=$2 rc=0 log
+    log=$(mktemp)
+    say "$label: unit tests (make check)"
+    make -C "$dir" check >"$log" 2>&1 || rc=1
+    cat "$dir/test-suite.log" >>"$log" 2>/dev/null || true
+    grep -E '^# (TOTAL|PASS|FAIL|ERROR)' "$dir/test-suite.log" || tail -30 "$log"
+    count "$log"
+    say "$label: fake network self-tests and end-to-end tests"
+    : >"$log"
+    (cd "$top" && FERRY_BIN="$dir/ferry" $PY -m pytest -q -rs -p no:cacheprovider \
+        tests/fakes tests/e2e 2>&1) | tee "$log" || rc=1
+    count "$log"
+    rm -f "$log"
+    return $rc
+}
+
+cmd_test() {
+    local rc=0
+    deps
+    say "format check"
+    (cd "$top" && clang-format --dry-run --Werror src/*.c include/*.h tests/unit/*.c) || FAILED=$((FAILED + 1))
+    build "$top/build/werror" --enable-werror
+    suite "$top/build/werror" "-Werror build" || rc=1
+    build "$top/build/asan" --enable-werror --enable-asan
+    ASAN_OPTIONS=detect_leaks=1 suite "$top/build/asan" "ASan+UBSan build" || rc=1
+    [ $FAILED -eq 0 ] || rc=1
+    echo
+    echo "$PASSED passed, $FAILED failed"
+    return $rc
+}
+
+cmd_run() {
+    deps
+    build "$top/build/dev"
+    exec "$top/contrib/dev-run.sh" "$top/build/dev/ferry"
+}
+
+case "${1:-}" in
+test) cmd_test ;;
+run) cmd_run ;;
+deps) deps ;;
+build) build "$top/build/dev" ;;
+*) echo "usage: contrib/dev.sh run|test|deps|build" >&2; exit 2 ;;
+esac

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* The XEP-0114 connection: libstrophe on the libevent loop, handshake,
+ * reconnect with backoff, stanza dispatch and send helpers. */
+#ifndef FERRY_COMPONENT_H
+#define FERRY_COMPONENT_H
+
+#include <strophe.h>
+
+struct conf;
+
+/* Handles an iq get/set whose first child is in a registered namespace.
+ * Returns 1 if it answered (or will answer), 0 to fall through to
+ * service-unavailable. */
+typedef int (*component_iq_fn)(xmpp_stanza_t *iq, xmpp_stanza_t *child,
+                               void *arg);
+/* Called with the result (or error, or NULL on disconnect/timeout) of an
+ * iq we sent. */
+typedef void (*component_reply_fn)(xmpp_stanza_t *reply, void *arg);
+/* Called for message and presence stanzas addressed to the component. */
+typedef void (*component_stanza_fn)(xmpp_stanza_t *stanza, void *arg);
+typedef void (*component_state_fn)(int connected, void *arg);
+
+struct component_handlers {
+    component_stanza_fn message;
+    component_stanza_fn presence;
+    component_state_fn state; /* connected (1) or lost (0) */
+    void *arg;
+};
+
+int component_init(const struct conf *conf);
+void component_set_handlers(const struct component_handlers *h);
+/* Registers an iq handler for a namespace (get and set). */
+void component_iq_register(const char *ns, component_iq_fn fn, void *arg);
+/* Connects (and keeps reconnecting) until component_stop(). */
+void component_start(void);
+/* Closes the stream; done(arg) runs once it is closed (or after 1.5 s). */
+void component_stop(void (*done)(void *arg), void *arg);
+void component_free(void);
+/* Applies a new config (secret, host, port) on the next reconnect. */
+void component_reconfigure(const struct conf *conf);
+
+int component_connected(void);
+const char *component_jid(void);
+xmpp_ctx_t *component_ctx(void);
+/* Number of reconnects since start (for metrics and tests). */
+unsigned long component_reconnects(void);
+
+/* Queues a stanza (not released: the caller still owns it). Dropped with a
+ * debug line when not connected. */
+void component_send(xmpp_stanza_t *stanza);
+void component_send_raw(const char *xml, size_t len);
+/* Bytes and stanzas waiting in libstrophe's send queue. */
+int component_send_queue_len(void);
+/* Sends an iq (stamping a fresh id) and calls cb(reply, arg) once. */
+void component_send_iq(xmpp_stanza_t *iq, component_reply_fn cb, void *arg);
+
+/* Answers the iq get/set req with an empty result, or result with child
+ * (child is not released). */
+void component_iq_result(xmpp_stanza_t *req, xmpp_stanza_t *child);
+/* Answers req with a stanza error: type ("cancel", "modify", "auth",
+ * "wait"), condition (e.g. "service-unavailable") and optional text. */
+void component_error_reply(xmpp_stanza_t *req, const char *type,
+                           const char *condition, const char *text);
+/* A fresh random stanza id (caller frees). */
+char *component_new_id(void);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* The inbound HTTP listener: libmicrohttpd in external epoll mode on the
+ * loop, a small table of routes and a body cap per route. */
+#ifndef FERRY_HTTPD_H
+#define FERRY_HTTPD_H
+
+#include <stddef.h>
+
+struct httpd_request {
+    const char *method;
+    const char *path; /* without the query string */
+    const char *body; /* NUL-terminated; may contain other NULs */
+    size_t body_len;
+    void *conn; /* for httpd_header() / httpd_query() */
+};
+
+struct httpd_response {
+    int status;
+    const char *content_type;
+    char *body; /* owned by the response (freed after sending) */
+    size_t len;
+};
+
+/* Handles a request; fills res (status, content type, body). */
+typedef void (*httpd_handler)(const struct httpd_request *req,
+                              struct httpd_response *res, void *arg);
+
+/* listen is "HOST:PORT" or "[V6]:PORT". 0 or -1 (logged). */
+int httpd_start(const char *listen);
+void httpd_stop(void);
+/* Routes requests whose path equals path, or starts with path when it ends
+ * in '/'. Bodies over max_body get 413 without reaching the handler. */
+void httpd_route(const char *path, httpd_handler fn, void *arg,
+                 size_t max_body);
+/* While draining, every route but /health and /metrics answers 503. */
+void httpd_set_draining(int draining);
+/* The value of a request header or query argument; NULL if absent. */
+const char *httpd_header(const struct httpd_request *req, const char *name);
+const char *httpd_query(const struct httpd_request *req, const char *name);
+/* Helper: a JSON or text response (copies body). */
+void httpd_respond(struct httpd_response *res, int status,
+                   const char *content_type, const char *body);
+/* The port actually bound (useful with port 0). */
+int httpd_port(void);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Memory helpers that end the process on exhaustion, and a growable buffer
+ * with a hard size cap for peer input. */
+#ifndef FERRY_UTIL_H
+#define FERRY_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
+/* A byte buffer that refuses to grow past cap; always NUL-terminated. */
+struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t alloc;
+};
+
+void buf_init(struct buf *b, size_t cap);
+/* Appends; returns -1 (and leaves b unchanged) when cap would be passed. */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_appendf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Takes the data out of b; the caller frees it; b is reset. */
+char *buf_take(struct buf *b);
+void buf_reset(struct buf *b);
+
+/* Length of the valid UTF-8 character at s (at most n bytes); 0 if bad. */
+size_t utf8_char_len(const char *s, size_t n);
+/* 1 when s is valid UTF-8 of length n with no NUL byte. */
+int utf8_valid(const char *s, size_t n);
+/* Monotonic time in milliseconds; wall clock in seconds. */
+long long now_ms(void);
+long long now_s(void);
+/* Strict decimal parse of the whole string into [min, max]; 0 or -1. */
+int parse_ll(const char *s, long long min, long long max, long long *out);
+
+#endif

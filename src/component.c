@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: MIT */
+/* The XEP-0114 component connection. libstrophe does the stream and the
+ * handshake; its socket is captured with the sockopt callback and watched
+ * by libevent, so an idle ferry sleeps. Reconnects at once after a drop,
+ * then with exponential backoff and jitter capped at 30 s. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include "component.h"
+#include "conf.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+#define COMPONENT_BACKOFF_FIRST_MS 500
+#define COMPONENT_BACKOFF_MAX_MS 30000
+#define COMPONENT_TICK_MS 1000 /* libstrophe's own timeouts while connecting */
+#define COMPONENT_STOP_MS 1500
+#define COMPONENT_MAX_IQ_NS 32
+
+enum component_state {
+    COMPONENT_IDLE,
+    COMPONENT_CONNECTING,
+    COMPONENT_CONNECTED,
+    COMPONENT_WAITING, /* backoff before the next attempt */
+    COMPONENT_STOPPING,
+};
+
+struct component_pending {
+    char *id;
+    component_reply_fn cb;
+    void *arg;
+    struct component_pending *next;
+};
+
+struct component_ns {
+    const char *ns;
+    component_iq_fn fn;
+    void *arg;
+};
+
+static struct {
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;
+    char *jid, *secret, *host;
+    unsigned short port;
+    enum component_state state;
+    int fd;
+    struct event *io_ev;   /* the XMPP socket */
+    struct event *tick_ev; /* periodic xmpp_run_once while connecting */
+    struct event *retry_ev;
+    struct event *stop_ev;
+    unsigned attempt; /* consecutive failed attempts */
+    int was_connected;
+    unsigned long reconnects;
+    struct component_handlers h;
+    struct component_ns iq_ns[COMPONENT_MAX_IQ_NS];
+    int n_iq_ns;
+    struct component_pending *pending;
+    void (*stop_done)(void *);
+    void *stop_arg;
+} comp = {.fd = -1};
+
+static void component_pump(void *arg);
+static void component_watch(void);
+
+xmpp_ctx_t *component_ctx(void)
+{
+    return comp.ctx;
+}
+
+const char *component_jid(void)
+{
+    return comp.jid;
+}
+
+int component_connected(void)
+{
+    return comp.state == COMPONENT_CONNECTED;
+}
+
+unsigned long component_reconnects(void)
+{
+    return comp.reconnects;
+}
+
+char *component_new_id(void)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz"
+                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    unsigned char rnd[16];
+    char *id = xmalloc(sizeof(rnd) + 1);
+    size_t i;
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        fatal("RAND_bytes failed");
+    for (i = 0; i < sizeof(rnd); i++)
+        id[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
+    id[sizeof(rnd)] = '\0';
+    return id;
+}
+
+/* libstrophe 0.12.2 dereferences conn->sm_state, which only
+ * xmpp_connect_client() allocates: seed an all-zero state ("stream
+ * management not enabled") whose first member is the ctx. See
+ * reference/xmpp-harness.md section 4.2. */
+static int component_seed_sm_state(void)
+{
+    void **blk = calloc(1, 256);
+
+    if (blk == NULL)
+        fatal("out of memory");
+    blk[0] = comp.ctx;
+    return xmpp_conn_set_sm_state(comp.conn, (xmpp_sm_state_t *)blk);
+}
+
+/* Called by libstrophe right after socket(): remember the fd for libevent. */
+static int component_sockopt(xmpp_conn_t *conn, void *sock)
+{
+    comp.fd = *(int *)sock;
+    if (comp.io_ev != NULL) {
+        event_free(comp.io_ev);
+        comp.io_ev = NULL;
+    }
+    return xmpp_sockopt_cb_keepalive(conn, sock);
+}
+
+static void component_io(evutil_socket_t fd, short what, void *arg)
+{
+    component_pump(NULL);
+}
+
+/* Watches the socket for reading, and for writing while connecting or while
+ * libstrophe still holds unsent data. */
+static void component_watch(void)
+{
+    short want = EV_READ | EV_PERSIST;
+
+    if (comp.fd < 0 || comp.state == COMPONENT_IDLE ||
+        comp.state == COMPONENT_WAITING)
+        return;
+    if (comp.state == COMPONENT_CONNECTING ||
+        xmpp_conn_send_queue_len(comp.conn) > 0)
+        want |= EV_WRITE;
+    if (comp.io_ev != NULL && event_get_events(comp.io_ev) == want)
+        return;
+    if (comp.io_ev != NULL)
+        event_free(comp.io_ev);
+    comp.io_ev = event_new(loop_base(), comp.fd, want, component_io, NULL);
+    event_add(comp.io_ev, NULL);
+}
+
+static void component_unwatch(void)
+{
+    if (comp.io_ev != NULL)
+        event_free(comp.io_ev);
+    comp.io_ev = NULL;
+    comp.fd = -1;
+}
+
+/* Lets libstrophe write its queue, read what arrived and run its timers. */
+static void component_pump(void *arg)
+{
+    if (comp.ctx == NULL)
+        return;
+    xmpp_run_once(comp.ctx, 0);
+    component_watch();
+}
+
+static void component_tick(evutil_socket_t fd, short what, void *arg)
+{
+    component_pump(NULL);
+}
+
+static long long component_backoff_ms(unsigned attempt)
+{
+    long long ms = COMPONENT_BACKOFF_FIRST_MS;
+    unsigned int r;
+
+    if (attempt == 0)
+        return 0;
+    while (--attempt > 0 && ms < COMPONENT_BACKOFF_MAX_MS)
+        ms *= 2;
+    if (ms > COMPONENT_BACKOFF_MAX_MS)
+        ms = COMPONENT_BACKOFF_MAX_MS;
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        r = 0;
+    /* jitter: between half and the full delay */
+    return ms / 2 + (long long)(r % (unsigned)(ms / 2 + 1));
+}
+
+static void component_fail_pending(void)
+{
+    struct component_pending *p = comp.pending;
+
+    comp.pending = NULL;
+    while (p != NULL) {
+        struct component_pending *next = p->next;
+
+        p->cb(NULL, p->arg);
+        free(p->id);
+        free(p);
+        p = next;
+    }
+}
+
+static void component_conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev,
+                                   int error, xmpp_stream_error_t *se,
+                                   void *arg);
+
+static void component_connect(void)
+{
+    int rc;
+
+    comp.state = COMPONENT_CONNECTING;
+    xmpp_conn_set_jid(comp.conn, comp.jid);
+    xmpp_conn_set_pass(comp.conn, comp.secret);
+    rc = xmpp_connect_component(comp.conn, comp.host, comp.port,
+                                component_conn_handler, NULL);
+    if (rc != XMPP_EOK) {
+        log_error("component: cannot start connecting to %s:%u", comp.host,
+                  comp.port);
+        comp.state = COMPONENT_WAITING;
+        comp.attempt++;
+        loop_timer_start(comp.retry_ev, component_backoff_ms(comp.attempt));
+        return;
+    }
+    loop_timer_start(comp.tick_ev, COMPONENT_TICK_MS);
+    component_watch();
+}
+
+static void component_retry(evutil_socket_t fd, short what, void *arg)
+{
+    if (comp.state == COMPONENT_WAITING)
+        component_connect();
+}
+
+/* Words an admin understands for why the server closed the stream. */
+static void component_log_stream_error(const xmpp_stream_error_t *se)
+{
+    const char *text = se->text ? se->text : "";
+
+    switch (se->type) {
+    case XMPP_SE_NOT_AUTHORIZED:
+        log_error("component: the XMPP server rejected our secret "
+                  "(not-authorized): check component.secret against the "
+                  "server's component password. Server said: %s",
+                  text);
+        break;
+    case XMPP_SE_CONFLICT:
+        log_error("component: another component is already connected as %s "
+                  "(conflict): is a second ferry running? Server said: %s",
+                  comp.jid, text);
+        break;
+    case XMPP_SE_HOST_UNKNOWN:
+        log_error("component: the XMPP server has no component named %s "
+                  "(host-unknown): check component.jid and the server's "
+                  "Component configuration. Server said: %s",
+                  comp.jid, text);
+        break;
+    default:
+        log_error("component: the XMPP server closed the stream with an "
+                  "error (type %d): %s",
+                  (int)se->type, text);
+        break;
+    }
+}
+
+static void component_on_connect(void)
+{
+    if (comp.was_connected)
+        comp.reconnects++;
+    comp.state = COMPONENT_CONNECTED;
+    comp.attempt = 0;
+    comp.was_connected = 1;
+    event_del(comp.tick_ev);
+    log_info("component: connected to %s:%u as %s", comp.host, comp.port,
+             comp.jid);
+    if (comp.h.state != NULL)
+        comp.h.state(1, comp.h.arg);
+}
+
+static void component_on_disconnect(int error, xmpp_stream_error_t *se)
+{
+    int was = comp.state == COMPONENT_CONNECTED;
+    long long delay;
+
+    component_unwatch();
+    event_del(comp.tick_ev);
+    component_fail_pending();
+    if (comp.state == COMPONENT_STOPPING) {
+        log_info("component: stream closed");
+        comp.state = COMPONENT_IDLE;
+        event_active(comp.stop_ev, EV_TIMEOUT, 0);
+        return;
+    }
+    if (se != NULL)
+        component_log_stream_error(se);
+    else if (was)
+        log_warn("component: connection to the XMPP server lost (%s)",
+                 error ? strerror(error) : "closed");
+    else
+        log_warn("component: cannot connect to %s:%u (%s)", comp.host,
+                 comp.port, error ? strerror(error) : "refused or timed out");
+    if (was && comp.h.state != NULL)
+        comp.h.state(0, comp.h.arg);
+    comp.state = COMPONENT_WAITING;
+    if (!was)
+        comp.attempt++;
+    delay = component_backoff_ms(comp.attempt);
+    log_info("component: reconnecting in %lld ms", delay);
+    loop_timer_start(comp.retry_ev, delay);
+}
+
+static void component_conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev,
+                                   int error, xmpp_stream_error_t *se,
+                                   void *arg)
+{
+    if (ev == XMPP_CONN_CONNECT)
+        component_on_connect();
+    else if (ev == XMPP_CONN_DISCONNECT || ev == XMPP_CONN_FAIL)
+        component_on_disconnect(error, se);
+}
+
+/* Answers an iq result/error we were waiting for. */
+static void component_on_reply(xmpp_stanza_t *st, const char *id)
+{
+    struct component_pending **pp, *p;
+
+    for (pp = &comp.pending; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, id) != 0)
+            continue;
+        p = *pp;
+        *pp = p->next;
+        p->cb(st, p->arg);
+        free(p->id);
+        free(p);
+        return;
+    }
+    log_debug("component: reply to unknown iq id %s", id);
+}
+
+static int component_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st,
+                                void *arg)
+{
+    const char *type = xmpp_stanza_get_type(st);
+    const char *id = xmpp_stanza_get_id(st);
+    xmpp_stanza_t *child;
+    const char *ns;
+    int i;
+
+    if (type == NULL || id == NULL || xmpp_stanza_get_from(st) == NULL)
+        return 1; /* not a valid iq: nothing to answer */
+    if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
+        component_on_reply(st, id);
+        return 1;
+    }
+    if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
+        return 1;
+    child = xmpp_stanza_get_children(st);
+    while (child != NULL && !xmpp_stanza_is_tag(child))
+        child = xmpp_stanza_get_next(child);
+    ns = child ? xmpp_stanza_get_ns(child) : NULL;
+    for (i = 0; ns != NULL && i < comp.n_iq_ns; i++)
+        if (strcmp(comp.iq_ns[i].ns, ns) == 0 &&
+            comp.iq_ns[i].fn(st, child, comp.iq_ns[i].arg))
+            return 1;
+    component_error_reply(st, "cancel", "service-unavailable", NULL);
+    return 1;
+}
+
+static int component_message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st,
+                                     void *arg)
+{
+    if (comp.h.message != NULL && xmpp_stanza_get_from(st) != NULL)
+        comp.h.message(st, comp.h.arg);
+    return 1;
+}
+
+static int component_presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *st,
+                                      void *arg)
+{
+    if (comp.h.presence != NULL && xmpp_stanza_get_from(st) != NULL)
+        comp.h.presence(st, comp.h.arg);
+    return 1;
+}
+
+static void component_stop_fire(evutil_socket_t fd, short what, void *arg)
+{
+    void (*done)(void *) = comp.stop_done;
+
+    comp.stop_done = NULL;
+    if (done != NULL)
+        done(comp.stop_arg);
+}
+
+static void component_set_target(const struct conf *conf)
+{
+    free(comp.jid);
+    free(comp.secret);
+    free(comp.host);
+    comp.jid = xstrdup(conf->component_jid);
+    comp.secret = xstrdup(conf->component_secret);
+    comp.host = xstrdup(conf->component_host);
+    comp.port = (unsigned short)conf->component_port;
+}
+
+int component_init(const struct conf *conf)
+{
+    xmpp_initialize();
+    comp.ctx = xmpp_ctx_new(NULL, NULL);
+    comp.conn = xmpp_conn_new(comp.ctx);
+    if (comp.ctx == NULL || comp.conn == NULL)
+        fatal("component: cannot create the libstrophe context");
+    if (component_seed_sm_state() != XMPP_EOK)
+        fatal("component: cannot apply the libstrophe sm_state workaround");
+    component_set_target(conf);
+    xmpp_conn_set_sockopt_callback(comp.conn, component_sockopt);
+    xmpp_handler_add(comp.conn, component_iq_handler, NULL, "iq", NULL, NULL);
+    xmpp_handler_add(comp.conn, component_message_handler, NULL, "message",
+                     NULL, NULL);
+    xmpp_handler_add(comp.conn, component_presence_handler, NULL, "presence",
+                     NULL, NULL);
+    comp.tick_ev = event_new(loop_base(), -1, EV_PERSIST, component_tick, NULL);
+    comp.retry_ev = event_new(loop_base(), -1, 0, component_retry, NULL);
+    comp.stop_ev = event_new(loop_base(), -1, 0, component_stop_fire, NULL);
+    return 0;
+}
+
+void component_reconfigure(const struct conf *conf)
+{
+    component_set_target(conf);
+}
+
+void component_set_handlers(const struct component_handlers *h)
+{
+    comp.h = *h;
+}
+
+void component_iq_register(const char *ns, component_iq_fn fn, void *arg)
+{
+    if (comp.n_iq_ns == COMPONENT_MAX_IQ_NS)
+        fatal("component: too many iq namespaces");
+    comp.iq_ns[comp.n_iq_ns].ns = ns;
+    comp.iq_ns[comp.n_iq_ns].fn = fn;
+    comp.iq_ns[comp.n_iq_ns].arg = arg;
+    comp.n_iq_ns++;
+}
+
+void component_start(void)
+{
+    comp.attempt = 0;
+    component_connect();
+}
+
+void component_stop(void (*done)(void *arg), void *arg)
+{
+    struct timeval tv = {0, COMPONENT_STOP_MS * 1000};
+
+    comp.stop_done = done;
+    comp.stop_arg = arg;
+    event_del(comp.retry_ev);
+    if (comp.state == COMPONENT_CONNECTED ||
+        comp.state == COMPONENT_CONNECTING) {
+        comp.state = COMPONENT_STOPPING;
+        xmpp_disconnect(comp.conn);
+        loop_defer(component_pump, NULL);
+        tv.tv_sec = COMPONENT_STOP_MS / 1000;
+        tv.tv_usec = (COMPONENT_STOP_MS % 1000) * 1000;
+        event_add(comp.stop_ev, &tv);
+        return;
+    }
+    comp.state = COMPONENT_IDLE;
+    event_active(comp.stop_ev, EV_TIMEOUT, 0);
+}
+
+void component_free(void)
+{
+    if (comp.ctx == NULL)
+        return;
+    component_fail_pending();
+    component_unwatch();
+    event_free(comp.tick_ev);
+    event_free(comp.retry_ev);
+    event_free(comp.stop_ev);
+    xmpp_conn_release(comp.conn);
+    xmpp_ctx_free(comp.ctx);
+    xmpp_shutdown();
+    free(comp.jid);
+    free(comp.secret);
+    free(comp.host);
+    comp.ctx = NULL;
+}
+
+void component_send(xmpp_stanza_t *stanza)
+{
+    if (comp.state != COMPONENT_CONNECTED) {
+        log_debug("component: not connected, stanza dropped");
+        return;
+    }
+    xmpp_send(comp.conn, stanza);
+    loop_defer(component_pump, NULL);
+}
+
+void component_send_raw(const char *xml, size_t len)
+{
+    if (comp.state != COMPONENT_CONNECTED)
+        return;
+    xmpp_send_raw(comp.conn, xml, len);
+    loop_defer(component_pump, NULL);
+}
+
+int component_send_queue_len(void)
+{
+    return comp.conn ? xmpp_conn_send_queue_len(comp.conn) : 0;
+}
+
+void component_send_iq(xmpp_stanza_t *iq, component_reply_fn cb, void *arg)
+{
+    struct component_pending *p;
+    char *id;
+
+    if (comp.state != COMPONENT_CONNECTED) {
+        cb(NULL, arg);
+        return;
+    }
+    id = component_new_id();
+    xmpp_stanza_set_id(iq, id);
+    xmpp_stanza_set_from(iq, comp.jid);
+    p = xcalloc(1, sizeof(*p));
+    p->id = id;
+    p->cb = cb;
+    p->arg = arg;
+    p->next = comp.pending;
+    comp.pending = p;
+    component_send(iq);
+}
+
+/* A reply skeleton to req: name, type, id, and from/to swapped. */
+static xmpp_stanza_t *component_reply_new(xmpp_stanza_t *req,
+                                          const char *type)
+{
+    xmpp_stanza_t *r = xmpp_stanza_new(comp.ctx);
+    const char *id = xmpp_stanza_get_id(req);
+    const char *to = xmpp_stanza_get_to(req);
+
+    xmpp_stanza_set_name(r, xmpp_stanza_get_name(req));
+    xmpp_stanza_set_type(r, type);
+    if (id != NULL)
+        xmpp_stanza_set_id(r, id);
+    xmpp_stanza_set_to(r, xmpp_stanza_get_from(req));
+    xmpp_stanza_set_from(r, to ? to : comp.jid);
+    return r;
+}
+
+void component_iq_result(xmpp_stanza_t *req, xmpp_stanza_t *child)
+{
+    xmpp_stanza_t *r = component_reply_new(req, "result");
+
+    if (child != NULL)
+        xmpp_stanza_add_child(r, child);
+    component_send(r);
+    xmpp_stanza_release(r);
+}
+
+void component_error_reply(xmpp_stanza_t *req, const char *type,
+                           const char *condition, const char *text)
+{
+    xmpp_stanza_t *r, *err, *cond, *t, *body;
+
+    if (xmpp_stanza_get_from(req) == NULL)
+        return;
+    r = component_reply_new(req, "error");
+    err = xmpp_stanza_new(comp.ctx);
+    xmpp_stanza_set_name(err, "error");
+    xmpp_stanza_set_type(err, type);
+    cond = xmpp_stanza_new(comp.ctx);
+    xmpp_stanza_set_name(cond, condition);
+    xmpp_stanza_set_ns(cond, "urn:ietf:params:xml:ns:xmpp-stanzas");
+    xmpp_stanza_add_child_ex(err, cond, 0);
+    if (text != NULL) {
+        t = xmpp_stanza_new(comp.ctx);
+        xmpp_stanza_set_name(t, "text");
+        xmpp_stanza_set_ns(t, "urn:ietf:params:xml:ns:xmpp-stanzas");
+        body = xmpp_stanza_new(comp.ctx);
+        xmpp_stanza_set_text(body, text);
+        xmpp_stanza_add_child_ex(t, body, 0);
+        xmpp_stanza_add_child_ex(err, t, 0);
+    }
+    xmpp_stanza_add_child_ex(r, err, 0);
+    component_send(r);
+    xmpp_stanza_release(r);
+}

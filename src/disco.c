@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* Answers disco#info and disco#items (XEP-0030), ping (XEP-0199) and
+ * software version (XEP-0092) for the gateway and its contact JIDs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "component.h"
+#include "conf.h"
+#include "config.h"
+#include "disco.h"
+#include "util.h"
+
+#define DISCO_MAX_FEATURES 48
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define NS_PING "urn:xmpp:ping"
+#define NS_VERSION "jabber:iq:version"
+
+struct disco_list {
+    const char *var[DISCO_MAX_FEATURES];
+    int n;
+};
+
+static struct {
+    char *name;
+    struct disco_list gateway, contact;
+} disco;
+
+static void disco_list_add(struct disco_list *l, const char *var)
+{
+    int i;
+
+    for (i = 0; i < l->n; i++)
+        if (strcmp(l->var[i], var) == 0)
+            return;
+    if (l->n < DISCO_MAX_FEATURES)
+        l->var[l->n++] = var;
+}
+
+void disco_feature_add(const char *var)
+{
+    disco_list_add(&disco.gateway, var);
+}
+
+void disco_contact_feature_add(const char *var)
+{
+    disco_list_add(&disco.contact, var);
+}
+
+static xmpp_stanza_t *disco_elem(const char *name, const char *ns)
+{
+    xmpp_stanza_t *e = xmpp_stanza_new(component_ctx());
+
+    xmpp_stanza_set_name(e, name);
+    if (ns != NULL)
+        xmpp_stanza_set_ns(e, ns);
+    return e;
+}
+
+/* 1 when the iq is addressed to the gateway itself (no localpart). */
+static int disco_to_gateway(xmpp_stanza_t *iq)
+{
+    const char *to = xmpp_stanza_get_to(iq);
+
+    return to == NULL || strchr(to, '@') == NULL;
+}
+
+static xmpp_stanza_t *disco_info_query(xmpp_stanza_t *iq, const char *node)
+{
+    int gw = disco_to_gateway(iq);
+    struct disco_list *l = gw ? &disco.gateway : &disco.contact;
+    xmpp_stanza_t *q = disco_elem("query", NS_DISCO_INFO);
+    xmpp_stanza_t *id = disco_elem("identity", NULL);
+    int i;
+
+    if (node != NULL)
+        xmpp_stanza_set_attribute(q, "node", node);
+    xmpp_stanza_set_attribute(id, "category", gw ? "gateway" : "client");
+    xmpp_stanza_set_attribute(id, "type", gw ? "whatsapp" : "phone");
+    if (gw)
+        xmpp_stanza_set_attribute(id, "name", disco.name);
+    xmpp_stanza_add_child_ex(q, id, 0);
+    for (i = 0; i < l->n; i++) {
+        xmpp_stanza_t *f = disco_elem("feature", NULL);
+
+        xmpp_stanza_set_attribute(f, "var", l->var[i]);
+        xmpp_stanza_add_child_ex(q, f, 0);
+    }
+    return q;
+}
+
+static int disco_info(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
+{
+    xmpp_stanza_t *q;
+
+    if (strcmp(xmpp_stanza_get_type(iq), "get") != 0)
+        return 0;
+    q = disco_info_query(iq, xmpp_stanza_get_attribute(child, "node"));
+    component_iq_result(iq, q);
+    xmpp_stanza_release(q);
+    return 1;
+}
+
+static int disco_items(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
+{
+    xmpp_stanza_t *q;
+    const char *node = xmpp_stanza_get_attribute(child, "node");
+
+    if (strcmp(xmpp_stanza_get_type(iq), "get") != 0)
+        return 0;
+    q = disco_elem("query", NS_DISCO_ITEMS);
+    if (node != NULL)
+        xmpp_stanza_set_attribute(q, "node", node);
+    component_iq_result(iq, q);
+    xmpp_stanza_release(q);
+    return 1;
+}
+
+static int disco_ping(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
+{
+    if (strcmp(xmpp_stanza_get_type(iq), "get") != 0)
+        return 0;
+    component_iq_result(iq, NULL);
+    return 1;
+}
+
+static void disco_add_text(xmpp_stanza_t *parent, const char *name,
+                           const char *text)
+{
+    xmpp_stanza_t *e = disco_elem(name, NULL);
+    xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
+
+    xmpp_stanza_set_text(t, text);
+    xmpp_stanza_add_child_ex(e, t, 0);
+    xmpp_stanza_add_child_ex(parent, e, 0);
+}
+
+static int disco_version(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
+{
+    xmpp_stanza_t *q;
+
+    if (strcmp(xmpp_stanza_get_type(iq), "get") != 0 ||
+        !disco_to_gateway(iq))
+        return 0;
+    q = disco_elem("query", NS_VERSION);
+    disco_add_text(q, "name", PACKAGE_NAME);
+    disco_add_text(q, "version", PACKAGE_VERSION);
+    component_iq_result(iq, q);
+    xmpp_stanza_release(q);
+    return 1;
+}
+
+void disco_reconfigure(const struct conf *conf)
+{
+    free(disco.name);
+    disco.name = xstrdup(conf->gateway_name);
+}
+
+void disco_init(const struct conf *conf)
+{
+    disco_reconfigure(conf);
+    disco_feature_add(NS_DISCO_INFO);
+    disco_feature_add(NS_DISCO_ITEMS);
+    disco_feature_add(NS_PING);
+    disco_feature_add(NS_VERSION);
+    disco_contact_feature_add(NS_DISCO_INFO);
+    disco_contact_feature_add(NS_PING);
+    component_iq_register(NS_DISCO_INFO, disco_info, NULL);
+    component_iq_register(NS_DISCO_ITEMS, disco_items, NULL);
+    component_iq_register(NS_PING, disco_ping, NULL);
+    component_iq_register(NS_VERSION, disco_version, NULL);
+}
+
+void disco_free(void)
+{
+    free(disco.name);
+    disco.name = NULL;
+    disco.gateway.n = 0;
+    disco.contact.n = 0;
+}

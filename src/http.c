@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/* libcurl multi-socket on libevent (curl's hiperfifo pattern): curl tells us
+ * which sockets to watch and when to wake it; we report finished transfers
+ * to their callbacks. Response bodies are capped. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+#define HTTP_MAX_CONNECTIONS 64 /* keeps fds low: libstrophe uses select() */
+#define HTTP_CONNECT_TIMEOUT_MS 10000
+
+struct http_xfer {
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body; /* request body */
+    struct buf resp;
+    int too_big;
+    http_done_fn done;
+    void *arg;
+    char errbuf[CURL_ERROR_SIZE];
+    long long started;
+};
+
+struct http_sock {
+    struct event *ev;
+};
+
+static struct {
+    CURLM *multi;
+    struct event *timer_ev;
+    int inflight;
+} http;
+
+static void http_check_done(void);
+
+static void http_on_socket(evutil_socket_t fd, short what, void *arg)
+{
+    int running;
+    int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
+                 ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+
+    curl_multi_socket_action(http.multi, fd, action, &running);
+    http_check_done();
+}
+
+static void http_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    int running;
+
+    curl_multi_socket_action(http.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    http_check_done();
+}
+
+static int http_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+                          void *socketp)
+{
+    struct http_sock *hs = socketp;
+    short kind;
+
+    if (what == CURL_POLL_REMOVE) {
+        if (hs != NULL) {
+            event_free(hs->ev);
+            free(hs);
+        }
+        curl_multi_assign(http.multi, s, NULL);
+        return 0;
+    }
+    kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
+                   ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
+    if (hs == NULL) {
+        hs = xcalloc(1, sizeof(*hs));
+        curl_multi_assign(http.multi, s, hs);
+    } else {
+        event_free(hs->ev);
+    }
+    hs->ev = event_new(loop_base(), s, kind, http_on_socket, NULL);
+    event_add(hs->ev, NULL);
+    return 0;
+}
+
+static int http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    if (timeout_ms < 0)
+        event_del(http.timer_ev);
+    else
+        loop_timer_start(http.timer_ev, timeout_ms);
+    return 0;
+}
+
+static size_t http_write_cb(char *ptr, size_t size, size_t n, void *userdata)
+{
+    struct http_xfer *x = userdata;
+
+    if (buf_append(&x->resp, ptr, size * n) < 0) {
+        x->too_big = 1;
+        return 0; /* aborts the transfer */
+    }
+    return size * n;
+}
+
+static void http_xfer_free(struct http_xfer *x)
+{
+    curl_slist_free_all(x->headers);
+    curl_easy_cleanup(x->easy);
+    free(x->body);
+    buf_reset(&x->resp);
+    free(x);
+}
+
+static void http_finish(struct http_xfer *x, CURLcode code)
+{
+    struct http_result r;
+    char *ct = NULL;
+
+    memset(&r, 0, sizeof(r));
+    r.elapsed_ms = now_ms() - x->started;
+    r.body = x->resp.data ? x->resp.data : "";
+    r.len = x->resp.len;
+    if (code == CURLE_OK) {
+        r.ok = 1;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
+        r.content_type = ct;
+    } else {
+        r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+        r.error = x->too_big ? "response too large"
+                  : x->errbuf[0] ? x->errbuf
+                                 : curl_easy_strerror(code);
+    }
+    x->done(&r, x->arg);
+}
+
+static void http_check_done(void)
+{
+    CURLMsg *m;
+    int left;
+
+    while ((m = curl_multi_info_read(http.multi, &left)) != NULL) {
+        struct http_xfer *x = NULL;
+
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        curl_multi_remove_handle(http.multi, m->easy_handle);
+        http.inflight--;
+        http_finish(x, m->data.result);
+        http_xfer_free(x);
+    }
+}
+
+void http_init(void)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        fatal("curl_global_init failed");
+    http.multi = curl_multi_init();
+    http.timer_ev = event_new(loop_base(), -1, 0, http_on_timer, NULL);
+    curl_multi_setopt(http.multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+    curl_multi_setopt(http.multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+    curl_multi_setopt(http.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      (long)HTTP_MAX_CONNECTIONS);
+    curl_multi_setopt(http.multi, CURLMOPT_MAXCONNECTS,
+                      (long)HTTP_MAX_CONNECTIONS);
+}
+
+void http_free(void)
+{
+    if (http.multi == NULL)
+        return;
+    curl_multi_cleanup(http.multi);
+    event_free(http.timer_ev);
+    http.multi = NULL;
+    curl_global_cleanup();
+}
+
+int http_inflight(void)
+{
+    return http.inflight;
+}
+
+static void http_set_headers(struct http_xfer *x, const struct http_request *req)
+{
+    char *h;
+
+    if (req->bearer != NULL) {
+        h = xasprintf("Authorization: Bearer %s", req->bearer);
+        x->headers = curl_slist_append(x->headers, h);
+        free(h);
+    }
+    if (req->content_type != NULL) {
+        h = xasprintf("Content-Type: %s", req->content_type);
+        x->headers = curl_slist_append(x->headers, h);
+        free(h);
+    }
+    x->headers = curl_slist_append(x->headers, "Expect:");
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+}
+
+void http_start(const struct http_request *req, http_done_fn done, void *arg)
+{
+    struct http_xfer *x = xcalloc(1, sizeof(*x));
+    CURL *e = curl_easy_init();
+
+    if (e == NULL)
+        fatal("curl_easy_init failed");
+    x->easy = e;
+    x->done = done;
+    x->arg = arg;
+    x->started = now_ms();
+    buf_init(&x->resp, req->max_response);
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)HTTP_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry/" PACKAGE_VERSION);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->body != NULL) {
+        x->body = xstrndup(req->body, req->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
+    } else if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+    http_set_headers(x, req);
+    http.inflight++;
+    curl_multi_add_handle(http.multi, e);
+}

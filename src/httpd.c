@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/* libmicrohttpd in external epoll mode: its epoll fd is watched by libevent
+ * and MHD_run() is called on readiness, MHD_get_timeout() as a timer. The
+ * routes and per-route body caps live here; handlers live in their modules. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <microhttpd.h>
+
+#include "httpd.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+#define HTTPD_MAX_ROUTES 16
+#define HTTPD_CONN_LIMIT 256
+#define HTTPD_CONN_TIMEOUT_S 30
+
+struct httpd_route {
+    const char *path;
+    httpd_handler fn;
+    void *arg;
+    size_t max_body;
+};
+
+struct httpd_conn {
+    const struct httpd_route *route;
+    struct buf body;
+    int too_big;
+};
+
+static struct {
+    struct MHD_Daemon *d;
+    struct event *io_ev, *timer_ev;
+    struct httpd_route routes[HTTPD_MAX_ROUTES];
+    int nroutes;
+    int draining;
+    int port;
+} httpd;
+
+static void httpd_reschedule(void)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+
+    if (httpd.d == NULL)
+        return;
+    if (MHD_get_timeout(httpd.d, &ms) == MHD_YES)
+        loop_timer_start(httpd.timer_ev, (long long)ms);
+    else
+        event_del(httpd.timer_ev);
+}
+
+static void httpd_run(evutil_socket_t fd, short what, void *arg)
+{
+    MHD_run(httpd.d);
+    httpd_reschedule();
+}
+
+void httpd_route(const char *path, httpd_handler fn, void *arg,
+                 size_t max_body)
+{
+    if (httpd.nroutes == HTTPD_MAX_ROUTES)
+        fatal("httpd: too many routes");
+    httpd.routes[httpd.nroutes].path = path;
+    httpd.routes[httpd.nroutes].fn = fn;
+    httpd.routes[httpd.nroutes].arg = arg;
+    httpd.routes[httpd.nroutes].max_body = max_body;
+    httpd.nroutes++;
+}
+
+static const struct httpd_route *httpd_find(const char *path)
+{
+    int i;
+
+    for (i = 0; i < httpd.nroutes; i++) {
+        const char *p = httpd.routes[i].path;
+        size_t n = strlen(p);
+
+        if (strcmp(p, path) == 0 ||
+            (n > 0 && p[n - 1] == '/' && strncmp(p, path, n) == 0))
+            return &httpd.routes[i];
+    }
+    return NULL;
+}
+
+void httpd_set_draining(int draining)
+{
+    httpd.draining = draining;
+}
+
+void httpd_respond(struct httpd_response *res, int status,
+                   const char *content_type, const char *body)
+{
+    free(res->body);
+    res->status = status;
+    res->content_type = content_type;
+    res->body = xstrdup(body);
+    res->len = strlen(body);
+}
+
+const char *httpd_header(const struct httpd_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *httpd_query(const struct httpd_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+                                       name);
+}
+
+static enum MHD_Result httpd_send(struct MHD_Connection *c,
+                                  struct httpd_response *res)
+{
+    struct MHD_Response *r;
+    enum MHD_Result rc;
+
+    r = MHD_create_response_from_buffer(res->len, res->body,
+                                        MHD_RESPMEM_MUST_FREE);
+    res->body = NULL;
+    if (res->content_type != NULL)
+        MHD_add_response_header(r, "Content-Type", res->content_type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    rc = MHD_queue_response(c, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static int httpd_exempt_from_drain(const char *path)
+{
+    return strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0;
+}
+
+/* Calls the route's handler once the whole body has arrived. */
+static enum MHD_Result httpd_finish(struct MHD_Connection *c,
+                                    struct httpd_conn *hc, const char *url,
+                                    const char *method)
+{
+    struct httpd_response res = {404, "text/plain", NULL, 0};
+    struct httpd_request req;
+
+    if (hc->route == NULL) {
+        httpd_respond(&res, 404, "text/plain", "not found\n");
+    } else if (hc->too_big) {
+        httpd_respond(&res, 413, "text/plain", "body too large\n");
+    } else if (httpd.draining && !httpd_exempt_from_drain(url)) {
+        httpd_respond(&res, 503, "text/plain", "shutting down\n");
+    } else {
+        req.method = method;
+        req.path = url;
+        req.body = hc->body.data ? hc->body.data : "";
+        req.body_len = hc->body.len;
+        req.conn = c;
+        hc->route->fn(&req, &res, hc->route->arg);
+        if (res.body == NULL)
+            httpd_respond(&res, res.status, "text/plain", "");
+    }
+    return httpd_send(c, &res);
+}
+
+static enum MHD_Result httpd_access(void *cls, struct MHD_Connection *c,
+                                    const char *url, const char *method,
+                                    const char *version,
+                                    const char *upload_data,
+                                    size_t *upload_data_size, void **con_cls)
+{
+    struct httpd_conn *hc = *con_cls;
+
+    if (hc == NULL) {
+        hc = xcalloc(1, sizeof(*hc));
+        hc->route = httpd_find(url);
+        buf_init(&hc->body, hc->route ? hc->route->max_body : 0);
+        *con_cls = hc;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!hc->too_big &&
+            buf_append(&hc->body, upload_data, *upload_data_size) < 0) {
+            hc->too_big = 1;
+            buf_reset(&hc->body);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return httpd_finish(c, hc, url, method);
+}
+
+static void httpd_completed(void *cls, struct MHD_Connection *c,
+                            void **con_cls,
+                            enum MHD_RequestTerminationCode toe)
+{
+    struct httpd_conn *hc = *con_cls;
+
+    if (hc == NULL)
+        return;
+    buf_reset(&hc->body);
+    free(hc);
+    *con_cls = NULL;
+}
+
+/* Parses "HOST:PORT" or "[V6]:PORT" into ss; 0 or -1. */
+static int httpd_parse_listen(const char *listen, struct sockaddr_storage *ss,
+                              socklen_t *len)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    const char *h = listen;
+    size_t hl;
+    long long port;
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+    if (colon == NULL || parse_ll(colon + 1, 0, 65535, &port) < 0)
+        return -1;
+    hl = (size_t)(colon - listen);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
+        h++, hl -= 2;
+    if (hl == 0 || hl >= sizeof(host))
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*s4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*s6);
+        return 0;
+    }
+    return -1;
+}
+
+static void httpd_log(void *cls, const char *fmt, va_list ap)
+{
+    char *s = xvasprintf(fmt, ap);
+    size_t n = strlen(s);
+
+    if (n > 0 && s[n - 1] == '\n')
+        s[n - 1] = '\0';
+    log_warn("httpd: %s", s);
+    free(s);
+}
+
+int httpd_start(const char *listen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+    if (httpd_parse_listen(listen, &ss, &sl) < 0) {
+        log_error("httpd: cannot parse http.listen '%s'", listen);
+        return -1;
+    }
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    httpd.d = MHD_start_daemon(
+        flags, 0, NULL, NULL, httpd_access, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, httpd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_CONN_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_CONN_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, httpd_completed, NULL, MHD_OPTION_END);
+    if (httpd.d == NULL) {
+        log_error("httpd: cannot listen on %s (address in use?)", listen);
+        return -1;
+    }
+    info = MHD_get_daemon_info(httpd.d, MHD_DAEMON_INFO_EPOLL_FD);
+    httpd.io_ev = event_new(loop_base(), info->epoll_fd, EV_READ | EV_PERSIST,
+                            httpd_run, NULL);
+    httpd.timer_ev = event_new(loop_base(), -1, 0, httpd_run, NULL);
+    event_add(httpd.io_ev, NULL);
+    info = MHD_get_daemon_info(httpd.d, MHD_DAEMON_INFO_BIND_PORT);
+    httpd.port = info ? info->port : 0;
+    log_info("httpd: listening on %s", listen);
+    return 0;
+}
+
+int httpd_port(void)
+{
+    return httpd.port;
+}
+
+void httpd_stop(void)
+{
+    if (httpd.d == NULL)
+        return;
+    event_free(httpd.io_ev);
+    event_free(httpd.timer_ev);
+    MHD_stop_daemon(httpd.d);
+    httpd.d = NULL;
+}

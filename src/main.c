@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* ferry: arguments, start-up in layer order, signals (TERM/INT: drain and
+ * stop; HUP: reload the config and reopen the log), shutdown in reverse. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "component.h"
+#include "conf.h"
+#include "config.h"
+#include "disco.h"
+#include "httpd.h"
+#include "log.h"
+#include "loop.h"
+#include "store.h"
+#include "util.h"
+
+#define FERRY_DEFAULT_CONF SYSCONFDIR "/ferry/ferry.conf"
+#define FERRY_HEALTH_BODY_MAX 0
+
+static struct {
+    const char *conf_path;
+    int debug;
+    struct conf *conf;
+    struct store *store;
+    struct event *sig_term, *sig_int, *sig_hup;
+    int stopping;
+} ferry;
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: ferry [-dnV] [-c file]\n"
+                    "  -c file  configuration file (default " FERRY_DEFAULT_CONF
+                    ")\n"
+                    "  -d       stay in the foreground, debug log to stderr\n"
+                    "  -n       check the configuration and exit\n"
+                    "  -V       print the version and exit\n");
+    exit(2);
+}
+
+/* GET /health: whether the component is connected and the store answers. */
+static void ferry_health(const struct httpd_request *req,
+                         struct httpd_response *res, void *arg)
+{
+    int conn = component_connected();
+    int db = store_healthy(ferry.store);
+    char *body;
+
+    body = xasprintf("{\"status\":\"%s\",\"component\":\"%s\","
+                     "\"database\":\"%s\",\"reconnects\":%lu}\n",
+                     conn && db ? "ok" : "degraded",
+                     conn ? "connected" : "disconnected", db ? "ok" : "error",
+                     component_reconnects());
+    res->status = conn && db ? 200 : 503;
+    res->content_type = "application/json";
+    res->body = body;
+    res->len = strlen(body);
+}
+
+static void ferry_stopped(void *arg)
+{
+    loop_stop();
+}
+
+static void ferry_on_term(evutil_socket_t sig, short what, void *arg)
+{
+    if (ferry.stopping) {
+        log_warn("second signal: stopping now");
+        loop_stop();
+        return;
+    }
+    ferry.stopping = 1;
+    log_info("signal %d: shutting down", (int)sig);
+    httpd_set_draining(1);
+    component_stop(ferry_stopped, NULL);
+}
+
+static int ferry_open_log(const struct conf *c)
+{
+    int level = log_level_parse(c->log_level);
+
+    if (ferry.debug)
+        return log_open("stderr", LOG_LEVEL_DEBUG);
+    return log_open(c->log_destination, (enum log_level)level);
+}
+
+/* SIGHUP: re-read the config; keep the old one if the new one is bad. */
+static void ferry_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct conf *c;
+
+    log_info("SIGHUP: reloading %s", ferry.conf_path);
+    c = conf_load(ferry.conf_path, stderr);
+    if (c == NULL) {
+        log_error("SIGHUP: %s has errors (printed above); keeping the "
+                  "running configuration",
+                  ferry.conf_path);
+        log_reopen();
+        return;
+    }
+    if (strcmp(c->store_path, ferry.conf->store_path) != 0 ||
+        strcmp(c->http_listen, ferry.conf->http_listen) != 0)
+        log_warn("SIGHUP: store.path and http.listen apply after a restart");
+    conf_free(ferry.conf);
+    ferry.conf = c;
+    ferry_open_log(c);
+    component_reconfigure(c);
+    disco_reconfigure(c);
+    log_info("SIGHUP: configuration reloaded");
+}
+
+static void ferry_signals(void)
+{
+    struct event_base *b = loop_base();
+
+    signal(SIGPIPE, SIG_IGN);
+    ferry.sig_term = evsignal_new(b, SIGTERM, ferry_on_term, NULL);
+    ferry.sig_int = evsignal_new(b, SIGINT, ferry_on_term, NULL);
+    ferry.sig_hup = evsignal_new(b, SIGHUP, ferry_on_hup, NULL);
+    event_add(ferry.sig_term, NULL);
+    event_add(ferry.sig_int, NULL);
+    event_add(ferry.sig_hup, NULL);
+}
+
+static void ferry_start(void)
+{
+    ferry.store = store_open(ferry.conf->store_path,
+                             ferry.conf->store_synchronous);
+    if (ferry.store == NULL)
+        fatal("cannot open the store %s", ferry.conf->store_path);
+    loop_init();
+    ferry_signals();
+    component_init(ferry.conf);
+    disco_init(ferry.conf);
+    httpd_route("/health", ferry_health, NULL, FERRY_HEALTH_BODY_MAX);
+    if (httpd_start(ferry.conf->http_listen) < 0)
+        fatal("cannot start the HTTP listener on %s", ferry.conf->http_listen);
+    component_start();
+    log_info("ferry %s started", PACKAGE_VERSION);
+}
+
+static void ferry_shutdown(void)
+{
+    httpd_stop();
+    component_free();
+    disco_free();
+    event_free(ferry.sig_term);
+    event_free(ferry.sig_int);
+    event_free(ferry.sig_hup);
+    loop_free();
+    store_close(ferry.store);
+    log_info("ferry stopped");
+    conf_free(ferry.conf);
+    log_close();
+}
+
+int main(int argc, char **argv)
+{
+    int ch, check = 0;
+
+    ferry.conf_path = FERRY_DEFAULT_CONF;
+    while ((ch = getopt(argc, argv, "c:dnV")) != -1) {
+        switch (ch) {
+        case 'c':
+            ferry.conf_path = optarg;
+            break;
+        case 'd':
+            ferry.debug = 1;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'V':
+            printf("ferry %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage();
+        }
+    }
+    if (optind != argc)
+        usage();
+    ferry.conf = conf_load(ferry.conf_path, stderr);
+    if (check) {
+        if (ferry.conf != NULL)
+            printf("%s: configuration OK\n", ferry.conf_path);
+        conf_free(ferry.conf);
+        return ferry.conf ? 0 : 1;
+    }
+    if (ferry.conf == NULL)
+        return 1;
+    if (ferry_open_log(ferry.conf) < 0)
+        return 1;
+    ferry_start();
+    loop_run();
+    ferry_shutdown();
+    return 0;
+}

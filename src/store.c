@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/* The SQLite handle: pragmas (WAL, foreign keys, busy timeout), the file's
+ * mode, schema migrations and a small cache of prepared statements. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define STORE_STMT_CACHE 64
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+struct store_cached {
+    const char *sql; /* compared by address: callers pass literals */
+    sqlite3_stmt *stmt;
+};
+
+struct store {
+    sqlite3 *db;
+    struct store_cached cache[STORE_STMT_CACHE];
+    int ncache;
+};
+
+/* Migration N takes the schema from version N to N + 1. */
+static const char *const store_migrations[] = {
+    /* 0 -> 1: the first schema (DESIGN.md section 6). */
+    "CREATE TABLE account ("
+    "  id INTEGER PRIMARY KEY,"
+    "  jid TEXT NOT NULL UNIQUE,"
+    "  backend TEXT NOT NULL,"
+    "  phone_number_id TEXT NOT NULL,"
+    "  token TEXT NOT NULL,"
+    "  display_number TEXT,"
+    "  settings TEXT NOT NULL DEFAULT '{}',"
+    "  state TEXT NOT NULL DEFAULT 'active',"
+    "  last_error TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (backend, phone_number_id));"
+    "CREATE TABLE contact ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  network_id TEXT NOT NULL,"
+    "  localpart TEXT NOT NULL,"
+    "  name TEXT,"
+    "  subscription TEXT NOT NULL DEFAULT 'none',"
+    "  last_in_network_id TEXT,"
+    "  last_in_at INTEGER,"
+    "  UNIQUE (account_id, network_id));"
+    "CREATE TABLE alias ("
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  network_id TEXT NOT NULL,"
+    "  contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY (account_id, network_id));"
+    "CREATE TABLE message ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,"
+    "  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),"
+    "  stanza_id TEXT,"
+    "  origin_id TEXT,"
+    "  sender TEXT,"
+    "  network_id TEXT,"
+    "  status INTEGER NOT NULL DEFAULT 0,"
+    "  want_receipt INTEGER NOT NULL DEFAULT 0,"
+    "  want_markers INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX message_network ON message (account_id, network_id)"
+    "  WHERE network_id IS NOT NULL;"
+    "CREATE INDEX message_stanza ON message (account_id, stanza_id);"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  contact_id INTEGER REFERENCES contact(id) ON DELETE CASCADE,"
+    "  message_id INTEGER REFERENCES message(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER NOT NULL DEFAULT 0,"
+    "  state TEXT NOT NULL DEFAULT 'queued',"
+    "  last_error TEXT,"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX outbox_ready ON outbox (state, next_attempt);"
+    "CREATE TABLE inbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account_id INTEGER REFERENCES account(id) ON DELETE CASCADE,"
+    "  recipient TEXT NOT NULL,"
+    "  stanza TEXT NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE seen ("
+    "  key TEXT PRIMARY KEY,"
+    "  expires INTEGER NOT NULL) WITHOUT ROWID;",
+};
+
+#define STORE_NMIGRATIONS                                                      \
+    ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+int store_schema_version(void)
+{
+    return STORE_NMIGRATIONS;
+}
+
+int store_exec(struct store *st, const char *sql)
+{
+    char *err = NULL;
+
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        log_error("store: %s", err ? err : sqlite3_errmsg(st->db));
+        sqlite3_free(err);
+        return -1;
+    }
+    return 0;
+}
+
+int store_user_version(struct store *st)
+{
+    sqlite3_stmt *s = store_stmt(st, "PRAGMA user_version");
+    int v = -1;
+
+    if (s != NULL && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int(s, 0);
+    if (s != NULL)
+        sqlite3_reset(s);
+    return v;
+}
+
+/* Applies migration v (v -> v + 1) in its own transaction. */
+static int store_migrate_one(struct store *st, int v)
+{
+    char *bump;
+    int rc;
+
+    if (store_begin(st) < 0)
+        return -1;
+    bump = xasprintf("PRAGMA user_version = %d", v + 1);
+    rc = store_exec(st, store_migrations[v]);
+    if (rc == 0)
+        rc = store_exec(st, bump);
+    free(bump);
+    if (rc < 0) {
+        store_rollback(st);
+        log_error("store: migration to schema %d failed", v + 1);
+        return -1;
+    }
+    return store_commit(st);
+}
+
+static int store_migrate(struct store *st)
+{
+    int v = store_user_version(st);
+
+    if (v < 0)
+        return -1;
+    if (v > STORE_NMIGRATIONS) {
+        log_error("store: database schema %d is newer than this ferry "
+                  "(%d); refusing to touch it",
+                  v, STORE_NMIGRATIONS);
+        return -1;
+    }
+    for (; v < STORE_NMIGRATIONS; v++) {
+        if (store_migrate_one(st, v) < 0)
+            return -1;
+        log_info("store: migrated to schema %d", v + 1);
+    }
+    return 0;
+}
+
+/* Creates the file with mode 0600 before SQLite opens it, so tokens are
+ * never readable by others even for an instant. */
+static int store_create_private(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        log_error("store: cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fchmod(fd, 0600) < 0)
+        log_warn("store: cannot chmod 0600 %s: %s", path, strerror(errno));
+    close(fd);
+    return 0;
+}
+
+static int store_pragmas(struct store *st, const char *synchronous)
+{
+    char *sql;
+    int rc;
+
+    sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+    sql = xasprintf("PRAGMA journal_mode = WAL;"
+                    "PRAGMA foreign_keys = ON;"
+                    "PRAGMA synchronous = %s;",
+                    strcmp(synchronous, "full") == 0 ? "FULL" : "NORMAL");
+    rc = store_exec(st, sql);
+    free(sql);
+    return rc;
+}
+
+struct store *store_open(const char *path, const char *synchronous)
+{
+    struct store *st;
+    mode_t old;
+
+    if (store_create_private(path) < 0)
+        return NULL;
+    st = xcalloc(1, sizeof(*st));
+    old = umask(077); /* the -wal and -shm files too */
+    if (sqlite3_open_v2(path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        umask(old);
+        log_error("store: cannot open %s: %s", path,
+                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        store_close(st);
+        return NULL;
+    }
+    if (store_pragmas(st, synchronous) < 0 || store_migrate(st) < 0) {
+        umask(old);
+        store_close(st);
+        return NULL;
+    }
+    umask(old);
+    return st;
+}
+
+void store_close(struct store *st)
+{
+    int i;
+
+    if (st == NULL)
+        return;
+    for (i = 0; i < st->ncache; i++)
+        sqlite3_finalize(st->cache[i].stmt);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+int store_healthy(struct store *st)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT 1");
+    int ok = s != NULL && sqlite3_step(s) == SQLITE_ROW;
+
+    if (s != NULL)
+        sqlite3_reset(s);
+    return ok;
+}
+
+sqlite3 *store_db(struct store *st)
+{
+    return st->db;
+}
+
+int store_begin(struct store *st)
+{
+    return store_exec(st, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store *st)
+{
+    if (store_exec(st, "COMMIT") < 0) {
+        store_rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
+void store_rollback(struct store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+sqlite3_stmt *store_stmt(struct store *st, const char *sql)
+{
+    sqlite3_stmt *s;
+    int i;
+
+    for (i = 0; i < st->ncache; i++) {
+        if (st->cache[i].sql == sql) {
+            s = st->cache[i].stmt;
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            return s;
+        }
+    }
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        log_error("store: cannot prepare statement: %s",
+                  sqlite3_errmsg(st->db));
+        return NULL;
+    }
+    if (st->ncache < STORE_STMT_CACHE) {
+        st->cache[st->ncache].sql = sql;
+        st->cache[st->ncache].stmt = s;
+        st->ncache++;
+    } else {
+        fatal("store: statement cache full (raise STORE_STMT_CACHE)");
+    }
+    return s;
+}

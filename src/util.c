@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/* Memory helpers that end the process on exhaustion, a capped growable
+ * buffer, UTF-8 validation, clocks and strict number parsing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+void *xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+
+    if (p == NULL)
+        fatal("out of memory (%zu bytes)", size);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+
+    if (p == NULL)
+        fatal("out of memory (%zu x %zu bytes)", n, size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t size)
+{
+    void *q = realloc(p, size ? size : 1);
+
+    if (q == NULL)
+        fatal("out of memory (%zu bytes)", size);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+    va_list aq;
+    int n;
+    char *p;
+
+    va_copy(aq, ap);
+    n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    if (n < 0)
+        fatal("vsnprintf failed");
+    p = xmalloc((size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *p;
+
+    va_start(ap, fmt);
+    p = xvasprintf(fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void buf_init(struct buf *b, size_t cap)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->alloc = 0;
+    b->cap = cap;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n)
+{
+    size_t want;
+
+    if (n > b->cap || b->len > b->cap - n)
+        return -1;
+    want = b->len + n + 1;
+    if (want > b->alloc) {
+        size_t a = b->alloc ? b->alloc : 256;
+
+        while (a < want)
+            a *= 2;
+        b->data = xrealloc(b->data, a);
+        b->alloc = a;
+    }
+    if (n > 0)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_appendf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int rc;
+
+    va_start(ap, fmt);
+    s = xvasprintf(fmt, ap);
+    va_end(ap);
+    rc = buf_append(b, s, strlen(s));
+    free(s);
+    return rc;
+}
+
+char *buf_take(struct buf *b)
+{
+    char *p = b->data ? b->data : xstrdup("");
+
+    b->data = NULL;
+    b->len = 0;
+    b->alloc = 0;
+    return p;
+}
+
+void buf_reset(struct buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->alloc = 0;
+}
+
+size_t utf8_char_len(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t len, i;
+    unsigned int cp;
+
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+int utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, l;
+
+    while (i < n) {
+        if (p[i] == 0)
+            return 0;
+        l = utf8_char_len(s + i, n - i);
+        if (l == 0)
+            return 0;
+        i += l;
+    }
+    return 1;
+}
+
+long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long now_s(void)
+{
+    return (long long)time(NULL);
+}
+
+int parse_ll(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (s == NULL || *s == '\0' || *s == ' ' || *s == '\t' || *s == '+')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
