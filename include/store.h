@@ -29,4 +29,203 @@ int store_exec(struct store *st, const char *sql);
 /* A cached prepared statement for sql (reset and cleared on each call). */
 sqlite3_stmt *store_stmt(struct store *st, const char *sql);
 
+/* ---- rows (strings are copies; free with the matching _free) ---- */
+
+struct store_account {
+    long long id;
+    char *jid; /* bare JID of the XMPP user */
+    char *backend;
+    char *pnid;  /* network account id (Cloud API: phone_number_id) */
+    char *token; /* secret: never log */
+    char *display_number;
+    char *settings; /* JSON object */
+    char *state;    /* "active" or "auth_failed" */
+    char *last_error;
+};
+
+struct store_contact {
+    long long id;
+    long long account_id;
+    char *network_id; /* e.g. wa_id digits */
+    char *localpart;  /* JID localpart, e.g. "+4915112345678" */
+    char *name;
+    char *subscription; /* "none", "to", "from", "both" */
+    char *last_in_network_id;
+    long long last_in_at; /* s since the epoch; 0 when never */
+};
+
+enum store_status {
+    STORE_STATUS_QUEUED = 0,
+    STORE_STATUS_SENT = 1,
+    STORE_STATUS_DELIVERED = 2,
+    STORE_STATUS_READ = 3,
+    STORE_STATUS_FAILED = 4,
+};
+
+struct store_message {
+    long long id;
+    long long account_id;
+    long long contact_id;
+    char direction; /* 'i' or 'o' */
+    char *stanza_id;
+    char *sender; /* full JID that sent it (outgoing), for errors */
+    char *network_id;
+    int status;
+    int want_receipt;
+    int want_markers;
+};
+
+struct store_outbox {
+    long long id;
+    long long account_id;
+    long long contact_id; /* 0 when none */
+    long long message_id; /* 0 when none */
+    char *kind;           /* "text", "read", ... */
+    char *payload;
+    int attempts;
+    long long next_attempt; /* ms since the epoch */
+    long long created;      /* s since the epoch */
+};
+
+struct store_inbox {
+    long long id;
+    long long account_id;
+    char *recipient;
+    char *stanza;      /* the XML to send */
+    long long created; /* ms since the epoch */
+};
+
+void store_account_free(struct store_account *a);
+void store_contact_free(struct store_contact *c);
+void store_message_free(struct store_message *m);
+void store_outbox_free(struct store_outbox *o);
+void store_inbox_free(struct store_inbox *i);
+
+/* ---- accounts ---- */
+struct store_account *store_account_by_jid(struct store *st, const char *jid);
+struct store_account *
+store_account_by_pnid(struct store *st, const char *backend, const char *pnid);
+struct store_account *store_account_by_id(struct store *st, long long id);
+/* Inserts or updates (same jid) the account, state back to "active".
+ * Returns the id; -1 on error; -2 when pnid belongs to another jid. */
+long long store_account_upsert(struct store *st, const char *jid,
+                               const char *backend, const char *pnid,
+                               const char *token, const char *display_number);
+/* Deletes the account and everything it owns (cascade). */
+int store_account_delete(struct store *st, long long id);
+int store_account_set_state(struct store *st, long long id, const char *state,
+                            const char *last_error);
+/* Replaces the account's settings (a JSON object). */
+int store_account_set_settings(struct store *st, long long id,
+                               const char *settings);
+/* Calls fn for every account; stops early if fn returns non-zero. */
+int store_account_foreach(struct store *st,
+                          int (*fn)(const struct store_account *a, void *arg),
+                          void *arg);
+long long store_account_count(struct store *st);
+
+/* ---- contacts ---- */
+/* The contact whose network id, or one of whose aliases, is network_id. A
+ * contact's own network id takes precedence over an alias. */
+struct store_contact *store_contact_get(struct store *st, long long account_id,
+                                        const char *network_id);
+struct store_contact *store_contact_by_id(struct store *st, long long id);
+/* Returns the contact's id, creating it (subscription "none") when absent;
+ * *created tells which. A non-NULL name replaces the stored one. Network ids
+ * found in the alias table resolve to their contact. */
+long long store_contact_ensure(struct store *st, long long account_id,
+                               const char *network_id, const char *localpart,
+                               const char *name, int *created);
+int store_contact_set_subscription(struct store *st, long long id,
+                                   const char *subscription);
+/* Records the contact's last incoming message (ts: s since the epoch). */
+int store_contact_set_last_in(struct store *st, long long id,
+                              const char *network_id, long long ts);
+int store_contact_foreach(struct store *st, long long account_id,
+                          int (*fn)(const struct store_contact *c, void *arg),
+                          void *arg);
+/* Makes network_id an alias of contact_id (replacing an older alias of
+ * network_id); -1 when the contact is not one of the account's. */
+int store_alias_add(struct store *st, long long account_id,
+                    const char *network_id, long long contact_id);
+
+/* ---- messages (the id map) ---- */
+long long store_message_add(struct store *st, const struct store_message *m);
+struct store_message *store_message_by_network(struct store *st,
+                                               long long account_id,
+                                               const char *network_id);
+struct store_message *store_message_by_id(struct store *st, long long id);
+/* The newest message of the account in direction ('i' or 'o') with
+ * stanza_id (the ids of our incoming stanzas are network ids). */
+struct store_message *store_message_by_stanza(struct store *st,
+                                              long long account_id,
+                                              char direction,
+                                              const char *stanza_id);
+int store_message_set_network_id(struct store *st, long long id,
+                                 const char *network_id);
+/* Moves the status forward only: an older or equal status, or anything
+ * after failed, leaves the row unchanged (still 0). */
+int store_message_set_status(struct store *st, long long id, int status);
+long long store_message_count(struct store *st);
+
+/* ---- outbox (XMPP -> network work queue) ---- */
+/* Queues a row, due at once; contact_id and message_id may be 0 (none). */
+long long store_outbox_add(struct store *st, long long account_id,
+                           long long contact_id, long long message_id,
+                           const char *kind, const char *payload);
+/* The oldest queued row of each contact (rows without contact stand alone)
+ * when its next_attempt <= now_ms (wall clock, wall_ms()), in id order, at
+ * most max rows; a contact whose oldest row is not due yields nothing. fn is
+ * called for each (no statement is pending, so it may use the store) and
+ * may stop the scan by returning non-zero. */
+int store_outbox_heads(struct store *st, long long now_ms, int max,
+                       int (*fn)(const struct store_outbox *o, void *arg),
+                       void *arg);
+/* The earliest next_attempt among the rows store_outbox_heads() considers
+ * (the oldest row of each contact, rows without contact), at least 1;
+ * 0 when the outbox is empty. */
+long long store_outbox_next_wakeup(struct store *st);
+int store_outbox_delete(struct store *st, long long id);
+/* Records a failed attempt: attempts, next_attempt (ms) and the error. */
+int store_outbox_retry(struct store *st, long long id, int attempts,
+                       long long next_attempt, const char *last_error);
+/* Pushes every queued row of the contact to at least next_attempt. */
+int store_outbox_delay_contact(struct store *st, long long contact_id,
+                               long long next_attempt);
+long long store_outbox_count(struct store *st);
+
+/* ---- inbox (network -> XMPP stanzas awaiting the ping barrier) ---- */
+/* Queues a stanza; account_id may be 0 (none). created is wall_ms(). */
+long long store_inbox_add(struct store *st, long long account_id,
+                          const char *recipient, const char *stanza);
+/* Rows with id > after_id in id order, at most max; fn may stop early. */
+int store_inbox_fetch(struct store *st, long long after_id, int max,
+                      int (*fn)(const struct store_inbox *i, void *arg),
+                      void *arg);
+/* Deletes the rows with id <= id. */
+int store_inbox_delete_upto(struct store *st, long long id);
+long long store_inbox_count(struct store *st);
+
+/* ---- dedupe ---- */
+/* Records key until expires (s since the epoch): 1 when new, 0 when already
+ * seen, -1 on error. */
+int store_seen_add(struct store *st, const char *key, long long expires);
+/* Forgets the keys whose expiry is <= now_s. */
+int store_seen_expire(struct store *st, long long now_s);
+
+/* ---- statuses that arrived before the send request returned ---- */
+int store_early_status_add(struct store *st, long long account_id,
+                           const char *network_id, int status, int error_code,
+                           const char *error_text);
+/* Calls fn for each early status of network_id (oldest first), then
+ * deletes them. */
+int store_early_status_take(struct store *st, long long account_id,
+                            const char *network_id,
+                            void (*fn)(int status, int error_code,
+                                       const char *error_text, void *arg),
+                            void *arg);
+/* Deletes early statuses recorded before before_s (s since the epoch) that
+ * were never taken (e.g. for messages sent by other clients). */
+int store_early_status_expire(struct store *st, long long before_s);
+
 #endif

@@ -40,6 +40,8 @@ int utf8_valid(const char *s, size_t n);
 /* Monotonic time in milliseconds; wall clock in seconds. */
 long long now_ms(void);
 long long now_s(void);
+/* Wall clock in milliseconds since the epoch (for stored timestamps). */
+long long wall_ms(void);
 /* Strict decimal parse of the whole string into [min, max]; 0 or -1. */
 int parse_ll(const char *s, long long min, long long max, long long *out);
 

@@ -45,8 +45,7 @@ static const struct conf_key conf_table[] = {
      "space-separated bare JIDs that may run admin commands",
      CONF_OFF(gateway_admins), 0},
     {"store", "path", CONF_STRING, "/var/lib/ferry/ferry.sqlite", 1,
-     CONF_VALUE_MAX, NULL, "the SQLite database file", CONF_OFF(store_path),
-     0},
+     CONF_VALUE_MAX, NULL, "the SQLite database file", CONF_OFF(store_path), 0},
     {"store", "synchronous", CONF_ENUM, "normal", 0, 0, "normal|full",
      "normal: safe against a killed process; full: safe against power loss",
      CONF_OFF(store_synchronous), 0},
@@ -297,10 +296,8 @@ static const struct conf_check conf_checks[] = {
      "is not a list of domain names"},
     {"http", "listen", conf_listen_ok, "is not HOST:PORT"},
     {"http", "public_url", conf_url_ok, "is not an http:// or https:// URL"},
-    {"cloudapi", "graph_url", conf_url_ok,
-     "is not an http:// or https:// URL"},
-    {"cloudapi", "api_version", conf_version_ok,
-     "is not a version like v21.0"},
+    {"cloudapi", "graph_url", conf_url_ok, "is not an http:// or https:// URL"},
+    {"cloudapi", "api_version", conf_version_ok, "is not a version like v21.0"},
     {"media", "upload_service", conf_domain_or_empty_ok,
      "is not a domain name"},
 };
@@ -330,9 +327,8 @@ static int conf_check_text(struct conf_parse *p, int line, const char *label,
                            const struct conf_key *k, const char *v)
 {
     size_t len = strlen(v);
-    long long max = k->type == CONF_INT || k->type == CONF_ENUM
-                        ? CONF_VALUE_MAX
-                        : k->max;
+    long long max =
+        k->type == CONF_INT || k->type == CONF_ENUM ? CONF_VALUE_MAX : k->max;
 
     if ((long long)len > max) {
         conf_err(p, line, "%s: value too long (max %lld bytes)", label, max);
@@ -369,14 +365,13 @@ static int conf_check_value(struct conf_parse *p, int line, const char *label,
             return -1;
         }
         if (n < k->min || n > k->max) {
-            conf_err(p, line, "%s: %s is out of range %lld..%lld", label,
-                     show, k->min, k->max);
+            conf_err(p, line, "%s: %s is out of range %lld..%lld", label, show,
+                     k->min, k->max);
             return -1;
         }
     }
     if (k->type == CONF_ENUM && !conf_choice_has(k->choices, v)) {
-        conf_err(p, line, "%s: '%s' is not one of %s", label, show,
-                 k->choices);
+        conf_err(p, line, "%s: '%s' is not one of %s", label, show, k->choices);
         return -1;
     }
     c = conf_check_find(k);
@@ -391,8 +386,8 @@ static int conf_check_value(struct conf_parse *p, int line, const char *label,
 
 /* Reads a secret from path, without one trailing newline; NULL (reported)
  * on failure. label names the key or variable that gave the path. */
-static char *conf_read_secret(struct conf_parse *p, int line,
-                              const char *label, const char *path)
+static char *conf_read_secret(struct conf_parse *p, int line, const char *label,
+                              const char *path)
 {
     char show[CONF_SHOW_MAX];
     char *data = xmalloc(CONF_VALUE_MAX + 3);
@@ -481,7 +476,7 @@ static void conf_set(struct conf_parse *p, const struct conf_key *k,
     char *v;
 
     snprintf(label, sizeof(label), "%s.%s", k->section, k->name);
-    snprintf(flabel, sizeof(flabel), "%s_file", label);
+    snprintf(flabel, sizeof(flabel), "%s.%s_file", k->section, k->name);
     if (s->line != 0 && s->via_file == via_file) {
         conf_err(p, p->lineno, "duplicate key %s (first on line %d)",
                  via_file ? flabel : label, s->line);
@@ -523,8 +518,7 @@ static int conf_handler(void *user, const char *section, const char *name,
     k = conf_key_find(section, name, &via_file);
     if (k == NULL) {
         conf_show(section, sshow, sizeof(sshow));
-        conf_err(p, p->lineno, "unknown key '%s' in section [%s]", show,
-                 sshow);
+        conf_err(p, p->lineno, "unknown key '%s' in section [%s]", show, sshow);
         return 1;
     }
     conf_set(p, k, via_file, value);
@@ -728,8 +722,7 @@ static void conf_check_required(struct conf_parse *p)
         const struct conf_key *k = &conf_table[i];
 
         if (k->required && p->slots[i].value == NULL && p->slots[i].line == 0)
-            conf_err(p, 0, "%s.%s: required key missing", k->section,
-                     k->name);
+            conf_err(p, 0, "%s.%s: required key missing", k->section, k->name);
     }
 }
 

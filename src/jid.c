@@ -29,9 +29,8 @@ static const struct {
     char c;
     const char *seq;
 } jid_escapes[] = {
-    {' ', "\\20"}, {'"', "\\22"}, {'&', "\\26"}, {'\'', "\\27"},
-    {'/', "\\2f"}, {':', "\\3a"}, {'<', "\\3c"}, {'>', "\\3e"},
-    {'@', "\\40"}, {'\\', "\\5c"},
+    {' ', "\\20"}, {'"', "\\22"}, {'&', "\\26"}, {'\'', "\\27"}, {'/', "\\2f"},
+    {':', "\\3a"}, {'<', "\\3c"}, {'>', "\\3e"}, {'@', "\\40"},  {'\\', "\\5c"},
 };
 
 #define JID_NESCAPES (sizeof(jid_escapes) / sizeof(jid_escapes[0]))
@@ -185,8 +184,7 @@ char *jid_from_wa_id(const char *wa_id, const char *domain)
     return jid;
 }
 
-int jid_to_wa_id(const char *jid, const char *domain, char *out,
-                 size_t outlen)
+int jid_to_wa_id(const char *jid, const char *domain, char *out, size_t outlen)
 {
     struct jid_parts p;
 

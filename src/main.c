@@ -9,10 +9,12 @@
 
 #include <event2/event.h>
 
+#include "bridge.h"
 #include "component.h"
 #include "conf.h"
 #include "config.h"
 #include "disco.h"
+#include "http.h"
 #include "httpd.h"
 #include "log.h"
 #include "loop.h"
@@ -76,6 +78,7 @@ static void ferry_on_term(evutil_socket_t sig, short what, void *arg)
     ferry.stopping = 1;
     log_info("signal %d: shutting down", (int)sig);
     httpd_set_draining(1);
+    bridge_stop();
     component_stop(ferry_stopped, NULL);
 }
 
@@ -110,6 +113,7 @@ static void ferry_on_hup(evutil_socket_t sig, short what, void *arg)
     ferry_open_log(c);
     component_reconfigure(c);
     disco_reconfigure(c);
+    bridge_reconfigure(c);
     log_info("SIGHUP: configuration reloaded");
 }
 
@@ -134,8 +138,11 @@ static void ferry_start(void)
         fatal("cannot open the store %s", ferry.conf->store_path);
     loop_init();
     ferry_signals();
+    http_init();
     component_init(ferry.conf);
     disco_init(ferry.conf);
+    if (bridge_init(ferry.store, ferry.conf) < 0)
+        fatal("cannot start the bridge");
     httpd_route("/health", ferry_health, NULL, FERRY_HEALTH_BODY_MAX);
     if (httpd_start(ferry.conf->http_listen) < 0)
         fatal("cannot start the HTTP listener on %s", ferry.conf->http_listen);
@@ -146,6 +153,8 @@ static void ferry_start(void)
 static void ferry_shutdown(void)
 {
     httpd_stop();
+    bridge_free();
+    http_free();
     component_free();
     disco_free();
     event_free(ferry.sig_term);

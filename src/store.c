@@ -12,7 +12,7 @@
 #include "store.h"
 #include "util.h"
 
-#define STORE_STMT_CACHE 64
+#define STORE_STMT_CACHE 128
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 struct store_cached {
@@ -49,30 +49,33 @@ static const char *const store_migrations[] = {
     "  name TEXT,"
     "  subscription TEXT NOT NULL DEFAULT 'none',"
     "  last_in_network_id TEXT,"
-    "  last_in_at INTEGER,"
+    "  last_in_at INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
     "  UNIQUE (account_id, network_id));"
     "CREATE TABLE alias ("
     "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
     "  network_id TEXT NOT NULL,"
     "  contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,"
-    "  PRIMARY KEY (account_id, network_id));"
+    "  PRIMARY KEY (account_id, network_id)) WITHOUT ROWID;"
+    "CREATE INDEX alias_contact ON alias (contact_id);"
     "CREATE TABLE message ("
     "  id INTEGER PRIMARY KEY,"
     "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
     "  contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,"
-    "  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),"
+    "  direction TEXT NOT NULL CHECK (direction IN ('i', 'o')),"
     "  stanza_id TEXT,"
-    "  origin_id TEXT,"
     "  sender TEXT,"
     "  network_id TEXT,"
-    "  status INTEGER NOT NULL DEFAULT 0,"
+    "  status INTEGER NOT NULL DEFAULT 0 CHECK (status BETWEEN 0 AND 4),"
     "  want_receipt INTEGER NOT NULL DEFAULT 0,"
     "  want_markers INTEGER NOT NULL DEFAULT 0,"
     "  created INTEGER NOT NULL,"
     "  updated INTEGER NOT NULL);"
     "CREATE UNIQUE INDEX message_network ON message (account_id, network_id)"
     "  WHERE network_id IS NOT NULL;"
-    "CREATE INDEX message_stanza ON message (account_id, stanza_id);"
+    "CREATE INDEX message_stanza ON message"
+    "  (account_id, direction, stanza_id);"
+    "CREATE INDEX message_contact ON message (contact_id);"
     "CREATE TABLE outbox ("
     "  id INTEGER PRIMARY KEY,"
     "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
@@ -86,15 +89,31 @@ static const char *const store_migrations[] = {
     "  last_error TEXT,"
     "  created INTEGER NOT NULL);"
     "CREATE INDEX outbox_ready ON outbox (state, next_attempt);"
+    "CREATE INDEX outbox_account ON outbox (account_id);"
+    "CREATE INDEX outbox_contact ON outbox (contact_id, state, id);"
+    "CREATE INDEX outbox_message ON outbox (message_id);"
     "CREATE TABLE inbox ("
     "  id INTEGER PRIMARY KEY,"
     "  account_id INTEGER REFERENCES account(id) ON DELETE CASCADE,"
     "  recipient TEXT NOT NULL,"
     "  stanza TEXT NOT NULL,"
     "  created INTEGER NOT NULL);"
+    "CREATE INDEX inbox_account ON inbox (account_id);"
     "CREATE TABLE seen ("
     "  key TEXT PRIMARY KEY,"
-    "  expires INTEGER NOT NULL) WITHOUT ROWID;",
+    "  expires INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX seen_expires ON seen (expires);"
+    "CREATE TABLE early_status ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  network_id TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  error_code INTEGER NOT NULL DEFAULT 0,"
+    "  error_text TEXT,"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX early_status_network ON early_status"
+    "  (account_id, network_id, id);"
+    "CREATE INDEX early_status_created ON early_status (created);",
 };
 
 #define STORE_NMIGRATIONS                                                      \
@@ -211,8 +230,8 @@ struct store *store_open(const char *path, const char *synchronous)
     st = xcalloc(1, sizeof(*st));
     old = umask(077); /* the -wal and -shm files too */
     if (sqlite3_open_v2(path, &st->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK) {
         umask(old);
         log_error("store: cannot open %s: %s", path,
                   st->db ? sqlite3_errmsg(st->db) : "out of memory");

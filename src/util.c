@@ -200,6 +200,14 @@ long long now_s(void)
     return (long long)time(NULL);
 }
 
+long long wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int parse_ll(const char *s, long long min, long long max, long long *out)
 {
     char *end;

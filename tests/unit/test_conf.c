@@ -102,7 +102,7 @@ static int test_env_clear(void **state)
 {
     const struct conf_key *k = NULL;
     size_t n, i;
-    char name[128], *c;
+    char name[128], fname[160], *c;
 
     k = conf_keys(&n);
     for (i = 0; i < n; i++) {
@@ -111,8 +111,8 @@ static int test_env_clear(void **state)
             if (*c >= 'a' && *c <= 'z')
                 *c = (char)(*c - 'a' + 'A');
         unsetenv(name);
-        strncat(name, "_FILE", sizeof(name) - strlen(name) - 1);
-        unsetenv(name);
+        snprintf(fname, sizeof(fname), "%s_FILE", name);
+        unsetenv(fname);
     }
     (void)state;
     return 0;
@@ -236,19 +236,17 @@ static void test_long_line_ok(void **state)
 
 static void test_listen_forms(void **state)
 {
-    static const char *good[] = {"127.0.0.1:8480", "[::1]:8480",
-                                 "localhost:1", "0.0.0.0:65535"};
-    static const char *bad[] = {"127.0.0.1",  "::1:8480", "[::1]8480",
-                                "[]:80",      ":80",      "host:0",
-                                "host:65536", "host:",    "host:8x",
-                                "[zz]:80",    "a b:80"};
+    static const char *good[] = {"127.0.0.1:8480", "[::1]:8480", "localhost:1",
+                                 "0.0.0.0:65535"};
+    static const char *bad[] = {
+        "127.0.0.1",  "::1:8480", "[::1]8480", "[]:80",   ":80",   "host:0",
+        "host:65536", "host:",    "host:8x",   "[zz]:80", "a b:80"};
     char text[512];
     struct run r;
     size_t i;
 
     for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        snprintf(text, sizeof(text), GOOD_MIN "[http]\nlisten = %s\n",
-                 good[i]);
+        snprintf(text, sizeof(text), GOOD_MIN "[http]\nlisten = %s\n", good[i]);
         test_load(&r, text);
         if (r.conf == NULL)
             fail_msg("%s: %s", good[i], r.errs);
@@ -257,8 +255,7 @@ static void test_listen_forms(void **state)
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char msg[256];
 
-        snprintf(text, sizeof(text), GOOD_MIN "[http]\nlisten = %s\n",
-                 bad[i]);
+        snprintf(text, sizeof(text), GOOD_MIN "[http]\nlisten = %s\n", bad[i]);
         snprintf(msg, sizeof(msg), "http.listen: '%s' is not HOST:PORT",
                  bad[i]);
         test_bad(text, 7, msg);
@@ -284,8 +281,7 @@ static void test_bad_key(void **state)
              "unknown key 'host_file' in section [component]");
     test_bad(GOOD_MIN "[component]\nPort = 1\n", 7,
              "unknown key 'Port' in section [component]");
-    test_bad("level = info\n" GOOD_MIN, 1,
-             "key 'level' outside any section");
+    test_bad("level = info\n" GOOD_MIN, 1, "key 'level' outside any section");
     test_bad(GOOD_MIN "[log]\nlevel\n", 7,
              "syntax error: expected 'key = value'");
     test_bad(GOOD_MIN "[log]\nlevel = info\n  debug\n", 8,
@@ -347,8 +343,9 @@ static void test_bad_syntax_values(void **state)
              2, "component.jid: 'a@b.org' is not a domain name");
     test_bad(GOOD_MIN "[media]\nupload_service = a/b\n", 7,
              "media.upload_service: 'a/b' is not a domain name");
-    test_bad(GOOD_MIN "[gateway]\nname =\n", 7, "gateway.name: must not be "
-                                               "empty");
+    test_bad(GOOD_MIN "[gateway]\nname =\n", 7,
+             "gateway.name: must not be "
+             "empty");
     (void)state;
 }
 
@@ -356,8 +353,8 @@ static void test_bad_required(void **state)
 {
     struct run r;
 
-    test_bad("[component]\nsecret = s\n[gateway]\nallowed_domains = x.org\n",
-             0, "component.jid: required key missing");
+    test_bad("[component]\nsecret = s\n[gateway]\nallowed_domains = x.org\n", 0,
+             "component.jid: required key missing");
     test_bad("[component]\njid = gw.example.org\nsecret = s\n", 0,
              "gateway.allowed_domains: required key missing");
     test_bad("[component]\njid =\nsecret = s\n"
@@ -365,7 +362,7 @@ static void test_bad_required(void **state)
              2, "component.jid: must not be empty");
     test_bad("[component]\njid = gw.example.org\nsecret = s\n"
              "[gateway]\nallowed_domains =   \n",
-             5, "gateway.allowed_domains: '   ' is not a list of domain names");
+             5, "gateway.allowed_domains: must not be empty");
     test_load(&r, "");
     assert_null(r.conf);
     test_expect(&r, 0, "component.jid: required key missing");
@@ -404,11 +401,21 @@ static void test_bad_lines(void **state)
     test_bad(text, 7, "log.destination: value too long (max 4096 bytes)");
     free(text);
 
-    test_write_file(r.path, sizeof(r.path), GOOD_MIN "[log]\nlevel = i\0x\n",
-                    sizeof(GOOD_MIN "[log]\nlevel = i\0x\n") - 1);
-    r.conf = conf_load(r.path, NULL);
-    assert_null(r.conf);
-    unlink(r.path);
+    {
+        static const char nul[] = GOOD_MIN "[log]\nlevel = i\0x\nlevel = y\n";
+        FILE *errs;
+
+        test_write_file(r.path, sizeof(r.path), nul, sizeof(nul) - 1);
+        errs = open_memstream(&r.errs, &r.errlen);
+        r.conf = conf_load(r.path, errs);
+        fclose(errs);
+        assert_null(r.conf);
+        test_expect(&r, 7, "NUL byte in line");
+        test_expect(&r, 8,
+                    "log.level: 'y' is not one of error|warn|info|debug");
+        assert_int_equal(test_count_lines(r.errs), 2);
+        test_run_free(&r);
+    }
     (void)state;
 }
 
@@ -464,8 +471,8 @@ static void test_secret_file(void **state)
         const char *content;
         const char *want; /* NULL: refused */
     } cases[] = {
-        {"abc\n", "abc"},   {"abc", "abc"},  {"", ""},
-        {"abc\n\n", NULL},  {"a\nb", NULL},  {"abc\r\n", NULL},
+        {"abc\n", "abc"},       {"abc", "abc"}, {"", ""},
+        {"abc\n\n", NULL},      {"a\nb", NULL}, {"abc\r\n", NULL},
         {"  x y \n", "  x y "},
     };
     char spath[64], text[256];
@@ -484,8 +491,9 @@ static void test_secret_file(void **state)
             assert_string_equal(r.conf->cloudapi_app_secret, cases[i].want);
         } else {
             assert_null(r.conf);
-            test_expect(&r, 7, "cloudapi.app_secret: control characters or "
-                               "invalid UTF-8");
+            test_expect(&r, 7,
+                        "cloudapi.app_secret: control characters or "
+                        "invalid UTF-8");
         }
         test_run_free(&r);
         unlink(spath);
@@ -498,18 +506,24 @@ static void test_secret_file_errors(void **state)
     char spath[64], text[256], msg[256];
     struct run r;
 
+    test_write_file(spath, sizeof(spath), "s\n", 2);
+    snprintf(text, sizeof(text),
+             "[component]\njid = gw.example.org\n"
+             "secret_file = %s\nsecret = x\n"
+             "[gateway]\nallowed_domains = example.org\n",
+             spath);
+    test_bad(text, 4, "both component.secret and component.secret_file given");
+    snprintf(text, sizeof(text), GOOD_MIN "[component]\nsecret_file = %s\n",
+             spath);
+    test_bad(text, 7, "both component.secret and component.secret_file given");
+    unlink(spath);
+
     test_bad("[component]\njid = gw.example.org\n"
              "secret_file = /nonexistent/secret\n"
              "[gateway]\nallowed_domains = example.org\n",
              3,
              "component.secret_file: cannot read /nonexistent/secret: No "
              "such file or directory");
-    test_bad(GOOD_MIN "[component]\nsecret_file = /etc/hostname\n", 7,
-             "both component.secret and component.secret_file given");
-    test_bad("[component]\njid = gw.example.org\n"
-             "secret_file = /etc/hostname\nsecret = x\n"
-             "[gateway]\nallowed_domains = example.org\n",
-             4, "both component.secret and component.secret_file given");
     test_bad(GOOD_MIN "[cloudapi]\napp_secret_file =\n", 7,
              "cloudapi.app_secret_file: empty file name");
     test_bad(GOOD_MIN "[cloudapi]\napp_secret_file = /\n", 7,
@@ -559,11 +573,19 @@ static void test_secret_never_shown(void **state)
                    mark, mark, spath, mark, spath, mark, 1);
     assert_true(len > 4000 && len < 12000);
     setenv("FERRY_COMPONENT_SECRET", "TOPSECRETVALUE\x03", 1);
+    {
+        char big[5000];
+
+        memset(big, 'x', sizeof(big) - 1);
+        memcpy(big, mark, sizeof(mark) - 1);
+        big[sizeof(big) - 1] = '\0';
+        setenv("FERRY_CLOUDAPI_VERIFY_TOKEN", big, 1);
+    }
     test_load(&r, text);
     assert_null(r.conf);
     if (strstr(r.errs, mark) != NULL)
         fail_msg("secret shown in:\n%s", r.errs);
-    assert_true(test_count_lines(r.errs) >= 6);
+    assert_true(test_count_lines(r.errs) >= 7);
     test_run_free(&r);
     unlink(spath);
     free(text);
@@ -644,7 +666,6 @@ static void test_env_bad(void **state)
              "both FERRY_COMPONENT_SECRET and FERRY_COMPONENT_SECRET_FILE "
              "are set");
     unsetenv("FERRY_COMPONENT_SECRET");
-    test_bad(GOOD_MIN, 0, "");
     setenv("FERRY_COMPONENT_SECRET_FILE", "/nonexistent/s", 1);
     test_bad(GOOD_MIN, 0,
              "FERRY_COMPONENT_SECRET_FILE: cannot read /nonexistent/s: No "
@@ -657,6 +678,17 @@ static void test_env_bad(void **state)
     assert_non_null(r.conf);
     test_run_free(&r);
     unsetenv("FERRY_COMPONENT_PORT_FILE");
+
+    setenv("FERRY_GATEWAY_ALLOWED_DOMAINS", "   ", 1);
+    test_bad(GOOD_MIN, 0,
+             "FERRY_GATEWAY_ALLOWED_DOMAINS: '   ' is not a list of domain "
+             "names");
+    setenv("FERRY_GATEWAY_ALLOWED_DOMAINS", "", 1);
+    test_bad(GOOD_MIN, 0, "FERRY_GATEWAY_ALLOWED_DOMAINS: must not be empty");
+    setenv("FERRY_GATEWAY_ALLOWED_DOMAINS", "a.org b@c.org", 1);
+    test_bad(GOOD_MIN, 0,
+             "FERRY_GATEWAY_ALLOWED_DOMAINS: 'a.org b@c.org' is not a list "
+             "of domain names");
     (void)state;
 }
 
@@ -683,6 +715,19 @@ static void test_table(void **state)
         }
         if (k[i].required)
             assert_string_equal(k[i].def, "");
+        if (k[i].type == CONF_INT) {
+            char *end;
+            long long v = strtoll(k[i].def, &end, 10);
+
+            assert_true(*end == '\0' && v >= k[i].min && v <= k[i].max);
+        }
+        if (k[i].type == CONF_ENUM) {
+            char choices[64], want[64];
+
+            snprintf(choices, sizeof(choices), "|%s|", k[i].choices);
+            snprintf(want, sizeof(want), "|%s|", k[i].def);
+            assert_non_null(strstr(choices, want));
+        }
     }
     (void)state;
 }
@@ -702,16 +747,15 @@ static int test_sample_handler(void *user, const char *section,
 
     k = conf_keys(&n);
     for (i = 0; i < n; i++) {
-        if (strcmp(k[i].section, section) != 0 ||
-            strcmp(k[i].name, name) != 0)
+        if (strcmp(k[i].section, section) != 0 || strcmp(k[i].name, name) != 0)
             continue;
         if (s->seen[i]++ > 0) {
             print_error("sample: %s.%s given twice\n", section, name);
             s->problems++;
         }
         if (!k[i].required && strcmp(k[i].def, value) != 0) {
-            print_error("sample: %s.%s = '%s', table default '%s'\n",
-                        section, name, value, k[i].def);
+            print_error("sample: %s.%s = '%s', table default '%s'\n", section,
+                        name, value, k[i].def);
             s->problems++;
         }
         return 1;
@@ -740,7 +784,7 @@ static int test_sample_comments(void)
     const struct conf_key *k;
     char line[1024], block[4096] = "";
     int problems = 0;
-    size_t n, i;
+    size_t n, i, used;
     FILE *f;
 
     k = conf_keys(&n);
@@ -756,16 +800,15 @@ static int test_sample_comments(void)
                 print_error("sample: commented-out key: %s\n", s);
                 problems++;
             }
-            strncat(block, " ", sizeof(block) - strlen(block) - 1);
-            strncat(block, s, sizeof(block) - strlen(block) - 1);
+            used = strlen(block);
+            snprintf(block + used, sizeof(block) - used, " %s", s);
             continue;
         }
         if (*s != '[' && *s != '\0') {
             size_t len = strcspn(s, " \t=");
 
             for (i = 0; i < n; i++) {
-                if (strlen(k[i].name) != len ||
-                    strncmp(k[i].name, s, len) != 0)
+                if (strlen(k[i].name) != len || strncmp(k[i].name, s, len) != 0)
                     continue;
                 if (strstr(block, k[i].doc) != NULL)
                     break;
@@ -793,8 +836,7 @@ static void test_sample_vs_table(void **state)
     assert_int_equal(ini_parse(SAMPLE, test_sample_handler, &s), 0);
     for (i = 0; i < n; i++) {
         if (s.seen[i] == 0) {
-            print_error("sample: %s.%s is missing\n", k[i].section,
-                        k[i].name);
+            print_error("sample: %s.%s is missing\n", k[i].section, k[i].name);
             s.problems++;
         }
     }

@@ -13,6 +13,7 @@ import copy
 import logging
 import re
 import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -372,8 +373,21 @@ class XmppClient:
 
     def _on_stanza(self, queue):
         def handler(st):
+            if self._is_noise(st.xml):
+                return
             queue.put(Stanza(copy.deepcopy(st.xml), str(st)))
         return handler
+
+    def _is_noise(self, el):
+        """Prosody's mod_privilege sends users an empty
+        <privilege xmlns='urn:xmpp:privilege:2'/> message from the server
+        domain; it has nothing to do with the test, so it is dropped."""
+        children = list(el)
+        return (_local(el.tag) == "message"
+                and el.get("from") == self.server.domain
+                and len(children) == 1
+                and _ns(children[0].tag).startswith("urn:xmpp:privilege:")
+                and len(children[0]) == 0)
 
     def _on_iq_reply(self, iq):
         fut = self._iq_waiters.pop(iq["id"], None)
@@ -409,9 +423,11 @@ class XmppClient:
 
     # --- queries ------------------------------------------------------------
 
-    async def _iq(self, coro):
+    async def _iq(self, make):
+        """Await make() (called on the loop: slixmpp creates futures on the
+        current loop), turning IqError/IqTimeout into XmppError/TimeoutError."""
         try:
-            return await coro
+            return await make()
         except IqError as e:
             raise _xmpp_error(e) from None
         except IqTimeout:
@@ -419,28 +435,26 @@ class XmppClient:
 
     def disco_info(self, jid, node=None, timeout=DEFAULT_TIMEOUT):
         """disco#info of jid/node as a DiscoInfo; raises XmppError."""
-        iq = self._call(self._iq(self.xmpp["xep_0030"].get_info(
+        iq = self._call(self._iq(lambda: self.xmpp["xep_0030"].get_info(
             jid=str(jid), node=node, timeout=timeout)), timeout + 1)
         return DiscoInfo(iq)
 
     def disco_items(self, jid, node=None, timeout=DEFAULT_TIMEOUT):
         """disco#items of jid/node as a list of (jid, node, name)."""
-        iq = self._call(self._iq(self.xmpp["xep_0030"].get_items(
+        iq = self._call(self._iq(lambda: self.xmpp["xep_0030"].get_items(
             jid=str(jid), node=node, timeout=timeout)), timeout + 1)
         return [tuple(i) for i in iq["disco_items"]["items"]]
 
     def ping(self, jid, timeout=DEFAULT_TIMEOUT):
         """XEP-0199 ping; returns the round-trip time in seconds."""
-        async def run():
-            return await self._iq(self.xmpp["xep_0199"].send_ping(
-                str(jid), timeout=timeout))
-        t0 = self._loop.time()
-        self._call(run(), timeout + 1)
-        return self._loop.time() - t0
+        t0 = time.monotonic()
+        self._call(self._iq(lambda: self.xmpp["xep_0199"].send_ping(
+            str(jid), timeout=timeout)), timeout + 1)
+        return time.monotonic() - t0
 
     def version(self, jid, timeout=DEFAULT_TIMEOUT):
         """XEP-0092: dict with name, version, os."""
-        iq = self._call(self._iq(self.xmpp["xep_0092"].get_version(
+        iq = self._call(self._iq(lambda: self.xmpp["xep_0092"].get_version(
             str(jid), timeout=timeout)), timeout + 1)
         v = iq["software_version"]
         return {"name": v["name"], "version": v["version"], "os": v["os"]}
@@ -481,7 +495,7 @@ class XmppClient:
 
     def get_roster(self, timeout=DEFAULT_TIMEOUT):
         """Fetch the roster from the server; returns the `roster` snapshot."""
-        self._call(self._iq(self.xmpp.get_roster(timeout=timeout)),
+        self._call(self._iq(lambda: self.xmpp.get_roster(timeout=timeout)),
                    timeout + 1)
         return self.roster
 

@@ -224,6 +224,11 @@ class FerryProcess:
             return None
         return self._wait(found, timeout, "ferry log line /%s/" % pattern)
 
+    def log_lines(self, pattern, flags=re.I):
+        """All log lines matching the regex."""
+        rx = re.compile(pattern, flags)
+        return [l for l in self.log_text().splitlines() if rx.search(l)]
+
     def _wait(self, cond, timeout, what):
         try:
             return wait_for(cond, timeout, 0.05, what)
@@ -310,5 +315,11 @@ def make_ferry(binary, workdir, server, env=None, args=(), config_text=None,
     cfg = apply_overrides(default_config(server, http_port, store), overrides)
     f = FerryProcess(binary, workdir, server, cfg, env, args)
     if config_text is not None:
+        # Raw config: @HTTP_PORT@, @STORE_PATH@, @COMPONENT_PORT@ and
+        # @COMPONENT_SECRET@ are replaced by this instance's values.
+        for token, value in (("@HTTP_PORT@", http_port), ("@STORE_PATH@", store),
+                             ("@COMPONENT_PORT@", server.component_port),
+                             ("@COMPONENT_SECRET@", server.component_secret)):
+            config_text = config_text.replace(token, str(value))
         f.write_config(config_text)
     return f

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* The bridge: the only module that sees both the XMPP side and the network
+ * side. XMPP -> outbox -> network; network -> inbox -> XMPP. */
+#ifndef FERRY_BRIDGE_H
+#define FERRY_BRIDGE_H
+
+struct conf;
+struct store;
+
+/* Wires the component, registration, roster, queue and the back end's
+ * webhook route together. 0 or -1 (unknown back end). */
+int bridge_init(struct store *st, const struct conf *conf);
+void bridge_reconfigure(const struct conf *conf);
+/* Shutdown: unavailable presence from the gateway and every contact. */
+void bridge_stop(void);
+void bridge_free(void);
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* Work-queue policy over the store: group commit per loop turn, which
+ * outbox rows may go now (order per contact, a token bucket per account,
+ * backoff and giving up), and the inbox's confirmation barrier (an XEP-0199
+ * ping after each batch of stanzas). */
+#ifndef FERRY_QUEUE_H
+#define FERRY_QUEUE_H
+
+struct store;
+struct store_outbox;
+
+struct queue_ops {
+    /* Starts the network request for an outbox row. Exactly one of
+     * queue_out_done() or queue_out_retry() must follow for o->id. */
+    void (*send)(const struct store_outbox *o, void *arg);
+    void *arg;
+};
+
+void queue_init(struct store *st, long long throughput,
+                const struct queue_ops *ops);
+void queue_set_throughput(long long per_second);
+void queue_free(void);
+
+/* Opens the loop turn's transaction if none is open; it is committed (and
+ * the queues run) once the current callbacks return. */
+void queue_begin(void);
+/* Commits the open transaction now; 0 or -1. */
+int queue_flush(void);
+/* Runs the queues soon (after the current callback). */
+void queue_kick(void);
+
+/* The request for outbox row id finished for good (sent or failed). */
+void queue_out_done(long long id);
+/* The request failed transiently. Returns 1 when ferry gives up on the
+ * row (the caller reports the failure and the row is deleted), else 0. */
+int queue_out_retry(long long id, int rate_limited, int pair_limited,
+                    const char *error);
+int queue_out_inflight(void);
+
+/* The XMPP stream came up (1) or went down (0). */
+void queue_xmpp_state(int connected);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* In-band registration (XEP-0077, with an XEP-0004 form) and the XEP-0100
+ * phone number prompt on the gateway JID. Checking credentials and storing
+ * the account is the bridge's job, reached through callbacks. */
+#ifndef FERRY_REGISTER_H
+#define FERRY_REGISTER_H
+
+#include <strophe.h>
+
+struct conf;
+
+#define REGISTER_FIELD_MAX 512
+
+struct register_ops {
+    /* 1 and *pnid (caller frees) when jid (bare) is registered. */
+    int (*lookup)(const char *jid, char **pnid, void *arg);
+    /* Check and store the credentials, then answer iq with
+     * register_reply_ok() or register_reply_error(). iq is a copy owned by
+     * the callee (release it). */
+    void (*submit)(xmpp_stanza_t *iq, const char *jid, const char *pnid,
+                   const char *token, void *arg);
+    /* Removes the account; 0, or -1 when jid is not registered. */
+    int (*remove)(const char *jid, void *arg);
+    void *arg;
+};
+
+void register_init(const struct conf *conf, const struct register_ops *ops);
+void register_reconfigure(const struct conf *conf);
+/* 1 when the bare JID's domain may register. */
+int register_domain_allowed(const char *jid);
+void register_reply_ok(xmpp_stanza_t *iq);
+void register_reply_error(xmpp_stanza_t *iq, const char *type,
+                          const char *condition, const char *text);
+void register_free(void);
+
+#endif

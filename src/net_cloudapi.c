@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: MIT */
+/* The WhatsApp Business Platform Cloud API back end: send requests, the
+ * classification of its errors, and webhooks (verification handshake,
+ * X-Hub-Signature-256 over the raw bytes, parsing into events). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "conf.h"
+#include "http.h"
+#include "httpd.h"
+#include "log.h"
+#include "net.h"
+#include "util.h"
+
+#define CLOUDAPI_TIMEOUT_MS 15000
+#define CLOUDAPI_MAX_RESPONSE (256 * 1024)
+#define CLOUDAPI_MAX_DEPTH 32
+#define CLOUDAPI_TEXT_MAX 4096
+#define CLOUDAPI_SIG_PREFIX "sha256="
+
+static struct {
+    char *graph_url;
+    char *api_version;
+    char *app_secret;
+    char *verify_token;
+} cloudapi;
+
+struct cloudapi_call {
+    net_result_fn cb;
+    void *arg;
+    int is_check;
+};
+
+void net_cloudapi_configure(const struct conf *conf)
+{
+    free(cloudapi.graph_url);
+    free(cloudapi.api_version);
+    free(cloudapi.app_secret);
+    free(cloudapi.verify_token);
+    cloudapi.graph_url = xstrdup(conf->cloudapi_graph_url);
+    cloudapi.api_version = xstrdup(conf->cloudapi_api_version);
+    cloudapi.app_secret = xstrdup(conf->cloudapi_app_secret);
+    cloudapi.verify_token = xstrdup(conf->cloudapi_verify_token);
+}
+
+/* How ferry treats each documented error code, with the words the XMPP user
+ * reads. Codes not listed are permanent failures quoting the API. */
+static const struct cloudapi_error {
+    int code;
+    enum net_outcome outcome;
+    int rate_limited, pair_limited;
+    const char *text;
+} cloudapi_errors[] = {
+    {0, NET_AUTH, 0, 0,
+     "WhatsApp rejected the access token: register again with a valid one"},
+    {190, NET_AUTH, 0, 0,
+     "WhatsApp rejected the access token (expired or invalid): register "
+     "again with a new token"},
+    {131047, NET_FAIL, 0, 0,
+     "This contact has not written to you in the last 24 hours; WhatsApp "
+     "only lets businesses answer within that window (a template message "
+     "would be needed)"},
+    {131026, NET_FAIL, 0, 0,
+     "WhatsApp could not deliver this message: the number may not be on "
+     "WhatsApp, may use an old version, or may have blocked you"},
+    {131021, NET_FAIL, 0, 0,
+     "WhatsApp does not let you send messages to your own number"},
+    {100, NET_FAIL, 0, 0, "WhatsApp rejected the message as invalid"},
+    {131008, NET_FAIL, 0, 0,
+     "WhatsApp rejected the message: a required part is missing"},
+    {131009, NET_FAIL, 0, 0,
+     "WhatsApp rejected the message: a value is not valid"},
+    {130429, NET_RETRY, 1, 0, "WhatsApp throughput limit reached"},
+    {4, NET_RETRY, 1, 0, "WhatsApp API call rate limit reached"},
+    {80007, NET_RETRY, 1, 0, "WhatsApp account rate limit reached"},
+    {131048, NET_RETRY, 1, 0, "WhatsApp spam rate limit reached"},
+    {131056, NET_RETRY, 0, 1,
+     "too many messages to this contact in a short time"},
+    {1, NET_RETRY, 0, 0, "WhatsApp reported an unknown error"},
+    {2, NET_RETRY, 0, 0, "WhatsApp service temporarily unavailable"},
+    {131000, NET_RETRY, 0, 0, "WhatsApp reported that something went wrong"},
+    {131016, NET_RETRY, 0, 0, "WhatsApp service unavailable"},
+    {131057, NET_RETRY, 0, 0, "WhatsApp account in maintenance"},
+};
+
+static const struct cloudapi_error *cloudapi_error_find(int code)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(cloudapi_errors) / sizeof(cloudapi_errors[0]); i++)
+        if (cloudapi_errors[i].code == code)
+            return &cloudapi_errors[i];
+    return NULL;
+}
+
+/* Parses a whole JSON document with a depth cap; NULL if malformed. */
+static json_object *cloudapi_parse_json(const char *s, size_t len)
+{
+    struct json_tokener *tok = json_tokener_new_ex(CLOUDAPI_MAX_DEPTH);
+    json_object *o;
+
+    if (tok == NULL)
+        fatal("out of memory");
+    o = json_tokener_parse_ex(tok, s, (int)len);
+    if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+                      tok->char_offset != (int)len)) {
+        json_object_put(o);
+        o = NULL;
+    }
+    json_tokener_free(tok);
+    return o;
+}
+
+static json_object *cloudapi_get(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    if (o == NULL || !json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, key, &v))
+        return NULL;
+    return v;
+}
+
+/* A string member (NULL if absent or not a string). */
+static const char *cloudapi_str(json_object *o, const char *key)
+{
+    json_object *v = cloudapi_get(o, key);
+
+    if (v == NULL || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static int cloudapi_int(json_object *o, const char *key)
+{
+    json_object *v = cloudapi_get(o, key);
+
+    if (v == NULL)
+        return 0;
+    return json_object_get_int(v);
+}
+
+/* Element i of an array member, or NULL. */
+static json_object *cloudapi_at(json_object *o, const char *key, size_t i)
+{
+    json_object *a = cloudapi_get(o, key);
+
+    if (a == NULL || !json_object_is_type(a, json_type_array) ||
+        i >= json_object_array_length(a))
+        return NULL;
+    return json_object_array_get_idx(a, i);
+}
+
+static size_t cloudapi_len(json_object *o, const char *key)
+{
+    json_object *a = cloudapi_get(o, key);
+
+    if (a == NULL || !json_object_is_type(a, json_type_array))
+        return 0;
+    return json_object_array_length(a);
+}
+
+/* Fills r from an error envelope {"error":{"code":...}}; text is built into
+ * *owned (freed by the caller). */
+static void cloudapi_classify_error(json_object *err, long status,
+                                    struct net_result *r, char **owned)
+{
+    int code = cloudapi_int(err, "code");
+    const char *msg = cloudapi_str(err, "message");
+    const struct cloudapi_error *e = cloudapi_error_find(code);
+
+    r->code = code;
+    if (e != NULL) {
+        r->outcome = e->outcome;
+        r->rate_limited = e->rate_limited;
+        r->pair_limited = e->pair_limited;
+        *owned = xasprintf("%s (WhatsApp error %d)", e->text, code);
+    } else {
+        r->outcome = status >= 500 ? NET_RETRY : NET_FAIL;
+        *owned = xasprintf("WhatsApp refused the message: %s (error %d)",
+                           msg ? msg : "no reason given", code);
+    }
+    r->text = *owned;
+}
+
+/* Turns an HTTP result into a net_result and calls the caller back. */
+static void cloudapi_done(const struct http_result *h, void *arg)
+{
+    struct cloudapi_call *call = arg;
+    struct net_result r;
+    json_object *o = NULL, *err;
+    char *owned = NULL;
+
+    memset(&r, 0, sizeof(r));
+    if (!h->ok) {
+        r.outcome = NET_RETRY;
+        owned = xasprintf("WhatsApp API unreachable: %s", h->error);
+        r.text = owned;
+        goto out;
+    }
+    o = cloudapi_parse_json(h->body, h->len);
+    err = cloudapi_get(o, "error");
+    if (err != NULL) {
+        cloudapi_classify_error(err, h->status, &r, &owned);
+        if (h->status == 429)
+            r.rate_limited = 1, r.outcome = NET_RETRY;
+    } else if (h->status == 200 && o != NULL) {
+        r.outcome = NET_OK;
+        r.id = cloudapi_str(cloudapi_at(o, "messages", 0), "id");
+        r.info = cloudapi_str(o, "display_phone_number");
+    } else {
+        r.outcome = NET_RETRY;
+        r.rate_limited = h->status == 429;
+        owned = xasprintf("WhatsApp API answered HTTP %ld without a usable "
+                          "body",
+                          h->status);
+        r.text = owned;
+    }
+out:
+    if (r.outcome != NET_OK)
+        log_info("cloudapi: %s (HTTP %ld, %lld ms)", r.text,
+                 h->ok ? h->status : 0L, h->elapsed_ms);
+    call->cb(&r, call->arg);
+    json_object_put(o);
+    free(owned);
+    free(call);
+}
+
+static void cloudapi_request(const char *method, const char *url,
+                             const char *token, const char *body,
+                             net_result_fn cb, void *arg)
+{
+    struct cloudapi_call *call = xcalloc(1, sizeof(*call));
+    struct http_request req;
+
+    call->cb = cb;
+    call->arg = arg;
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.bearer = token;
+    if (body != NULL) {
+        req.content_type = "application/json";
+        req.body = body;
+        req.body_len = strlen(body);
+    }
+    req.timeout_ms = CLOUDAPI_TIMEOUT_MS;
+    req.max_response = CLOUDAPI_MAX_RESPONSE;
+    http_start(&req, cloudapi_done, call);
+}
+
+static void cloudapi_check(const struct net_account *a, net_result_fn cb,
+                           void *arg)
+{
+    char *url = xasprintf("%s/%s/%s", cloudapi.graph_url,
+                          cloudapi.api_version, a->id);
+
+    cloudapi_request("GET", url, a->token, NULL, cb, arg);
+    free(url);
+}
+
+/* The JSON body of a send. Caller frees. */
+static char *cloudapi_body(const struct net_out *m)
+{
+    json_object *o = json_object_new_object(), *t;
+    char *to, *s;
+
+    json_object_object_add(o, "messaging_product",
+                           json_object_new_string("whatsapp"));
+    if (strcmp(m->kind, "read") == 0) {
+        json_object_object_add(o, "status", json_object_new_string("read"));
+        json_object_object_add(o, "message_id",
+                               json_object_new_string(m->text));
+    } else {
+        to = xasprintf("+%s", m->to);
+        json_object_object_add(o, "recipient_type",
+                               json_object_new_string("individual"));
+        json_object_object_add(o, "to", json_object_new_string(to));
+        json_object_object_add(o, "type", json_object_new_string("text"));
+        t = json_object_new_object();
+        json_object_object_add(t, "preview_url", json_object_new_boolean(0));
+        json_object_object_add(t, "body", json_object_new_string(m->text));
+        json_object_object_add(o, "text", t);
+        free(to);
+    }
+    s = xstrdup(json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return s;
+}
+
+static void cloudapi_send(const struct net_account *a, const struct net_out *m,
+                          net_result_fn cb, void *arg)
+{
+    char *url = xasprintf("%s/%s/%s/messages", cloudapi.graph_url,
+                          cloudapi.api_version, a->id);
+    char *body = cloudapi_body(m);
+
+    cloudapi_request("POST", url, a->token, body, cb, arg);
+    free(body);
+    free(url);
+}
+
+/* 1 when a equals b, in time independent of where they differ. */
+static int cloudapi_secret_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+}
+
+static void cloudapi_webhook_get(const struct httpd_request *req,
+                                 struct httpd_response *res)
+{
+    const char *mode = httpd_query(req, "hub.mode");
+    const char *token = httpd_query(req, "hub.verify_token");
+    const char *challenge = httpd_query(req, "hub.challenge");
+
+    if (mode == NULL || token == NULL || challenge == NULL ||
+        strcmp(mode, "subscribe") != 0 || cloudapi.verify_token[0] == '\0' ||
+        !cloudapi_secret_equal(token, cloudapi.verify_token) ||
+        strlen(challenge) > 256) {
+        log_warn("cloudapi: webhook verification refused (wrong or missing "
+                 "hub.verify_token)");
+        httpd_respond(res, 403, "text/plain", "verification failed\n");
+        return;
+    }
+    log_info("cloudapi: webhook verification accepted");
+    httpd_respond(res, 200, "text/plain", challenge);
+}
+
+static int cloudapi_webhook_verify(const struct httpd_request *req,
+                                   const char **why)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *sig = httpd_header(req, "X-Hub-Signature-256");
+    const size_t plen = strlen(CLOUDAPI_SIG_PREFIX);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0, i;
+    char want[2 * EVP_MAX_MD_SIZE + 1];
+
+    if (cloudapi.app_secret[0] == '\0') {
+        *why = "cloudapi.app_secret is not set";
+        return -1;
+    }
+    if (sig == NULL) {
+        *why = "missing X-Hub-Signature-256";
+        return -1;
+    }
+    if (strncmp(sig, CLOUDAPI_SIG_PREFIX, plen) != 0) {
+        *why = "malformed X-Hub-Signature-256";
+        return -1;
+    }
+    HMAC(EVP_sha256(), cloudapi.app_secret, (int)strlen(cloudapi.app_secret),
+         (const unsigned char *)req->body, req->body_len, mac, &maclen);
+    for (i = 0; i < maclen; i++) {
+        want[2 * i] = hex[mac[i] >> 4];
+        want[2 * i + 1] = hex[mac[i] & 15];
+    }
+    want[2 * maclen] = '\0';
+    if (!cloudapi_secret_equal(sig + plen, want)) {
+        *why = "signature mismatch";
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- webhook parsing ---- */
+
+struct cloudapi_ctx {
+    net_event_fn fn;
+    void *arg;
+    const char *account;
+    json_object *contacts;
+    int failed;
+};
+
+static long long cloudapi_timestamp(json_object *o)
+{
+    const char *s = cloudapi_str(o, "timestamp");
+    long long v;
+
+    if (s != NULL && parse_ll(s, 0, 1LL << 40, &v) == 0)
+        return v;
+    return now_s();
+}
+
+/* The profile name of wa_id from value.contacts[]. */
+static const char *cloudapi_profile_name(json_object *contacts,
+                                         const char *wa_id)
+{
+    size_t i, n;
+
+    if (contacts == NULL || !json_object_is_type(contacts, json_type_array))
+        return NULL;
+    n = json_object_array_length(contacts);
+    for (i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(contacts, i);
+        const char *id = cloudapi_str(c, "wa_id");
+
+        if (id != NULL && wa_id != NULL && strcmp(id, wa_id) == 0)
+            return cloudapi_str(cloudapi_get(c, "profile"), "name");
+    }
+    return NULL;
+}
+
+/* A readable text for message types not bridged natively yet. Caller
+ * frees. */
+static char *cloudapi_render(json_object *m, const char *type)
+{
+    json_object *obj = cloudapi_get(m, type);
+    const char *caption = cloudapi_str(obj, "caption");
+    const char *s;
+
+    if (strcmp(type, "text") == 0)
+        return xstrdup((s = cloudapi_str(obj, "body")) ? s : "");
+    if (strcmp(type, "image") == 0 || strcmp(type, "video") == 0 ||
+        strcmp(type, "audio") == 0 || strcmp(type, "document") == 0 ||
+        strcmp(type, "sticker") == 0)
+        return xasprintf("[%s received on WhatsApp: this gateway cannot show "
+                         "files yet]%s%s",
+                         type, caption ? "\n" : "", caption ? caption : "");
+    if (strcmp(type, "location") == 0)
+        return xasprintf(
+            "[location] %s %s geo:%.6f,%.6f",
+            (s = cloudapi_str(obj, "name")) ? s : "",
+            cloudapi_str(obj, "address") ? cloudapi_str(obj, "address") : "",
+            json_object_get_double(cloudapi_get(obj, "latitude")),
+            json_object_get_double(cloudapi_get(obj, "longitude")));
+    if (strcmp(type, "button") == 0)
+        return xstrdup((s = cloudapi_str(obj, "text")) ? s : "[button]");
+    if (strcmp(type, "reaction") == 0)
+        return xasprintf("[reacted %s to a message]",
+                         (s = cloudapi_str(obj, "emoji")) && *s ? s
+                                                                : "(removed)");
+    if (strcmp(type, "revoke") == 0)
+        return xstrdup("[this message was deleted]");
+    if (strcmp(type, "system") == 0)
+        return xasprintf("[%s]", (s = cloudapi_str(obj, "body"))
+                                     ? s
+                                     : "WhatsApp system message");
+    return xasprintf("[a WhatsApp message of type '%s' that this gateway "
+                     "cannot show yet]",
+                     type);
+}
+
+static void cloudapi_parse_message(struct cloudapi_ctx *c, json_object *m)
+{
+    struct net_event ev;
+    const char *type = cloudapi_str(m, "type");
+    char *text;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = NET_EVENT_MESSAGE;
+    ev.account = c->account;
+    ev.id = cloudapi_str(m, "id");
+    ev.peer = cloudapi_str(m, "from");
+    if (ev.id == NULL || ev.peer == NULL || type == NULL) {
+        log_warn("cloudapi: webhook message without id, from or type");
+        return;
+    }
+    ev.peer_name = cloudapi_profile_name(c->contacts, ev.peer);
+    ev.timestamp = cloudapi_timestamp(m);
+    ev.type = type;
+    text = cloudapi_render(m, type);
+    ev.text = text;
+    if (c->fn(&ev, c->arg) < 0)
+        c->failed = 1;
+    free(text);
+}
+
+static int cloudapi_status_value(const char *s)
+{
+    if (strcmp(s, "sent") == 0)
+        return NET_STATUS_SENT;
+    if (strcmp(s, "delivered") == 0)
+        return NET_STATUS_DELIVERED;
+    if (strcmp(s, "read") == 0 || strcmp(s, "played") == 0)
+        return NET_STATUS_READ;
+    if (strcmp(s, "failed") == 0)
+        return NET_STATUS_FAILED;
+    return 0;
+}
+
+static void cloudapi_parse_status(struct cloudapi_ctx *c, json_object *s)
+{
+    struct net_event ev;
+    const char *status = cloudapi_str(s, "status");
+    json_object *err = cloudapi_at(s, "errors", 0);
+    const struct cloudapi_error *e;
+    char *text = NULL;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = NET_EVENT_STATUS;
+    ev.account = c->account;
+    ev.id = cloudapi_str(s, "id");
+    ev.peer = cloudapi_str(s, "recipient_id");
+    ev.timestamp = cloudapi_timestamp(s);
+    ev.status = status ? cloudapi_status_value(status) : 0;
+    if (ev.id == NULL || ev.status == 0) {
+        log_warn("cloudapi: webhook status without id or known status");
+        return;
+    }
+    if (err != NULL) {
+        ev.error_code = cloudapi_int(err, "code");
+        e = cloudapi_error_find(ev.error_code);
+        text = xasprintf("%s (WhatsApp error %d)",
+                         e ? e->text
+                         : cloudapi_str(err, "title")
+                             ? cloudapi_str(err, "title")
+                             : "WhatsApp could not deliver this message",
+                         ev.error_code);
+        ev.error_text = text;
+    }
+    if (c->fn(&ev, c->arg) < 0)
+        c->failed = 1;
+    free(text);
+}
+
+static void cloudapi_parse_value(struct cloudapi_ctx *c, json_object *v)
+{
+    size_t i;
+    json_object *err;
+
+    c->account = cloudapi_str(cloudapi_get(v, "metadata"), "phone_number_id");
+    c->contacts = cloudapi_get(v, "contacts");
+    if (c->account == NULL) {
+        log_warn("cloudapi: webhook change without metadata.phone_number_id");
+        return;
+    }
+    for (i = 0; i < cloudapi_len(v, "messages"); i++)
+        cloudapi_parse_message(c, cloudapi_at(v, "messages", i));
+    for (i = 0; i < cloudapi_len(v, "statuses"); i++)
+        cloudapi_parse_status(c, cloudapi_at(v, "statuses", i));
+    for (i = 0; (err = cloudapi_at(v, "errors", i)) != NULL; i++)
+        log_warn("cloudapi: error %d reported for %s: %s",
+                 cloudapi_int(err, "code"), c->account,
+                 cloudapi_str(err, "title") ? cloudapi_str(err, "title")
+                                            : "no title");
+}
+
+static int cloudapi_webhook_parse(const char *body, size_t len,
+                                  net_event_fn fn, void *arg)
+{
+    struct cloudapi_ctx c = {fn, arg, NULL, NULL, 0};
+    json_object *root = cloudapi_parse_json(body, len);
+    json_object *entry, *change;
+    size_t i, j;
+
+    if (root == NULL || !json_object_is_type(root, json_type_object)) {
+        json_object_put(root);
+        return -1;
+    }
+    for (i = 0; (entry = cloudapi_at(root, "entry", i)) != NULL; i++) {
+        for (j = 0; (change = cloudapi_at(entry, "changes", j)) != NULL;
+             j++) {
+            const char *field = cloudapi_str(change, "field");
+
+            if (field == NULL || strcmp(field, "messages") != 0)
+                continue;
+            cloudapi_parse_value(&c, cloudapi_get(change, "value"));
+        }
+    }
+    json_object_put(root);
+    return c.failed ? -1 : 0;
+}
+
+const struct net_backend net_cloudapi_backend = {
+    .name = "cloudapi",
+    .max_text = CLOUDAPI_TEXT_MAX,
+    .check = cloudapi_check,
+    .send = cloudapi_send,
+    .webhook_get = cloudapi_webhook_get,
+    .webhook_verify = cloudapi_webhook_verify,
+    .webhook_parse = cloudapi_webhook_parse,
+};

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/* Queue policy. Outbox: the oldest row of each contact may be in flight,
+ * one at a time, so messages leave in order; each account has a token
+ * bucket; failures back off exponentially with jitter. Inbox: stanzas are
+ * written in id order and a ping after each batch proves the server read
+ * them; only then are the rows deleted. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include "component.h"
+#include "jid.h"
+#include "log.h"
+#include "loop.h"
+#include "message.h"
+#include "queue.h"
+#include "store.h"
+#include "util.h"
+
+#define QUEUE_MAX_INFLIGHT 32
+#define QUEUE_MAX_ATTEMPTS 25
+#define QUEUE_BACKOFF_FIRST_MS 1000
+#define QUEUE_BACKOFF_MAX_MS 60000
+#define QUEUE_PAIR_BACKOFF_MS 6000
+#define QUEUE_INBOX_BATCH 100
+#define QUEUE_MAX_PINGS 4
+#define QUEUE_XMPP_QUEUE_HIGH 512
+#define QUEUE_DELAY_AFTER_MS 5000 /* stamp XEP-0203 delay when older */
+#define QUEUE_IDLE_WAKE_MS 3600000
+
+struct queue_flight {
+    long long id;
+    long long contact_id;
+    long long account_id;
+    int attempts;
+};
+
+struct queue_bucket {
+    long long account_id;
+    double tokens;
+    long long last_ms;
+    long long paused_until;
+    int penalty; /* consecutive rate limits */
+    struct queue_bucket *next;
+};
+
+static struct {
+    struct store *st;
+    struct queue_ops ops;
+    double rate;
+    int in_txn;
+    struct queue_flight flight[QUEUE_MAX_INFLIGHT];
+    int nflight;
+    struct queue_bucket *buckets;
+    struct event *timer;
+    int xmpp_up;
+    long long inbox_sent; /* highest inbox id written to the stream */
+    int pings;            /* barrier pings outstanding */
+    long long wake_ms;    /* earliest time a bucket frees up, 0 if none */
+} queue;
+
+static void queue_pass(void *arg);
+
+static long long queue_jitter(long long ms)
+{
+    unsigned int r = 0;
+
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        r = 0;
+    return ms / 2 + (long long)(r % (unsigned)(ms / 2 + 1));
+}
+
+static long long queue_backoff_ms(int attempts)
+{
+    long long ms = QUEUE_BACKOFF_FIRST_MS;
+
+    while (--attempts > 0 && ms < QUEUE_BACKOFF_MAX_MS)
+        ms *= 2;
+    return queue_jitter(ms < QUEUE_BACKOFF_MAX_MS ? ms : QUEUE_BACKOFF_MAX_MS);
+}
+
+static void queue_commit(void *arg)
+{
+    if (queue.in_txn) {
+        queue.in_txn = 0;
+        if (store_commit(queue.st) < 0)
+            log_error("queue: commit failed; this turn's work is lost");
+    }
+}
+
+void queue_begin(void)
+{
+    if (queue.in_txn)
+        return;
+    if (store_begin(queue.st) < 0)
+        return;
+    queue.in_txn = 1;
+    loop_defer(queue_commit, NULL);
+    queue_kick();
+}
+
+int queue_flush(void)
+{
+    if (!queue.in_txn)
+        return 0;
+    queue.in_txn = 0;
+    return store_commit(queue.st);
+}
+
+void queue_kick(void)
+{
+    loop_defer(queue_pass, NULL);
+}
+
+static struct queue_bucket *queue_bucket(long long account_id)
+{
+    struct queue_bucket *b;
+
+    for (b = queue.buckets; b != NULL; b = b->next)
+        if (b->account_id == account_id)
+            return b;
+    b = xcalloc(1, sizeof(*b));
+    b->account_id = account_id;
+    b->tokens = queue.rate;
+    b->last_ms = now_ms();
+    b->next = queue.buckets;
+    queue.buckets = b;
+    return b;
+}
+
+/* Takes a token from the account's bucket; 0 when it must wait. */
+static int queue_take_token(long long account_id)
+{
+    struct queue_bucket *b = queue_bucket(account_id);
+    long long now = now_ms();
+    long long wake;
+
+    if (now < b->paused_until) {
+        wake = b->paused_until;
+    } else {
+        b->tokens += (double)(now - b->last_ms) * queue.rate / 1000.0;
+        if (b->tokens > queue.rate)
+            b->tokens = queue.rate;
+        b->last_ms = now;
+        if (b->tokens >= 1.0) {
+            b->tokens -= 1.0;
+            return 1;
+        }
+        wake = now + (long long)(1000.0 / queue.rate) + 1;
+    }
+    if (queue.wake_ms == 0 || wake < queue.wake_ms)
+        queue.wake_ms = wake;
+    return 0;
+}
+
+static int queue_flight_find(long long id, long long contact_id)
+{
+    int i;
+
+    for (i = 0; i < queue.nflight; i++)
+        if (queue.flight[i].id == id ||
+            (contact_id != 0 && queue.flight[i].contact_id == contact_id))
+            return i;
+    return -1;
+}
+
+static int queue_out_head(const struct store_outbox *o, void *arg)
+{
+    struct queue_flight *f;
+
+    if (queue.nflight == QUEUE_MAX_INFLIGHT)
+        return 1;
+    if (queue_flight_find(o->id, o->contact_id) >= 0)
+        return 0;
+    if (!queue_take_token(o->account_id))
+        return 0;
+    f = &queue.flight[queue.nflight++];
+    f->id = o->id;
+    f->contact_id = o->contact_id;
+    f->account_id = o->account_id;
+    f->attempts = o->attempts;
+    queue.ops.send(o, queue.ops.arg);
+    return 0;
+}
+
+/* Arms the timer for the next row or bucket that becomes ready. */
+static void queue_arm_timer(void)
+{
+    long long next = store_outbox_next_wakeup(queue.st);
+    long long delay = QUEUE_IDLE_WAKE_MS, now = wall_ms();
+
+    if (next > 0)
+        delay = next > now ? next - now : 0;
+    if (queue.wake_ms > 0 && queue.wake_ms - now_ms() < delay)
+        delay = queue.wake_ms > now_ms() ? queue.wake_ms - now_ms() : 0;
+    if (next == 0 && queue.wake_ms == 0) {
+        event_del(queue.timer);
+        return;
+    }
+    loop_timer_start(queue.timer, delay);
+}
+
+static void queue_out_pass(void)
+{
+    queue.wake_ms = 0;
+    store_outbox_heads(queue.st, wall_ms(), QUEUE_MAX_INFLIGHT * 4,
+                       queue_out_head, NULL);
+    queue_arm_timer();
+}
+
+static void queue_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    queue_kick();
+}
+
+static void queue_flight_remove(int i)
+{
+    queue.flight[i] = queue.flight[--queue.nflight];
+}
+
+void queue_out_done(long long id)
+{
+    int i = queue_flight_find(id, 0);
+
+    queue_begin();
+    store_outbox_delete(queue.st, id);
+    if (i >= 0) {
+        queue_bucket(queue.flight[i].account_id)->penalty = 0;
+        queue_flight_remove(i);
+    }
+    queue_kick();
+}
+
+/* A rate limit pauses the whole account, longer each time in a row. */
+static void queue_pause_account(long long account_id)
+{
+    struct queue_bucket *b = queue_bucket(account_id);
+
+    if (b->penalty < 6)
+        b->penalty++;
+    b->paused_until = now_ms() + queue_jitter(QUEUE_BACKOFF_FIRST_MS
+                                              << (b->penalty - 1));
+    b->tokens = 0;
+}
+
+int queue_out_retry(long long id, int rate_limited, int pair_limited,
+                    const char *error)
+{
+    int i = queue_flight_find(id, 0);
+    struct queue_flight f;
+    long long next;
+
+    if (i < 0)
+        return 0;
+    f = queue.flight[i];
+    queue_flight_remove(i);
+    queue_begin();
+    if (f.attempts + 1 >= QUEUE_MAX_ATTEMPTS) {
+        store_outbox_delete(queue.st, id);
+        queue_kick();
+        return 1;
+    }
+    next = wall_ms() + queue_backoff_ms(f.attempts + 1);
+    store_outbox_retry(queue.st, id, f.attempts + 1, next, error);
+    if (rate_limited)
+        queue_pause_account(f.account_id);
+    if (pair_limited && f.contact_id != 0)
+        store_outbox_delay_contact(queue.st, f.contact_id,
+                                   wall_ms() + queue_jitter(
+                                                   QUEUE_PAIR_BACKOFF_MS *
+                                                   (f.attempts + 1)));
+    log_info("queue: outbox row %lld: attempt %d failed (%s); retrying",
+             id, f.attempts + 1, error ? error : "no reason");
+    queue_kick();
+    return 0;
+}
+
+int queue_out_inflight(void)
+{
+    return queue.nflight;
+}
+
+/* ---- inbox: the confirmation barrier ---- */
+
+static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
+{
+    long long *upto = arg;
+
+    if (reply != NULL) {
+        queue_begin();
+        store_inbox_delete_upto(queue.st, *upto);
+        queue.pings--;
+        queue_kick();
+    }
+    free(upto);
+}
+
+struct queue_batch {
+    long long last;
+    char domain[JID_MAX + 1];
+};
+
+static int queue_in_send(const struct store_inbox *in, void *arg)
+{
+    struct queue_batch *b = arg;
+    char *delayed = NULL;
+
+    if (wall_ms() - in->created > QUEUE_DELAY_AFTER_MS)
+        delayed = message_add_delay(in->stanza, component_jid(),
+                                    in->created / 1000);
+    if (delayed != NULL)
+        component_send_raw(delayed, strlen(delayed));
+    else
+        component_send_raw(in->stanza, strlen(in->stanza));
+    free(delayed);
+    b->last = in->id;
+    if (jid_domain(in->recipient, b->domain, sizeof(b->domain)) < 0)
+        b->domain[0] = '\0';
+    return 0;
+}
+
+/* The ping that closes a batch: its answer means the server read all of
+ * it. */
+static void queue_in_barrier(const struct queue_batch *b)
+{
+    xmpp_stanza_t *iq = xmpp_iq_new(component_ctx(), "get", NULL);
+    xmpp_stanza_t *ping = xmpp_stanza_new(component_ctx());
+    long long *upto = xmalloc(sizeof(*upto));
+
+    *upto = b->last;
+    xmpp_stanza_set_name(ping, "ping");
+    xmpp_stanza_set_ns(ping, "urn:xmpp:ping");
+    xmpp_stanza_add_child_ex(iq, ping, 0);
+    xmpp_stanza_set_to(iq, b->domain[0] ? b->domain : component_jid());
+    queue.pings++;
+    component_send_iq(iq, queue_ping_done, upto);
+    xmpp_stanza_release(iq);
+}
+
+static void queue_in_pass(void)
+{
+    struct queue_batch b;
+
+    while (queue.xmpp_up && queue.pings < QUEUE_MAX_PINGS &&
+           component_send_queue_len() < QUEUE_XMPP_QUEUE_HIGH) {
+        b.last = 0;
+        b.domain[0] = '\0';
+        store_inbox_fetch(queue.st, queue.inbox_sent, QUEUE_INBOX_BATCH,
+                          queue_in_send, &b);
+        if (b.last == 0)
+            return;
+        queue.inbox_sent = b.last;
+        queue_in_barrier(&b);
+    }
+}
+
+void queue_xmpp_state(int connected)
+{
+    queue.xmpp_up = connected;
+    queue.inbox_sent = 0; /* unconfirmed rows go again after a reconnect */
+    queue.pings = 0;
+    if (connected)
+        queue_kick();
+}
+
+static void queue_pass(void *arg)
+{
+    if (queue.in_txn)
+        queue_commit(NULL);
+    queue_out_pass();
+    queue_in_pass();
+}
+
+void queue_init(struct store *st, long long throughput,
+                const struct queue_ops *ops)
+{
+    queue.st = st;
+    queue.ops = *ops;
+    queue.rate = (double)throughput;
+    queue.timer = event_new(loop_base(), -1, 0, queue_on_timer, NULL);
+    queue_kick();
+}
+
+void queue_set_throughput(long long per_second)
+{
+    queue.rate = (double)per_second;
+}
+
+void queue_free(void)
+{
+    struct queue_bucket *b;
+
+    queue_flush();
+    while ((b = queue.buckets) != NULL) {
+        queue.buckets = b->next;
+        free(b);
+    }
+    if (queue.timer != NULL)
+        event_free(queue.timer);
+    queue.timer = NULL;
+}

@@ -1,0 +1,1023 @@
+/* SPDX-License-Identifier: MIT */
+/* The rows of the store: accounts, contacts and their aliases, the message
+ * id map, the outbox and inbox work queues, dedupe keys and early statuses.
+ * Static SQL with bound parameters only; every string read is copied. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+/* Builds one row struct from the current row of a statement. */
+typedef void *(*store_rows_read_fn)(sqlite3_stmt *s);
+
+/* Logs the database's last error with the statement it came from. */
+static void store_rows_log(struct store *st, sqlite3_stmt *s)
+{
+    log_error("store: %s (in \"%.60s\")", sqlite3_errmsg(store_db(st)),
+              sqlite3_sql(s));
+}
+
+/* A copy of text column i; NULL when the column is NULL. */
+static char *store_rows_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+
+    return t != NULL ? xstrdup((const char *)t) : NULL;
+}
+
+static void store_rows_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Binds a row id, or NULL when id is 0 ("none"). */
+static void store_rows_bind_id(sqlite3_stmt *s, int i, long long id)
+{
+    if (id > 0)
+        sqlite3_bind_int64(s, i, id);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Steps a statement that returns no rows; 0 or -1 (logged). */
+static int store_rows_run(struct store *st, sqlite3_stmt *s)
+{
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        store_rows_log(st, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Runs an INSERT; the new row's id, or -1 (logged). */
+static long long store_rows_insert(struct store *st, sqlite3_stmt *s)
+{
+    if (store_rows_run(st, s) < 0)
+        return -1;
+    return sqlite3_last_insert_rowid(store_db(st));
+}
+
+/* The integer in the first column of the first row (NULL reads as 0);
+ * none when there is no row, -1 on error (logged). */
+static long long store_rows_int(struct store *st, sqlite3_stmt *s,
+                                long long none)
+{
+    long long v = none;
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        v = sqlite3_column_int64(s, 0);
+    } else if (rc != SQLITE_DONE) {
+        store_rows_log(st, s);
+        v = -1;
+    }
+    sqlite3_reset(s);
+    return v;
+}
+
+/* The first row built by read; NULL when none or on error (logged). */
+static void *store_rows_one(struct store *st, sqlite3_stmt *s,
+                            store_rows_read_fn read)
+{
+    void *row = NULL;
+    int rc;
+
+    if (s == NULL)
+        return NULL;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        row = read(s);
+    else if (rc != SQLITE_DONE)
+        store_rows_log(st, s);
+    sqlite3_reset(s);
+    return row;
+}
+
+/* Reads up to max rows into a new array *rows (the caller frees it and each
+ * row, even on error), so that callbacks run with no statement pending. */
+static int store_rows_all(struct store *st, sqlite3_stmt *s,
+                          store_rows_read_fn read, size_t max, void ***rows,
+                          size_t *n)
+{
+    size_t alloc = 0;
+    int rc = SQLITE_DONE;
+
+    *rows = NULL;
+    *n = 0;
+    if (s == NULL)
+        return -1;
+    while (*n < max) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        if (*n == alloc) {
+            alloc = alloc ? alloc * 2 : 16;
+            *rows = xrealloc(*rows, alloc * sizeof(**rows));
+        }
+        (*rows)[(*n)++] = read(s);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        store_rows_log(st, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* ---- accounts ---- */
+
+#define STORE_ACCOUNT_COLS                                                     \
+    "id, jid, backend, phone_number_id, token, display_number, settings, "     \
+    "state, last_error"
+
+static void *store_account_read(sqlite3_stmt *s)
+{
+    struct store_account *a = xcalloc(1, sizeof(*a));
+
+    a->id = sqlite3_column_int64(s, 0);
+    a->jid = store_rows_text(s, 1);
+    a->backend = store_rows_text(s, 2);
+    a->pnid = store_rows_text(s, 3);
+    a->token = store_rows_text(s, 4);
+    a->display_number = store_rows_text(s, 5);
+    a->settings = store_rows_text(s, 6);
+    a->state = store_rows_text(s, 7);
+    a->last_error = store_rows_text(s, 8);
+    return a;
+}
+
+void store_account_free(struct store_account *a)
+{
+    if (a == NULL)
+        return;
+    if (a->token != NULL)
+        explicit_bzero(a->token, strlen(a->token));
+    free(a->jid);
+    free(a->backend);
+    free(a->pnid);
+    free(a->token);
+    free(a->display_number);
+    free(a->settings);
+    free(a->state);
+    free(a->last_error);
+    free(a);
+}
+
+struct store_account *store_account_by_jid(struct store *st, const char *jid)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_ACCOUNT_COLS
+                                     " FROM account WHERE jid = ?1");
+
+    if (s == NULL)
+        return NULL;
+    store_rows_bind_text(s, 1, jid);
+    return store_rows_one(st, s, store_account_read);
+}
+
+struct store_account *
+store_account_by_pnid(struct store *st, const char *backend, const char *pnid)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_ACCOUNT_COLS
+                                     " FROM account WHERE backend = ?1"
+                                     " AND phone_number_id = ?2");
+
+    if (s == NULL)
+        return NULL;
+    store_rows_bind_text(s, 1, backend);
+    store_rows_bind_text(s, 2, pnid);
+    return store_rows_one(st, s, store_account_read);
+}
+
+struct store_account *store_account_by_id(struct store *st, long long id)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_ACCOUNT_COLS
+                                     " FROM account WHERE id = ?1");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, id);
+    return store_rows_one(st, s, store_account_read);
+}
+
+/* 1 when the network account is registered to a JID other than jid. */
+static long long store_account_pnid_taken(struct store *st, const char *jid,
+                                          const char *backend, const char *pnid)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM account"
+                                     " WHERE backend = ?1"
+                                     " AND phone_number_id = ?2"
+                                     " AND jid <> ?3");
+
+    if (s == NULL)
+        return -1;
+    store_rows_bind_text(s, 1, backend);
+    store_rows_bind_text(s, 2, pnid);
+    store_rows_bind_text(s, 3, jid);
+    return store_rows_int(st, s, 0);
+}
+
+/* The id of the account of jid; 0 when none. */
+static long long store_account_id(struct store *st, const char *jid)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT id FROM account WHERE jid = ?1");
+
+    if (s == NULL)
+        return -1;
+    store_rows_bind_text(s, 1, jid);
+    return store_rows_int(st, s, 0);
+}
+
+/* Registers jid (or updates its registration); the account's id. */
+long long store_account_upsert(struct store *st, const char *jid,
+                               const char *backend, const char *pnid,
+                               const char *token, const char *display_number)
+{
+    long long taken = store_account_pnid_taken(st, jid, backend, pnid);
+    sqlite3_stmt *s;
+
+    if (taken != 0)
+        return taken < 0 ? -1 : -2;
+    s = store_stmt(st, "INSERT INTO account (jid, backend, phone_number_id,"
+                       " token, display_number, created)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                       " ON CONFLICT (jid) DO UPDATE SET"
+                       " backend = excluded.backend,"
+                       " phone_number_id = excluded.phone_number_id,"
+                       " token = excluded.token,"
+                       " display_number = excluded.display_number,"
+                       " state = 'active', last_error = NULL");
+    if (s == NULL)
+        return -1;
+    store_rows_bind_text(s, 1, jid);
+    store_rows_bind_text(s, 2, backend);
+    store_rows_bind_text(s, 3, pnid);
+    store_rows_bind_text(s, 4, token);
+    store_rows_bind_text(s, 5, display_number);
+    sqlite3_bind_int64(s, 6, now_s());
+    if (store_rows_run(st, s) < 0)
+        return -1;
+    return store_account_id(st, jid);
+}
+
+int store_account_delete(struct store *st, long long id)
+{
+    sqlite3_stmt *s = store_stmt(st, "DELETE FROM account WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    return store_rows_run(st, s);
+}
+
+/* Records the account's state and why (last_error may be NULL). */
+int store_account_set_state(struct store *st, long long id, const char *state,
+                            const char *last_error)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE account SET state = ?2,"
+                                     " last_error = ?3 WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_rows_bind_text(s, 2, state);
+    store_rows_bind_text(s, 3, last_error);
+    return store_rows_run(st, s);
+}
+
+int store_account_set_settings(struct store *st, long long id,
+                               const char *settings)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "UPDATE account SET settings = ?2 WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_rows_bind_text(s, 2, settings);
+    return store_rows_run(st, s);
+}
+
+/* Calls fn for every account in id order until fn returns non-zero. */
+int store_account_foreach(struct store *st,
+                          int (*fn)(const struct store_account *a, void *arg),
+                          void *arg)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_ACCOUNT_COLS
+                                     " FROM account ORDER BY id");
+    void **rows;
+    size_t n, i;
+    int rc, stop = 0;
+
+    rc = store_rows_all(st, s, store_account_read, SIZE_MAX, &rows, &n);
+    for (i = 0; i < n; i++) {
+        if (rc == 0 && stop == 0)
+            stop = fn(rows[i], arg);
+        store_account_free(rows[i]);
+    }
+    free(rows);
+    return rc;
+}
+
+long long store_account_count(struct store *st)
+{
+    return store_rows_int(st, store_stmt(st, "SELECT count(*) FROM account"),
+                          0);
+}
+
+/* ---- contacts ---- */
+
+#define STORE_CONTACT_COLS                                                     \
+    "id, account_id, network_id, localpart, name, subscription, "              \
+    "last_in_network_id, last_in_at"
+
+static void *store_contact_read(sqlite3_stmt *s)
+{
+    struct store_contact *c = xcalloc(1, sizeof(*c));
+
+    c->id = sqlite3_column_int64(s, 0);
+    c->account_id = sqlite3_column_int64(s, 1);
+    c->network_id = store_rows_text(s, 2);
+    c->localpart = store_rows_text(s, 3);
+    c->name = store_rows_text(s, 4);
+    c->subscription = store_rows_text(s, 5);
+    c->last_in_network_id = store_rows_text(s, 6);
+    c->last_in_at = sqlite3_column_int64(s, 7);
+    return c;
+}
+
+void store_contact_free(struct store_contact *c)
+{
+    if (c == NULL)
+        return;
+    free(c->network_id);
+    free(c->localpart);
+    free(c->name);
+    free(c->subscription);
+    free(c->last_in_network_id);
+    free(c);
+}
+
+/* The id of the contact with network_id, its own or an alias; 0 when
+ * none, -1 on error. */
+static long long store_contact_resolve(struct store *st, long long account_id,
+                                       const char *network_id)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT coalesce("
+                       "(SELECT id FROM contact WHERE account_id = ?1"
+                       " AND network_id = ?2),"
+                       "(SELECT contact_id FROM alias WHERE account_id = ?1"
+                       " AND network_id = ?2))");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_rows_bind_text(s, 2, network_id);
+    return store_rows_int(st, s, 0);
+}
+
+/* The contact with network_id, found directly or through an alias. */
+struct store_contact *store_contact_get(struct store *st, long long account_id,
+                                        const char *network_id)
+{
+    long long id = store_contact_resolve(st, account_id, network_id);
+
+    return id > 0 ? store_contact_by_id(st, id) : NULL;
+}
+
+struct store_contact *store_contact_by_id(struct store *st, long long id)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_CONTACT_COLS
+                                     " FROM contact WHERE id = ?1");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, id);
+    return store_rows_one(st, s, store_contact_read);
+}
+
+static long long store_contact_insert(struct store *st, long long account_id,
+                                      const char *network_id,
+                                      const char *localpart, const char *name)
+{
+    sqlite3_stmt *s = store_stmt(st, "INSERT INTO contact (account_id,"
+                                     " network_id, localpart, name, created)"
+                                     " VALUES (?1, ?2, ?3, ?4, ?5)");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_rows_bind_text(s, 2, network_id);
+    store_rows_bind_text(s, 3, localpart);
+    store_rows_bind_text(s, 4, name);
+    sqlite3_bind_int64(s, 5, now_s());
+    return store_rows_insert(st, s);
+}
+
+static int store_contact_set_name(struct store *st, long long id,
+                                  const char *name)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE contact SET name = ?2"
+                                     " WHERE id = ?1 AND name IS NOT ?2");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_rows_bind_text(s, 2, name);
+    return store_rows_run(st, s);
+}
+
+/* Finds (also through an alias) or creates the contact; its id. */
+long long store_contact_ensure(struct store *st, long long account_id,
+                               const char *network_id, const char *localpart,
+                               const char *name, int *created)
+{
+    long long id = store_contact_resolve(st, account_id, network_id);
+
+    if (created != NULL)
+        *created = 0;
+    if (id < 0)
+        return -1;
+    if (id == 0) {
+        id = store_contact_insert(st, account_id, network_id, localpart, name);
+        if (id > 0 && created != NULL)
+            *created = 1;
+        return id;
+    }
+    if (name != NULL && store_contact_set_name(st, id, name) < 0)
+        return -1;
+    return id;
+}
+
+int store_contact_set_subscription(struct store *st, long long id,
+                                   const char *subscription)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "UPDATE contact SET subscription = ?2 WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_rows_bind_text(s, 2, subscription);
+    return store_rows_run(st, s);
+}
+
+int store_contact_set_last_in(struct store *st, long long id,
+                              const char *network_id, long long ts)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE contact SET"
+                                     " last_in_network_id = ?2,"
+                                     " last_in_at = ?3 WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_rows_bind_text(s, 2, network_id);
+    sqlite3_bind_int64(s, 3, ts);
+    return store_rows_run(st, s);
+}
+
+/* Calls fn for every contact of the account until fn returns non-zero. */
+int store_contact_foreach(struct store *st, long long account_id,
+                          int (*fn)(const struct store_contact *c, void *arg),
+                          void *arg)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_CONTACT_COLS
+                                     " FROM contact WHERE account_id = ?1"
+                                     " ORDER BY id");
+    void **rows;
+    size_t n, i;
+    int rc, stop = 0;
+
+    if (s != NULL)
+        sqlite3_bind_int64(s, 1, account_id);
+    rc = store_rows_all(st, s, store_contact_read, SIZE_MAX, &rows, &n);
+    for (i = 0; i < n; i++) {
+        if (rc == 0 && stop == 0)
+            stop = fn(rows[i], arg);
+        store_contact_free(rows[i]);
+    }
+    free(rows);
+    return rc;
+}
+
+/* Points network_id at contact_id, which must belong to account_id. */
+int store_alias_add(struct store *st, long long account_id,
+                    const char *network_id, long long contact_id)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "INSERT INTO alias (account_id, network_id, contact_id)"
+                       " SELECT ?1, ?2, id FROM contact WHERE id = ?3"
+                       " AND account_id = ?1"
+                       " ON CONFLICT (account_id, network_id) DO UPDATE SET"
+                       " contact_id = excluded.contact_id");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_rows_bind_text(s, 2, network_id);
+    sqlite3_bind_int64(s, 3, contact_id);
+    if (store_rows_run(st, s) < 0)
+        return -1;
+    if (sqlite3_changes(store_db(st)) == 0) {
+        log_error("store: alias for contact %lld, not one of account %lld",
+                  contact_id, account_id);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- messages ---- */
+
+#define STORE_MESSAGE_COLS                                                     \
+    "id, account_id, contact_id, direction, stanza_id, sender, network_id, "   \
+    "status, want_receipt, want_markers"
+
+static void *store_message_read(sqlite3_stmt *s)
+{
+    struct store_message *m = xcalloc(1, sizeof(*m));
+    const unsigned char *dir;
+
+    m->id = sqlite3_column_int64(s, 0);
+    m->account_id = sqlite3_column_int64(s, 1);
+    m->contact_id = sqlite3_column_int64(s, 2);
+    dir = sqlite3_column_text(s, 3);
+    m->direction = dir != NULL ? (char)dir[0] : '\0';
+    m->stanza_id = store_rows_text(s, 4);
+    m->sender = store_rows_text(s, 5);
+    m->network_id = store_rows_text(s, 6);
+    m->status = sqlite3_column_int(s, 7);
+    m->want_receipt = sqlite3_column_int(s, 8);
+    m->want_markers = sqlite3_column_int(s, 9);
+    return m;
+}
+
+void store_message_free(struct store_message *m)
+{
+    if (m == NULL)
+        return;
+    free(m->stanza_id);
+    free(m->sender);
+    free(m->network_id);
+    free(m);
+}
+
+/* Inserts m (its id is ignored); the new id. */
+long long store_message_add(struct store *st, const struct store_message *m)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO message (account_id, contact_id, direction,"
+            " stanza_id, sender, network_id, status, want_receipt,"
+            " want_markers, created, updated)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, m->account_id);
+    sqlite3_bind_int64(s, 2, m->contact_id);
+    sqlite3_bind_text(s, 3, &m->direction, 1, SQLITE_TRANSIENT);
+    store_rows_bind_text(s, 4, m->stanza_id);
+    store_rows_bind_text(s, 5, m->sender);
+    store_rows_bind_text(s, 6, m->network_id);
+    sqlite3_bind_int(s, 7, m->status);
+    sqlite3_bind_int(s, 8, m->want_receipt != 0);
+    sqlite3_bind_int(s, 9, m->want_markers != 0);
+    sqlite3_bind_int64(s, 10, now_s());
+    return store_rows_insert(st, s);
+}
+
+struct store_message *store_message_by_network(struct store *st,
+                                               long long account_id,
+                                               const char *network_id)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_MESSAGE_COLS
+                                     " FROM message WHERE account_id = ?1"
+                                     " AND network_id = ?2");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_rows_bind_text(s, 2, network_id);
+    return store_rows_one(st, s, store_message_read);
+}
+
+struct store_message *store_message_by_id(struct store *st, long long id)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_MESSAGE_COLS
+                                     " FROM message WHERE id = ?1");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, id);
+    return store_rows_one(st, s, store_message_read);
+}
+
+/* The newest message of the account in direction with stanza_id. */
+struct store_message *store_message_by_stanza(struct store *st,
+                                              long long account_id,
+                                              char direction,
+                                              const char *stanza_id)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT " STORE_MESSAGE_COLS " FROM message WHERE account_id = ?1"
+            " AND direction = ?2 AND stanza_id = ?3 ORDER BY id DESC LIMIT 1");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, account_id);
+    sqlite3_bind_text(s, 2, &direction, 1, SQLITE_TRANSIENT);
+    store_rows_bind_text(s, 3, stanza_id);
+    return store_rows_one(st, s, store_message_read);
+}
+
+int store_message_set_network_id(struct store *st, long long id,
+                                 const char *network_id)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE message SET network_id = ?2,"
+                                     " updated = ?3 WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_rows_bind_text(s, 2, network_id);
+    sqlite3_bind_int64(s, 3, now_s());
+    return store_rows_run(st, s);
+}
+
+/* Moves the status forward only (failed is final); no change otherwise. */
+int store_message_set_status(struct store *st, long long id, int status)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE message SET status = ?2,"
+                                     " updated = ?3"
+                                     " WHERE id = ?1 AND status < ?2");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int(s, 2, status);
+    sqlite3_bind_int64(s, 3, now_s());
+    return store_rows_run(st, s);
+}
+
+long long store_message_count(struct store *st)
+{
+    return store_rows_int(st, store_stmt(st, "SELECT count(*) FROM message"),
+                          0);
+}
+
+/* ---- outbox ---- */
+
+#define STORE_OUTBOX_COLS                                                      \
+    "o.id, o.account_id, o.contact_id, o.message_id, o.kind, o.payload, "      \
+    "o.attempts, o.next_attempt, o.created"
+
+/* Rows that are first in their contact's queue, or have no contact. */
+#define STORE_OUTBOX_HEAD                                                      \
+    "o.state = 'queued' AND (o.contact_id IS NULL OR o.id ="                   \
+    " (SELECT min(p.id) FROM outbox p WHERE p.contact_id = o.contact_id"       \
+    " AND p.state = 'queued'))"
+
+static void *store_outbox_read(sqlite3_stmt *s)
+{
+    struct store_outbox *o = xcalloc(1, sizeof(*o));
+
+    o->id = sqlite3_column_int64(s, 0);
+    o->account_id = sqlite3_column_int64(s, 1);
+    o->contact_id = sqlite3_column_int64(s, 2);
+    o->message_id = sqlite3_column_int64(s, 3);
+    o->kind = store_rows_text(s, 4);
+    o->payload = store_rows_text(s, 5);
+    o->attempts = sqlite3_column_int(s, 6);
+    o->next_attempt = sqlite3_column_int64(s, 7);
+    o->created = sqlite3_column_int64(s, 8);
+    return o;
+}
+
+void store_outbox_free(struct store_outbox *o)
+{
+    if (o == NULL)
+        return;
+    free(o->kind);
+    free(o->payload);
+    free(o);
+}
+
+/* Queues a request, due at once; the new row's id. */
+long long store_outbox_add(struct store *st, long long account_id,
+                           long long contact_id, long long message_id,
+                           const char *kind, const char *payload)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO outbox (account_id, contact_id, message_id, kind,"
+            " payload, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_rows_bind_id(s, 2, contact_id);
+    store_rows_bind_id(s, 3, message_id);
+    store_rows_bind_text(s, 4, kind);
+    store_rows_bind_text(s, 5, payload);
+    sqlite3_bind_int64(s, 6, now_s());
+    return store_rows_insert(st, s);
+}
+
+/* Calls fn for the due head of each contact's queue (and for due rows
+ * without contact), in id order. */
+int store_outbox_heads(struct store *st, long long now_ms, int max,
+                       int (*fn)(const struct store_outbox *o, void *arg),
+                       void *arg)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_OUTBOX_COLS
+                                     " FROM outbox o WHERE " STORE_OUTBOX_HEAD
+                                     " AND o.next_attempt <= ?1 ORDER BY o.id");
+    void **rows;
+    size_t n, i;
+    int rc, stop = 0;
+
+    if (max <= 0)
+        return 0;
+    if (s != NULL)
+        sqlite3_bind_int64(s, 1, now_ms);
+    rc = store_rows_all(st, s, store_outbox_read, (size_t)max, &rows, &n);
+    for (i = 0; i < n; i++) {
+        if (rc == 0 && stop == 0)
+            stop = fn(rows[i], arg);
+        store_outbox_free(rows[i]);
+    }
+    free(rows);
+    return rc;
+}
+
+/* The earliest next_attempt among the rows store_outbox_heads() would
+ * return once due (at least 1); 0 when none. */
+long long store_outbox_next_wakeup(struct store *st)
+{
+    return store_rows_int(st,
+                          store_stmt(st,
+                                     "SELECT max(min(o.next_attempt), 1)"
+                                     " FROM outbox o WHERE " STORE_OUTBOX_HEAD),
+                          0);
+}
+
+int store_outbox_delete(struct store *st, long long id)
+{
+    sqlite3_stmt *s = store_stmt(st, "DELETE FROM outbox WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    return store_rows_run(st, s);
+}
+
+/* Records a failed attempt and when to try again. */
+int store_outbox_retry(struct store *st, long long id, int attempts,
+                       long long next_attempt, const char *last_error)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE outbox SET attempts = ?2,"
+                                     " next_attempt = ?3, last_error = ?4"
+                                     " WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int(s, 2, attempts);
+    sqlite3_bind_int64(s, 3, next_attempt);
+    store_rows_bind_text(s, 4, last_error);
+    return store_rows_run(st, s);
+}
+
+/* Pushes the contact's queued rows to next_attempt at the earliest. */
+int store_outbox_delay_contact(struct store *st, long long contact_id,
+                               long long next_attempt)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "UPDATE outbox SET next_attempt = ?2 WHERE contact_id = ?1"
+            " AND state = 'queued' AND next_attempt < ?2");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, contact_id);
+    sqlite3_bind_int64(s, 2, next_attempt);
+    return store_rows_run(st, s);
+}
+
+long long store_outbox_count(struct store *st)
+{
+    return store_rows_int(st, store_stmt(st, "SELECT count(*) FROM outbox"), 0);
+}
+
+/* ---- inbox ---- */
+
+static void *store_inbox_read(sqlite3_stmt *s)
+{
+    struct store_inbox *i = xcalloc(1, sizeof(*i));
+
+    i->id = sqlite3_column_int64(s, 0);
+    i->account_id = sqlite3_column_int64(s, 1);
+    i->recipient = store_rows_text(s, 2);
+    i->stanza = store_rows_text(s, 3);
+    i->created = sqlite3_column_int64(s, 4);
+    return i;
+}
+
+void store_inbox_free(struct store_inbox *i)
+{
+    if (i == NULL)
+        return;
+    free(i->recipient);
+    free(i->stanza);
+    free(i);
+}
+
+/* Queues a stanza (account_id 0: no account); the new row's id. */
+long long store_inbox_add(struct store *st, long long account_id,
+                          const char *recipient, const char *stanza)
+{
+    sqlite3_stmt *s = store_stmt(st, "INSERT INTO inbox (account_id,"
+                                     " recipient, stanza, created)"
+                                     " VALUES (?1, ?2, ?3, ?4)");
+
+    if (s == NULL)
+        return -1;
+    store_rows_bind_id(s, 1, account_id);
+    store_rows_bind_text(s, 2, recipient);
+    store_rows_bind_text(s, 3, stanza);
+    sqlite3_bind_int64(s, 4, wall_ms());
+    return store_rows_insert(st, s);
+}
+
+/* Calls fn for up to max rows after after_id, in id order. */
+int store_inbox_fetch(struct store *st, long long after_id, int max,
+                      int (*fn)(const struct store_inbox *i, void *arg),
+                      void *arg)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT id, account_id, recipient,"
+                                     " stanza, created FROM inbox"
+                                     " WHERE id > ?1 ORDER BY id");
+    void **rows;
+    size_t n, i;
+    int rc, stop = 0;
+
+    if (max <= 0)
+        return 0;
+    if (s != NULL)
+        sqlite3_bind_int64(s, 1, after_id);
+    rc = store_rows_all(st, s, store_inbox_read, (size_t)max, &rows, &n);
+    for (i = 0; i < n; i++) {
+        if (rc == 0 && stop == 0)
+            stop = fn(rows[i], arg);
+        store_inbox_free(rows[i]);
+    }
+    free(rows);
+    return rc;
+}
+
+int store_inbox_delete_upto(struct store *st, long long id)
+{
+    sqlite3_stmt *s = store_stmt(st, "DELETE FROM inbox WHERE id <= ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    return store_rows_run(st, s);
+}
+
+long long store_inbox_count(struct store *st)
+{
+    return store_rows_int(st, store_stmt(st, "SELECT count(*) FROM inbox"), 0);
+}
+
+/* ---- dedupe ---- */
+
+/* Records key; 1 when new, 0 when already there. */
+int store_seen_add(struct store *st, const char *key, long long expires)
+{
+    sqlite3_stmt *s = store_stmt(st, "INSERT INTO seen (key, expires)"
+                                     " VALUES (?1, ?2)"
+                                     " ON CONFLICT (key) DO NOTHING");
+
+    if (s == NULL)
+        return -1;
+    store_rows_bind_text(s, 1, key);
+    sqlite3_bind_int64(s, 2, expires);
+    if (store_rows_run(st, s) < 0)
+        return -1;
+    return sqlite3_changes(store_db(st)) > 0 ? 1 : 0;
+}
+
+int store_seen_expire(struct store *st, long long now_s)
+{
+    sqlite3_stmt *s = store_stmt(st, "DELETE FROM seen WHERE expires <= ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, now_s);
+    return store_rows_run(st, s);
+}
+
+/* ---- early statuses ---- */
+
+struct store_early {
+    int status;
+    int error_code;
+    char *error_text;
+};
+
+static void *store_early_read(sqlite3_stmt *s)
+{
+    struct store_early *e = xcalloc(1, sizeof(*e));
+
+    e->status = sqlite3_column_int(s, 0);
+    e->error_code = sqlite3_column_int(s, 1);
+    e->error_text = store_rows_text(s, 2);
+    return e;
+}
+
+/* Keeps a status whose message is not yet in the id map. */
+int store_early_status_add(struct store *st, long long account_id,
+                           const char *network_id, int status, int error_code,
+                           const char *error_text)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO early_status (account_id, network_id, status,"
+            " error_code, error_text, created)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_rows_bind_text(s, 2, network_id);
+    sqlite3_bind_int(s, 3, status);
+    sqlite3_bind_int(s, 4, error_code);
+    store_rows_bind_text(s, 5, error_text);
+    sqlite3_bind_int64(s, 6, now_s());
+    return store_rows_insert(st, s) < 0 ? -1 : 0;
+}
+
+static int store_early_status_delete(struct store *st, long long account_id,
+                                     const char *network_id)
+{
+    sqlite3_stmt *s = store_stmt(st, "DELETE FROM early_status"
+                                     " WHERE account_id = ?1"
+                                     " AND network_id = ?2");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_rows_bind_text(s, 2, network_id);
+    return store_rows_run(st, s);
+}
+
+/* Hands the early statuses of network_id to fn, oldest first, and deletes
+ * them. */
+int store_early_status_take(struct store *st, long long account_id,
+                            const char *network_id,
+                            void (*fn)(int status, int error_code,
+                                       const char *error_text, void *arg),
+                            void *arg)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT status, error_code, error_text"
+                                     " FROM early_status WHERE account_id = ?1"
+                                     " AND network_id = ?2 ORDER BY id");
+    struct store_early *e;
+    void **rows;
+    size_t n, i;
+    int rc;
+
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, account_id);
+        store_rows_bind_text(s, 2, network_id);
+    }
+    rc = store_rows_all(st, s, store_early_read, SIZE_MAX, &rows, &n);
+    for (i = 0; i < n; i++) {
+        e = rows[i];
+        if (rc == 0)
+            fn(e->status, e->error_code, e->error_text, arg);
+        free(e->error_text);
+        free(e);
+    }
+    free(rows);
+    if (rc == 0 && n > 0)
+        rc = store_early_status_delete(st, account_id, network_id);
+    return rc;
+}
+
+int store_early_status_expire(struct store *st, long long before_s)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "DELETE FROM early_status WHERE created < ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, before_s);
+    return store_rows_run(st, s);
+}
