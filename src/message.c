@@ -17,6 +17,16 @@
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_HINTS "urn:xmpp:hints"
 
+/* The text directly inside element e ("" when it has none). */
+static const char *message_text_of(xmpp_stanza_t *e)
+{
+    xmpp_stanza_t *t = xmpp_stanza_get_children(e);
+    const char *s = t && xmpp_stanza_is_text(t) ? xmpp_stanza_get_text_ptr(t)
+                                                : NULL;
+
+    return s ? s : "";
+}
+
 void message_parse(xmpp_stanza_t *st, struct message_in *m)
 {
     xmpp_stanza_t *c;
@@ -35,7 +45,7 @@ void message_parse(xmpp_stanza_t *st, struct message_in *m)
         if (!xmpp_stanza_is_tag(c) || name == NULL)
             continue;
         if (strcmp(name, "body") == 0 && m->body == NULL)
-            m->body = xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(c));
+            m->body = message_text_of(c);
         if (ns == NULL)
             continue;
         if (strcmp(ns, NS_RECEIPTS) == 0 && strcmp(name, "request") == 0)
@@ -51,9 +61,6 @@ void message_parse(xmpp_stanza_t *st, struct message_in *m)
             m->origin_id = xmpp_stanza_get_id(c);
     }
 }
-
-/* A body element holding a (possibly multi-text-node) body: the first text
- * child is enough for every client we know. */
 
 char *message_xml_safe(const char *s)
 {

@@ -19,6 +19,12 @@ Graph side (any /vN.M/ prefix; Authorization: Bearer <token> only):
   GET    /whatsapp_business/attachments/?mid=..&ext=..&hash=..   download
          (needs the owner's Bearer token: 401 without; 404 once expired)
 Only message sends (not mark-read) use the mps and pair buckets.
+A send is checked in this order: token (401/190), pnid (400/100/33), fail
+rules and `transient` (before everything else), maintenance (131057),
+validation (100, 131021, 132001), mps (130429), pair (131056). It is then
+accepted (200) and its statuses follow as webhooks, or one `failed` status:
+undeliverable (131026), outside the window (131047; 400 if window_sync),
+reaction to an unknown wamid (131009), unknown media id (131053).
 
 Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
   GET  /_control/state      config, accounts, pending fail rules, counters

@@ -1,0 +1,829 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of store.c and store_rows.c on a temporary database: migrations
+ * and the file's mode, accounts and the cascade of their deletion, contacts
+ * and aliases, the message id map, the outbox heads, inbox, dedupe and early
+ * statuses, and foreign keys. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+#include "util.h"
+
+#define FAR_FUTURE 4102444800000LL /* 2100-01-01 in ms */
+
+/* A database in a temporary directory, opened by the setup. */
+struct fixture {
+    char dir[64];
+    char path[96];
+    struct store *st;
+    long long acc; /* one registered account */
+};
+
+/* Ids collected by the row callbacks; stops after stop_after rows if > 0. */
+struct ids {
+    long long v[32];
+    int n;
+    int stop_after;
+};
+
+static int test_setup(void **state)
+{
+    struct fixture *f = xcalloc(1, sizeof(*f));
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ferry-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/ferry.db", f->dir);
+    f->st = store_open(f->path, "normal");
+    assert_non_null(f->st);
+    f->acc = store_account_upsert(f->st, "alice@example.org", "cloudapi",
+                                  "1001", "tok-a", "+49 151 1");
+    assert_true(f->acc > 0);
+    *state = f;
+    return 0;
+}
+
+/* Removes path with the given suffix, if it exists. */
+static void test_unlink(const char *path, const char *suffix)
+{
+    char *p = xasprintf("%s%s", path, suffix);
+
+    unlink(p);
+    free(p);
+}
+
+static int test_teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    store_close(f->st);
+    test_unlink(f->path, "");
+    test_unlink(f->path, "-wal");
+    test_unlink(f->path, "-shm");
+    assert_int_equal(rmdir(f->dir), 0);
+    free(f);
+    return 0;
+}
+
+/* An integer from a one-value query run directly on the database. */
+static long long test_query(struct fixture *f, const char *sql)
+{
+    sqlite3_stmt *s;
+    long long v = -1;
+
+    assert_int_equal(sqlite3_prepare_v2(store_db(f->st), sql, -1, &s, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static long long test_contact(struct fixture *f, long long acc,
+                              const char *network_id)
+{
+    char *lp = xasprintf("+%s", network_id);
+    long long id = store_contact_ensure(f->st, acc, network_id, lp, NULL, NULL);
+
+    free(lp);
+    assert_true(id > 0);
+    return id;
+}
+
+static long long test_message(struct fixture *f, long long acc,
+                              long long contact, char direction,
+                              const char *stanza_id, const char *network_id)
+{
+    struct store_message m = {0};
+
+    m.account_id = acc;
+    m.contact_id = contact;
+    m.direction = direction;
+    m.stanza_id = (char *)stanza_id;
+    m.network_id = (char *)network_id;
+    m.sender = direction == 'o' ? (char *)"alice@example.org/phone" : NULL;
+    return store_message_add(f->st, &m);
+}
+
+static int test_collect_outbox(const struct store_outbox *o, void *arg)
+{
+    struct ids *ids = arg;
+
+    assert_true(ids->n < 32);
+    ids->v[ids->n++] = o->id;
+    return ids->stop_after > 0 && ids->n >= ids->stop_after;
+}
+
+/* The ids store_outbox_heads() returns at now_ms, at most max. */
+static struct ids test_heads(struct fixture *f, long long now, int max)
+{
+    struct ids ids = {0};
+
+    assert_int_equal(
+        store_outbox_heads(f->st, now, max, test_collect_outbox, &ids), 0);
+    return ids;
+}
+
+static void test_ids_equal(const struct ids *ids, int n, ...)
+{
+    va_list ap;
+    int i;
+
+    assert_int_equal(ids->n, n);
+    va_start(ap, n);
+    for (i = 0; i < n; i++)
+        assert_int_equal(ids->v[i], va_arg(ap, long long));
+    va_end(ap);
+}
+
+/* ---- migrations ---- */
+
+static void test_migrate_fresh(void **state)
+{
+    struct fixture *f = *state;
+    struct stat sb;
+
+    assert_true(store_schema_version() >= 1);
+    assert_int_equal(store_user_version(f->st), store_schema_version());
+    assert_true(store_healthy(f->st));
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(test_query(f, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM early_status"), 0);
+
+    /* Reopening migrates nothing and keeps the data. */
+    store_close(f->st);
+    f->st = store_open(f->path, "full");
+    assert_non_null(f->st);
+    assert_int_equal(store_user_version(f->st), store_schema_version());
+    assert_int_equal(store_account_count(f->st), 1);
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+/* Sets the user_version of the database at path behind the store's back. */
+static void test_set_version(const char *path, int v)
+{
+    char *sql = xasprintf("PRAGMA user_version = %d", v);
+    sqlite3 *db;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    free(sql);
+}
+
+static void test_migrate_newer_refused(void **state)
+{
+    struct fixture *f = *state;
+    char *sql =
+        xasprintf("PRAGMA user_version = %d", store_schema_version() + 1);
+
+    assert_int_equal(store_exec(f->st, sql), 0);
+    free(sql);
+    store_close(f->st);
+    f->st = store_open(f->path, "normal");
+    assert_null(f->st);
+
+    /* The refused file was left alone; put the version back. */
+    test_set_version(f->path, store_schema_version());
+    f->st = store_open(f->path, "normal");
+    assert_non_null(f->st);
+    assert_int_equal(store_account_count(f->st), 1);
+}
+
+static void test_foreign_keys(void **state)
+{
+    struct fixture *f = *state;
+    long long c = test_contact(f, f->acc, "4915100000001");
+
+    assert_int_equal(test_message(f, 9999, c, 'i', "s", "w"), -1);
+    assert_int_equal(test_message(f, f->acc, 9999, 'i', "s", "w"), -1);
+    assert_int_equal(store_outbox_add(f->st, f->acc, 9999, 0, "text", "{}"),
+                     -1);
+    assert_int_equal(store_outbox_add(f->st, f->acc, c, 9999, "text", "{}"),
+                     -1);
+    assert_int_equal(store_inbox_add(f->st, 9999, "a@b", "<m/>"), -1);
+    assert_int_equal(store_early_status_add(f->st, 9999, "w", 1, 0, NULL), -1);
+    assert_int_equal(store_contact_ensure(f->st, 9999, "1", "+1", NULL, NULL),
+                     -1);
+    /* A bad direction is refused too. */
+    assert_int_equal(test_message(f, f->acc, c, 'x', "s", "w"), -1);
+    assert_int_equal(store_message_count(f->st), 0);
+    assert_int_equal(store_outbox_count(f->st), 0);
+}
+
+/* ---- accounts ---- */
+
+static int test_count_accounts(const struct store_account *a, void *arg)
+{
+    struct ids *ids = arg;
+
+    ids->v[ids->n++] = a->id;
+    return ids->stop_after > 0 && ids->n >= ids->stop_after;
+}
+
+static void test_account_upsert(void **state)
+{
+    struct fixture *f = *state;
+    struct store_account *a;
+    struct ids ids = {0};
+    long long b;
+
+    a = store_account_by_jid(f->st, "alice@example.org");
+    assert_non_null(a);
+    assert_int_equal(a->id, f->acc);
+    assert_string_equal(a->backend, "cloudapi");
+    assert_string_equal(a->pnid, "1001");
+    assert_string_equal(a->token, "tok-a");
+    assert_string_equal(a->display_number, "+49 151 1");
+    assert_string_equal(a->settings, "{}");
+    assert_string_equal(a->state, "active");
+    assert_null(a->last_error);
+    store_account_free(a);
+
+    /* Update: same id, new token and number; state back to active. */
+    assert_int_equal(
+        store_account_set_state(f->st, f->acc, "auth_failed", "token expired"),
+        0);
+    a = store_account_by_id(f->st, f->acc);
+    assert_string_equal(a->state, "auth_failed");
+    assert_string_equal(a->last_error, "token expired");
+    store_account_free(a);
+    assert_int_equal(store_account_upsert(f->st, "alice@example.org",
+                                          "cloudapi", "1002", "tok-b", NULL),
+                     f->acc);
+    a = store_account_by_pnid(f->st, "cloudapi", "1002");
+    assert_non_null(a);
+    assert_int_equal(a->id, f->acc);
+    assert_string_equal(a->token, "tok-b");
+    assert_null(a->display_number);
+    assert_string_equal(a->state, "active");
+    assert_null(a->last_error);
+    store_account_free(a);
+    assert_null(store_account_by_pnid(f->st, "cloudapi", "1001"));
+    assert_null(store_account_by_jid(f->st, "nobody@example.org"));
+    assert_null(store_account_by_id(f->st, 9999));
+
+    /* Another JID may not take alice's number, but may take the old one. */
+    assert_int_equal(store_account_upsert(f->st, "bob@example.org", "cloudapi",
+                                          "1002", "x", NULL),
+                     -2);
+    assert_null(store_account_by_jid(f->st, "bob@example.org"));
+    b = store_account_upsert(f->st, "bob@example.org", "cloudapi", "1001",
+                             "tok-c", NULL);
+    assert_true(b > 0 && b != f->acc);
+    /* The same number on another back end is another account. */
+    assert_true(store_account_upsert(f->st, "carol@example.org", "waha", "1002",
+                                     "t", NULL) > 0);
+    assert_int_equal(store_account_count(f->st), 3);
+
+    assert_int_equal(store_account_set_settings(f->st, b, "{\"a\":1}"), 0);
+    a = store_account_by_id(f->st, b);
+    assert_string_equal(a->settings, "{\"a\":1}");
+    store_account_free(a);
+
+    assert_int_equal(store_account_foreach(f->st, test_count_accounts, &ids),
+                     0);
+    assert_int_equal(ids.n, 3);
+    assert_int_equal(ids.v[0], f->acc);
+    assert_int_equal(ids.v[1], b);
+    ids.n = 0;
+    ids.stop_after = 1;
+    assert_int_equal(store_account_foreach(f->st, test_count_accounts, &ids),
+                     0);
+    assert_int_equal(ids.n, 1);
+}
+
+/* Gives the account a contact, alias, message, outbox, inbox and early
+ * status row. */
+static void test_fill_account(struct fixture *f, long long acc, const char *num)
+{
+    long long c = test_contact(f, acc, num);
+    long long m = test_message(f, acc, c, 'o', "x1", num);
+
+    assert_true(m > 0);
+    assert_int_equal(store_alias_add(f->st, acc, "lid-x", c), 0);
+    assert_true(store_outbox_add(f->st, acc, c, m, "text", "{}") > 0);
+    assert_true(store_outbox_add(f->st, acc, 0, 0, "read", "{}") > 0);
+    assert_true(store_inbox_add(f->st, acc, "a@example.org", "<m/>") > 0);
+    assert_int_equal(store_early_status_add(f->st, acc, num, 2, 0, NULL), 0);
+}
+
+static void test_account_delete(void **state)
+{
+    struct fixture *f = *state;
+    long long b = store_account_upsert(f->st, "bob@example.org", "cloudapi",
+                                       "2001", "tok", NULL);
+
+    assert_true(b > 0);
+    test_fill_account(f, f->acc, "4915100000001");
+    test_fill_account(f, b, "4915100000002");
+    assert_int_equal(store_inbox_add(f->st, 0, "gw", "<presence/>") > 0, 1);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM alias"), 2);
+
+    assert_int_equal(store_account_delete(f->st, f->acc), 0);
+    assert_null(store_account_by_id(f->st, f->acc));
+    assert_int_equal(store_account_count(f->st), 1);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM contact"), 1);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM alias"), 1);
+    assert_int_equal(store_message_count(f->st), 1);
+    assert_int_equal(store_outbox_count(f->st), 2);
+    assert_int_equal(store_inbox_count(f->st), 2);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM early_status"), 1);
+    assert_int_equal(
+        test_query(f, "SELECT count(*) FROM early_status WHERE account_id <> "
+                      "(SELECT id FROM account)"),
+        0);
+    assert_int_equal(
+        test_query(f, "SELECT count(*) FROM outbox WHERE account_id <> "
+                      "(SELECT id FROM account)"),
+        0);
+    /* Deleting what is not there is no error. */
+    assert_int_equal(store_account_delete(f->st, f->acc), 0);
+}
+
+/* ---- contacts ---- */
+
+static int test_collect_contact(const struct store_contact *c, void *arg)
+{
+    struct ids *ids = arg;
+
+    ids->v[ids->n++] = c->id;
+    return 0;
+}
+
+static void test_contact_ensure(void **state)
+{
+    struct fixture *f = *state;
+    struct store_contact *c;
+    struct ids ids = {0};
+    int created = -1;
+    long long id, id2, b;
+
+    id = store_contact_ensure(f->st, f->acc, "4915112345678", "+4915112345678",
+                              "Bob", &created);
+    assert_true(id > 0);
+    assert_int_equal(created, 1);
+    assert_int_equal(store_contact_ensure(f->st, f->acc, "4915112345678",
+                                          "ignored", NULL, &created),
+                     id);
+    assert_int_equal(created, 0);
+    c = store_contact_get(f->st, f->acc, "4915112345678");
+    assert_non_null(c);
+    assert_int_equal(c->id, id);
+    assert_int_equal(c->account_id, f->acc);
+    assert_string_equal(c->localpart, "+4915112345678");
+    assert_string_equal(c->name, "Bob"); /* NULL name keeps it */
+    assert_string_equal(c->subscription, "none");
+    assert_null(c->last_in_network_id);
+    assert_int_equal(c->last_in_at, 0);
+    store_contact_free(c);
+
+    assert_int_equal(store_contact_ensure(f->st, f->acc, "4915112345678",
+                                          "+4915112345678", "Robert", &created),
+                     id);
+    assert_int_equal(created, 0);
+    assert_int_equal(store_contact_set_subscription(f->st, id, "both"), 0);
+    assert_int_equal(store_contact_set_last_in(f->st, id, "wamid.1", 1700), 0);
+    c = store_contact_by_id(f->st, id);
+    assert_string_equal(c->name, "Robert");
+    assert_string_equal(c->subscription, "both");
+    assert_string_equal(c->last_in_network_id, "wamid.1");
+    assert_int_equal(c->last_in_at, 1700);
+    store_contact_free(c);
+
+    /* The same network id under another account is another contact. */
+    b = store_account_upsert(f->st, "bob@example.org", "cloudapi", "2001",
+                             "tok", NULL);
+    id2 = store_contact_ensure(f->st, b, "4915112345678", "+4915112345678",
+                               NULL, &created);
+    assert_true(id2 > 0 && id2 != id);
+    assert_int_equal(created, 1);
+    assert_null(store_contact_get(f->st, f->acc, "4915100000000"));
+    assert_null(store_contact_by_id(f->st, 9999));
+    test_contact(f, f->acc, "4915100000009");
+    assert_int_equal(
+        store_contact_foreach(f->st, f->acc, test_collect_contact, &ids), 0);
+    assert_int_equal(ids.n, 2);
+    assert_int_equal(ids.v[0], id);
+}
+
+static void test_contact_alias(void **state)
+{
+    struct fixture *f = *state;
+    struct store_contact *c;
+    int created = -1;
+    long long id, other, b;
+
+    id = store_contact_ensure(f->st, f->acc, "123@lid", "123\\40lid", "Bob",
+                              &created);
+    assert_int_equal(created, 1);
+    assert_int_equal(store_alias_add(f->st, f->acc, "4915112345678", id), 0);
+
+    /* The resolved number merges into the existing contact. */
+    assert_int_equal(store_contact_ensure(f->st, f->acc, "4915112345678",
+                                          "+4915112345678", "Bobby", &created),
+                     id);
+    assert_int_equal(created, 0);
+    c = store_contact_get(f->st, f->acc, "4915112345678");
+    assert_non_null(c);
+    assert_int_equal(c->id, id);
+    assert_string_equal(c->network_id, "123@lid");
+    assert_string_equal(c->localpart, "123\\40lid");
+    assert_string_equal(c->name, "Bobby");
+    store_contact_free(c);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM contact"), 1);
+
+    /* Re-pointing an alias replaces it. */
+    other = test_contact(f, f->acc, "4915100000001");
+    assert_int_equal(store_alias_add(f->st, f->acc, "4915112345678", other), 0);
+    assert_int_equal(store_contact_ensure(f->st, f->acc, "4915112345678", "x",
+                                          NULL, &created),
+                     other);
+    /* A contact's own id wins over an alias of the same id. */
+    assert_int_equal(store_alias_add(f->st, f->acc, "4915100000001", id), 0);
+    assert_int_equal(store_contact_ensure(f->st, f->acc, "4915100000001", "x",
+                                          NULL, &created),
+                     other);
+
+    /* Aliases do not cross accounts. */
+    b = store_account_upsert(f->st, "bob@example.org", "cloudapi", "2001",
+                             "tok", NULL);
+    assert_int_equal(store_alias_add(f->st, b, "999", id), -1);
+    assert_int_equal(store_contact_ensure(f->st, b, "4915112345678", "x", NULL,
+                                          &created) != id,
+                     1);
+    assert_int_equal(created, 1);
+}
+
+/* ---- messages ---- */
+
+static void test_message_map(void **state)
+{
+    struct fixture *f = *state;
+    long long c = test_contact(f, f->acc, "4915100000001");
+    long long in, out;
+    struct store_message *m;
+
+    in = test_message(f, f->acc, c, 'i', "wamid.IN", "wamid.IN");
+    out = test_message(f, f->acc, c, 'o', "wamid.IN", NULL);
+    assert_true(in > 0 && out > 0 && in != out);
+    assert_int_equal(store_message_count(f->st), 2);
+
+    m = store_message_by_network(f->st, f->acc, "wamid.IN");
+    assert_non_null(m);
+    assert_int_equal(m->id, in);
+    assert_int_equal(m->account_id, f->acc);
+    assert_int_equal(m->contact_id, c);
+    assert_int_equal(m->direction, 'i');
+    assert_null(m->sender);
+    assert_int_equal(m->status, STORE_STATUS_QUEUED);
+    store_message_free(m);
+
+    m = store_message_by_stanza(f->st, f->acc, 'o', "wamid.IN");
+    assert_non_null(m);
+    assert_int_equal(m->id, out);
+    assert_int_equal(m->direction, 'o');
+    assert_string_equal(m->sender, "alice@example.org/phone");
+    assert_null(m->network_id);
+    store_message_free(m);
+    m = store_message_by_stanza(f->st, f->acc, 'i', "wamid.IN");
+    assert_int_equal(m->id, in);
+    store_message_free(m);
+    assert_null(store_message_by_stanza(f->st, f->acc, 'i', "nope"));
+    assert_null(store_message_by_network(f->st, f->acc + 1, "wamid.IN"));
+
+    assert_int_equal(store_message_set_network_id(f->st, out, "wamid.OUT"), 0);
+    m = store_message_by_network(f->st, f->acc, "wamid.OUT");
+    assert_non_null(m);
+    assert_int_equal(m->id, out);
+    store_message_free(m);
+    /* Network ids are unique per account. */
+    assert_int_equal(test_message(f, f->acc, c, 'i', "s", "wamid.OUT"), -1);
+}
+
+static void test_message_status(void **state)
+{
+    struct fixture *f = *state;
+    long long c = test_contact(f, f->acc, "4915100000001");
+    long long id = test_message(f, f->acc, c, 'o', "s1", NULL);
+    struct store_message *m;
+
+    assert_int_equal(store_message_set_status(f->st, id, STORE_STATUS_SENT), 0);
+    assert_int_equal(store_message_set_status(f->st, id, STORE_STATUS_READ), 0);
+    /* A late "delivered" does not undo "read". */
+    assert_int_equal(
+        store_message_set_status(f->st, id, STORE_STATUS_DELIVERED), 0);
+    m = store_message_by_id(f->st, id);
+    assert_int_equal(m->status, STORE_STATUS_READ);
+    store_message_free(m);
+    assert_int_equal(store_message_set_status(f->st, id, STORE_STATUS_FAILED),
+                     0);
+    assert_int_equal(store_message_set_status(f->st, id, STORE_STATUS_READ), 0);
+    m = store_message_by_id(f->st, id);
+    assert_int_equal(m->status, STORE_STATUS_FAILED);
+    store_message_free(m);
+    assert_null(store_message_by_id(f->st, 9999));
+}
+
+/* ---- outbox ---- */
+
+static void test_outbox_heads(void **state)
+{
+    struct fixture *f = *state;
+    long long ca = test_contact(f, f->acc, "4915100000001");
+    long long cb = test_contact(f, f->acc, "4915100000002");
+    long long a1, b1, a2, n1, n2, b2, now = wall_ms();
+    struct ids ids;
+
+    assert_int_equal(store_outbox_next_wakeup(f->st), 0);
+    a1 = store_outbox_add(f->st, f->acc, ca, 0, "text", "a1");
+    b1 = store_outbox_add(f->st, f->acc, cb, 0, "text", "b1");
+    a2 = store_outbox_add(f->st, f->acc, ca, 0, "text", "a2");
+    n1 = store_outbox_add(f->st, f->acc, 0, 0, "read", "n1");
+    n2 = store_outbox_add(f->st, f->acc, 0, 0, "read", "n2");
+    b2 = store_outbox_add(f->st, f->acc, cb, 0, "text", "b2");
+    assert_true(a1 > 0 && b1 > a1 && a2 > b1 && n1 > a2 && n2 > n1 && b2 > n2);
+    assert_int_equal(store_outbox_count(f->st), 6);
+    /* Due at once. */
+    assert_int_equal(store_outbox_next_wakeup(f->st), 1);
+
+    ids = test_heads(f, now, 10);
+    test_ids_equal(&ids, 4, a1, b1, n1, n2);
+    ids = test_heads(f, now, 2);
+    test_ids_equal(&ids, 2, a1, b1);
+    ids = test_heads(f, now, 0);
+    test_ids_equal(&ids, 0);
+
+    /* The next row of a contact becomes its head. */
+    assert_int_equal(store_outbox_delete(f->st, a1), 0);
+    ids = test_heads(f, now, 10);
+    test_ids_equal(&ids, 4, b1, a2, n1, n2);
+
+    /* A head not due yet holds back its whole contact, even due rows. */
+    assert_int_equal(store_outbox_retry(f->st, b1, 1, now + 60000, "503"), 0);
+    assert_int_equal(store_outbox_retry(f->st, n1, 1, now + 30000, "503"), 0);
+    ids = test_heads(f, now, 10);
+    test_ids_equal(&ids, 2, a2, n2);
+    ids = test_heads(f, now + 60000, 10);
+    test_ids_equal(&ids, 4, b1, a2, n1, n2);
+
+    /* The wake-up ignores due rows behind a waiting head. */
+    assert_int_equal(store_outbox_delete(f->st, a2), 0);
+    assert_int_equal(store_outbox_delete(f->st, n2), 0);
+    assert_int_equal(store_outbox_next_wakeup(f->st), now + 30000);
+    assert_int_equal(store_outbox_delete(f->st, n1), 0);
+    assert_int_equal(store_outbox_next_wakeup(f->st), now + 60000);
+}
+
+/* Deletes each row it is given: the store is usable inside callbacks. */
+static int test_delete_outbox(const struct store_outbox *o, void *arg)
+{
+    struct store *st = arg;
+
+    assert_int_equal(store_outbox_delete(st, o->id), 0);
+    return 0;
+}
+
+static int test_check_outbox(const struct store_outbox *o, void *arg)
+{
+    struct fixture *f = arg;
+
+    assert_int_equal(o->account_id, f->acc);
+    assert_int_equal(o->attempts, 3);
+    assert_int_equal(o->next_attempt, 5000);
+    assert_string_equal(o->kind, "text");
+    assert_string_equal(o->payload, "{\"body\":\"hi\"}");
+    assert_true(o->message_id > 0);
+    assert_true(o->contact_id > 0);
+    assert_true(o->created > 1600000000 && o->created < 4102444800LL);
+    return 1;
+}
+
+static void test_outbox_retry_delay(void **state)
+{
+    struct fixture *f = *state;
+    long long c = test_contact(f, f->acc, "4915100000001");
+    long long m = test_message(f, f->acc, c, 'o', "s1", NULL);
+    long long r1, r2, r3;
+    struct ids ids;
+
+    r1 = store_outbox_add(f->st, f->acc, c, m, "text", "{\"body\":\"hi\"}");
+    r2 = store_outbox_add(f->st, f->acc, c, 0, "text", "2");
+    r3 = store_outbox_add(f->st, f->acc, 0, 0, "text", "3");
+    assert_int_equal(store_outbox_retry(f->st, r1, 3, 5000, "timeout"), 0);
+    assert_int_equal(store_outbox_heads(f->st, 5000, 10, test_check_outbox, f),
+                     0);
+    ids = test_heads(f, 4999, 10);
+    test_ids_equal(&ids, 1, r3);
+
+    /* Delay pushes the contact's rows forward, never back. */
+    assert_int_equal(store_outbox_retry(f->st, r2, 0, 90000, NULL), 0);
+    assert_int_equal(store_outbox_delay_contact(f->st, c, 20000), 0);
+    assert_int_equal(test_query(f, "SELECT min(next_attempt) FROM outbox "
+                                   "WHERE contact_id IS NOT NULL"),
+                     20000);
+    assert_int_equal(test_query(f, "SELECT max(next_attempt) FROM outbox"),
+                     90000);
+    assert_int_equal(test_query(f, "SELECT next_attempt FROM outbox WHERE "
+                                   "contact_id IS NULL"),
+                     0);
+    ids = test_heads(f, 19999, 10);
+    test_ids_equal(&ids, 1, r3);
+    ids = test_heads(f, 20000, 10);
+    test_ids_equal(&ids, 2, r1, r3);
+
+    /* Callbacks may write: one pass deletes every head. */
+    assert_int_equal(
+        store_outbox_heads(f->st, FAR_FUTURE, 10, test_delete_outbox, f->st),
+        0);
+    ids = test_heads(f, FAR_FUTURE, 10);
+    test_ids_equal(&ids, 1, r2);
+    ids.n = 0;
+    ids.stop_after = 1;
+    assert_true(store_outbox_add(f->st, f->acc, 0, 0, "read", "x") > 0);
+    assert_int_equal(
+        store_outbox_heads(f->st, FAR_FUTURE, 10, test_collect_outbox, &ids),
+        0);
+    test_ids_equal(&ids, 1, r2);
+    assert_int_equal(store_outbox_count(f->st), 2);
+}
+
+/* ---- inbox ---- */
+
+static int test_collect_inbox(const struct store_inbox *i, void *arg)
+{
+    struct ids *ids = arg;
+    long long now = wall_ms();
+
+    assert_true(i->created > now - 60000 && i->created <= now);
+    assert_string_equal(i->stanza, "<message/>");
+    ids->v[ids->n++] = i->id;
+    return ids->stop_after > 0 && ids->n >= ids->stop_after;
+}
+
+static struct ids test_inbox(struct fixture *f, long long after, int max,
+                             int stop_after)
+{
+    struct ids ids = {0};
+
+    ids.stop_after = stop_after;
+    assert_int_equal(
+        store_inbox_fetch(f->st, after, max, test_collect_inbox, &ids), 0);
+    return ids;
+}
+
+static void test_inbox_queue(void **state)
+{
+    struct fixture *f = *state;
+    long long i1, i2, i3;
+    struct ids ids;
+
+    i1 = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>");
+    i2 = store_inbox_add(f->st, 0, "bob@example.org", "<message/>");
+    i3 = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>");
+    assert_true(i1 > 0 && i2 > i1 && i3 > i2);
+    assert_int_equal(store_inbox_count(f->st), 3);
+
+    ids = test_inbox(f, 0, 10, 0);
+    test_ids_equal(&ids, 3, i1, i2, i3);
+    ids = test_inbox(f, i1, 10, 0);
+    test_ids_equal(&ids, 2, i2, i3);
+    ids = test_inbox(f, 0, 1, 0);
+    test_ids_equal(&ids, 1, i1);
+    ids = test_inbox(f, 0, 10, 2);
+    test_ids_equal(&ids, 2, i1, i2);
+    ids = test_inbox(f, i3, 10, 0);
+    test_ids_equal(&ids, 0);
+
+    assert_int_equal(store_inbox_delete_upto(f->st, i2), 0);
+    assert_int_equal(store_inbox_count(f->st), 1);
+    ids = test_inbox(f, 0, 10, 0);
+    test_ids_equal(&ids, 1, i3);
+}
+
+/* ---- dedupe ---- */
+
+static void test_seen(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(store_seen_add(f->st, "wamid.1", 100), 1);
+    assert_int_equal(store_seen_add(f->st, "wamid.1", 300), 0);
+    assert_int_equal(store_seen_add(f->st, "wamid.2", 200), 1);
+    assert_int_equal(store_seen_expire(f->st, 150), 0);
+    assert_int_equal(store_seen_add(f->st, "wamid.1", 300), 1);
+    assert_int_equal(store_seen_add(f->st, "wamid.2", 300), 0);
+    assert_int_equal(store_seen_expire(f->st, 200), 0);
+    assert_int_equal(store_seen_add(f->st, "wamid.2", 300), 1);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM seen"), 2);
+}
+
+/* ---- early statuses ---- */
+
+struct early {
+    int status[8];
+    int code[8];
+    char text[8][32];
+    int n;
+};
+
+static void test_collect_early(int status, int error_code,
+                               const char *error_text, void *arg)
+{
+    struct early *e = arg;
+
+    assert_true(e->n < 8);
+    e->status[e->n] = status;
+    e->code[e->n] = error_code;
+    snprintf(e->text[e->n], sizeof(e->text[0]), "%s",
+             error_text ? error_text : "(null)");
+    e->n++;
+}
+
+static void test_early_status(void **state)
+{
+    struct fixture *f = *state;
+    struct early e = {0};
+    long long b = store_account_upsert(f->st, "bob@example.org", "cloudapi",
+                                       "2001", "tok", NULL);
+
+    assert_int_equal(store_early_status_add(f->st, f->acc, "w1", 2, 0, NULL),
+                     0);
+    assert_int_equal(store_early_status_add(f->st, f->acc, "w2", 1, 0, NULL),
+                     0);
+    assert_int_equal(store_early_status_add(f->st, f->acc, "w1", 3, 0, NULL),
+                     0);
+    assert_int_equal(
+        store_early_status_add(f->st, f->acc, "w1", 4, 131047, "window"), 0);
+    assert_int_equal(store_early_status_add(f->st, b, "w1", 1, 0, NULL), 0);
+
+    assert_int_equal(
+        store_early_status_take(f->st, f->acc, "w1", test_collect_early, &e),
+        0);
+    assert_int_equal(e.n, 3);
+    assert_int_equal(e.status[0], 2);
+    assert_int_equal(e.status[1], 3);
+    assert_int_equal(e.status[2], 4);
+    assert_int_equal(e.code[2], 131047);
+    assert_string_equal(e.text[0], "(null)");
+    assert_string_equal(e.text[2], "window");
+
+    /* Taken means gone; the other id and account keep theirs. */
+    e.n = 0;
+    assert_int_equal(
+        store_early_status_take(f->st, f->acc, "w1", test_collect_early, &e),
+        0);
+    assert_int_equal(e.n, 0);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM early_status"), 2);
+
+    /* Expiry removes what was recorded before the cut. */
+    assert_int_equal(store_early_status_expire(f->st, now_s() - 3600), 0);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM early_status"), 2);
+    assert_int_equal(store_early_status_expire(f->st, now_s() + 1), 0);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM early_status"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrate_fresh, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_newer_refused, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_keys, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_account_upsert, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_account_delete, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_contact_ensure, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_contact_alias, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_message_map, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_message_status, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_heads, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_retry_delay, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_queue, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_seen, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_early_status, test_setup,
+                                        test_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
