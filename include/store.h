@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The SQLite store: opening with the right pragmas, migrations keyed on
- * PRAGMA user_version, transactions and prepared statements. */
+ * PRAGMA user_version, transactions and prepared statements (store.c), and
+ * the rows of every table (store_rows.c). */
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 

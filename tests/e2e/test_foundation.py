@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from harness.clients import XmppError
 from harness.ferryproc import GATEWAY_NAME, make_ferry, run_ferry
 from harness.util import wait_for
 

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# contrib/dev-run.sh FERRY_BINARY: start a throw-away Prosody, the sandbox
+# WhatsApp network (tests/fakes/fake_cloudapi.py --sandbox) and ferry, all on
+# loopback, and print how to log in. Ctrl-C stops everything.
+# Called by `contrib/dev.sh run`, which installs and builds first.
+set -euo pipefail
+
+ferry=${1:?usage: dev-run.sh path/to/ferry}
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir=${FERRY_DEV_DIR:-$top/build/dev-run}
+domain=localhost
+gateway=whatsapp.localhost
+c2s_port=${FERRY_DEV_C2S_PORT:-5222}
+comp_port=${FERRY_DEV_COMPONENT_PORT:-5347}
+http_port=${FERRY_DEV_HTTP_PORT:-8480}
+api_port=${FERRY_DEV_API_PORT:-8481}
+secret=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+password=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
+for p in "$c2s_port" "$comp_port" "$http_port" "$api_port"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        echo "port $p is in use: stop what uses it, or set FERRY_DEV_*_PORT" >&2
+        exit 1
+    fi
+done
+
+rm -rf "$dir"
+mkdir -p "$dir/prosody/data" "$dir/prosody/certs"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+cat >"$dir/prosody/prosody.cfg.lua" <<CFG
+-- throw-away Prosody for contrib/dev.sh run
+run_as_root = true
+data_path = "$dir/prosody/data"
+pidfile = "$dir/prosody/prosody.pid"
+certificates = "$dir/prosody/certs"
+log = { { levels = { min = "info" }, to = "file", filename = "$dir/prosody/prosody.log" } }
+interfaces = { "127.0.0.1" }
+local_interfaces = { "127.0.0.1" }
+c2s_ports = { $c2s_port }
+component_ports = { $comp_port }
+component_interfaces = { "127.0.0.1" }
+s2s_ports = { }
+modules_enabled = { "disco"; "roster"; "saslauth"; "register"; "ping";
+    "version"; "posix"; "offline"; }
+modules_disabled = { "s2s"; "s2s_auth_certs"; }
+authentication = "internal_plain"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+allow_registration = true
+VirtualHost "$domain"
+Component "$gateway"
+    component_secret = "$secret"
+CFG
+prosody -F --config "$dir/prosody/prosody.cfg.lua" >"$dir/prosody/stdout" 2>&1 </dev/null &
+pids+=($!)
+for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$comp_port") 2>/dev/null && break
+    sleep 0.1
+done
+prosodyctl --config "$dir/prosody/prosody.cfg.lua" register alice "$domain" "$password"
+
+/usr/bin/python3 "$top/tests/fakes/fake_cloudapi.py" --sandbox --port "$api_port" \
+    --webhook-url "http://127.0.0.1:$http_port/webhook/cloudapi" \
+    >"$dir/sandbox.stdout" 2>"$dir/sandbox.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q READY "$dir/sandbox.stdout" && break; sleep 0.1; done
+
+cat >"$dir/ferry.conf" <<CFG
+[component]
+jid = $gateway
+secret = $secret
+host = 127.0.0.1
+port = $comp_port
+[gateway]
+name = WhatsApp (sandbox)
+allowed_domains = $domain
+admins = alice@$domain
+[store]
+path = $dir/ferry.sqlite
+[http]
+listen = 127.0.0.1:$http_port
+public_url = http://127.0.0.1:$http_port
+[cloudapi]
+graph_url = http://127.0.0.1:$api_port
+app_secret = sandbox-secret
+verify_token = sandbox-verify
+[log]
+level = info
+CFG
+"$ferry" -c "$dir/ferry.conf" 2>"$dir/ferry.log" &
+pids+=($!)
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$http_port/health" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+cat <<MSG
+
+ferry is running against a throw-away Prosody and the sandbox network.
+
+  Log in with any XMPP client (plain connection, no TLS, server 127.0.0.1 port $c2s_port):
+      JID       alice@$domain
+      password  $password
+  Find the gateway "$gateway" in service discovery and register:
+      Phone number ID  100000000000001
+      Access token     sandbox-token
+  Then write to the sandbox contact, who answers every message and marks it
+  delivered and read:
+      +15550001111@$gateway
+
+  Logs: $dir/ferry.log, $dir/prosody/prosody.log, $dir/sandbox.log
+  Health: curl http://127.0.0.1:$http_port/health
+  Ctrl-C stops everything.
+MSG
+wait "${pids[2]}"
