@@ -28,7 +28,6 @@
 #define QUEUE_MAX_PINGS 4
 #define QUEUE_XMPP_QUEUE_HIGH 512
 #define QUEUE_DELAY_AFTER_MS 5000 /* stamp XEP-0203 delay when older */
-#define QUEUE_IDLE_WAKE_MS 3600000
 
 struct queue_flight {
     long long id;
@@ -185,21 +184,24 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
     return 0;
 }
 
-/* Arms the timer for the next row or bucket that becomes ready. */
+/* Arms the timer for the next row or bucket that becomes ready. Rows due
+ * already are in flight or waiting for a token: their completion or the
+ * bucket's wake time runs the queue again, so they need no timer. */
 static void queue_arm_timer(void)
 {
     long long next = store_outbox_next_wakeup(queue.st);
-    long long delay = QUEUE_IDLE_WAKE_MS, now = wall_ms();
+    long long now = wall_ms(), mono = now_ms();
+    long long delay = -1;
 
-    if (next > 0)
-        delay = next > now ? next - now : 0;
-    if (queue.wake_ms > 0 && queue.wake_ms - now_ms() < delay)
-        delay = queue.wake_ms > now_ms() ? queue.wake_ms - now_ms() : 0;
-    if (next == 0 && queue.wake_ms == 0) {
+    if (next > now)
+        delay = next - now;
+    if (queue.wake_ms > 0 &&
+        (delay < 0 || queue.wake_ms - mono < delay))
+        delay = queue.wake_ms > mono ? queue.wake_ms - mono : 0;
+    if (delay < 0)
         event_del(queue.timer);
-        return;
-    }
-    loop_timer_start(queue.timer, delay);
+    else
+        loop_timer_start(queue.timer, delay);
 }
 
 static void queue_out_pass(void)

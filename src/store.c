@@ -93,7 +93,8 @@ static const char *const store_migrations[] = {
     "CREATE INDEX outbox_contact ON outbox (contact_id, state, id);"
     "CREATE INDEX outbox_message ON outbox (message_id);"
     "CREATE TABLE inbox ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* ids never reused: the */
+                                              /* queue's cursor relies on it */
     "  account_id INTEGER REFERENCES account(id) ON DELETE CASCADE,"
     "  recipient TEXT NOT NULL,"
     "  stanza TEXT NOT NULL,"

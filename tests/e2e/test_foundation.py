@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness.ferryproc import GATEWAY_NAME, make_ferry, run_ferry
+from harness.ferryproc import GATEWAY_NAME, http_get, make_ferry, run_ferry
 from harness.util import wait_for
 
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
@@ -170,8 +170,7 @@ def test_odd_stanzas_do_not_crash(ferry, client, connect_client,
     client.send_message(contact_jid(xmpp_server),
                         "<script>alert('x')</script> & \" ' ]]> \u202e "
                         "\U0001F600 \ufeff \u00e9\u0301 \u05e9\u05dc\u05d5\u05dd")
-    client.send_message(xmpp_server.component_jid, "\u0000".replace("\0", "")
-                        + "&amp; <>")
+    client.send_message(xmpp_server.component_jid, "&amp; <> ]]>")
     # A fresh client: the first one may have been disconnected by the
     # server for something it sent; what matters is ferry.
     other = connect_client(xmpp_server)
@@ -221,7 +220,6 @@ def test_health_json(ferry):
     assert js.get("component") == "connected", js
     assert js.get("database") == "ok", js
     assert js.get("status") == "ok", js
-    from harness.ferryproc import http_get
     _, _, headers = http_get(ferry.url + "/health")
     ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
     assert "json" in ctype, headers

@@ -709,6 +709,11 @@ static void test_inbox_queue(void **state)
     assert_int_equal(store_inbox_count(f->st), 1);
     ids = test_inbox(f, 0, 10, 0);
     test_ids_equal(&ids, 1, i3);
+
+    /* Emptied, the table must not hand out an id the queue's cursor has
+     * already passed. */
+    assert_int_equal(store_inbox_delete_upto(f->st, i3), 0);
+    assert_true(store_inbox_add(f->st, 0, "bob@example.org", "<m/>") > i3);
 }
 
 /* ---- dedupe ---- */
