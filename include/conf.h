@@ -12,8 +12,8 @@ enum conf_type {
     CONF_STRING,
     CONF_SECRET, /* a string that may also come from <key>_file */
     CONF_INT,
-    CONF_ENUM,   /* one of the '|'-separated words in choices */
-    CONF_LIST,   /* space-separated words */
+    CONF_ENUM, /* one of the '|'-separated words in choices */
+    CONF_LIST, /* space-separated words */
 };
 
 struct conf_key {

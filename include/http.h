@@ -7,8 +7,8 @@
 #include <stddef.h>
 
 struct http_result {
-    int ok;          /* 1: a complete HTTP response arrived */
-    long status;     /* HTTP status when ok */
+    int ok;           /* 1: a complete HTTP response arrived */
+    long status;      /* HTTP status when ok */
     const char *body; /* NUL-terminated response body (may be "") */
     size_t len;
     const char *content_type; /* may be NULL */

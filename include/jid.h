@@ -17,8 +17,7 @@ int jid_phone_normalize(const char *in, char *out, size_t outlen);
 char *jid_from_wa_id(const char *wa_id, const char *domain);
 /* The digits (no '+') of a contact JID on domain; 0 or -1. The JID may carry
  * a resource. */
-int jid_to_wa_id(const char *jid, const char *domain, char *out,
-                 size_t outlen);
+int jid_to_wa_id(const char *jid, const char *domain, char *out, size_t outlen);
 /* Bare JID of jid (resource dropped, localpart and domain lower-cased). */
 char *jid_bare(const char *jid);
 /* Domain part of jid into out; 0 or -1. */

@@ -62,8 +62,8 @@ static void bridge_fail_message(long long message_id, const char *condition,
     if (c != NULL && m->sender != NULL) {
         from = bridge_contact_jid(c->network_id);
         bridge_inbox(m->account_id, m->sender,
-                     message_error_xml(from, m->sender, m->stanza_id,
-                                       "cancel", condition, text));
+                     message_error_xml(from, m->sender, m->stanza_id, "cancel",
+                                       condition, text));
         free(from);
     }
     store_contact_free(c);
@@ -86,8 +86,7 @@ static void bridge_auth_failed(long long account_id, const char *text)
         bridge_inbox(a->id, a->jid,
                      message_notice_xml(component_jid(), a->jid, notice));
         free(notice);
-        log_warn("bridge: access token of %s rejected; account paused",
-                 a->jid);
+        log_warn("bridge: access token of %s rejected; account paused", a->jid);
     }
     store_account_free(a);
 }
@@ -264,8 +263,7 @@ static void bridge_displayed(const struct store_account *a,
     struct store_message *m =
         store_message_by_stanza(bridge.st, a->id, 'i', id);
 
-    if (m != NULL && m->network_id != NULL &&
-        m->status != STORE_STATUS_READ) {
+    if (m != NULL && m->network_id != NULL && m->status != STORE_STATUS_READ) {
         store_message_set_status(bridge.st, m->id, STORE_STATUS_READ);
         store_outbox_add(bridge.st, a->id, contact_id, 0, "read",
                          m->network_id);
@@ -288,8 +286,8 @@ static void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
         return;
     }
     queue_begin();
-    o.contact_id = store_contact_ensure(bridge.st, a->id, wa_id, local, NULL,
-                                        &created);
+    o.contact_id =
+        store_contact_ensure(bridge.st, a->id, wa_id, local, NULL, &created);
     free(local);
     if (o.contact_id <= 0) {
         message_error_reply(st, "wait", "internal-server-error",
@@ -393,8 +391,8 @@ static int bridge_on_status(const struct net_event *ev,
                             const struct store_account *a)
 {
     struct store_message *m;
-    char *key = xasprintf("s:%s:%s:%s:%d", a->backend, ev->account, ev->id,
-                          ev->status);
+    char *key =
+        xasprintf("s:%s:%s:%s:%d", a->backend, ev->account, ev->id, ev->status);
     int fresh = store_seen_add(bridge.st, key, now_s() + BRIDGE_SEEN_TTL_S);
 
     free(key);
@@ -441,8 +439,8 @@ static int bridge_on_incoming(const struct net_event *ev,
         return fresh;
     }
     local = xasprintf("+%s", ev->peer);
-    cid = store_contact_ensure(bridge.st, a->id, ev->peer, local,
-                               ev->peer_name, &created);
+    cid = store_contact_ensure(bridge.st, a->id, ev->peer, local, ev->peer_name,
+                               &created);
     free(local);
     if (cid <= 0) {
         free(cj);
@@ -561,11 +559,10 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
     long long id;
 
     if (res->outcome != NET_OK) {
-        register_reply_error(r->iq, res->outcome == NET_RETRY ? "wait"
-                                                              : "modify",
-                             "not-acceptable",
-                             res->text ? res->text
-                                       : "WhatsApp refused these credentials");
+        register_reply_error(
+            r->iq, res->outcome == NET_RETRY ? "wait" : "modify",
+            "not-acceptable",
+            res->text ? res->text : "WhatsApp refused these credentials");
         bridge_reg_free(r);
         return;
     }

@@ -18,7 +18,8 @@
 
 #define COMPONENT_BACKOFF_FIRST_MS 500
 #define COMPONENT_BACKOFF_MAX_MS 30000
-#define COMPONENT_TICK_MS 1000 /* libstrophe's own timeouts while connecting */
+#define COMPONENT_TICK_MS 1000 /* libstrophe's own timeouts while connecting   \
+                                */
 #define COMPONENT_STOP_MS 1500
 #define COMPONENT_MAX_IQ_NS 32
 
@@ -344,8 +345,7 @@ static void component_on_reply(xmpp_stanza_t *st, const char *id)
     log_debug("component: reply to unknown iq id %s", id);
 }
 
-static int component_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st,
-                                void *arg)
+static int component_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
     const char *type = xmpp_stanza_get_type(st);
     const char *id = xmpp_stanza_get_id(st);
@@ -541,8 +541,7 @@ void component_send_iq(xmpp_stanza_t *iq, component_reply_fn cb, void *arg)
 }
 
 /* A reply skeleton to req: name, type, id, and from/to swapped. */
-static xmpp_stanza_t *component_reply_new(xmpp_stanza_t *req,
-                                          const char *type)
+static xmpp_stanza_t *component_reply_new(xmpp_stanza_t *req, const char *type)
 {
     xmpp_stanza_t *r = xmpp_stanza_new(comp.ctx);
     const char *id = xmpp_stanza_get_id(req);

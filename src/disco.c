@@ -139,8 +139,7 @@ static int disco_version(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
 {
     xmpp_stanza_t *q;
 
-    if (strcmp(xmpp_stanza_get_type(iq), "get") != 0 ||
-        !disco_to_gateway(iq))
+    if (strcmp(xmpp_stanza_get_type(iq), "get") != 0 || !disco_to_gateway(iq))
         return 0;
     q = disco_elem("query", NS_VERSION);
     disco_add_text(q, "name", PACKAGE_NAME);

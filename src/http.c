@@ -131,7 +131,7 @@ static void http_finish(struct http_xfer *x, CURLcode code)
         r.content_type = ct;
     } else {
         r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
-        r.error = x->too_big ? "response too large"
+        r.error = x->too_big     ? "response too large"
                   : x->errbuf[0] ? x->errbuf
                                  : curl_easy_strerror(code);
     }
@@ -185,7 +185,8 @@ int http_inflight(void)
     return http.inflight;
 }
 
-static void http_set_headers(struct http_xfer *x, const struct http_request *req)
+static void http_set_headers(struct http_xfer *x,
+                             const struct http_request *req)
 {
     char *h;
 

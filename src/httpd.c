@@ -60,8 +60,7 @@ static void httpd_run(evutil_socket_t fd, short what, void *arg)
     httpd_reschedule();
 }
 
-void httpd_route(const char *path, httpd_handler fn, void *arg,
-                 size_t max_body)
+void httpd_route(const char *path, httpd_handler fn, void *arg, size_t max_body)
 {
     if (httpd.nroutes == HTTPD_MAX_ROUTES)
         fatal("httpd: too many routes");
@@ -109,8 +108,7 @@ const char *httpd_header(const struct httpd_request *req, const char *name)
 
 const char *httpd_query(const struct httpd_request *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-                                       name);
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 static enum MHD_Result httpd_send(struct MHD_Connection *c,
@@ -189,8 +187,7 @@ static enum MHD_Result httpd_access(void *cls, struct MHD_Connection *c,
     return httpd_finish(c, hc, url, method);
 }
 
-static void httpd_completed(void *cls, struct MHD_Connection *c,
-                            void **con_cls,
+static void httpd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                             enum MHD_RequestTerminationCode toe)
 {
     struct httpd_conn *hc = *con_cls;
@@ -264,11 +261,11 @@ int httpd_start(const char *listen)
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     httpd.d = MHD_start_daemon(
-        flags, 0, NULL, NULL, httpd_access, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, httpd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_CONN_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_CONN_TIMEOUT_S,
-        MHD_OPTION_NOTIFY_COMPLETED, httpd_completed, NULL, MHD_OPTION_END);
+        flags, 0, NULL, NULL, httpd_access, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        httpd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)HTTPD_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTPD_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+        httpd_completed, NULL, MHD_OPTION_END);
     if (httpd.d == NULL) {
         log_error("httpd: cannot listen on %s (address in use?)", listen);
         return -1;

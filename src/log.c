@@ -101,7 +101,8 @@ char *log_escape(const char *s, char *out, size_t outlen)
     if (outlen == 0)
         return out;
     while (*p != '\0' && o + 5 < outlen) {
-        size_t len = utf8_char_len((const char *)p, strnlen((const char *)p, 4));
+        size_t len =
+            utf8_char_len((const char *)p, strnlen((const char *)p, 4));
 
         if (len == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
             out[o++] = (char)*p++;

@@ -35,12 +35,12 @@ static struct {
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ferry [-dnV] [-c file]\n"
-                    "  -c file  configuration file (default " FERRY_DEFAULT_CONF
-                    ")\n"
-                    "  -d       stay in the foreground, debug log to stderr\n"
-                    "  -n       check the configuration and exit\n"
-                    "  -V       print the version and exit\n");
+    fprintf(stderr,
+            "usage: ferry [-dnV] [-c file]\n"
+            "  -c file  configuration file (default " FERRY_DEFAULT_CONF ")\n"
+            "  -d       stay in the foreground, debug log to stderr\n"
+            "  -n       check the configuration and exit\n"
+            "  -V       print the version and exit\n");
     exit(2);
 }
 
@@ -132,8 +132,8 @@ static void ferry_signals(void)
 
 static void ferry_start(void)
 {
-    ferry.store = store_open(ferry.conf->store_path,
-                             ferry.conf->store_synchronous);
+    ferry.store =
+        store_open(ferry.conf->store_path, ferry.conf->store_synchronous);
     if (ferry.store == NULL)
         fatal("cannot open the store %s", ferry.conf->store_path);
     loop_init();

@@ -21,8 +21,8 @@
 static const char *message_text_of(xmpp_stanza_t *e)
 {
     xmpp_stanza_t *t = xmpp_stanza_get_children(e);
-    const char *s = t && xmpp_stanza_is_text(t) ? xmpp_stanza_get_text_ptr(t)
-                                                : NULL;
+    const char *s =
+        t && xmpp_stanza_is_text(t) ? xmpp_stanza_get_text_ptr(t) : NULL;
 
     return s ? s : "";
 }
@@ -54,8 +54,7 @@ void message_parse(xmpp_stanza_t *st, struct message_in *m)
             m->received = xmpp_stanza_get_id(c);
         else if (strcmp(ns, NS_MARKERS) == 0 && strcmp(name, "markable") == 0)
             m->markable = 1;
-        else if (strcmp(ns, NS_MARKERS) == 0 &&
-                 strcmp(name, "displayed") == 0)
+        else if (strcmp(ns, NS_MARKERS) == 0 && strcmp(name, "displayed") == 0)
             m->displayed = xmpp_stanza_get_id(c);
         else if (strcmp(ns, NS_SID) == 0 && strcmp(name, "origin-id") == 0)
             m->origin_id = xmpp_stanza_get_id(c);

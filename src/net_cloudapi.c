@@ -258,8 +258,8 @@ static void cloudapi_request(const char *method, const char *url,
 static void cloudapi_check(const struct net_account *a, net_result_fn cb,
                            void *arg)
 {
-    char *url = xasprintf("%s/%s/%s", cloudapi.graph_url,
-                          cloudapi.api_version, a->id);
+    char *url =
+        xasprintf("%s/%s/%s", cloudapi.graph_url, cloudapi.api_version, a->id);
 
     cloudapi_request("GET", url, a->token, NULL, cb, arg);
     free(url);
@@ -545,8 +545,8 @@ static void cloudapi_parse_value(struct cloudapi_ctx *c, json_object *v)
                                             : "no title");
 }
 
-static int cloudapi_webhook_parse(const char *body, size_t len,
-                                  net_event_fn fn, void *arg)
+static int cloudapi_webhook_parse(const char *body, size_t len, net_event_fn fn,
+                                  void *arg)
 {
     struct cloudapi_ctx c = {fn, arg, NULL, NULL, 0};
     json_object *root = cloudapi_parse_json(body, len);
@@ -558,8 +558,7 @@ static int cloudapi_webhook_parse(const char *body, size_t len,
         return -1;
     }
     for (i = 0; (entry = cloudapi_at(root, "entry", i)) != NULL; i++) {
-        for (j = 0; (change = cloudapi_at(entry, "changes", j)) != NULL;
-             j++) {
+        for (j = 0; (change = cloudapi_at(entry, "changes", j)) != NULL; j++) {
             const char *field = cloudapi_str(change, "field");
 
             if (field == NULL || strcmp(field, "messages") != 0)

@@ -195,8 +195,7 @@ static void queue_arm_timer(void)
 
     if (next > now)
         delay = next - now;
-    if (queue.wake_ms > 0 &&
-        (delay < 0 || queue.wake_ms - mono < delay))
+    if (queue.wake_ms > 0 && (delay < 0 || queue.wake_ms - mono < delay))
         delay = queue.wake_ms > mono ? queue.wake_ms - mono : 0;
     if (delay < 0)
         event_del(queue.timer);
@@ -242,8 +241,8 @@ static void queue_pause_account(long long account_id)
 
     if (b->penalty < 6)
         b->penalty++;
-    b->paused_until = now_ms() + queue_jitter(QUEUE_BACKOFF_FIRST_MS
-                                              << (b->penalty - 1));
+    b->paused_until =
+        now_ms() + queue_jitter(QUEUE_BACKOFF_FIRST_MS << (b->penalty - 1));
     b->tokens = 0;
 }
 
@@ -269,12 +268,11 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
     if (rate_limited)
         queue_pause_account(f.account_id);
     if (pair_limited && f.contact_id != 0)
-        store_outbox_delay_contact(queue.st, f.contact_id,
-                                   wall_ms() + queue_jitter(
-                                                   QUEUE_PAIR_BACKOFF_MS *
-                                                   (f.attempts + 1)));
-    log_info("queue: outbox row %lld: attempt %d failed (%s); retrying",
-             id, f.attempts + 1, error ? error : "no reason");
+        store_outbox_delay_contact(
+            queue.st, f.contact_id,
+            wall_ms() + queue_jitter(QUEUE_PAIR_BACKOFF_MS * (f.attempts + 1)));
+    log_info("queue: outbox row %lld: attempt %d failed (%s); retrying", id,
+             f.attempts + 1, error ? error : "no reason");
     queue_kick();
     return 0;
 }
@@ -310,8 +308,8 @@ static int queue_in_send(const struct store_inbox *in, void *arg)
     char *delayed = NULL;
 
     if (wall_ms() - in->created > QUEUE_DELAY_AFTER_MS)
-        delayed = message_add_delay(in->stanza, component_jid(),
-                                    in->created / 1000);
+        delayed =
+            message_add_delay(in->stanza, component_jid(), in->created / 1000);
     if (delayed != NULL)
         component_send_raw(delayed, strlen(delayed));
     else

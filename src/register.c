@@ -67,9 +67,8 @@ void register_reply_error(xmpp_stanza_t *iq, const char *type,
     component_error_reply(iq, type, condition, text);
 }
 
-static void register_field(xmpp_stanza_t *x, const char *var,
-                           const char *type, const char *label,
-                           const char *value)
+static void register_field(xmpp_stanza_t *x, const char *var, const char *type,
+                           const char *label, const char *value)
 {
     xmpp_stanza_t *f = register_elem(x, "field", NULL);
 
@@ -109,8 +108,7 @@ static xmpp_stanza_t *register_form(const char *pnid)
 }
 
 /* The text of a child element, or NULL. */
-static const char *register_child_text(xmpp_stanza_t *parent,
-                                       const char *name)
+static const char *register_child_text(xmpp_stanza_t *parent, const char *name)
 {
     xmpp_stanza_t *c = xmpp_stanza_get_child_by_name(parent, name);
 
@@ -160,8 +158,7 @@ static int register_token_valid(const char *s)
     return 1;
 }
 
-static void register_set(xmpp_stanza_t *iq, xmpp_stanza_t *q,
-                         const char *jid)
+static void register_set(xmpp_stanza_t *iq, xmpp_stanza_t *q, const char *jid)
 {
     xmpp_stanza_t *x = xmpp_stanza_get_child_by_ns(q, NS_DATA);
     const char *pnid, *token;
@@ -228,8 +225,7 @@ static int register_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 }
 
 /* XEP-0100: the prompt, and a phone number turned into a contact JID. */
-static int register_gateway_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q,
-                               void *arg)
+static int register_gateway_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 {
     xmpp_stanza_t *r = register_elem(NULL, "query", NS_GATEWAY);
     char phone[JID_PHONE_MAX];
@@ -237,8 +233,9 @@ static int register_gateway_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q,
     char *jid;
 
     if (strcmp(xmpp_stanza_get_type(iq), "get") == 0) {
-        register_text(r, "desc", "Enter the WhatsApp phone number of the "
-                                 "contact, with its country code");
+        register_text(r, "desc",
+                      "Enter the WhatsApp phone number of the "
+                      "contact, with its country code");
         register_text(r, "prompt", "Phone number");
         component_iq_result(iq, r);
     } else {

@@ -125,8 +125,8 @@ static void roster_contact_presence(const char *type, const char *to,
         if (c != NULL && type != NULL && strcmp(type, "subscribed") == 0)
             store_contact_set_subscription(roster.st, c->id, "both");
         store_contact_free(c);
-        roster_send(strcmp(a->state, "active") == 0 ? NULL : "unavailable",
-                    cj, a->jid);
+        roster_send(strcmp(a->state, "active") == 0 ? NULL : "unavailable", cj,
+                    a->jid);
     }
     free(cj);
 }
@@ -140,8 +140,8 @@ void roster_on_presence(xmpp_stanza_t *st, void *arg)
 
     if (bare == NULL || to == NULL)
         goto out;
-    if (type != NULL && (strcmp(type, "error") == 0 ||
-                         strcmp(type, "unavailable") == 0))
+    if (type != NULL &&
+        (strcmp(type, "error") == 0 || strcmp(type, "unavailable") == 0))
         goto out;
     a = store_account_by_jid(roster.st, bare);
     if (a == NULL) {
@@ -167,8 +167,7 @@ void roster_account_added(const struct store_account *a)
     roster_send(NULL, component_jid(), a->jid);
 }
 
-static int roster_unsubscribe_contact(const struct store_contact *c,
-                                      void *arg)
+static int roster_unsubscribe_contact(const struct store_contact *c, void *arg)
 {
     const struct store_account *a = arg;
     char *cj = roster_contact_jid(c);
