@@ -28,6 +28,8 @@
 #define QUEUE_MAX_PINGS 4
 #define QUEUE_XMPP_QUEUE_HIGH 512
 #define QUEUE_DELAY_AFTER_MS 5000 /* stamp XEP-0203 delay when older */
+#define QUEUE_HOUSEKEEPING_MS (3600 * 1000)
+#define QUEUE_EARLY_STATUS_TTL_S 3600
 
 struct queue_flight {
     long long id;
@@ -54,6 +56,7 @@ static struct {
     int nflight;
     struct queue_bucket *buckets;
     struct event *timer;
+    struct event *housekeeping;
     int xmpp_up;
     long long inbox_sent; /* highest inbox id written to the stream */
     int pings;            /* barrier pings outstanding */
@@ -373,6 +376,16 @@ static void queue_pass(void *arg)
     queue_in_pass();
 }
 
+/* Hourly: forget dedupe keys past their expiry, and statuses of messages
+ * that were never ours (sent from the phone or another app). */
+static void queue_housekeep(evutil_socket_t fd, short what, void *arg)
+{
+    queue_flush();
+    store_seen_expire(queue.st, now_s());
+    store_early_status_expire(queue.st, now_s() - QUEUE_EARLY_STATUS_TTL_S);
+    loop_timer_start(queue.housekeeping, QUEUE_HOUSEKEEPING_MS);
+}
+
 void queue_init(struct store *st, long long throughput,
                 const struct queue_ops *ops)
 {
@@ -380,6 +393,8 @@ void queue_init(struct store *st, long long throughput,
     queue.ops = *ops;
     queue.rate = (double)throughput;
     queue.timer = event_new(loop_base(), -1, 0, queue_on_timer, NULL);
+    queue.housekeeping = event_new(loop_base(), -1, 0, queue_housekeep, NULL);
+    loop_timer_start(queue.housekeeping, QUEUE_HOUSEKEEPING_MS);
     queue_kick();
 }
 
@@ -397,7 +412,9 @@ void queue_free(void)
         queue.buckets = b->next;
         free(b);
     }
-    if (queue.timer != NULL)
+    if (queue.timer != NULL) {
         event_free(queue.timer);
+        event_free(queue.housekeeping);
+    }
     queue.timer = NULL;
 }
