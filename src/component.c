@@ -18,8 +18,8 @@
 
 #define COMPONENT_BACKOFF_FIRST_MS 500
 #define COMPONENT_BACKOFF_MAX_MS 30000
-#define COMPONENT_TICK_MS 1000 /* libstrophe's own timeouts while connecting   \
-                                */
+/* While connecting, libstrophe's own timeouts need a periodic run. */
+#define COMPONENT_TICK_MS 1000
 #define COMPONENT_STOP_MS 1500
 #define COMPONENT_MAX_IQ_NS 32
 

@@ -186,7 +186,7 @@ modules_enabled = {{
     "disco"; "roster"; "saslauth"; "register"; "ping"; "version"; "posix";
     "privilege";
 }}
-modules_disabled = {{ "s2s"; "s2s_auth_certs"; "offline"; }}
+modules_disabled = {{ "s2s"; "s2s_auth_certs"; }}
 
 authentication               = "internal_plain"
 storage                      = "internal"
@@ -344,6 +344,7 @@ shaper_rules:
   c2s_shaper: none
 modules:
   mod_disco: {{}}
+  mod_offline: {{}}
   mod_ping: {{}}
   mod_roster: {{}}
   mod_register:
