@@ -300,6 +300,8 @@ static void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
         return;
     bridge_split(in->body, bridge.be->max_text, bridge_count_part,
                  &o.parts_left);
+    log_debug("bridge: message %s from %s to +%s queued (%zu part(s))",
+              in->id ? in->id : "-", a->jid, wa_id, o.parts_left);
     bridge_split(in->body, bridge.be->max_text, bridge_queue_part, &o);
 }
 
@@ -510,6 +512,7 @@ static void bridge_webhook_post(const struct httpd_request *req,
         httpd_respond(res, 500, "text/plain", "store unavailable\n");
         return;
     }
+    log_debug("bridge: webhook of %zu bytes stored", req->body_len);
     queue_kick();
     httpd_respond(res, 200, "text/plain", "ok\n");
 }

@@ -345,6 +345,20 @@ static void component_on_reply(xmpp_stanza_t *st, const char *id)
     log_debug("component: reply to unknown iq id %s", id);
 }
 
+/* One debug line per received stanza: never its content (a registration
+ * form carries an access token). */
+static void component_trace(xmpp_stanza_t *st)
+{
+    const char *type = xmpp_stanza_get_type(st);
+    const char *from = xmpp_stanza_get_from(st);
+    const char *id = xmpp_stanza_get_id(st);
+
+    if (!log_enabled(LOG_LEVEL_DEBUG))
+        return;
+    log_debug("component: <%s type=%s from=%s id=%s>", xmpp_stanza_get_name(st),
+              type ? type : "-", from ? from : "-", id ? id : "-");
+}
+
 static int component_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
     const char *type = xmpp_stanza_get_type(st);
@@ -353,6 +367,7 @@ static int component_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
     const char *ns;
     int i;
 
+    component_trace(st);
     if (type == NULL || id == NULL || xmpp_stanza_get_from(st) == NULL)
         return 1; /* not a valid iq: nothing to answer */
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
@@ -376,6 +391,7 @@ static int component_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 static int component_message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st,
                                      void *arg)
 {
+    component_trace(st);
     if (comp.h.message != NULL && xmpp_stanza_get_from(st) != NULL)
         comp.h.message(st, comp.h.arg);
     return 1;
@@ -384,6 +400,7 @@ static int component_message_handler(xmpp_conn_t *conn, xmpp_stanza_t *st,
 static int component_presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *st,
                                       void *arg)
 {
+    component_trace(st);
     if (comp.h.presence != NULL && xmpp_stanza_get_from(st) != NULL)
         comp.h.presence(st, comp.h.arg);
     return 1;
