@@ -61,6 +61,8 @@ void component_iq_result(xmpp_stanza_t *req, xmpp_stanza_t *child);
  * "wait"), condition (e.g. "service-unavailable") and optional text. */
 void component_error_reply(xmpp_stanza_t *req, const char *type,
                            const char *condition, const char *text);
+/* Dispatches st as if the server had sent it (fuzzers and tests). */
+void component_inject(xmpp_stanza_t *st);
 /* A fresh random stanza id (caller frees). */
 char *component_new_id(void);
 

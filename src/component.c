@@ -406,6 +406,20 @@ static int component_presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *st,
     return 1;
 }
 
+void component_inject(xmpp_stanza_t *st)
+{
+    const char *name = xmpp_stanza_get_name(st);
+
+    if (name == NULL)
+        return;
+    if (strcmp(name, "iq") == 0)
+        component_iq_handler(comp.conn, st, NULL);
+    else if (strcmp(name, "message") == 0)
+        component_message_handler(comp.conn, st, NULL);
+    else if (strcmp(name, "presence") == 0)
+        component_presence_handler(comp.conn, st, NULL);
+}
+
 static void component_stop_fire(evutil_socket_t fd, short what, void *arg)
 {
     void (*done)(void *) = comp.stop_done;
