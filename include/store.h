@@ -74,6 +74,7 @@ struct store_message {
     int status;
     int want_receipt;
     int want_markers;
+    char *snippet; /* the start of the text, to quote in replies */
 };
 
 struct store_outbox {
@@ -145,6 +146,10 @@ int store_contact_set_last_in(struct store *st, long long id,
 int store_contact_foreach(struct store *st, long long account_id,
                           int (*fn)(const struct store_contact *c, void *arg),
                           void *arg);
+/* The contact's number changed: new_network_id becomes its network id and
+ * the old one an alias, so both reach the same contact (and JID). */
+int store_contact_renumber(struct store *st, long long contact_id,
+                           const char *new_network_id);
 /* Makes network_id an alias of contact_id (replacing an older alias of
  * network_id); -1 when the contact is not one of the account's. */
 int store_alias_add(struct store *st, long long account_id,

@@ -69,6 +69,7 @@ static const char *const store_migrations[] = {
     "  status INTEGER NOT NULL DEFAULT 0 CHECK (status BETWEEN 0 AND 4),"
     "  want_receipt INTEGER NOT NULL DEFAULT 0,"
     "  want_markers INTEGER NOT NULL DEFAULT 0,"
+    "  snippet TEXT,"
     "  created INTEGER NOT NULL,"
     "  updated INTEGER NOT NULL);"
     "CREATE UNIQUE INDEX message_network ON message (account_id, network_id)"

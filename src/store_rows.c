@@ -509,6 +509,41 @@ int store_contact_foreach(struct store *st, long long account_id,
     return rc;
 }
 
+int store_contact_renumber(struct store *st, long long contact_id,
+                           const char *new_network_id)
+{
+    struct store_contact *c = store_contact_by_id(st, contact_id);
+    sqlite3_stmt *s;
+    int rc = -1;
+
+    if (c == NULL)
+        return -1;
+    if (strcmp(c->network_id, new_network_id) == 0) {
+        store_contact_free(c);
+        return 0;
+    }
+    s = store_stmt(st, "DELETE FROM alias WHERE account_id = ?1"
+                       " AND network_id = ?2");
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, c->account_id);
+        store_rows_bind_text(s, 2, new_network_id);
+        rc = store_rows_run(st, s);
+    }
+    s = rc < 0 ? NULL
+               : store_stmt(st, "UPDATE contact SET network_id = ?2"
+                                " WHERE id = ?1");
+    rc = -1;
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, contact_id);
+        store_rows_bind_text(s, 2, new_network_id);
+        rc = store_rows_run(st, s);
+    }
+    if (rc == 0)
+        rc = store_alias_add(st, c->account_id, c->network_id, contact_id);
+    store_contact_free(c);
+    return rc;
+}
+
 /* Points network_id at contact_id, which must belong to account_id. */
 int store_alias_add(struct store *st, long long account_id,
                     const char *network_id, long long contact_id)
@@ -539,7 +574,7 @@ int store_alias_add(struct store *st, long long account_id,
 
 #define STORE_MESSAGE_COLS                                                     \
     "id, account_id, contact_id, direction, stanza_id, sender, network_id, "   \
-    "status, want_receipt, want_markers"
+    "status, want_receipt, want_markers, snippet"
 
 static void *store_message_read(sqlite3_stmt *s)
 {
@@ -557,6 +592,7 @@ static void *store_message_read(sqlite3_stmt *s)
     m->status = sqlite3_column_int(s, 7);
     m->want_receipt = sqlite3_column_int(s, 8);
     m->want_markers = sqlite3_column_int(s, 9);
+    m->snippet = store_rows_text(s, 10);
     return m;
 }
 
@@ -567,6 +603,7 @@ void store_message_free(struct store_message *m)
     free(m->stanza_id);
     free(m->sender);
     free(m->network_id);
+    free(m->snippet);
     free(m);
 }
 
@@ -576,8 +613,8 @@ long long store_message_add(struct store *st, const struct store_message *m)
     sqlite3_stmt *s = store_stmt(
         st, "INSERT INTO message (account_id, contact_id, direction,"
             " stanza_id, sender, network_id, status, want_receipt,"
-            " want_markers, created, updated)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
+            " want_markers, snippet, created, updated)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?10, ?10)");
 
     if (s == NULL)
         return -1;
@@ -591,6 +628,7 @@ long long store_message_add(struct store *st, const struct store_message *m)
     sqlite3_bind_int(s, 8, m->want_receipt != 0);
     sqlite3_bind_int(s, 9, m->want_markers != 0);
     sqlite3_bind_int64(s, 10, now_s());
+    store_rows_bind_text(s, 11, m->snippet);
     return store_rows_insert(st, s);
 }
 

@@ -417,6 +417,29 @@ static void test_contact_ensure(void **state)
     assert_int_equal(ids.v[0], id);
 }
 
+/* A changed number: the new one becomes the contact's id, the old one an
+ * alias, the JID (localpart) stays. */
+static void test_contact_renumber(void **state)
+{
+    struct fixture *f = *state;
+    struct store_contact *c;
+    long long id = test_contact(f, f->acc, "972987654321");
+
+    assert_int_equal(store_contact_renumber(f->st, id, "972912345678"), 0);
+    c = store_contact_get(f->st, f->acc, "972987654321");
+    assert_non_null(c);
+    assert_int_equal(c->id, id);
+    assert_string_equal(c->network_id, "972912345678");
+    store_contact_free(c);
+    c = store_contact_get(f->st, f->acc, "972912345678");
+    assert_non_null(c);
+    assert_int_equal(c->id, id);
+    store_contact_free(c);
+    assert_int_equal(store_contact_renumber(f->st, id, "972912345678"), 0);
+    assert_int_equal(store_contact_renumber(f->st, 999999, "1"), -1);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM contact"), 1);
+}
+
 static void test_contact_alias(void **state)
 {
     struct fixture *f = *state;
@@ -812,6 +835,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_account_delete, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_contact_ensure, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_contact_renumber, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_contact_alias, test_setup,
                                         test_teardown),
