@@ -4,7 +4,14 @@
 #ifndef FERRY_DISCO_H
 #define FERRY_DISCO_H
 
+#include <strophe.h>
+
 struct conf;
+
+/* Answers a disco#info (items 0) or disco#items (items 1) get for node on
+ * the gateway JID; returns 1 when it answered, 0 to let others try. */
+typedef int (*disco_node_fn)(xmpp_stanza_t *iq, const char *node, int items,
+                             void *arg);
 
 void disco_init(const struct conf *conf);
 void disco_reconfigure(const struct conf *conf);
@@ -12,6 +19,8 @@ void disco_reconfigure(const struct conf *conf);
 void disco_feature_add(const char *var);
 /* Adds a feature var advertised by contact JIDs (a static string). */
 void disco_contact_feature_add(const char *var);
+/* Adds a handler for queries on nodes of the gateway JID. */
+void disco_node_handler_add(disco_node_fn fn, void *arg);
 void disco_free(void);
 
 #endif

@@ -21,7 +21,36 @@ struct message_in {
     int markable;          /* XEP-0333 markable */
     const char *displayed; /* XEP-0333 displayed id, or NULL */
     const char *received;  /* XEP-0184 received id, or NULL */
+    const char *reply_id;  /* XEP-0461 id of the quoted message, or NULL */
+    size_t fallback_start, fallback_end; /* XEP-0428 reply quote, in
+                                            characters (end 0: none) */
+    const char *reactions_id;            /* XEP-0444 target, or NULL */
+    const char *reaction;   /* the last emoji given; "" when none */
+    int composing;          /* XEP-0085 */
+    const char *oob_url;    /* XEP-0066, or NULL */
+    const char *replace_id; /* XEP-0308, or NULL */
+    const char *retract_id; /* XEP-0424, or NULL */
 };
+
+/* A message ferry writes to a user (all but from, to and id optional). */
+struct message_out {
+    const char *from, *to, *id;
+    const char *body;
+    int markable;
+    const char *reply_id;     /* XEP-0461: the quoted message's id */
+    const char *reply_author; /* its author's JID */
+    const char *quote;        /* quoted as an XEP-0428 fallback */
+    const char *replace_id;   /* XEP-0308 correction of this id */
+    const char *retract_id;   /* XEP-0424 retraction of this id */
+    const char *reactions_id; /* XEP-0444 reactions to this id */
+    const char *reaction;     /* the emoji; "" removes */
+    const char *oob_url;      /* XEP-0066: the body is the URL */
+};
+
+/* XML of the message described by o. Caller frees. */
+char *message_build(const struct message_out *o);
+/* The body of m without its XEP-0428 reply fallback. Caller frees. */
+char *message_body_without_fallback(const struct message_in *m);
 
 void message_parse(xmpp_stanza_t *st, struct message_in *m);
 

@@ -21,9 +21,38 @@ enum net_status {
 };
 
 enum net_event_kind {
-    NET_EVENT_MESSAGE,
-    NET_EVENT_STATUS,
+    NET_EVENT_MESSAGE,  /* text, or a rendering of another type */
+    NET_EVENT_STATUS,   /* sent, delivered, read, failed */
+    NET_EVENT_REACTION, /* emoji on target; "" removes it */
+    NET_EVENT_EDIT,     /* text replaces target */
+    NET_EVENT_REVOKE,   /* target deleted for everyone */
+    NET_EVENT_RENUMBER, /* the peer now uses new_peer */
 };
+
+/* An attachment announced by a message (fetched later through the back
+ * end's media functions). */
+struct net_media {
+    const char *kind;     /* "image", "video", "audio", "voice", ... */
+    const char *id;       /* network media id */
+    const char *mime;     /* may be NULL */
+    const char *filename; /* documents; may be NULL */
+    const char *caption;  /* may be NULL */
+};
+
+#define NET_CARD_PHONES 8
+
+/* A shared contact card. */
+struct net_card {
+    const char *name;
+    int nphones;
+    struct {
+        const char *phone; /* as written on the card */
+        const char *type;  /* "CELL", ...; may be NULL */
+        const char *peer;  /* network id when on WhatsApp; may be NULL */
+    } phones[NET_CARD_PHONES];
+};
+
+#define NET_MAX_CARDS 8
 
 /* One event from a webhook; strings are borrowed for the callback only. */
 struct net_event {
@@ -33,9 +62,20 @@ struct net_event {
     const char *peer;      /* the contact's network id (wa_id digits) */
     const char *peer_name; /* profile name, or NULL */
     long long timestamp;   /* unix seconds */
-    /* NET_EVENT_MESSAGE */
-    const char *type; /* network message type, e.g. "text" */
-    const char *text; /* body, or a readable rendering of other types */
+    /* NET_EVENT_MESSAGE and NET_EVENT_EDIT */
+    const char *type;     /* network message type, e.g. "text" */
+    const char *text;     /* body, or a readable rendering of other types */
+    const char *reply_to; /* the quoted message's id, or NULL */
+    const char *geo;      /* location: "geo:lat,lon", or NULL */
+    const struct net_media *media; /* or NULL */
+    int notice; /* text is ferry's description, not the peer's */
+    const struct net_card *cards; /* shared contacts, or NULL */
+    int ncards;
+    /* NET_EVENT_REACTION, NET_EVENT_EDIT, NET_EVENT_REVOKE */
+    const char *target; /* the message acted on */
+    const char *emoji;  /* reaction; "" when removed */
+    /* NET_EVENT_RENUMBER */
+    const char *new_peer;
     /* NET_EVENT_STATUS */
     int status;
     int error_code;
@@ -71,14 +111,26 @@ struct net_account {
 
 /* Something to do on the network for one contact. */
 struct net_out {
-    const char *kind; /* "text" or "read" */
-    const char *to;   /* contact network id (digits) */
-    const char *text; /* text: the body; read: the message id */
+    const char *kind;     /* "text", "read", "typing", "reaction" */
+    const char *to;       /* contact network id (digits) */
+    const char *text;     /* text: the body; reaction: the emoji ("" to
+                             remove); read and typing: unused */
+    const char *target;   /* read, typing, reaction: the message id */
+    const char *reply_to; /* text: the quoted message id, or NULL */
+};
+
+/* What the network can do; the XMPP side advertises and enforces only
+ * this. */
+struct net_caps {
+    int receipts, read_markers, typing, replies, reactions;
+    int edits_in, edits_out, retractions_in, retractions_out;
+    int media;
 };
 
 struct net_backend {
     const char *name;
     size_t max_text; /* characters per text message */
+    struct net_caps caps;
     /* Checks credentials; r->info carries the account's display number. */
     void (*check)(const struct net_account *a, net_result_fn cb, void *arg);
     void (*send)(const struct net_account *a, const struct net_out *m,

@@ -31,8 +31,12 @@ void queue_kick(void);
 
 /* The request for outbox row id finished for good (sent or failed). */
 void queue_out_done(long long id);
+/* The request for outbox row id failed for good: a message's row is kept
+ * as failed (the Retry command queues it again), others are deleted. */
+void queue_out_failed(long long id, const char *error);
 /* The request failed transiently. Returns 1 when ferry gives up on the
- * row (the caller reports the failure and the row is deleted), else 0. */
+ * row (the caller reports the failure; the row is kept as failed, as by
+ * queue_out_failed()), else 0. */
 int queue_out_retry(long long id, int rate_limited, int pair_limited,
                     const char *error);
 int queue_out_inflight(void);

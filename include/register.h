@@ -28,6 +28,9 @@ void register_init(const struct conf *conf, const struct register_ops *ops);
 void register_reconfigure(const struct conf *conf);
 /* 1 when the bare JID's domain may register. */
 int register_domain_allowed(const char *jid);
+/* 0 when pnid and token are well-formed, else -1 and *why (static text)
+ * says what is wrong with them. */
+int register_input_check(const char *pnid, const char *token, const char **why);
 void register_reply_ok(xmpp_stanza_t *iq);
 void register_reply_error(xmpp_stanza_t *iq, const char *type,
                           const char *condition, const char *text);

@@ -62,6 +62,7 @@ enum store_status {
     STORE_STATUS_READ = 3,
     STORE_STATUS_FAILED = 4,
 };
+#define STORE_NSTATUS 5
 
 struct store_message {
     long long id;
@@ -211,6 +212,31 @@ int store_inbox_fetch(struct store *st, long long after_id, int max,
 /* Deletes the rows with id <= id. */
 int store_inbox_delete_upto(struct store *st, long long id);
 long long store_inbox_count(struct store *st);
+
+/* ---- figures and failed work, for operators (store_admin.c) ---- */
+struct store_stats {
+    long long messages[2][STORE_NSTATUS]; /* [0] in, [1] out; by status */
+    long long outbox_queued;              /* rows waiting to be sent */
+    long long outbox_failed; /* rows that failed for good (retryable) */
+    long long inbox;         /* stanzas waiting for the XMPP server */
+    long long accounts;
+    long long accounts_paused; /* state other than "active" */
+};
+
+/* Fills s for one account (account_id > 0) or for all (0); 0 or -1. */
+int store_stats_get(struct store *st, long long account_id,
+                    struct store_stats *s);
+/* The newest error recorded on an outbox row of the account, or NULL.
+ * Caller frees. */
+char *store_outbox_last_error(struct store *st, long long account_id);
+/* Keeps a row that failed for good (state "failed") instead of deleting
+ * it, so that it can be queued again. */
+int store_outbox_fail(struct store *st, long long id, const char *last_error);
+/* Queues the failed rows of the account (0: of all) again, due at once,
+ * and moves their messages back to queued; the number of rows, or -1. */
+long long store_outbox_requeue_failed(struct store *st, long long account_id);
+/* Deletes the failed rows created before before_s (s since the epoch). */
+int store_outbox_expire_failed(struct store *st, long long before_s);
 
 /* ---- dedupe ---- */
 /* Records key until expires (s since the epoch): 1 when new, 0 when already

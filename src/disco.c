@@ -8,9 +8,11 @@
 #include "conf.h"
 #include "config.h"
 #include "disco.h"
+#include "log.h"
 #include "util.h"
 
 #define DISCO_MAX_FEATURES 48
+#define DISCO_MAX_NODE_HANDLERS 4
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_PING "urn:xmpp:ping"
@@ -21,9 +23,16 @@ struct disco_list {
     int n;
 };
 
+struct disco_node_handler {
+    disco_node_fn fn;
+    void *arg;
+};
+
 static struct {
     char *name;
     struct disco_list gateway, contact;
+    struct disco_node_handler nodes[DISCO_MAX_NODE_HANDLERS];
+    int nnodes;
 } disco;
 
 static void disco_list_add(struct disco_list *l, const char *var)
@@ -47,6 +56,15 @@ void disco_contact_feature_add(const char *var)
     disco_list_add(&disco.contact, var);
 }
 
+void disco_node_handler_add(disco_node_fn fn, void *arg)
+{
+    if (disco.nnodes == DISCO_MAX_NODE_HANDLERS)
+        fatal("disco: too many node handlers");
+    disco.nodes[disco.nnodes].fn = fn;
+    disco.nodes[disco.nnodes].arg = arg;
+    disco.nnodes++;
+}
+
 static xmpp_stanza_t *disco_elem(const char *name, const char *ns)
 {
     xmpp_stanza_t *e = xmpp_stanza_new(component_ctx());
@@ -63,6 +81,20 @@ static int disco_to_gateway(xmpp_stanza_t *iq)
     const char *to = xmpp_stanza_get_to(iq);
 
     return to == NULL || strchr(to, '@') == NULL;
+}
+
+/* Offers a node query on the gateway to the node handlers; 1 if one
+ * answered. */
+static int disco_node_dispatch(xmpp_stanza_t *iq, const char *node, int items)
+{
+    int i;
+
+    if (node == NULL || !disco_to_gateway(iq))
+        return 0;
+    for (i = 0; i < disco.nnodes; i++)
+        if (disco.nodes[i].fn(iq, node, items, disco.nodes[i].arg))
+            return 1;
+    return 0;
 }
 
 static xmpp_stanza_t *disco_info_query(xmpp_stanza_t *iq, const char *node)
@@ -95,6 +127,8 @@ static int disco_info(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
 
     if (strcmp(xmpp_stanza_get_type(iq), "get") != 0)
         return 0;
+    if (disco_node_dispatch(iq, xmpp_stanza_get_attribute(child, "node"), 0))
+        return 1;
     q = disco_info_query(iq, xmpp_stanza_get_attribute(child, "node"));
     component_iq_result(iq, q);
     xmpp_stanza_release(q);
@@ -108,6 +142,8 @@ static int disco_items(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
 
     if (strcmp(xmpp_stanza_get_type(iq), "get") != 0)
         return 0;
+    if (disco_node_dispatch(iq, node, 1))
+        return 1;
     q = disco_elem("query", NS_DISCO_ITEMS);
     if (node != NULL)
         xmpp_stanza_set_attribute(q, "node", node);
@@ -176,4 +212,5 @@ void disco_free(void)
     disco.name = NULL;
     disco.gateway.n = 0;
     disco.contact.n = 0;
+    disco.nnodes = 0;
 }

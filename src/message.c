@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Reads users' message stanzas and writes the stanzas ferry sends, as XML
  * text so they can wait in the inbox table until the server confirms. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,18 @@
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_HINTS "urn:xmpp:hints"
+#define NS_REPLY "urn:xmpp:reply:0"
+#define NS_FALLBACK "urn:xmpp:fallback:0"
+#define NS_REACTIONS "urn:xmpp:reactions:0"
+#define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
+#define NS_OOB "jabber:x:oob"
+#define NS_CORRECT "urn:xmpp:message-correct:0"
+#define NS_RETRACT "urn:xmpp:message-retract:1"
+#define NS_RETRACT0 "urn:xmpp:message-retract:0"
+#define NS_FASTEN "urn:xmpp:fasten:0"
+#define MESSAGE_RETRACT_FALLBACK                                               \
+    "This person deleted a previous message (your client does not show "       \
+    "deletions)."
 
 /* The text directly inside element e ("" when it has none). */
 static const char *message_text_of(xmpp_stanza_t *e)
@@ -25,6 +38,74 @@ static const char *message_text_of(xmpp_stanza_t *e)
         t && xmpp_stanza_is_text(t) ? xmpp_stanza_get_text_ptr(t) : NULL;
 
     return s ? s : "";
+}
+
+/* A size_t attribute, or 0. */
+static size_t message_attr_size(xmpp_stanza_t *e, const char *name)
+{
+    const char *v = xmpp_stanza_get_attribute(e, name);
+    long long n;
+
+    if (v == NULL || parse_ll(v, 0, MESSAGE_BODY_MAX, &n) < 0)
+        return 0;
+    return (size_t)n;
+}
+
+/* XEP-0428: where the reply quote is in the body. */
+static void message_parse_fallback(xmpp_stanza_t *c, struct message_in *m)
+{
+    const char *for_ = xmpp_stanza_get_attribute(c, "for");
+    xmpp_stanza_t *b = xmpp_stanza_get_child_by_name(c, "body");
+
+    if (for_ == NULL || strcmp(for_, NS_REPLY) != 0 || b == NULL)
+        return;
+    m->fallback_start = message_attr_size(b, "start");
+    m->fallback_end = message_attr_size(b, "end");
+}
+
+/* XEP-0444: the last emoji of the set (WhatsApp keeps one). */
+static void message_parse_reactions(xmpp_stanza_t *c, struct message_in *m)
+{
+    xmpp_stanza_t *r;
+
+    m->reactions_id = xmpp_stanza_get_id(c);
+    m->reaction = "";
+    for (r = xmpp_stanza_get_children(c); r; r = xmpp_stanza_get_next(r))
+        if (xmpp_stanza_is_tag(r) && xmpp_stanza_get_name(r) != NULL &&
+            strcmp(xmpp_stanza_get_name(r), "reaction") == 0)
+            m->reaction = message_text_of(r);
+}
+
+/* One namespaced child of a message. */
+static void message_parse_child(xmpp_stanza_t *c, const char *name,
+                                const char *ns, struct message_in *m)
+{
+    if (strcmp(ns, NS_RECEIPTS) == 0 && strcmp(name, "request") == 0)
+        m->want_receipt = 1;
+    else if (strcmp(ns, NS_RECEIPTS) == 0 && strcmp(name, "received") == 0)
+        m->received = xmpp_stanza_get_id(c);
+    else if (strcmp(ns, NS_MARKERS) == 0 && strcmp(name, "markable") == 0)
+        m->markable = 1;
+    else if (strcmp(ns, NS_MARKERS) == 0 && strcmp(name, "displayed") == 0)
+        m->displayed = xmpp_stanza_get_id(c);
+    else if (strcmp(ns, NS_SID) == 0 && strcmp(name, "origin-id") == 0)
+        m->origin_id = xmpp_stanza_get_id(c);
+    else if (strcmp(ns, NS_REPLY) == 0 && strcmp(name, "reply") == 0)
+        m->reply_id = xmpp_stanza_get_id(c);
+    else if (strcmp(ns, NS_FALLBACK) == 0 && strcmp(name, "fallback") == 0)
+        message_parse_fallback(c, m);
+    else if (strcmp(ns, NS_REACTIONS) == 0 && strcmp(name, "reactions") == 0)
+        message_parse_reactions(c, m);
+    else if (strcmp(ns, NS_CHATSTATES) == 0 && strcmp(name, "composing") == 0)
+        m->composing = 1;
+    else if (strcmp(ns, NS_OOB) == 0 && strcmp(name, "x") == 0)
+        m->oob_url = message_text_of(xmpp_stanza_get_child_by_name(c, "url"));
+    else if (strcmp(ns, NS_CORRECT) == 0 && strcmp(name, "replace") == 0)
+        m->replace_id = xmpp_stanza_get_id(c);
+    else if ((strcmp(ns, NS_RETRACT) == 0 && strcmp(name, "retract") == 0) ||
+             (strcmp(ns, NS_FASTEN) == 0 && strcmp(name, "apply-to") == 0 &&
+              xmpp_stanza_get_child_by_ns(c, NS_RETRACT0) != NULL))
+        m->retract_id = xmpp_stanza_get_id(c);
 }
 
 void message_parse(xmpp_stanza_t *st, struct message_in *m)
@@ -46,19 +127,37 @@ void message_parse(xmpp_stanza_t *st, struct message_in *m)
             continue;
         if (strcmp(name, "body") == 0 && m->body == NULL)
             m->body = message_text_of(c);
-        if (ns == NULL)
-            continue;
-        if (strcmp(ns, NS_RECEIPTS) == 0 && strcmp(name, "request") == 0)
-            m->want_receipt = 1;
-        else if (strcmp(ns, NS_RECEIPTS) == 0 && strcmp(name, "received") == 0)
-            m->received = xmpp_stanza_get_id(c);
-        else if (strcmp(ns, NS_MARKERS) == 0 && strcmp(name, "markable") == 0)
-            m->markable = 1;
-        else if (strcmp(ns, NS_MARKERS) == 0 && strcmp(name, "displayed") == 0)
-            m->displayed = xmpp_stanza_get_id(c);
-        else if (strcmp(ns, NS_SID) == 0 && strcmp(name, "origin-id") == 0)
-            m->origin_id = xmpp_stanza_get_id(c);
+        else if (ns != NULL)
+            message_parse_child(c, name, ns, m);
     }
+    if (m->oob_url != NULL && *m->oob_url == '\0')
+        m->oob_url = NULL;
+}
+
+/* Byte offset of character number chars in s (or its length). */
+static size_t message_char_offset(const char *s, size_t chars)
+{
+    size_t n = strlen(s), i = 0, l;
+
+    while (i < n && chars > 0) {
+        l = utf8_char_len(s + i, n - i);
+        i += l ? l : 1;
+        chars--;
+    }
+    return i;
+}
+
+char *message_body_without_fallback(const struct message_in *m)
+{
+    size_t a, b;
+
+    if (m->body == NULL)
+        return NULL;
+    if (m->fallback_end <= m->fallback_start)
+        return xstrdup(m->body);
+    a = message_char_offset(m->body, m->fallback_start);
+    b = message_char_offset(m->body, m->fallback_end);
+    return xasprintf("%.*s%s", (int)a, m->body, m->body + b);
 }
 
 char *message_xml_safe(const char *s)
@@ -135,15 +234,121 @@ static char *message_take_xml(xmpp_stanza_t *st)
     return copy;
 }
 
+/* Number of characters (code points) in s. */
+static size_t message_chars(const char *s)
+{
+    size_t n = strlen(s), i = 0, c = 0, l;
+
+    while (i < n) {
+        l = utf8_char_len(s + i, n - i);
+        i += l ? l : 1;
+        c++;
+    }
+    return c;
+}
+
+/* "> line" for every line of quote, then a newline. Caller frees. */
+static char *message_quote(const char *quote)
+{
+    struct buf b;
+    const char *p = quote, *nl;
+
+    buf_init(&b, strlen(quote) * 2 + 16);
+    do {
+        nl = strchr(p, '\n');
+        buf_append(&b, "> ", 2);
+        buf_append(&b, p, nl ? (size_t)(nl - p) : strlen(p));
+        buf_append(&b, "\n", 1);
+        p = nl ? nl + 1 : NULL;
+    } while (p != NULL && *p != '\0');
+    return buf_take(&b);
+}
+
+/* XEP-0461 reply, with the quote as XEP-0428 fallback in front of body. */
+static void message_build_reply(xmpp_stanza_t *m, const struct message_out *o,
+                                const char *body)
+{
+    xmpp_stanza_t *r = message_elem(m, "reply", NS_REPLY), *f, *fb;
+    char *quoted, *full, num[32];
+
+    xmpp_stanza_set_id(r, o->reply_id);
+    if (o->reply_author != NULL)
+        xmpp_stanza_set_attribute(r, "to", o->reply_author);
+    if (o->quote == NULL) {
+        message_text_elem(m, "body", NULL, body);
+        return;
+    }
+    quoted = message_quote(o->quote);
+    full = xasprintf("%s%s", quoted, body);
+    message_text_elem(m, "body", NULL, full);
+    f = message_elem(m, "fallback", NS_FALLBACK);
+    xmpp_stanza_set_attribute(f, "for", NS_REPLY);
+    fb = message_elem(f, "body", NULL);
+    xmpp_stanza_set_attribute(fb, "start", "0");
+    snprintf(num, sizeof(num), "%zu", message_chars(quoted));
+    xmpp_stanza_set_attribute(fb, "end", num);
+    free(quoted);
+    free(full);
+}
+
+/* XEP-0424 retraction, in the current and the older (fastening) form. */
+static void message_build_retract(xmpp_stanza_t *m, const char *id)
+{
+    xmpp_stanza_t *f;
+
+    xmpp_stanza_set_id(message_elem(m, "retract", NS_RETRACT), id);
+    f = message_elem(m, "apply-to", NS_FASTEN);
+    xmpp_stanza_set_id(f, id);
+    message_elem(f, "retract", NS_RETRACT0);
+    f = message_elem(m, "fallback", NS_FALLBACK);
+    xmpp_stanza_set_attribute(f, "for", NS_RETRACT);
+    message_text_elem(m, "body", NULL, MESSAGE_RETRACT_FALLBACK);
+}
+
+static void message_build_reactions(xmpp_stanza_t *m, const char *id,
+                                    const char *emoji)
+{
+    xmpp_stanza_t *r = message_elem(m, "reactions", NS_REACTIONS);
+
+    xmpp_stanza_set_id(r, id);
+    if (emoji != NULL && *emoji != '\0')
+        message_text_elem(r, "reaction", NULL, emoji);
+}
+
+char *message_build(const struct message_out *o)
+{
+    xmpp_stanza_t *m = message_new("chat", o->from, o->to, o->id);
+    const char *body = o->oob_url ? o->oob_url : o->body;
+
+    if (o->retract_id != NULL)
+        message_build_retract(m, o->retract_id);
+    else if (o->reactions_id != NULL)
+        message_build_reactions(m, o->reactions_id, o->reaction);
+    else if (o->reply_id != NULL && body != NULL)
+        message_build_reply(m, o, body);
+    else if (body != NULL)
+        message_text_elem(m, "body", NULL, body);
+    if (o->oob_url != NULL)
+        message_text_elem(message_elem(m, "x", NS_OOB), "url", NULL,
+                          o->oob_url);
+    if (o->replace_id != NULL)
+        xmpp_stanza_set_id(message_elem(m, "replace", NS_CORRECT),
+                           o->replace_id);
+    if (o->markable)
+        message_elem(m, "markable", NS_MARKERS);
+    if (o->retract_id != NULL || o->reactions_id != NULL)
+        message_elem(m, "store", NS_HINTS);
+    xmpp_stanza_set_id(message_elem(m, "origin-id", NS_SID), o->id);
+    return message_take_xml(m);
+}
+
 char *message_chat_xml(const char *from, const char *to, const char *id,
                        const char *body)
 {
-    xmpp_stanza_t *m = message_new("chat", from, to, id);
+    struct message_out o = {
+        .from = from, .to = to, .id = id, .body = body, .markable = 1};
 
-    message_text_elem(m, "body", NULL, body);
-    message_elem(m, "markable", NS_MARKERS);
-    xmpp_stanza_set_id(message_elem(m, "origin-id", NS_SID), id);
-    return message_take_xml(m);
+    return message_build(&o);
 }
 
 char *message_receipt_xml(const char *from, const char *to, const char *id)

@@ -189,6 +189,30 @@ static void cloudapi_classify_error(json_object *err, long status,
     r->text = *owned;
 }
 
+/* Why the credential check failed, in the words of a registration form. */
+static void cloudapi_classify_check(json_object *err, struct net_result *r,
+                                    char **owned)
+{
+    int code = cloudapi_int(err, "code");
+    const char *msg = cloudapi_str(err, "message");
+    const struct cloudapi_error *e = cloudapi_error_find(code);
+
+    r->code = code;
+    r->outcome = e && e->outcome == NET_RETRY ? NET_RETRY : NET_FAIL;
+    if (code == 190 || code == 0)
+        *owned = xasprintf("WhatsApp rejected the access token (expired or "
+                           "invalid): %s",
+                           msg ? msg : "no reason given");
+    else if (code == 100)
+        *owned = xasprintf("WhatsApp does not know this phone number ID, or "
+                           "the token may not use it: %s",
+                           msg ? msg : "no reason given");
+    else
+        *owned = xasprintf("WhatsApp refused these credentials: %s (error %d)",
+                           msg ? msg : "no reason given", code);
+    r->text = *owned;
+}
+
 /* Turns an HTTP result into a net_result and calls the caller back. */
 static void cloudapi_done(const struct http_result *h, void *arg)
 {
@@ -206,7 +230,9 @@ static void cloudapi_done(const struct http_result *h, void *arg)
     }
     o = cloudapi_parse_json(h->body, h->len);
     err = cloudapi_get(o, "error");
-    if (err != NULL) {
+    if (err != NULL && call->is_check) {
+        cloudapi_classify_check(err, &r, &owned);
+    } else if (err != NULL) {
         cloudapi_classify_error(err, h->status, &r, &owned);
         if (h->status == 429)
             r.rate_limited = 1, r.outcome = NET_RETRY;
@@ -233,7 +259,7 @@ out:
 }
 
 static void cloudapi_request(const char *method, const char *url,
-                             const char *token, const char *body,
+                             const char *token, const char *body, int is_check,
                              net_result_fn cb, void *arg)
 {
     struct cloudapi_call *call = xcalloc(1, sizeof(*call));
@@ -241,6 +267,7 @@ static void cloudapi_request(const char *method, const char *url,
 
     call->cb = cb;
     call->arg = arg;
+    call->is_check = is_check;
     memset(&req, 0, sizeof(req));
     req.method = method;
     req.url = url;
@@ -261,34 +288,65 @@ static void cloudapi_check(const struct net_account *a, net_result_fn cb,
     char *url =
         xasprintf("%s/%s/%s", cloudapi.graph_url, cloudapi.api_version, a->id);
 
-    cloudapi_request("GET", url, a->token, NULL, cb, arg);
+    cloudapi_request("GET", url, a->token, NULL, 1, cb, arg);
     free(url);
+}
+
+static void cloudapi_add_str(json_object *o, const char *key, const char *v)
+{
+    json_object_object_add(o, key, json_object_new_string(v));
+}
+
+/* read and typing: {"status":"read","message_id":...} */
+static void cloudapi_body_read(json_object *o, const struct net_out *m)
+{
+    json_object *t;
+
+    cloudapi_add_str(o, "status", "read");
+    cloudapi_add_str(o, "message_id", m->target);
+    if (strcmp(m->kind, "typing") == 0) {
+        t = json_object_new_object();
+        cloudapi_add_str(t, "type", "text");
+        json_object_object_add(o, "typing_indicator", t);
+    }
+}
+
+/* text and reaction, to one recipient. */
+static void cloudapi_body_message(json_object *o, const struct net_out *m)
+{
+    json_object *t = json_object_new_object(), *ctx;
+    char *to = xasprintf("+%s", m->to);
+
+    cloudapi_add_str(o, "recipient_type", "individual");
+    cloudapi_add_str(o, "to", to);
+    cloudapi_add_str(o, "type", m->kind);
+    if (strcmp(m->kind, "reaction") == 0) {
+        cloudapi_add_str(t, "message_id", m->target);
+        cloudapi_add_str(t, "emoji", m->text);
+    } else {
+        json_object_object_add(t, "preview_url", json_object_new_boolean(0));
+        cloudapi_add_str(t, "body", m->text);
+    }
+    json_object_object_add(o, m->kind, t);
+    if (m->reply_to != NULL) {
+        ctx = json_object_new_object();
+        cloudapi_add_str(ctx, "message_id", m->reply_to);
+        json_object_object_add(o, "context", ctx);
+    }
+    free(to);
 }
 
 /* The JSON body of a send. Caller frees. */
 static char *cloudapi_body(const struct net_out *m)
 {
-    json_object *o = json_object_new_object(), *t;
-    char *to, *s;
+    json_object *o = json_object_new_object();
+    char *s;
 
-    json_object_object_add(o, "messaging_product",
-                           json_object_new_string("whatsapp"));
-    if (strcmp(m->kind, "read") == 0) {
-        json_object_object_add(o, "status", json_object_new_string("read"));
-        json_object_object_add(o, "message_id",
-                               json_object_new_string(m->text));
-    } else {
-        to = xasprintf("+%s", m->to);
-        json_object_object_add(o, "recipient_type",
-                               json_object_new_string("individual"));
-        json_object_object_add(o, "to", json_object_new_string(to));
-        json_object_object_add(o, "type", json_object_new_string("text"));
-        t = json_object_new_object();
-        json_object_object_add(t, "preview_url", json_object_new_boolean(0));
-        json_object_object_add(t, "body", json_object_new_string(m->text));
-        json_object_object_add(o, "text", t);
-        free(to);
-    }
+    cloudapi_add_str(o, "messaging_product", "whatsapp");
+    if (strcmp(m->kind, "read") == 0 || strcmp(m->kind, "typing") == 0)
+        cloudapi_body_read(o, m);
+    else
+        cloudapi_body_message(o, m);
     s = xstrdup(json_object_to_json_string_ext(
         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
@@ -302,7 +360,7 @@ static void cloudapi_send(const struct net_account *a, const struct net_out *m,
                           cloudapi.api_version, a->id);
     char *body = cloudapi_body(m);
 
-    cloudapi_request("POST", url, a->token, body, cb, arg);
+    cloudapi_request("POST", url, a->token, body, 0, cb, arg);
     free(body);
     free(url);
 }
@@ -410,53 +468,193 @@ static const char *cloudapi_profile_name(json_object *contacts,
     return NULL;
 }
 
-/* A readable text for message types not bridged natively yet. Caller
- * frees. */
-static char *cloudapi_render(json_object *m, const char *type)
+/* Media of an image, video, audio, document or sticker message. */
+static void cloudapi_media(struct net_event *ev, struct net_media *md,
+                           json_object *obj, const char *type)
+{
+    json_object *voice = cloudapi_get(obj, "voice");
+
+    md->kind = type;
+    if (strcmp(type, "audio") == 0 && voice != NULL &&
+        json_object_get_boolean(voice))
+        md->kind = "voice";
+    md->id = cloudapi_str(obj, "id");
+    md->mime = cloudapi_str(obj, "mime_type");
+    md->filename = cloudapi_str(obj, "filename");
+    md->caption = cloudapi_str(obj, "caption");
+    ev->media = md->id != NULL ? md : NULL;
+    ev->text = md->caption;
+}
+
+/* A location: a geo: URI, and its name and address as text. */
+static void cloudapi_location(struct net_event *ev, json_object *obj,
+                              char **owned)
+{
+    const char *name = cloudapi_str(obj, "name");
+    const char *addr = cloudapi_str(obj, "address");
+    json_object *lat = cloudapi_get(obj, "latitude");
+    json_object *lon = cloudapi_get(obj, "longitude");
+
+    if (lat == NULL || lon == NULL) {
+        ev->text = "[a location without coordinates]";
+        ev->notice = 1;
+        return;
+    }
+    owned[0] = xasprintf("geo:%.7f,%.7f", json_object_get_double(lat),
+                         json_object_get_double(lon));
+    ev->geo = owned[0];
+    if (name != NULL || addr != NULL) {
+        owned[1] = xasprintf("%s%s%s", name ? name : "",
+                             name && addr ? "\n" : "", addr ? addr : "");
+        ev->text = owned[1];
+    }
+}
+
+/* Shared contact cards (at most NET_MAX_CARDS). */
+static void cloudapi_cards(struct net_event *ev, struct net_card *cards,
+                           json_object *m)
+{
+    json_object *card, *phone;
+    size_t i, j;
+
+    for (i = 0;
+         i < NET_MAX_CARDS && (card = cloudapi_at(m, "contacts", i)) != NULL;
+         i++) {
+        struct net_card *c = &cards[i];
+
+        c->name = cloudapi_str(cloudapi_get(card, "name"), "formatted_name");
+        for (j = 0; j < NET_CARD_PHONES &&
+                    (phone = cloudapi_at(card, "phones", j)) != NULL;
+             j++) {
+            c->phones[j].phone = cloudapi_str(phone, "phone");
+            c->phones[j].type = cloudapi_str(phone, "type");
+            c->phones[j].peer = cloudapi_str(phone, "wa_id");
+        }
+        c->nphones = (int)j;
+    }
+    ev->cards = cards;
+    ev->ncards = (int)i;
+}
+
+/* Text of a button or interactive (button or list) reply. */
+static void cloudapi_interactive(struct net_event *ev, json_object *obj,
+                                 char **owned)
+{
+    json_object *r = cloudapi_get(obj, "button_reply");
+    const char *title, *desc;
+
+    if (r == NULL)
+        r = cloudapi_get(obj, "list_reply");
+    title = cloudapi_str(r, "title");
+    desc = cloudapi_str(r, "description");
+    if (title == NULL) {
+        ev->text = "[an interactive reply WhatsApp could not pass on]";
+        ev->notice = 1;
+        return;
+    }
+    owned[0] = xasprintf("%s%s%s", title, desc ? "\n" : "", desc ? desc : "");
+    ev->text = owned[0];
+}
+
+/* Why WhatsApp did not pass a message on, from its errors[]. */
+static void cloudapi_unsupported(struct net_event *ev, json_object *m,
+                                 char **owned)
+{
+    json_object *err = cloudapi_at(m, "errors", 0);
+    const char *details =
+        cloudapi_str(cloudapi_get(err, "error_data"), "details");
+
+    owned[0] = xasprintf("[WhatsApp did not pass this message on: it is of a "
+                         "kind businesses cannot receive (a poll, view-once "
+                         "media...)%s%s]",
+                         details ? ": " : "", details ? details : "");
+    ev->text = owned[0];
+    ev->notice = 1;
+}
+
+/* Fills ev for a message of the given type (the message object m). */
+static void cloudapi_content(struct net_event *ev, json_object *m,
+                             const char *type, struct net_media *md,
+                             struct net_card *cards, char **owned)
 {
     json_object *obj = cloudapi_get(m, type);
-    const char *caption = cloudapi_str(obj, "caption");
-    const char *s;
 
-    if (strcmp(type, "text") == 0)
-        return xstrdup((s = cloudapi_str(obj, "body")) ? s : "");
-    if (strcmp(type, "image") == 0 || strcmp(type, "video") == 0 ||
-        strcmp(type, "audio") == 0 || strcmp(type, "document") == 0 ||
-        strcmp(type, "sticker") == 0)
-        return xasprintf("[%s received on WhatsApp: this gateway cannot show "
-                         "files yet]%s%s",
-                         type, caption ? "\n" : "", caption ? caption : "");
-    if (strcmp(type, "location") == 0)
-        return xasprintf(
-            "[location] %s %s geo:%.6f,%.6f",
-            (s = cloudapi_str(obj, "name")) ? s : "",
-            cloudapi_str(obj, "address") ? cloudapi_str(obj, "address") : "",
-            json_object_get_double(cloudapi_get(obj, "latitude")),
-            json_object_get_double(cloudapi_get(obj, "longitude")));
-    if (strcmp(type, "button") == 0)
-        return xstrdup((s = cloudapi_str(obj, "text")) ? s : "[button]");
-    if (strcmp(type, "reaction") == 0)
-        return xasprintf("[reacted %s to a message]",
-                         (s = cloudapi_str(obj, "emoji")) && *s ? s
-                                                                : "(removed)");
-    if (strcmp(type, "revoke") == 0)
-        return xstrdup("[this message was deleted]");
-    if (strcmp(type, "system") == 0)
-        return xasprintf("[%s]", (s = cloudapi_str(obj, "body"))
-                                     ? s
-                                     : "WhatsApp system message");
-    return xasprintf("[a WhatsApp message of type '%s' that this gateway "
-                     "cannot show yet]",
-                     type);
+    if (strcmp(type, "text") == 0) {
+        ev->text = cloudapi_str(obj, "body");
+    } else if (strcmp(type, "image") == 0 || strcmp(type, "video") == 0 ||
+               strcmp(type, "audio") == 0 || strcmp(type, "document") == 0 ||
+               strcmp(type, "sticker") == 0) {
+        cloudapi_media(ev, md, obj, type);
+    } else if (strcmp(type, "location") == 0) {
+        cloudapi_location(ev, obj, owned);
+    } else if (strcmp(type, "contacts") == 0) {
+        cloudapi_cards(ev, cards, m);
+    } else if (strcmp(type, "button") == 0) {
+        ev->text = cloudapi_str(obj, "text");
+    } else if (strcmp(type, "interactive") == 0) {
+        cloudapi_interactive(ev, obj, owned);
+    } else if (strcmp(type, "unsupported") == 0) {
+        cloudapi_unsupported(ev, m, owned);
+    } else {
+        owned[0] = xasprintf("[a WhatsApp message of type '%s' that this "
+                             "gateway cannot show]",
+                             type);
+        ev->text = owned[0];
+        ev->notice = 1;
+    }
+}
+
+/* Reactions, edits, revokes and number changes; 0 if m is none of them. */
+static int cloudapi_action(struct net_event *ev, json_object *m,
+                           const char *type, struct net_media *md,
+                           struct net_card *cards, char **owned)
+{
+    json_object *obj = cloudapi_get(m, type), *inner;
+    const char *itype;
+
+    if (strcmp(type, "reaction") == 0) {
+        ev->kind = NET_EVENT_REACTION;
+        ev->target = cloudapi_str(obj, "message_id");
+        ev->emoji = cloudapi_str(obj, "emoji");
+        if (ev->emoji == NULL)
+            ev->emoji = "";
+    } else if (strcmp(type, "revoke") == 0) {
+        ev->kind = NET_EVENT_REVOKE;
+        ev->target = cloudapi_str(obj, "original_message_id");
+    } else if (strcmp(type, "edit") == 0) {
+        ev->kind = NET_EVENT_EDIT;
+        ev->target = cloudapi_str(obj, "original_message_id");
+        inner = cloudapi_get(obj, "message");
+        itype = cloudapi_str(inner, "type");
+        if (itype != NULL)
+            cloudapi_content(ev, inner, itype, md, cards, owned);
+    } else if (strcmp(type, "system") == 0 &&
+               cloudapi_str(obj, "type") != NULL &&
+               strcmp(cloudapi_str(obj, "type"), "user_changed_number") == 0) {
+        ev->kind = NET_EVENT_RENUMBER;
+        ev->new_peer = cloudapi_str(obj, "wa_id");
+        ev->text = cloudapi_str(obj, "body");
+    } else if (strcmp(type, "system") == 0) {
+        ev->text = cloudapi_str(obj, "body");
+        ev->notice = 1;
+        return 1;
+    } else {
+        return 0;
+    }
+    return 1;
 }
 
 static void cloudapi_parse_message(struct cloudapi_ctx *c, json_object *m)
 {
     struct net_event ev;
+    struct net_media md;
+    struct net_card cards[NET_MAX_CARDS];
     const char *type = cloudapi_str(m, "type");
-    char *text;
+    char *owned[2] = {NULL, NULL};
 
     memset(&ev, 0, sizeof(ev));
+    memset(&md, 0, sizeof(md));
+    memset(cards, 0, sizeof(cards));
     ev.kind = NET_EVENT_MESSAGE;
     ev.account = c->account;
     ev.id = cloudapi_str(m, "id");
@@ -468,11 +666,13 @@ static void cloudapi_parse_message(struct cloudapi_ctx *c, json_object *m)
     ev.peer_name = cloudapi_profile_name(c->contacts, ev.peer);
     ev.timestamp = cloudapi_timestamp(m);
     ev.type = type;
-    text = cloudapi_render(m, type);
-    ev.text = text;
+    ev.reply_to = cloudapi_str(cloudapi_get(m, "context"), "id");
+    if (!cloudapi_action(&ev, m, type, &md, cards, owned))
+        cloudapi_content(&ev, m, type, &md, cards, owned);
     if (c->fn(&ev, c->arg) < 0)
         c->failed = 1;
-    free(text);
+    free(owned[0]);
+    free(owned[1]);
 }
 
 static int cloudapi_status_value(const char *s)
@@ -573,6 +773,17 @@ static int cloudapi_webhook_parse(const char *body, size_t len, net_event_fn fn,
 const struct net_backend net_cloudapi_backend = {
     .name = "cloudapi",
     .max_text = CLOUDAPI_TEXT_MAX,
+    .caps =
+        {
+            .receipts = 1,
+            .read_markers = 1,
+            .typing = 1,
+            .replies = 1,
+            .reactions = 1,
+            .edits_in = 1,
+            .retractions_in = 1,
+            .media = 1,
+        },
     .check = cloudapi_check,
     .send = cloudapi_send,
     .webhook_get = cloudapi_webhook_get,

@@ -30,11 +30,13 @@
 #define QUEUE_DELAY_AFTER_MS 5000 /* stamp XEP-0203 delay when older */
 #define QUEUE_HOUSEKEEPING_MS (3600 * 1000)
 #define QUEUE_EARLY_STATUS_TTL_S 3600
+#define QUEUE_FAILED_TTL_S (7 * 24 * 3600) /* failed rows kept for a retry */
 
 struct queue_flight {
     long long id;
     long long contact_id;
     long long account_id;
+    long long message_id; /* 0: not a message (read, typing...) */
     int attempts;
 };
 
@@ -182,6 +184,7 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
     f->id = o->id;
     f->contact_id = o->contact_id;
     f->account_id = o->account_id;
+    f->message_id = o->message_id;
     f->attempts = o->attempts;
     queue.ops.send(o, queue.ops.arg);
     return 0;
@@ -237,6 +240,28 @@ void queue_out_done(long long id)
     queue_kick();
 }
 
+/* Keeps a message's row as failed (an admin may queue it again); other
+ * rows are deleted. */
+static void queue_out_keep_failed(long long id, long long message_id,
+                                  const char *error)
+{
+    if (message_id != 0)
+        store_outbox_fail(queue.st, id, error ? error : "failed");
+    else
+        store_outbox_delete(queue.st, id);
+}
+
+void queue_out_failed(long long id, const char *error)
+{
+    int i = queue_flight_find(id, 0);
+
+    queue_begin();
+    queue_out_keep_failed(id, i >= 0 ? queue.flight[i].message_id : 1, error);
+    if (i >= 0)
+        queue_flight_remove(i);
+    queue_kick();
+}
+
 /* A rate limit pauses the whole account, longer each time in a row. */
 static void queue_pause_account(long long account_id)
 {
@@ -262,7 +287,7 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
     queue_flight_remove(i);
     queue_begin();
     if (f.attempts + 1 >= QUEUE_MAX_ATTEMPTS) {
-        store_outbox_delete(queue.st, id);
+        queue_out_keep_failed(id, f.message_id, error);
         queue_kick();
         return 1;
     }
@@ -383,6 +408,7 @@ static void queue_housekeep(evutil_socket_t fd, short what, void *arg)
     queue_flush();
     store_seen_expire(queue.st, now_s());
     store_early_status_expire(queue.st, now_s() - QUEUE_EARLY_STATUS_TTL_S);
+    store_outbox_expire_failed(queue.st, now_s() - QUEUE_FAILED_TTL_S);
     loop_timer_start(queue.housekeeping, QUEUE_HOUSEKEEPING_MS);
 }
 

@@ -158,10 +158,24 @@ static int register_token_valid(const char *s)
     return 1;
 }
 
+int register_input_check(const char *pnid, const char *token, const char **why)
+{
+    if (!register_pnid_valid(pnid)) {
+        *why = "The phone number ID is the numeric id Meta shows for your "
+               "business number (digits only), not the phone number";
+        return -1;
+    }
+    if (!register_token_valid(token)) {
+        *why = "The access token is empty, too long or has spaces in it";
+        return -1;
+    }
+    return 0;
+}
+
 static void register_set(xmpp_stanza_t *iq, xmpp_stanza_t *q, const char *jid)
 {
     xmpp_stanza_t *x = xmpp_stanza_get_child_by_ns(q, NS_DATA);
-    const char *pnid, *token;
+    const char *pnid, *token, *why;
 
     if (xmpp_stanza_get_child_by_name(q, "remove") != NULL) {
         if (reg.ops.remove(jid, reg.ops.arg) < 0)
@@ -181,17 +195,8 @@ static void register_set(xmpp_stanza_t *iq, xmpp_stanza_t *q, const char *jid)
                              "are required");
         return;
     }
-    if (!register_pnid_valid(pnid)) {
-        register_reply_error(iq, "modify", "not-acceptable",
-                             "The phone number ID is the numeric id Meta "
-                             "shows for your business number (digits only), "
-                             "not the phone number");
-        return;
-    }
-    if (!register_token_valid(token)) {
-        register_reply_error(iq, "modify", "not-acceptable",
-                             "The access token is empty, too long or has "
-                             "spaces in it");
+    if (register_input_check(pnid, token, &why) < 0) {
+        register_reply_error(iq, "modify", "not-acceptable", why);
         return;
     }
     reg.ops.submit(xmpp_stanza_copy(iq), jid, pnid, token, reg.ops.arg);

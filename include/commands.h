@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* Commands on the gateway JID for users and admins: XEP-0050 ad-hoc
+ * commands with XEP-0004 forms, and the same commands typed as chat
+ * messages to the gateway JID. The network side is reached through
+ * callbacks the bridge gives at init. */
+#ifndef FERRY_COMMANDS_H
+#define FERRY_COMMANDS_H
+
+#include <strophe.h>
+
+struct conf;
+struct store;
+
+/* Keys of the account's settings JSON object (booleans, default true):
+ * "typing"   send the user's typing notifications to the network;
+ * "receipts" mark network messages read when the user's client reports
+ *            them displayed (XEP-0333). */
+#define COMMANDS_SETTING_TYPING "typing"
+#define COMMANDS_SETTING_RECEIPTS "receipts"
+
+/* How an asynchronous registration ended: ok, and a text for the user (the
+ * business number on success, the reason otherwise). */
+typedef void (*commands_done_fn)(int ok, const char *text, void *arg);
+
+struct commands_ops {
+    /* Checks the credentials with the network and stores the account, as
+     * XEP-0077 registration does; done(ok, text, done_arg) runs exactly
+     * once, possibly later. pnid and token are well-formed. */
+    void (*register_account)(const char *jid, const char *pnid,
+                             const char *token, commands_done_fn done,
+                             void *done_arg, void *arg);
+    /* Removes the account of the bare jid; 0, or -1 when not registered. */
+    int (*unregister)(const char *jid, void *arg);
+    /* Queues the failed outgoing messages of jid (NULL: of everybody)
+     * again; the number queued, or -1 on error. */
+    long long (*retry_failed)(const char *jid, void *arg);
+    void *arg;
+};
+
+void commands_init(struct store *st, const struct conf *conf,
+                   const struct commands_ops *ops);
+/* Applies a new config (admins, allowed domains). */
+void commands_reconfigure(const struct conf *conf);
+/* A message with a body to the gateway JID: run it as a chat command and
+ * answer with a chat message. */
+void commands_on_message(xmpp_stanza_t *st);
+/* The boolean setting key of an account's settings JSON (1 when absent or
+ * unreadable). */
+int commands_setting(const char *settings, const char *key);
+void commands_free(void);
+
+#endif

@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/* The bridge, network to XMPP: a verified webhook's events (messages,
+ * replies, reactions, edits, deletions, number changes, statuses) become
+ * stanzas in the inbox, all in one transaction committed before the
+ * network gets its 200. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge_int.h"
+#include "component.h"
+#include "httpd.h"
+#include "jid.h"
+#include "log.h"
+#include "message.h"
+#include "net.h"
+#include "queue.h"
+#include "roster.h"
+#include "store.h"
+#include "util.h"
+
+#define BRIDGE_UNKNOWN_QUOTE "(a message the gateway has not seen)"
+
+/* ---- statuses ---- */
+
+static int bridge_rank(int status)
+{
+    return status == STORE_STATUS_FAILED ? 0 : status;
+}
+
+/* Moves a message's status forward only, and tells the sender. */
+void bridge_apply_status(struct store_message *m, int status, int error_code,
+                         const char *error_text)
+{
+    struct store_contact *c;
+    char *from;
+    int old = m->status;
+
+    if (old == STORE_STATUS_FAILED)
+        return;
+    if (status == STORE_STATUS_FAILED) {
+        if (old < STORE_STATUS_DELIVERED)
+            bridge_fail_message(m->id, "service-unavailable",
+                                error_text ? error_text
+                                           : "WhatsApp could not deliver it");
+        return;
+    }
+    if (bridge_rank(status) <= bridge_rank(old))
+        return;
+    store_message_set_status(bridge.st, m->id, status);
+    c = store_contact_by_id(bridge.st, m->contact_id);
+    if (c == NULL || m->sender == NULL || m->stanza_id == NULL) {
+        store_contact_free(c);
+        return;
+    }
+    from = bridge_contact_jid(c);
+    if (status >= STORE_STATUS_DELIVERED && old < STORE_STATUS_DELIVERED &&
+        m->want_receipt)
+        bridge_inbox(m->account_id, m->sender,
+                     message_receipt_xml(from, m->sender, m->stanza_id));
+    if (status == STORE_STATUS_READ && m->want_markers)
+        bridge_inbox(m->account_id, m->sender,
+                     message_displayed_xml(from, m->sender, m->stanza_id));
+    free(from);
+    store_contact_free(c);
+}
+
+/* 1 when key is new (and now recorded), 0 for a duplicate, -1 on error. */
+static int bridge_fresh(const char *kind, const struct store_account *a,
+                        const struct net_event *ev)
+{
+    char *key =
+        ev->kind == NET_EVENT_STATUS
+            ? xasprintf("%s:%s:%s:%s:%d", kind, a->backend, ev->account, ev->id,
+                        ev->status)
+            : xasprintf("%s:%s:%s:%s", kind, a->backend, ev->account, ev->id);
+    int fresh = store_seen_add(bridge.st, key, now_s() + BRIDGE_SEEN_TTL_S);
+
+    free(key);
+    return fresh;
+}
+
+static int bridge_on_status(const struct net_event *ev,
+                            const struct store_account *a)
+{
+    struct store_message *m;
+    int fresh = bridge_fresh("s", a, ev);
+
+    if (fresh <= 0)
+        return fresh;
+    m = store_message_by_network(bridge.st, a->id, ev->id);
+    if (m == NULL) {
+        /* the send's answer has not come back yet (or not ours) */
+        return store_early_status_add(bridge.st, a->id, ev->id, ev->status,
+                                      ev->error_code, ev->error_text);
+    }
+    if (m->direction == 'o')
+        bridge_apply_status(m, ev->status, ev->error_code, ev->error_text);
+    store_message_free(m);
+    return 0;
+}
+
+/* ---- messages and actions ---- */
+
+/* What an incoming event is about: account, contact and its JID. */
+struct bridge_peer {
+    const struct store_account *a;
+    long long contact_id;
+    char *jid;
+};
+
+/* Finds or creates the sender; a new one asks the user for a subscription
+ * with its profile name. 0 or -1. */
+static int bridge_peer(const struct store_account *a,
+                       const struct net_event *ev, struct bridge_peer *p)
+{
+    char *local;
+    struct store_contact *c;
+    int created;
+
+    if ((local = jid_from_wa_id(ev->peer, "x")) == NULL) {
+        log_warn("bridge: event %s from an id that is not a phone number",
+                 ev->id);
+        return -1;
+    }
+    free(local);
+    local = xasprintf("+%s", ev->peer);
+    p->a = a;
+    p->contact_id = store_contact_ensure(bridge.st, a->id, ev->peer, local,
+                                         ev->peer_name, &created);
+    free(local);
+    c = p->contact_id > 0 ? store_contact_by_id(bridge.st, p->contact_id)
+                          : NULL;
+    if (c == NULL)
+        return -1;
+    p->jid = bridge_contact_jid(c);
+    if (created)
+        bridge_inbox(a->id, a->jid,
+                     roster_subscribe_xml(p->jid, a->jid, ev->peer_name));
+    store_contact_free(c);
+    return 0;
+}
+
+/* Remembers an incoming message so it can be replied to, reacted to and
+ * marked read later. */
+static int bridge_remember(const struct bridge_peer *p,
+                           const struct net_event *ev, const char *text)
+{
+    struct store_message m;
+    char *snippet = text ? bridge_snippet(text) : NULL;
+    long long id;
+
+    memset(&m, 0, sizeof(m));
+    m.account_id = p->a->id;
+    m.contact_id = p->contact_id;
+    m.direction = 'i';
+    m.stanza_id = (char *)ev->id;
+    m.network_id = (char *)ev->id;
+    m.status = STORE_STATUS_DELIVERED;
+    m.snippet = snippet;
+    id = store_message_add(bridge.st, &m);
+    free(snippet);
+    store_contact_set_last_in(bridge.st, p->contact_id, ev->id, ev->timestamp);
+    return id < 0 ? -1 : 0;
+}
+
+/* The XMPP id and author of a network message ferry knows; 0 or -1. */
+static int bridge_lookup(const struct bridge_peer *p, const char *network_id,
+                         struct store_message **m)
+{
+    *m = network_id ? store_message_by_network(bridge.st, p->a->id, network_id)
+                    : NULL;
+    return *m != NULL && (*m)->stanza_id != NULL ? 0 : -1;
+}
+
+/* A contact card as text, its numbers as gateway JIDs. Caller frees. */
+static char *bridge_cards(const struct net_event *ev)
+{
+    struct buf b;
+    char *jid;
+    int i, j;
+
+    buf_init(&b, 64 * 1024);
+    for (i = 0; i < ev->ncards; i++) {
+        const struct net_card *c = &ev->cards[i];
+
+        buf_appendf(&b, "%sContact: %s\n", i ? "\n" : "",
+                    c->name ? c->name : "(no name)");
+        for (j = 0; j < c->nphones; j++) {
+            jid = c->phones[j].peer
+                      ? jid_from_wa_id(c->phones[j].peer, component_jid())
+                      : NULL;
+            buf_appendf(&b, "%s%s%s%s%s\n",
+                        c->phones[j].phone ? c->phones[j].phone : "",
+                        c->phones[j].type ? " (" : "",
+                        c->phones[j].type ? c->phones[j].type : "",
+                        c->phones[j].type ? ")" : "",
+                        jid ? "" : " (not on WhatsApp)");
+            if (jid != NULL)
+                buf_appendf(&b, "  xmpp:%s\n", jid);
+            free(jid);
+        }
+    }
+    return buf_take(&b);
+}
+
+/* The body ferry shows for a message event. Caller frees. */
+static char *bridge_body(const struct net_event *ev)
+{
+    if (ev->ncards > 0)
+        return bridge_cards(ev);
+    if (ev->media != NULL)
+        return xasprintf("[%s received on WhatsApp%s%s: the gateway does not "
+                         "pass files on yet]%s%s",
+                         ev->media->kind, ev->media->filename ? ": " : "",
+                         ev->media->filename ? ev->media->filename : "",
+                         ev->text ? "\n" : "", ev->text ? ev->text : "");
+    return xstrdup(ev->text ? ev->text : "[an empty message]");
+}
+
+/* A message, possibly a reply (XEP-0461, quoting what ferry knows). */
+static int bridge_in_message(const struct bridge_peer *p,
+                             const struct net_event *ev)
+{
+    struct message_out o = {
+        .from = p->jid, .to = p->a->jid, .id = ev->id, .markable = 1};
+    struct store_message *q = NULL;
+    char *body = bridge_body(ev), *info_id;
+
+    if (ev->reply_to != NULL) {
+        o.reply_id = ev->reply_to;
+        o.quote = BRIDGE_UNKNOWN_QUOTE;
+        if (bridge_lookup(p, ev->reply_to, &q) == 0) {
+            o.reply_id = q->stanza_id;
+            o.reply_author = q->direction == 'i' ? p->jid : p->a->jid;
+            o.quote = q->snippet ? q->snippet : BRIDGE_UNKNOWN_QUOTE;
+        }
+    }
+    o.body = ev->geo ? ev->geo : body;
+    bridge_inbox(p->a->id, p->a->jid, message_build(&o));
+    if (ev->geo != NULL && ev->text != NULL) {
+        /* the name and address follow the geo: URI clients show as a map */
+        info_id = xasprintf("%s-place", ev->id);
+        bridge_inbox(p->a->id, p->a->jid,
+                     message_chat_xml(p->jid, p->a->jid, info_id, ev->text));
+        free(info_id);
+    }
+    store_message_free(q);
+    free(body);
+    return bridge_remember(p, ev, ev->geo ? ev->geo : ev->text);
+}
+
+/* XEP-0444 reaction, XEP-0308 correction or XEP-0424 retraction of a
+ * message ferry knows; a readable notice when it does not. */
+static int bridge_in_action(const struct bridge_peer *p,
+                            const struct net_event *ev)
+{
+    struct message_out o = {.from = p->jid, .to = p->a->jid, .id = ev->id};
+    struct store_message *t = NULL;
+    int known = bridge_lookup(p, ev->target, &t) == 0;
+    char *text = NULL;
+
+    if (ev->kind == NET_EVENT_REACTION && known) {
+        o.reactions_id = t->stanza_id;
+        o.reaction = ev->emoji;
+    } else if (ev->kind == NET_EVENT_REACTION) {
+        text = *ev->emoji ? xasprintf("[reacted %s to a message]", ev->emoji)
+                          : xstrdup("[removed a reaction]");
+    } else if (ev->kind == NET_EVENT_REVOKE && known) {
+        o.retract_id = t->stanza_id;
+    } else if (ev->kind == NET_EVENT_REVOKE) {
+        text = xstrdup("[deleted a message]");
+    } else {
+        text = bridge_body(ev);
+        if (known) {
+            o.replace_id = t->stanza_id;
+        } else {
+            o.body = xasprintf("[edited] %s", text);
+            free(text);
+            text = (char *)o.body;
+        }
+    }
+    if (o.body == NULL)
+        o.body = text;
+    bridge_inbox(p->a->id, p->a->jid, message_build(&o));
+    store_message_free(t);
+    free(text);
+    return 0;
+}
+
+/* The contact now writes from another number: one contact, two numbers. */
+static int bridge_in_renumber(const struct bridge_peer *p,
+                              const struct net_event *ev)
+{
+    char *text;
+
+    if (ev->new_peer == NULL ||
+        store_contact_renumber(bridge.st, p->contact_id, ev->new_peer) < 0)
+        log_warn("bridge: number change of %s not recorded", p->jid);
+    text = xasprintf("[%s]", ev->text ? ev->text : "changed their number");
+    bridge_inbox(p->a->id, p->a->jid,
+                 message_chat_xml(p->jid, p->a->jid, ev->id, text));
+    free(text);
+    return 0;
+}
+
+static int bridge_on_incoming(const struct net_event *ev,
+                              const struct store_account *a)
+{
+    struct bridge_peer p = {a, 0, NULL};
+    int rc, fresh = bridge_fresh("m", a, ev);
+
+    if (fresh <= 0)
+        return fresh;
+    if (bridge_peer(a, ev, &p) < 0) {
+        free(p.jid);
+        return p.contact_id < 0 ? -1 : 0;
+    }
+    if (ev->kind == NET_EVENT_MESSAGE)
+        rc = bridge_in_message(&p, ev);
+    else if (ev->kind == NET_EVENT_RENUMBER)
+        rc = bridge_in_renumber(&p, ev);
+    else
+        rc = bridge_in_action(&p, ev);
+    free(p.jid);
+    return rc;
+}
+
+/* One webhook event; runs inside the webhook's transaction. */
+static int bridge_on_event(const struct net_event *ev, void *arg)
+{
+    struct store_account *a =
+        store_account_by_pnid(bridge.st, bridge.be->name, ev->account);
+    int rc;
+
+    if (a == NULL) {
+        log_info("bridge: webhook event for unknown account %s ignored",
+                 ev->account);
+        return 0;
+    }
+    rc = ev->kind == NET_EVENT_STATUS ? bridge_on_status(ev, a)
+                                      : bridge_on_incoming(ev, a);
+    store_account_free(a);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- the webhook ---- */
+
+/* POST /webhook/<backend>: verify, store every event, commit, then 200. */
+static void bridge_webhook_post(const struct httpd_request *req,
+                                struct httpd_response *res)
+{
+    const char *why = NULL;
+
+    if (bridge.be->webhook_verify(req, &why) < 0) {
+        log_warn("bridge: webhook rejected: %s", why);
+        httpd_respond(res, 403, "text/plain", "signature rejected\n");
+        return;
+    }
+    if (queue_flush() < 0 || store_begin(bridge.st) < 0) {
+        httpd_respond(res, 500, "text/plain", "store unavailable\n");
+        return;
+    }
+    if (bridge.be->webhook_parse(req->body, req->body_len, bridge_on_event,
+                                 NULL) < 0) {
+        store_rollback(bridge.st);
+        log_warn("bridge: webhook body malformed or not stored (%zu bytes)",
+                 req->body_len);
+        httpd_respond(res, 400, "text/plain", "malformed\n");
+        return;
+    }
+    if (store_commit(bridge.st) < 0) {
+        httpd_respond(res, 500, "text/plain", "store unavailable\n");
+        return;
+    }
+    log_debug("bridge: webhook of %zu bytes stored", req->body_len);
+    queue_kick();
+    httpd_respond(res, 200, "text/plain", "ok\n");
+}
+
+void bridge_webhook(const struct httpd_request *req, struct httpd_response *res,
+                    void *arg)
+{
+    if (strcmp(req->method, "GET") == 0)
+        bridge.be->webhook_get(req, res);
+    else if (strcmp(req->method, "POST") == 0)
+        bridge_webhook_post(req, res);
+    else
+        httpd_respond(res, 405, "text/plain", "method not allowed\n");
+}

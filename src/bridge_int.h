@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the bridge (bridge.c, bridge_out.c, bridge_in.c): its state
+ * and the helpers its two directions share. */
+#ifndef FERRY_BRIDGE_INT_H
+#define FERRY_BRIDGE_INT_H
+
+#include <strophe.h>
+
+struct httpd_request;
+struct httpd_response;
+struct message_in;
+struct net_backend;
+struct store;
+struct store_account;
+struct store_contact;
+struct store_message;
+struct store_outbox;
+
+#define BRIDGE_SEEN_TTL_S (8 * 24 * 3600) /* Meta retries for 7 days */
+#define BRIDGE_SNIPPET_CHARS 100          /* quoted in replies */
+
+struct bridge_state {
+    struct store *st;
+    const struct net_backend *be;
+    char *webhook_path;
+};
+
+extern struct bridge_state bridge;
+
+/* bridge.c: shared helpers */
+/* Queues xml (taken) for recipient to in the inbox. */
+void bridge_inbox(long long account_id, const char *to, char *xml);
+/* The JID of a contact (caller frees). */
+char *bridge_contact_jid(const struct store_contact *c);
+/* Marks a message failed and bounces an error to its sender. */
+void bridge_fail_message(long long message_id, const char *condition,
+                         const char *text);
+/* The token was refused: the account stops, its user is told once. */
+void bridge_auth_failed(long long account_id, const char *text);
+/* 1 unless the account's settings JSON turns key off. */
+int bridge_setting(const struct store_account *a, const char *key);
+/* The start of text, at most BRIDGE_SNIPPET_CHARS characters (caller
+ * frees). */
+char *bridge_snippet(const char *text);
+
+/* bridge_out.c: XMPP -> network */
+void bridge_send(const struct store_outbox *o, void *arg);
+void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
+                         const struct store_account *a, const char *wa_id);
+
+/* bridge_in.c: network -> XMPP */
+void bridge_apply_status(struct store_message *m, int status, int error_code,
+                         const char *error_text);
+void bridge_webhook(const struct httpd_request *req, struct httpd_response *res,
+                    void *arg);
+
+#endif

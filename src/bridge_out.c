@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: MIT */
+/* The bridge, XMPP to network: a user's message (text, reply, reaction,
+ * marker, typing) becomes message and outbox rows in the loop turn's
+ * transaction; the queue later hands each row back here to be sent through
+ * the back end, and the outcome is recorded. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "bridge_int.h"
+#include "component.h"
+#include "log.h"
+#include "message.h"
+#include "net.h"
+#include "queue.h"
+#include "store.h"
+#include "util.h"
+
+#define BRIDGE_TYPING_EVERY_S 20 /* WhatsApp shows it for 25 s */
+#define BRIDGE_TYPING_SLOTS 64
+
+struct bridge_send {
+    long long outbox_id;
+    long long account_id;
+    long long message_id;
+};
+
+/* When a typing indicator last went to each contact (a small cache). */
+static struct {
+    long long contact_id;
+    long long at;
+} bridge_typing[BRIDGE_TYPING_SLOTS];
+
+/* ---- outbox payloads: {"text":..,"target":..,"reply_to":..} ---- */
+
+static char *bridge_payload(const char *text, const char *target,
+                            const char *reply_to)
+{
+    json_object *o = json_object_new_object();
+    char *s;
+
+    if (text != NULL)
+        json_object_object_add(o, "text", json_object_new_string(text));
+    if (target != NULL)
+        json_object_object_add(o, "target", json_object_new_string(target));
+    if (reply_to != NULL)
+        json_object_object_add(o, "reply_to", json_object_new_string(reply_to));
+    s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return s;
+}
+
+static const char *bridge_payload_get(json_object *o, const char *key)
+{
+    json_object *v;
+
+    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* ---- sending an outbox row ---- */
+
+static void bridge_early_status(int status, int code, const char *text,
+                                void *arg)
+{
+    struct store_message *m = store_message_by_id(bridge.st, *(long long *)arg);
+
+    if (m != NULL)
+        bridge_apply_status(m, status, code, text);
+    store_message_free(m);
+}
+
+/* The network accepted a message: record its id and apply any status
+ * that raced ahead of the answer. */
+static void bridge_sent(const struct bridge_send *s, const char *id)
+{
+    struct store_message *m;
+    long long mid = s->message_id;
+
+    if (s->message_id == 0 || id == NULL)
+        return;
+    m = store_message_by_id(bridge.st, s->message_id);
+    if (m != NULL && m->status == STORE_STATUS_QUEUED) {
+        store_message_set_network_id(bridge.st, m->id, id);
+        store_message_set_status(bridge.st, m->id, STORE_STATUS_SENT);
+        store_early_status_take(bridge.st, s->account_id, id,
+                                bridge_early_status, &mid);
+    }
+    store_message_free(m);
+}
+
+static void bridge_send_done(const struct net_result *r, void *arg)
+{
+    struct bridge_send *s = arg;
+
+    queue_begin();
+    switch (r->outcome) {
+    case NET_OK:
+        bridge_sent(s, r->id);
+        queue_out_done(s->outbox_id);
+        break;
+    case NET_RETRY:
+        if (queue_out_retry(s->outbox_id, r->rate_limited, r->pair_limited,
+                            r->text) &&
+            s->message_id != 0)
+            bridge_fail_message(s->message_id, "remote-server-timeout",
+                                "WhatsApp did not take the message after "
+                                "many attempts; it was not sent");
+        break;
+    case NET_AUTH:
+        bridge_auth_failed(s->account_id, r->text);
+        /* fall through */
+    case NET_FAIL:
+        if (s->message_id != 0)
+            bridge_fail_message(s->message_id,
+                                r->outcome == NET_AUTH ? "not-authorized"
+                                                       : "service-unavailable",
+                                r->text);
+        queue_out_done(s->outbox_id);
+        break;
+    }
+    free(s);
+}
+
+/* The queue chose an outbox row: send it through the back end. */
+void bridge_send(const struct store_outbox *o, void *arg)
+{
+    struct store_account *a = store_account_by_id(bridge.st, o->account_id);
+    struct store_contact *c = store_contact_by_id(bridge.st, o->contact_id);
+    struct bridge_send *s = xcalloc(1, sizeof(*s));
+    json_object *p = json_tokener_parse(o->payload);
+    struct net_account na;
+    struct net_out out;
+    struct net_result r;
+
+    s->outbox_id = o->id;
+    s->account_id = o->account_id;
+    s->message_id = o->message_id;
+    if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
+        memset(&r, 0, sizeof(r));
+        r.outcome = a == NULL || c == NULL ? NET_FAIL : NET_AUTH;
+        r.text = a && a->last_error ? a->last_error
+                                    : "Your WhatsApp account is not usable: "
+                                      "register again";
+        bridge_send_done(&r, s);
+    } else {
+        na.id = a->pnid;
+        na.token = a->token;
+        out.kind = o->kind;
+        out.to = c->network_id;
+        out.text = bridge_payload_get(p, "text");
+        out.target = bridge_payload_get(p, "target");
+        out.reply_to = bridge_payload_get(p, "reply_to");
+        bridge.be->send(&na, &out, bridge_send_done, s);
+    }
+    json_object_put(p);
+    store_account_free(a);
+    store_contact_free(c);
+}
+
+/* ---- a user's message ---- */
+
+/* Splits text into parts of at most max characters, at a space or newline
+ * when one is near; calls fn for each part. */
+static void bridge_split(const char *text, size_t max,
+                         void (*fn)(const char *part, size_t len, void *arg),
+                         void *arg)
+{
+    size_t n = strlen(text);
+
+    while (n > 0) {
+        size_t bytes = 0, chars = 0, cut = 0, l;
+
+        while (bytes < n && chars < max) {
+            l = utf8_char_len(text + bytes, n - bytes);
+            bytes += l ? l : 1;
+            chars++;
+            if (text[bytes - 1] == ' ' || text[bytes - 1] == '\n')
+                cut = bytes;
+        }
+        if (bytes < n && cut > bytes / 2)
+            bytes = cut;
+        fn(text, bytes, arg);
+        text += bytes;
+        n -= bytes;
+    }
+}
+
+struct bridge_out {
+    const struct message_in *in;
+    const struct store_account *a;
+    long long contact_id;
+    const char *reply_to; /* network id of the quoted message */
+    char *reply_owned;
+    size_t parts_left;
+};
+
+/* A message row for something the user sent, so statuses and failures can
+ * be traced back to the stanza. */
+static long long bridge_out_message(const struct bridge_out *o,
+                                    const char *text, int last)
+{
+    struct store_message m;
+    char *snippet = text ? bridge_snippet(text) : NULL;
+    long long id;
+
+    memset(&m, 0, sizeof(m));
+    m.account_id = o->a->id;
+    m.contact_id = o->contact_id;
+    m.direction = 'o';
+    m.stanza_id = (char *)o->in->id;
+    m.sender = (char *)o->in->from;
+    m.status = STORE_STATUS_QUEUED;
+    /* one receipt per stanza: on its last part */
+    m.want_receipt =
+        o->in->want_receipt && last && bridge_setting(o->a, "receipts");
+    m.want_markers = o->in->markable && last;
+    m.snippet = snippet;
+    id = store_message_add(bridge.st, &m);
+    free(snippet);
+    return id;
+}
+
+static void bridge_queue_part(const char *part, size_t len, void *arg)
+{
+    struct bridge_out *o = arg;
+    char *text = xstrndup(part, len), *payload;
+    long long id = bridge_out_message(o, text, --o->parts_left == 0);
+
+    if (id > 0) {
+        payload = bridge_payload(text, NULL, o->reply_to);
+        store_outbox_add(bridge.st, o->a->id, o->contact_id, id, "text",
+                         payload);
+        free(payload);
+    }
+    o->reply_to = NULL; /* only the first part quotes */
+    free(text);
+}
+
+static void bridge_count_part(const char *part, size_t len, void *arg)
+{
+    (*(size_t *)arg)++;
+}
+
+/* The network id of the message a user's stanza id refers to (either
+ * direction); caller frees. */
+static char *bridge_network_id_of(const struct store_account *a,
+                                  const char *stanza_id)
+{
+    struct store_message *m;
+    char *id = NULL;
+
+    m = store_message_by_stanza(bridge.st, a->id, 'i', stanza_id);
+    if (m == NULL)
+        m = store_message_by_stanza(bridge.st, a->id, 'o', stanza_id);
+    if (m != NULL && m->network_id != NULL)
+        id = xstrdup(m->network_id);
+    store_message_free(m);
+    return id;
+}
+
+/* The user read a message on XMPP: mark it read on the network. */
+static void bridge_displayed(const struct store_account *a,
+                             long long contact_id, const char *id)
+{
+    struct store_message *m =
+        store_message_by_stanza(bridge.st, a->id, 'i', id);
+    char *payload;
+
+    if (m != NULL && m->network_id != NULL && m->status != STORE_STATUS_READ) {
+        store_message_set_status(bridge.st, m->id, STORE_STATUS_READ);
+        payload = bridge_payload(NULL, m->network_id, NULL);
+        store_outbox_add(bridge.st, a->id, contact_id, 0, "read", payload);
+        free(payload);
+    }
+    store_message_free(m);
+}
+
+/* 1 when a typing indicator to the contact is due (at most one per 20 s). */
+static int bridge_typing_due(long long contact_id)
+{
+    int slot = (int)(contact_id % BRIDGE_TYPING_SLOTS);
+    long long now = now_s();
+
+    if (bridge_typing[slot].contact_id == contact_id &&
+        now - bridge_typing[slot].at < BRIDGE_TYPING_EVERY_S)
+        return 0;
+    bridge_typing[slot].contact_id = contact_id;
+    bridge_typing[slot].at = now;
+    return 1;
+}
+
+/* XEP-0085 composing: WhatsApp's typing indicator goes on the contact's
+ * latest message, which it also marks read (hence a setting). */
+static void bridge_composing(const struct store_account *a,
+                             long long contact_id)
+{
+    struct store_contact *c = store_contact_by_id(bridge.st, contact_id);
+    char *payload;
+
+    if (c != NULL && c->last_in_network_id != NULL && bridge.be->caps.typing &&
+        bridge_setting(a, "typing") && bridge_typing_due(contact_id)) {
+        payload = bridge_payload(NULL, c->last_in_network_id, NULL);
+        store_outbox_add(bridge.st, a->id, contact_id, 0, "typing", payload);
+        free(payload);
+    }
+    store_contact_free(c);
+}
+
+/* XEP-0444: the user's reaction (the last emoji; none removes it). */
+static void bridge_reaction(xmpp_stanza_t *st, struct bridge_out *o)
+{
+    char *target = bridge_network_id_of(o->a, o->in->reactions_id), *payload;
+    long long id;
+
+    if (target == NULL) {
+        message_error_reply(st, "cancel", "item-not-found",
+                            "WhatsApp cannot react to this message: the "
+                            "gateway does not know it");
+        return;
+    }
+    id = bridge_out_message(o, NULL, 1);
+    if (id > 0) {
+        payload = bridge_payload(o->in->reaction, target, NULL);
+        store_outbox_add(bridge.st, o->a->id, o->contact_id, id, "reaction",
+                         payload);
+        free(payload);
+    }
+    free(target);
+}
+
+/* What WhatsApp cannot take from a user: an error now, nothing queued. */
+static int bridge_refuse(xmpp_stanza_t *st, const struct message_in *in)
+{
+    const char *why = NULL;
+
+    if (in->body != NULL && strlen(in->body) > MESSAGE_BODY_MAX)
+        why = "This message is too long for the gateway";
+    else if (in->retract_id != NULL && !bridge.be->caps.retractions_out)
+        why = "WhatsApp does not let businesses delete sent messages";
+    else if (in->replace_id != NULL && !bridge.be->caps.edits_out)
+        why = "WhatsApp does not let businesses edit sent messages";
+    else if (in->body != NULL && strncmp(in->body, "aesgcm://", 9) == 0)
+        why = "This file is end-to-end encrypted (OMEMO): the gateway "
+              "cannot read it, so it cannot pass it on to WhatsApp. Send it "
+              "unencrypted to bridge it";
+    if (why == NULL)
+        return 0;
+    message_error_reply(st, "modify", "not-acceptable", why);
+    return 1;
+}
+
+/* The text to send: the body without the reply quote. */
+static void bridge_text(struct bridge_out *o)
+{
+    char *body = message_body_without_fallback(o->in);
+
+    if (body != NULL && body[0] != '\0') {
+        if (o->in->reply_id != NULL)
+            o->reply_to = o->reply_owned =
+                bridge_network_id_of(o->a, o->in->reply_id);
+        bridge_split(body, bridge.be->max_text, bridge_count_part,
+                     &o->parts_left);
+        log_debug("bridge: message %s from %s queued (%zu part(s))",
+                  o->in->id ? o->in->id : "-", o->a->jid, o->parts_left);
+        bridge_split(body, bridge.be->max_text, bridge_queue_part, o);
+    }
+    free(body);
+}
+
+void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
+                         const struct store_account *a, const char *wa_id)
+{
+    struct bridge_out o = {in, a, 0, NULL, NULL, 0};
+    char *local;
+    int created;
+
+    if (bridge_refuse(st, in))
+        return;
+    queue_begin();
+    local = xasprintf("+%s", wa_id);
+    o.contact_id =
+        store_contact_ensure(bridge.st, a->id, wa_id, local, NULL, &created);
+    free(local);
+    if (o.contact_id <= 0) {
+        message_error_reply(st, "wait", "internal-server-error",
+                            "The gateway could not store this message");
+        return;
+    }
+    if (in->displayed != NULL)
+        bridge_displayed(a, o.contact_id, in->displayed);
+    if (in->composing && in->body == NULL)
+        bridge_composing(a, o.contact_id);
+    if (in->reactions_id != NULL)
+        bridge_reaction(st, &o);
+    else
+        bridge_text(&o);
+    free(o.reply_owned);
+}

@@ -1,0 +1,738 @@
+/* SPDX-License-Identifier: MIT */
+/* The front ends of the gateway's commands: XEP-0050 ad-hoc commands
+ * (discovery, sessions, execute/next/complete/cancel, XEP-0004 forms and
+ * notes) and the same commands typed as chat messages. Who may run what:
+ * users of the allowed domains the user commands, gateway.admins the admin
+ * commands. The commands themselves are in commands_run.c. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "commands_int.h"
+#include "component.h"
+#include "conf.h"
+#include "disco.h"
+#include "jid.h"
+#include "log.h"
+#include "message.h"
+#include "util.h"
+
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define COMMANDS_MAX_SESSIONS 256
+#define COMMANDS_SESSION_TTL_MS (10LL * 60 * 1000)
+#define COMMANDS_CHAT_MAX 2048 /* bytes of a chat message read as command */
+#define COMMANDS_TEXT_MAX (256 * 1024)
+
+/* A command waiting for its form to come back. */
+struct commands_session {
+    char *id;
+    const struct commands_def *def;
+    char *owner; /* the full JID that started it */
+    long long expires_ms;
+    struct commands_session *next;
+};
+
+struct commands_state commands;
+
+static struct {
+    char *admins; /* lower-cased bare JIDs */
+    char *allowed;
+    struct commands_session *sessions;
+    int nsessions;
+} cs;
+
+/* ---- permissions ---- */
+
+static int commands_is_admin(const char *jid)
+{
+    return jid != NULL && conf_list_has(cs.admins, jid);
+}
+
+static int commands_domain_allowed(const char *jid)
+{
+    char domain[JID_MAX + 1];
+
+    return jid != NULL && jid_domain(jid, domain, sizeof(domain)) == 0 &&
+           conf_list_has(cs.allowed, domain);
+}
+
+/* 1 when the bare jid may run def. */
+static int commands_may(const char *jid, const struct commands_def *def)
+{
+    return def->admin ? commands_is_admin(jid) : commands_domain_allowed(jid);
+}
+
+static const char *commands_forbidden_text(const struct commands_def *def)
+{
+    return def->admin ? "Only the administrators of this gateway may run "
+                        "this command"
+                      : "Your server is not allowed to use this gateway";
+}
+
+/* ---- XML helpers ---- */
+
+xmpp_stanza_t *commands_elem(xmpp_stanza_t *parent, const char *name,
+                             const char *ns)
+{
+    xmpp_stanza_t *e = xmpp_stanza_new(component_ctx());
+
+    xmpp_stanza_set_name(e, name);
+    if (ns != NULL)
+        xmpp_stanza_set_ns(e, ns);
+    if (parent != NULL)
+        xmpp_stanza_add_child_ex(parent, e, 0);
+    return e;
+}
+
+xmpp_stanza_t *commands_text_elem(xmpp_stanza_t *parent, const char *name,
+                                  const char *text)
+{
+    xmpp_stanza_t *e = commands_elem(parent, name, NULL);
+    xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
+    char *safe = message_xml_safe(text);
+
+    xmpp_stanza_set_text(t, safe);
+    xmpp_stanza_add_child_ex(e, t, 0);
+    free(safe);
+    return e;
+}
+
+xmpp_stanza_t *commands_field(xmpp_stanza_t *x, const char *var,
+                              const char *type, const char *label,
+                              const char *value)
+{
+    xmpp_stanza_t *f = commands_elem(x, "field", NULL);
+
+    if (var != NULL)
+        xmpp_stanza_set_attribute(f, "var", var);
+    if (type != NULL)
+        xmpp_stanza_set_attribute(f, "type", type);
+    if (label != NULL)
+        xmpp_stanza_set_attribute(f, "label", label);
+    if (value != NULL)
+        commands_text_elem(f, "value", value);
+    return f;
+}
+
+/* The text of e's first text child ("" when none). */
+static const char *commands_text_of(xmpp_stanza_t *e)
+{
+    xmpp_stanza_t *t = xmpp_stanza_get_children(e);
+    const char *s =
+        t && xmpp_stanza_is_text(t) ? xmpp_stanza_get_text_ptr(t) : NULL;
+
+    return s ? s : "";
+}
+
+/* ---- requests and answers ---- */
+
+static struct commands_req *commands_req_new(const struct commands_def *def,
+                                             const char *jid)
+{
+    struct commands_req *r = xcalloc(1, sizeof(*r));
+
+    r->def = def;
+    r->jid = xstrdup(jid);
+    buf_init(&r->text, COMMANDS_TEXT_MAX);
+    return r;
+}
+
+static void commands_req_free(struct commands_req *r)
+{
+    if (r->iq != NULL)
+        xmpp_stanza_release(r->iq);
+    if (r->form != NULL)
+        xmpp_stanza_release(r->form);
+    free(r->jid);
+    free(r->to);
+    free(r->sessionid);
+    free(r->words);
+    buf_reset(&r->text);
+    free(r);
+}
+
+static void commands_vsay(struct commands_req *r, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void commands_vsay(struct commands_req *r, const char *fmt, va_list ap)
+{
+    char *line = xvasprintf(fmt, ap);
+
+    if (r->text.len > 0)
+        buf_append(&r->text, "\n", 1);
+    buf_append(&r->text, line, strlen(line));
+    free(line);
+}
+
+void commands_say(struct commands_req *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    commands_vsay(r, fmt, ap);
+    va_end(ap);
+}
+
+void commands_fail(struct commands_req *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    r->error = 1;
+    va_start(ap, fmt);
+    commands_vsay(r, fmt, ap);
+    va_end(ap);
+}
+
+xmpp_stanza_t *commands_result_form(struct commands_req *r, const char *title)
+{
+    if (r->iq == NULL)
+        return NULL; /* chat: words only */
+    if (r->form == NULL) {
+        r->form = commands_elem(NULL, "x", NS_DATA);
+        xmpp_stanza_set_type(r->form, "result");
+        commands_text_elem(r->form, "title", title);
+    }
+    return r->form;
+}
+
+void commands_show(struct commands_req *r, const char *var, const char *label,
+                   const char *value)
+{
+    xmpp_stanza_t *x = commands_result_form(r, r->def->name);
+
+    if (x != NULL)
+        commands_field(x, var, "text-single", label, value);
+    commands_say(r, "%s: %s", label, value);
+}
+
+const char *commands_value(const struct commands_req *r, const char *var)
+{
+    int i;
+
+    for (i = 0; i < r->nvals; i++)
+        if (strcmp(r->vals[i].var, var) == 0)
+            return r->vals[i].value;
+    return NULL;
+}
+
+static void commands_value_add(struct commands_req *r, const char *var,
+                               const char *value)
+{
+    if (r->nvals == COMMANDS_MAX_VALUES || value == NULL ||
+        strlen(value) > COMMANDS_VALUE_MAX)
+        return;
+    r->vals[r->nvals].var = var;
+    r->vals[r->nvals].value = value;
+    r->nvals++;
+}
+
+/* The <command/> element of an answer to r's iq. */
+static xmpp_stanza_t *commands_answer_elem(const struct commands_req *r,
+                                           const char *status)
+{
+    xmpp_stanza_t *c = commands_elem(NULL, "command", NS_COMMANDS);
+
+    xmpp_stanza_set_attribute(c, "node", r->def->node);
+    xmpp_stanza_set_attribute(c, "sessionid", r->sessionid);
+    xmpp_stanza_set_attribute(c, "status", status);
+    return c;
+}
+
+/* Answers the iq: completed, with the note and the result form. */
+static void commands_finish_adhoc(struct commands_req *r)
+{
+    xmpp_stanza_t *c = commands_answer_elem(r, "completed");
+    xmpp_stanza_t *note;
+
+    if (r->text.len > 0) {
+        note = commands_text_elem(c, "note", r->text.data);
+        xmpp_stanza_set_attribute(note, "type", r->error ? "error" : "info");
+    }
+    if (r->form != NULL)
+        xmpp_stanza_add_child(c, r->form);
+    component_iq_result(r->iq, c);
+    xmpp_stanza_release(c);
+}
+
+/* Sends a chat message from the gateway to the full JID to. */
+static void commands_chat(const char *to, const char *text)
+{
+    char *xml = message_notice_xml(component_jid(), to, text);
+
+    component_send_raw(xml, strlen(xml));
+    free(xml);
+}
+
+void commands_finish(struct commands_req *r)
+{
+    if (r->iq != NULL)
+        commands_finish_adhoc(r);
+    else
+        commands_chat(r->to, r->text.len > 0 ? r->text.data : "Done.");
+    commands_req_free(r);
+}
+
+/* ---- sessions ---- */
+
+static void commands_session_free(struct commands_session *s)
+{
+    free(s->id);
+    free(s->owner);
+    free(s);
+}
+
+/* Drops the sessions nobody came back to. */
+static void commands_session_expire(void)
+{
+    struct commands_session **pp = &cs.sessions, *s;
+    long long now = now_ms();
+
+    while ((s = *pp) != NULL) {
+        if (s->expires_ms > now) {
+            pp = &s->next;
+            continue;
+        }
+        *pp = s->next;
+        commands_session_free(s);
+        cs.nsessions--;
+    }
+}
+
+static int commands_session_add(const char *id, const struct commands_def *def,
+                                const char *owner)
+{
+    struct commands_session *s;
+
+    commands_session_expire();
+    if (cs.nsessions >= COMMANDS_MAX_SESSIONS)
+        return -1;
+    s = xcalloc(1, sizeof(*s));
+    s->id = xstrdup(id);
+    s->def = def;
+    s->owner = xstrdup(owner);
+    s->expires_ms = now_ms() + COMMANDS_SESSION_TTL_MS;
+    s->next = cs.sessions;
+    cs.sessions = s;
+    cs.nsessions++;
+    return 0;
+}
+
+/* Takes the session id of owner for def out of the list; 0 or -1. With
+ * keep, it stays. */
+static int commands_session_take(const char *id, const struct commands_def *def,
+                                 const char *owner, int keep)
+{
+    struct commands_session **pp, *s;
+
+    commands_session_expire();
+    for (pp = &cs.sessions; (s = *pp) != NULL; pp = &s->next) {
+        if (strcmp(s->id, id) != 0 || s->def != def ||
+            strcmp(s->owner, owner) != 0)
+            continue;
+        if (!keep) {
+            *pp = s->next;
+            commands_session_free(s);
+            cs.nsessions--;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- ad-hoc commands (XEP-0050) ---- */
+
+/* An error answer with an XEP-0050 condition (bad-action, ...) as well. */
+static void commands_error(xmpp_stanza_t *iq, const char *type,
+                           const char *condition, const char *specific,
+                           const char *text)
+{
+    xmpp_stanza_t *r = commands_elem(NULL, "iq", NULL);
+    xmpp_stanza_t *e = commands_elem(r, "error", NULL);
+    const char *to = xmpp_stanza_get_to(iq);
+
+    xmpp_stanza_set_type(r, "error");
+    xmpp_stanza_set_id(r, xmpp_stanza_get_id(iq));
+    xmpp_stanza_set_to(r, xmpp_stanza_get_from(iq));
+    xmpp_stanza_set_from(r, to ? to : component_jid());
+    xmpp_stanza_set_type(e, type);
+    commands_elem(e, condition, NS_STANZAS);
+    if (specific != NULL)
+        commands_elem(e, specific, NS_COMMANDS);
+    if (text != NULL)
+        xmpp_stanza_set_ns(commands_text_elem(e, "text", text), NS_STANZAS);
+    component_send(r);
+    xmpp_stanza_release(r);
+}
+
+/* Answers with the first stage's form; the session waits for it. */
+static void commands_reply_form(struct commands_req *r, xmpp_stanza_t *x)
+{
+    xmpp_stanza_t *c = commands_answer_elem(r, "executing");
+    xmpp_stanza_t *a = commands_elem(c, "actions", NULL);
+
+    xmpp_stanza_set_attribute(a, "execute", "complete");
+    commands_elem(a, "complete", NULL);
+    xmpp_stanza_add_child(c, x);
+    component_iq_result(r->iq, c);
+    xmpp_stanza_release(c);
+}
+
+/* A new execution: the form, or the result at once. */
+static void commands_start(struct commands_req *r)
+{
+    xmpp_stanza_t *x;
+
+    if (r->def->form == NULL) {
+        r->def->run(r);
+        return;
+    }
+    x = commands_elem(NULL, "x", NS_DATA);
+    xmpp_stanza_set_type(x, "form");
+    commands_text_elem(x, "title", r->def->name);
+    if (r->def->form(r, x) < 0) {
+        xmpp_stanza_release(x);
+        commands_finish(r);
+        return;
+    }
+    if (commands_session_add(r->sessionid, r->def,
+                             xmpp_stanza_get_from(r->iq)) < 0)
+        commands_error(r->iq, "wait", "resource-constraint", NULL,
+                       "Too many commands are in progress; try later");
+    else
+        commands_reply_form(r, x);
+    xmpp_stanza_release(x);
+    commands_req_free(r);
+}
+
+/* Reads the values of a submitted form into r (they borrow from r->iq). */
+static void commands_read_form(struct commands_req *r, xmpp_stanza_t *x)
+{
+    xmpp_stanza_t *f, *v;
+    const char *var;
+
+    for (f = xmpp_stanza_get_children(x); f; f = xmpp_stanza_get_next(f)) {
+        var = xmpp_stanza_get_attribute(f, "var");
+        if (!xmpp_stanza_is_tag(f) || var == NULL ||
+            strcmp(xmpp_stanza_get_name(f), "field") != 0)
+            continue;
+        v = xmpp_stanza_get_child_by_name(f, "value");
+        commands_value_add(r, var, v ? commands_text_of(v) : "");
+    }
+}
+
+/* The form comes back (execute, next or complete) or is cancelled. */
+static void commands_continue(struct commands_req *r, xmpp_stanza_t *c,
+                              const char *action)
+{
+    const char *from = xmpp_stanza_get_from(r->iq);
+    int cancel = strcmp(action, "cancel") == 0;
+    xmpp_stanza_t *x = xmpp_stanza_get_child_by_ns(c, NS_DATA);
+    const char *type = x ? xmpp_stanza_get_type(x) : NULL;
+
+    if (!cancel && strcmp(action, "prev") == 0) {
+        commands_error(r->iq, "modify", "bad-request", "bad-action",
+                       "This command has a single stage");
+    } else if (commands_session_take(r->sessionid, r->def, from,
+                                     !cancel && x == NULL) < 0) {
+        commands_error(r->iq, "modify", "bad-request", "bad-sessionid",
+                       "No such session (it may have expired)");
+    } else if (cancel) {
+        xmpp_stanza_t *a = commands_answer_elem(r, "canceled");
+
+        component_iq_result(r->iq, a);
+        xmpp_stanza_release(a);
+    } else if (x == NULL || type == NULL || strcmp(type, "submit") != 0) {
+        commands_error(r->iq, "modify", "bad-request", "bad-payload",
+                       "Fill in and submit the form");
+    } else {
+        commands_read_form(r, x);
+        r->def->run(r);
+        return;
+    }
+    commands_req_free(r);
+}
+
+/* iq set <command/> to the gateway JID. */
+static int commands_iq(xmpp_stanza_t *iq, xmpp_stanza_t *c, void *arg)
+{
+    const char *to = xmpp_stanza_get_to(iq);
+    const char *action = xmpp_stanza_get_attribute(c, "action");
+    const char *sid = xmpp_stanza_get_attribute(c, "sessionid");
+    const struct commands_def *def =
+        commands_find(xmpp_stanza_get_attribute(c, "node"));
+    struct commands_req *r;
+    char *jid;
+
+    if ((to != NULL && strchr(to, '@') != NULL) ||
+        strcmp(xmpp_stanza_get_type(iq), "set") != 0)
+        return 0;
+    jid = jid_bare(xmpp_stanza_get_from(iq));
+    if (def == NULL) {
+        commands_error(iq, "cancel", "item-not-found", NULL,
+                       "This gateway has no such command");
+    } else if (!commands_may(jid, def)) {
+        commands_error(iq, "cancel", "forbidden", NULL,
+                       commands_forbidden_text(def));
+    } else if (sid == NULL && action != NULL &&
+               strcmp(action, "execute") != 0) {
+        commands_error(iq, "modify", "bad-request", "bad-action",
+                       "Execute the command first");
+    } else {
+        r = commands_req_new(def, jid);
+        r->iq = xmpp_stanza_copy(iq);
+        r->sessionid = sid ? xstrdup(sid) : component_new_id();
+        if (sid == NULL)
+            commands_start(r);
+        else
+            commands_continue(r,
+                              xmpp_stanza_get_child_by_ns(r->iq, NS_COMMANDS),
+                              action ? action : "execute");
+    }
+    free(jid);
+    return 1;
+}
+
+/* ---- discovery ---- */
+
+static xmpp_stanza_t *commands_disco_query(const char *node, int items)
+{
+    xmpp_stanza_t *q =
+        commands_elem(NULL, "query", items ? NS_DISCO_ITEMS : NS_DISCO_INFO);
+
+    xmpp_stanza_set_attribute(q, "node", node);
+    return q;
+}
+
+/* The commands jid may run, as disco items. */
+static void commands_list(xmpp_stanza_t *q, const char *jid)
+{
+    const struct commands_def *d;
+    xmpp_stanza_t *item;
+
+    for (d = commands_defs; d->node != NULL; d++) {
+        if (!commands_may(jid, d))
+            continue;
+        item = commands_elem(q, "item", NULL);
+        xmpp_stanza_set_attribute(item, "jid", component_jid());
+        xmpp_stanza_set_attribute(item, "node", d->node);
+        xmpp_stanza_set_attribute(item, "name", d->name);
+    }
+}
+
+static void commands_identity(xmpp_stanza_t *q, const char *type,
+                              const char *name)
+{
+    xmpp_stanza_t *id = commands_elem(q, "identity", NULL);
+
+    xmpp_stanza_set_attribute(id, "category", "automation");
+    xmpp_stanza_set_attribute(id, "type", type);
+    xmpp_stanza_set_attribute(id, "name", name);
+}
+
+static void commands_feature(xmpp_stanza_t *q, const char *var)
+{
+    xmpp_stanza_set_attribute(commands_elem(q, "feature", NULL), "var", var);
+}
+
+/* disco#info and #items on the command list and on each command. */
+static int commands_disco(xmpp_stanza_t *iq, const char *node, int items,
+                          void *arg)
+{
+    const struct commands_def *def = commands_find(node);
+    int list = strcmp(node, NS_COMMANDS) == 0;
+    char *jid;
+    xmpp_stanza_t *q;
+
+    if (!list && def == NULL)
+        return 0;
+    jid = jid_bare(xmpp_stanza_get_from(iq));
+    if (!list && !commands_may(jid, def)) {
+        component_error_reply(iq, "cancel", "forbidden",
+                              commands_forbidden_text(def));
+        free(jid);
+        return 1;
+    }
+    q = commands_disco_query(node, items);
+    if (list && items) {
+        commands_list(q, jid);
+    } else if (!items) {
+        commands_identity(q, list ? "command-list" : "command-node",
+                          list ? "Commands" : def->name);
+        commands_feature(q, NS_COMMANDS);
+        commands_feature(q, NS_DATA);
+    }
+    component_iq_result(iq, q);
+    xmpp_stanza_release(q);
+    free(jid);
+    return 1;
+}
+
+/* ---- chat commands ---- */
+
+/* The list of commands jid may type. */
+static char *commands_help(const char *jid)
+{
+    const struct commands_def *d;
+    struct buf b;
+    int admin = commands_is_admin(jid), user = commands_domain_allowed(jid);
+
+    buf_init(&b, COMMANDS_TEXT_MAX);
+    buf_appendf(&b,
+                "This is a WhatsApp gateway. Send one of these "
+                "commands as a message to %s (or use your client's "
+                "ad-hoc commands):\nhelp - this text",
+                component_jid());
+    for (d = commands_defs; d->node != NULL; d++) {
+        if (commands_may(jid, d))
+            buf_appendf(&b, "\n%s%s - %s", d->admin ? "[admin] " : "", d->usage,
+                        d->help);
+    }
+    if (user)
+        buf_appendf(&b,
+                    "\nOnce registered, write to +<phone number>@%s to "
+                    "chat with a WhatsApp number.",
+                    component_jid());
+    if (!user && !admin)
+        buf_appendf(&b, "\nYour server is not allowed to use this gateway.");
+    return buf_take(&b);
+}
+
+/* Splits the first words of body into r->words (at most
+ * COMMANDS_MAX_WORDS; the keyword lower-cased); their number. */
+static int commands_split(struct commands_req *r, const char *body, char **w)
+{
+    size_t n = strnlen(body, COMMANDS_CHAT_MAX);
+    char *p;
+    int nw = 0;
+
+    r->words = xstrndup(body, n);
+    for (p = r->words; *p != '\0' && nw < COMMANDS_MAX_WORDS;) {
+        while (*p != '\0' && isspace((unsigned char)*p))
+            *p++ = '\0';
+        if (*p == '\0')
+            break;
+        w[nw++] = p;
+        while (*p != '\0' && !isspace((unsigned char)*p))
+            p++;
+    }
+    for (p = nw > 0 ? w[0] : ""; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return nw;
+}
+
+/* Maps the words after the keyword to the command's values; -1 when they
+ * do not fit its usage. */
+static int commands_chat_args(struct commands_req *r, char **w, int nw)
+{
+    const struct commands_def *d = r->def;
+    int i, nargs = 0;
+
+    while (nargs < COMMANDS_MAX_ARGS && d->args[nargs] != NULL)
+        nargs++;
+    if (nw - 1 < d->nrequired || nw - 1 > nargs)
+        return -1;
+    for (i = 1; i < nw; i++)
+        commands_value_add(r, d->args[i - 1], w[i]);
+    return 0;
+}
+
+/* Runs def for a chat message whose words are w. */
+static void commands_chat_run(struct commands_req *r,
+                              const struct commands_def *def, char **w, int nw)
+{
+    r->def = def;
+    if (commands_chat_args(r, w, nw) < 0) {
+        commands_fail(r, "Usage: %s", def->usage);
+        commands_finish(r);
+        return;
+    }
+    def->run(r);
+}
+
+void commands_on_message(xmpp_stanza_t *st)
+{
+    struct message_in in;
+    char *jid, *w[COMMANDS_MAX_WORDS], *help;
+    const struct commands_def *def;
+    struct commands_req *r;
+    int nw;
+
+    message_parse(st, &in);
+    jid = in.from ? jid_bare(in.from) : NULL;
+    if (jid == NULL || in.body == NULL) {
+        free(jid);
+        return;
+    }
+    r = commands_req_new(NULL, jid);
+    r->to = xstrdup(in.from);
+    nw = commands_split(r, in.body, w);
+    def = nw > 0 ? commands_find(w[0]) : NULL;
+    if (def != NULL && !commands_may(jid, def)) {
+        message_error_reply(st, "cancel", "forbidden",
+                            commands_forbidden_text(def));
+        commands_req_free(r);
+    } else if (def == NULL && !commands_is_admin(jid) &&
+               !commands_domain_allowed(jid)) {
+        message_error_reply(st, "cancel", "forbidden",
+                            "Your server is not allowed to use this gateway");
+        commands_req_free(r);
+    } else if (def == NULL) {
+        help = commands_help(jid);
+        commands_say(r, "%s", help);
+        free(help);
+        commands_finish(r);
+    } else {
+        commands_chat_run(r, def, w, nw);
+    }
+    free(jid);
+}
+
+/* ---- set-up ---- */
+
+/* A lower-cased copy of s. */
+static char *commands_lower(const char *s)
+{
+    char *c = xstrdup(s ? s : ""), *p;
+
+    for (p = c; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return c;
+}
+
+void commands_reconfigure(const struct conf *conf)
+{
+    free(cs.admins);
+    free(cs.allowed);
+    cs.admins = commands_lower(conf->gateway_admins);
+    cs.allowed = xstrdup(conf->gateway_allowed_domains);
+}
+
+void commands_init(struct store *st, const struct conf *conf,
+                   const struct commands_ops *ops)
+{
+    commands.st = st;
+    commands.ops = *ops;
+    commands.started_ms = now_ms();
+    commands_reconfigure(conf);
+    component_iq_register(NS_COMMANDS, commands_iq, NULL);
+    disco_node_handler_add(commands_disco, NULL);
+    disco_feature_add(NS_COMMANDS);
+}
+
+void commands_free(void)
+{
+    struct commands_session *s;
+
+    while ((s = cs.sessions) != NULL) {
+        cs.sessions = s->next;
+        commands_session_free(s);
+    }
+    cs.nsessions = 0;
+    free(cs.admins);
+    free(cs.allowed);
+    cs.admins = cs.allowed = NULL;
+}

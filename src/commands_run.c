@@ -1,0 +1,559 @@
+/* SPDX-License-Identifier: MIT */
+/* The gateway's commands: for users Register, Unregister, Status and
+ * Settings; for admins List users, Statistics, Retry failed messages and
+ * Delete a user. Each has an optional form and a run function that works
+ * the same for ad-hoc and chat requests (commands.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "commands.h"
+#include "commands_int.h"
+#include "component.h"
+#include "jid.h"
+#include "register.h"
+#include "store.h"
+#include "util.h"
+
+#define COMMANDS_REGISTER_TEXT                                                 \
+    "Enter the Phone number ID of your WhatsApp Business number and a "        \
+    "permanent access token (Meta Business Settings > System users)."
+#define COMMANDS_NOT_REGISTERED                                                \
+    "You are not registered with this gateway: run the Register command "      \
+    "first"
+
+/* ---- helpers ---- */
+
+/* 1 or 0 for a boolean typed or submitted ("1", "true", "on", ...); -1 when
+ * it is none. */
+static int commands_bool(const char *s)
+{
+    static const char *const yes[] = {"1", "true", "on", "yes"};
+    static const char *const no[] = {"0", "false", "off", "no"};
+    size_t i;
+
+    for (i = 0; s != NULL && i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(s, yes[i]) == 0)
+            return 1;
+        if (strcasecmp(s, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static void commands_required(xmpp_stanza_t *field)
+{
+    commands_elem(field, "required", NULL);
+}
+
+/* The requester's account; NULL (and a failure said) when there is none. */
+static struct store_account *commands_account(struct commands_req *r)
+{
+    struct store_account *a = store_account_by_jid(commands.st, r->jid);
+
+    if (a == NULL)
+        commands_fail(r, COMMANDS_NOT_REGISTERED);
+    return a;
+}
+
+static void commands_show_ll(struct commands_req *r, const char *var,
+                             const char *label, long long v)
+{
+    char num[32];
+
+    snprintf(num, sizeof(num), "%lld", v);
+    commands_show(r, var, label, num);
+}
+
+/* The bare form of a JID an admin typed; NULL (and a failure said) when it
+ * is not one. Caller frees. */
+static char *commands_target(struct commands_req *r, const char *jid)
+{
+    char *bare = jid ? jid_bare(jid) : NULL;
+
+    if (bare == NULL || strchr(bare, '@') == NULL) {
+        commands_fail(r, "Not a user's JID: %s", jid ? jid : "(none)");
+        free(bare);
+        return NULL;
+    }
+    return bare;
+}
+
+/* ---- settings JSON ---- */
+
+int commands_setting(const char *settings, const char *key)
+{
+    struct json_object *root = settings ? json_tokener_parse(settings) : NULL;
+    struct json_object *v;
+    int on = 1;
+
+    if (root != NULL && json_object_is_type(root, json_type_object) &&
+        json_object_object_get_ex(root, key, &v) &&
+        json_object_is_type(v, json_type_boolean))
+        on = json_object_get_boolean(v);
+    json_object_put(root);
+    return on;
+}
+
+/* Stores key = on in the account's settings, keeping other keys. */
+static int commands_setting_set(const struct store_account *a, const char *key,
+                                int on)
+{
+    struct json_object *root =
+        a->settings ? json_tokener_parse(a->settings) : NULL;
+    int rc;
+
+    if (root == NULL || !json_object_is_type(root, json_type_object)) {
+        json_object_put(root);
+        root = json_object_new_object();
+    }
+    json_object_object_add(root, key, json_object_new_boolean(on));
+    rc = store_account_set_settings(
+        commands.st, a->id,
+        json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+    json_object_put(root);
+    return rc;
+}
+
+/* ---- Register ---- */
+
+static int commands_register_form(struct commands_req *r, xmpp_stanza_t *x)
+{
+    struct store_account *a = store_account_by_jid(commands.st, r->jid);
+
+    commands_text_elem(x, "instructions", COMMANDS_REGISTER_TEXT);
+    commands_required(commands_field(x, "phone_number_id", "text-single",
+                                     "Phone number ID", a ? a->pnid : NULL));
+    commands_required(commands_field(x, "access_token", "text-private",
+                                     "Access token", NULL));
+    store_account_free(a);
+    return 0;
+}
+
+/* The bridge has checked and stored the credentials (or not). */
+static void commands_registered(int ok, const char *text, void *arg)
+{
+    struct commands_req *r = arg;
+
+    if (ok)
+        commands_say(r,
+                     "Registered: your WhatsApp business number is %s. "
+                     "Write to +<phone number>@%s to chat.",
+                     text, component_jid());
+    else
+        commands_fail(r, "Registration failed: %s", text);
+    commands_finish(r);
+}
+
+static void commands_register_run(struct commands_req *r)
+{
+    const char *pnid = commands_value(r, "phone_number_id");
+    const char *token = commands_value(r, "access_token");
+    const char *why;
+
+    if (pnid == NULL || token == NULL) {
+        commands_fail(r, "Both the phone number ID and the access token are "
+                         "required");
+    } else if (register_input_check(pnid, token, &why) < 0) {
+        commands_fail(r, "%s", why);
+    } else {
+        commands.ops.register_account(r->jid, pnid, token, commands_registered,
+                                      r, commands.ops.arg);
+        return;
+    }
+    commands_finish(r);
+}
+
+/* ---- Unregister ---- */
+
+static int commands_unregister_form(struct commands_req *r, xmpp_stanza_t *x)
+{
+    struct store_account *a = commands_account(r);
+
+    if (a == NULL)
+        return -1;
+    store_account_free(a);
+    commands_text_elem(x, "instructions",
+                       "Unregistering deletes your registration and "
+                       "everything the gateway keeps for you: contacts, "
+                       "message history and queued messages.");
+    commands_required(
+        commands_field(x, "confirm", "boolean", "Yes, unregister", "0"));
+    return 0;
+}
+
+static void commands_unregister_run(struct commands_req *r)
+{
+    if (r->iq != NULL && commands_bool(commands_value(r, "confirm")) != 1)
+        commands_say(r, "Nothing was changed.");
+    else if (commands.ops.unregister(r->jid, commands.ops.arg) < 0)
+        commands_fail(r, COMMANDS_NOT_REGISTERED);
+    else
+        commands_say(r, "You are unregistered; everything the gateway kept "
+                        "for you is deleted.");
+    commands_finish(r);
+}
+
+/* ---- Status ---- */
+
+static void commands_status_account(struct commands_req *r,
+                                    const struct store_account *a)
+{
+    struct store_stats s;
+    char *err = a->last_error ? xstrdup(a->last_error)
+                              : store_outbox_last_error(commands.st, a->id);
+
+    if (store_stats_get(commands.st, a->id, &s) < 0)
+        memset(&s, 0, sizeof(s));
+    commands_show(r, "state", "Account state", a->state);
+    commands_show(r, "number", "Business number",
+                  a->display_number ? a->display_number : "unknown");
+    commands_show(r, "phone_number_id", "Phone number ID", a->pnid);
+    commands_show_ll(r, "outbox", "Outgoing messages waiting", s.outbox_queued);
+    commands_show_ll(r, "failed", "Outgoing messages failed", s.outbox_failed);
+    commands_show_ll(r, "inbox", "Incoming messages waiting", s.inbox);
+    commands_show(r, "last_error", "Last error", err ? err : "none");
+    commands_show(
+        r, COMMANDS_SETTING_TYPING, "Typing notifications",
+        commands_setting(a->settings, COMMANDS_SETTING_TYPING) ? "on" : "off");
+    commands_show(r, COMMANDS_SETTING_RECEIPTS, "Read receipts",
+                  commands_setting(a->settings, COMMANDS_SETTING_RECEIPTS)
+                      ? "on"
+                      : "off");
+    free(err);
+}
+
+static void commands_status_run(struct commands_req *r)
+{
+    struct store_account *a = commands_account(r);
+
+    if (a != NULL)
+        commands_status_account(r, a);
+    store_account_free(a);
+    commands_finish(r);
+}
+
+/* ---- Settings ---- */
+
+static void commands_setting_field(xmpp_stanza_t *x, const char *var,
+                                   const char *label,
+                                   const struct store_account *a)
+{
+    commands_field(x, var, "boolean", label,
+                   commands_setting(a->settings, var) ? "1" : "0");
+}
+
+static int commands_settings_form(struct commands_req *r, xmpp_stanza_t *x)
+{
+    struct store_account *a = commands_account(r);
+
+    if (a == NULL)
+        return -1;
+    commands_setting_field(x, COMMANDS_SETTING_TYPING,
+                           "Send my typing notifications to WhatsApp", a);
+    commands_setting_field(x, COMMANDS_SETTING_RECEIPTS,
+                           "Send read receipts to WhatsApp", a);
+    store_account_free(a);
+    return 0;
+}
+
+/* Applies the value of key if one was given; -1 when it was bad. */
+static int commands_settings_apply(struct commands_req *r,
+                                   const struct store_account *a,
+                                   const char *key, const char *value)
+{
+    int on = commands_bool(value);
+
+    if (value == NULL)
+        return 0;
+    if (on < 0 || commands_setting_set(a, key, on) < 0) {
+        commands_fail(r, "Cannot set %s to '%s'", key, value);
+        return -1;
+    }
+    return 0;
+}
+
+/* The changes asked for: chat "settings <key> <on|off>", or the form. */
+static int commands_settings_change(struct commands_req *r,
+                                    const struct store_account *a)
+{
+    const char *key = commands_value(r, "setting");
+
+    if (key == NULL)
+        return commands_settings_apply(r, a, COMMANDS_SETTING_TYPING,
+                                       commands_value(r, "typing")) < 0 ||
+                       commands_settings_apply(r, a, COMMANDS_SETTING_RECEIPTS,
+                                               commands_value(r, "receipts")) <
+                           0
+                   ? -1
+                   : 0;
+    if ((strcmp(key, COMMANDS_SETTING_TYPING) != 0 &&
+         strcmp(key, COMMANDS_SETTING_RECEIPTS) != 0) ||
+        commands_bool(commands_value(r, "value")) < 0) {
+        commands_fail(r, "Usage: %s", r->def->usage);
+        return -1;
+    }
+    return commands_settings_apply(r, a, key, commands_value(r, "value"));
+}
+
+static void commands_settings_run(struct commands_req *r)
+{
+    struct store_account *a = commands_account(r);
+    struct store_account *now;
+
+    if (a != NULL && commands_settings_change(r, a) == 0) {
+        now = store_account_by_jid(commands.st, r->jid);
+        if (now != NULL) {
+            commands_show(
+                r, COMMANDS_SETTING_TYPING, "Typing notifications",
+                commands_setting(now->settings, COMMANDS_SETTING_TYPING)
+                    ? "on"
+                    : "off");
+            commands_show(
+                r, COMMANDS_SETTING_RECEIPTS, "Read receipts",
+                commands_setting(now->settings, COMMANDS_SETTING_RECEIPTS)
+                    ? "on"
+                    : "off");
+        }
+        store_account_free(now);
+    }
+    store_account_free(a);
+    commands_finish(r);
+}
+
+/* ---- List users (admin) ---- */
+
+static int commands_users_row(const struct store_account *a, void *arg)
+{
+    struct commands_req *r = arg;
+    const char *number = a->display_number ? a->display_number : a->pnid;
+    xmpp_stanza_t *item;
+
+    if (r->form != NULL) {
+        item = commands_elem(r->form, "item", NULL);
+        commands_field(item, "jid", NULL, NULL, a->jid);
+        commands_field(item, "number", NULL, NULL, number);
+        commands_field(item, "state", NULL, NULL, a->state);
+    }
+    commands_say(r, "%s  %s  %s", a->jid, number, a->state);
+    return 0;
+}
+
+static void commands_users_run(struct commands_req *r)
+{
+    xmpp_stanza_t *x = commands_result_form(r, r->def->name);
+    xmpp_stanza_t *rep;
+
+    if (x != NULL) {
+        rep = commands_elem(x, "reported", NULL);
+        commands_field(rep, "jid", "jid-single", "JID", NULL);
+        commands_field(rep, "number", "text-single", "Business number", NULL);
+        commands_field(rep, "state", "text-single", "State", NULL);
+    }
+    commands_say(r, "%lld registered user(s)",
+                 store_account_count(commands.st));
+    store_account_foreach(commands.st, commands_users_row, r);
+    commands_finish(r);
+}
+
+/* ---- Statistics (admin) ---- */
+
+static void commands_stats_messages(struct commands_req *r,
+                                    const struct store_stats *s)
+{
+    const long long *out = s->messages[1], *in = s->messages[0];
+
+    commands_show_ll(r, "out_queued", "Messages to WhatsApp: queued",
+                     out[STORE_STATUS_QUEUED]);
+    commands_show_ll(r, "out_sent", "Messages to WhatsApp: sent",
+                     out[STORE_STATUS_SENT]);
+    commands_show_ll(r, "out_delivered", "Messages to WhatsApp: delivered",
+                     out[STORE_STATUS_DELIVERED]);
+    commands_show_ll(r, "out_read", "Messages to WhatsApp: read",
+                     out[STORE_STATUS_READ]);
+    commands_show_ll(r, "out_failed", "Messages to WhatsApp: failed",
+                     out[STORE_STATUS_FAILED]);
+    commands_show_ll(r, "in_delivered", "Messages from WhatsApp: delivered",
+                     in[STORE_STATUS_DELIVERED]);
+    commands_show_ll(r, "in_read", "Messages from WhatsApp: read",
+                     in[STORE_STATUS_READ]);
+}
+
+static void commands_stats_run(struct commands_req *r)
+{
+    struct store_stats s;
+
+    if (store_stats_get(commands.st, 0, &s) < 0) {
+        commands_fail(r, "The gateway's database did not answer");
+        commands_finish(r);
+        return;
+    }
+    commands_show_ll(r, "users", "Registered users", s.accounts);
+    commands_show_ll(r, "users_paused", "Users whose token was rejected",
+                     s.accounts_paused);
+    commands_stats_messages(r, &s);
+    commands_show_ll(r, "outbox", "Outgoing queue", s.outbox_queued);
+    commands_show_ll(r, "failed", "Outgoing failed (retryable)",
+                     s.outbox_failed);
+    commands_show_ll(r, "inbox", "Incoming queue", s.inbox);
+    commands_show_ll(r, "uptime", "Uptime (seconds)",
+                     (now_ms() - commands.started_ms) / 1000);
+    commands_show_ll(r, "reconnects", "Reconnects to the XMPP server",
+                     (long long)component_reconnects());
+    commands_finish(r);
+}
+
+/* ---- Retry failed messages (admin) ---- */
+
+static int commands_retry_form(struct commands_req *r, xmpp_stanza_t *x)
+{
+    commands_text_elem(x, "instructions",
+                       "Queue the failed outgoing messages again: those of "
+                       "one user, or of everybody when the JID is empty.");
+    commands_field(x, "jid", "jid-single", "User (empty: everybody)", NULL);
+    return 0;
+}
+
+static void commands_retry_run(struct commands_req *r)
+{
+    const char *jid = commands_value(r, "jid");
+    char *bare = NULL;
+    struct store_account *a = NULL;
+    long long n;
+
+    if (jid != NULL && jid[0] != '\0') {
+        bare = commands_target(r, jid);
+        a = bare ? store_account_by_jid(commands.st, bare) : NULL;
+        if (bare != NULL && a == NULL)
+            commands_fail(r, "%s is not registered", bare);
+        if (a == NULL)
+            goto out;
+    }
+    n = commands.ops.retry_failed(bare, commands.ops.arg);
+    if (n < 0)
+        commands_fail(r, "The failed messages could not be queued again");
+    else
+        commands_say(r, "%lld failed message(s) queued again%s%s", n,
+                     bare ? " for " : "", bare ? bare : "");
+out:
+    store_account_free(a);
+    free(bare);
+    commands_finish(r);
+}
+
+/* ---- Delete a user (admin) ---- */
+
+static int commands_delete_form(struct commands_req *r, xmpp_stanza_t *x)
+{
+    commands_text_elem(x, "instructions",
+                       "Unregister a user and delete everything the gateway "
+                       "keeps for them.");
+    commands_required(
+        commands_field(x, "jid", "jid-single", "User to delete", NULL));
+    return 0;
+}
+
+static void commands_delete_run(struct commands_req *r)
+{
+    char *bare = commands_target(r, commands_value(r, "jid"));
+
+    if (bare != NULL) {
+        if (commands.ops.unregister(bare, commands.ops.arg) < 0)
+            commands_fail(r, "%s is not registered", bare);
+        else
+            commands_say(r, "%s is unregistered and their data deleted", bare);
+    }
+    free(bare);
+    commands_finish(r);
+}
+
+/* ---- the table ---- */
+
+const struct commands_def commands_defs[] = {
+    {"register",
+     "Register",
+     "register <phone_number_id> <access_token>",
+     "register your WhatsApp Business number",
+     0,
+     {"phone_number_id", "access_token"},
+     2,
+     commands_register_form,
+     commands_register_run},
+    {"unregister",
+     "Unregister",
+     "unregister",
+     "delete your registration and everything kept for you",
+     0,
+     {NULL},
+     0,
+     commands_unregister_form,
+     commands_unregister_run},
+    {"status",
+     "Status",
+     "status",
+     "your account's state, queues and last error",
+     0,
+     {NULL},
+     0,
+     NULL,
+     commands_status_run},
+    {"settings",
+     "Settings",
+     "settings [typing|receipts on|off]",
+     "show or change your settings",
+     0,
+     {"setting", "value"},
+     0,
+     commands_settings_form,
+     commands_settings_run},
+    {"users",
+     "List users",
+     "users",
+     "the registered users",
+     1,
+     {NULL},
+     0,
+     NULL,
+     commands_users_run},
+    {"stats",
+     "Statistics",
+     "stats",
+     "message and queue figures",
+     1,
+     {NULL},
+     0,
+     NULL,
+     commands_stats_run},
+    {"retry",
+     "Retry failed messages",
+     "retry [jid]",
+     "queue failed outgoing messages again, of one user or of all",
+     1,
+     {"jid"},
+     0,
+     commands_retry_form,
+     commands_retry_run},
+    {"delete",
+     "Delete a user",
+     "delete <jid>",
+     "unregister a user and delete their data",
+     1,
+     {"jid"},
+     1,
+     commands_delete_form,
+     commands_delete_run},
+    {NULL, NULL, NULL, NULL, 0, {NULL}, 0, NULL, NULL},
+};
+
+const struct commands_def *commands_find(const char *name)
+{
+    const struct commands_def *d;
+
+    for (d = commands_defs; name != NULL && d->node != NULL; d++)
+        if (strcmp(d->node, name) == 0)
+            return d;
+    return NULL;
+}
