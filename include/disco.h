@@ -21,6 +21,9 @@ void disco_feature_add(const char *var);
 void disco_contact_feature_add(const char *var);
 /* Adds a handler for queries on nodes of the gateway JID. */
 void disco_node_handler_add(disco_node_fn fn, void *arg);
+/* A new XEP-0115 <c/> element for contact JIDs' presence (caller
+ * releases). */
+xmpp_stanza_t *disco_contact_caps(void);
 void disco_free(void);
 
 #endif

@@ -10,8 +10,10 @@
 
 #include "bridge.h"
 #include "bridge_int.h"
+#include "commands.h"
 #include "component.h"
 #include "conf.h"
+#include "disco.h"
 #include "httpd.h"
 #include "jid.h"
 #include "log.h"
@@ -24,9 +26,6 @@
 #include "util.h"
 
 #define BRIDGE_WEBHOOK_MAX (4 * 1024 * 1024) /* Meta: up to 3 MB */
-#define BRIDGE_HELP                                                            \
-    "This is a WhatsApp gateway. Register with your client's \"Register\" "    \
-    "command on this address, then write to +<phone number>@"
 
 struct bridge_state bridge;
 
@@ -120,26 +119,23 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
 {
     struct message_in in;
     struct store_account *a;
-    char *bare, wa[JID_PHONE_MAX], *help;
+    char *bare, wa[JID_PHONE_MAX];
 
     message_parse(st, &in);
     if (strcmp(in.type, "error") == 0 || strcmp(in.type, "groupchat") == 0 ||
         in.to == NULL)
         return;
+    if (strchr(in.to, '@') == NULL) {
+        if (in.body != NULL)
+            commands_on_message(st); /* to the gateway: a chat command */
+        return;
+    }
     bare = jid_bare(in.from);
     a = bare ? store_account_by_jid(bridge.st, bare) : NULL;
     if (a == NULL) {
         if (in.body != NULL)
             message_error_reply(st, "auth", "registration-required",
                                 "Register with this gateway first");
-    } else if (strchr(in.to, '@') == NULL) {
-        if (in.body != NULL) {
-            help = xasprintf(BRIDGE_HELP "%s", component_jid());
-            bridge_inbox(a->id, a->jid,
-                         message_notice_xml(component_jid(), a->jid, help));
-            free(help);
-            queue_kick();
-        }
     } else if (jid_to_wa_id(in.to, component_jid(), wa, sizeof(wa)) < 0) {
         message_error_reply(st, "modify", "jid-malformed",
                             "Not a WhatsApp contact: write to "
@@ -157,8 +153,14 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
 
 /* ---- registration ---- */
 
+/* How a registration ended: type NULL when it worked (text: the business
+ * number), else an XMPP error type, condition and text. */
+typedef void (*bridge_reg_done_fn)(const char *type, const char *condition,
+                                   const char *text, void *arg);
+
 struct bridge_reg {
-    xmpp_stanza_t *iq;
+    bridge_reg_done_fn done;
+    void *arg;
     char *jid, *pnid, *token;
 };
 
@@ -175,7 +177,6 @@ static int bridge_reg_lookup(const char *jid, char **pnid, void *arg)
 
 static void bridge_reg_free(struct bridge_reg *r)
 {
-    xmpp_stanza_release(r->iq);
     free(r->jid);
     free(r->pnid);
     free(r->token);
@@ -189,10 +190,9 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
     long long id;
 
     if (res->outcome != NET_OK) {
-        register_reply_error(
-            r->iq, res->outcome == NET_RETRY ? "wait" : "modify",
-            "not-acceptable",
-            res->text ? res->text : "WhatsApp refused these credentials");
+        r->done(res->outcome == NET_RETRY ? "wait" : "modify", "not-acceptable",
+                res->text ? res->text : "WhatsApp refused these credentials",
+                r->arg);
         bridge_reg_free(r);
         return;
     }
@@ -200,16 +200,16 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
     id = store_account_upsert(bridge.st, r->jid, bridge.be->name, r->pnid,
                               r->token, res->info);
     if (id < 0) {
-        register_reply_error(r->iq, "cancel", "conflict",
-                             id == -2 ? "This phone number ID is already "
-                                        "registered by another user"
-                                      : "The gateway could not store the "
-                                        "account");
+        r->done("cancel", "conflict",
+                id == -2 ? "This phone number ID is already registered by "
+                           "another user"
+                         : "The gateway could not store the account",
+                r->arg);
     } else if (queue_flush() < 0) {
-        register_reply_error(r->iq, "wait", "internal-server-error",
-                             "The gateway could not store the account");
+        r->done("wait", "internal-server-error",
+                "The gateway could not store the account", r->arg);
     } else {
-        register_reply_ok(r->iq);
+        r->done(NULL, NULL, res->info ? res->info : r->pnid, r->arg);
         a = store_account_by_id(bridge.st, id);
         if (a != NULL)
             roster_account_added(a);
@@ -221,19 +221,42 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
     bridge_reg_free(r);
 }
 
-static void bridge_reg_submit(xmpp_stanza_t *iq, const char *jid,
-                              const char *pnid, const char *token, void *arg)
+/* Checks the credentials with the network and stores the account (XEP-0077
+ * and the Register command); done(..., arg) tells how it ended. */
+static void bridge_reg_start(const char *jid, const char *pnid,
+                             const char *token, bridge_reg_done_fn done,
+                             void *arg)
 {
     struct bridge_reg *r = xcalloc(1, sizeof(*r));
     struct net_account na;
 
-    r->iq = iq;
+    r->done = done;
+    r->arg = arg;
     r->jid = xstrdup(jid);
     r->pnid = xstrdup(pnid);
     r->token = xstrdup(token);
     na.id = r->pnid;
     na.token = r->token;
     bridge.be->check(&na, bridge_reg_checked, r);
+}
+
+/* Answers the XEP-0077 iq (a copy we own). */
+static void bridge_reg_iq_done(const char *type, const char *condition,
+                               const char *text, void *arg)
+{
+    xmpp_stanza_t *iq = arg;
+
+    if (type == NULL)
+        register_reply_ok(iq);
+    else
+        register_reply_error(iq, type, condition, text);
+    xmpp_stanza_release(iq);
+}
+
+static void bridge_reg_submit(xmpp_stanza_t *iq, const char *jid,
+                              const char *pnid, const char *token, void *arg)
+{
+    bridge_reg_start(jid, pnid, token, bridge_reg_iq_done, iq);
 }
 
 static int bridge_reg_remove(const char *jid, void *arg)
@@ -251,7 +274,86 @@ static int bridge_reg_remove(const char *jid, void *arg)
     return 0;
 }
 
+/* ---- commands ---- */
+
+struct bridge_cmd_reg {
+    commands_done_fn done;
+    void *arg;
+};
+
+static void bridge_cmd_reg_done(const char *type, const char *condition,
+                                const char *text, void *arg)
+{
+    struct bridge_cmd_reg *c = arg;
+
+    c->done(type == NULL, text, c->arg);
+    free(c);
+}
+
+/* The Register command: the same check and store as XEP-0077. */
+static void bridge_cmd_register(const char *jid, const char *pnid,
+                                const char *token, commands_done_fn done,
+                                void *done_arg, void *arg)
+{
+    struct bridge_cmd_reg *c = xmalloc(sizeof(*c));
+
+    c->done = done;
+    c->arg = done_arg;
+    bridge_reg_start(jid, pnid, token, bridge_cmd_reg_done, c);
+}
+
+static int bridge_cmd_unregister(const char *jid, void *arg)
+{
+    return bridge_reg_remove(jid, NULL);
+}
+
+/* Queues the failed messages of jid's account (NULL: of all) again. */
+static long long bridge_cmd_retry(const char *jid, void *arg)
+{
+    struct store_account *a = NULL;
+    long long n;
+
+    if (jid != NULL) {
+        a = store_account_by_jid(bridge.st, jid);
+        if (a == NULL)
+            return 0;
+    }
+    queue_begin();
+    n = store_outbox_requeue_failed(bridge.st, a ? a->id : 0);
+    if (queue_flush() < 0)
+        n = -1;
+    log_info("bridge: %lld failed message(s) of %s queued again", n,
+             jid ? jid : "every user");
+    store_account_free(a);
+    queue_kick();
+    return n;
+}
+
 /* ---- wiring ---- */
+
+/* Contact JIDs advertise exactly what the back end can do. */
+static void bridge_advertise(const struct net_caps *c)
+{
+    const struct {
+        int on;
+        const char *var;
+    } map[] = {
+        {c->receipts, "urn:xmpp:receipts"},
+        {c->read_markers, "urn:xmpp:chat-markers:0"},
+        {c->typing, "http://jabber.org/protocol/chatstates"},
+        {c->replies, "urn:xmpp:reply:0"},
+        {c->reactions, "urn:xmpp:reactions:0"},
+        {c->edits_in || c->edits_out, "urn:xmpp:message-correct:0"},
+        {c->retractions_in || c->retractions_out, "urn:xmpp:message-retract:1"},
+        {c->retractions_in || c->retractions_out, "urn:xmpp:message-retract:0"},
+        {c->media, "jabber:x:oob"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i].on)
+            disco_contact_feature_add(map[i].var);
+}
 
 static void bridge_on_state(int connected, void *arg)
 {
@@ -267,6 +369,8 @@ int bridge_init(struct store *st, const struct conf *conf)
     struct register_ops r = {bridge_reg_lookup, bridge_reg_submit,
                              bridge_reg_remove, NULL};
     struct queue_ops q = {bridge_send, NULL};
+    struct commands_ops c = {bridge_cmd_register, bridge_cmd_unregister,
+                             bridge_cmd_retry, NULL};
 
     bridge.st = st;
     bridge.be = net_backend_find(conf->network_backend);
@@ -276,8 +380,10 @@ int bridge_init(struct store *st, const struct conf *conf)
         return -1;
     }
     net_configure(conf);
+    bridge_advertise(&bridge.be->caps);
     roster_init(st);
     register_init(conf, &r);
+    commands_init(st, conf, &c);
     queue_init(st, conf->cloudapi_throughput, &q);
     component_set_handlers(&h);
     bridge.webhook_path = xasprintf("/webhook/%s", bridge.be->name);
@@ -289,6 +395,7 @@ void bridge_reconfigure(const struct conf *conf)
 {
     net_configure(conf);
     register_reconfigure(conf);
+    commands_reconfigure(conf);
     queue_set_throughput(conf->cloudapi_throughput);
 }
 
@@ -302,6 +409,7 @@ void bridge_free(void)
 {
     queue_free();
     register_free();
+    commands_free();
     free(bridge.webhook_path);
     bridge.webhook_path = NULL;
 }

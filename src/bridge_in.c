@@ -12,6 +12,7 @@
 #include "jid.h"
 #include "log.h"
 #include "message.h"
+#include "metrics.h"
 #include "net.h"
 #include "queue.h"
 #include "roster.h"
@@ -76,6 +77,9 @@ static int bridge_fresh(const char *kind, const struct store_account *a,
     int fresh = store_seen_add(bridge.st, key, now_s() + BRIDGE_SEEN_TTL_S);
 
     free(key);
+    metrics_inc(fresh == 0                     ? METRICS_IN_DUPLICATE
+                : ev->kind == NET_EVENT_STATUS ? METRICS_IN_STATUS
+                                               : METRICS_IN_MESSAGE);
     return fresh;
 }
 
@@ -353,10 +357,12 @@ static void bridge_webhook_post(const struct httpd_request *req,
 
     if (bridge.be->webhook_verify(req, &why) < 0) {
         log_warn("bridge: webhook rejected: %s", why);
+        metrics_inc(METRICS_REJECT_SIGNATURE);
         httpd_respond(res, 403, "text/plain", "signature rejected\n");
         return;
     }
     if (queue_flush() < 0 || store_begin(bridge.st) < 0) {
+        metrics_inc(METRICS_REJECT_STORE);
         httpd_respond(res, 500, "text/plain", "store unavailable\n");
         return;
     }
@@ -365,13 +371,16 @@ static void bridge_webhook_post(const struct httpd_request *req,
         store_rollback(bridge.st);
         log_warn("bridge: webhook body malformed or not stored (%zu bytes)",
                  req->body_len);
+        metrics_inc(METRICS_REJECT_MALFORMED);
         httpd_respond(res, 400, "text/plain", "malformed\n");
         return;
     }
     if (store_commit(bridge.st) < 0) {
+        metrics_inc(METRICS_REJECT_STORE);
         httpd_respond(res, 500, "text/plain", "store unavailable\n");
         return;
     }
+    metrics_inc(METRICS_WEBHOOK_OK);
     log_debug("bridge: webhook of %zu bytes stored", req->body_len);
     queue_kick();
     httpd_respond(res, 200, "text/plain", "ok\n");

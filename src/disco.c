@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #include "component.h"
 #include "conf.h"
 #include "config.h"
@@ -12,6 +15,7 @@
 #include "util.h"
 
 #define DISCO_MAX_FEATURES 48
+#define DISCO_CAPS_NODE "https://github.com/ferry-xmpp/ferry"
 #define DISCO_MAX_NODE_HANDLERS 4
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
@@ -31,6 +35,7 @@ struct disco_node_handler {
 static struct {
     char *name;
     struct disco_list gateway, contact;
+    char *caps_ver; /* XEP-0115 of contact JIDs, computed when needed */
     struct disco_node_handler nodes[DISCO_MAX_NODE_HANDLERS];
     int nnodes;
 } disco;
@@ -53,6 +58,8 @@ void disco_feature_add(const char *var)
 
 void disco_contact_feature_add(const char *var)
 {
+    free(disco.caps_ver);
+    disco.caps_ver = NULL;
     disco_list_add(&disco.contact, var);
 }
 
@@ -206,8 +213,49 @@ void disco_init(const struct conf *conf)
     component_iq_register(NS_VERSION, disco_version, NULL);
 }
 
+static int disco_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* XEP-0115 verification string of the contact JIDs' identity and
+ * features: base64(SHA-1("client/phone//<" feature "<" ...)). */
+static char *disco_caps_ver(void)
+{
+    const char *sorted[DISCO_MAX_FEATURES];
+    unsigned char md[SHA_DIGEST_LENGTH];
+    unsigned char b64[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+    struct buf b;
+    int i;
+
+    memcpy(sorted, disco.contact.var, sizeof(sorted[0]) * disco.contact.n);
+    qsort(sorted, (size_t)disco.contact.n, sizeof(sorted[0]), disco_cmp);
+    buf_init(&b, 64 * 1024);
+    buf_append(&b, "client/phone//<", 15);
+    for (i = 0; i < disco.contact.n; i++)
+        buf_appendf(&b, "%s<", sorted[i]);
+    SHA1((const unsigned char *)b.data, b.len, md);
+    EVP_EncodeBlock(b64, md, SHA_DIGEST_LENGTH);
+    buf_reset(&b);
+    return xstrdup((const char *)b64);
+}
+
+xmpp_stanza_t *disco_contact_caps(void)
+{
+    xmpp_stanza_t *c = disco_elem("c", "http://jabber.org/protocol/caps");
+
+    if (disco.caps_ver == NULL)
+        disco.caps_ver = disco_caps_ver();
+    xmpp_stanza_set_attribute(c, "hash", "sha-1");
+    xmpp_stanza_set_attribute(c, "node", DISCO_CAPS_NODE);
+    xmpp_stanza_set_attribute(c, "ver", disco.caps_ver);
+    return c;
+}
+
 void disco_free(void)
 {
+    free(disco.caps_ver);
+    disco.caps_ver = NULL;
     free(disco.name);
     disco.name = NULL;
     disco.gateway.n = 0;

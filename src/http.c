@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* libcurl multi-socket on libevent (curl's hiperfifo pattern): curl tells us
  * which sockets to watch and when to wake it; we report finished transfers
- * to their callbacks. Response bodies are capped. */
+ * to their callbacks. Response bodies are capped, in memory or in a file;
+ * request bodies come from memory, a file or multipart form parts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -11,6 +17,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "util.h"
 
@@ -23,6 +30,11 @@ struct http_xfer {
     char *body; /* request body */
     struct buf resp;
     int too_big;
+    int save_fd;       /* -1 unless the body goes to a file */
+    size_t saved, cap; /* bytes written to save_fd, and the cap */
+    FILE *upload;      /* request body file, or NULL */
+    curl_mime *mime;   /* multipart body, or NULL */
+    char *setup_error; /* the request could not start: why */
     http_done_fn done;
     void *arg;
     char errbuf[CURL_ERROR_SIZE];
@@ -95,10 +107,37 @@ static int http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+/* Appends to the response file; a short count aborts the transfer. */
+static size_t http_write_file(struct http_xfer *x, const char *p, size_t n)
+{
+    size_t done = 0;
+    ssize_t w;
+
+    if (n > x->cap - x->saved) {
+        x->too_big = 1;
+        return 0;
+    }
+    while (done < n) {
+        w = write(x->save_fd, p + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            log_warn("http: cannot write a response to disk: %s",
+                     strerror(errno));
+            return 0;
+        }
+        done += (size_t)w;
+    }
+    x->saved += n;
+    return n;
+}
+
 static size_t http_write_cb(char *ptr, size_t size, size_t n, void *userdata)
 {
     struct http_xfer *x = userdata;
 
+    if (x->save_fd >= 0)
+        return http_write_file(x, ptr, size * n);
     if (buf_append(&x->resp, ptr, size * n) < 0) {
         x->too_big = 1;
         return 0; /* aborts the transfer */
@@ -110,6 +149,12 @@ static void http_xfer_free(struct http_xfer *x)
 {
     curl_slist_free_all(x->headers);
     curl_easy_cleanup(x->easy);
+    curl_mime_free(x->mime);
+    if (x->save_fd >= 0)
+        close(x->save_fd);
+    if (x->upload != NULL)
+        fclose(x->upload);
+    free(x->setup_error);
     free(x->body);
     buf_reset(&x->resp);
     free(x);
@@ -122,15 +167,19 @@ static void http_finish(struct http_xfer *x, CURLcode code)
 
     memset(&r, 0, sizeof(r));
     r.elapsed_ms = now_ms() - x->started;
+    metrics_observe_http_ms(r.elapsed_ms);
     r.body = x->resp.data ? x->resp.data : "";
-    r.len = x->resp.len;
-    if (code == CURLE_OK) {
+    r.len = x->save_fd >= 0 ? x->saved : x->resp.len;
+    if (x->setup_error != NULL) {
+        r.error = x->setup_error;
+    } else if (code == CURLE_OK) {
         r.ok = 1;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
         curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
         r.content_type = ct;
     } else {
         r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+        r.too_big = x->too_big;
         r.error = x->too_big     ? "response too large"
                   : x->errbuf[0] ? x->errbuf
                                  : curl_easy_strerror(code);
@@ -188,20 +237,101 @@ int http_inflight(void)
 static void http_set_headers(struct http_xfer *x,
                              const struct http_request *req)
 {
-    char *h;
+    const char *const *h;
+    char *line;
 
     if (req->bearer != NULL) {
-        h = xasprintf("Authorization: Bearer %s", req->bearer);
-        x->headers = curl_slist_append(x->headers, h);
-        free(h);
+        line = xasprintf("Authorization: Bearer %s", req->bearer);
+        x->headers = curl_slist_append(x->headers, line);
+        free(line);
     }
     if (req->content_type != NULL) {
-        h = xasprintf("Content-Type: %s", req->content_type);
-        x->headers = curl_slist_append(x->headers, h);
-        free(h);
+        line = xasprintf("Content-Type: %s", req->content_type);
+        x->headers = curl_slist_append(x->headers, line);
+        free(line);
     }
+    for (h = req->headers; h != NULL && *h != NULL; h++)
+        x->headers = curl_slist_append(x->headers, *h);
     x->headers = curl_slist_append(x->headers, "Expect:");
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+}
+
+/* A multipart/form-data body from the request's parts. */
+static void http_set_form(struct http_xfer *x, const struct http_request *req)
+{
+    curl_mimepart *part;
+    size_t i;
+
+    x->mime = curl_mime_init(x->easy);
+    for (i = 0; i < req->nform; i++) {
+        const struct http_form_part *f = &req->form[i];
+
+        part = curl_mime_addpart(x->mime);
+        curl_mime_name(part, f->name);
+        if (f->file != NULL &&
+            curl_mime_filedata(part, f->file) != CURLE_OK &&
+            x->setup_error == NULL)
+            x->setup_error = xasprintf("cannot read %s", f->file);
+        else if (f->file == NULL)
+            curl_mime_data(part, f->value ? f->value : "",
+                           CURL_ZERO_TERMINATED);
+        if (f->type != NULL)
+            curl_mime_type(part, f->type);
+        if (f->filename != NULL)
+            curl_mime_filename(part, f->filename);
+    }
+    curl_easy_setopt(x->easy, CURLOPT_MIMEPOST, x->mime);
+}
+
+/* The request body: memory, a file or form parts. */
+static void http_set_body(struct http_xfer *x, const struct http_request *req)
+{
+    CURL *e = x->easy;
+    struct stat sb;
+
+    if (req->form != NULL) {
+        http_set_form(x, req);
+    } else if (req->upload_file != NULL) {
+        x->upload = fopen(req->upload_file, "rbe");
+        if (x->upload == NULL || fstat(fileno(x->upload), &sb) < 0) {
+            x->setup_error = xasprintf("cannot read %s: %s", req->upload_file,
+                                       strerror(errno));
+            return;
+        }
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_READDATA, x->upload);
+        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)sb.st_size);
+    } else if (req->body != NULL) {
+        x->body = xstrndup(req->body, req->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
+    } else if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+}
+
+/* Where the response body goes: memory (capped) or a new file. */
+static void http_set_sink(struct http_xfer *x, const struct http_request *req)
+{
+    x->save_fd = -1;
+    buf_init(&x->resp, req->max_response);
+    if (req->save_to == NULL)
+        return;
+    x->cap = req->max_response;
+    x->save_fd = open(req->save_to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                      0600);
+    if (x->save_fd < 0 && x->setup_error == NULL)
+        x->setup_error =
+            xasprintf("cannot create %s: %s", req->save_to, strerror(errno));
+}
+
+/* A request that could not start ends from the loop, like the others. */
+static void http_fail_deferred(void *arg)
+{
+    struct http_xfer *x = arg;
+
+    http_finish(x, CURLE_FAILED_INIT);
+    http_xfer_free(x);
 }
 
 void http_start(const struct http_request *req, http_done_fn done, void *arg)
@@ -215,7 +345,6 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
     x->done = done;
     x->arg = arg;
     x->started = now_ms();
-    buf_init(&x->resp, req->max_response);
     curl_easy_setopt(e, CURLOPT_URL, req->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -227,15 +356,14 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry/" PACKAGE_VERSION);
+    http_set_sink(x, req);
+    http_set_body(x, req);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-    if (req->body != NULL) {
-        x->body = xstrndup(req->body, req->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
-    } else if (strcmp(req->method, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    }
     http_set_headers(x, req);
+    if (x->setup_error != NULL) {
+        loop_defer(http_fail_deferred, x);
+        return;
+    }
     http.inflight++;
     curl_multi_add_handle(http.multi, e);
 }

@@ -18,6 +18,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "store.h"
 #include "util.h"
 
@@ -144,6 +145,7 @@ static void ferry_start(void)
     if (bridge_init(ferry.store, ferry.conf) < 0)
         fatal("cannot start the bridge");
     httpd_route("/health", ferry_health, NULL, FERRY_HEALTH_BODY_MAX);
+    metrics_init(ferry.store);
     if (httpd_start(ferry.conf->http_listen) < 0)
         fatal("cannot start the HTTP listener on %s", ferry.conf->http_listen);
     component_start();

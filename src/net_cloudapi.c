@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The WhatsApp Business Platform Cloud API back end: send requests, the
- * classification of its errors, and webhooks (verification handshake,
- * X-Hub-Signature-256 over the raw bytes, parsing into events). */
+ * classification of its errors, media download and upload, and webhooks
+ * (verification handshake, X-Hub-Signature-256 over the raw bytes, parsing
+ * into events). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,9 @@
 #include "http.h"
 #include "httpd.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
+#include "net_cloudapi_int.h"
 #include "util.h"
 
 #define CLOUDAPI_TIMEOUT_MS 15000
@@ -23,6 +26,7 @@
 #define CLOUDAPI_MAX_DEPTH 32
 #define CLOUDAPI_TEXT_MAX 4096
 #define CLOUDAPI_SIG_PREFIX "sha256="
+#define CLOUDAPI_MB (1024LL * 1024)
 
 static struct {
     char *graph_url;
@@ -31,11 +35,43 @@ static struct {
     char *verify_token;
 } cloudapi;
 
-struct cloudapi_call {
-    net_result_fn cb;
-    void *arg;
-    int is_check;
+/* What sends take, by A.5 of the reference (the upload checks them too). */
+static const struct net_media_type cloudapi_media_types[] = {
+    {"image/jpeg", "image", 5 * CLOUDAPI_MB},
+    {"image/png", "image", 5 * CLOUDAPI_MB},
+    {"image/webp", "sticker", 500 * 1024},
+    {"video/mp4", "video", 16 * CLOUDAPI_MB},
+    {"video/3gpp", "video", 16 * CLOUDAPI_MB},
+    {"audio/aac", "audio", 16 * CLOUDAPI_MB},
+    {"audio/amr", "audio", 16 * CLOUDAPI_MB},
+    {"audio/mpeg", "audio", 16 * CLOUDAPI_MB},
+    {"audio/mp4", "audio", 16 * CLOUDAPI_MB},
+    {"audio/ogg", "audio", 16 * CLOUDAPI_MB},
+    {"text/plain", "document", 100 * CLOUDAPI_MB},
+    {"application/pdf", "document", 100 * CLOUDAPI_MB},
+    {"application/msword", "document", 100 * CLOUDAPI_MB},
+    {"application/vnd.ms-excel", "document", 100 * CLOUDAPI_MB},
+    {"application/vnd.ms-powerpoint", "document", 100 * CLOUDAPI_MB},
+    {"application/vnd.openxmlformats-officedocument.wordprocessingml."
+     "document",
+     "document", 100 * CLOUDAPI_MB},
+    {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+     "document", 100 * CLOUDAPI_MB},
+    {"application/vnd.openxmlformats-officedocument.presentationml."
+     "presentation",
+     "document", 100 * CLOUDAPI_MB},
+    {NULL, NULL, 0},
 };
+
+const char *cloudapi_graph_url(void)
+{
+    return cloudapi.graph_url;
+}
+
+const char *cloudapi_api_version(void)
+{
+    return cloudapi.api_version;
+}
 
 void net_cloudapi_configure(const struct conf *conf)
 {
@@ -87,6 +123,11 @@ static const struct cloudapi_error {
     {131000, NET_RETRY, 0, 0, "WhatsApp reported that something went wrong"},
     {131016, NET_RETRY, 0, 0, "WhatsApp service unavailable"},
     {131057, NET_RETRY, 0, 0, "WhatsApp account in maintenance"},
+    {131052, NET_FAIL, 0, 0,
+     "WhatsApp could not download the file the contact sent"},
+    {131053, NET_FAIL, 0, 0,
+     "WhatsApp could not use this file: its type is not one WhatsApp takes, "
+     "it does not match its content, or it is too large"},
 };
 
 static const struct cloudapi_error *cloudapi_error_find(int code)
@@ -100,7 +141,7 @@ static const struct cloudapi_error *cloudapi_error_find(int code)
 }
 
 /* Parses a whole JSON document with a depth cap; NULL if malformed. */
-static json_object *cloudapi_parse_json(const char *s, size_t len)
+json_object *cloudapi_parse_json(const char *s, size_t len)
 {
     struct json_tokener *tok = json_tokener_new_ex(CLOUDAPI_MAX_DEPTH);
     json_object *o;
@@ -117,7 +158,7 @@ static json_object *cloudapi_parse_json(const char *s, size_t len)
     return o;
 }
 
-static json_object *cloudapi_get(json_object *o, const char *key)
+json_object *cloudapi_get(json_object *o, const char *key)
 {
     json_object *v = NULL;
 
@@ -128,7 +169,7 @@ static json_object *cloudapi_get(json_object *o, const char *key)
 }
 
 /* A string member (NULL if absent or not a string). */
-static const char *cloudapi_str(json_object *o, const char *key)
+const char *cloudapi_str(json_object *o, const char *key)
 {
     json_object *v = cloudapi_get(o, key);
 
@@ -168,7 +209,7 @@ static size_t cloudapi_len(json_object *o, const char *key)
 
 /* Fills r from an error envelope {"error":{"code":...}}; text is built into
  * *owned (freed by the caller). */
-static void cloudapi_classify_error(json_object *err, long status,
+void cloudapi_classify_error(json_object *err, long status,
                                     struct net_result *r, char **owned)
 {
     int code = cloudapi_int(err, "code");
@@ -214,7 +255,7 @@ static void cloudapi_classify_check(json_object *err, struct net_result *r,
 }
 
 /* Turns an HTTP result into a net_result and calls the caller back. */
-static void cloudapi_done(const struct http_result *h, void *arg)
+void cloudapi_done(const struct http_result *h, void *arg)
 {
     struct cloudapi_call *call = arg;
     struct net_result r;
@@ -236,9 +277,12 @@ static void cloudapi_done(const struct http_result *h, void *arg)
         cloudapi_classify_error(err, h->status, &r, &owned);
         if (h->status == 429)
             r.rate_limited = 1, r.outcome = NET_RETRY;
-    } else if (h->status == 200 && o != NULL) {
+    } else if (h->status == 200 && o != NULL &&
+               (!call->is_upload || cloudapi_str(o, "id") != NULL)) {
         r.outcome = NET_OK;
-        r.id = cloudapi_str(cloudapi_at(o, "messages", 0), "id");
+        r.id = call->is_upload
+                   ? cloudapi_str(o, "id")
+                   : cloudapi_str(cloudapi_at(o, "messages", 0), "id");
         r.info = cloudapi_str(o, "display_phone_number");
     } else {
         r.outcome = NET_RETRY;
@@ -249,6 +293,10 @@ static void cloudapi_done(const struct http_result *h, void *arg)
         r.text = owned;
     }
 out:
+    metrics_inc(r.outcome == NET_OK      ? METRICS_OUT_SENT
+                : r.outcome == NET_RETRY ? METRICS_OUT_RETRY
+                : r.outcome == NET_AUTH  ? METRICS_OUT_AUTH
+                                         : METRICS_OUT_FAILED);
     if (r.outcome != NET_OK)
         log_info("cloudapi: %s (HTTP %ld, %lld ms)", r.text,
                  h->ok ? h->status : 0L, h->elapsed_ms);
@@ -258,15 +306,22 @@ out:
     free(call);
 }
 
+struct cloudapi_call *cloudapi_call_new(net_result_fn cb, void *arg)
+{
+    struct cloudapi_call *call = xcalloc(1, sizeof(*call));
+
+    call->cb = cb;
+    call->arg = arg;
+    return call;
+}
+
 static void cloudapi_request(const char *method, const char *url,
                              const char *token, const char *body, int is_check,
                              net_result_fn cb, void *arg)
 {
-    struct cloudapi_call *call = xcalloc(1, sizeof(*call));
+    struct cloudapi_call *call = cloudapi_call_new(cb, arg);
     struct http_request req;
 
-    call->cb = cb;
-    call->arg = arg;
     call->is_check = is_check;
     memset(&req, 0, sizeof(req));
     req.method = method;
@@ -311,7 +366,28 @@ static void cloudapi_body_read(json_object *o, const struct net_out *m)
     }
 }
 
-/* text and reaction, to one recipient. */
+/* A media message by id: captions where WhatsApp shows them, a file name
+ * for documents. */
+static void cloudapi_body_media(json_object *t, const struct net_out *m)
+{
+    int captioned =
+        strcmp(m->kind, "audio") != 0 && strcmp(m->kind, "sticker") != 0;
+
+    cloudapi_add_str(t, "id", m->media_id ? m->media_id : "");
+    if (captioned && m->text != NULL && m->text[0] != '\0')
+        cloudapi_add_str(t, "caption", m->text);
+    if (strcmp(m->kind, "document") == 0 && m->filename != NULL)
+        cloudapi_add_str(t, "filename", m->filename);
+}
+
+static int cloudapi_is_media(const char *kind)
+{
+    return strcmp(kind, "image") == 0 || strcmp(kind, "video") == 0 ||
+           strcmp(kind, "audio") == 0 || strcmp(kind, "document") == 0 ||
+           strcmp(kind, "sticker") == 0;
+}
+
+/* text, reaction and media, to one recipient. */
 static void cloudapi_body_message(json_object *o, const struct net_out *m)
 {
     json_object *t = json_object_new_object(), *ctx;
@@ -323,6 +399,8 @@ static void cloudapi_body_message(json_object *o, const struct net_out *m)
     if (strcmp(m->kind, "reaction") == 0) {
         cloudapi_add_str(t, "message_id", m->target);
         cloudapi_add_str(t, "emoji", m->text);
+    } else if (cloudapi_is_media(m->kind)) {
+        cloudapi_body_media(t, m);
     } else {
         json_object_object_add(t, "preview_url", json_object_new_boolean(0));
         cloudapi_add_str(t, "body", m->text);
@@ -482,6 +560,7 @@ static void cloudapi_media(struct net_event *ev, struct net_media *md,
     md->mime = cloudapi_str(obj, "mime_type");
     md->filename = cloudapi_str(obj, "filename");
     md->caption = cloudapi_str(obj, "caption");
+    md->url = cloudapi_str(obj, "url");
     ev->media = md->id != NULL ? md : NULL;
     ev->text = md->caption;
 }
@@ -789,4 +868,7 @@ const struct net_backend net_cloudapi_backend = {
     .webhook_get = cloudapi_webhook_get,
     .webhook_verify = cloudapi_webhook_verify,
     .webhook_parse = cloudapi_webhook_parse,
+    .media_types = cloudapi_media_types,
+    .media_fetch = cloudapi_media_fetch,
+    .media_upload = cloudapi_media_upload,
 };

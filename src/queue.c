@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "message.h"
+#include "metrics.h"
 #include "queue.h"
 #include "store.h"
 #include "util.h"
@@ -240,23 +241,12 @@ void queue_out_done(long long id)
     queue_kick();
 }
 
-/* Keeps a message's row as failed (an admin may queue it again); other
- * rows are deleted. */
-static void queue_out_keep_failed(long long id, long long message_id,
-                                  const char *error)
-{
-    if (message_id != 0)
-        store_outbox_fail(queue.st, id, error ? error : "failed");
-    else
-        store_outbox_delete(queue.st, id);
-}
-
 void queue_out_failed(long long id, const char *error)
 {
     int i = queue_flight_find(id, 0);
 
     queue_begin();
-    queue_out_keep_failed(id, i >= 0 ? queue.flight[i].message_id : 1, error);
+    store_outbox_fail(queue.st, id, error ? error : "failed");
     if (i >= 0)
         queue_flight_remove(i);
     queue_kick();
@@ -287,7 +277,11 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
     queue_flight_remove(i);
     queue_begin();
     if (f.attempts + 1 >= QUEUE_MAX_ATTEMPTS) {
-        queue_out_keep_failed(id, f.message_id, error);
+        /* a message's row is kept for the Retry command */
+        if (f.message_id != 0)
+            store_outbox_fail(queue.st, id, error ? error : "failed");
+        else
+            store_outbox_delete(queue.st, id);
         queue_kick();
         return 1;
     }
@@ -312,23 +306,25 @@ int queue_out_inflight(void)
 
 /* ---- inbox: the confirmation barrier ---- */
 
+struct queue_batch {
+    long long last;
+    int n;
+    char domain[JID_MAX + 1];
+};
+
 static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
 {
-    long long *upto = arg;
+    struct queue_batch *b = arg;
 
     if (reply != NULL) {
         queue_begin();
-        store_inbox_delete_upto(queue.st, *upto);
+        store_inbox_delete_upto(queue.st, b->last);
+        metrics_add(METRICS_XMPP_DELIVERED, (unsigned long long)b->n);
         queue.pings--;
         queue_kick();
     }
-    free(upto);
+    free(b);
 }
-
-struct queue_batch {
-    long long last;
-    char domain[JID_MAX + 1];
-};
 
 static int queue_in_send(const struct store_inbox *in, void *arg)
 {
@@ -344,6 +340,7 @@ static int queue_in_send(const struct store_inbox *in, void *arg)
         component_send_raw(in->stanza, strlen(in->stanza));
     free(delayed);
     b->last = in->id;
+    b->n++;
     if (jid_domain(in->recipient, b->domain, sizeof(b->domain)) < 0)
         b->domain[0] = '\0';
     return 0;
@@ -355,15 +352,15 @@ static void queue_in_barrier(const struct queue_batch *b)
 {
     xmpp_stanza_t *iq = xmpp_iq_new(component_ctx(), "get", NULL);
     xmpp_stanza_t *ping = xmpp_stanza_new(component_ctx());
-    long long *upto = xmalloc(sizeof(*upto));
+    struct queue_batch *copy = xmalloc(sizeof(*copy));
 
-    *upto = b->last;
+    *copy = *b;
     xmpp_stanza_set_name(ping, "ping");
     xmpp_stanza_set_ns(ping, "urn:xmpp:ping");
     xmpp_stanza_add_child_ex(iq, ping, 0);
     xmpp_stanza_set_to(iq, b->domain[0] ? b->domain : component_jid());
     queue.pings++;
-    component_send_iq(iq, queue_ping_done, upto);
+    component_send_iq(iq, queue_ping_done, copy);
     xmpp_stanza_release(iq);
 }
 
@@ -374,6 +371,7 @@ static void queue_in_pass(void)
     while (queue.xmpp_up && queue.pings < QUEUE_MAX_PINGS &&
            component_send_queue_len() < QUEUE_XMPP_QUEUE_HIGH) {
         b.last = 0;
+        b.n = 0;
         b.domain[0] = '\0';
         store_inbox_fetch(queue.st, queue.inbox_sent, QUEUE_INBOX_BATCH,
                           queue_in_send, &b);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "component.h"
+#include "disco.h"
 #include "jid.h"
 #include "log.h"
 #include "roster.h"
@@ -30,9 +31,15 @@ static xmpp_stanza_t *roster_presence_new(const char *type, const char *from,
     return p;
 }
 
+/* Sends presence; a contact's available presence carries XEP-0115 caps. */
 static void roster_send(const char *type, const char *from, const char *to)
 {
-    xmpp_stanza_t *p = roster_presence_new(type, from, to);
+    xmpp_stanza_t *p = roster_presence_new(type, from, to), *c;
+
+    if (type == NULL && strchr(from, '@') != NULL) {
+        c = disco_contact_caps();
+        xmpp_stanza_add_child_ex(p, c, 0);
+    }
 
     component_send(p);
     xmpp_stanza_release(p);

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* Counters and a latency histogram, exported at /metrics in the Prometheus
+ * text format together with gauges read when scraped. */
+#ifndef FERRY_METRICS_H
+#define FERRY_METRICS_H
+
+struct store;
+
+enum metrics_counter {
+    METRICS_OUT_SENT,         /* requests the network accepted */
+    METRICS_OUT_RETRY,        /* transient failures (retried) */
+    METRICS_OUT_FAILED,       /* permanent failures */
+    METRICS_OUT_AUTH,         /* rejected credentials */
+    METRICS_IN_MESSAGE,       /* messages and actions from the network */
+    METRICS_IN_STATUS,        /* statuses from the network */
+    METRICS_IN_DUPLICATE,     /* events seen before (dropped) */
+    METRICS_WEBHOOK_OK,       /* webhooks stored and answered 200 */
+    METRICS_REJECT_SIGNATURE, /* webhooks refused: bad or no signature */
+    METRICS_REJECT_MALFORMED, /* webhooks refused: not parseable */
+    METRICS_REJECT_STORE,     /* webhooks refused: store failure (500) */
+    METRICS_XMPP_DELIVERED,   /* stanzas confirmed by the ping barrier */
+    METRICS_NCOUNTERS,
+};
+
+void metrics_init(struct store *st);
+void metrics_inc(enum metrics_counter c);
+void metrics_add(enum metrics_counter c, unsigned long long n);
+unsigned long long metrics_get(enum metrics_counter c);
+/* Records the duration of one outgoing HTTP request. */
+void metrics_observe_http_ms(long long ms);
+/* Seconds since metrics_init(). */
+long long metrics_uptime(void);
+
+#endif
