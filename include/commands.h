@@ -11,10 +11,12 @@
 struct conf;
 struct store;
 
-/* Keys of the account's settings JSON object (booleans, default true):
- * "typing"   send the user's typing notifications to the network;
- * "receipts" mark network messages read when the user's client reports
- *            them displayed (XEP-0333). */
+/* Keys of the account's settings JSON object (booleans; absent means
+ * true), set by the Settings command and read by the bridge:
+ * "typing"   the user's typing notifications (XEP-0085 composing) are sent
+ *            to WhatsApp as its typing indicator;
+ * "receipts" delivery receipts (XEP-0184) come back from WhatsApp
+ *            contacts when a message asked for one. */
 #define COMMANDS_SETTING_TYPING "typing"
 #define COMMANDS_SETTING_RECEIPTS "receipts"
 

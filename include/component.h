@@ -23,7 +23,8 @@ typedef void (*component_state_fn)(int connected, void *arg);
 struct component_handlers {
     component_stanza_fn message;
     component_stanza_fn presence;
-    component_state_fn state; /* connected (1) or lost (0) */
+    component_state_fn state;  /* connected (1) or lost (0) */
+    component_stanza_fn reply; /* iq results/errors nobody waited for */
     void *arg;
 };
 
@@ -51,7 +52,8 @@ void component_send(xmpp_stanza_t *stanza);
 void component_send_raw(const char *xml, size_t len);
 /* Bytes and stanzas waiting in libstrophe's send queue. */
 int component_send_queue_len(void);
-/* Sends an iq (stamping a fresh id) and calls cb(reply, arg) once. */
+/* Sends an iq (stamping a fresh id, and the component's JID as from unless
+ * it has one) and calls cb(reply, arg) once. */
 void component_send_iq(xmpp_stanza_t *iq, component_reply_fn cb, void *arg);
 
 /* Answers the iq get/set req with an empty result, or result with child

@@ -11,7 +11,8 @@ struct store_outbox;
 
 struct queue_ops {
     /* Starts the network request for an outbox row. Exactly one of
-     * queue_out_done() or queue_out_retry() must follow for o->id. */
+     * queue_out_done(), queue_out_failed() or queue_out_retry() must
+     * follow for o->id. */
     void (*send)(const struct store_outbox *o, void *arg);
     void *arg;
 };
@@ -28,15 +29,17 @@ void queue_begin(void);
 int queue_flush(void);
 /* Runs the queues soon (after the current callback). */
 void queue_kick(void);
+/* Shutting down: start no new network requests (rows stay queued). */
+void queue_hold(void);
 
 /* The request for outbox row id finished for good (sent or failed). */
 void queue_out_done(long long id);
-/* The request for outbox row id failed for good: a message's row is kept
- * as failed (the Retry command queues it again), others are deleted. */
+/* The request for a message's outbox row failed for good: the row is kept
+ * as failed (the Retry command queues it again). */
 void queue_out_failed(long long id, const char *error);
 /* The request failed transiently. Returns 1 when ferry gives up on the
- * row (the caller reports the failure; the row is kept as failed, as by
- * queue_out_failed()), else 0. */
+ * row (the caller reports the failure; a message's row is kept as failed,
+ * as by queue_out_failed(), others are deleted), else 0. */
 int queue_out_retry(long long id, int rate_limited, int pair_limited,
                     const char *error);
 int queue_out_inflight(void);

@@ -9,7 +9,24 @@
 struct store;
 struct store_account;
 
+struct conf;
+
 void roster_init(struct store *st);
+/* Takes gateway.name (the roster group of pushed contacts). */
+void roster_reconfigure(const struct conf *conf);
+/* An XEP-0356 <privilege/> advertisement from a server domain. Returns 1
+ * when st was one (handled), 0 otherwise. */
+int roster_on_privilege(xmpp_stanza_t *st);
+/* XML that puts a new contact on the user's roster: a privileged roster
+ * push (XEP-0356) where the user's server granted it (the contact is then
+ * subscribed both ways), else a subscription request with the profile name
+ * as nick. Caller frees. */
+char *roster_new_contact_xml(long long contact_id, const char *contact_jid,
+                             const char *user, const char *name);
+/* The answer to a roster push (an iq result or error); a refused push
+ * falls back to a subscription request. */
+void roster_on_reply(xmpp_stanza_t *st, void *arg);
+void roster_free(void);
 /* Handles a presence stanza addressed to the gateway or a contact JID. */
 void roster_on_presence(xmpp_stanza_t *st, void *arg);
 /* XML of a subscription request from contact_jid to user, with an XEP-0172

@@ -17,6 +17,7 @@
 #include "httpd.h"
 #include "jid.h"
 #include "log.h"
+#include "media.h"
 #include "message.h"
 #include "net.h"
 #include "queue.h"
@@ -121,6 +122,8 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
     struct store_account *a;
     char *bare, wa[JID_PHONE_MAX];
 
+    if (roster_on_privilege(st))
+        return; /* XEP-0356: what the user's server lets us do */
     message_parse(st, &in);
     if (strcmp(in.type, "error") == 0 || strcmp(in.type, "groupchat") == 0 ||
         in.to == NULL)
@@ -365,7 +368,7 @@ static void bridge_on_state(int connected, void *arg)
 int bridge_init(struct store *st, const struct conf *conf)
 {
     struct component_handlers h = {bridge_on_message, roster_on_presence,
-                                   bridge_on_state, NULL};
+                                   bridge_on_state, roster_on_reply, NULL};
     struct register_ops r = {bridge_reg_lookup, bridge_reg_submit,
                              bridge_reg_remove, NULL};
     struct queue_ops q = {bridge_send, NULL};
@@ -382,9 +385,12 @@ int bridge_init(struct store *st, const struct conf *conf)
     net_configure(conf);
     bridge_advertise(&bridge.be->caps);
     roster_init(st);
+    roster_reconfigure(conf);
     register_init(conf, &r);
     commands_init(st, conf, &c);
     queue_init(st, conf->cloudapi_throughput, &q);
+    if (media_init(conf, st) < 0)
+        return -1;
     component_set_handlers(&h);
     bridge.webhook_path = xasprintf("/webhook/%s", bridge.be->name);
     httpd_route(bridge.webhook_path, bridge_webhook, NULL, BRIDGE_WEBHOOK_MAX);
@@ -394,7 +400,9 @@ int bridge_init(struct store *st, const struct conf *conf)
 void bridge_reconfigure(const struct conf *conf)
 {
     net_configure(conf);
+    media_reconfigure(conf);
     register_reconfigure(conf);
+    roster_reconfigure(conf);
     commands_reconfigure(conf);
     queue_set_throughput(conf->cloudapi_throughput);
 }
@@ -408,7 +416,9 @@ void bridge_stop(void)
 void bridge_free(void)
 {
     queue_free();
+    media_free();
     register_free();
+    roster_free();
     commands_free();
     free(bridge.webhook_path);
     bridge.webhook_path = NULL;

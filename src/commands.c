@@ -456,6 +456,19 @@ static void commands_continue(struct commands_req *r, xmpp_stanza_t *c,
     commands_req_free(r);
 }
 
+/* 1 when action is one XEP-0050 defines. */
+static int commands_action_known(const char *action)
+{
+    static const char *const known[] = {"execute", "next", "complete", "prev",
+                                        "cancel"};
+    size_t i;
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(action, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* iq set <command/> to the gateway JID. */
 static int commands_iq(xmpp_stanza_t *iq, xmpp_stanza_t *c, void *arg)
 {
@@ -477,6 +490,9 @@ static int commands_iq(xmpp_stanza_t *iq, xmpp_stanza_t *c, void *arg)
     } else if (!commands_may(jid, def)) {
         commands_error(iq, "cancel", "forbidden", NULL,
                        commands_forbidden_text(def));
+    } else if (action != NULL && !commands_action_known(action)) {
+        commands_error(iq, "modify", "bad-request", "malformed-action",
+                       "Unknown action");
     } else if (sid == NULL && action != NULL &&
                strcmp(action, "execute") != 0) {
         commands_error(iq, "modify", "bad-request", "bad-action",
@@ -619,7 +635,7 @@ static int commands_split(struct commands_req *r, const char *body, char **w)
         while (*p != '\0' && !isspace((unsigned char)*p))
             p++;
     }
-    for (p = nw > 0 ? w[0] : ""; *p != '\0'; p++)
+    for (p = nw > 0 ? w[0] : r->words; nw > 0 && *p != '\0'; p++)
         *p = (char)tolower((unsigned char)*p);
     return nw;
 }

@@ -98,24 +98,28 @@ int commands_setting(const char *settings, const char *key)
     return on;
 }
 
-/* Stores key = on in the account's settings, keeping other keys. */
-static int commands_setting_set(const struct store_account *a, const char *key,
-                                int on)
+/* The account's settings as a JSON object (a new one when they are not
+ * readable). Release with json_object_put(). */
+static struct json_object *commands_settings_parse(const char *settings)
 {
-    struct json_object *root =
-        a->settings ? json_tokener_parse(a->settings) : NULL;
-    int rc;
+    struct json_object *root = settings ? json_tokener_parse(settings) : NULL;
 
     if (root == NULL || !json_object_is_type(root, json_type_object)) {
         json_object_put(root);
         root = json_object_new_object();
     }
-    json_object_object_add(root, key, json_object_new_boolean(on));
-    rc = store_account_set_settings(
-        commands.st, a->id,
-        json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
-    json_object_put(root);
-    return rc;
+    return root;
+}
+
+/* Shows the settings of the JSON object json. */
+static void commands_settings_show(struct commands_req *r, const char *json)
+{
+    commands_show(r, COMMANDS_SETTING_TYPING, "Typing notifications",
+                  commands_setting(json, COMMANDS_SETTING_TYPING) ? "on"
+                                                                  : "off");
+    commands_show(r, COMMANDS_SETTING_RECEIPTS, "Delivery receipts",
+                  commands_setting(json, COMMANDS_SETTING_RECEIPTS) ? "on"
+                                                                    : "off");
 }
 
 /* ---- Register ---- */
@@ -216,13 +220,7 @@ static void commands_status_account(struct commands_req *r,
     commands_show_ll(r, "failed", "Outgoing messages failed", s.outbox_failed);
     commands_show_ll(r, "inbox", "Incoming messages waiting", s.inbox);
     commands_show(r, "last_error", "Last error", err ? err : "none");
-    commands_show(
-        r, COMMANDS_SETTING_TYPING, "Typing notifications",
-        commands_setting(a->settings, COMMANDS_SETTING_TYPING) ? "on" : "off");
-    commands_show(r, COMMANDS_SETTING_RECEIPTS, "Read receipts",
-                  commands_setting(a->settings, COMMANDS_SETTING_RECEIPTS)
-                      ? "on"
-                      : "off");
+    commands_settings_show(r, a->settings);
     free(err);
 }
 
@@ -255,71 +253,65 @@ static int commands_settings_form(struct commands_req *r, xmpp_stanza_t *x)
     commands_setting_field(x, COMMANDS_SETTING_TYPING,
                            "Send my typing notifications to WhatsApp", a);
     commands_setting_field(x, COMMANDS_SETTING_RECEIPTS,
-                           "Send read receipts to WhatsApp", a);
+                           "Delivery receipts from WhatsApp contacts", a);
     store_account_free(a);
     return 0;
 }
 
-/* Applies the value of key if one was given; -1 when it was bad. */
+/* Sets key in root to the boolean value, if one was given; -1 when it is
+ * not a boolean. */
 static int commands_settings_apply(struct commands_req *r,
-                                   const struct store_account *a,
-                                   const char *key, const char *value)
+                                   struct json_object *root, const char *key,
+                                   const char *value)
 {
     int on = commands_bool(value);
 
     if (value == NULL)
         return 0;
-    if (on < 0 || commands_setting_set(a, key, on) < 0) {
-        commands_fail(r, "Cannot set %s to '%s'", key, value);
+    if (on < 0) {
+        commands_fail(r, "Usage: %s", r->def->usage);
         return -1;
     }
+    json_object_object_add(root, key, json_object_new_boolean(on));
     return 0;
 }
 
 /* The changes asked for: chat "settings <key> <on|off>", or the form. */
 static int commands_settings_change(struct commands_req *r,
-                                    const struct store_account *a)
+                                    struct json_object *root)
 {
     const char *key = commands_value(r, "setting");
 
-    if (key == NULL)
-        return commands_settings_apply(r, a, COMMANDS_SETTING_TYPING,
-                                       commands_value(r, "typing")) < 0 ||
-                       commands_settings_apply(r, a, COMMANDS_SETTING_RECEIPTS,
-                                               commands_value(r, "receipts")) <
-                           0
-                   ? -1
-                   : 0;
+    if (key == NULL) {
+        if (commands_settings_apply(r, root, COMMANDS_SETTING_TYPING,
+                                    commands_value(r, "typing")) < 0)
+            return -1;
+        return commands_settings_apply(r, root, COMMANDS_SETTING_RECEIPTS,
+                                       commands_value(r, "receipts"));
+    }
     if ((strcmp(key, COMMANDS_SETTING_TYPING) != 0 &&
          strcmp(key, COMMANDS_SETTING_RECEIPTS) != 0) ||
-        commands_bool(commands_value(r, "value")) < 0) {
+        commands_value(r, "value") == NULL) {
         commands_fail(r, "Usage: %s", r->def->usage);
         return -1;
     }
-    return commands_settings_apply(r, a, key, commands_value(r, "value"));
+    return commands_settings_apply(r, root, key, commands_value(r, "value"));
 }
 
 static void commands_settings_run(struct commands_req *r)
 {
     struct store_account *a = commands_account(r);
-    struct store_account *now;
+    struct json_object *root = a ? commands_settings_parse(a->settings) : NULL;
+    const char *json;
 
-    if (a != NULL && commands_settings_change(r, a) == 0) {
-        now = store_account_by_jid(commands.st, r->jid);
-        if (now != NULL) {
-            commands_show(
-                r, COMMANDS_SETTING_TYPING, "Typing notifications",
-                commands_setting(now->settings, COMMANDS_SETTING_TYPING)
-                    ? "on"
-                    : "off");
-            commands_show(
-                r, COMMANDS_SETTING_RECEIPTS, "Read receipts",
-                commands_setting(now->settings, COMMANDS_SETTING_RECEIPTS)
-                    ? "on"
-                    : "off");
-        }
-        store_account_free(now);
+    if (a != NULL && commands_settings_change(r, root) == 0) {
+        json = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+        if (store_account_set_settings(commands.st, a->id, json) < 0)
+            commands_fail(r, "The gateway could not store your settings");
+        else
+            commands_settings_show(r, json);
     }
+    json_object_put(root);
     store_account_free(a);
     commands_finish(r);
 }

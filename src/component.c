@@ -20,7 +20,7 @@
 #define COMPONENT_BACKOFF_MAX_MS 30000
 /* While connecting, libstrophe's own timeouts need a periodic run. */
 #define COMPONENT_TICK_MS 1000
-#define COMPONENT_STOP_MS 1500
+#define COMPONENT_STOP_MS 900
 #define COMPONENT_MAX_IQ_NS 32
 
 enum component_state {
@@ -342,7 +342,10 @@ static void component_on_reply(xmpp_stanza_t *st, const char *id)
         free(p);
         return;
     }
-    log_debug("component: reply to unknown iq id %s", id);
+    if (comp.h.reply != NULL)
+        comp.h.reply(st, comp.h.arg);
+    else
+        log_debug("component: reply to unknown iq id %s", id);
 }
 
 /* One debug line per received stanza: never its content (a registration
@@ -561,7 +564,8 @@ void component_send_iq(xmpp_stanza_t *iq, component_reply_fn cb, void *arg)
     }
     id = component_new_id();
     xmpp_stanza_set_id(iq, id);
-    xmpp_stanza_set_from(iq, comp.jid);
+    if (xmpp_stanza_get_from(iq) == NULL)
+        xmpp_stanza_set_from(iq, comp.jid);
     p = xcalloc(1, sizeof(*p));
     p->id = id;
     p->cb = cb;

@@ -19,11 +19,14 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "queue.h"
 #include "store.h"
 #include "util.h"
 
 #define FERRY_DEFAULT_CONF SYSCONFDIR "/ferry/ferry.conf"
 #define FERRY_HEALTH_BODY_MAX 0
+#define FERRY_DRAIN_MS 800 /* bound on waiting for in-flight requests */
+#define FERRY_DRAIN_POLL_MS 20
 
 static struct {
     const char *conf_path;
@@ -32,6 +35,8 @@ static struct {
     struct store *store;
     struct event *sig_term, *sig_int, *sig_hup;
     int stopping;
+    struct event *drain_ev;
+    long long drain_deadline;
 } ferry;
 
 static void usage(void)
@@ -69,6 +74,24 @@ static void ferry_stopped(void *arg)
     loop_stop();
 }
 
+/* Waits (a bounded time) for requests in flight to the network, then says
+ * goodbye on XMPP and closes the stream. */
+static void ferry_drain(evutil_socket_t fd, short what, void *arg)
+{
+    if (http_inflight() > 0 && now_ms() < ferry.drain_deadline) {
+        loop_timer_start(ferry.drain_ev, FERRY_DRAIN_POLL_MS);
+        return;
+    }
+    if (http_inflight() > 0)
+        log_warn("%d request(s) to the network still in flight: they are "
+                 "sent again after the restart",
+                 http_inflight());
+    queue_flush();
+    bridge_stop();
+    component_stop(ferry_stopped, NULL);
+}
+
+/* TERM/INT: no new webhooks (503) or sends; drain; close; stop. */
 static void ferry_on_term(evutil_socket_t sig, short what, void *arg)
 {
     if (ferry.stopping) {
@@ -79,8 +102,10 @@ static void ferry_on_term(evutil_socket_t sig, short what, void *arg)
     ferry.stopping = 1;
     log_info("signal %d: shutting down", (int)sig);
     httpd_set_draining(1);
-    bridge_stop();
-    component_stop(ferry_stopped, NULL);
+    queue_hold();
+    ferry.drain_deadline = now_ms() + FERRY_DRAIN_MS;
+    ferry.drain_ev = event_new(loop_base(), -1, 0, ferry_drain, NULL);
+    event_active(ferry.drain_ev, EV_TIMEOUT, 0);
 }
 
 static int ferry_open_log(const struct conf *c)
@@ -162,6 +187,8 @@ static void ferry_shutdown(void)
     event_free(ferry.sig_term);
     event_free(ferry.sig_int);
     event_free(ferry.sig_hup);
+    if (ferry.drain_ev != NULL)
+        event_free(ferry.drain_ev);
     loop_free();
     store_close(ferry.store);
     log_info("ferry stopped");

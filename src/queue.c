@@ -64,6 +64,7 @@ static struct {
     long long inbox_sent; /* highest inbox id written to the stream */
     int pings;            /* barrier pings outstanding */
     long long wake_ms;    /* earliest time a bucket frees up, 0 if none */
+    int hold;             /* shutting down: no new requests */
 } queue;
 
 static void queue_pass(void *arg);
@@ -117,6 +118,11 @@ int queue_flush(void)
 void queue_kick(void)
 {
     loop_defer(queue_pass, NULL);
+}
+
+void queue_hold(void)
+{
+    queue.hold = 1;
 }
 
 static struct queue_bucket *queue_bucket(long long account_id)
@@ -212,6 +218,8 @@ static void queue_arm_timer(void)
 
 static void queue_out_pass(void)
 {
+    if (queue.hold)
+        return;
     queue.wake_ms = 0;
     store_outbox_heads(queue.st, wall_ms(), QUEUE_MAX_INFLIGHT * 4,
                        queue_out_head, NULL);

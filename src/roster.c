@@ -2,21 +2,37 @@
 /* Presence for the gateway JID and contact JIDs: subscription requests are
  * approved for registered users, probes are answered, and contacts of an
  * active account show as available. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "component.h"
+#include "conf.h"
 #include "disco.h"
 #include "jid.h"
 #include "log.h"
+#include "queue.h"
 #include "roster.h"
 #include "store.h"
 #include "util.h"
 
 #define NS_NICK "http://jabber.org/protocol/nick"
+#define NS_ROSTER "jabber:iq:roster"
+#define NS_PRIVILEGE_PREFIX "urn:xmpp:privilege:"
+#define ROSTER_MAX_DOMAINS 16
+#define ROSTER_PUSH_ID "roster-push-" /* + contact id */
+
+/* What a server domain lets the gateway do (XEP-0356). */
+struct roster_privilege {
+    char domain[256];
+    int roster_set; /* may push roster items */
+};
 
 static struct {
     struct store *st;
+    char *group;
+    struct roster_privilege priv[ROSTER_MAX_DOMAINS];
+    int npriv;
 } roster;
 
 static xmpp_stanza_t *roster_presence_new(const char *type, const char *from,
@@ -233,4 +249,153 @@ void roster_broadcast(int available)
 void roster_init(struct store *st)
 {
     roster.st = st;
+}
+
+void roster_reconfigure(const struct conf *conf)
+{
+    free(roster.group);
+    roster.group = xstrdup(conf->gateway_name);
+}
+
+static struct roster_privilege *roster_privilege_of(const char *domain)
+{
+    int i;
+
+    for (i = 0; i < roster.npriv; i++)
+        if (strcmp(roster.priv[i].domain, domain) == 0)
+            return &roster.priv[i];
+    return NULL;
+}
+
+int roster_on_privilege(xmpp_stanza_t *st)
+{
+    const char *from = xmpp_stanza_get_from(st);
+    xmpp_stanza_t *p, *perm;
+    struct roster_privilege *rp;
+    const char *ns, *access, *type;
+
+    for (p = xmpp_stanza_get_children(st); p; p = xmpp_stanza_get_next(p)) {
+        ns = xmpp_stanza_get_ns(p);
+        if (xmpp_stanza_is_tag(p) && ns != NULL &&
+            strncmp(ns, NS_PRIVILEGE_PREFIX, strlen(NS_PRIVILEGE_PREFIX)) ==
+                0 &&
+            strcmp(xmpp_stanza_get_name(p), "privilege") == 0)
+            break;
+    }
+    if (p == NULL || from == NULL || strchr(from, '@') != NULL ||
+        strlen(from) >= sizeof(rp->domain))
+        return p != NULL;
+    rp = roster_privilege_of(from);
+    if (rp == NULL && roster.npriv == ROSTER_MAX_DOMAINS)
+        return 1;
+    if (rp == NULL)
+        rp = &roster.priv[roster.npriv++];
+    memset(rp, 0, sizeof(*rp));
+    memcpy(rp->domain, from, strlen(from) + 1);
+    for (perm = xmpp_stanza_get_children(p); perm;
+         perm = xmpp_stanza_get_next(perm)) {
+        access = xmpp_stanza_get_attribute(perm, "access");
+        type = xmpp_stanza_get_attribute(perm, "type");
+        if (access != NULL && type != NULL && strcmp(access, "roster") == 0)
+            rp->roster_set =
+                strcmp(type, "set") == 0 || strcmp(type, "both") == 0;
+    }
+    log_info("roster: %s grants %s (%s): roster %s", from, component_jid(), ns,
+             rp->roster_set ? "push" : "none");
+    return 1;
+}
+
+/* A privileged roster push of contact_jid into user's roster. */
+static char *roster_push_xml(long long contact_id, const char *contact_jid,
+                             const char *user, const char *name)
+{
+    xmpp_stanza_t *iq = xmpp_iq_new(component_ctx(), "set", NULL);
+    xmpp_stanza_t *q = xmpp_stanza_new(component_ctx());
+    xmpp_stanza_t *item = xmpp_stanza_new(component_ctx());
+    xmpp_stanza_t *group = xmpp_stanza_new(component_ctx());
+    xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
+    char *id = xasprintf(ROSTER_PUSH_ID "%lld", contact_id), *text = NULL;
+    char *copy;
+    size_t len;
+
+    xmpp_stanza_set_id(iq, id);
+    xmpp_stanza_set_from(iq, component_jid());
+    xmpp_stanza_set_to(iq, user);
+    xmpp_stanza_set_name(q, "query");
+    xmpp_stanza_set_ns(q, NS_ROSTER);
+    xmpp_stanza_set_name(item, "item");
+    xmpp_stanza_set_attribute(item, "jid", contact_jid);
+    xmpp_stanza_set_attribute(item, "subscription", "both");
+    if (name != NULL && *name != '\0')
+        xmpp_stanza_set_attribute(item, "name", name);
+    xmpp_stanza_set_name(group, "group");
+    xmpp_stanza_set_text(t, roster.group ? roster.group : "WhatsApp");
+    xmpp_stanza_add_child_ex(group, t, 0);
+    xmpp_stanza_add_child_ex(item, group, 0);
+    xmpp_stanza_add_child_ex(q, item, 0);
+    xmpp_stanza_add_child_ex(iq, q, 0);
+    if (xmpp_stanza_to_text(iq, &text, &len) != XMPP_EOK)
+        fatal("roster: cannot serialise a roster push");
+    copy = xstrndup(text, len);
+    xmpp_free(component_ctx(), text);
+    xmpp_stanza_release(iq);
+    free(id);
+    return copy;
+}
+
+char *roster_new_contact_xml(long long contact_id, const char *contact_jid,
+                             const char *user, const char *name)
+{
+    char domain[JID_MAX + 1];
+    struct roster_privilege *rp;
+
+    if (jid_domain(user, domain, sizeof(domain)) == 0 &&
+        (rp = roster_privilege_of(domain)) != NULL && rp->roster_set) {
+        store_contact_set_subscription(roster.st, contact_id, "both");
+        return roster_push_xml(contact_id, contact_jid, user, name);
+    }
+    return roster_subscribe_xml(contact_jid, user, name);
+}
+
+void roster_on_reply(xmpp_stanza_t *st, void *arg)
+{
+    const char *id = xmpp_stanza_get_id(st);
+    const char *type = xmpp_stanza_get_type(st);
+    const char *from = xmpp_stanza_get_from(st);
+    struct roster_privilege *rp;
+    struct store_contact *c;
+    char domain[JID_MAX + 1], *bare, *cj, *xml;
+    long long cid;
+
+    if (id == NULL || strncmp(id, ROSTER_PUSH_ID, strlen(ROSTER_PUSH_ID)) ||
+        strcmp(type, "error") != 0 || from == NULL ||
+        parse_ll(id + strlen(ROSTER_PUSH_ID), 1, LLONG_MAX, &cid) < 0)
+        return;
+    if (jid_domain(from, domain, sizeof(domain)) == 0 &&
+        (rp = roster_privilege_of(domain)) != NULL && rp->roster_set) {
+        log_warn("roster: %s refused a privileged roster push: falling back "
+                 "to subscription requests",
+                 domain);
+        rp->roster_set = 0;
+    }
+    c = store_contact_by_id(roster.st, cid);
+    bare = jid_bare(from);
+    if (c != NULL && bare != NULL) {
+        store_contact_set_subscription(roster.st, cid, "none");
+        cj = roster_contact_jid(c);
+        xml = roster_subscribe_xml(cj, bare, c->name);
+        store_inbox_add(roster.st, c->account_id, bare, xml);
+        free(xml);
+        free(cj);
+        queue_kick();
+    }
+    free(bare);
+    store_contact_free(c);
+}
+
+void roster_free(void)
+{
+    free(roster.group);
+    roster.group = NULL;
+    roster.npriv = 0;
 }
