@@ -56,6 +56,7 @@ struct conf {
     /* [media] */
     char *media_upload_service;
     long long media_max_size;
+    long long media_expiry;
     /* [log] */
     char *log_level;
     char *log_destination;

@@ -7,27 +7,47 @@
 #include <stddef.h>
 
 struct http_result {
-    int ok;           /* 1: a complete HTTP response arrived */
-    long status;      /* HTTP status when ok */
-    const char *body; /* NUL-terminated response body (may be "") */
-    size_t len;
+    int ok;                   /* 1: a complete HTTP response arrived */
+    long status;              /* HTTP status when ok */
+    const char *body;         /* NUL-terminated response body (may be ""; always
+                                 "" with save_to) */
+    size_t len;               /* bytes received */
     const char *content_type; /* may be NULL */
     const char *error;        /* when !ok: what went wrong, in words */
     int timed_out;
+    int too_big; /* when !ok: the response passed max_response */
     long long elapsed_ms;
 };
 
 typedef void (*http_done_fn)(const struct http_result *r, void *arg);
 
+/* One part of a multipart/form-data body: a text field (value) or a file
+ * (file: its path, sent with type and filename). */
+struct http_form_part {
+    const char *name;
+    const char *value;
+    const char *file;
+    const char *type;
+    const char *filename;
+};
+
 struct http_request {
-    const char *method; /* "GET", "POST", "DELETE" */
+    const char *method; /* "GET", "POST", "PUT", "DELETE" */
     const char *url;
     const char *bearer; /* Authorization: Bearer <token>, never logged */
     const char *content_type;
     const char *body; /* request body, copied */
     size_t body_len;
     long timeout_ms;
-    size_t max_response;
+    size_t max_response; /* in memory, or in save_to */
+    /* Optional, all NULL or 0 by default: */
+    const char *const *headers; /* extra "Name: value" lines, NULL-ended;
+                                   never logged (may hold secrets) */
+    const char *upload_file;    /* the request body is this file's content */
+    const struct http_form_part *form; /* multipart/form-data parts */
+    size_t nform;
+    const char *save_to; /* the response body goes to this file (created
+                            0600, truncated), not to memory; len counts it */
 };
 
 void http_init(void);

@@ -19,6 +19,8 @@ struct httpd_response {
     const char *content_type;
     char *body; /* owned by the response (freed after sending) */
     size_t len;
+    char *file;        /* when set, owned: the body is this file's content */
+    char *disposition; /* owned: a Content-Disposition header, or NULL */
 };
 
 /* Handles a request; fills res (status, content type, body). */

@@ -37,6 +37,15 @@ struct net_media {
     const char *mime;     /* may be NULL */
     const char *filename; /* documents; may be NULL */
     const char *caption;  /* may be NULL */
+    const char *url;      /* a download URL given with the event, or NULL */
+};
+
+/* A type of file the network takes: a MIME type (lower case, without
+ * parameters), the kind of message it becomes and its size limit. */
+struct net_media_type {
+    const char *mime;
+    const char *kind; /* "image", "video", "audio", "document", "sticker" */
+    long long max;    /* bytes */
 };
 
 #define NET_CARD_PHONES 8
@@ -100,6 +109,10 @@ struct net_result {
     const char *text; /* human-readable explanation of a failure */
     int rate_limited; /* slow the whole account down */
     int pair_limited; /* back off this recipient only */
+    /* media_fetch: what was saved; media_upload: id is the media id */
+    const char *mime;
+    long long size;
+    int too_big; /* the file is over the size limit */
 };
 
 typedef void (*net_result_fn)(const struct net_result *r, void *arg);
@@ -111,12 +124,16 @@ struct net_account {
 
 /* Something to do on the network for one contact. */
 struct net_out {
-    const char *kind;     /* "text", "read", "typing", "reaction" */
+    const char *kind;     /* "text", "read", "typing", "reaction", or a
+                             media kind ("image", "document"...) */
     const char *to;       /* contact network id (digits) */
     const char *text;     /* text: the body; reaction: the emoji ("" to
-                             remove); read and typing: unused */
+                             remove); media: the caption or NULL; read and
+                             typing: unused */
     const char *target;   /* read, typing, reaction: the message id */
-    const char *reply_to; /* text: the quoted message id, or NULL */
+    const char *reply_to; /* text, media: the quoted message id, or NULL */
+    const char *media_id; /* media: from media_upload */
+    const char *filename; /* document: the name shown, or NULL */
 };
 
 /* What the network can do; the XMPP side advertises and enforces only
@@ -129,7 +146,8 @@ struct net_caps {
 
 struct net_backend {
     const char *name;
-    size_t max_text; /* characters per text message */
+    size_t max_text;    /* characters per text message */
+    size_t max_caption; /* characters in a file's caption */
     struct net_caps caps;
     /* Checks credentials; r->info carries the account's display number. */
     void (*check)(const struct net_account *a, net_result_fn cb, void *arg);
@@ -144,11 +162,31 @@ struct net_backend {
      * body is malformed or fn failed. */
     int (*webhook_parse)(const char *body, size_t len, net_event_fn fn,
                          void *arg);
+    /* The file types sends take, ended by a NULL mime; NULL: none. */
+    const struct net_media_type *media_types;
+    const char *media_types_text; /* the same, in words, for errors */
+    /* Downloads media id (url: one given with the event, or NULL) into
+     * path, refusing files over max bytes (r->too_big); r->mime and r->size
+     * describe the file. */
+    void (*media_fetch)(const struct net_account *a, const char *id,
+                        const char *url, const char *path, long long max,
+                        net_result_fn cb, void *arg);
+    /* Uploads a file for a later send; r->id is its media id. */
+    void (*media_upload)(const struct net_account *a, const char *path,
+                         const char *mime, const char *filename,
+                         net_result_fn cb, void *arg);
 };
 
 /* Configures every back end from the config. */
 void net_configure(const struct conf *conf);
 const struct net_backend *net_backend_find(const char *name);
+/* The back end's entry for a MIME type (parameters ignored), or NULL. */
+const struct net_media_type *net_media_type_find(const struct net_backend *be,
+                                                 const char *mime);
+/* The size limit for a received file of kind (e.g. "voice") and MIME type
+ * (may be NULL): its type's, else the largest of its kind, else 0. */
+long long net_media_limit(const struct net_backend *be, const char *kind,
+                          const char *mime);
 
 extern const struct net_backend net_cloudapi_backend;
 void net_cloudapi_configure(const struct conf *conf);

@@ -260,4 +260,23 @@ int store_early_status_take(struct store *st, long long account_id,
  * were never taken (e.g. for messages sent by other clients). */
 int store_early_status_expire(struct store *st, long long before_s);
 
+/* ---- files ferry serves itself (store_media.c) ---- */
+struct store_media_file {
+    char *token; /* the unguessable name in the URL and on disk */
+    char *kind;  /* "image", "document", ... */
+    char *mime;
+    char *filename; /* the name to offer, or NULL */
+    long long size;
+    long long expires; /* s since the epoch */
+};
+
+void store_media_file_free(struct store_media_file *f);
+int store_media_add(struct store *st, const struct store_media_file *f);
+/* The file of token, expired or not; NULL when unknown. */
+struct store_media_file *store_media_get(struct store *st, const char *token);
+/* Calls fn for each file whose expiry is <= now_s (at most max per call),
+ * then deletes their rows; the number of rows, or -1. */
+int store_media_expire(struct store *st, long long now_s, int max,
+                       void (*fn)(const char *token, void *arg), void *arg);
+
 #endif

@@ -139,7 +139,8 @@ static int bridge_peer(const struct store_account *a,
     p->jid = bridge_contact_jid(c);
     if (created)
         bridge_inbox(a->id, a->jid,
-                     roster_subscribe_xml(p->jid, a->jid, ev->peer_name));
+                     roster_new_contact_xml(p->contact_id, p->jid, a->jid,
+                                            ev->peer_name));
     store_contact_free(c);
     return 0;
 }
@@ -207,18 +208,32 @@ static char *bridge_cards(const struct net_event *ev)
     return buf_take(&b);
 }
 
-/* The body ferry shows for a message event. Caller frees. */
+/* The body ferry shows for a message event (for a file: its caption, as
+ * in an edit). Caller frees. */
 static char *bridge_body(const struct net_event *ev)
 {
     if (ev->ncards > 0)
         return bridge_cards(ev);
     if (ev->media != NULL)
-        return xasprintf("[%s received on WhatsApp%s%s: the gateway does not "
-                         "pass files on yet]%s%s",
-                         ev->media->kind, ev->media->filename ? ": " : "",
-                         ev->media->filename ? ev->media->filename : "",
-                         ev->text ? "\n" : "", ev->text ? ev->text : "");
+        return xasprintf("[%s caption] %s", ev->media->kind,
+                         ev->text ? ev->text : "");
     return xstrdup(ev->text ? ev->text : "[an empty message]");
+}
+
+/* A file: fetched later by a durable job (never while the network waits
+ * for the webhook's answer); remembered now for replies and markers. */
+static int bridge_in_media(const struct bridge_peer *p,
+                           const struct net_event *ev)
+{
+    char *snippet;
+    int rc;
+
+    if (bridge_media_in(p->a->id, p->contact_id, ev) < 0)
+        return -1;
+    snippet = ev->text ? xstrdup(ev->text) : xasprintf("[%s]", ev->media->kind);
+    rc = bridge_remember(p, ev, snippet);
+    free(snippet);
+    return rc;
 }
 
 /* A message, possibly a reply (XEP-0461, quoting what ferry knows). */
@@ -228,8 +243,11 @@ static int bridge_in_message(const struct bridge_peer *p,
     struct message_out o = {
         .from = p->jid, .to = p->a->jid, .id = ev->id, .markable = 1};
     struct store_message *q = NULL;
-    char *body = bridge_body(ev), *info_id;
+    char *body, *info_id;
 
+    if (ev->media != NULL)
+        return bridge_in_media(p, ev);
+    body = bridge_body(ev);
     if (ev->reply_to != NULL) {
         o.reply_id = ev->reply_to;
         o.quote = BRIDGE_UNKNOWN_QUOTE;
@@ -275,7 +293,8 @@ static int bridge_in_action(const struct bridge_peer *p,
         text = xstrdup("[deleted a message]");
     } else {
         text = bridge_body(ev);
-        if (known) {
+        if (known && ev->media == NULL) { /* a file stays; its caption is
+                                             new text */
             o.replace_id = t->stanza_id;
         } else {
             o.body = xasprintf("[edited] %s", text);

@@ -10,6 +10,8 @@ struct httpd_request;
 struct httpd_response;
 struct message_in;
 struct net_backend;
+struct net_event;
+struct net_result;
 struct store;
 struct store_account;
 struct store_contact;
@@ -44,7 +46,16 @@ int bridge_setting(const struct store_account *a, const char *key);
 char *bridge_snippet(const char *text);
 
 /* bridge_out.c: XMPP -> network */
+/* An outbox row being sent, until its outcome is recorded. */
+struct bridge_send {
+    long long outbox_id;
+    long long account_id;
+    long long message_id;
+};
+
 void bridge_send(const struct store_outbox *o, void *arg);
+/* Records the outcome of a send (arg: a struct bridge_send, freed). */
+void bridge_send_done(const struct net_result *r, void *arg);
 void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                          const struct store_account *a, const char *wa_id);
 
@@ -53,5 +64,20 @@ void bridge_apply_status(struct store_message *m, int status, int error_code,
                          const char *error_text);
 void bridge_webhook(const struct httpd_request *req, struct httpd_response *res,
                     void *arg);
+
+/* bridge_media.c: files and pictures, both ways */
+/* Queues the fetch of a received file (in the webhook's transaction). */
+int bridge_media_in(long long account_id, long long contact_id,
+                    const struct net_event *ev);
+/* Runs a "fetch" outbox row: download, publish, OOB message. */
+void bridge_media_fetch(const struct store_outbox *o);
+/* The URL of a file the user's message carries (XEP-0066, or a body that
+ * is a link to the upload service), or NULL. */
+const char *bridge_media_url(const struct message_in *in);
+/* Runs a "media" outbox row: download, upload, send by id; s (taken) gets
+ * the outcome through bridge_send_done(). */
+void bridge_media_send(const struct store_outbox *o,
+                       const struct store_account *a,
+                       const struct store_contact *c, struct bridge_send *s);
 
 #endif

@@ -20,12 +20,6 @@
 #define BRIDGE_TYPING_EVERY_S 20 /* WhatsApp shows it for 25 s */
 #define BRIDGE_TYPING_SLOTS 64
 
-struct bridge_send {
-    long long outbox_id;
-    long long account_id;
-    long long message_id;
-};
-
 /* When a typing indicator last went to each contact (a small cache). */
 static struct {
     long long contact_id;
@@ -92,7 +86,7 @@ static void bridge_sent(const struct bridge_send *s, const char *id)
     store_message_free(m);
 }
 
-static void bridge_send_done(const struct net_result *r, void *arg)
+void bridge_send_done(const struct net_result *r, void *arg)
 {
     struct bridge_send *s = arg;
 
@@ -114,28 +108,40 @@ static void bridge_send_done(const struct net_result *r, void *arg)
         bridge_auth_failed(s->account_id, r->text);
         /* fall through */
     case NET_FAIL:
-        if (s->message_id != 0)
+        if (s->message_id != 0) {
             bridge_fail_message(s->message_id,
                                 r->outcome == NET_AUTH ? "not-authorized"
                                                        : "service-unavailable",
                                 r->text);
-        queue_out_done(s->outbox_id);
+            queue_out_failed(s->outbox_id, r->text); /* kept for Retry */
+        } else {
+            queue_out_done(s->outbox_id);
+        }
         break;
     }
     free(s);
 }
 
-/* The queue chose an outbox row: send it through the back end. */
+/* The queue chose an outbox row: send it through the back end (a received
+ * file's fetch goes its own way). */
 void bridge_send(const struct store_outbox *o, void *arg)
 {
-    struct store_account *a = store_account_by_id(bridge.st, o->account_id);
-    struct store_contact *c = store_contact_by_id(bridge.st, o->contact_id);
-    struct bridge_send *s = xcalloc(1, sizeof(*s));
-    json_object *p = json_tokener_parse(o->payload);
+    struct store_account *a;
+    struct store_contact *c;
+    struct bridge_send *s;
+    json_object *p;
     struct net_account na;
     struct net_out out;
     struct net_result r;
 
+    if (strcmp(o->kind, "fetch") == 0) {
+        bridge_media_fetch(o);
+        return;
+    }
+    a = store_account_by_id(bridge.st, o->account_id);
+    c = store_contact_by_id(bridge.st, o->contact_id);
+    s = xcalloc(1, sizeof(*s));
+    p = json_tokener_parse(o->payload);
     s->outbox_id = o->id;
     s->account_id = o->account_id;
     s->message_id = o->message_id;
@@ -146,7 +152,10 @@ void bridge_send(const struct store_outbox *o, void *arg)
                                     : "Your WhatsApp account is not usable: "
                                       "register again";
         bridge_send_done(&r, s);
+    } else if (strcmp(o->kind, "media") == 0) {
+        bridge_media_send(o, a, c, s);
     } else {
+        memset(&out, 0, sizeof(out));
         na.id = a->pnid;
         na.token = a->token;
         out.kind = o->kind;
@@ -343,7 +352,8 @@ static int bridge_refuse(xmpp_stanza_t *st, const struct message_in *in)
         why = "WhatsApp does not let businesses delete sent messages";
     else if (in->replace_id != NULL && !bridge.be->caps.edits_out)
         why = "WhatsApp does not let businesses edit sent messages";
-    else if (in->body != NULL && strncmp(in->body, "aesgcm://", 9) == 0)
+    else if ((in->body != NULL && strncmp(in->body, "aesgcm://", 9) == 0) ||
+             (in->oob_url != NULL && strncmp(in->oob_url, "aesgcm://", 9) == 0))
         why = "This file is end-to-end encrypted (OMEMO): the gateway "
               "cannot read it, so it cannot pass it on to WhatsApp. Send it "
               "unencrypted to bridge it";
@@ -371,10 +381,73 @@ static void bridge_text(struct bridge_out *o)
     free(body);
 }
 
+/* {"url":..,"text":..,"reply_to":..}: a file to fetch and send. */
+static char *bridge_media_payload(const char *url, const char *caption,
+                                  const char *reply_to)
+{
+    json_object *o = json_object_new_object();
+    char *s;
+
+    json_object_object_add(o, "url", json_object_new_string(url));
+    if (caption != NULL)
+        json_object_object_add(o, "text", json_object_new_string(caption));
+    if (reply_to != NULL)
+        json_object_object_add(o, "reply_to", json_object_new_string(reply_to));
+    s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return s;
+}
+
+/* Characters in s (UTF-8). */
+static size_t bridge_chars(const char *s)
+{
+    size_t n = strlen(s), i = 0, chars = 0, l;
+
+    while (i < n) {
+        l = utf8_char_len(s + i, n - i);
+        i += l ? l : 1;
+        chars++;
+    }
+    return chars;
+}
+
+/* A file the user sent: one "media" row, with the text as its caption; a
+ * text too long for a caption follows as text messages. */
+static void bridge_file(struct bridge_out *o, const char *url)
+{
+    char *body = message_body_without_fallback(o->in), *payload;
+    const char *caption =
+        body != NULL && body[0] != '\0' && strcmp(body, url) != 0 ? body : NULL;
+    int separate = caption && bridge_chars(caption) > bridge.be->max_caption;
+    long long id;
+
+    if (o->in->reply_id != NULL)
+        o->reply_to = o->reply_owned =
+            bridge_network_id_of(o->a, o->in->reply_id);
+    id = bridge_out_message(o, caption ? caption : "[a file]", !separate);
+    if (id > 0) {
+        payload =
+            bridge_media_payload(url, separate ? NULL : caption, o->reply_to);
+        store_outbox_add(bridge.st, o->a->id, o->contact_id, id, "media",
+                         payload);
+        free(payload);
+        log_debug("bridge: file from %s queued", o->a->jid);
+    }
+    o->reply_to = NULL;
+    if (separate) {
+        o->parts_left = 0;
+        bridge_split(caption, bridge.be->max_text, bridge_count_part,
+                     &o->parts_left);
+        bridge_split(caption, bridge.be->max_text, bridge_queue_part, o);
+    }
+    free(body);
+}
+
 void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                          const struct store_account *a, const char *wa_id)
 {
     struct bridge_out o = {in, a, 0, NULL, NULL, 0};
+    const char *url;
     char *local;
     int created;
 
@@ -396,6 +469,8 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
         bridge_composing(a, o.contact_id);
     if (in->reactions_id != NULL)
         bridge_reaction(st, &o);
+    else if ((url = bridge_media_url(in)) != NULL)
+        bridge_file(&o, url);
     else
         bridge_text(&o);
     free(o.reply_owned);

@@ -268,8 +268,7 @@ static void http_set_form(struct http_xfer *x, const struct http_request *req)
 
         part = curl_mime_addpart(x->mime);
         curl_mime_name(part, f->name);
-        if (f->file != NULL &&
-            curl_mime_filedata(part, f->file) != CURLE_OK &&
+        if (f->file != NULL && curl_mime_filedata(part, f->file) != CURLE_OK &&
             x->setup_error == NULL)
             x->setup_error = xasprintf("cannot read %s", f->file);
         else if (f->file == NULL)
@@ -318,8 +317,8 @@ static void http_set_sink(struct http_xfer *x, const struct http_request *req)
     if (req->save_to == NULL)
         return;
     x->cap = req->max_response;
-    x->save_fd = open(req->save_to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                      0600);
+    x->save_fd =
+        open(req->save_to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (x->save_fd < 0 && x->setup_error == NULL)
         x->setup_error =
             xasprintf("cannot create %s: %s", req->save_to, strerror(errno));

@@ -3,10 +3,14 @@
  * and MHD_run() is called on readiness, MHD_get_timeout() as a timer. The
  * routes and per-route body caps live here; handlers live in their modules. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <microhttpd.h>
@@ -111,15 +115,50 @@ const char *httpd_query(const struct httpd_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* A response whose body is a file; NULL (and a 404 in res) when it cannot
+ * be opened. Files are sent with headers that keep browsers from running
+ * them as pages. */
+static struct MHD_Response *httpd_file_response(struct httpd_response *res)
+{
+    struct MHD_Response *r;
+    struct stat sb;
+    int fd = open(res->file, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        log_warn("httpd: cannot open a file to serve: %s", strerror(errno));
+        return NULL;
+    }
+    r = MHD_create_response_from_fd64((uint64_t)sb.st_size, fd);
+    if (r == NULL) {
+        close(fd);
+        return NULL;
+    }
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'none'; sandbox");
+    if (res->disposition != NULL)
+        MHD_add_response_header(r, "Content-Disposition", res->disposition);
+    return r;
+}
+
 static enum MHD_Result httpd_send(struct MHD_Connection *c,
                                   struct httpd_response *res)
 {
-    struct MHD_Response *r;
+    struct MHD_Response *r = NULL;
     enum MHD_Result rc;
 
-    r = MHD_create_response_from_buffer(res->len, res->body,
-                                        MHD_RESPMEM_MUST_FREE);
-    res->body = NULL;
+    if (res->file != NULL && (r = httpd_file_response(res)) == NULL)
+        httpd_respond(res, 404, "text/plain", "not found\n");
+    if (r == NULL) {
+        r = MHD_create_response_from_buffer(res->len, res->body,
+                                            MHD_RESPMEM_MUST_FREE);
+        res->body = NULL;
+    }
+    free(res->body);
+    free(res->file);
+    free(res->disposition);
     if (res->content_type != NULL)
         MHD_add_response_header(r, "Content-Type", res->content_type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
@@ -138,7 +177,7 @@ static enum MHD_Result httpd_finish(struct MHD_Connection *c,
                                     struct httpd_conn *hc, const char *url,
                                     const char *method)
 {
-    struct httpd_response res = {404, "text/plain", NULL, 0};
+    struct httpd_response res = {404, "text/plain", NULL, 0, NULL, NULL};
     struct httpd_request req;
 
     if (hc->route == NULL) {
@@ -154,7 +193,7 @@ static enum MHD_Result httpd_finish(struct MHD_Connection *c,
         req.body_len = hc->body.len;
         req.conn = c;
         hc->route->fn(&req, &res, hc->route->arg);
-        if (res.body == NULL)
+        if (res.body == NULL && res.file == NULL)
             httpd_respond(&res, res.status, "text/plain", "");
     }
     return httpd_send(c, &res);

@@ -169,7 +169,8 @@ char *jid_from_wa_id(const char *wa_id, const char *domain)
         return NULL;
     n = strlen(wa_id);
     dlen = strlen(domain);
-    if (!jid_digits_ok(wa_id, n) || dlen == 0 || dlen > JID_PART_MAX)
+    if (!jid_digits_ok(wa_id, n) || dlen == 0 || dlen > JID_PART_MAX ||
+        strpbrk(domain, "@/") != NULL) /* else the JID's domain is not it */
         return NULL;
     jid = xmalloc(n + dlen + 3);
     jid[0] = '+';

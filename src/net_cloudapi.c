@@ -25,6 +25,7 @@
 #define CLOUDAPI_MAX_RESPONSE (256 * 1024)
 #define CLOUDAPI_MAX_DEPTH 32
 #define CLOUDAPI_TEXT_MAX 4096
+#define CLOUDAPI_CAPTION_MAX 1024
 #define CLOUDAPI_SIG_PREFIX "sha256="
 #define CLOUDAPI_MB (1024LL * 1024)
 
@@ -210,7 +211,7 @@ static size_t cloudapi_len(json_object *o, const char *key)
 /* Fills r from an error envelope {"error":{"code":...}}; text is built into
  * *owned (freed by the caller). */
 void cloudapi_classify_error(json_object *err, long status,
-                                    struct net_result *r, char **owned)
+                             struct net_result *r, char **owned)
 {
     int code = cloudapi_int(err, "code");
     const char *msg = cloudapi_str(err, "message");
@@ -852,6 +853,7 @@ static int cloudapi_webhook_parse(const char *body, size_t len, net_event_fn fn,
 const struct net_backend net_cloudapi_backend = {
     .name = "cloudapi",
     .max_text = CLOUDAPI_TEXT_MAX,
+    .max_caption = CLOUDAPI_CAPTION_MAX,
     .caps =
         {
             .receipts = 1,
@@ -869,6 +871,10 @@ const struct net_backend net_cloudapi_backend = {
     .webhook_verify = cloudapi_webhook_verify,
     .webhook_parse = cloudapi_webhook_parse,
     .media_types = cloudapi_media_types,
+    .media_types_text = "pictures (JPEG, PNG, up to 5 MB), videos (MP4, "
+                        "3GP, 16 MB), audio (AAC, AMR, MP3, M4A, OGG, 16 MB), "
+                        "documents (PDF, text, Word, Excel, PowerPoint, 100 "
+                        "MB) and WebP stickers (500 KB)",
     .media_fetch = cloudapi_media_fetch,
     .media_upload = cloudapi_media_upload,
 };

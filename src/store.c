@@ -115,7 +115,16 @@ static const char *const store_migrations[] = {
     "  created INTEGER NOT NULL);"
     "CREATE INDEX early_status_network ON early_status"
     "  (account_id, network_id, id);"
-    "CREATE INDEX early_status_created ON early_status (created);",
+    "CREATE INDEX early_status_created ON early_status (created);"
+    "CREATE TABLE media_file (" /* files ferry serves under /media/ */
+    "  token TEXT PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  mime TEXT NOT NULL,"
+    "  filename TEXT,"
+    "  size INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX media_file_expires ON media_file (expires);",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -19,6 +19,8 @@ import pytest
 from harness import clients, ferryproc, servers
 from harness.util import tail
 
+pytest_plugins = ["conftest_network"]
+
 ALL_SERVERS = ("prosody", "ejabberd")
 SERVER_BINARIES = {"prosody": "prosody", "ejabberd": "ejabberdctl"}
 

@@ -126,6 +126,9 @@ def test_order_kept_for_quick_messages(bridge):
     c = bridge.client()
     bridge.open_window(CONTACT)
     bridge.open_window(CONTACT2)
+    # each answer takes 60 ms: the next message to a contact may only go
+    # out once the previous request has finished
+    bridge.config(slow_ms=60)
     want1 = ["msg %02d" % i for i in range(1, 21)]
     want2 = ["other %02d" % i for i in range(1, 6)]
     for i, b in enumerate(want1):
@@ -136,6 +139,32 @@ def test_order_kept_for_quick_messages(bridge):
     bridge.wait_sent(5, CONTACT2)
     assert bridge.sent_bodies(CONTACT) == want1
     assert bridge.sent_bodies(CONTACT2) == want2
+    times = [p["time"] for p in bridge.message_posts()
+             if p["json"]["to"] == "+" + CONTACT]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 0.05, \
+        "a message to the contact left before the previous one's request " \
+        "finished (gaps %s)" % ["%.3f" % g for g in gaps]
+
+
+def test_throughput_token_bucket(make_bridge):
+    # 5 requests a second per business number, to 15 different contacts
+    # (so that per-contact ordering does not pace them)
+    b = make_bridge(cloudapi_throughput=5,
+                    fake_config={"window_enforce": False})
+    c = b.client()
+    numbers = ["4915200000%03d" % i for i in range(15)]
+    for n in numbers:
+        b.send(c, n, "paced")
+    wait_for(lambda: len(b.sent()) >= 15, 30, 0.1, "15 sends")
+    times = sorted(p["time"] for p in b.message_posts())
+    span = times[-1] - times[0]
+    busiest = max(sum(1 for t in times if t0 <= t < t0 + 1.0)
+                  for t0 in times)
+    print("throughput 5/s: 15 sends over %.2fs, at most %d in one second"
+          % (span, busiest))
+    assert span >= 1.5, "15 sends at 5/s took only %.2fs" % span
+    assert busiest <= 11, "%d sends within one second at 5/s" % busiest
 
 
 def _one_error(bridge, c, mid, cj):
@@ -406,6 +435,27 @@ def test_unknown_phone_number_id_ignored(bridge):
              or "somebody else" in (m.body or ""), bridge,
              "message for an unknown number id")
     assert bridge.ferry.log_lines(PNID2), "the unknown id should be logged"
+
+
+def test_webhook_big_body_and_malformed_json(bridge):
+    c = bridge.client()
+    # 3.5 MB (Meta: up to 3 MB), the bulk in a field ferry ignores
+    r = bridge.inbound(CONTACT, "big envelope", name="Ana",
+                       extra={"padding": "x" * (3500 * 1024)})
+    assert r["delivery"]["status"] == 200, r
+    assert bridge.wait_chat(c, r["wamids"][0]).body == "big envelope"
+    # signed, but not JSON: 400, nothing processed
+    r = bridge.raw_webhook('{"object":"whatsapp_business_account","entry":[',
+                           retry=False)
+    assert r["delivery"]["status"] == 400, r
+    r = bridge.raw_webhook("not json at all", retry=False)
+    assert r["delivery"]["status"] == 400, r
+    assert ferry_alive(bridge)
+
+
+def ferry_alive(bridge):
+    st, js = bridge.ferry.health()
+    return st == 200 and js and js.get("component") == "connected"
 
 
 # --- duplicates, order, batches ----------------------------------------------------

@@ -821,6 +821,120 @@ static void test_early_status(void **state)
     assert_int_equal(test_query(f, "SELECT count(*) FROM early_status"), 0);
 }
 
+/* ---- figures and failed rows (store_admin.c) ---- */
+
+static void test_stats(void **state)
+{
+    struct fixture *f = *state;
+    long long b = store_account_upsert(f->st, "bob@example.org", "cloudapi",
+                                       "2001", "tok", NULL);
+    long long ca = test_contact(f, f->acc, "4915100000001");
+    long long cb = test_contact(f, b, "4915100000002");
+    long long mo = test_message(f, f->acc, ca, 'o', "o1", NULL);
+    long long mf = test_message(f, f->acc, ca, 'o', "o2", NULL);
+    long long mb = test_message(f, b, cb, 'o', "o3", "w3");
+    long long ob, of;
+    struct store_stats s;
+    char *err;
+
+    assert_true(test_message(f, f->acc, ca, 'i', "w1", "w1") > 0);
+    assert_true(test_message(f, f->acc, ca, 'i', "w2", "w2") > 0);
+    assert_int_equal(store_message_set_status(f->st, mf, 4), 0);
+    assert_int_equal(store_message_set_status(f->st, mb, 2), 0);
+    assert_true(store_outbox_add(f->st, f->acc, ca, mo, "text", "x") > 0);
+    of = store_outbox_add(f->st, f->acc, ca, mf, "text", "y");
+    ob = store_outbox_add(f->st, b, cb, 0, "read", "w1");
+    assert_int_equal(store_outbox_fail(f->st, of, "131026 undeliverable"), 0);
+    assert_int_equal(store_outbox_retry(f->st, ob, 1, 0, "HTTP 503"), 0);
+    assert_true(store_inbox_add(f->st, f->acc, "alice@example.org", "<m/>") >
+                0);
+    assert_true(store_inbox_add(f->st, 0, "example.org", "<p/>") > 0);
+    assert_int_equal(store_account_set_state(f->st, b, "auth_failed", "190"),
+                     0);
+
+    assert_int_equal(store_stats_get(f->st, f->acc, &s), 0);
+    assert_int_equal(s.messages[0][STORE_STATUS_QUEUED], 2); /* incoming */
+    assert_int_equal(s.messages[1][STORE_STATUS_QUEUED], 1);
+    assert_int_equal(s.messages[1][STORE_STATUS_FAILED], 1);
+    assert_int_equal(s.messages[1][STORE_STATUS_SENT], 0);
+    assert_int_equal(s.outbox_queued, 1);
+    assert_int_equal(s.outbox_failed, 1);
+    assert_int_equal(s.inbox, 1);
+    assert_int_equal(s.accounts, 1);
+    assert_int_equal(s.accounts_paused, 0);
+
+    assert_int_equal(store_stats_get(f->st, 0, &s), 0);
+    assert_int_equal(s.messages[1][STORE_STATUS_DELIVERED], 1);
+    assert_int_equal(s.messages[1][STORE_STATUS_QUEUED], 1);
+    assert_int_equal(s.outbox_queued, 2);
+    assert_int_equal(s.outbox_failed, 1);
+    assert_int_equal(s.inbox, 2);
+    assert_int_equal(s.accounts, 2);
+    assert_int_equal(s.accounts_paused, 1);
+
+    err = store_outbox_last_error(f->st, f->acc);
+    assert_string_equal(err, "131026 undeliverable");
+    free(err);
+    err = store_outbox_last_error(f->st, b);
+    assert_string_equal(err, "HTTP 503");
+    free(err);
+    assert_null(store_outbox_last_error(f->st, 999));
+}
+
+/* The integer column col of row id of table, read directly. */
+static long long test_column(struct fixture *f, const char *table,
+                             const char *col, long long id)
+{
+    char *sql = xasprintf("SELECT %s FROM %s WHERE id = %lld", col, table, id);
+    long long v = test_query(f, sql);
+
+    free(sql);
+    return v;
+}
+
+static void test_outbox_failed(void **state)
+{
+    struct fixture *f = *state;
+    long long b = store_account_upsert(f->st, "bob@example.org", "cloudapi",
+                                       "2001", "tok", NULL);
+    long long ca = test_contact(f, f->acc, "4915100000001");
+    long long m1 = test_message(f, f->acc, ca, 'o', "o1", NULL);
+    long long m2 = test_message(f, f->acc, ca, 'o', "o2", NULL);
+    long long o1 = store_outbox_add(f->st, f->acc, ca, m1, "text", "one");
+    long long o2 = store_outbox_add(f->st, f->acc, ca, m2, "text", "two");
+    struct ids ids;
+
+    /* A failed row is no longer a head: the contact's next row is. */
+    assert_int_equal(store_outbox_retry(f->st, o1, 3, 0, "timeout"), 0);
+    assert_int_equal(store_outbox_fail(f->st, o1, "gave up"), 0);
+    assert_int_equal(store_message_set_status(f->st, m1, 4), 0);
+    ids = test_heads(f, wall_ms(), 10);
+    test_ids_equal(&ids, 1, o2);
+
+    /* Queued again: only the account's, due at once, attempts reset, the
+     * message back to queued. */
+    assert_int_equal(store_outbox_requeue_failed(f->st, b), 0);
+    assert_int_equal(store_outbox_requeue_failed(f->st, f->acc), 1);
+    assert_int_equal(store_outbox_requeue_failed(f->st, 0), 0);
+    ids = test_heads(f, wall_ms(), 10);
+    test_ids_equal(&ids, 1, o1);
+    assert_int_equal(test_column(f, "outbox", "attempts", o1), 0);
+    assert_int_equal(test_column(f, "message", "status", m1), 0);
+    assert_int_equal(test_column(f, "message", "status", m2), 0);
+
+    /* All accounts at once; expiry deletes only failed rows. */
+    assert_int_equal(store_outbox_fail(f->st, o1, "again"), 0);
+    assert_int_equal(store_outbox_fail(f->st, o2, "again"), 0);
+    assert_int_equal(store_outbox_requeue_failed(f->st, 0), 2);
+    assert_int_equal(store_outbox_fail(f->st, o2, "again"), 0);
+    assert_int_equal(store_outbox_expire_failed(f->st, now_s() - 60), 0);
+    assert_int_equal(store_outbox_count(f->st), 2);
+    assert_int_equal(store_outbox_expire_failed(f->st, now_s() + 60), 0);
+    assert_int_equal(store_outbox_count(f->st), 1);
+    ids = test_heads(f, wall_ms(), 10);
+    test_ids_equal(&ids, 1, o1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -852,6 +966,9 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_seen, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_early_status, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_stats, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_failed, test_setup,
                                         test_teardown),
     };
 

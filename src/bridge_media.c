@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: MIT */
+/* The bridge's files and pictures. Received: the webhook only queues a
+ * "fetch" outbox row; the row's job downloads the file through the back
+ * end, publishes it (media.c: the XEP-0363 service or ferry's own /media/)
+ * and delivers an XEP-0066 message whose body is the URL, then the caption;
+ * a file that cannot be passed on becomes a notice. Sent: a "media" row's
+ * job downloads the user's file, uploads it to the network and sends it by
+ * id. Each job ends its outbox row exactly once. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "bridge_int.h"
+#include "log.h"
+#include "media.h"
+#include "message.h"
+#include "net.h"
+#include "queue.h"
+#include "store.h"
+#include "util.h"
+
+#define BRIDGE_MIME_MAX 255
+
+/* ---- payloads ---- */
+
+static void bridge_media_put(json_object *o, const char *key, const char *v)
+{
+    if (v != NULL)
+        json_object_object_add(o, key, json_object_new_string(v));
+}
+
+static const char *bridge_media_get(json_object *o, const char *key)
+{
+    json_object *v;
+
+    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* "5 MB", "500 KB" or "N bytes". Caller frees. */
+static char *bridge_media_size(long long n)
+{
+    if (n >= 1024 * 1024 && n % (1024 * 1024) == 0)
+        return xasprintf("%lld MB", n / (1024 * 1024));
+    if (n >= 1024 && n % 1024 == 0)
+        return xasprintf("%lld KB", n / 1024);
+    return xasprintf("%lld bytes", n);
+}
+
+/* ---- network -> XMPP ---- */
+
+/* A received file on its way to the user. */
+struct bridge_fetch {
+    long long outbox_id, account_id;
+    char *wamid, *kind, *mime, *filename, *caption;
+    char *from, *to; /* the contact's JID, the user's bare JID */
+    char *path;      /* the download */
+    long long max;
+};
+
+int bridge_media_in(long long account_id, long long contact_id,
+                    const struct net_event *ev)
+{
+    json_object *o = json_object_new_object();
+    const struct net_media *m = ev->media;
+    long long id;
+
+    bridge_media_put(o, "wamid", ev->id);
+    json_object_object_add(o, "contact", json_object_new_int64(contact_id));
+    bridge_media_put(o, "media_id", m->id);
+    bridge_media_put(o, "kind", m->kind);
+    if (m->mime != NULL && strlen(m->mime) <= BRIDGE_MIME_MAX)
+        bridge_media_put(o, "mime", m->mime);
+    bridge_media_put(o, "filename", m->filename);
+    bridge_media_put(o, "caption", m->caption);
+    bridge_media_put(o, "url", m->url);
+    /* no contact on the row: a slow download holds up no one's sends */
+    id = store_outbox_add(
+        bridge.st, account_id, 0, 0, "fetch",
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    log_debug("bridge: %s %s queued for fetching", m->kind, ev->id);
+    return id < 0 ? -1 : 0;
+}
+
+static void bridge_fetch_free(struct bridge_fetch *f)
+{
+    free(f->wamid);
+    free(f->kind);
+    free(f->mime);
+    free(f->filename);
+    free(f->caption);
+    free(f->from);
+    free(f->to);
+    free(f->path);
+    free(f);
+}
+
+/* "A picture", "A voice message"... */
+static const char *bridge_fetch_noun(const char *kind)
+{
+    static const char *const nouns[][2] = {
+        {"image", "A picture"},     {"video", "A video"},
+        {"audio", "An audio file"}, {"voice", "A voice message"},
+        {"document", "A document"}, {"sticker", "A sticker"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(nouns) / sizeof(nouns[0]); i++)
+        if (strcmp(kind, nouns[i][0]) == 0)
+            return nouns[i][1];
+    return "A file";
+}
+
+/* The caption, as its own message after the file (or the notice). */
+static void bridge_fetch_caption(const struct bridge_fetch *f)
+{
+    char *id;
+
+    if (f->caption == NULL || f->caption[0] == '\0')
+        return;
+    id = xasprintf("%s-caption", f->wamid);
+    bridge_inbox(f->account_id, f->to,
+                 message_chat_xml(f->from, f->to, id, f->caption));
+    free(id);
+}
+
+/* Tells the user, in the chat with the contact, why a file is missing. */
+static void bridge_fetch_notice(const struct bridge_fetch *f, const char *why)
+{
+    char *text =
+        xasprintf("[%s%s%s%s from WhatsApp could not be passed on: "
+                  "%s]",
+                  bridge_fetch_noun(f->kind), f->filename ? " (" : "",
+                  f->filename ? f->filename : "", f->filename ? ")" : "", why);
+
+    queue_begin();
+    bridge_inbox(f->account_id, f->to,
+                 message_chat_xml(f->from, f->to, f->wamid, text));
+    bridge_fetch_caption(f);
+    log_info("bridge: %s %s not passed on: %s", f->kind, f->wamid, why);
+    free(text);
+}
+
+/* A permanent failure: the notice, and the row is done. */
+static void bridge_fetch_fail(struct bridge_fetch *f, const char *why)
+{
+    bridge_fetch_notice(f, why);
+    queue_out_done(f->outbox_id);
+    bridge_fetch_free(f);
+}
+
+/* A transient failure: later, or a notice when ferry gives up. */
+static void bridge_fetch_retry(struct bridge_fetch *f, const char *why)
+{
+    if (queue_out_retry(f->outbox_id, 0, 0, why))
+        bridge_fetch_notice(f, "it could not be fetched after many "
+                               "attempts");
+    bridge_fetch_free(f);
+}
+
+/* The file is reachable: the XEP-0066 message (body: the URL), then the
+ * caption, in the transaction that ends the row. */
+static void bridge_fetch_published(const char *url, const char *error,
+                                   int retry, void *arg)
+{
+    struct bridge_fetch *f = arg;
+    struct message_out o = {
+        .from = f->from, .to = f->to, .id = f->wamid, .markable = 1};
+
+    if (url == NULL && retry) {
+        bridge_fetch_retry(f, error);
+        return;
+    }
+    if (url == NULL) {
+        bridge_fetch_fail(f, error ? error : "the gateway could not keep it");
+        return;
+    }
+    o.oob_url = url;
+    queue_begin();
+    bridge_inbox(f->account_id, f->to, message_build(&o));
+    bridge_fetch_caption(f);
+    queue_out_done(f->outbox_id);
+    log_debug("bridge: %s %s delivered as a link", f->kind, f->wamid);
+    bridge_fetch_free(f);
+}
+
+/* The back end's answer: publish the file, or say why not. */
+static void bridge_fetch_fetched(const struct net_result *r, void *arg)
+{
+    struct bridge_fetch *f = arg;
+    struct media_file mf = {f->path, f->kind, r->mime ? r->mime : f->mime,
+                            f->filename};
+    char *limit, *why;
+
+    if (r->outcome != NET_OK)
+        media_discard(f->path);
+    if (r->outcome == NET_OK) {
+        media_publish(&mf, f->from, bridge_fetch_published, f);
+    } else if (r->outcome == NET_RETRY) {
+        bridge_fetch_retry(f, r->text);
+    } else if (r->too_big) {
+        limit = bridge_media_size(f->max);
+        why = xasprintf("it is larger than the %s the gateway accepts for "
+                        "this kind of file",
+                        limit);
+        bridge_fetch_fail(f, why);
+        free(why);
+        free(limit);
+    } else {
+        if (r->outcome == NET_AUTH)
+            bridge_auth_failed(f->account_id, r->text);
+        bridge_fetch_fail(f, r->text ? r->text : "WhatsApp did not give it");
+    }
+}
+
+/* The size cap for a received file: its type's, within media.max_size. */
+static long long bridge_fetch_limit(const char *kind, const char *mime)
+{
+    long long max = net_media_limit(bridge.be, kind, mime);
+
+    return max > 0 && max < media_max_size() ? max : media_max_size();
+}
+
+/* A job from a row's payload and store rows; NULL when they are gone. */
+static struct bridge_fetch *bridge_fetch_new(const struct store_outbox *o,
+                                             json_object *p,
+                                             const struct store_account *a)
+{
+    json_object *v;
+    struct store_contact *c = NULL;
+    struct bridge_fetch *f;
+    const char *wamid = bridge_media_get(p, "wamid");
+    const char *kind = bridge_media_get(p, "kind");
+
+    if (json_object_object_get_ex(p, "contact", &v))
+        c = store_contact_by_id(bridge.st, json_object_get_int64(v));
+    if (c == NULL || a == NULL || wamid == NULL || kind == NULL) {
+        store_contact_free(c);
+        return NULL;
+    }
+    f = xcalloc(1, sizeof(*f));
+    f->outbox_id = o->id;
+    f->account_id = a->id;
+    f->wamid = xstrdup(wamid);
+    f->kind = xstrdup(kind);
+    f->mime = bridge_media_get(p, "mime") ? xstrdup(bridge_media_get(p, "mime"))
+                                          : NULL;
+    f->filename = bridge_media_get(p, "filename")
+                      ? xstrdup(bridge_media_get(p, "filename"))
+                      : NULL;
+    f->caption = bridge_media_get(p, "caption")
+                     ? xstrdup(bridge_media_get(p, "caption"))
+                     : NULL;
+    f->from = bridge_contact_jid(c);
+    f->to = xstrdup(a->jid);
+    store_contact_free(c);
+    return f;
+}
+
+void bridge_media_fetch(const struct store_outbox *o)
+{
+    struct store_account *a = store_account_by_id(bridge.st, o->account_id);
+    json_object *p = json_tokener_parse(o->payload);
+    struct bridge_fetch *f = bridge_fetch_new(o, p, a);
+    struct net_account na;
+
+    if (f == NULL) {
+        log_warn("bridge: fetch job %lld dropped (its account, contact or "
+                 "payload is gone)",
+                 o->id);
+        queue_out_done(o->id);
+    } else if (strcmp(a->state, "active") != 0) {
+        bridge_fetch_retry(f, "the account is paused");
+    } else {
+        na.id = a->pnid;
+        na.token = a->token;
+        f->max = bridge_fetch_limit(f->kind, f->mime);
+        f->path = media_temp_path();
+        bridge.be->media_fetch(&na, bridge_media_get(p, "media_id"),
+                               bridge_media_get(p, "url"), f->path, f->max,
+                               bridge_fetch_fetched, f);
+    }
+    json_object_put(p);
+    store_account_free(a);
+}
+
+/* ---- XMPP -> network ---- */
+
+/* A user's file on its way to WhatsApp. */
+struct bridge_upload {
+    struct bridge_send *s;
+    char *pnid, *token, *to, *caption, *reply_to;
+    char *path, *name;
+    const struct net_media_type *type;
+    long long contact_id, message_id;
+};
+
+const char *bridge_media_url(const struct message_in *in)
+{
+    const char *u = in->oob_url;
+
+    if (!bridge.be->caps.media || bridge.be->media_upload == NULL)
+        return NULL;
+    if (u != NULL && strlen(u) <= MEDIA_URL_MAX &&
+        (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0) &&
+        strpbrk(u, " \t\r\n") == NULL)
+        return u;
+    if (in->body != NULL && media_is_upload_url(in->body))
+        return in->body;
+    return NULL;
+}
+
+static void bridge_upload_free(struct bridge_upload *u)
+{
+    media_discard(u->path);
+    free(u->s); /* NULL once handed on */
+    free(u->pnid);
+    free(u->token);
+    free(u->to);
+    free(u->caption);
+    free(u->reply_to);
+    free(u->path);
+    free(u->name);
+    free(u);
+}
+
+/* Ends the row with outcome and text (the file was not sent). */
+static void bridge_upload_end(struct bridge_upload *u, enum net_outcome o,
+                              const char *text)
+{
+    struct net_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.outcome = o;
+    r.text = text;
+    bridge_send_done(&r, u->s);
+    u->s = NULL;
+    bridge_upload_free(u);
+}
+
+/* A caption WhatsApp does not show with this kind of file follows as a
+ * text message (the same message row, so a failure still bounces). */
+static void bridge_upload_caption_apart(const struct bridge_upload *u)
+{
+    json_object *o = json_object_new_object();
+
+    bridge_media_put(o, "text", u->caption);
+    queue_begin();
+    store_outbox_add(bridge.st, u->s->account_id, u->contact_id, u->message_id,
+                     "text",
+                     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+}
+
+/* Uploaded: send it by media id, with its caption. */
+static void bridge_upload_uploaded(const struct net_result *r, void *arg)
+{
+    struct bridge_upload *u = arg;
+    struct net_account na = {u->pnid, u->token};
+    struct net_out out;
+    int apart = u->caption != NULL && (strcmp(u->type->kind, "audio") == 0 ||
+                                       strcmp(u->type->kind, "sticker") == 0);
+
+    if (r->outcome != NET_OK || r->id == NULL) {
+        bridge_send_done(r, u->s);
+        u->s = NULL;
+        bridge_upload_free(u);
+        return;
+    }
+    memset(&out, 0, sizeof(out));
+    out.kind = u->type->kind;
+    out.to = u->to;
+    out.text = apart ? NULL : u->caption;
+    out.reply_to = u->reply_to;
+    out.media_id = r->id;
+    out.filename = u->name;
+    if (apart)
+        bridge_upload_caption_apart(u);
+    bridge.be->send(&na, &out, bridge_send_done, u->s);
+    u->s = NULL;
+    bridge_upload_free(u);
+}
+
+/* Why a download failed, as an outcome and words. */
+static void bridge_upload_download_failed(struct bridge_upload *u,
+                                          const struct media_download *d)
+{
+    char *text, *limit;
+
+    if (d->too_big) {
+        limit = bridge_media_size(media_max_size());
+        text = xasprintf("The file is larger than the gateway accepts (%s)",
+                         limit);
+        free(limit);
+        bridge_upload_end(u, NET_FAIL, text);
+    } else if (d->status >= 400 && d->status < 500) {
+        text = xasprintf("The gateway could not download the file (HTTP "
+                         "%ld)",
+                         d->status);
+        bridge_upload_end(u, NET_FAIL, text);
+    } else {
+        text = xasprintf("The gateway could not download the file: %s",
+                         d->status ? "the server failed" : d->error);
+        bridge_upload_end(u, NET_RETRY, text);
+    }
+    free(text);
+}
+
+/* 1 when a name from a URL may be shown to the contact as is. */
+static int bridge_upload_name_ok(const char *s)
+{
+    size_t i, n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > MEDIA_ORIG_NAME_MAX || !utf8_valid(s, n))
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < ' ' || s[i] == '/' || s[i] == '\\')
+            return 0;
+    return 1;
+}
+
+/* "pictures", "videos"... */
+static const char *bridge_upload_plural(const char *kind)
+{
+    if (strcmp(kind, "image") == 0)
+        return "pictures";
+    if (strcmp(kind, "audio") == 0)
+        return "audio files";
+    if (strcmp(kind, "video") == 0)
+        return "videos";
+    if (strcmp(kind, "sticker") == 0)
+        return "stickers";
+    return "documents";
+}
+
+/* Downloaded: check type and size against what WhatsApp takes, then
+ * upload. */
+static void bridge_upload_downloaded(const struct media_download *d, void *arg)
+{
+    struct bridge_upload *u = arg;
+    struct net_account na = {u->pnid, u->token};
+    char *text, *limit;
+
+    if (!d->ok) {
+        bridge_upload_download_failed(u, d);
+        return;
+    }
+    u->path = xstrdup(d->path);
+    u->type = net_media_type_find(bridge.be, d->mime);
+    if (u->type == NULL) {
+        text = xasprintf("WhatsApp does not take files of type %s; it takes "
+                         "%s",
+                         d->mime ? media_mime_canonical(d->mime) : "(unknown)",
+                         bridge.be->media_types_text);
+        bridge_upload_end(u, NET_FAIL, text);
+        free(text);
+        return;
+    }
+    if (d->size > u->type->max) {
+        limit = bridge_media_size(u->type->max);
+        text = xasprintf("This file is larger than WhatsApp takes for %s "
+                         "(%s)",
+                         bridge_upload_plural(u->type->kind), limit);
+        bridge_upload_end(u, NET_FAIL, text);
+        free(text);
+        free(limit);
+        return;
+    }
+    u->name = bridge_upload_name_ok(d->name)
+                  ? xstrdup(d->name)
+                  : media_file_name(NULL, u->type->kind, u->type->mime);
+    bridge.be->media_upload(&na, u->path, u->type->mime, u->name,
+                            bridge_upload_uploaded, u);
+}
+
+/* The largest file any send takes, within media.max_size. */
+static long long bridge_upload_cap(void)
+{
+    const struct net_media_type *t;
+    long long max = 0;
+
+    for (t = bridge.be->media_types; t != NULL && t->mime != NULL; t++)
+        if (t->max > max)
+            max = t->max;
+    return max > 0 && max < media_max_size() ? max : media_max_size();
+}
+
+void bridge_media_send(const struct store_outbox *o,
+                       const struct store_account *a,
+                       const struct store_contact *c, struct bridge_send *s)
+{
+    json_object *p = json_tokener_parse(o->payload);
+    const char *url = bridge_media_get(p, "url");
+    const char *caption = bridge_media_get(p, "text");
+    const char *reply_to = bridge_media_get(p, "reply_to");
+    struct bridge_upload *u = xcalloc(1, sizeof(*u));
+
+    u->s = s;
+    u->pnid = xstrdup(a->pnid);
+    u->token = xstrdup(a->token);
+    u->to = xstrdup(c->network_id);
+    u->caption = caption ? xstrdup(caption) : NULL;
+    u->reply_to = reply_to ? xstrdup(reply_to) : NULL;
+    u->contact_id = c->id;
+    u->message_id = o->message_id;
+    if (url == NULL)
+        bridge_upload_end(u, NET_FAIL, "The gateway lost this file's link");
+    else
+        media_download(url, bridge_upload_cap(), bridge_upload_downloaded, u);
+    json_object_put(p);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the Cloud API back end (net_cloudapi.c, net_cloudapi_media.c):
+ * its settings, JSON helpers and the classification of its answers. */
+#ifndef FERRY_NET_CLOUDAPI_INT_H
+#define FERRY_NET_CLOUDAPI_INT_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "net.h"
+
+struct http_result;
+
+/* One Graph API request in flight. */
+struct cloudapi_call {
+    net_result_fn cb;
+    void *arg;
+    int is_check;
+    int is_upload; /* the id is the answer's "id" (a media id) */
+};
+
+const char *cloudapi_graph_url(void);
+const char *cloudapi_api_version(void);
+
+/* A whole JSON document with a depth cap; NULL if malformed. */
+json_object *cloudapi_parse_json(const char *s, size_t len);
+/* Member key of object o (borrowed), or NULL. */
+json_object *cloudapi_get(json_object *o, const char *key);
+/* A string member (NULL if absent or not a string). */
+const char *cloudapi_str(json_object *o, const char *key);
+/* Fills r from an error envelope's "error" object; the text is built into
+ * *owned (freed by the caller). */
+void cloudapi_classify_error(json_object *err, long status,
+                             struct net_result *r, char **owned);
+
+struct cloudapi_call *cloudapi_call_new(net_result_fn cb, void *arg);
+/* Completion of a call: classifies the answer, calls back, frees call. */
+void cloudapi_done(const struct http_result *h, void *arg);
+
+/* net_cloudapi_media.c: the back end's media_fetch and media_upload. */
+void cloudapi_media_fetch(const struct net_account *a, const char *id,
+                          const char *url, const char *path, long long max,
+                          net_result_fn cb, void *arg);
+void cloudapi_media_upload(const struct net_account *a, const char *path,
+                           const char *mime, const char *filename,
+                           net_result_fn cb, void *arg);
+
+#endif

@@ -1,0 +1,1209 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""ferry's benchmark driver (`make bench`): see tests/bench/README.md.
+
+Starts Prosody and ejabberd with generated configs on free loopback ports
+(tests/e2e/harness/servers.py, plus a second component echo.example.test
+for the null component), the C load tools of this directory, and ferry;
+runs every scenario of issue 7 with a warm-up and BENCH_RUNS measured runs
+(5; BENCH_QUICK=1: 1 run of smaller sizes) and writes docs/benchmarks.md.
+
+Environment: FERRY_BIN (the ferry to measure), BENCH_TOOLS (directory of
+bench_client, bench_echo, bench_sink, bench_webhook), BENCH_OUT (report
+path), BENCH_QUICK, BENCH_RUNS, BENCH_SERVERS (prosody,ejabberd),
+BENCH_PROFILE (0: no perf profile), BENCH_CFLAGS (shown in the report),
+BENCH_KEEP (keep the work directory).
+"""
+
+import atexit
+import datetime
+import json
+import os
+import platform
+import queue
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
+
+from harness import servers  # noqa: E402
+from harness.util import free_port  # noqa: E402
+
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+RUNS = int(os.environ.get("BENCH_RUNS", "1" if QUICK else "5"))
+SERVERS = [s for s in os.environ.get("BENCH_SERVERS",
+                                     "prosody,ejabberd").split(",") if s]
+PROFILE = os.environ.get("BENCH_PROFILE", "0" if QUICK else "1") != "0"
+FERRY_BIN = os.environ.get("FERRY_BIN", os.path.join(TOP, "ferry"))
+TOOLS = os.environ.get("BENCH_TOOLS", HERE)
+OUT = os.environ.get("BENCH_OUT", os.path.join(TOP, "docs", "benchmarks.md"))
+
+ECHO_JID = "echo.example.test"
+GW_JID = "gw.example.test"
+DOMAIN = "example.test"
+USER_PREFIX = "bench"
+USER_PW = "bench-pw"
+PNID_BASE = 100000000000000
+TOKEN = "bench-token"
+APP_SECRET = "bench-app-secret"
+MAX_USERS = 100
+CONTACTS = 50          # WhatsApp contacts each user writes to, round-robin
+SENDERS = 20           # WhatsApp senders per business number (webhooks)
+
+# Sizes. Full: ~9 minutes per server on 2 cores; quick: ~1 minute.
+N_FLOOD = 2000 if QUICK else 6000
+N_LAT = 500 if QUICK else 2000
+LAT_RATE = 500
+N_BURST = 20000
+GROWTH = [1000, 10000, 100000]
+N_GROWTH = 1000 if QUICK else 3000
+MEM_ACCOUNTS, MEM_CONTACTS, MEM_MESSAGES = ((1000, 10000, 100000) if QUICK
+                                            else (10000, 100000, 1000000))
+
+# Targets of issue 7.
+T_RATIO = 0.90
+T_CPU_US = 40.0
+T_CPU_VS_PROSODY = 0.5
+T_ADD_P50_MS, T_ADD_P99_MS = 1.0, 5.0
+T_RSS_MB = 30.0
+T_BURST_RATIO = 2.0
+T_START_MS = 300.0
+
+_procs = []
+
+
+def log(msg):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+@atexit.register
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            try:
+                p.kill()
+            except OSError:
+                pass
+
+
+def spawn(argv, **kw):
+    p = subprocess.Popen(argv, **kw)
+    _procs.append(p)
+    return p
+
+
+# --- processes ---------------------------------------------------------------
+
+def cpu_s(pid):
+    """CPU seconds used so far by all threads of pid (schedstat: ns)."""
+    total = 0
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError):
+        pass
+    return total / 1e9
+
+
+def rss_kb(pid, key="VmRSS"):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Tool:
+    """A load tool speaking the line protocol: commands on stdin, replies
+    `TAG {json}` on stdout."""
+
+    def __init__(self, name, argv, logdir):
+        self.name = name
+        self.err = open(os.path.join(logdir, name + ".stderr"), "ab")
+        self.proc = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=self.err, text=True, bufsize=1)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def send(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def wait(self, tag, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("%s: no %s within %.0f s" %
+                                   (self.name, tag, timeout))
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise RuntimeError("%s exited (status %s)" %
+                                   (self.name, self.proc.wait()))
+            if line == tag or line.startswith(tag + " "):
+                rest = line[len(tag):].strip()
+                return json.loads(rest) if rest.startswith("{") else rest
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.send("QUIT")
+                self.proc.wait(5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+def http_json(url, data=None, timeout=10):
+    req = urllib.request.Request(url, data=data,
+                                 method="POST" if data is not None else "GET")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read() or b"{}")
+
+
+class Sink:
+    def __init__(self, logdir, webhook_url):
+        self.tool = Tool("sink", [os.path.join(TOOLS, "bench_sink"), "-p", "0",
+                                  "-W", webhook_url, "-s", APP_SECRET,
+                                  "-b", "20"], logdir)
+        self.port = int(self.tool.wait("READY", 10))
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def ctl(self, path):
+        return http_json(self.url + path, data=b"")
+
+    def stats(self):
+        return http_json(self.url + "/_stats")
+
+    def wait_count(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.stats()
+            if s["count"] >= n:
+                return s
+            if time.monotonic() > deadline:
+                raise TimeoutError("sink: %d of %d messages" % (s["count"], n))
+            time.sleep(0.02)
+
+
+class Ferry:
+    def __init__(self, srv, workdir, sink_url, http_port, store, name="ferry"):
+        self.dir = workdir
+        self.store = store
+        self.http_port = http_port
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.conf_path = os.path.join(workdir, name + ".conf")
+        with open(self.conf_path, "w") as f:
+            f.write(FERRY_CONF % dict(
+                jid=GW_JID, secret=srv.component_secret,
+                port=srv.component_port, domain=DOMAIN, store=store,
+                http=http_port, sink=sink_url, app_secret=APP_SECRET,
+                log=self.log_path))
+        self.proc = None
+
+    def start(self, timeout=30, until="component: connected"):
+        """Starts ferry; returns the ms from exec to the log line `until`
+        (by ferry's own time stamp)."""
+        self.log_offset = (os.path.getsize(self.log_path)
+                           if os.path.exists(self.log_path) else 0)
+        t0 = time.time()
+        self.proc = spawn([FERRY_BIN, "-c", self.conf_path],
+                          stdin=subprocess.DEVNULL,
+                          stdout=open(self.log_path + ".stdout", "ab"),
+                          stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("ferry exited with %s; see %s" %
+                                   (self.proc.returncode, self.log_path))
+            t = self._logged_at(until)
+            if t is not None:
+                return (t - t0) * 1000.0
+            if time.monotonic() > deadline:
+                raise TimeoutError("ferry did not connect; see " +
+                                   self.log_path)
+            time.sleep(0.005)
+
+    def _logged_at(self, what):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self.log_offset)
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return None
+        m = re.search(r"^(\S+)Z info: " + re.escape(what), text, re.M)
+        if m is None:
+            return None
+        dt = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+        return dt.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+FERRY_CONF = """\
+# Generated by tests/bench/bench.py
+[component]
+jid = %(jid)s
+secret = %(secret)s
+host = 127.0.0.1
+port = %(port)d
+
+[gateway]
+name = Ferry Bench
+allowed_domains = %(domain)s
+
+[store]
+path = %(store)s
+synchronous = normal
+
+[http]
+listen = 127.0.0.1:%(http)d
+public_url = http://127.0.0.1:%(http)d
+
+[network]
+backend = cloudapi
+
+[cloudapi]
+graph_url = %(sink)s
+api_version = v21.0
+app_secret = %(app_secret)s
+verify_token = bench-verify
+; one business number per simulated user and the maximum rate, so that the
+; per-number token bucket never caps a scenario
+throughput = 1000
+
+[log]
+level = info
+destination = %(log)s
+"""
+
+
+# --- servers with a second component for the null echo --------------------
+
+class BenchProsody(servers.ProsodyServer):
+    def __init__(self, base_dir):
+        super().__init__(base_dir)
+        with open(self.config_path, "a") as f:
+            f.write('\nComponent "%s"\n    component_secret = "%s"\n'
+                    % (ECHO_JID, self.component_secret))
+
+    def cpu_pid(self):
+        return self.proc.pid
+
+
+class BenchEjabberd(servers.EjabberdServer):
+    def __init__(self, base_dir):
+        super().__init__(base_dir)
+        with open(self.config_path) as f:
+            text = f.read()
+        gw = '      %s:\n        password: "%s"\n' % (GW_JID,
+                                                       self.component_secret)
+        assert gw in text, "ejabberd config template changed"
+        text = text.replace(gw, gw + '      %s:\n        password: "%s"\n'
+                            % (ECHO_JID, self.component_secret))
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+    def cpu_pid(self):
+        return self.beam_pid
+
+
+SERVER_CLASSES = {"prosody": BenchProsody, "ejabberd": BenchEjabberd}
+
+
+# --- statistics --------------------------------------------------------------
+
+def summary(values):
+    """(median, min, max) of the non-None values, or None."""
+    v = [x for x in values if x is not None]
+    if not v:
+        return None
+    return (statistics.median(v), min(v), max(v))
+
+
+class Results:
+    """metric name -> list of values, one per measured run."""
+
+    def __init__(self):
+        self.data = {}
+
+    def add(self, key, value):
+        self.data.setdefault(key, []).append(value)
+
+    def get(self, key):
+        return summary(self.data.get(key, []))
+
+
+# --- the bench of one server -------------------------------------------------
+
+class ServerBench:
+    def __init__(self, name, workroot):
+        self.name = name
+        self.dir = os.path.join(workroot, name)
+        os.makedirs(self.dir)
+        self.res = Results()
+        self.notes = []
+        self.profiles = {}
+        self.run_id = 0
+
+    # setup / teardown
+
+    def setup(self):
+        log("%s: starting the server" % self.name)
+        self.srv = SERVER_CLASSES[self.name](os.path.join(self.dir, "server"))
+        self.srv.start()
+        self.http_port = free_port()
+        self.webhook_url = ("http://127.0.0.1:%d/webhook/cloudapi"
+                            % self.http_port)
+        self.sink = Sink(self.dir, self.webhook_url)
+        self.store = os.path.join(self.dir, "ferry.sqlite")
+        self.ferry = Ferry(self.srv, self.dir, self.sink.url, self.http_port,
+                           self.store)
+        self.ferry.start()
+        self.echo = Tool("echo", [os.path.join(TOOLS, "bench_echo"),
+                                  "-j", ECHO_JID,
+                                  "-s", self.srv.component_secret,
+                                  "-P", str(self.srv.component_port)],
+                         self.dir)
+        self.echo.wait("READY", 20)
+        log("%s: creating and logging in %d users" % (self.name, MAX_USERS))
+        self.client = Tool("client", [
+            os.path.join(TOOLS, "bench_client"), "-P", str(self.srv.c2s_port),
+            "-d", DOMAIN, "-u", USER_PREFIX, "-w", USER_PW,
+            "-k", str(MAX_USERS), "-I", "-g", GW_JID, "-n", str(PNID_BASE),
+            "-t", TOKEN], self.dir)
+        ready = self.client.wait("READY", 120)
+        log("%s: %d users online and registered with ferry in %.0f ms"
+            % (self.name, ready["users"], ready["login_ms"]))
+
+    def teardown(self):
+        for t in ("client", "echo"):
+            if hasattr(self, t):
+                getattr(self, t).stop()
+        if hasattr(self, "ferry"):
+            self.ferry.stop()
+        if hasattr(self, "sink"):
+            self.sink.tool.proc.terminate()
+        if hasattr(self, "srv"):
+            self.srv.stop()
+
+    def pids(self):
+        return self.ferry.pid, self.srv.cpu_pid()
+
+    def cpu(self):
+        f, s = self.pids()
+        return cpu_s(f), cpu_s(s)
+
+    # one run of each kind
+
+    def x2a(self, target, users, n, rate, timeout=120):
+        """client -> server -> (ferry -> sink | null component)."""
+        dom = GW_JID if target == "ferry" else ECHO_JID
+        if target == "ferry":
+            self.sink.ctl("/_reset")
+        else:
+            self.echo.send("RESET")
+            self.echo.send("EXPECT %d" % n)
+        c0 = self.cpu()
+        self.client.send("SEND %d %d %d %d %s" % (n, rate, users, CONTACTS,
+                                                  dom))
+        if target == "ferry":
+            st = self.sink.wait_count(n, timeout)
+        else:
+            st = self.echo.wait("RECV", timeout)
+        c1 = self.cpu()
+        self.client.wait("SENT", timeout)
+        return self._metrics(st, n, c0, c1)
+
+    def a2x(self, target, users, n, batch, rate, timeout=120):
+        """(webhook -> ferry | null component) -> server -> client."""
+        self.client.send("RESET")
+        self.client.send("EXPECT %d" % n)
+        c0 = self.cpu()
+        post = None
+        if target == "ferry":
+            self.run_id += 1
+            out = subprocess.run([
+                os.path.join(TOOLS, "bench_webhook"), "-u", self.webhook_url,
+                "-s", APP_SECRET, "-n", str(n), "-N", str(PNID_BASE),
+                "-k", str(users), "-b", str(batch), "-r", str(rate),
+                "-c", str(SENDERS), "-C", "4",
+                "-i", "%s%d%d" % (self.name[0], os.getpid(), self.run_id)],
+                capture_output=True, text=True, timeout=timeout)
+            m = re.search(r"^DONE (\{.*\})$", out.stdout, re.M)
+            if out.returncode != 0 or m is None:
+                raise RuntimeError("bench_webhook failed: %s %s" %
+                                   (out.stdout, out.stderr[-2000:]))
+            post = json.loads(m.group(1))
+        else:
+            self.echo.send("PUSH %d %d %d %s %s" % (n, rate, users,
+                                                    USER_PREFIX, DOMAIN))
+        st = self.client.wait("RECV", timeout)
+        c1 = self.cpu()
+        if target != "ferry":
+            self.echo.wait("SENT", timeout)
+        m = self._metrics(st, n, c0, c1)
+        if post is not None:
+            m["post_p50_ms"] = post["p50_us"] / 1000.0
+            m["post_p99_ms"] = post["p99_us"] / 1000.0
+        return m
+
+    def _metrics(self, st, n, c0, c1):
+        span = (st["last_ns"] - st["min_sent_ns"]) / 1e9
+        return {
+            "rate": n / span if span > 0 else None,
+            "p50_ms": st["p50_us"] / 1000.0,
+            "p99_ms": st["p99_us"] / 1000.0,
+            "ferry_us": (c1[0] - c0[0]) / n * 1e6,
+            "server_us": (c1[1] - c0[1]) / n * 1e6,
+        }
+
+    def record(self, prefix, m):
+        for k, v in m.items():
+            self.res.add(prefix + "." + k, v)
+
+    # scenarios
+
+    def paired(self, label, fn_ferry, fn_null, runs=RUNS):
+        """A warm-up, then `runs` measured runs, ferry and the null component
+        interleaved so that noise hits both alike."""
+        fn_ferry(warm=True)
+        fn_null(warm=True)
+        for i in range(runs):
+            self.record(label + ".ferry", fn_ferry(warm=False))
+            self.record(label + ".null", fn_null(warm=False))
+        f, z = self.res.get(label + ".ferry.rate"), \
+            self.res.get(label + ".null.rate")
+        log("%s: %s: ferry %.0f msg/s, null %.0f msg/s"
+            % (self.name, label, f[0] if f else 0, z[0] if z else 0))
+
+    def scen_x2a(self):
+        for users in (1, 10, 100):
+            self.paired(
+                "x2a_flood_%d" % users,
+                lambda warm, u=users: self.x2a(
+                    "ferry", u, N_FLOOD // 3 if warm else N_FLOOD, 0),
+                lambda warm, u=users: self.x2a(
+                    "null", u, N_FLOOD // 3 if warm else N_FLOOD, 0))
+        self.paired(
+            "x2a_lat",
+            lambda warm: self.x2a("ferry", 10, N_LAT // 4 if warm else N_LAT,
+                                  LAT_RATE),
+            lambda warm: self.x2a("null", 10, N_LAT // 4 if warm else N_LAT,
+                                  LAT_RATE))
+
+    def scen_a2x(self):
+        for batch in (1, 100):
+            self.paired(
+                "a2x_flood_b%d" % batch,
+                lambda warm, b=batch: self.a2x(
+                    "ferry", 10, N_FLOOD // 3 if warm else N_FLOOD, b, 0),
+                lambda warm, b=batch: self.a2x(
+                    "null", 10, N_FLOOD // 3 if warm else N_FLOOD, b, 0))
+            self.paired(
+                "a2x_lat_b%d" % batch,
+                lambda warm, b=batch: self.a2x(
+                    "ferry", 10, N_LAT // 4 if warm else N_LAT, b, LAT_RATE),
+                lambda warm, b=batch: self.a2x(
+                    "null", 10, N_LAT // 4 if warm else N_LAT, b, LAT_RATE))
+
+    def scen_roundtrip(self):
+        """Sends answered with a signed `delivered` status webhook (batched
+        by the sink, 20 per POST), which ferry turns into XEP-0184
+        receipts: both directions of ferry for each message."""
+        self.sink.ctl("/_statuses/on")
+        try:
+            for i in range(RUNS + 1):
+                self.client.send("RESET")
+                c0 = self.cpu()
+                m = self.x2a("ferry", 10, N_FLOOD, 0)
+                deadline = time.monotonic() + 60
+                while True:
+                    self.client.send("STATS")
+                    st = self.client.wait("STATS", 10)
+                    if st["receipts"] >= N_FLOOD:
+                        break
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("receipts: %d of %d"
+                                           % (st["receipts"], N_FLOOD))
+                    time.sleep(0.05)
+                c1 = self.cpu()
+                if i == 0:
+                    continue
+                self.res.add("roundtrip.ferry_us",
+                             (c1[0] - c0[0]) / N_FLOOD * 1e6)
+                self.res.add("roundtrip.server_us",
+                             (c1[1] - c0[1]) / N_FLOOD * 1e6)
+                self.res.add("roundtrip.send_rate", m["rate"])
+        finally:
+            self.sink.ctl("/_statuses/off")
+
+    def sample_rss(self, pid, stop, out):
+        while not stop.is_set():
+            out.append(rss_kb(pid))
+            time.sleep(0.02)
+
+    def burst(self, direction):
+        pid = self.ferry.pid
+        time.sleep(0.5)
+        idle = rss_kb(pid)
+        samples, stop = [], threading.Event()
+        th = threading.Thread(target=self.sample_rss,
+                              args=(pid, stop, samples))
+        th.start()
+        t0 = time.monotonic()
+        if direction == "x2a":
+            m = self.x2a("ferry", 10, N_BURST, 0, timeout=300)
+        else:
+            m = self.a2x("ferry", 10, N_BURST, 100, 0, timeout=300)
+        took = time.monotonic() - t0
+        time.sleep(2.0)
+        stop.set()
+        th.join()
+        after = rss_kb(pid)
+        peak = max(samples + [after])
+        self.res.add("burst_%s.idle_mb" % direction, idle / 1024.0)
+        self.res.add("burst_%s.peak_mb" % direction, peak / 1024.0)
+        self.res.add("burst_%s.after_mb" % direction, after / 1024.0)
+        self.res.add("burst_%s.ratio" % direction, peak / idle)
+        self.res.add("burst_%s.seconds" % direction, took)
+        self.res.add("burst_%s.rate" % direction, m["rate"])
+
+    def scen_burst(self):
+        for direction in ("x2a", "a2x"):
+            for i in range(RUNS):
+                self.burst(direction)
+            log("%s: burst %s: peak %.1f MB" % (
+                self.name, direction,
+                self.res.get("burst_%s.peak_mb" % direction)[0]))
+
+    def scen_growth(self):
+        """The XMPP-to-API flood with 1k, 10k and 100k rows of history; a
+        fresh copy of the store for each run, so each size is exact."""
+        self.ferry.stop()
+        tmpl = os.path.join(self.dir, "growth-base.sqlite")
+        shutil.copy(self.store, tmpl)
+        db = sqlite3.connect(tmpl)
+        for t in ("outbox", "inbox", "early_status", "seen", "message"):
+            db.execute("DELETE FROM %s" % t)
+        db.commit()
+        db.execute("VACUUM")
+        db.close()
+        for size in GROWTH:
+            path = os.path.join(self.dir, "growth-%d.sqlite" % size)
+            shutil.copy(tmpl, path)
+            fill_history(path, size)
+            for i in range(RUNS):
+                run = os.path.join(self.dir, "growth-run.sqlite")
+                for ext in ("", "-wal", "-shm"):
+                    if os.path.exists(run + ext):
+                        os.unlink(run + ext)
+                shutil.copy(path, run)
+                f = Ferry(self.srv, self.dir, self.sink.url, self.http_port,
+                          run, name="ferry-growth")
+                self.ferry = f
+                f.start()
+                try:
+                    self.x2a("ferry", 10, 300, 0)    # warm the page cache
+                    self.record("growth_%d" % size,
+                                self.x2a("ferry", 10, N_GROWTH, 0))
+                finally:
+                    f.stop()
+            log("%s: growth %d rows: %.1f us/msg" % (
+                self.name, size,
+                self.res.get("growth_%d.ferry_us" % size)[0]))
+        self.ferry = Ferry(self.srv, self.dir, self.sink.url, self.http_port,
+                           self.store)
+        self.ferry.start()
+
+    def scen_memory(self, big_store):
+        self.ferry.stop()
+        for i in range(RUNS):
+            f = Ferry(self.srv, self.dir, self.sink.url, self.http_port,
+                      big_store, name="ferry-big")
+            ms = f.start()
+            settle = wait_idle(f.pid)
+            self.res.add("mem.start_ms", ms)
+            self.res.add("mem.rss_mb", rss_kb(f.pid) / 1024.0)
+            self.res.add("mem.hwm_mb", rss_kb(f.pid, "VmHWM") / 1024.0)
+            self.res.add("mem.settle_s", settle)
+            f.stop()
+        log("%s: memory: start %.0f ms, RSS %.1f MB, peak %.1f MB" % (
+            self.name, self.res.get("mem.start_ms")[0],
+            self.res.get("mem.rss_mb")[0], self.res.get("mem.hwm_mb")[0]))
+        self.ferry = Ferry(self.srv, self.dir, self.sink.url, self.http_port,
+                           self.store)
+        self.ferry.start()
+
+    def scen_profile(self):
+        if not PROFILE or shutil.which("perf") is None:
+            return
+        for label, fn in (
+                ("x2a", lambda: self.x2a("ferry", 100, 4 * N_FLOOD, 0)),
+                ("a2x", lambda: self.a2x("ferry", 10, 4 * N_FLOOD, 1, 0))):
+            data = os.path.join(self.dir, "perf-%s.data" % label)
+            perf = spawn(["perf", "record", "-q", "-e", "cpu-clock",
+                          "-F", "2000", "-g", "-o", data,
+                          "-p", str(self.ferry.pid)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            fn()
+            perf.send_signal(signal.SIGINT)
+            perf.wait(30)
+            self.profiles[label] = perf_top(data)
+
+    def run_all(self, first, big_store_fn):
+        """Every scenario on this server; big_store_fn() builds (once) the
+        store of the memory scenario."""
+        self.setup()
+        try:
+            big = big_store_fn(self.srv)
+            self.scen_x2a()
+            self.scen_a2x()
+            if not QUICK:
+                self.scen_roundtrip()
+            self.scen_burst()
+            if first:
+                self.scen_profile()
+            self.scen_growth()
+            self.scen_memory(big)
+        finally:
+            self.teardown()
+
+
+def wait_idle(pid, quiet=0.5, timeout=30):
+    """Waits until pid used no CPU for `quiet` s; the seconds it took."""
+    t0 = time.monotonic()
+    last, since = cpu_s(pid), time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        time.sleep(0.05)
+        c = cpu_s(pid)
+        if c - last > 0.002:
+            last, since = c, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return since - t0
+
+
+def perf_top(data, n=15):
+    out = subprocess.run(["perf", "report", "-i", data, "--stdio",
+                          "--no-children", "--sort", "dso,symbol",
+                          "-g", "none", "--percent-limit", "0.7"],
+                         capture_output=True, text=True)
+    rows = []
+    for line in out.stdout.splitlines():
+        m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+\[.\]\s+(.*)$", line)
+        if m:
+            rows.append((float(m.group(1)), m.group(2), m.group(3).strip()))
+    return rows[:n]
+
+
+# --- SQLite prefill ----------------------------------------------------------
+
+def fill_history(path, total):
+    """Adds message rows to the accounts and contacts already in the store
+    until it holds `total` rows."""
+    db = sqlite3.connect(path)
+    have = db.execute("SELECT count(*) FROM message").fetchone()[0]
+    pairs = db.execute("SELECT account_id, id FROM contact").fetchall()
+    if not pairs:
+        raise RuntimeError("no contacts to hang history on")
+    db.execute("CREATE TEMP TABLE pair (i INTEGER PRIMARY KEY, a, c)")
+    db.executemany("INSERT INTO pair VALUES (?, ?, ?)",
+                   [(i, a, c) for i, (a, c) in enumerate(pairs)])
+    db.execute("""
+        WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n
+                                WHERE k + 1 < ?1)
+        INSERT INTO message (account_id, contact_id, direction, stanza_id,
+                             sender, network_id, status, want_receipt,
+                             want_markers, created, updated)
+        SELECT p.a, p.c, CASE k % 2 WHEN 0 THEN 'o' ELSE 'i' END,
+               'hist-' || k, NULL, 'wamid.hist.' || k,
+               CASE k % 2 WHEN 0 THEN 3 ELSE 2 END, 1, 1,
+               strftime('%s','now') - 86400, strftime('%s','now') - 86400
+        FROM n JOIN pair p ON p.i = n.k % ?2""",
+               (max(0, total - have), len(pairs)))
+    db.commit()
+    db.close()
+
+
+def make_big_store(workdir):
+    """A store with MEM_ACCOUNTS accounts, MEM_CONTACTS contacts (all
+    subscribed) and MEM_MESSAGES message-map rows. The schema comes from
+    ferry itself (started once on an empty file)."""
+    path = os.path.join(workdir, "big.sqlite")
+    log("building the big store (%d accounts, %d contacts, %d messages)"
+        % (MEM_ACCOUNTS, MEM_CONTACTS, MEM_MESSAGES))
+    t0 = time.monotonic()
+    class Nowhere:  # a component port where nothing listens
+        component_secret = "x"
+        component_port = free_port()
+    f = Ferry(Nowhere, workdir, "http://127.0.0.1:9", free_port(), path,
+              name="ferry-schema")
+    f.start(until="ferry ")  # "ferry <version> started": schema is there
+    f.stop()
+    per = MEM_CONTACTS // MEM_ACCOUNTS
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("""
+        WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n
+                                WHERE i + 1 < ?1)
+        INSERT INTO account (id, jid, backend, phone_number_id, token,
+                             display_number, created)
+        SELECT i + 1, printf('member%05d@example.test', i), 'cloudapi',
+               printf('%d', 200000000000000 + i), 'token-' || i,
+               printf('+1 555-%07d', i), strftime('%s','now')
+        FROM n""", (MEM_ACCOUNTS,))
+    db.execute("""
+        WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n
+                                WHERE i + 1 < ?1)
+        INSERT INTO contact (id, account_id, network_id, localpart, name,
+                             subscription, created)
+        SELECT i + 1, i / ?2 + 1, printf('49151%08d', i),
+               printf('+49151%08d', i), printf('Contact %d', i), 'both',
+               strftime('%s','now')
+        FROM n""", (MEM_CONTACTS, per))
+    db.commit()
+    db.close()
+    fill_history(path, MEM_MESSAGES)
+    log("big store built in %.1f s (%.0f MB)" % (
+        time.monotonic() - t0, os.path.getsize(path) / 1e6))
+    return path
+
+
+# --- the report ---------------------------------------------------------------
+
+def sh(*argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine():
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024
+    pkgs = sh("dpkg-query", "-W", "-f", "${Package} ${Version}\\n",
+              "prosody", "ejabberd", "libstrophe0", "libcurl4",
+              "libmicrohttpd12", "libjson-c5", "libsqlite3-0", "libevent-2.1-7",
+              "libssl3")
+    return {
+        "cpu": "%s, %d CPUs" % (cpu, os.cpu_count()),
+        "mem": "%d MiB" % mem,
+        "kernel": platform.release(),
+        "ferry": sh(FERRY_BIN, "-V"),
+        "commit": sh("git", "-C", TOP, "rev-parse", "--short", "HEAD"),
+        "pkgs": pkgs.splitlines(),
+    }
+
+
+def fmt(s, digits=1, scale=1.0):
+    if s is None:
+        return "-"
+    med, lo, hi = (x * scale for x in s)
+    if RUNS == 1:
+        return "%.*f" % (digits, med)
+    return "%.*f (%.*f–%.*f)" % (digits, med, digits, lo, digits, hi)
+
+
+def ratio_of(a, b):
+    """Summary of per-run ratios a[i] / b[i] (runs are interleaved)."""
+    return summary([x / y for x, y in zip(a, b) if x and y])
+
+
+def diff_of(a, b):
+    return summary([x - y for x, y in zip(a, b)
+                    if x is not None and y is not None])
+
+
+class Report:
+    def __init__(self, benches, started, elapsed):
+        self.b = benches
+        self.started = started
+        self.elapsed = elapsed
+        self.lines = []
+        self.targets = []
+
+    def w(self, s=""):
+        self.lines.append(s)
+
+    def table(self, head, rows):
+        self.w("| " + " | ".join(head) + " |")
+        self.w("|" + "|".join("---" for _ in head) + "|")
+        for r in rows:
+            self.w("| " + " | ".join(r) + " |")
+        self.w()
+
+    def target(self, name, server, value, limit, better, unit, digits=1):
+        if value is None:
+            ok, shown = "not measured", "-"
+        else:
+            med = value[0]
+            ok = "met" if (med <= limit if better == "le" else
+                           med >= limit) else "**missed**"
+            shown = fmt(value, digits) + " " + unit
+        bound = ("≤ " if better == "le" else "≥ ") + ("%g %s" % (limit, unit))
+        r = ("%.2f" % (value[0] / limit)) if value else "-"
+        self.targets.append((name, server, shown, bound, r, ok))
+
+    def build(self):
+        m = machine()
+        self.w("# ferry benchmarks")
+        self.w()
+        self.w("Written by `make bench` (tests/bench/bench.py) on %s; "
+               "the run took %.1f minutes. %s. Do not edit by hand: run "
+               "`make bench` again." % (
+                   self.started, self.elapsed / 60.0,
+                   "**Quick mode (BENCH_QUICK=1): one run, small sizes — a "
+                   "smoke test, not a measurement**" if QUICK else
+                   "Each number is the median of %d runs, with the minimum "
+                   "and maximum in brackets" % RUNS))
+        self.w()
+        self.w("## Machine and versions")
+        self.w()
+        self.w("- CPU: %s; memory: %s; kernel %s" % (m["cpu"], m["mem"],
+                                                     m["kernel"]))
+        self.w("- %s (commit %s), built with CFLAGS `%s`" % (
+            m["ferry"], m["commit"] or "?",
+            os.environ.get("BENCH_CFLAGS", "?")))
+        self.w("- " + "; ".join(m["pkgs"]))
+        self.w("- Everything runs on this one machine: the XMPP server, "
+               "ferry, the load tools and the Cloud API sink share its "
+               "CPUs, so rates are lower and noisier than on a dedicated "
+               "server.")
+        self.w()
+        self.method()
+        for b in self.b:
+            self.server_section(b)
+        self.targets_section()
+        self.profiles_section()
+        return "\n".join(self.lines).rstrip() + "\n"
+
+    def method(self):
+        self.w("## How it is measured")
+        self.w()
+        self.w("""\
+- **Load tools** (C, tests/bench): `bench_client` logs in %(users)d users
+  (libstrophe, one connection each, plaintext c2s) and sends stamped messages
+  (`t=<CLOCK_MONOTONIC ns>` in the body) to `+1555000NNNN@gateway`,
+  round-robin over %(contacts)d WhatsApp contacts per user, each with a
+  receipt request and `<markable/>`; `bench_sink` is a libmicrohttpd Cloud
+  API that answers every request at once (and, for the round trip, posts
+  signed `delivered` status webhooks); `bench_webhook` posts signed webhooks
+  with `batch` stamped text messages each, 4 in parallel; `bench_echo` is
+  the null component.
+- **Each simulated user has its own business number** (phone_number_id), and
+  `cloudapi.throughput` is 1000/s (its maximum), so ferry's per-number token
+  bucket never limits a scenario; ferry is registered by each user through
+  XEP-0077 (checked against the sink). ferry logs at `info` to a file.
+- **Ceiling** ("null"): the same load with ferry replaced by `bench_echo`,
+  a component on the same server that only counts (XMPP to API) or only
+  pushes messages to the users' bare JIDs (API to XMPP). ferry's ratio is
+  its rate over the null component's, run by run (the two are interleaved).
+- **Rate**: messages / (last arrival - first stamp). **Latency**: arrival
+  at the sink (XMPP to API) or at the client (API to XMPP) minus the stamp;
+  for webhooks the stamp is taken when the POST body is built. **Added
+  latency**: ferry's percentile minus the null component's at the same rate
+  (%(rate)d msg/s, %(nlat)d messages).
+- **CPU**: the sum of `/proc/PID/task/*/schedstat` of ferry and of the
+  server process (lua5.4 for Prosody, beam.smp for ejabberd) over exactly
+  the messages of a run, divided by the message count.
+- **Floods** send %(nflood)d messages as fast as the server takes them (the
+  client keeps %(window)d stanzas queued per connection; webhook floods keep
+  4 POSTs in flight). Every series has one smaller warm-up run first.
+- **Burst**: %(nburst)d messages at once (XMPP to API: a flood from 10
+  users; API to XMPP: webhooks of 100), ferry's RSS sampled every 20 ms
+  during and for 2 s after; the ratio is the peak over the RSS just before.
+- **Growth**: the XMPP-to-API flood (10 users, %(ngrowth)d messages) on a
+  fresh copy of a store holding 1k, 10k or 100k message-map rows.
+- **Memory and start-up**: a store pre-filled with %(ma)d accounts,
+  %(mc)d contacts (all subscribed) and %(mm)d message-map rows; start-up is
+  exec to ferry's log line `component: connected`; RSS is read once ferry
+  has sent its start-up presences and gone idle; "peak" is VmHWM.
+""" % dict(users=MAX_USERS, contacts=CONTACTS, rate=LAT_RATE, nlat=N_LAT,
+           nflood=N_FLOOD, window=64, nburst=N_BURST, ngrowth=N_GROWTH,
+           ma=MEM_ACCOUNTS, mc=MEM_CONTACTS, mm=MEM_MESSAGES))
+
+    def server_section(self, b):
+        r = b.res
+        d = r.data
+        self.w("## %s" % b.name.capitalize())
+        self.w()
+        self.w("### Throughput and CPU per message")
+        self.w()
+        rows = []
+        labels = [("x2a_flood_1", "XMPP→API, 1 user"),
+                  ("x2a_flood_10", "XMPP→API, 10 users"),
+                  ("x2a_flood_100", "XMPP→API, 100 users"),
+                  ("a2x_flood_b1", "API→XMPP, batches of 1"),
+                  ("a2x_flood_b100", "API→XMPP, batches of 100")]
+        for key, label in labels:
+            fr, nr = d.get(key + ".ferry.rate"), d.get(key + ".null.rate")
+            if not fr:
+                continue
+            rows.append([
+                label, fmt(r.get(key + ".ferry.rate"), 0),
+                fmt(r.get(key + ".null.rate"), 0),
+                fmt(ratio_of(fr, nr), 2),
+                fmt(r.get(key + ".ferry.ferry_us")),
+                fmt(r.get(key + ".ferry.server_us")),
+                fmt(r.get(key + ".null.server_us")),
+                fmt(ratio_of(d[key + ".ferry.ferry_us"],
+                             d[key + ".ferry.server_us"]), 2)])
+        if "roundtrip.ferry_us" in d:
+            rows.append(["send + status webhook + receipt, 10 users",
+                         fmt(r.get("roundtrip.send_rate"), 0), "-", "-",
+                         fmt(r.get("roundtrip.ferry_us")),
+                         fmt(r.get("roundtrip.server_us")), "-",
+                         fmt(ratio_of(d["roundtrip.ferry_us"],
+                                      d["roundtrip.server_us"]), 2)])
+        self.table(["scenario", "ferry msg/s", "null msg/s",
+                    "ferry / null", "ferry CPU µs/msg",
+                    "server CPU µs/msg (ferry run)",
+                    "server CPU µs/msg (null run)", "ferry / server CPU"],
+                   rows)
+        self.w("CPU per 10,000 messages is the µs/msg figure / 100 in "
+               "seconds (e.g. 40 µs/msg = 0.4 CPU-s per 10k).")
+        self.w()
+        self.w("### Latency at %d msg/s" % LAT_RATE)
+        self.w()
+        rows = []
+        for key, label in [("x2a_lat", "XMPP→API (10 users)"),
+                           ("a2x_lat_b1", "API→XMPP, batches of 1"),
+                           ("a2x_lat_b100", "API→XMPP, batches of 100")]:
+            if key + ".ferry.p50_ms" not in d:
+                continue
+            rows.append([
+                label, fmt(r.get(key + ".ferry.p50_ms"), 2),
+                fmt(r.get(key + ".ferry.p99_ms"), 2),
+                fmt(r.get(key + ".null.p50_ms"), 2),
+                fmt(r.get(key + ".null.p99_ms"), 2),
+                fmt(diff_of(d[key + ".ferry.p50_ms"], d[key + ".null.p50_ms"]),
+                    2),
+                fmt(diff_of(d[key + ".ferry.p99_ms"], d[key + ".null.p99_ms"]),
+                    2),
+                fmt(r.get(key + ".ferry.ferry_us"))])
+        self.table(["path", "ferry p50 ms", "ferry p99 ms", "null p50 ms",
+                    "null p99 ms", "added p50 ms", "added p99 ms",
+                    "ferry CPU µs/msg"], rows)
+        if "a2x_lat_b1.ferry.post_p50_ms" in d:
+            self.w("Webhook POST round trip (ferry stores the events, "
+                   "commits, answers 200): batches of 1 p50 %s ms, p99 %s "
+                   "ms; batches of 100 p50 %s ms, p99 %s ms." % (
+                       fmt(r.get("a2x_lat_b1.ferry.post_p50_ms"), 2),
+                       fmt(r.get("a2x_lat_b1.ferry.post_p99_ms"), 2),
+                       fmt(r.get("a2x_lat_b100.ferry.post_p50_ms"), 2),
+                       fmt(r.get("a2x_lat_b100.ferry.post_p99_ms"), 2)))
+            self.w()
+        self.w("### Burst of %d messages" % N_BURST)
+        self.w()
+        rows = []
+        for dirn, label in (("x2a", "XMPP→API"), ("a2x", "API→XMPP (webhooks "
+                                                       "of 100)")):
+            k = "burst_" + dirn
+            if k + ".peak_mb" not in d:
+                continue
+            rows.append([label, fmt(r.get(k + ".idle_mb")),
+                         fmt(r.get(k + ".peak_mb")),
+                         fmt(r.get(k + ".after_mb")),
+                         fmt(r.get(k + ".ratio"), 2),
+                         fmt(r.get(k + ".seconds")),
+                         fmt(r.get(k + ".rate"), 0)])
+        self.table(["direction", "RSS before MB", "peak RSS MB",
+                    "RSS 2 s after MB", "peak / before", "seconds", "msg/s"],
+                   rows)
+        self.w("### Growth of the message map")
+        self.w()
+        rows = []
+        for size in GROWTH:
+            k = "growth_%d" % size
+            if k + ".ferry_us" in d:
+                rows.append(["{:,}".format(size), fmt(r.get(k + ".ferry_us")),
+                             fmt(r.get(k + ".rate"), 0),
+                             fmt(r.get(k + ".server_us"))])
+        self.table(["history rows", "ferry CPU µs/msg", "msg/s",
+                    "server CPU µs/msg"], rows)
+        self.w("### Memory and start-up")
+        self.w()
+        if "mem.rss_mb" in d:
+            self.table(["accounts / contacts / message rows",
+                        "start to connected ms", "RSS when idle MB",
+                        "peak RSS (VmHWM) MB", "busy after connect s"],
+                       [["{:,} / {:,} / {:,}".format(
+                           MEM_ACCOUNTS, MEM_CONTACTS, MEM_MESSAGES),
+                         fmt(r.get("mem.start_ms"), 0),
+                         fmt(r.get("mem.rss_mb")), fmt(r.get("mem.hwm_mb")),
+                         fmt(r.get("mem.settle_s"), 2)]])
+        for n in b.notes:
+            self.w("- " + n)
+        if b.notes:
+            self.w()
+        self.collect_targets(b)
+
+    def collect_targets(self, b):
+        r, d, s = b.res, b.res.data, b.name
+        if s == "prosody" and "x2a_flood_100.ferry.rate" in d:
+            for key, label in (("x2a_flood_100", "XMPP→API 100 users"),
+                               ("x2a_flood_10", "XMPP→API 10 users"),
+                               ("x2a_flood_1", "XMPP→API 1 user"),
+                               ("a2x_flood_b1", "API→XMPP batches of 1"),
+                               ("a2x_flood_b100", "API→XMPP batches of 100")):
+                self.target("throughput / echo ceiling, " + label, s,
+                            ratio_of(d[key + ".ferry.rate"],
+                                     d[key + ".null.rate"]),
+                            T_RATIO, "ge", "×", 2)
+        for key, label in (("x2a_flood_10", "XMPP→API"),
+                           ("a2x_flood_b1", "API→XMPP batches of 1"),
+                           ("a2x_flood_b100", "API→XMPP batches of 100")):
+            if key + ".ferry.ferry_us" in d:
+                self.target("ferry CPU per message, " + label, s,
+                            r.get(key + ".ferry.ferry_us"), T_CPU_US, "le",
+                            "µs")
+                if s == "prosody":
+                    self.target("ferry CPU / Prosody CPU, " + label, s,
+                                ratio_of(d[key + ".ferry.ferry_us"],
+                                         d[key + ".ferry.server_us"]),
+                                T_CPU_VS_PROSODY, "le", "×", 2)
+        for key, label in (("x2a_lat", "XMPP→API"),
+                           ("a2x_lat_b1", "API→XMPP batches of 1"),
+                           ("a2x_lat_b100", "API→XMPP batches of 100")):
+            if key + ".ferry.p50_ms" in d:
+                self.target("added latency p50 at %d/s, %s" % (LAT_RATE, label),
+                            s, diff_of(d[key + ".ferry.p50_ms"],
+                                       d[key + ".null.p50_ms"]),
+                            T_ADD_P50_MS, "le", "ms", 2)
+                self.target("added latency p99 at %d/s, %s" % (LAT_RATE, label),
+                            s, diff_of(d[key + ".ferry.p99_ms"],
+                                       d[key + ".null.p99_ms"]),
+                            T_ADD_P99_MS, "le", "ms", 2)
+        if "mem.rss_mb" in d:
+            self.target("RSS at %s accounts / %s contacts / %s rows" % (
+                "{:,}".format(MEM_ACCOUNTS), "{:,}".format(MEM_CONTACTS),
+                "{:,}".format(MEM_MESSAGES)), s, r.get("mem.rss_mb"),
+                T_RSS_MB, "le", "MB")
+            self.target("peak RSS (VmHWM) at that size", s,
+                        r.get("mem.hwm_mb"), T_RSS_MB, "le", "MB")
+            self.target("start-up to component connected", s,
+                        r.get("mem.start_ms"), T_START_MS, "le", "ms", 0)
+        for dirn in ("x2a", "a2x"):
+            if "burst_%s.ratio" % dirn in d:
+                self.target("burst of %d, peak / idle RSS, %s" % (
+                    N_BURST, "XMPP→API" if dirn == "x2a" else "API→XMPP"),
+                    s, r.get("burst_%s.ratio" % dirn), T_BURST_RATIO, "le",
+                    "×", 2)
+        g = [r.get("growth_%d.ferry_us" % n) for n in GROWTH]
+        if all(g):
+            self.target("CPU/msg at %s rows over %s rows (flat)" % (
+                "{:,}".format(GROWTH[-1]), "{:,}".format(GROWTH[0])), s,
+                (g[-1][0] / g[0][0],) * 3, 1.25, "le", "×", 2)
+
+    def targets_section(self):
+        self.w("## Targets")
+        self.w()
+        self.table(["target", "server", "measured", "target", "measured / "
+                    "target", "verdict"], [list(t) for t in self.targets])
+        self.w("\"Flat\" is read as: at most 25% more CPU per message at "
+               "100k rows than at 1k rows.")
+        self.w()
+
+    def profiles_section(self):
+        have = [(b.name, k, v) for b in self.b for k, v in b.profiles.items()]
+        if not have:
+            return
+        self.w("## Where ferry spends its CPU")
+        self.w()
+        self.w("`perf record -e cpu-clock -g` on ferry during a flood "
+               "(XMPP→API: 100 users, %d messages; API→XMPP: webhooks of 1, "
+               "%d messages); self time by function, entries under 0.7%% "
+               "left out. Library internals without symbols show as the "
+               "library's nearest exported name." % (4 * N_FLOOD, 4 * N_FLOOD))
+        self.w()
+        for name, label, rows in have:
+            self.w("### %s, %s" % (name.capitalize(),
+                                   "XMPP→API" if label == "x2a" else
+                                   "API→XMPP"))
+            self.w()
+            self.table(["self %", "object", "function"],
+                       [["%.1f" % p, "`%s`" % o, "`%s`" % f]
+                        for p, o, f in rows])
+
+
+def main():
+    for tool in ("bench_client", "bench_echo", "bench_sink", "bench_webhook"):
+        if not os.access(os.path.join(TOOLS, tool), os.X_OK):
+            sys.exit("bench: %s/%s is missing (run `make bench`)" % (TOOLS,
+                                                                    tool))
+    if not os.access(FERRY_BIN, os.X_OK):
+        sys.exit("bench: no ferry at %s" % FERRY_BIN)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    t0 = time.monotonic()
+    work = tempfile.mkdtemp(prefix="ferry-bench-")
+    log("work directory %s; %s mode, %d run(s); servers: %s" % (
+        work, "quick" if QUICK else "full", RUNS, ", ".join(SERVERS)))
+    benches = []
+    big = []
+
+    def big_store(srv):
+        if not big:
+            big.append(make_big_store(work))
+        return big[0]
+
+    try:
+        for name in SERVERS:
+            b = ServerBench(name, work)
+            benches.append(b)
+            b.run_all(name == SERVERS[0], big_store)
+    finally:
+        elapsed = time.monotonic() - t0
+        report = Report(benches, started, elapsed).build()
+        with open(OUT, "w") as f:
+            f.write(report)
+        log("wrote %s (%.1f min)" % (OUT, elapsed / 60.0))
+        if os.environ.get("BENCH_KEEP"):
+            log("kept %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
