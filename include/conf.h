@@ -30,6 +30,8 @@ struct conf_key {
 
 struct conf {
     char *path;
+    /* "section.key" of a secret written in the file itself, or NULL */
+    const char *secret_in_file;
     /* [component] */
     char *component_jid;
     char *component_secret;

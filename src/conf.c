@@ -102,6 +102,7 @@ struct conf_slot {
     char *value; /* NULL: not set, the default applies */
     int line;    /* line in the file where it was set; 0: not in the file */
     int via_file;
+    int from_env; /* an environment variable replaced the file's value */
 };
 
 /* The state of one conf_load(). */
@@ -712,9 +713,30 @@ static void conf_env_key(struct conf_parse *p, const struct conf_key *k)
     }
     free(s->value);
     s->value = val;
+    s->from_env = 1;
 }
 
 /* ---- the result ---- */
+
+/* The first secret written in the file itself (not via _file or the
+ * environment), as "section.key"; NULL when none. */
+static const char *conf_secret_in_file(const struct conf_parse *p)
+{
+    static char label[CONF_LABEL_MAX];
+    size_t i;
+
+    for (i = 0; i < CONF_NKEYS; i++) {
+        const struct conf_slot *s = &p->slots[i];
+
+        if (conf_table[i].type == CONF_SECRET && s->line != 0 && !s->via_file &&
+            !s->from_env && s->value != NULL && s->value[0] != '\0') {
+            snprintf(label, sizeof(label), "%s.%s", conf_table[i].section,
+                     conf_table[i].name);
+            return label;
+        }
+    }
+    return NULL;
+}
 
 /* Reports required keys that were given nowhere. */
 static void conf_check_required(struct conf_parse *p)
@@ -736,6 +758,7 @@ static struct conf *conf_build(struct conf_parse *p)
     size_t i;
 
     c->path = xstrdup(p->path);
+    c->secret_in_file = conf_secret_in_file(p);
     for (i = 0; i < CONF_NKEYS; i++) {
         const struct conf_key *k = &conf_table[i];
         const char *v = p->slots[i].value ? p->slots[i].value : k->def;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -108,6 +109,20 @@ static void ferry_on_term(evutil_socket_t sig, short what, void *arg)
     event_active(ferry.drain_ev, EV_TIMEOUT, 0);
 }
 
+/* Warns when the config file holds a secret others may read. */
+static void ferry_check_mode(const struct conf *c)
+{
+    struct stat sb;
+
+    if (c->secret_in_file == NULL || stat(c->path, &sb) < 0 ||
+        (sb.st_mode & (S_IRGRP | S_IROTH)) == 0)
+        return;
+    log_warn("%s holds %s and is readable by others (mode %03o): chmod 600 "
+             "it, or move the secret to a *_file key or a FERRY_* "
+             "environment variable",
+             c->path, c->secret_in_file, (unsigned)(sb.st_mode & 0777));
+}
+
 static int ferry_open_log(const struct conf *c)
 {
     int level = log_level_parse(c->log_level);
@@ -137,6 +152,7 @@ static void ferry_on_hup(evutil_socket_t sig, short what, void *arg)
     conf_free(ferry.conf);
     ferry.conf = c;
     ferry_open_log(c);
+    ferry_check_mode(c);
     component_reconfigure(c);
     disco_reconfigure(c);
     bridge_reconfigure(c);
@@ -232,6 +248,7 @@ int main(int argc, char **argv)
         return 1;
     if (ferry_open_log(ferry.conf) < 0)
         return 1;
+    ferry_check_mode(ferry.conf);
     ferry_start();
     loop_run();
     ferry_shutdown();

@@ -617,6 +617,49 @@ static void test_env_override(void **state)
     (void)state;
 }
 
+/* Which secret, if any, is written in the file itself (start-up warns when
+ * such a file is readable by others). */
+static void test_secret_in_file(void **state)
+{
+    char spath[64], text[512];
+    struct run r;
+
+    test_write_file(spath, sizeof(spath), "s3cret\n", 7);
+    snprintf(text, sizeof(text),
+             "[component]\njid = gw.example.org\nsecret_file = %s\n"
+             "[gateway]\nallowed_domains = example.org\n",
+             spath);
+    test_load(&r, text);
+    if (r.conf == NULL)
+        fail_msg("%s", r.errs);
+    assert_null(r.conf->secret_in_file);
+    test_run_free(&r);
+    unlink(spath);
+
+    test_load(&r, GOOD_MIN);
+    assert_non_null(r.conf);
+    assert_string_equal(r.conf->secret_in_file, "component.secret");
+    test_run_free(&r);
+
+    setenv("FERRY_COMPONENT_SECRET", "from-env", 1);
+    test_load(&r, GOOD_MIN);
+    assert_non_null(r.conf);
+    assert_null(r.conf->secret_in_file);
+    test_run_free(&r);
+    unsetenv("FERRY_COMPONENT_SECRET");
+
+    test_write_file(spath, sizeof(spath), "s3cret\n", 7);
+    snprintf(text, sizeof(text),
+             GOOD_MIN "[cloudapi]\napp_secret_file = %s\nverify_token = v\n",
+             spath);
+    test_load(&r, text);
+    assert_non_null(r.conf);
+    assert_string_equal(r.conf->secret_in_file, "component.secret");
+    test_run_free(&r);
+    unlink(spath);
+    (void)state;
+}
+
 /* Required keys may come from the environment alone. */
 static void test_env_required(void **state)
 {
@@ -908,6 +951,7 @@ int main(void)
         T(test_secret_file_errors),
         T(test_secret_never_shown),
         T(test_env_override),
+        T(test_secret_in_file),
         T(test_env_required),
         T(test_env_bad),
         T(test_table),
