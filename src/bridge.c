@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 
 #include "bridge.h"
 #include "bridge_int.h"
@@ -45,16 +44,7 @@ char *bridge_contact_jid(const struct store_contact *c)
 
 int bridge_setting(const struct store_account *a, const char *key)
 {
-    json_object *o = json_tokener_parse(a->settings ? a->settings : "{}");
-    json_object *v;
-    int on = 1;
-
-    if (o != NULL && json_object_is_type(o, json_type_object) &&
-        json_object_object_get_ex(o, key, &v) &&
-        json_object_is_type(v, json_type_boolean))
-        on = json_object_get_boolean(v);
-    json_object_put(o);
-    return on;
+    return commands_setting(a->settings, key);
 }
 
 char *bridge_snippet(const char *text)
