@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "bridge.h"
 #include "bridge_int.h"
 #include "commands.h"
