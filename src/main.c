@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "notify.h"
 #include "queue.h"
 #include "store.h"
 #include "util.h"
@@ -37,6 +38,7 @@ static struct {
     struct event *sig_term, *sig_int, *sig_hup;
     int stopping;
     struct event *drain_ev;
+    struct event *watchdog_ev;
     long long drain_deadline;
 } ferry;
 
@@ -102,6 +104,8 @@ static void ferry_on_term(evutil_socket_t sig, short what, void *arg)
     }
     ferry.stopping = 1;
     log_info("signal %d: shutting down", (int)sig);
+    notify_stopping();
+    notify_status("draining and stopping");
     httpd_set_draining(1);
     queue_hold();
     ferry.drain_deadline = now_ms() + FERRY_DRAIN_MS;
@@ -138,12 +142,17 @@ static void ferry_on_hup(evutil_socket_t sig, short what, void *arg)
     struct conf *c;
 
     log_info("SIGHUP: reloading %s", ferry.conf_path);
+    notify_reloading();
     c = conf_load(ferry.conf_path, stderr);
     if (c == NULL) {
         log_error("SIGHUP: %s has errors (printed above); keeping the "
                   "running configuration",
                   ferry.conf_path);
         log_reopen();
+        notify_ready();
+        notify_status("reload failed: %s has errors, running configuration "
+                      "kept",
+                      ferry.conf_path);
         return;
     }
     if (strcmp(c->store_path, ferry.conf->store_path) != 0 ||
@@ -157,6 +166,8 @@ static void ferry_on_hup(evutil_socket_t sig, short what, void *arg)
     disco_reconfigure(c);
     bridge_reconfigure(c);
     log_info("SIGHUP: configuration reloaded");
+    notify_ready();
+    notify_status("configuration reloaded");
 }
 
 static void ferry_signals(void)
@@ -172,6 +183,28 @@ static void ferry_signals(void)
     event_add(ferry.sig_hup, NULL);
 }
 
+/* The systemd watchdog: alive as long as the loop turns. */
+static void ferry_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    notify_watchdog();
+}
+
+static void ferry_watchdog_start(void)
+{
+    uint64_t usec = notify_watchdog_usec() / 2;
+    struct timeval tv;
+
+    if (usec == 0)
+        return;
+    tv.tv_sec = (time_t)(usec / 1000000);
+    tv.tv_usec = (suseconds_t)(usec % 1000000);
+    ferry.watchdog_ev =
+        event_new(loop_base(), -1, EV_PERSIST, ferry_watchdog, NULL);
+    event_add(ferry.watchdog_ev, &tv);
+}
+
+/* READY=1 once webhooks are taken and stored: an XMPP server that is down
+ * shows in STATUS= and /health, not as a failed start. */
 static void ferry_start(void)
 {
     ferry.store =
@@ -190,7 +223,11 @@ static void ferry_start(void)
     if (httpd_start(ferry.conf->http_listen) < 0)
         fatal("cannot start the HTTP listener on %s", ferry.conf->http_listen);
     component_start();
+    ferry_watchdog_start();
     log_info("ferry %s started", PACKAGE_VERSION);
+    notify_ready();
+    notify_status("started, connecting to %s:%lld", ferry.conf->component_host,
+                  ferry.conf->component_port);
 }
 
 static void ferry_shutdown(void)
@@ -205,6 +242,8 @@ static void ferry_shutdown(void)
     event_free(ferry.sig_hup);
     if (ferry.drain_ev != NULL)
         event_free(ferry.drain_ev);
+    if (ferry.watchdog_ev != NULL)
+        event_free(ferry.watchdog_ev);
     loop_free();
     store_close(ferry.store);
     log_info("ferry stopped");

@@ -300,6 +300,17 @@ int roster_on_privilege(xmpp_stanza_t *st)
             rp->roster_set =
                 strcmp(type, "set") == 0 || strcmp(type, "both") == 0;
     }
+    if (rp->roster_set && strcmp(ns, NS_PRIVILEGE_PREFIX "1") == 0) {
+        /* ejabberd 23.01 (privilege:1) applies a privileged roster set to
+         * the component's own roster and answers an error: a push would
+         * only delay the subscription request past the first message. */
+        log_info("roster: %s grants %s roster access (%s), but that "
+                 "version's roster set does not work: subscription requests "
+                 "instead",
+                 from, component_jid(), ns);
+        rp->roster_set = 0;
+        return 1;
+    }
     log_info("roster: %s grants %s (%s): roster %s", from, component_jid(), ns,
              rp->roster_set ? "push" : "none");
     return 1;
