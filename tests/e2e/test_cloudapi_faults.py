@@ -11,7 +11,7 @@ import collections
 import threading
 import time
 
-from harness.network import NS_DELAY, WAIT, is_receipt
+from harness.network import NS_DELAY, WAIT
 from harness.util import wait_for
 
 A, B, C = "4915100000001", "4915100000002", "4915100000003"
@@ -245,7 +245,6 @@ def test_api_500_then_429_storm(bridge):
     # the storm: every request gets 429 until three of them did
     wait_for(lambda: len(bridge.message_posts()) >= n500 + 3, 60, 0.05,
              "three requests during the 429 storm")
-    n429 = len(bridge.message_posts()) - n500
     bridge.config(transient=None)
     t_clear = time.monotonic()
     for n in want:

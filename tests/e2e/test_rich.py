@@ -180,11 +180,18 @@ def test_user_replies_to_own_message(bridge):
     c = bridge.client()
     mid, wamid = sent_by_user(bridge, c, CONTACT, "my first message")
     quote = "> my first message\n"
-    bridge.send(c, CONTACT, quote + "and a follow-up",
-                extra=[reply_xml(mid, c.jid), fallback_xml(0, len(quote))])
+    mid2 = bridge.send(c, CONTACT, quote + "and a follow-up", receipt=True,
+                       extra=[reply_xml(mid, c.jid),
+                              fallback_xml(0, len(quote))])
     s = wait_sends_of(bridge, CONTACT, "text", 2)[1]
     assert s["payload"]["body"] == "and a follow-up", s
     assert s["context"] == {"message_id": wamid}, s
+    # WhatsApp quoting that reply: the quote is its text, not the nested
+    # fallback
+    bridge.wait_receipt(c, mid2)
+    rw = bridge.inbound_text(CONTACT, "ok", name="Ana", reply_to=s["wamid"])
+    r, q, rest = split_reply(bridge.wait_chat(c, rw))
+    assert r.get("id") == mid2 and q == "> and a follow-up\n", (r.attrib, q)
 
 
 def test_whatsapp_reply_to_users_message(bridge):
@@ -425,16 +432,26 @@ def test_whatsapp_edit(bridge):
     cj = bridge.contact_jid(CONTACT)
     orig, _ = incoming(bridge, c, CONTACT, "Treffen um 5")
     ew = bridge.inbound(CONTACT, type="edit", original_message_id=orig,
-                        text="Treffen um 6 ✅", name="Ana")["wamids"][0]
+                        message={"type": "text", "text": "Treffen um 6 ✅"},
+                        name="Ana")["wamids"][0]
     m = bridge.wait_chat(c, ew)
     assert m.frm == cj, m.xml
     rep = m.child(NS_CORRECT, "replace")
     assert rep is not None and rep.get("id") == orig, m.xml
     assert m.body == "Treffen um 6 ✅", m.xml
+    # a second edit corrects the original again (XEP-0308: the id of the
+    # first message, not of the previous correction)
+    ew = bridge.inbound(CONTACT, type="edit", original_message_id=orig,
+                        message={"type": "text", "text": "Treffen um 7"},
+                        name="Ana")["wamids"][0]
+    m = bridge.wait_chat(c, ew)
+    assert m.child(NS_CORRECT, "replace").get("id") == orig, m.xml
+    assert m.body == "Treffen um 7", m.xml
     # an edit of a message ferry never saw: a readable notice with the text
     ew = bridge.inbound(CONTACT, type="edit",
                         original_message_id="wamid.UNKNOWN-EDIT",
-                        text="neuer Text", name="Ana")["wamids"][0]
+                        message={"type": "text", "text": "neuer Text"},
+                        name="Ana")["wamids"][0]
     m = bridge.wait_chat(c, ew)
     assert m.child(NS_CORRECT, "replace") is None, m.xml
     assert m.body and "neuer Text" in m.body and m.body.startswith("["), \
@@ -699,3 +716,10 @@ def test_contact_caps_and_disco(bridge):
     # any other contact JID: the same features
     other = c.disco_info(bridge.contact_jid(CONTACT2))
     assert sorted(other.features) == sorted(feats), other
+    # a second session's probe is answered with the same caps
+    c2 = bridge._connect_client(bridge.server, c.user, c.password)
+    p2 = c2.wait_presence(lambda p: p.frm == cj and p.type is None,
+                          timeout=WAIT)
+    caps2 = p2.child(NS_CAPS, "c")
+    assert caps2 is not None and caps2.get("ver") == ver \
+        and caps2.get("node") == node, p2.xml

@@ -47,6 +47,8 @@ NS_NICK = "http://jabber.org/protocol/nick"
 NS_DELAY = "urn:xmpp:delay"
 NS_SID = "urn:xmpp:sid:0"
 NS_CLIENT = "jabber:client"
+NS_ROSTER = "jabber:iq:roster"
+NS_OOB = "jabber:x:oob"
 
 API_VERSION = "v21.0"
 PNID = "106540352242922"
@@ -135,6 +137,10 @@ class Tracker:
                 x.register_handler(Callback(
                     "%s-%s" % (name, kind),
                     MatchXPath("{%s}%s" % (NS_CLIENT, kind)), on))
+            # roster pushes too (XEP-0356 lets the gateway add contacts)
+            x.register_handler(Callback(
+                "%s-roster" % name,
+                MatchXPath("{%s}iq/{%s}query" % (NS_CLIENT, NS_ROSTER)), on))
         client.call(install)
 
     def snapshot(self):
@@ -150,6 +156,43 @@ class Tracker:
 
     def matching(self, pred):
         return [(t, st) for t, st in self.snapshot() if pred(st)]
+
+
+def is_roster_push_of(st, jid):
+    """The roster item for jid in a roster push iq Stanza, or None."""
+    if st.kind != "iq" or st.type != "set":
+        return None
+    for item in st.findall("{%s}query/{%s}item" % (NS_ROSTER, NS_ROSTER)):
+        if item.get("jid") == jid:
+            return item
+    return None
+
+
+def new_contact_announcement(tracker, cj):
+    """How a new contact cj was announced to the user, from the tracker:
+    ('subscribe', index, nick) for a subscription request (XEP-0172 nick),
+    or ('roster', index, name) for a roster push (XEP-0356, DESIGN.md 7);
+    None if neither was seen.  Whichever came first counts."""
+    for i, (_, st) in enumerate(tracker.snapshot()):
+        if st.kind == "presence" and st.frm == cj and st.type == "subscribe":
+            nick = st.child(NS_NICK, "nick")
+            return ("subscribe", i, None if nick is None else nick.text)
+        item = is_roster_push_of(st, cj)
+        if item is not None:
+            return ("roster", i, item.get("name"))
+    return None
+
+
+def readable_placeholder(st):
+    """A readable text for a message type not bridged as text: a text in
+    brackets, or (once bridged natively) an XEP-0066 URL as the body."""
+    body = st.body or ""
+    oob = st.find("{%s}x/{%s}url" % (NS_OOB, NS_OOB))
+    if oob is not None and oob.text and oob.text == body.strip():
+        return "oob"
+    if body.startswith("[") and "]" in body and len(body) > 5:
+        return "text"
+    return None
 
 
 class Bridge:
