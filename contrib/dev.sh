@@ -89,6 +89,8 @@ cmd_test() {
     say "format check"
     (cd "$top" && clang-format --dry-run --Werror src/*.c include/*.h tests/unit/*.c) || FAILED=$((FAILED + 1))
     build "$top/build/werror" --enable-werror
+    say "man pages (mandoc -Tlint)"
+    make -C "$top/build/werror" check-man || FAILED=$((FAILED + 1))
     suite "$top/build/werror" "-Werror build" || rc=1
     build "$top/build/asan" --enable-werror --enable-asan
     ASAN_OPTIONS=detect_leaks=1 suite "$top/build/asan" "ASan+UBSan build" || rc=1
