@@ -63,6 +63,13 @@ void component_iq_result(xmpp_stanza_t *req, xmpp_stanza_t *child);
  * "wait"), condition (e.g. "service-unavailable") and optional text. */
 void component_error_reply(xmpp_stanza_t *req, const char *type,
                            const char *condition, const char *text);
+/* A new element (in ns unless NULL); added to parent, which then owns it,
+ * unless parent is NULL. */
+xmpp_stanza_t *component_elem(xmpp_stanza_t *parent, const char *name,
+                              const char *ns);
+/* A new element holding text (made XML-safe), added to parent likewise. */
+xmpp_stanza_t *component_text_elem(xmpp_stanza_t *parent, const char *name,
+                                   const char *text);
 /* Dispatches st as if the server had sent it (fuzzers and tests). */
 void component_inject(xmpp_stanza_t *st);
 /* A fresh random stanza id (caller frees). */

@@ -75,37 +75,11 @@ static const char *commands_forbidden_text(const struct commands_def *def)
 
 /* ---- XML helpers ---- */
 
-xmpp_stanza_t *commands_elem(xmpp_stanza_t *parent, const char *name,
-                             const char *ns)
-{
-    xmpp_stanza_t *e = xmpp_stanza_new(component_ctx());
-
-    xmpp_stanza_set_name(e, name);
-    if (ns != NULL)
-        xmpp_stanza_set_ns(e, ns);
-    if (parent != NULL)
-        xmpp_stanza_add_child_ex(parent, e, 0);
-    return e;
-}
-
-xmpp_stanza_t *commands_text_elem(xmpp_stanza_t *parent, const char *name,
-                                  const char *text)
-{
-    xmpp_stanza_t *e = commands_elem(parent, name, NULL);
-    xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
-    char *safe = message_xml_safe(text);
-
-    xmpp_stanza_set_text(t, safe);
-    xmpp_stanza_add_child_ex(e, t, 0);
-    free(safe);
-    return e;
-}
-
 xmpp_stanza_t *commands_field(xmpp_stanza_t *x, const char *var,
                               const char *type, const char *label,
                               const char *value)
 {
-    xmpp_stanza_t *f = commands_elem(x, "field", NULL);
+    xmpp_stanza_t *f = component_elem(x, "field", NULL);
 
     if (var != NULL)
         xmpp_stanza_set_attribute(f, "var", var);
@@ -114,7 +88,7 @@ xmpp_stanza_t *commands_field(xmpp_stanza_t *x, const char *var,
     if (label != NULL)
         xmpp_stanza_set_attribute(f, "label", label);
     if (value != NULL)
-        commands_text_elem(f, "value", value);
+        component_text_elem(f, "value", value);
     return f;
 }
 
@@ -192,9 +166,9 @@ xmpp_stanza_t *commands_result_form(struct commands_req *r, const char *title)
     if (r->iq == NULL)
         return NULL; /* chat: words only */
     if (r->form == NULL) {
-        r->form = commands_elem(NULL, "x", NS_DATA);
+        r->form = component_elem(NULL, "x", NS_DATA);
         xmpp_stanza_set_type(r->form, "result");
-        commands_text_elem(r->form, "title", title);
+        component_text_elem(r->form, "title", title);
     }
     return r->form;
 }
@@ -234,7 +208,7 @@ static void commands_value_add(struct commands_req *r, const char *var,
 static xmpp_stanza_t *commands_answer_elem(const struct commands_req *r,
                                            const char *status)
 {
-    xmpp_stanza_t *c = commands_elem(NULL, "command", NS_COMMANDS);
+    xmpp_stanza_t *c = component_elem(NULL, "command", NS_COMMANDS);
 
     xmpp_stanza_set_attribute(c, "node", r->def->node);
     xmpp_stanza_set_attribute(c, "sessionid", r->sessionid);
@@ -249,7 +223,7 @@ static void commands_finish_adhoc(struct commands_req *r)
     xmpp_stanza_t *note;
 
     if (r->text.len > 0) {
-        note = commands_text_elem(c, "note", r->text.data);
+        note = component_text_elem(c, "note", r->text.data);
         xmpp_stanza_set_attribute(note, "type", r->error ? "error" : "info");
     }
     if (r->form != NULL)
@@ -350,8 +324,8 @@ static void commands_error(xmpp_stanza_t *iq, const char *type,
                            const char *condition, const char *specific,
                            const char *text)
 {
-    xmpp_stanza_t *r = commands_elem(NULL, "iq", NULL);
-    xmpp_stanza_t *e = commands_elem(r, "error", NULL);
+    xmpp_stanza_t *r = component_elem(NULL, "iq", NULL);
+    xmpp_stanza_t *e = component_elem(r, "error", NULL);
     const char *to = xmpp_stanza_get_to(iq);
 
     xmpp_stanza_set_type(r, "error");
@@ -359,11 +333,11 @@ static void commands_error(xmpp_stanza_t *iq, const char *type,
     xmpp_stanza_set_to(r, xmpp_stanza_get_from(iq));
     xmpp_stanza_set_from(r, to ? to : component_jid());
     xmpp_stanza_set_type(e, type);
-    commands_elem(e, condition, NS_STANZAS);
+    component_elem(e, condition, NS_STANZAS);
     if (specific != NULL)
-        commands_elem(e, specific, NS_COMMANDS);
+        component_elem(e, specific, NS_COMMANDS);
     if (text != NULL)
-        xmpp_stanza_set_ns(commands_text_elem(e, "text", text), NS_STANZAS);
+        xmpp_stanza_set_ns(component_text_elem(e, "text", text), NS_STANZAS);
     component_send(r);
     xmpp_stanza_release(r);
 }
@@ -372,10 +346,10 @@ static void commands_error(xmpp_stanza_t *iq, const char *type,
 static void commands_reply_form(struct commands_req *r, xmpp_stanza_t *x)
 {
     xmpp_stanza_t *c = commands_answer_elem(r, "executing");
-    xmpp_stanza_t *a = commands_elem(c, "actions", NULL);
+    xmpp_stanza_t *a = component_elem(c, "actions", NULL);
 
     xmpp_stanza_set_attribute(a, "execute", "complete");
-    commands_elem(a, "complete", NULL);
+    component_elem(a, "complete", NULL);
     xmpp_stanza_add_child(c, x);
     component_iq_result(r->iq, c);
     xmpp_stanza_release(c);
@@ -390,9 +364,9 @@ static void commands_start(struct commands_req *r)
         r->def->run(r);
         return;
     }
-    x = commands_elem(NULL, "x", NS_DATA);
+    x = component_elem(NULL, "x", NS_DATA);
     xmpp_stanza_set_type(x, "form");
-    commands_text_elem(x, "title", r->def->name);
+    component_text_elem(x, "title", r->def->name);
     if (r->def->form(r, x) < 0) {
         xmpp_stanza_release(x);
         commands_finish(r);
@@ -517,7 +491,7 @@ static int commands_iq(xmpp_stanza_t *iq, xmpp_stanza_t *c, void *arg)
 static xmpp_stanza_t *commands_disco_query(const char *node, int items)
 {
     xmpp_stanza_t *q =
-        commands_elem(NULL, "query", items ? NS_DISCO_ITEMS : NS_DISCO_INFO);
+        component_elem(NULL, "query", items ? NS_DISCO_ITEMS : NS_DISCO_INFO);
 
     xmpp_stanza_set_attribute(q, "node", node);
     return q;
@@ -532,7 +506,7 @@ static void commands_list(xmpp_stanza_t *q, const char *jid)
     for (d = commands_defs; d->node != NULL; d++) {
         if (!commands_may(jid, d))
             continue;
-        item = commands_elem(q, "item", NULL);
+        item = component_elem(q, "item", NULL);
         xmpp_stanza_set_attribute(item, "jid", component_jid());
         xmpp_stanza_set_attribute(item, "node", d->node);
         xmpp_stanza_set_attribute(item, "name", d->name);
@@ -542,7 +516,7 @@ static void commands_list(xmpp_stanza_t *q, const char *jid)
 static void commands_identity(xmpp_stanza_t *q, const char *type,
                               const char *name)
 {
-    xmpp_stanza_t *id = commands_elem(q, "identity", NULL);
+    xmpp_stanza_t *id = component_elem(q, "identity", NULL);
 
     xmpp_stanza_set_attribute(id, "category", "automation");
     xmpp_stanza_set_attribute(id, "type", type);
@@ -551,7 +525,7 @@ static void commands_identity(xmpp_stanza_t *q, const char *type,
 
 static void commands_feature(xmpp_stanza_t *q, const char *var)
 {
-    xmpp_stanza_set_attribute(commands_elem(q, "feature", NULL), "var", var);
+    xmpp_stanza_set_attribute(component_elem(q, "feature", NULL), "var", var);
 }
 
 /* disco#info and #items on the command list and on each command. */

@@ -87,12 +87,6 @@ xmpp_stanza_t *commands_result_form(struct commands_req *r, const char *title);
 /* Answers (iq result or chat message) and frees r. */
 void commands_finish(struct commands_req *r);
 
-/* XML helpers: an element added to parent (NULL: none; release it), a
- * text element, a form field. */
-xmpp_stanza_t *commands_elem(xmpp_stanza_t *parent, const char *name,
-                             const char *ns);
-xmpp_stanza_t *commands_text_elem(xmpp_stanza_t *parent, const char *name,
-                                  const char *text);
 xmpp_stanza_t *commands_field(xmpp_stanza_t *x, const char *var,
                               const char *type, const char *label,
                               const char *value);

@@ -46,7 +46,7 @@ static int commands_bool(const char *s)
 
 static void commands_required(xmpp_stanza_t *field)
 {
-    commands_elem(field, "required", NULL);
+    component_elem(field, "required", NULL);
 }
 
 /* The requester's account; NULL (and a failure said) when there is none. */
@@ -128,7 +128,7 @@ static int commands_register_form(struct commands_req *r, xmpp_stanza_t *x)
 {
     struct store_account *a = store_account_by_jid(commands.st, r->jid);
 
-    commands_text_elem(x, "instructions", COMMANDS_REGISTER_TEXT);
+    component_text_elem(x, "instructions", COMMANDS_REGISTER_TEXT);
     commands_required(commands_field(x, "phone_number_id", "text-single",
                                      "Phone number ID", a ? a->pnid : NULL));
     commands_required(commands_field(x, "access_token", "text-private",
@@ -180,10 +180,10 @@ static int commands_unregister_form(struct commands_req *r, xmpp_stanza_t *x)
     if (a == NULL)
         return -1;
     store_account_free(a);
-    commands_text_elem(x, "instructions",
-                       "Unregistering deletes your registration and "
-                       "everything the gateway keeps for you: contacts, "
-                       "message history and queued messages.");
+    component_text_elem(x, "instructions",
+                        "Unregistering deletes your registration and "
+                        "everything the gateway keeps for you: contacts, "
+                        "message history and queued messages.");
     commands_required(
         commands_field(x, "confirm", "boolean", "Yes, unregister", "0"));
     return 0;
@@ -325,7 +325,7 @@ static int commands_users_row(const struct store_account *a, void *arg)
     xmpp_stanza_t *item;
 
     if (r->form != NULL) {
-        item = commands_elem(r->form, "item", NULL);
+        item = component_elem(r->form, "item", NULL);
         commands_field(item, "jid", NULL, NULL, a->jid);
         commands_field(item, "number", NULL, NULL, number);
         commands_field(item, "state", NULL, NULL, a->state);
@@ -340,7 +340,7 @@ static void commands_users_run(struct commands_req *r)
     xmpp_stanza_t *rep;
 
     if (x != NULL) {
-        rep = commands_elem(x, "reported", NULL);
+        rep = component_elem(x, "reported", NULL);
         commands_field(rep, "jid", "jid-single", "JID", NULL);
         commands_field(rep, "number", "text-single", "Business number", NULL);
         commands_field(rep, "state", "text-single", "State", NULL);
@@ -402,9 +402,9 @@ static void commands_stats_run(struct commands_req *r)
 
 static int commands_retry_form(struct commands_req *r, xmpp_stanza_t *x)
 {
-    commands_text_elem(x, "instructions",
-                       "Queue the failed outgoing messages again: those of "
-                       "one user, or of everybody when the JID is empty.");
+    component_text_elem(x, "instructions",
+                        "Queue the failed outgoing messages again: those of "
+                        "one user, or of everybody when the JID is empty.");
     commands_field(x, "jid", "jid-single", "User (empty: everybody)", NULL);
     return 0;
 }
@@ -440,9 +440,9 @@ out:
 
 static int commands_delete_form(struct commands_req *r, xmpp_stanza_t *x)
 {
-    commands_text_elem(x, "instructions",
-                       "Unregister a user and delete everything the gateway "
-                       "keeps for them.");
+    component_text_elem(x, "instructions",
+                        "Unregister a user and delete everything the gateway "
+                        "keeps for them.");
     commands_required(
         commands_field(x, "jid", "jid-single", "User to delete", NULL));
     return 0;

@@ -409,6 +409,32 @@ static int component_presence_handler(xmpp_conn_t *conn, xmpp_stanza_t *st,
     return 1;
 }
 
+xmpp_stanza_t *component_elem(xmpp_stanza_t *parent, const char *name,
+                              const char *ns)
+{
+    xmpp_stanza_t *e = xmpp_stanza_new(comp.ctx);
+
+    xmpp_stanza_set_name(e, name);
+    if (ns != NULL)
+        xmpp_stanza_set_ns(e, ns);
+    if (parent != NULL)
+        xmpp_stanza_add_child_ex(parent, e, 0);
+    return e;
+}
+
+xmpp_stanza_t *component_text_elem(xmpp_stanza_t *parent, const char *name,
+                                   const char *text)
+{
+    xmpp_stanza_t *e = component_elem(parent, name, NULL);
+    xmpp_stanza_t *t = xmpp_stanza_new(comp.ctx);
+    char *safe = utf8_xml_safe(text);
+
+    xmpp_stanza_set_text(t, safe);
+    xmpp_stanza_add_child_ex(e, t, 0);
+    free(safe);
+    return e;
+}
+
 void component_inject(xmpp_stanza_t *st)
 {
     const char *name = xmpp_stanza_get_name(st);

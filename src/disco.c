@@ -72,16 +72,6 @@ void disco_node_handler_add(disco_node_fn fn, void *arg)
     disco.nnodes++;
 }
 
-static xmpp_stanza_t *disco_elem(const char *name, const char *ns)
-{
-    xmpp_stanza_t *e = xmpp_stanza_new(component_ctx());
-
-    xmpp_stanza_set_name(e, name);
-    if (ns != NULL)
-        xmpp_stanza_set_ns(e, ns);
-    return e;
-}
-
 /* 1 when the iq is addressed to the gateway itself (no localpart). */
 static int disco_to_gateway(xmpp_stanza_t *iq)
 {
@@ -108,8 +98,8 @@ static xmpp_stanza_t *disco_info_query(xmpp_stanza_t *iq, const char *node)
 {
     int gw = disco_to_gateway(iq);
     struct disco_list *l = gw ? &disco.gateway : &disco.contact;
-    xmpp_stanza_t *q = disco_elem("query", NS_DISCO_INFO);
-    xmpp_stanza_t *id = disco_elem("identity", NULL);
+    xmpp_stanza_t *q = component_elem(NULL, "query", NS_DISCO_INFO);
+    xmpp_stanza_t *id = component_elem(NULL, "identity", NULL);
     int i;
 
     if (node != NULL)
@@ -120,7 +110,7 @@ static xmpp_stanza_t *disco_info_query(xmpp_stanza_t *iq, const char *node)
         xmpp_stanza_set_attribute(id, "name", disco.name);
     xmpp_stanza_add_child_ex(q, id, 0);
     for (i = 0; i < l->n; i++) {
-        xmpp_stanza_t *f = disco_elem("feature", NULL);
+        xmpp_stanza_t *f = component_elem(NULL, "feature", NULL);
 
         xmpp_stanza_set_attribute(f, "var", l->var[i]);
         xmpp_stanza_add_child_ex(q, f, 0);
@@ -151,7 +141,7 @@ static int disco_items(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
         return 0;
     if (disco_node_dispatch(iq, node, 1))
         return 1;
-    q = disco_elem("query", NS_DISCO_ITEMS);
+    q = component_elem(NULL, "query", NS_DISCO_ITEMS);
     if (node != NULL)
         xmpp_stanza_set_attribute(q, "node", node);
     component_iq_result(iq, q);
@@ -167,26 +157,15 @@ static int disco_ping(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
     return 1;
 }
 
-static void disco_add_text(xmpp_stanza_t *parent, const char *name,
-                           const char *text)
-{
-    xmpp_stanza_t *e = disco_elem(name, NULL);
-    xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
-
-    xmpp_stanza_set_text(t, text);
-    xmpp_stanza_add_child_ex(e, t, 0);
-    xmpp_stanza_add_child_ex(parent, e, 0);
-}
-
 static int disco_version(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
 {
     xmpp_stanza_t *q;
 
     if (strcmp(xmpp_stanza_get_type(iq), "get") != 0 || !disco_to_gateway(iq))
         return 0;
-    q = disco_elem("query", NS_VERSION);
-    disco_add_text(q, "name", PACKAGE_NAME);
-    disco_add_text(q, "version", PACKAGE_VERSION);
+    q = component_elem(NULL, "query", NS_VERSION);
+    component_text_elem(q, "name", PACKAGE_NAME);
+    component_text_elem(q, "version", PACKAGE_VERSION);
     component_iq_result(iq, q);
     xmpp_stanza_release(q);
     return 1;
@@ -242,7 +221,8 @@ static char *disco_caps_ver(void)
 
 xmpp_stanza_t *disco_contact_caps(void)
 {
-    xmpp_stanza_t *c = disco_elem("c", "http://jabber.org/protocol/caps");
+    xmpp_stanza_t *c =
+        component_elem(NULL, "c", "http://jabber.org/protocol/caps");
 
     if (disco.caps_ver == NULL)
         disco.caps_ver = disco_caps_ver();

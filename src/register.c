@@ -25,29 +25,6 @@ static struct {
     struct register_ops ops;
 } reg;
 
-static xmpp_stanza_t *register_elem(xmpp_stanza_t *parent, const char *name,
-                                    const char *ns)
-{
-    xmpp_stanza_t *e = xmpp_stanza_new(component_ctx());
-
-    xmpp_stanza_set_name(e, name);
-    if (ns != NULL)
-        xmpp_stanza_set_ns(e, ns);
-    if (parent != NULL)
-        xmpp_stanza_add_child_ex(parent, e, 0);
-    return e;
-}
-
-static void register_text(xmpp_stanza_t *parent, const char *name,
-                          const char *text)
-{
-    xmpp_stanza_t *e = register_elem(parent, name, NULL);
-    xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
-
-    xmpp_stanza_set_text(t, text);
-    xmpp_stanza_add_child_ex(e, t, 0);
-}
-
 int register_domain_allowed(const char *jid)
 {
     char domain[JID_MAX + 1];
@@ -70,36 +47,36 @@ void register_reply_error(xmpp_stanza_t *iq, const char *type,
 static void register_field(xmpp_stanza_t *x, const char *var, const char *type,
                            const char *label, const char *value)
 {
-    xmpp_stanza_t *f = register_elem(x, "field", NULL);
+    xmpp_stanza_t *f = component_elem(x, "field", NULL);
 
     xmpp_stanza_set_attribute(f, "var", var);
     xmpp_stanza_set_attribute(f, "type", type);
     if (label != NULL)
         xmpp_stanza_set_attribute(f, "label", label);
     if (value != NULL)
-        register_text(f, "value", value);
+        component_text_elem(f, "value", value);
     if (strcmp(type, "hidden") != 0)
-        register_elem(f, "required", NULL);
+        component_elem(f, "required", NULL);
 }
 
 /* The registration form, filled with the current number id if any. */
 static xmpp_stanza_t *register_form(const char *pnid)
 {
-    xmpp_stanza_t *q = register_elem(NULL, "query", NS_REGISTER);
+    xmpp_stanza_t *q = component_elem(NULL, "query", NS_REGISTER);
     xmpp_stanza_t *x;
 
-    register_text(q, "instructions", REGISTER_INSTRUCTIONS);
+    component_text_elem(q, "instructions", REGISTER_INSTRUCTIONS);
     if (pnid != NULL) {
-        register_elem(q, "registered", NULL);
-        register_text(q, "username", pnid);
+        component_elem(q, "registered", NULL);
+        component_text_elem(q, "username", pnid);
     } else {
-        register_elem(q, "username", NULL);
+        component_elem(q, "username", NULL);
     }
-    register_elem(q, "password", NULL);
-    x = register_elem(q, "x", NS_DATA);
+    component_elem(q, "password", NULL);
+    x = component_elem(q, "x", NS_DATA);
     xmpp_stanza_set_type(x, "form");
-    register_text(x, "title", "WhatsApp Business registration");
-    register_text(x, "instructions", REGISTER_INSTRUCTIONS);
+    component_text_elem(x, "title", "WhatsApp Business registration");
+    component_text_elem(x, "instructions", REGISTER_INSTRUCTIONS);
     register_field(x, "FORM_TYPE", "hidden", NULL, NS_REGISTER);
     register_field(x, "phone_number_id", "text-single", "Phone number ID",
                    pnid);
@@ -232,16 +209,16 @@ static int register_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 /* XEP-0100: the prompt, and a phone number turned into a contact JID. */
 static int register_gateway_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 {
-    xmpp_stanza_t *r = register_elem(NULL, "query", NS_GATEWAY);
+    xmpp_stanza_t *r = component_elem(NULL, "query", NS_GATEWAY);
     char phone[JID_PHONE_MAX];
     const char *in;
     char *jid;
 
     if (strcmp(xmpp_stanza_get_type(iq), "get") == 0) {
-        register_text(r, "desc",
-                      "Enter the WhatsApp phone number of the "
-                      "contact, with its country code");
-        register_text(r, "prompt", "Phone number");
+        component_text_elem(r, "desc",
+                            "Enter the WhatsApp phone number of the "
+                            "contact, with its country code");
+        component_text_elem(r, "prompt", "Phone number");
         component_iq_result(iq, r);
     } else {
         in = register_child_text(q, "prompt");
@@ -252,7 +229,7 @@ static int register_gateway_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
                                   "12345678");
         } else {
             jid = xasprintf("%s@%s", phone, component_jid());
-            register_text(r, "jid", jid);
+            component_text_elem(r, "jid", jid);
             component_iq_result(iq, r);
             free(jid);
         }

@@ -222,3 +222,24 @@ int parse_ll(const char *s, long long min, long long max, long long *out)
     *out = v;
     return 0;
 }
+
+char *utf8_xml_safe(const char *s)
+{
+    struct buf b;
+    size_t n = strlen(s), i = 0, l;
+
+    buf_init(&b, n * 3 + 1);
+    while (i < n) {
+        unsigned char ch = (unsigned char)s[i];
+
+        l = utf8_char_len(s + i, n - i);
+        if (l == 0 || (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')) {
+            buf_append(&b, "\xef\xbf\xbd", 3);
+            i += l ? l : 1;
+            continue;
+        }
+        buf_append(&b, s + i, l);
+        i += l;
+    }
+    return buf_take(&b);
+}
