@@ -337,6 +337,8 @@ static void bridge_upload_end(struct bridge_upload *u, enum net_outcome o,
     memset(&r, 0, sizeof(r));
     r.outcome = o;
     r.text = text;
+    log_info("bridge: a file for %s not sent%s: %s", u->to,
+             o == NET_RETRY ? " yet" : "", text);
     bridge_send_done(&r, u->s);
     u->s = NULL;
     bridge_upload_free(u);
@@ -423,6 +425,25 @@ static int bridge_upload_name_ok(const char *s)
     return 1;
 }
 
+/* 1 when a peer's MIME type may be quoted back: printable ASCII. */
+static int bridge_upload_mime_ok(const char *mime)
+{
+    size_t i;
+
+    if (mime == NULL || mime[0] == '\0' || strlen(mime) > BRIDGE_MIME_MAX)
+        return 0;
+    for (i = 0; mime[i] != '\0'; i++)
+        if ((unsigned char)mime[i] < ' ' || (unsigned char)mime[i] > '~')
+            return 0;
+    return 1;
+}
+
+/* Bytes of a quotable MIME type before its parameters. */
+static int bridge_upload_mime_len(const char *mime)
+{
+    return bridge_upload_mime_ok(mime) ? (int)strcspn(mime, "; ") : 9;
+}
+
 /* "pictures", "videos"... */
 static const char *bridge_upload_plural(const char *kind)
 {
@@ -451,10 +472,13 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
     }
     u->path = xstrdup(d->path);
     u->type = net_media_type_find(bridge.be, d->mime);
+    if (u->type == NULL) /* e.g. application/ogg for a .ogg */
+        u->type = net_media_type_find(bridge.be, media_mime_for_name(d->name));
     if (u->type == NULL) {
-        text = xasprintf("WhatsApp does not take files of type %s; it takes "
+        text = xasprintf("WhatsApp does not take files of type %.*s; it takes "
                          "%s",
-                         d->mime ? media_mime_canonical(d->mime) : "(unknown)",
+                         bridge_upload_mime_len(d->mime),
+                         bridge_upload_mime_ok(d->mime) ? d->mime : "(unknown)",
                          bridge.be->media_types_text);
         bridge_upload_end(u, NET_FAIL, text);
         free(text);
