@@ -30,10 +30,10 @@
     "This person deleted a previous message (your client does not show "       \
     "deletions)."
 
-/* The text directly inside element e ("" when it has none). */
+/* The text directly inside element e ("" when it has none, or no e). */
 static const char *message_text_of(xmpp_stanza_t *e)
 {
-    xmpp_stanza_t *t = xmpp_stanza_get_children(e);
+    xmpp_stanza_t *t = e ? xmpp_stanza_get_children(e) : NULL;
     const char *s =
         t && xmpp_stanza_is_text(t) ? xmpp_stanza_get_text_ptr(t) : NULL;
 

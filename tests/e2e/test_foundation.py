@@ -85,6 +85,18 @@ def odd_stanzas(server):
     stanza_ns = "urn:ietf:params:xml:ns:xmpp-stanzas"
     deep = 400
     return [
+        # extension elements missing what they should carry (an OOB
+        # without <url/> once crashed ferry: found by fuzz_stanza)
+        "<message to='%s' type='chat'><x xmlns='jabber:x:oob'/></message>"
+        % contact,
+        "<message to='%s' type='chat'><body>x</body><x xmlns='jabber:x:oob'>"
+        "<url/></x><reply xmlns='urn:xmpp:reply:0'/><fallback "
+        "xmlns='urn:xmpp:fallback:0' for='urn:xmpp:reply:0'><body "
+        "start='9' end='2'/></fallback></message>" % contact,
+        "<message to='%s' type='chat'><reactions xmlns='urn:xmpp:reactions:0'>"
+        "<reaction/></reactions><replace xmlns='urn:xmpp:message-correct:0'/>"
+        "<apply-to xmlns='urn:xmpp:fasten:0'><retract "
+        "xmlns='urn:xmpp:message-retract:0'/></apply-to></message>" % contact,
         # iqs with no child, and responses nobody asked for
         "<iq type='get' to='%s' id='odd-1'/>" % gw,
         "<iq type='set' to='%s' id='odd-2'/>" % contact,
