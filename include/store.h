@@ -168,6 +168,9 @@ struct store_message *store_message_by_stanza(struct store *st,
                                               long long account_id,
                                               char direction,
                                               const char *stanza_id);
+/* What a reply to the message quotes (after an edit or deletion). */
+int store_message_set_snippet(struct store *st, long long id,
+                              const char *snippet);
 int store_message_set_network_id(struct store *st, long long id,
                                  const char *network_id);
 /* Moves the status forward only: an older or equal status, or anything

@@ -279,7 +279,7 @@ static int bridge_in_action(const struct bridge_peer *p,
     struct message_out o = {.from = p->jid, .to = p->a->jid, .id = ev->id};
     struct store_message *t = NULL;
     int known = bridge_lookup(p, ev->target, &t) == 0;
-    char *text = NULL;
+    char *text = NULL, *snippet;
 
     if (ev->kind == NET_EVENT_REACTION && known) {
         o.reactions_id = t->stanza_id;
@@ -289,6 +289,7 @@ static int bridge_in_action(const struct bridge_peer *p,
                           : xstrdup("[removed a reaction]");
     } else if (ev->kind == NET_EVENT_REVOKE && known) {
         o.retract_id = t->stanza_id;
+        store_message_set_snippet(bridge.st, t->id, "(a deleted message)");
     } else if (ev->kind == NET_EVENT_REVOKE) {
         text = xstrdup("[deleted a message]");
     } else {
@@ -296,6 +297,9 @@ static int bridge_in_action(const struct bridge_peer *p,
         if (known && ev->media == NULL) { /* a file stays; its caption is
                                              new text */
             o.replace_id = t->stanza_id;
+            snippet = bridge_snippet(text);
+            store_message_set_snippet(bridge.st, t->id, snippet);
+            free(snippet);
         } else {
             o.body = xasprintf("[edited] %s", text);
             free(text);

@@ -690,6 +690,20 @@ int store_message_set_network_id(struct store *st, long long id,
     return store_rows_run(st, s);
 }
 
+int store_message_set_snippet(struct store *st, long long id,
+                              const char *snippet)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE message SET snippet = ?2,"
+                                     " updated = ?3 WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_rows_bind_text(s, 2, snippet);
+    sqlite3_bind_int64(s, 3, now_s());
+    return store_rows_run(st, s);
+}
+
 /* Moves the status forward only (failed is final); no change otherwise. */
 int store_message_set_status(struct store *st, long long id, int status)
 {

@@ -465,6 +465,25 @@ def test_whatsapp_edit(bridge):
     assert m.body and "Updated image caption" in m.body, m.xml
 
 
+def test_reply_quotes_edited_and_deleted_messages_as_they_are_now(bridge):
+    c = bridge.client()
+    orig, _ = incoming(bridge, c, CONTACT, "old text")
+    ew = bridge.inbound(CONTACT, type="edit", original_message_id=orig,
+                        message={"type": "text", "text": "new text"},
+                        name="Ana")["wamids"][0]
+    bridge.wait_chat(c, ew)
+    rw = bridge.inbound_text(CONTACT, "about that", name="Ana", reply_to=orig)
+    _, quote, rest = split_reply(bridge.wait_chat(c, rw))
+    assert quote == "> new text\n" and rest == "about that", quote
+    gone, _ = incoming(bridge, c, CONTACT, "secret plans")
+    rv = bridge.inbound(CONTACT, type="revoke", original_message_id=gone,
+                        name="Ana")["wamids"][0]
+    bridge.wait_chat(c, rv)
+    rw = bridge.inbound_text(CONTACT, "forget it", name="Ana", reply_to=gone)
+    _, quote, _ = split_reply(bridge.wait_chat(c, rw))
+    assert "secret plans" not in quote and "deleted" in quote, quote
+
+
 def test_whatsapp_revoke(bridge):
     c = bridge.client()
     cj = bridge.contact_jid(CONTACT)
