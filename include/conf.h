@@ -59,6 +59,7 @@ struct conf {
     char *media_upload_service;
     long long media_max_size;
     long long media_expiry;
+    char *media_trusted_hosts;
     /* [log] */
     char *log_level;
     char *log_destination;

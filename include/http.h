@@ -16,6 +16,7 @@ struct http_result {
     const char *error;        /* when !ok: what went wrong, in words */
     int timed_out;
     int too_big; /* when !ok: the response passed max_response */
+    int refused; /* when !ok: public_only, and the address was internal */
     long long elapsed_ms;
 };
 
@@ -48,6 +49,8 @@ struct http_request {
     size_t nform;
     const char *save_to; /* the response body goes to this file (created
                             0600, truncated), not to memory; len counts it */
+    int public_only;     /* refuse loopback, private and link-local addresses
+                            (URLs a user gave: no requests into our network) */
 };
 
 void http_init(void);

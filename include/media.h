@@ -35,6 +35,7 @@ struct media_download {
     int ok;      /* the whole file arrived with HTTP 2xx */
     long status; /* HTTP status, 0 when none arrived */
     int too_big; /* it passed the size cap */
+    int refused; /* a user's URL pointed inside ferry's network */
     int timed_out;
     const char *path; /* ok: the file (the caller owns it: publish, send
                          or media_discard() it); the string is borrowed */

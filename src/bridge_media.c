@@ -399,6 +399,11 @@ static void bridge_upload_download_failed(struct bridge_upload *u,
                          limit);
         free(limit);
         bridge_upload_end(u, NET_FAIL, text);
+    } else if (d->refused) {
+        text = xstrdup("The gateway does not fetch files from addresses in "
+                       "its own network; share the file through your "
+                       "server's upload service");
+        bridge_upload_end(u, NET_FAIL, text);
     } else if (d->status >= 400 && d->status < 500) {
         text = xasprintf("The gateway could not download the file (HTTP "
                          "%ld)",

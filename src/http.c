@@ -11,6 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <event2/event.h>
 
@@ -30,6 +34,7 @@ struct http_xfer {
     char *body; /* request body */
     struct buf resp;
     int too_big;
+    int refused;       /* public_only kept it from an internal address */
     int save_fd;       /* -1 unless the body goes to a file */
     size_t saved, cap; /* bytes written to save_fd, and the cap */
     FILE *upload;      /* request body file, or NULL */
@@ -180,7 +185,9 @@ static void http_finish(struct http_xfer *x, CURLcode code)
     } else {
         r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
         r.too_big = x->too_big;
+        r.refused = x->refused;
         r.error = x->too_big     ? "response too large"
+                  : x->refused   ? "the address is inside the gateway's network"
                   : x->errbuf[0] ? x->errbuf
                                  : curl_easy_strerror(code);
     }
@@ -333,6 +340,48 @@ static void http_fail_deferred(void *arg)
     http_xfer_free(x);
 }
 
+/* 1 when a is an address a user's URL must not reach: loopback, private,
+ * link-local, unspecified (IPv4, IPv6 and IPv4-mapped IPv6). */
+static int http_address_internal(const struct sockaddr *a)
+{
+    const unsigned char *b;
+
+    if (a->sa_family == AF_INET6) {
+        const struct in6_addr *v6 =
+            &((const struct sockaddr_in6 *)a)->sin6_addr;
+
+        b = v6->s6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(v6))
+            b += 12; /* judge the IPv4 address inside */
+        else
+            return IN6_IS_ADDR_LOOPBACK(v6) || IN6_IS_ADDR_UNSPECIFIED(v6) ||
+                   IN6_IS_ADDR_LINKLOCAL(v6) || (b[0] & 0xfe) == 0xfc;
+    } else if (a->sa_family == AF_INET) {
+        b = (const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr;
+    } else {
+        return 1;
+    }
+    return b[0] == 0 || b[0] == 10 || b[0] == 127 ||
+           (b[0] == 169 && b[1] == 254) ||
+           (b[0] == 172 && (b[1] & 0xf0) == 16) ||
+           (b[0] == 192 && b[1] == 168) || (b[0] == 100 && (b[1] & 0xc0) == 64);
+}
+
+/* curl's socket opener for public_only requests. */
+static curl_socket_t http_open_public(void *clientp, curlsocktype purpose,
+                                      struct curl_sockaddr *addr)
+{
+    struct http_xfer *x = clientp;
+
+    if (http_address_internal(&addr->addr)) {
+        log_warn("http: refusing to connect to an internal address for a "
+                 "URL from a user");
+        x->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
 void http_start(const struct http_request *req, http_done_fn done, void *arg)
 {
     struct http_xfer *x = xcalloc(1, sizeof(*x));
@@ -354,6 +403,10 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
                      (long)HTTP_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (req->public_only) {
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http_open_public);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+    }
     curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry/" PACKAGE_VERSION);
     http_set_sink(x, req);
     http_set_body(x, req);

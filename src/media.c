@@ -43,6 +43,7 @@ static struct {
     char *dir;
     char *public_url; /* without a trailing slash */
     char *upload_service;
+    char *trusted_hosts; /* media.trusted_hosts */
     long long max_size;
     long long expiry;
     struct event *sweep;
@@ -325,6 +326,7 @@ static void media_downloaded(const struct http_result *h, void *arg)
     d.ok = h->ok && h->status >= 200 && h->status < 300;
     d.status = h->ok ? h->status : 0;
     d.too_big = h->too_big;
+    d.refused = h->refused;
     d.timed_out = h->timed_out;
     d.size = (long long)h->len;
     d.name = name;
@@ -344,6 +346,20 @@ static void media_downloaded(const struct http_result *h, void *arg)
     free(f);
 }
 
+/* 1 when the URL's host (without port) is in media.trusted_hosts. */
+static int media_url_trusted(const char *url)
+{
+    char host[MEDIA_HOST_MAX];
+    size_t n;
+
+    if (media.trusted_hosts == NULL || media.trusted_hosts[0] == '\0' ||
+        media_url_host(url, host, sizeof(host)) < 0)
+        return 0;
+    n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+    host[n < sizeof(host) ? n : sizeof(host) - 1] = '\0';
+    return conf_list_has(media.trusted_hosts, host);
+}
+
 void media_download(const char *url, long long max, media_download_fn cb,
                     void *arg)
 {
@@ -360,6 +376,9 @@ void media_download(const char *url, long long max, media_download_fn cb,
     req.timeout_ms = MEDIA_TIMEOUT_MS;
     req.max_response = (size_t)max;
     req.save_to = f->path;
+    /* a URL a user gave may only reach the upload service or the
+     * internet, never ferry's own network */
+    req.public_only = !media_is_upload_url(url) && !media_url_trusted(url);
     http_start(&req, media_downloaded, f);
 }
 
@@ -772,6 +791,8 @@ void media_reconfigure(const struct conf *conf)
         n--;
     free(media.public_url);
     free(media.upload_service);
+    free(media.trusted_hosts);
+    media.trusted_hosts = xstrdup(conf->media_trusted_hosts);
     media.public_url = xstrndup(conf->http_public_url, n);
     media.upload_service = xstrdup(conf->media_upload_service);
     media.max_size = conf->media_max_size;
@@ -805,6 +826,8 @@ void media_free(void)
     free(media.dir);
     free(media.public_url);
     free(media.upload_service);
+    free(media.trusted_hosts);
+    media.trusted_hosts = NULL;
     media.dir = media.public_url = media.upload_service = NULL;
     media.nhosts = 0;
 }

@@ -372,6 +372,24 @@ def test_outbound_audio_caption_goes_apart_and_order_is_kept(bridge,
     assert sorted(bodies) == ["after the file", "listen"], bodies
 
 
+def test_outbound_url_into_ferrys_network_refused(make_bridge, xmpp_server):
+    """A link a user shares may not make ferry read its own network: with
+    no trusted hosts, a file on a loopback address (here ferry's own
+    /metrics, and the server's upload service) is refused, and nothing is
+    uploaded to WhatsApp."""
+    b = make_bridge(media_trusted_hosts="")
+    c = b.client()
+    b.open_window(CONTACT)
+    for url in (b.ferry.url + "/metrics",
+                _upload(c, xmpp_server, b"\xff\xd8\xff\xe0" + os.urandom(99),
+                        "p.jpg", "image/jpeg")):
+        mid = _send_file(b, c, url)
+        e = b.wait_error(c, mid)
+        assert "own network" in error_text(e), e.xml
+    assert not b.requests(path_contains="/media"), b.requests()
+    assert b.ferry.wait_log(r"refusing to connect to an internal address")
+
+
 def test_outbound_unsupported_type_bounces(bridge, xmpp_server):
     c = bridge.client()
     bridge.open_window(CONTACT)

@@ -241,6 +241,7 @@ static void test_init_cleans(void **state)
     c.store_path = f->path;
     c.http_public_url = url;
     c.media_upload_service = none;
+    c.media_trusted_hosts = none;
     c.media_max_size = 1000;
     c.media_expiry = 60;
     assert_int_equal(mkdir(mdir, 0755), 0);

@@ -29,7 +29,7 @@ import urllib.request
 import uuid
 from xml.sax.saxutils import escape, quoteattr
 
-from .util import random_secret, wait_for
+from .util import TIMEOUT_SCALE, random_secret, wait_for
 
 _FAKES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(
     __file__)), "..", "..", "fakes"))
@@ -211,6 +211,7 @@ class Bridge:
         self.accounts = {self.pnid: self.token}
         self.user_pnid = {}          # bare JID -> pnid it registered
         config = dict(FAKE_CONFIG)
+        config["webhook_timeout"] *= TIMEOUT_SCALE
         config.update(fake_config or {})
         self.fake = FakeThread(
             app_secret=self.app_secret, verify_token=self.verify_token,
@@ -220,11 +221,15 @@ class Bridge:
                        "verified_name": "Ferry E2E Business"}])
         self.fake_port = self.fake.start()
         self.api_url = "http://127.0.0.1:%d" % self.fake_port
-        self.ctl = ControlClient(self.api_url)
+        self.ctl = ControlClient(self.api_url, timeout=35 * TIMEOUT_SCALE)
         overrides = dict(cloudapi_graph_url=self.api_url,
                          cloudapi_api_version=API_VERSION,
                          cloudapi_app_secret=self.app_secret,
-                         cloudapi_verify_token=self.verify_token)
+                         cloudapi_verify_token=self.verify_token,
+                         # the test servers' upload services are on
+                         # loopback, which ferry refuses for users' URLs
+                         # unless trusted
+                         media_trusted_hosts="127.0.0.1")
         overrides.update(ferry_overrides)
         self.ferry = start_ferry(server, start=False, **overrides)
         self.webhook_url = "%s/webhook/cloudapi" % self.ferry.url
@@ -511,7 +516,7 @@ class Bridge:
 
     def idle(self, timeout=30):
         """Wait until the fake has no webhook work pending."""
-        r = self.ctl.post("idle", {"timeout": timeout})
+        r = self.ctl.post("idle", {"timeout": timeout * TIMEOUT_SCALE})
         assert r["idle"], "fake still busy after %ss: %r" % (timeout, r)
         return r
 
