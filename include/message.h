@@ -74,7 +74,5 @@ char *message_add_delay(const char *xml, const char *from, long long stamp);
 /* Sends a stanza error reply to message st right away. */
 void message_error_reply(xmpp_stanza_t *st, const char *type,
                          const char *condition, const char *text);
-/* Copies s with characters XML cannot carry replaced by U+FFFD. */
-char *message_xml_safe(const char *s);
 
 #endif

@@ -36,7 +36,8 @@ void buf_reset(struct buf *b);
 /* Length of the valid UTF-8 character at s (at most n bytes); 0 if bad. */
 size_t utf8_char_len(const char *s, size_t n);
 /* A copy of s with what XML cannot carry (control characters but tab and
- * newlines, invalid UTF-8) replaced by U+FFFD. Caller frees. */
+ * newlines, U+FFFE, U+FFFF, invalid UTF-8) replaced by U+FFFD. Caller
+ * frees. */
 char *utf8_xml_safe(const char *s);
 /* 1 when s is valid UTF-8 of length n with no NUL byte. */
 int utf8_valid(const char *s, size_t n);

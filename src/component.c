@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <event2/event.h>
 #include <openssl/rand.h>
 
@@ -122,7 +126,11 @@ static int component_seed_sm_state(void)
 /* Called by libstrophe right after socket(): remember the fd for libevent. */
 static int component_sockopt(xmpp_conn_t *conn, void *sock)
 {
+    int one = 1;
+
     comp.fd = *(int *)sock;
+    /* stanzas and the barrier ping are small writes: no Nagle delay */
+    setsockopt(comp.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (comp.io_ev != NULL) {
         event_free(comp.io_ev);
         comp.io_ev = NULL;
@@ -264,9 +272,14 @@ static void component_log_stream_error(const xmpp_stream_error_t *se)
                   comp.jid, text);
         break;
     default:
-        log_error("component: the XMPP server closed the stream with an "
-                  "error (type %d): %s",
-                  (int)se->type, text);
+        log_error(
+            "component: the XMPP server closed the stream with an "
+            "error (%s): %s",
+            se->stanza && xmpp_stanza_get_children(se->stanza) &&
+                    xmpp_stanza_get_name(xmpp_stanza_get_children(se->stanza))
+                ? xmpp_stanza_get_name(xmpp_stanza_get_children(se->stanza))
+                : "unknown condition",
+            text);
         break;
     }
 }
@@ -310,7 +323,9 @@ static void component_on_disconnect(int error, xmpp_stream_error_t *se)
     if (was && comp.h.state != NULL)
         comp.h.state(0, comp.h.arg);
     comp.state = COMPONENT_WAITING;
-    if (!was)
+    /* at once after a drop; but a server that closed the stream with an
+     * error will likely do it again: back off */
+    if (!was || se != NULL)
         comp.attempt++;
     delay = component_backoff_ms(comp.attempt);
     log_info("component: reconnecting in %lld ms", delay);

@@ -160,56 +160,10 @@ char *message_body_without_fallback(const struct message_in *m)
     return xasprintf("%.*s%s", (int)a, m->body, m->body + b);
 }
 
-char *message_xml_safe(const char *s)
-{
-    struct buf b;
-    size_t n = strlen(s), i = 0, l;
-
-    buf_init(&b, n * 3 + 1);
-    while (i < n) {
-        unsigned char ch = (unsigned char)s[i];
-
-        l = utf8_char_len(s + i, n - i);
-        if (l == 0 || (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')) {
-            buf_append(&b, "\xef\xbf\xbd", 3);
-            i += l ? l : 1;
-            continue;
-        }
-        buf_append(&b, s + i, l);
-        i += l;
-    }
-    return buf_take(&b);
-}
-
-static xmpp_stanza_t *message_elem(xmpp_stanza_t *parent, const char *name,
-                                   const char *ns)
-{
-    xmpp_stanza_t *e = xmpp_stanza_new(component_ctx());
-
-    xmpp_stanza_set_name(e, name);
-    if (ns != NULL)
-        xmpp_stanza_set_ns(e, ns);
-    if (parent != NULL)
-        xmpp_stanza_add_child_ex(parent, e, 0);
-    return e;
-}
-
-static void message_text_elem(xmpp_stanza_t *parent, const char *name,
-                              const char *ns, const char *text)
-{
-    xmpp_stanza_t *e = message_elem(parent, name, ns);
-    xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
-    char *safe = message_xml_safe(text);
-
-    xmpp_stanza_set_text(t, safe);
-    xmpp_stanza_add_child_ex(e, t, 0);
-    free(safe);
-}
-
 static xmpp_stanza_t *message_new(const char *type, const char *from,
                                   const char *to, const char *id)
 {
-    xmpp_stanza_t *m = message_elem(NULL, "message", NULL);
+    xmpp_stanza_t *m = component_elem(NULL, "message", NULL);
 
     if (type != NULL)
         xmpp_stanza_set_type(m, type);
@@ -268,22 +222,22 @@ static char *message_quote(const char *quote)
 static void message_build_reply(xmpp_stanza_t *m, const struct message_out *o,
                                 const char *body)
 {
-    xmpp_stanza_t *r = message_elem(m, "reply", NS_REPLY), *f, *fb;
+    xmpp_stanza_t *r = component_elem(m, "reply", NS_REPLY), *f, *fb;
     char *quoted, *full, num[32];
 
     xmpp_stanza_set_id(r, o->reply_id);
     if (o->reply_author != NULL)
         xmpp_stanza_set_attribute(r, "to", o->reply_author);
     if (o->quote == NULL) {
-        message_text_elem(m, "body", NULL, body);
+        component_text_elem(m, "body", body);
         return;
     }
     quoted = message_quote(o->quote);
     full = xasprintf("%s%s", quoted, body);
-    message_text_elem(m, "body", NULL, full);
-    f = message_elem(m, "fallback", NS_FALLBACK);
+    component_text_elem(m, "body", full);
+    f = component_elem(m, "fallback", NS_FALLBACK);
     xmpp_stanza_set_attribute(f, "for", NS_REPLY);
-    fb = message_elem(f, "body", NULL);
+    fb = component_elem(f, "body", NULL);
     xmpp_stanza_set_attribute(fb, "start", "0");
     snprintf(num, sizeof(num), "%zu", message_chars(quoted));
     xmpp_stanza_set_attribute(fb, "end", num);
@@ -296,29 +250,51 @@ static void message_build_retract(xmpp_stanza_t *m, const char *id)
 {
     xmpp_stanza_t *f;
 
-    xmpp_stanza_set_id(message_elem(m, "retract", NS_RETRACT), id);
-    f = message_elem(m, "apply-to", NS_FASTEN);
+    xmpp_stanza_set_id(component_elem(m, "retract", NS_RETRACT), id);
+    f = component_elem(m, "apply-to", NS_FASTEN);
     xmpp_stanza_set_id(f, id);
-    message_elem(f, "retract", NS_RETRACT0);
-    f = message_elem(m, "fallback", NS_FALLBACK);
+    component_elem(f, "retract", NS_RETRACT0);
+    f = component_elem(m, "fallback", NS_FALLBACK);
     xmpp_stanza_set_attribute(f, "for", NS_RETRACT);
-    message_text_elem(m, "body", NULL, MESSAGE_RETRACT_FALLBACK);
+    component_text_elem(m, "body", MESSAGE_RETRACT_FALLBACK);
 }
 
 static void message_build_reactions(xmpp_stanza_t *m, const char *id,
                                     const char *emoji)
 {
-    xmpp_stanza_t *r = message_elem(m, "reactions", NS_REACTIONS);
+    xmpp_stanza_t *r = component_elem(m, "reactions", NS_REACTIONS);
 
     xmpp_stanza_set_id(r, id);
     if (emoji != NULL && *emoji != '\0')
-        message_text_elem(r, "reaction", NULL, emoji);
+        component_text_elem(r, "reaction", emoji);
+}
+
+/* body cut to MESSAGE_BODY_MAX bytes (at a character) with a note, so one
+ * huge text cannot pass the XMPP server's stanza size limit; NULL when it
+ * fits. Caller frees. */
+static char *message_cap(const char *body)
+{
+    size_t n = 0, l, len = strlen(body);
+
+    if (len <= MESSAGE_BODY_MAX)
+        return NULL;
+    while (n < len) {
+        l = utf8_char_len(body + n, len - n);
+        l = l ? l : 1;
+        if (n + l > MESSAGE_BODY_MAX)
+            break;
+        n += l;
+    }
+    return xasprintf("%.*s\n[the rest was cut: the message is longer than "
+                     "the gateway passes on]",
+                     (int)n, body);
 }
 
 char *message_build(const struct message_out *o)
 {
     xmpp_stanza_t *m = message_new("chat", o->from, o->to, o->id);
-    const char *body = o->oob_url ? o->oob_url : o->body;
+    char *capped = o->body ? message_cap(o->body) : NULL;
+    const char *body = o->oob_url ? o->oob_url : capped ? capped : o->body;
 
     if (o->retract_id != NULL)
         message_build_retract(m, o->retract_id);
@@ -327,18 +303,18 @@ char *message_build(const struct message_out *o)
     else if (o->reply_id != NULL && body != NULL)
         message_build_reply(m, o, body);
     else if (body != NULL)
-        message_text_elem(m, "body", NULL, body);
+        component_text_elem(m, "body", body);
     if (o->oob_url != NULL)
-        message_text_elem(message_elem(m, "x", NS_OOB), "url", NULL,
-                          o->oob_url);
+        component_text_elem(component_elem(m, "x", NS_OOB), "url", o->oob_url);
     if (o->replace_id != NULL)
-        xmpp_stanza_set_id(message_elem(m, "replace", NS_CORRECT),
+        xmpp_stanza_set_id(component_elem(m, "replace", NS_CORRECT),
                            o->replace_id);
     if (o->markable)
-        message_elem(m, "markable", NS_MARKERS);
+        component_elem(m, "markable", NS_MARKERS);
     if (o->retract_id != NULL || o->reactions_id != NULL)
-        message_elem(m, "store", NS_HINTS);
-    xmpp_stanza_set_id(message_elem(m, "origin-id", NS_SID), o->id);
+        component_elem(m, "store", NS_HINTS);
+    xmpp_stanza_set_id(component_elem(m, "origin-id", NS_SID), o->id);
+    free(capped);
     return message_take_xml(m);
 }
 
@@ -357,8 +333,8 @@ char *message_receipt_xml(const char *from, const char *to, const char *id)
     char *mid = component_new_id();
 
     xmpp_stanza_set_id(m, mid);
-    xmpp_stanza_set_id(message_elem(m, "received", NS_RECEIPTS), id);
-    message_elem(m, "store", NS_HINTS);
+    xmpp_stanza_set_id(component_elem(m, "received", NS_RECEIPTS), id);
+    component_elem(m, "store", NS_HINTS);
     free(mid);
     return message_take_xml(m);
 }
@@ -369,8 +345,8 @@ char *message_displayed_xml(const char *from, const char *to, const char *id)
     char *mid = component_new_id();
 
     xmpp_stanza_set_id(m, mid);
-    xmpp_stanza_set_id(message_elem(m, "displayed", NS_MARKERS), id);
-    message_elem(m, "store", NS_HINTS);
+    xmpp_stanza_set_id(component_elem(m, "displayed", NS_MARKERS), id);
+    component_elem(m, "store", NS_HINTS);
     free(mid);
     return message_take_xml(m);
 }
@@ -379,12 +355,12 @@ char *message_displayed_xml(const char *from, const char *to, const char *id)
 static void message_error_elem(xmpp_stanza_t *parent, const char *type,
                                const char *condition, const char *text)
 {
-    xmpp_stanza_t *e = message_elem(parent, "error", NULL);
+    xmpp_stanza_t *e = component_elem(parent, "error", NULL);
 
     xmpp_stanza_set_type(e, type);
-    message_elem(e, condition, NS_STANZAS);
+    component_elem(e, condition, NS_STANZAS);
     if (text != NULL)
-        message_text_elem(e, "text", NS_STANZAS, text);
+        xmpp_stanza_set_ns(component_text_elem(e, "text", text), NS_STANZAS);
 }
 
 char *message_error_xml(const char *from, const char *to, const char *id,
@@ -403,7 +379,7 @@ char *message_notice_xml(const char *from, const char *to, const char *body)
     char *xml;
     xmpp_stanza_t *m = message_new("chat", from, to, id);
 
-    message_text_elem(m, "body", NULL, body);
+    component_text_elem(m, "body", body);
     xml = message_take_xml(m);
     free(id);
     return xml;

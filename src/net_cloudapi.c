@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "http.h"
 #include "httpd.h"
+#include "json_strict.h"
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
@@ -141,7 +142,8 @@ static const struct cloudapi_error *cloudapi_error_find(int code)
     return NULL;
 }
 
-/* Parses a whole JSON document with a depth cap; NULL if malformed. */
+/* Parses a whole JSON document, strictly (no trailing commas, single
+ * quotes...; valid UTF-8) and with a depth cap; NULL if malformed. */
 json_object *cloudapi_parse_json(const char *s, size_t len)
 {
     struct json_tokener *tok = json_tokener_new_ex(CLOUDAPI_MAX_DEPTH);
@@ -149,6 +151,12 @@ json_object *cloudapi_parse_json(const char *s, size_t len)
 
     if (tok == NULL)
         fatal("out of memory");
+    if (!json_strict_valid(s, len, CLOUDAPI_MAX_DEPTH)) {
+        json_tokener_free(tok);
+        return NULL;
+    }
+    json_tokener_set_flags(tok,
+                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     o = json_tokener_parse_ex(tok, s, (int)len);
     if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
                       tok->char_offset != (int)len)) {
@@ -169,14 +177,22 @@ json_object *cloudapi_get(json_object *o, const char *key)
     return v;
 }
 
-/* A string member (NULL if absent or not a string). */
+/* A string member (NULL if absent or not a string). An escaped NUL
+ * (\u0000) inside it becomes a control character that the XMPP side
+ * shows as U+FFFD, so the text after it is not lost. */
 const char *cloudapi_str(json_object *o, const char *key)
 {
     json_object *v = cloudapi_get(o, key);
+    char *s, *nul;
+    size_t len;
 
     if (v == NULL || !json_object_is_type(v, json_type_string))
         return NULL;
-    return json_object_get_string(v);
+    s = (char *)json_object_get_string(v); /* our own parse: writable */
+    len = (size_t)json_object_get_string_len(v);
+    while ((nul = memchr(s, '\0', len)) != NULL)
+        *nul = '\x1a';
+    return s;
 }
 
 static int cloudapi_int(json_object *o, const char *key)

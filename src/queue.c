@@ -26,7 +26,7 @@
 #define QUEUE_BACKOFF_MAX_MS 60000
 #define QUEUE_PAIR_BACKOFF_MS 6000
 #define QUEUE_INBOX_BATCH 100
-#define QUEUE_MAX_PINGS 4
+#define QUEUE_MAX_PINGS 64 /* batches in flight before the barrier answers */
 #define QUEUE_XMPP_QUEUE_HIGH 512
 #define QUEUE_DELAY_AFTER_MS 5000 /* stamp XEP-0203 delay when older */
 #define QUEUE_HOUSEKEEPING_MS (3600 * 1000)

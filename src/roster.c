@@ -68,16 +68,8 @@ char *roster_subscribe_xml(const char *contact_jid, const char *user,
     char *text = NULL, *copy;
     size_t len;
 
-    if (name != NULL && *name != '\0') {
-        xmpp_stanza_t *nick = xmpp_stanza_new(component_ctx());
-        xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
-
-        xmpp_stanza_set_name(nick, "nick");
-        xmpp_stanza_set_ns(nick, NS_NICK);
-        xmpp_stanza_set_text(t, name);
-        xmpp_stanza_add_child_ex(nick, t, 0);
-        xmpp_stanza_add_child_ex(p, nick, 0);
-    }
+    if (name != NULL && *name != '\0')
+        xmpp_stanza_set_ns(component_text_elem(p, "nick", name), NS_NICK);
     if (xmpp_stanza_to_text(p, &text, &len) != XMPP_EOK)
         fatal("roster: cannot serialise a presence");
     copy = xstrndup(text, len);
@@ -326,7 +318,7 @@ static char *roster_push_xml(long long contact_id, const char *contact_jid,
     xmpp_stanza_t *group = xmpp_stanza_new(component_ctx());
     xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
     char *id = xasprintf(ROSTER_PUSH_ID "%lld", contact_id), *text = NULL;
-    char *copy;
+    char *copy, *safe;
     size_t len;
 
     xmpp_stanza_set_id(iq, id);
@@ -337,8 +329,11 @@ static char *roster_push_xml(long long contact_id, const char *contact_jid,
     xmpp_stanza_set_name(item, "item");
     xmpp_stanza_set_attribute(item, "jid", contact_jid);
     xmpp_stanza_set_attribute(item, "subscription", "both");
-    if (name != NULL && *name != '\0')
-        xmpp_stanza_set_attribute(item, "name", name);
+    if (name != NULL && *name != '\0') {
+        safe = utf8_xml_safe(name);
+        xmpp_stanza_set_attribute(item, "name", safe);
+        free(safe);
+    }
     xmpp_stanza_set_name(group, "group");
     xmpp_stanza_set_text(t, roster.group ? roster.group : "WhatsApp");
     xmpp_stanza_add_child_ex(group, t, 0);

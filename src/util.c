@@ -233,7 +233,10 @@ char *utf8_xml_safe(const char *s)
         unsigned char ch = (unsigned char)s[i];
 
         l = utf8_char_len(s + i, n - i);
-        if (l == 0 || (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')) {
+        if (l == 0 || (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') ||
+            (l == 3 && (unsigned char)s[i] == 0xef &&
+             (unsigned char)s[i + 1] == 0xbf &&
+             (unsigned char)s[i + 2] >= 0xbe)) { /* U+FFFE, U+FFFF */
             buf_append(&b, "\xef\xbf\xbd", 3);
             i += l ? l : 1;
             continue;

@@ -31,8 +31,10 @@
 #define BC_MAX_USERS 1000
 #define BC_FLOOD_QUEUE 64 /* stanzas queued per connection in flood mode */
 #define BC_BURST_MAX 2000 /* messages written per loop turn at most */
-#define BC_LOGIN_TIMEOUT_NS (60LL * 1000000000LL)
+#define BC_LOGIN_TIMEOUT_NS (180LL * 1000000000LL)
 #define BC_CONTACT_BASE 15550000000LL /* +1 555 000 0000 */
+#define BC_IBR_WINDOW 10
+#define BC_IBR_WAIT_NS (15LL * 1000000000LL)
 
 struct bc_user {
     xmpp_conn_t *conn;
@@ -99,7 +101,7 @@ static int bc_ibr_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
     else
         u->ibr = -1;
     if (u->ibr < 0)
-        fprintf(stderr, "bench_client: in-band registration of %s failed\n",
+        fprintf(stderr, "bench_client: in-band registration of %s refused\n",
                 u->jid);
     xmpp_disconnect(conn);
     return 0;
@@ -130,9 +132,7 @@ static void bc_ibr_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
         xmpp_handler_add(conn, bc_ibr_features, NULL, "features", NULL, u);
         xmpp_conn_open_stream_default(conn);
     } else if (ev == XMPP_CONN_DISCONNECT && u->ibr == 0) {
-        u->ibr = -1;
-        fprintf(stderr, "bench_client: %s: disconnected during in-band "
-                        "registration\n", u->jid);
+        u->ibr = -1; /* tried again */
     }
 }
 
@@ -147,41 +147,70 @@ static void bc_run_until(int (*done)(void), const char *what)
     }
 }
 
+static int bc_ibr_lo, bc_ibr_hi; /* the window being registered */
+
 static int bc_ibr_finished(void)
 {
     int i;
 
-    for (i = 0; i < bc.k; i++)
-        if (bc.u[i].ibr == 0)
+    for (i = bc_ibr_lo; i < bc_ibr_hi; i++)
+        if (bc.u[i].conn != NULL && bc.u[i].ibr == 0)
             return 0;
     return 1;
 }
 
-static void bc_ibr(void)
+static void bc_ibr_start(struct bc_user *u)
 {
-    int i;
+    u->ibr = 0;
+    u->conn = xmpp_conn_new(bc.ctx);
+    xmpp_conn_set_flags(u->conn, XMPP_CONN_FLAG_DISABLE_TLS);
+    xmpp_conn_set_jid(u->conn, u->jid);
+    xmpp_conn_set_sockopt_callback(u->conn, bc_sockopt);
+    if (xmpp_connect_raw(u->conn, bc.host, bc.port, bc_ibr_conn, u) != XMPP_EOK)
+        bench_die("bench_client: cannot connect to %s:%u", bc.host, bc.port);
+}
 
-    for (i = 0; i < bc.k; i++) {
+/* Registers users [lo, hi) that are not registered yet, waiting at most
+ * BC_IBR_WAIT_NS; returns how many are still missing. */
+static int bc_ibr_window(int lo, int hi)
+{
+    int64_t deadline = bench_now_ns() + BC_IBR_WAIT_NS;
+    int i, missing = 0;
+
+    bc_ibr_lo = lo;
+    bc_ibr_hi = hi;
+    for (i = lo; i < hi; i++)
+        if (bc.u[i].ibr != 1)
+            bc_ibr_start(&bc.u[i]);
+    while (!bc_ibr_finished() && bench_now_ns() < deadline)
+        xmpp_run_once(bc.ctx, 5);
+    for (i = lo; i < hi; i++) {
         struct bc_user *u = &bc.u[i];
 
-        u->conn = xmpp_conn_new(bc.ctx);
-        xmpp_conn_set_flags(u->conn, XMPP_CONN_FLAG_DISABLE_TLS);
-        xmpp_conn_set_jid(u->conn, u->jid);
-        xmpp_conn_set_sockopt_callback(u->conn, bc_sockopt);
-        if (xmpp_connect_raw(u->conn, bc.host, bc.port, bc_ibr_conn, u) !=
-            XMPP_EOK)
-            bench_die("bench_client: cannot connect to %s:%u", bc.host,
-                      bc.port);
-    }
-    bc_run_until(bc_ibr_finished, "in-band registration");
-    for (i = 0; i < bc.k; i++) {
-        while (!xmpp_conn_is_disconnected(bc.u[i].conn))
+        if (u->conn == NULL)
+            continue;
+        deadline = bench_now_ns() + 2000000000LL;
+        while (!xmpp_conn_is_disconnected(u->conn) && bench_now_ns() < deadline)
             xmpp_run_once(bc.ctx, 5);
-        xmpp_conn_release(bc.u[i].conn);
-        bc.u[i].conn = NULL;
-        bc.u[i].fd = -1;
-        if (bc.u[i].ibr < 0)
-            bench_die("bench_client: in-band registration failed");
+        xmpp_conn_release(u->conn);
+        u->conn = NULL;
+        u->fd = -1;
+        missing += u->ibr != 1;
+    }
+    return missing;
+}
+
+/* Creates the accounts, BC_IBR_WINDOW connections at a time; a server
+ * that leaves some registrations unanswered gets asked again. */
+static void bc_ibr(void)
+{
+    int lo, hi, attempt;
+
+    for (lo = 0; lo < bc.k; lo += BC_IBR_WINDOW) {
+        hi = lo + BC_IBR_WINDOW < bc.k ? lo + BC_IBR_WINDOW : bc.k;
+        for (attempt = 0; bc_ibr_window(lo, hi) > 0; attempt++)
+            if (attempt == 4)
+                bench_die("bench_client: in-band registration failed");
     }
 }
 
@@ -229,10 +258,18 @@ static int bc_gw_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
     struct bc_user *u = arg;
     const char *type = xmpp_stanza_get_type(st);
 
+    char *text = NULL;
+    size_t len;
+
     u->gw_state = type != NULL && strcmp(type, "result") == 0 ? 1 : -1;
-    if (u->gw_state < 0)
-        fprintf(stderr, "bench_client: %s: gateway registration refused\n",
-                u->jid);
+    if (u->gw_state < 0) {
+        xmpp_stanza_to_text(st, &text, &len);
+        fprintf(stderr,
+                "bench_client: %s: gateway registration refused: "
+                "%.300s\n",
+                u->jid, text ? text : "?");
+        xmpp_free(bc.ctx, text);
+    }
     return 0;
 }
 
@@ -336,8 +373,7 @@ static int bc_send_some(void)
     int i, progress = 1;
 
     if (bc.rate > 0) {
-        due = (long long)((double)(bench_now_ns() - bc.t0) * bc.rate / 1e9) +
-              1;
+        due = (long long)((double)(bench_now_ns() - bc.t0) * bc.rate / 1e9) + 1;
         if (due > bc.n)
             due = bc.n;
         while (bc.sent < due && burst++ < BC_BURST_MAX)
@@ -426,8 +462,7 @@ static int bc_poll(int timeout_ms, int stdin_open)
             continue;
         p[n].fd = bc.u[i].fd;
         p[n++].events =
-            POLLIN |
-            (xmpp_conn_send_queue_len(bc.u[i].conn) > 0 ? POLLOUT : 0);
+            POLLIN | (xmpp_conn_send_queue_len(bc.u[i].conn) > 0 ? POLLOUT : 0);
     }
     if (poll(p, (nfds_t)n, timeout_ms) > 0 && stdin_open)
         stdin_ready = (p[0].revents & (POLLIN | POLLHUP)) != 0;
@@ -484,18 +519,41 @@ int main(int argc, char **argv)
     bc.host = "127.0.0.1";
     while ((ch = getopt(argc, argv, "H:P:d:u:w:k:o:Ig:n:t:")) != -1) {
         switch (ch) {
-        case 'H': bc.host = optarg; break;
-        case 'P': bc.port = (unsigned short)bench_num("-P", optarg, 1, 65535); break;
-        case 'd': bc.domain = optarg; break;
-        case 'u': bc.prefix = optarg; break;
-        case 'w': bc.password = optarg; break;
-        case 'k': bc.k = (int)bench_num("-k", optarg, 1, BC_MAX_USERS); break;
-        case 'o': bc.first = (int)bench_num("-o", optarg, 0, 9999); break;
-        case 'I': ibr = 1; break;
-        case 'g': bc.gateway = optarg; break;
-        case 'n': bc.pnid_base = bench_num("-n", optarg, 1, 1LL << 60); break;
-        case 't': bc.token = optarg; break;
-        default: bc_usage();
+        case 'H':
+            bc.host = optarg;
+            break;
+        case 'P':
+            bc.port = (unsigned short)bench_num("-P", optarg, 1, 65535);
+            break;
+        case 'd':
+            bc.domain = optarg;
+            break;
+        case 'u':
+            bc.prefix = optarg;
+            break;
+        case 'w':
+            bc.password = optarg;
+            break;
+        case 'k':
+            bc.k = (int)bench_num("-k", optarg, 1, BC_MAX_USERS);
+            break;
+        case 'o':
+            bc.first = (int)bench_num("-o", optarg, 0, 9999);
+            break;
+        case 'I':
+            ibr = 1;
+            break;
+        case 'g':
+            bc.gateway = optarg;
+            break;
+        case 'n':
+            bc.pnid_base = bench_num("-n", optarg, 1, 1LL << 60);
+            break;
+        case 't':
+            bc.token = optarg;
+            break;
+        default:
+            bc_usage();
         }
     }
     if (bc.port == 0 || bc.domain == NULL || bc.prefix == NULL ||

@@ -5,7 +5,11 @@
  * or sends them back (echo mode), and it can push stamped messages to
  * users' bare JIDs as ferry does with webhooks.
  *
- *   bench_echo -j jid -s secret -H host -P port
+ *   bench_echo -j jid -s secret -H host -P port [-1]
+ *
+ * With -1 it only probes: it connects, closes the stream and exits 0 once
+ * the server confirmed the close (1 if the handshake failed), which tells
+ * that the server has let go of any earlier component of that name.
  *
  * Prints READY after the handshake, then obeys commands on stdin:
  *   MODE null|echo
@@ -33,7 +37,7 @@ static struct {
     xmpp_ctx_t *ctx;
     xmpp_conn_t *conn;
     const char *jid;
-    int fd, connected, echo;
+    int fd, connected, echo, probe;
     /* PUSH */
     int pushing, users;
     long long n, sent, seq;
@@ -116,7 +120,12 @@ static void be_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 {
     if (ev == XMPP_CONN_CONNECT) {
         be.connected = 1;
-        bench_say("READY");
+        if (be.probe)
+            xmpp_disconnect(conn);
+        else
+            bench_say("READY");
+    } else if (ev == XMPP_CONN_DISCONNECT && be.probe) {
+        exit(be.connected ? 0 : 1);
     } else if (ev == XMPP_CONN_DISCONNECT) {
         bench_die("bench_echo: disconnected (error %d%s%s)", error,
                   se && se->text ? ": " : "", se && se->text ? se->text : "");
@@ -132,9 +141,8 @@ static void be_push_one(void)
         be.conn,
         "<message from='+%lld@%s' to='%s%04lld@%s' type='chat' "
         "id='p%d-%lld'><body>bench %lld t=%lld</body></message>",
-        BE_CONTACT_BASE + (i / be.users) % 20, be.jid, be.prefix,
-        i % be.users, be.domain, (int)getpid(), be.seq, be.seq,
-        (long long)bench_now_ns());
+        BE_CONTACT_BASE + (i / be.users) % 20, be.jid, be.prefix, i % be.users,
+        be.domain, (int)getpid(), be.seq, be.seq, (long long)bench_now_ns());
     if (be.sent++ == 0)
         be.t_first = bench_now_ns();
 }
@@ -145,8 +153,7 @@ static int be_push_some(void)
     long long due, burst = 0;
 
     if (be.rate > 0) {
-        due = (long long)((double)(bench_now_ns() - be.t0) * be.rate / 1e9) +
-              1;
+        due = (long long)((double)(bench_now_ns() - be.t0) * be.rate / 1e9) + 1;
         if (due > be.n)
             due = be.n;
         while (be.sent < due && burst++ < BE_BURST_MAX)
@@ -156,8 +163,7 @@ static int be_push_some(void)
     while (be.sent < be.n && burst++ < BE_BURST_MAX &&
            xmpp_conn_send_queue_len(be.conn) < BE_FLOOD_QUEUE)
         be_push_one();
-    return be.sent < be.n && xmpp_conn_send_queue_len(be.conn) <
-                                 BE_FLOOD_QUEUE
+    return be.sent < be.n && xmpp_conn_send_queue_len(be.conn) < BE_FLOOD_QUEUE
                ? 0
                : 10;
 }
@@ -179,8 +185,8 @@ static void be_command(const char *line)
         be.echo = 1;
     } else if (strcmp(line, "MODE null") == 0) {
         be.echo = 0;
-    } else if (sscanf(line, "PUSH %lld %lld %lld %63s %255s", &n, &rate,
-                      &users, prefix, domain) == 5) {
+    } else if (sscanf(line, "PUSH %lld %lld %lld %63s %255s", &n, &rate, &users,
+                      prefix, domain) == 5) {
         if (n < 1 || rate < 0 || users < 1)
             bench_die("bench_echo: bad PUSH: %s", line);
         be.pushing = 1;
@@ -233,10 +239,9 @@ static void be_loop(void)
         if (be.fd >= 0) {
             p[n].fd = be.fd;
             p[n++].events =
-                POLLIN |
-                (!be.connected || xmpp_conn_send_queue_len(be.conn) > 0
-                     ? POLLOUT
-                     : 0);
+                POLLIN | (!be.connected || xmpp_conn_send_queue_len(be.conn) > 0
+                              ? POLLOUT
+                              : 0);
         }
         if (poll(p, (nfds_t)n, timeout) > 0 && p[0].revents) {
             while ((line = bench_lines_next(&in, 0, &eof)) != NULL)
@@ -258,8 +263,10 @@ int main(int argc, char **argv)
     unsigned short port = 0;
     int ch;
 
-    while ((ch = getopt(argc, argv, "j:s:H:P:")) != -1) {
-        if (ch == 'j')
+    while ((ch = getopt(argc, argv, "j:s:H:P:1")) != -1) {
+        if (ch == '1')
+            be.probe = 1;
+        else if (ch == 'j')
             be.jid = optarg;
         else if (ch == 's')
             secret = optarg;
@@ -268,7 +275,8 @@ int main(int argc, char **argv)
         else if (ch == 'P')
             port = (unsigned short)bench_num("-P", optarg, 1, 65535);
         else
-            bench_die("usage: bench_echo -j jid -s secret -H host -P port");
+            bench_die("usage: bench_echo -j jid -s secret -H host -P port "
+                      "[-1]");
     }
     if (be.jid == NULL || secret == NULL || port == 0)
         bench_die("usage: bench_echo -j jid -s secret -H host -P port");
@@ -283,6 +291,9 @@ int main(int argc, char **argv)
     xmpp_handler_add(be.conn, be_on_iq, NULL, "iq", NULL, NULL);
     if (xmpp_connect_component(be.conn, host, port, be_conn, NULL) != XMPP_EOK)
         bench_die("bench_echo: cannot connect to %s:%u", host, port);
+    if (be.probe)
+        for (;;)
+            xmpp_run_once(be.ctx, 100);
     be_loop();
     return 0;
 }

@@ -87,8 +87,7 @@ static int bs_json_str(const char *body, const char *key, char *out,
     return 0;
 }
 
-static void bs_queue_status(const char *pnid, const char *wamid,
-                            const char *to)
+static void bs_queue_status(const char *pnid, const char *wamid, const char *to)
 {
     struct bs_status *s;
 
@@ -180,8 +179,7 @@ static enum MHD_Result bs_route(struct MHD_Connection *c, const char *url,
     if (strncmp(url, "/_", 2) == 0)
         return bs_control(c, url);
     n = sscanf(url, "/%31[^/]/%31[^/]/%31s", ver, pnid, rest);
-    if (n == 3 && strcmp(rest, "messages") == 0 &&
-        strcmp(method, "POST") == 0)
+    if (n == 3 && strcmp(rest, "messages") == 0 && strcmp(method, "POST") == 0)
         return bs_send(c, pnid, body);
     if (n == 2 && strcmp(method, "GET") == 0) {
         char out[256];
@@ -389,8 +387,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (bs.url != NULL) {
         bs.q = calloc(BS_STATUS_QUEUE, sizeof(*bs.q));
-        if (bs.q == NULL ||
-            pthread_create(&poster, NULL, bs_poster, NULL) != 0)
+        if (bs.q == NULL || pthread_create(&poster, NULL, bs_poster, NULL) != 0)
             bench_die("bench_sink: cannot start the poster");
     }
     bs.d = MHD_start_daemon(

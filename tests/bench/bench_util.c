@@ -106,8 +106,8 @@ void bench_lat_json(struct bench_lat *l, long long count, char *out,
              "\"last_ns\":%lld,\"min_sent_ns\":%lld,\"p50_us\":%u,"
              "\"p90_us\":%u,\"p99_us\":%u,\"max_us\":%u",
              count, l->n, (long long)l->first_ns, (long long)l->last_ns,
-             (long long)l->min_sent_ns, bench_pct(l, 0.50),
-             bench_pct(l, 0.90), bench_pct(l, 0.99), bench_pct(l, 1.0));
+             (long long)l->min_sent_ns, bench_pct(l, 0.50), bench_pct(l, 0.90),
+             bench_pct(l, 0.99), bench_pct(l, 1.0));
 }
 
 long long bench_num(const char *what, const char *s, long long min,

@@ -167,8 +167,7 @@ static void bw_run(void)
     int running, left;
     CURLMsg *msg;
 
-    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                      (long)bw.concurrency);
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)bw.concurrency);
     while (bw.done < bw.posts) {
         due = bw.posts;
         if (bw.rate > 0)
@@ -184,8 +183,8 @@ static void bw_run(void)
                 bw_finish(m, msg);
         wait_ns = 100000000;
         if (bw.rate > 0 && bw.started < bw.posts) {
-            wait_ns = t0 + (int64_t)((double)bw.started * bw.batch * 1e9 /
-                                     bw.rate) -
+            wait_ns = t0 +
+                      (int64_t)((double)bw.started * bw.batch * 1e9 / bw.rate) -
                       bench_now_ns();
             if (wait_ns < 0)
                 wait_ns = 0;

@@ -24,7 +24,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 from slixmpp.xmlstream.matcher.base import MatcherBase
 
-from .util import LOOPBACK
+from .util import LOOPBACK, scaled
 
 NS_CLIENT = "jabber:client"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -219,6 +219,7 @@ class XmppClient:
                  resource=None, timeout=15.0, send_presence=True,
                  plugins=DEFAULT_PLUGINS, plugin_config=None,
                  auto_authorize=True, auto_subscribe=True):
+        timeout = scaled(timeout)
         self.server = server
         self.user = user
         self.password = password
@@ -435,18 +436,21 @@ class XmppClient:
 
     def disco_info(self, jid, node=None, timeout=DEFAULT_TIMEOUT):
         """disco#info of jid/node as a DiscoInfo; raises XmppError."""
+        timeout = scaled(timeout)
         iq = self._call(self._iq(lambda: self.xmpp["xep_0030"].get_info(
             jid=str(jid), node=node, timeout=timeout)), timeout + 1)
         return DiscoInfo(iq)
 
     def disco_items(self, jid, node=None, timeout=DEFAULT_TIMEOUT):
         """disco#items of jid/node as a list of (jid, node, name)."""
+        timeout = scaled(timeout)
         iq = self._call(self._iq(lambda: self.xmpp["xep_0030"].get_items(
             jid=str(jid), node=node, timeout=timeout)), timeout + 1)
         return [tuple(i) for i in iq["disco_items"]["items"]]
 
     def ping(self, jid, timeout=DEFAULT_TIMEOUT):
         """XEP-0199 ping; returns the round-trip time in seconds."""
+        timeout = scaled(timeout)
         t0 = time.monotonic()
         self._call(self._iq(lambda: self.xmpp["xep_0199"].send_ping(
             str(jid), timeout=timeout)), timeout + 1)
@@ -454,6 +458,7 @@ class XmppClient:
 
     def version(self, jid, timeout=DEFAULT_TIMEOUT):
         """XEP-0092: dict with name, version, os."""
+        timeout = scaled(timeout)
         iq = self._call(self._iq(lambda: self.xmpp["xep_0092"].get_version(
             str(jid), timeout=timeout)), timeout + 1)
         v = iq["software_version"]
@@ -466,6 +471,7 @@ class XmppClient:
         errors: look at .type / .error).  An id is added if missing.
         Raises TimeoutError if no reply comes.
         """
+        timeout = scaled(timeout)
         xml = xml.strip()
         el = ET.fromstring(xml)
         if _local(el.tag) != "iq":
@@ -495,6 +501,7 @@ class XmppClient:
 
     def get_roster(self, timeout=DEFAULT_TIMEOUT):
         """Fetch the roster from the server; returns the `roster` snapshot."""
+        timeout = scaled(timeout)
         self._call(self._iq(lambda: self.xmpp.get_roster(timeout=timeout)),
                    timeout + 1)
         return self.roster
@@ -558,10 +565,10 @@ class XmppClient:
     def wait_message(self, predicate=None, timeout=DEFAULT_TIMEOUT):
         """Remove and return the oldest received message matching predicate
         (a function Stanza -> bool); raises TimeoutError."""
-        return self.messages.wait(predicate, timeout)
+        return self.messages.wait(predicate, scaled(timeout))
 
     def wait_presence(self, predicate=None, timeout=DEFAULT_TIMEOUT):
-        return self.presences.wait(predicate, timeout)
+        return self.presences.wait(predicate, scaled(timeout))
 
     def assert_no_message(self, predicate=None, timeout=1.0):
         """Fail if a message matching predicate arrives within timeout."""

@@ -4,13 +4,14 @@
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 
-from .util import LOOPBACK, free_port, tail, wait_for
+from .util import LOOPBACK, free_port, scaled, tail, wait_for
 
 DEFAULT_BIN = "/work/main/ferry"
 START_TIMEOUT = 15.0
@@ -23,6 +24,28 @@ SECTION_ORDER = ("component", "gateway", "store", "http", "network",
 SANITIZER_RE = re.compile(
     r"(AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|"
     r"ThreadSanitizer|MemorySanitizer|runtime error:)")
+
+# $FERRY_WRAPPER: a command ferry runs under, e.g. "valgrind
+# --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+# --track-fds=no -q" (set FERRY_TIMEOUT_SCALE=5 too).  Its reports go to
+# ferry's log; the first line of each valgrind error ("==PID== Invalid
+# read...", "... definitely lost in loss record ...") counts as a report.
+WRAPPER = shlex.split(os.environ.get("FERRY_WRAPPER", ""))
+VALGRIND_HEAD_RE = re.compile(r"^==\d+== (?! )(.+)$")
+VALGRIND_NOT_ERROR_RE = re.compile(
+    r"^(Warning: |Thread \d+|.*(possibly|indirectly) lost in loss record|"
+    r".*still reachable in loss record)")
+
+
+def valgrind_reports(text):
+    """The first line of every valgrind error in text (with -q, valgrind
+    prints nothing else but warnings and leaks that are not errors)."""
+    out = []
+    for line in text.splitlines():
+        m = VALGRIND_HEAD_RE.match(line)
+        if m and not VALGRIND_NOT_ERROR_RE.match(m.group(1)):
+            out.append(line)
+    return out
 
 
 def ferry_bin():
@@ -150,7 +173,8 @@ class FerryProcess:
         return "http://%s:%d" % (LOOPBACK, self.http_port)
 
     def argv(self):
-        return [self.binary, "-c", self.conf_path, "-d"] + self.extra_args
+        return WRAPPER + [self.binary, "-c", self.conf_path, "-d"] + \
+            self.extra_args
 
     def start(self, wait="connected", timeout=START_TIMEOUT):
         """Start ferry.  wait: 'connected' (health says component
@@ -260,7 +284,7 @@ class FerryProcess:
         t0 = time.monotonic()
         self.proc.send_signal(sig)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(scaled(timeout))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait(5)
@@ -286,9 +310,11 @@ class FerryProcess:
         return self.start(wait, timeout)
 
     def sanitizer_reports(self):
-        """Log lines that belong to sanitizer reports."""
-        return [l for l in self.log_text().splitlines()
-                if SANITIZER_RE.search(l)]
+        """Log lines that belong to sanitizer reports, and the first line of
+        each valgrind error."""
+        text = self.log_text()
+        return [l for l in text.splitlines() if SANITIZER_RE.search(l)] + \
+            valgrind_reports(text)
 
     def check(self, binary_args, timeout=10.0):
         """Run `ferry -n -c CONF` (or other args) to completion."""
@@ -301,8 +327,8 @@ def run_ferry(binary, args, env=None, timeout=10.0):
     e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
     e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     e.update(env or {})
-    return subprocess.run([binary] + list(args), capture_output=True,
-                          text=True, timeout=timeout, env=e,
+    return subprocess.run(WRAPPER + [binary] + list(args), capture_output=True,
+                          text=True, timeout=scaled(timeout), env=e,
                           stdin=subprocess.DEVNULL)
 
 

@@ -11,6 +11,15 @@ import time
 
 LOOPBACK = "127.0.0.1"
 
+# $FERRY_TIMEOUT_SCALE stretches every wait (wait_for, the clients' waits
+# and iqs, ferry's start and stop), e.g. 5 for ferry under valgrind.
+TIMEOUT_SCALE = float(os.environ.get("FERRY_TIMEOUT_SCALE") or 1)
+
+
+def scaled(seconds):
+    """A timeout stretched by $FERRY_TIMEOUT_SCALE."""
+    return seconds * TIMEOUT_SCALE
+
 _handed_out = set()
 _lock = threading.Lock()
 
@@ -86,8 +95,10 @@ def wait_for(cond, timeout=10.0, interval=0.05, what=None):
     """Poll cond() until it returns a true value, which is returned.
 
     Raises TimeoutError (mentioning `what`) if it is still false after
-    `timeout` seconds.  Exceptions raised by cond() propagate.
+    `timeout` seconds (times $FERRY_TIMEOUT_SCALE).  Exceptions raised by
+    cond() propagate.
     """
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
