@@ -14,7 +14,7 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config clang-format
     libstrophe-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
     libsqlite3-dev libmicrohttpd-dev libevent-dev libinih-dev libcmocka-dev
     prosody prosody-modules ejabberd python3 python3-slixmpp python3-pytest
-    python3-aiohttp sqlite3 curl mandoc)
+    python3-aiohttp sqlite3 curl mandoc clang libclang-rt-14-dev valgrind)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -83,6 +83,23 @@ suite() {
     return $rc
 }
 
+# step LABEL CMD...: one more check; its output goes to the log shown on
+# failure; counts one passed or one failed.
+step() {
+    local label=$1 log
+    shift
+    say "$label"
+    log=$(mktemp)
+    if (cd "$top" && "$@") >"$log" 2>&1; then
+        PASSED=$((PASSED + 1))
+        tail -3 "$log"
+    else
+        FAILED=$((FAILED + 1))
+        tail -60 "$log"
+    fi
+    rm -f "$log"
+}
+
 cmd_test() {
     local rc=0
     deps
@@ -94,6 +111,15 @@ cmd_test() {
     suite "$top/build/werror" "-Werror build" || rc=1
     build "$top/build/asan" --enable-werror --enable-asan
     ASAN_OPTIONS=detect_leaks=1 suite "$top/build/asan" "ASan+UBSan build" || rc=1
+    step "valgrind memcheck: foundation tests (Prosody)" \
+        env FERRY_BIN="$top/build/werror/ferry" FERRY_E2E_SERVERS=prosody \
+        FERRY_TIMEOUT_SCALE=5 FERRY_WRAPPER="valgrind --error-exitcode=99 \
+--leak-check=full --errors-for-leak-kinds=definite --track-fds=no -q" \
+        $PY -m pytest -q -p no:cacheprovider "$top/tests/e2e/test_foundation.py"
+    build "$top/build/fuzz" CC=clang --enable-fuzzing
+    step "fuzzing: regressions, then 10 s per target" \
+        make -C "$top/build/fuzz" fuzz FUZZ_SECONDS=10
+    step "make distcheck" make -C "$top/build/werror" distcheck
     [ $FAILED -eq 0 ] || rc=1
     echo
     echo "$PASSED passed, $FAILED failed"

@@ -33,9 +33,9 @@ static ssize_t fuzz_conf_write(void *cookie, const char *buf, size_t n)
     for (i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)buf[i];
 
-        if (fc.at_line_start && (n - i < plen + 1 ||
-                                 memcmp(buf + i, fc.path, plen) != 0 ||
-                                 buf[i + plen] != ':'))
+        if (fc.at_line_start &&
+            (n - i < plen + 1 || memcmp(buf + i, fc.path, plen) != 0 ||
+             buf[i + plen] != ':'))
             abort(); /* every line starts with "FILE:" */
         fc.at_line_start = ch == '\n';
         if ((ch < 0x20 && ch != '\n') || ch == 0x7f)
@@ -71,8 +71,7 @@ static void fuzz_conf_init(void)
 }
 
 /* The string value of key k in c. */
-static const char *fuzz_conf_str(const struct conf *c,
-                                 const struct conf_key *k)
+static const char *fuzz_conf_str(const struct conf *c, const struct conf_key *k)
 {
     return *(char *const *)((const char *)c + k->offset);
 }

@@ -6,7 +6,7 @@
  * ferry's own HTTP listener) so that both directions run to completion. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -46,6 +47,7 @@ static struct {
     unsigned long progress;
     unsigned long wamids;
     int up;
+    int removing_all; /* at exit: the directory itself goes too */
     /* the fake XMPP server */
     int lfd, fd, stage; /* stage 0: stream header, 1: handshake, 2: up */
     int xmpp_port;
@@ -56,22 +58,24 @@ static struct {
 
 /* ---- temporary files ---- */
 
+static int fuzz_tmpdir_unlink(const char *path, const struct stat *sb, int type,
+                              struct FTW *ftw)
+{
+    if (ftw->level > 0 || fz.removing_all)
+        remove(path);
+    return 0;
+}
+
+/* Removes what is in path (and path itself at exit). */
+static void fuzz_tmpdir_clear(const char *path)
+{
+    nftw(path, fuzz_tmpdir_unlink, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void fuzz_tmpdir_remove(void)
 {
-    DIR *d = opendir(fz.dir);
-    struct dirent *e;
-    char path[sizeof(fz.dir) + 260];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", fz.dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(fz.dir);
+    fz.removing_all = 1;
+    fuzz_tmpdir_clear(fz.dir);
 }
 
 /* $FUZZ_TMPDIR, else /dev/shm (memory: no disk writes per input), else
@@ -281,13 +285,63 @@ static long fuzz_graph_err(const char *s, size_t n)
     return v;
 }
 
-/* Answers like the Graph API: a check, a send, or the error asked for in
- * the body ("err:131047", "err:429", "err:html"...). */
+/* The error asked for in the body ("err:131047", "err:429", "err:html",
+ * "err:0" for a cut-off answer); 0 when none was. */
+static int fuzz_graph_fail(const struct httpd_request *req,
+                           struct httpd_response *res)
+{
+    long err = fuzz_graph_err(req->body, req->body_len);
+    char *body;
+
+    if (err == -1)
+        return 0;
+    if (err == -2) {
+        httpd_respond(res, 502, "text/html", "<html>bad gateway</html>");
+    } else if (err == 429) {
+        httpd_respond(res, 429, "application/json",
+                      "{\"error\":{\"message\":\"rate\",\"code\":130429}}");
+    } else if (err == 0) {
+        httpd_respond(res, 200, "application/json", "{\"messages\":[{\"id");
+    } else {
+        body =
+            xasprintf("{\"error\":{\"message\":\"fuzz\",\"code\":%ld}}", err);
+        httpd_respond(res, err == 131000 || err < 3 ? 500 : 400,
+                      "application/json", body);
+        free(body);
+    }
+    return 1;
+}
+
+/* Media: GET /graph/dl/<id> (the file; "404" in the id: gone) and
+ * GET /graph/<version>/<media id> (its info, pointing at the former). */
+static void fuzz_graph_media(const char *rest, struct httpd_response *res)
+{
+    char *body;
+
+    if (strncmp(rest, "dl/", 3) == 0) {
+        if (strstr(rest, "404") != NULL)
+            httpd_respond(res, 404, "text/plain", "expired\n");
+        else
+            httpd_respond(res, 200, "image/jpeg", "JFIF fuzz image");
+        return;
+    }
+    body = xasprintf("{\"url\":\"http://127.0.0.1:%d/graph/dl/%s\","
+                     "\"mime_type\":\"image/jpeg\",\"sha256\":\"x\","
+                     "\"file_size\":15,\"id\":\"%s\","
+                     "\"messaging_product\":\"whatsapp\"}",
+                     httpd_port(), rest, rest);
+    httpd_respond(res, 200, "application/json", body);
+    free(body);
+}
+
+/* Answers like the Graph API: account checks, sends, media info,
+ * downloads and uploads, or the failure the request asks for. */
 static void fuzz_graph(const struct httpd_request *req,
                        struct httpd_response *res, void *arg)
 {
     const char *auth = httpd_header(req, "Authorization");
-    long err = fuzz_graph_err(req->body, req->body_len);
+    const char *rest = req->path + strlen("/graph/");
+    const char *id = strchr(rest, '/');
     char *body;
 
     fz.progress++;
@@ -295,30 +349,34 @@ static void fuzz_graph(const struct httpd_request *req,
         httpd_respond(res, 401, "application/json",
                       "{\"error\":{\"message\":\"Invalid OAuth access "
                       "token\",\"type\":\"OAuthException\",\"code\":190}}");
-    } else if (err == -2) {
-        httpd_respond(res, 502, "text/html", "<html>bad gateway</html>");
-    } else if (err == 429) {
-        httpd_respond(res, 429, "application/json",
-                      "{\"error\":{\"message\":\"rate\",\"code\":130429}}");
-    } else if (err == 0) {
-        httpd_respond(res, 200, "application/json", "{\"messages\":[{\"id");
-    } else if (err > 0) {
-        body = xasprintf("{\"error\":{\"message\":\"fuzz\",\"code\":%ld}}",
-                         err);
-        httpd_respond(res, err == 131000 || err < 3 ? 500 : 400,
-                      "application/json", body);
-        free(body);
+    } else if (fuzz_graph_fail(req, res)) {
+        return;
+    } else if (strcmp(req->method, "GET") == 0 && id != NULL &&
+               strcmp(id + 1, FUZZ_PNID) != 0 && strchr(id + 1, '/') == NULL) {
+        fuzz_graph_media(strncmp(rest, "dl/", 3) == 0 ? rest : id + 1, res);
     } else if (strcmp(req->method, "GET") == 0) {
         httpd_respond(res, 200, "application/json",
                       "{\"display_phone_number\":\"+1 555-0100\","
                       "\"verified_name\":\"Fuzz\",\"id\":\"" FUZZ_PNID "\"}");
     } else {
-        body = xasprintf("{\"messaging_product\":\"whatsapp\",\"messages\":"
-                         "[{\"id\":\"wamid.FUZZ%lu\"}]}",
-                         ++fz.wamids);
+        body = xasprintf("{\"messaging_product\":\"whatsapp\",\"id\":\"%lu\","
+                         "\"messages\":[{\"id\":\"wamid.FUZZ%lu\"}]}",
+                         ++fz.wamids, fz.wamids);
         httpd_respond(res, 200, "application/json", body);
         free(body);
     }
+}
+
+/* Any http:// URL asked through the proxy: a small file ("404" in the URL:
+ * gone). */
+static void fuzz_proxied(const struct httpd_request *req,
+                         struct httpd_response *res, void *arg)
+{
+    fz.progress++;
+    if (strstr(req->path, "404") != NULL)
+        httpd_respond(res, 404, "text/plain", "gone\n");
+    else
+        httpd_respond(res, 200, "image/jpeg", "JFIF fuzz image");
 }
 
 /* Echoes what a handler can read of a request, under a small body cap. */
@@ -374,6 +432,22 @@ static void fuzz_ferry_graph_url(void)
     net_configure(fz.conf);
 }
 
+/* Nothing leaves the machine: curl sends every request but those to
+ * 127.0.0.1 through ferry's own listener as a proxy, where the "http://"
+ * route serves any file (https:// ones fail there). */
+static void fuzz_ferry_proxy(void)
+{
+    char *proxy = xasprintf("http://127.0.0.1:%d", httpd_port());
+
+    setenv("http_proxy", proxy, 1);
+    setenv("https_proxy", proxy, 1);
+    setenv("no_proxy", "127.0.0.1", 1);
+    unsetenv("all_proxy");
+    unsetenv("ALL_PROXY");
+    unsetenv("NO_PROXY");
+    free(proxy);
+}
+
 static long long fuzz_ms(void)
 {
     struct timeval tv;
@@ -403,9 +477,11 @@ void fuzz_ferry_up(void)
         abort();
     httpd_route("/graph/", fuzz_graph, NULL, FUZZ_GRAPH_BODY);
     httpd_route("/fuzz/small", fuzz_small, NULL, FUZZ_SMALL_BODY);
+    httpd_route("http://", fuzz_proxied, NULL, FUZZ_SMALL_BODY);
     if (httpd_start("127.0.0.1:0") < 0)
         abort();
     fuzz_ferry_graph_url();
+    fuzz_ferry_proxy();
     evutil_make_socket_nonblocking(fz.lfd);
     fz.accept_ev = event_new(loop_base(), fz.lfd, EV_READ | EV_PERSIST,
                              fuzz_xmpp_accept, NULL);
@@ -459,15 +535,18 @@ void fuzz_ferry_reset(void)
     if (store_exec(fz.st, "BEGIN; DELETE FROM early_status; DELETE FROM seen;"
                           " DELETE FROM inbox; DELETE FROM outbox;"
                           " DELETE FROM message; DELETE FROM alias;"
-                          " DELETE FROM contact; DELETE FROM account;") < 0)
+                          " DELETE FROM contact; DELETE FROM account;"
+                          " DELETE FROM media_file;") < 0)
         abort();
+    snprintf(fz.path, sizeof(fz.path), "%s/media", fuzz_tmpdir());
+    fuzz_tmpdir_clear(fz.path);
     acc = store_account_upsert(fz.st, FUZZ_USER, "cloudapi", FUZZ_PNID,
                                "fuzz-token", "+1 555-0100");
     paused = store_account_upsert(fz.st, "carol@example.org", "cloudapi",
                                   "200000000000001", "fuzz-token-2", NULL);
     if (acc < 0 || paused < 0 ||
-        store_account_set_state(fz.st, paused, "auth_failed",
-                                "token expired") < 0)
+        store_account_set_state(fz.st, paused, "auth_failed", "token expired") <
+            0)
         abort();
     cid = store_contact_ensure(fz.st, acc, FUZZ_CONTACT, "+" FUZZ_CONTACT,
                                "Bob", &created);

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,18 +61,44 @@ static char *fuzz_httpd_sign(const uint8_t *data, size_t size, size_t *len)
     return out;
 }
 
+/* The listener is gone or broken: a finding in itself. */
+static void fuzz_httpd_fail(const char *what)
+{
+    perror(what);
+    abort();
+}
+
+/* A connection to ferry's listener. Closing it resets it (no TIME_WAIT, so
+ * long runs do not use up the ephemeral ports). */
 static int fuzz_httpd_connect(void)
 {
     struct sockaddr_in sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct linger lg = {1, 0};
+    struct pollfd pfd;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), err = 0;
+    socklen_t el = sizeof(err);
 
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sa.sin_port = htons((uint16_t)fuzz_ferry_http_port());
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        abort(); /* the listener is gone: a finding in itself */
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+        fuzz_httpd_fail("fuzz_httpd: socket");
     evutil_make_socket_nonblocking(fd);
+    /* The kernel completes the handshake; libFuzzer's timer signals may
+     * interrupt the wait for it. */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+        errno != EINPROGRESS && errno != EINTR)
+        fuzz_httpd_fail("fuzz_httpd: connect");
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+    while (poll(&pfd, 1, 1000) < 0)
+        if (errno != EINTR)
+            fuzz_httpd_fail("fuzz_httpd: poll");
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
+        errno = err;
+        fuzz_httpd_fail("fuzz_httpd: connect");
+    }
     return fd;
 }
 

@@ -113,8 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body[size] = '\0';
     if (size % 5 == 4)
         w.fail_at = 1 + (unsigned)(size % 3);
-    rc = net_cloudapi_backend.webhook_parse(body, size, fuzz_webhook_event,
-                                            &w);
+    rc = net_cloudapi_backend.webhook_parse(body, size, fuzz_webhook_event, &w);
     if (rc == 0 && w.fail_at != 0 && w.events >= w.fail_at)
         abort(); /* a failing callback must fail the webhook */
     free(body);
