@@ -276,6 +276,9 @@ static int httpd_parse_listen(const char *listen, struct sockaddr_storage *ss,
 }
 
 static void httpd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void httpd_log(void *cls, const char *fmt, va_list ap)
 {
     char *s = xvasprintf(fmt, ap);
     size_t n = strlen(s);

@@ -125,6 +125,9 @@ char *log_escape(const char *s, char *out, size_t outlen)
 }
 
 static void log_emit(enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void log_emit(enum log_level level, const char *fmt, va_list ap)
 {
     char raw[LOG_LINE_MAX], line[LOG_LINE_MAX];
     static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
