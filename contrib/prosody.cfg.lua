@@ -16,6 +16,10 @@
 -- Keep mod_offline enabled (it is by default): ferry sends WhatsApp messages
 -- to the user's bare JID and relies on the server to keep them while the
 -- user is offline.
+--
+-- ferry's end-to-end tests run Prosody with this very file, with the
+-- placeholders above, the port 5347 and the upload size limit replaced
+-- (tests/e2e/harness/serverconf.py): keep their spelling.
 
 ------------------------------------------------------------------------
 -- Global settings: the port ferry connects to, on loopback only (unless

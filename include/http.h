@@ -60,5 +60,8 @@ void http_free(void);
 void http_start(const struct http_request *req, http_done_fn done, void *arg);
 /* Requests in flight. */
 int http_inflight(void);
+/* Ends every request in flight: each done() gets ok = 0 ("ferry is
+ * shutting down"). For shutdown, before the callers' state goes. */
+void http_cancel_all(void);
 
 #endif

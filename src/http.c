@@ -44,6 +44,7 @@ struct http_xfer {
     void *arg;
     char errbuf[CURL_ERROR_SIZE];
     long long started;
+    struct http_xfer *prev, *next; /* in flight: http.xfers */
 };
 
 struct http_sock {
@@ -54,6 +55,7 @@ static struct {
     CURLM *multi;
     struct event *timer_ev;
     int inflight;
+    struct http_xfer *xfers; /* in flight, for http_cancel_all() */
 } http;
 
 static void http_check_done(void);
@@ -194,6 +196,19 @@ static void http_finish(struct http_xfer *x, CURLcode code)
     x->done(&r, x->arg);
 }
 
+/* Takes x off the multi handle and the list of transfers in flight. */
+static void http_untrack(struct http_xfer *x)
+{
+    curl_multi_remove_handle(http.multi, x->easy);
+    if (x->prev != NULL)
+        x->prev->next = x->next;
+    else
+        http.xfers = x->next;
+    if (x->next != NULL)
+        x->next->prev = x->prev;
+    http.inflight--;
+}
+
 static void http_check_done(void)
 {
     CURLMsg *m;
@@ -205,9 +220,20 @@ static void http_check_done(void)
         if (m->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-        curl_multi_remove_handle(http.multi, m->easy_handle);
-        http.inflight--;
+        http_untrack(x);
         http_finish(x, m->data.result);
+        http_xfer_free(x);
+    }
+}
+
+void http_cancel_all(void)
+{
+    struct http_xfer *x;
+
+    while ((x = http.xfers) != NULL) {
+        http_untrack(x);
+        snprintf(x->errbuf, sizeof(x->errbuf), "ferry is shutting down");
+        http_finish(x, CURLE_ABORTED_BY_CALLBACK);
         http_xfer_free(x);
     }
 }
@@ -417,5 +443,9 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
         return;
     }
     http.inflight++;
+    x->next = http.xfers;
+    if (x->next != NULL)
+        x->next->prev = x;
+    http.xfers = x;
     curl_multi_add_handle(http.multi, e);
 }

@@ -136,6 +136,29 @@ static int ferry_open_log(const struct conf *c)
     return log_open(c->log_destination, (enum log_level)level);
 }
 
+/* Loads the config anew; its problems go to the log (the log may be a
+ * file or syslog, not the terminal), one line each. */
+static struct conf *ferry_reload_conf(void)
+{
+    char *text = NULL, *line, *nl;
+    size_t len = 0;
+    FILE *errs = open_memstream(&text, &len);
+    struct conf *c;
+
+    if (errs == NULL)
+        return conf_load(ferry.conf_path, stderr);
+    c = conf_load(ferry.conf_path, errs);
+    fclose(errs);
+    for (line = text; line != NULL && *line != '\0'; line = nl) {
+        nl = strchr(line, '\n');
+        if (nl != NULL)
+            *nl++ = '\0';
+        log_error("SIGHUP: %s", line);
+    }
+    free(text);
+    return c;
+}
+
 /* SIGHUP: re-read the config; keep the old one if the new one is bad. */
 static void ferry_on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -143,10 +166,9 @@ static void ferry_on_hup(evutil_socket_t sig, short what, void *arg)
 
     log_info("SIGHUP: reloading %s", ferry.conf_path);
     notify_reloading();
-    c = conf_load(ferry.conf_path, stderr);
+    c = ferry_reload_conf();
     if (c == NULL) {
-        log_error("SIGHUP: %s has errors (printed above); keeping the "
-                  "running configuration",
+        log_error("SIGHUP: %s has errors; keeping the running configuration",
                   ferry.conf_path);
         log_reopen();
         notify_ready();
@@ -233,6 +255,8 @@ static void ferry_start(void)
 static void ferry_shutdown(void)
 {
     httpd_stop();
+    http_cancel_all(); /* their rows stay queued: sent after a restart */
+    queue_flush();
     bridge_free();
     http_free();
     component_free();

@@ -401,6 +401,8 @@ void queue_xmpp_state(int connected)
 
 static void queue_pass(void *arg)
 {
+    if (queue.timer == NULL)
+        return; /* queue_free() ran: shutting down */
     if (queue.in_txn)
         queue_commit(NULL);
     queue_out_pass();

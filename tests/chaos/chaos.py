@@ -1,0 +1,599 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Chaos run with a ledger (issue 6 point 1; DESIGN.md section 4).
+
+Several XMPP users, each registered with its own business number, write
+numbered messages to several WhatsApp contacts each (slixmpp clients,
+unique ids, a per-contact sequence number in every body), and the contacts
+write back through the fake Cloud API's webhooks, while faults hit at
+seeded random times: ferry SIGKILLed and restarted, the XMPP server
+restarted, the API down (connections dropped), answers slower than
+ferry's 15 s timeout, 5xx and 429 answers (130429 as HTTP 400 and as 429),
+webhooks duplicated, batched and reordered, statuses replayed.  Then a
+ledger (chaos_ledger.py) proves, per message, that nothing was lost or
+doubled, that order held per contact and that statuses never went
+backwards, prints the counts and exits 1 on any violation.
+
+    /usr/bin/python3 tests/chaos/chaos.py --short            # ~1 min/server
+    /usr/bin/python3 tests/chaos/chaos.py                    # long form
+    /usr/bin/python3 tests/chaos/chaos.py --seed 1234 --servers prosody
+
+The seed is printed first; --seed replays the same plan (messages, batches,
+fault kinds and times).  Thread timing is not replayed, so a replay hits
+the same faults at the same moments of the plan, not the same instants of
+ferry's work.  FERRY_BIN (default /work/main/ferry) is the binary tested.
+The XMPP servers come from tests/e2e/harness (offline storage is on in
+both, so messages for a user who is away while the server restarts wait
+for it; the users reconnect by themselves).  Everything a run makes goes
+to --workdir (default: a fresh /tmp/ferry-chaos-*): server and ferry logs,
+ferry's store, and ledger-<server>.json with every record and check.
+"""
+
+import argparse
+import collections
+import calendar
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+E2E = os.path.normpath(os.path.join(HERE, "..", "e2e"))
+for p in (HERE, E2E):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from harness import clients as hclients  # noqa: E402
+from harness import ferryproc, servers  # noqa: E402
+from harness.network import Bridge  # noqa: E402
+from harness.util import wait_for  # noqa: E402
+
+import chaos_clients  # noqa: E402
+import chaos_faults  # noqa: E402
+import chaos_inject  # noqa: E402
+import chaos_ledger  # noqa: E402
+
+SERVER_BINARIES = {"prosody": "prosody", "ejabberd": "ejabberdctl"}
+
+PRESETS = {
+    # ~200 messages each way, a few faults: about a minute per server
+    "short": dict(users=3, contacts=3, messages=200, rate=12.0,
+                  faults={"kill": 2, "xmpp_restart": 1, "api_down": 1,
+                          "slow": 0, "5xx": 2, "429": 3},
+                  replays=20, drain=150),
+    # 3,000 messages each way, every fault kind several times: about 5
+    # minutes per server
+    "long": dict(users=4, contacts=5, messages=3000, rate=12.0,
+                 faults={"kill": 8, "xmpp_restart": 4, "api_down": 4,
+                         "slow": 2, "5xx": 7, "429": 6},
+                 replays=200, drain=420),
+}
+
+INBOUND_MIX = {"single": 5, "dup": 2, "batch": 2, "reorder": 1}
+
+FAKE_CONFIG = {
+    "status_delay_ms": 20,
+    # Meta retries webhooks for days; here 0.25 s, 0.5 s, 1 s ... 8.5 min
+    "webhook_backoff": 0.25, "webhook_max_attempts": 12,
+    "webhook_timeout": 10,
+    # the fake's own limits stay out of the way: 429s are injected
+    "mps": 10000, "pair_interval": 0.001, "pair_burst": 100000,
+}
+
+
+def log(msg):
+    print("%s %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+# --- the environment: server, fake API, ferry, users ------------------------------
+
+class Env:
+    """One XMPP server, one fake Cloud API, one ferry, the users."""
+
+    def __init__(self, server_name, workdir, ferry_bin, rng, users, contacts,
+                 ferry_overrides=None):
+        self.name = server_name
+        self.workdir = workdir
+        self.rng = rng
+        os.makedirs(workdir, exist_ok=True)
+        self.server = servers.make_server(server_name,
+                                          os.path.join(workdir, "srv"))
+        self.server.start()
+        self.ferry_bin = ferry_bin
+        self._n_ferry = 0
+        self.bridge = Bridge(self.server, self._start_ferry,
+                             self._connect_client, fake_config=FAKE_CONFIG,
+                             start=False, **(ferry_overrides or {}))
+        self.ferry = self.bridge.ferry
+        self.ferry.start(timeout=30)
+        self.ctl = chaos_inject.Control(self.bridge.api_url)
+        self.gw = self.server.component_jid
+        self.pnids, self.jids, creds = [], [], []
+        self.contacts_of = []
+        for u in range(users):
+            pnid = "10654035%07d" % (u + 1)
+            self.bridge.add_account(pnid=pnid, display="1555%07d" % (u + 1))
+            c = hclients.connect_client(self.server)
+            try:
+                self.bridge.register_ok(c, pnid=pnid)
+            finally:
+                c.disconnect()
+            self.pnids.append(pnid)
+            self.jids.append(c.jid)
+            creds.append((c.user, c.password))
+            wa = ["4915%03d%05d" % (u, k) for k in range(contacts)]
+            for w in wa:
+                self.bridge.open_window(w)
+            self.contacts_of.append(wa)
+        self.hub = chaos_clients.Hub()
+        self.users = chaos_clients.connect_users(self.hub, self.server, creds)
+
+    def vary_statuses(self):
+        """Some contacts' statuses come out of order (read before
+        delivered), without delivered, or before the send's HTTP answer."""
+        profiles, early = {}, []
+        for was in self.contacts_of:
+            for wa in was:
+                r = self.rng.random()
+                if r < 0.15:
+                    profiles[wa] = "read_before_delivered"
+                elif r < 0.3:
+                    profiles[wa] = "skip_delivered"
+                elif r < 0.45:
+                    early.append(wa)
+        self.ctl.post("config", {"number_statuses": profiles,
+                                 "early_statuses": early})
+        return profiles, early
+
+    def _start_ferry(self, server, start=True, **overrides):
+        self._n_ferry += 1
+        f = ferryproc.make_ferry(self.ferry_bin, os.path.join(
+            self.workdir, "ferry%d" % self._n_ferry), server, **overrides)
+        if start:
+            f.start()
+        return f
+
+    @staticmethod
+    def _connect_client(server, **kw):
+        return hclients.connect_client(server, **kw)
+
+    def close(self):
+        problems = []
+        try:
+            chaos_clients.close_users(self.hub, self.users)
+            self.hub.stop()
+        except Exception as e:
+            problems.append("closing users: %s" % e)
+        try:
+            problems += self.bridge.close()
+        except Exception as e:
+            problems.append("closing bridge: %s" % e)
+        try:
+            self.server.stop()
+        except Exception as e:
+            problems.append("stopping %s: %s" % (self.name, e))
+        return problems
+
+    # --- ferry's side, for the ledger -------------------------------------------
+
+    def db_state(self):
+        b = self.bridge
+        msgs = [dict(zip(("id", "jid", "wa_id", "direction", "stanza_id",
+                          "network_id", "status"), r)) for r in b.db(
+            "SELECT m.id, a.jid, c.network_id, m.direction, m.stanza_id, "
+            "m.network_id, m.status FROM message m JOIN account a ON "
+            "a.id = m.account_id JOIN contact c ON c.id = m.contact_id "
+            "ORDER BY m.id")]
+        outbox = [dict(zip(("id", "kind", "state", "attempts", "last_error",
+                            "message_id"), r)) for r in b.db(
+            "SELECT id, kind, state, attempts, last_error, message_id "
+            "FROM outbox ORDER BY id")]
+        inbox = b.db("SELECT count(*) FROM inbox")[0][0]
+        return msgs, outbox, inbox
+
+
+LOG_MSG_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z debug: "
+                        r"component: <message type=\S+ from=\S+ id=(\S+)>")
+
+
+def ferry_seen(log_text):
+    """stanza id -> [wall time] of every message stanza ferry read."""
+    out = collections.defaultdict(list)
+    for line in log_text.splitlines():
+        m = LOG_MSG_RE.match(line)
+        if m:
+            t = calendar.timegm(time.strptime(m.group(1),
+                                              "%Y-%m-%dT%H:%M:%S"))
+            out[m.group(3)].append(t + int(m.group(2)) / 1000.0)
+    return out
+
+
+class ReplaySource:
+    """Picks statuses to replay: a duplicate or late sent/delivered/read
+    of something ferry sent, or `failed` for a message already read (it
+    must be ignored: failed after delivered never undoes anything)."""
+
+    def __init__(self, env, sender, plan):
+        self.env = env
+        self.sender = sender
+        self.by_id = {m["id"]: m for m in plan}
+        self.cache = []
+        self.since = 0
+        self.lock = threading.Lock()
+
+    def _refresh(self):
+        new = self.env.ctl.get("sent", since=self.since) if self.since \
+            else self.env.ctl.get("sent")
+        for s in new:
+            self.since = max(self.since, s["seq"])
+            if chaos_ledger.tag_of((s.get("payload") or {}).get("body")):
+                self.cache.append(s)
+
+    def __call__(self, rng):
+        with self.lock:
+            self._refresh()
+            if not self.cache:
+                return None
+            if rng.random() < 0.25:
+                read = []
+                for u in self.env.users:
+                    recs, _ = u.snapshot()
+                    read += [r["displayed"] for r in recs if r["displayed"]]
+                if read:
+                    m = self.by_id.get(rng.choice(read))
+                    tag = m and m["key"]
+                    w = [s["wamid"] for s in self.cache
+                         if chaos_ledger.tag_of(s["payload"].get("body")) ==
+                         tag]
+                    if w:
+                        return w[-1], "failed"
+            s = rng.choice(self.cache)
+            return s["wamid"], rng.choice(["sent", "delivered", "read",
+                                           "delivered"])
+
+
+# --- one run ------------------------------------------------------------------------
+
+def drain(env, sender, injector, deadline, what, expect_ids=None):
+    """Wait until everything in flight has landed, or the deadline.
+    expect_ids: only these outgoing messages (sent again) are waited for,
+    stored and with their markers; inbound ones are not waited for again."""
+    in_wamids = {m["wamid"] for a in injector.plan for m in a["items"]}
+    by_id = {m["id"]: m for m in sender.plan}
+    last = None
+    while True:
+        reasons = []
+        try:
+            if env.ctl.post("idle", {"timeout": 0}).get("pending"):
+                reasons.append("fake busy")
+            msgs, outbox, inbox = env.db_state()
+        except Exception as e:
+            reasons.append("db/fake: %s" % e)
+            msgs, outbox, inbox = [], [1], 1
+        if outbox:
+            reasons.append("outbox %d" % len(outbox))
+        if inbox:
+            reasons.append("inbox %d" % inbox)
+        if sender.pending_resends():
+            reasons.append("bounces to resend %d" % sender.pending_resends())
+        got_ids, markers = set(), collections.defaultdict(set)
+        for u in env.users:
+            recs, _ = u.snapshot()
+            for r in recs:
+                got_ids.add(r["id"])
+                for kind in ("received", "displayed"):
+                    if r[kind]:
+                        markers[r[kind]].add(kind)
+        missing_in = len(in_wamids - got_ids) if expect_ids is None else 0
+        if missing_in:
+            reasons.append("inbound not received %d" % missing_in)
+        taken = {r["stanza_id"] for r in msgs if r["direction"] == "o"}
+        not_yet = [i for i in expect_ids or () if i not in taken]
+        if not_yet:
+            reasons.append("sent again, not stored yet %d" % len(not_yet))
+        # a stanza written in the last seconds may still be on its way
+        now = time.time()
+        with sender.lock:
+            recent = [k for k, att in sender.attempts.items()
+                      if att and now - att[-1][0] < 3.0]
+        if recent:
+            reasons.append("just written %d" % len(recent))
+        no_marks = [i for i in taken if i in by_id and
+                    (expect_ids is None or i in expect_ids) and
+                    markers.get(i) != {"received", "displayed"}]
+        if no_marks:
+            reasons.append("receipts/markers missing %d" % len(no_marks))
+        if not reasons:
+            return True
+        if reasons != last:
+            log("  %s: waiting: %s" % (what, ", ".join(reasons)))
+            last = reasons
+        if time.monotonic() > deadline:
+            log("  %s: gave up waiting: %s" % (what, ", ".join(reasons)))
+            return False
+        time.sleep(1.0)
+
+
+def relogin(env, settle=3.0):
+    """Every user logs out and in once more, as a user would the next day:
+    whatever the XMPP server kept in offline storage comes now (ejabberd
+    can store a message for a user whose session is up but has not sent
+    its initial presence yet, after it handed over what it had stored:
+    that message waits for the next login)."""
+    env.relogin_start = time.time()
+    before = {u.index: u.session for u in env.users}
+    for u in env.users:
+        env.hub.call(u.relogin)
+    try:
+        wait_for(lambda: all(u.session > before[u.index] and u.online
+                             for u in env.users), 60, 0.1,
+                 "the users to log in again")
+    except TimeoutError as e:
+        log("   %s" % e)
+    time.sleep(settle)
+
+
+def collect(env, sender, injector, faults, not_taken, resent):
+    users = env.users
+    received, events = {}, {}
+    for u in users:
+        received[u.index], events[u.index] = u.snapshot()
+    rc, secs = env.ferry.stop(signal.SIGTERM, timeout=20)
+    msgs, outbox, inbox = env.db_state()
+    log_text = env.ferry.log_text()
+    requests = [dict((k, r.get(k)) for k in ("seq", "time", "method", "path",
+                                             "status", "response", "json"))
+                for r in env.ctl.get("requests", path_contains="/messages",
+                                     method="POST")]
+    return {
+        "server": env.name, "gw": env.gw, "pnids": env.pnids,
+        "domain": env.server.domain,
+        "relogin_start": getattr(env, "relogin_start", None),
+        "jids": env.jids, "contacts_of": env.contacts_of,
+        "out_plan": sender.plan,
+        "attempts": dict(sender.attempts), "bounces": dict(sender.bounces),
+        "not_taken": not_taken, "resent": resent,
+        "in_plan": injector.plan,
+        "in_order": {"u%d c%d" % k: v for k, v in injector.order.items()},
+        "in_results": injector.results, "in_errors": injector.errors,
+        "replays": injector.replays,
+        "received": received, "user_events": events,
+        "sent": env.ctl.get("sent"), "requests": requests,
+        "faults": faults.events, "fault_errors": faults.errors,
+        "db_messages": msgs, "db_outbox": outbox, "db_inbox": inbox,
+        "ferry_seen": ferry_seen(log_text),
+        "ferry_exit": rc, "ferry_stop_seconds": secs,
+        "sanitizer": env.ferry.sanitizer_reports(),
+        "log_errors": [l for l in log_text.splitlines() if " error: " in l],
+    }
+
+
+def run_one(server_name, opts, seed, workdir):
+    """One chaos run against one server; returns (failed checks, ledger)."""
+    rng = random.Random("%s-%s" % (seed, server_name))
+    p = opts
+    log("== %s: %d users x %d contacts, %d messages each way at %.0f/s, "
+        "faults %s" % (server_name, p["users"], p["contacts"], p["messages"],
+                       p["rate"], p["faults"]))
+    env = Env(server_name, os.path.join(workdir, server_name),
+              opts["ferry_bin"], rng, p["users"], p["contacts"])
+    closed = False
+    try:
+        log("   ferry pid %s, store %s, log %s" % (
+            env.ferry.pid, env.ferry.store_path, env.ferry.log_path))
+        profiles, early = env.vary_statuses()
+        log("   statuses: %d contact(s) read before delivered, %d without "
+            "delivered, %d before the send's answer" % (
+                sum(1 for v in profiles.values()
+                    if v == "read_before_delivered"),
+                sum(1 for v in profiles.values() if v == "skip_delivered"),
+                len(early)))
+        out_plan = chaos_clients.numbered_plan(
+            rng, p["messages"], env.users, env.contacts_of, env.gw, "co")
+        for m in out_plan:
+            m["pnid"] = env.pnids[m["user"]]
+        contacts = [(u, c, wa, env.pnids[u])
+                    for u, was in enumerate(env.contacts_of)
+                    for c, wa in enumerate(was)]
+        in_plan = chaos_inject.inbound_plan(rng, p["messages"], contacts,
+                                            INBOUND_MIX)
+        duration = p["messages"] / p["rate"]
+        fault_plan = chaos_faults.schedule(rng, duration, p["faults"])
+        log("   fault plan: " + ", ".join("%.1fs %s" % f for f in fault_plan))
+        sender = chaos_clients.Sender(env.hub, env.users, out_plan,
+                                      p["rate"], random.Random(rng.random()))
+        replay = ReplaySource(env, sender, out_plan)
+        injector = chaos_inject.Injector(
+            env.ctl, in_plan, p["rate"], random.Random(rng.random()),
+            status_replays=p["replays"], replay_source=replay)
+        faults = chaos_faults.Faults(env, fault_plan,
+                                     random.Random(rng.random()))
+        t0 = time.monotonic()
+        sender.start()
+        injector.start()
+        faults.start()
+        while not (sender.done.is_set() and injector.done.is_set()
+                   and faults.done.is_set()):
+            time.sleep(1)
+            el = time.monotonic() - t0
+            if int(el) % 15 == 0:
+                log("   %3.0fs: XMPP->WA written %d/%d, WA->XMPP injected "
+                    "%d/%d, faults %d/%d" % (
+                        el, sender.sent_first, len(out_plan),
+                        injector.injected, p["messages"],
+                        faults.executed, len(fault_plan)))
+            if el > duration * 6 + 300:
+                log("   traffic phase overran; going on to the ledger")
+                break
+        log("   traffic done in %.0fs; draining" % (time.monotonic() - t0))
+        drain(env, sender, injector, time.monotonic() + p["drain"], "drain")
+        # what ferry never took: explained (in transit) or lost; the
+        # client sends all of it again (same id), as a user would
+        pre = {"db_messages": env.db_state()[0], "out_plan": out_plan,
+               "attempts": dict(sender.attempts),
+               "bounces": dict(sender.bounces), "sent": env.ctl.get("sent"),
+               "faults": faults.events, "user_events": {
+                   u.index: u.snapshot()[1] for u in env.users},
+               "ferry_seen": ferry_seen(env.ferry.log_text())}
+        not_taken = chaos_ledger.classify_not_taken(pre)
+        resent = sorted(not_taken)
+        if resent:
+            log("   %d message(s) never reached ferry; sending them again: %s"
+                % (len(resent), ", ".join(resent[:10])))
+            sender.resend(resent)
+            drain(env, sender, injector, time.monotonic() + p["drain"],
+                  "drain after resend",
+                  expect_ids={m["id"] for m in out_plan
+                              if m["key"] in not_taken})
+        relogin(env)
+        sender.stop()
+        data = collect(env, sender, injector, faults, not_taken, resent)
+        data["seed"] = seed
+        data["elapsed"] = time.monotonic() - t0
+        ledger, checks = chaos_ledger.evaluate(data)
+        data.pop("_index", None)
+        problems = env.close()
+        closed = True
+        for pr in problems:
+            checks.append(chaos_ledger.Check("teardown"))
+            checks[-1].fail(pr)
+        log("== %s ledger (seed %s, %.0fs):" % (server_name, seed,
+                                                data["elapsed"]))
+        failed = chaos_ledger.report(ledger, checks, data["faults"],
+                                     lambda s: print("   " + s, flush=True))
+        data["ledger"] = ledger
+        data["checks"] = [{"name": c.name, "ok": c.ok, "problems": c.problems,
+                           "notes": c.notes} for c in checks]
+        path = os.path.join(workdir, "ledger-%s.json" % server_name)
+        with open(path, "w") as f:
+            json.dump(data, f, default=str)
+        log("   ledger written to %s" % path)
+        return failed, ledger
+    finally:
+        if not closed:
+            env.close()
+
+
+def parse_faults(text, base):
+    out = dict(base)
+    for part in (text or "").split(","):
+        if part.strip():
+            k, v = part.split("=")
+            if k.strip() not in out:
+                raise SystemExit("unknown fault kind %r (known: %s)"
+                                 % (k, ", ".join(out)))
+            out[k.strip()] = int(v)
+    return out
+
+
+def options(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--seed", type=int, default=None,
+                    help="replay this seed (default: a random one, printed)")
+    ap.add_argument("--short", action="store_const", dest="preset",
+                    const="short", help="the short form (CI): ~200 messages"
+                    " each way, a few faults")
+    ap.add_argument("--servers", default=os.environ.get(
+        "FERRY_E2E_SERVERS", "prosody,ejabberd"),
+        help="comma-separated: prosody, ejabberd (default both)")
+    ap.add_argument("--messages", type=int, help="messages each way")
+    ap.add_argument("--users", type=int)
+    ap.add_argument("--contacts", type=int, help="contacts per user")
+    ap.add_argument("--rate", type=float, help="messages/s each way")
+    ap.add_argument("--faults", help="e.g. kill=6,xmpp_restart=3,api_down=3,"
+                    "slow=2,5xx=5,429=5")
+    ap.add_argument("--replays", type=int, help="status replays")
+    ap.add_argument("--drain", type=float, help="seconds to wait for the "
+                    "last messages")
+    ap.add_argument("--workdir", help="default: a fresh /tmp/ferry-chaos-*")
+    ap.add_argument("--ferry-bin", default=ferryproc.ferry_bin())
+    ap.add_argument("--ledger", metavar="JSON",
+                    help="no run: check a recorded run (ledger-*.json) "
+                    "again")
+    ap.set_defaults(preset="long")
+    a = ap.parse_args(argv)
+    if a.ledger:
+        return {"ledger": a.ledger}
+    opts = dict(PRESETS[a.preset])
+    for k in ("messages", "users", "contacts", "rate", "replays", "drain"):
+        if getattr(a, k) is not None:
+            opts[k] = getattr(a, k)
+    opts["faults"] = parse_faults(a.faults, opts["faults"])
+    opts["ferry_bin"] = a.ferry_bin
+    opts["servers"] = [s.strip() for s in a.servers.split(",") if s.strip()]
+    opts["seed"] = a.seed if a.seed is not None else \
+        random.SystemRandom().randrange(1, 10 ** 6)
+    opts["workdir"] = a.workdir
+    opts["preset"] = a.preset
+    return opts
+
+
+def recheck(path):
+    """Run the ledger's checks again on a recorded run."""
+    with open(path) as f:
+        data = json.load(f)
+    for k in ("ledger", "checks", "_index", "_server_check"):
+        data.pop(k, None)
+    ledger, checks = chaos_ledger.evaluate(data)
+    failed = chaos_ledger.report(ledger, checks, data["faults"], print)
+    return 1 if failed else 0
+
+
+def main(argv=None):
+    opts = options(argv)
+    if "ledger" in opts:
+        return recheck(opts["ledger"])
+    seed = opts["seed"]
+    chaos_clients.quiet_slixmpp()
+    print("chaos: seed %d (replay with --seed %d)" % (seed, seed), flush=True)
+    if not os.access(opts["ferry_bin"], os.X_OK):
+        print("chaos: no ferry binary at %s (set FERRY_BIN)"
+              % opts["ferry_bin"], file=sys.stderr)
+        return 2
+    workdir = opts["workdir"] or tempfile.mkdtemp(prefix="ferry-chaos-")
+    os.makedirs(workdir, exist_ok=True)
+    print("chaos: %s form, ferry %s, work directory %s" % (
+        opts["preset"], opts["ferry_bin"], workdir), flush=True)
+    total_failed, results = 0, {}
+    t0 = time.monotonic()
+    for name in opts["servers"]:
+        if name not in SERVER_BINARIES:
+            print("chaos: unknown server %r" % name, file=sys.stderr)
+            return 2
+        if not shutil.which(SERVER_BINARIES[name]):
+            print("chaos: %s is not installed; skipped" % name, flush=True)
+            continue
+        try:
+            failed, ledger = run_one(name, opts, seed, workdir)
+        except Exception:
+            traceback.print_exc()
+            failed, ledger = 1, {}
+            print("chaos: %s: the run itself failed (see above)" % name)
+        total_failed += failed
+        results[name] = (failed, ledger)
+    print("chaos: seed %d, %.0fs" % (seed, time.monotonic() - t0))
+    for name, (failed, ledger) in results.items():
+        o, i = ledger.get("out", {}), ledger.get("in", {})
+        print("chaos: %-8s XMPP->WA sent %d delivered %d duplicates %d lost "
+              "%d | WA->XMPP sent %d delivered %d duplicates %d raw/%d by id "
+              "lost %d | %s" % (
+                  name, o.get("sent", 0), o.get("delivered", 0),
+                  o.get("duplicates", 0), o.get("lost", 0), i.get("sent", 0),
+                  i.get("delivered", 0), i.get("raw duplicates", 0),
+                  i.get("duplicates by id", 0), i.get("lost", 0),
+                  "ok" if not failed else "%d check(s) FAILED" % failed))
+    print("chaos: %s (seed %d)" % ("PASSED" if total_failed == 0 and results
+                                   else "FAILED", seed), flush=True)
+    return 0 if total_failed == 0 and results else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

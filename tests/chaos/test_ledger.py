@@ -1,0 +1,292 @@
+# SPDX-License-Identifier: MIT
+"""The ledger's checks on made-up runs: a clean run passes, and each kind
+of loss, duplicate, reordering or status going backwards is caught.  No
+server, no ferry: milliseconds."""
+
+import copy
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import chaos_ledger as L  # noqa: E402
+
+GW = "gw.example.test"
+PNID = "106540350000001"
+WA = "491500000000"
+CJ = "+%s@%s" % (WA, GW)
+T0 = 1000.0
+
+
+def out_msg(s):
+    key = "co u0 c0 s%d" % s
+    return {"key": key, "user": 0, "contact": 0, "wa_id": WA, "pnid": PNID,
+            "seq": s, "id": "co-0-0-%d" % s, "body": key + " hi",
+            "contact_jid": CJ}
+
+
+def in_msg(s):
+    key = "ci u0 c0 s%d" % s
+    return {"key": key, "user": 0, "contact": 0, "wa_id": WA, "pnid": PNID,
+            "seq": s, "wamid": "wamid.%d" % s, "body": key + " yo",
+            "name": "C"}
+
+
+def rec(t, **kw):
+    r = {"t": t, "user": 0, "session": 1, "id": None, "from": CJ + "/x",
+         "type": "chat", "body": None, "received": None, "displayed": None,
+         "error": None, "delays": []}
+    r.update(kw)
+    return r
+
+
+def clean_run(n=3):
+    """n messages each way, everything delivered once, in order."""
+    outs = [out_msg(s) for s in range(1, n + 1)]
+    ins = [in_msg(s) for s in range(1, n + 1)]
+    d = {"gw": GW, "pnids": [PNID], "out_plan": outs, "attempts": {},
+         "bounces": {}, "not_taken": {}, "resent": [], "sent": [],
+         "requests": [], "faults": [], "db_messages": [], "db_outbox": [],
+         "db_inbox": 0, "ferry_seen": {}, "user_events": {0: []},
+         "in_plan": [{"kind": "single", "items": [m]} for m in ins],
+         "in_order": {"u0 c0": [m["key"] for m in ins]}, "in_results": [],
+         "received": {0: []}, "ferry_exit": 0, "sanitizer": [],
+         "log_errors": [], "fault_errors": []}
+    t = T0
+    for i, m in enumerate(outs):
+        t += 1
+        d["attempts"][m["key"]] = [(t, 1)]
+        d["db_messages"].append({"id": i + 1, "direction": "o",
+                                 "stanza_id": m["id"], "status": 3})
+        w = "wamid.out%d" % i
+        d["sent"].append({"seq": 10 + i, "wamid": w, "pnid": PNID,
+                          "wa_id": WA, "payload": {"body": m["body"]},
+                          "time": t + 0.1})
+        d["requests"].append({"seq": 10 + i, "time": t + 0.1, "status": 200,
+                              "response": {"messages": [{"id": w}]}})
+        d["received"][0] += [rec(t + 0.2, id="r%d" % i, received=m["id"]),
+                             rec(t + 0.3, id="d%d" % i, displayed=m["id"])]
+    for i, m in enumerate(ins):
+        t += 1
+        d["db_messages"].append({"id": 100 + i, "direction": "i",
+                                 "stanza_id": m["wamid"], "status": 2})
+        d["in_results"].append({"kind": "single", "t0": t, "t1": t,
+                                "ok": True, "statuses": [200], "ids": [1],
+                                "wamids": [m["wamid"]]})
+        d["received"][0].append(rec(t + 0.1, id=m["wamid"], body=m["body"]))
+    return d
+
+
+def failed(d):
+    _, checks = L.evaluate(d)
+    return [c.name for c in checks if not c.ok]
+
+
+def test_clean_run_passes():
+    d = clean_run()
+    ledger, checks = L.evaluate(d)
+    assert [c.name for c in checks if not c.ok] == []
+    assert ledger["out"]["sent"] == ledger["out"]["delivered"] == 3
+    assert ledger["out"]["lost"] == 0
+    assert ledger["in"]["delivered"] == 3 and ledger["in"]["lost"] == 0
+
+
+def test_outbound_loss():
+    d = clean_run()
+    d["sent"].pop(1)
+    assert any("nothing lost" in n and "XMPP->" in n for n in failed(d))
+
+
+def test_outbound_wrong_recipient():
+    d = clean_run()
+    d["sent"][0]["wa_id"] = "491599999999"
+    assert any("right business number" in n for n in failed(d))
+
+
+def test_unexplained_api_duplicate():
+    d = clean_run()
+    dup = dict(d["sent"][0], seq=99, wamid="wamid.again", time=T0 + 50)
+    d["sent"].append(dup)
+    assert any("duplicates only" in n for n in failed(d))
+
+
+def test_api_duplicate_after_kill_or_timeout_is_allowed():
+    for fault in ({"kind": "kill", "t0": T0 + 1.5, "t1": T0 + 2},
+                  {"kind": "slow", "slow_ms": 16000, "t0": T0 + 0.9,
+                   "t1": T0 + 1.2}):
+        d = clean_run()
+        d["faults"] = [fault]
+        d["sent"].append(dict(d["sent"][0], seq=99, wamid="wamid.again",
+                              time=T0 + 50))
+        ledger, checks = L.evaluate(d)
+        bad = [c.name for c in checks if not c.ok]
+        assert not [n for n in bad if "duplicates only" in n], fault
+        assert ledger["out"]["duplicates"] == 1
+
+
+def test_kill_long_after_the_answer_does_not_excuse_a_duplicate():
+    d = clean_run()
+    d["faults"] = [{"kind": "kill", "t0": T0 + 1.1 + L.KILL_GRACE + 1,
+                    "t1": T0 + 5}]
+    d["sent"].append(dict(d["sent"][0], seq=99, wamid="wamid.again",
+                          time=T0 + 50))
+    assert any("duplicates only" in n for n in failed(d))
+
+
+def test_outbound_order():
+    d = clean_run()
+    d["sent"][0]["seq"], d["sent"][1]["seq"] = 11, 10
+    assert any("order kept" in n and "XMPP->" in n for n in failed(d))
+
+
+def test_two_receipts_and_displayed_before_received():
+    d = clean_run()
+    d["received"][0].append(rec(T0 + 9, id="r-other", received="co-0-0-1"))
+    assert any("at most one receipt" in n for n in failed(d))
+    d = clean_run()
+    for r in d["received"][0]:
+        if r["displayed"] == "co-0-0-2":
+            r["t"] = T0 + 0.5
+    assert any("never backwards" in n for n in failed(d))
+
+
+def test_missing_receipt():
+    d = clean_run()
+    d["received"][0] = [r for r in d["received"][0]
+                        if r["received"] != "co-0-0-3"]
+    assert any("got its receipt" in n for n in failed(d))
+
+
+def test_raw_copies_of_a_receipt_need_a_disruption():
+    d = clean_run()
+    d["received"][0].append(rec(T0 + 9, id="r0", received="co-0-0-1"))
+    assert any("at most one receipt" in n for n in failed(d))
+    d["faults"] = [{"kind": "kill", "t0": T0 + 5, "t1": T0 + 6}]
+    assert not any("at most one receipt" in n for n in failed(d))
+
+
+def test_inbound_loss_and_misrouting():
+    d = clean_run()
+    d["received"][0] = [r for r in d["received"][0] if r["id"] != "wamid.2"]
+    assert any("nothing lost" in n and "WhatsApp->" in n for n in failed(d))
+    d = clean_run()
+    for r in d["received"][0]:
+        if r["id"] == "wamid.2":
+            r["from"] = "+491511111111@%s" % GW
+    assert any("right user" in n for n in failed(d))
+
+
+def test_inbound_raw_duplicate_needs_a_disruption():
+    d = clean_run()
+    again = copy.deepcopy([r for r in d["received"][0]
+                           if r["id"] == "wamid.1"][0])
+    again["t"] += 30
+    d["received"][0].append(again)
+    assert any("exactly once" in n for n in failed(d))
+    d["faults"] = [{"kind": "xmpp_restart", "t0": again["t"] - 5,
+                    "t1": again["t"] - 1}]
+    ledger, checks = L.evaluate(d)
+    assert not [c for c in checks if not c.ok]
+    assert ledger["in"]["raw duplicates"] == 1
+
+
+def test_inbound_duplicate_under_another_id():
+    d = clean_run()
+    other = copy.deepcopy([r for r in d["received"][0]
+                           if r["id"] == "wamid.1"][0])
+    other["id"] = "some-new-id"
+    d["received"][0].append(other)
+    assert any("exactly once" in n for n in failed(d))
+
+
+def test_inbound_order():
+    d = clean_run()
+    rs = d["received"][0]
+    i1 = next(i for i, r in enumerate(rs) if r["id"] == "wamid.1")
+    i2 = next(i for i, r in enumerate(rs) if r["id"] == "wamid.2")
+    rs[i1], rs[i2] = rs[i2], rs[i1]
+    assert any("order kept" in n and "WhatsApp->" in n for n in failed(d))
+
+
+def test_not_taken_classification():
+    d = clean_run()
+    m = d["out_plan"][1]
+    d["db_messages"] = [r for r in d["db_messages"]
+                        if r["stanza_id"] != m["id"]]
+    d["sent"] = [s for s in d["sent"] if s["payload"]["body"] != m["body"]]
+    t = d["attempts"][m["key"]][-1][0]
+    d["ferry_seen"] = {m["id"]: [t + 0.01]}
+    d["faults"] = [{"kind": "kill", "t0": t + 0.05, "t1": t + 1}]
+    nt = L.classify_not_taken(d)
+    assert nt[m["key"]][0] is True, nt
+    d["faults"] = []
+    nt = L.classify_not_taken(d)
+    assert nt[m["key"]][0] is False, nt
+    d["not_taken"] = nt
+    assert any("explained" in n for n in failed(d))
+
+
+def test_failed_message_and_leftover_outbox():
+    d = clean_run()
+    d["db_messages"][0]["status"] = 4
+    assert any("no message failed" in n for n in failed(d))
+    d = clean_run()
+    d["db_outbox"] = [{"id": 1, "state": "queued"}]
+    assert any("no message failed" in n for n in failed(d))
+
+
+def test_inbound_store_order():
+    d = clean_run()
+    rows = [r for r in d["db_messages"] if r["direction"] == "i"]
+    rows[0]["id"], rows[1]["id"] = rows[1]["id"], rows[0]["id"]
+    assert any("order kept" in n and "WhatsApp->" in n for n in failed(d))
+
+
+def test_offline_storage_reordering_is_the_servers():
+    d = clean_run()
+    d["domain"] = "example.test"
+    rs = d["received"][0]
+    i1 = next(i for i, r in enumerate(rs) if r["id"] == "wamid.1")
+    late = rs.pop(i1)
+    late["delays"] = ["example.test"]
+    late["t"] = rs[-1]["t"] + 1
+    rs.append(late)
+    ledger, checks = L.evaluate(d)
+    assert not [c.name for c in checks if not c.ok]
+    assert ledger["in"]["server reordered"] == 2
+    assert any(c.notes for c in checks if "artefacts" in c.name)
+    late["delays"] = []                 # live: ferry's (or nobody's) fault
+    assert any("order kept" in n and "WhatsApp->" in n for n in failed(d))
+
+
+def test_receipt_from_offline_storage_after_live_displayed():
+    d = clean_run()
+    d["domain"] = "example.test"
+    for r in d["received"][0]:
+        if r["received"] == "co-0-0-2":
+            r["t"] = T0 + 20
+            r["delays"] = ["example.test"]
+    assert not failed(d)
+    for r in d["received"][0]:
+        if r["received"] == "co-0-0-2":
+            r["delays"] = []
+    assert any("never backwards" in n for n in failed(d))
+
+
+def test_late_message_needs_ferrys_delay_stamp():
+    d = clean_run()
+    d["domain"] = "example.test"
+    r = next(r for r in d["received"][0] if r["id"] == "wamid.1")
+    r["t"] += 10
+    d["in_order"] = {"u0 c0": ["ci u0 c0 s2", "ci u0 c0 s3", "ci u0 c0 s1"]}
+    d["received"][0].remove(r)
+    d["received"][0].append(r)
+    rows = {x["stanza_id"]: x for x in d["db_messages"]}
+    rows["wamid.1"]["id"] = 999
+    assert any("XEP-0203" in n for n in failed(d))
+    r["delays"] = [GW]
+    assert not failed(d)
+    r["delays"] = ["example.test"]
+    assert not failed(d)
