@@ -109,6 +109,9 @@ cmd_test() {
     say "man pages (mandoc -Tlint)"
     make -C "$top/build/werror" check-man || FAILED=$((FAILED + 1))
     suite "$top/build/werror" "-Werror build" || rc=1
+    step "chaos run with a ledger, short form (both servers)" \
+        env FERRY_BIN="$top/build/werror/ferry" \
+        $PY -m pytest -q -p no:cacheprovider "$top/tests/chaos/test_chaos_short.py"
     build "$top/build/asan" --enable-werror --enable-asan
     ASAN_OPTIONS=detect_leaks=1 suite "$top/build/asan" "ASan+UBSan build" || rc=1
     step "valgrind memcheck: foundation tests (Prosody)" \
