@@ -111,7 +111,8 @@ cmd_test() {
     suite "$top/build/werror" "-Werror build" || rc=1
     step "chaos run with a ledger, short form (both servers)" \
         env FERRY_BIN="$top/build/werror/ferry" \
-        $PY -m pytest -q -p no:cacheprovider "$top/tests/chaos/test_chaos_short.py"
+        $PY -m pytest -q -p no:cacheprovider "$top/tests/chaos/test_chaos_short.py" \
+            "$top/tests/chaos/test_offline_bounce.py"
     build "$top/build/asan" --enable-werror --enable-asan
     ASAN_OPTIONS=detect_leaks=1 suite "$top/build/asan" "ASan+UBSan build" || rc=1
     step "valgrind memcheck: foundation tests (Prosody)" \

@@ -66,11 +66,16 @@ char *message_displayed_xml(const char *from, const char *to, const char *id);
 char *message_error_xml(const char *from, const char *to, const char *id,
                         const char *type, const char *condition,
                         const char *text);
-/* XML of a plain notice (type chat) from the gateway. Caller frees. */
-char *message_notice_xml(const char *from, const char *to, const char *body);
+/* XML of a plain notice (type chat) from the gateway, with id (NULL: a new
+ * one). Caller frees. */
+char *message_notice_xml(const char *from, const char *to, const char *id,
+                         const char *body);
 /* Adds an XEP-0203 delay stamp (unix seconds) to a message stanza's XML.
  * Caller frees. */
 char *message_add_delay(const char *xml, const char *from, long long stamp);
+/* The defined condition of an error stanza ("service-unavailable"...), or
+ * "unknown". */
+const char *message_error_condition(xmpp_stanza_t *st);
 /* Sends a stanza error reply to message st right away. */
 void message_error_reply(xmpp_stanza_t *st, const char *type,
                          const char *condition, const char *text);

@@ -205,15 +205,34 @@ int store_outbox_delay_contact(struct store *st, long long contact_id,
 long long store_outbox_count(struct store *st);
 
 /* ---- inbox (network -> XMPP stanzas awaiting the ping barrier) ---- */
-/* Queues a stanza; account_id may be 0 (none). created is wall_ms(). */
+/* Queues a stanza; account_id may be 0 (none). created is wall_ms().
+ * stanza_id names a message with content: such a row is kept for a while
+ * after the ping confirmed it, in case the server bounces it (see
+ * store_inbox_bounce()); NULL for stanzas not worth sending again. */
 long long store_inbox_add(struct store *st, long long account_id,
-                          const char *recipient, const char *stanza);
-/* Rows with id > after_id in id order, at most max; fn may stop early. */
+                          const char *recipient, const char *stanza,
+                          const char *stanza_id);
+/* Queued rows with id > after_id in id order, at most max; fn may stop
+ * early. */
 int store_inbox_fetch(struct store *st, long long after_id, int max,
                       int (*fn)(const struct store_inbox *i, void *arg),
                       void *arg);
-/* Deletes the rows with id <= id. */
-int store_inbox_delete_upto(struct store *st, long long id);
+/* The ping after rows first..last was answered at now (ms): rows without a
+ * stanza_id go, the others are kept as confirmed. */
+int store_inbox_confirm(struct store *st, long long first, long long last,
+                        long long now);
+/* Deletes the confirmed rows settled before the cutoff (ms). */
+int store_inbox_expire(struct store *st, long long cutoff);
+/* The user's server bounced the message stanza_id of the account: its row
+ * is held until store_inbox_release(). Returns 1 when held, 2 when it had
+ * bounced max_bounces times already (the row is deleted), 0 when no such
+ * row is kept, -1 on error. */
+int store_inbox_bounce(struct store *st, long long account_id,
+                       const char *stanza_id, int max_bounces, long long now);
+/* Queues the account's held rows again, after every queued row, in their
+ * order; the number of rows, or -1. */
+long long store_inbox_release(struct store *st, long long account_id);
+/* Rows waiting to be sent or confirmed. */
 long long store_inbox_count(struct store *st);
 
 /* ---- figures and failed work, for operators (store_admin.c) ---- */
@@ -222,6 +241,7 @@ struct store_stats {
     long long outbox_queued;              /* rows waiting to be sent */
     long long outbox_failed; /* rows that failed for good (retryable) */
     long long inbox;         /* stanzas waiting for the XMPP server */
+    long long inbox_held;    /* bounced messages waiting for their user */
     long long accounts;
     long long accounts_paused; /* state other than "active" */
 };

@@ -30,9 +30,10 @@ struct bridge_state bridge;
 
 /* ---- shared helpers ---- */
 
-void bridge_inbox(long long account_id, const char *to, char *xml)
+void bridge_inbox(long long account_id, const char *to, const char *id,
+                  char *xml)
 {
-    store_inbox_add(bridge.st, account_id, to, xml);
+    store_inbox_add(bridge.st, account_id, to, xml, id);
     free(xml);
 }
 
@@ -73,7 +74,7 @@ void bridge_fail_message(long long message_id, const char *condition,
     c = store_contact_by_id(bridge.st, m->contact_id);
     if (c != NULL && m->sender != NULL) {
         from = bridge_contact_jid(c);
-        bridge_inbox(m->account_id, m->sender,
+        bridge_inbox(m->account_id, m->sender, NULL,
                      message_error_xml(from, m->sender, m->stanza_id, "cancel",
                                        condition, text));
         free(from);
@@ -85,7 +86,7 @@ void bridge_fail_message(long long message_id, const char *condition,
 void bridge_auth_failed(long long account_id, const char *text)
 {
     struct store_account *a = store_account_by_id(bridge.st, account_id);
-    char *notice;
+    char *notice, *id;
 
     if (a == NULL)
         return;
@@ -94,8 +95,10 @@ void bridge_auth_failed(long long account_id, const char *text)
         notice = xasprintf("%s. Messages to WhatsApp are not sent until you "
                            "register again with a valid access token.",
                            text);
-        bridge_inbox(a->id, a->jid,
-                     message_notice_xml(component_jid(), a->jid, notice));
+        id = component_new_id();
+        bridge_inbox(a->id, a->jid, id,
+                     message_notice_xml(component_jid(), a->jid, id, notice));
+        free(id);
         free(notice);
         log_warn("bridge: access token of %s rejected; account paused", a->jid);
     }
@@ -103,6 +106,23 @@ void bridge_auth_failed(long long account_id, const char *text)
 }
 
 /* ---- XMPP -> network: the entry ---- */
+
+/* A message error from a user's server: when it bounces a message the
+ * inbox gave it (same id), the message is held for the user. */
+static void bridge_on_bounce(xmpp_stanza_t *st, const struct message_in *in)
+{
+    struct store_account *a;
+    char *bare;
+
+    if (in->id == NULL || in->to == NULL || strchr(in->to, '@') == NULL)
+        return;
+    bare = jid_bare(in->from);
+    a = bare ? store_account_by_jid(bridge.st, bare) : NULL;
+    if (a != NULL)
+        queue_in_bounced(a->id, in->id, message_error_condition(st));
+    store_account_free(a);
+    free(bare);
+}
 
 /* A message stanza to the gateway or a contact JID. */
 static void bridge_on_message(xmpp_stanza_t *st, void *arg)
@@ -114,8 +134,11 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
     if (roster_on_privilege(st))
         return; /* XEP-0356: what the user's server lets us do */
     message_parse(st, &in);
-    if (strcmp(in.type, "error") == 0 || strcmp(in.type, "groupchat") == 0 ||
-        in.to == NULL)
+    if (strcmp(in.type, "error") == 0) {
+        bridge_on_bounce(st, &in);
+        return;
+    }
+    if (strcmp(in.type, "groupchat") == 0 || in.to == NULL)
         return;
     if (strchr(in.to, '@') == NULL) {
         if (in.body != NULL)

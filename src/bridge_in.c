@@ -56,10 +56,10 @@ void bridge_apply_status(struct store_message *m, int status, int error_code,
     from = bridge_contact_jid(c);
     if (status >= STORE_STATUS_DELIVERED && old < STORE_STATUS_DELIVERED &&
         m->want_receipt)
-        bridge_inbox(m->account_id, m->sender,
+        bridge_inbox(m->account_id, m->sender, NULL,
                      message_receipt_xml(from, m->sender, m->stanza_id));
     if (status == STORE_STATUS_READ && m->want_markers)
-        bridge_inbox(m->account_id, m->sender,
+        bridge_inbox(m->account_id, m->sender, NULL,
                      message_displayed_xml(from, m->sender, m->stanza_id));
     free(from);
     store_contact_free(c);
@@ -138,7 +138,7 @@ static int bridge_peer(const struct store_account *a,
         return -1;
     p->jid = bridge_contact_jid(c);
     if (created)
-        bridge_inbox(a->id, a->jid,
+        bridge_inbox(a->id, a->jid, NULL,
                      roster_new_contact_xml(p->contact_id, p->jid, a->jid,
                                             ev->peer_name));
     store_contact_free(c);
@@ -258,11 +258,11 @@ static int bridge_in_message(const struct bridge_peer *p,
         }
     }
     o.body = ev->geo ? ev->geo : body;
-    bridge_inbox(p->a->id, p->a->jid, message_build(&o));
+    bridge_inbox(p->a->id, p->a->jid, o.id, message_build(&o));
     if (ev->geo != NULL && ev->text != NULL) {
         /* the name and address follow the geo: URI clients show as a map */
         info_id = xasprintf("%s-place", ev->id);
-        bridge_inbox(p->a->id, p->a->jid,
+        bridge_inbox(p->a->id, p->a->jid, info_id,
                      message_chat_xml(p->jid, p->a->jid, info_id, ev->text));
         free(info_id);
     }
@@ -308,7 +308,7 @@ static int bridge_in_action(const struct bridge_peer *p,
     }
     if (o.body == NULL)
         o.body = text;
-    bridge_inbox(p->a->id, p->a->jid, message_build(&o));
+    bridge_inbox(p->a->id, p->a->jid, o.id, message_build(&o));
     store_message_free(t);
     free(text);
     return 0;
@@ -324,7 +324,7 @@ static int bridge_in_renumber(const struct bridge_peer *p,
         store_contact_renumber(bridge.st, p->contact_id, ev->new_peer) < 0)
         log_warn("bridge: number change of %s not recorded", p->jid);
     text = xasprintf("[%s]", ev->text ? ev->text : "changed their number");
-    bridge_inbox(p->a->id, p->a->jid,
+    bridge_inbox(p->a->id, p->a->jid, ev->id,
                  message_chat_xml(p->jid, p->a->jid, ev->id, text));
     free(text);
     return 0;

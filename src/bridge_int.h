@@ -30,8 +30,12 @@ struct bridge_state {
 extern struct bridge_state bridge;
 
 /* bridge.c: shared helpers */
-/* Queues xml (taken) for recipient to in the inbox. */
-void bridge_inbox(long long account_id, const char *to, char *xml);
+/* Queues xml (taken) for recipient to in the inbox. id: the stanza id of
+ * a message with content, which ferry sends again should the user's
+ * server bounce it; NULL for stanzas not worth it (receipts, markers,
+ * errors, subscriptions). */
+void bridge_inbox(long long account_id, const char *to, const char *id,
+                  char *xml);
 /* The JID of a contact (caller frees). */
 char *bridge_contact_jid(const struct store_contact *c);
 /* Marks a message failed and bounces an error to its sender. */

@@ -123,7 +123,7 @@ static void bridge_fetch_caption(const struct bridge_fetch *f)
     if (f->caption == NULL || f->caption[0] == '\0')
         return;
     id = xasprintf("%s-caption", f->wamid);
-    bridge_inbox(f->account_id, f->to,
+    bridge_inbox(f->account_id, f->to, id,
                  message_chat_xml(f->from, f->to, id, f->caption));
     free(id);
 }
@@ -138,7 +138,7 @@ static void bridge_fetch_notice(const struct bridge_fetch *f, const char *why)
                   f->filename ? f->filename : "", f->filename ? ")" : "", why);
 
     queue_begin();
-    bridge_inbox(f->account_id, f->to,
+    bridge_inbox(f->account_id, f->to, f->wamid,
                  message_chat_xml(f->from, f->to, f->wamid, text));
     bridge_fetch_caption(f);
     log_info("bridge: %s %s not passed on: %s", f->kind, f->wamid, why);
@@ -181,7 +181,7 @@ static void bridge_fetch_published(const char *url, const char *error,
     }
     o.oob_url = url;
     queue_begin();
-    bridge_inbox(f->account_id, f->to, message_build(&o));
+    bridge_inbox(f->account_id, f->to, o.id, message_build(&o));
     bridge_fetch_caption(f);
     queue_out_done(f->outbox_id);
     log_debug("bridge: %s %s delivered as a link", f->kind, f->wamid);

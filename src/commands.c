@@ -235,7 +235,7 @@ static void commands_finish_adhoc(struct commands_req *r)
 /* Sends a chat message from the gateway to the full JID to. */
 static void commands_chat(const char *to, const char *text)
 {
-    char *xml = message_notice_xml(component_jid(), to, text);
+    char *xml = message_notice_xml(component_jid(), to, NULL, text);
 
     component_send_raw(xml, strlen(xml));
     free(xml);

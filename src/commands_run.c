@@ -219,6 +219,8 @@ static void commands_status_account(struct commands_req *r,
     commands_show_ll(r, "outbox", "Outgoing messages waiting", s.outbox_queued);
     commands_show_ll(r, "failed", "Outgoing messages failed", s.outbox_failed);
     commands_show_ll(r, "inbox", "Incoming messages waiting", s.inbox);
+    commands_show_ll(r, "held", "Incoming messages held until you are online",
+                     s.inbox_held);
     commands_show(r, "last_error", "Last error", err ? err : "none");
     commands_settings_show(r, a->settings);
     free(err);
@@ -391,6 +393,8 @@ static void commands_stats_run(struct commands_req *r)
     commands_show_ll(r, "failed", "Outgoing failed (retryable)",
                      s.outbox_failed);
     commands_show_ll(r, "inbox", "Incoming queue", s.inbox);
+    commands_show_ll(r, "held", "Incoming held for offline users (bounced)",
+                     s.inbox_held);
     commands_show_ll(r, "uptime", "Uptime (seconds)",
                      (now_ms() - commands.started_ms) / 1000);
     commands_show_ll(r, "reconnects", "Reconnects to the XMPP server",

@@ -373,15 +373,16 @@ char *message_error_xml(const char *from, const char *to, const char *id,
     return message_take_xml(m);
 }
 
-char *message_notice_xml(const char *from, const char *to, const char *body)
+char *message_notice_xml(const char *from, const char *to, const char *id,
+                         const char *body)
 {
-    char *id = component_new_id();
+    char *made = id == NULL ? component_new_id() : NULL;
     char *xml;
-    xmpp_stanza_t *m = message_new("chat", from, to, id);
+    xmpp_stanza_t *m = message_new("chat", from, to, id ? id : made);
 
     component_text_elem(m, "body", body);
     xml = message_take_xml(m);
-    free(id);
+    free(made);
     return xml;
 }
 
@@ -400,6 +401,22 @@ char *message_add_delay(const char *xml, const char *from, long long stamp)
     return xasprintf("%.*s<delay xmlns=\"" NS_DELAY
                      "\" from=\"%s\" stamp=\"%s\"/>%s",
                      (int)(n - cl), xml, from, ts, close);
+}
+
+const char *message_error_condition(xmpp_stanza_t *st)
+{
+    xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "error"), *c;
+    const char *ns;
+
+    for (c = e ? xmpp_stanza_get_children(e) : NULL; c != NULL;
+         c = xmpp_stanza_get_next(c)) {
+        ns = xmpp_stanza_get_ns(c);
+        if (xmpp_stanza_is_tag(c) && ns != NULL &&
+            strcmp(ns, NS_STANZAS) == 0 &&
+            strcmp(xmpp_stanza_get_name(c), "text") != 0)
+            return xmpp_stanza_get_name(c);
+    }
+    return "unknown";
 }
 
 void message_error_reply(xmpp_stanza_t *st, const char *type,

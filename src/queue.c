@@ -29,6 +29,15 @@
 #define QUEUE_MAX_PINGS 64 /* batches in flight before the barrier answers */
 #define QUEUE_XMPP_QUEUE_HIGH 512
 #define QUEUE_DELAY_AFTER_MS 5000 /* stamp XEP-0203 delay when older */
+/* A confirmed message is kept this long in case the server bounces it
+ * after the ping (the bounce comes within a round trip, even over s2s). */
+#define QUEUE_INBOX_KEEP_MS 60000
+#define QUEUE_INBOX_EXPIRE_EVERY_MS 5000
+#define QUEUE_MAX_BOUNCES 10 /* then the message is dropped, with a warning */
+/* Held messages go this long after the user's presence: a server hands
+ * its offline store to the new session at about the time it broadcasts
+ * the presence, and the held messages are newer than those. */
+#define QUEUE_RELEASE_AFTER_MS 2000
 #define QUEUE_HOUSEKEEPING_MS (3600 * 1000)
 #define QUEUE_EARLY_STATUS_TTL_S 3600
 #define QUEUE_FAILED_TTL_S (7 * 24 * 3600) /* failed rows kept for a retry */
@@ -39,6 +48,13 @@ struct queue_flight {
     long long account_id;
     long long message_id; /* 0: not a message (read, typing...) */
     int attempts;
+};
+
+/* A user came back: its held messages go when ev fires. */
+struct queue_release {
+    long long account_id;
+    struct event *ev;
+    struct queue_release *next;
 };
 
 struct queue_bucket {
@@ -58,13 +74,15 @@ static struct {
     struct queue_flight flight[QUEUE_MAX_INFLIGHT];
     int nflight;
     struct queue_bucket *buckets;
+    struct queue_release *releases;
     struct event *timer;
     struct event *housekeeping;
     int xmpp_up;
-    long long inbox_sent; /* highest inbox id written to the stream */
-    int pings;            /* barrier pings outstanding */
-    long long wake_ms;    /* earliest time a bucket frees up, 0 if none */
-    int hold;             /* shutting down: no new requests */
+    long long inbox_sent;       /* highest inbox id written to the stream */
+    long long inbox_expired_ms; /* last expiry of confirmed rows */
+    int pings;                  /* barrier pings outstanding */
+    long long wake_ms;          /* earliest time a bucket frees up, 0 if none */
+    int hold;                   /* shutting down: no new requests */
 } queue;
 
 static void queue_pass(void *arg);
@@ -315,7 +333,7 @@ int queue_out_inflight(void)
 /* ---- inbox: the confirmation barrier ---- */
 
 struct queue_batch {
-    long long last;
+    long long first, last;
     int n;
     char domain[JID_MAX + 1];
 };
@@ -324,9 +342,15 @@ static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
 {
     struct queue_batch *b = arg;
 
+    long long now = wall_ms();
+
     if (reply != NULL) {
         queue_begin();
-        store_inbox_delete_upto(queue.st, b->last);
+        store_inbox_confirm(queue.st, b->first, b->last, now);
+        if (now - queue.inbox_expired_ms >= QUEUE_INBOX_EXPIRE_EVERY_MS) {
+            store_inbox_expire(queue.st, now - QUEUE_INBOX_KEEP_MS);
+            queue.inbox_expired_ms = now;
+        }
         metrics_add(METRICS_XMPP_DELIVERED, (unsigned long long)b->n);
         queue.pings--;
         queue_kick();
@@ -347,6 +371,8 @@ static int queue_in_send(const struct store_inbox *in, void *arg)
     else
         component_send_raw(in->stanza, strlen(in->stanza));
     free(delayed);
+    if (b->first == 0)
+        b->first = in->id;
     b->last = in->id;
     b->n++;
     if (jid_domain(in->recipient, b->domain, sizeof(b->domain)) < 0)
@@ -378,7 +404,7 @@ static void queue_in_pass(void)
 
     while (queue.xmpp_up && queue.pings < QUEUE_MAX_PINGS &&
            component_send_queue_len() < QUEUE_XMPP_QUEUE_HIGH) {
-        b.last = 0;
+        b.first = b.last = 0;
         b.n = 0;
         b.domain[0] = '\0';
         store_inbox_fetch(queue.st, queue.inbox_sent, QUEUE_INBOX_BATCH,
@@ -388,6 +414,65 @@ static void queue_in_pass(void)
         queue.inbox_sent = b.last;
         queue_in_barrier(&b);
     }
+}
+
+void queue_in_bounced(long long account_id, const char *stanza_id,
+                      const char *why)
+{
+    int rc;
+
+    queue_begin();
+    rc = store_inbox_bounce(queue.st, account_id, stanza_id, QUEUE_MAX_BOUNCES,
+                            wall_ms());
+    if (rc == 1)
+        log_info("queue: message %s bounced (%s); held until its user is "
+                 "online",
+                 stanza_id, why);
+    else if (rc == 2)
+        log_warn("queue: message %s bounced %d times (%s); dropped", stanza_id,
+                 QUEUE_MAX_BOUNCES, why);
+}
+
+static void queue_release_free(struct queue_release *r)
+{
+    struct queue_release **p = &queue.releases;
+
+    while (*p != NULL && *p != r)
+        p = &(*p)->next;
+    if (*p == r)
+        *p = r->next;
+    event_free(r->ev);
+    free(r);
+}
+
+static void queue_release_due(evutil_socket_t fd, short what, void *arg)
+{
+    struct queue_release *r = arg;
+    long long n;
+
+    queue_begin();
+    n = store_inbox_release(queue.st, r->account_id);
+    if (n > 0) {
+        log_info("queue: %lld held message(s) of account %lld sent again", n,
+                 r->account_id);
+        queue_kick();
+    }
+    queue_release_free(r);
+}
+
+void queue_in_release(long long account_id)
+{
+    struct queue_release *r;
+
+    for (r = queue.releases; r != NULL; r = r->next)
+        if (r->account_id == account_id)
+            return; /* one release per return is enough */
+    r = xcalloc(1, sizeof(*r));
+    r->account_id = account_id;
+    r->ev = event_new(loop_base(), -1, 0, queue_release_due, r);
+    r->next = queue.releases;
+    queue.releases = r;
+    loop_timer_start(r->ev, QUEUE_RELEASE_AFTER_MS);
 }
 
 void queue_xmpp_state(int connected)
@@ -442,6 +527,8 @@ void queue_free(void)
     struct queue_bucket *b;
 
     queue_flush();
+    while (queue.releases != NULL) /* held rows stay held: a restart keeps */
+        queue_release_free(queue.releases); /* them for the next presence */
     while ((b = queue.buckets) != NULL) {
         queue.buckets = b->next;
         free(b);

@@ -167,6 +167,8 @@ void roster_on_presence(xmpp_stanza_t *st, void *arg)
             roster_send("unavailable", to, bare);
         goto out;
     }
+    if (type == NULL)
+        queue_in_release(a->id); /* the user is back: held messages go */
     if (strchr(to, '@') == NULL)
         roster_gateway_presence(type, bare, a);
     else
@@ -390,7 +392,7 @@ void roster_on_reply(xmpp_stanza_t *st, void *arg)
         store_contact_set_subscription(roster.st, cid, "none");
         cj = roster_contact_jid(c);
         xml = roster_subscribe_xml(cj, bare, c->name);
-        store_inbox_add(roster.st, c->account_id, bare, xml);
+        store_inbox_add(roster.st, c->account_id, bare, xml, NULL);
         free(xml);
         free(cj);
         queue_kick();

@@ -125,6 +125,19 @@ static const char *const store_migrations[] = {
     "  expires INTEGER NOT NULL,"
     "  created INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX media_file_expires ON media_file (expires);",
+    /* 1 -> 2: stanzas the XMPP server bounces after the barrier ping
+     * (an offline user over quota, no offline storage) are kept and sent
+     * again when the user is back. state: 0 queued, 1 confirmed by the
+     * ping and kept a while in case it bounces, 2 bounced: held until the
+     * user's presence returns. Only rows with a stanza_id (messages with
+     * content) are kept past the ping. */
+    "ALTER TABLE inbox ADD COLUMN stanza_id TEXT;"
+    "ALTER TABLE inbox ADD COLUMN state INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE inbox ADD COLUMN settled INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE inbox ADD COLUMN bounces INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX inbox_stanza ON inbox (account_id, stanza_id)"
+    "  WHERE stanza_id IS NOT NULL;"
+    "CREATE INDEX inbox_settled ON inbox (settled) WHERE state = 1;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -89,11 +89,16 @@ int store_stats_get(struct store *st, long long account_id,
         store_stmt(st, "SELECT count(*) FROM outbox WHERE state = 'failed'"
                        " AND " STORE_ADMIN_ACCOUNT),
         account_id);
-    s->inbox =
-        store_admin_int(st,
-                        store_stmt(st, "SELECT count(*) FROM inbox WHERE ?1 = 0"
-                                       " OR account_id = ?1"),
-                        account_id);
+    s->inbox = store_admin_int(
+        st,
+        store_stmt(st, "SELECT count(*) FROM inbox WHERE state = 0"
+                       " AND " STORE_ADMIN_ACCOUNT),
+        account_id);
+    s->inbox_held = store_admin_int(
+        st,
+        store_stmt(st, "SELECT count(*) FROM inbox WHERE state = 2"
+                       " AND " STORE_ADMIN_ACCOUNT),
+        account_id);
     s->accounts = store_admin_int(
         st,
         store_stmt(st, "SELECT count(*) FROM account WHERE ?1 = 0"
@@ -105,7 +110,8 @@ int store_stats_get(struct store *st, long long account_id,
                        " AND (?1 = 0 OR id = ?1)"),
         account_id);
     return s->outbox_queued < 0 || s->outbox_failed < 0 || s->inbox < 0 ||
-                   s->accounts < 0 || s->accounts_paused < 0
+                   s->inbox_held < 0 || s->accounts < 0 ||
+                   s->accounts_paused < 0
                ? -1
                : 0;
 }

@@ -892,11 +892,12 @@ void store_inbox_free(struct store_inbox *i)
 
 /* Queues a stanza (account_id 0: no account); the new row's id. */
 long long store_inbox_add(struct store *st, long long account_id,
-                          const char *recipient, const char *stanza)
+                          const char *recipient, const char *stanza,
+                          const char *stanza_id)
 {
     sqlite3_stmt *s = store_stmt(st, "INSERT INTO inbox (account_id,"
-                                     " recipient, stanza, created)"
-                                     " VALUES (?1, ?2, ?3, ?4)");
+                                     " recipient, stanza, created, stanza_id)"
+                                     " VALUES (?1, ?2, ?3, ?4, ?5)");
 
     if (s == NULL)
         return -1;
@@ -904,17 +905,19 @@ long long store_inbox_add(struct store *st, long long account_id,
     store_rows_bind_text(s, 2, recipient);
     store_rows_bind_text(s, 3, stanza);
     sqlite3_bind_int64(s, 4, wall_ms());
+    store_rows_bind_text(s, 5, stanza_id);
     return store_rows_insert(st, s);
 }
 
-/* Calls fn for up to max rows after after_id, in id order. */
+/* Calls fn for up to max queued rows after after_id, in id order. */
 int store_inbox_fetch(struct store *st, long long after_id, int max,
                       int (*fn)(const struct store_inbox *i, void *arg),
                       void *arg)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT id, account_id, recipient,"
                                      " stanza, created FROM inbox"
-                                     " WHERE id > ?1 ORDER BY id");
+                                     " WHERE id > ?1 AND state = 0"
+                                     " ORDER BY id");
     void **rows;
     size_t n, i;
     int rc, stop = 0;
@@ -933,19 +936,113 @@ int store_inbox_fetch(struct store *st, long long after_id, int max,
     return rc;
 }
 
-int store_inbox_delete_upto(struct store *st, long long id)
+/* The id range keeps both statements to the batch's rows, however many
+ * confirmed rows wait for their expiry before it. */
+int store_inbox_confirm(struct store *st, long long first, long long last,
+                        long long now)
 {
-    sqlite3_stmt *s = store_stmt(st, "DELETE FROM inbox WHERE id <= ?1");
+    sqlite3_stmt *s = store_stmt(st, "DELETE FROM inbox WHERE id BETWEEN ?1"
+                                     " AND ?2 AND state = 0"
+                                     " AND stanza_id IS NULL");
 
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 1, first);
+    sqlite3_bind_int64(s, 2, last);
+    if (store_rows_run(st, s) < 0)
+        return -1;
+    s = store_stmt(st, "UPDATE inbox SET state = 1, settled = ?3"
+                       " WHERE id BETWEEN ?1 AND ?2 AND state = 0");
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, first);
+    sqlite3_bind_int64(s, 2, last);
+    sqlite3_bind_int64(s, 3, now);
     return store_rows_run(st, s);
+}
+
+int store_inbox_expire(struct store *st, long long cutoff)
+{
+    sqlite3_stmt *s = store_stmt(st, "DELETE FROM inbox WHERE state = 1"
+                                     " AND settled < ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, cutoff);
+    return store_rows_run(st, s);
+}
+
+int store_inbox_bounce(struct store *st, long long account_id,
+                       const char *stanza_id, int max_bounces, long long now)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT id, bounces FROM inbox"
+                                     " WHERE account_id = ?1"
+                                     " AND stanza_id = ?2 AND state <> 2"
+                                     " ORDER BY id DESC LIMIT 1");
+    long long id = 0;
+    int bounces = 0, rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_rows_bind_text(s, 2, stanza_id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        id = sqlite3_column_int64(s, 0);
+        bounces = sqlite3_column_int(s, 1);
+    } else if (rc != SQLITE_DONE) {
+        store_rows_log(st, s);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? 0 : -1;
+    if (bounces + 1 >= max_bounces) {
+        s = store_stmt(st, "DELETE FROM inbox WHERE id = ?1");
+        if (s == NULL)
+            return -1;
+        sqlite3_bind_int64(s, 1, id);
+        return store_rows_run(st, s) < 0 ? -1 : 2;
+    }
+    s = store_stmt(st, "UPDATE inbox SET state = 2, settled = ?2,"
+                       " bounces = bounces + 1 WHERE id = ?1");
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, now);
+    return store_rows_run(st, s) < 0 ? -1 : 1;
+}
+
+/* New ids put the rows after the queue's cursor; created is kept, so they
+ * carry their first time as a delay stamp. */
+long long store_inbox_release(struct store *st, long long account_id)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
+            " stanza_id, bounces) SELECT account_id, recipient, stanza,"
+            " created, stanza_id, bounces FROM inbox"
+            " WHERE account_id = ?1 AND state = 2 ORDER BY id");
+    long long n;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    if (store_rows_run(st, s) < 0)
+        return -1;
+    n = sqlite3_changes(store_db(st));
+    if (n == 0)
+        return 0;
+    s = store_stmt(st, "DELETE FROM inbox WHERE account_id = ?1"
+                       " AND state = 2");
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    return store_rows_run(st, s) < 0 ? -1 : n;
 }
 
 long long store_inbox_count(struct store *st)
 {
-    return store_rows_int(st, store_stmt(st, "SELECT count(*) FROM inbox"), 0);
+    return store_rows_int(
+        st, store_stmt(st, "SELECT count(*) FROM inbox WHERE state = 0"), 0);
 }
 
 /* ---- dedupe ---- */

@@ -195,7 +195,7 @@ class Env:
                             "message_id"), r)) for r in b.db(
             "SELECT id, kind, state, attempts, last_error, message_id "
             "FROM outbox ORDER BY id")]
-        inbox = b.db("SELECT count(*) FROM inbox")[0][0]
+        inbox = b.db("SELECT count(*) FROM inbox WHERE state <> 1")[0][0]
         return msgs, outbox, inbox
 
 

@@ -211,7 +211,7 @@ static void test_foreign_keys(void **state)
                      -1);
     assert_int_equal(store_outbox_add(f->st, f->acc, c, 9999, "text", "{}"),
                      -1);
-    assert_int_equal(store_inbox_add(f->st, 9999, "a@b", "<m/>"), -1);
+    assert_int_equal(store_inbox_add(f->st, 9999, "a@b", "<m/>", NULL), -1);
     assert_int_equal(store_early_status_add(f->st, 9999, "w", 1, 0, NULL), -1);
     assert_int_equal(store_contact_ensure(f->st, 9999, "1", "+1", NULL, NULL),
                      -1);
@@ -314,7 +314,7 @@ static void test_fill_account(struct fixture *f, long long acc, const char *num)
     assert_int_equal(store_alias_add(f->st, acc, "lid-x", c), 0);
     assert_true(store_outbox_add(f->st, acc, c, m, "text", "{}") > 0);
     assert_true(store_outbox_add(f->st, acc, 0, 0, "read", "{}") > 0);
-    assert_true(store_inbox_add(f->st, acc, "a@example.org", "<m/>") > 0);
+    assert_true(store_inbox_add(f->st, acc, "a@example.org", "<m/>", "m1") > 0);
     assert_int_equal(store_early_status_add(f->st, acc, num, 2, 0, NULL), 0);
 }
 
@@ -327,7 +327,8 @@ static void test_account_delete(void **state)
     assert_true(b > 0);
     test_fill_account(f, f->acc, "4915100000001");
     test_fill_account(f, b, "4915100000002");
-    assert_int_equal(store_inbox_add(f->st, 0, "gw", "<presence/>") > 0, 1);
+    assert_int_equal(store_inbox_add(f->st, 0, "gw", "<presence/>", NULL) > 0,
+                     1);
     assert_int_equal(test_query(f, "SELECT count(*) FROM alias"), 2);
 
     assert_int_equal(store_account_delete(f->st, f->acc), 0);
@@ -711,9 +712,11 @@ static void test_inbox_queue(void **state)
     long long i1, i2, i3;
     struct ids ids;
 
-    i1 = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>");
-    i2 = store_inbox_add(f->st, 0, "bob@example.org", "<message/>");
-    i3 = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>");
+    i1 =
+        store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>", NULL);
+    i2 = store_inbox_add(f->st, 0, "bob@example.org", "<message/>", NULL);
+    i3 =
+        store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>", NULL);
     assert_true(i1 > 0 && i2 > i1 && i3 > i2);
     assert_int_equal(store_inbox_count(f->st), 3);
 
@@ -728,15 +731,89 @@ static void test_inbox_queue(void **state)
     ids = test_inbox(f, i3, 10, 0);
     test_ids_equal(&ids, 0);
 
-    assert_int_equal(store_inbox_delete_upto(f->st, i2), 0);
+    assert_int_equal(store_inbox_confirm(f->st, i1, i2, wall_ms()), 0);
     assert_int_equal(store_inbox_count(f->st), 1);
     ids = test_inbox(f, 0, 10, 0);
     test_ids_equal(&ids, 1, i3);
 
     /* Emptied, the table must not hand out an id the queue's cursor has
      * already passed. */
-    assert_int_equal(store_inbox_delete_upto(f->st, i3), 0);
-    assert_true(store_inbox_add(f->st, 0, "bob@example.org", "<m/>") > i3);
+    assert_int_equal(store_inbox_confirm(f->st, i3, i3, wall_ms()), 0);
+    assert_true(store_inbox_add(f->st, 0, "bob@example.org", "<m/>", NULL) >
+                i3);
+}
+
+static long long test_inbox_rows(struct fixture *f, int state)
+{
+    sqlite3_stmt *s = store_stmt(f->st, "SELECT count(*) FROM inbox"
+                                        " WHERE state = ?1");
+    long long n;
+
+    sqlite3_bind_int(s, 1, state);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return n;
+}
+
+/* A message the user's server bounces after the ping: held, then queued
+ * again (after everything queued meanwhile) when the user is back. */
+static void test_inbox_bounce(void **state)
+{
+    struct fixture *f = *state;
+    long long m1, r1, m2, m3, t = wall_ms();
+    struct ids ids;
+
+    m1 = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>",
+                         "wamid.1");
+    r1 =
+        store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>", NULL);
+    m2 = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>",
+                         "wamid.2");
+    assert_int_equal(store_inbox_confirm(f->st, m1, m2, t), 0);
+    /* the receipt is gone; the messages are kept, but not queued */
+    assert_int_equal(store_inbox_count(f->st), 0);
+    assert_int_equal(test_inbox_rows(f, 1), 2);
+    ids = test_inbox(f, 0, 10, 0);
+    test_ids_equal(&ids, 0);
+    (void)r1;
+
+    /* a bounce of an unknown id, or of another account, holds nothing */
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.x", 10, t), 0);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc + 1, "wamid.2", 10, t),
+                     0);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.2", 10, t), 1);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 10, t), 1);
+    assert_int_equal(test_inbox_rows(f, 2), 2);
+    /* held rows are not expired with the confirmed ones */
+    assert_int_equal(store_inbox_expire(f->st, t + 1), 0);
+    assert_int_equal(test_inbox_rows(f, 2), 2);
+
+    m3 = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>",
+                         "wamid.3");
+    assert_int_equal(store_inbox_release(f->st, f->acc + 1), 0);
+    assert_int_equal(store_inbox_release(f->st, f->acc), 2);
+    assert_int_equal(test_inbox_rows(f, 2), 0);
+    ids = test_inbox(f, m2, 10, 0);
+    assert_int_equal(ids.n, 3);
+    assert_int_equal(ids.v[0], m3);
+    assert_true(ids.v[1] > m3 && ids.v[2] > ids.v[1]);
+    assert_int_equal(store_inbox_count(f->st), 3);
+
+    /* the released rows keep their ids' order (wamid.1 first) and their
+     * bounce count: the max_bounces-th bounce drops it */
+    assert_int_equal(store_inbox_confirm(f->st, m3, ids.v[2], t), 0);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 1);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 0);
+    assert_int_equal(store_inbox_release(f->st, f->acc), 1);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 2);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 0);
+
+    /* confirmed rows expire after their keep time */
+    assert_int_equal(store_inbox_expire(f->st, t), 0);
+    assert_int_equal(test_inbox_rows(f, 1), 2);
+    assert_int_equal(store_inbox_expire(f->st, t + 1), 0);
+    assert_int_equal(test_inbox_rows(f, 1), 0);
 }
 
 /* ---- dedupe ---- */
@@ -833,7 +910,7 @@ static void test_stats(void **state)
     long long mo = test_message(f, f->acc, ca, 'o', "o1", NULL);
     long long mf = test_message(f, f->acc, ca, 'o', "o2", NULL);
     long long mb = test_message(f, b, cb, 'o', "o3", "w3");
-    long long ob, of;
+    long long ob, of, held;
     struct store_stats s;
     char *err;
 
@@ -846,9 +923,12 @@ static void test_stats(void **state)
     ob = store_outbox_add(f->st, b, cb, 0, "read", "w1");
     assert_int_equal(store_outbox_fail(f->st, of, "131026 undeliverable"), 0);
     assert_int_equal(store_outbox_retry(f->st, ob, 1, 0, "HTTP 503"), 0);
-    assert_true(store_inbox_add(f->st, f->acc, "alice@example.org", "<m/>") >
-                0);
-    assert_true(store_inbox_add(f->st, 0, "example.org", "<p/>") > 0);
+    held = store_inbox_add(f->st, f->acc, "alice@example.org", "<m/>", "h1");
+    assert_int_equal(store_inbox_confirm(f->st, held, held, wall_ms()), 0);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, "h1", 10, wall_ms()), 1);
+    assert_true(
+        store_inbox_add(f->st, f->acc, "alice@example.org", "<m/>", NULL) > 0);
+    assert_true(store_inbox_add(f->st, 0, "example.org", "<p/>", NULL) > 0);
     assert_int_equal(store_account_set_state(f->st, b, "auth_failed", "190"),
                      0);
 
@@ -860,6 +940,7 @@ static void test_stats(void **state)
     assert_int_equal(s.outbox_queued, 1);
     assert_int_equal(s.outbox_failed, 1);
     assert_int_equal(s.inbox, 1);
+    assert_int_equal(s.inbox_held, 1);
     assert_int_equal(s.accounts, 1);
     assert_int_equal(s.accounts_paused, 0);
 
@@ -963,6 +1044,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_retry_delay, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_queue, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_bounce, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_seen, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_early_status, test_setup,
