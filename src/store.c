@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
 
 #define STORE_STMT_CACHE 128
@@ -344,4 +345,122 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql)
         fatal("store: statement cache full (raise STORE_STMT_CACHE)");
     }
     return s;
+}
+
+/* ---- row helpers for store_rows.c, store_admin.c and store_media.c ---- */
+
+/* Logs the database's last error with the statement it came from. */
+void store_log_stmt(struct store *st, sqlite3_stmt *s)
+{
+    log_error("store: %s (in \"%.60s\")", sqlite3_errmsg(store_db(st)),
+              sqlite3_sql(s));
+}
+
+/* A copy of text column i; NULL when the column is NULL. */
+char *store_col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+
+    return t != NULL ? xstrdup((const char *)t) : NULL;
+}
+
+void store_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Binds a row id, or NULL when id is 0 ("none"). */
+void store_bind_id(sqlite3_stmt *s, int i, long long id)
+{
+    if (id > 0)
+        sqlite3_bind_int64(s, i, id);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Steps a statement that returns no rows; 0 or -1 (logged). */
+int store_run(struct store *st, sqlite3_stmt *s)
+{
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        store_log_stmt(st, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Runs an INSERT; the new row's id, or -1 (logged). */
+long long store_insert(struct store *st, sqlite3_stmt *s)
+{
+    if (store_run(st, s) < 0)
+        return -1;
+    return sqlite3_last_insert_rowid(store_db(st));
+}
+
+/* The integer in the first column of the first row (NULL reads as 0);
+ * none when there is no row, -1 on error (logged). */
+long long store_int(struct store *st, sqlite3_stmt *s, long long none)
+{
+    long long v = none;
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        v = sqlite3_column_int64(s, 0);
+    } else if (rc != SQLITE_DONE) {
+        store_log_stmt(st, s);
+        v = -1;
+    }
+    sqlite3_reset(s);
+    return v;
+}
+
+/* The first row built by read; NULL when none or on error (logged). */
+void *store_one(struct store *st, sqlite3_stmt *s, store_read_fn read)
+{
+    void *row = NULL;
+    int rc;
+
+    if (s == NULL)
+        return NULL;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        row = read(s);
+    else if (rc != SQLITE_DONE)
+        store_log_stmt(st, s);
+    sqlite3_reset(s);
+    return row;
+}
+
+/* Reads up to max rows into a new array *rows (the caller frees it and each
+ * row, even on error), so that callbacks run with no statement pending. */
+int store_all(struct store *st, sqlite3_stmt *s, store_read_fn read, size_t max,
+              void ***rows, size_t *n)
+{
+    size_t alloc = 0;
+    int rc = SQLITE_DONE;
+
+    *rows = NULL;
+    *n = 0;
+    if (s == NULL)
+        return -1;
+    while (*n < max) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        if (*n == alloc) {
+            alloc = alloc ? alloc * 2 : 16;
+            *rows = xrealloc(*rows, alloc * sizeof(**rows));
+        }
+        (*rows)[(*n)++] = read(s);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        store_log_stmt(st, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }

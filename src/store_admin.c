@@ -4,47 +4,21 @@
  * which are kept so that they can be queued again. */
 #include <string.h>
 
-#include "log.h"
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
 
 /* A row filter on the account: ?1 = 0 means every account. */
 #define STORE_ADMIN_ACCOUNT "(?1 = 0 OR account_id = ?1)"
 
-/* Steps s, which binds ?1 to account_id, and returns the integer of its
- * first row (0 when none); -1 on error (logged). */
+/* Steps s after binding ?1 to account_id; the integer of its first row (0
+ * when none), -1 on error (logged). */
 static long long store_admin_int(struct store *st, sqlite3_stmt *s,
                                  long long account_id)
 {
-    long long v = 0;
-    int rc;
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, account_id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        v = sqlite3_column_int64(s, 0);
-    } else if (rc != SQLITE_DONE) {
-        log_error("store: %s", sqlite3_errmsg(store_db(st)));
-        v = -1;
-    }
-    sqlite3_reset(s);
-    return v;
-}
-
-/* Steps a statement that returns no rows; 0 or -1 (logged). */
-static int store_admin_run(struct store *st, sqlite3_stmt *s)
-{
-    int rc;
-
-    if (s == NULL)
-        return -1;
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE)
-        log_error("store: %s", sqlite3_errmsg(store_db(st)));
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    if (s != NULL)
+        sqlite3_bind_int64(s, 1, account_id);
+    return store_int(st, s, 0);
 }
 
 /* Fills s->messages from the message table. */
@@ -68,7 +42,7 @@ static int store_admin_messages(struct store *st, long long account_id,
         s->messages[dir[0] == 'o'][status] = sqlite3_column_int64(q, 2);
     }
     if (rc != SQLITE_DONE)
-        log_error("store: %s", sqlite3_errmsg(store_db(st)));
+        store_log_stmt(st, q);
     sqlite3_reset(q);
     return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -122,16 +96,13 @@ char *store_outbox_last_error(struct store *st, long long account_id)
                                      " WHERE account_id = ?1"
                                      " AND last_error IS NOT NULL"
                                      " ORDER BY id DESC LIMIT 1");
-    const unsigned char *t;
     char *v = NULL;
 
     if (s == NULL)
         return NULL;
     sqlite3_bind_int64(s, 1, account_id);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        t = sqlite3_column_text(s, 0);
-        v = t != NULL ? xstrdup((const char *)t) : NULL;
-    }
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = store_col_text(s, 0);
     sqlite3_reset(s);
     return v;
 }
@@ -145,7 +116,7 @@ int store_outbox_fail(struct store *st, long long id, const char *last_error)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, last_error, -1, SQLITE_TRANSIENT);
-    return store_admin_run(st, s);
+    return store_run(st, s);
 }
 
 /* Moves the messages of the account's failed rows back to queued. */
@@ -160,7 +131,7 @@ static int store_admin_unfail_messages(struct store *st, long long account_id)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
     sqlite3_bind_int64(s, 2, now_s());
-    return store_admin_run(st, s);
+    return store_run(st, s);
 }
 
 long long store_outbox_requeue_failed(struct store *st, long long account_id)
@@ -173,7 +144,7 @@ long long store_outbox_requeue_failed(struct store *st, long long account_id)
     if (s == NULL || store_admin_unfail_messages(st, account_id) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    if (store_admin_run(st, s) < 0)
+    if (store_run(st, s) < 0)
         return -1;
     return sqlite3_changes(store_db(st));
 }
@@ -186,5 +157,5 @@ int store_outbox_expire_failed(struct store *st, long long before_s)
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, before_s);
-    return store_admin_run(st, s);
+    return store_run(st, s);
 }

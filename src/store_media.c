@@ -4,32 +4,11 @@
  * SQL with bound parameters; every string read is copied. */
 #include <stdlib.h>
 
-#include "log.h"
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
 
 #define STORE_MEDIA_BATCH_MAX 1024
-
-static char *store_media_text(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-
-    return t != NULL ? xstrdup((const char *)t) : NULL;
-}
-
-/* Steps a statement that returns no rows; 0 or -1 (logged). */
-static int store_media_run(struct store *st, sqlite3_stmt *s)
-{
-    int rc;
-
-    if (s == NULL)
-        return -1;
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE)
-        log_error("store: %s", sqlite3_errmsg(store_db(st)));
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
 
 void store_media_file_free(struct store_media_file *f)
 {
@@ -57,7 +36,20 @@ int store_media_add(struct store *st, const struct store_media_file *f)
     sqlite3_bind_int64(s, 5, f->size);
     sqlite3_bind_int64(s, 6, f->expires);
     sqlite3_bind_int64(s, 7, now_s());
-    return store_media_run(st, s);
+    return store_run(st, s);
+}
+
+static void *store_media_read(sqlite3_stmt *s)
+{
+    struct store_media_file *f = xcalloc(1, sizeof(*f));
+
+    f->token = store_col_text(s, 0);
+    f->kind = store_col_text(s, 1);
+    f->mime = store_col_text(s, 2);
+    f->filename = store_col_text(s, 3);
+    f->size = sqlite3_column_int64(s, 4);
+    f->expires = sqlite3_column_int64(s, 5);
+    return f;
 }
 
 struct store_media_file *store_media_get(struct store *st, const char *token)
@@ -65,25 +57,11 @@ struct store_media_file *store_media_get(struct store *st, const char *token)
     sqlite3_stmt *s =
         store_stmt(st, "SELECT token, kind, mime, filename, size, expires"
                        " FROM media_file WHERE token = ?1");
-    struct store_media_file *f = NULL;
-    int rc;
+    struct store_media_file *f;
 
-    if (s == NULL)
-        return NULL;
-    sqlite3_bind_text(s, 1, token, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        f = xcalloc(1, sizeof(*f));
-        f->token = store_media_text(s, 0);
-        f->kind = store_media_text(s, 1);
-        f->mime = store_media_text(s, 2);
-        f->filename = store_media_text(s, 3);
-        f->size = sqlite3_column_int64(s, 4);
-        f->expires = sqlite3_column_int64(s, 5);
-    } else if (rc != SQLITE_DONE) {
-        log_error("store: %s", sqlite3_errmsg(store_db(st)));
-    }
-    sqlite3_reset(s);
+    if (s != NULL)
+        store_bind_text(s, 1, token);
+    f = store_one(st, s, store_media_read);
     if (f != NULL && (f->token == NULL || f->kind == NULL || f->mime == NULL)) {
         store_media_file_free(f);
         f = NULL;
@@ -107,9 +85,9 @@ static int store_media_expired(struct store *st, long long now_s, int max,
     sqlite3_bind_int(s, 2, max);
     *tokens = xcalloc((size_t)max, sizeof(**tokens));
     while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
-        (*tokens)[n++] = store_media_text(s, 0);
+        (*tokens)[n++] = store_col_text(s, 0);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        log_error("store: %s", sqlite3_errmsg(store_db(st)));
+        store_log_stmt(st, s);
     sqlite3_reset(s);
     return n;
 }
@@ -133,7 +111,7 @@ int store_media_expire(struct store *st, long long now_s, int max,
             rc = -1;
         } else {
             sqlite3_bind_text(s, 1, tokens[i], -1, SQLITE_TRANSIENT);
-            if (store_media_run(st, s) < 0)
+            if (store_run(st, s) < 0)
                 rc = -1;
         }
         free(tokens[i]);

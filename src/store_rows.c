@@ -8,129 +8,8 @@
 
 #include "log.h"
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
-
-/* Builds one row struct from the current row of a statement. */
-typedef void *(*store_rows_read_fn)(sqlite3_stmt *s);
-
-/* Logs the database's last error with the statement it came from. */
-static void store_rows_log(struct store *st, sqlite3_stmt *s)
-{
-    log_error("store: %s (in \"%.60s\")", sqlite3_errmsg(store_db(st)),
-              sqlite3_sql(s));
-}
-
-/* A copy of text column i; NULL when the column is NULL. */
-static char *store_rows_text(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-
-    return t != NULL ? xstrdup((const char *)t) : NULL;
-}
-
-static void store_rows_bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-}
-
-/* Binds a row id, or NULL when id is 0 ("none"). */
-static void store_rows_bind_id(sqlite3_stmt *s, int i, long long id)
-{
-    if (id > 0)
-        sqlite3_bind_int64(s, i, id);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-/* Steps a statement that returns no rows; 0 or -1 (logged). */
-static int store_rows_run(struct store *st, sqlite3_stmt *s)
-{
-    int rc;
-
-    if (s == NULL)
-        return -1;
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE)
-        store_rows_log(st, s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* Runs an INSERT; the new row's id, or -1 (logged). */
-static long long store_rows_insert(struct store *st, sqlite3_stmt *s)
-{
-    if (store_rows_run(st, s) < 0)
-        return -1;
-    return sqlite3_last_insert_rowid(store_db(st));
-}
-
-/* The integer in the first column of the first row (NULL reads as 0);
- * none when there is no row, -1 on error (logged). */
-static long long store_rows_int(struct store *st, sqlite3_stmt *s,
-                                long long none)
-{
-    long long v = none;
-    int rc;
-
-    if (s == NULL)
-        return -1;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        v = sqlite3_column_int64(s, 0);
-    } else if (rc != SQLITE_DONE) {
-        store_rows_log(st, s);
-        v = -1;
-    }
-    sqlite3_reset(s);
-    return v;
-}
-
-/* The first row built by read; NULL when none or on error (logged). */
-static void *store_rows_one(struct store *st, sqlite3_stmt *s,
-                            store_rows_read_fn read)
-{
-    void *row = NULL;
-    int rc;
-
-    if (s == NULL)
-        return NULL;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        row = read(s);
-    else if (rc != SQLITE_DONE)
-        store_rows_log(st, s);
-    sqlite3_reset(s);
-    return row;
-}
-
-/* Reads up to max rows into a new array *rows (the caller frees it and each
- * row, even on error), so that callbacks run with no statement pending. */
-static int store_rows_all(struct store *st, sqlite3_stmt *s,
-                          store_rows_read_fn read, size_t max, void ***rows,
-                          size_t *n)
-{
-    size_t alloc = 0;
-    int rc = SQLITE_DONE;
-
-    *rows = NULL;
-    *n = 0;
-    if (s == NULL)
-        return -1;
-    while (*n < max) {
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-            break;
-        if (*n == alloc) {
-            alloc = alloc ? alloc * 2 : 16;
-            *rows = xrealloc(*rows, alloc * sizeof(**rows));
-        }
-        (*rows)[(*n)++] = read(s);
-    }
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        store_rows_log(st, s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
-}
 
 /* ---- accounts ---- */
 
@@ -143,14 +22,14 @@ static void *store_account_read(sqlite3_stmt *s)
     struct store_account *a = xcalloc(1, sizeof(*a));
 
     a->id = sqlite3_column_int64(s, 0);
-    a->jid = store_rows_text(s, 1);
-    a->backend = store_rows_text(s, 2);
-    a->pnid = store_rows_text(s, 3);
-    a->token = store_rows_text(s, 4);
-    a->display_number = store_rows_text(s, 5);
-    a->settings = store_rows_text(s, 6);
-    a->state = store_rows_text(s, 7);
-    a->last_error = store_rows_text(s, 8);
+    a->jid = store_col_text(s, 1);
+    a->backend = store_col_text(s, 2);
+    a->pnid = store_col_text(s, 3);
+    a->token = store_col_text(s, 4);
+    a->display_number = store_col_text(s, 5);
+    a->settings = store_col_text(s, 6);
+    a->state = store_col_text(s, 7);
+    a->last_error = store_col_text(s, 8);
     return a;
 }
 
@@ -178,8 +57,8 @@ struct store_account *store_account_by_jid(struct store *st, const char *jid)
 
     if (s == NULL)
         return NULL;
-    store_rows_bind_text(s, 1, jid);
-    return store_rows_one(st, s, store_account_read);
+    store_bind_text(s, 1, jid);
+    return store_one(st, s, store_account_read);
 }
 
 struct store_account *
@@ -191,9 +70,9 @@ store_account_by_pnid(struct store *st, const char *backend, const char *pnid)
 
     if (s == NULL)
         return NULL;
-    store_rows_bind_text(s, 1, backend);
-    store_rows_bind_text(s, 2, pnid);
-    return store_rows_one(st, s, store_account_read);
+    store_bind_text(s, 1, backend);
+    store_bind_text(s, 2, pnid);
+    return store_one(st, s, store_account_read);
 }
 
 struct store_account *store_account_by_id(struct store *st, long long id)
@@ -204,7 +83,7 @@ struct store_account *store_account_by_id(struct store *st, long long id)
     if (s == NULL)
         return NULL;
     sqlite3_bind_int64(s, 1, id);
-    return store_rows_one(st, s, store_account_read);
+    return store_one(st, s, store_account_read);
 }
 
 /* 1 when the network account is registered to a JID other than jid. */
@@ -218,10 +97,10 @@ static long long store_account_pnid_taken(struct store *st, const char *jid,
 
     if (s == NULL)
         return -1;
-    store_rows_bind_text(s, 1, backend);
-    store_rows_bind_text(s, 2, pnid);
-    store_rows_bind_text(s, 3, jid);
-    return store_rows_int(st, s, 0);
+    store_bind_text(s, 1, backend);
+    store_bind_text(s, 2, pnid);
+    store_bind_text(s, 3, jid);
+    return store_int(st, s, 0);
 }
 
 /* The id of the account of jid; 0 when none. */
@@ -231,8 +110,8 @@ static long long store_account_id(struct store *st, const char *jid)
 
     if (s == NULL)
         return -1;
-    store_rows_bind_text(s, 1, jid);
-    return store_rows_int(st, s, 0);
+    store_bind_text(s, 1, jid);
+    return store_int(st, s, 0);
 }
 
 /* Registers jid (or updates its registration); the account's id. */
@@ -256,13 +135,13 @@ long long store_account_upsert(struct store *st, const char *jid,
                        " state = 'active', last_error = NULL");
     if (s == NULL)
         return -1;
-    store_rows_bind_text(s, 1, jid);
-    store_rows_bind_text(s, 2, backend);
-    store_rows_bind_text(s, 3, pnid);
-    store_rows_bind_text(s, 4, token);
-    store_rows_bind_text(s, 5, display_number);
+    store_bind_text(s, 1, jid);
+    store_bind_text(s, 2, backend);
+    store_bind_text(s, 3, pnid);
+    store_bind_text(s, 4, token);
+    store_bind_text(s, 5, display_number);
     sqlite3_bind_int64(s, 6, now_s());
-    if (store_rows_run(st, s) < 0)
+    if (store_run(st, s) < 0)
         return -1;
     return store_account_id(st, jid);
 }
@@ -274,7 +153,7 @@ int store_account_delete(struct store *st, long long id)
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }
 
 /* Records the account's state and why (last_error may be NULL). */
@@ -287,9 +166,9 @@ int store_account_set_state(struct store *st, long long id, const char *state,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
-    store_rows_bind_text(s, 2, state);
-    store_rows_bind_text(s, 3, last_error);
-    return store_rows_run(st, s);
+    store_bind_text(s, 2, state);
+    store_bind_text(s, 3, last_error);
+    return store_run(st, s);
 }
 
 int store_account_set_settings(struct store *st, long long id,
@@ -301,8 +180,8 @@ int store_account_set_settings(struct store *st, long long id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
-    store_rows_bind_text(s, 2, settings);
-    return store_rows_run(st, s);
+    store_bind_text(s, 2, settings);
+    return store_run(st, s);
 }
 
 /* Calls fn for every account in id order until fn returns non-zero. */
@@ -316,7 +195,7 @@ int store_account_foreach(struct store *st,
     size_t n, i;
     int rc, stop = 0;
 
-    rc = store_rows_all(st, s, store_account_read, SIZE_MAX, &rows, &n);
+    rc = store_all(st, s, store_account_read, SIZE_MAX, &rows, &n);
     for (i = 0; i < n; i++) {
         if (rc == 0 && stop == 0)
             stop = fn(rows[i], arg);
@@ -328,8 +207,7 @@ int store_account_foreach(struct store *st,
 
 long long store_account_count(struct store *st)
 {
-    return store_rows_int(st, store_stmt(st, "SELECT count(*) FROM account"),
-                          0);
+    return store_int(st, store_stmt(st, "SELECT count(*) FROM account"), 0);
 }
 
 /* ---- contacts ---- */
@@ -344,11 +222,11 @@ static void *store_contact_read(sqlite3_stmt *s)
 
     c->id = sqlite3_column_int64(s, 0);
     c->account_id = sqlite3_column_int64(s, 1);
-    c->network_id = store_rows_text(s, 2);
-    c->localpart = store_rows_text(s, 3);
-    c->name = store_rows_text(s, 4);
-    c->subscription = store_rows_text(s, 5);
-    c->last_in_network_id = store_rows_text(s, 6);
+    c->network_id = store_col_text(s, 2);
+    c->localpart = store_col_text(s, 3);
+    c->name = store_col_text(s, 4);
+    c->subscription = store_col_text(s, 5);
+    c->last_in_network_id = store_col_text(s, 6);
     c->last_in_at = sqlite3_column_int64(s, 7);
     return c;
 }
@@ -380,8 +258,8 @@ static long long store_contact_resolve(struct store *st, long long account_id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    store_rows_bind_text(s, 2, network_id);
-    return store_rows_int(st, s, 0);
+    store_bind_text(s, 2, network_id);
+    return store_int(st, s, 0);
 }
 
 /* The contact with network_id, found directly or through an alias. */
@@ -401,7 +279,7 @@ struct store_contact *store_contact_by_id(struct store *st, long long id)
     if (s == NULL)
         return NULL;
     sqlite3_bind_int64(s, 1, id);
-    return store_rows_one(st, s, store_contact_read);
+    return store_one(st, s, store_contact_read);
 }
 
 static long long store_contact_insert(struct store *st, long long account_id,
@@ -415,11 +293,11 @@ static long long store_contact_insert(struct store *st, long long account_id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    store_rows_bind_text(s, 2, network_id);
-    store_rows_bind_text(s, 3, localpart);
-    store_rows_bind_text(s, 4, name);
+    store_bind_text(s, 2, network_id);
+    store_bind_text(s, 3, localpart);
+    store_bind_text(s, 4, name);
     sqlite3_bind_int64(s, 5, now_s());
-    return store_rows_insert(st, s);
+    return store_insert(st, s);
 }
 
 static int store_contact_set_name(struct store *st, long long id,
@@ -431,8 +309,8 @@ static int store_contact_set_name(struct store *st, long long id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
-    store_rows_bind_text(s, 2, name);
-    return store_rows_run(st, s);
+    store_bind_text(s, 2, name);
+    return store_run(st, s);
 }
 
 /* Finds (also through an alias) or creates the contact; its id. */
@@ -466,8 +344,8 @@ int store_contact_set_subscription(struct store *st, long long id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
-    store_rows_bind_text(s, 2, subscription);
-    return store_rows_run(st, s);
+    store_bind_text(s, 2, subscription);
+    return store_run(st, s);
 }
 
 int store_contact_set_last_in(struct store *st, long long id,
@@ -480,9 +358,9 @@ int store_contact_set_last_in(struct store *st, long long id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
-    store_rows_bind_text(s, 2, network_id);
+    store_bind_text(s, 2, network_id);
     sqlite3_bind_int64(s, 3, ts);
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }
 
 /* Calls fn for every contact of the account until fn returns non-zero. */
@@ -499,7 +377,7 @@ int store_contact_foreach(struct store *st, long long account_id,
 
     if (s != NULL)
         sqlite3_bind_int64(s, 1, account_id);
-    rc = store_rows_all(st, s, store_contact_read, SIZE_MAX, &rows, &n);
+    rc = store_all(st, s, store_contact_read, SIZE_MAX, &rows, &n);
     for (i = 0; i < n; i++) {
         if (rc == 0 && stop == 0)
             stop = fn(rows[i], arg);
@@ -526,8 +404,8 @@ int store_contact_renumber(struct store *st, long long contact_id,
                        " AND network_id = ?2");
     if (s != NULL) {
         sqlite3_bind_int64(s, 1, c->account_id);
-        store_rows_bind_text(s, 2, new_network_id);
-        rc = store_rows_run(st, s);
+        store_bind_text(s, 2, new_network_id);
+        rc = store_run(st, s);
     }
     s = rc < 0 ? NULL
                : store_stmt(st, "UPDATE contact SET network_id = ?2"
@@ -535,8 +413,8 @@ int store_contact_renumber(struct store *st, long long contact_id,
     rc = -1;
     if (s != NULL) {
         sqlite3_bind_int64(s, 1, contact_id);
-        store_rows_bind_text(s, 2, new_network_id);
-        rc = store_rows_run(st, s);
+        store_bind_text(s, 2, new_network_id);
+        rc = store_run(st, s);
     }
     if (rc == 0)
         rc = store_alias_add(st, c->account_id, c->network_id, contact_id);
@@ -558,9 +436,9 @@ int store_alias_add(struct store *st, long long account_id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    store_rows_bind_text(s, 2, network_id);
+    store_bind_text(s, 2, network_id);
     sqlite3_bind_int64(s, 3, contact_id);
-    if (store_rows_run(st, s) < 0)
+    if (store_run(st, s) < 0)
         return -1;
     if (sqlite3_changes(store_db(st)) == 0) {
         log_error("store: alias for contact %lld, not one of account %lld",
@@ -586,13 +464,13 @@ static void *store_message_read(sqlite3_stmt *s)
     m->contact_id = sqlite3_column_int64(s, 2);
     dir = sqlite3_column_text(s, 3);
     m->direction = dir != NULL ? (char)dir[0] : '\0';
-    m->stanza_id = store_rows_text(s, 4);
-    m->sender = store_rows_text(s, 5);
-    m->network_id = store_rows_text(s, 6);
+    m->stanza_id = store_col_text(s, 4);
+    m->sender = store_col_text(s, 5);
+    m->network_id = store_col_text(s, 6);
     m->status = sqlite3_column_int(s, 7);
     m->want_receipt = sqlite3_column_int(s, 8);
     m->want_markers = sqlite3_column_int(s, 9);
-    m->snippet = store_rows_text(s, 10);
+    m->snippet = store_col_text(s, 10);
     return m;
 }
 
@@ -621,15 +499,15 @@ long long store_message_add(struct store *st, const struct store_message *m)
     sqlite3_bind_int64(s, 1, m->account_id);
     sqlite3_bind_int64(s, 2, m->contact_id);
     sqlite3_bind_text(s, 3, &m->direction, 1, SQLITE_TRANSIENT);
-    store_rows_bind_text(s, 4, m->stanza_id);
-    store_rows_bind_text(s, 5, m->sender);
-    store_rows_bind_text(s, 6, m->network_id);
+    store_bind_text(s, 4, m->stanza_id);
+    store_bind_text(s, 5, m->sender);
+    store_bind_text(s, 6, m->network_id);
     sqlite3_bind_int(s, 7, m->status);
     sqlite3_bind_int(s, 8, m->want_receipt != 0);
     sqlite3_bind_int(s, 9, m->want_markers != 0);
     sqlite3_bind_int64(s, 10, now_s());
-    store_rows_bind_text(s, 11, m->snippet);
-    return store_rows_insert(st, s);
+    store_bind_text(s, 11, m->snippet);
+    return store_insert(st, s);
 }
 
 struct store_message *store_message_by_network(struct store *st,
@@ -643,8 +521,8 @@ struct store_message *store_message_by_network(struct store *st,
     if (s == NULL)
         return NULL;
     sqlite3_bind_int64(s, 1, account_id);
-    store_rows_bind_text(s, 2, network_id);
-    return store_rows_one(st, s, store_message_read);
+    store_bind_text(s, 2, network_id);
+    return store_one(st, s, store_message_read);
 }
 
 struct store_message *store_message_by_id(struct store *st, long long id)
@@ -655,7 +533,7 @@ struct store_message *store_message_by_id(struct store *st, long long id)
     if (s == NULL)
         return NULL;
     sqlite3_bind_int64(s, 1, id);
-    return store_rows_one(st, s, store_message_read);
+    return store_one(st, s, store_message_read);
 }
 
 /* The newest message of the account in direction with stanza_id. */
@@ -672,8 +550,8 @@ struct store_message *store_message_by_stanza(struct store *st,
         return NULL;
     sqlite3_bind_int64(s, 1, account_id);
     sqlite3_bind_text(s, 2, &direction, 1, SQLITE_TRANSIENT);
-    store_rows_bind_text(s, 3, stanza_id);
-    return store_rows_one(st, s, store_message_read);
+    store_bind_text(s, 3, stanza_id);
+    return store_one(st, s, store_message_read);
 }
 
 int store_message_set_network_id(struct store *st, long long id,
@@ -685,9 +563,9 @@ int store_message_set_network_id(struct store *st, long long id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
-    store_rows_bind_text(s, 2, network_id);
+    store_bind_text(s, 2, network_id);
     sqlite3_bind_int64(s, 3, now_s());
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }
 
 int store_message_set_snippet(struct store *st, long long id,
@@ -699,9 +577,9 @@ int store_message_set_snippet(struct store *st, long long id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
-    store_rows_bind_text(s, 2, snippet);
+    store_bind_text(s, 2, snippet);
     sqlite3_bind_int64(s, 3, now_s());
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }
 
 /* Moves the status forward only (failed is final); no change otherwise. */
@@ -716,13 +594,12 @@ int store_message_set_status(struct store *st, long long id, int status)
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int(s, 2, status);
     sqlite3_bind_int64(s, 3, now_s());
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }
 
 long long store_message_count(struct store *st)
 {
-    return store_rows_int(st, store_stmt(st, "SELECT count(*) FROM message"),
-                          0);
+    return store_int(st, store_stmt(st, "SELECT count(*) FROM message"), 0);
 }
 
 /* ---- outbox ---- */
@@ -745,8 +622,8 @@ static void *store_outbox_read(sqlite3_stmt *s)
     o->account_id = sqlite3_column_int64(s, 1);
     o->contact_id = sqlite3_column_int64(s, 2);
     o->message_id = sqlite3_column_int64(s, 3);
-    o->kind = store_rows_text(s, 4);
-    o->payload = store_rows_text(s, 5);
+    o->kind = store_col_text(s, 4);
+    o->payload = store_col_text(s, 5);
     o->attempts = sqlite3_column_int(s, 6);
     o->next_attempt = sqlite3_column_int64(s, 7);
     o->created = sqlite3_column_int64(s, 8);
@@ -774,12 +651,12 @@ long long store_outbox_add(struct store *st, long long account_id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    store_rows_bind_id(s, 2, contact_id);
-    store_rows_bind_id(s, 3, message_id);
-    store_rows_bind_text(s, 4, kind);
-    store_rows_bind_text(s, 5, payload);
+    store_bind_id(s, 2, contact_id);
+    store_bind_id(s, 3, message_id);
+    store_bind_text(s, 4, kind);
+    store_bind_text(s, 5, payload);
     sqlite3_bind_int64(s, 6, now_s());
-    return store_rows_insert(st, s);
+    return store_insert(st, s);
 }
 
 /* Calls fn for the due head of each contact's queue (and for due rows
@@ -799,7 +676,7 @@ int store_outbox_heads(struct store *st, long long now_ms, int max,
         return 0;
     if (s != NULL)
         sqlite3_bind_int64(s, 1, now_ms);
-    rc = store_rows_all(st, s, store_outbox_read, (size_t)max, &rows, &n);
+    rc = store_all(st, s, store_outbox_read, (size_t)max, &rows, &n);
     for (i = 0; i < n; i++) {
         if (rc == 0 && stop == 0)
             stop = fn(rows[i], arg);
@@ -813,11 +690,10 @@ int store_outbox_heads(struct store *st, long long now_ms, int max,
  * return once due (at least 1); 0 when none. */
 long long store_outbox_next_wakeup(struct store *st)
 {
-    return store_rows_int(st,
-                          store_stmt(st,
-                                     "SELECT max(min(o.next_attempt), 1)"
-                                     " FROM outbox o WHERE " STORE_OUTBOX_HEAD),
-                          0);
+    return store_int(st,
+                     store_stmt(st, "SELECT max(min(o.next_attempt), 1)"
+                                    " FROM outbox o WHERE " STORE_OUTBOX_HEAD),
+                     0);
 }
 
 int store_outbox_delete(struct store *st, long long id)
@@ -827,7 +703,7 @@ int store_outbox_delete(struct store *st, long long id)
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }
 
 /* Records a failed attempt and when to try again. */
@@ -843,8 +719,8 @@ int store_outbox_retry(struct store *st, long long id, int attempts,
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int(s, 2, attempts);
     sqlite3_bind_int64(s, 3, next_attempt);
-    store_rows_bind_text(s, 4, last_error);
-    return store_rows_run(st, s);
+    store_bind_text(s, 4, last_error);
+    return store_run(st, s);
 }
 
 /* Pushes the contact's queued rows to next_attempt at the earliest. */
@@ -859,12 +735,12 @@ int store_outbox_delay_contact(struct store *st, long long contact_id,
         return -1;
     sqlite3_bind_int64(s, 1, contact_id);
     sqlite3_bind_int64(s, 2, next_attempt);
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }
 
 long long store_outbox_count(struct store *st)
 {
-    return store_rows_int(st, store_stmt(st, "SELECT count(*) FROM outbox"), 0);
+    return store_int(st, store_stmt(st, "SELECT count(*) FROM outbox"), 0);
 }
 
 /* ---- inbox ---- */
@@ -875,8 +751,8 @@ static void *store_inbox_read(sqlite3_stmt *s)
 
     i->id = sqlite3_column_int64(s, 0);
     i->account_id = sqlite3_column_int64(s, 1);
-    i->recipient = store_rows_text(s, 2);
-    i->stanza = store_rows_text(s, 3);
+    i->recipient = store_col_text(s, 2);
+    i->stanza = store_col_text(s, 3);
     i->created = sqlite3_column_int64(s, 4);
     return i;
 }
@@ -901,12 +777,12 @@ long long store_inbox_add(struct store *st, long long account_id,
 
     if (s == NULL)
         return -1;
-    store_rows_bind_id(s, 1, account_id);
-    store_rows_bind_text(s, 2, recipient);
-    store_rows_bind_text(s, 3, stanza);
+    store_bind_id(s, 1, account_id);
+    store_bind_text(s, 2, recipient);
+    store_bind_text(s, 3, stanza);
     sqlite3_bind_int64(s, 4, wall_ms());
-    store_rows_bind_text(s, 5, stanza_id);
-    return store_rows_insert(st, s);
+    store_bind_text(s, 5, stanza_id);
+    return store_insert(st, s);
 }
 
 /* Calls fn for up to max queued rows after after_id, in id order. */
@@ -926,7 +802,7 @@ int store_inbox_fetch(struct store *st, long long after_id, int max,
         return 0;
     if (s != NULL)
         sqlite3_bind_int64(s, 1, after_id);
-    rc = store_rows_all(st, s, store_inbox_read, (size_t)max, &rows, &n);
+    rc = store_all(st, s, store_inbox_read, (size_t)max, &rows, &n);
     for (i = 0; i < n; i++) {
         if (rc == 0 && stop == 0)
             stop = fn(rows[i], arg);
@@ -949,7 +825,7 @@ int store_inbox_confirm(struct store *st, long long first, long long last,
         return -1;
     sqlite3_bind_int64(s, 1, first);
     sqlite3_bind_int64(s, 2, last);
-    if (store_rows_run(st, s) < 0)
+    if (store_run(st, s) < 0)
         return -1;
     s = store_stmt(st, "UPDATE inbox SET state = 1, settled = ?3"
                        " WHERE id BETWEEN ?1 AND ?2 AND state = 0");
@@ -958,7 +834,7 @@ int store_inbox_confirm(struct store *st, long long first, long long last,
     sqlite3_bind_int64(s, 1, first);
     sqlite3_bind_int64(s, 2, last);
     sqlite3_bind_int64(s, 3, now);
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }
 
 int store_inbox_expire(struct store *st, long long cutoff)
@@ -969,7 +845,7 @@ int store_inbox_expire(struct store *st, long long cutoff)
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, cutoff);
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }
 
 int store_inbox_bounce(struct store *st, long long account_id,
@@ -985,13 +861,13 @@ int store_inbox_bounce(struct store *st, long long account_id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    store_rows_bind_text(s, 2, stanza_id);
+    store_bind_text(s, 2, stanza_id);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         id = sqlite3_column_int64(s, 0);
         bounces = sqlite3_column_int(s, 1);
     } else if (rc != SQLITE_DONE) {
-        store_rows_log(st, s);
+        store_log_stmt(st, s);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW)
@@ -1001,7 +877,7 @@ int store_inbox_bounce(struct store *st, long long account_id,
         if (s == NULL)
             return -1;
         sqlite3_bind_int64(s, 1, id);
-        return store_rows_run(st, s) < 0 ? -1 : 2;
+        return store_run(st, s) < 0 ? -1 : 2;
     }
     s = store_stmt(st, "UPDATE inbox SET state = 2, settled = ?2,"
                        " bounces = bounces + 1 WHERE id = ?1");
@@ -1009,7 +885,7 @@ int store_inbox_bounce(struct store *st, long long account_id,
         return -1;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, now);
-    return store_rows_run(st, s) < 0 ? -1 : 1;
+    return store_run(st, s) < 0 ? -1 : 1;
 }
 
 /* New ids put the rows after the queue's cursor; created is kept, so they
@@ -1026,7 +902,7 @@ long long store_inbox_release(struct store *st, long long account_id)
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    if (store_rows_run(st, s) < 0)
+    if (store_run(st, s) < 0)
         return -1;
     n = sqlite3_changes(store_db(st));
     if (n == 0)
@@ -1036,12 +912,12 @@ long long store_inbox_release(struct store *st, long long account_id)
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    return store_rows_run(st, s) < 0 ? -1 : n;
+    return store_run(st, s) < 0 ? -1 : n;
 }
 
 long long store_inbox_count(struct store *st)
 {
-    return store_rows_int(
+    return store_int(
         st, store_stmt(st, "SELECT count(*) FROM inbox WHERE state = 0"), 0);
 }
 
@@ -1056,9 +932,9 @@ int store_seen_add(struct store *st, const char *key, long long expires)
 
     if (s == NULL)
         return -1;
-    store_rows_bind_text(s, 1, key);
+    store_bind_text(s, 1, key);
     sqlite3_bind_int64(s, 2, expires);
-    if (store_rows_run(st, s) < 0)
+    if (store_run(st, s) < 0)
         return -1;
     return sqlite3_changes(store_db(st)) > 0 ? 1 : 0;
 }
@@ -1070,7 +946,7 @@ int store_seen_expire(struct store *st, long long now_s)
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, now_s);
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }
 
 /* ---- early statuses ---- */
@@ -1087,7 +963,7 @@ static void *store_early_read(sqlite3_stmt *s)
 
     e->status = sqlite3_column_int(s, 0);
     e->error_code = sqlite3_column_int(s, 1);
-    e->error_text = store_rows_text(s, 2);
+    e->error_text = store_col_text(s, 2);
     return e;
 }
 
@@ -1104,12 +980,12 @@ int store_early_status_add(struct store *st, long long account_id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    store_rows_bind_text(s, 2, network_id);
+    store_bind_text(s, 2, network_id);
     sqlite3_bind_int(s, 3, status);
     sqlite3_bind_int(s, 4, error_code);
-    store_rows_bind_text(s, 5, error_text);
+    store_bind_text(s, 5, error_text);
     sqlite3_bind_int64(s, 6, now_s());
-    return store_rows_insert(st, s) < 0 ? -1 : 0;
+    return store_insert(st, s) < 0 ? -1 : 0;
 }
 
 static int store_early_status_delete(struct store *st, long long account_id,
@@ -1122,8 +998,8 @@ static int store_early_status_delete(struct store *st, long long account_id,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    store_rows_bind_text(s, 2, network_id);
-    return store_rows_run(st, s);
+    store_bind_text(s, 2, network_id);
+    return store_run(st, s);
 }
 
 /* Hands the early statuses of network_id to fn, oldest first, and deletes
@@ -1144,9 +1020,9 @@ int store_early_status_take(struct store *st, long long account_id,
 
     if (s != NULL) {
         sqlite3_bind_int64(s, 1, account_id);
-        store_rows_bind_text(s, 2, network_id);
+        store_bind_text(s, 2, network_id);
     }
-    rc = store_rows_all(st, s, store_early_read, SIZE_MAX, &rows, &n);
+    rc = store_all(st, s, store_early_read, SIZE_MAX, &rows, &n);
     for (i = 0; i < n; i++) {
         e = rows[i];
         if (rc == 0)
@@ -1168,5 +1044,5 @@ int store_early_status_expire(struct store *st, long long before_s)
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, before_s);
-    return store_rows_run(st, s);
+    return store_run(st, s);
 }

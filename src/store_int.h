@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* Row helpers shared by the store's files (store.c defines them; the rows
+ * are in store_rows.c, store_admin.c and store_media.c). Not for the rest
+ * of ferry: it goes through include/store.h. */
+#ifndef FERRY_STORE_INT_H
+#define FERRY_STORE_INT_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+struct store;
+
+/* Builds one row struct from the current row of a statement. */
+typedef void *(*store_read_fn)(sqlite3_stmt *s);
+
+/* Logs the database's last error with the statement it came from. */
+void store_log_stmt(struct store *st, sqlite3_stmt *s);
+/* A copy of text column i; NULL when the column is NULL. */
+char *store_col_text(sqlite3_stmt *s, int i);
+void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Binds a row id, or NULL when id is 0 ("none"). */
+void store_bind_id(sqlite3_stmt *s, int i, long long id);
+/* Steps a statement that returns no rows; 0 or -1 (logged). s may be NULL
+ * (store_stmt() failed): -1. */
+int store_run(struct store *st, sqlite3_stmt *s);
+/* Runs an INSERT; the new row's id, or -1 (logged). */
+long long store_insert(struct store *st, sqlite3_stmt *s);
+/* The integer in the first column of the first row (NULL reads as 0);
+ * none when there is no row, -1 on error (logged). */
+long long store_int(struct store *st, sqlite3_stmt *s, long long none);
+/* The first row built by read; NULL when none or on error (logged). */
+void *store_one(struct store *st, sqlite3_stmt *s, store_read_fn read);
+/* Reads up to max rows into a new array *rows (the caller frees it and each
+ * row, even on error), so that callbacks run with no statement pending. */
+int store_all(struct store *st, sqlite3_stmt *s, store_read_fn read,
+              size_t max, void ***rows, size_t *n);
+
+#endif
