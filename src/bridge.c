@@ -42,6 +42,18 @@ char *bridge_contact_jid(const struct store_contact *c)
     return xasprintf("%s@%s", c->localpart, component_jid());
 }
 
+long long bridge_message_add(struct store_message *m, const char *text)
+{
+    char *snippet = text ? bridge_snippet(text) : NULL;
+    long long id;
+
+    m->snippet = snippet;
+    id = store_message_add(bridge.st, m);
+    m->snippet = NULL;
+    free(snippet);
+    return id;
+}
+
 int bridge_setting(const struct store_account *a, const char *key)
 {
     return commands_setting(a->settings, key);

@@ -150,20 +150,14 @@ static int bridge_peer(const struct store_account *a,
 static int bridge_remember(const struct bridge_peer *p,
                            const struct net_event *ev, const char *text)
 {
-    struct store_message m;
-    char *snippet = text ? bridge_snippet(text) : NULL;
-    long long id;
+    struct store_message m = {.account_id = p->a->id,
+                              .contact_id = p->contact_id,
+                              .direction = 'i',
+                              .stanza_id = (char *)ev->id,
+                              .network_id = (char *)ev->id,
+                              .status = STORE_STATUS_DELIVERED};
+    long long id = bridge_message_add(&m, text);
 
-    memset(&m, 0, sizeof(m));
-    m.account_id = p->a->id;
-    m.contact_id = p->contact_id;
-    m.direction = 'i';
-    m.stanza_id = (char *)ev->id;
-    m.network_id = (char *)ev->id;
-    m.status = STORE_STATUS_DELIVERED;
-    m.snippet = snippet;
-    id = store_message_add(bridge.st, &m);
-    free(snippet);
     store_contact_set_last_in(bridge.st, p->contact_id, ev->id, ev->timestamp);
     return id < 0 ? -1 : 0;
 }

@@ -48,6 +48,9 @@ int bridge_setting(const struct store_account *a, const char *key);
 /* The start of text, at most BRIDGE_SNIPPET_CHARS characters (caller
  * frees). */
 char *bridge_snippet(const char *text);
+/* Adds the message row m (all but its snippet filled in), with the
+ * snippet of text (NULL: none); its id, or -1. */
+long long bridge_message_add(struct store_message *m, const char *text);
 
 /* bridge_out.c: XMPP -> network */
 /* An outbox row being sent, until its outcome is recorded. */

@@ -212,25 +212,18 @@ struct bridge_out {
 static long long bridge_out_message(const struct bridge_out *o,
                                     const char *text, int last)
 {
-    struct store_message m;
-    char *snippet = text ? bridge_snippet(text) : NULL;
-    long long id;
+    struct store_message m = {.account_id = o->a->id,
+                              .contact_id = o->contact_id,
+                              .direction = 'o',
+                              .stanza_id = (char *)o->in->id,
+                              .sender = (char *)o->in->from,
+                              .status = STORE_STATUS_QUEUED,
+                              /* one receipt per stanza: on its last part */
+                              .want_receipt = o->in->want_receipt && last &&
+                                              bridge_setting(o->a, "receipts"),
+                              .want_markers = o->in->markable && last};
 
-    memset(&m, 0, sizeof(m));
-    m.account_id = o->a->id;
-    m.contact_id = o->contact_id;
-    m.direction = 'o';
-    m.stanza_id = (char *)o->in->id;
-    m.sender = (char *)o->in->from;
-    m.status = STORE_STATUS_QUEUED;
-    /* one receipt per stanza: on its last part */
-    m.want_receipt =
-        o->in->want_receipt && last && bridge_setting(o->a, "receipts");
-    m.want_markers = o->in->markable && last;
-    m.snippet = snippet;
-    id = store_message_add(bridge.st, &m);
-    free(snippet);
-    return id;
+    return bridge_message_add(&m, text);
 }
 
 static void bridge_queue_part(const char *part, size_t len, void *arg)
