@@ -125,6 +125,11 @@ int store_account_set_settings(struct store *st, long long id,
 int store_account_foreach(struct store *st,
                           int (*fn)(const struct store_account *a, void *arg),
                           void *arg);
+/* The same for up to max (-1: all) accounts with id > after_id, in id
+ * order. */
+int store_account_page(struct store *st, long long after_id, int max,
+                       int (*fn)(const struct store_account *a, void *arg),
+                       void *arg);
 long long store_account_count(struct store *st);
 
 /* ---- contacts ---- */

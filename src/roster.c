@@ -6,11 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "component.h"
 #include "conf.h"
 #include "disco.h"
 #include "jid.h"
 #include "log.h"
+#include "loop.h"
 #include "queue.h"
 #include "roster.h"
 #include "store.h"
@@ -20,6 +23,9 @@
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_PRIVILEGE_PREFIX "urn:xmpp:privilege:"
 #define ROSTER_MAX_DOMAINS 16
+#define ROSTER_BCAST_PAGE 32          /* accounts per page of the broadcast */
+#define ROSTER_BCAST_QUEUE_MAX 256    /* stanzas libstrophe holds before the */
+#define ROSTER_BCAST_WAIT_MS 2        /* next page waits this long */
 #define ROSTER_PUSH_ID "roster-push-" /* + contact id */
 
 /* What a server domain lets the gateway do (XEP-0356). */
@@ -33,6 +39,8 @@ static struct {
     char *group;
     struct roster_privilege priv[ROSTER_MAX_DOMAINS];
     int npriv;
+    struct event *bcast;   /* next step of the start-up broadcast */
+    long long bcast_after; /* accounts up to this id are done */
 } roster;
 
 static xmpp_stanza_t *roster_presence_new(const char *type, const char *from,
@@ -231,13 +239,43 @@ static int roster_bcast_account(const struct store_account *a, void *arg)
         b.type = "unavailable";
     roster_send(b.type, component_jid(), a->jid);
     store_contact_foreach(roster.st, a->id, roster_bcast_contact, &b);
+    roster.bcast_after = a->id;
     return 0;
+}
+
+/* One step of the available broadcast: pages of accounts while the stream
+ * takes them, then again once libstrophe has written most of its queue.
+ * Queuing every presence at once (110,000 with 10,000 users) cost 100 MB
+ * of RSS. */
+static void roster_bcast_step(evutil_socket_t fd, short what, void *arg)
+{
+    long long before;
+
+    while (component_connected() &&
+           component_send_queue_len() < ROSTER_BCAST_QUEUE_MAX) {
+        before = roster.bcast_after;
+        store_account_page(roster.st, roster.bcast_after, ROSTER_BCAST_PAGE,
+                           roster_bcast_account, NULL);
+        if (roster.bcast_after == before) {
+            log_debug("roster: start-up presences sent");
+            return; /* every account done */
+        }
+    }
+    if (component_connected())
+        loop_timer_start(roster.bcast, ROSTER_BCAST_WAIT_MS);
 }
 
 void roster_broadcast(int available)
 {
-    store_account_foreach(roster.st, roster_bcast_account,
-                          available ? NULL : (void *)"unavailable");
+    if (roster.bcast == NULL)
+        roster.bcast = event_new(loop_base(), -1, 0, roster_bcast_step, NULL);
+    event_del(roster.bcast);
+    roster.bcast_after = 0;
+    if (available)
+        roster_bcast_step(-1, 0, NULL);
+    else /* shutting down: all at once, the stream is flushed before exit */
+        store_account_foreach(roster.st, roster_bcast_account,
+                              (void *)"unavailable");
 }
 
 void roster_init(struct store *st)
@@ -403,6 +441,9 @@ void roster_on_reply(xmpp_stanza_t *st, void *arg)
 
 void roster_free(void)
 {
+    if (roster.bcast != NULL)
+        event_free(roster.bcast);
+    roster.bcast = NULL;
     free(roster.group);
     roster.group = NULL;
     roster.npriv = 0;

@@ -189,12 +189,24 @@ int store_account_foreach(struct store *st,
                           int (*fn)(const struct store_account *a, void *arg),
                           void *arg)
 {
+    return store_account_page(st, 0, -1, fn, arg);
+}
+
+int store_account_page(struct store *st, long long after_id, int max,
+                       int (*fn)(const struct store_account *a, void *arg),
+                       void *arg)
+{
     sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_ACCOUNT_COLS
-                                     " FROM account ORDER BY id");
+                                     " FROM account WHERE id > ?1"
+                                     " ORDER BY id LIMIT ?2");
     void **rows;
     size_t n, i;
     int rc, stop = 0;
 
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, after_id);
+        sqlite3_bind_int(s, 2, max);
+    }
     rc = store_all(st, s, store_account_read, SIZE_MAX, &rows, &n);
     for (i = 0; i < n; i++) {
         if (rc == 0 && stop == 0)

@@ -12,7 +12,7 @@ Environment: FERRY_BIN (the ferry to measure), BENCH_TOOLS (directory of
 bench_client, bench_echo, bench_sink, bench_webhook), BENCH_OUT (report
 path), BENCH_QUICK, BENCH_RUNS, BENCH_SERVERS (prosody,ejabberd),
 BENCH_PROFILE (0: no perf profile), BENCH_CFLAGS (shown in the report),
-BENCH_KEEP (keep the work directory).
+BENCH_KEEP (keep the work directory), BENCH_ONLY (some scenarios only).
 """
 
 import atexit
@@ -45,6 +45,14 @@ RUNS = int(os.environ.get("BENCH_RUNS", "1" if QUICK else "5"))
 SERVERS = [s for s in os.environ.get("BENCH_SERVERS",
                                      "prosody,ejabberd").split(",") if s]
 PROFILE = os.environ.get("BENCH_PROFILE", "0" if QUICK else "1") != "0"
+# BENCH_ONLY=memory,burst: only these scenarios (x2a, a2x, roundtrip, burst,
+# profile, growth, memory), for work on one of them; the report then has
+# gaps.
+ONLY = [x for x in os.environ.get("BENCH_ONLY", "").split(",") if x]
+
+
+def want(scenario):
+    return not ONLY or scenario in ONLY
 FERRY_BIN = os.environ.get("FERRY_BIN", os.path.join(TOP, "ferry"))
 TOOLS = os.environ.get("BENCH_TOOLS", HERE)
 OUT = os.environ.get("BENCH_OUT", os.path.join(TOP, "docs", "benchmarks.md"))
@@ -743,16 +751,20 @@ class ServerBench:
         store of the memory scenario."""
         try:
             self.setup()
-            big = big_store_fn(self.srv)
-            self.scen_x2a()
-            self.scen_a2x()
-            if not QUICK:
+            if want("x2a"):
+                self.scen_x2a()
+            if want("a2x"):
+                self.scen_a2x()
+            if not QUICK and want("roundtrip"):
                 self.scen_roundtrip()
-            self.scen_burst()
-            if first:
+            if want("burst"):
+                self.scen_burst()
+            if first and want("profile"):
                 self.scen_profile()
-            self.scen_growth()
-            self.scen_memory(big)
+            if want("growth"):
+                self.scen_growth()
+            if want("memory"):
+                self.scen_memory(big_store_fn(self.srv))
         finally:
             self.teardown()
 
