@@ -25,6 +25,9 @@ sqlite3 *store_db(struct store *st);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* Copies committed pages from the WAL to the database (passive: never
+ * waits); automatic checkpoints are off. 0 or -1. */
+int store_checkpoint(struct store *st);
 /* Runs SQL without results; 0 or -1 (logged). */
 int store_exec(struct store *st, const char *sql);
 /* A cached prepared statement for sql (reset and cleared on each call). */
@@ -163,6 +166,10 @@ int store_alias_add(struct store *st, long long account_id,
 
 /* ---- messages (the id map) ---- */
 long long store_message_add(struct store *st, const struct store_message *m);
+/* 1 when the account has a message with this network id, 0 when not, -1
+ * on error. */
+int store_message_known(struct store *st, long long account_id,
+                        const char *network_id);
 struct store_message *store_message_by_network(struct store *st,
                                                long long account_id,
                                                const char *network_id);
@@ -176,8 +183,10 @@ struct store_message *store_message_by_stanza(struct store *st,
 /* What a reply to the message quotes (after an edit or deletion). */
 int store_message_set_snippet(struct store *st, long long id,
                               const char *snippet);
-int store_message_set_network_id(struct store *st, long long id,
-                                 const char *network_id);
+/* The network took the queued message id: its network id is recorded and
+ * its status becomes sent. 1 when so, 0 when the message was not queued
+ * (nothing changes), -1 on error. */
+int store_message_sent(struct store *st, long long id, const char *network_id);
 /* Moves the status forward only: an older or equal status, or anything
  * after failed, leaves the row unchanged (still 0). */
 int store_message_set_status(struct store *st, long long id, int status);

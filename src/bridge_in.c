@@ -65,18 +65,28 @@ void bridge_apply_status(struct store_message *m, int status, int error_code,
     store_contact_free(c);
 }
 
-/* 1 when key is new (and now recorded), 0 for a duplicate, -1 on error. */
+/* 1 when the event is new (and now recorded), 0 for a duplicate, -1 on
+ * error. A message is known by its row in the message map (written in the
+ * same transaction, unique per account and network id); statuses and
+ * actions by a dedupe key. */
 static int bridge_fresh(const char *kind, const struct store_account *a,
                         const struct net_event *ev)
 {
-    char *key =
-        ev->kind == NET_EVENT_STATUS
-            ? xasprintf("%s:%s:%s:%s:%d", kind, a->backend, ev->account, ev->id,
-                        ev->status)
-            : xasprintf("%s:%s:%s:%s", kind, a->backend, ev->account, ev->id);
-    int fresh = store_seen_add(bridge.st, key, now_s() + BRIDGE_SEEN_TTL_S);
+    char *key;
+    int fresh;
 
-    free(key);
+    if (ev->kind == NET_EVENT_MESSAGE) {
+        fresh = store_message_known(bridge.st, a->id, ev->id);
+        fresh = fresh < 0 ? -1 : !fresh;
+    } else {
+        key = ev->kind == NET_EVENT_STATUS
+                  ? xasprintf("%s:%s:%s:%s:%d", kind, a->backend, ev->account,
+                              ev->id, ev->status)
+                  : xasprintf("%s:%s:%s:%s", kind, a->backend, ev->account,
+                              ev->id);
+        fresh = store_seen_add(bridge.st, key, now_s() + BRIDGE_SEEN_TTL_S);
+        free(key);
+    }
     metrics_inc(fresh == 0                     ? METRICS_IN_DUPLICATE
                 : ev->kind == NET_EVENT_STATUS ? METRICS_IN_STATUS
                                                : METRICS_IN_MESSAGE);

@@ -71,19 +71,13 @@ static void bridge_early_status(int status, int code, const char *text,
  * that raced ahead of the answer. */
 static void bridge_sent(const struct bridge_send *s, const char *id)
 {
-    struct store_message *m;
     long long mid = s->message_id;
 
     if (s->message_id == 0 || id == NULL)
         return;
-    m = store_message_by_id(bridge.st, s->message_id);
-    if (m != NULL && m->status == STORE_STATUS_QUEUED) {
-        store_message_set_network_id(bridge.st, m->id, id);
-        store_message_set_status(bridge.st, m->id, STORE_STATUS_SENT);
+    if (store_message_sent(bridge.st, s->message_id, id) == 1)
         store_early_status_take(bridge.st, s->account_id, id,
                                 bridge_early_status, &mid);
-    }
-    store_message_free(m);
 }
 
 void bridge_send_done(const struct net_result *r, void *arg)

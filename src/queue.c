@@ -39,6 +39,7 @@
  * the presence, and the held messages are newer than those. */
 #define QUEUE_RELEASE_AFTER_MS 2000
 #define QUEUE_HOUSEKEEPING_MS (3600 * 1000)
+#define QUEUE_CHECKPOINT_MS 500 /* WAL checkpoint this long after a commit */
 #define QUEUE_EARLY_STATUS_TTL_S 3600
 #define QUEUE_FAILED_TTL_S (7 * 24 * 3600) /* failed rows kept for a retry */
 
@@ -75,6 +76,7 @@ static struct {
     int nflight;
     struct queue_bucket *buckets;
     struct queue_release *releases;
+    struct event *checkpoint;
     struct event *timer;
     struct event *housekeeping;
     int xmpp_up;
@@ -103,6 +105,13 @@ static long long queue_backoff_ms(int attempts)
     while (--attempts > 0 && ms < QUEUE_BACKOFF_MAX_MS)
         ms *= 2;
     return queue_jitter(ms < QUEUE_BACKOFF_MAX_MS ? ms : QUEUE_BACKOFF_MAX_MS);
+}
+
+/* Copies the WAL into the database: SQLite's automatic checkpoint is off,
+ * as it ran inside the commit a webhook's answer waits for. */
+static void queue_checkpoint(evutil_socket_t fd, short what, void *arg)
+{
+    store_checkpoint(queue.st);
 }
 
 static void queue_commit(void *arg)
@@ -490,8 +499,19 @@ static void queue_pass(void *arg)
         return; /* queue_free() ran: shutting down */
     if (queue.in_txn)
         queue_commit(NULL);
+    /* everything that commits (the turn's transaction, a webhook's) kicks
+     * the queue: a checkpoint follows a little later, once */
+    if (!evtimer_pending(queue.checkpoint, NULL))
+        loop_timer_start(queue.checkpoint, QUEUE_CHECKPOINT_MS);
+    /* The pass reads the queues, the accounts and contacts of the rows it
+     * sends, and may write (a row that fails at once): in one transaction
+     * rather than one implicit transaction per statement. Requests start
+     * only for rows committed before it. */
+    if (store_begin(queue.st) == 0)
+        queue.in_txn = 1;
     queue_out_pass();
     queue_in_pass();
+    queue_commit(NULL);
 }
 
 /* Hourly: forget dedupe keys past their expiry, and statuses of messages
@@ -513,6 +533,7 @@ void queue_init(struct store *st, long long throughput,
     queue.rate = (double)throughput;
     queue.timer = event_new(loop_base(), -1, 0, queue_on_timer, NULL);
     queue.housekeeping = event_new(loop_base(), -1, 0, queue_housekeep, NULL);
+    queue.checkpoint = event_new(loop_base(), -1, 0, queue_checkpoint, NULL);
     loop_timer_start(queue.housekeeping, QUEUE_HOUSEKEEPING_MS);
     queue_kick();
 }
@@ -536,6 +557,7 @@ void queue_free(void)
     if (queue.timer != NULL) {
         event_free(queue.timer);
         event_free(queue.housekeeping);
+        event_free(queue.checkpoint);
     }
     queue.timer = NULL;
 }

@@ -15,6 +15,7 @@
 
 #define STORE_STMT_CACHE 128
 #define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_WAL_LIMIT (16 * 1024 * 1024) /* bytes kept after a checkpoint */
 
 struct store_cached {
     const char *sql; /* compared by address: callers pass literals */
@@ -236,9 +237,15 @@ static int store_pragmas(struct store *st, const char *synchronous)
     int rc;
 
     sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+    /* No checkpoint inside a commit (SQLite's default every 1000 pages):
+     * the owner calls store_checkpoint() soon after commits instead, off
+     * the path of the request that is waiting for the commit. */
+    sqlite3_wal_autocheckpoint(st->db, 0);
     sql = xasprintf("PRAGMA journal_mode = WAL;"
                     "PRAGMA foreign_keys = ON;"
+                    "PRAGMA journal_size_limit = %d;"
                     "PRAGMA synchronous = %s;",
+                    STORE_WAL_LIMIT,
                     strcmp(synchronous, "full") == 0 ? "FULL" : "NORMAL");
     rc = store_exec(st, sql);
     free(sql);
@@ -299,15 +306,29 @@ sqlite3 *store_db(struct store *st)
     return st->db;
 }
 
+/* Prepared once like every statement: sqlite3_exec() parses and
+ * finalises its SQL on each call. */
 int store_begin(struct store *st)
 {
-    return store_exec(st, "BEGIN IMMEDIATE");
+    return store_run(st, store_stmt(st, "BEGIN IMMEDIATE"));
 }
 
 int store_commit(struct store *st)
 {
-    if (store_exec(st, "COMMIT") < 0) {
+    if (store_run(st, store_stmt(st, "COMMIT")) < 0) {
         store_rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
+int store_checkpoint(struct store *st)
+{
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                       NULL, NULL);
+
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        log_warn("store: checkpoint: %s", sqlite3_errmsg(st->db));
         return -1;
     }
     return 0;

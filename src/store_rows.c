@@ -537,6 +537,20 @@ struct store_message *store_message_by_network(struct store *st,
     return store_one(st, s, store_message_read);
 }
 
+int store_message_known(struct store *st, long long account_id,
+                        const char *network_id)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM message"
+                                     " WHERE account_id = ?1"
+                                     " AND network_id = ?2");
+
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, account_id);
+        store_bind_text(s, 2, network_id);
+    }
+    return (int)store_int(st, s, 0);
+}
+
 struct store_message *store_message_by_id(struct store *st, long long id)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_MESSAGE_COLS
@@ -566,18 +580,20 @@ struct store_message *store_message_by_stanza(struct store *st,
     return store_one(st, s, store_message_read);
 }
 
-int store_message_set_network_id(struct store *st, long long id,
-                                 const char *network_id)
+int store_message_sent(struct store *st, long long id, const char *network_id)
 {
     sqlite3_stmt *s = store_stmt(st, "UPDATE message SET network_id = ?2,"
-                                     " updated = ?3 WHERE id = ?1");
+                                     " status = 1, updated = ?3"
+                                     " WHERE id = ?1 AND status = 0");
 
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     store_bind_text(s, 2, network_id);
     sqlite3_bind_int64(s, 3, now_s());
-    return store_run(st, s);
+    if (store_run(st, s) < 0)
+        return -1;
+    return sqlite3_changes(store_db(st)) > 0;
 }
 
 int store_message_set_snippet(struct store *st, long long id,

@@ -526,11 +526,15 @@ static void test_message_map(void **state)
     assert_null(store_message_by_stanza(f->st, f->acc, 'i', "nope"));
     assert_null(store_message_by_network(f->st, f->acc + 1, "wamid.IN"));
 
-    assert_int_equal(store_message_set_network_id(f->st, out, "wamid.OUT"), 0);
+    assert_int_equal(store_message_sent(f->st, out, "wamid.OUT"), 1);
     m = store_message_by_network(f->st, f->acc, "wamid.OUT");
     assert_non_null(m);
     assert_int_equal(m->id, out);
+    assert_int_equal(m->status, STORE_STATUS_SENT);
     store_message_free(m);
+    /* only a queued message becomes sent */
+    assert_int_equal(store_message_sent(f->st, out, "wamid.OTHER"), 0);
+    assert_null(store_message_by_network(f->st, f->acc, "wamid.OTHER"));
     /* Network ids are unique per account. */
     assert_int_equal(test_message(f, f->acc, c, 'i', "s", "wamid.OUT"), -1);
 }
