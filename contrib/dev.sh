@@ -3,8 +3,10 @@
 # contrib/dev.sh: set up a Debian 12 machine for ferry, build it, and either
 #   run  - start a throw-away Prosody, the sandbox network and ferry, and
 #          print a JID and password to log in with any XMPP client;
-#   test - build with -Werror, run the unit and end-to-end tests, then do
-#          it all again built with ASan+UBSan.
+#   test - build with -Werror and with ASan+UBSan; unit tests of both, the
+#          fake's self-tests, the chaos short form, every end-to-end test
+#          on both servers with ASan and on Prosody under valgrind, the
+#          fuzzers' regressions and a short run, make distcheck.
 # Needs root (or sudo) only for apt-get.
 set -euo pipefail
 
@@ -65,19 +67,36 @@ count() {
     PASSED=$((PASSED + ${p:-0})) FAILED=$((FAILED + ${f:-0}))
 }
 
-# suite DIR LABEL: unit tests, fake self-tests and e2e tests of one build.
+# suite DIR LABEL PYTEST-PATHS...: unit tests, then the given pytest
+# suites (fake self-tests, end-to-end tests) with that build's ferry.
 suite() {
     local dir=$1 label=$2 rc=0 log
+    shift 2
     log=$(mktemp)
     say "$label: unit tests (make check)"
     make -C "$dir" check >"$log" 2>&1 || rc=1
     grep -E '^# (TOTAL|PASS|FAIL|ERROR)' "$log" || tail -30 "$log"
     [ $rc -eq 0 ] || cat "$dir/test-suite.log" 2>/dev/null || true
     count "$log"
-    say "$label: fake network self-tests and end-to-end tests"
+    say "$label: $*"
     : >"$log"
     (cd "$top" && FERRY_BIN="$dir/ferry" $PY -m pytest -q -rs -p no:cacheprovider \
-        tests/fakes tests/e2e 2>&1) | tee "$log" || rc=1
+        "$@" 2>&1) | tee "$log" || rc=1
+    count "$log"
+    rm -f "$log"
+    return $rc
+}
+
+# e2e_valgrind DIR: every end-to-end test on Prosody with that build's ferry
+# under valgrind memcheck (an error or a definite leak fails the test).
+e2e_valgrind() {
+    local log rc=0
+    log=$(mktemp)
+    say "valgrind memcheck: every end-to-end test (Prosody)"
+    (cd "$top" && FERRY_BIN="$1/ferry" FERRY_E2E_SERVERS=prosody \
+        FERRY_TIMEOUT_SCALE=5 FERRY_WRAPPER="valgrind --error-exitcode=99 \
+--leak-check=full --errors-for-leak-kinds=definite --track-fds=no -q" \
+        $PY -m pytest -q -rs -p no:cacheprovider tests/e2e 2>&1) | tee "$log" || rc=1
     count "$log"
     rm -f "$log"
     return $rc
@@ -108,18 +127,17 @@ cmd_test() {
     build "$top/build/werror" --enable-werror
     say "man pages (mandoc -Tlint)"
     make -C "$top/build/werror" check-man || FAILED=$((FAILED + 1))
-    suite "$top/build/werror" "-Werror build" || rc=1
+    # The -Werror build's ferry runs every end-to-end test under valgrind
+    # (Prosody) below; the ASan build's on both servers.
+    suite "$top/build/werror" "-Werror build" tests/fakes || rc=1
     step "chaos run with a ledger, short form (both servers)" \
         env FERRY_BIN="$top/build/werror/ferry" \
         $PY -m pytest -q -p no:cacheprovider "$top/tests/chaos/test_chaos_short.py" \
             "$top/tests/chaos/test_offline_bounce.py"
     build "$top/build/asan" --enable-werror --enable-asan
-    ASAN_OPTIONS=detect_leaks=1 suite "$top/build/asan" "ASan+UBSan build" || rc=1
-    step "valgrind memcheck: foundation tests (Prosody)" \
-        env FERRY_BIN="$top/build/werror/ferry" FERRY_E2E_SERVERS=prosody \
-        FERRY_TIMEOUT_SCALE=5 FERRY_WRAPPER="valgrind --error-exitcode=99 \
---leak-check=full --errors-for-leak-kinds=definite --track-fds=no -q" \
-        $PY -m pytest -q -p no:cacheprovider "$top/tests/e2e/test_foundation.py"
+    ASAN_OPTIONS=detect_leaks=1 suite "$top/build/asan" "ASan+UBSan build" \
+        tests/e2e || rc=1
+    e2e_valgrind "$top/build/werror" || rc=1
     build "$top/build/fuzz" CC=clang --enable-fuzzing
     step "fuzzing: regressions, then 10 s per target" \
         make -C "$top/build/fuzz" fuzz FUZZ_SECONDS=10
