@@ -72,7 +72,8 @@ xmpp_stanza_t *component_text_elem(xmpp_stanza_t *parent, const char *name,
                                    const char *text);
 /* Dispatches st as if the server had sent it (fuzzers and tests). */
 void component_inject(xmpp_stanza_t *st);
-/* A fresh random stanza id (caller frees). */
+/* A fresh stanza id: unique in this run, and apart from other runs' ids
+ * by a random prefix (caller frees). */
 char *component_new_id(void);
 
 #endif

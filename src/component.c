@@ -4,6 +4,7 @@
  * by libevent, so an idle ferry sleeps. Reconnects at once after a drop,
  * then with exponential backoff and jitter capped at 30 s. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@
 #define COMPONENT_BACKOFF_MAX_MS 30000
 /* While connecting, libstrophe's own timeouts need a periodic run. */
 #define COMPONENT_TICK_MS 1000
+#define COMPONENT_ID_PREFIX 11 /* base-62 digits of a 64-bit value */
 #define COMPONENT_STOP_MS 900
 #define COMPONENT_MAX_IQ_NS 32
 
@@ -93,19 +95,42 @@ unsigned long component_reconnects(void)
     return comp.reconnects;
 }
 
-char *component_new_id(void)
+/* Writes v in base 62 to out (at least 12 bytes), NUL-terminated; with
+ * width, left-padded to that many digits. */
+static void component_base62(uint64_t v, size_t width, char *out)
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz"
                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    unsigned char rnd[16];
-    char *id = xmalloc(sizeof(rnd) + 1);
-    size_t i;
+    char tmp[COMPONENT_ID_PREFIX];
+    size_t n = 0, i;
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-        fatal("RAND_bytes failed");
-    for (i = 0; i < sizeof(rnd); i++)
-        id[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
-    id[sizeof(rnd)] = '\0';
+    do {
+        tmp[n++] = alphabet[v % 62];
+        v /= 62;
+    } while (v != 0);
+    while (n < width)
+        tmp[n++] = alphabet[0];
+    for (i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
+/* A 64-bit random prefix drawn once per run, then a counter: unique within
+ * the run, and apart from other runs' ids, without RAND_bytes per id. */
+char *component_new_id(void)
+{
+    static char prefix[COMPONENT_ID_PREFIX + 1];
+    static uint64_t counter;
+    char *id = xmalloc(2 * COMPONENT_ID_PREFIX + 1);
+    uint64_t r;
+
+    if (prefix[0] == '\0') {
+        if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+            fatal("RAND_bytes failed");
+        component_base62(r, COMPONENT_ID_PREFIX, prefix);
+    }
+    memcpy(id, prefix, COMPONENT_ID_PREFIX);
+    component_base62(counter++, 0, id + COMPONENT_ID_PREFIX);
     return id;
 }
 

@@ -27,11 +27,24 @@
 
 #define HTTP_MAX_CONNECTIONS 64 /* keeps fds low: libstrophe uses select() */
 #define HTTP_CONNECT_TIMEOUT_MS 10000
+#define HTTP_POOL_MAX 64   /* idle easy handles kept for reuse */
+#define HTTP_HDRS_SLOTS 64 /* cached header lists, by bearer and type */
+
+/* A header list shared by the requests with the same bearer token and
+ * content type and no other headers: built once, not per request. */
+struct http_hdrs {
+    char *bearer; /* NULL: no Authorization header */
+    char *content_type;
+    unsigned long hash;
+    struct curl_slist *list;
+    int refs; /* the cache's, and one per transfer using it */
+};
 
 struct http_xfer {
     CURL *easy;
-    struct curl_slist *headers;
-    char *body; /* request body */
+    struct curl_slist *headers; /* own list, or NULL when shared */
+    struct http_hdrs *shared;   /* cached list, or NULL */
+    char *body;                 /* request body */
     struct buf resp;
     int too_big;
     int refused;       /* public_only kept it from an internal address */
@@ -49,13 +62,17 @@ struct http_xfer {
 
 struct http_sock {
     struct event *ev;
+    int what; /* the CURL_POLL_* it waits for */
 };
 
 static struct {
     CURLM *multi;
     struct event *timer_ev;
     int inflight;
-    struct http_xfer *xfers; /* in flight, for http_cancel_all() */
+    struct http_xfer *xfers;   /* in flight, for http_cancel_all() */
+    CURL *pool[HTTP_POOL_MAX]; /* idle easy handles, reset */
+    int npool;
+    struct http_hdrs *hdrs[HTTP_HDRS_SLOTS];
 } http;
 
 static void http_check_done(void);
@@ -94,13 +111,19 @@ static int http_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
     }
     kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
                    ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
+    /* One event per socket for its lifetime: re-armed, not reallocated,
+     * when curl wants other events. */
     if (hs == NULL) {
         hs = xcalloc(1, sizeof(*hs));
+        hs->ev = event_new(loop_base(), s, kind, http_on_socket, NULL);
         curl_multi_assign(http.multi, s, hs);
+    } else if (hs->what == what) {
+        return 0;
     } else {
-        event_free(hs->ev);
+        event_del(hs->ev);
+        event_assign(hs->ev, loop_base(), s, kind, http_on_socket, NULL);
     }
-    hs->ev = event_new(loop_base(), s, kind, http_on_socket, NULL);
+    hs->what = what;
     event_add(hs->ev, NULL);
     return 0;
 }
@@ -152,10 +175,51 @@ static size_t http_write_cb(char *ptr, size_t size, size_t n, void *userdata)
     return size * n;
 }
 
+/* Drops a reference to a shared header list. */
+static void http_hdrs_unref(struct http_hdrs *h)
+{
+    if (h == NULL || --h->refs > 0)
+        return;
+    curl_slist_free_all(h->list);
+    free(h->bearer);
+    free(h->content_type);
+    free(h);
+}
+
+/* Keeps a finished transfer's easy handle for the next request, saving
+ * its set-up: reset drops every option (headers, body, private pointers,
+ * error buffer) but keeps the handle and its buffers. */
+static void http_easy_release(CURL *e)
+{
+    if (e == NULL)
+        return;
+    if (http.multi == NULL || http.npool == HTTP_POOL_MAX) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    curl_easy_reset(e);
+    http.pool[http.npool++] = e;
+}
+
+static CURL *http_easy_get(void)
+{
+    CURL *e;
+
+    if (http.npool > 0)
+        return http.pool[--http.npool];
+    e = curl_easy_init();
+    if (e == NULL)
+        fatal("curl_easy_init failed");
+    return e;
+}
+
+/* The easy handle goes first: it must let go of the headers and the body
+ * before they are freed. */
 static void http_xfer_free(struct http_xfer *x)
 {
+    http_easy_release(x->easy);
     curl_slist_free_all(x->headers);
-    curl_easy_cleanup(x->easy);
+    http_hdrs_unref(x->shared);
     curl_mime_free(x->mime);
     if (x->save_fd >= 0)
         close(x->save_fd);
@@ -254,8 +318,16 @@ void http_init(void)
 
 void http_free(void)
 {
+    int i;
+
     if (http.multi == NULL)
         return;
+    while (http.npool > 0)
+        curl_easy_cleanup(http.pool[--http.npool]);
+    for (i = 0; i < HTTP_HDRS_SLOTS; i++) {
+        http_hdrs_unref(http.hdrs[i]);
+        http.hdrs[i] = NULL;
+    }
     curl_multi_cleanup(http.multi);
     event_free(http.timer_ev);
     http.multi = NULL;
@@ -267,25 +339,81 @@ int http_inflight(void)
     return http.inflight;
 }
 
-static void http_set_headers(struct http_xfer *x,
-                             const struct http_request *req)
+/* Authorization, Content-Type, the extra lines, and no "Expect:". */
+static struct curl_slist *http_headers_build(const struct http_request *req)
 {
+    struct curl_slist *l = NULL;
     const char *const *h;
     char *line;
 
     if (req->bearer != NULL) {
         line = xasprintf("Authorization: Bearer %s", req->bearer);
-        x->headers = curl_slist_append(x->headers, line);
+        l = curl_slist_append(l, line);
         free(line);
     }
     if (req->content_type != NULL) {
         line = xasprintf("Content-Type: %s", req->content_type);
-        x->headers = curl_slist_append(x->headers, line);
+        l = curl_slist_append(l, line);
         free(line);
     }
     for (h = req->headers; h != NULL && *h != NULL; h++)
-        x->headers = curl_slist_append(x->headers, *h);
-    x->headers = curl_slist_append(x->headers, "Expect:");
+        l = curl_slist_append(l, *h);
+    l = curl_slist_append(l, "Expect:");
+    if (l == NULL)
+        fatal("out of memory");
+    return l;
+}
+
+static unsigned long http_hash(unsigned long h, const char *s)
+{
+    if (s == NULL)
+        return h * 33;
+    while (*s != '\0')
+        h = h * 33 ^ (unsigned char)*s++;
+    return h * 33 ^ 0xff; /* "" and NULL hash apart */
+}
+
+static int http_str_same(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+/* The cached list for req's bearer and content type (one reference for
+ * the caller), built on a miss; it replaces whatever shared its slot. */
+static struct http_hdrs *http_hdrs_get(const struct http_request *req)
+{
+    unsigned long hash =
+        http_hash(http_hash(5381, req->bearer), req->content_type);
+    struct http_hdrs **slot = &http.hdrs[hash % HTTP_HDRS_SLOTS];
+    struct http_hdrs *h = *slot;
+
+    if (h == NULL || h->hash != hash ||
+        !http_str_same(h->bearer, req->bearer) ||
+        !http_str_same(h->content_type, req->content_type)) {
+        http_hdrs_unref(h);
+        h = xcalloc(1, sizeof(*h));
+        h->bearer = req->bearer ? xstrdup(req->bearer) : NULL;
+        h->content_type = req->content_type ? xstrdup(req->content_type) : NULL;
+        h->hash = hash;
+        h->list = http_headers_build(req);
+        h->refs = 1;
+        *slot = h;
+    }
+    h->refs++;
+    return h;
+}
+
+static void http_set_headers(struct http_xfer *x,
+                             const struct http_request *req)
+{
+    if (req->headers == NULL) {
+        x->shared = http_hdrs_get(req);
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->shared->list);
+        return;
+    }
+    x->headers = http_headers_build(req);
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
 }
 
@@ -411,10 +539,8 @@ static curl_socket_t http_open_public(void *clientp, curlsocktype purpose,
 void http_start(const struct http_request *req, http_done_fn done, void *arg)
 {
     struct http_xfer *x = xcalloc(1, sizeof(*x));
-    CURL *e = curl_easy_init();
+    CURL *e = http_easy_get();
 
-    if (e == NULL)
-        fatal("curl_easy_init failed");
     x->easy = e;
     x->done = done;
     x->arg = arg;

@@ -9,8 +9,9 @@
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "conf.h"
 #include "http.h"
@@ -35,6 +36,8 @@ static struct {
     char *api_version;
     char *app_secret;
     char *verify_token;
+    EVP_MAC *hmac;           /* fetched once */
+    EVP_MAC_CTX *hmac_keyed; /* keyed with app_secret, copied per webhook */
 } cloudapi;
 
 /* What sends take, by A.5 of the reference (the upload checks them too). */
@@ -81,6 +84,8 @@ void net_cloudapi_configure(const struct conf *conf)
     free(cloudapi.api_version);
     free(cloudapi.app_secret);
     free(cloudapi.verify_token);
+    EVP_MAC_CTX_free(cloudapi.hmac_keyed); /* the secret may have changed */
+    cloudapi.hmac_keyed = NULL;
     cloudapi.graph_url = xstrdup(conf->cloudapi_graph_url);
     cloudapi.api_version = xstrdup(conf->cloudapi_api_version);
     cloudapi.app_secret = xstrdup(conf->cloudapi_app_secret);
@@ -488,6 +493,50 @@ static void cloudapi_webhook_get(const struct httpd_request *req,
     httpd_respond(res, 200, "text/plain", challenge);
 }
 
+/* A fresh HMAC-SHA256 context keyed with the app secret, or NULL. The
+ * algorithm is fetched and keyed once: each webhook copies the result. */
+static EVP_MAC_CTX *cloudapi_hmac_new(void)
+{
+    static char digest[] = "SHA256";
+    OSSL_PARAM params[2];
+    EVP_MAC_CTX *c;
+
+    if (cloudapi.hmac == NULL)
+        cloudapi.hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    if (cloudapi.hmac == NULL)
+        return NULL;
+    if (cloudapi.hmac_keyed == NULL) {
+        c = EVP_MAC_CTX_new(cloudapi.hmac);
+        params[0] =
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (c == NULL ||
+            EVP_MAC_init(c, (const unsigned char *)cloudapi.app_secret,
+                         strlen(cloudapi.app_secret), params) != 1) {
+            EVP_MAC_CTX_free(c);
+            return NULL;
+        }
+        cloudapi.hmac_keyed = c;
+    }
+    return EVP_MAC_CTX_dup(cloudapi.hmac_keyed);
+}
+
+/* HMAC-SHA256 of the body with the app secret; 0 or -1. */
+static int cloudapi_webhook_mac(const struct httpd_request *req,
+                                unsigned char *mac, size_t *maclen)
+{
+    const unsigned char *body = (const unsigned char *)req->body;
+    EVP_MAC_CTX *c = cloudapi_hmac_new();
+    int ok;
+
+    if (c == NULL)
+        return -1;
+    ok = EVP_MAC_update(c, body, req->body_len) == 1 &&
+         EVP_MAC_final(c, mac, maclen, EVP_MAX_MD_SIZE) == 1;
+    EVP_MAC_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
 static int cloudapi_webhook_verify(const struct httpd_request *req,
                                    const char **why)
 {
@@ -495,7 +544,7 @@ static int cloudapi_webhook_verify(const struct httpd_request *req,
     const char *sig = httpd_header(req, "X-Hub-Signature-256");
     const size_t plen = strlen(CLOUDAPI_SIG_PREFIX);
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0, i;
+    size_t maclen = 0, i;
     char want[2 * EVP_MAX_MD_SIZE + 1];
 
     if (cloudapi.app_secret[0] == '\0') {
@@ -510,8 +559,10 @@ static int cloudapi_webhook_verify(const struct httpd_request *req,
         *why = "malformed X-Hub-Signature-256";
         return -1;
     }
-    HMAC(EVP_sha256(), cloudapi.app_secret, (int)strlen(cloudapi.app_secret),
-         (const unsigned char *)req->body, req->body_len, mac, &maclen);
+    if (cloudapi_webhook_mac(req, mac, &maclen) < 0) {
+        *why = "OpenSSL cannot compute the signature";
+        return -1;
+    }
     for (i = 0; i < maclen; i++) {
         want[2 * i] = hex[mac[i] >> 4];
         want[2 * i + 1] = hex[mac[i] & 15];
