@@ -205,10 +205,11 @@ long long store_outbox_add(struct store *st, long long account_id,
 int store_outbox_heads(struct store *st, long long now_ms, int max,
                        int (*fn)(const struct store_outbox *o, void *arg),
                        void *arg);
-/* The earliest next_attempt among the rows store_outbox_heads() considers
- * (the oldest row of each contact, rows without contact), at least 1;
- * 0 when the outbox is empty. */
-long long store_outbox_next_wakeup(struct store *st);
+/* The earliest next_attempt after now_ms among the rows
+ * store_outbox_heads() considers (the oldest row of each contact, rows
+ * without contact); 0 when there is none. Rows due by now_ms are not
+ * counted: the caller has just seen them. */
+long long store_outbox_next_wakeup(struct store *st, long long now_ms);
 int store_outbox_delete(struct store *st, long long id);
 /* Records a failed attempt: attempts, next_attempt (ms) and the error. */
 int store_outbox_retry(struct store *st, long long id, int attempts,

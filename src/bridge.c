@@ -157,6 +157,7 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
             commands_on_message(st); /* to the gateway: a chat command */
         return;
     }
+    queue_begin(); /* the lookups too: one transaction per loop turn */
     bare = jid_bare(in.from);
     a = bare ? store_account_by_jid(bridge.st, bare) : NULL;
     if (a == NULL) {

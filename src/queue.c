@@ -225,16 +225,18 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
 }
 
 /* Arms the timer for the next row or bucket that becomes ready. Rows due
- * already are in flight or waiting for a token: their completion or the
- * bucket's wake time runs the queue again, so they need no timer. */
-static void queue_arm_timer(void)
+ * by seen (the time the pass read the heads at) are in flight or waiting
+ * for a token: their completion or the bucket's wake time runs the queue
+ * again, so they need no timer. A row that fell due while the pass ran
+ * gets one at once: with the clock read again here, it was lost. */
+static void queue_arm_timer(long long seen)
 {
-    long long next = store_outbox_next_wakeup(queue.st);
+    long long next = store_outbox_next_wakeup(queue.st, seen);
     long long now = wall_ms(), mono = now_ms();
     long long delay = -1;
 
-    if (next > now)
-        delay = next - now;
+    if (next > 0)
+        delay = next > now ? next - now : 0;
     if (queue.wake_ms > 0 && (delay < 0 || queue.wake_ms - mono < delay))
         delay = queue.wake_ms > mono ? queue.wake_ms - mono : 0;
     if (delay < 0)
@@ -245,12 +247,14 @@ static void queue_arm_timer(void)
 
 static void queue_out_pass(void)
 {
+    long long now = wall_ms();
+
     if (queue.hold)
         return;
     queue.wake_ms = 0;
-    store_outbox_heads(queue.st, wall_ms(), QUEUE_MAX_INFLIGHT * 4,
-                       queue_out_head, NULL);
-    queue_arm_timer();
+    store_outbox_heads(queue.st, now, QUEUE_MAX_INFLIGHT * 4, queue_out_head,
+                       NULL);
+    queue_arm_timer(now);
 }
 
 static void queue_on_timer(evutil_socket_t fd, short what, void *arg)

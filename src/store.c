@@ -413,6 +413,16 @@ int store_run(struct store *st, sqlite3_stmt *s)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int store_run_ll(struct store *st, const char *sql, long long v)
+{
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, v);
+    return store_run(st, s);
+}
+
 /* Runs an INSERT; the new row's id, or -1 (logged). */
 long long store_insert(struct store *st, sqlite3_stmt *s)
 {

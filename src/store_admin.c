@@ -151,11 +151,8 @@ long long store_outbox_requeue_failed(struct store *st, long long account_id)
 
 int store_outbox_expire_failed(struct store *st, long long before_s)
 {
-    sqlite3_stmt *s = store_stmt(st, "DELETE FROM outbox WHERE"
-                                     " state = 'failed' AND created < ?1");
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, before_s);
-    return store_run(st, s);
+    return store_run_ll(st,
+                        "DELETE FROM outbox WHERE"
+                        " state = 'failed' AND created < ?1",
+                        before_s);
 }

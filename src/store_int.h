@@ -24,6 +24,8 @@ void store_bind_id(sqlite3_stmt *s, int i, long long id);
 /* Steps a statement that returns no rows; 0 or -1 (logged). s may be NULL
  * (store_stmt() failed): -1. */
 int store_run(struct store *st, sqlite3_stmt *s);
+/* store_run() of the cached statement sql with ?1 bound to v. */
+int store_run_ll(struct store *st, const char *sql, long long v);
 /* Runs an INSERT; the new row's id, or -1 (logged). */
 long long store_insert(struct store *st, sqlite3_stmt *s);
 /* The integer in the first column of the first row (NULL reads as 0);
@@ -33,7 +35,7 @@ long long store_int(struct store *st, sqlite3_stmt *s, long long none);
 void *store_one(struct store *st, sqlite3_stmt *s, store_read_fn read);
 /* Reads up to max rows into a new array *rows (the caller frees it and each
  * row, even on error), so that callbacks run with no statement pending. */
-int store_all(struct store *st, sqlite3_stmt *s, store_read_fn read,
-              size_t max, void ***rows, size_t *n);
+int store_all(struct store *st, sqlite3_stmt *s, store_read_fn read, size_t max,
+              void ***rows, size_t *n);
 
 #endif

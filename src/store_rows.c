@@ -148,12 +148,7 @@ long long store_account_upsert(struct store *st, const char *jid,
 
 int store_account_delete(struct store *st, long long id)
 {
-    sqlite3_stmt *s = store_stmt(st, "DELETE FROM account WHERE id = ?1");
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, id);
-    return store_run(st, s);
+    return store_run_ll(st, "DELETE FROM account WHERE id = ?1", id);
 }
 
 /* Records the account's state and why (last_error may be NULL). */
@@ -714,24 +709,21 @@ int store_outbox_heads(struct store *st, long long now_ms, int max,
     return rc;
 }
 
-/* The earliest next_attempt among the rows store_outbox_heads() would
- * return once due (at least 1); 0 when none. */
-long long store_outbox_next_wakeup(struct store *st)
+/* The earliest next_attempt after now_ms among the heads; 0 when none. */
+long long store_outbox_next_wakeup(struct store *st, long long now_ms)
 {
-    return store_int(st,
-                     store_stmt(st, "SELECT max(min(o.next_attempt), 1)"
-                                    " FROM outbox o WHERE " STORE_OUTBOX_HEAD),
-                     0);
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT min(o.next_attempt) FROM outbox o"
+                       " WHERE " STORE_OUTBOX_HEAD " AND o.next_attempt > ?1");
+
+    if (s != NULL)
+        sqlite3_bind_int64(s, 1, now_ms);
+    return store_int(st, s, 0);
 }
 
 int store_outbox_delete(struct store *st, long long id)
 {
-    sqlite3_stmt *s = store_stmt(st, "DELETE FROM outbox WHERE id = ?1");
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, id);
-    return store_run(st, s);
+    return store_run_ll(st, "DELETE FROM outbox WHERE id = ?1", id);
 }
 
 /* Records a failed attempt and when to try again. */
@@ -867,13 +859,10 @@ int store_inbox_confirm(struct store *st, long long first, long long last,
 
 int store_inbox_expire(struct store *st, long long cutoff)
 {
-    sqlite3_stmt *s = store_stmt(st, "DELETE FROM inbox WHERE state = 1"
-                                     " AND settled < ?1");
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, cutoff);
-    return store_run(st, s);
+    return store_run_ll(st,
+                        "DELETE FROM inbox WHERE state = 1"
+                        " AND settled < ?1",
+                        cutoff);
 }
 
 int store_inbox_bounce(struct store *st, long long account_id,
@@ -969,12 +958,7 @@ int store_seen_add(struct store *st, const char *key, long long expires)
 
 int store_seen_expire(struct store *st, long long now_s)
 {
-    sqlite3_stmt *s = store_stmt(st, "DELETE FROM seen WHERE expires <= ?1");
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, now_s);
-    return store_run(st, s);
+    return store_run_ll(st, "DELETE FROM seen WHERE expires <= ?1", now_s);
 }
 
 /* ---- early statuses ---- */

@@ -573,7 +573,7 @@ static void test_outbox_heads(void **state)
     long long a1, b1, a2, n1, n2, b2, now = wall_ms();
     struct ids ids;
 
-    assert_int_equal(store_outbox_next_wakeup(f->st), 0);
+    assert_int_equal(store_outbox_next_wakeup(f->st, now), 0);
     a1 = store_outbox_add(f->st, f->acc, ca, 0, "text", "a1");
     b1 = store_outbox_add(f->st, f->acc, cb, 0, "text", "b1");
     a2 = store_outbox_add(f->st, f->acc, ca, 0, "text", "a2");
@@ -582,8 +582,8 @@ static void test_outbox_heads(void **state)
     b2 = store_outbox_add(f->st, f->acc, cb, 0, "text", "b2");
     assert_true(a1 > 0 && b1 > a1 && a2 > b1 && n1 > a2 && n2 > n1 && b2 > n2);
     assert_int_equal(store_outbox_count(f->st), 6);
-    /* Due at once. */
-    assert_int_equal(store_outbox_next_wakeup(f->st), 1);
+    /* Due at once: nothing to wake up for. */
+    assert_int_equal(store_outbox_next_wakeup(f->st, now), 0);
 
     ids = test_heads(f, now, 10);
     test_ids_equal(&ids, 4, a1, b1, n1, n2);
@@ -608,9 +608,12 @@ static void test_outbox_heads(void **state)
     /* The wake-up ignores due rows behind a waiting head. */
     assert_int_equal(store_outbox_delete(f->st, a2), 0);
     assert_int_equal(store_outbox_delete(f->st, n2), 0);
-    assert_int_equal(store_outbox_next_wakeup(f->st), now + 30000);
+    assert_int_equal(store_outbox_next_wakeup(f->st, now), now + 30000);
+    /* A row that became due since "now" still counts. */
+    assert_int_equal(store_outbox_next_wakeup(f->st, now + 29999), now + 30000);
+    assert_int_equal(store_outbox_next_wakeup(f->st, now + 30000), now + 60000);
     assert_int_equal(store_outbox_delete(f->st, n1), 0);
-    assert_int_equal(store_outbox_next_wakeup(f->st), now + 60000);
+    assert_int_equal(store_outbox_next_wakeup(f->st, now), now + 60000);
 }
 
 /* Deletes each row it is given: the store is usable inside callbacks. */
