@@ -249,6 +249,8 @@ int store_inbox_bounce(struct store *st, long long account_id,
 long long store_inbox_release(struct store *st, long long account_id);
 /* Rows waiting to be sent or confirmed. */
 long long store_inbox_count(struct store *st);
+/* Rows held after a bounce. */
+long long store_inbox_held(struct store *st);
 
 /* ---- figures and failed work, for operators (store_admin.c) ---- */
 struct store_stats {

@@ -131,6 +131,10 @@ static void metrics_gauges(struct buf *b)
     metrics_gauge(b, "ferry_inbox_depth",
                   "Stanzas waiting for XMPP server confirmation.",
                   store_inbox_count(metrics.st));
+    metrics_gauge(b, "ferry_inbox_held",
+                  "Messages the user's server bounced, held until the user "
+                  "is online.",
+                  store_inbox_held(metrics.st));
     metrics_gauge(b, "ferry_accounts", "Registered accounts.",
                   store_account_count(metrics.st));
     metrics_gauge(b, "ferry_component_connected",

@@ -932,6 +932,12 @@ long long store_inbox_release(struct store *st, long long account_id)
     return store_run(st, s) < 0 ? -1 : n;
 }
 
+long long store_inbox_held(struct store *st)
+{
+    return store_int(
+        st, store_stmt(st, "SELECT count(*) FROM inbox WHERE state = 2"), 0);
+}
+
 long long store_inbox_count(struct store *st)
 {
     return store_int(

@@ -101,6 +101,9 @@ def test_bounced_messages_are_not_lost(name, tmp_path):
             bridge.inbound(WA, body, name="Ana")
         wait_for(lambda: bridge.count("inbox", "state = 0") == 0, 30, 0.1,
                  "ferry to hand its inbox to the server")
+        held = away - QUOTA if name == "ejabberd" else away
+        wait_for(lambda: bridge.count("inbox", "state = 2") == held, 10, 0.1,
+                 "ferry to hold the %d bounced messages" % held)
         time.sleep(1)
         bounced = bridge.ferry.log_lines(r"<message type=error from=%s@"
                                          % user)

@@ -102,6 +102,7 @@ def test_metrics(bridge):
                              .decode(), "ferry_xmpp_stanzas_confirmed_total")
              >= 1, WAIT, what="confirmed stanzas")
     assert val("ferry_outbox_depth") >= 0
+    assert val("ferry_inbox_held") == 0
     assert re.search(r"^# TYPE ferry_network_request_seconds histogram$",
                      text, re.M), text
 
