@@ -354,7 +354,6 @@ struct queue_batch {
 static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
 {
     struct queue_batch *b = arg;
-
     long long now = wall_ms();
 
     if (reply != NULL) {
