@@ -26,9 +26,7 @@ int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
 /* Copies committed pages from the WAL to the database (passive: never
- * waits), on the store's checkpoint thread (started by the first call;
- * in the caller when there can be none); automatic checkpoints are off.
- * 0, or -1 when the last one failed (logged). */
+ * waits); automatic checkpoints are off. 0 or -1. */
 int store_checkpoint(struct store *st);
 /* Runs SQL without results; 0 or -1 (logged). */
 int store_exec(struct store *st, const char *sql);

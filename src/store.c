@@ -3,7 +3,6 @@
  * mode, schema migrations and a small cache of prepared statements. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,31 +22,11 @@ struct store_cached {
     sqlite3_stmt *stmt;
 };
 
-/* Checkpoints run on a thread of their own, with a connection of their
- * own: a passive checkpoint copies pages and calls fdatasync twice, tens
- * of milliseconds on a slow disk, which the loop must not wait for. The
- * loop only signals it. */
-struct store_checkpointer {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int started;
-    int wanted; /* a checkpoint was asked for */
-    int stop;
-    int failed; /* SQLite's code of the last failure, for the loop's log */
-    int ended;  /* the thread could not open the store and returned */
-    int here;   /* no thread: checkpoints run in the caller */
-};
-
 struct store {
     sqlite3 *db;
     struct store_cached cache[STORE_STMT_CACHE];
     int ncache;
-    char *path;
-    struct store_checkpointer ck;
 };
-
-static void store_checkpointer_stop(struct store *st);
 
 /* Migration N takes the schema from version N to N + 1. */
 static const char *const store_migrations[] = {
@@ -284,7 +263,6 @@ struct store *store_open(const char *path, const char *synchronous)
     if (store_create_private(path) < 0)
         return NULL;
     st = xcalloc(1, sizeof(*st));
-    st->path = xstrdup(path);
     old = umask(077); /* the -wal and -shm files too */
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
@@ -310,11 +288,9 @@ void store_close(struct store *st)
 
     if (st == NULL)
         return;
-    store_checkpointer_stop(st);
     for (i = 0; i < st->ncache; i++)
         sqlite3_finalize(st->cache[i].stmt);
     sqlite3_close(st->db);
-    free(st->path);
     free(st);
 }
 
@@ -349,112 +325,16 @@ int store_commit(struct store *st)
     return 0;
 }
 
-static void *store_checkpointer_run(void *arg)
-{
-    struct store *st = arg;
-    struct store_checkpointer *ck = &st->ck;
-    sqlite3 *db = NULL;
-    int rc;
-
-    if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE, NULL) !=
-        SQLITE_OK) {
-        pthread_mutex_lock(&ck->mu);
-        ck->failed = SQLITE_CANTOPEN;
-        ck->ended = 1;
-        pthread_mutex_unlock(&ck->mu);
-        sqlite3_close(db);
-        return NULL;
-    }
-    for (;;) {
-        pthread_mutex_lock(&ck->mu);
-        while (!ck->wanted && !ck->stop)
-            pthread_cond_wait(&ck->cv, &ck->mu);
-        ck->wanted = 0;
-        if (ck->stop) {
-            pthread_mutex_unlock(&ck->mu);
-            break;
-        }
-        pthread_mutex_unlock(&ck->mu);
-        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                       NULL, NULL);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-            pthread_mutex_lock(&ck->mu);
-            ck->failed = rc;
-            pthread_mutex_unlock(&ck->mu);
-        }
-    }
-    sqlite3_close(db);
-    return NULL;
-}
-
-static int store_checkpointer_start(struct store *st)
-{
-    struct store_checkpointer *ck = &st->ck;
-
-    if (!sqlite3_threadsafe())
-        return -1;
-    pthread_mutex_init(&ck->mu, NULL);
-    pthread_cond_init(&ck->cv, NULL);
-    if (pthread_create(&ck->thread, NULL, store_checkpointer_run, st) != 0) {
-        pthread_cond_destroy(&ck->cv);
-        pthread_mutex_destroy(&ck->mu);
-        return -1;
-    }
-    ck->started = 1;
-    return 0;
-}
-
-static void store_checkpointer_stop(struct store *st)
-{
-    struct store_checkpointer *ck = &st->ck;
-
-    if (!ck->started)
-        return;
-    pthread_mutex_lock(&ck->mu);
-    ck->stop = 1;
-    pthread_cond_signal(&ck->cv);
-    pthread_mutex_unlock(&ck->mu);
-    pthread_join(ck->thread, NULL);
-    pthread_cond_destroy(&ck->cv);
-    pthread_mutex_destroy(&ck->mu);
-    ck->started = 0;
-}
-
 int store_checkpoint(struct store *st)
 {
-    struct store_checkpointer *ck = &st->ck;
-    int rc, failed, ended = 0;
-
-    if (!ck->started && !ck->here && store_checkpointer_start(st) < 0)
-        ck->here = 1;
-    if (ck->started) {
-        pthread_mutex_lock(&ck->mu);
-        ended = ck->ended;
-        pthread_mutex_unlock(&ck->mu);
-    }
-    if (ended) { /* it said why; from now on, here */
-        log_warn("store: checkpoint thread: %s", sqlite3_errstr(ck->failed));
-        store_checkpointer_stop(st);
-        ck->here = 1;
-    }
-    if (ck->here) {
-        rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
                                        NULL, NULL);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-            log_warn("store: checkpoint: %s", sqlite3_errmsg(st->db));
-            return -1;
-        }
-        return 0;
+
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        log_warn("store: checkpoint: %s", sqlite3_errmsg(st->db));
+        return -1;
     }
-    pthread_mutex_lock(&ck->mu);
-    failed = ck->failed;
-    ck->failed = 0;
-    ck->wanted = 1;
-    pthread_cond_signal(&ck->cv);
-    pthread_mutex_unlock(&ck->mu);
-    if (failed != 0)
-        log_warn("store: checkpoint: %s", sqlite3_errstr(failed));
-    return failed != 0 ? -1 : 0;
+    return 0;
 }
 
 void store_rollback(struct store *st)
