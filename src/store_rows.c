@@ -912,13 +912,9 @@ int store_inbox_bounce(struct store *st, long long account_id,
     sqlite3_reset(s);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? 0 : -1;
-    if (bounces + 1 >= max_bounces) {
-        s = store_stmt(st, "DELETE FROM inbox WHERE id = ?1");
-        if (s == NULL)
-            return -1;
-        sqlite3_bind_int64(s, 1, id);
-        return store_run(st, s) < 0 ? -1 : 2;
-    }
+    if (bounces + 1 >= max_bounces)
+        return store_run_ll(st, "DELETE FROM inbox WHERE id = ?1", id) < 0 ? -1
+                                                                           : 2;
     s = store_stmt(st, "UPDATE inbox SET state = 2, settled = ?2,"
                        " bounces = bounces + 1 WHERE id = ?1");
     if (s == NULL)
