@@ -18,7 +18,12 @@ enum metrics_counter {
     METRICS_REJECT_SIGNATURE, /* webhooks refused: bad or no signature */
     METRICS_REJECT_MALFORMED, /* webhooks refused: not parseable */
     METRICS_REJECT_STORE,     /* webhooks refused: store failure (500) */
+    METRICS_REJECT_BUSY,      /* webhooks refused: over a cap (503) */
+    METRICS_REJECT_TOO_LARGE, /* webhooks refused: body over the cap (413) */
     METRICS_XMPP_DELIVERED,   /* stanzas confirmed by the ping barrier */
+    METRICS_XMPP_FORGED,      /* iq replies from a JID we did not ask */
+    METRICS_PING_TIMEOUT,     /* barrier pings never answered */
+    METRICS_OUT_UNKNOWN,      /* sends whose outcome is unknown */
     METRICS_NCOUNTERS,
 };
 

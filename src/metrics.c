@@ -30,8 +30,16 @@ static const struct {
     {"ferry_webhooks_total", "result=\"rejected_signature\"", NULL},
     {"ferry_webhooks_total", "result=\"rejected_malformed\"", NULL},
     {"ferry_webhooks_total", "result=\"store_error\"", NULL},
+    {"ferry_webhooks_total", "result=\"rejected_busy\"", NULL},
+    {"ferry_webhooks_total", "result=\"rejected_too_large\"", NULL},
     {"ferry_xmpp_stanzas_confirmed_total", NULL,
      "Stanzas the XMPP server confirmed (ping barrier)."},
+    {"ferry_xmpp_forged_replies_total", NULL,
+     "iq replies ignored: not from the JID the request went to."},
+    {"ferry_xmpp_ping_timeouts_total", NULL,
+     "Barrier pings that got no answer in time (their rows are retried)."},
+    {"ferry_network_sends_unknown_total", NULL,
+     "Sends whose outcome stayed unknown (may reach the contact twice)."},
 };
 
 static const long long metrics_bounds_ms[] = {5,   10,  25,   50,   100,
