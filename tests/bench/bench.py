@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 
-from harness import servers  # noqa: E402
+from harness import ferryproc, servers  # noqa: E402
 from harness.util import free_port  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -53,7 +53,7 @@ ONLY = [x for x in os.environ.get("BENCH_ONLY", "").split(",") if x]
 
 def want(scenario):
     return not ONLY or scenario in ONLY
-FERRY_BIN = os.environ.get("FERRY_BIN", os.path.join(TOP, "ferry"))
+FERRY_BIN = ferryproc.ferry_bin()
 TOOLS = os.environ.get("BENCH_TOOLS", HERE)
 OUT = os.environ.get("BENCH_OUT", os.path.join(TOP, "docs", "benchmarks.md"))
 

@@ -21,7 +21,9 @@ backwards, prints the counts and exits 1 on any violation.
 The seed is printed first; --seed replays the same plan (messages, batches,
 fault kinds and times).  Thread timing is not replayed, so a replay hits
 the same faults at the same moments of the plan, not the same instants of
-ferry's work.  FERRY_BIN (default /work/main/ferry) is the binary tested.
+ferry's work.  FERRY_BIN (default: build/werror/ferry, build/dev/ferry,
+build/asan/ferry or ferry of the checkout, the first that exists) is the
+binary tested.
 The XMPP servers come from tests/e2e/harness (offline storage is on in
 both, so messages for a user who is away while the server restarts wait
 for it; the users reconnect by themselves).  Everything a run makes goes

@@ -6,7 +6,7 @@ down, two kinds of 5xx answers, 130429 as HTTP 400 and as 429 and 80007
 as 429; duplicated, batched and reordered webhooks, replayed statuses).
 About 30 s for Prosody, 40 s for ejabberd.
 
-    FERRY_BIN=/path/to/ferry /usr/bin/python3 -m pytest tests/chaos -s
+    FERRY_BIN=build/dev/ferry /usr/bin/python3 -m pytest tests/chaos -s
 
 FERRY_CHAOS_SEED replays a seed (each run prints its own);
 FERRY_E2E_SERVERS=prosody limits the servers.  The long form is

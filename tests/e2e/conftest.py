@@ -107,11 +107,12 @@ def _server_guard(request):
 
 @pytest.fixture(scope="session")
 def ferry_bin():
-    """Path of the ferry binary ($FERRY_BIN, default /work/main/ferry)."""
+    """Path of the ferry binary ($FERRY_BIN, else build/werror/ferry,
+    build/dev/ferry, build/asan/ferry or ./ferry of the checkout)."""
     path = ferryproc.ferry_bin()
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.skip("ferry binary not found at %s: build it (make ferry) or "
-                    "set FERRY_BIN=/path/to/ferry" % path)
+                    "set FERRY_BIN=build/dev/ferry" % path)
     return path
 
 

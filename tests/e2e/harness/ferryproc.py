@@ -13,7 +13,12 @@ import urllib.request
 
 from .util import LOOPBACK, free_port, scaled, tail, wait_for
 
-DEFAULT_BIN = "/work/main/ferry"
+# The checkout's root (tests/e2e/harness/ -> ../../..) and the places a
+# build leaves the binary, tried in this order when $FERRY_BIN is unset.
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+BIN_CANDIDATES = ("build/werror/ferry", "build/dev/ferry", "build/asan/ferry",
+                  "ferry")
 START_TIMEOUT = 15.0
 GATEWAY_NAME = "Ferry Test"
 
@@ -49,8 +54,19 @@ def valgrind_reports(text):
 
 
 def ferry_bin():
-    """The ferry binary to test: $FERRY_BIN or /work/main/ferry."""
-    return os.environ.get("FERRY_BIN") or DEFAULT_BIN
+    """The ferry binary to test: $FERRY_BIN, else the first of
+    BIN_CANDIDATES (relative to the checkout's root, then to the current
+    directory, e.g. a build directory) that is an executable file.  When
+    none is, the first candidate's path (so messages name it)."""
+    env = os.environ.get("FERRY_BIN")
+    if env:
+        return env
+    for base in (TOP, os.getcwd()):
+        for rel in BIN_CANDIDATES:
+            path = os.path.join(base, rel)
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                return path
+    return os.path.join(TOP, BIN_CANDIDATES[0])
 
 
 def default_config(server, http_port, store_path):
