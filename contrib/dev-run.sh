@@ -26,6 +26,9 @@ for p in "$c2s_port" "$comp_port" "$http_port" "$api_port"; do
 done
 
 rm -rf "$dir"
+# ferry.conf and prosody.cfg.lua hold the component secret: everything
+# written below is for this user alone (0600 files, 0700 directories).
+umask 077
 mkdir -p "$dir/prosody/data" "$dir/prosody/certs"
 pids=()
 cleanup() {
