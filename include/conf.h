@@ -47,6 +47,9 @@ struct conf {
     /* [http] */
     char *http_listen;
     char *http_public_url;
+    long long http_max_conn_per_ip;
+    long long http_request_timeout;
+    long long http_max_buffered;
     /* [network] */
     char *network_backend;
     /* [cloudapi] */

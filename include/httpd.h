@@ -27,11 +27,20 @@ struct httpd_response {
 typedef void (*httpd_handler)(const struct httpd_request *req,
                               struct httpd_response *res, void *arg);
 
+/* What clients may hold before any handler has seen their request. */
+struct httpd_limits {
+    unsigned conn_per_ip;     /* open connections per address; 0: any */
+    unsigned request_timeout; /* s from a request's first byte to its last */
+    size_t max_buffered;      /* bytes of request bodies held at once */
+};
+
 /* listen is "HOST:PORT" or "[V6]:PORT". 0 or -1 (logged). */
-int httpd_start(const char *listen);
+int httpd_start(const char *listen, const struct httpd_limits *lim);
 void httpd_stop(void);
 /* Routes requests whose path equals path, or starts with path when it ends
- * in '/'. Bodies over max_body get 413 without reaching the handler. */
+ * in '/'. Bodies over max_body get 413 without reaching the handler, as
+ * soon as Content-Length declares them; bodies that would pass the
+ * limits' max_buffered get 503. */
 void httpd_route(const char *path, httpd_handler fn, void *arg,
                  size_t max_body);
 /* While draining, every route but /health and /metrics answers 503. */

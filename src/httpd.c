@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* libmicrohttpd in external epoll mode: its epoll fd is watched by libevent
  * and MHD_run() is called on readiness, MHD_get_timeout() as a timer. The
- * routes and per-route body caps live here; handlers live in their modules. */
+ * routes, per-route body caps and the limits on what unauthenticated
+ * clients may hold (connections per address, a deadline per request, bytes
+ * of bodies buffered at once) live here; handlers live in their modules. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +21,13 @@
 #include "httpd.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "util.h"
 
 #define HTTPD_MAX_ROUTES 16
 #define HTTPD_CONN_LIMIT 256
 #define HTTPD_CONN_TIMEOUT_S 30
+#define HTTPD_SWEEP_MS 1000 /* how often request deadlines are checked */
 
 struct httpd_route {
     const char *path;
@@ -31,19 +36,33 @@ struct httpd_route {
     size_t max_body;
 };
 
+/* One request: its route, its body so far and the bytes of the global
+ * body budget it holds. */
 struct httpd_conn {
     const struct httpd_route *route;
     struct buf body;
-    int too_big;
+    size_t reserved;
+};
+
+/* One TCP connection, from accept to close: the deadline of the request
+ * being read on it (0 while none is, e.g. while a response is sent). */
+struct httpd_peer {
+    struct MHD_Connection *conn;
+    long long deadline;
+    int cut; /* its socket was shut down at the deadline */
+    struct httpd_peer *prev, *next;
 };
 
 static struct {
     struct MHD_Daemon *d;
-    struct event *io_ev, *timer_ev;
+    struct event *io_ev, *timer_ev, *sweep_ev;
     struct httpd_route routes[HTTPD_MAX_ROUTES];
     int nroutes;
     int draining;
     int port;
+    struct httpd_limits lim;
+    size_t buffered; /* bytes of bodies reserved by requests being read */
+    struct httpd_peer *peers;
 } httpd;
 
 static void httpd_reschedule(void)
@@ -143,11 +162,32 @@ static struct MHD_Response *httpd_file_response(struct httpd_response *res)
     return r;
 }
 
+/* The peer of a connection (NULL before its start was notified). */
+static struct httpd_peer *httpd_peer_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* Starts (or, with 0, stops) the clock of the request read on c. */
+static void httpd_peer_clock(struct httpd_peer *p, int on)
+{
+    if (p != NULL)
+        p->deadline =
+            on ? now_ms() + (long long)httpd.lim.request_timeout * 1000 : 0;
+}
+
+/* Queues res on c: the request has been read, its deadline no longer
+ * runs (sending the answer is bounded by the inactivity timeout). */
 static enum MHD_Result httpd_send(struct MHD_Connection *c,
                                   struct httpd_response *res)
 {
     struct MHD_Response *r = NULL;
     enum MHD_Result rc;
+
+    httpd_peer_clock(httpd_peer_of(c), 0);
 
     if (res->file != NULL && (r = httpd_file_response(res)) == NULL)
         httpd_respond(res, 404, "text/plain", "not found\n");
@@ -182,8 +222,6 @@ static enum MHD_Result httpd_finish(struct MHD_Connection *c,
 
     if (hc->route == NULL) {
         httpd_respond(&res, 404, "text/plain", "not found\n");
-    } else if (hc->too_big) {
-        httpd_respond(&res, 413, "text/plain", "body too large\n");
     } else if (httpd.draining && !httpd_exempt_from_drain(url)) {
         httpd_respond(&res, 503, "text/plain", "shutting down\n");
     } else {
@@ -199,6 +237,81 @@ static enum MHD_Result httpd_finish(struct MHD_Connection *c,
     return httpd_send(c, &res);
 }
 
+/* Answers status at once, before (the rest of) the body is read: MHD
+ * then reads no more of this request and closes the connection. */
+static enum MHD_Result httpd_refuse(struct MHD_Connection *c,
+                                    struct httpd_conn *hc, int status)
+{
+    struct httpd_response res = {404, "text/plain", NULL, 0, NULL, NULL};
+
+    if (status == 413) {
+        metrics_inc(METRICS_REJECT_TOO_LARGE);
+        httpd_respond(&res, 413, "text/plain", "body too large\n");
+    } else {
+        metrics_inc(METRICS_REJECT_BUSY);
+        httpd_respond(&res, 503, "text/plain", "busy, try again later\n");
+    }
+    log_debug("httpd: request refused with %d before its body", status);
+    httpd.buffered -= hc->reserved;
+    hc->reserved = 0;
+    buf_reset(&hc->body);
+    return httpd_send(c, &res);
+}
+
+/* Takes n more bytes of the global body budget for hc; -1 when the
+ * budget is spent. */
+static int httpd_reserve(struct httpd_conn *hc, size_t n)
+{
+    if (n > httpd.lim.max_buffered - httpd.buffered)
+        return -1;
+    httpd.buffered += n;
+    hc->reserved += n;
+    return 0;
+}
+
+/* The declared Content-Length, or -1 when there is none (chunked). MHD
+ * has already refused a malformed one with 400. */
+static long long httpd_declared_length(struct MHD_Connection *c)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
+    long long n;
+
+    if (v == NULL || parse_ll(v, 0, LLONG_MAX, &n) < 0)
+        return -1;
+    return n;
+}
+
+/* At the headers: 0, or the status that refuses the request before any
+ * of its body is read (413 over the route's cap, 503 when the bodies
+ * being read already hold the global budget). */
+static int httpd_admit(struct MHD_Connection *c, struct httpd_conn *hc)
+{
+    long long len = httpd_declared_length(c);
+
+    if (hc->route == NULL || len <= 0)
+        return 0;
+    if ((unsigned long long)len > hc->route->max_body)
+        return 413;
+    if (httpd_reserve(hc, (size_t)len) < 0)
+        return 503;
+    return 0;
+}
+
+/* Buffers a piece of the body; 0 or the status that refuses it (a body
+ * without Content-Length takes budget as it grows). */
+static int httpd_take(struct httpd_conn *hc, const char *data, size_t n)
+{
+    if (hc->route == NULL)
+        return 0;
+    if (hc->body.len + n > hc->reserved &&
+        httpd_reserve(hc, hc->body.len + n - hc->reserved) < 0)
+        return 503;
+    if (buf_append(&hc->body, data, n) < 0)
+        return 413;
+    return 0;
+}
+
 static enum MHD_Result httpd_access(void *cls, struct MHD_Connection *c,
                                     const char *url, const char *method,
                                     const char *version,
@@ -206,36 +319,96 @@ static enum MHD_Result httpd_access(void *cls, struct MHD_Connection *c,
                                     size_t *upload_data_size, void **con_cls)
 {
     struct httpd_conn *hc = *con_cls;
+    int status;
 
     if (hc == NULL) {
         hc = xcalloc(1, sizeof(*hc));
         hc->route = httpd_find(url);
         buf_init(&hc->body, hc->route ? hc->route->max_body : 0);
         *con_cls = hc;
-        return MHD_YES;
+        status = httpd_admit(c, hc);
+        return status ? httpd_refuse(c, hc, status) : MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!hc->too_big &&
-            buf_append(&hc->body, upload_data, *upload_data_size) < 0) {
-            hc->too_big = 1;
-            buf_reset(&hc->body);
-        }
+        status = httpd_take(hc, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        return MHD_YES;
+        return status ? httpd_refuse(c, hc, status) : MHD_YES;
     }
     return httpd_finish(c, hc, url, method);
 }
 
+/* A request is over (answered or not): its budget is released and the
+ * clock of the next request on the connection starts. */
 static void httpd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                             enum MHD_RequestTerminationCode toe)
 {
     struct httpd_conn *hc = *con_cls;
 
+    httpd_peer_clock(httpd_peer_of(c), 1);
     if (hc == NULL)
         return;
+    httpd.buffered -= hc->reserved;
     buf_reset(&hc->body);
     free(hc);
     *con_cls = NULL;
+}
+
+/* Cuts the connections whose request is past its deadline: shutdown(2)
+ * makes MHD see the end of the stream and close it as usual. */
+static void httpd_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    const union MHD_ConnectionInfo *ci;
+    struct httpd_peer *p;
+    long long now = now_ms();
+    int cut = 0;
+
+    for (p = httpd.peers; p != NULL; p = p->next) {
+        if (p->cut || p->deadline == 0 || now < p->deadline)
+            continue;
+        ci =
+            MHD_get_connection_info(p->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci != NULL && shutdown(ci->connect_fd, SHUT_RDWR) == 0)
+            cut++;
+        p->cut = 1;
+    }
+    if (cut > 0)
+        log_info("httpd: closed %d connection(s) whose request took over "
+                 "%u s",
+                 cut, httpd.lim.request_timeout);
+    if (httpd.peers != NULL)
+        loop_timer_start(httpd.sweep_ev, HTTPD_SWEEP_MS);
+}
+
+/* Keeps the list of open connections whose requests have deadlines. */
+static void httpd_notify(void *cls, struct MHD_Connection *c,
+                         void **socket_context,
+                         enum MHD_ConnectionNotificationCode toe)
+{
+    struct httpd_peer *p = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        p = xcalloc(1, sizeof(*p));
+        p->conn = c;
+        httpd_peer_clock(p, 1);
+        p->next = httpd.peers;
+        if (httpd.peers != NULL)
+            httpd.peers->prev = p;
+        else
+            loop_timer_start(httpd.sweep_ev, HTTPD_SWEEP_MS);
+        httpd.peers = p;
+        *socket_context = p;
+        return;
+    }
+    if (p == NULL)
+        return;
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        httpd.peers = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    free(p);
+    *socket_context = NULL;
 }
 
 /* Parses "HOST:PORT" or "[V6]:PORT" into ss; 0 or -1. */
@@ -289,7 +462,7 @@ static void httpd_log(void *cls, const char *fmt, va_list ap)
     free(s);
 }
 
-int httpd_start(const char *listen)
+int httpd_start(const char *listen, const struct httpd_limits *lim)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -302,14 +475,19 @@ int httpd_start(const char *listen)
     }
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    httpd.lim = *lim;
+    httpd.sweep_ev = event_new(loop_base(), -1, 0, httpd_sweep, NULL);
     httpd.d = MHD_start_daemon(
         flags, 0, NULL, NULL, httpd_access, NULL, MHD_OPTION_EXTERNAL_LOGGER,
         httpd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)HTTPD_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTPD_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        lim->conn_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)HTTPD_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-        httpd_completed, NULL, MHD_OPTION_END);
+        httpd_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, httpd_notify, NULL,
+        MHD_OPTION_END);
     if (httpd.d == NULL) {
         log_error("httpd: cannot listen on %s (address in use?)", listen);
+        event_free(httpd.sweep_ev);
         return -1;
     }
     info = MHD_get_daemon_info(httpd.d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -334,6 +512,7 @@ void httpd_stop(void)
         return;
     event_free(httpd.io_ev);
     event_free(httpd.timer_ev);
-    MHD_stop_daemon(httpd.d);
+    MHD_stop_daemon(httpd.d); /* notifies every close: peers are freed */
+    event_free(httpd.sweep_ev);
     httpd.d = NULL;
 }

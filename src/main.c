@@ -229,6 +229,8 @@ static void ferry_watchdog_start(void)
  * shows in STATUS= and /health, not as a failed start. */
 static void ferry_start(void)
 {
+    struct httpd_limits lim;
+
     ferry.store =
         store_open(ferry.conf->store_path, ferry.conf->store_synchronous);
     if (ferry.store == NULL)
@@ -242,7 +244,10 @@ static void ferry_start(void)
         fatal("cannot start the bridge");
     httpd_route("/health", ferry_health, NULL, FERRY_HEALTH_BODY_MAX);
     metrics_init(ferry.store);
-    if (httpd_start(ferry.conf->http_listen) < 0)
+    lim.conn_per_ip = (unsigned)ferry.conf->http_max_conn_per_ip;
+    lim.request_timeout = (unsigned)ferry.conf->http_request_timeout;
+    lim.max_buffered = (size_t)ferry.conf->http_max_buffered;
+    if (httpd_start(ferry.conf->http_listen, &lim) < 0)
         fatal("cannot start the HTTP listener on %s", ferry.conf->http_listen);
     component_start();
     ferry_watchdog_start();

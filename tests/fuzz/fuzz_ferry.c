@@ -458,6 +458,7 @@ static long long fuzz_ms(void)
 
 void fuzz_ferry_up(void)
 {
+    struct httpd_limits lim = {0, 30, 32 * 1024 * 1024};
     long long until;
 
     if (fz.up)
@@ -478,7 +479,7 @@ void fuzz_ferry_up(void)
     httpd_route("/graph/", fuzz_graph, NULL, FUZZ_GRAPH_BODY);
     httpd_route("/fuzz/small", fuzz_small, NULL, FUZZ_SMALL_BODY);
     httpd_route("http://", fuzz_proxied, NULL, FUZZ_SMALL_BODY);
-    if (httpd_start("127.0.0.1:0") < 0)
+    if (httpd_start("127.0.0.1:0", &lim) < 0)
         abort();
     fuzz_ferry_graph_url();
     fuzz_ferry_proxy();
