@@ -136,6 +136,36 @@ def post_cut_off(bridge, body, declared):
         s.close()
 
 
+def post_over_the_cap(bridge, body):
+    """POST a signed body over the cap as a careful client does: ferry
+    answers 413 from the headers and closes without reading the body (a
+    client that writes it all first may see a reset instead of the answer).
+    Returns the status, or None without an answer."""
+    if isinstance(body, str):
+        body = body.encode()
+    s = socket.create_connection(("127.0.0.1", bridge.ferry.http_port), 10)
+    try:
+        s.sendall(("POST /webhook/cloudapi HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Content-Type: application/json\r\n"
+                   "X-Hub-Signature-256: %s\r\nContent-Length: %d\r\n\r\n"
+                   % (sign(body, bridge.app_secret), len(body))).encode())
+        s.settimeout(10)
+        got = b""
+        try:
+            while b"\r\n" not in got:
+                d = s.recv(4096)
+                if not d:
+                    break
+                got += d
+            s.sendall(body)
+        except OSError:
+            pass
+    finally:
+        s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", got)
+    return int(m.group(1)) if m else None
+
+
 def cleaned_problem(got, original, what):
     """assert_cleaned as a value: None, or what is wrong."""
     try:
@@ -285,7 +315,7 @@ def test_webhook_over_the_cap_is_413(bridge):
         raw = dumps(doc)
         assert len(raw) == size
         t0 = time.monotonic()
-        st, _ = post(bridge, raw)
+        st = post_over_the_cap(bridge, raw)
         assert st == 413, "a signed %d-byte body: %s" % (size, st)
         print("%d-byte webhook: 413 in %.2fs" % (size, time.monotonic() - t0))
     # a lie: Content-Length over the cap, a small body, then EOF
