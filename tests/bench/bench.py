@@ -24,6 +24,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -75,6 +76,11 @@ N_LAT = 500 if QUICK else 1500
 LAT_RATE = 500
 N_BURST = 20000
 BURST_RUNS = min(RUNS, 3)  # 20k messages take 10-15 s a run
+# During the third burst (webhooks again), strangers from as many addresses
+# declare 3 MiB bodies each and trickle them without ever finishing: ferry
+# must hold at most http.max_buffered (32 MiB) of them and refuse the rest.
+N_HOSTILE = 60
+HOSTILE_BODY = 3 * 1024 * 1024
 GROWTH = [1000, 10000, 100000]
 N_GROWTH = 1000 if QUICK else 2000
 MEM_ACCOUNTS, MEM_CONTACTS, MEM_MESSAGES = ((1000, 10000, 100000) if QUICK
@@ -88,6 +94,7 @@ T_CPU_VS_PROSODY = 0.5
 T_ADD_P50_MS, T_ADD_P99_MS = 1.0, 5.0
 T_RSS_MB = 30.0
 T_BURST_RATIO = 2.0
+T_HOSTILE_MB = 48.0  # http.max_buffered (32 MiB) + 16 MB for the rest
 T_START_MS = 300.0
 
 _procs = []
@@ -150,6 +157,67 @@ def rss_kb(pid, key="VmRSS"):
     except OSError:
         pass
     return 0
+
+
+class Hostile(threading.Thread):
+    """N_HOSTILE unauthenticated clients, each from its own loopback
+    address (127.0.1.N, so that the per-address limit does not stop them),
+    declaring a HOSTILE_BODY-byte webhook and trickling all of it but the
+    last KiB, 64 KiB per client per round, then holding on until stop().
+    refused: how many ferry answered 503 or closed."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.stop_ev = threading.Event()
+        self.refused = 0
+
+    def open_one(self, i):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.bind(("127.0.1.%d" % (i + 1), 0))
+        s.connect(("127.0.0.1", self.port))
+        s.sendall(("POST /webhook/cloudapi HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Content-Type: application/json\r\n"
+                   "X-Hub-Signature-256: sha256=%s\r\n"
+                   "Content-Length: %d\r\n\r\n"
+                   % ("0" * 64, HOSTILE_BODY)).encode())
+        s.setblocking(False)
+        return s
+
+    def run(self):
+        conns = [self.open_one(i) for i in range(N_HOSTILE)]
+        sent = dict((s, 0) for s in conns)
+        piece = b" " * 65536
+        live = list(conns)
+        while live and not self.stop_ev.is_set():
+            for s in list(live):
+                if sent[s] + len(piece) > HOSTILE_BODY - 1024:
+                    continue
+                try:
+                    sent[s] += s.send(piece)
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    live.remove(s)
+                    self.refused += 1
+                    continue
+                try:
+                    if s.recv(4096, socket.MSG_PEEK):
+                        live.remove(s)  # an answer: 503
+                        self.refused += 1
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    live.remove(s)
+                    self.refused += 1
+            self.stop_ev.wait(0.05)
+        for s in conns:
+            s.close()
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join(30)
 
 
 class Tool:
@@ -652,6 +720,11 @@ class ServerBench:
         th = threading.Thread(target=self.sample_rss,
                               args=(pid, stop, samples))
         th.start()
+        hostile = None
+        if direction == "hostile":
+            hostile = Hostile(self.http_port)
+            hostile.start()
+            time.sleep(1.0)  # the budget is taken before the burst begins
         t0 = time.monotonic()
         if direction == "x2a":
             m = self.x2a("ferry", 10, N_BURST, 0, timeout=300)
@@ -659,6 +732,9 @@ class ServerBench:
             m = self.a2x("ferry", 10, N_BURST, 100, 0, timeout=300)
         took = time.monotonic() - t0
         time.sleep(2.0)
+        if hostile is not None:
+            hostile.stop()
+            self.res.add("burst_hostile.refused", hostile.refused)
         stop.set()
         th.join()
         after = rss_kb(pid)
@@ -667,11 +743,12 @@ class ServerBench:
         self.res.add("burst_%s.peak_mb" % direction, peak / 1024.0)
         self.res.add("burst_%s.after_mb" % direction, after / 1024.0)
         self.res.add("burst_%s.ratio" % direction, peak / idle)
+        self.res.add("burst_%s.growth_mb" % direction, (peak - idle) / 1024.0)
         self.res.add("burst_%s.seconds" % direction, took)
         self.res.add("burst_%s.rate" % direction, m["rate"])
 
     def scen_burst(self):
-        for direction in ("x2a", "a2x"):
+        for direction in ("x2a", "a2x", "hostile"):
             for i in range(BURST_RUNS):
                 self.burst(direction)
             log("%s: burst %s: peak %.1f MB" % (
@@ -1058,7 +1135,10 @@ class Report:
 - **Burst**: %(nburst)d messages at once (XMPP to API: a flood from 10
   users; API to XMPP: webhooks of 100), ferry's RSS sampled every 20 ms
   during and for 2 s after; the ratio is the peak over the RSS just before
-  (%(burst_runs)d runs).
+  (%(burst_runs)d runs). The third burst (webhooks again) runs while
+  %(nhostile)d strangers, each from its own address, declare %(hostile_mib)d MiB
+  webhook bodies and trickle them without finishing: ferry holds at most
+  `http.max_buffered` (32 MiB) of such bodies and answers the others 503.
 - **Growth**: the XMPP-to-API flood (10 users, %(ngrowth)d messages) on a
   fresh copy of a store holding 1k, 10k or 100k message-map rows.
 - **Memory and start-up**: a store pre-filled with %(ma)d accounts,
@@ -1066,7 +1146,9 @@ class Report:
   exec to ferry's log line `component: connected`; RSS is read once ferry
   has sent its start-up presences and gone idle; "peak" is VmHWM.
 """ % dict(users=MAX_USERS, contacts=CONTACTS, rate=LAT_RATE, nlat=N_LAT,
-           nflood=N_FLOOD, window=64, nburst=N_BURST, burst_runs=BURST_RUNS, ngrowth=N_GROWTH,
+           nflood=N_FLOOD, window=64, nburst=N_BURST, burst_runs=BURST_RUNS,
+           nhostile=N_HOSTILE, hostile_mib=HOSTILE_BODY >> 20,
+           ngrowth=N_GROWTH,
            ma=MEM_ACCOUNTS, mc=MEM_CONTACTS, mm=MEM_MESSAGES))
 
     def server_section(self, b):
@@ -1143,8 +1225,10 @@ class Report:
         self.w("### Burst of %d messages" % N_BURST)
         self.w()
         rows = []
-        for dirn, label in (("x2a", "XMPP→API"), ("a2x", "API→XMPP (webhooks "
-                                                       "of 100)")):
+        for dirn, label in (
+                ("x2a", "XMPP→API"), ("a2x", "API→XMPP (webhooks of 100)"),
+                ("hostile", "API→XMPP, %d strangers trickling %d MiB "
+                 "bodies" % (N_HOSTILE, HOSTILE_BODY >> 20))):
             k = "burst_" + dirn
             if k + ".peak_mb" not in d:
                 continue
@@ -1157,6 +1241,11 @@ class Report:
         self.table(["direction", "RSS before MB", "peak RSS MB",
                     "RSS 2 s after MB", "peak / before", "seconds", "msg/s"],
                    rows)
+        if "burst_hostile.refused" in d:
+            self.w("With the strangers: %s of their %d bodies refused (503 "
+                   "or closed); http.max_buffered is 32 MiB." % (
+                       fmt(r.get("burst_hostile.refused"), 0), N_HOSTILE))
+            self.w()
         self.w("### Growth of the message map")
         self.w()
         rows = []
@@ -1241,10 +1330,16 @@ class Report:
                         r.get("mem.hwm_mb"), T_RSS_MB, "le", "MB")
             self.target("start-up to component connected", s,
                         r.get("mem.start_ms"), T_START_MS, "le", "ms", 0)
-        for dirn in ("x2a", "a2x"):
+        if "burst_hostile.growth_mb" in d:
+            self.target("burst of %d with %d strangers' bodies, peak - idle "
+                        "RSS (http.max_buffered 32 MiB + 16)" % (
+                            N_BURST, N_HOSTILE), s,
+                        r.get("burst_hostile.growth_mb"), T_HOSTILE_MB, "le",
+                        "MB")
+        for dirn, label in (("x2a", "XMPP→API"), ("a2x", "API→XMPP")):
             if "burst_%s.ratio" % dirn in d:
                 self.target("burst of %d, peak / idle RSS, %s" % (
-                    N_BURST, "XMPP→API" if dirn == "x2a" else "API→XMPP"),
+                    N_BURST, label),
                     s, r.get("burst_%s.ratio" % dirn), T_BURST_RATIO, "le",
                     "×", 2)
         g = [r.get("growth_%d.ferry_us" % n) for n in GROWTH]
