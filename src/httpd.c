@@ -36,11 +36,13 @@ struct httpd_route {
     size_t max_body;
 };
 
-/* One request: its route, its body so far and the bytes of the global
- * body budget it holds. */
+/* One request: its route and its body so far. The body's buffer is
+ * allocated once at its declared length (no chain of reallocations) and
+ * is what it holds of the global budget. */
 struct httpd_conn {
     const struct httpd_route *route;
-    struct buf body;
+    char *body; /* reserved + 1 bytes, NUL-terminated; NULL without body */
+    size_t len;
     size_t reserved;
 };
 
@@ -227,14 +229,24 @@ static enum MHD_Result httpd_finish(struct MHD_Connection *c,
     } else {
         req.method = method;
         req.path = url;
-        req.body = hc->body.data ? hc->body.data : "";
-        req.body_len = hc->body.len;
+        req.body = hc->body ? hc->body : "";
+        req.body_len = hc->len;
         req.conn = c;
         hc->route->fn(&req, &res, hc->route->arg);
         if (res.body == NULL && res.file == NULL)
             httpd_respond(&res, res.status, "text/plain", "");
     }
     return httpd_send(c, &res);
+}
+
+/* Gives back hc's body and its share of the budget. */
+static void httpd_release(struct httpd_conn *hc)
+{
+    httpd.buffered -= hc->reserved;
+    hc->reserved = 0;
+    free(hc->body);
+    hc->body = NULL;
+    hc->len = 0;
 }
 
 /* Answers status at once, before (the rest of) the body is read: MHD
@@ -252,20 +264,21 @@ static enum MHD_Result httpd_refuse(struct MHD_Connection *c,
         httpd_respond(&res, 503, "text/plain", "busy, try again later\n");
     }
     log_debug("httpd: request refused with %d before its body", status);
-    httpd.buffered -= hc->reserved;
-    hc->reserved = 0;
-    buf_reset(&hc->body);
+    httpd_release(hc);
     return httpd_send(c, &res);
 }
 
-/* Takes n more bytes of the global body budget for hc; -1 when the
- * budget is spent. */
-static int httpd_reserve(struct httpd_conn *hc, size_t n)
+/* Grows hc's share of the global body budget, and its buffer, to want
+ * bytes; -1 when the budget is spent. */
+static int httpd_reserve(struct httpd_conn *hc, size_t want)
 {
-    if (n > httpd.lim.max_buffered - httpd.buffered)
+    if (want <= hc->reserved)
+        return 0;
+    if (want - hc->reserved > httpd.lim.max_buffered - httpd.buffered)
         return -1;
-    httpd.buffered += n;
-    hc->reserved += n;
+    httpd.buffered += want - hc->reserved;
+    hc->reserved = want;
+    hc->body = xrealloc(hc->body, want + 1);
     return 0;
 }
 
@@ -299,16 +312,26 @@ static int httpd_admit(struct MHD_Connection *c, struct httpd_conn *hc)
 }
 
 /* Buffers a piece of the body; 0 or the status that refuses it (a body
- * without Content-Length takes budget as it grows). */
+ * without Content-Length takes budget as it grows, doubling up to the
+ * route's cap). */
 static int httpd_take(struct httpd_conn *hc, const char *data, size_t n)
 {
+    size_t need, grow;
+
     if (hc->route == NULL)
         return 0;
-    if (hc->body.len + n > hc->reserved &&
-        httpd_reserve(hc, hc->body.len + n - hc->reserved) < 0)
-        return 503;
-    if (buf_append(&hc->body, data, n) < 0)
+    if (n > hc->route->max_body - hc->len)
         return 413;
+    need = hc->len + n;
+    grow = hc->reserved * 2 > need ? hc->reserved * 2 : need;
+    if (grow > hc->route->max_body)
+        grow = hc->route->max_body;
+    if (need > hc->reserved && httpd_reserve(hc, grow) < 0 &&
+        httpd_reserve(hc, need) < 0)
+        return 503;
+    memcpy(hc->body + hc->len, data, n);
+    hc->len = need;
+    hc->body[need] = '\0';
     return 0;
 }
 
@@ -324,7 +347,6 @@ static enum MHD_Result httpd_access(void *cls, struct MHD_Connection *c,
     if (hc == NULL) {
         hc = xcalloc(1, sizeof(*hc));
         hc->route = httpd_find(url);
-        buf_init(&hc->body, hc->route ? hc->route->max_body : 0);
         *con_cls = hc;
         status = httpd_admit(c, hc);
         return status ? httpd_refuse(c, hc, status) : MHD_YES;
@@ -347,8 +369,7 @@ static void httpd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     httpd_peer_clock(httpd_peer_of(c), 1);
     if (hc == NULL)
         return;
-    httpd.buffered -= hc->reserved;
-    buf_reset(&hc->body);
+    httpd_release(hc);
     free(hc);
     *con_cls = NULL;
 }

@@ -14,7 +14,7 @@ bounded).  After each, a signed webhook is still accepted.
 import socket
 import time
 
-from test_bad_input import dumps, envelope, post
+from test_bad_input import dumps, envelope, post, sign
 
 from harness.util import wait_for
 
@@ -218,4 +218,50 @@ def test_http_bodies_buffered_before_verification_bounded(bridge):
     assert grown < 64, "ferry's RSS grew by %.0f MB" % grown
     assert refused >= 60 - 8, "only %d of 60 were refused" % refused
     assert metric(bridge, "rejected_busy") >= busy + 60 - 8
+    still_takes_webhooks(bridge)
+
+
+def chunked(bridge, body, sig, piece=65536):
+    """POST body with Transfer-Encoding: chunked (no Content-Length);
+    returns the status line ferry sent ('' when none)."""
+    s = connect(bridge)
+    try:
+        s.sendall(("POST /webhook/cloudapi HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Content-Type: application/json\r\n"
+                   "X-Hub-Signature-256: %s\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n" % sig).encode())
+        try:
+            for i in range(0, len(body), piece):
+                part = body[i:i + piece]
+                s.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+                s.settimeout(0.02)
+                try:
+                    if s.recv(1, socket.MSG_PEEK):
+                        break  # answered early: stop, read it
+                except socket.timeout:
+                    pass
+                s.settimeout(10)
+            else:
+                s.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass
+        return answer(s, 10.0)
+    finally:
+        s.close()
+
+
+def test_http_chunked_bodies_take_budget_as_they_grow(bridge):
+    """Without Content-Length the body takes budget as it arrives: a
+    signed 1 MiB webhook sent in chunks is accepted whole; one over the
+    4 MiB cap is refused."""
+    doc = envelope()
+    doc["padding"] = "x" * MIB
+    raw = dumps(doc).encode()
+    status = chunked(bridge, raw, sign(raw, bridge.app_secret))
+    assert status.startswith("HTTP/1.1 200"), status
+    raw = b" " * (WEBHOOK_CAP + 1)
+    status = chunked(bridge, raw, sign(raw, bridge.app_secret))
+    # libmicrohttpd 0.9.75 closes a chunked upload refused mid-body without
+    # always sending the queued 413: refused means no 200, stream closed
+    assert status == "" or status.startswith("HTTP/1.1 413"), status
     still_takes_webhooks(bridge)
