@@ -37,6 +37,7 @@
 /* A barrier ping without an answer in this long fails the rows it covers
  * (FERRY_PING_TIMEOUT_MS, for tests, sets it in ms). */
 #define QUEUE_PING_TIMEOUT_MS 30000
+#define QUEUE_READY_RETRY_MS 500
 #define QUEUE_XMPP_QUEUE_HIGH 512
 #define QUEUE_DELAY_AFTER_MS 5000 /* stamp XEP-0203 delay when older */
 /* A confirmed message is kept this long in case the server bounces it
@@ -117,6 +118,8 @@ static struct {
     long long inbox_sent;         /* highest inbox id written to the stream */
     long long inbox_expired_ms;   /* last expiry of confirmed rows */
     struct queue_domain *domains; /* barrier state per recipient domain */
+    int ready;                    /* the server answered disco#info */
+    struct event *ready_retry;
     long long ping_timeout_ms;
     long long wake_ms; /* earliest time a bucket frees up, 0 if none */
     int hold;          /* shutting down: no new requests */
@@ -587,7 +590,7 @@ static void queue_in_pass(void)
     struct queue_domain *d;
     long long before;
 
-    while (queue.xmpp_up &&
+    while (queue.xmpp_up && queue.ready &&
            component_send_queue_len() < QUEUE_XMPP_QUEUE_HIGH) {
         before = queue.inbox_sent;
         store_inbox_fetch(queue.st, queue.inbox_sent, QUEUE_INBOX_BATCH,
@@ -671,6 +674,43 @@ static void queue_probe(const char *jid, void *arg)
     xmpp_stanza_release(p);
 }
 
+static void queue_ready_probe(void);
+
+/* The server's answer to the disco#info after a connect: a result means
+ * it runs its modules (offline storage among them), not only the
+ * component port; anything else is asked again a little later. */
+static void queue_ready_done(xmpp_stanza_t *reply, void *arg)
+{
+    const char *type = reply ? xmpp_stanza_get_type(reply) : NULL;
+
+    if (!queue.xmpp_up || (reply == NULL && !component_connected()))
+        return;
+    if (type != NULL && strcmp(type, "result") == 0) {
+        queue.ready = 1;
+        queue_kick();
+        return;
+    }
+    loop_timer_start(queue.ready_retry, QUEUE_READY_RETRY_MS);
+}
+
+static void queue_ready_probe(void)
+{
+    xmpp_stanza_t *iq = xmpp_iq_new(component_ctx(), "get", NULL);
+
+    xmpp_stanza_set_ns(component_elem(iq, "query", NULL),
+                       "http://jabber.org/protocol/disco#info");
+    xmpp_stanza_set_to(iq, component_server_domain());
+    component_send_iq_timeout(iq, queue.ping_timeout_ms, queue_ready_done,
+                              NULL);
+    xmpp_stanza_release(iq);
+}
+
+static void queue_ready_again(evutil_socket_t fd, short what, void *arg)
+{
+    if (queue.xmpp_up && !queue.ready)
+        queue_ready_probe();
+}
+
 void queue_xmpp_state(int connected)
 {
     struct queue_domain *d;
@@ -682,9 +722,13 @@ void queue_xmpp_state(int connected)
         queue_ping_free(d->open);
         d->open = NULL;
     }
+    /* inbox rows wait after each connect until the server shows it runs
+     * more than its component port (see queue_ready_done()) */
+    queue.ready = 0;
+    event_del(queue.ready_retry);
     if (connected) {
         store_inbox_held_accounts(queue.st, queue_probe, NULL);
-        queue_kick();
+        queue_ready_probe();
     }
 }
 
@@ -731,6 +775,7 @@ void queue_init(struct store *st, long long throughput,
     queue.timer = event_new(loop_base(), -1, 0, queue_on_timer, NULL);
     queue.housekeeping = event_new(loop_base(), -1, 0, queue_housekeep, NULL);
     queue.checkpoint = event_new(loop_base(), -1, 0, queue_checkpoint, NULL);
+    queue.ready_retry = event_new(loop_base(), -1, 0, queue_ready_again, NULL);
     loop_timer_start(queue.housekeeping, QUEUE_HOUSEKEEPING_MS);
     queue.ping_timeout_ms = QUEUE_PING_TIMEOUT_MS;
     env = getenv("FERRY_PING_TIMEOUT_MS");
@@ -771,6 +816,7 @@ void queue_free(void)
         event_free(queue.timer);
         event_free(queue.housekeeping);
         event_free(queue.checkpoint);
+        event_free(queue.ready_retry);
     }
     queue.timer = NULL;
 }
