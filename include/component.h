@@ -52,9 +52,22 @@ void component_send(xmpp_stanza_t *stanza);
 void component_send_raw(const char *xml, size_t len);
 /* Bytes and stanzas waiting in libstrophe's send queue. */
 int component_send_queue_len(void);
-/* Sends an iq (stamping a fresh id, and the component's JID as from unless
- * it has one) and calls cb(reply, arg) once. */
+/* Sends an iq (stamping a fresh random id, and the component's JID as from
+ * unless it has one) and calls cb(reply, arg) once: with the reply, which
+ * is taken only from the JID the iq went to (its to, or the server when it
+ * has none); with NULL on disconnect (component_connected() is then 0) or
+ * after timeout_ms without an answer (still connected). */
+void component_send_iq_timeout(xmpp_stanza_t *iq, long long timeout_ms,
+                               component_reply_fn cb, void *arg);
+/* The same with a timeout of a minute. */
 void component_send_iq(xmpp_stanza_t *iq, component_reply_fn cb, void *arg);
+/* The domain of the XMPP server the component is attached to: the
+ * component's JID less its first label (gw.example.org: example.org). */
+const char *component_server_domain(void);
+/* 1 when two JIDs are the same (bare part without ASCII case). */
+int component_jid_equal(const char *a, const char *b);
+/* Counts and logs the iq reply st as forged (why: for the log). */
+void component_forged(xmpp_stanza_t *st, const char *why);
 
 /* Answers the iq get/set req with an empty result, or result with child
  * (child is not released). */
@@ -72,8 +85,11 @@ xmpp_stanza_t *component_text_elem(xmpp_stanza_t *parent, const char *name,
                                    const char *text);
 /* Dispatches st as if the server had sent it (fuzzers and tests). */
 void component_inject(xmpp_stanza_t *st);
-/* A fresh stanza id: unique in this run, and apart from other runs' ids
- * by a random prefix (caller frees). */
+/* A fresh stanza id for messages: unique in this run, and apart from other
+ * runs' ids by a random prefix, but predictable: never for an iq (caller
+ * frees). */
 char *component_new_id(void);
+/* An id of 96 random bits, for iqs whose reply matters (caller frees). */
+char *component_random_id(void);
 
 #endif

@@ -249,8 +249,20 @@ int store_inbox_bounce(struct store *st, long long account_id,
 long long store_inbox_release(struct store *st, long long account_id);
 /* Rows waiting to be sent or confirmed. */
 long long store_inbox_count(struct store *st);
-/* Rows held after a bounce. */
+/* Rows held after a bounce or a ping timeout. */
 long long store_inbox_held(struct store *st);
+/* The barrier ping after queued rows first..last got no answer in time:
+ * they are held until store_inbox_unhold() or store_inbox_release(). */
+int store_inbox_hold(struct store *st, long long first, long long last,
+                     long long now);
+/* Queues again, after every queued row, the rows held by
+ * store_inbox_hold() whose recipient is of domain (all when NULL); the
+ * number of rows, or -1. */
+long long store_inbox_unhold(struct store *st, const char *domain);
+/* Calls fn with the bare JID of every account with held rows. */
+int store_inbox_held_accounts(struct store *st,
+                              void (*fn)(const char *jid, void *arg),
+                              void *arg);
 
 /* ---- figures and failed work, for operators (store_admin.c) ---- */
 struct store_stats {

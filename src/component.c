@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +20,7 @@
 #include "conf.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "util.h"
 
 #define COMPONENT_BACKOFF_FIRST_MS 500
@@ -28,6 +30,9 @@
 #define COMPONENT_ID_PREFIX 11 /* base-62 digits of a 64-bit value */
 #define COMPONENT_STOP_MS 900
 #define COMPONENT_MAX_IQ_NS 32
+#define COMPONENT_IQ_ID_BYTES 12 /* 96 random bits per iq id */
+/* An iq that got no answer in this long is given up (cb(NULL)). */
+#define COMPONENT_IQ_TIMEOUT_MS 60000
 
 enum component_state {
     COMPONENT_IDLE,
@@ -39,6 +44,8 @@ enum component_state {
 
 struct component_pending {
     char *id;
+    char *to;              /* where it went: only that JID may answer */
+    long long deadline_ms; /* now_ms() past which it is given up */
     component_reply_fn cb;
     void *arg;
     struct component_pending *next;
@@ -61,7 +68,8 @@ static struct {
     struct event *tick_ev; /* periodic xmpp_run_once while connecting */
     struct event *retry_ev;
     struct event *stop_ev;
-    unsigned attempt; /* consecutive failed attempts */
+    struct event *iq_timer_ev; /* the earliest pending iq's deadline */
+    unsigned attempt;          /* consecutive failed attempts */
     int was_connected;
     unsigned long reconnects;
     struct component_handlers h;
@@ -131,6 +139,23 @@ char *component_new_id(void)
     }
     memcpy(id, prefix, COMPONENT_ID_PREFIX);
     component_base62(counter++, 0, id + COMPONENT_ID_PREFIX);
+    return id;
+}
+
+/* 96 bits from RAND_bytes in hex: an id nobody can guess (caller frees). */
+char *component_random_id(void)
+{
+    unsigned char r[COMPONENT_IQ_ID_BYTES];
+    char *id = xmalloc(2 * sizeof(r) + 1);
+    size_t i;
+
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        fatal("RAND_bytes failed");
+    for (i = 0; i < sizeof(r); i++) {
+        id[2 * i] = "0123456789abcdef"[r[i] >> 4];
+        id[2 * i + 1] = "0123456789abcdef"[r[i] & 15];
+    }
+    id[2 * sizeof(r)] = '\0';
     return id;
 }
 
@@ -227,19 +252,63 @@ static long long component_backoff_ms(unsigned attempt)
     return ms / 2 + (long long)(r % (unsigned)(ms / 2 + 1));
 }
 
+static void component_pending_free(struct component_pending *p)
+{
+    free(p->id);
+    free(p->to);
+    free(p);
+}
+
 static void component_fail_pending(void)
 {
     struct component_pending *p = comp.pending;
 
     comp.pending = NULL;
+    if (comp.iq_timer_ev != NULL)
+        event_del(comp.iq_timer_ev);
     while (p != NULL) {
         struct component_pending *next = p->next;
 
         p->cb(NULL, p->arg);
-        free(p->id);
-        free(p);
+        component_pending_free(p);
         p = next;
     }
+}
+
+/* Arms the timer for the earliest deadline of the pending iqs. */
+static void component_iq_timer_arm(void)
+{
+    struct component_pending *p;
+    long long first = 0, now = now_ms();
+
+    for (p = comp.pending; p != NULL; p = p->next)
+        if (first == 0 || p->deadline_ms < first)
+            first = p->deadline_ms;
+    if (first == 0)
+        event_del(comp.iq_timer_ev);
+    else
+        loop_timer_start(comp.iq_timer_ev, first > now ? first - now : 0);
+}
+
+/* Gives up the iqs past their deadline: cb(NULL) while still connected. */
+static void component_iq_expire(evutil_socket_t fd, short what, void *arg)
+{
+    struct component_pending **pp = &comp.pending, *p;
+    long long now = now_ms();
+
+    while (*pp != NULL) {
+        p = *pp;
+        if (p->deadline_ms > now) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        log_debug("component: iq %s to %s: no answer in time", p->id, p->to);
+        p->cb(NULL, p->arg);
+        component_pending_free(p);
+        pp = &comp.pending; /* the callback may have sent or failed iqs */
+    }
+    component_iq_timer_arm();
 }
 
 static void component_conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev,
@@ -326,12 +395,16 @@ static void component_on_connect(void)
 static void component_on_disconnect(int error, xmpp_stream_error_t *se)
 {
     int was = comp.state == COMPONENT_CONNECTED;
+    int stopping = comp.state == COMPONENT_STOPPING;
     long long delay;
 
     component_unwatch();
     event_del(comp.tick_ev);
+    /* not connected while the pending iqs fail: their callbacks tell a
+     * disconnect from a timeout by component_connected() */
+    comp.state = COMPONENT_WAITING;
     component_fail_pending();
-    if (comp.state == COMPONENT_STOPPING) {
+    if (stopping) {
         log_info("component: stream closed");
         comp.state = COMPONENT_IDLE;
         event_active(comp.stop_ev, EV_TIMEOUT, 0);
@@ -367,7 +440,52 @@ static void component_conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev,
         component_on_disconnect(error, se);
 }
 
-/* Answers an iq result/error we were waiting for. */
+const char *component_server_domain(void)
+{
+    const char *dot = comp.jid ? strchr(comp.jid, '.') : NULL;
+
+    return dot != NULL && dot[1] != '\0' ? dot + 1 : comp.jid;
+}
+
+/* 1 when the JIDs a and b are the same: localpart and domain compared
+ * without ASCII case (servers fold both), the resource exactly. */
+int component_jid_equal(const char *a, const char *b)
+{
+    const char *ra = strchr(a, '/'), *rb = strchr(b, '/');
+    size_t la = ra ? (size_t)(ra - a) : strlen(a);
+    size_t lb = rb ? (size_t)(rb - b) : strlen(b);
+
+    if (la != lb || strncasecmp(a, b, la) != 0)
+        return 0;
+    if (ra == NULL || rb == NULL)
+        return ra == rb;
+    return strcmp(ra, rb) == 0;
+}
+
+/* Whether the reply st may answer an iq that went to "to": its from must
+ * be that JID; a reply without from counts as from the server, so it
+ * answers only what went to the server itself. */
+static int component_reply_from_ok(xmpp_stanza_t *st, const char *to)
+{
+    const char *from = xmpp_stanza_get_from(st);
+
+    if (from == NULL)
+        from = component_server_domain();
+    return component_jid_equal(from, to);
+}
+
+void component_forged(xmpp_stanza_t *st, const char *why)
+{
+    const char *from = xmpp_stanza_get_from(st);
+    char safe[256];
+
+    metrics_inc(METRICS_XMPP_FORGED);
+    log_warn("component: ignored an iq reply from %s: %s",
+             log_escape(from ? from : "-", safe, sizeof(safe)), why);
+}
+
+/* Answers an iq result/error we were waiting for: only when it comes from
+ * where the request went. */
 static void component_on_reply(xmpp_stanza_t *st, const char *id)
 {
     struct component_pending **pp, *p;
@@ -376,10 +494,14 @@ static void component_on_reply(xmpp_stanza_t *st, const char *id)
         if (strcmp((*pp)->id, id) != 0)
             continue;
         p = *pp;
+        if (!component_reply_from_ok(st, p->to)) {
+            component_forged(st, "not the JID the request went to");
+            return;
+        }
         *pp = p->next;
         p->cb(st, p->arg);
-        free(p->id);
-        free(p);
+        component_pending_free(p);
+        component_iq_timer_arm();
         return;
     }
     if (comp.h.reply != NULL)
@@ -411,12 +533,14 @@ static int component_iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
     int i;
 
     component_trace(st);
-    if (type == NULL || id == NULL || xmpp_stanza_get_from(st) == NULL)
+    if (type == NULL || id == NULL)
         return 1; /* not a valid iq: nothing to answer */
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
         component_on_reply(st, id);
         return 1;
     }
+    if (xmpp_stanza_get_from(st) == NULL)
+        return 1; /* a request from nobody: nowhere to answer */
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
         return 1;
     child = xmpp_stanza_get_children(st);
@@ -528,6 +652,7 @@ int component_init(const struct conf *conf)
     comp.tick_ev = event_new(loop_base(), -1, EV_PERSIST, component_tick, NULL);
     comp.retry_ev = event_new(loop_base(), -1, 0, component_retry, NULL);
     comp.stop_ev = event_new(loop_base(), -1, 0, component_stop_fire, NULL);
+    comp.iq_timer_ev = event_new(loop_base(), -1, 0, component_iq_expire, NULL);
     return 0;
 }
 
@@ -582,11 +707,14 @@ void component_free(void)
 {
     if (comp.ctx == NULL)
         return;
+    comp.state = COMPONENT_IDLE;
     component_fail_pending();
     component_unwatch();
     event_free(comp.tick_ev);
     event_free(comp.retry_ev);
     event_free(comp.stop_ev);
+    event_free(comp.iq_timer_ev);
+    comp.iq_timer_ev = NULL;
     xmpp_conn_release(comp.conn);
     xmpp_ctx_free(comp.ctx);
     xmpp_shutdown();
@@ -619,26 +747,34 @@ int component_send_queue_len(void)
     return comp.conn ? xmpp_conn_send_queue_len(comp.conn) : 0;
 }
 
-void component_send_iq(xmpp_stanza_t *iq, component_reply_fn cb, void *arg)
+void component_send_iq_timeout(xmpp_stanza_t *iq, long long timeout_ms,
+                               component_reply_fn cb, void *arg)
 {
     struct component_pending *p;
-    char *id;
+    const char *to = xmpp_stanza_get_to(iq);
 
     if (comp.state != COMPONENT_CONNECTED) {
         cb(NULL, arg);
         return;
     }
-    id = component_new_id();
-    xmpp_stanza_set_id(iq, id);
-    if (xmpp_stanza_get_from(iq) == NULL)
-        xmpp_stanza_set_from(iq, comp.jid);
     p = xcalloc(1, sizeof(*p));
-    p->id = id;
+    p->id = component_random_id();
+    p->to = xstrdup(to != NULL ? to : component_server_domain());
+    p->deadline_ms = now_ms() + timeout_ms;
     p->cb = cb;
     p->arg = arg;
+    xmpp_stanza_set_id(iq, p->id);
+    if (xmpp_stanza_get_from(iq) == NULL)
+        xmpp_stanza_set_from(iq, comp.jid);
     p->next = comp.pending;
     comp.pending = p;
+    component_iq_timer_arm();
     component_send(iq);
+}
+
+void component_send_iq(xmpp_stanza_t *iq, component_reply_fn cb, void *arg)
+{
+    component_send_iq_timeout(iq, COMPONENT_IQ_TIMEOUT_MS, cb, arg);
 }
 
 /* A reply skeleton to req: name, type, id, and from/to swapped. */

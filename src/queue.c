@@ -5,7 +5,9 @@
  * written in id order and a ping after each batch proves the server read
  * them; only then are the rows deleted. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 #include <openssl/rand.h>
@@ -26,7 +28,16 @@
 #define QUEUE_BACKOFF_MAX_MS 60000
 #define QUEUE_PAIR_BACKOFF_MS 6000
 #define QUEUE_INBOX_BATCH 100
-#define QUEUE_MAX_PINGS 64 /* batches in flight before the barrier answers */
+/* Barrier pings outstanding per recipient domain; rows sent beyond that
+ * wait for the next ping of their domain. */
+#define QUEUE_DOMAIN_PINGS 8
+/* Runs of rows (ids in fetch order) waiting for one domain's next ping;
+ * beyond that the domain's rows are held until its retry. */
+#define QUEUE_DOMAIN_RUNS 1024
+/* A barrier ping without an answer in this long fails the rows it covers
+ * (FERRY_PING_TIMEOUT_MS, for tests, sets it in ms). */
+#define QUEUE_PING_TIMEOUT_MS 30000
+#define QUEUE_READY_RETRY_MS 500
 #define QUEUE_XMPP_QUEUE_HIGH 512
 #define QUEUE_DELAY_AFTER_MS 5000 /* stamp XEP-0203 delay when older */
 /* A confirmed message is kept this long in case the server bounces it
@@ -58,6 +69,30 @@ struct queue_release {
     struct queue_release *next;
 };
 
+/* Inbox rows first..last (ids in fetch order, all of one domain). */
+struct queue_run {
+    long long first, last;
+};
+
+/* The rows one barrier ping covers, or will once it is sent. */
+struct queue_ping {
+    struct queue_domain *d;
+    struct queue_run *run;
+    int nrun, cap;
+    int n; /* rows */
+};
+
+/* The barrier of one recipient domain. */
+struct queue_domain {
+    char *name;
+    int pings;               /* outstanding */
+    struct queue_ping *open; /* rows sent whose ping is not yet */
+    int failures;            /* pings in a row that got no answer */
+    int blocked;             /* rows held until retry fires */
+    struct event *retry;
+    struct queue_domain *next;
+};
+
 struct queue_bucket {
     long long account_id;
     double tokens;
@@ -80,11 +115,14 @@ static struct {
     struct event *timer;
     struct event *housekeeping;
     int xmpp_up;
-    long long inbox_sent;       /* highest inbox id written to the stream */
-    long long inbox_expired_ms; /* last expiry of confirmed rows */
-    int pings;                  /* barrier pings outstanding */
-    long long wake_ms;          /* earliest time a bucket frees up, 0 if none */
-    int hold;                   /* shutting down: no new requests */
+    long long inbox_sent;         /* highest inbox id written to the stream */
+    long long inbox_expired_ms;   /* last expiry of confirmed rows */
+    struct queue_domain *domains; /* barrier state per recipient domain */
+    int ready;                    /* the server answered disco#info */
+    struct event *ready_retry;
+    long long ping_timeout_ms;
+    long long wake_ms; /* earliest time a bucket frees up, 0 if none */
+    int hold;          /* shutting down: no new requests */
 } queue;
 
 static void queue_pass(void *arg);
@@ -345,34 +383,169 @@ int queue_out_inflight(void)
 
 /* ---- inbox: the confirmation barrier ---- */
 
-struct queue_batch {
-    long long first, last;
-    int n;
-    char domain[JID_MAX + 1];
-};
-
-static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
+static void queue_ping_free(struct queue_ping *p)
 {
-    struct queue_batch *b = arg;
-    long long now = wall_ms();
-
-    if (reply != NULL) {
-        queue_begin();
-        store_inbox_confirm(queue.st, b->first, b->last, now);
-        if (now - queue.inbox_expired_ms >= QUEUE_INBOX_EXPIRE_EVERY_MS) {
-            store_inbox_expire(queue.st, now - QUEUE_INBOX_KEEP_MS);
-            queue.inbox_expired_ms = now;
-        }
-        metrics_add(METRICS_XMPP_DELIVERED, (unsigned long long)b->n);
-        queue.pings--;
-        queue_kick();
-    }
-    free(b);
+    if (p == NULL)
+        return;
+    free(p->run);
+    free(p);
 }
 
-static int queue_in_send(const struct store_inbox *in, void *arg)
+/* Adds row id to p: the same run when it follows prev (the row fetched
+ * just before it), else a new one. 0, or -1 when p has its most runs. */
+static int queue_ping_add(struct queue_ping *p, long long id, long long prev)
 {
-    struct queue_batch *b = arg;
+    if (p->nrun > 0 && p->run[p->nrun - 1].last == prev) {
+        p->run[p->nrun - 1].last = id;
+        p->n++;
+        return 0;
+    }
+    if (p->nrun == QUEUE_DOMAIN_RUNS)
+        return -1;
+    if (p->nrun == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 4;
+        p->run = xrealloc(p->run, (size_t)p->cap * sizeof(*p->run));
+    }
+    p->run[p->nrun].first = p->run[p->nrun].last = id;
+    p->nrun++;
+    p->n++;
+    return 0;
+}
+
+static void queue_domain_retry(evutil_socket_t fd, short what, void *arg);
+
+static struct queue_domain *queue_domain(const char *name)
+{
+    struct queue_domain *d;
+
+    for (d = queue.domains; d != NULL; d = d->next)
+        if (strcasecmp(d->name, name) == 0)
+            return d;
+    d = xcalloc(1, sizeof(*d));
+    d->name = xstrdup(name);
+    d->retry = event_new(loop_base(), -1, 0, queue_domain_retry, d);
+    d->next = queue.domains;
+    queue.domains = d;
+    return d;
+}
+
+/* The rows of p are held (state 3) until their domain's retry. */
+static void queue_ping_hold(const struct queue_ping *p)
+{
+    int i;
+
+    if (p == NULL)
+        return;
+    queue_begin();
+    for (i = 0; i < p->nrun; i++)
+        store_inbox_hold(queue.st, p->run[i].first, p->run[i].last, wall_ms());
+}
+
+/* The domain takes no rows for a while (they are held), longer after each
+ * ping in a row that got no answer. */
+static void queue_domain_block(struct queue_domain *d, long long ms)
+{
+    if (d->blocked)
+        return;
+    d->blocked = 1;
+    loop_timer_start(d->retry, ms);
+}
+
+/* The domain's wait is over: its held rows go again. */
+static void queue_domain_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct queue_domain *d = arg;
+    long long n;
+
+    d->blocked = 0;
+    queue_begin();
+    n = store_inbox_unhold(queue.st, d->name);
+    if (n > 0)
+        log_info("queue: %lld held message(s) to %s sent again", n, d->name);
+    queue_kick();
+}
+
+/* No answer in time: the rows of p, and those sent after it to the same
+ * domain, are held and tried again after a backoff. */
+static void queue_ping_timeout(struct queue_ping *p)
+{
+    struct queue_domain *d = p->d;
+    long long ms;
+
+    metrics_inc(METRICS_PING_TIMEOUT);
+    queue_ping_hold(p);
+    queue_ping_hold(d->open);
+    queue_ping_free(d->open);
+    d->open = NULL;
+    if (d->blocked)
+        return;
+    d->failures++;
+    ms = queue_backoff_ms(d->failures);
+    log_warn("queue: %s did not answer the barrier ping in %lld ms; its "
+             "messages are held and tried again in %lld ms",
+             d->name, queue.ping_timeout_ms, ms);
+    queue_domain_block(d, ms);
+}
+
+static void queue_ping_send(struct queue_domain *d);
+
+/* The answer to a barrier ping, or NULL: a disconnect (the rows go again
+ * after the reconnect) or no answer in time (the rows are held). */
+static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
+{
+    struct queue_ping *p = arg;
+    struct queue_domain *d = p->d;
+    long long now = wall_ms();
+    int i;
+
+    if (reply == NULL && !component_connected()) {
+        queue_ping_free(p);
+        return; /* queue_xmpp_state(0) follows */
+    }
+    d->pings--;
+    queue_begin();
+    if (reply == NULL) {
+        queue_ping_timeout(p);
+        queue_ping_free(p);
+        return;
+    }
+    for (i = 0; i < p->nrun; i++)
+        store_inbox_confirm(queue.st, p->run[i].first, p->run[i].last, now);
+    if (now - queue.inbox_expired_ms >= QUEUE_INBOX_EXPIRE_EVERY_MS) {
+        store_inbox_expire(queue.st, now - QUEUE_INBOX_KEEP_MS);
+        queue.inbox_expired_ms = now;
+    }
+    metrics_add(METRICS_XMPP_DELIVERED, (unsigned long long)p->n);
+    d->failures = 0;
+    queue_ping_free(p);
+    queue_ping_send(d);
+    queue_kick();
+}
+
+/* Sends the ping that closes the rows of d sent since its last one: its
+ * answer means the server took all of them (the stream and the route to
+ * the domain keep their order). Waits while d has its most pings out. */
+static void queue_ping_send(struct queue_domain *d)
+{
+    xmpp_stanza_t *iq, *ping;
+    struct queue_ping *p = d->open;
+
+    if (p == NULL || d->pings >= QUEUE_DOMAIN_PINGS)
+        return;
+    d->open = NULL;
+    iq = xmpp_iq_new(component_ctx(), "get", NULL);
+    ping = xmpp_stanza_new(component_ctx());
+    xmpp_stanza_set_name(ping, "ping");
+    xmpp_stanza_set_ns(ping, "urn:xmpp:ping");
+    xmpp_stanza_add_child_ex(iq, ping, 0);
+    xmpp_stanza_set_to(iq, d->name);
+    d->pings++;
+    component_send_iq_timeout(iq, queue.ping_timeout_ms, queue_ping_done, p);
+    xmpp_stanza_release(iq);
+}
+
+static void queue_in_write(const struct store_inbox *in)
+{
     char *delayed = NULL;
 
     if (wall_ms() - in->created > QUEUE_DELAY_AFTER_MS)
@@ -383,48 +556,49 @@ static int queue_in_send(const struct store_inbox *in, void *arg)
     else
         component_send_raw(in->stanza, strlen(in->stanza));
     free(delayed);
-    if (b->first == 0)
-        b->first = in->id;
-    b->last = in->id;
-    b->n++;
-    if (jid_domain(in->recipient, b->domain, sizeof(b->domain)) < 0)
-        b->domain[0] = '\0';
-    return 0;
 }
 
-/* The ping that closes a batch: its answer means the server read all of
- * it. */
-static void queue_in_barrier(const struct queue_batch *b)
+/* One fetched row: written, and added to its domain's next ping; or held
+ * while that domain is blocked. */
+static int queue_in_send(const struct store_inbox *in, void *arg)
 {
-    xmpp_stanza_t *iq = xmpp_iq_new(component_ctx(), "get", NULL);
-    xmpp_stanza_t *ping = xmpp_stanza_new(component_ctx());
-    struct queue_batch *copy = xmalloc(sizeof(*copy));
+    char domain[JID_MAX + 1];
+    struct queue_domain *d;
+    long long prev = queue.inbox_sent;
 
-    *copy = *b;
-    xmpp_stanza_set_name(ping, "ping");
-    xmpp_stanza_set_ns(ping, "urn:xmpp:ping");
-    xmpp_stanza_add_child_ex(iq, ping, 0);
-    xmpp_stanza_set_to(iq, b->domain[0] ? b->domain : component_jid());
-    queue.pings++;
-    component_send_iq(iq, queue_ping_done, copy);
-    xmpp_stanza_release(iq);
+    queue.inbox_sent = in->id;
+    if (jid_domain(in->recipient, domain, sizeof(domain)) < 0)
+        snprintf(domain, sizeof(domain), "%s", component_server_domain());
+    d = queue_domain(domain);
+    if (d->open == NULL && !d->blocked) {
+        d->open = xcalloc(1, sizeof(*d->open));
+        d->open->d = d;
+    }
+    if (d->blocked || queue_ping_add(d->open, in->id, prev) < 0) {
+        queue_begin();
+        store_inbox_hold(queue.st, in->id, in->id, wall_ms());
+        /* too many runs wait for its ping: a breath, then again */
+        queue_domain_block(d, QUEUE_BACKOFF_FIRST_MS);
+        return 0;
+    }
+    queue_in_write(in);
+    return 0;
 }
 
 static void queue_in_pass(void)
 {
-    struct queue_batch b;
+    struct queue_domain *d;
+    long long before;
 
-    while (queue.xmpp_up && queue.pings < QUEUE_MAX_PINGS &&
+    while (queue.xmpp_up && queue.ready &&
            component_send_queue_len() < QUEUE_XMPP_QUEUE_HIGH) {
-        b.first = b.last = 0;
-        b.n = 0;
-        b.domain[0] = '\0';
+        before = queue.inbox_sent;
         store_inbox_fetch(queue.st, queue.inbox_sent, QUEUE_INBOX_BATCH,
-                          queue_in_send, &b);
-        if (b.last == 0)
+                          queue_in_send, NULL);
+        for (d = queue.domains; d != NULL; d = d->next)
+            queue_ping_send(d);
+        if (queue.inbox_sent == before)
             return;
-        queue.inbox_sent = b.last;
-        queue_in_barrier(&b);
     }
 }
 
@@ -487,13 +661,75 @@ void queue_in_release(long long account_id)
     loop_timer_start(r->ev, QUEUE_RELEASE_AFTER_MS);
 }
 
+/* Asks the server for the presence of a user with held messages: an
+ * online user's answer releases them (roster_on_presence()). */
+static void queue_probe(const char *jid, void *arg)
+{
+    xmpp_stanza_t *p = xmpp_presence_new(component_ctx());
+
+    xmpp_stanza_set_type(p, "probe");
+    xmpp_stanza_set_from(p, component_jid());
+    xmpp_stanza_set_to(p, jid);
+    component_send(p);
+    xmpp_stanza_release(p);
+}
+
+static void queue_ready_probe(void);
+
+/* The server's answer to the disco#info after a connect: a result means
+ * it runs its modules (offline storage among them), not only the
+ * component port; anything else is asked again a little later. */
+static void queue_ready_done(xmpp_stanza_t *reply, void *arg)
+{
+    const char *type = reply ? xmpp_stanza_get_type(reply) : NULL;
+
+    if (!queue.xmpp_up || (reply == NULL && !component_connected()))
+        return;
+    if (type != NULL && strcmp(type, "result") == 0) {
+        queue.ready = 1;
+        queue_kick();
+        return;
+    }
+    loop_timer_start(queue.ready_retry, QUEUE_READY_RETRY_MS);
+}
+
+static void queue_ready_probe(void)
+{
+    xmpp_stanza_t *iq = xmpp_iq_new(component_ctx(), "get", NULL);
+
+    xmpp_stanza_set_ns(component_elem(iq, "query", NULL),
+                       "http://jabber.org/protocol/disco#info");
+    xmpp_stanza_set_to(iq, component_server_domain());
+    component_send_iq_timeout(iq, queue.ping_timeout_ms, queue_ready_done,
+                              NULL);
+    xmpp_stanza_release(iq);
+}
+
+static void queue_ready_again(evutil_socket_t fd, short what, void *arg)
+{
+    if (queue.xmpp_up && !queue.ready)
+        queue_ready_probe();
+}
+
 void queue_xmpp_state(int connected)
 {
+    struct queue_domain *d;
+
     queue.xmpp_up = connected;
     queue.inbox_sent = 0; /* unconfirmed rows go again after a reconnect */
-    queue.pings = 0;
-    if (connected)
-        queue_kick();
+    for (d = queue.domains; d != NULL; d = d->next) {
+        d->pings = 0;
+        queue_ping_free(d->open);
+        d->open = NULL;
+    }
+    /* inbox rows wait after each connect until the server shows it runs
+     * more than its component port (see queue_ready_done()) */
+    queue.ready = 0;
+    event_del(queue.ready_retry);
+    if (connected) {
+        store_inbox_held_accounts(queue.st, queue_probe, NULL);
+        queue_ready_probe();
+    }
 }
 
 static void queue_pass(void *arg)
@@ -531,13 +767,24 @@ static void queue_housekeep(evutil_socket_t fd, short what, void *arg)
 void queue_init(struct store *st, long long throughput,
                 const struct queue_ops *ops)
 {
+    const char *env;
+
     queue.st = st;
     queue.ops = *ops;
     queue.rate = (double)throughput;
     queue.timer = event_new(loop_base(), -1, 0, queue_on_timer, NULL);
     queue.housekeeping = event_new(loop_base(), -1, 0, queue_housekeep, NULL);
     queue.checkpoint = event_new(loop_base(), -1, 0, queue_checkpoint, NULL);
+    queue.ready_retry = event_new(loop_base(), -1, 0, queue_ready_again, NULL);
     loop_timer_start(queue.housekeeping, QUEUE_HOUSEKEEPING_MS);
+    queue.ping_timeout_ms = QUEUE_PING_TIMEOUT_MS;
+    env = getenv("FERRY_PING_TIMEOUT_MS");
+    if (env != NULL && parse_ll(env, 100, 3600000, &queue.ping_timeout_ms) < 0)
+        log_warn("queue: FERRY_PING_TIMEOUT_MS=%s is not 100..3600000; "
+                 "using %d",
+                 env, QUEUE_PING_TIMEOUT_MS);
+    if (store_inbox_unhold(queue.st, NULL) > 0) /* a new run: try them */
+        log_info("queue: messages held for silent domains sent again");
     queue_kick();
 }
 
@@ -549,6 +796,7 @@ void queue_set_throughput(long long per_second)
 void queue_free(void)
 {
     struct queue_bucket *b;
+    struct queue_domain *d;
 
     queue_flush();
     while (queue.releases != NULL) /* held rows stay held: a restart keeps */
@@ -557,10 +805,18 @@ void queue_free(void)
         queue.buckets = b->next;
         free(b);
     }
+    while ((d = queue.domains) != NULL) {
+        queue.domains = d->next;
+        queue_ping_free(d->open);
+        event_free(d->retry);
+        free(d->name);
+        free(d);
+    }
     if (queue.timer != NULL) {
         event_free(queue.timer);
         event_free(queue.housekeeping);
         event_free(queue.checkpoint);
+        event_free(queue.ready_retry);
     }
     queue.timer = NULL;
 }

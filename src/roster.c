@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "component.h"
 #include "conf.h"
@@ -14,6 +17,7 @@
 #include "jid.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "queue.h"
 #include "roster.h"
 #include "store.h"
@@ -23,10 +27,15 @@
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_PRIVILEGE_PREFIX "urn:xmpp:privilege:"
 #define ROSTER_MAX_DOMAINS 16
-#define ROSTER_BCAST_PAGE 32          /* accounts per page of the broadcast */
-#define ROSTER_BCAST_QUEUE_MAX 256    /* stanzas libstrophe holds before the */
-#define ROSTER_BCAST_WAIT_MS 2        /* next page waits this long */
-#define ROSTER_PUSH_ID "roster-push-" /* + contact id */
+#define ROSTER_BCAST_PAGE 32       /* accounts per page of the broadcast */
+#define ROSTER_BCAST_QUEUE_MAX 256 /* stanzas libstrophe holds before the */
+#define ROSTER_BCAST_WAIT_MS 2     /* next page waits this long */
+/* A roster push's id: ROSTER_PUSH_ID <account id>-<wa id>-<nonce>-<mac>,
+ * the mac over the rest keyed from the component secret: a reply names
+ * only a push ferry made, for that account, even after a restart. */
+#define ROSTER_PUSH_ID "roster-push-"
+#define ROSTER_MAC_HEX 16 /* 64 bits of HMAC-SHA256 */
+#define ROSTER_PUSH_ID_MAX 160
 
 /* What a server domain lets the gateway do (XEP-0356). */
 struct roster_privilege {
@@ -39,8 +48,9 @@ static struct {
     char *group;
     struct roster_privilege priv[ROSTER_MAX_DOMAINS];
     int npriv;
-    struct event *bcast;   /* next step of the start-up broadcast */
-    long long bcast_after; /* accounts up to this id are done */
+    unsigned char push_key[32]; /* keys the mac of roster push ids */
+    struct event *bcast;        /* next step of the start-up broadcast */
+    long long bcast_after;      /* accounts up to this id are done */
 } roster;
 
 static xmpp_stanza_t *roster_presence_new(const char *type, const char *from,
@@ -271,9 +281,12 @@ void roster_broadcast(int available)
         roster.bcast = event_new(loop_base(), -1, 0, roster_bcast_step, NULL);
     event_del(roster.bcast);
     roster.bcast_after = 0;
-    if (available)
+    if (available) {
+        /* a new stream: the server advertises its privileges again, and
+         * none of the old stream's stand */
+        roster.npriv = 0;
         roster_bcast_step(-1, 0, NULL);
-    else /* shutting down: all at once, the stream is flushed before exit */
+    } else /* shutting down: all at once, the stream is flushed before exit */
         store_account_foreach(roster.st, roster_bcast_account,
                               (void *)"unavailable");
 }
@@ -285,8 +298,81 @@ void roster_init(struct store *st)
 
 void roster_reconfigure(const struct conf *conf)
 {
+    static const char label[] = "ferry roster push ids";
+    unsigned int len = sizeof(roster.push_key);
+
     free(roster.group);
     roster.group = xstrdup(conf->gateway_name);
+    if (HMAC(EVP_sha256(), conf->component_secret,
+             (int)strlen(conf->component_secret), (const unsigned char *)label,
+             sizeof(label) - 1, roster.push_key, &len) == NULL)
+        fatal("roster: HMAC failed");
+}
+
+/* The mac of a roster push id's body, in hex (out: ROSTER_MAC_HEX + 1). */
+static void roster_push_mac(const char *body, char *out)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0, i;
+
+    if (HMAC(EVP_sha256(), roster.push_key, sizeof(roster.push_key),
+             (const unsigned char *)body, strlen(body), md, &len) == NULL)
+        fatal("roster: HMAC failed");
+    for (i = 0; i < ROSTER_MAC_HEX / 2; i++) {
+        out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+        out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+    }
+    out[ROSTER_MAC_HEX] = '\0';
+}
+
+/* A fresh roster push id for the account's contact wa (caller frees). */
+static char *roster_push_id(long long account_id, const char *wa)
+{
+    char *nonce = component_random_id(), mac[ROSTER_MAC_HEX + 1];
+    char *body = xasprintf("%lld-%s-%s", account_id, wa, nonce), *id;
+
+    roster_push_mac(body, mac);
+    id = xasprintf(ROSTER_PUSH_ID "%s-%s", body, mac);
+    free(body);
+    free(nonce);
+    return id;
+}
+
+/* Checks a roster push id made by roster_push_id(): the account id and
+ * the contact's wa id (out: JID_PHONE_MAX), or -1 when ferry did not make
+ * it. */
+static int roster_push_id_parse(const char *id, long long *account_id, char *wa)
+{
+    char body[ROSTER_PUSH_ID_MAX], mac[ROSTER_MAC_HEX + 1];
+    const char *last;
+    char *dash;
+    size_t n;
+
+    if (strncmp(id, ROSTER_PUSH_ID, strlen(ROSTER_PUSH_ID)) != 0)
+        return -1;
+    id += strlen(ROSTER_PUSH_ID);
+    last = strrchr(id, '-');
+    if (last == NULL || (size_t)(last - id) >= sizeof(body) ||
+        strlen(last + 1) != ROSTER_MAC_HEX)
+        return -1;
+    memcpy(body, id, (size_t)(last - id));
+    body[last - id] = '\0';
+    roster_push_mac(body, mac);
+    if (CRYPTO_memcmp(mac, last + 1, ROSTER_MAC_HEX) != 0)
+        return -1;
+    /* made by us: "<account>-<wa>-<nonce>" */
+    dash = strchr(body, '-');
+    if (dash == NULL)
+        return -1;
+    body[dash - body] = '\0';
+    if (parse_ll(body, 1, LLONG_MAX, account_id) < 0)
+        return -1;
+    n = strcspn(dash + 1, "-");
+    if (n == 0 || n >= JID_PHONE_MAX)
+        return -1;
+    memcpy(wa, dash + 1, n);
+    wa[n] = '\0';
+    return 0;
 }
 
 static struct roster_privilege *roster_privilege_of(const char *domain)
@@ -314,9 +400,19 @@ int roster_on_privilege(xmpp_stanza_t *st)
             strcmp(xmpp_stanza_get_name(p), "privilege") == 0)
             break;
     }
-    if (p == NULL || from == NULL || strchr(from, '@') != NULL ||
-        strlen(from) >= sizeof(rp->domain))
-        return p != NULL;
+    if (p == NULL)
+        return 0;
+    if (from == NULL || !component_jid_equal(from, component_server_domain())) {
+        char safe[256];
+
+        log_warn("roster: ignored a privilege advertisement from %s: only "
+                 "%s, the server ferry is attached to, grants privileges",
+                 log_escape(from ? from : "-", safe, sizeof(safe)),
+                 component_server_domain());
+        return 1;
+    }
+    if (strlen(from) >= sizeof(rp->domain))
+        return 1;
     rp = roster_privilege_of(from);
     if (rp == NULL && roster.npriv == ROSTER_MAX_DOMAINS)
         return 1;
@@ -349,15 +445,16 @@ int roster_on_privilege(xmpp_stanza_t *st)
 }
 
 /* A privileged roster push of contact_jid into user's roster. */
-static char *roster_push_xml(long long contact_id, const char *contact_jid,
-                             const char *user, const char *name)
+static char *roster_push_xml(const struct store_contact *c,
+                             const char *contact_jid, const char *user,
+                             const char *name)
 {
     xmpp_stanza_t *iq = xmpp_iq_new(component_ctx(), "set", NULL);
     xmpp_stanza_t *q = xmpp_stanza_new(component_ctx());
     xmpp_stanza_t *item = xmpp_stanza_new(component_ctx());
     xmpp_stanza_t *group = xmpp_stanza_new(component_ctx());
     xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
-    char *id = xasprintf(ROSTER_PUSH_ID "%lld", contact_id), *text = NULL;
+    char *id = roster_push_id(c->account_id, c->network_id), *text = NULL;
     char *copy, *safe;
     size_t len;
 
@@ -395,12 +492,60 @@ char *roster_new_contact_xml(long long contact_id, const char *contact_jid,
     char domain[JID_MAX + 1];
     struct roster_privilege *rp;
 
+    struct store_contact *c;
+    char *xml;
+
     if (jid_domain(user, domain, sizeof(domain)) == 0 &&
-        (rp = roster_privilege_of(domain)) != NULL && rp->roster_set) {
+        (rp = roster_privilege_of(domain)) != NULL && rp->roster_set &&
+        (c = store_contact_by_id(roster.st, contact_id)) != NULL) {
         store_contact_set_subscription(roster.st, contact_id, "both");
-        return roster_push_xml(contact_id, contact_jid, user, name);
+        xml = roster_push_xml(c, contact_jid, user, name);
+        store_contact_free(c);
+        return xml;
     }
     return roster_subscribe_xml(contact_jid, user, name);
+}
+
+/* Whether from may answer a push into the roster of the account's user:
+ * the user's bare JID, or the user's server. */
+static int roster_push_from_ok(const char *from, const struct store_account *a)
+{
+    char domain[JID_MAX + 1];
+
+    if (from == NULL)
+        return 0;
+    if (component_jid_equal(from, a->jid))
+        return 1;
+    return jid_domain(a->jid, domain, sizeof(domain)) == 0 &&
+           component_jid_equal(from, domain);
+}
+
+/* The user's server refused the push: subscription requests for this
+ * contact, and for every later one of that server. */
+static void roster_push_refused(const struct store_account *a, const char *wa)
+{
+    struct roster_privilege *rp;
+    struct store_contact *c;
+    char domain[JID_MAX + 1], *cj, *xml;
+
+    if (jid_domain(a->jid, domain, sizeof(domain)) == 0 &&
+        (rp = roster_privilege_of(domain)) != NULL && rp->roster_set) {
+        log_warn("roster: %s refused a privileged roster push: falling back "
+                 "to subscription requests",
+                 domain);
+        rp->roster_set = 0;
+    }
+    c = store_contact_get(roster.st, a->id, wa);
+    if (c == NULL)
+        return;
+    store_contact_set_subscription(roster.st, c->id, "none");
+    cj = roster_contact_jid(c);
+    xml = roster_subscribe_xml(cj, a->jid, c->name);
+    store_inbox_add(roster.st, a->id, a->jid, xml, NULL);
+    free(xml);
+    free(cj);
+    store_contact_free(c);
+    queue_kick();
 }
 
 void roster_on_reply(xmpp_stanza_t *st, void *arg)
@@ -408,35 +553,24 @@ void roster_on_reply(xmpp_stanza_t *st, void *arg)
     const char *id = xmpp_stanza_get_id(st);
     const char *type = xmpp_stanza_get_type(st);
     const char *from = xmpp_stanza_get_from(st);
-    struct roster_privilege *rp;
-    struct store_contact *c;
-    char domain[JID_MAX + 1], *bare, *cj, *xml;
-    long long cid;
+    struct store_account *a;
+    char wa[JID_PHONE_MAX];
+    long long aid;
 
-    if (id == NULL || strncmp(id, ROSTER_PUSH_ID, strlen(ROSTER_PUSH_ID)) ||
-        strcmp(type, "error") != 0 || from == NULL ||
-        parse_ll(id + strlen(ROSTER_PUSH_ID), 1, LLONG_MAX, &cid) < 0)
+    if (id == NULL || strncmp(id, ROSTER_PUSH_ID, strlen(ROSTER_PUSH_ID)))
+        return; /* a late answer to an iq given up */
+    if (roster_push_id_parse(id, &aid, wa) < 0) {
+        component_forged(st, "not a roster push id ferry made");
         return;
-    if (jid_domain(from, domain, sizeof(domain)) == 0 &&
-        (rp = roster_privilege_of(domain)) != NULL && rp->roster_set) {
-        log_warn("roster: %s refused a privileged roster push: falling back "
-                 "to subscription requests",
-                 domain);
-        rp->roster_set = 0;
     }
-    c = store_contact_by_id(roster.st, cid);
-    bare = jid_bare(from);
-    if (c != NULL && bare != NULL) {
-        store_contact_set_subscription(roster.st, cid, "none");
-        cj = roster_contact_jid(c);
-        xml = roster_subscribe_xml(cj, bare, c->name);
-        store_inbox_add(roster.st, c->account_id, bare, xml, NULL);
-        free(xml);
-        free(cj);
-        queue_kick();
-    }
-    free(bare);
-    store_contact_free(c);
+    a = store_account_by_id(roster.st, aid);
+    if (a == NULL)
+        return; /* unregistered since */
+    if (!roster_push_from_ok(from, a))
+        component_forged(st, "not the user the roster push went to");
+    else if (strcmp(type, "error") == 0)
+        roster_push_refused(a, wa);
+    store_account_free(a);
 }
 
 void roster_free(void)

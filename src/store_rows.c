@@ -932,7 +932,7 @@ long long store_inbox_release(struct store *st, long long account_id)
         st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
             " stanza_id, bounces) SELECT account_id, recipient, stanza,"
             " created, stanza_id, bounces FROM inbox"
-            " WHERE account_id = ?1 AND state = 2 ORDER BY id");
+            " WHERE account_id = ?1 AND state IN (2, 3) ORDER BY id");
     long long n;
 
     if (s == NULL)
@@ -944,7 +944,7 @@ long long store_inbox_release(struct store *st, long long account_id)
     if (n == 0)
         return 0;
     s = store_stmt(st, "DELETE FROM inbox WHERE account_id = ?1"
-                       " AND state = 2");
+                       " AND state IN (2, 3)");
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
@@ -954,13 +954,88 @@ long long store_inbox_release(struct store *st, long long account_id)
 long long store_inbox_held(struct store *st)
 {
     return store_int(
-        st, store_stmt(st, "SELECT count(*) FROM inbox WHERE state = 2"), 0);
+        st, store_stmt(st, "SELECT count(*) FROM inbox WHERE state >= 2"), 0);
 }
 
 long long store_inbox_count(struct store *st)
 {
     return store_int(
         st, store_stmt(st, "SELECT count(*) FROM inbox WHERE state = 0"), 0);
+}
+
+/* state 3: held because the barrier ping to the recipient's domain got no
+ * answer; sent again by store_inbox_unhold() or with the account's held
+ * rows (store_inbox_release()). */
+int store_inbox_hold(struct store *st, long long first, long long last,
+                     long long now)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE inbox SET state = 3,"
+                                     " settled = ?3 WHERE id BETWEEN ?1"
+                                     " AND ?2 AND state = 0");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, first);
+    sqlite3_bind_int64(s, 2, last);
+    sqlite3_bind_int64(s, 3, now);
+    return store_run(st, s);
+}
+
+/* The recipient's domain, in SQL: after the '@', before any '/'. */
+#define STORE_INBOX_AT                                                         \
+    "(CASE WHEN instr(recipient, '@') > 0"                                     \
+    " THEN substr(recipient, instr(recipient, '@') + 1) ELSE recipient END)"
+#define STORE_INBOX_DOMAIN                                                     \
+    "lower(CASE WHEN instr(" STORE_INBOX_AT                                    \
+    ", '/') > 0 THEN substr(" STORE_INBOX_AT ", 1, instr(" STORE_INBOX_AT      \
+    ", '/') - 1)"                                                              \
+    " ELSE " STORE_INBOX_AT " END)"
+
+/* Like store_inbox_release(), for the rows held (state 3) for domain, or
+ * for every domain when domain is NULL. */
+long long store_inbox_unhold(struct store *st, const char *domain)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
+            " stanza_id, bounces) SELECT account_id, recipient, stanza,"
+            " created, stanza_id, bounces FROM inbox WHERE state = 3"
+            " AND (?1 IS NULL OR " STORE_INBOX_DOMAIN " = lower(?1))"
+            " ORDER BY id");
+    long long n;
+
+    if (s == NULL)
+        return -1;
+    store_bind_text(s, 1, domain);
+    if (store_run(st, s) < 0)
+        return -1;
+    n = sqlite3_changes(store_db(st));
+    if (n == 0)
+        return 0;
+    s = store_stmt(st, "DELETE FROM inbox WHERE state = 3 AND (?1 IS NULL"
+                       " OR " STORE_INBOX_DOMAIN " = lower(?1))");
+    if (s == NULL)
+        return -1;
+    store_bind_text(s, 1, domain);
+    return store_run(st, s) < 0 ? -1 : n;
+}
+
+/* Calls fn with the bare JID of each account that has held rows. */
+int store_inbox_held_accounts(struct store *st,
+                              void (*fn)(const char *jid, void *arg), void *arg)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT jid FROM account WHERE id IN"
+                                     " (SELECT account_id FROM inbox"
+                                     " WHERE state >= 2)");
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(s, 0), arg);
+    if (rc != SQLITE_DONE)
+        store_log_stmt(st, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* ---- dedupe ---- */

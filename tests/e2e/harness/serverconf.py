@@ -129,16 +129,28 @@ allow_registration           = true
 Include "{snippet}"
 """
 
+# The second component (harness.rawcomponent), after the included sample so
+# that none of the sample's settings land in its section.
+PROSODY_SILENT = """
+Component "{silent}"
+    component_secret = "{silent_secret}"
+"""
+
 
 def prosody_config(base, loglevel, c2s_port, component_port, http_port,
-                   domain, component, upload, secret, snippet_out):
+                   domain, component, upload, secret, snippet_out,
+                   silent=None, silent_secret=None, silent_port=None):
     """(base config text, included snippet text); the base includes
-    snippet_out, where the caller writes the snippet."""
+    snippet_out, where the caller writes the snippet.  With silent, a
+    second component of that name (on the same component port)."""
     snippet = prosody_snippet(domain, component, upload, secret,
                               component_port)
     text = PROSODY_BASE.format(base=base, loglevel=loglevel,
                                c2s_port=c2s_port, http_port=http_port,
                                upload=upload, snippet=snippet_out)
+    if silent:
+        text += PROSODY_SILENT.format(silent=silent,
+                                      silent_secret=silent_secret)
     return text, snippet
 
 
@@ -196,7 +208,7 @@ listen:
     module: ejabberd_http
     request_handlers:
       /upload: mod_http_upload
-auth_method: internal
+{silent}auth_method: internal
 auth_password_format: plain
 default_db: mnesia
 registration_timeout: infinity
@@ -234,14 +246,32 @@ modules:
 """
 
 
+# The second component (harness.rawcomponent) on its own listener (the
+# sample's names only the gateway), an entry of the base's listen list.
+EJABBERD_SILENT = """\
+  -
+    port: {silent_port}
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    hosts:
+      {silent}:
+        password: "{silent_secret}"
+"""
+
+
 def ejabberd_config(base, loglevel, c2s_port, component_port, http_port,
-                    domain, component, upload, secret, snippet_out):
+                    domain, component, upload, secret, snippet_out,
+                    silent=None, silent_secret=None, silent_port=None):
     """(base config text, included snippet text); the base includes
-    snippet_out, where the caller writes the snippet."""
+    snippet_out, where the caller writes the snippet.  With silent, a
+    second component of that name on silent_port."""
     snippet = ejabberd_snippet(domain, component, upload, secret,
                                component_port, http_port,
                                os.path.join(base, "upload"))
+    extra = EJABBERD_SILENT.format(silent=silent, silent_port=silent_port,
+                                   silent_secret=silent_secret) \
+        if silent else ""
     text = EJABBERD_BASE.format(loglevel=loglevel, c2s_port=c2s_port,
                                 http_port=http_port, domain=domain,
-                                snippet=snippet_out)
+                                snippet=snippet_out, silent=extra)
     return text, snippet

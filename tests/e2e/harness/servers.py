@@ -24,6 +24,10 @@ from .util import (LOOPBACK, free_port, pid_alive, port_is_free, random_name,
 DOMAIN = "example.test"
 COMPONENT_JID = "gw.example.test"
 UPLOAD_JID = "upload.example.test"
+# A second external component, for tests that need a domain that swallows
+# stanzas (a silent remote server) or sends what a component may send:
+# harness.rawcomponent.RawComponent connects as it.
+SILENT_JID = "silent.example.test"
 STOP_TIMEOUT = 15.0
 START_TIMEOUT = 30.0
 LOGLEVEL = os.environ.get("FERRY_E2E_SERVER_LOGLEVEL", "info")
@@ -48,6 +52,9 @@ class XmppServer:
         self.c2s_port = free_port()
         self.component_port = free_port()
         self.http_port = free_port()
+        self.silent_jid = SILENT_JID
+        self.silent_secret = random_secret()
+        self.silent_port = self.component_port
         self.host = LOOPBACK
         self.proc = None
         self.starts = 0
@@ -143,7 +150,8 @@ class XmppServer:
             component_port=self.component_port, http_port=self.http_port,
             domain=self.domain, component=self.component_jid,
             upload=self.upload_jid, secret=self.component_secret,
-            snippet_out=self.snippet_path)
+            snippet_out=self.snippet_path, silent=self.silent_jid,
+            silent_secret=self.silent_secret, silent_port=self.silent_port)
         with open(self.snippet_path, "w") as f:
             f.write(snippet)
         with open(self.config_path, "w") as f:
@@ -252,6 +260,7 @@ class EjabberdServer(XmppServer):
         super().__init__(base_dir)
         self.node = "%s@localhost" % random_name("ferry", 8)
         self.dist_port = free_port()
+        self.silent_port = free_port()  # its own ejabberd_service listener
         self.cookie = random_name("c", 16)
         self.config_path = os.path.join(self.base_dir, "ejabberd.yml")
         self.ctl_config_path = os.path.join(self.base_dir, "ejabberdctl.cfg")
@@ -283,7 +292,7 @@ class EjabberdServer(XmppServer):
         return "http://127.0.0.1:%d/upload" % self.http_port
 
     def ports(self):
-        return super().ports() + [self.dist_port]
+        return super().ports() + [self.dist_port, self.silent_port]
 
     def _ctl_argv(self):
         return ["ejabberdctl", "--config-dir", self.base_dir,
