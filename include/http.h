@@ -64,4 +64,10 @@ int http_inflight(void);
  * shutting down"). For shutdown, before the callers' state goes. */
 void http_cancel_all(void);
 
+struct sockaddr;
+/* 1 when a user's URL must not reach the address a: anything but the
+ * public internet (loopback, private, shared, link-local, multicast,
+ * reserved..., IPv4 inside IPv6 judged as IPv4). */
+int http_address_internal(const struct sockaddr *a);
+
 #endif

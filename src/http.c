@@ -494,31 +494,54 @@ static void http_fail_deferred(void *arg)
     http_xfer_free(x);
 }
 
-/* 1 when a is an address a user's URL must not reach: loopback, private,
- * link-local, unspecified (IPv4, IPv6 and IPv4-mapped IPv6). */
-static int http_address_internal(const struct sockaddr *a)
+/* 1 when the IPv4 address b (network order) is not on the public
+ * internet: "this network", private, shared (CGNAT), loopback, link-local,
+ * IETF protocol assignments, benchmarking, multicast, reserved and
+ * broadcast. */
+static int http_ipv4_internal(const unsigned char *b)
 {
-    const unsigned char *b;
-
-    if (a->sa_family == AF_INET6) {
-        const struct in6_addr *v6 =
-            &((const struct sockaddr_in6 *)a)->sin6_addr;
-
-        b = v6->s6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(v6))
-            b += 12; /* judge the IPv4 address inside */
-        else
-            return IN6_IS_ADDR_LOOPBACK(v6) || IN6_IS_ADDR_UNSPECIFIED(v6) ||
-                   IN6_IS_ADDR_LINKLOCAL(v6) || (b[0] & 0xfe) == 0xfc;
-    } else if (a->sa_family == AF_INET) {
-        b = (const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr;
-    } else {
-        return 1;
-    }
     return b[0] == 0 || b[0] == 10 || b[0] == 127 ||
+           (b[0] == 100 && (b[1] & 0xc0) == 64) ||
            (b[0] == 169 && b[1] == 254) ||
            (b[0] == 172 && (b[1] & 0xf0) == 16) ||
-           (b[0] == 192 && b[1] == 168) || (b[0] == 100 && (b[1] & 0xc0) == 64);
+           (b[0] == 192 && b[1] == 0 && b[2] == 0) ||
+           (b[0] == 192 && b[1] == 168) ||
+           (b[0] == 198 && (b[1] & 0xfe) == 18) || b[0] >= 224;
+}
+
+/* 1 when the IPv6 address b is not on the public internet; the forms that
+ * carry an IPv4 address (mapped, compatible, NAT64, 6to4) are judged by
+ * it or refused. */
+static int http_ipv6_internal(const unsigned char *b)
+{
+    static const unsigned char nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+    static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
+    static const unsigned char zero[12] = {0};
+
+    if (memcmp(b, mapped, 12) == 0)
+        return http_ipv4_internal(b + 12);
+    if (memcmp(b, zero, 12) == 0) /* ::, ::1 and IPv4-compatible */
+        return 1;
+    if (memcmp(b, nat64, 12) == 0 || /* 64:ff9b::/96 and 64:ff9b:1::/48 */
+        (memcmp(b, nat64, 4) == 0 && b[4] == 0 && b[5] == 1))
+        return 1;
+    if (b[0] == 0x20 && b[1] == 0x02) /* 6to4: 2002:V4ADDR::/48 */
+        return http_ipv4_internal(b + 2);
+    return (b[0] & 0xfe) == 0xfc || /* fc00::/7 unique local */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) || /* fec0::/10 site */
+           b[0] == 0xff;                              /* ff00::/8 multicast */
+}
+
+int http_address_internal(const struct sockaddr *a)
+{
+    if (a->sa_family == AF_INET6)
+        return http_ipv6_internal(
+            ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr);
+    if (a->sa_family == AF_INET)
+        return http_ipv4_internal(
+            (const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr);
+    return 1;
 }
 
 /* curl's socket opener for public_only requests. */
@@ -556,8 +579,13 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (req->public_only) {
+        /* the check is in the socket opener: a connection curl kept from
+         * another request would skip it, and one opened here must not
+         * serve anything else */
         curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http_open_public);
         curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     }
     curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry/" PACKAGE_VERSION);
     http_set_sink(x, req);
