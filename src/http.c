@@ -27,7 +27,12 @@
 
 #define HTTP_MAX_CONNECTIONS 64 /* keeps fds low: libstrophe uses select() */
 #define HTTP_CONNECT_TIMEOUT_MS 10000
-#define HTTP_POOL_MAX 64   /* idle easy handles kept for reuse */
+/* File transfers (bulk): a host that does not answer, or trickles, is
+ * given up on in seconds rather than at the overall timeout. */
+#define HTTP_BULK_CONNECT_TIMEOUT_MS 5000
+#define HTTP_BULK_LOW_SPEED_BYTES 1024L /* per second, ... */
+#define HTTP_BULK_LOW_SPEED_S 30L       /* ... over this long */
+#define HTTP_POOL_MAX 64                /* idle easy handles kept for reuse */
 #define HTTP_HDRS_SLOTS 64 /* cached header lists, by bearer and type */
 
 /* A header list shared by the requests with the same bearer token and
@@ -45,6 +50,7 @@ struct http_xfer {
     struct curl_slist *headers; /* own list, or NULL when shared */
     struct http_hdrs *shared;   /* cached list, or NULL */
     char *body;                 /* request body */
+    size_t body_len, body_off;  /* its length, and what curl has read */
     struct buf resp;
     int too_big;
     int refused;       /* public_only kept it from an internal address */
@@ -56,6 +62,7 @@ struct http_xfer {
     http_done_fn done;
     void *arg;
     char errbuf[CURL_ERROR_SIZE];
+    int no_repeat; /* http_request.no_repeat */
     long long started;
     struct http_xfer *prev, *next; /* in flight: http.xfers */
 };
@@ -69,6 +76,7 @@ static struct {
     CURLM *multi;
     struct event *timer_ev;
     int inflight;
+    int inflight_no_repeat;    /* of which no_repeat */
     struct http_xfer *xfers;   /* in flight, for http_cancel_all() */
     CURL *pool[HTTP_POOL_MAX]; /* idle easy handles, reset */
     int npool;
@@ -231,6 +239,17 @@ static void http_xfer_free(struct http_xfer *x)
     free(x);
 }
 
+/* 1 when x's request went out (its headers at least): the peer may have
+ * acted on it although no answer came. */
+static int http_request_sent(struct http_xfer *x)
+{
+    long size = 0;
+
+    return curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &size) ==
+               CURLE_OK &&
+           size > 0;
+}
+
 static void http_finish(struct http_xfer *x, CURLcode code)
 {
     struct http_result r;
@@ -249,6 +268,7 @@ static void http_finish(struct http_xfer *x, CURLcode code)
         curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
         r.content_type = ct;
     } else {
+        r.sent = http_request_sent(x);
         r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
         r.too_big = x->too_big;
         r.refused = x->refused;
@@ -271,6 +291,7 @@ static void http_untrack(struct http_xfer *x)
     if (x->next != NULL)
         x->next->prev = x->prev;
     http.inflight--;
+    http.inflight_no_repeat -= x->no_repeat;
 }
 
 static void http_check_done(void)
@@ -337,6 +358,11 @@ void http_free(void)
 int http_inflight(void)
 {
     return http.inflight;
+}
+
+int http_inflight_no_repeat(void)
+{
+    return http.inflight_no_repeat;
 }
 
 /* Authorization, Content-Type, the extra lines, and no "Expect:". */
@@ -443,6 +469,19 @@ static void http_set_form(struct http_xfer *x, const struct http_request *req)
     curl_easy_setopt(x->easy, CURLOPT_MIMEPOST, x->mime);
 }
 
+/* curl reads a no_repeat request's body from memory, once. */
+static size_t http_read_body(char *buf, size_t size, size_t n, void *arg)
+{
+    struct http_xfer *x = arg;
+    size_t left = x->body_len - x->body_off;
+
+    if (left > size * n)
+        left = size * n;
+    memcpy(buf, x->body + x->body_off, left);
+    x->body_off += left;
+    return left;
+}
+
 /* The request body: memory, a file or form parts. */
 static void http_set_body(struct http_xfer *x, const struct http_request *req)
 {
@@ -461,6 +500,17 @@ static void http_set_body(struct http_xfer *x, const struct http_request *req)
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(e, CURLOPT_READDATA, x->upload);
         curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)sb.st_size);
+    } else if (req->body != NULL && req->no_repeat) {
+        /* read through a callback that cannot rewind: when a kept-alive
+         * connection dies after the request went out, curl's silent retry
+         * on a new one fails instead (it could send the request twice) */
+        x->body = xstrndup(req->body, req->body_len);
+        x->body_len = req->body_len;
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, http_read_body);
+        curl_easy_setopt(e, CURLOPT_READDATA, x);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)req->body_len);
     } else if (req->body != NULL) {
         x->body = xstrndup(req->body, req->body_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
@@ -575,7 +625,12 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)HTTP_CONNECT_TIMEOUT_MS);
+                     req->bulk ? (long)HTTP_BULK_CONNECT_TIMEOUT_MS
+                               : (long)HTTP_CONNECT_TIMEOUT_MS);
+    if (req->bulk) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, HTTP_BULK_LOW_SPEED_BYTES);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, HTTP_BULK_LOW_SPEED_S);
+    }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (req->public_only) {
@@ -597,6 +652,8 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
         return;
     }
     http.inflight++;
+    x->no_repeat = req->no_repeat != 0;
+    http.inflight_no_repeat += x->no_repeat;
     x->next = http.xfers;
     if (x->next != NULL)
         x->next->prev = x;

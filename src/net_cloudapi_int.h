@@ -18,6 +18,7 @@ struct cloudapi_call {
     void *arg;
     int is_check;
     int is_upload; /* the id is the answer's "id" (a media id) */
+    int is_send;   /* a message to a contact: a repeat would duplicate */
 };
 
 const char *cloudapi_graph_url(void);

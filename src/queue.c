@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Queue policy. Outbox: the oldest row of each contact may be in flight,
  * one at a time, so messages leave in order; each account has a token
- * bucket; failures back off exponentially with jitter. Inbox: stanzas are
- * written in id order and a ping after each batch proves the server read
- * them; only then are the rows deleted. */
+ * bucket and a few of the slots (fewer still for files), so no user's
+ * slow transfers hold up another's messages; failures back off
+ * exponentially with jitter, and a send of unknown outcome goes once more.
+ * Inbox: stanzas are written in id order and a ping after each batch proves the
+ * server read them; only then are the rows deleted. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,12 @@
 #include "util.h"
 
 #define QUEUE_MAX_INFLIGHT 32
+/* Files (a user's to send, a contact's to fetch) may be slow: they take at
+ * most QUEUE_MAX_SLOW slots, the rest are kept for quick sends; an account
+ * has at most QUEUE_ACCOUNT_INFLIGHT, QUEUE_ACCOUNT_SLOW of them files. */
+#define QUEUE_MAX_SLOW 24
+#define QUEUE_ACCOUNT_INFLIGHT 8
+#define QUEUE_ACCOUNT_SLOW 4
 #define QUEUE_MAX_ATTEMPTS 25
 #define QUEUE_BACKOFF_FIRST_MS 1000
 #define QUEUE_BACKOFF_MAX_MS 60000
@@ -49,6 +57,8 @@ struct queue_flight {
     long long account_id;
     long long message_id; /* 0: not a message (read, typing...) */
     int attempts;
+    int slow;    /* a file: "media" or "fetch" */
+    int unknown; /* an earlier attempt's outcome is unknown */
 };
 
 /* A user came back: its held messages go when ev fires. */
@@ -204,14 +214,43 @@ static int queue_flight_find(long long id, long long contact_id)
     return -1;
 }
 
+static int queue_out_slow(const char *kind)
+{
+    return strcmp(kind, "media") == 0 || strcmp(kind, "fetch") == 0;
+}
+
+/* 1 when a row of the account (slow: a file) may take a slot now: within
+ * the files' share of the slots and the account's share. */
+static int queue_out_room(long long account_id, int slow)
+{
+    int i, slow_all = 0, mine = 0, slow_mine = 0;
+
+    for (i = 0; i < queue.nflight; i++) {
+        const struct queue_flight *f = &queue.flight[i];
+
+        slow_all += f->slow;
+        if (f->account_id == account_id) {
+            mine++;
+            slow_mine += f->slow;
+        }
+    }
+    if (mine >= QUEUE_ACCOUNT_INFLIGHT)
+        return 0;
+    return !slow ||
+           (slow_all < QUEUE_MAX_SLOW && slow_mine < QUEUE_ACCOUNT_SLOW);
+}
+
 static int queue_out_head(const struct store_outbox *o, void *arg)
 {
     struct queue_flight *f;
+    int slow = queue_out_slow(o->kind);
 
     if (queue.nflight == QUEUE_MAX_INFLIGHT)
         return 1;
     if (queue_flight_find(o->id, o->contact_id) >= 0)
         return 0;
+    if (!queue_out_room(o->account_id, slow))
+        return 0; /* a flight of the account ends first, and kicks */
     if (!queue_take_token(o->account_id))
         return 0;
     f = &queue.flight[queue.nflight++];
@@ -220,6 +259,8 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
     f->account_id = o->account_id;
     f->message_id = o->message_id;
     f->attempts = o->attempts;
+    f->slow = slow;
+    f->unknown = o->unknown;
     queue.ops.send(o, queue.ops.arg);
     return 0;
 }
@@ -334,6 +375,38 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
             wall_ms() + queue_jitter(QUEUE_PAIR_BACKOFF_MS * (f.attempts + 1)));
     log_info("queue: outbox row %lld: attempt %d failed (%s); retrying", id,
              f.attempts + 1, error ? error : "no reason");
+    queue_kick();
+    return 0;
+}
+
+int queue_out_unknown(long long id, const char *error)
+{
+    int i = queue_flight_find(id, 0);
+    struct queue_flight f;
+
+    if (i < 0)
+        return 0;
+    f = queue.flight[i];
+    queue_flight_remove(i);
+    metrics_inc(METRICS_OUT_UNKNOWN);
+    queue_begin();
+    if (f.unknown) {
+        log_warn("queue: outbox row %lld: outcome unknown again (%s); not "
+                 "sent a third time",
+                 id, error ? error : "no reason");
+        if (f.message_id != 0)
+            store_outbox_fail(queue.st, id, error ? error : "unknown");
+        else
+            store_outbox_delete(queue.st, id);
+        queue_kick();
+        return 1;
+    }
+    store_outbox_mark_unknown(queue.st, id, f.attempts + 1,
+                              wall_ms() + queue_backoff_ms(f.attempts + 1),
+                              error);
+    log_warn("queue: outbox row %lld: outcome unknown (%s); it may have "
+             "reached the contact; sending it once more",
+             id, error ? error : "no reason");
     queue_kick();
     return 0;
 }
