@@ -29,6 +29,8 @@
 #define QUEUE_MAX_SLOW 24
 #define QUEUE_ACCOUNT_INFLIGHT 8
 #define QUEUE_ACCOUNT_SLOW 4
+#define QUEUE_SCAN (QUEUE_MAX_INFLIGHT * 4)       /* heads read per pass, */
+#define QUEUE_SCAN_WIDE (QUEUE_MAX_INFLIGHT * 64) /* or when crowded */
 #define QUEUE_MAX_ATTEMPTS 25
 #define QUEUE_BACKOFF_FIRST_MS 1000
 #define QUEUE_BACKOFF_MAX_MS 60000
@@ -240,17 +242,26 @@ static int queue_out_room(long long account_id, int slow)
            (slow_all < QUEUE_MAX_SLOW && slow_mine < QUEUE_ACCOUNT_SLOW);
 }
 
+/* What a pass saw of the heads: rows, and rows left for want of room. */
+struct queue_scan {
+    int seen, crowded;
+};
+
 static int queue_out_head(const struct store_outbox *o, void *arg)
 {
+    struct queue_scan *scan = arg;
     struct queue_flight *f;
     int slow = queue_out_slow(o->kind);
 
+    scan->seen++;
     if (queue.nflight == QUEUE_MAX_INFLIGHT)
         return 1;
     if (queue_flight_find(o->id, o->contact_id) >= 0)
         return 0;
-    if (!queue_out_room(o->account_id, slow))
+    if (!queue_out_room(o->account_id, slow)) {
+        scan->crowded++;
         return 0; /* a flight of the account ends first, and kicks */
+    }
     if (!queue_take_token(o->account_id))
         return 0;
     f = &queue.flight[queue.nflight++];
@@ -289,12 +300,18 @@ static void queue_arm_timer(long long seen)
 static void queue_out_pass(void)
 {
     long long now = wall_ms();
+    struct queue_scan scan = {0, 0};
 
     if (queue.hold)
         return;
     queue.wake_ms = 0;
-    store_outbox_heads(queue.st, now, QUEUE_MAX_INFLIGHT * 4, queue_out_head,
-                       NULL);
+    store_outbox_heads(queue.st, now, QUEUE_SCAN, queue_out_head, &scan);
+    /* the first heads were one account's, waiting for room: the rows of
+     * other accounts behind them go now, not after those */
+    if (scan.seen == QUEUE_SCAN && scan.crowded > 0 &&
+        queue.nflight < QUEUE_MAX_INFLIGHT)
+        store_outbox_heads(queue.st, now, QUEUE_SCAN_WIDE, queue_out_head,
+                           &scan);
     queue_arm_timer(now);
 }
 

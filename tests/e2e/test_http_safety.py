@@ -160,19 +160,22 @@ def _twice_notice(bridge, client, timeout=WAIT):
 # --- point 5: fair scheduling ---------------------------------------------------
 
 def test_stuck_files_of_one_user_do_not_hold_another_users_text(make_bridge):
-    """User A shares 32 links to a host that accepts and never answers,
-    to 32 contacts (one head of queue each); user B's text must still go
-    out at once.  Before: A's downloads took all 32 send slots, for the
-    5 minutes of their timeout."""
+    """User A shares 140 links to a host that accepts and never answers,
+    to 140 contacts (one head of queue each, more than the 128 heads a
+    pass reads first); user B's text must still go out at once.  Before:
+    A's downloads took all 32 send slots, for the 5 minutes of their
+    timeout."""
     tarpit = Tarpit()
     b = make_bridge()      # 127.0.0.1 is a trusted host: links are fetched
     try:
         a = b.client()
         b.add_account()
         bc = b.client(pnid=PNID2)
-        for i in range(32):
+        for i in range(140):
             _send_file(b, a, "4915300000%03d" % i,
                        "http://127.0.0.1:%d/f%d.jpg" % (tarpit.port, i))
+        wait_for(lambda: b.count("outbox") >= 140, WAIT, 0.05,
+                 "A's 140 files queued")
         wait_for(lambda: tarpit.open_now() >= 4, WAIT, 0.05,
                  "A's downloads stuck on the silent host")
         time.sleep(0.5)    # let the queue hand out whatever it would
