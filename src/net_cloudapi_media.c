@@ -142,7 +142,7 @@ static int cloudapi_url_origin(const char *url, char *out, size_t len)
 
 /* 1 when a download URL may get the account's token: it is on the Graph
  * host ferry is configured with, or on Meta's media host. */
-static int cloudapi_media_host_ok(const char *url)
+int cloudapi_media_host_ok(const char *url)
 {
     char want[CLOUDAPI_ORIGIN_MAX], got[CLOUDAPI_ORIGIN_MAX];
 
