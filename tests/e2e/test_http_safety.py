@@ -337,7 +337,7 @@ def test_shutdown_with_a_send_unanswered_marks_it(make_bridge):
     b = make_bridge()
     c = b.client()
     b.open_window(CONTACT)
-    b.fail({"kind": "hang", "seconds": 30, "after": True})
+    b.fail({"kind": "hang", "seconds": 5, "after": True})
     b.send(c, CONTACT, "no answer")
     wait_for(lambda: b.sent(CONTACT), WAIT, 0.02, "the send")
     rc, secs = b.ferry.stop(timeout=10)
