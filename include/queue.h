@@ -44,8 +44,8 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
                     const char *error);
 /* The request may or may not have reached the contact (no answer, an
  * unreadable one, a failure after it was sent): the row is marked and
- * sent once more. Returns 1 when this was already its second try (the
- * row is kept as failed, or deleted, as by queue_out_retry()), else 0. */
+ * sent once more; a row marked already is retried as by
+ * queue_out_retry() (whose result this returns), else 0. */
 int queue_out_unknown(long long id, const char *error);
 int queue_out_inflight(void);
 

@@ -122,16 +122,17 @@ static const char *bridge_unknown_text(const char *text)
     return out;
 }
 
-/* A send of unknown outcome: once more, or (the second time) a failure
- * that says it may have arrived. */
+/* A send of unknown outcome: once more, or (given up on) a failure that
+ * says it may have arrived. */
 static void bridge_send_unknown(const struct bridge_send *s,
                                 const struct net_result *r)
 {
     if (queue_out_unknown(s->outbox_id, r->text) && s->message_id != 0)
         bridge_fail_message(s->message_id, "remote-server-timeout",
-                            "WhatsApp gave no clear answer, twice: the "
-                            "message may have reached the contact (perhaps "
-                            "twice); the gateway does not send it again");
+                            "WhatsApp gave no clear answer after many "
+                            "attempts: the message may have reached the "
+                            "contact (perhaps more than once); the gateway "
+                            "does not send it again");
 }
 
 void bridge_send_done(const struct net_result *r, void *arg)

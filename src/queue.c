@@ -403,21 +403,12 @@ int queue_out_unknown(long long id, const char *error)
 
     if (i < 0)
         return 0;
+    metrics_inc(METRICS_OUT_UNKNOWN);
+    if (queue.flight[i].unknown) /* marked already: retried as usual */
+        return queue_out_retry(id, 0, 0, error);
     f = queue.flight[i];
     queue_flight_remove(i);
-    metrics_inc(METRICS_OUT_UNKNOWN);
     queue_begin();
-    if (f.unknown) {
-        log_warn("queue: outbox row %lld: outcome unknown again (%s); not "
-                 "sent a third time",
-                 id, error ? error : "no reason");
-        if (f.message_id != 0)
-            store_outbox_fail(queue.st, id, error ? error : "unknown");
-        else
-            store_outbox_delete(queue.st, id);
-        queue_kick();
-        return 1;
-    }
     store_outbox_mark_unknown(queue.st, id, f.attempts + 1,
                               wall_ms() + queue_backoff_ms(f.attempts + 1),
                               error);
