@@ -17,6 +17,8 @@ struct http_result {
     int timed_out;
     int too_big; /* when !ok: the response passed max_response */
     int refused; /* when !ok: public_only, and the address was internal */
+    int sent;    /* when !ok: the request had gone out (the peer may have
+                    acted on it) */
     long long elapsed_ms;
 };
 
@@ -51,6 +53,12 @@ struct http_request {
                             0600, truncated), not to memory; len counts it */
     int public_only;     /* refuse loopback, private and link-local addresses
                             (URLs a user gave: no requests into our network) */
+    int bulk;            /* a file transfer: a connect timeout of seconds, and
+                            given up when slower than 1 KB/s for 30 s */
+    int no_repeat;       /* must not be made twice (a send: the peer may
+                            have acted on it): curl may not repeat it on its
+                            own on a new connection (then !ok with sent),
+                            and shutdown waits for it */
 };
 
 void http_init(void);
@@ -60,8 +68,16 @@ void http_free(void);
 void http_start(const struct http_request *req, http_done_fn done, void *arg);
 /* Requests in flight. */
 int http_inflight(void);
+/* Requests in flight that shutdown waits for (no_repeat). */
+int http_inflight_no_repeat(void);
 /* Ends every request in flight: each done() gets ok = 0 ("ferry is
  * shutting down"). For shutdown, before the callers' state goes. */
 void http_cancel_all(void);
+
+struct sockaddr;
+/* 1 when a user's URL must not reach the address a: anything but the
+ * public internet (loopback, private, shared, link-local, multicast,
+ * reserved..., IPv4 inside IPv6 judged as IPv4). */
+int http_address_internal(const struct sockaddr *a);
 
 #endif

@@ -109,6 +109,9 @@ struct net_result {
     const char *text; /* human-readable explanation of a failure */
     int rate_limited; /* slow the whole account down */
     int pair_limited; /* back off this recipient only */
+    int unknown;      /* send, NET_RETRY: the network may have taken the
+                         message (no answer, an unreadable one, a 5xx
+                         without the API's error): a retry may duplicate */
     /* media_fetch: what was saved; media_upload: id is the media id */
     const char *mime;
     long long size;

@@ -42,6 +42,11 @@ void queue_out_failed(long long id, const char *error);
  * as by queue_out_failed(), others are deleted), else 0. */
 int queue_out_retry(long long id, int rate_limited, int pair_limited,
                     const char *error);
+/* The request may or may not have reached the contact (no answer, an
+ * unreadable one, a failure after it was sent): the row is marked and
+ * sent once more; a row marked already is retried as by
+ * queue_out_retry() (whose result this returns), else 0. */
+int queue_out_unknown(long long id, const char *error);
 int queue_out_inflight(void);
 
 /* The user's server bounced the message stanza_id the inbox gave it (why:

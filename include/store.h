@@ -91,6 +91,8 @@ struct store_outbox {
     int attempts;
     long long next_attempt; /* ms since the epoch */
     long long created;      /* s since the epoch */
+    int unknown; /* an earlier attempt's outcome is unknown: it may have
+                    reached the contact */
 };
 
 struct store_inbox {
@@ -215,6 +217,10 @@ int store_outbox_delete(struct store *st, long long id);
 int store_outbox_retry(struct store *st, long long id, int attempts,
                        long long next_attempt, const char *last_error);
 /* Pushes every queued row of the contact to at least next_attempt. */
+/* An attempt whose outcome is unknown: marks the row (unknown = 1) and
+ * records attempts, next attempt and error. */
+int store_outbox_mark_unknown(struct store *st, long long id, int attempts,
+                              long long next_attempt, const char *last_error);
 int store_outbox_delay_contact(struct store *st, long long contact_id,
                                long long next_attempt);
 long long store_outbox_count(struct store *st);

@@ -58,6 +58,7 @@ struct bridge_send {
     long long outbox_id;
     long long account_id;
     long long message_id;
+    int unknown; /* an earlier attempt's outcome is unknown */
 };
 
 void bridge_send(const struct store_outbox *o, void *arg);

@@ -3,6 +3,7 @@
  * marker, typing) becomes message and outbox rows in the loop turn's
  * transaction; the queue later hands each row back here to be sent through
  * the back end, and the outcome is recorded. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,60 @@ static void bridge_sent(const struct bridge_send *s, const char *id)
                                 bridge_early_status, &mid);
 }
 
+/* Tells the user that a message went again after WhatsApp's first answer
+ * was lost: the contact may have it twice. */
+static void bridge_sent_twice_notice(const struct bridge_send *s)
+{
+    struct store_message *m = store_message_by_id(bridge.st, s->message_id);
+    struct store_account *a = store_account_by_id(bridge.st, s->account_id);
+    struct store_contact *c =
+        m ? store_contact_by_id(bridge.st, m->contact_id) : NULL;
+    char *from, *id, *text;
+
+    if (m != NULL && a != NULL && c != NULL) {
+        from = bridge_contact_jid(c);
+        id = xasprintf("ferry-twice-%lld", m->id);
+        text = xasprintf("[The gateway got no clear answer from WhatsApp the "
+                         "first time it sent your message \"%s\", so it sent "
+                         "it again: it may have been sent twice]",
+                         m->snippet ? m->snippet : "");
+        bridge_inbox(a->id, a->jid, id,
+                     message_chat_xml(from, a->jid, id, text));
+        free(text);
+        free(id);
+        free(from);
+    }
+    store_contact_free(c);
+    store_account_free(a);
+    store_message_free(m);
+}
+
+/* A failure's text, saying that an earlier attempt may have arrived
+ * (a static buffer, valid until the next call). */
+static const char *bridge_unknown_text(const char *text)
+{
+    static char out[1024];
+
+    snprintf(out, sizeof(out),
+             "%s (an earlier attempt got no clear answer from WhatsApp and "
+             "may have reached the contact)",
+             text ? text : "WhatsApp refused the message");
+    return out;
+}
+
+/* A send of unknown outcome: once more, or (given up on) a failure that
+ * says it may have arrived. */
+static void bridge_send_unknown(const struct bridge_send *s,
+                                const struct net_result *r)
+{
+    if (queue_out_unknown(s->outbox_id, r->text) && s->message_id != 0)
+        bridge_fail_message(s->message_id, "remote-server-timeout",
+                            "WhatsApp gave no clear answer after many "
+                            "attempts: the message may have reached the "
+                            "contact (perhaps more than once); the gateway "
+                            "does not send it again");
+}
+
 void bridge_send_done(const struct net_result *r, void *arg)
 {
     struct bridge_send *s = arg;
@@ -89,8 +144,14 @@ void bridge_send_done(const struct net_result *r, void *arg)
     case NET_OK:
         bridge_sent(s, r->id);
         queue_out_done(s->outbox_id);
+        if (s->unknown && s->message_id != 0)
+            bridge_sent_twice_notice(s);
         break;
     case NET_RETRY:
+        if (r->unknown) {
+            bridge_send_unknown(s, r);
+            break;
+        }
         if (queue_out_retry(s->outbox_id, r->rate_limited, r->pair_limited,
                             r->text) &&
             s->message_id != 0)
@@ -106,7 +167,8 @@ void bridge_send_done(const struct net_result *r, void *arg)
             bridge_fail_message(s->message_id,
                                 r->outcome == NET_AUTH ? "not-authorized"
                                                        : "service-unavailable",
-                                r->text);
+                                s->unknown ? bridge_unknown_text(r->text)
+                                           : r->text);
             queue_out_failed(s->outbox_id, r->text); /* kept for Retry */
         } else {
             queue_out_done(s->outbox_id);
@@ -139,6 +201,7 @@ void bridge_send(const struct store_outbox *o, void *arg)
     s->outbox_id = o->id;
     s->account_id = o->account_id;
     s->message_id = o->message_id;
+    s->unknown = o->unknown;
     if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
         memset(&r, 0, sizeof(r));
         r.outcome = a == NULL || c == NULL ? NET_FAIL : NET_AUTH;

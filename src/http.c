@@ -27,7 +27,12 @@
 
 #define HTTP_MAX_CONNECTIONS 64 /* keeps fds low: libstrophe uses select() */
 #define HTTP_CONNECT_TIMEOUT_MS 10000
-#define HTTP_POOL_MAX 64   /* idle easy handles kept for reuse */
+/* File transfers (bulk): a host that does not answer, or trickles, is
+ * given up on in seconds rather than at the overall timeout. */
+#define HTTP_BULK_CONNECT_TIMEOUT_MS 5000
+#define HTTP_BULK_LOW_SPEED_BYTES 1024L /* per second, ... */
+#define HTTP_BULK_LOW_SPEED_S 30L       /* ... over this long */
+#define HTTP_POOL_MAX 64                /* idle easy handles kept for reuse */
 #define HTTP_HDRS_SLOTS 64 /* cached header lists, by bearer and type */
 
 /* A header list shared by the requests with the same bearer token and
@@ -45,6 +50,7 @@ struct http_xfer {
     struct curl_slist *headers; /* own list, or NULL when shared */
     struct http_hdrs *shared;   /* cached list, or NULL */
     char *body;                 /* request body */
+    size_t body_len, body_off;  /* its length, and what curl has read */
     struct buf resp;
     int too_big;
     int refused;       /* public_only kept it from an internal address */
@@ -56,6 +62,7 @@ struct http_xfer {
     http_done_fn done;
     void *arg;
     char errbuf[CURL_ERROR_SIZE];
+    int no_repeat; /* http_request.no_repeat */
     long long started;
     struct http_xfer *prev, *next; /* in flight: http.xfers */
 };
@@ -69,6 +76,7 @@ static struct {
     CURLM *multi;
     struct event *timer_ev;
     int inflight;
+    int inflight_no_repeat;    /* of which no_repeat */
     struct http_xfer *xfers;   /* in flight, for http_cancel_all() */
     CURL *pool[HTTP_POOL_MAX]; /* idle easy handles, reset */
     int npool;
@@ -231,6 +239,17 @@ static void http_xfer_free(struct http_xfer *x)
     free(x);
 }
 
+/* 1 when x's request went out (its headers at least): the peer may have
+ * acted on it although no answer came. */
+static int http_request_sent(struct http_xfer *x)
+{
+    long size = 0;
+
+    return curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &size) ==
+               CURLE_OK &&
+           size > 0;
+}
+
 static void http_finish(struct http_xfer *x, CURLcode code)
 {
     struct http_result r;
@@ -249,6 +268,7 @@ static void http_finish(struct http_xfer *x, CURLcode code)
         curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
         r.content_type = ct;
     } else {
+        r.sent = http_request_sent(x);
         r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
         r.too_big = x->too_big;
         r.refused = x->refused;
@@ -271,6 +291,7 @@ static void http_untrack(struct http_xfer *x)
     if (x->next != NULL)
         x->next->prev = x->prev;
     http.inflight--;
+    http.inflight_no_repeat -= x->no_repeat;
 }
 
 static void http_check_done(void)
@@ -337,6 +358,11 @@ void http_free(void)
 int http_inflight(void)
 {
     return http.inflight;
+}
+
+int http_inflight_no_repeat(void)
+{
+    return http.inflight_no_repeat;
 }
 
 /* Authorization, Content-Type, the extra lines, and no "Expect:". */
@@ -443,6 +469,19 @@ static void http_set_form(struct http_xfer *x, const struct http_request *req)
     curl_easy_setopt(x->easy, CURLOPT_MIMEPOST, x->mime);
 }
 
+/* curl reads a no_repeat request's body from memory, once. */
+static size_t http_read_body(char *buf, size_t size, size_t n, void *arg)
+{
+    struct http_xfer *x = arg;
+    size_t left = x->body_len - x->body_off;
+
+    if (left > size * n)
+        left = size * n;
+    memcpy(buf, x->body + x->body_off, left);
+    x->body_off += left;
+    return left;
+}
+
 /* The request body: memory, a file or form parts. */
 static void http_set_body(struct http_xfer *x, const struct http_request *req)
 {
@@ -461,6 +500,17 @@ static void http_set_body(struct http_xfer *x, const struct http_request *req)
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(e, CURLOPT_READDATA, x->upload);
         curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)sb.st_size);
+    } else if (req->body != NULL && req->no_repeat) {
+        /* read through a callback that cannot rewind: when a kept-alive
+         * connection dies after the request went out, curl's silent retry
+         * on a new one fails instead (it could send the request twice) */
+        x->body = xstrndup(req->body, req->body_len);
+        x->body_len = req->body_len;
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, http_read_body);
+        curl_easy_setopt(e, CURLOPT_READDATA, x);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)req->body_len);
     } else if (req->body != NULL) {
         x->body = xstrndup(req->body, req->body_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
@@ -494,31 +544,54 @@ static void http_fail_deferred(void *arg)
     http_xfer_free(x);
 }
 
-/* 1 when a is an address a user's URL must not reach: loopback, private,
- * link-local, unspecified (IPv4, IPv6 and IPv4-mapped IPv6). */
-static int http_address_internal(const struct sockaddr *a)
+/* 1 when the IPv4 address b (network order) is not on the public
+ * internet: "this network", private, shared (CGNAT), loopback, link-local,
+ * IETF protocol assignments, benchmarking, multicast, reserved and
+ * broadcast. */
+static int http_ipv4_internal(const unsigned char *b)
 {
-    const unsigned char *b;
-
-    if (a->sa_family == AF_INET6) {
-        const struct in6_addr *v6 =
-            &((const struct sockaddr_in6 *)a)->sin6_addr;
-
-        b = v6->s6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(v6))
-            b += 12; /* judge the IPv4 address inside */
-        else
-            return IN6_IS_ADDR_LOOPBACK(v6) || IN6_IS_ADDR_UNSPECIFIED(v6) ||
-                   IN6_IS_ADDR_LINKLOCAL(v6) || (b[0] & 0xfe) == 0xfc;
-    } else if (a->sa_family == AF_INET) {
-        b = (const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr;
-    } else {
-        return 1;
-    }
     return b[0] == 0 || b[0] == 10 || b[0] == 127 ||
+           (b[0] == 100 && (b[1] & 0xc0) == 64) ||
            (b[0] == 169 && b[1] == 254) ||
            (b[0] == 172 && (b[1] & 0xf0) == 16) ||
-           (b[0] == 192 && b[1] == 168) || (b[0] == 100 && (b[1] & 0xc0) == 64);
+           (b[0] == 192 && b[1] == 0 && b[2] == 0) ||
+           (b[0] == 192 && b[1] == 168) ||
+           (b[0] == 198 && (b[1] & 0xfe) == 18) || b[0] >= 224;
+}
+
+/* 1 when the IPv6 address b is not on the public internet; the forms that
+ * carry an IPv4 address (mapped, compatible, NAT64, 6to4) are judged by
+ * it or refused. */
+static int http_ipv6_internal(const unsigned char *b)
+{
+    static const unsigned char nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+    static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
+    static const unsigned char zero[12] = {0};
+
+    if (memcmp(b, mapped, 12) == 0)
+        return http_ipv4_internal(b + 12);
+    if (memcmp(b, zero, 12) == 0) /* ::, ::1 and IPv4-compatible */
+        return 1;
+    if (memcmp(b, nat64, 12) == 0 || /* 64:ff9b::/96 and 64:ff9b:1::/48 */
+        (memcmp(b, nat64, 4) == 0 && b[4] == 0 && b[5] == 1))
+        return 1;
+    if (b[0] == 0x20 && b[1] == 0x02) /* 6to4: 2002:V4ADDR::/48 */
+        return http_ipv4_internal(b + 2);
+    return (b[0] & 0xfe) == 0xfc || /* fc00::/7 unique local */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) || /* fec0::/10 site */
+           b[0] == 0xff;                              /* ff00::/8 multicast */
+}
+
+int http_address_internal(const struct sockaddr *a)
+{
+    if (a->sa_family == AF_INET6)
+        return http_ipv6_internal(
+            ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr);
+    if (a->sa_family == AF_INET)
+        return http_ipv4_internal(
+            (const unsigned char *)&((const struct sockaddr_in *)a)->sin_addr);
+    return 1;
 }
 
 /* curl's socket opener for public_only requests. */
@@ -552,12 +625,22 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)HTTP_CONNECT_TIMEOUT_MS);
+                     req->bulk ? (long)HTTP_BULK_CONNECT_TIMEOUT_MS
+                               : (long)HTTP_CONNECT_TIMEOUT_MS);
+    if (req->bulk) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, HTTP_BULK_LOW_SPEED_BYTES);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, HTTP_BULK_LOW_SPEED_S);
+    }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (req->public_only) {
+        /* the check is in the socket opener: a connection curl kept from
+         * another request would skip it, and one opened here must not
+         * serve anything else */
         curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http_open_public);
         curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     }
     curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry/" PACKAGE_VERSION);
     http_set_sink(x, req);
@@ -569,6 +652,8 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
         return;
     }
     http.inflight++;
+    x->no_repeat = req->no_repeat != 0;
+    http.inflight_no_repeat += x->no_repeat;
     x->next = http.xfers;
     if (x->next != NULL)
         x->next->prev = x;

@@ -28,6 +28,9 @@
 #define FERRY_DEFAULT_CONF SYSCONFDIR "/ferry/ferry.conf"
 #define FERRY_HEALTH_BODY_MAX 0
 #define FERRY_DRAIN_MS 800 /* bound on waiting for in-flight requests */
+/* Sends are not cut short (a send cut short is sent again after the
+ * restart and may reach the contact twice): waited for this long. */
+#define FERRY_DRAIN_SENDS_MS 3000
 #define FERRY_DRAIN_POLL_MS 20
 
 static struct {
@@ -40,6 +43,7 @@ static struct {
     struct event *drain_ev;
     struct event *watchdog_ev;
     long long drain_deadline;
+    long long drain_sends_deadline;
 } ferry;
 
 static void usage(void)
@@ -81,14 +85,22 @@ static void ferry_stopped(void *arg)
  * goodbye on XMPP and closes the stream. */
 static void ferry_drain(evutil_socket_t fd, short what, void *arg)
 {
-    if (http_inflight() > 0 && now_ms() < ferry.drain_deadline) {
+    long long now = now_ms();
+
+    if ((http_inflight() > 0 && now < ferry.drain_deadline) ||
+        (http_inflight_no_repeat() > 0 && now < ferry.drain_sends_deadline)) {
         loop_timer_start(ferry.drain_ev, FERRY_DRAIN_POLL_MS);
         return;
     }
-    if (http_inflight() > 0)
+    if (http_inflight_no_repeat() > 0)
+        log_warn("%d message(s) to the network got no answer before the "
+                 "stop: they are sent once more after the restart, and "
+                 "their users told they may arrive twice",
+                 http_inflight_no_repeat());
+    if (http_inflight() > http_inflight_no_repeat())
         log_warn("%d request(s) to the network still in flight: they are "
-                 "sent again after the restart",
-                 http_inflight());
+                 "made again after the restart",
+                 http_inflight() - http_inflight_no_repeat());
     queue_flush();
     bridge_stop();
     component_stop(ferry_stopped, NULL);
@@ -109,6 +121,7 @@ static void ferry_on_term(evutil_socket_t sig, short what, void *arg)
     httpd_set_draining(1);
     queue_hold();
     ferry.drain_deadline = now_ms() + FERRY_DRAIN_MS;
+    ferry.drain_sends_deadline = now_ms() + FERRY_DRAIN_SENDS_MS;
     ferry.drain_ev = event_new(loop_base(), -1, 0, ferry_drain, NULL);
     event_active(ferry.drain_ev, EV_TIMEOUT, 0);
 }

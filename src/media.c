@@ -376,6 +376,7 @@ void media_download(const char *url, long long max, media_download_fn cb,
     req.timeout_ms = MEDIA_TIMEOUT_MS;
     req.max_response = (size_t)max;
     req.save_to = f->path;
+    req.bulk = 1;
     /* a URL a user gave may only reach the upload service or the
      * internet, never ferry's own network */
     req.public_only = !media_is_upload_url(url) && !media_url_trusted(url);
@@ -553,6 +554,7 @@ static void media_put(struct media_pub *p, const char *put_url)
     req.headers = (const char *const *)p->headers;
     req.upload_file = p->path;
     req.timeout_ms = MEDIA_TIMEOUT_MS;
+    req.bulk = 1;
     req.max_response = MEDIA_ANSWER_MAX;
     http_start(&req, media_put_done, p);
 }

@@ -24,6 +24,9 @@
 #include "util.h"
 
 #define CLOUDAPI_TIMEOUT_MS 15000
+/* A send waits longer for its answer: given up on, it is sent again and
+ * may reach the contact twice. */
+#define CLOUDAPI_SEND_TIMEOUT_MS 60000
 #define CLOUDAPI_MAX_RESPONSE (256 * 1024)
 #define CLOUDAPI_MAX_DEPTH 32
 #define CLOUDAPI_TEXT_MAX 4096
@@ -276,12 +279,22 @@ static void cloudapi_classify_check(json_object *err, struct net_result *r,
     r->text = *owned;
 }
 
+/* 1 when a failed send may still have reached the contact: it went out
+ * and no answer came, or the answer is not one the API gives when it
+ * refuses (an error envelope): a proxy's 5xx, an unreadable 200. */
+static int cloudapi_unknown(const struct http_result *h, json_object *err)
+{
+    if (!h->ok)
+        return h->sent;
+    return err == NULL && (h->status == 200 || h->status >= 500);
+}
+
 /* Turns an HTTP result into a net_result and calls the caller back. */
 void cloudapi_done(const struct http_result *h, void *arg)
 {
     struct cloudapi_call *call = arg;
     struct net_result r;
-    json_object *o = NULL, *err;
+    json_object *o = NULL, *err = NULL;
     char *owned = NULL;
 
     memset(&r, 0, sizeof(r));
@@ -315,6 +328,8 @@ void cloudapi_done(const struct http_result *h, void *arg)
         r.text = owned;
     }
 out:
+    r.unknown =
+        call->is_send && r.outcome == NET_RETRY && cloudapi_unknown(h, err);
     metrics_inc(r.outcome == NET_OK      ? METRICS_OUT_SENT
                 : r.outcome == NET_RETRY ? METRICS_OUT_RETRY
                 : r.outcome == NET_AUTH  ? METRICS_OUT_AUTH
@@ -339,12 +354,13 @@ struct cloudapi_call *cloudapi_call_new(net_result_fn cb, void *arg)
 
 static void cloudapi_request(const char *method, const char *url,
                              const char *token, const char *body, int is_check,
-                             net_result_fn cb, void *arg)
+                             int is_send, net_result_fn cb, void *arg)
 {
     struct cloudapi_call *call = cloudapi_call_new(cb, arg);
     struct http_request req;
 
     call->is_check = is_check;
+    call->is_send = is_send;
     memset(&req, 0, sizeof(req));
     req.method = method;
     req.url = url;
@@ -354,7 +370,8 @@ static void cloudapi_request(const char *method, const char *url,
         req.body = body;
         req.body_len = strlen(body);
     }
-    req.timeout_ms = CLOUDAPI_TIMEOUT_MS;
+    req.timeout_ms = is_send ? CLOUDAPI_SEND_TIMEOUT_MS : CLOUDAPI_TIMEOUT_MS;
+    req.no_repeat = is_send;
     req.max_response = CLOUDAPI_MAX_RESPONSE;
     http_start(&req, cloudapi_done, call);
 }
@@ -365,7 +382,7 @@ static void cloudapi_check(const struct net_account *a, net_result_fn cb,
     char *url =
         xasprintf("%s/%s/%s", cloudapi.graph_url, cloudapi.api_version, a->id);
 
-    cloudapi_request("GET", url, a->token, NULL, 1, cb, arg);
+    cloudapi_request("GET", url, a->token, NULL, 1, 0, cb, arg);
     free(url);
 }
 
@@ -460,7 +477,11 @@ static void cloudapi_send(const struct net_account *a, const struct net_out *m,
                           cloudapi.api_version, a->id);
     char *body = cloudapi_body(m);
 
-    cloudapi_request("POST", url, a->token, body, 0, cb, arg);
+    /* a text or a file reaches the contact as a new message each time;
+     * marks, typing and reactions can be repeated */
+    cloudapi_request("POST", url, a->token, body, 0,
+                     strcmp(m->kind, "text") == 0 || cloudapi_is_media(m->kind),
+                     cb, arg);
     free(body);
     free(url);
 }

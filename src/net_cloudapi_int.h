@@ -18,6 +18,7 @@ struct cloudapi_call {
     void *arg;
     int is_check;
     int is_upload; /* the id is the answer's "id" (a media id) */
+    int is_send;   /* a message to a contact: a repeat would duplicate */
 };
 
 const char *cloudapi_graph_url(void);
@@ -39,6 +40,9 @@ struct cloudapi_call *cloudapi_call_new(net_result_fn cb, void *arg);
 void cloudapi_done(const struct http_result *h, void *arg);
 
 /* net_cloudapi_media.c: the back end's media_fetch and media_upload. */
+/* 1 when a media download URL may get the access token: it is on the
+ * configured Graph host (scheme, host and port) or Meta's media host. */
+int cloudapi_media_host_ok(const char *url);
 void cloudapi_media_fetch(const struct net_account *a, const char *id,
                           const char *url, const char *path, long long max,
                           net_result_fn cb, void *arg);

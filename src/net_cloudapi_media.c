@@ -3,8 +3,11 @@
  * URL, then the download with the Bearer token, a size cap and one fresh
  * URL when the old one expired) and uploading a file for a send
  * (POST /{phone-number-id}/media, multipart). */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 #include "log.h"
@@ -18,6 +21,9 @@
 #define CLOUDAPI_INFO_MAX (64 * 1024)
 #define CLOUDAPI_UPLOAD_ANSWER_MAX (64 * 1024)
 #define CLOUDAPI_URL_MAX 4096
+#define CLOUDAPI_ORIGIN_MAX 300
+/* Meta's documented media download host (webhook "url" fields). */
+#define CLOUDAPI_MEDIA_HOST_ORIGIN "https://lookaside.fbsbx.com:443"
 
 /* One media fetch: the info request, then one or two downloads. */
 struct cloudapi_fetch {
@@ -102,6 +108,52 @@ static void cloudapi_fetch_downloaded(const struct http_result *h, void *arg)
     }
 }
 
+/* "scheme://host:port" of an http(s) URL, lower case, with the default
+ * port filled in; -1 for anything else, or with user info. */
+static int cloudapi_url_origin(const char *url, char *out, size_t len)
+{
+    int https = strncasecmp(url, "https://", 8) == 0;
+    const char *p = url + (https ? 8 : 7), *end, *colon;
+    size_t i, n;
+    int w;
+
+    if (!https && strncasecmp(url, "http://", 7) != 0)
+        return -1;
+    end = p + strcspn(p, "/?#");
+    if (end == p || memchr(p, '@', (size_t)(end - p)) != NULL ||
+        memchr(p, '\\', (size_t)(end - p)) != NULL)
+        return -1;
+    colon = end;
+    while (colon > p && colon[-1] != ':' && colon[-1] != ']')
+        colon--;
+    colon = colon > p && colon[-1] == ':' ? colon - 1 : end;
+    n = (size_t)(colon - p);
+    w = snprintf(out, len, "%s://%.*s:%.*s", https ? "https" : "http", (int)n,
+                 p, colon < end ? (int)(end - colon - 1) : 3,
+                 colon < end ? colon + 1
+                 : https     ? "443"
+                             : "80");
+    if (w < 0 || (size_t)w >= len)
+        return -1;
+    for (i = 0; out[i] != '\0'; i++)
+        out[i] = (char)tolower((unsigned char)out[i]);
+    return 0;
+}
+
+/* 1 when a download URL may get the account's token: it is on the Graph
+ * host ferry is configured with, or on Meta's media host. */
+int cloudapi_media_host_ok(const char *url)
+{
+    char want[CLOUDAPI_ORIGIN_MAX], got[CLOUDAPI_ORIGIN_MAX];
+
+    if (cloudapi_url_origin(url, got, sizeof(got)) < 0)
+        return 0;
+    if (strcmp(got, CLOUDAPI_MEDIA_HOST_ORIGIN) == 0)
+        return 1;
+    return cloudapi_url_origin(cloudapi_graph_url(), want, sizeof(want)) == 0 &&
+           strcmp(got, want) == 0;
+}
+
 static void cloudapi_fetch_download(struct cloudapi_fetch *f, const char *url)
 {
     struct http_request req;
@@ -109,10 +161,16 @@ static void cloudapi_fetch_download(struct cloudapi_fetch *f, const char *url)
     memset(&req, 0, sizeof(req));
     req.method = "GET";
     req.url = url;
-    req.bearer = f->token; /* the download needs it too */
+    /* the download needs the token, which goes to Meta's hosts only */
+    req.bearer = cloudapi_media_host_ok(url) ? f->token : NULL;
+    if (req.bearer == NULL)
+        log_info("cloudapi: media %s: its URL is not on a Meta host; "
+                 "fetched without the access token",
+                 f->id);
     req.timeout_ms = CLOUDAPI_MEDIA_TIMEOUT_MS;
     req.max_response = (size_t)f->max;
     req.save_to = f->path;
+    req.bulk = 1;
     http_start(&req, cloudapi_fetch_downloaded, f);
 }
 
@@ -260,6 +318,7 @@ void cloudapi_media_upload(const struct net_account *a, const char *path,
     req.nform = 3;
     req.timeout_ms = CLOUDAPI_MEDIA_TIMEOUT_MS;
     req.max_response = CLOUDAPI_UPLOAD_ANSWER_MAX;
+    req.bulk = 1;
     call->is_upload = 1;
     http_start(&req, cloudapi_done, call);
     free(url);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Queue policy. Outbox: the oldest row of each contact may be in flight,
  * one at a time, so messages leave in order; each account has a token
- * bucket; failures back off exponentially with jitter. Inbox: stanzas are
- * written in id order and a ping after each batch proves the server read
- * them; only then are the rows deleted. */
+ * bucket and a few of the slots (fewer still for files), so no user's
+ * slow transfers hold up another's messages; failures back off
+ * exponentially with jitter, and a send of unknown outcome goes once more.
+ * Inbox: stanzas are written in id order and a ping after each batch proves the
+ * server read them; only then are the rows deleted. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +25,14 @@
 #include "util.h"
 
 #define QUEUE_MAX_INFLIGHT 32
+/* Files (a user's to send, a contact's to fetch) may be slow: they take at
+ * most QUEUE_MAX_SLOW slots, the rest are kept for quick sends; an account
+ * has at most QUEUE_ACCOUNT_INFLIGHT, QUEUE_ACCOUNT_SLOW of them files. */
+#define QUEUE_MAX_SLOW 24
+#define QUEUE_ACCOUNT_INFLIGHT 8
+#define QUEUE_ACCOUNT_SLOW 4
+#define QUEUE_SCAN (QUEUE_MAX_INFLIGHT * 4)       /* heads read per pass, */
+#define QUEUE_SCAN_WIDE (QUEUE_MAX_INFLIGHT * 64) /* or when crowded */
 #define QUEUE_MAX_ATTEMPTS 25
 #define QUEUE_BACKOFF_FIRST_MS 1000
 #define QUEUE_BACKOFF_MAX_MS 60000
@@ -60,6 +70,8 @@ struct queue_flight {
     long long account_id;
     long long message_id; /* 0: not a message (read, typing...) */
     int attempts;
+    int slow;    /* a file: "media" or "fetch" */
+    int unknown; /* an earlier attempt's outcome is unknown */
 };
 
 /* A user came back: its held messages go when ev fires. */
@@ -242,14 +254,52 @@ static int queue_flight_find(long long id, long long contact_id)
     return -1;
 }
 
+static int queue_out_slow(const char *kind)
+{
+    return strcmp(kind, "media") == 0 || strcmp(kind, "fetch") == 0;
+}
+
+/* 1 when a row of the account (slow: a file) may take a slot now: within
+ * the files' share of the slots and the account's share. */
+static int queue_out_room(long long account_id, int slow)
+{
+    int i, slow_all = 0, mine = 0, slow_mine = 0;
+
+    for (i = 0; i < queue.nflight; i++) {
+        const struct queue_flight *f = &queue.flight[i];
+
+        slow_all += f->slow;
+        if (f->account_id == account_id) {
+            mine++;
+            slow_mine += f->slow;
+        }
+    }
+    if (mine >= QUEUE_ACCOUNT_INFLIGHT)
+        return 0;
+    return !slow ||
+           (slow_all < QUEUE_MAX_SLOW && slow_mine < QUEUE_ACCOUNT_SLOW);
+}
+
+/* What a pass saw of the heads: rows, and rows left for want of room. */
+struct queue_scan {
+    int seen, crowded;
+};
+
 static int queue_out_head(const struct store_outbox *o, void *arg)
 {
+    struct queue_scan *scan = arg;
     struct queue_flight *f;
+    int slow = queue_out_slow(o->kind);
 
+    scan->seen++;
     if (queue.nflight == QUEUE_MAX_INFLIGHT)
         return 1;
     if (queue_flight_find(o->id, o->contact_id) >= 0)
         return 0;
+    if (!queue_out_room(o->account_id, slow)) {
+        scan->crowded++;
+        return 0; /* a flight of the account ends first, and kicks */
+    }
     if (!queue_take_token(o->account_id))
         return 0;
     f = &queue.flight[queue.nflight++];
@@ -258,6 +308,8 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
     f->account_id = o->account_id;
     f->message_id = o->message_id;
     f->attempts = o->attempts;
+    f->slow = slow;
+    f->unknown = o->unknown;
     queue.ops.send(o, queue.ops.arg);
     return 0;
 }
@@ -286,12 +338,18 @@ static void queue_arm_timer(long long seen)
 static void queue_out_pass(void)
 {
     long long now = wall_ms();
+    struct queue_scan scan = {0, 0};
 
     if (queue.hold)
         return;
     queue.wake_ms = 0;
-    store_outbox_heads(queue.st, now, QUEUE_MAX_INFLIGHT * 4, queue_out_head,
-                       NULL);
+    store_outbox_heads(queue.st, now, QUEUE_SCAN, queue_out_head, &scan);
+    /* the first heads were one account's, waiting for room: the rows of
+     * other accounts behind them go now, not after those */
+    if (scan.seen == QUEUE_SCAN && scan.crowded > 0 &&
+        queue.nflight < QUEUE_MAX_INFLIGHT)
+        store_outbox_heads(queue.st, now, QUEUE_SCAN_WIDE, queue_out_head,
+                           &scan);
     queue_arm_timer(now);
 }
 
@@ -372,6 +430,29 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
             wall_ms() + queue_jitter(QUEUE_PAIR_BACKOFF_MS * (f.attempts + 1)));
     log_info("queue: outbox row %lld: attempt %d failed (%s); retrying", id,
              f.attempts + 1, error ? error : "no reason");
+    queue_kick();
+    return 0;
+}
+
+int queue_out_unknown(long long id, const char *error)
+{
+    int i = queue_flight_find(id, 0);
+    struct queue_flight f;
+
+    if (i < 0)
+        return 0;
+    metrics_inc(METRICS_OUT_UNKNOWN);
+    if (queue.flight[i].unknown) /* marked already: retried as usual */
+        return queue_out_retry(id, 0, 0, error);
+    f = queue.flight[i];
+    queue_flight_remove(i);
+    queue_begin();
+    store_outbox_mark_unknown(queue.st, id, f.attempts + 1,
+                              wall_ms() + queue_backoff_ms(f.attempts + 1),
+                              error);
+    log_warn("queue: outbox row %lld: outcome unknown (%s); it may have "
+             "reached the contact; sending it once more",
+             id, error ? error : "no reason");
     queue_kick();
     return 0;
 }

@@ -140,6 +140,11 @@ static const char *const store_migrations[] = {
     "CREATE INDEX inbox_stanza ON inbox (account_id, stanza_id)"
     "  WHERE stanza_id IS NOT NULL;"
     "CREATE INDEX inbox_settled ON inbox (settled) WHERE state = 1;",
+    /* 2 -> 3: a send whose outcome ferry could not learn (no answer, an
+     * unreadable one, a 5xx without the API's error envelope) may have
+     * reached the contact: unknown = 1 marks its row, which is sent again
+     * once only, and its user is told it may have arrived twice. */
+    "ALTER TABLE outbox ADD COLUMN unknown INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -629,7 +629,7 @@ long long store_message_count(struct store *st)
 
 #define STORE_OUTBOX_COLS                                                      \
     "o.id, o.account_id, o.contact_id, o.message_id, o.kind, o.payload, "      \
-    "o.attempts, o.next_attempt, o.created"
+    "o.attempts, o.next_attempt, o.created, o.unknown"
 
 /* Rows that are first in their contact's queue, or have no contact. */
 #define STORE_OUTBOX_HEAD                                                      \
@@ -671,6 +671,7 @@ static void *store_outbox_read(sqlite3_stmt *s)
     o->attempts = sqlite3_column_int(s, 6);
     o->next_attempt = sqlite3_column_int64(s, 7);
     o->created = sqlite3_column_int64(s, 8);
+    o->unknown = sqlite3_column_int(s, 9);
     return o;
 }
 
@@ -756,6 +757,24 @@ int store_outbox_retry(struct store *st, long long id, int attempts,
     sqlite3_stmt *s = store_stmt(st, "UPDATE outbox SET attempts = ?2,"
                                      " next_attempt = ?3, last_error = ?4"
                                      " WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int(s, 2, attempts);
+    sqlite3_bind_int64(s, 3, next_attempt);
+    store_bind_text(s, 4, last_error);
+    return store_run(st, s);
+}
+
+/* Records an attempt whose outcome is unknown: marks the row, and when to
+ * try again. */
+int store_outbox_mark_unknown(struct store *st, long long id, int attempts,
+                              long long next_attempt, const char *last_error)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE outbox SET unknown = 1,"
+                                     " attempts = ?2, next_attempt = ?3,"
+                                     " last_error = ?4 WHERE id = ?1");
 
     if (s == NULL)
         return -1;

@@ -39,7 +39,9 @@ Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
   GET  /_control/requests   ?path_contains= ?method= ?since=<seq>: recorded
                              Graph requests {seq, time, method, path, query,
                              headers, json, body, status, response}; status
-                             and response stay null for a dropped request
+                             and response stay null for a dropped request;
+                             handled_status: with an "after" fault, the
+                             status the request really got
   GET  /_control/sent       ?pnid= ?to=<wa_id> ?since=<seq>: accepted sends
                              {seq, wamid, pnid, to, wa_id, type, payload, body,
                              context, outcome, time}
@@ -66,8 +68,13 @@ Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
           "upperhex" | "none" (no header) | "tamper" (one byte changed after
           signing)
   FAULT = an error code (131000, 2, 130429, 190, ...), "html502", "empty",
-          "truncated" (cut-off JSON), "drop" (connection closed), or
-          {code|kind, http?, retry_after?, message?, details?}
+          "truncated" (cut-off JSON), "drop" (connection closed), "hang" (no
+          answer for `seconds`, default 600, then 504), "garbled200" (200
+          with a body that is not JSON), or {code|kind, http?, retry_after?,
+          message?, details?, seconds?, after?}.  With "after": true the
+          request is handled first (a send is accepted and recorded, its
+          statuses follow) and only its answer is replaced by the fault:
+          the request reached WhatsApp, the client cannot know it.
 
 Message spec (POST /_control/inbound, or an item of batch; an item with
 "status" and "wamid" is a status spec instead):
@@ -76,7 +83,7 @@ Message spec (POST /_control/inbound, or an item of batch; an item with
         location | contacts | unsupported | button | interactive | edit |
         revoke | system | errors
   text; caption, filename, mime_type, data (str) | data_b64, media_id,
-  with_url, animated (media); message_id, emoji (reaction: omit emoji to send
+  with_url, media_url (this URL as the webhook's "url"), animated (media); message_id, emoji (reaction: omit emoji to send
   it absent); latitude, longitude, name_of_place, address, url (location);
   contacts; unsupported_type; payload, button_text (button); interactive |
   button_reply | list_reply; original_message_id, message (inner spec of an
@@ -211,7 +218,8 @@ STATUS_PROFILES = {
     "skip_delivered": ["sent", "read"],
 }
 SIGNATURE_MODES = ("good", "bad", "upper", "upperhex", "none", "tamper")
-RAW_FAULTS = {"html502": 502, "empty": 500, "truncated": 500, "drop": 0}
+RAW_FAULTS = {"html502": 502, "empty": 500, "truncated": 500, "drop": 0,
+              "hang": 504, "garbled200": 200}
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_OPAQUE = 512
@@ -413,10 +421,16 @@ def normalise_fault(spec) -> dict:
     return fault
 
 
-def fault_response(request: web.Request, fault: dict) -> web.Response:
+async def fault_response(request: web.Request, fault: dict) -> web.Response:
     """The response for an injected fault."""
     kind = fault.get("kind")
     http = fault.get("http") or RAW_FAULTS.get(kind)
+    if kind == "hang":
+        await asyncio.sleep(float(fault.get("seconds", 600)))
+        return web.Response(status=http, text="Gateway Timeout")
+    if kind == "garbled200":
+        return web.Response(status=http, body=b'{"messaging_product":"wha',
+                            content_type="application/json")
     if kind == "html502":
         return web.Response(status=http, text=HTML_502,
                             content_type="text/html")
@@ -903,6 +917,8 @@ class PayloadBuilder:
             obj["voice"] = mtype == "voice"
         if spec.get("with_url"):
             obj["url"] = self.fake.media_url(media)
+        if spec.get("media_url"):
+            obj["url"] = spec["media_url"]
         return {"type": wtype, wtype: obj}
 
     def inbound_media(self, account, spec, default_mime, wtype) -> Media:
@@ -1360,12 +1376,16 @@ class FakeCloudAPI:
 
     async def graph_response(self, request, handler) -> web.StreamResponse:
         fault = self.take_fault(request)
-        if fault is not None:
-            return fault_response(request, fault)
+        if fault is not None and not fault.get("after"):
+            return await fault_response(request, fault)
         try:
-            return await handler(request)
+            response = await handler(request)
         except GraphError as err:
-            return err.response()
+            response = err.response()
+        if fault is not None:   # handled: only the answer is lost
+            request["record"]["handled_status"] = response.status
+            return await fault_response(request, fault)
+        return response
 
     def take_fault(self, request: web.Request) -> Optional[dict]:
         """The fault to inject for this request, if any."""

@@ -549,6 +549,53 @@ def test_dropped_connection(env):
     assert graph(env, "GET", PNID_A).status == 200
 
 
+def test_fault_after_handling_keeps_the_send(env):
+    """An "after" fault: the send is accepted (recorded, statuses follow),
+    and only its answer is lost."""
+    env.ctl.post("window", {"wa_id": USER})
+    env.ctl.post("fail", {"path_contains": "/messages",
+                          "error": {"kind": "html502", "after": True}})
+    check_html(send(env))
+    env.ctl.post("fail", {"path_contains": "/messages",
+                          "error": {"kind": "garbled200", "after": True}})
+    resp = send(env)
+    assert resp.status == 200
+    with pytest.raises(ValueError):
+        json.loads(resp.raw)
+    sent = env.ctl.get("sent")
+    assert len(sent) == 2 and all(s["outcome"] == "accepted" for s in sent)
+    reqs = env.ctl.get("requests", path_contains="/messages")
+    assert [(r["status"], r["handled_status"]) for r in reqs] == \
+        [(502, 200), (200, 200)]
+    wait_for(lambda: env.receiver.status_names(sent[0]["wamid"]))
+
+
+def test_fault_before_handling_loses_the_send(env):
+    env.ctl.post("window", {"wa_id": USER})
+    env.ctl.post("fail", {"path_contains": "/messages", "error": "garbled200"})
+    assert send(env).status == 200
+    assert env.ctl.get("sent") == []
+
+
+def test_hang_fault_answers_late(env):
+    env.ctl.post("window", {"wa_id": USER})
+    env.ctl.post("fail", {"path_contains": "/messages",
+                          "error": {"kind": "hang", "seconds": 0.4,
+                                    "after": True}})
+    start = time.monotonic()
+    assert send(env).status == 504
+    assert time.monotonic() - start >= 0.4
+    assert len(env.ctl.get("sent")) == 1
+
+
+def test_media_url_in_webhook(env):
+    """media_url puts any URL in the webhook's media object."""
+    inbound(env, type="image", media_url="http://127.0.0.1:9/x.jpg")
+    wait_for(lambda: env.receiver.messages())
+    image = env.receiver.messages()[0]["image"]
+    assert image["url"] == "http://127.0.0.1:9/x.jpg"
+
+
 def test_fail_next_n_requests(env):
     env.ctl.post("window", {"wa_id": USER})
     env.ctl.post("fail", {"count": 2, "path_contains": "/messages",
