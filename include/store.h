@@ -197,6 +197,12 @@ long long store_message_count(struct store *st);
 long long store_outbox_add(struct store *st, long long account_id,
                            long long contact_id, long long message_id,
                            const char *kind, const char *payload);
+/* Queues a row under the given id, free again once the row of that id was
+ * deleted: a finished row's next step, keeping the row's place in its
+ * contact's order. The id, or -1. */
+long long store_outbox_put(struct store *st, long long id, long long account_id,
+                           long long contact_id, long long message_id,
+                           const char *kind, const char *payload);
 /* The oldest queued row of each contact (rows without contact stand alone)
  * when its next_attempt <= now_ms (wall clock, wall_ms()), in id order, at
  * most max rows; a contact whose oldest row is not due yields nothing. fn is

@@ -57,8 +57,14 @@ long long bridge_message_add(struct store_message *m, const char *text);
 struct bridge_send {
     long long outbox_id;
     long long account_id;
+    long long contact_id;
     long long message_id;
+    /* a caption WhatsApp does not show with this kind of file: sent as a
+     * text once the file is accepted, or named in the failure's bounce */
+    char *caption;
 };
+
+void bridge_send_free(struct bridge_send *s);
 
 void bridge_send(const struct store_outbox *o, void *arg);
 /* Records the outcome of a send (arg: a struct bridge_send, freed). */

@@ -317,7 +317,7 @@ const char *bridge_media_url(const struct message_in *in)
 static void bridge_upload_free(struct bridge_upload *u)
 {
     media_discard(u->path);
-    free(u->s); /* NULL once handed on */
+    bridge_send_free(u->s); /* NULL once handed on */
     free(u->pnid);
     free(u->token);
     free(u->to);
@@ -344,28 +344,12 @@ static void bridge_upload_end(struct bridge_upload *u, enum net_outcome o,
     bridge_upload_free(u);
 }
 
-/* A caption WhatsApp does not show with this kind of file follows as a
- * text message (the same message row, so a failure still bounces). */
-static void bridge_upload_caption_apart(const struct bridge_upload *u)
-{
-    json_object *o = json_object_new_object();
-
-    bridge_media_put(o, "text", u->caption);
-    queue_begin();
-    store_outbox_add(bridge.st, u->s->account_id, u->contact_id, u->message_id,
-                     "text",
-                     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-}
-
 /* Uploaded: send it by media id, with its caption. */
 static void bridge_upload_uploaded(const struct net_result *r, void *arg)
 {
     struct bridge_upload *u = arg;
     struct net_account na = {u->pnid, u->token};
     struct net_out out;
-    int apart = u->caption != NULL && (strcmp(u->type->kind, "audio") == 0 ||
-                                       strcmp(u->type->kind, "sticker") == 0);
 
     if (r->outcome != NET_OK || r->id == NULL) {
         bridge_send_done(r, u->s);
@@ -376,12 +360,10 @@ static void bridge_upload_uploaded(const struct net_result *r, void *arg)
     memset(&out, 0, sizeof(out));
     out.kind = u->type->kind;
     out.to = u->to;
-    out.text = apart ? NULL : u->caption;
+    out.text = u->s->caption != NULL ? NULL : u->caption;
     out.reply_to = u->reply_to;
     out.media_id = r->id;
     out.filename = u->name;
-    if (apart)
-        bridge_upload_caption_apart(u);
     bridge.be->send(&na, &out, bridge_send_done, u->s);
     u->s = NULL;
     bridge_upload_free(u);
@@ -499,6 +481,11 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
         free(limit);
         return;
     }
+    /* WhatsApp shows no caption with these: it follows once the file
+     * went (bridge_send_done()) */
+    if (u->caption != NULL && (strcmp(u->type->kind, "audio") == 0 ||
+                               strcmp(u->type->kind, "sticker") == 0))
+        u->s->caption = xstrdup(u->caption);
     u->name = bridge_upload_name_ok(d->name)
                   ? xstrdup(d->name)
                   : media_file_name(NULL, u->type->kind, u->type->mime);

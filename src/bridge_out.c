@@ -80,40 +80,90 @@ static void bridge_sent(const struct bridge_send *s, const char *id)
                                 bridge_early_status, &mid);
 }
 
+void bridge_send_free(struct bridge_send *s)
+{
+    if (s == NULL)
+        return;
+    free(s->caption);
+    free(s);
+}
+
+/* The file went: its caption follows as a text in the row's place, so it
+ * goes once and next (on the same message row: a failure still bounces). */
+static void bridge_send_caption(const struct bridge_send *s)
+{
+    char *payload = bridge_payload(s->caption, NULL, NULL);
+
+    store_outbox_put(bridge.st, s->outbox_id, s->account_id, s->contact_id,
+                     s->message_id, "text", payload);
+    free(payload);
+}
+
+/* A failure's text for the sender's bounce, naming a caption that was not
+ * sent either. Caller frees. */
+static char *bridge_send_failure(const struct bridge_send *s, const char *text)
+{
+    char *snippet, *t;
+
+    if (s->caption == NULL)
+        return xstrdup(text);
+    snippet = bridge_snippet(s->caption);
+    t = xasprintf("%s; its caption \"%s\" was not sent either", text, snippet);
+    free(snippet);
+    return t;
+}
+
+/* A message that failed for good: the bounce, and the row is kept for the
+ * Retry command. */
+static void bridge_send_failed(const struct bridge_send *s,
+                               const struct net_result *r)
+{
+    char *text = bridge_send_failure(
+        s, r->text ? r->text : "WhatsApp did not take the message");
+
+    bridge_fail_message(s->message_id,
+                        r->outcome == NET_AUTH ? "not-authorized"
+                                               : "service-unavailable",
+                        text);
+    queue_out_failed(s->outbox_id, r->text);
+    free(text);
+}
+
 void bridge_send_done(const struct net_result *r, void *arg)
 {
     struct bridge_send *s = arg;
+    char *text;
 
     queue_begin();
     switch (r->outcome) {
     case NET_OK:
         bridge_sent(s, r->id);
         queue_out_done(s->outbox_id);
+        if (s->caption != NULL)
+            bridge_send_caption(s);
         break;
     case NET_RETRY:
         if (queue_out_retry(s->outbox_id, r->rate_limited, r->pair_limited,
                             r->text) &&
-            s->message_id != 0)
-            bridge_fail_message(s->message_id, "remote-server-timeout",
-                                "WhatsApp did not take the message after "
-                                "many attempts; it was not sent");
+            s->message_id != 0) {
+            text = bridge_send_failure(s, "WhatsApp did not take the message "
+                                          "after many attempts; it was not "
+                                          "sent");
+            bridge_fail_message(s->message_id, "remote-server-timeout", text);
+            free(text);
+        }
         break;
     case NET_AUTH:
         bridge_auth_failed(s->account_id, r->text);
         /* fall through */
     case NET_FAIL:
-        if (s->message_id != 0) {
-            bridge_fail_message(s->message_id,
-                                r->outcome == NET_AUTH ? "not-authorized"
-                                                       : "service-unavailable",
-                                r->text);
-            queue_out_failed(s->outbox_id, r->text); /* kept for Retry */
-        } else {
+        if (s->message_id != 0)
+            bridge_send_failed(s, r);
+        else
             queue_out_done(s->outbox_id);
-        }
         break;
     }
-    free(s);
+    bridge_send_free(s);
 }
 
 /* The queue chose an outbox row: send it through the back end (a received
@@ -138,6 +188,7 @@ void bridge_send(const struct store_outbox *o, void *arg)
     p = json_tokener_parse(o->payload);
     s->outbox_id = o->id;
     s->account_id = o->account_id;
+    s->contact_id = o->contact_id;
     s->message_id = o->message_id;
     if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
         memset(&r, 0, sizeof(r));
