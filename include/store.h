@@ -21,10 +21,15 @@ int store_user_version(struct store *st);
 int store_healthy(struct store *st);
 sqlite3 *store_db(struct store *st);
 
-/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK); 0 or -1. */
+/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK); 0 or -1. Once a
+ * statement of the open transaction failed, store_commit() rolls it all
+ * back and returns -1: a transaction is never committed in part. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* 1 when a statement of the open transaction failed (it will not
+ * commit). */
+int store_failed(struct store *st);
 /* Copies committed pages from the WAL to the database (passive: never
  * waits); automatic checkpoints are off. 0 or -1. */
 int store_checkpoint(struct store *st);

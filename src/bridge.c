@@ -30,11 +30,13 @@ struct bridge_state bridge;
 
 /* ---- shared helpers ---- */
 
-void bridge_inbox(long long account_id, const char *to, const char *id,
-                  char *xml)
+int bridge_inbox(long long account_id, const char *to, const char *id,
+                 char *xml)
 {
-    store_inbox_add(bridge.st, account_id, to, xml, id);
+    long long row = store_inbox_add(bridge.st, account_id, to, xml, id);
+
     free(xml);
+    return row < 0 ? -1 : 0;
 }
 
 char *bridge_contact_jid(const struct store_contact *c)
@@ -396,7 +398,8 @@ int bridge_init(struct store *st, const struct conf *conf)
                                    bridge_on_state, roster_on_reply, NULL};
     struct register_ops r = {bridge_reg_lookup, bridge_reg_submit,
                              bridge_reg_remove, NULL};
-    struct queue_ops q = {bridge_send, NULL};
+    struct queue_ops q = {.send = bridge_send,
+                          .committed = bridge_out_committed};
     struct commands_ops c = {bridge_cmd_register, bridge_cmd_unregister,
                              bridge_cmd_retry, NULL};
 
@@ -445,6 +448,7 @@ void bridge_free(void)
     register_free();
     roster_free();
     commands_free();
+    bridge_out_committed(1, NULL); /* forgets what is left */
     free(bridge.webhook_path);
     bridge.webhook_path = NULL;
 }

@@ -248,6 +248,7 @@ static int bridge_in_message(const struct bridge_peer *p,
         .from = p->jid, .to = p->a->jid, .id = ev->id, .markable = 1};
     struct store_message *q = NULL;
     char *body, *info_id;
+    int rc;
 
     if (ev->media != NULL)
         return bridge_in_media(p, ev);
@@ -262,7 +263,7 @@ static int bridge_in_message(const struct bridge_peer *p,
         }
     }
     o.body = ev->geo ? ev->geo : body;
-    bridge_inbox(p->a->id, p->a->jid, o.id, message_build(&o));
+    rc = bridge_inbox(p->a->id, p->a->jid, o.id, message_build(&o));
     if (ev->geo != NULL && ev->text != NULL) {
         /* the name and address follow the geo: URI clients show as a map */
         info_id = xasprintf("%s-place", ev->id);
@@ -272,6 +273,8 @@ static int bridge_in_message(const struct bridge_peer *p,
     }
     store_message_free(q);
     free(body);
+    if (rc < 0)
+        return -1;
     return bridge_remember(p, ev, ev->geo ? ev->geo : ev->text);
 }
 
@@ -282,7 +285,7 @@ static int bridge_in_action(const struct bridge_peer *p,
 {
     struct message_out o = {.from = p->jid, .to = p->a->jid, .id = ev->id};
     struct store_message *t = NULL;
-    int known = bridge_lookup(p, ev->target, &t) == 0;
+    int known = bridge_lookup(p, ev->target, &t) == 0, rc;
     char *text = NULL, *snippet;
 
     if (ev->kind == NET_EVENT_REACTION && known) {
@@ -312,10 +315,10 @@ static int bridge_in_action(const struct bridge_peer *p,
     }
     if (o.body == NULL)
         o.body = text;
-    bridge_inbox(p->a->id, p->a->jid, o.id, message_build(&o));
+    rc = bridge_inbox(p->a->id, p->a->jid, o.id, message_build(&o));
     store_message_free(t);
     free(text);
-    return 0;
+    return rc;
 }
 
 /* The contact now writes from another number: one contact, two numbers. */
@@ -323,15 +326,16 @@ static int bridge_in_renumber(const struct bridge_peer *p,
                               const struct net_event *ev)
 {
     char *text;
+    int rc;
 
     if (ev->new_peer == NULL ||
         store_contact_renumber(bridge.st, p->contact_id, ev->new_peer) < 0)
         log_warn("bridge: number change of %s not recorded", p->jid);
     text = xasprintf("[%s]", ev->text ? ev->text : "changed their number");
-    bridge_inbox(p->a->id, p->a->jid, ev->id,
-                 message_chat_xml(p->jid, p->a->jid, ev->id, text));
+    rc = bridge_inbox(p->a->id, p->a->jid, ev->id,
+                      message_chat_xml(p->jid, p->a->jid, ev->id, text));
     free(text);
-    return 0;
+    return rc;
 }
 
 static int bridge_on_incoming(const struct net_event *ev,
@@ -381,6 +385,7 @@ static void bridge_webhook_post(const struct httpd_request *req,
                                 struct httpd_response *res)
 {
     const char *why = NULL;
+    int rc;
 
     if (bridge.be->webhook_verify(req, &why) < 0) {
         log_warn("bridge: webhook rejected: %s", why);
@@ -393,8 +398,19 @@ static void bridge_webhook_post(const struct httpd_request *req,
         httpd_respond(res, 500, "text/plain", "store unavailable\n");
         return;
     }
-    if (bridge.be->webhook_parse(req->body, req->body_len, bridge_on_event,
-                                 NULL) < 0) {
+    rc = bridge.be->webhook_parse(req->body, req->body_len, bridge_on_event,
+                                  NULL);
+    if (store_failed(bridge.st)) {
+        /* nothing of it is kept: the network delivers it again */
+        store_rollback(bridge.st);
+        log_error("bridge: webhook of %zu bytes not stored (store error); "
+                  "answering 500 so that it comes again",
+                  req->body_len);
+        metrics_inc(METRICS_REJECT_STORE);
+        httpd_respond(res, 500, "text/plain", "store unavailable\n");
+        return;
+    }
+    if (rc < 0) {
         store_rollback(bridge.st);
         log_warn("bridge: webhook body malformed or not stored (%zu bytes)",
                  req->body_len);
@@ -403,6 +419,9 @@ static void bridge_webhook_post(const struct httpd_request *req,
         return;
     }
     if (store_commit(bridge.st) < 0) {
+        log_error("bridge: webhook of %zu bytes not committed; answering "
+                  "500 so that it comes again",
+                  req->body_len);
         metrics_inc(METRICS_REJECT_STORE);
         httpd_respond(res, 500, "text/plain", "store unavailable\n");
         return;

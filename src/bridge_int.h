@@ -33,9 +33,9 @@ extern struct bridge_state bridge;
 /* Queues xml (taken) for recipient to in the inbox. id: the stanza id of
  * a message with content, which ferry sends again should the user's
  * server bounce it; NULL for stanzas not worth it (receipts, markers,
- * errors, subscriptions). */
-void bridge_inbox(long long account_id, const char *to, const char *id,
-                  char *xml);
+ * errors, subscriptions). 0 or -1 (the transaction will not commit). */
+int bridge_inbox(long long account_id, const char *to, const char *id,
+                 char *xml);
 /* The JID of a contact (caller frees). */
 char *bridge_contact_jid(const struct store_contact *c);
 /* Marks a message failed and bounces an error to its sender. */
@@ -69,6 +69,9 @@ void bridge_send_free(struct bridge_send *s);
 void bridge_send(const struct store_outbox *o, void *arg);
 /* Records the outcome of a send (arg: a struct bridge_send, freed). */
 void bridge_send_done(const struct net_result *r, void *arg);
+/* The queue's transaction ended (ok 0: rolled back): the user messages it
+ * held are bounced. */
+void bridge_out_committed(int ok, void *arg);
 void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                          const struct store_account *a, const char *wa_id);
 

@@ -26,6 +26,15 @@ static struct {
     long long at;
 } bridge_typing[BRIDGE_TYPING_SLOTS];
 
+/* A user's message stored in the loop turn's transaction: bounced should
+ * the transaction not commit. */
+struct bridge_pending {
+    char *from, *to, *id;
+    struct bridge_pending *next;
+};
+
+static struct bridge_pending *bridge_pending;
+
 /* ---- outbox payloads: {"text":..,"target":..,"reply_to":..} ---- */
 
 static char *bridge_payload(const char *text, const char *target,
@@ -217,6 +226,45 @@ void bridge_send(const struct store_outbox *o, void *arg)
 
 /* ---- a user's message ---- */
 
+/* Remembers a message stored in this turn's transaction. */
+static void bridge_pending_add(const struct message_in *in)
+{
+    struct bridge_pending *p = xcalloc(1, sizeof(*p));
+
+    p->from = xstrdup(in->from);
+    p->to = xstrdup(in->to);
+    p->id = in->id ? xstrdup(in->id) : NULL;
+    p->next = bridge_pending;
+    bridge_pending = p;
+}
+
+/* The turn's transaction ended: when it was rolled back, every message it
+ * held is bounced to its sender at once (the store cannot hold the
+ * bounce either). */
+void bridge_out_committed(int ok, void *arg)
+{
+    struct bridge_pending *p;
+    char *xml;
+
+    while ((p = bridge_pending) != NULL) {
+        bridge_pending = p->next;
+        if (!ok) {
+            xml = message_error_xml(p->to, p->from, p->id, "wait",
+                                    "resource-constraint",
+                                    "The gateway could not store this "
+                                    "message, so it was not sent; try again "
+                                    "later");
+            component_send_raw(xml, strlen(xml));
+            free(xml);
+            log_warn("bridge: a message of %s not stored; bounced", p->from);
+        }
+        free(p->from);
+        free(p->to);
+        free(p->id);
+        free(p);
+    }
+}
+
 /* Splits text into parts of at most max characters, at a space or newline
  * when one is near; calls fn for each part. */
 static void bridge_split(const char *text, size_t max,
@@ -250,12 +298,13 @@ struct bridge_out {
     const char *reply_to; /* network id of the quoted message */
     char *reply_owned;
     size_t parts_left;
+    int stored; /* message rows were written: bounce if they roll back */
 };
 
 /* A message row for something the user sent, so statuses and failures can
  * be traced back to the stanza. */
-static long long bridge_out_message(const struct bridge_out *o,
-                                    const char *text, int last)
+static long long bridge_out_message(struct bridge_out *o, const char *text,
+                                    int last)
 {
     struct store_message m = {.account_id = o->a->id,
                               .contact_id = o->contact_id,
@@ -268,6 +317,7 @@ static long long bridge_out_message(const struct bridge_out *o,
                                               bridge_setting(o->a, "receipts"),
                               .want_markers = o->in->markable && last};
 
+    o->stored = 1;
     return bridge_message_add(&m, text);
 }
 
@@ -484,14 +534,18 @@ static void bridge_file(struct bridge_out *o, const char *url)
 void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                          const struct store_account *a, const char *wa_id)
 {
-    struct bridge_out o = {in, a, 0, NULL, NULL, 0};
+    struct bridge_out o = {in, a, 0, NULL, NULL, 0, 0};
     const char *url;
     char *local;
     int created;
 
     if (bridge_refuse(st, in))
         return;
-    queue_begin();
+    if (queue_begin() < 0) {
+        message_error_reply(st, "wait", "internal-server-error",
+                            "The gateway could not store this message");
+        return;
+    }
     local = xasprintf("+%s", wa_id);
     o.contact_id =
         store_contact_ensure(bridge.st, a->id, wa_id, local, NULL, &created);
@@ -511,5 +565,7 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
         bridge_file(&o, url);
     else
         bridge_text(&o);
+    if (o.stored)
+        bridge_pending_add(in);
     free(o.reply_owned);
 }

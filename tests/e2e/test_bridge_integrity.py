@@ -9,6 +9,8 @@ written after a picture reaches the user after the picture.  Every test
 runs against Prosody and ejabberd."""
 
 import os
+import signal
+import sqlite3
 
 from harness.network import error_text
 from test_media import CONTACT, _send_file, _upload
@@ -53,3 +55,64 @@ def test_audio_caption_folded_into_the_bounce(bridge, xmpp_server):
     bridge.send(c, CONTACT, "next")
     sent = bridge.wait_sent(1, CONTACT)
     assert [s["payload"].get("body") for s in sent] == ["next"], sent
+
+
+# --- point 9: a store that cannot write loses nothing silently -----------------
+
+BIG = "\u00e9" * 4000       # 8 KB: needs pages a full store cannot add
+
+
+def _store_limited(b, limited):
+    """Restart ferry with its store unable to grow past its size (VACUUMed,
+    so no free page is left: FERRY_TEST_MAX_PAGES), or without the limit."""
+    rc, _ = b.ferry.stop(signal.SIGTERM, timeout=10)
+    assert rc == 0, rc
+    b.ferry.env.pop("FERRY_TEST_MAX_PAGES", None)
+    if limited:
+        con = sqlite3.connect(b.ferry.store_path)
+        try:
+            con.execute("VACUUM")
+            pages = con.execute("PRAGMA page_count").fetchone()[0]
+        finally:
+            con.close()
+        b.ferry.env["FERRY_TEST_MAX_PAGES"] = str(pages)
+    b.start_ferry()
+
+
+def test_store_full_webhook_answers_500_and_redelivery_is_kept(bridge):
+    """The message row that dedupes must not commit without the stanza:
+    500, and Meta's next delivery (once the store has room) reaches the
+    user."""
+    c = bridge.client()
+    bridge.wait_chat(c, bridge.inbound_text(CONTACT, "hello", name="Ana"))
+    _store_limited(bridge, True)
+    r = bridge.inbound(CONTACT, BIG, name="Ana", wait="first")
+    wamid = r["wamids"][0]
+    first = bridge.deliveries(wamid=wamid)[0]["attempts"][0]
+    assert first["status"] == 500, first
+    assert bridge.count("message", "network_id = ?", wamid) == 0
+    assert bridge.ferry.wait_log(r"not stored \(store error\)")
+    _store_limited(bridge, False)
+    m = bridge.wait_chat(c, wamid, timeout=60)
+    assert m.body == BIG
+    d = bridge.deliveries(wamid=wamid)[0]
+    assert d["ok"] and d["attempts"][-1]["status"] == 200, d
+
+
+def test_store_full_user_message_bounces(bridge):
+    """A message the store cannot hold bounces (wait, resource-constraint)
+    instead of vanishing; the next one, with room again, goes."""
+    c = bridge.client()
+    bridge.open_window(CONTACT)
+    bridge.send(c, CONTACT, "warm up")
+    bridge.wait_sent(1, CONTACT)
+    _store_limited(bridge, True)
+    mid = bridge.send(c, CONTACT, BIG)
+    e = bridge.wait_error(c, mid)
+    assert "resource-constraint" in e.xml and "type=\"wait\"" in \
+        e.xml.replace("'", '"'), e.xml
+    assert "could not store this message" in error_text(e), e.xml
+    _store_limited(bridge, False)
+    bridge.send(c, CONTACT, "after")
+    bridge.wait_sent(2, CONTACT)
+    assert bridge.sent_bodies(CONTACT) == ["warm up", "after"]
