@@ -258,6 +258,27 @@ int store_inbox_bounce(struct store *st, long long account_id,
 /* Queues the account's held rows again, after every queued row, in their
  * order; the number of rows, or -1. */
 long long store_inbox_release(struct store *st, long long account_id);
+/* A file of contact_id is on its way: its slot keeps its place in the
+ * contact's order (sent as placeholder if the slot expires first). The new
+ * row's id, or -1. */
+long long store_inbox_add_slot(struct store *st, long long account_id,
+                               long long contact_id, const char *recipient,
+                               const char *placeholder, const char *stanza_id);
+/* store_inbox_add() for a stanza about contact_id: it waits behind the
+ * contact's slots, if any. */
+long long store_inbox_add_after(struct store *st, long long account_id,
+                                long long contact_id, const char *recipient,
+                                const char *stanza, const char *stanza_id);
+/* The file of slot stanza_id is ready: stanza replaces the placeholder and
+ * what is no longer behind any slot goes. The slot's contact id, 0 when
+ * there is no such slot (it expired), -1 on error. */
+long long store_inbox_slot_fill(struct store *st, long long account_id,
+                                const char *stanza_id, const char *stanza);
+/* Slots created before cutoff (ms) give up: their placeholders go, and
+ * what waited behind them. The number of contacts concerned, or -1. */
+long long store_inbox_slot_expire(struct store *st, long long cutoff);
+/* When the oldest slot was created (ms); 0 when there is none. */
+long long store_inbox_slot_oldest(struct store *st);
 /* Rows waiting to be sent or confirmed. */
 long long store_inbox_count(struct store *st);
 /* Rows held after a bounce. */

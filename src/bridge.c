@@ -39,6 +39,16 @@ int bridge_inbox(long long account_id, const char *to, const char *id,
     return row < 0 ? -1 : 0;
 }
 
+int bridge_inbox_from(long long account_id, long long contact_id,
+                      const char *to, const char *id, char *xml)
+{
+    long long row =
+        store_inbox_add_after(bridge.st, account_id, contact_id, to, xml, id);
+
+    free(xml);
+    return row < 0 ? -1 : 0;
+}
+
 char *bridge_contact_jid(const struct store_contact *c)
 {
     return xasprintf("%s@%s", c->localpart, component_jid());
@@ -419,6 +429,7 @@ int bridge_init(struct store *st, const struct conf *conf)
     queue_init(st, conf->cloudapi_throughput, &q);
     if (media_init(conf, st) < 0)
         return -1;
+    bridge_media_order_start();
     component_set_handlers(&h);
     bridge.webhook_path = xasprintf("/webhook/%s", bridge.be->name);
     httpd_route(bridge.webhook_path, bridge_webhook, NULL, BRIDGE_WEBHOOK_MAX);
@@ -449,6 +460,7 @@ void bridge_free(void)
     roster_free();
     commands_free();
     bridge_out_committed(1, NULL); /* forgets what is left */
+    bridge_media_order_stop();
     free(bridge.webhook_path);
     bridge.webhook_path = NULL;
 }

@@ -232,7 +232,7 @@ static int bridge_in_media(const struct bridge_peer *p,
     char *snippet;
     int rc;
 
-    if (bridge_media_in(p->a->id, p->contact_id, ev) < 0)
+    if (bridge_media_in(p->a, p->contact_id, p->jid, ev) < 0)
         return -1;
     snippet = ev->text ? xstrdup(ev->text) : xasprintf("[%s]", ev->media->kind);
     rc = bridge_remember(p, ev, snippet);
@@ -263,12 +263,14 @@ static int bridge_in_message(const struct bridge_peer *p,
         }
     }
     o.body = ev->geo ? ev->geo : body;
-    rc = bridge_inbox(p->a->id, p->a->jid, o.id, message_build(&o));
+    rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, o.id,
+                           message_build(&o));
     if (ev->geo != NULL && ev->text != NULL) {
         /* the name and address follow the geo: URI clients show as a map */
         info_id = xasprintf("%s-place", ev->id);
-        bridge_inbox(p->a->id, p->a->jid, info_id,
-                     message_chat_xml(p->jid, p->a->jid, info_id, ev->text));
+        bridge_inbox_from(
+            p->a->id, p->contact_id, p->a->jid, info_id,
+            message_chat_xml(p->jid, p->a->jid, info_id, ev->text));
         free(info_id);
     }
     store_message_free(q);
@@ -315,7 +317,8 @@ static int bridge_in_action(const struct bridge_peer *p,
     }
     if (o.body == NULL)
         o.body = text;
-    rc = bridge_inbox(p->a->id, p->a->jid, o.id, message_build(&o));
+    rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, o.id,
+                           message_build(&o));
     store_message_free(t);
     free(text);
     return rc;
@@ -332,8 +335,8 @@ static int bridge_in_renumber(const struct bridge_peer *p,
         store_contact_renumber(bridge.st, p->contact_id, ev->new_peer) < 0)
         log_warn("bridge: number change of %s not recorded", p->jid);
     text = xasprintf("[%s]", ev->text ? ev->text : "changed their number");
-    rc = bridge_inbox(p->a->id, p->a->jid, ev->id,
-                      message_chat_xml(p->jid, p->a->jid, ev->id, text));
+    rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, ev->id,
+                           message_chat_xml(p->jid, p->a->jid, ev->id, text));
     free(text);
     return rc;
 }

@@ -36,6 +36,10 @@ extern struct bridge_state bridge;
  * errors, subscriptions). 0 or -1 (the transaction will not commit). */
 int bridge_inbox(long long account_id, const char *to, const char *id,
                  char *xml);
+/* bridge_inbox() for a stanza from contact_id: it keeps its place behind
+ * the contact's files still on their way. */
+int bridge_inbox_from(long long account_id, long long contact_id,
+                      const char *to, const char *id, char *xml);
 /* The JID of a contact (caller frees). */
 char *bridge_contact_jid(const struct store_contact *c);
 /* Marks a message failed and bounces an error to its sender. */
@@ -82,9 +86,14 @@ void bridge_webhook(const struct httpd_request *req, struct httpd_response *res,
                     void *arg);
 
 /* bridge_media.c: files and pictures, both ways */
-/* Queues the fetch of a received file (in the webhook's transaction). */
-int bridge_media_in(long long account_id, long long contact_id,
-                    const struct net_event *ev);
+/* Queues the fetch of a received file, and its place (and its caption's)
+ * in the contact's order (in the webhook's transaction). from: the
+ * contact's JID. 0 or -1. */
+int bridge_media_in(const struct store_account *a, long long contact_id,
+                    const char *from, const struct net_event *ev);
+/* The timer that lets a file that takes too long give up its place. */
+void bridge_media_order_start(void);
+void bridge_media_order_stop(void);
 /* Runs a "fetch" outbox row: download, publish, OOB message. */
 void bridge_media_fetch(const struct store_outbox *o);
 /* The URL of a file the user's message carries (XEP-0066, or a body that

@@ -142,6 +142,13 @@ static const char *const store_migrations[] = {
     "CREATE INDEX inbox_stanza ON inbox (account_id, stanza_id)"
     "  WHERE stanza_id IS NOT NULL;"
     "CREATE INDEX inbox_settled ON inbox (settled) WHERE state = 1;",
+    /* 2 -> 3: a file from WhatsApp keeps its place in its contact's order.
+     * state 4: the file's slot, holding a placeholder until the file is
+     * ready; 3: waiting behind a slot of the same contact (contact_id).
+     * Neither is sent until released (store_inbox_release_waiting()). */
+    "ALTER TABLE inbox ADD COLUMN contact_id INTEGER;"
+    "CREATE INDEX inbox_waiting ON inbox (contact_id, state, id)"
+    "  WHERE state >= 3;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

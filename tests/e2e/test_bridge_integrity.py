@@ -8,12 +8,13 @@ accounts of a domain no longer allowed are refused, not deleted; a text
 written after a picture reaches the user after the picture.  Every test
 runs against Prosody and ejabberd."""
 
+import base64
 import os
 import signal
 import sqlite3
 
-from harness.network import error_text
-from test_media import CONTACT, _send_file, _upload
+from harness.network import Tracker, error_text
+from test_media import CONTACT, CONTACT2, _send_file, _upload
 
 
 # --- point 4: a caption apart from its file goes exactly once ------------------
@@ -116,3 +117,27 @@ def test_store_full_user_message_bounces(bridge):
     bridge.send(c, CONTACT, "after")
     bridge.wait_sent(2, CONTACT)
     assert bridge.sent_bodies(CONTACT) == ["warm up", "after"]
+
+
+# --- point 12(d): a file keeps its place in its contact's order ---------------
+
+def test_text_after_a_slow_picture_waits_for_it(bridge):
+    """The fake serves the picture slowly (1.5 s per Graph request): the
+    texts written after it reach the user after it and its caption, and
+    another contact's text does not wait."""
+    c = bridge.client()
+    t = Tracker(c)
+    bridge.wait_chat(c, bridge.inbound_text(CONTACT, "before", name="Ana"))
+    bridge.config(slow_ms=1500)
+    r = bridge.inbound(CONTACT, type="image", name="Ana", caption="look",
+                       data_b64=base64.b64encode(os.urandom(2000)).decode())
+    pic = r["wamids"][0]
+    after = bridge.inbound_text(CONTACT, "after the picture", name="Ana")
+    other = bridge.inbound_text(CONTACT2, "meanwhile", name="Bo")
+    bridge.wait_chat(c, other)
+    assert t.index(lambda s: s.id == pic) is None, "picture came too fast"
+    bridge.wait_chat(c, after)
+    order = [s.id for _, s in t.snapshot() if s.id in
+             (pic, pic + "-caption", after)]
+    assert order == [pic, pic + "-caption", after], order
+    assert bridge.wait_chat(c, pic).body.startswith(bridge.ferry.url)

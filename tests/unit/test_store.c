@@ -821,6 +821,73 @@ static void test_max_pages_knob(void **state)
     assert_int_equal(test_query(f, "PRAGMA max_page_count"), 4321);
 }
 
+/* The queued stanzas after row after, comma-separated. */
+struct stanzas {
+    char s[256];
+    size_t n;
+    long long last;
+};
+
+static int test_collect_stanza(const struct store_inbox *i, void *arg)
+{
+    struct stanzas *o = arg;
+    int w = snprintf(o->s + o->n, sizeof(o->s) - o->n, "%s%s", o->n ? "," : "",
+                     i->stanza);
+
+    assert_true(w > 0 && (size_t)w < sizeof(o->s) - o->n);
+    o->n += (size_t)w;
+    o->last = i->id;
+    return 0;
+}
+
+static const char *test_stanzas(struct fixture *f, long long after)
+{
+    static struct stanzas o;
+
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(
+        store_inbox_fetch(f->st, after, 100, test_collect_stanza, &o), 0);
+    return o.s;
+}
+
+/* A file keeps its place in its contact's order: what the contact sent
+ * after it waits until it is ready (in any order of completion), or until
+ * its slot gives up and a placeholder goes instead. */
+static void test_inbox_slots(void **state)
+{
+    struct fixture *f = *state;
+    long long c1 = test_contact(f, f->acc, "4915100000001");
+    long long c2 = test_contact(f, f->acc, "4915100000002");
+    const char *u = "alice@example.org";
+
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "t0", "t0") > 0);
+    assert_int_equal(store_inbox_slot_oldest(f->st), 0);
+    assert_true(store_inbox_add_slot(f->st, f->acc, c1, u, "P1", "w1") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "cap1", "c") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "t1", "t1") > 0);
+    assert_true(store_inbox_add_slot(f->st, f->acc, c1, u, "P2", "w2") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "t2", "t2") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c2, u, "u1", "u1") > 0);
+    assert_string_equal(test_stanzas(f, 0), "t0,u1");
+    assert_true(store_inbox_slot_oldest(f->st) > 0);
+    /* the second file first: it waits for the first */
+    assert_int_equal(store_inbox_slot_fill(f->st, f->acc, "w2", "F2"), c1);
+    assert_string_equal(test_stanzas(f, 0), "t0,u1");
+    assert_int_equal(store_inbox_slot_fill(f->st, f->acc, "w1", "F1"), c1);
+    assert_string_equal(test_stanzas(f, 0), "t0,u1,F1,cap1,t1,F2,t2");
+    assert_int_equal(store_inbox_slot_oldest(f->st), 0);
+    assert_int_equal(store_inbox_slot_fill(f->st, f->acc, "w1", "F1"), 0);
+    /* a slot that gives up: its placeholder, then what waited */
+    assert_true(store_inbox_add_slot(f->st, f->acc, c1, u, "P3", "w3") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "t3", "t3") > 0);
+    assert_int_equal(store_inbox_slot_expire(f->st, wall_ms() - 60000), 0);
+    assert_int_equal(store_inbox_slot_expire(f->st, wall_ms() + 1), 1);
+    assert_string_equal(test_stanzas(f, 0), "t0,u1,F1,cap1,t1,F2,t2,P3,t3");
+    assert_int_equal(store_inbox_slot_fill(f->st, f->acc, "w3", "F3"), 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "F3", "w3") > 0);
+    assert_string_equal(test_stanzas(f, 0), "t0,u1,F1,cap1,t1,F2,t2,P3,t3,F3");
+}
+
 static long long test_inbox_rows(struct fixture *f, int state)
 {
     sqlite3_stmt *s = store_stmt(f->st, "SELECT count(*) FROM inbox"
@@ -1134,6 +1201,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txn_failed_rolls_back, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_max_pages_knob, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_slots, test_setup,
                                         test_teardown),
     };
 
