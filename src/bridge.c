@@ -176,6 +176,9 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
         if (in.body != NULL)
             message_error_reply(st, "auth", "registration-required",
                                 "Register with this gateway first");
+    } else if (!register_domain_allowed(a->jid)) {
+        if (in.body != NULL)
+            message_error_reply(st, "cancel", "forbidden", BRIDGE_DOMAIN_GONE);
     } else if (jid_to_wa_id(in.to, component_jid(), wa, sizeof(wa)) < 0) {
         message_error_reply(st, "modify", "jid-malformed",
                             "Not a WhatsApp contact: write to "

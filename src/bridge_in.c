@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "net.h"
 #include "queue.h"
+#include "register.h"
 #include "roster.h"
 #include "store.h"
 #include "util.h"
@@ -373,6 +374,13 @@ static int bridge_on_event(const struct net_event *ev, void *arg)
     if (a == NULL) {
         log_info("bridge: webhook event for unknown account %s ignored",
                  ev->account);
+        return 0;
+    }
+    if (!register_domain_allowed(a->jid)) {
+        log_info("bridge: webhook event for %s ignored: its domain is no "
+                 "longer in gateway.allowed_domains",
+                 a->jid);
+        store_account_free(a);
         return 0;
     }
     rc = ev->kind == NET_EVENT_STATUS ? bridge_on_status(ev, a)

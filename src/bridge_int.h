@@ -20,6 +20,12 @@ struct store_outbox;
 
 #define BRIDGE_SEEN_TTL_S (8 * 24 * 3600) /* Meta retries for 7 days */
 #define BRIDGE_SNIPPET_CHARS 100          /* quoted in replies */
+/* An account whose domain left gateway.allowed_domains: kept, refused. */
+#define BRIDGE_DOMAIN_GONE                                                     \
+    "Your server's domain is no longer allowed to use this gateway, so "       \
+    "nothing is sent to WhatsApp; your registration is kept until the "       \
+    "gateway's admin deletes it"
+
 
 struct bridge_state {
     struct store *st;

@@ -14,6 +14,7 @@
 #include "message.h"
 #include "net.h"
 #include "queue.h"
+#include "register.h"
 #include "store.h"
 #include "util.h"
 
@@ -199,7 +200,12 @@ void bridge_send(const struct store_outbox *o, void *arg)
     s->account_id = o->account_id;
     s->contact_id = o->contact_id;
     s->message_id = o->message_id;
-    if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
+    if (a != NULL && c != NULL && !register_domain_allowed(a->jid)) {
+        memset(&r, 0, sizeof(r));
+        r.outcome = NET_FAIL;
+        r.text = BRIDGE_DOMAIN_GONE;
+        bridge_send_done(&r, s);
+    } else if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
         memset(&r, 0, sizeof(r));
         r.outcome = a == NULL || c == NULL ? NET_FAIL : NET_AUTH;
         r.text = a && a->last_error ? a->last_error

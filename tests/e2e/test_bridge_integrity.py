@@ -14,6 +14,7 @@ import signal
 import sqlite3
 
 from harness.network import Tracker, error_text
+from harness.util import wait_for
 from test_media import CONTACT, CONTACT2, _send_file, _upload
 
 
@@ -141,3 +142,61 @@ def test_text_after_a_slow_picture_waits_for_it(bridge):
              (pic, pic + "-caption", after)]
     assert order == [pic, pic + "-caption", after], order
     assert bridge.wait_chat(c, pic).body.startswith(bridge.ferry.url)
+
+
+# --- point 11: allowed_domains as an admin expects; the chat Register --------
+
+def test_allowed_domains_compared_case_insensitively(make_bridge,
+                                                    xmpp_server):
+    b = make_bridge(gateway_allowed_domains="other.test "
+                    + xmpp_server.domain.upper())
+    c = b.client(register=False)
+    r = b.register(c)
+    assert r.type == "result", r.xml
+
+
+def test_account_of_a_domain_no_longer_allowed_is_refused_and_kept(bridge):
+    c = bridge.client()
+    bridge.open_window(CONTACT)
+    bridge.send(c, CONTACT, "while allowed")
+    bridge.wait_sent(1, CONTACT)
+    f = bridge.ferry
+    f.cfg["gateway"]["allowed_domains"] = "other.test"
+    f.write_config()
+    f.signal(signal.SIGHUP)
+    f.wait_log(r"configuration reloaded")
+    mid = bridge.send(c, CONTACT, "after the change")
+    e = bridge.wait_error(c, mid)
+    assert "forbidden" in e.xml, e.xml
+    assert "no longer allowed" in error_text(e), e.xml
+    assert "kept" in error_text(e), e.xml
+    r = bridge.register(c)
+    assert r.type == "error" and "forbidden" in r.xml, r.xml
+    assert bridge.count("account", "jid = ?", c.jid.split("/")[0]) == 1
+    # after a restart too; nothing reached WhatsApp
+    bridge.restart_ferry()
+    mid = bridge.send(c, CONTACT, "after the restart")
+    assert "no longer allowed" in error_text(bridge.wait_error(c, mid))
+    assert bridge.sent_bodies(CONTACT) == ["while allowed"]
+    # allowed again: the kept account works as before
+    n = len(f.log_lines(r"configuration reloaded"))
+    f.cfg["gateway"]["allowed_domains"] = bridge.server.domain
+    f.write_config()
+    f.signal(signal.SIGHUP)
+    wait_for(lambda: len(f.log_lines(r"configuration reloaded")) > n, 20)
+    bridge.send(c, CONTACT, "back")
+    bridge.wait_sent(2, CONTACT)
+
+
+def test_chat_register_warns_the_token_stays_in_the_history(bridge):
+    c = bridge.client(register=False)
+    gw = bridge.gw
+    c.send_message(gw, "help")
+    m = c.wait_message(lambda m: m.frm == gw and m.body, timeout=20)
+    assert "stays in your chat history" in m.body, m.body
+    assert "registration form" in m.body, m.body
+    c.send_message(gw, "register %s %s" % (bridge.pnid, bridge.token))
+    m = c.wait_message(lambda m: m.frm == gw and m.body
+                       and "Registered" in m.body, timeout=20)
+    assert "access token is now in this chat's history" in m.body, m.body
+    assert "registration form" in m.body, m.body
