@@ -77,5 +77,8 @@ struct conf *conf_load(const char *path, FILE *errs);
 void conf_free(struct conf *c);
 /* 1 when word is in the space-separated list. */
 int conf_list_has(const char *list, const char *word);
+/* 1 when domain is in the space-separated list, compared as domains are
+ * (ASCII case-insensitively). */
+int conf_list_has_domain(const char *list, const char *domain);
 
 #endif

@@ -15,6 +15,9 @@ struct queue_ops {
      * follow for o->id. */
     void (*send)(const struct store_outbox *o, void *arg);
     void *arg;
+    /* The loop turn's transaction was committed (ok 1) or rolled back
+     * after a store error (ok 0); may be NULL. */
+    void (*committed)(int ok, void *arg);
 };
 
 void queue_init(struct store *st, long long throughput,
@@ -23,9 +26,11 @@ void queue_set_throughput(long long per_second);
 void queue_free(void);
 
 /* Opens the loop turn's transaction if none is open; it is committed (and
- * the queues run) once the current callbacks return. */
-void queue_begin(void);
-/* Commits the open transaction now; 0 or -1. */
+ * the queues run) once the current callbacks return. 0, or -1 when no
+ * transaction could be opened. */
+int queue_begin(void);
+/* Commits the open transaction now; 0 or -1 (rolled back: a statement
+ * failed, or the commit did). */
 int queue_flush(void);
 /* Runs the queues soon (after the current callback). */
 void queue_kick(void);

@@ -21,10 +21,15 @@ int store_user_version(struct store *st);
 int store_healthy(struct store *st);
 sqlite3 *store_db(struct store *st);
 
-/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK); 0 or -1. */
+/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK); 0 or -1. Once a
+ * statement of the open transaction failed, store_commit() rolls it all
+ * back and returns -1: a transaction is never committed in part. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* 1 when a statement of the open transaction failed (it will not
+ * commit). */
+int store_failed(struct store *st);
 /* Copies committed pages from the WAL to the database (passive: never
  * waits); automatic checkpoints are off. 0 or -1. */
 int store_checkpoint(struct store *st);
@@ -199,6 +204,12 @@ long long store_message_count(struct store *st);
 long long store_outbox_add(struct store *st, long long account_id,
                            long long contact_id, long long message_id,
                            const char *kind, const char *payload);
+/* Queues a row under the given id, free again once the row of that id was
+ * deleted: a finished row's next step, keeping the row's place in its
+ * contact's order. The id, or -1. */
+long long store_outbox_put(struct store *st, long long id, long long account_id,
+                           long long contact_id, long long message_id,
+                           const char *kind, const char *payload);
 /* The oldest queued row of each contact (rows without contact stand alone)
  * when its next_attempt <= now_ms (wall clock, wall_ms()), in id order, at
  * most max rows; a contact whose oldest row is not due yields nothing. fn is
@@ -253,6 +264,27 @@ int store_inbox_bounce(struct store *st, long long account_id,
 /* Queues the account's held rows again, after every queued row, in their
  * order; the number of rows, or -1. */
 long long store_inbox_release(struct store *st, long long account_id);
+/* A file of contact_id is on its way: its slot keeps its place in the
+ * contact's order (sent as placeholder if the slot expires first). The new
+ * row's id, or -1. */
+long long store_inbox_add_slot(struct store *st, long long account_id,
+                               long long contact_id, const char *recipient,
+                               const char *placeholder, const char *stanza_id);
+/* store_inbox_add() for a stanza about contact_id: it waits behind the
+ * contact's slots, if any. */
+long long store_inbox_add_after(struct store *st, long long account_id,
+                                long long contact_id, const char *recipient,
+                                const char *stanza, const char *stanza_id);
+/* The file of slot stanza_id is ready: stanza replaces the placeholder and
+ * what is no longer behind any slot goes. The slot's contact id, 0 when
+ * there is no such slot (it expired), -1 on error. */
+long long store_inbox_slot_fill(struct store *st, long long account_id,
+                                const char *stanza_id, const char *stanza);
+/* Slots created before cutoff (ms) give up: their placeholders go, and
+ * what waited behind them. The number of contacts concerned, or -1. */
+long long store_inbox_slot_expire(struct store *st, long long cutoff);
+/* When the oldest slot was created (ms); 0 when there is none. */
+long long store_inbox_slot_oldest(struct store *st);
 /* Rows waiting to be sent or confirmed. */
 long long store_inbox_count(struct store *st);
 /* Rows held after a bounce or a ping timeout. */

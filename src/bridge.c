@@ -30,11 +30,23 @@ struct bridge_state bridge;
 
 /* ---- shared helpers ---- */
 
-void bridge_inbox(long long account_id, const char *to, const char *id,
-                  char *xml)
+int bridge_inbox(long long account_id, const char *to, const char *id,
+                 char *xml)
 {
-    store_inbox_add(bridge.st, account_id, to, xml, id);
+    long long row = store_inbox_add(bridge.st, account_id, to, xml, id);
+
     free(xml);
+    return row < 0 ? -1 : 0;
+}
+
+int bridge_inbox_from(long long account_id, long long contact_id,
+                      const char *to, const char *id, char *xml)
+{
+    long long row =
+        store_inbox_add_after(bridge.st, account_id, contact_id, to, xml, id);
+
+    free(xml);
+    return row < 0 ? -1 : 0;
 }
 
 char *bridge_contact_jid(const struct store_contact *c)
@@ -164,6 +176,9 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
         if (in.body != NULL)
             message_error_reply(st, "auth", "registration-required",
                                 "Register with this gateway first");
+    } else if (!register_domain_allowed(a->jid)) {
+        if (in.body != NULL)
+            message_error_reply(st, "cancel", "forbidden", BRIDGE_DOMAIN_GONE);
     } else if (jid_to_wa_id(in.to, component_jid(), wa, sizeof(wa)) < 0) {
         message_error_reply(st, "modify", "jid-malformed",
                             "Not a WhatsApp contact: write to "
@@ -396,7 +411,8 @@ int bridge_init(struct store *st, const struct conf *conf)
                                    bridge_on_state, roster_on_reply, NULL};
     struct register_ops r = {bridge_reg_lookup, bridge_reg_submit,
                              bridge_reg_remove, NULL};
-    struct queue_ops q = {bridge_send, NULL};
+    struct queue_ops q = {.send = bridge_send,
+                          .committed = bridge_out_committed};
     struct commands_ops c = {bridge_cmd_register, bridge_cmd_unregister,
                              bridge_cmd_retry, NULL};
 
@@ -416,6 +432,7 @@ int bridge_init(struct store *st, const struct conf *conf)
     queue_init(st, conf->cloudapi_throughput, &q);
     if (media_init(conf, st) < 0)
         return -1;
+    bridge_media_order_start();
     component_set_handlers(&h);
     bridge.webhook_path = xasprintf("/webhook/%s", bridge.be->name);
     httpd_route(bridge.webhook_path, bridge_webhook, NULL, BRIDGE_WEBHOOK_MAX);
@@ -445,6 +462,8 @@ void bridge_free(void)
     register_free();
     roster_free();
     commands_free();
+    bridge_out_committed(1, NULL); /* forgets what is left */
+    bridge_media_order_stop();
     free(bridge.webhook_path);
     bridge.webhook_path = NULL;
 }

@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "net.h"
 #include "queue.h"
+#include "register.h"
 #include "roster.h"
 #include "store.h"
 #include "util.h"
@@ -232,7 +233,7 @@ static int bridge_in_media(const struct bridge_peer *p,
     char *snippet;
     int rc;
 
-    if (bridge_media_in(p->a->id, p->contact_id, ev) < 0)
+    if (bridge_media_in(p->a, p->contact_id, p->jid, ev) < 0)
         return -1;
     snippet = ev->text ? xstrdup(ev->text) : xasprintf("[%s]", ev->media->kind);
     rc = bridge_remember(p, ev, snippet);
@@ -248,6 +249,7 @@ static int bridge_in_message(const struct bridge_peer *p,
         .from = p->jid, .to = p->a->jid, .id = ev->id, .markable = 1};
     struct store_message *q = NULL;
     char *body, *info_id;
+    int rc;
 
     if (ev->media != NULL)
         return bridge_in_media(p, ev);
@@ -262,16 +264,20 @@ static int bridge_in_message(const struct bridge_peer *p,
         }
     }
     o.body = ev->geo ? ev->geo : body;
-    bridge_inbox(p->a->id, p->a->jid, o.id, message_build(&o));
+    rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, o.id,
+                           message_build(&o));
     if (ev->geo != NULL && ev->text != NULL) {
         /* the name and address follow the geo: URI clients show as a map */
         info_id = xasprintf("%s-place", ev->id);
-        bridge_inbox(p->a->id, p->a->jid, info_id,
-                     message_chat_xml(p->jid, p->a->jid, info_id, ev->text));
+        bridge_inbox_from(
+            p->a->id, p->contact_id, p->a->jid, info_id,
+            message_chat_xml(p->jid, p->a->jid, info_id, ev->text));
         free(info_id);
     }
     store_message_free(q);
     free(body);
+    if (rc < 0)
+        return -1;
     return bridge_remember(p, ev, ev->geo ? ev->geo : ev->text);
 }
 
@@ -282,7 +288,7 @@ static int bridge_in_action(const struct bridge_peer *p,
 {
     struct message_out o = {.from = p->jid, .to = p->a->jid, .id = ev->id};
     struct store_message *t = NULL;
-    int known = bridge_lookup(p, ev->target, &t) == 0;
+    int known = bridge_lookup(p, ev->target, &t) == 0, rc;
     char *text = NULL, *snippet;
 
     if (ev->kind == NET_EVENT_REACTION && known) {
@@ -312,10 +318,11 @@ static int bridge_in_action(const struct bridge_peer *p,
     }
     if (o.body == NULL)
         o.body = text;
-    bridge_inbox(p->a->id, p->a->jid, o.id, message_build(&o));
+    rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, o.id,
+                           message_build(&o));
     store_message_free(t);
     free(text);
-    return 0;
+    return rc;
 }
 
 /* The contact now writes from another number: one contact, two numbers. */
@@ -323,15 +330,16 @@ static int bridge_in_renumber(const struct bridge_peer *p,
                               const struct net_event *ev)
 {
     char *text;
+    int rc;
 
     if (ev->new_peer == NULL ||
         store_contact_renumber(bridge.st, p->contact_id, ev->new_peer) < 0)
         log_warn("bridge: number change of %s not recorded", p->jid);
     text = xasprintf("[%s]", ev->text ? ev->text : "changed their number");
-    bridge_inbox(p->a->id, p->a->jid, ev->id,
-                 message_chat_xml(p->jid, p->a->jid, ev->id, text));
+    rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, ev->id,
+                           message_chat_xml(p->jid, p->a->jid, ev->id, text));
     free(text);
-    return 0;
+    return rc;
 }
 
 static int bridge_on_incoming(const struct net_event *ev,
@@ -368,6 +376,13 @@ static int bridge_on_event(const struct net_event *ev, void *arg)
                  ev->account);
         return 0;
     }
+    if (!register_domain_allowed(a->jid)) {
+        log_info("bridge: webhook event for %s ignored: its domain is no "
+                 "longer in gateway.allowed_domains",
+                 a->jid);
+        store_account_free(a);
+        return 0;
+    }
     rc = ev->kind == NET_EVENT_STATUS ? bridge_on_status(ev, a)
                                       : bridge_on_incoming(ev, a);
     store_account_free(a);
@@ -381,6 +396,7 @@ static void bridge_webhook_post(const struct httpd_request *req,
                                 struct httpd_response *res)
 {
     const char *why = NULL;
+    int rc;
 
     if (bridge.be->webhook_verify(req, &why) < 0) {
         log_warn("bridge: webhook rejected: %s", why);
@@ -393,8 +409,19 @@ static void bridge_webhook_post(const struct httpd_request *req,
         httpd_respond(res, 500, "text/plain", "store unavailable\n");
         return;
     }
-    if (bridge.be->webhook_parse(req->body, req->body_len, bridge_on_event,
-                                 NULL) < 0) {
+    rc = bridge.be->webhook_parse(req->body, req->body_len, bridge_on_event,
+                                  NULL);
+    if (store_failed(bridge.st)) {
+        /* nothing of it is kept: the network delivers it again */
+        store_rollback(bridge.st);
+        log_error("bridge: webhook of %zu bytes not stored (store error); "
+                  "answering 500 so that it comes again",
+                  req->body_len);
+        metrics_inc(METRICS_REJECT_STORE);
+        httpd_respond(res, 500, "text/plain", "store unavailable\n");
+        return;
+    }
+    if (rc < 0) {
         store_rollback(bridge.st);
         log_warn("bridge: webhook body malformed or not stored (%zu bytes)",
                  req->body_len);
@@ -403,6 +430,9 @@ static void bridge_webhook_post(const struct httpd_request *req,
         return;
     }
     if (store_commit(bridge.st) < 0) {
+        log_error("bridge: webhook of %zu bytes not committed; answering "
+                  "500 so that it comes again",
+                  req->body_len);
         metrics_inc(METRICS_REJECT_STORE);
         httpd_respond(res, 500, "text/plain", "store unavailable\n");
         return;

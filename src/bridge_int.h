@@ -20,6 +20,11 @@ struct store_outbox;
 
 #define BRIDGE_SEEN_TTL_S (8 * 24 * 3600) /* Meta retries for 7 days */
 #define BRIDGE_SNIPPET_CHARS 100          /* quoted in replies */
+/* An account whose domain left gateway.allowed_domains: kept, refused. */
+#define BRIDGE_DOMAIN_GONE                                                     \
+    "Your server's domain is no longer allowed to use this gateway, so "       \
+    "nothing is sent to WhatsApp; your registration is kept until the "        \
+    "gateway's admin deletes it"
 
 struct bridge_state {
     struct store *st;
@@ -33,9 +38,13 @@ extern struct bridge_state bridge;
 /* Queues xml (taken) for recipient to in the inbox. id: the stanza id of
  * a message with content, which ferry sends again should the user's
  * server bounce it; NULL for stanzas not worth it (receipts, markers,
- * errors, subscriptions). */
-void bridge_inbox(long long account_id, const char *to, const char *id,
-                  char *xml);
+ * errors, subscriptions). 0 or -1 (the transaction will not commit). */
+int bridge_inbox(long long account_id, const char *to, const char *id,
+                 char *xml);
+/* bridge_inbox() for a stanza from contact_id: it keeps its place behind
+ * the contact's files still on their way. */
+int bridge_inbox_from(long long account_id, long long contact_id,
+                      const char *to, const char *id, char *xml);
 /* The JID of a contact (caller frees). */
 char *bridge_contact_jid(const struct store_contact *c);
 /* Marks a message failed and bounces an error to its sender. */
@@ -57,13 +66,22 @@ long long bridge_message_add(struct store_message *m, const char *text);
 struct bridge_send {
     long long outbox_id;
     long long account_id;
+    long long contact_id;
     long long message_id;
     int unknown; /* an earlier attempt's outcome is unknown */
+    /* a caption WhatsApp does not show with this kind of file: sent as a
+     * text once the file is accepted, or named in the failure's bounce */
+    char *caption;
 };
+
+void bridge_send_free(struct bridge_send *s);
 
 void bridge_send(const struct store_outbox *o, void *arg);
 /* Records the outcome of a send (arg: a struct bridge_send, freed). */
 void bridge_send_done(const struct net_result *r, void *arg);
+/* The queue's transaction ended (ok 0: rolled back): the user messages it
+ * held are bounced. */
+void bridge_out_committed(int ok, void *arg);
 void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                          const struct store_account *a, const char *wa_id);
 
@@ -74,9 +92,14 @@ void bridge_webhook(const struct httpd_request *req, struct httpd_response *res,
                     void *arg);
 
 /* bridge_media.c: files and pictures, both ways */
-/* Queues the fetch of a received file (in the webhook's transaction). */
-int bridge_media_in(long long account_id, long long contact_id,
-                    const struct net_event *ev);
+/* Queues the fetch of a received file, and its place (and its caption's)
+ * in the contact's order (in the webhook's transaction). from: the
+ * contact's JID. 0 or -1. */
+int bridge_media_in(const struct store_account *a, long long contact_id,
+                    const char *from, const struct net_event *ev);
+/* The timer that lets a file that takes too long give up its place. */
+void bridge_media_order_start(void);
+void bridge_media_order_stop(void);
 /* Runs a "fetch" outbox row: download, publish, OOB message. */
 void bridge_media_fetch(const struct store_outbox *o);
 /* The URL of a file the user's message carries (XEP-0066, or a body that

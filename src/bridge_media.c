@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <json-c/json.h>
 
 #include "bridge_int.h"
 #include "log.h"
+#include "loop.h"
 #include "media.h"
 #include "message.h"
 #include "net.h"
@@ -21,6 +23,11 @@
 #include "util.h"
 
 #define BRIDGE_MIME_MAX 255
+/* How long a contact's later messages wait for a file on its way; then a
+ * placeholder takes its place and the file follows when it is ready. */
+#define BRIDGE_FILE_WAIT_MS 15000
+
+static struct event *bridge_order_timer;
 
 /* ---- payloads ---- */
 
@@ -54,50 +61,13 @@ static char *bridge_media_size(long long n)
 
 /* A received file on its way to the user. */
 struct bridge_fetch {
-    long long outbox_id, account_id;
+    long long outbox_id, account_id, contact_id;
     char *wamid, *kind, *mime, *filename, *caption;
     char *from, *to; /* the contact's JID, the user's bare JID */
     char *path;      /* the download */
     long long max;
+    int ordered; /* its slot and caption were queued with the webhook */
 };
-
-int bridge_media_in(long long account_id, long long contact_id,
-                    const struct net_event *ev)
-{
-    json_object *o = json_object_new_object();
-    const struct net_media *m = ev->media;
-    long long id;
-
-    bridge_media_put(o, "wamid", ev->id);
-    json_object_object_add(o, "contact", json_object_new_int64(contact_id));
-    bridge_media_put(o, "media_id", m->id);
-    bridge_media_put(o, "kind", m->kind);
-    if (m->mime != NULL && strlen(m->mime) <= BRIDGE_MIME_MAX)
-        bridge_media_put(o, "mime", m->mime);
-    bridge_media_put(o, "filename", m->filename);
-    bridge_media_put(o, "caption", m->caption);
-    bridge_media_put(o, "url", m->url);
-    /* no contact on the row: a slow download holds up no one's sends */
-    id = store_outbox_add(
-        bridge.st, account_id, 0, 0, "fetch",
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    log_debug("bridge: %s %s queued for fetching", m->kind, ev->id);
-    return id < 0 ? -1 : 0;
-}
-
-static void bridge_fetch_free(struct bridge_fetch *f)
-{
-    free(f->wamid);
-    free(f->kind);
-    free(f->mime);
-    free(f->filename);
-    free(f->caption);
-    free(f->from);
-    free(f->to);
-    free(f->path);
-    free(f);
-}
 
 /* "A picture", "A voice message"... */
 static const char *bridge_fetch_noun(const char *kind)
@@ -115,17 +85,106 @@ static const char *bridge_fetch_noun(const char *kind)
     return "A file";
 }
 
-/* The caption, as its own message after the file (or the notice). */
+/* The file's place in the contact's order: a slot holding a placeholder,
+ * then its caption, both waiting until the file is ready. */
+static int bridge_media_slot(const struct store_account *a,
+                             long long contact_id, const char *from,
+                             const struct net_event *ev)
+{
+    char *id = xasprintf("%s-wait", ev->id), *text, *cap_id, *xml;
+    long long row;
+    int rc = 0;
+
+    text = xasprintf("[%s from WhatsApp is taking a while; it follows when "
+                     "it arrives]",
+                     bridge_fetch_noun(ev->media->kind));
+    xml = message_chat_xml(from, a->jid, id, text);
+    row =
+        store_inbox_add_slot(bridge.st, a->id, contact_id, a->jid, xml, ev->id);
+    free(xml);
+    if (row > 0 && ev->media->caption != NULL &&
+        ev->media->caption[0] != '\0') {
+        cap_id = xasprintf("%s-caption", ev->id);
+        rc = bridge_inbox_from(
+            a->id, contact_id, a->jid, cap_id,
+            message_chat_xml(from, a->jid, cap_id, ev->media->caption));
+        free(cap_id);
+    }
+    free(text);
+    free(id);
+    bridge_media_order_start();
+    return row < 0 ? -1 : rc;
+}
+
+int bridge_media_in(const struct store_account *a, long long contact_id,
+                    const char *from, const struct net_event *ev)
+{
+    json_object *o = json_object_new_object();
+    const struct net_media *m = ev->media;
+    long long id;
+
+    bridge_media_put(o, "wamid", ev->id);
+    json_object_object_add(o, "contact", json_object_new_int64(contact_id));
+    bridge_media_put(o, "media_id", m->id);
+    bridge_media_put(o, "kind", m->kind);
+    if (m->mime != NULL && strlen(m->mime) <= BRIDGE_MIME_MAX)
+        bridge_media_put(o, "mime", m->mime);
+    bridge_media_put(o, "filename", m->filename);
+    bridge_media_put(o, "caption", m->caption);
+    bridge_media_put(o, "url", m->url);
+    json_object_object_add(o, "ordered", json_object_new_boolean(1));
+    /* no contact on the row: a slow download holds up no one's sends */
+    id = store_outbox_add(
+        bridge.st, a->id, 0, 0, "fetch",
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    log_debug("bridge: %s %s queued for fetching", m->kind, ev->id);
+    if (id < 0)
+        return -1;
+    return bridge_media_slot(a, contact_id, from, ev);
+}
+
+static void bridge_fetch_free(struct bridge_fetch *f)
+{
+    free(f->wamid);
+    free(f->kind);
+    free(f->mime);
+    free(f->filename);
+    free(f->caption);
+    free(f->from);
+    free(f->to);
+    free(f->path);
+    free(f);
+}
+
+/* The caption, as its own message after the file (or the notice), for a
+ * job queued without its place (by an older ferry). */
 static void bridge_fetch_caption(const struct bridge_fetch *f)
 {
     char *id;
 
-    if (f->caption == NULL || f->caption[0] == '\0')
+    if (f->ordered || f->caption == NULL || f->caption[0] == '\0')
         return;
     id = xasprintf("%s-caption", f->wamid);
     bridge_inbox(f->account_id, f->to, id,
                  message_chat_xml(f->from, f->to, id, f->caption));
     free(id);
+}
+
+/* The file's message or notice (xml, taken) into its slot, which lets
+ * what waited behind it go; after the contact's newer messages when the
+ * slot gave up waiting. */
+static void bridge_fetch_deliver(const struct bridge_fetch *f, char *xml)
+{
+    long long c = 0;
+
+    if (f->ordered)
+        c = store_inbox_slot_fill(bridge.st, f->account_id, f->wamid, xml);
+    if (c == 0)
+        bridge_inbox_from(f->account_id, f->contact_id, f->to, f->wamid, xml);
+    else
+        free(xml);
+    bridge_fetch_caption(f);
 }
 
 /* Tells the user, in the chat with the contact, why a file is missing. */
@@ -138,9 +197,7 @@ static void bridge_fetch_notice(const struct bridge_fetch *f, const char *why)
                   f->filename ? f->filename : "", f->filename ? ")" : "", why);
 
     queue_begin();
-    bridge_inbox(f->account_id, f->to, f->wamid,
-                 message_chat_xml(f->from, f->to, f->wamid, text));
-    bridge_fetch_caption(f);
+    bridge_fetch_deliver(f, message_chat_xml(f->from, f->to, f->wamid, text));
     log_info("bridge: %s %s not passed on: %s", f->kind, f->wamid, why);
     free(text);
 }
@@ -181,8 +238,7 @@ static void bridge_fetch_published(const char *url, const char *error,
     }
     o.oob_url = url;
     queue_begin();
-    bridge_inbox(f->account_id, f->to, o.id, message_build(&o));
-    bridge_fetch_caption(f);
+    bridge_fetch_deliver(f, message_build(&o));
     queue_out_done(f->outbox_id);
     log_debug("bridge: %s %s delivered as a link", f->kind, f->wamid);
     bridge_fetch_free(f);
@@ -245,6 +301,9 @@ static struct bridge_fetch *bridge_fetch_new(const struct store_outbox *o,
     f = xcalloc(1, sizeof(*f));
     f->outbox_id = o->id;
     f->account_id = a->id;
+    f->contact_id = c->id;
+    f->ordered = json_object_object_get_ex(p, "ordered", &v) &&
+                 json_object_get_boolean(v);
     f->wamid = xstrdup(wamid);
     f->kind = xstrdup(kind);
     f->mime = bridge_media_get(p, "mime") ? xstrdup(bridge_media_get(p, "mime"))
@@ -288,6 +347,49 @@ void bridge_media_fetch(const struct store_outbox *o)
     store_account_free(a);
 }
 
+/* ---- network -> XMPP: files that take too long ---- */
+
+static void bridge_media_order_arm(void)
+{
+    long long oldest = store_inbox_slot_oldest(bridge.st);
+    long long delay = oldest + BRIDGE_FILE_WAIT_MS - wall_ms() + 1;
+
+    if (oldest > 0)
+        loop_timer_start(bridge_order_timer, delay > 0 ? delay : 0);
+}
+
+/* Slots past their wait give up: their placeholders go, and what waited
+ * behind them. */
+static void bridge_media_order_due(evutil_socket_t fd, short what, void *arg)
+{
+    long long n;
+
+    if (queue_begin() == 0) {
+        n = store_inbox_slot_expire(bridge.st, wall_ms() - BRIDGE_FILE_WAIT_MS);
+        if (n > 0)
+            log_info("bridge: files for %lld contact(s) take long: "
+                     "placeholders sent, later messages released",
+                     n);
+    }
+    bridge_media_order_arm();
+}
+
+void bridge_media_order_start(void)
+{
+    if (bridge_order_timer == NULL)
+        bridge_order_timer =
+            event_new(loop_base(), -1, 0, bridge_media_order_due, NULL);
+    if (!evtimer_pending(bridge_order_timer, NULL))
+        bridge_media_order_arm();
+}
+
+void bridge_media_order_stop(void)
+{
+    if (bridge_order_timer != NULL)
+        event_free(bridge_order_timer);
+    bridge_order_timer = NULL;
+}
+
 /* ---- XMPP -> network ---- */
 
 /* A user's file on its way to WhatsApp. */
@@ -317,7 +419,7 @@ const char *bridge_media_url(const struct message_in *in)
 static void bridge_upload_free(struct bridge_upload *u)
 {
     media_discard(u->path);
-    free(u->s); /* NULL once handed on */
+    bridge_send_free(u->s); /* NULL once handed on */
     free(u->pnid);
     free(u->token);
     free(u->to);
@@ -344,28 +446,12 @@ static void bridge_upload_end(struct bridge_upload *u, enum net_outcome o,
     bridge_upload_free(u);
 }
 
-/* A caption WhatsApp does not show with this kind of file follows as a
- * text message (the same message row, so a failure still bounces). */
-static void bridge_upload_caption_apart(const struct bridge_upload *u)
-{
-    json_object *o = json_object_new_object();
-
-    bridge_media_put(o, "text", u->caption);
-    queue_begin();
-    store_outbox_add(bridge.st, u->s->account_id, u->contact_id, u->message_id,
-                     "text",
-                     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-}
-
 /* Uploaded: send it by media id, with its caption. */
 static void bridge_upload_uploaded(const struct net_result *r, void *arg)
 {
     struct bridge_upload *u = arg;
     struct net_account na = {u->pnid, u->token};
     struct net_out out;
-    int apart = u->caption != NULL && (strcmp(u->type->kind, "audio") == 0 ||
-                                       strcmp(u->type->kind, "sticker") == 0);
 
     if (r->outcome != NET_OK || r->id == NULL) {
         bridge_send_done(r, u->s);
@@ -376,12 +462,10 @@ static void bridge_upload_uploaded(const struct net_result *r, void *arg)
     memset(&out, 0, sizeof(out));
     out.kind = u->type->kind;
     out.to = u->to;
-    out.text = apart ? NULL : u->caption;
+    out.text = u->s->caption != NULL ? NULL : u->caption;
     out.reply_to = u->reply_to;
     out.media_id = r->id;
     out.filename = u->name;
-    if (apart)
-        bridge_upload_caption_apart(u);
     bridge.be->send(&na, &out, bridge_send_done, u->s);
     u->s = NULL;
     bridge_upload_free(u);
@@ -499,6 +583,11 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
         free(limit);
         return;
     }
+    /* WhatsApp shows no caption with these: it follows once the file
+     * went (bridge_send_done()) */
+    if (u->caption != NULL && (strcmp(u->type->kind, "audio") == 0 ||
+                               strcmp(u->type->kind, "sticker") == 0))
+        u->s->caption = xstrdup(u->caption);
     u->name = bridge_upload_name_ok(d->name)
                   ? xstrdup(d->name)
                   : media_file_name(NULL, u->type->kind, u->type->mime);

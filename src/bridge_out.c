@@ -15,6 +15,7 @@
 #include "message.h"
 #include "net.h"
 #include "queue.h"
+#include "register.h"
 #include "store.h"
 #include "util.h"
 
@@ -26,6 +27,15 @@ static struct {
     long long contact_id;
     long long at;
 } bridge_typing[BRIDGE_TYPING_SLOTS];
+
+/* A user's message stored in the loop turn's transaction: bounced should
+ * the transaction not commit. */
+struct bridge_pending {
+    char *from, *to, *id;
+    struct bridge_pending *next;
+};
+
+static struct bridge_pending *bridge_pending;
 
 /* ---- outbox payloads: {"text":..,"target":..,"reply_to":..} ---- */
 
@@ -135,9 +145,61 @@ static void bridge_send_unknown(const struct bridge_send *s,
                             "does not send it again");
 }
 
+void bridge_send_free(struct bridge_send *s)
+{
+    if (s == NULL)
+        return;
+    free(s->caption);
+    free(s);
+}
+
+/* The file went: its caption follows as a text in the row's place, so it
+ * goes once and next (on the same message row: a failure still bounces). */
+static void bridge_send_caption(const struct bridge_send *s)
+{
+    char *payload = bridge_payload(s->caption, NULL, NULL);
+
+    store_outbox_put(bridge.st, s->outbox_id, s->account_id, s->contact_id,
+                     s->message_id, "text", payload);
+    free(payload);
+}
+
+/* A failure's text for the sender's bounce, naming a caption that was not
+ * sent either. Caller frees. */
+static char *bridge_send_failure(const struct bridge_send *s, const char *text)
+{
+    char *snippet, *t;
+
+    if (s->caption == NULL)
+        return xstrdup(text);
+    snippet = bridge_snippet(s->caption);
+    t = xasprintf("%s; its caption \"%s\" was not sent either", text, snippet);
+    free(snippet);
+    return t;
+}
+
+/* A message that failed for good: the bounce, and the row is kept for the
+ * Retry command. */
+static void bridge_send_failed(const struct bridge_send *s,
+                               const struct net_result *r)
+{
+    char *text =
+        bridge_send_failure(s, s->unknown ? bridge_unknown_text(r->text)
+                               : r->text  ? r->text
+                                         : "WhatsApp did not take the message");
+
+    bridge_fail_message(s->message_id,
+                        r->outcome == NET_AUTH ? "not-authorized"
+                                               : "service-unavailable",
+                        text);
+    queue_out_failed(s->outbox_id, r->text);
+    free(text);
+}
+
 void bridge_send_done(const struct net_result *r, void *arg)
 {
     struct bridge_send *s = arg;
+    char *text;
 
     queue_begin();
     switch (r->outcome) {
@@ -146,6 +208,8 @@ void bridge_send_done(const struct net_result *r, void *arg)
         queue_out_done(s->outbox_id);
         if (s->unknown && s->message_id != 0)
             bridge_sent_twice_notice(s);
+        if (s->caption != NULL)
+            bridge_send_caption(s);
         break;
     case NET_RETRY:
         if (r->unknown) {
@@ -154,28 +218,25 @@ void bridge_send_done(const struct net_result *r, void *arg)
         }
         if (queue_out_retry(s->outbox_id, r->rate_limited, r->pair_limited,
                             r->text) &&
-            s->message_id != 0)
-            bridge_fail_message(s->message_id, "remote-server-timeout",
-                                "WhatsApp did not take the message after "
-                                "many attempts; it was not sent");
+            s->message_id != 0) {
+            text = bridge_send_failure(s, "WhatsApp did not take the message "
+                                          "after many attempts; it was not "
+                                          "sent");
+            bridge_fail_message(s->message_id, "remote-server-timeout", text);
+            free(text);
+        }
         break;
     case NET_AUTH:
         bridge_auth_failed(s->account_id, r->text);
         /* fall through */
     case NET_FAIL:
-        if (s->message_id != 0) {
-            bridge_fail_message(s->message_id,
-                                r->outcome == NET_AUTH ? "not-authorized"
-                                                       : "service-unavailable",
-                                s->unknown ? bridge_unknown_text(r->text)
-                                           : r->text);
-            queue_out_failed(s->outbox_id, r->text); /* kept for Retry */
-        } else {
+        if (s->message_id != 0)
+            bridge_send_failed(s, r);
+        else
             queue_out_done(s->outbox_id);
-        }
         break;
     }
-    free(s);
+    bridge_send_free(s);
 }
 
 /* The queue chose an outbox row: send it through the back end (a received
@@ -200,9 +261,15 @@ void bridge_send(const struct store_outbox *o, void *arg)
     p = json_tokener_parse(o->payload);
     s->outbox_id = o->id;
     s->account_id = o->account_id;
+    s->contact_id = o->contact_id;
     s->message_id = o->message_id;
     s->unknown = o->unknown;
-    if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
+    if (a != NULL && c != NULL && !register_domain_allowed(a->jid)) {
+        memset(&r, 0, sizeof(r));
+        r.outcome = NET_FAIL;
+        r.text = BRIDGE_DOMAIN_GONE;
+        bridge_send_done(&r, s);
+    } else if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
         memset(&r, 0, sizeof(r));
         r.outcome = a == NULL || c == NULL ? NET_FAIL : NET_AUTH;
         r.text = a && a->last_error ? a->last_error
@@ -228,6 +295,45 @@ void bridge_send(const struct store_outbox *o, void *arg)
 }
 
 /* ---- a user's message ---- */
+
+/* Remembers a message stored in this turn's transaction. */
+static void bridge_pending_add(const struct message_in *in)
+{
+    struct bridge_pending *p = xcalloc(1, sizeof(*p));
+
+    p->from = xstrdup(in->from);
+    p->to = xstrdup(in->to);
+    p->id = in->id ? xstrdup(in->id) : NULL;
+    p->next = bridge_pending;
+    bridge_pending = p;
+}
+
+/* The turn's transaction ended: when it was rolled back, every message it
+ * held is bounced to its sender at once (the store cannot hold the
+ * bounce either). */
+void bridge_out_committed(int ok, void *arg)
+{
+    struct bridge_pending *p;
+    char *xml;
+
+    while ((p = bridge_pending) != NULL) {
+        bridge_pending = p->next;
+        if (!ok) {
+            xml = message_error_xml(p->to, p->from, p->id, "wait",
+                                    "resource-constraint",
+                                    "The gateway could not store this "
+                                    "message, so it was not sent; try again "
+                                    "later");
+            component_send_raw(xml, strlen(xml));
+            free(xml);
+            log_warn("bridge: a message of %s not stored; bounced", p->from);
+        }
+        free(p->from);
+        free(p->to);
+        free(p->id);
+        free(p);
+    }
+}
 
 /* Splits text into parts of at most max characters, at a space or newline
  * when one is near; calls fn for each part. */
@@ -262,12 +368,13 @@ struct bridge_out {
     const char *reply_to; /* network id of the quoted message */
     char *reply_owned;
     size_t parts_left;
+    int stored; /* message rows were written: bounce if they roll back */
 };
 
 /* A message row for something the user sent, so statuses and failures can
  * be traced back to the stanza. */
-static long long bridge_out_message(const struct bridge_out *o,
-                                    const char *text, int last)
+static long long bridge_out_message(struct bridge_out *o, const char *text,
+                                    int last)
 {
     struct store_message m = {.account_id = o->a->id,
                               .contact_id = o->contact_id,
@@ -280,6 +387,7 @@ static long long bridge_out_message(const struct bridge_out *o,
                                               bridge_setting(o->a, "receipts"),
                               .want_markers = o->in->markable && last};
 
+    o->stored = 1;
     return bridge_message_add(&m, text);
 }
 
@@ -496,14 +604,18 @@ static void bridge_file(struct bridge_out *o, const char *url)
 void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                          const struct store_account *a, const char *wa_id)
 {
-    struct bridge_out o = {in, a, 0, NULL, NULL, 0};
+    struct bridge_out o = {in, a, 0, NULL, NULL, 0, 0};
     const char *url;
     char *local;
     int created;
 
     if (bridge_refuse(st, in))
         return;
-    queue_begin();
+    if (queue_begin() < 0) {
+        message_error_reply(st, "wait", "internal-server-error",
+                            "The gateway could not store this message");
+        return;
+    }
     local = xasprintf("+%s", wa_id);
     o.contact_id =
         store_contact_ensure(bridge.st, a->id, wa_id, local, NULL, &created);
@@ -523,5 +635,7 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
         bridge_file(&o, url);
     else
         bridge_text(&o);
+    if (o.stored)
+        bridge_pending_add(in);
     free(o.reply_owned);
 }

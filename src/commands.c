@@ -57,7 +57,7 @@ static int commands_domain_allowed(const char *jid)
     char domain[JID_MAX + 1];
 
     return jid != NULL && jid_domain(jid, domain, sizeof(domain)) == 0 &&
-           conf_list_has(cs.allowed, domain);
+           conf_list_has_domain(cs.allowed, domain);
 }
 
 /* 1 when the bare jid may run def. */

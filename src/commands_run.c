@@ -21,6 +21,13 @@
 #define COMMANDS_REGISTER_TEXT                                                 \
     "Enter the Phone number ID of your WhatsApp Business number and a "        \
     "permanent access token (Meta Business Settings > System users)."
+/* A token typed in a chat message stays in the user's history. */
+#define COMMANDS_TOKEN_NOTE                                                    \
+    "Note: your access token is now in this chat's history, and in your "      \
+    "server's message archive if it keeps one: delete it there if you can. "   \
+    "Next time use the registration form (your client's registration with "    \
+    "the gateway, or the Register ad-hoc command), which keeps it out of "     \
+    "the archive."
 #define COMMANDS_NOT_REGISTERED                                                \
     "You are not registered with this gateway: run the Register command "      \
     "first"
@@ -137,6 +144,13 @@ static int commands_register_form(struct commands_req *r, xmpp_stanza_t *x)
     return 0;
 }
 
+/* After a chat Register: where the token went. */
+static void commands_token_note(struct commands_req *r)
+{
+    if (r->iq == NULL && commands_value(r, "access_token") != NULL)
+        commands_say(r, "%s", COMMANDS_TOKEN_NOTE);
+}
+
 /* The bridge has checked and stored the credentials (or not). */
 static void commands_registered(int ok, const char *text, void *arg)
 {
@@ -149,6 +163,7 @@ static void commands_registered(int ok, const char *text, void *arg)
                      text, component_jid());
     else
         commands_fail(r, "Registration failed: %s", text);
+    commands_token_note(r);
     commands_finish(r);
 }
 
@@ -168,6 +183,7 @@ static void commands_register_run(struct commands_req *r)
                                       r, commands.ops.arg);
         return;
     }
+    commands_token_note(r);
     commands_finish(r);
 }
 
@@ -472,7 +488,8 @@ const struct commands_def commands_defs[] = {
     {"register",
      "Register",
      "register <phone_number_id> <access_token>",
-     "register your WhatsApp Business number",
+     "register your WhatsApp Business number (typed here, the token stays "
+     "in your chat history: prefer the registration form)",
      0,
      {"phone_number_id", "access_token"},
      2,

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ini.h>
 
@@ -836,6 +837,25 @@ void conf_free(struct conf *c)
     }
     free(c->path);
     free(c);
+}
+
+int conf_list_has_domain(const char *list, const char *domain)
+{
+    size_t n;
+
+    if (list == NULL || domain == NULL || domain[0] == '\0')
+        return 0;
+    n = strlen(domain);
+    while (*list != '\0') {
+        size_t len;
+
+        list += strspn(list, " \t");
+        len = strcspn(list, " \t");
+        if (len == n && strncasecmp(list, domain, n) == 0)
+            return 1;
+        list += len;
+    }
+    return 0;
 }
 
 int conf_list_has(const char *list, const char *word)

@@ -164,32 +164,42 @@ static void queue_checkpoint(evutil_socket_t fd, short what, void *arg)
     store_checkpoint(queue.st);
 }
 
-static void queue_commit(void *arg)
+/* Commits the turn's transaction; a failure is reported upward so that
+ * what it held (a user's message) is bounced, not silently lost. */
+static int queue_end(void)
 {
-    if (queue.in_txn) {
-        queue.in_txn = 0;
-        if (store_commit(queue.st) < 0)
-            log_error("queue: commit failed; this turn's work is lost");
-    }
+    int rc;
+
+    queue.in_txn = 0;
+    rc = store_commit(queue.st);
+    if (rc < 0)
+        log_error("queue: commit failed; this turn's work is rolled back");
+    if (queue.ops.committed != NULL)
+        queue.ops.committed(rc == 0, queue.ops.arg);
+    return rc;
 }
 
-void queue_begin(void)
+static void queue_commit(void *arg)
 {
     if (queue.in_txn)
-        return;
+        queue_end();
+}
+
+int queue_begin(void)
+{
+    if (queue.in_txn)
+        return 0;
     if (store_begin(queue.st) < 0)
-        return;
+        return -1;
     queue.in_txn = 1;
     loop_defer(queue_commit, NULL);
     queue_kick();
+    return 0;
 }
 
 int queue_flush(void)
 {
-    if (!queue.in_txn)
-        return 0;
-    queue.in_txn = 0;
-    return store_commit(queue.st);
+    return queue.in_txn ? queue_end() : 0;
 }
 
 void queue_kick(void)
@@ -510,7 +520,7 @@ static struct queue_domain *queue_domain(const char *name)
     return d;
 }
 
-/* The rows of p are held (state 3) until their domain's retry. */
+/* The rows of p are held (state 5) until their domain's retry. */
 static void queue_ping_hold(const struct queue_ping *p)
 {
     int i;

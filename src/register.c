@@ -30,7 +30,7 @@ int register_domain_allowed(const char *jid)
     char domain[JID_MAX + 1];
 
     return jid_domain(jid, domain, sizeof(domain)) == 0 &&
-           conf_list_has(reg.allowed, domain);
+           conf_list_has_domain(reg.allowed, domain);
 }
 
 void register_reply_ok(xmpp_stanza_t *iq)

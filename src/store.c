@@ -26,6 +26,8 @@ struct store {
     sqlite3 *db;
     struct store_cached cache[STORE_STMT_CACHE];
     int ncache;
+    int in_txn; /* between store_begin() and store_commit()/_rollback() */
+    int failed; /* a statement of the open transaction failed */
 };
 
 /* Migration N takes the schema from version N to N + 1. */
@@ -145,6 +147,13 @@ static const char *const store_migrations[] = {
      * reached the contact: unknown = 1 marks its row, which is sent again
      * once only, and its user is told it may have arrived twice. */
     "ALTER TABLE outbox ADD COLUMN unknown INTEGER NOT NULL DEFAULT 0;",
+    /* 3 -> 4: a file from WhatsApp keeps its place in its contact's order.
+     * state 4: the file's slot, holding a placeholder until the file is
+     * ready; 3: waiting behind a slot of the same contact (contact_id).
+     * Neither is sent until released (store_inbox_release_waiting()). */
+    "ALTER TABLE inbox ADD COLUMN contact_id INTEGER;"
+    "CREATE INDEX inbox_waiting ON inbox (contact_id, state, id)"
+    "  WHERE state >= 3;",
 };
 
 #define STORE_NMIGRATIONS                                                      \
@@ -236,6 +245,30 @@ static int store_create_private(const char *path)
     return 0;
 }
 
+/* FERRY_TEST_MAX_PAGES=N (tests only; see tests/e2e/README.md): the
+ * database may not grow past N pages, so a test can make writes fail as on
+ * a full disk. It only ever takes room away. */
+static int store_test_max_pages(struct store *st)
+{
+    const char *v = getenv("FERRY_TEST_MAX_PAGES");
+    char *sql;
+    int rc;
+
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    if (strspn(v, "0123456789") != strlen(v) || strlen(v) > 9) {
+        log_error("store: FERRY_TEST_MAX_PAGES is not a number of pages");
+        return -1;
+    }
+    log_warn("store: FERRY_TEST_MAX_PAGES=%s: the database may not grow "
+             "past that (a test setting)",
+             v);
+    sql = xasprintf("PRAGMA max_page_count = %s;", v);
+    rc = store_exec(st, sql);
+    free(sql);
+    return rc;
+}
+
 static int store_pragmas(struct store *st, const char *synchronous)
 {
     char *sql;
@@ -257,7 +290,7 @@ static int store_pragmas(struct store *st, const char *synchronous)
                     strcmp(synchronous, "full") == 0 ? "FULL" : "NORMAL");
     rc = store_exec(st, sql);
     free(sql);
-    return rc;
+    return rc < 0 ? -1 : store_test_max_pages(st);
 }
 
 struct store *store_open(const char *path, const char *synchronous)
@@ -318,16 +351,34 @@ sqlite3 *store_db(struct store *st)
  * finalises its SQL on each call. */
 int store_begin(struct store *st)
 {
-    return store_run(st, store_stmt(st, "BEGIN IMMEDIATE"));
+    if (store_run(st, store_stmt(st, "BEGIN IMMEDIATE")) < 0)
+        return -1;
+    st->in_txn = 1;
+    st->failed = 0;
+    return 0;
 }
 
+/* A transaction in which a statement failed is rolled back, never
+ * committed in part: its caller reports the loss. */
 int store_commit(struct store *st)
 {
+    if (st->in_txn && st->failed) {
+        log_error("store: a statement of this transaction failed; rolled "
+                  "back");
+        store_rollback(st);
+        return -1;
+    }
     if (store_run(st, store_stmt(st, "COMMIT")) < 0) {
         store_rollback(st);
         return -1;
     }
+    st->in_txn = 0;
     return 0;
+}
+
+int store_failed(struct store *st)
+{
+    return st->in_txn && st->failed;
 }
 
 int store_checkpoint(struct store *st)
@@ -346,6 +397,8 @@ void store_rollback(struct store *st)
 {
     if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    st->in_txn = 0;
+    st->failed = 0;
 }
 
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)
@@ -378,9 +431,12 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql)
 
 /* ---- row helpers for store_rows.c, store_admin.c and store_media.c ---- */
 
-/* Logs the database's last error with the statement it came from. */
+/* Logs the database's last error with the statement it came from; the
+ * open transaction, if any, can no longer commit. */
 void store_log_stmt(struct store *st, sqlite3_stmt *s)
 {
+    if (st->in_txn)
+        st->failed = 1;
     log_error("store: %s (in \"%.60s\")", sqlite3_errmsg(store_db(st)),
               sqlite3_sql(s));
 }
@@ -412,8 +468,16 @@ int store_run(struct store *st, sqlite3_stmt *s)
 {
     int rc;
 
-    if (s == NULL)
+    if (s == NULL) {
+        st->failed = st->in_txn;
         return -1;
+    }
+    if (st->in_txn && sqlite3_get_autocommit(st->db)) {
+        /* SQLite rolled the transaction back after an error (a full
+         * disk, I/O): nothing more may run outside it */
+        st->failed = 1;
+        return -1;
+    }
     rc = sqlite3_step(s);
     if (rc != SQLITE_DONE)
         store_log_stmt(st, s);

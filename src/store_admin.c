@@ -70,7 +70,7 @@ int store_stats_get(struct store *st, long long account_id,
         account_id);
     s->inbox_held = store_admin_int(
         st,
-        store_stmt(st, "SELECT count(*) FROM inbox WHERE state = 2"
+        store_stmt(st, "SELECT count(*) FROM inbox WHERE state IN (2, 5)"
                        " AND " STORE_ADMIN_ACCOUNT),
         account_id);
     s->accounts = store_admin_int(

@@ -704,6 +704,26 @@ long long store_outbox_add(struct store *st, long long account_id,
     return store_insert(st, s);
 }
 
+long long store_outbox_put(struct store *st, long long id, long long account_id,
+                           long long contact_id, long long message_id,
+                           const char *kind, const char *payload)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO outbox (id, account_id, contact_id, message_id, kind,"
+            " payload, created) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_bind_id(s, 2, contact_id);
+    store_bind_id(s, 3, message_id);
+    store_bind_text(s, 4, kind);
+    store_bind_text(s, 5, payload);
+    sqlite3_bind_int64(s, 6, now_s());
+    sqlite3_bind_int64(s, 7, id);
+    return store_insert(st, s);
+}
+
 /* Calls fn for the due head of each contact's queue (and for due rows
  * without contact), in id order. */
 int store_outbox_heads(struct store *st, long long now_ms, int max,
@@ -951,7 +971,7 @@ long long store_inbox_release(struct store *st, long long account_id)
         st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
             " stanza_id, bounces) SELECT account_id, recipient, stanza,"
             " created, stanza_id, bounces FROM inbox"
-            " WHERE account_id = ?1 AND state IN (2, 3) ORDER BY id");
+            " WHERE account_id = ?1 AND state IN (2, 5) ORDER BY id");
     long long n;
 
     if (s == NULL)
@@ -963,17 +983,169 @@ long long store_inbox_release(struct store *st, long long account_id)
     if (n == 0)
         return 0;
     s = store_stmt(st, "DELETE FROM inbox WHERE account_id = ?1"
-                       " AND state IN (2, 3)");
+                       " AND state IN (2, 5)");
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
     return store_run(st, s) < 0 ? -1 : n;
 }
 
+long long store_inbox_add_slot(struct store *st, long long account_id,
+                               long long contact_id, const char *recipient,
+                               const char *placeholder, const char *stanza_id)
+{
+    sqlite3_stmt *s = store_stmt(st, "INSERT INTO inbox (account_id,"
+                                     " recipient, stanza, created, stanza_id,"
+                                     " contact_id, state)"
+                                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 4)");
+
+    if (s == NULL)
+        return -1;
+    store_bind_id(s, 1, account_id);
+    store_bind_text(s, 2, recipient);
+    store_bind_text(s, 3, placeholder);
+    sqlite3_bind_int64(s, 4, wall_ms());
+    store_bind_text(s, 5, stanza_id);
+    sqlite3_bind_int64(s, 6, contact_id);
+    return store_insert(st, s);
+}
+
+long long store_inbox_add_after(struct store *st, long long account_id,
+                                long long contact_id, const char *recipient,
+                                const char *stanza, const char *stanza_id)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
+            " stanza_id, contact_id, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+            " CASE WHEN EXISTS (SELECT 1 FROM inbox WHERE contact_id = ?6"
+            " AND state = 4) THEN 3 ELSE 0 END)");
+
+    if (s == NULL)
+        return -1;
+    store_bind_id(s, 1, account_id);
+    store_bind_text(s, 2, recipient);
+    store_bind_text(s, 3, stanza);
+    sqlite3_bind_int64(s, 4, wall_ms());
+    store_bind_text(s, 5, stanza_id);
+    sqlite3_bind_int64(s, 6, contact_id);
+    return store_insert(st, s);
+}
+
+/* The contact's waiting rows before its oldest slot (all when none) are
+ * queued again, in their order, after every queued row. */
+static int store_inbox_release_waiting(struct store *st, long long contact_id)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
+            " stanza_id, bounces, contact_id) SELECT account_id, recipient,"
+            " stanza, created, stanza_id, bounces, contact_id FROM inbox"
+            " WHERE contact_id = ?1 AND state = 3 AND id < coalesce((SELECT"
+            " min(id) FROM inbox WHERE contact_id = ?1 AND state = 4),"
+            " 9223372036854775807) ORDER BY id");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, contact_id);
+    if (store_run(st, s) < 0)
+        return -1;
+    s = store_stmt(st, "DELETE FROM inbox WHERE contact_id = ?1 AND state = 3"
+                       " AND id < coalesce((SELECT min(id) FROM inbox"
+                       " WHERE contact_id = ?1 AND state = 4),"
+                       " 9223372036854775807)");
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, contact_id);
+    return store_run(st, s);
+}
+
+long long store_inbox_slot_fill(struct store *st, long long account_id,
+                                const char *stanza_id, const char *stanza)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT contact_id FROM inbox"
+                                     " WHERE account_id = ?1"
+                                     " AND stanza_id = ?2 AND state = 4");
+    long long contact;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_bind_text(s, 2, stanza_id);
+    contact = store_int(st, s, 0);
+    if (contact <= 0)
+        return contact;
+    s = store_stmt(st, "UPDATE inbox SET stanza = ?3, state = 3"
+                       " WHERE account_id = ?1 AND stanza_id = ?2"
+                       " AND state = 4");
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_bind_text(s, 2, stanza_id);
+    store_bind_text(s, 3, stanza);
+    if (store_run(st, s) < 0 || store_inbox_release_waiting(st, contact) < 0)
+        return -1;
+    return contact;
+}
+
+static void *store_inbox_read_ll(sqlite3_stmt *s)
+{
+    long long *v = xmalloc(sizeof(*v));
+
+    *v = sqlite3_column_int64(s, 0);
+    return v;
+}
+
+/* A slot that gave up: its placeholder is a waiting row now, under an id
+ * of its own (the file, when it comes, has the slot's). */
+static int store_inbox_slot_give_up(struct store *st, long long contact_id,
+                                    long long cutoff)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE inbox SET state = 3, stanza_id ="
+                                     " stanza_id || '-wait' WHERE contact_id ="
+                                     " ?1 AND state = 4 AND created < ?2");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, contact_id);
+    sqlite3_bind_int64(s, 2, cutoff);
+    if (store_run(st, s) < 0)
+        return -1;
+    return store_inbox_release_waiting(st, contact_id);
+}
+
+long long store_inbox_slot_expire(struct store *st, long long cutoff)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT DISTINCT contact_id FROM inbox"
+                                     " WHERE state = 4 AND created < ?1");
+    void **rows;
+    size_t n, i;
+    int rc;
+
+    if (s != NULL)
+        sqlite3_bind_int64(s, 1, cutoff);
+    rc = store_all(st, s, store_inbox_read_ll, 1000, &rows, &n);
+    for (i = 0; i < n; i++) {
+        if (rc == 0 &&
+            store_inbox_slot_give_up(st, *(long long *)rows[i], cutoff) < 0)
+            rc = -1;
+        free(rows[i]);
+    }
+    free(rows);
+    return rc < 0 ? -1 : (long long)n;
+}
+
+long long store_inbox_slot_oldest(struct store *st)
+{
+    return store_int(st,
+                     store_stmt(st, "SELECT min(created) FROM inbox"
+                                    " WHERE state = 4"),
+                     0);
+}
+
 long long store_inbox_held(struct store *st)
 {
     return store_int(
-        st, store_stmt(st, "SELECT count(*) FROM inbox WHERE state >= 2"), 0);
+        st, store_stmt(st, "SELECT count(*) FROM inbox WHERE state IN (2, 5)"),
+        0);
 }
 
 long long store_inbox_count(struct store *st)
@@ -982,13 +1154,13 @@ long long store_inbox_count(struct store *st)
         st, store_stmt(st, "SELECT count(*) FROM inbox WHERE state = 0"), 0);
 }
 
-/* state 3: held because the barrier ping to the recipient's domain got no
+/* state 5: held because the barrier ping to the recipient's domain got no
  * answer; sent again by store_inbox_unhold() or with the account's held
  * rows (store_inbox_release()). */
 int store_inbox_hold(struct store *st, long long first, long long last,
                      long long now)
 {
-    sqlite3_stmt *s = store_stmt(st, "UPDATE inbox SET state = 3,"
+    sqlite3_stmt *s = store_stmt(st, "UPDATE inbox SET state = 5,"
                                      " settled = ?3 WHERE id BETWEEN ?1"
                                      " AND ?2 AND state = 0");
 
@@ -1010,14 +1182,14 @@ int store_inbox_hold(struct store *st, long long first, long long last,
     ", '/') - 1)"                                                              \
     " ELSE " STORE_INBOX_AT " END)"
 
-/* Like store_inbox_release(), for the rows held (state 3) for domain, or
+/* Like store_inbox_release(), for the rows held (state 5) for domain, or
  * for every domain when domain is NULL. */
 long long store_inbox_unhold(struct store *st, const char *domain)
 {
     sqlite3_stmt *s = store_stmt(
         st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
             " stanza_id, bounces) SELECT account_id, recipient, stanza,"
-            " created, stanza_id, bounces FROM inbox WHERE state = 3"
+            " created, stanza_id, bounces FROM inbox WHERE state = 5"
             " AND (?1 IS NULL OR " STORE_INBOX_DOMAIN " = lower(?1))"
             " ORDER BY id");
     long long n;
@@ -1030,7 +1202,7 @@ long long store_inbox_unhold(struct store *st, const char *domain)
     n = sqlite3_changes(store_db(st));
     if (n == 0)
         return 0;
-    s = store_stmt(st, "DELETE FROM inbox WHERE state = 3 AND (?1 IS NULL"
+    s = store_stmt(st, "DELETE FROM inbox WHERE state = 5 AND (?1 IS NULL"
                        " OR " STORE_INBOX_DOMAIN " = lower(?1))");
     if (s == NULL)
         return -1;
@@ -1044,7 +1216,7 @@ int store_inbox_held_accounts(struct store *st,
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT jid FROM account WHERE id IN"
                                      " (SELECT account_id FROM inbox"
-                                     " WHERE state >= 2)");
+                                     " WHERE state IN (2, 5))");
     int rc;
 
     if (s == NULL)

@@ -986,7 +986,14 @@ def test_registration_from_a_domain_not_allowed(make_bridge, connect_client,
     assert len(b.requests("/" + PNID, "GET")) == checks, \
         "WhatsApp was asked to check the credentials"
     assert not b.ferry.log_lines(re.escape(b.token)), "the token was logged"
-    g.flows()
+    # the bystander's account, of a domain no longer allowed, is kept but
+    # refused (issue 11 point 11)
+    b.open_window(BYSTANDER_CONTACT, pnid=PNID2)
+    mid = b.send(g.by, BYSTANDER_CONTACT, "bystander out")
+    e = b.wait_error(g.by, mid)
+    assert e.error_condition == "forbidden", e.xml
+    assert "no longer allowed" in network.error_text(e), e.xml
+    assert b.sent(BYSTANDER_CONTACT) == []
 
 
 def test_messages_from_unregistered_users(bridge, connect_client,

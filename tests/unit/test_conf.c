@@ -923,6 +923,13 @@ static void test_list_has(void **state)
     assert_false(conf_list_has("", "a"));
     assert_false(conf_list_has("ab", "a"));
     assert_false(conf_list_has(NULL, "a"));
+    /* allowed_domains: domains compare case-insensitively */
+    assert_true(conf_list_has_domain("a.org Example.ORG", "example.org"));
+    assert_true(conf_list_has_domain("example.org", "EXAMPLE.org"));
+    assert_false(conf_list_has_domain("example.org", "xample.org"));
+    assert_false(conf_list_has_domain("example.org", "example.org.evil"));
+    assert_false(conf_list_has_domain("example.org", ""));
+    assert_false(conf_list_has_domain(NULL, "a"));
     assert_false(conf_list_has("a", NULL));
     conf_free(NULL);
     (void)state;

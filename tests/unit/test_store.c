@@ -750,6 +750,144 @@ static void test_inbox_queue(void **state)
                 i3);
 }
 
+/* Caps the database at its current size, as a full disk would. */
+static void test_store_full(struct fixture *f)
+{
+    char *sql;
+
+    assert_int_equal(store_exec(f->st, "VACUUM"), 0);
+    sql = xasprintf("PRAGMA max_page_count = %lld",
+                    test_query(f, "PRAGMA page_count"));
+    assert_int_equal(store_exec(f->st, sql), 0);
+    free(sql);
+}
+
+/* A stanza larger than a page: it needs pages a full store cannot add. */
+static char *test_big_stanza(void)
+{
+    char *s = xmalloc(9000);
+
+    memset(s, 'x', 8999);
+    s[8999] = '\0';
+    return s;
+}
+
+/* A write that fails inside a transaction: nothing of the transaction
+ * commits, not even what was written before it, nor anything after (SQLite
+ * may have rolled it back already: nothing may run outside it). */
+static void test_txn_failed_rolls_back(void **state)
+{
+    struct fixture *f = *state;
+    char *big = test_big_stanza();
+    long long c = test_contact(f, f->acc, "4915100000001");
+
+    test_store_full(f);
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(store_failed(f->st), 0);
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "read", "{}") > 0);
+    assert_true(store_inbox_add(f->st, f->acc, "a@example.org", big, "x") < 0);
+    assert_int_equal(store_failed(f->st), 1);
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "typing", "{}") < 0);
+    assert_int_equal(store_commit(f->st), -1);
+    assert_int_equal(store_failed(f->st), 0);
+    assert_int_equal(store_outbox_count(f->st), 0);
+    assert_int_equal(store_inbox_count(f->st), 0);
+    /* the next transaction starts clean; outside one, a failure is the
+     * statement's alone */
+    assert_int_equal(store_begin(f->st), 0);
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "read", "{}") > 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(store_outbox_count(f->st), 1);
+    assert_true(store_inbox_add(f->st, f->acc, "a@example.org", big, "x") < 0);
+    assert_int_equal(store_failed(f->st), 0);
+    free(big);
+}
+
+/* FERRY_TEST_MAX_PAGES caps the database (tests/e2e/README.md); a value
+ * that is not a number refuses to open. */
+static void test_max_pages_knob(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st;
+
+    setenv("FERRY_TEST_MAX_PAGES", "12x", 1);
+    assert_null(store_open(f->path, "normal"));
+    setenv("FERRY_TEST_MAX_PAGES", "4321", 1);
+    st = store_open(f->path, "normal");
+    assert_non_null(st);
+    unsetenv("FERRY_TEST_MAX_PAGES");
+    store_close(f->st);
+    f->st = st;
+    assert_int_equal(test_query(f, "PRAGMA max_page_count"), 4321);
+}
+
+/* The queued stanzas after row after, comma-separated. */
+struct stanzas {
+    char s[256];
+    size_t n;
+    long long last;
+};
+
+static int test_collect_stanza(const struct store_inbox *i, void *arg)
+{
+    struct stanzas *o = arg;
+    int w = snprintf(o->s + o->n, sizeof(o->s) - o->n, "%s%s", o->n ? "," : "",
+                     i->stanza);
+
+    assert_true(w > 0 && (size_t)w < sizeof(o->s) - o->n);
+    o->n += (size_t)w;
+    o->last = i->id;
+    return 0;
+}
+
+static const char *test_stanzas(struct fixture *f, long long after)
+{
+    static struct stanzas o;
+
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(
+        store_inbox_fetch(f->st, after, 100, test_collect_stanza, &o), 0);
+    return o.s;
+}
+
+/* A file keeps its place in its contact's order: what the contact sent
+ * after it waits until it is ready (in any order of completion), or until
+ * its slot gives up and a placeholder goes instead. */
+static void test_inbox_slots(void **state)
+{
+    struct fixture *f = *state;
+    long long c1 = test_contact(f, f->acc, "4915100000001");
+    long long c2 = test_contact(f, f->acc, "4915100000002");
+    const char *u = "alice@example.org";
+
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "t0", "t0") > 0);
+    assert_int_equal(store_inbox_slot_oldest(f->st), 0);
+    assert_true(store_inbox_add_slot(f->st, f->acc, c1, u, "P1", "w1") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "cap1", "c") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "t1", "t1") > 0);
+    assert_true(store_inbox_add_slot(f->st, f->acc, c1, u, "P2", "w2") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "t2", "t2") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c2, u, "u1", "u1") > 0);
+    assert_string_equal(test_stanzas(f, 0), "t0,u1");
+    assert_true(store_inbox_slot_oldest(f->st) > 0);
+    /* the second file first: it waits for the first */
+    assert_int_equal(store_inbox_slot_fill(f->st, f->acc, "w2", "F2"), c1);
+    assert_string_equal(test_stanzas(f, 0), "t0,u1");
+    assert_int_equal(store_inbox_slot_fill(f->st, f->acc, "w1", "F1"), c1);
+    assert_string_equal(test_stanzas(f, 0), "t0,u1,F1,cap1,t1,F2,t2");
+    assert_int_equal(store_inbox_slot_oldest(f->st), 0);
+    assert_int_equal(store_inbox_slot_fill(f->st, f->acc, "w1", "F1"), 0);
+    /* a slot that gives up: its placeholder, then what waited */
+    assert_true(store_inbox_add_slot(f->st, f->acc, c1, u, "P3", "w3") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "t3", "t3") > 0);
+    assert_int_equal(store_inbox_slot_expire(f->st, wall_ms() - 60000), 0);
+    assert_int_equal(store_inbox_slot_expire(f->st, wall_ms() + 1), 1);
+    assert_string_equal(test_stanzas(f, 0), "t0,u1,F1,cap1,t1,F2,t2,P3,t3");
+    assert_int_equal(store_inbox_slot_fill(f->st, f->acc, "w3", "F3"), 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "F3", "w3") > 0);
+    assert_string_equal(test_stanzas(f, 0), "t0,u1,F1,cap1,t1,F2,t2,P3,t3,F3");
+}
+
 static long long test_inbox_rows(struct fixture *f, int state)
 {
     sqlite3_stmt *s = store_stmt(f->st, "SELECT count(*) FROM inbox"
@@ -1059,6 +1197,12 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_stats, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_failed, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_txn_failed_rolls_back, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_max_pages_knob, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_slots, test_setup,
                                         test_teardown),
     };
 
