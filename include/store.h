@@ -204,9 +204,9 @@ long long store_message_count(struct store *st);
 long long store_outbox_add(struct store *st, long long account_id,
                            long long contact_id, long long message_id,
                            const char *kind, const char *payload);
-/* Queues a row under the given id, free again once the row of that id was
- * deleted: a finished row's next step, keeping the row's place in its
- * contact's order. The id, or -1. */
+/* Queues a row under the given id (0: a new one), free again once the row of
+ * that id was deleted: a finished row's next step, keeping the row's place in
+ * its contact's order. The id, or -1. */
 long long store_outbox_put(struct store *st, long long id, long long account_id,
                            long long contact_id, long long message_id,
                            const char *kind, const char *payload);

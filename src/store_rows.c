@@ -689,19 +689,8 @@ long long store_outbox_add(struct store *st, long long account_id,
                            long long contact_id, long long message_id,
                            const char *kind, const char *payload)
 {
-    sqlite3_stmt *s = store_stmt(
-        st, "INSERT INTO outbox (account_id, contact_id, message_id, kind,"
-            " payload, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, account_id);
-    store_bind_id(s, 2, contact_id);
-    store_bind_id(s, 3, message_id);
-    store_bind_text(s, 4, kind);
-    store_bind_text(s, 5, payload);
-    sqlite3_bind_int64(s, 6, now_s());
-    return store_insert(st, s);
+    return store_outbox_put(st, 0, account_id, contact_id, message_id, kind,
+                            payload);
 }
 
 long long store_outbox_put(struct store *st, long long id, long long account_id,
@@ -720,7 +709,7 @@ long long store_outbox_put(struct store *st, long long id, long long account_id,
     store_bind_text(s, 4, kind);
     store_bind_text(s, 5, payload);
     sqlite3_bind_int64(s, 6, now_s());
-    sqlite3_bind_int64(s, 7, id);
+    store_bind_id(s, 7, id); /* NULL: a new id */
     return store_insert(st, s);
 }
 
