@@ -391,6 +391,18 @@ static int bridge_on_event(const struct net_event *ev, void *arg)
 
 /* ---- the webhook ---- */
 
+/* A webhook the store could not keep: 500, so that the network sends it
+ * again (the transaction is rolled back by then). */
+static void bridge_webhook_not_stored(const struct httpd_request *req,
+                                      struct httpd_response *res)
+{
+    log_error("bridge: webhook of %zu bytes not stored (store error); "
+              "answering 500 so that it comes again",
+              req->body_len);
+    metrics_inc(METRICS_REJECT_STORE);
+    httpd_respond(res, 500, "text/plain", "store unavailable\n");
+}
+
 /* POST /webhook/<backend>: verify, store every event, commit, then 200. */
 static void bridge_webhook_post(const struct httpd_request *req,
                                 struct httpd_response *res)
@@ -405,8 +417,7 @@ static void bridge_webhook_post(const struct httpd_request *req,
         return;
     }
     if (queue_flush() < 0 || store_begin(bridge.st) < 0) {
-        metrics_inc(METRICS_REJECT_STORE);
-        httpd_respond(res, 500, "text/plain", "store unavailable\n");
+        bridge_webhook_not_stored(req, res);
         return;
     }
     rc = bridge.be->webhook_parse(req->body, req->body_len, bridge_on_event,
@@ -414,11 +425,7 @@ static void bridge_webhook_post(const struct httpd_request *req,
     if (store_failed(bridge.st)) {
         /* nothing of it is kept: the network delivers it again */
         store_rollback(bridge.st);
-        log_error("bridge: webhook of %zu bytes not stored (store error); "
-                  "answering 500 so that it comes again",
-                  req->body_len);
-        metrics_inc(METRICS_REJECT_STORE);
-        httpd_respond(res, 500, "text/plain", "store unavailable\n");
+        bridge_webhook_not_stored(req, res);
         return;
     }
     if (rc < 0) {
@@ -430,11 +437,7 @@ static void bridge_webhook_post(const struct httpd_request *req,
         return;
     }
     if (store_commit(bridge.st) < 0) {
-        log_error("bridge: webhook of %zu bytes not committed; answering "
-                  "500 so that it comes again",
-                  req->body_len);
-        metrics_inc(METRICS_REJECT_STORE);
-        httpd_respond(res, 500, "text/plain", "store unavailable\n");
+        bridge_webhook_not_stored(req, res);
         return;
     }
     metrics_inc(METRICS_WEBHOOK_OK);

@@ -759,12 +759,15 @@ int store_outbox_delete(struct store *st, long long id)
     return store_run_ll(st, "DELETE FROM outbox WHERE id = ?1", id);
 }
 
-/* Records a failed attempt and when to try again. */
-int store_outbox_retry(struct store *st, long long id, int attempts,
-                       long long next_attempt, const char *last_error)
+/* Records an attempt and when to try again; unknown set marks the row as
+ * one whose outcome is unknown (never unmarked). */
+static int store_outbox_reschedule(struct store *st, long long id, int attempts,
+                                   long long next_attempt,
+                                   const char *last_error, int unknown)
 {
     sqlite3_stmt *s = store_stmt(st, "UPDATE outbox SET attempts = ?2,"
-                                     " next_attempt = ?3, last_error = ?4"
+                                     " next_attempt = ?3, last_error = ?4,"
+                                     " unknown = max(unknown, ?5)"
                                      " WHERE id = ?1");
 
     if (s == NULL)
@@ -773,7 +776,16 @@ int store_outbox_retry(struct store *st, long long id, int attempts,
     sqlite3_bind_int(s, 2, attempts);
     sqlite3_bind_int64(s, 3, next_attempt);
     store_bind_text(s, 4, last_error);
+    sqlite3_bind_int(s, 5, unknown);
     return store_run(st, s);
+}
+
+/* Records a failed attempt and when to try again. */
+int store_outbox_retry(struct store *st, long long id, int attempts,
+                       long long next_attempt, const char *last_error)
+{
+    return store_outbox_reschedule(st, id, attempts, next_attempt, last_error,
+                                   0);
 }
 
 /* Records an attempt whose outcome is unknown: marks the row, and when to
@@ -781,17 +793,8 @@ int store_outbox_retry(struct store *st, long long id, int attempts,
 int store_outbox_mark_unknown(struct store *st, long long id, int attempts,
                               long long next_attempt, const char *last_error)
 {
-    sqlite3_stmt *s = store_stmt(st, "UPDATE outbox SET unknown = 1,"
-                                     " attempts = ?2, next_attempt = ?3,"
-                                     " last_error = ?4 WHERE id = ?1");
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int(s, 2, attempts);
-    sqlite3_bind_int64(s, 3, next_attempt);
-    store_bind_text(s, 4, last_error);
-    return store_run(st, s);
+    return store_outbox_reschedule(st, id, attempts, next_attempt, last_error,
+                                   1);
 }
 
 /* Pushes the contact's queued rows to next_attempt at the earliest. */
