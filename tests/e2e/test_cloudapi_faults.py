@@ -8,6 +8,7 @@ and ejabberd; the message counts are printed (see them with -s or -rA)."""
 
 import calendar
 import collections
+import re
 import threading
 import time
 
@@ -162,6 +163,11 @@ def test_xmpp_server_down_while_webhooks_arrive(bridge, xmpp_server,
     user, password = c.user, c.password
     injected = []          # (wamid, body, monotonic, wall)
     c.disconnect()
+    # The outage starts once the server has ended the session: a message the
+    # server routes to a resource that is closing its stream (no XEP-0198) is
+    # the server's and the client's to lose, not the gateway's.
+    bridge.ferry.wait_log(r"<presence type=unavailable from=%s/"
+                          % re.escape(c.jid), timeout=10)
     try:
         xmpp_server.stop()
         t0 = time.monotonic()
