@@ -28,6 +28,9 @@
 #define HTTPD_CONN_LIMIT 256
 #define HTTPD_CONN_TIMEOUT_S 30
 #define HTTPD_SWEEP_MS 1000 /* how often request deadlines are checked */
+/* A body refused half-way is read on and thrown away up to this many more
+ * bytes, so that the answer is not lost to a reset of the connection. */
+#define HTTPD_DRAIN_MAX (1024 * 1024)
 
 struct httpd_route {
     const char *path;
@@ -44,6 +47,8 @@ struct httpd_conn {
     char *body; /* reserved + 1 bytes, NUL-terminated; NULL without body */
     size_t len;
     size_t reserved;
+    int refused;      /* 413 or 503 found mid-body, answered at its end */
+    size_t discarded; /* bytes thrown away since */
 };
 
 /* One TCP connection, from accept to close: the deadline of the request
@@ -335,6 +340,30 @@ static int httpd_take(struct httpd_conn *hc, const char *data, size_t n)
     return 0;
 }
 
+/* Takes a piece of the body; once it is refused, reads the rest and
+ * throws it away, so the answer goes out after the whole request (closing
+ * a socket with unread bytes resets it, and the client may never see the
+ * answer). 0 to read on, or the status to answer now: a client that
+ * sends more than HTTPD_DRAIN_MAX after the refusal is cut off. */
+static int httpd_drain(struct httpd_conn *hc, const char *data, size_t n)
+{
+    int status;
+
+    if (!hc->refused) {
+        status = httpd_take(hc, data, n);
+        if (status == 0)
+            return 0;
+        hc->refused = status;
+        httpd_release(hc);
+        log_debug("httpd: body refused with %d, reading the rest", status);
+        return 0;
+    }
+    if (n > HTTPD_DRAIN_MAX - hc->discarded)
+        return hc->refused;
+    hc->discarded += n;
+    return 0;
+}
+
 static enum MHD_Result httpd_access(void *cls, struct MHD_Connection *c,
                                     const char *url, const char *method,
                                     const char *version,
@@ -352,10 +381,12 @@ static enum MHD_Result httpd_access(void *cls, struct MHD_Connection *c,
         return status ? httpd_refuse(c, hc, status) : MHD_YES;
     }
     if (*upload_data_size > 0) {
-        status = httpd_take(hc, upload_data, *upload_data_size);
+        status = httpd_drain(hc, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return status ? httpd_refuse(c, hc, status) : MHD_YES;
     }
+    if (hc->refused)
+        return httpd_refuse(c, hc, hc->refused);
     return httpd_finish(c, hc, url, method);
 }
 

@@ -261,7 +261,8 @@ def test_http_chunked_bodies_take_budget_as_they_grow(bridge):
     assert status.startswith("HTTP/1.1 200"), status
     raw = b" " * (WEBHOOK_CAP + 1)
     status = chunked(bridge, raw, sign(raw, bridge.app_secret))
-    # libmicrohttpd 0.9.75 closes a chunked upload refused mid-body without
-    # always sending the queued 413: refused means no 200, stream closed
-    assert status == "" or status.startswith("HTTP/1.1 413"), status
+    # refused mid-body, ferry reads the rest and throws it away before it
+    # answers: closing with unread bytes would reset the connection and
+    # the client could lose the 413
+    assert status.startswith("HTTP/1.1 413"), status
     still_takes_webhooks(bridge)
