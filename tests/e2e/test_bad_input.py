@@ -29,7 +29,7 @@ import harness.network as network
 from harness.network import (DISPLAY, NS_NICK, PNID, PNID2, WAIT,
                              new_contact_announcement, Tracker,
                              register_form_xml, register_legacy_xml)
-from harness.util import wait_for
+from harness.util import http_status_line, wait_for
 
 sign = network.fake_cloudapi.sign
 new_wamid = network.fake_cloudapi.new_wamid
@@ -149,20 +149,14 @@ def post_over_the_cap(bridge, body):
                    "Content-Type: application/json\r\n"
                    "X-Hub-Signature-256: %s\r\nContent-Length: %d\r\n\r\n"
                    % (sign(body, bridge.app_secret), len(body))).encode())
-        s.settimeout(10)
-        got = b""
+        line = http_status_line(s, 10)
         try:
-            while b"\r\n" not in got:
-                d = s.recv(4096)
-                if not d:
-                    break
-                got += d
             s.sendall(body)
         except OSError:
             pass
     finally:
         s.close()
-    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", got)
+    m = re.match(r"HTTP/1\.[01] (\d{3}) ", line)
     return int(m.group(1)) if m else None
 
 

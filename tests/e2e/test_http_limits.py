@@ -16,7 +16,7 @@ import time
 
 from test_bad_input import dumps, envelope, post, sign
 
-from harness.util import wait_for
+from harness.util import http_status_line, wait_for
 
 WEBHOOK_CAP = 4 * 1024 * 1024
 MIB = 1024 * 1024
@@ -50,21 +50,6 @@ def closed_by_peer(s, wait):
         return False
     except OSError:
         return True
-
-
-def answer(s, wait):
-    """The status line ferry sent on s within wait seconds, or ''."""
-    s.settimeout(wait)
-    got = b""
-    try:
-        while b"\r\n" not in got:
-            d = s.recv(4096)
-            if not d:
-                break
-            got += d
-    except OSError:
-        pass
-    return got.split(b"\r\n", 1)[0].decode("latin-1")
 
 
 def rss_kb(pid):
@@ -165,7 +150,7 @@ def test_http_declared_too_large_refused_at_once(bridge):
         try:
             t0 = time.monotonic()
             s.sendall(head(declared))
-            status = answer(s, 3.0)
+            status = http_status_line(s, 3.0)
             took = time.monotonic() - t0
         finally:
             s.close()
@@ -206,7 +191,7 @@ def test_http_bodies_buffered_before_verification_bounded(bridge):
         time.sleep(0.5)
         peak = rss_kb(pid)
         for s in conns:
-            status = answer(s, 0.05)
+            status = http_status_line(s, 0.05)
             if status.startswith("HTTP/1.1 503") or s not in live:
                 refused += 1
     finally:
@@ -245,7 +230,7 @@ def chunked(bridge, body, sig, piece=65536):
                 s.sendall(b"0\r\n\r\n")
         except OSError:
             pass
-        return answer(s, 10.0)
+        return http_status_line(s, 10.0)
     finally:
         s.close()
 

@@ -148,3 +148,19 @@ def tail(path, lines=60, start=0):
         return "(cannot read %s: %s)" % (path, e)
     text = data.decode("utf-8", "replace").splitlines()
     return "\n".join(text[-lines:])
+
+
+def http_status_line(s, wait):
+    """The status line a server sent on socket s within wait seconds, or ''
+    (nothing, or the connection was closed or reset)."""
+    s.settimeout(wait)
+    got = b""
+    try:
+        while b"\r\n" not in got:
+            d = s.recv(4096)
+            if not d:
+                break
+            got += d
+    except OSError:
+        pass
+    return got.split(b"\r\n", 1)[0].decode("latin-1")
