@@ -31,6 +31,8 @@
 /* A body refused half-way is read on and thrown away up to this many more
  * bytes, so that the answer is not lost to a reset of the connection. */
 #define HTTPD_DRAIN_MAX (1024 * 1024)
+#define HTTPD_LOG_WARN_MS 60000 /* at most one libmicrohttpd warning a minute  \
+                                 */
 
 struct httpd_route {
     const char *path;
@@ -503,14 +505,32 @@ static int httpd_parse_listen(const char *listen, struct sockaddr_storage *ss,
 static void httpd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* libmicrohttpd's messages are mostly about what one client did (closed
+ * early, sent garbage): anyone can cause them, so at most one a minute is
+ * a warning, with the count of those held back; the rest go to debug. */
 static void httpd_log(void *cls, const char *fmt, va_list ap)
 {
+    static long long last_warn_ms = LLONG_MIN / 2;
+    static unsigned held_back;
     char *s = xvasprintf(fmt, ap);
     size_t n = strlen(s);
+    long long now = now_ms();
 
     if (n > 0 && s[n - 1] == '\n')
         s[n - 1] = '\0';
-    log_warn("httpd: %s", s);
+    if (now - last_warn_ms < HTTPD_LOG_WARN_MS) {
+        held_back++;
+        log_debug("httpd: %s", s);
+    } else {
+        if (held_back)
+            log_warn("httpd: %s (and %u more messages in the last minute, "
+                     "at debug level)",
+                     s, held_back);
+        else
+            log_warn("httpd: %s", s);
+        last_warn_ms = now;
+        held_back = 0;
+    }
     free(s);
 }
 

@@ -251,3 +251,35 @@ def test_http_chunked_bodies_take_budget_as_they_grow(bridge):
     # the client could lose the 413
     assert status.startswith("HTTP/1.1 413"), status
     still_takes_webhooks(bridge)
+
+
+def test_http_client_misbehaviour_does_not_flood_the_log(bridge):
+    """What one client does wrong at the HTTP level (here: requests cut off
+    mid-body, from many addresses) is anyone's to cause: libmicrohttpd's
+    messages about it reach the log as at most one warning a minute, with
+    a count of those held back (the rest at debug level)."""
+    pattern = r"(warn|debug): httpd: Connection was closed"
+
+    def warnings():
+        return len(bridge.ferry.log_lines(r" warn: httpd: "))
+
+    before, sent = warnings(), 0
+    while len(bridge.ferry.log_lines(pattern)) < 20 and sent < 500:
+        socks = []
+        for _ in range(25):
+            s = connect(bridge, source="127.0.%d.%d" % (1 + sent // 250,
+                                                       2 + sent % 250))
+            s.sendall(head(1000) + b'{"object":')
+            socks.append(s)
+            sent += 1
+        time.sleep(0.2)  # ferry has read the partial requests
+        for s in socks:
+            s.close()
+        time.sleep(0.1)
+    got = len(bridge.ferry.log_lines(pattern))
+    added = warnings() - before
+    print("%d cut-off requests: %d messages, %d warning line(s)"
+          % (sent, got, added))
+    assert got >= 20, "libmicrohttpd said nothing about %d cut requests" % sent
+    assert added <= 1, bridge.ferry.log_lines(r" warn: httpd: ")
+    still_takes_webhooks(bridge)
