@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Counters and a latency histogram, exported at /metrics in the Prometheus
- * text format together with gauges read when scraped. */
+/* Counters and a latency histogram, kept in memory since start; any
+ * module may count. metrics_export.h serves them at /metrics. */
 #ifndef FERRY_METRICS_H
 #define FERRY_METRICS_H
 
-struct store;
+struct buf;
 
 enum metrics_counter {
     METRICS_OUT_SENT,         /* requests the network accepted */
@@ -27,7 +27,8 @@ enum metrics_counter {
     METRICS_NCOUNTERS,
 };
 
-void metrics_init(struct store *st);
+/* Starts the uptime clock. */
+void metrics_init(void);
 void metrics_inc(enum metrics_counter c);
 void metrics_add(enum metrics_counter c, unsigned long long n);
 unsigned long long metrics_get(enum metrics_counter c);
@@ -35,5 +36,7 @@ unsigned long long metrics_get(enum metrics_counter c);
 void metrics_observe_http_ms(long long ms);
 /* Seconds since metrics_init(). */
 long long metrics_uptime(void);
+/* Appends the counters and the histogram in the Prometheus text format. */
+void metrics_write(struct buf *b);
 
 #endif

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "metrics_export.h"
 #include "notify.h"
 #include "queue.h"
 #include "store.h"
@@ -248,6 +249,7 @@ static void ferry_start(void)
         store_open(ferry.conf->store_path, ferry.conf->store_synchronous);
     if (ferry.store == NULL)
         fatal("cannot open the store %s", ferry.conf->store_path);
+    metrics_init();
     loop_init();
     ferry_signals();
     http_init();
@@ -256,7 +258,7 @@ static void ferry_start(void)
     if (bridge_init(ferry.store, ferry.conf) < 0)
         fatal("cannot start the bridge");
     httpd_route("/health", ferry_health, NULL, FERRY_HEALTH_BODY_MAX);
-    metrics_init(ferry.store);
+    metrics_export_init(ferry.store);
     lim.conn_per_ip = (unsigned)ferry.conf->http_max_conn_per_ip;
     lim.request_timeout = (unsigned)ferry.conf->http_request_timeout;
     lim.max_buffered = (size_t)ferry.conf->http_max_buffered;

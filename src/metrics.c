@@ -1,14 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The /metrics endpoint: counters kept in memory since start, a histogram
- * of outgoing HTTP latency, and gauges (queues, accounts, connection) read
- * from the store and the component when scraped. */
+/* Counters kept in memory since start and a histogram of outgoing HTTP
+ * latency, written in the Prometheus text format; a leaf every layer may
+ * count in (the /metrics endpoint is metrics_export.c). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "component.h"
-#include "httpd.h"
 #include "metrics.h"
-#include "store.h"
 #include "util.h"
 
 static const struct {
@@ -48,7 +45,6 @@ static const long long metrics_bounds_ms[] = {5,   10,  25,   50,   100,
     (sizeof(metrics_bounds_ms) / sizeof(metrics_bounds_ms[0]))
 
 static struct {
-    struct store *st;
     unsigned long long counter[METRICS_NCOUNTERS];
     unsigned long long bucket[METRICS_NBUCKETS + 1];
     unsigned long long http_count;
@@ -87,7 +83,7 @@ void metrics_observe_http_ms(long long ms)
     metrics.http_sum_ms += ms;
 }
 
-static void metrics_counters(struct buf *b)
+static void metrics_write_counters(struct buf *b)
 {
     int i;
 
@@ -103,7 +99,7 @@ static void metrics_counters(struct buf *b)
     }
 }
 
-static void metrics_histogram(struct buf *b)
+static void metrics_write_histogram(struct buf *b)
 {
     unsigned long long cum = 0;
     size_t i;
@@ -124,58 +120,13 @@ static void metrics_histogram(struct buf *b)
                 cum, (double)metrics.http_sum_ms / 1000.0, metrics.http_count);
 }
 
-static void metrics_gauge(struct buf *b, const char *name, const char *help,
-                          long long v)
+void metrics_write(struct buf *b)
 {
-    buf_appendf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name,
-                name, v);
+    metrics_write_counters(b);
+    metrics_write_histogram(b);
 }
 
-static void metrics_gauges(struct buf *b)
+void metrics_init(void)
 {
-    metrics_gauge(b, "ferry_outbox_depth",
-                  "Rows waiting to go to the network (incl. failed).",
-                  store_outbox_count(metrics.st));
-    metrics_gauge(b, "ferry_inbox_depth",
-                  "Stanzas waiting for XMPP server confirmation.",
-                  store_inbox_count(metrics.st));
-    metrics_gauge(b, "ferry_inbox_held",
-                  "Messages the user's server bounced, held until the user "
-                  "is online.",
-                  store_inbox_held(metrics.st));
-    metrics_gauge(b, "ferry_accounts", "Registered accounts.",
-                  store_account_count(metrics.st));
-    metrics_gauge(b, "ferry_component_connected",
-                  "1 when the XEP-0114 stream is up.", component_connected());
-    metrics_gauge(b, "ferry_component_reconnects_total",
-                  "Reconnects of the XEP-0114 stream since start.",
-                  (long long)component_reconnects());
-    metrics_gauge(b, "ferry_uptime_seconds", "Seconds since start.",
-                  metrics_uptime());
-}
-
-static void metrics_serve(const struct httpd_request *req,
-                          struct httpd_response *res, void *arg)
-{
-    struct buf b;
-
-    if (strcmp(req->method, "GET") != 0) {
-        httpd_respond(res, 405, "text/plain", "method not allowed\n");
-        return;
-    }
-    buf_init(&b, 1024 * 1024);
-    metrics_counters(&b);
-    metrics_histogram(&b);
-    metrics_gauges(&b);
-    res->status = 200;
-    res->content_type = "text/plain; version=0.0.4";
-    res->len = b.len;
-    res->body = buf_take(&b);
-}
-
-void metrics_init(struct store *st)
-{
-    metrics.st = st;
     metrics.started = now_s();
-    httpd_route("/metrics", metrics_serve, NULL, 0);
 }
