@@ -125,7 +125,9 @@ mimetype, data | data_b64, media: "ok" | "null" | "error"; latitude,
 longitude; reply_to: {id, participant?, body?} with reply_form: full | bare |
 absent; from_me: true (sent from the phone: message.any only, source app);
 overlap: both | message | any; id (bare key id), timestamp; no_participant
-(group message without participant); extra (merged into the payload).
+(group message without participant); mentions: [ids] (in _data, as the
+engine puts them: WEBJS mentionedJidList, NOWEB/GOWS contextInfo.mentionedJid
+with @s.whatsapp.net); extra (merged into the payload).
 
 FAULT = an HTTP status (500: engine crash body, 502: nginx HTML, 422: not
 WORKING, 404, 401, 429, 503), "html502", "empty", "truncated", "drop",
@@ -280,19 +282,21 @@ def bare_id(message_id: str) -> str:
     return parts[2] if len(parts) >= 3 else message_id
 
 
-def png(width: int, seed: bytes) -> bytes:
-    """A small valid grey-scale PNG whose pixels depend on seed."""
+def png(modules: int, seed: bytes, scale: int = 8) -> bytes:
+    """A grey-scale PNG of modules x modules black or white squares, scale
+    pixels each, whose pattern depends on seed (a stand-in for a QR)."""
     rows = b""
-    for y in range(width):
-        row = bytes((seed[(x * 7 + y * 13) % len(seed)] & 1) * 255
-                    for x in range(width))
-        rows += b"\x00" + row
+    for y in range(modules):
+        row = bytes(((seed[(x * 7 + y * 13) % len(seed)] >> (x % 8)) & 1)
+                    * 255 for x in range(modules) for _ in range(scale))
+        rows += (b"\x00" + row) * scale
+    size = modules * scale
 
     def chunk(kind, data):
         return (struct.pack(">I", len(data)) + kind + data
                 + struct.pack(">I", zlib.crc32(kind + data)))
     return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, width, 8, 0, 0,
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0,
                                          0, 0))
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
@@ -940,11 +944,23 @@ class Payloads:
         if group and participant and not spec.get("no_participant"):
             payload["author"] = participant
         self.content(session, payload, spec)
+        if spec.get("mentions"):
+            self.mentions(payload, [chat_id(m) for m in spec["mentions"]])
         if spec.get("reply_to"):
             payload["replyTo"] = self.reply(spec)
         payload.update(spec.get("extra", {}))
         session.messages[mid] = payload
         return payload
+
+    def mentions(self, payload: dict, ids: list) -> None:
+        """Mentions stay engine-specific, in _data (not normalized)."""
+        if self.fake.config.engine in ("WEBJS", "WPP"):
+            payload["_data"]["mentionedJidList"] = ids
+            return
+        jids = [i.replace("@c.us", "@s.whatsapp.net") for i in ids]
+        payload["_data"]["message"] = {"extendedTextMessage": {
+            "text": payload["body"],
+            "contextInfo": {"mentionedJid": jids}}}
 
     def content(self, session: Session, payload: dict, spec: dict) -> None:
         mtype = spec.get("type", "text")
@@ -1162,7 +1178,7 @@ class FakeWAHA:
             contact.picture = None
             return
         name = f"{secrets.token_hex(8)}.png"
-        self.state.pictures[name] = png(32, secrets.token_bytes(16))
+        self.state.pictures[name] = png(8, secrets.token_bytes(16))
         contact.picture = name
 
     def picture_url(self, contact: Optional[Contact]) -> Optional[str]:
@@ -2021,7 +2037,7 @@ class Sandbox:
     async def answer(self, session: Session, chat: str, sent: dict,
                      kind: str) -> None:
         echo = self.fake.config.echo_contacts
-        text = sent["body"] or f"a {MEDIA_SENDS.get(kind, 'message')}"
+        text = sent["body"] or f"your {MEDIA_SENDS.get(kind, 'message')}"
         if chat.split("@")[0] in echo:
             await asyncio.sleep(0.2)
             await self.react(session, chat, None, sent["id"], "👍")
@@ -2287,7 +2303,8 @@ class ControlAPI:
     async def edit(self, request):
         session, body = await self.session_body(request)
         payload = self.fake.payloads.action(session, body)
-        payload.update({"body": body.get("text", ""), "hasMedia": False,
+        payload.update({"timestamp": int(time.time()),
+                        "body": body.get("text", ""), "hasMedia": False,
                         "media": None, "ack": 1, "ackName": "SERVER",
                         "editedMessageId": bare_id(body["message_id"])})
         return await self.emit(session, "message.edited", payload, body)

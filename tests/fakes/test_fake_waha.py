@@ -190,7 +190,7 @@ def hook(env, events=None, **extra) -> dict:
                              "attempts": 4}}, **extra)
 
 
-def wait_for(predicate, timeout=5.0):
+def wait_for(predicate, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
@@ -901,6 +901,11 @@ def test_group_message_from_a_lid_participant(env):
     assert payload["participant"] == "302@lid"
     assert payload["id"].startswith(f"false_{group['id']}_")
     assert payload["id"].endswith("_302@lid")
+    mention = env.ctl.post("inbound", {"chat": group["id"], "from": "301@lid",
+                                       "text": f"hi @{ME}",
+                                       "mentions": [ME]})["payload"]
+    info = mention["_data"]["message"]["extendedTextMessage"]["contextInfo"]
+    assert info["mentionedJid"] == [f"{ME}@s.whatsapp.net"]
     bare = env.ctl.post("inbound", {"chat": group["id"], "from": "301@lid",
                                     "text": "x", "no_participant": True})
     assert bare["payload"]["participant"] is None
