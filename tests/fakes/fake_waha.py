@@ -160,12 +160,13 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_cloudapi  # noqa: E402
 from fake_cloudapi import (HTML_502, ControlClient, ControlError,  # noqa
                            LoopThread, bad_request, tamper)
 
 log = logging.getLogger("fake_waha")
-__all__ = ["FakeWAHA", "WahaThread", "ControlClient", "sign", "chat_id",
-           "serialized", "main"]
+__all__ = ["FakeWAHA", "WahaThread", "ControlClient", "LoopThread", "sign",
+           "chat_id", "serialized", "main"]
 
 VERSION = "2026.7.1"
 ENGINES = ("GOWS", "NOWEB", "WEBJS", "WPP")
@@ -1146,22 +1147,10 @@ class FakeWAHA:
     def public_url(self) -> str:
         return (self.config.base_url or self.base_url).rstrip("/")
 
-    def spawn(self, coro) -> asyncio.Task:
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.task_done)
-        return task
-
-    def task_done(self, task: asyncio.Task) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception():
-            log.error("background task failed", exc_info=task.exception())
-
-    async def cancel_tasks(self) -> None:
-        tasks = list(self.tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    # background tasks, tracked for reset/stop/idle (self.tasks)
+    spawn = fake_cloudapi.FakeCloudAPI.spawn
+    task_done = fake_cloudapi.FakeCloudAPI.task_done
+    cancel_tasks = fake_cloudapi.FakeCloudAPI.cancel_tasks
 
     def is_down(self) -> bool:
         return time.monotonic() < self.state.down_until
@@ -1213,7 +1202,8 @@ class FakeWAHA:
         response = await self.api_response(request, handler)
         if not request.get("dropped"):
             record["status"] = response.status
-            record["response"] = summary(response)
+            record["response"] = fake_cloudapi.FakeCloudAPI \
+                .response_summary(response)
         if self.config.slow_ms:
             await asyncio.sleep(self.config.slow_ms / 1000)
         log.info("%s %s -> %d", request.method, request.path, response.status)
@@ -1242,17 +1232,8 @@ class FakeWAHA:
         return hmac.compare_digest(given.encode(),
                                    self.config.api_key.encode())
 
-    def take_fault(self, request: web.Request) -> Optional[dict]:
-        for rule in self.state.fail_rules:
-            if rule["path_contains"] not in request.path:
-                continue
-            if rule["method"] and rule["method"] != request.method:
-                continue
-            rule["count"] -= 1
-            if rule["count"] <= 0:
-                self.state.fail_rules.remove(rule)
-            return rule["error"]
-        return self.config.transient
+    # the next matching fail rule, else config.transient
+    take_fault = fake_cloudapi.FakeCloudAPI.take_fault
 
     async def record_request(self, request: web.Request) -> dict:
         raw = await request.read()
@@ -1298,16 +1279,6 @@ class FakeWAHA:
                 "presence": "online" if session.status == "WORKING"
                 else "offline",
                 "timestamps": {"activity": session.activity or None}}
-
-
-def summary(response: web.StreamResponse):
-    body = getattr(response, "body", None)
-    if not isinstance(body, (bytes, bytearray)):
-        return None
-    try:
-        return json.loads(body) if body else None
-    except ValueError:
-        return body.decode("utf-8", "replace")
 
 
 async def json_body(request: web.Request) -> dict:
@@ -2130,15 +2101,7 @@ class ControlAPI:
     def state(self) -> State:
         return self.fake.state
 
-    @staticmethod
-    async def body(request) -> dict:
-        try:
-            body = await request.json() if await request.read() else {}
-        except ValueError:
-            raise ControlError("body is not JSON") from None
-        if not isinstance(body, dict):
-            raise ControlError("body must be a JSON object")
-        return body
+    body = staticmethod(fake_cloudapi.ControlAPI.body)
 
     async def session_body(self, request) -> tuple:
         body = await self.body(request)
@@ -2453,27 +2416,12 @@ class ControlAPI:
 # ---------------------------------------------------------------------------
 
 
-class WahaThread:
+class WahaThread(fake_cloudapi.FakeThread):
     """A FakeWAHA on its own loop thread: start() returns the port."""
-
-    def __init__(self, **kwargs):
-        self.loop_thread = LoopThread()
-        self.fake = self.loop_thread.run(self._make(kwargs))
 
     @staticmethod
     async def _make(kwargs) -> FakeWAHA:
-        return FakeWAHA(**kwargs)
-
-    def start(self) -> int:
-        return self.loop_thread.run(self.fake.start())
-
-    def stop(self) -> None:
-        self.loop_thread.run(self.fake.stop())
-        self.loop_thread.close()
-
-    @property
-    def base_url(self) -> str:
-        return self.fake.base_url
+        return FakeWAHA(**kwargs)   # created on the loop it runs on
 
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from aiohttp import web
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_waha as fw  # noqa: E402
+from test_fake_cloudapi import Resp, idle, wait_for  # noqa: E402
 
 KEY = "test-api-key"
 HMAC_KEY = "test-hmac-key"
@@ -151,17 +152,6 @@ def clean(env):
     yield
 
 
-@dataclass
-class Resp:
-    status: int
-    headers: dict
-    raw: bytes
-
-    @property
-    def json(self):
-        return json.loads(self.raw)
-
-
 def http(method, url, body=None, key=KEY, headers=None) -> Resp:
     headers = dict(headers or {})
     if key is not None:
@@ -188,20 +178,6 @@ def hook(env, events=None, **extra) -> dict:
                  "hmac": {"key": HMAC_KEY},
                  "retries": {"policy": "constant", "delaySeconds": 1,
                              "attempts": 4}}, **extra)
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
-def idle(env) -> None:
-    assert env.ctl.post("idle", {"timeout": 5})["idle"]
 
 
 def create(env, name="default", webhook=None, **body) -> Resp:
