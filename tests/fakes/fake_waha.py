@@ -71,6 +71,7 @@ Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
   POST /_control/fail         {count=1, error: FAULT, path_contains?, method?}
   POST /_control/down         {on: bool} or {seconds: n}: connections to the
                               API are dropped, webhooks are held until up
+                              (inject with wait: "none" meanwhile)
   GET  /_control/requests     ?path_contains= ?method= ?since=
   GET  /_control/sent         ?session= ?chat= ?since=: accepted sends {seq,
                               session, path, type, chat_id, id, key_id, body,
