@@ -407,14 +407,26 @@ static void bridge_on_state(int connected, void *arg)
 
 int bridge_init(struct store *st, const struct conf *conf)
 {
-    struct component_handlers h = {bridge_on_message, roster_on_presence,
-                                   bridge_on_state, roster_on_reply, NULL};
-    struct register_ops r = {bridge_reg_lookup, bridge_reg_submit,
-                             bridge_reg_remove, NULL};
-    struct queue_ops q = {.send = bridge_send,
-                          .committed = bridge_out_committed};
-    struct commands_ops c = {bridge_cmd_register, bridge_cmd_unregister,
-                             bridge_cmd_retry, NULL};
+    static const struct component_handlers h = {
+        .message = bridge_on_message,
+        .presence = roster_on_presence,
+        .state = bridge_on_state,
+        .reply = roster_on_reply,
+    };
+    static const struct register_ops r = {
+        .lookup = bridge_reg_lookup,
+        .submit = bridge_reg_submit,
+        .remove = bridge_reg_remove,
+    };
+    static const struct queue_ops q = {
+        .send = bridge_send,
+        .committed = bridge_out_committed,
+    };
+    static const struct commands_ops c = {
+        .register_account = bridge_cmd_register,
+        .unregister = bridge_cmd_unregister,
+        .retry_failed = bridge_cmd_retry,
+    };
 
     bridge.st = st;
     bridge.be = net_backend_find(conf->network_backend);
