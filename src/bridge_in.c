@@ -281,6 +281,26 @@ static int bridge_in_message(const struct bridge_peer *p,
     return bridge_remember(p, ev, ev->geo ? ev->geo : ev->text);
 }
 
+/* The text of an edit: a correction of t, the message ferry knows (a
+ * file stays: its caption is new text), else a notice. Caller frees. */
+static char *bridge_in_edit(const struct net_event *ev,
+                            const struct store_message *t,
+                            struct message_out *o)
+{
+    char *text = bridge_body(ev), *snippet, *notice;
+
+    if (t != NULL && ev->media == NULL) {
+        o->replace_id = t->stanza_id;
+        snippet = bridge_snippet(text);
+        store_message_set_snippet(bridge.st, t->id, snippet);
+        free(snippet);
+        return text;
+    }
+    notice = xasprintf("[edited] %s", text);
+    free(text);
+    return notice;
+}
+
 /* XEP-0444 reaction, XEP-0308 correction or XEP-0424 retraction of a
  * message ferry knows; a readable notice when it does not. */
 static int bridge_in_action(const struct bridge_peer *p,
@@ -289,35 +309,35 @@ static int bridge_in_action(const struct bridge_peer *p,
     struct message_out o = {.from = p->jid, .to = p->a->jid, .id = ev->id};
     struct store_message *t = NULL;
     int known = bridge_lookup(p, ev->target, &t) == 0, rc;
-    char *text = NULL, *snippet;
+    char *text = NULL;
 
-    if (ev->kind == NET_EVENT_REACTION && known) {
-        o.reactions_id = t->stanza_id;
-        o.reaction = ev->emoji;
-    } else if (ev->kind == NET_EVENT_REACTION) {
-        text = *ev->emoji ? xasprintf("[reacted %s to a message]", ev->emoji)
-                          : xstrdup("[removed a reaction]");
-    } else if (ev->kind == NET_EVENT_REVOKE && known) {
-        o.retract_id = t->stanza_id;
-        store_message_set_snippet(bridge.st, t->id, "(a deleted message)");
-    } else if (ev->kind == NET_EVENT_REVOKE) {
-        text = xstrdup("[deleted a message]");
-    } else {
-        text = bridge_body(ev);
-        if (known && ev->media == NULL) { /* a file stays; its caption is
-                                             new text */
-            o.replace_id = t->stanza_id;
-            snippet = bridge_snippet(text);
-            store_message_set_snippet(bridge.st, t->id, snippet);
-            free(snippet);
+    switch (ev->kind) {
+    case NET_EVENT_REACTION:
+        if (known) {
+            o.reactions_id = t->stanza_id;
+            o.reaction = ev->emoji;
         } else {
-            o.body = xasprintf("[edited] %s", text);
-            free(text);
-            text = (char *)o.body;
+            text = *ev->emoji
+                       ? xasprintf("[reacted %s to a message]", ev->emoji)
+                       : xstrdup("[removed a reaction]");
         }
+        break;
+    case NET_EVENT_REVOKE:
+        if (known) {
+            o.retract_id = t->stanza_id;
+            store_message_set_snippet(bridge.st, t->id, "(a deleted message)");
+        } else {
+            text = xstrdup("[deleted a message]");
+        }
+        break;
+    case NET_EVENT_EDIT:
+        text = bridge_in_edit(ev, known ? t : NULL, &o);
+        break;
+    default: /* not an action on a message */
+        store_message_free(t);
+        return 0;
     }
-    if (o.body == NULL)
-        o.body = text;
+    o.body = text;
     rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, o.id,
                            message_build(&o));
     store_message_free(t);
@@ -354,12 +374,17 @@ static int bridge_on_incoming(const struct net_event *ev,
         free(p.jid);
         return p.contact_id < 0 ? -1 : 0;
     }
-    if (ev->kind == NET_EVENT_MESSAGE)
+    switch (ev->kind) {
+    case NET_EVENT_MESSAGE:
         rc = bridge_in_message(&p, ev);
-    else if (ev->kind == NET_EVENT_RENUMBER)
+        break;
+    case NET_EVENT_RENUMBER:
         rc = bridge_in_renumber(&p, ev);
-    else
+        break;
+    default:
         rc = bridge_in_action(&p, ev);
+        break;
+    }
     free(p.jid);
     return rc;
 }
