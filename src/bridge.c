@@ -73,14 +73,9 @@ int bridge_setting(const struct store_account *a, const char *key)
 
 char *bridge_snippet(const char *text)
 {
-    size_t n = strlen(text), i = 0, chars = 0, l;
+    size_t i = utf8_offset(text, BRIDGE_SNIPPET_CHARS);
 
-    while (i < n && chars < BRIDGE_SNIPPET_CHARS) {
-        l = utf8_char_len(text + i, n - i);
-        i += l ? l : 1;
-        chars++;
-    }
-    return i < n ? xasprintf("%.*s…", (int)i, text) : xstrdup(text);
+    return text[i] != '\0' ? xasprintf("%.*s…", (int)i, text) : xstrdup(text);
 }
 
 void bridge_fail_message(long long message_id, const char *condition,

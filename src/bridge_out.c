@@ -344,11 +344,10 @@ static void bridge_split(const char *text, size_t max,
     size_t n = strlen(text);
 
     while (n > 0) {
-        size_t bytes = 0, chars = 0, cut = 0, l;
+        size_t bytes = 0, chars = 0, cut = 0;
 
         while (bytes < n && chars < max) {
-            l = utf8_char_len(text + bytes, n - bytes);
-            bytes += l ? l : 1;
+            bytes += utf8_step(text + bytes, n - bytes);
             chars++;
             if (text[bytes - 1] == ' ' || text[bytes - 1] == '\n')
                 cut = bytes;
@@ -556,19 +555,6 @@ static char *bridge_media_payload(const char *url, const char *caption,
     return s;
 }
 
-/* Characters in s (UTF-8). */
-static size_t bridge_chars(const char *s)
-{
-    size_t n = strlen(s), i = 0, chars = 0, l;
-
-    while (i < n) {
-        l = utf8_char_len(s + i, n - i);
-        i += l ? l : 1;
-        chars++;
-    }
-    return chars;
-}
-
 /* A file the user sent: one "media" row, with the text as its caption; a
  * text too long for a caption follows as text messages. */
 static void bridge_file(struct bridge_out *o, const char *url)
@@ -576,7 +562,7 @@ static void bridge_file(struct bridge_out *o, const char *url)
     char *body = message_body_without_fallback(o->in), *payload;
     const char *caption =
         body != NULL && body[0] != '\0' && strcmp(body, url) != 0 ? body : NULL;
-    int separate = caption && bridge_chars(caption) > bridge.be->max_caption;
+    int separate = caption && utf8_chars(caption) > bridge.be->max_caption;
     long long id;
 
     if (o->in->reply_id != NULL)

@@ -17,6 +17,7 @@
 #include "jid.h"
 #include "log.h"
 #include "loop.h"
+#include "message.h"
 #include "metrics.h"
 #include "queue.h"
 #include "roster.h"
@@ -83,17 +84,10 @@ char *roster_subscribe_xml(const char *contact_jid, const char *user,
                            const char *name)
 {
     xmpp_stanza_t *p = roster_presence_new("subscribe", contact_jid, user);
-    char *text = NULL, *copy;
-    size_t len;
 
     if (name != NULL && *name != '\0')
         xmpp_stanza_set_ns(component_text_elem(p, "nick", name), NS_NICK);
-    if (xmpp_stanza_to_text(p, &text, &len) != XMPP_EOK)
-        fatal("roster: cannot serialise a presence");
-    copy = xstrndup(text, len);
-    xmpp_free(component_ctx(), text);
-    xmpp_stanza_release(p);
-    return copy;
+    return message_take_xml(p);
 }
 
 /* The contact's JID (caller frees). */
@@ -454,9 +448,7 @@ static char *roster_push_xml(const struct store_contact *c,
     xmpp_stanza_t *item = xmpp_stanza_new(component_ctx());
     xmpp_stanza_t *group = xmpp_stanza_new(component_ctx());
     xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
-    char *id = roster_push_id(c->account_id, c->network_id), *text = NULL;
-    char *copy, *safe;
-    size_t len;
+    char *id = roster_push_id(c->account_id, c->network_id), *safe;
 
     xmpp_stanza_set_id(iq, id);
     xmpp_stanza_set_from(iq, component_jid());
@@ -477,13 +469,8 @@ static char *roster_push_xml(const struct store_contact *c,
     xmpp_stanza_add_child_ex(item, group, 0);
     xmpp_stanza_add_child_ex(q, item, 0);
     xmpp_stanza_add_child_ex(iq, q, 0);
-    if (xmpp_stanza_to_text(iq, &text, &len) != XMPP_EOK)
-        fatal("roster: cannot serialise a roster push");
-    copy = xstrndup(text, len);
-    xmpp_free(component_ctx(), text);
-    xmpp_stanza_release(iq);
     free(id);
-    return copy;
+    return message_take_xml(iq);
 }
 
 char *roster_new_contact_xml(long long contact_id, const char *contact_jid,
