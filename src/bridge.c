@@ -51,7 +51,7 @@ int bridge_inbox_from(long long account_id, long long contact_id,
 
 char *bridge_contact_jid(const struct store_contact *c)
 {
-    return xasprintf("%s@%s", c->localpart, component_jid());
+    return roster_contact_jid(c);
 }
 
 long long bridge_message_add(struct store_message *m, const char *text)
@@ -148,7 +148,7 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
 {
     struct message_in in;
     struct store_account *a;
-    char *bare, wa[JID_PHONE_MAX];
+    char *bare, *wa = NULL;
 
     if (roster_on_privilege(st))
         return; /* XEP-0356: what the user's server lets us do */
@@ -174,7 +174,8 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
     } else if (!register_domain_allowed(a->jid)) {
         if (in.body != NULL)
             message_error_reply(st, "cancel", "forbidden", BRIDGE_DOMAIN_GONE);
-    } else if (jid_to_wa_id(in.to, component_jid(), wa, sizeof(wa)) < 0) {
+    } else if ((wa = jid_network_id(in.to, component_jid())) == NULL ||
+               jid_kind_of(wa) != JID_KIND_PHONE) { /* phones only, so far */
         message_error_reply(st, "modify", "jid-malformed",
                             "Not a WhatsApp contact: write to "
                             "+<country code><number>@ this gateway");
@@ -186,6 +187,7 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
         bridge_user_message(st, &in, a, wa);
     }
     store_account_free(a);
+    free(wa);
     free(bare);
 }
 

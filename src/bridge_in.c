@@ -132,13 +132,12 @@ static int bridge_peer(const struct store_account *a,
     struct store_contact *c;
     int created;
 
-    if ((local = jid_from_wa_id(ev->peer, "x")) == NULL) {
+    if (jid_kind_of(ev->peer) != JID_KIND_PHONE) { /* phones only, so far */
         log_warn("bridge: event %s from an id that is not a phone number",
                  ev->id);
         return -1;
     }
-    free(local);
-    local = xasprintf("+%s", ev->peer);
+    local = jid_local_of(ev->peer);
     p->a = a;
     p->contact_id = store_contact_ensure(bridge.st, a->id, ev->peer, local,
                                          ev->peer_name, &created);
@@ -196,8 +195,8 @@ static char *bridge_cards(const struct net_event *ev)
         buf_appendf(&b, "%sContact: %s\n", i ? "\n" : "",
                     c->name ? c->name : "(no name)");
         for (j = 0; j < c->nphones; j++) {
-            jid = c->phones[j].peer
-                      ? jid_from_wa_id(c->phones[j].peer, component_jid())
+            jid = jid_kind_of(c->phones[j].peer) == JID_KIND_PHONE
+                      ? jid_of(c->phones[j].peer, component_jid())
                       : NULL;
             buf_appendf(&b, "%s%s%s%s%s\n",
                         c->phones[j].phone ? c->phones[j].phone : "",

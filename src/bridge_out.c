@@ -11,6 +11,7 @@
 
 #include "bridge_int.h"
 #include "component.h"
+#include "jid.h"
 #include "log.h"
 #include "message.h"
 #include "net.h"
@@ -602,7 +603,7 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                             "The gateway could not store this message");
         return;
     }
-    local = xasprintf("+%s", wa_id);
+    local = jid_local_of(wa_id);
     o.contact_id =
         store_contact_ensure(bridge.st, a->id, wa_id, local, NULL, &created);
     free(local);

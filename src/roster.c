@@ -90,8 +90,7 @@ char *roster_subscribe_xml(const char *contact_jid, const char *user,
     return message_take_xml(p);
 }
 
-/* The contact's JID (caller frees). */
-static char *roster_contact_jid(const struct store_contact *c)
+char *roster_contact_jid(const struct store_contact *c)
 {
     return xasprintf("%s@%s", c->localpart, component_jid());
 }
@@ -116,19 +115,20 @@ static void roster_gateway_presence(const char *type, const char *from,
 static void roster_contact_presence(const char *type, const char *to,
                                     const struct store_account *a)
 {
-    char wa[JID_PHONE_MAX], *cj;
+    char *wa = jid_network_id(to, component_jid()), *cj;
     struct store_contact *c;
     int created;
     long long id;
 
-    if (jid_to_wa_id(to, component_jid(), wa, sizeof(wa)) < 0) {
+    if (wa == NULL || jid_kind_of(wa) != JID_KIND_PHONE) { /* phones only */
         if (type != NULL && strcmp(type, "subscribe") == 0)
             roster_send("unsubscribed", to, a->jid);
+        free(wa);
         return;
     }
-    cj = xasprintf("+%s@%s", wa, component_jid());
+    cj = jid_of(wa, component_jid());
     if (type != NULL && strcmp(type, "subscribe") == 0) {
-        char *local = xasprintf("+%s", wa);
+        char *local = jid_local_of(wa);
 
         id = store_contact_ensure(roster.st, a->id, wa, local, NULL, &created);
         free(local);
@@ -156,6 +156,7 @@ static void roster_contact_presence(const char *type, const char *to,
                     a->jid);
     }
     free(cj);
+    free(wa);
 }
 
 void roster_on_presence(xmpp_stanza_t *st, void *arg)
