@@ -8,6 +8,7 @@
 
 #include "bridge.h"
 #include "bridge_int.h"
+#include "bridge_job.h"
 #include "commands.h"
 #include "component.h"
 #include "conf.h"
@@ -52,6 +53,19 @@ int bridge_inbox_from(long long account_id, long long contact_id,
 char *bridge_contact_jid(const struct store_contact *c)
 {
     return roster_contact_jid(c);
+}
+
+long long bridge_outbox_put(long long id, long long account_id,
+                            long long contact_id, long long message_id,
+                            const struct bridge_job *j)
+{
+    char *payload = bridge_job_encode(j);
+    long long row =
+        store_outbox_put(bridge.st, id, account_id, contact_id, message_id,
+                         bridge_job_name(j->kind), payload);
+
+    free(payload);
+    return row;
 }
 
 long long bridge_message_add(struct store_message *m, const char *text)
@@ -395,6 +409,12 @@ static void bridge_advertise(const struct net_caps *c)
             disco_contact_feature_add(map[i].var);
 }
 
+/* What an outbox row asks of the queue. */
+static int bridge_row_flags(const struct store_outbox *o, void *arg)
+{
+    return bridge_job_flags(o->kind);
+}
+
 static void bridge_on_state(int connected, void *arg)
 {
     queue_xmpp_state(connected);
@@ -417,6 +437,7 @@ int bridge_init(struct store *st, const struct conf *conf)
     };
     static const struct queue_ops q = {
         .send = bridge_send,
+        .row_flags = bridge_row_flags,
         .committed = bridge_out_committed,
     };
     static const struct commands_ops c = {

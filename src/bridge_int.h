@@ -17,6 +17,7 @@ struct store_account;
 struct store_contact;
 struct store_message;
 struct store_outbox;
+struct bridge_job;
 
 #define BRIDGE_SEEN_TTL_S (8 * 24 * 3600) /* Meta retries for 7 days */
 #define BRIDGE_SNIPPET_CHARS 100          /* quoted in replies */
@@ -57,6 +58,11 @@ int bridge_setting(const struct store_account *a, const char *key);
 /* The start of text, at most BRIDGE_SNIPPET_CHARS characters (caller
  * frees). */
 char *bridge_snippet(const char *text);
+/* Puts job j in the outbox as row id (0: a new row) of the account, the
+ * contact (0: none) and the message (0: none); its id, or -1. */
+long long bridge_outbox_put(long long id, long long account_id,
+                            long long contact_id, long long message_id,
+                            const struct bridge_job *j);
 /* Adds the message row m (all but its snippet filled in), with the
  * snippet of text (NULL: none); its id, or -1. */
 long long bridge_message_add(struct store_message *m, const char *text);
@@ -100,14 +106,15 @@ int bridge_media_in(const struct store_account *a, long long contact_id,
 /* The timer that lets a file that takes too long give up its place. */
 void bridge_media_order_start(void);
 void bridge_media_order_stop(void);
-/* Runs a "fetch" outbox row: download, publish, OOB message. */
-void bridge_media_fetch(const struct store_outbox *o);
+/* Runs a fetch job (row o): download, publish, OOB message. */
+void bridge_media_fetch(const struct store_outbox *o,
+                        const struct bridge_job *j);
 /* The URL of a file the user's message carries (XEP-0066, or a body that
  * is a link to the upload service), or NULL. */
 const char *bridge_media_url(const struct message_in *in);
-/* Runs a "media" outbox row: download, upload, send by id; s (taken) gets
+/* Runs a media job (row o): download, upload, send by id; s (taken) gets
  * the outcome through bridge_send_done(). */
-void bridge_media_send(const struct store_outbox *o,
+void bridge_media_send(const struct bridge_job *j,
                        const struct store_account *a,
                        const struct store_contact *c, struct bridge_send *s);
 

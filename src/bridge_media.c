@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <json-c/json.h>
 
 #include "bridge_int.h"
+#include "bridge_job.h"
 #include "log.h"
 #include "loop.h"
 #include "media.h"
@@ -28,24 +28,6 @@
 #define BRIDGE_FILE_WAIT_MS 15000
 
 static struct event *bridge_order_timer;
-
-/* ---- payloads ---- */
-
-static void bridge_media_put(json_object *o, const char *key, const char *v)
-{
-    if (v != NULL)
-        json_object_object_add(o, key, json_object_new_string(v));
-}
-
-static const char *bridge_media_get(json_object *o, const char *key)
-{
-    json_object *v;
-
-    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-        !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
 
 /* "5 MB", "500 KB" or "N bytes". Caller frees. */
 static char *bridge_media_size(long long n)
@@ -119,25 +101,23 @@ static int bridge_media_slot(const struct store_account *a,
 int bridge_media_in(const struct store_account *a, long long contact_id,
                     const char *from, const struct net_event *ev)
 {
-    json_object *o = json_object_new_object();
     const struct net_media *m = ev->media;
-    long long id;
-
-    bridge_media_put(o, "wamid", ev->id);
-    json_object_object_add(o, "contact", json_object_new_int64(contact_id));
-    bridge_media_put(o, "media_id", m->id);
-    bridge_media_put(o, "kind", m->kind);
-    if (m->mime != NULL && strlen(m->mime) <= BRIDGE_MIME_MAX)
-        bridge_media_put(o, "mime", m->mime);
-    bridge_media_put(o, "filename", m->filename);
-    bridge_media_put(o, "caption", m->caption);
-    bridge_media_put(o, "url", m->url);
-    json_object_object_add(o, "ordered", json_object_new_boolean(1));
+    struct bridge_job j = {
+        .kind = BRIDGE_JOB_FETCH,
+        .wamid = ev->id,
+        .contact = contact_id,
+        .media_id = m->id,
+        .media_kind = m->kind,
+        .mime = m->mime != NULL && strlen(m->mime) <= BRIDGE_MIME_MAX ? m->mime
+                                                                      : NULL,
+        .filename = m->filename,
+        .caption = m->caption,
+        .url = m->url,
+        .ordered = 1,
+    };
     /* no contact on the row: a slow download holds up no one's sends */
-    id = store_outbox_add(
-        bridge.st, a->id, 0, 0, "fetch",
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
+    long long id = bridge_outbox_put(0, a->id, 0, 0, &j);
+
     log_debug("bridge: %s %s queued for fetching", m->kind, ev->id);
     if (id < 0)
         return -1;
@@ -283,18 +263,14 @@ static long long bridge_fetch_limit(const char *kind, const char *mime)
 
 /* A job from a row's payload and store rows; NULL when they are gone. */
 static struct bridge_fetch *bridge_fetch_new(const struct store_outbox *o,
-                                             json_object *p,
+                                             const struct bridge_job *j,
                                              const struct store_account *a)
 {
-    json_object *v;
-    struct store_contact *c = NULL;
+    struct store_contact *c =
+        j->contact != 0 ? store_contact_by_id(bridge.st, j->contact) : NULL;
     struct bridge_fetch *f;
-    const char *wamid = bridge_media_get(p, "wamid");
-    const char *kind = bridge_media_get(p, "kind");
 
-    if (json_object_object_get_ex(p, "contact", &v))
-        c = store_contact_by_id(bridge.st, json_object_get_int64(v));
-    if (c == NULL || a == NULL || wamid == NULL || kind == NULL) {
+    if (c == NULL || a == NULL || j->wamid == NULL || j->media_kind == NULL) {
         store_contact_free(c);
         return NULL;
     }
@@ -302,29 +278,23 @@ static struct bridge_fetch *bridge_fetch_new(const struct store_outbox *o,
     f->outbox_id = o->id;
     f->account_id = a->id;
     f->contact_id = c->id;
-    f->ordered = json_object_object_get_ex(p, "ordered", &v) &&
-                 json_object_get_boolean(v);
-    f->wamid = xstrdup(wamid);
-    f->kind = xstrdup(kind);
-    f->mime = bridge_media_get(p, "mime") ? xstrdup(bridge_media_get(p, "mime"))
-                                          : NULL;
-    f->filename = bridge_media_get(p, "filename")
-                      ? xstrdup(bridge_media_get(p, "filename"))
-                      : NULL;
-    f->caption = bridge_media_get(p, "caption")
-                     ? xstrdup(bridge_media_get(p, "caption"))
-                     : NULL;
+    f->ordered = j->ordered;
+    f->wamid = xstrdup(j->wamid);
+    f->kind = xstrdup(j->media_kind);
+    f->mime = j->mime ? xstrdup(j->mime) : NULL;
+    f->filename = j->filename ? xstrdup(j->filename) : NULL;
+    f->caption = j->caption ? xstrdup(j->caption) : NULL;
     f->from = bridge_contact_jid(c);
     f->to = xstrdup(a->jid);
     store_contact_free(c);
     return f;
 }
 
-void bridge_media_fetch(const struct store_outbox *o)
+void bridge_media_fetch(const struct store_outbox *o,
+                        const struct bridge_job *j)
 {
     struct store_account *a = store_account_by_id(bridge.st, o->account_id);
-    json_object *p = json_tokener_parse(o->payload);
-    struct bridge_fetch *f = bridge_fetch_new(o, p, a);
+    struct bridge_fetch *f = bridge_fetch_new(o, j, a);
     struct net_account na;
 
     if (f == NULL) {
@@ -339,11 +309,9 @@ void bridge_media_fetch(const struct store_outbox *o)
         na.token = a->token;
         f->max = bridge_fetch_limit(f->kind, f->mime);
         f->path = media_temp_path();
-        bridge.be->media_fetch(&na, bridge_media_get(p, "media_id"),
-                               bridge_media_get(p, "url"), f->path, f->max,
+        bridge.be->media_fetch(&na, j->media_id, j->url, f->path, f->max,
                                bridge_fetch_fetched, f);
     }
-    json_object_put(p);
     store_account_free(a);
 }
 
@@ -607,27 +575,23 @@ static long long bridge_upload_cap(void)
     return max > 0 && max < media_max_size() ? max : media_max_size();
 }
 
-void bridge_media_send(const struct store_outbox *o,
+void bridge_media_send(const struct bridge_job *j,
                        const struct store_account *a,
                        const struct store_contact *c, struct bridge_send *s)
 {
-    json_object *p = json_tokener_parse(o->payload);
-    const char *url = bridge_media_get(p, "url");
-    const char *caption = bridge_media_get(p, "text");
-    const char *reply_to = bridge_media_get(p, "reply_to");
     struct bridge_upload *u = xcalloc(1, sizeof(*u));
 
     u->s = s;
     u->pnid = xstrdup(a->pnid);
     u->token = xstrdup(a->token);
     u->to = xstrdup(c->network_id);
-    u->caption = caption ? xstrdup(caption) : NULL;
-    u->reply_to = reply_to ? xstrdup(reply_to) : NULL;
+    u->caption = j->text ? xstrdup(j->text) : NULL;
+    u->reply_to = j->reply_to ? xstrdup(j->reply_to) : NULL;
     u->contact_id = c->id;
-    u->message_id = o->message_id;
-    if (url == NULL)
+    u->message_id = s->message_id;
+    if (j->url == NULL)
         bridge_upload_end(u, NET_FAIL, "The gateway lost this file's link");
     else
-        media_download(url, bridge_upload_cap(), bridge_upload_downloaded, u);
-    json_object_put(p);
+        media_download(j->url, bridge_upload_cap(), bridge_upload_downloaded,
+                       u);
 }

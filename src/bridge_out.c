@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "bridge_int.h"
+#include "bridge_job.h"
 #include "component.h"
 #include "jid.h"
 #include "log.h"
@@ -37,35 +36,6 @@ struct bridge_pending {
 };
 
 static struct bridge_pending *bridge_pending;
-
-/* ---- outbox payloads: {"text":..,"target":..,"reply_to":..} ---- */
-
-static char *bridge_payload(const char *text, const char *target,
-                            const char *reply_to)
-{
-    json_object *o = json_object_new_object();
-    char *s;
-
-    if (text != NULL)
-        json_object_object_add(o, "text", json_object_new_string(text));
-    if (target != NULL)
-        json_object_object_add(o, "target", json_object_new_string(target));
-    if (reply_to != NULL)
-        json_object_object_add(o, "reply_to", json_object_new_string(reply_to));
-    s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return s;
-}
-
-static const char *bridge_payload_get(json_object *o, const char *key)
-{
-    json_object *v;
-
-    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-        !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
 
 /* ---- sending an outbox row ---- */
 
@@ -158,11 +128,10 @@ void bridge_send_free(struct bridge_send *s)
  * goes once and next (on the same message row: a failure still bounces). */
 static void bridge_send_caption(const struct bridge_send *s)
 {
-    char *payload = bridge_payload(s->caption, NULL, NULL);
+    struct bridge_job j = {.kind = BRIDGE_JOB_TEXT, .text = s->caption};
 
-    store_outbox_put(bridge.st, s->outbox_id, s->account_id, s->contact_id,
-                     s->message_id, "text", payload);
-    free(payload);
+    bridge_outbox_put(s->outbox_id, s->account_id, s->contact_id, s->message_id,
+                      &j);
 }
 
 /* A failure's text for the sender's bounce, naming a caption that was not
@@ -247,25 +216,32 @@ void bridge_send(const struct store_outbox *o, void *arg)
     struct store_account *a;
     struct store_contact *c;
     struct bridge_send *s;
-    json_object *p;
+    struct bridge_job j;
     struct net_account na;
     struct net_out out;
     struct net_result r;
+    int known = bridge_job_decode(o->kind, o->payload, &j) == 0;
 
-    if (strcmp(o->kind, "fetch") == 0) {
-        bridge_media_fetch(o);
+    if (known && j.kind == BRIDGE_JOB_FETCH) {
+        bridge_media_fetch(o, &j);
+        bridge_job_reset(&j);
         return;
     }
     a = store_account_by_id(bridge.st, o->account_id);
     c = store_contact_by_id(bridge.st, o->contact_id);
     s = xcalloc(1, sizeof(*s));
-    p = json_tokener_parse(o->payload);
     s->outbox_id = o->id;
     s->account_id = o->account_id;
     s->contact_id = o->contact_id;
     s->message_id = o->message_id;
     s->unknown = o->unknown;
-    if (a != NULL && c != NULL && !register_domain_allowed(a->jid)) {
+    if (!known) {
+        memset(&r, 0, sizeof(r));
+        r.outcome = NET_FAIL;
+        r.text = "The gateway cannot read this queued message";
+        log_warn("bridge: outbox row %lld of unknown kind", o->id);
+        bridge_send_done(&r, s);
+    } else if (a != NULL && c != NULL && !register_domain_allowed(a->jid)) {
         memset(&r, 0, sizeof(r));
         r.outcome = NET_FAIL;
         r.text = BRIDGE_DOMAIN_GONE;
@@ -277,20 +253,20 @@ void bridge_send(const struct store_outbox *o, void *arg)
                                     : "Your WhatsApp account is not usable: "
                                       "register again";
         bridge_send_done(&r, s);
-    } else if (strcmp(o->kind, "media") == 0) {
-        bridge_media_send(o, a, c, s);
+    } else if (j.kind == BRIDGE_JOB_MEDIA) {
+        bridge_media_send(&j, a, c, s);
     } else {
         memset(&out, 0, sizeof(out));
         na.id = a->pnid;
         na.token = a->token;
-        out.kind = o->kind;
+        out.kind = bridge_job_name(j.kind);
         out.to = c->network_id;
-        out.text = bridge_payload_get(p, "text");
-        out.target = bridge_payload_get(p, "target");
-        out.reply_to = bridge_payload_get(p, "reply_to");
+        out.text = j.text;
+        out.target = j.target;
+        out.reply_to = j.reply_to;
         bridge.be->send(&na, &out, bridge_send_done, s);
     }
-    json_object_put(p);
+    bridge_job_reset(&j);
     store_account_free(a);
     store_contact_free(c);
 }
@@ -394,15 +370,13 @@ static long long bridge_out_message(struct bridge_out *o, const char *text,
 static void bridge_queue_part(const char *part, size_t len, void *arg)
 {
     struct bridge_out *o = arg;
-    char *text = xstrndup(part, len), *payload;
+    char *text = xstrndup(part, len);
     long long id = bridge_out_message(o, text, --o->parts_left == 0);
+    struct bridge_job j = {
+        .kind = BRIDGE_JOB_TEXT, .text = text, .reply_to = o->reply_to};
 
-    if (id > 0) {
-        payload = bridge_payload(text, NULL, o->reply_to);
-        store_outbox_add(bridge.st, o->a->id, o->contact_id, id, "text",
-                         payload);
-        free(payload);
-    }
+    if (id > 0)
+        bridge_outbox_put(0, o->a->id, o->contact_id, id, &j);
     o->reply_to = NULL; /* only the first part quotes */
     free(text);
 }
@@ -435,13 +409,12 @@ static void bridge_displayed(const struct store_account *a,
 {
     struct store_message *m =
         store_message_by_stanza(bridge.st, a->id, 'i', id);
-    char *payload;
+    struct bridge_job j = {.kind = BRIDGE_JOB_READ};
 
     if (m != NULL && m->network_id != NULL && m->status != STORE_STATUS_READ) {
         store_message_set_status(bridge.st, m->id, STORE_STATUS_READ);
-        payload = bridge_payload(NULL, m->network_id, NULL);
-        store_outbox_add(bridge.st, a->id, contact_id, 0, "read", payload);
-        free(payload);
+        j.target = m->network_id;
+        bridge_outbox_put(0, a->id, contact_id, 0, &j);
     }
     store_message_free(m);
 }
@@ -466,13 +439,12 @@ static void bridge_composing(const struct store_account *a,
                              long long contact_id)
 {
     struct store_contact *c = store_contact_by_id(bridge.st, contact_id);
-    char *payload;
+    struct bridge_job j = {.kind = BRIDGE_JOB_TYPING};
 
     if (c != NULL && c->last_in_network_id != NULL && bridge.be->caps.typing &&
         bridge_setting(a, "typing") && bridge_typing_due(contact_id)) {
-        payload = bridge_payload(NULL, c->last_in_network_id, NULL);
-        store_outbox_add(bridge.st, a->id, contact_id, 0, "typing", payload);
-        free(payload);
+        j.target = c->last_in_network_id;
+        bridge_outbox_put(0, a->id, contact_id, 0, &j);
     }
     store_contact_free(c);
 }
@@ -480,7 +452,9 @@ static void bridge_composing(const struct store_account *a,
 /* XEP-0444: the user's reaction (the last emoji; none removes it). */
 static void bridge_reaction(xmpp_stanza_t *st, struct bridge_out *o)
 {
-    char *target = bridge_network_id_of(o->a, o->in->reactions_id), *payload;
+    char *target = bridge_network_id_of(o->a, o->in->reactions_id);
+    struct bridge_job j = {
+        .kind = BRIDGE_JOB_REACTION, .text = o->in->reaction, .target = target};
     long long id;
 
     if (target == NULL) {
@@ -490,12 +464,8 @@ static void bridge_reaction(xmpp_stanza_t *st, struct bridge_out *o)
         return;
     }
     id = bridge_out_message(o, NULL, 1);
-    if (id > 0) {
-        payload = bridge_payload(o->in->reaction, target, NULL);
-        store_outbox_add(bridge.st, o->a->id, o->contact_id, id, "reaction",
-                         payload);
-        free(payload);
-    }
+    if (id > 0)
+        bridge_outbox_put(0, o->a->id, o->contact_id, id, &j);
     free(target);
 }
 
@@ -539,31 +509,15 @@ static void bridge_text(struct bridge_out *o)
     free(body);
 }
 
-/* {"url":..,"text":..,"reply_to":..}: a file to fetch and send. */
-static char *bridge_media_payload(const char *url, const char *caption,
-                                  const char *reply_to)
-{
-    json_object *o = json_object_new_object();
-    char *s;
-
-    json_object_object_add(o, "url", json_object_new_string(url));
-    if (caption != NULL)
-        json_object_object_add(o, "text", json_object_new_string(caption));
-    if (reply_to != NULL)
-        json_object_object_add(o, "reply_to", json_object_new_string(reply_to));
-    s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return s;
-}
-
 /* A file the user sent: one "media" row, with the text as its caption; a
  * text too long for a caption follows as text messages. */
 static void bridge_file(struct bridge_out *o, const char *url)
 {
-    char *body = message_body_without_fallback(o->in), *payload;
+    char *body = message_body_without_fallback(o->in);
     const char *caption =
         body != NULL && body[0] != '\0' && strcmp(body, url) != 0 ? body : NULL;
     int separate = caption && utf8_chars(caption) > bridge.be->max_caption;
+    struct bridge_job j = {.kind = BRIDGE_JOB_MEDIA, .url = url};
     long long id;
 
     if (o->in->reply_id != NULL)
@@ -571,11 +525,9 @@ static void bridge_file(struct bridge_out *o, const char *url)
             bridge_network_id_of(o->a, o->in->reply_id);
     id = bridge_out_message(o, caption ? caption : "[a file]", !separate);
     if (id > 0) {
-        payload =
-            bridge_media_payload(url, separate ? NULL : caption, o->reply_to);
-        store_outbox_add(bridge.st, o->a->id, o->contact_id, id, "media",
-                         payload);
-        free(payload);
+        j.text = separate ? NULL : caption;
+        j.reply_to = o->reply_to;
+        bridge_outbox_put(0, o->a->id, o->contact_id, id, &j);
         log_debug("bridge: file from %s queued", o->a->jid);
     }
     o->reply_to = NULL;
