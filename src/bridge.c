@@ -27,115 +27,68 @@
 
 #define BRIDGE_WEBHOOK_MAX (4 * 1024 * 1024) /* Meta: up to 3 MB */
 
-struct bridge_state bridge;
+/* ---- the queue's outbox rows ---- */
 
-/* ---- shared helpers ---- */
-
-int bridge_inbox(long long account_id, const char *to, const char *id,
-                 char *xml)
+/* The queue chose an outbox row: send it through the back end (a received
+ * file's fetch goes its own way). */
+void bridge_send(const struct store_outbox *o, void *arg)
 {
-    long long row = store_inbox_add(bridge.st, account_id, to, xml, id);
-
-    free(xml);
-    return row < 0 ? -1 : 0;
-}
-
-int bridge_inbox_from(long long account_id, long long contact_id,
-                      const char *to, const char *id, char *xml)
-{
-    long long row =
-        store_inbox_add_after(bridge.st, account_id, contact_id, to, xml, id);
-
-    free(xml);
-    return row < 0 ? -1 : 0;
-}
-
-char *bridge_contact_jid(const struct store_contact *c)
-{
-    return roster_contact_jid(c);
-}
-
-long long bridge_outbox_put(long long id, long long account_id,
-                            long long contact_id, long long message_id,
-                            const struct bridge_job *j)
-{
-    char *payload = bridge_job_encode(j);
-    long long row =
-        store_outbox_put(bridge.st, id, account_id, contact_id, message_id,
-                         bridge_job_name(j->kind), payload);
-
-    free(payload);
-    return row;
-}
-
-long long bridge_message_add(struct store_message *m, const char *text)
-{
-    char *snippet = text ? bridge_snippet(text) : NULL;
-    long long id;
-
-    m->snippet = snippet;
-    id = store_message_add(bridge.st, m);
-    m->snippet = NULL;
-    free(snippet);
-    return id;
-}
-
-int bridge_setting(const struct store_account *a, const char *key)
-{
-    return commands_setting(a->settings, key);
-}
-
-char *bridge_snippet(const char *text)
-{
-    size_t i = utf8_offset(text, BRIDGE_SNIPPET_CHARS);
-
-    return text[i] != '\0' ? xasprintf("%.*s…", (int)i, text) : xstrdup(text);
-}
-
-void bridge_fail_message(long long message_id, const char *condition,
-                         const char *text)
-{
-    struct store_message *m = store_message_by_id(bridge.st, message_id);
+    struct store_account *a;
     struct store_contact *c;
-    char *from;
+    struct bridge_send *s;
+    struct bridge_job j;
+    struct net_account na;
+    struct net_out out;
+    struct net_result r;
+    int known = bridge_job_decode(o->kind, o->payload, &j) == 0;
 
-    if (m == NULL || m->status == STORE_STATUS_FAILED) {
-        store_message_free(m);
+    if (known && j.kind == BRIDGE_JOB_FETCH) {
+        bridge_media_fetch(o, &j);
+        bridge_job_reset(&j);
         return;
     }
-    store_message_set_status(bridge.st, m->id, STORE_STATUS_FAILED);
-    c = store_contact_by_id(bridge.st, m->contact_id);
-    if (c != NULL && m->sender != NULL) {
-        from = bridge_contact_jid(c);
-        bridge_inbox(m->account_id, m->sender, NULL,
-                     message_error_xml(from, m->sender, m->stanza_id, "cancel",
-                                       condition, text));
-        free(from);
+    a = store_account_by_id(bridge.st, o->account_id);
+    c = store_contact_by_id(bridge.st, o->contact_id);
+    s = xcalloc(1, sizeof(*s));
+    s->outbox_id = o->id;
+    s->account_id = o->account_id;
+    s->contact_id = o->contact_id;
+    s->message_id = o->message_id;
+    s->unknown = o->unknown;
+    if (!known) {
+        memset(&r, 0, sizeof(r));
+        r.outcome = NET_FAIL;
+        r.text = "The gateway cannot read this queued message";
+        log_warn("bridge: outbox row %lld of unknown kind", o->id);
+        bridge_send_done(&r, s);
+    } else if (a != NULL && c != NULL && !register_domain_allowed(a->jid)) {
+        memset(&r, 0, sizeof(r));
+        r.outcome = NET_FAIL;
+        r.text = BRIDGE_DOMAIN_GONE;
+        bridge_send_done(&r, s);
+    } else if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
+        memset(&r, 0, sizeof(r));
+        r.outcome = a == NULL || c == NULL ? NET_FAIL : NET_AUTH;
+        r.text = a && a->last_error ? a->last_error
+                                    : "Your WhatsApp account is not usable: "
+                                      "register again";
+        bridge_send_done(&r, s);
+    } else if (j.kind == BRIDGE_JOB_MEDIA) {
+        bridge_media_send(&j, a, c, s);
+    } else {
+        memset(&out, 0, sizeof(out));
+        na.id = a->pnid;
+        na.token = a->token;
+        out.kind = bridge_job_name(j.kind);
+        out.to = c->network_id;
+        out.text = j.text;
+        out.target = j.target;
+        out.reply_to = j.reply_to;
+        bridge.be->send(&na, &out, bridge_send_done, s);
     }
-    store_contact_free(c);
-    store_message_free(m);
-}
-
-void bridge_auth_failed(long long account_id, const char *text)
-{
-    struct store_account *a = store_account_by_id(bridge.st, account_id);
-    char *notice, *id;
-
-    if (a == NULL)
-        return;
-    if (strcmp(a->state, "active") == 0) {
-        store_account_set_state(bridge.st, a->id, "auth_failed", text);
-        notice = xasprintf("%s. Messages to WhatsApp are not sent until you "
-                           "register again with a valid access token.",
-                           text);
-        id = component_new_id();
-        bridge_inbox(a->id, a->jid, id,
-                     message_notice_xml(component_jid(), a->jid, id, notice));
-        free(id);
-        free(notice);
-        log_warn("bridge: access token of %s rejected; account paused", a->jid);
-    }
+    bridge_job_reset(&j);
     store_account_free(a);
+    store_contact_free(c);
 }
 
 /* ---- XMPP -> network: the entry ---- */

@@ -22,50 +22,6 @@
 
 #define BRIDGE_UNKNOWN_QUOTE "(a message the gateway has not seen)"
 
-/* ---- statuses ---- */
-
-static int bridge_rank(int status)
-{
-    return status == STORE_STATUS_FAILED ? 0 : status;
-}
-
-/* Moves a message's status forward only, and tells the sender. */
-void bridge_apply_status(struct store_message *m, int status, int error_code,
-                         const char *error_text)
-{
-    struct store_contact *c;
-    char *from;
-    int old = m->status;
-
-    if (old == STORE_STATUS_FAILED)
-        return;
-    if (status == STORE_STATUS_FAILED) {
-        if (old < STORE_STATUS_DELIVERED)
-            bridge_fail_message(m->id, "service-unavailable",
-                                error_text ? error_text
-                                           : "WhatsApp could not deliver it");
-        return;
-    }
-    if (bridge_rank(status) <= bridge_rank(old))
-        return;
-    store_message_set_status(bridge.st, m->id, status);
-    c = store_contact_by_id(bridge.st, m->contact_id);
-    if (c == NULL || m->sender == NULL || m->stanza_id == NULL) {
-        store_contact_free(c);
-        return;
-    }
-    from = bridge_contact_jid(c);
-    if (status >= STORE_STATUS_DELIVERED && old < STORE_STATUS_DELIVERED &&
-        m->want_receipt)
-        bridge_inbox(m->account_id, m->sender, NULL,
-                     message_receipt_xml(from, m->sender, m->stanza_id));
-    if (status == STORE_STATUS_READ && m->want_markers)
-        bridge_inbox(m->account_id, m->sender, NULL,
-                     message_displayed_xml(from, m->sender, m->stanza_id));
-    free(from);
-    store_contact_free(c);
-}
-
 /* 1 when the event is new (and now recorded), 0 for a duplicate, -1 on
  * error. A message is known by its row in the message map (written in the
  * same transaction, unique per account and network id); statuses and
