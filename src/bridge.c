@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* The bridge between the two sides, in two sections: XMPP to network (a
- * user's message becomes outbox rows, sent by the queue through the back
- * end) and network to XMPP (webhook events become inbox stanzas, delivered
- * behind the ping barrier). Nothing else knows both sides. */
+/* The bridge's wiring: the entry of a user's stanzas, registration and the
+ * commands' network side, the queue's dispatch of outbox rows, and the
+ * callbacks that tie the component, registration, commands, queue and the
+ * back end's webhook to the bridge's files (bridge_core.c at the bottom;
+ * bridge_media.c, bridge_sent.c on it; bridge_in.c, bridge_out.c on top).
+ * Nothing else knows both sides. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bridge.h"
-#include "bridge_int.h"
+#include "bridge_core.h"
+#include "bridge_in.h"
 #include "bridge_job.h"
+#include "bridge_media.h"
+#include "bridge_out.h"
+#include "bridge_sent.h"
 #include "commands.h"
 #include "component.h"
 #include "conf.h"
@@ -16,7 +22,6 @@
 #include "httpd.h"
 #include "jid.h"
 #include "log.h"
-#include "media.h"
 #include "message.h"
 #include "net.h"
 #include "queue.h"
@@ -26,69 +31,85 @@
 #include "util.h"
 
 #define BRIDGE_WEBHOOK_MAX (4 * 1024 * 1024) /* Meta: up to 3 MB */
+/* An account whose domain left gateway.allowed_domains: kept, refused. */
+#define BRIDGE_DOMAIN_GONE                                                     \
+    "Your server's domain is no longer allowed to use this gateway, so "       \
+    "nothing is sent to WhatsApp; your registration is kept until the "        \
+    "gateway's admin deletes it"
+
+static char *bridge_webhook_path;
 
 /* ---- the queue's outbox rows ---- */
 
-/* The queue chose an outbox row: send it through the back end (a received
- * file's fetch goes its own way). */
-void bridge_send(const struct store_outbox *o, void *arg)
+/* A row's send state, for bridge_send_done(). */
+static struct bridge_send *bridge_send_new(const struct store_outbox *o)
 {
-    struct store_account *a;
-    struct store_contact *c;
-    struct bridge_send *s;
-    struct bridge_job j;
-    struct net_account na;
-    struct net_out out;
-    struct net_result r;
-    int known = bridge_job_decode(o->kind, o->payload, &j) == 0;
+    struct bridge_send *s = xcalloc(1, sizeof(*s));
 
-    if (known && j.kind == BRIDGE_JOB_FETCH) {
-        bridge_media_fetch(o, &j);
-        bridge_job_reset(&j);
-        return;
-    }
-    a = store_account_by_id(bridge.st, o->account_id);
-    c = store_contact_by_id(bridge.st, o->contact_id);
-    s = xcalloc(1, sizeof(*s));
     s->outbox_id = o->id;
     s->account_id = o->account_id;
     s->contact_id = o->contact_id;
     s->message_id = o->message_id;
     s->unknown = o->unknown;
-    if (!known) {
-        memset(&r, 0, sizeof(r));
-        r.outcome = NET_FAIL;
-        r.text = "The gateway cannot read this queued message";
+    return s;
+}
+
+/* Ends a send at once with outcome and text: nothing went out. */
+static void bridge_send_refused(struct bridge_send *s, enum net_outcome outcome,
+                                const char *text)
+{
+    struct net_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.outcome = outcome;
+    r.text = text;
+    bridge_send_done(&r, s);
+}
+
+/* Sends job j of row o (NULL: a row of unknown kind) when its account may
+ * send: a file through the media side, the rest through the out side. */
+static void bridge_send_row(const struct store_outbox *o,
+                            const struct bridge_job *j)
+{
+    struct store_account *a =
+        store_account_by_id(bridge_store(), o->account_id);
+    struct store_contact *c =
+        store_contact_by_id(bridge_store(), o->contact_id);
+    struct bridge_send *s = bridge_send_new(o);
+
+    if (j == NULL) {
         log_warn("bridge: outbox row %lld of unknown kind", o->id);
-        bridge_send_done(&r, s);
+        bridge_send_refused(s, NET_FAIL,
+                            "The gateway cannot read this queued message");
     } else if (a != NULL && c != NULL && !register_domain_allowed(a->jid)) {
-        memset(&r, 0, sizeof(r));
-        r.outcome = NET_FAIL;
-        r.text = BRIDGE_DOMAIN_GONE;
-        bridge_send_done(&r, s);
+        bridge_send_refused(s, NET_FAIL, BRIDGE_DOMAIN_GONE);
     } else if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
-        memset(&r, 0, sizeof(r));
-        r.outcome = a == NULL || c == NULL ? NET_FAIL : NET_AUTH;
-        r.text = a && a->last_error ? a->last_error
-                                    : "Your WhatsApp account is not usable: "
-                                      "register again";
-        bridge_send_done(&r, s);
-    } else if (j.kind == BRIDGE_JOB_MEDIA) {
-        bridge_media_send(&j, a, c, s);
+        bridge_send_refused(s, a == NULL || c == NULL ? NET_FAIL : NET_AUTH,
+                            a && a->last_error
+                                ? a->last_error
+                                : "Your WhatsApp account is not usable: "
+                                  "register again");
+    } else if (j->kind == BRIDGE_JOB_MEDIA) {
+        bridge_media_send(j, a, c, s);
     } else {
-        memset(&out, 0, sizeof(out));
-        na.id = a->pnid;
-        na.token = a->token;
-        out.kind = bridge_job_name(j.kind);
-        out.to = c->network_id;
-        out.text = j.text;
-        out.target = j.target;
-        out.reply_to = j.reply_to;
-        bridge.be->send(&na, &out, bridge_send_done, s);
+        bridge_out_send(j, a, c, s);
     }
-    bridge_job_reset(&j);
     store_account_free(a);
     store_contact_free(c);
+}
+
+/* The queue chose an outbox row: a received file's fetch goes its own way,
+ * everything else is a send. */
+static void bridge_send(const struct store_outbox *o, void *arg)
+{
+    struct bridge_job j;
+    int known = bridge_job_decode(o->kind, o->payload, &j) == 0;
+
+    if (known && j.kind == BRIDGE_JOB_FETCH)
+        bridge_media_fetch(o, &j);
+    else
+        bridge_send_row(o, known ? &j : NULL);
+    bridge_job_reset(&j);
 }
 
 /* ---- XMPP -> network: the entry ---- */
@@ -103,7 +124,7 @@ static void bridge_on_bounce(xmpp_stanza_t *st, const struct message_in *in)
     if (in->id == NULL || in->to == NULL || strchr(in->to, '@') == NULL)
         return;
     bare = jid_bare(in->from);
-    a = bare ? store_account_by_jid(bridge.st, bare) : NULL;
+    a = bare ? store_account_by_jid(bridge_store(), bare) : NULL;
     if (a != NULL)
         queue_in_bounced(a->id, in->id, message_error_condition(st));
     store_account_free(a);
@@ -133,7 +154,7 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
     }
     queue_begin(); /* the lookups too: one transaction per loop turn */
     bare = jid_bare(in.from);
-    a = bare ? store_account_by_jid(bridge.st, bare) : NULL;
+    a = bare ? store_account_by_jid(bridge_store(), bare) : NULL;
     if (a == NULL) {
         if (in.body != NULL)
             message_error_reply(st, "auth", "registration-required",
@@ -173,7 +194,7 @@ struct bridge_reg {
 
 static int bridge_reg_lookup(const char *jid, char **pnid, void *arg)
 {
-    struct store_account *a = store_account_by_jid(bridge.st, jid);
+    struct store_account *a = store_account_by_jid(bridge_store(), jid);
 
     if (a == NULL)
         return 0;
@@ -204,8 +225,8 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
         return;
     }
     queue_begin();
-    id = store_account_upsert(bridge.st, r->jid, bridge.be->name, r->pnid,
-                              r->token, res->info);
+    id = store_account_upsert(bridge_store(), r->jid, bridge_backend()->name,
+                              r->pnid, r->token, res->info);
     if (id < 0) {
         r->done("cancel", "conflict",
                 id == -2 ? "This phone number ID is already registered by "
@@ -217,7 +238,7 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
                 "The gateway could not store the account", r->arg);
     } else {
         r->done(NULL, NULL, res->info ? res->info : r->pnid, r->arg);
-        a = store_account_by_id(bridge.st, id);
+        a = store_account_by_id(bridge_store(), id);
         if (a != NULL)
             roster_account_added(a);
         store_account_free(a);
@@ -244,7 +265,7 @@ static void bridge_reg_start(const char *jid, const char *pnid,
     r->token = xstrdup(token);
     na.id = r->pnid;
     na.token = r->token;
-    bridge.be->check(&na, bridge_reg_checked, r);
+    bridge_backend()->check(&na, bridge_reg_checked, r);
 }
 
 /* Answers the XEP-0077 iq (a copy we own). */
@@ -268,13 +289,13 @@ static void bridge_reg_submit(xmpp_stanza_t *iq, const char *jid,
 
 static int bridge_reg_remove(const char *jid, void *arg)
 {
-    struct store_account *a = store_account_by_jid(bridge.st, jid);
+    struct store_account *a = store_account_by_jid(bridge_store(), jid);
 
     if (a == NULL)
         return -1;
     roster_account_removed(a);
     queue_begin();
-    store_account_delete(bridge.st, a->id);
+    store_account_delete(bridge_store(), a->id);
     queue_flush();
     log_info("bridge: %s unregistered", jid);
     store_account_free(a);
@@ -321,12 +342,12 @@ static long long bridge_cmd_retry(const char *jid, void *arg)
     long long n;
 
     if (jid != NULL) {
-        a = store_account_by_jid(bridge.st, jid);
+        a = store_account_by_jid(bridge_store(), jid);
         if (a == NULL)
             return 0;
     }
     queue_begin();
-    n = store_outbox_requeue_failed(bridge.st, a ? a->id : 0);
+    n = store_outbox_requeue_failed(bridge_store(), a ? a->id : 0);
     if (queue_flush() < 0)
         n = -1;
     log_info("bridge: %lld failed message(s) of %s queued again", n,
@@ -399,35 +420,28 @@ int bridge_init(struct store *st, const struct conf *conf)
         .retry_failed = bridge_cmd_retry,
     };
 
-    bridge.st = st;
-    bridge.be = net_backend_find(conf->network_backend);
-    if (bridge.be == NULL || bridge.be->send == NULL) {
+    const struct net_backend *be = net_backend_find(conf->network_backend);
+
+    if (be == NULL || be->send == NULL) {
         log_error("bridge: network.backend '%s' is not available",
                   conf->network_backend);
         return -1;
     }
-    net_configure(conf);
-    bridge_advertise(&bridge.be->caps);
-    roster_init(st);
-    roster_reconfigure(conf);
+    bridge_core_init(st, be);
+    bridge_advertise(&be->caps);
     register_init(conf, &r);
     commands_init(st, conf, &c);
     queue_init(st, conf->cloudapi_throughput, &q);
-    if (media_init(conf, st) < 0)
-        return -1;
     bridge_media_order_start();
     component_set_handlers(&h);
-    bridge.webhook_path = xasprintf("/webhook/%s", bridge.be->name);
-    httpd_route(bridge.webhook_path, bridge_webhook, NULL, BRIDGE_WEBHOOK_MAX);
+    bridge_webhook_path = xasprintf("/webhook/%s", be->name);
+    httpd_route(bridge_webhook_path, bridge_webhook, NULL, BRIDGE_WEBHOOK_MAX);
     return 0;
 }
 
 void bridge_reconfigure(const struct conf *conf)
 {
-    net_configure(conf);
-    media_reconfigure(conf);
     register_reconfigure(conf);
-    roster_reconfigure(conf);
     commands_reconfigure(conf);
     queue_set_throughput(conf->cloudapi_throughput);
 }
@@ -441,12 +455,10 @@ void bridge_stop(void)
 void bridge_free(void)
 {
     queue_free();
-    media_free();
     register_free();
-    roster_free();
     commands_free();
     bridge_out_committed(1, NULL); /* forgets what is left */
     bridge_media_order_stop();
-    free(bridge.webhook_path);
-    bridge.webhook_path = NULL;
+    free(bridge_webhook_path);
+    bridge_webhook_path = NULL;
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge_int.h"
+#include "bridge_core.h"
 #include "bridge_job.h"
 #include "commands.h"
 #include "component.h"
@@ -14,7 +14,27 @@
 #include "store.h"
 #include "util.h"
 
-struct bridge_state bridge;
+/* Set once at start-up, read by every side. */
+static struct {
+    struct store *st;
+    const struct net_backend *be;
+} bridge;
+
+void bridge_core_init(struct store *st, const struct net_backend *be)
+{
+    bridge.st = st;
+    bridge.be = be;
+}
+
+struct store *bridge_store(void)
+{
+    return bridge.st;
+}
+
+const struct net_backend *bridge_backend(void)
+{
+    return bridge.be;
+}
 
 int bridge_inbox(long long account_id, const char *to, const char *id,
                  char *xml)

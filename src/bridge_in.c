@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge_int.h"
+#include "bridge_core.h"
+#include "bridge_in.h"
+#include "bridge_media.h"
 #include "component.h"
 #include "httpd.h"
 #include "jid.h"
@@ -20,6 +22,7 @@
 #include "store.h"
 #include "util.h"
 
+#define BRIDGE_SEEN_TTL_S (8 * 24 * 3600) /* Meta retries for 7 days */
 #define BRIDGE_UNKNOWN_QUOTE "(a message the gateway has not seen)"
 
 /* 1 when the event is new (and now recorded), 0 for a duplicate, -1 on
@@ -33,7 +36,7 @@ static int bridge_fresh(const char *kind, const struct store_account *a,
     int fresh;
 
     if (ev->kind == NET_EVENT_MESSAGE) {
-        fresh = store_message_known(bridge.st, a->id, ev->id);
+        fresh = store_message_known(bridge_store(), a->id, ev->id);
         fresh = fresh < 0 ? -1 : !fresh;
     } else {
         key = ev->kind == NET_EVENT_STATUS
@@ -41,7 +44,8 @@ static int bridge_fresh(const char *kind, const struct store_account *a,
                               ev->id, ev->status)
                   : xasprintf("%s:%s:%s:%s", kind, a->backend, ev->account,
                               ev->id);
-        fresh = store_seen_add(bridge.st, key, now_s() + BRIDGE_SEEN_TTL_S);
+        fresh =
+            store_seen_add(bridge_store(), key, now_s() + BRIDGE_SEEN_TTL_S);
         free(key);
     }
     metrics_inc(fresh == 0                     ? METRICS_IN_DUPLICATE
@@ -58,10 +62,10 @@ static int bridge_on_status(const struct net_event *ev,
 
     if (fresh <= 0)
         return fresh;
-    m = store_message_by_network(bridge.st, a->id, ev->id);
+    m = store_message_by_network(bridge_store(), a->id, ev->id);
     if (m == NULL) {
         /* the send's answer has not come back yet (or not ours) */
-        return store_early_status_add(bridge.st, a->id, ev->id, ev->status,
+        return store_early_status_add(bridge_store(), a->id, ev->id, ev->status,
                                       ev->error_code, ev->error_text);
     }
     if (m->direction == 'o')
@@ -95,10 +99,10 @@ static int bridge_peer(const struct store_account *a,
     }
     local = jid_local_of(ev->peer);
     p->a = a;
-    p->contact_id = store_contact_ensure(bridge.st, a->id, ev->peer, local,
+    p->contact_id = store_contact_ensure(bridge_store(), a->id, ev->peer, local,
                                          ev->peer_name, &created);
     free(local);
-    c = p->contact_id > 0 ? store_contact_by_id(bridge.st, p->contact_id)
+    c = p->contact_id > 0 ? store_contact_by_id(bridge_store(), p->contact_id)
                           : NULL;
     if (c == NULL)
         return -1;
@@ -124,7 +128,8 @@ static int bridge_remember(const struct bridge_peer *p,
                               .status = STORE_STATUS_DELIVERED};
     long long id = bridge_message_add(&m, text);
 
-    store_contact_set_last_in(bridge.st, p->contact_id, ev->id, ev->timestamp);
+    store_contact_set_last_in(bridge_store(), p->contact_id, ev->id,
+                              ev->timestamp);
     return id < 0 ? -1 : 0;
 }
 
@@ -132,8 +137,9 @@ static int bridge_remember(const struct bridge_peer *p,
 static int bridge_lookup(const struct bridge_peer *p, const char *network_id,
                          struct store_message **m)
 {
-    *m = network_id ? store_message_by_network(bridge.st, p->a->id, network_id)
-                    : NULL;
+    *m = network_id
+             ? store_message_by_network(bridge_store(), p->a->id, network_id)
+             : NULL;
     return *m != NULL && (*m)->stanza_id != NULL ? 0 : -1;
 }
 
@@ -247,7 +253,7 @@ static char *bridge_in_edit(const struct net_event *ev,
     if (t != NULL && ev->media == NULL) {
         o->replace_id = t->stanza_id;
         snippet = bridge_snippet(text);
-        store_message_set_snippet(bridge.st, t->id, snippet);
+        store_message_set_snippet(bridge_store(), t->id, snippet);
         free(snippet);
         return text;
     }
@@ -280,7 +286,8 @@ static int bridge_in_action(const struct bridge_peer *p,
     case NET_EVENT_REVOKE:
         if (known) {
             o.retract_id = t->stanza_id;
-            store_message_set_snippet(bridge.st, t->id, "(a deleted message)");
+            store_message_set_snippet(bridge_store(), t->id,
+                                      "(a deleted message)");
         } else {
             text = xstrdup("[deleted a message]");
         }
@@ -308,7 +315,7 @@ static int bridge_in_renumber(const struct bridge_peer *p,
     int rc;
 
     if (ev->new_peer == NULL ||
-        store_contact_renumber(bridge.st, p->contact_id, ev->new_peer) < 0)
+        store_contact_renumber(bridge_store(), p->contact_id, ev->new_peer) < 0)
         log_warn("bridge: number change of %s not recorded", p->jid);
     text = xasprintf("[%s]", ev->text ? ev->text : "changed their number");
     rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, ev->id,
@@ -347,8 +354,8 @@ static int bridge_on_incoming(const struct net_event *ev,
 /* One webhook event; runs inside the webhook's transaction. */
 static int bridge_on_event(const struct net_event *ev, void *arg)
 {
-    struct store_account *a =
-        store_account_by_pnid(bridge.st, bridge.be->name, ev->account);
+    struct store_account *a = store_account_by_pnid(
+        bridge_store(), bridge_backend()->name, ev->account);
     int rc;
 
     if (a == NULL) {
@@ -390,33 +397,33 @@ static void bridge_webhook_post(const struct httpd_request *req,
     const char *why = NULL;
     int rc;
 
-    if (bridge.be->webhook_verify(req, &why) < 0) {
+    if (bridge_backend()->webhook_verify(req, &why) < 0) {
         log_warn("bridge: webhook rejected: %s", why);
         metrics_inc(METRICS_REJECT_SIGNATURE);
         httpd_respond(res, 403, "text/plain", "signature rejected\n");
         return;
     }
-    if (queue_flush() < 0 || store_begin(bridge.st) < 0) {
+    if (queue_flush() < 0 || store_begin(bridge_store()) < 0) {
         bridge_webhook_not_stored(req, res);
         return;
     }
-    rc = bridge.be->webhook_parse(req->body, req->body_len, bridge_on_event,
-                                  NULL);
-    if (store_failed(bridge.st)) {
+    rc = bridge_backend()->webhook_parse(req->body, req->body_len,
+                                         bridge_on_event, NULL);
+    if (store_failed(bridge_store())) {
         /* nothing of it is kept: the network delivers it again */
-        store_rollback(bridge.st);
+        store_rollback(bridge_store());
         bridge_webhook_not_stored(req, res);
         return;
     }
     if (rc < 0) {
-        store_rollback(bridge.st);
+        store_rollback(bridge_store());
         log_warn("bridge: webhook body malformed or not stored (%zu bytes)",
                  req->body_len);
         metrics_inc(METRICS_REJECT_MALFORMED);
         httpd_respond(res, 400, "text/plain", "malformed\n");
         return;
     }
-    if (store_commit(bridge.st) < 0) {
+    if (store_commit(bridge_store()) < 0) {
         bridge_webhook_not_stored(req, res);
         return;
     }
@@ -430,7 +437,7 @@ void bridge_webhook(const struct httpd_request *req, struct httpd_response *res,
                     void *arg)
 {
     if (strcmp(req->method, "GET") == 0)
-        bridge.be->webhook_get(req, res);
+        bridge_backend()->webhook_get(req, res);
     else if (strcmp(req->method, "POST") == 0)
         bridge_webhook_post(req, res);
     else

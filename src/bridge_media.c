@@ -11,8 +11,10 @@
 
 #include <event2/event.h>
 
-#include "bridge_int.h"
+#include "bridge_core.h"
 #include "bridge_job.h"
+#include "bridge_media.h"
+#include "bridge_sent.h"
 #include "log.h"
 #include "loop.h"
 #include "media.h"
@@ -81,8 +83,8 @@ static int bridge_media_slot(const struct store_account *a,
                      "it arrives]",
                      bridge_fetch_noun(ev->media->kind));
     xml = message_chat_xml(from, a->jid, id, text);
-    row =
-        store_inbox_add_slot(bridge.st, a->id, contact_id, a->jid, xml, ev->id);
+    row = store_inbox_add_slot(bridge_store(), a->id, contact_id, a->jid, xml,
+                               ev->id);
     free(xml);
     if (row > 0 && ev->media->caption != NULL &&
         ev->media->caption[0] != '\0') {
@@ -159,7 +161,7 @@ static void bridge_fetch_deliver(const struct bridge_fetch *f, char *xml)
     long long c = 0;
 
     if (f->ordered)
-        c = store_inbox_slot_fill(bridge.st, f->account_id, f->wamid, xml);
+        c = store_inbox_slot_fill(bridge_store(), f->account_id, f->wamid, xml);
     if (c == 0)
         bridge_inbox_from(f->account_id, f->contact_id, f->to, f->wamid, xml);
     else
@@ -256,7 +258,7 @@ static void bridge_fetch_fetched(const struct net_result *r, void *arg)
 /* The size cap for a received file: its type's, within media.max_size. */
 static long long bridge_fetch_limit(const char *kind, const char *mime)
 {
-    long long max = net_media_limit(bridge.be, kind, mime);
+    long long max = net_media_limit(bridge_backend(), kind, mime);
 
     return max > 0 && max < media_max_size() ? max : media_max_size();
 }
@@ -267,7 +269,8 @@ static struct bridge_fetch *bridge_fetch_new(const struct store_outbox *o,
                                              const struct store_account *a)
 {
     struct store_contact *c =
-        j->contact != 0 ? store_contact_by_id(bridge.st, j->contact) : NULL;
+        j->contact != 0 ? store_contact_by_id(bridge_store(), j->contact)
+                        : NULL;
     struct bridge_fetch *f;
 
     if (c == NULL || a == NULL || j->wamid == NULL || j->media_kind == NULL) {
@@ -293,7 +296,8 @@ static struct bridge_fetch *bridge_fetch_new(const struct store_outbox *o,
 void bridge_media_fetch(const struct store_outbox *o,
                         const struct bridge_job *j)
 {
-    struct store_account *a = store_account_by_id(bridge.st, o->account_id);
+    struct store_account *a =
+        store_account_by_id(bridge_store(), o->account_id);
     struct bridge_fetch *f = bridge_fetch_new(o, j, a);
     struct net_account na;
 
@@ -309,8 +313,8 @@ void bridge_media_fetch(const struct store_outbox *o,
         na.token = a->token;
         f->max = bridge_fetch_limit(f->kind, f->mime);
         f->path = media_temp_path();
-        bridge.be->media_fetch(&na, j->media_id, j->url, f->path, f->max,
-                               bridge_fetch_fetched, f);
+        bridge_backend()->media_fetch(&na, j->media_id, j->url, f->path, f->max,
+                                      bridge_fetch_fetched, f);
     }
     store_account_free(a);
 }
@@ -319,7 +323,7 @@ void bridge_media_fetch(const struct store_outbox *o,
 
 static void bridge_media_order_arm(void)
 {
-    long long oldest = store_inbox_slot_oldest(bridge.st);
+    long long oldest = store_inbox_slot_oldest(bridge_store());
     long long delay = oldest + BRIDGE_FILE_WAIT_MS - wall_ms() + 1;
 
     if (oldest > 0)
@@ -333,7 +337,8 @@ static void bridge_media_order_due(evutil_socket_t fd, short what, void *arg)
     long long n;
 
     if (queue_begin() == 0) {
-        n = store_inbox_slot_expire(bridge.st, wall_ms() - BRIDGE_FILE_WAIT_MS);
+        n = store_inbox_slot_expire(bridge_store(),
+                                    wall_ms() - BRIDGE_FILE_WAIT_MS);
         if (n > 0)
             log_info("bridge: files for %lld contact(s) take long: "
                      "placeholders sent, later messages released",
@@ -373,7 +378,7 @@ const char *bridge_media_url(const struct message_in *in)
 {
     const char *u = in->oob_url;
 
-    if (!bridge.be->caps.media || bridge.be->media_upload == NULL)
+    if (!bridge_backend()->caps.media || bridge_backend()->media_upload == NULL)
         return NULL;
     if (u != NULL && strlen(u) <= MEDIA_URL_MAX &&
         (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0) &&
@@ -434,7 +439,7 @@ static void bridge_upload_uploaded(const struct net_result *r, void *arg)
     out.reply_to = u->reply_to;
     out.media_id = r->id;
     out.filename = u->name;
-    bridge.be->send(&na, &out, bridge_send_done, u->s);
+    bridge_backend()->send(&na, &out, bridge_send_done, u->s);
     u->s = NULL;
     bridge_upload_free(u);
 }
@@ -528,15 +533,16 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
         return;
     }
     u->path = xstrdup(d->path);
-    u->type = net_media_type_find(bridge.be, d->mime);
+    u->type = net_media_type_find(bridge_backend(), d->mime);
     if (u->type == NULL) /* e.g. application/ogg for a .ogg */
-        u->type = net_media_type_find(bridge.be, media_mime_for_name(d->name));
+        u->type =
+            net_media_type_find(bridge_backend(), media_mime_for_name(d->name));
     if (u->type == NULL) {
         text = xasprintf("WhatsApp does not take files of type %.*s; it takes "
                          "%s",
                          bridge_upload_mime_len(d->mime),
                          bridge_upload_mime_ok(d->mime) ? d->mime : "(unknown)",
-                         bridge.be->media_types_text);
+                         bridge_backend()->media_types_text);
         bridge_upload_end(u, NET_FAIL, text);
         free(text);
         return;
@@ -559,8 +565,8 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
     u->name = bridge_upload_name_ok(d->name)
                   ? xstrdup(d->name)
                   : media_file_name(NULL, u->type->kind, u->type->mime);
-    bridge.be->media_upload(&na, u->path, u->type->mime, u->name,
-                            bridge_upload_uploaded, u);
+    bridge_backend()->media_upload(&na, u->path, u->type->mime, u->name,
+                                   bridge_upload_uploaded, u);
 }
 
 /* The largest file any send takes, within media.max_size. */
@@ -569,7 +575,7 @@ static long long bridge_upload_cap(void)
     const struct net_media_type *t;
     long long max = 0;
 
-    for (t = bridge.be->media_types; t != NULL && t->mime != NULL; t++)
+    for (t = bridge_backend()->media_types; t != NULL && t->mime != NULL; t++)
         if (t->max > max)
             max = t->max;
     return max > 0 && max < media_max_size() ? max : media_max_size();

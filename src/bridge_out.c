@@ -1,21 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /* The bridge, XMPP to network: a user's message (text, reply, reaction,
  * marker, typing) becomes message and outbox rows in the loop turn's
- * transaction; the queue later hands each row back here to be sent through
- * the back end, and the outcome is recorded. */
-#include <stdio.h>
+ * transaction; the queue later hands each text, reaction, read or typing
+ * row back here (through bridge.c) to be sent through the back end, and
+ * bridge_sent.c records the outcome. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge_int.h"
+#include "bridge_core.h"
 #include "bridge_job.h"
+#include "bridge_media.h"
+#include "bridge_out.h"
+#include "bridge_sent.h"
 #include "component.h"
 #include "jid.h"
 #include "log.h"
 #include "message.h"
 #include "net.h"
 #include "queue.h"
-#include "register.h"
 #include "store.h"
 #include "util.h"
 
@@ -36,6 +38,21 @@ struct bridge_pending {
 };
 
 static struct bridge_pending *bridge_pending;
+
+/* ---- sending a text, reaction, read or typing job ---- */
+
+void bridge_out_send(const struct bridge_job *j, const struct store_account *a,
+                     const struct store_contact *c, struct bridge_send *s)
+{
+    struct net_account na = {.id = a->pnid, .token = a->token};
+    struct net_out out = {.kind = bridge_job_name(j->kind),
+                          .to = c->network_id,
+                          .text = j->text,
+                          .target = j->target,
+                          .reply_to = j->reply_to};
+
+    bridge_backend()->send(&na, &out, bridge_send_done, s);
+}
 
 /* ---- a user's message ---- */
 
@@ -160,9 +177,9 @@ static char *bridge_network_id_of(const struct store_account *a,
     struct store_message *m;
     char *id = NULL;
 
-    m = store_message_by_stanza(bridge.st, a->id, 'i', stanza_id);
+    m = store_message_by_stanza(bridge_store(), a->id, 'i', stanza_id);
     if (m == NULL)
-        m = store_message_by_stanza(bridge.st, a->id, 'o', stanza_id);
+        m = store_message_by_stanza(bridge_store(), a->id, 'o', stanza_id);
     if (m != NULL && m->network_id != NULL)
         id = xstrdup(m->network_id);
     store_message_free(m);
@@ -174,11 +191,11 @@ static void bridge_displayed(const struct store_account *a,
                              long long contact_id, const char *id)
 {
     struct store_message *m =
-        store_message_by_stanza(bridge.st, a->id, 'i', id);
+        store_message_by_stanza(bridge_store(), a->id, 'i', id);
     struct bridge_job j = {.kind = BRIDGE_JOB_READ};
 
     if (m != NULL && m->network_id != NULL && m->status != STORE_STATUS_READ) {
-        store_message_set_status(bridge.st, m->id, STORE_STATUS_READ);
+        store_message_set_status(bridge_store(), m->id, STORE_STATUS_READ);
         j.target = m->network_id;
         bridge_outbox_put(0, a->id, contact_id, 0, &j);
     }
@@ -204,11 +221,12 @@ static int bridge_typing_due(long long contact_id)
 static void bridge_composing(const struct store_account *a,
                              long long contact_id)
 {
-    struct store_contact *c = store_contact_by_id(bridge.st, contact_id);
+    struct store_contact *c = store_contact_by_id(bridge_store(), contact_id);
     struct bridge_job j = {.kind = BRIDGE_JOB_TYPING};
 
-    if (c != NULL && c->last_in_network_id != NULL && bridge.be->caps.typing &&
-        bridge_setting(a, "typing") && bridge_typing_due(contact_id)) {
+    if (c != NULL && c->last_in_network_id != NULL &&
+        bridge_backend()->caps.typing && bridge_setting(a, "typing") &&
+        bridge_typing_due(contact_id)) {
         j.target = c->last_in_network_id;
         bridge_outbox_put(0, a->id, contact_id, 0, &j);
     }
@@ -242,9 +260,9 @@ static int bridge_refuse(xmpp_stanza_t *st, const struct message_in *in)
 
     if (in->body != NULL && strlen(in->body) > MESSAGE_BODY_MAX)
         why = "This message is too long for the gateway";
-    else if (in->retract_id != NULL && !bridge.be->caps.retractions_out)
+    else if (in->retract_id != NULL && !bridge_backend()->caps.retractions_out)
         why = "WhatsApp does not let businesses delete sent messages";
-    else if (in->replace_id != NULL && !bridge.be->caps.edits_out)
+    else if (in->replace_id != NULL && !bridge_backend()->caps.edits_out)
         why = "WhatsApp does not let businesses edit sent messages";
     else if ((in->body != NULL && strncmp(in->body, "aesgcm://", 9) == 0) ||
              (in->oob_url != NULL && strncmp(in->oob_url, "aesgcm://", 9) == 0))
@@ -266,11 +284,11 @@ static void bridge_text(struct bridge_out *o)
         if (o->in->reply_id != NULL)
             o->reply_to = o->reply_owned =
                 bridge_network_id_of(o->a, o->in->reply_id);
-        bridge_split(body, bridge.be->max_text, bridge_count_part,
+        bridge_split(body, bridge_backend()->max_text, bridge_count_part,
                      &o->parts_left);
         log_debug("bridge: message %s from %s queued (%zu part(s))",
                   o->in->id ? o->in->id : "-", o->a->jid, o->parts_left);
-        bridge_split(body, bridge.be->max_text, bridge_queue_part, o);
+        bridge_split(body, bridge_backend()->max_text, bridge_queue_part, o);
     }
     free(body);
 }
@@ -282,7 +300,8 @@ static void bridge_file(struct bridge_out *o, const char *url)
     char *body = message_body_without_fallback(o->in);
     const char *caption =
         body != NULL && body[0] != '\0' && strcmp(body, url) != 0 ? body : NULL;
-    int separate = caption && utf8_chars(caption) > bridge.be->max_caption;
+    int separate =
+        caption && utf8_chars(caption) > bridge_backend()->max_caption;
     struct bridge_job j = {.kind = BRIDGE_JOB_MEDIA, .url = url};
     long long id;
 
@@ -299,9 +318,9 @@ static void bridge_file(struct bridge_out *o, const char *url)
     o->reply_to = NULL;
     if (separate) {
         o->parts_left = 0;
-        bridge_split(caption, bridge.be->max_text, bridge_count_part,
+        bridge_split(caption, bridge_backend()->max_text, bridge_count_part,
                      &o->parts_left);
-        bridge_split(caption, bridge.be->max_text, bridge_queue_part, o);
+        bridge_split(caption, bridge_backend()->max_text, bridge_queue_part, o);
     }
     free(body);
 }
@@ -322,8 +341,8 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
         return;
     }
     local = jid_local_of(wa_id);
-    o.contact_id =
-        store_contact_ensure(bridge.st, a->id, wa_id, local, NULL, &created);
+    o.contact_id = store_contact_ensure(bridge_store(), a->id, wa_id, local,
+                                        NULL, &created);
     free(local);
     if (o.contact_id <= 0) {
         message_error_reply(st, "wait", "internal-server-error",

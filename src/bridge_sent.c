@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge_int.h"
+#include "bridge_core.h"
 #include "bridge_job.h"
+#include "bridge_sent.h"
 #include "message.h"
 #include "net.h"
 #include "queue.h"
@@ -17,7 +18,8 @@
 static void bridge_early_status(int status, int code, const char *text,
                                 void *arg)
 {
-    struct store_message *m = store_message_by_id(bridge.st, *(long long *)arg);
+    struct store_message *m =
+        store_message_by_id(bridge_store(), *(long long *)arg);
 
     if (m != NULL)
         bridge_apply_status(m, status, code, text);
@@ -32,8 +34,8 @@ static void bridge_sent(const struct bridge_send *s, const char *id)
 
     if (s->message_id == 0 || id == NULL)
         return;
-    if (store_message_sent(bridge.st, s->message_id, id) == 1)
-        store_early_status_take(bridge.st, s->account_id, id,
+    if (store_message_sent(bridge_store(), s->message_id, id) == 1)
+        store_early_status_take(bridge_store(), s->account_id, id,
                                 bridge_early_status, &mid);
 }
 
@@ -41,10 +43,12 @@ static void bridge_sent(const struct bridge_send *s, const char *id)
  * was lost: the contact may have it twice. */
 static void bridge_sent_twice_notice(const struct bridge_send *s)
 {
-    struct store_message *m = store_message_by_id(bridge.st, s->message_id);
-    struct store_account *a = store_account_by_id(bridge.st, s->account_id);
+    struct store_message *m =
+        store_message_by_id(bridge_store(), s->message_id);
+    struct store_account *a =
+        store_account_by_id(bridge_store(), s->account_id);
     struct store_contact *c =
-        m ? store_contact_by_id(bridge.st, m->contact_id) : NULL;
+        m ? store_contact_by_id(bridge_store(), m->contact_id) : NULL;
     char *from, *id, *text;
 
     if (m != NULL && a != NULL && c != NULL) {
