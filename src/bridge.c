@@ -54,18 +54,6 @@ static struct bridge_send *bridge_send_new(const struct store_outbox *o)
     return s;
 }
 
-/* Ends a send at once with outcome and text: nothing went out. */
-static void bridge_send_refused(struct bridge_send *s, enum net_outcome outcome,
-                                const char *text)
-{
-    struct net_result r;
-
-    memset(&r, 0, sizeof(r));
-    r.outcome = outcome;
-    r.text = text;
-    bridge_send_done(&r, s);
-}
-
 /* Sends job j of row o (NULL: a row of unknown kind) when its account may
  * send: a file through the media side, the rest through the out side. */
 static void bridge_send_row(const struct store_outbox *o,
@@ -79,16 +67,16 @@ static void bridge_send_row(const struct store_outbox *o,
 
     if (j == NULL) {
         log_warn("bridge: outbox row %lld of unknown kind", o->id);
-        bridge_send_refused(s, NET_FAIL,
-                            "The gateway cannot read this queued message");
+        bridge_send_end(s, NET_FAIL,
+                        "The gateway cannot read this queued message");
     } else if (a != NULL && c != NULL && !register_domain_allowed(a->jid)) {
-        bridge_send_refused(s, NET_FAIL, BRIDGE_DOMAIN_GONE);
+        bridge_send_end(s, NET_FAIL, BRIDGE_DOMAIN_GONE);
     } else if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
-        bridge_send_refused(s, a == NULL || c == NULL ? NET_FAIL : NET_AUTH,
-                            a && a->last_error
-                                ? a->last_error
-                                : "Your WhatsApp account is not usable: "
-                                  "register again");
+        bridge_send_end(s, a == NULL || c == NULL ? NET_FAIL : NET_AUTH,
+                        a && a->last_error
+                            ? a->last_error
+                            : "Your WhatsApp account is not usable: "
+                              "register again");
     } else if (j->kind == BRIDGE_JOB_MEDIA) {
         bridge_media_send(j, a, c, s);
     } else {

@@ -407,14 +407,9 @@ static void bridge_upload_free(struct bridge_upload *u)
 static void bridge_upload_end(struct bridge_upload *u, enum net_outcome o,
                               const char *text)
 {
-    struct net_result r;
-
-    memset(&r, 0, sizeof(r));
-    r.outcome = o;
-    r.text = text;
     log_info("bridge: a file for %s not sent%s: %s", u->to,
              o == NET_RETRY ? " yet" : "", text);
-    bridge_send_done(&r, u->s);
+    bridge_send_end(u->s, o, text);
     u->s = NULL;
     bridge_upload_free(u);
 }

@@ -187,3 +187,14 @@ void bridge_send_done(const struct net_result *r, void *arg)
     }
     bridge_send_free(s);
 }
+
+void bridge_send_end(struct bridge_send *s, enum net_outcome outcome,
+                     const char *text)
+{
+    struct net_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.outcome = outcome;
+    r.text = text;
+    bridge_send_done(&r, s);
+}

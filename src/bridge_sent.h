@@ -4,7 +4,7 @@
 #ifndef FERRY_BRIDGE_SENT_H
 #define FERRY_BRIDGE_SENT_H
 
-struct net_result;
+#include "net.h"
 
 /* An outbox row being sent, until its outcome is recorded. */
 struct bridge_send {
@@ -21,5 +21,9 @@ struct bridge_send {
 void bridge_send_free(struct bridge_send *s);
 /* Records the outcome of a send (arg: a struct bridge_send, freed). */
 void bridge_send_done(const struct net_result *r, void *arg);
+/* bridge_send_done() with outcome and text, for a send that ends before
+ * anything went out. */
+void bridge_send_end(struct bridge_send *s, enum net_outcome outcome,
+                     const char *text);
 
 #endif
