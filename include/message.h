@@ -47,6 +47,9 @@ struct message_out {
     const char *oob_url;      /* XEP-0066: the body is the URL */
 };
 
+/* The XML of a stanza ferry built (any stanza, not only messages); st is
+ * released. Caller frees the result. */
+char *message_take_xml(xmpp_stanza_t *st);
 /* XML of the message described by o. Caller frees. */
 char *message_build(const struct message_out *o);
 /* The body of m without its XEP-0428 reply fallback. Caller frees. */

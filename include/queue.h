@@ -9,11 +9,17 @@
 struct store;
 struct store_outbox;
 
+/* What an outbox row asks of the queue (struct queue_ops' row_flags). */
+#define QUEUE_ROW_SLOW 1 /* may take long (a file): within the slots' share */
+#define QUEUE_ROW_UNPACED 2 /* spends no token of the account's bucket */
+
 struct queue_ops {
     /* Starts the network request for an outbox row. Exactly one of
      * queue_out_done(), queue_out_failed() or queue_out_retry() must
      * follow for o->id. */
     void (*send)(const struct store_outbox *o, void *arg);
+    /* QUEUE_ROW_* flags of a row; NULL: none for every row. */
+    int (*row_flags)(const struct store_outbox *o, void *arg);
     void *arg;
     /* The loop turn's transaction was committed (ok 1) or rolled back
      * after a store error (ok 0); may be NULL. */

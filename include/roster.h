@@ -8,6 +8,7 @@
 
 struct store;
 struct store_account;
+struct store_contact;
 
 struct conf;
 
@@ -29,6 +30,9 @@ void roster_on_reply(xmpp_stanza_t *st, void *arg);
 void roster_free(void);
 /* Handles a presence stanza addressed to the gateway or a contact JID. */
 void roster_on_presence(xmpp_stanza_t *st, void *arg);
+/* The JID of a contact (its stored localpart on the component; caller
+ * frees). */
+char *roster_contact_jid(const struct store_contact *c);
 /* XML of a subscription request from contact_jid to user, with an XEP-0172
  * nick when name is not NULL. Caller frees. */
 char *roster_subscribe_xml(const char *contact_jid, const char *user,

@@ -35,6 +35,14 @@ void buf_reset(struct buf *b);
 
 /* Length of the valid UTF-8 character at s (at most n bytes); 0 if bad. */
 size_t utf8_char_len(const char *s, size_t n);
+/* Bytes to the next character of s[0..n): a bad byte counts as one
+ * character of its own. 0 only when n is 0. */
+size_t utf8_step(const char *s, size_t n);
+/* Number of characters in s (a bad byte counts as one). */
+size_t utf8_chars(const char *s);
+/* Byte offset of character number chars in s, or its length when s is
+ * shorter. */
+size_t utf8_offset(const char *s, size_t chars);
 /* A copy of s with what XML cannot carry (control characters but tab and
  * newlines, U+FFFE, U+FFFF, invalid UTF-8) replaced by U+FFFD. Caller
  * frees. */

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* The bridge between the two sides, in two sections: XMPP to network (a
- * user's message becomes outbox rows, sent by the queue through the back
- * end) and network to XMPP (webhook events become inbox stanzas, delivered
- * behind the ping barrier). Nothing else knows both sides. */
+/* The bridge's wiring: the entry of a user's stanzas, registration and the
+ * commands' network side, the queue's dispatch of outbox rows, and the
+ * callbacks that tie the component, registration, commands, queue and the
+ * back end's webhook to the bridge's files (bridge_core.c at the bottom;
+ * bridge_media.c, bridge_sent.c on it; bridge_in.c, bridge_out.c on top).
+ * Nothing else knows both sides. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bridge.h"
-#include "bridge_int.h"
+#include "bridge_core.h"
+#include "bridge_in.h"
+#include "bridge_job.h"
+#include "bridge_media.h"
+#include "bridge_out.h"
+#include "bridge_sent.h"
 #include "commands.h"
 #include "component.h"
 #include "conf.h"
@@ -15,7 +22,6 @@
 #include "httpd.h"
 #include "jid.h"
 #include "log.h"
-#include "media.h"
 #include "message.h"
 #include "net.h"
 #include "queue.h"
@@ -25,108 +31,73 @@
 #include "util.h"
 
 #define BRIDGE_WEBHOOK_MAX (4 * 1024 * 1024) /* Meta: up to 3 MB */
+/* An account whose domain left gateway.allowed_domains: kept, refused. */
+#define BRIDGE_DOMAIN_GONE                                                     \
+    "Your server's domain is no longer allowed to use this gateway, so "       \
+    "nothing is sent to WhatsApp; your registration is kept until the "        \
+    "gateway's admin deletes it"
 
-struct bridge_state bridge;
+static char *bridge_webhook_path;
 
-/* ---- shared helpers ---- */
+/* ---- the queue's outbox rows ---- */
 
-int bridge_inbox(long long account_id, const char *to, const char *id,
-                 char *xml)
+/* A row's send state, for bridge_send_done(). */
+static struct bridge_send *bridge_send_new(const struct store_outbox *o)
 {
-    long long row = store_inbox_add(bridge.st, account_id, to, xml, id);
+    struct bridge_send *s = xcalloc(1, sizeof(*s));
 
-    free(xml);
-    return row < 0 ? -1 : 0;
+    s->outbox_id = o->id;
+    s->account_id = o->account_id;
+    s->contact_id = o->contact_id;
+    s->message_id = o->message_id;
+    s->unknown = o->unknown;
+    return s;
 }
 
-int bridge_inbox_from(long long account_id, long long contact_id,
-                      const char *to, const char *id, char *xml)
+/* Sends job j of row o (NULL: a row of unknown kind) when its account may
+ * send: a file through the media side, the rest through the out side. */
+static void bridge_send_row(const struct store_outbox *o,
+                            const struct bridge_job *j)
 {
-    long long row =
-        store_inbox_add_after(bridge.st, account_id, contact_id, to, xml, id);
+    struct store_account *a =
+        store_account_by_id(bridge_store(), o->account_id);
+    struct store_contact *c =
+        store_contact_by_id(bridge_store(), o->contact_id);
+    struct bridge_send *s = bridge_send_new(o);
 
-    free(xml);
-    return row < 0 ? -1 : 0;
-}
-
-char *bridge_contact_jid(const struct store_contact *c)
-{
-    return xasprintf("%s@%s", c->localpart, component_jid());
-}
-
-long long bridge_message_add(struct store_message *m, const char *text)
-{
-    char *snippet = text ? bridge_snippet(text) : NULL;
-    long long id;
-
-    m->snippet = snippet;
-    id = store_message_add(bridge.st, m);
-    m->snippet = NULL;
-    free(snippet);
-    return id;
-}
-
-int bridge_setting(const struct store_account *a, const char *key)
-{
-    return commands_setting(a->settings, key);
-}
-
-char *bridge_snippet(const char *text)
-{
-    size_t n = strlen(text), i = 0, chars = 0, l;
-
-    while (i < n && chars < BRIDGE_SNIPPET_CHARS) {
-        l = utf8_char_len(text + i, n - i);
-        i += l ? l : 1;
-        chars++;
-    }
-    return i < n ? xasprintf("%.*s…", (int)i, text) : xstrdup(text);
-}
-
-void bridge_fail_message(long long message_id, const char *condition,
-                         const char *text)
-{
-    struct store_message *m = store_message_by_id(bridge.st, message_id);
-    struct store_contact *c;
-    char *from;
-
-    if (m == NULL || m->status == STORE_STATUS_FAILED) {
-        store_message_free(m);
-        return;
-    }
-    store_message_set_status(bridge.st, m->id, STORE_STATUS_FAILED);
-    c = store_contact_by_id(bridge.st, m->contact_id);
-    if (c != NULL && m->sender != NULL) {
-        from = bridge_contact_jid(c);
-        bridge_inbox(m->account_id, m->sender, NULL,
-                     message_error_xml(from, m->sender, m->stanza_id, "cancel",
-                                       condition, text));
-        free(from);
-    }
-    store_contact_free(c);
-    store_message_free(m);
-}
-
-void bridge_auth_failed(long long account_id, const char *text)
-{
-    struct store_account *a = store_account_by_id(bridge.st, account_id);
-    char *notice, *id;
-
-    if (a == NULL)
-        return;
-    if (strcmp(a->state, "active") == 0) {
-        store_account_set_state(bridge.st, a->id, "auth_failed", text);
-        notice = xasprintf("%s. Messages to WhatsApp are not sent until you "
-                           "register again with a valid access token.",
-                           text);
-        id = component_new_id();
-        bridge_inbox(a->id, a->jid, id,
-                     message_notice_xml(component_jid(), a->jid, id, notice));
-        free(id);
-        free(notice);
-        log_warn("bridge: access token of %s rejected; account paused", a->jid);
+    if (j == NULL) {
+        log_warn("bridge: outbox row %lld of unknown kind", o->id);
+        bridge_send_end(s, NET_FAIL,
+                        "The gateway cannot read this queued message");
+    } else if (a != NULL && c != NULL && !register_domain_allowed(a->jid)) {
+        bridge_send_end(s, NET_FAIL, BRIDGE_DOMAIN_GONE);
+    } else if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
+        bridge_send_end(s, a == NULL || c == NULL ? NET_FAIL : NET_AUTH,
+                        a && a->last_error
+                            ? a->last_error
+                            : "Your WhatsApp account is not usable: "
+                              "register again");
+    } else if (j->kind == BRIDGE_JOB_MEDIA) {
+        bridge_media_send(j, a, c, s);
+    } else {
+        bridge_out_send(j, a, c, s);
     }
     store_account_free(a);
+    store_contact_free(c);
+}
+
+/* The queue chose an outbox row: a received file's fetch goes its own way,
+ * everything else is a send. */
+static void bridge_send(const struct store_outbox *o, void *arg)
+{
+    struct bridge_job j;
+    int known = bridge_job_decode(o->kind, o->payload, &j) == 0;
+
+    if (known && j.kind == BRIDGE_JOB_FETCH)
+        bridge_media_fetch(o, &j);
+    else
+        bridge_send_row(o, known ? &j : NULL);
+    bridge_job_reset(&j);
 }
 
 /* ---- XMPP -> network: the entry ---- */
@@ -141,7 +112,7 @@ static void bridge_on_bounce(xmpp_stanza_t *st, const struct message_in *in)
     if (in->id == NULL || in->to == NULL || strchr(in->to, '@') == NULL)
         return;
     bare = jid_bare(in->from);
-    a = bare ? store_account_by_jid(bridge.st, bare) : NULL;
+    a = bare ? store_account_by_jid(bridge_store(), bare) : NULL;
     if (a != NULL)
         queue_in_bounced(a->id, in->id, message_error_condition(st));
     store_account_free(a);
@@ -153,7 +124,7 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
 {
     struct message_in in;
     struct store_account *a;
-    char *bare, wa[JID_PHONE_MAX];
+    char *bare, *wa = NULL;
 
     if (roster_on_privilege(st))
         return; /* XEP-0356: what the user's server lets us do */
@@ -171,7 +142,7 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
     }
     queue_begin(); /* the lookups too: one transaction per loop turn */
     bare = jid_bare(in.from);
-    a = bare ? store_account_by_jid(bridge.st, bare) : NULL;
+    a = bare ? store_account_by_jid(bridge_store(), bare) : NULL;
     if (a == NULL) {
         if (in.body != NULL)
             message_error_reply(st, "auth", "registration-required",
@@ -179,7 +150,8 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
     } else if (!register_domain_allowed(a->jid)) {
         if (in.body != NULL)
             message_error_reply(st, "cancel", "forbidden", BRIDGE_DOMAIN_GONE);
-    } else if (jid_to_wa_id(in.to, component_jid(), wa, sizeof(wa)) < 0) {
+    } else if ((wa = jid_network_id(in.to, component_jid())) == NULL ||
+               jid_kind_of(wa) != JID_KIND_PHONE) { /* phones only, so far */
         message_error_reply(st, "modify", "jid-malformed",
                             "Not a WhatsApp contact: write to "
                             "+<country code><number>@ this gateway");
@@ -191,6 +163,7 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
         bridge_user_message(st, &in, a, wa);
     }
     store_account_free(a);
+    free(wa);
     free(bare);
 }
 
@@ -209,7 +182,7 @@ struct bridge_reg {
 
 static int bridge_reg_lookup(const char *jid, char **pnid, void *arg)
 {
-    struct store_account *a = store_account_by_jid(bridge.st, jid);
+    struct store_account *a = store_account_by_jid(bridge_store(), jid);
 
     if (a == NULL)
         return 0;
@@ -240,8 +213,8 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
         return;
     }
     queue_begin();
-    id = store_account_upsert(bridge.st, r->jid, bridge.be->name, r->pnid,
-                              r->token, res->info);
+    id = store_account_upsert(bridge_store(), r->jid, bridge_backend()->name,
+                              r->pnid, r->token, res->info);
     if (id < 0) {
         r->done("cancel", "conflict",
                 id == -2 ? "This phone number ID is already registered by "
@@ -253,7 +226,7 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
                 "The gateway could not store the account", r->arg);
     } else {
         r->done(NULL, NULL, res->info ? res->info : r->pnid, r->arg);
-        a = store_account_by_id(bridge.st, id);
+        a = store_account_by_id(bridge_store(), id);
         if (a != NULL)
             roster_account_added(a);
         store_account_free(a);
@@ -280,7 +253,7 @@ static void bridge_reg_start(const char *jid, const char *pnid,
     r->token = xstrdup(token);
     na.id = r->pnid;
     na.token = r->token;
-    bridge.be->check(&na, bridge_reg_checked, r);
+    bridge_backend()->check(&na, bridge_reg_checked, r);
 }
 
 /* Answers the XEP-0077 iq (a copy we own). */
@@ -304,13 +277,13 @@ static void bridge_reg_submit(xmpp_stanza_t *iq, const char *jid,
 
 static int bridge_reg_remove(const char *jid, void *arg)
 {
-    struct store_account *a = store_account_by_jid(bridge.st, jid);
+    struct store_account *a = store_account_by_jid(bridge_store(), jid);
 
     if (a == NULL)
         return -1;
     roster_account_removed(a);
     queue_begin();
-    store_account_delete(bridge.st, a->id);
+    store_account_delete(bridge_store(), a->id);
     queue_flush();
     log_info("bridge: %s unregistered", jid);
     store_account_free(a);
@@ -357,12 +330,12 @@ static long long bridge_cmd_retry(const char *jid, void *arg)
     long long n;
 
     if (jid != NULL) {
-        a = store_account_by_jid(bridge.st, jid);
+        a = store_account_by_jid(bridge_store(), jid);
         if (a == NULL)
             return 0;
     }
     queue_begin();
-    n = store_outbox_requeue_failed(bridge.st, a ? a->id : 0);
+    n = store_outbox_requeue_failed(bridge_store(), a ? a->id : 0);
     if (queue_flush() < 0)
         n = -1;
     log_info("bridge: %lld failed message(s) of %s queued again", n,
@@ -398,6 +371,12 @@ static void bridge_advertise(const struct net_caps *c)
             disco_contact_feature_add(map[i].var);
 }
 
+/* What an outbox row asks of the queue. */
+static int bridge_row_flags(const struct store_outbox *o, void *arg)
+{
+    return bridge_job_flags(o->kind);
+}
+
 static void bridge_on_state(int connected, void *arg)
 {
     queue_xmpp_state(connected);
@@ -407,44 +386,50 @@ static void bridge_on_state(int connected, void *arg)
 
 int bridge_init(struct store *st, const struct conf *conf)
 {
-    struct component_handlers h = {bridge_on_message, roster_on_presence,
-                                   bridge_on_state, roster_on_reply, NULL};
-    struct register_ops r = {bridge_reg_lookup, bridge_reg_submit,
-                             bridge_reg_remove, NULL};
-    struct queue_ops q = {.send = bridge_send,
-                          .committed = bridge_out_committed};
-    struct commands_ops c = {bridge_cmd_register, bridge_cmd_unregister,
-                             bridge_cmd_retry, NULL};
+    static const struct component_handlers h = {
+        .message = bridge_on_message,
+        .presence = roster_on_presence,
+        .state = bridge_on_state,
+        .reply = roster_on_reply,
+    };
+    static const struct register_ops r = {
+        .lookup = bridge_reg_lookup,
+        .submit = bridge_reg_submit,
+        .remove = bridge_reg_remove,
+    };
+    static const struct queue_ops q = {
+        .send = bridge_send,
+        .row_flags = bridge_row_flags,
+        .committed = bridge_out_committed,
+    };
+    static const struct commands_ops c = {
+        .register_account = bridge_cmd_register,
+        .unregister = bridge_cmd_unregister,
+        .retry_failed = bridge_cmd_retry,
+    };
 
-    bridge.st = st;
-    bridge.be = net_backend_find(conf->network_backend);
-    if (bridge.be == NULL || bridge.be->send == NULL) {
+    const struct net_backend *be = net_backend_find(conf->network_backend);
+
+    if (be == NULL || be->send == NULL) {
         log_error("bridge: network.backend '%s' is not available",
                   conf->network_backend);
         return -1;
     }
-    net_configure(conf);
-    bridge_advertise(&bridge.be->caps);
-    roster_init(st);
-    roster_reconfigure(conf);
+    bridge_core_init(st, be);
+    bridge_advertise(&be->caps);
     register_init(conf, &r);
     commands_init(st, conf, &c);
     queue_init(st, conf->cloudapi_throughput, &q);
-    if (media_init(conf, st) < 0)
-        return -1;
     bridge_media_order_start();
     component_set_handlers(&h);
-    bridge.webhook_path = xasprintf("/webhook/%s", bridge.be->name);
-    httpd_route(bridge.webhook_path, bridge_webhook, NULL, BRIDGE_WEBHOOK_MAX);
+    bridge_webhook_path = xasprintf("/webhook/%s", be->name);
+    httpd_route(bridge_webhook_path, bridge_webhook, NULL, BRIDGE_WEBHOOK_MAX);
     return 0;
 }
 
 void bridge_reconfigure(const struct conf *conf)
 {
-    net_configure(conf);
-    media_reconfigure(conf);
     register_reconfigure(conf);
-    roster_reconfigure(conf);
     commands_reconfigure(conf);
     queue_set_throughput(conf->cloudapi_throughput);
 }
@@ -458,12 +443,10 @@ void bridge_stop(void)
 void bridge_free(void)
 {
     queue_free();
-    media_free();
     register_free();
-    roster_free();
     commands_free();
     bridge_out_committed(1, NULL); /* forgets what is left */
     bridge_media_order_stop();
-    free(bridge.webhook_path);
-    bridge.webhook_path = NULL;
+    free(bridge_webhook_path);
+    bridge_webhook_path = NULL;
 }

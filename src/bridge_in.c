@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge_int.h"
+#include "bridge_core.h"
+#include "bridge_in.h"
+#include "bridge_media.h"
 #include "component.h"
 #include "httpd.h"
 #include "jid.h"
@@ -20,51 +22,8 @@
 #include "store.h"
 #include "util.h"
 
+#define BRIDGE_SEEN_TTL_S (8 * 24 * 3600) /* Meta retries for 7 days */
 #define BRIDGE_UNKNOWN_QUOTE "(a message the gateway has not seen)"
-
-/* ---- statuses ---- */
-
-static int bridge_rank(int status)
-{
-    return status == STORE_STATUS_FAILED ? 0 : status;
-}
-
-/* Moves a message's status forward only, and tells the sender. */
-void bridge_apply_status(struct store_message *m, int status, int error_code,
-                         const char *error_text)
-{
-    struct store_contact *c;
-    char *from;
-    int old = m->status;
-
-    if (old == STORE_STATUS_FAILED)
-        return;
-    if (status == STORE_STATUS_FAILED) {
-        if (old < STORE_STATUS_DELIVERED)
-            bridge_fail_message(m->id, "service-unavailable",
-                                error_text ? error_text
-                                           : "WhatsApp could not deliver it");
-        return;
-    }
-    if (bridge_rank(status) <= bridge_rank(old))
-        return;
-    store_message_set_status(bridge.st, m->id, status);
-    c = store_contact_by_id(bridge.st, m->contact_id);
-    if (c == NULL || m->sender == NULL || m->stanza_id == NULL) {
-        store_contact_free(c);
-        return;
-    }
-    from = bridge_contact_jid(c);
-    if (status >= STORE_STATUS_DELIVERED && old < STORE_STATUS_DELIVERED &&
-        m->want_receipt)
-        bridge_inbox(m->account_id, m->sender, NULL,
-                     message_receipt_xml(from, m->sender, m->stanza_id));
-    if (status == STORE_STATUS_READ && m->want_markers)
-        bridge_inbox(m->account_id, m->sender, NULL,
-                     message_displayed_xml(from, m->sender, m->stanza_id));
-    free(from);
-    store_contact_free(c);
-}
 
 /* 1 when the event is new (and now recorded), 0 for a duplicate, -1 on
  * error. A message is known by its row in the message map (written in the
@@ -77,7 +36,7 @@ static int bridge_fresh(const char *kind, const struct store_account *a,
     int fresh;
 
     if (ev->kind == NET_EVENT_MESSAGE) {
-        fresh = store_message_known(bridge.st, a->id, ev->id);
+        fresh = store_message_known(bridge_store(), a->id, ev->id);
         fresh = fresh < 0 ? -1 : !fresh;
     } else {
         key = ev->kind == NET_EVENT_STATUS
@@ -85,7 +44,8 @@ static int bridge_fresh(const char *kind, const struct store_account *a,
                               ev->id, ev->status)
                   : xasprintf("%s:%s:%s:%s", kind, a->backend, ev->account,
                               ev->id);
-        fresh = store_seen_add(bridge.st, key, now_s() + BRIDGE_SEEN_TTL_S);
+        fresh =
+            store_seen_add(bridge_store(), key, now_s() + BRIDGE_SEEN_TTL_S);
         free(key);
     }
     metrics_inc(fresh == 0                     ? METRICS_IN_DUPLICATE
@@ -102,10 +62,10 @@ static int bridge_on_status(const struct net_event *ev,
 
     if (fresh <= 0)
         return fresh;
-    m = store_message_by_network(bridge.st, a->id, ev->id);
+    m = store_message_by_network(bridge_store(), a->id, ev->id);
     if (m == NULL) {
         /* the send's answer has not come back yet (or not ours) */
-        return store_early_status_add(bridge.st, a->id, ev->id, ev->status,
+        return store_early_status_add(bridge_store(), a->id, ev->id, ev->status,
                                       ev->error_code, ev->error_text);
     }
     if (m->direction == 'o')
@@ -132,18 +92,17 @@ static int bridge_peer(const struct store_account *a,
     struct store_contact *c;
     int created;
 
-    if ((local = jid_from_wa_id(ev->peer, "x")) == NULL) {
+    if (jid_kind_of(ev->peer) != JID_KIND_PHONE) { /* phones only, so far */
         log_warn("bridge: event %s from an id that is not a phone number",
                  ev->id);
         return -1;
     }
-    free(local);
-    local = xasprintf("+%s", ev->peer);
+    local = jid_local_of(ev->peer);
     p->a = a;
-    p->contact_id = store_contact_ensure(bridge.st, a->id, ev->peer, local,
+    p->contact_id = store_contact_ensure(bridge_store(), a->id, ev->peer, local,
                                          ev->peer_name, &created);
     free(local);
-    c = p->contact_id > 0 ? store_contact_by_id(bridge.st, p->contact_id)
+    c = p->contact_id > 0 ? store_contact_by_id(bridge_store(), p->contact_id)
                           : NULL;
     if (c == NULL)
         return -1;
@@ -169,7 +128,8 @@ static int bridge_remember(const struct bridge_peer *p,
                               .status = STORE_STATUS_DELIVERED};
     long long id = bridge_message_add(&m, text);
 
-    store_contact_set_last_in(bridge.st, p->contact_id, ev->id, ev->timestamp);
+    store_contact_set_last_in(bridge_store(), p->contact_id, ev->id,
+                              ev->timestamp);
     return id < 0 ? -1 : 0;
 }
 
@@ -177,8 +137,9 @@ static int bridge_remember(const struct bridge_peer *p,
 static int bridge_lookup(const struct bridge_peer *p, const char *network_id,
                          struct store_message **m)
 {
-    *m = network_id ? store_message_by_network(bridge.st, p->a->id, network_id)
-                    : NULL;
+    *m = network_id
+             ? store_message_by_network(bridge_store(), p->a->id, network_id)
+             : NULL;
     return *m != NULL && (*m)->stanza_id != NULL ? 0 : -1;
 }
 
@@ -196,8 +157,8 @@ static char *bridge_cards(const struct net_event *ev)
         buf_appendf(&b, "%sContact: %s\n", i ? "\n" : "",
                     c->name ? c->name : "(no name)");
         for (j = 0; j < c->nphones; j++) {
-            jid = c->phones[j].peer
-                      ? jid_from_wa_id(c->phones[j].peer, component_jid())
+            jid = jid_kind_of(c->phones[j].peer) == JID_KIND_PHONE
+                      ? jid_of(c->phones[j].peer, component_jid())
                       : NULL;
             buf_appendf(&b, "%s%s%s%s%s\n",
                         c->phones[j].phone ? c->phones[j].phone : "",
@@ -281,6 +242,26 @@ static int bridge_in_message(const struct bridge_peer *p,
     return bridge_remember(p, ev, ev->geo ? ev->geo : ev->text);
 }
 
+/* The text of an edit: a correction of t, the message ferry knows (a
+ * file stays: its caption is new text), else a notice. Caller frees. */
+static char *bridge_in_edit(const struct net_event *ev,
+                            const struct store_message *t,
+                            struct message_out *o)
+{
+    char *text = bridge_body(ev), *snippet, *notice;
+
+    if (t != NULL && ev->media == NULL) {
+        o->replace_id = t->stanza_id;
+        snippet = bridge_snippet(text);
+        store_message_set_snippet(bridge_store(), t->id, snippet);
+        free(snippet);
+        return text;
+    }
+    notice = xasprintf("[edited] %s", text);
+    free(text);
+    return notice;
+}
+
 /* XEP-0444 reaction, XEP-0308 correction or XEP-0424 retraction of a
  * message ferry knows; a readable notice when it does not. */
 static int bridge_in_action(const struct bridge_peer *p,
@@ -289,35 +270,36 @@ static int bridge_in_action(const struct bridge_peer *p,
     struct message_out o = {.from = p->jid, .to = p->a->jid, .id = ev->id};
     struct store_message *t = NULL;
     int known = bridge_lookup(p, ev->target, &t) == 0, rc;
-    char *text = NULL, *snippet;
+    char *text = NULL;
 
-    if (ev->kind == NET_EVENT_REACTION && known) {
-        o.reactions_id = t->stanza_id;
-        o.reaction = ev->emoji;
-    } else if (ev->kind == NET_EVENT_REACTION) {
-        text = *ev->emoji ? xasprintf("[reacted %s to a message]", ev->emoji)
-                          : xstrdup("[removed a reaction]");
-    } else if (ev->kind == NET_EVENT_REVOKE && known) {
-        o.retract_id = t->stanza_id;
-        store_message_set_snippet(bridge.st, t->id, "(a deleted message)");
-    } else if (ev->kind == NET_EVENT_REVOKE) {
-        text = xstrdup("[deleted a message]");
-    } else {
-        text = bridge_body(ev);
-        if (known && ev->media == NULL) { /* a file stays; its caption is
-                                             new text */
-            o.replace_id = t->stanza_id;
-            snippet = bridge_snippet(text);
-            store_message_set_snippet(bridge.st, t->id, snippet);
-            free(snippet);
+    switch (ev->kind) {
+    case NET_EVENT_REACTION:
+        if (known) {
+            o.reactions_id = t->stanza_id;
+            o.reaction = ev->emoji;
         } else {
-            o.body = xasprintf("[edited] %s", text);
-            free(text);
-            text = (char *)o.body;
+            text = *ev->emoji
+                       ? xasprintf("[reacted %s to a message]", ev->emoji)
+                       : xstrdup("[removed a reaction]");
         }
+        break;
+    case NET_EVENT_REVOKE:
+        if (known) {
+            o.retract_id = t->stanza_id;
+            store_message_set_snippet(bridge_store(), t->id,
+                                      "(a deleted message)");
+        } else {
+            text = xstrdup("[deleted a message]");
+        }
+        break;
+    case NET_EVENT_EDIT:
+        text = bridge_in_edit(ev, known ? t : NULL, &o);
+        break;
+    default: /* not an action on a message */
+        store_message_free(t);
+        return 0;
     }
-    if (o.body == NULL)
-        o.body = text;
+    o.body = text;
     rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, o.id,
                            message_build(&o));
     store_message_free(t);
@@ -333,7 +315,7 @@ static int bridge_in_renumber(const struct bridge_peer *p,
     int rc;
 
     if (ev->new_peer == NULL ||
-        store_contact_renumber(bridge.st, p->contact_id, ev->new_peer) < 0)
+        store_contact_renumber(bridge_store(), p->contact_id, ev->new_peer) < 0)
         log_warn("bridge: number change of %s not recorded", p->jid);
     text = xasprintf("[%s]", ev->text ? ev->text : "changed their number");
     rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, ev->id,
@@ -354,12 +336,17 @@ static int bridge_on_incoming(const struct net_event *ev,
         free(p.jid);
         return p.contact_id < 0 ? -1 : 0;
     }
-    if (ev->kind == NET_EVENT_MESSAGE)
+    switch (ev->kind) {
+    case NET_EVENT_MESSAGE:
         rc = bridge_in_message(&p, ev);
-    else if (ev->kind == NET_EVENT_RENUMBER)
+        break;
+    case NET_EVENT_RENUMBER:
         rc = bridge_in_renumber(&p, ev);
-    else
+        break;
+    default:
         rc = bridge_in_action(&p, ev);
+        break;
+    }
     free(p.jid);
     return rc;
 }
@@ -367,8 +354,8 @@ static int bridge_on_incoming(const struct net_event *ev,
 /* One webhook event; runs inside the webhook's transaction. */
 static int bridge_on_event(const struct net_event *ev, void *arg)
 {
-    struct store_account *a =
-        store_account_by_pnid(bridge.st, bridge.be->name, ev->account);
+    struct store_account *a = store_account_by_pnid(
+        bridge_store(), bridge_backend()->name, ev->account);
     int rc;
 
     if (a == NULL) {
@@ -410,33 +397,33 @@ static void bridge_webhook_post(const struct httpd_request *req,
     const char *why = NULL;
     int rc;
 
-    if (bridge.be->webhook_verify(req, &why) < 0) {
+    if (bridge_backend()->webhook_verify(req, &why) < 0) {
         log_warn("bridge: webhook rejected: %s", why);
         metrics_inc(METRICS_REJECT_SIGNATURE);
         httpd_respond(res, 403, "text/plain", "signature rejected\n");
         return;
     }
-    if (queue_flush() < 0 || store_begin(bridge.st) < 0) {
+    if (queue_flush() < 0 || store_begin(bridge_store()) < 0) {
         bridge_webhook_not_stored(req, res);
         return;
     }
-    rc = bridge.be->webhook_parse(req->body, req->body_len, bridge_on_event,
-                                  NULL);
-    if (store_failed(bridge.st)) {
+    rc = bridge_backend()->webhook_parse(req->body, req->body_len,
+                                         bridge_on_event, NULL);
+    if (store_failed(bridge_store())) {
         /* nothing of it is kept: the network delivers it again */
-        store_rollback(bridge.st);
+        store_rollback(bridge_store());
         bridge_webhook_not_stored(req, res);
         return;
     }
     if (rc < 0) {
-        store_rollback(bridge.st);
+        store_rollback(bridge_store());
         log_warn("bridge: webhook body malformed or not stored (%zu bytes)",
                  req->body_len);
         metrics_inc(METRICS_REJECT_MALFORMED);
         httpd_respond(res, 400, "text/plain", "malformed\n");
         return;
     }
-    if (store_commit(bridge.st) < 0) {
+    if (store_commit(bridge_store()) < 0) {
         bridge_webhook_not_stored(req, res);
         return;
     }
@@ -450,7 +437,7 @@ void bridge_webhook(const struct httpd_request *req, struct httpd_response *res,
                     void *arg)
 {
     if (strcmp(req->method, "GET") == 0)
-        bridge.be->webhook_get(req, res);
+        bridge_backend()->webhook_get(req, res);
     else if (strcmp(req->method, "POST") == 0)
         bridge_webhook_post(req, res);
     else

@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <json-c/json.h>
 
-#include "bridge_int.h"
+#include "bridge_core.h"
+#include "bridge_job.h"
+#include "bridge_media.h"
+#include "bridge_sent.h"
 #include "log.h"
 #include "loop.h"
 #include "media.h"
@@ -28,24 +30,6 @@
 #define BRIDGE_FILE_WAIT_MS 15000
 
 static struct event *bridge_order_timer;
-
-/* ---- payloads ---- */
-
-static void bridge_media_put(json_object *o, const char *key, const char *v)
-{
-    if (v != NULL)
-        json_object_object_add(o, key, json_object_new_string(v));
-}
-
-static const char *bridge_media_get(json_object *o, const char *key)
-{
-    json_object *v;
-
-    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-        !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
 
 /* "5 MB", "500 KB" or "N bytes". Caller frees. */
 static char *bridge_media_size(long long n)
@@ -99,8 +83,8 @@ static int bridge_media_slot(const struct store_account *a,
                      "it arrives]",
                      bridge_fetch_noun(ev->media->kind));
     xml = message_chat_xml(from, a->jid, id, text);
-    row =
-        store_inbox_add_slot(bridge.st, a->id, contact_id, a->jid, xml, ev->id);
+    row = store_inbox_add_slot(bridge_store(), a->id, contact_id, a->jid, xml,
+                               ev->id);
     free(xml);
     if (row > 0 && ev->media->caption != NULL &&
         ev->media->caption[0] != '\0') {
@@ -119,25 +103,23 @@ static int bridge_media_slot(const struct store_account *a,
 int bridge_media_in(const struct store_account *a, long long contact_id,
                     const char *from, const struct net_event *ev)
 {
-    json_object *o = json_object_new_object();
     const struct net_media *m = ev->media;
-    long long id;
-
-    bridge_media_put(o, "wamid", ev->id);
-    json_object_object_add(o, "contact", json_object_new_int64(contact_id));
-    bridge_media_put(o, "media_id", m->id);
-    bridge_media_put(o, "kind", m->kind);
-    if (m->mime != NULL && strlen(m->mime) <= BRIDGE_MIME_MAX)
-        bridge_media_put(o, "mime", m->mime);
-    bridge_media_put(o, "filename", m->filename);
-    bridge_media_put(o, "caption", m->caption);
-    bridge_media_put(o, "url", m->url);
-    json_object_object_add(o, "ordered", json_object_new_boolean(1));
+    struct bridge_job j = {
+        .kind = BRIDGE_JOB_FETCH,
+        .wamid = ev->id,
+        .contact = contact_id,
+        .media_id = m->id,
+        .media_kind = m->kind,
+        .mime = m->mime != NULL && strlen(m->mime) <= BRIDGE_MIME_MAX ? m->mime
+                                                                      : NULL,
+        .filename = m->filename,
+        .caption = m->caption,
+        .url = m->url,
+        .ordered = 1,
+    };
     /* no contact on the row: a slow download holds up no one's sends */
-    id = store_outbox_add(
-        bridge.st, a->id, 0, 0, "fetch",
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
+    long long id = bridge_outbox_put(0, a->id, 0, 0, &j);
+
     log_debug("bridge: %s %s queued for fetching", m->kind, ev->id);
     if (id < 0)
         return -1;
@@ -179,7 +161,7 @@ static void bridge_fetch_deliver(const struct bridge_fetch *f, char *xml)
     long long c = 0;
 
     if (f->ordered)
-        c = store_inbox_slot_fill(bridge.st, f->account_id, f->wamid, xml);
+        c = store_inbox_slot_fill(bridge_store(), f->account_id, f->wamid, xml);
     if (c == 0)
         bridge_inbox_from(f->account_id, f->contact_id, f->to, f->wamid, xml);
     else
@@ -276,25 +258,22 @@ static void bridge_fetch_fetched(const struct net_result *r, void *arg)
 /* The size cap for a received file: its type's, within media.max_size. */
 static long long bridge_fetch_limit(const char *kind, const char *mime)
 {
-    long long max = net_media_limit(bridge.be, kind, mime);
+    long long max = net_media_limit(bridge_backend(), kind, mime);
 
     return max > 0 && max < media_max_size() ? max : media_max_size();
 }
 
 /* A job from a row's payload and store rows; NULL when they are gone. */
 static struct bridge_fetch *bridge_fetch_new(const struct store_outbox *o,
-                                             json_object *p,
+                                             const struct bridge_job *j,
                                              const struct store_account *a)
 {
-    json_object *v;
-    struct store_contact *c = NULL;
+    struct store_contact *c =
+        j->contact != 0 ? store_contact_by_id(bridge_store(), j->contact)
+                        : NULL;
     struct bridge_fetch *f;
-    const char *wamid = bridge_media_get(p, "wamid");
-    const char *kind = bridge_media_get(p, "kind");
 
-    if (json_object_object_get_ex(p, "contact", &v))
-        c = store_contact_by_id(bridge.st, json_object_get_int64(v));
-    if (c == NULL || a == NULL || wamid == NULL || kind == NULL) {
+    if (c == NULL || a == NULL || j->wamid == NULL || j->media_kind == NULL) {
         store_contact_free(c);
         return NULL;
     }
@@ -302,29 +281,24 @@ static struct bridge_fetch *bridge_fetch_new(const struct store_outbox *o,
     f->outbox_id = o->id;
     f->account_id = a->id;
     f->contact_id = c->id;
-    f->ordered = json_object_object_get_ex(p, "ordered", &v) &&
-                 json_object_get_boolean(v);
-    f->wamid = xstrdup(wamid);
-    f->kind = xstrdup(kind);
-    f->mime = bridge_media_get(p, "mime") ? xstrdup(bridge_media_get(p, "mime"))
-                                          : NULL;
-    f->filename = bridge_media_get(p, "filename")
-                      ? xstrdup(bridge_media_get(p, "filename"))
-                      : NULL;
-    f->caption = bridge_media_get(p, "caption")
-                     ? xstrdup(bridge_media_get(p, "caption"))
-                     : NULL;
+    f->ordered = j->ordered;
+    f->wamid = xstrdup(j->wamid);
+    f->kind = xstrdup(j->media_kind);
+    f->mime = j->mime ? xstrdup(j->mime) : NULL;
+    f->filename = j->filename ? xstrdup(j->filename) : NULL;
+    f->caption = j->caption ? xstrdup(j->caption) : NULL;
     f->from = bridge_contact_jid(c);
     f->to = xstrdup(a->jid);
     store_contact_free(c);
     return f;
 }
 
-void bridge_media_fetch(const struct store_outbox *o)
+void bridge_media_fetch(const struct store_outbox *o,
+                        const struct bridge_job *j)
 {
-    struct store_account *a = store_account_by_id(bridge.st, o->account_id);
-    json_object *p = json_tokener_parse(o->payload);
-    struct bridge_fetch *f = bridge_fetch_new(o, p, a);
+    struct store_account *a =
+        store_account_by_id(bridge_store(), o->account_id);
+    struct bridge_fetch *f = bridge_fetch_new(o, j, a);
     struct net_account na;
 
     if (f == NULL) {
@@ -339,11 +313,9 @@ void bridge_media_fetch(const struct store_outbox *o)
         na.token = a->token;
         f->max = bridge_fetch_limit(f->kind, f->mime);
         f->path = media_temp_path();
-        bridge.be->media_fetch(&na, bridge_media_get(p, "media_id"),
-                               bridge_media_get(p, "url"), f->path, f->max,
-                               bridge_fetch_fetched, f);
+        bridge_backend()->media_fetch(&na, j->media_id, j->url, f->path, f->max,
+                                      bridge_fetch_fetched, f);
     }
-    json_object_put(p);
     store_account_free(a);
 }
 
@@ -351,7 +323,7 @@ void bridge_media_fetch(const struct store_outbox *o)
 
 static void bridge_media_order_arm(void)
 {
-    long long oldest = store_inbox_slot_oldest(bridge.st);
+    long long oldest = store_inbox_slot_oldest(bridge_store());
     long long delay = oldest + BRIDGE_FILE_WAIT_MS - wall_ms() + 1;
 
     if (oldest > 0)
@@ -365,7 +337,8 @@ static void bridge_media_order_due(evutil_socket_t fd, short what, void *arg)
     long long n;
 
     if (queue_begin() == 0) {
-        n = store_inbox_slot_expire(bridge.st, wall_ms() - BRIDGE_FILE_WAIT_MS);
+        n = store_inbox_slot_expire(bridge_store(),
+                                    wall_ms() - BRIDGE_FILE_WAIT_MS);
         if (n > 0)
             log_info("bridge: files for %lld contact(s) take long: "
                      "placeholders sent, later messages released",
@@ -405,7 +378,7 @@ const char *bridge_media_url(const struct message_in *in)
 {
     const char *u = in->oob_url;
 
-    if (!bridge.be->caps.media || bridge.be->media_upload == NULL)
+    if (!bridge_backend()->caps.media || bridge_backend()->media_upload == NULL)
         return NULL;
     if (u != NULL && strlen(u) <= MEDIA_URL_MAX &&
         (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0) &&
@@ -434,14 +407,9 @@ static void bridge_upload_free(struct bridge_upload *u)
 static void bridge_upload_end(struct bridge_upload *u, enum net_outcome o,
                               const char *text)
 {
-    struct net_result r;
-
-    memset(&r, 0, sizeof(r));
-    r.outcome = o;
-    r.text = text;
     log_info("bridge: a file for %s not sent%s: %s", u->to,
              o == NET_RETRY ? " yet" : "", text);
-    bridge_send_done(&r, u->s);
+    bridge_send_end(u->s, o, text);
     u->s = NULL;
     bridge_upload_free(u);
 }
@@ -466,7 +434,7 @@ static void bridge_upload_uploaded(const struct net_result *r, void *arg)
     out.reply_to = u->reply_to;
     out.media_id = r->id;
     out.filename = u->name;
-    bridge.be->send(&na, &out, bridge_send_done, u->s);
+    bridge_backend()->send(&na, &out, bridge_send_done, u->s);
     u->s = NULL;
     bridge_upload_free(u);
 }
@@ -560,15 +528,16 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
         return;
     }
     u->path = xstrdup(d->path);
-    u->type = net_media_type_find(bridge.be, d->mime);
+    u->type = net_media_type_find(bridge_backend(), d->mime);
     if (u->type == NULL) /* e.g. application/ogg for a .ogg */
-        u->type = net_media_type_find(bridge.be, media_mime_for_name(d->name));
+        u->type =
+            net_media_type_find(bridge_backend(), media_mime_for_name(d->name));
     if (u->type == NULL) {
         text = xasprintf("WhatsApp does not take files of type %.*s; it takes "
                          "%s",
                          bridge_upload_mime_len(d->mime),
                          bridge_upload_mime_ok(d->mime) ? d->mime : "(unknown)",
-                         bridge.be->media_types_text);
+                         bridge_backend()->media_types_text);
         bridge_upload_end(u, NET_FAIL, text);
         free(text);
         return;
@@ -591,8 +560,8 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
     u->name = bridge_upload_name_ok(d->name)
                   ? xstrdup(d->name)
                   : media_file_name(NULL, u->type->kind, u->type->mime);
-    bridge.be->media_upload(&na, u->path, u->type->mime, u->name,
-                            bridge_upload_uploaded, u);
+    bridge_backend()->media_upload(&na, u->path, u->type->mime, u->name,
+                                   bridge_upload_uploaded, u);
 }
 
 /* The largest file any send takes, within media.max_size. */
@@ -601,33 +570,29 @@ static long long bridge_upload_cap(void)
     const struct net_media_type *t;
     long long max = 0;
 
-    for (t = bridge.be->media_types; t != NULL && t->mime != NULL; t++)
+    for (t = bridge_backend()->media_types; t != NULL && t->mime != NULL; t++)
         if (t->max > max)
             max = t->max;
     return max > 0 && max < media_max_size() ? max : media_max_size();
 }
 
-void bridge_media_send(const struct store_outbox *o,
+void bridge_media_send(const struct bridge_job *j,
                        const struct store_account *a,
                        const struct store_contact *c, struct bridge_send *s)
 {
-    json_object *p = json_tokener_parse(o->payload);
-    const char *url = bridge_media_get(p, "url");
-    const char *caption = bridge_media_get(p, "text");
-    const char *reply_to = bridge_media_get(p, "reply_to");
     struct bridge_upload *u = xcalloc(1, sizeof(*u));
 
     u->s = s;
     u->pnid = xstrdup(a->pnid);
     u->token = xstrdup(a->token);
     u->to = xstrdup(c->network_id);
-    u->caption = caption ? xstrdup(caption) : NULL;
-    u->reply_to = reply_to ? xstrdup(reply_to) : NULL;
+    u->caption = j->text ? xstrdup(j->text) : NULL;
+    u->reply_to = j->reply_to ? xstrdup(j->reply_to) : NULL;
     u->contact_id = c->id;
-    u->message_id = o->message_id;
-    if (url == NULL)
+    u->message_id = s->message_id;
+    if (j->url == NULL)
         bridge_upload_end(u, NET_FAIL, "The gateway lost this file's link");
     else
-        media_download(url, bridge_upload_cap(), bridge_upload_downloaded, u);
-    json_object_put(p);
+        media_download(j->url, bridge_upload_cap(), bridge_upload_downloaded,
+                       u);
 }

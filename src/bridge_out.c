@@ -1,21 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /* The bridge, XMPP to network: a user's message (text, reply, reaction,
  * marker, typing) becomes message and outbox rows in the loop turn's
- * transaction; the queue later hands each row back here to be sent through
- * the back end, and the outcome is recorded. */
-#include <stdio.h>
+ * transaction; the queue later hands each text, reaction, read or typing
+ * row back here (through bridge.c) to be sent through the back end, and
+ * bridge_sent.c records the outcome. */
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
-#include "bridge_int.h"
+#include "bridge_core.h"
+#include "bridge_job.h"
+#include "bridge_media.h"
+#include "bridge_out.h"
+#include "bridge_sent.h"
 #include "component.h"
+#include "jid.h"
 #include "log.h"
 #include "message.h"
 #include "net.h"
 #include "queue.h"
-#include "register.h"
 #include "store.h"
 #include "util.h"
 
@@ -37,261 +39,19 @@ struct bridge_pending {
 
 static struct bridge_pending *bridge_pending;
 
-/* ---- outbox payloads: {"text":..,"target":..,"reply_to":..} ---- */
+/* ---- sending a text, reaction, read or typing job ---- */
 
-static char *bridge_payload(const char *text, const char *target,
-                            const char *reply_to)
+void bridge_out_send(const struct bridge_job *j, const struct store_account *a,
+                     const struct store_contact *c, struct bridge_send *s)
 {
-    json_object *o = json_object_new_object();
-    char *s;
+    struct net_account na = {.id = a->pnid, .token = a->token};
+    struct net_out out = {.kind = bridge_job_name(j->kind),
+                          .to = c->network_id,
+                          .text = j->text,
+                          .target = j->target,
+                          .reply_to = j->reply_to};
 
-    if (text != NULL)
-        json_object_object_add(o, "text", json_object_new_string(text));
-    if (target != NULL)
-        json_object_object_add(o, "target", json_object_new_string(target));
-    if (reply_to != NULL)
-        json_object_object_add(o, "reply_to", json_object_new_string(reply_to));
-    s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return s;
-}
-
-static const char *bridge_payload_get(json_object *o, const char *key)
-{
-    json_object *v;
-
-    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-        !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-/* ---- sending an outbox row ---- */
-
-static void bridge_early_status(int status, int code, const char *text,
-                                void *arg)
-{
-    struct store_message *m = store_message_by_id(bridge.st, *(long long *)arg);
-
-    if (m != NULL)
-        bridge_apply_status(m, status, code, text);
-    store_message_free(m);
-}
-
-/* The network accepted a message: record its id and apply any status
- * that raced ahead of the answer. */
-static void bridge_sent(const struct bridge_send *s, const char *id)
-{
-    long long mid = s->message_id;
-
-    if (s->message_id == 0 || id == NULL)
-        return;
-    if (store_message_sent(bridge.st, s->message_id, id) == 1)
-        store_early_status_take(bridge.st, s->account_id, id,
-                                bridge_early_status, &mid);
-}
-
-/* Tells the user that a message went again after WhatsApp's first answer
- * was lost: the contact may have it twice. */
-static void bridge_sent_twice_notice(const struct bridge_send *s)
-{
-    struct store_message *m = store_message_by_id(bridge.st, s->message_id);
-    struct store_account *a = store_account_by_id(bridge.st, s->account_id);
-    struct store_contact *c =
-        m ? store_contact_by_id(bridge.st, m->contact_id) : NULL;
-    char *from, *id, *text;
-
-    if (m != NULL && a != NULL && c != NULL) {
-        from = bridge_contact_jid(c);
-        id = xasprintf("ferry-twice-%lld", m->id);
-        text = xasprintf("[The gateway got no clear answer from WhatsApp the "
-                         "first time it sent your message \"%s\", so it sent "
-                         "it again: it may have been sent twice]",
-                         m->snippet ? m->snippet : "");
-        bridge_inbox(a->id, a->jid, id,
-                     message_chat_xml(from, a->jid, id, text));
-        free(text);
-        free(id);
-        free(from);
-    }
-    store_contact_free(c);
-    store_account_free(a);
-    store_message_free(m);
-}
-
-/* A failure's text, saying that an earlier attempt may have arrived
- * (a static buffer, valid until the next call). */
-static const char *bridge_unknown_text(const char *text)
-{
-    static char out[1024];
-
-    snprintf(out, sizeof(out),
-             "%s (an earlier attempt got no clear answer from WhatsApp and "
-             "may have reached the contact)",
-             text ? text : "WhatsApp refused the message");
-    return out;
-}
-
-/* A send of unknown outcome: once more, or (given up on) a failure that
- * says it may have arrived. */
-static void bridge_send_unknown(const struct bridge_send *s,
-                                const struct net_result *r)
-{
-    if (queue_out_unknown(s->outbox_id, r->text) && s->message_id != 0)
-        bridge_fail_message(s->message_id, "remote-server-timeout",
-                            "WhatsApp gave no clear answer after many "
-                            "attempts: the message may have reached the "
-                            "contact (perhaps more than once); the gateway "
-                            "does not send it again");
-}
-
-void bridge_send_free(struct bridge_send *s)
-{
-    if (s == NULL)
-        return;
-    free(s->caption);
-    free(s);
-}
-
-/* The file went: its caption follows as a text in the row's place, so it
- * goes once and next (on the same message row: a failure still bounces). */
-static void bridge_send_caption(const struct bridge_send *s)
-{
-    char *payload = bridge_payload(s->caption, NULL, NULL);
-
-    store_outbox_put(bridge.st, s->outbox_id, s->account_id, s->contact_id,
-                     s->message_id, "text", payload);
-    free(payload);
-}
-
-/* A failure's text for the sender's bounce, naming a caption that was not
- * sent either. Caller frees. */
-static char *bridge_send_failure(const struct bridge_send *s, const char *text)
-{
-    char *snippet, *t;
-
-    if (s->caption == NULL)
-        return xstrdup(text);
-    snippet = bridge_snippet(s->caption);
-    t = xasprintf("%s; its caption \"%s\" was not sent either", text, snippet);
-    free(snippet);
-    return t;
-}
-
-/* A message that failed for good: the bounce, and the row is kept for the
- * Retry command. */
-static void bridge_send_failed(const struct bridge_send *s,
-                               const struct net_result *r)
-{
-    char *text =
-        bridge_send_failure(s, s->unknown ? bridge_unknown_text(r->text)
-                               : r->text  ? r->text
-                                         : "WhatsApp did not take the message");
-
-    bridge_fail_message(s->message_id,
-                        r->outcome == NET_AUTH ? "not-authorized"
-                                               : "service-unavailable",
-                        text);
-    queue_out_failed(s->outbox_id, r->text);
-    free(text);
-}
-
-void bridge_send_done(const struct net_result *r, void *arg)
-{
-    struct bridge_send *s = arg;
-    char *text;
-
-    queue_begin();
-    switch (r->outcome) {
-    case NET_OK:
-        bridge_sent(s, r->id);
-        queue_out_done(s->outbox_id);
-        if (s->unknown && s->message_id != 0)
-            bridge_sent_twice_notice(s);
-        if (s->caption != NULL)
-            bridge_send_caption(s);
-        break;
-    case NET_RETRY:
-        if (r->unknown) {
-            bridge_send_unknown(s, r);
-            break;
-        }
-        if (queue_out_retry(s->outbox_id, r->rate_limited, r->pair_limited,
-                            r->text) &&
-            s->message_id != 0) {
-            text = bridge_send_failure(s, "WhatsApp did not take the message "
-                                          "after many attempts; it was not "
-                                          "sent");
-            bridge_fail_message(s->message_id, "remote-server-timeout", text);
-            free(text);
-        }
-        break;
-    case NET_AUTH:
-        bridge_auth_failed(s->account_id, r->text);
-        /* fall through */
-    case NET_FAIL:
-        if (s->message_id != 0)
-            bridge_send_failed(s, r);
-        else
-            queue_out_done(s->outbox_id);
-        break;
-    }
-    bridge_send_free(s);
-}
-
-/* The queue chose an outbox row: send it through the back end (a received
- * file's fetch goes its own way). */
-void bridge_send(const struct store_outbox *o, void *arg)
-{
-    struct store_account *a;
-    struct store_contact *c;
-    struct bridge_send *s;
-    json_object *p;
-    struct net_account na;
-    struct net_out out;
-    struct net_result r;
-
-    if (strcmp(o->kind, "fetch") == 0) {
-        bridge_media_fetch(o);
-        return;
-    }
-    a = store_account_by_id(bridge.st, o->account_id);
-    c = store_contact_by_id(bridge.st, o->contact_id);
-    s = xcalloc(1, sizeof(*s));
-    p = json_tokener_parse(o->payload);
-    s->outbox_id = o->id;
-    s->account_id = o->account_id;
-    s->contact_id = o->contact_id;
-    s->message_id = o->message_id;
-    s->unknown = o->unknown;
-    if (a != NULL && c != NULL && !register_domain_allowed(a->jid)) {
-        memset(&r, 0, sizeof(r));
-        r.outcome = NET_FAIL;
-        r.text = BRIDGE_DOMAIN_GONE;
-        bridge_send_done(&r, s);
-    } else if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
-        memset(&r, 0, sizeof(r));
-        r.outcome = a == NULL || c == NULL ? NET_FAIL : NET_AUTH;
-        r.text = a && a->last_error ? a->last_error
-                                    : "Your WhatsApp account is not usable: "
-                                      "register again";
-        bridge_send_done(&r, s);
-    } else if (strcmp(o->kind, "media") == 0) {
-        bridge_media_send(o, a, c, s);
-    } else {
-        memset(&out, 0, sizeof(out));
-        na.id = a->pnid;
-        na.token = a->token;
-        out.kind = o->kind;
-        out.to = c->network_id;
-        out.text = bridge_payload_get(p, "text");
-        out.target = bridge_payload_get(p, "target");
-        out.reply_to = bridge_payload_get(p, "reply_to");
-        bridge.be->send(&na, &out, bridge_send_done, s);
-    }
-    json_object_put(p);
-    store_account_free(a);
-    store_contact_free(c);
+    bridge_backend()->send(&na, &out, bridge_send_done, s);
 }
 
 /* ---- a user's message ---- */
@@ -344,11 +104,10 @@ static void bridge_split(const char *text, size_t max,
     size_t n = strlen(text);
 
     while (n > 0) {
-        size_t bytes = 0, chars = 0, cut = 0, l;
+        size_t bytes = 0, chars = 0, cut = 0;
 
         while (bytes < n && chars < max) {
-            l = utf8_char_len(text + bytes, n - bytes);
-            bytes += l ? l : 1;
+            bytes += utf8_step(text + bytes, n - bytes);
             chars++;
             if (text[bytes - 1] == ' ' || text[bytes - 1] == '\n')
                 cut = bytes;
@@ -394,15 +153,13 @@ static long long bridge_out_message(struct bridge_out *o, const char *text,
 static void bridge_queue_part(const char *part, size_t len, void *arg)
 {
     struct bridge_out *o = arg;
-    char *text = xstrndup(part, len), *payload;
+    char *text = xstrndup(part, len);
     long long id = bridge_out_message(o, text, --o->parts_left == 0);
+    struct bridge_job j = {
+        .kind = BRIDGE_JOB_TEXT, .text = text, .reply_to = o->reply_to};
 
-    if (id > 0) {
-        payload = bridge_payload(text, NULL, o->reply_to);
-        store_outbox_add(bridge.st, o->a->id, o->contact_id, id, "text",
-                         payload);
-        free(payload);
-    }
+    if (id > 0)
+        bridge_outbox_put(0, o->a->id, o->contact_id, id, &j);
     o->reply_to = NULL; /* only the first part quotes */
     free(text);
 }
@@ -420,9 +177,9 @@ static char *bridge_network_id_of(const struct store_account *a,
     struct store_message *m;
     char *id = NULL;
 
-    m = store_message_by_stanza(bridge.st, a->id, 'i', stanza_id);
+    m = store_message_by_stanza(bridge_store(), a->id, 'i', stanza_id);
     if (m == NULL)
-        m = store_message_by_stanza(bridge.st, a->id, 'o', stanza_id);
+        m = store_message_by_stanza(bridge_store(), a->id, 'o', stanza_id);
     if (m != NULL && m->network_id != NULL)
         id = xstrdup(m->network_id);
     store_message_free(m);
@@ -434,14 +191,13 @@ static void bridge_displayed(const struct store_account *a,
                              long long contact_id, const char *id)
 {
     struct store_message *m =
-        store_message_by_stanza(bridge.st, a->id, 'i', id);
-    char *payload;
+        store_message_by_stanza(bridge_store(), a->id, 'i', id);
+    struct bridge_job j = {.kind = BRIDGE_JOB_READ};
 
     if (m != NULL && m->network_id != NULL && m->status != STORE_STATUS_READ) {
-        store_message_set_status(bridge.st, m->id, STORE_STATUS_READ);
-        payload = bridge_payload(NULL, m->network_id, NULL);
-        store_outbox_add(bridge.st, a->id, contact_id, 0, "read", payload);
-        free(payload);
+        store_message_set_status(bridge_store(), m->id, STORE_STATUS_READ);
+        j.target = m->network_id;
+        bridge_outbox_put(0, a->id, contact_id, 0, &j);
     }
     store_message_free(m);
 }
@@ -465,14 +221,14 @@ static int bridge_typing_due(long long contact_id)
 static void bridge_composing(const struct store_account *a,
                              long long contact_id)
 {
-    struct store_contact *c = store_contact_by_id(bridge.st, contact_id);
-    char *payload;
+    struct store_contact *c = store_contact_by_id(bridge_store(), contact_id);
+    struct bridge_job j = {.kind = BRIDGE_JOB_TYPING};
 
-    if (c != NULL && c->last_in_network_id != NULL && bridge.be->caps.typing &&
-        bridge_setting(a, "typing") && bridge_typing_due(contact_id)) {
-        payload = bridge_payload(NULL, c->last_in_network_id, NULL);
-        store_outbox_add(bridge.st, a->id, contact_id, 0, "typing", payload);
-        free(payload);
+    if (c != NULL && c->last_in_network_id != NULL &&
+        bridge_backend()->caps.typing && bridge_setting(a, "typing") &&
+        bridge_typing_due(contact_id)) {
+        j.target = c->last_in_network_id;
+        bridge_outbox_put(0, a->id, contact_id, 0, &j);
     }
     store_contact_free(c);
 }
@@ -480,7 +236,9 @@ static void bridge_composing(const struct store_account *a,
 /* XEP-0444: the user's reaction (the last emoji; none removes it). */
 static void bridge_reaction(xmpp_stanza_t *st, struct bridge_out *o)
 {
-    char *target = bridge_network_id_of(o->a, o->in->reactions_id), *payload;
+    char *target = bridge_network_id_of(o->a, o->in->reactions_id);
+    struct bridge_job j = {
+        .kind = BRIDGE_JOB_REACTION, .text = o->in->reaction, .target = target};
     long long id;
 
     if (target == NULL) {
@@ -490,12 +248,8 @@ static void bridge_reaction(xmpp_stanza_t *st, struct bridge_out *o)
         return;
     }
     id = bridge_out_message(o, NULL, 1);
-    if (id > 0) {
-        payload = bridge_payload(o->in->reaction, target, NULL);
-        store_outbox_add(bridge.st, o->a->id, o->contact_id, id, "reaction",
-                         payload);
-        free(payload);
-    }
+    if (id > 0)
+        bridge_outbox_put(0, o->a->id, o->contact_id, id, &j);
     free(target);
 }
 
@@ -506,9 +260,9 @@ static int bridge_refuse(xmpp_stanza_t *st, const struct message_in *in)
 
     if (in->body != NULL && strlen(in->body) > MESSAGE_BODY_MAX)
         why = "This message is too long for the gateway";
-    else if (in->retract_id != NULL && !bridge.be->caps.retractions_out)
+    else if (in->retract_id != NULL && !bridge_backend()->caps.retractions_out)
         why = "WhatsApp does not let businesses delete sent messages";
-    else if (in->replace_id != NULL && !bridge.be->caps.edits_out)
+    else if (in->replace_id != NULL && !bridge_backend()->caps.edits_out)
         why = "WhatsApp does not let businesses edit sent messages";
     else if ((in->body != NULL && strncmp(in->body, "aesgcm://", 9) == 0) ||
              (in->oob_url != NULL && strncmp(in->oob_url, "aesgcm://", 9) == 0))
@@ -530,53 +284,25 @@ static void bridge_text(struct bridge_out *o)
         if (o->in->reply_id != NULL)
             o->reply_to = o->reply_owned =
                 bridge_network_id_of(o->a, o->in->reply_id);
-        bridge_split(body, bridge.be->max_text, bridge_count_part,
+        bridge_split(body, bridge_backend()->max_text, bridge_count_part,
                      &o->parts_left);
         log_debug("bridge: message %s from %s queued (%zu part(s))",
                   o->in->id ? o->in->id : "-", o->a->jid, o->parts_left);
-        bridge_split(body, bridge.be->max_text, bridge_queue_part, o);
+        bridge_split(body, bridge_backend()->max_text, bridge_queue_part, o);
     }
     free(body);
-}
-
-/* {"url":..,"text":..,"reply_to":..}: a file to fetch and send. */
-static char *bridge_media_payload(const char *url, const char *caption,
-                                  const char *reply_to)
-{
-    json_object *o = json_object_new_object();
-    char *s;
-
-    json_object_object_add(o, "url", json_object_new_string(url));
-    if (caption != NULL)
-        json_object_object_add(o, "text", json_object_new_string(caption));
-    if (reply_to != NULL)
-        json_object_object_add(o, "reply_to", json_object_new_string(reply_to));
-    s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return s;
-}
-
-/* Characters in s (UTF-8). */
-static size_t bridge_chars(const char *s)
-{
-    size_t n = strlen(s), i = 0, chars = 0, l;
-
-    while (i < n) {
-        l = utf8_char_len(s + i, n - i);
-        i += l ? l : 1;
-        chars++;
-    }
-    return chars;
 }
 
 /* A file the user sent: one "media" row, with the text as its caption; a
  * text too long for a caption follows as text messages. */
 static void bridge_file(struct bridge_out *o, const char *url)
 {
-    char *body = message_body_without_fallback(o->in), *payload;
+    char *body = message_body_without_fallback(o->in);
     const char *caption =
         body != NULL && body[0] != '\0' && strcmp(body, url) != 0 ? body : NULL;
-    int separate = caption && bridge_chars(caption) > bridge.be->max_caption;
+    int separate =
+        caption && utf8_chars(caption) > bridge_backend()->max_caption;
+    struct bridge_job j = {.kind = BRIDGE_JOB_MEDIA, .url = url};
     long long id;
 
     if (o->in->reply_id != NULL)
@@ -584,19 +310,17 @@ static void bridge_file(struct bridge_out *o, const char *url)
             bridge_network_id_of(o->a, o->in->reply_id);
     id = bridge_out_message(o, caption ? caption : "[a file]", !separate);
     if (id > 0) {
-        payload =
-            bridge_media_payload(url, separate ? NULL : caption, o->reply_to);
-        store_outbox_add(bridge.st, o->a->id, o->contact_id, id, "media",
-                         payload);
-        free(payload);
+        j.text = separate ? NULL : caption;
+        j.reply_to = o->reply_to;
+        bridge_outbox_put(0, o->a->id, o->contact_id, id, &j);
         log_debug("bridge: file from %s queued", o->a->jid);
     }
     o->reply_to = NULL;
     if (separate) {
         o->parts_left = 0;
-        bridge_split(caption, bridge.be->max_text, bridge_count_part,
+        bridge_split(caption, bridge_backend()->max_text, bridge_count_part,
                      &o->parts_left);
-        bridge_split(caption, bridge.be->max_text, bridge_queue_part, o);
+        bridge_split(caption, bridge_backend()->max_text, bridge_queue_part, o);
     }
     free(body);
 }
@@ -616,9 +340,9 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                             "The gateway could not store this message");
         return;
     }
-    local = xasprintf("+%s", wa_id);
-    o.contact_id =
-        store_contact_ensure(bridge.st, a->id, wa_id, local, NULL, &created);
+    local = jid_local_of(wa_id);
+    o.contact_id = store_contact_ensure(bridge_store(), a->id, wa_id, local,
+                                        NULL, &created);
     free(local);
     if (o.contact_id <= 0) {
         message_error_reply(st, "wait", "internal-server-error",

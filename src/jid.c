@@ -13,6 +13,8 @@
 #define JID_PART_MAX 1023 /* bytes in a localpart, domain or resource */
 #define JID_DIGITS_MIN 7
 #define JID_DIGITS_MAX 15
+#define JID_GROUP_DIGITS_MAX 32 /* in each part of a group id */
+#define JID_GROUP_SUFFIX "@g.us"
 
 /* The three parts of a JID, pointing into it. */
 struct jid_parts {
@@ -160,50 +162,6 @@ static void jid_lower(char *out, const char *s, size_t n)
         out[i] = (char)tolower((unsigned char)s[i]);
 }
 
-char *jid_from_wa_id(const char *wa_id, const char *domain)
-{
-    size_t n, dlen;
-    char *jid;
-
-    if (wa_id == NULL || domain == NULL)
-        return NULL;
-    n = strlen(wa_id);
-    dlen = strlen(domain);
-    if (!jid_digits_ok(wa_id, n) || dlen == 0 || dlen > JID_PART_MAX ||
-        strpbrk(domain, "@/") != NULL) /* else the JID's domain is not it */
-        return NULL;
-    jid = xmalloc(n + dlen + 3);
-    jid[0] = '+';
-    memcpy(jid + 1, wa_id, n);
-    jid[n + 1] = '@';
-    jid_lower(jid + n + 2, domain, dlen);
-    jid[n + dlen + 2] = '\0';
-    if (!jid_valid(jid)) {
-        free(jid);
-        return NULL;
-    }
-    return jid;
-}
-
-int jid_to_wa_id(const char *jid, const char *domain, char *out, size_t outlen)
-{
-    struct jid_parts p;
-
-    if (domain == NULL || out == NULL || !jid_valid(jid) ||
-        jid_split(jid, &p) < 0)
-        return -1;
-    if (p.local == NULL || p.domain_len != strlen(domain) ||
-        strncasecmp(p.domain, domain, p.domain_len) != 0)
-        return -1;
-    if (p.local[0] != '+' || !jid_digits_ok(p.local + 1, p.local_len - 1))
-        return -1;
-    if (outlen < p.local_len)
-        return -1;
-    memcpy(out, p.local + 1, p.local_len - 1);
-    out[p.local_len - 1] = '\0';
-    return 0;
-}
-
 char *jid_bare(const char *jid)
 {
     struct jid_parts p;
@@ -304,4 +262,135 @@ char *jid_unescape(const char *local)
     }
     *o = '\0';
     return out;
+}
+
+/* 1 when s[0..n) is "<digits>" or "<digits>-<digits>", each part 1..32
+ * digits: a group id without its "@g.us". */
+static int jid_group_ok(const char *s, size_t n)
+{
+    const char *dash = memchr(s, '-', n);
+    size_t a = dash ? (size_t)(dash - s) : n, i;
+
+    if (a == 0 || a > JID_GROUP_DIGITS_MAX || (dash && n - a - 1 == 0) ||
+        n - a > JID_GROUP_DIGITS_MAX + 1)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (i != a && !isdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* The network id a localpart stands for; NULL when it stands for none
+ * (or for an id whose own localpart is another). Caller frees. */
+static char *jid_local_decode(const char *local, size_t n)
+{
+    char *copy, *id, *again;
+
+    if (n > 1 && local[0] == '+' && jid_digits_ok(local + 1, n - 1))
+        return xstrndup(local + 1, n - 1);
+    if (jid_group_ok(local, n))
+        return xasprintf("%.*s" JID_GROUP_SUFFIX, (int)n, local);
+    copy = xstrndup(local, n);
+    id = jid_unescape(copy);
+    again = jid_kind_of(id) == JID_KIND_OTHER ? jid_escape(id) : NULL;
+    if (again == NULL || strcmp(again, copy) != 0) { /* not its own form */
+        free(id);
+        id = NULL;
+    }
+    free(again);
+    free(copy);
+    return id;
+}
+
+/* The kind of an id, ignoring whether its escaped localpart would decode to
+ * another id (jid_kind_of() checks that). */
+static enum jid_kind jid_kind_raw(const char *id, size_t n)
+{
+    size_t g = strlen(JID_GROUP_SUFFIX);
+
+    if (jid_digits_ok(id, n))
+        return JID_KIND_PHONE;
+    if (n > g && strcmp(id + n - g, JID_GROUP_SUFFIX) == 0 &&
+        jid_group_ok(id, n - g))
+        return JID_KIND_GROUP;
+    if (n == 0 || n > JID_PART_MAX || !utf8_valid(id, n) ||
+        jid_has_control(id, n))
+        return JID_KIND_NONE;
+    return JID_KIND_OTHER;
+}
+
+/* The localpart of an id of kind k (not JID_KIND_NONE). Caller frees. */
+static char *jid_local_encode(const char *id, size_t n, enum jid_kind k)
+{
+    if (k == JID_KIND_PHONE)
+        return xasprintf("+%s", id);
+    if (k == JID_KIND_GROUP)
+        return xstrndup(id, n - strlen(JID_GROUP_SUFFIX));
+    return jid_escape(id);
+}
+
+enum jid_kind jid_kind_of(const char *network_id)
+{
+    size_t n = network_id ? strlen(network_id) : 0;
+    enum jid_kind k = network_id ? jid_kind_raw(network_id, n) : JID_KIND_NONE;
+    char *local, *back;
+    int same;
+
+    if (k != JID_KIND_OTHER)
+        return k;
+    /* an escaped id must come back as itself, not as a phone or group */
+    local = jid_escape(network_id);
+    same = strlen(local) <= JID_PART_MAX &&
+           (local[0] != '+' || !jid_digits_ok(local + 1, strlen(local) - 1)) &&
+           !jid_group_ok(local, strlen(local));
+    back = same ? jid_unescape(local) : NULL;
+    same = back != NULL && strcmp(back, network_id) == 0;
+    free(back);
+    free(local);
+    return same ? JID_KIND_OTHER : JID_KIND_NONE;
+}
+
+char *jid_local_of(const char *network_id)
+{
+    enum jid_kind k = jid_kind_of(network_id);
+
+    if (k == JID_KIND_NONE)
+        return NULL;
+    return jid_local_encode(network_id, strlen(network_id), k);
+}
+
+char *jid_of(const char *network_id, const char *domain)
+{
+    char *local = jid_local_of(network_id), *jid;
+    size_t dlen = domain ? strlen(domain) : 0, n;
+
+    if (local == NULL || dlen == 0 || dlen > JID_PART_MAX ||
+        strpbrk(domain, "@/") != NULL) { /* else the JID's domain is not it */
+        free(local);
+        return NULL;
+    }
+    n = strlen(local);
+    jid = xmalloc(n + dlen + 2);
+    memcpy(jid, local, n);
+    jid[n] = '@';
+    jid_lower(jid + n + 1, domain, dlen);
+    jid[n + dlen + 1] = '\0';
+    free(local);
+    if (!jid_valid(jid)) {
+        free(jid);
+        return NULL;
+    }
+    return jid;
+}
+
+char *jid_network_id(const char *jid, const char *domain)
+{
+    struct jid_parts p;
+
+    if (domain == NULL || !jid_valid(jid) || jid_split(jid, &p) < 0)
+        return NULL;
+    if (p.local == NULL || p.domain_len != strlen(domain) ||
+        strncasecmp(p.domain, domain, p.domain_len) != 0)
+        return NULL;
+    return jid_local_decode(p.local, p.local_len);
 }

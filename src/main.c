@@ -19,10 +19,13 @@
 #include "httpd.h"
 #include "log.h"
 #include "loop.h"
+#include "media.h"
 #include "metrics.h"
 #include "metrics_export.h"
+#include "net.h"
 #include "notify.h"
 #include "queue.h"
+#include "roster.h"
 #include "store.h"
 #include "util.h"
 
@@ -200,6 +203,9 @@ static void ferry_on_hup(evutil_socket_t sig, short what, void *arg)
     ferry_check_mode(c);
     component_reconfigure(c);
     disco_reconfigure(c);
+    net_configure(c);
+    roster_reconfigure(c);
+    media_reconfigure(c);
     bridge_reconfigure(c);
     log_info("SIGHUP: configuration reloaded");
     notify_ready();
@@ -239,8 +245,10 @@ static void ferry_watchdog_start(void)
     event_add(ferry.watchdog_ev, &tv);
 }
 
-/* READY=1 once webhooks are taken and stored: an XMPP server that is down
- * shows in STATUS= and /health, not as a failed start. */
+/* Start-up in layer order (docs/design.md): the store and the loop, the
+ * two sides' modules, then the bridge that wires them together. READY=1
+ * once webhooks are taken and stored: an XMPP server that is down shows in
+ * STATUS= and /health, not as a failed start. */
 static void ferry_start(void)
 {
     struct httpd_limits lim;
@@ -253,8 +261,13 @@ static void ferry_start(void)
     loop_init();
     ferry_signals();
     http_init();
+    net_configure(ferry.conf);
     component_init(ferry.conf);
     disco_init(ferry.conf);
+    roster_init(ferry.store);
+    roster_reconfigure(ferry.conf);
+    if (media_init(ferry.conf, ferry.store) < 0)
+        fatal("cannot start the media store");
     if (bridge_init(ferry.store, ferry.conf) < 0)
         fatal("cannot start the bridge");
     httpd_route("/health", ferry_health, NULL, FERRY_HEALTH_BODY_MAX);
@@ -278,6 +291,8 @@ static void ferry_shutdown(void)
     http_cancel_all(); /* their rows stay queued: sent after a restart */
     queue_flush();
     bridge_free();
+    media_free();
+    roster_free();
     http_free();
     component_free();
     disco_free();

@@ -134,19 +134,6 @@ void message_parse(xmpp_stanza_t *st, struct message_in *m)
         m->oob_url = NULL;
 }
 
-/* Byte offset of character number chars in s (or its length). */
-static size_t message_char_offset(const char *s, size_t chars)
-{
-    size_t n = strlen(s), i = 0, l;
-
-    while (i < n && chars > 0) {
-        l = utf8_char_len(s + i, n - i);
-        i += l ? l : 1;
-        chars--;
-    }
-    return i;
-}
-
 char *message_body_without_fallback(const struct message_in *m)
 {
     size_t a, b;
@@ -155,8 +142,8 @@ char *message_body_without_fallback(const struct message_in *m)
         return NULL;
     if (m->fallback_end <= m->fallback_start)
         return xstrdup(m->body);
-    a = message_char_offset(m->body, m->fallback_start);
-    b = message_char_offset(m->body, m->fallback_end);
+    a = utf8_offset(m->body, m->fallback_start);
+    b = utf8_offset(m->body, m->fallback_end);
     return xasprintf("%.*s%s", (int)a, m->body, m->body + b);
 }
 
@@ -174,8 +161,7 @@ static xmpp_stanza_t *message_new(const char *type, const char *from,
     return m;
 }
 
-/* Serialises and releases st. Caller frees the result. */
-static char *message_take_xml(xmpp_stanza_t *st)
+char *message_take_xml(xmpp_stanza_t *st)
 {
     char *text = NULL, *copy;
     size_t len = 0;
@@ -186,19 +172,6 @@ static char *message_take_xml(xmpp_stanza_t *st)
     xmpp_free(component_ctx(), text);
     xmpp_stanza_release(st);
     return copy;
-}
-
-/* Number of characters (code points) in s. */
-static size_t message_chars(const char *s)
-{
-    size_t n = strlen(s), i = 0, c = 0, l;
-
-    while (i < n) {
-        l = utf8_char_len(s + i, n - i);
-        i += l ? l : 1;
-        c++;
-    }
-    return c;
 }
 
 /* "> line" for every line of quote, then a newline. Caller frees. */
@@ -239,7 +212,7 @@ static void message_build_reply(xmpp_stanza_t *m, const struct message_out *o,
     xmpp_stanza_set_attribute(f, "for", NS_REPLY);
     fb = component_elem(f, "body", NULL);
     xmpp_stanza_set_attribute(fb, "start", "0");
-    snprintf(num, sizeof(num), "%zu", message_chars(quoted));
+    snprintf(num, sizeof(num), "%zu", utf8_chars(quoted));
     xmpp_stanza_set_attribute(fb, "end", num);
     free(quoted);
     free(full);
@@ -279,8 +252,7 @@ static char *message_cap(const char *body)
     if (len <= MESSAGE_BODY_MAX)
         return NULL;
     while (n < len) {
-        l = utf8_char_len(body + n, len - n);
-        l = l ? l : 1;
+        l = utf8_step(body + n, len - n);
         if (n + l > MESSAGE_BODY_MAX)
             break;
         n += l;

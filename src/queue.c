@@ -70,7 +70,7 @@ struct queue_flight {
     long long account_id;
     long long message_id; /* 0: not a message (read, typing...) */
     int attempts;
-    int slow;    /* a file: "media" or "fetch" */
+    int slow;    /* QUEUE_ROW_SLOW: a file */
     int unknown; /* an earlier attempt's outcome is unknown */
 };
 
@@ -264,9 +264,9 @@ static int queue_flight_find(long long id, long long contact_id)
     return -1;
 }
 
-static int queue_out_slow(const char *kind)
+static int queue_out_flags(const struct store_outbox *o)
 {
-    return strcmp(kind, "media") == 0 || strcmp(kind, "fetch") == 0;
+    return queue.ops.row_flags ? queue.ops.row_flags(o, queue.ops.arg) : 0;
 }
 
 /* 1 when a row of the account (slow: a file) may take a slot now: within
@@ -299,7 +299,7 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
 {
     struct queue_scan *scan = arg;
     struct queue_flight *f;
-    int slow = queue_out_slow(o->kind);
+    int flags = queue_out_flags(o), slow = (flags & QUEUE_ROW_SLOW) != 0;
 
     scan->seen++;
     if (queue.nflight == QUEUE_MAX_INFLIGHT)
@@ -310,7 +310,7 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
         scan->crowded++;
         return 0; /* a flight of the account ends first, and kicks */
     }
-    if (!queue_take_token(o->account_id))
+    if (!(flags & QUEUE_ROW_UNPACED) && !queue_take_token(o->account_id))
         return 0;
     f = &queue.flight[queue.nflight++];
     f->id = o->id;

@@ -17,6 +17,7 @@
 #include "jid.h"
 #include "log.h"
 #include "loop.h"
+#include "message.h"
 #include "metrics.h"
 #include "queue.h"
 #include "roster.h"
@@ -83,21 +84,13 @@ char *roster_subscribe_xml(const char *contact_jid, const char *user,
                            const char *name)
 {
     xmpp_stanza_t *p = roster_presence_new("subscribe", contact_jid, user);
-    char *text = NULL, *copy;
-    size_t len;
 
     if (name != NULL && *name != '\0')
         xmpp_stanza_set_ns(component_text_elem(p, "nick", name), NS_NICK);
-    if (xmpp_stanza_to_text(p, &text, &len) != XMPP_EOK)
-        fatal("roster: cannot serialise a presence");
-    copy = xstrndup(text, len);
-    xmpp_free(component_ctx(), text);
-    xmpp_stanza_release(p);
-    return copy;
+    return message_take_xml(p);
 }
 
-/* The contact's JID (caller frees). */
-static char *roster_contact_jid(const struct store_contact *c)
+char *roster_contact_jid(const struct store_contact *c)
 {
     return xasprintf("%s@%s", c->localpart, component_jid());
 }
@@ -122,19 +115,20 @@ static void roster_gateway_presence(const char *type, const char *from,
 static void roster_contact_presence(const char *type, const char *to,
                                     const struct store_account *a)
 {
-    char wa[JID_PHONE_MAX], *cj;
+    char *wa = jid_network_id(to, component_jid()), *cj;
     struct store_contact *c;
     int created;
     long long id;
 
-    if (jid_to_wa_id(to, component_jid(), wa, sizeof(wa)) < 0) {
+    if (wa == NULL || jid_kind_of(wa) != JID_KIND_PHONE) { /* phones only */
         if (type != NULL && strcmp(type, "subscribe") == 0)
             roster_send("unsubscribed", to, a->jid);
+        free(wa);
         return;
     }
-    cj = xasprintf("+%s@%s", wa, component_jid());
+    cj = jid_of(wa, component_jid());
     if (type != NULL && strcmp(type, "subscribe") == 0) {
-        char *local = xasprintf("+%s", wa);
+        char *local = jid_local_of(wa);
 
         id = store_contact_ensure(roster.st, a->id, wa, local, NULL, &created);
         free(local);
@@ -162,6 +156,7 @@ static void roster_contact_presence(const char *type, const char *to,
                     a->jid);
     }
     free(cj);
+    free(wa);
 }
 
 void roster_on_presence(xmpp_stanza_t *st, void *arg)
@@ -454,9 +449,7 @@ static char *roster_push_xml(const struct store_contact *c,
     xmpp_stanza_t *item = xmpp_stanza_new(component_ctx());
     xmpp_stanza_t *group = xmpp_stanza_new(component_ctx());
     xmpp_stanza_t *t = xmpp_stanza_new(component_ctx());
-    char *id = roster_push_id(c->account_id, c->network_id), *text = NULL;
-    char *copy, *safe;
-    size_t len;
+    char *id = roster_push_id(c->account_id, c->network_id), *safe;
 
     xmpp_stanza_set_id(iq, id);
     xmpp_stanza_set_from(iq, component_jid());
@@ -477,13 +470,8 @@ static char *roster_push_xml(const struct store_contact *c,
     xmpp_stanza_add_child_ex(item, group, 0);
     xmpp_stanza_add_child_ex(q, item, 0);
     xmpp_stanza_add_child_ex(iq, q, 0);
-    if (xmpp_stanza_to_text(iq, &text, &len) != XMPP_EOK)
-        fatal("roster: cannot serialise a roster push");
-    copy = xstrndup(text, len);
-    xmpp_free(component_ctx(), text);
-    xmpp_stanza_release(iq);
     free(id);
-    return copy;
+    return message_take_xml(iq);
 }
 
 char *roster_new_contact_xml(long long contact_id, const char *contact_jid,

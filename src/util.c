@@ -171,6 +171,35 @@ size_t utf8_char_len(const char *str, size_t n)
     return len;
 }
 
+size_t utf8_step(const char *s, size_t n)
+{
+    size_t l = utf8_char_len(s, n);
+
+    return l != 0 || n == 0 ? l : 1;
+}
+
+size_t utf8_chars(const char *s)
+{
+    size_t n = strlen(s), i = 0, chars = 0;
+
+    while (i < n) {
+        i += utf8_step(s + i, n - i);
+        chars++;
+    }
+    return chars;
+}
+
+size_t utf8_offset(const char *s, size_t chars)
+{
+    size_t n = strlen(s), i = 0;
+
+    while (i < n && chars > 0) {
+        i += utf8_step(s + i, n - i);
+        chars--;
+    }
+    return i;
+}
+
 int utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -101,83 +101,156 @@ static void test_phone_outlen(void **state)
     (void)state;
 }
 
-static void test_from_wa_id(void **state)
+static void test_of(void **state)
 {
     char *j;
 
-    j = jid_from_wa_id("4915112345678", "whatsapp.example.org");
+    j = jid_of("4915112345678", "whatsapp.example.org");
     assert_string_equal(j, "+4915112345678@whatsapp.example.org");
     free(j);
-    j = jid_from_wa_id("15551234567", "WA.Example.ORG");
+    j = jid_of("15551234567", "WA.Example.ORG");
     assert_string_equal(j, "+15551234567@wa.example.org");
     free(j);
-    assert_null(jid_from_wa_id("+4915112345678", "wa.example.org"));
-    assert_null(jid_from_wa_id("123456", "wa.example.org"));
-    assert_null(jid_from_wa_id("1234567890123456", "wa.example.org"));
-    assert_null(jid_from_wa_id("49151abc45678", "wa.example.org"));
-    assert_null(jid_from_wa_id("", "wa.example.org"));
-    assert_null(jid_from_wa_id(NULL, "wa.example.org"));
-    assert_null(jid_from_wa_id("4915112345678", ""));
-    assert_null(jid_from_wa_id("4915112345678", NULL));
-    assert_null(jid_from_wa_id("4915112345678", "bad domain"));
-    assert_null(jid_from_wa_id("4915112345678", "a@b"));
+    j = jid_of("120363012345678901@g.us", "wa.example.org");
+    assert_string_equal(j, "120363012345678901@wa.example.org");
+    free(j);
+    j = jid_of("4915112345678-1600000000@g.us", "wa.example.org");
+    assert_string_equal(j, "4915112345678-1600000000@wa.example.org");
+    free(j);
+    j = jid_of("123456789012345@lid", "wa.example.org");
+    assert_string_equal(j, "123456789012345\\40lid@wa.example.org");
+    free(j);
+    /* ids whose localpart would read as another id's */
+    assert_null(jid_of("+4915112345678", "wa.example.org"));
+    assert_null(jid_of("123456", "wa.example.org"));
+    assert_null(jid_of("1234567890123456", "wa.example.org"));
+    assert_null(jid_of("12-34", "wa.example.org"));
+    assert_null(jid_of("", "wa.example.org"));
+    assert_null(jid_of(NULL, "wa.example.org"));
+    assert_null(jid_of("a\nb", "wa.example.org"));
+    assert_null(jid_of("\xff\xfe", "wa.example.org"));
+    assert_null(jid_of("4915112345678", ""));
+    assert_null(jid_of("4915112345678", NULL));
+    assert_null(jid_of("4915112345678", "bad domain"));
+    assert_null(jid_of("4915112345678", "a@b"));
     (void)state;
 }
 
-static void test_to_wa_id(void **state)
+static void test_kind_of(void **state)
 {
-    char out[JID_PHONE_MAX];
+    assert_int_equal(jid_kind_of("4915112345678"), JID_KIND_PHONE);
+    assert_int_equal(jid_kind_of("1234567"), JID_KIND_PHONE);
+    assert_int_equal(jid_kind_of("123456789012345"), JID_KIND_PHONE);
+    assert_int_equal(jid_kind_of("120363012345678901@g.us"), JID_KIND_GROUP);
+    assert_int_equal(jid_kind_of("491511234-1600000000@g.us"), JID_KIND_GROUP);
+    assert_int_equal(jid_kind_of("-1@g.us"), JID_KIND_OTHER);
+    assert_int_equal(jid_kind_of("1-@g.us"), JID_KIND_OTHER);
+    assert_int_equal(jid_kind_of("1-2-3@g.us"), JID_KIND_OTHER);
+    assert_int_equal(jid_kind_of("123456789012345@lid"), JID_KIND_OTHER);
+    assert_int_equal(jid_kind_of("49151abc45678"), JID_KIND_OTHER);
+    assert_int_equal(jid_kind_of("a b/c"), JID_KIND_OTHER);
+    assert_int_equal(jid_kind_of("+4915112345678"), JID_KIND_NONE);
+    assert_int_equal(jid_kind_of("123456"), JID_KIND_NONE);
+    assert_int_equal(jid_kind_of("12-34"), JID_KIND_NONE);
+    assert_int_equal(jid_kind_of(""), JID_KIND_NONE);
+    assert_int_equal(jid_kind_of(NULL), JID_KIND_NONE);
+    assert_int_equal(jid_kind_of("tab\there"), JID_KIND_NONE);
+    (void)state;
+}
+
+static void test_local_of(void **state)
+{
+    char *l;
+
+    l = jid_local_of("4915112345678");
+    assert_string_equal(l, "+4915112345678");
+    free(l);
+    l = jid_local_of("4915112345678-1600000000@g.us");
+    assert_string_equal(l, "4915112345678-1600000000");
+    free(l);
+    l = jid_local_of("a b@lid");
+    assert_string_equal(l, "a\\20b\\40lid");
+    free(l);
+    assert_null(jid_local_of("123456"));
+    (void)state;
+}
+
+/* Expects jid to stand for the network id want on d (NULL: for none). */
+static void expect_network_id(const char *jid, const char *d, const char *want)
+{
+    char *id = jid_network_id(jid, d);
+
+    if (want == NULL) {
+        assert_null(id);
+        return;
+    }
+    assert_non_null(id);
+    assert_string_equal(id, want);
+    free(id);
+}
+
+static void test_network_id(void **state)
+{
     const char *d = "wa.example.org";
 
-    assert_int_equal(
-        jid_to_wa_id("+4915112345678@wa.example.org", d, out, sizeof(out)), 0);
-    assert_string_equal(out, "4915112345678");
-    assert_int_equal(
-        jid_to_wa_id("+4915112345678@wa.example.org/res", d, out, 14), 0);
-    assert_string_equal(out, "4915112345678");
-    assert_int_equal(jid_to_wa_id("+4915112345678@WA.Example.Org/a/b@c", d, out,
-                                  sizeof(out)),
-                     0);
-    assert_string_equal(out, "4915112345678");
-    assert_int_equal(jid_to_wa_id("+4915112345678@wa.example.org", d, out, 13),
-                     -1);
-    assert_int_equal(
-        jid_to_wa_id("+4915112345678@other.example.org", d, out, 20), -1);
-    assert_int_equal(
-        jid_to_wa_id("+4915112345678@wa.example.org.evil", d, out, 20), -1);
-    assert_int_equal(jid_to_wa_id("+4915112345678@example.org", d, out, 20),
-                     -1);
-    assert_int_equal(jid_to_wa_id("4915112345678@wa.example.org", d, out, 20),
-                     -1);
-    assert_int_equal(jid_to_wa_id("+123456@wa.example.org", d, out, 20), -1);
-    assert_int_equal(jid_to_wa_id("+49151abc45678@wa.example.org", d, out, 20),
-                     -1);
-    assert_int_equal(jid_to_wa_id("+@wa.example.org", d, out, 20), -1);
-    assert_int_equal(jid_to_wa_id("wa.example.org", d, out, 20), -1);
-    assert_int_equal(jid_to_wa_id("@wa.example.org", d, out, 20), -1);
-    assert_int_equal(jid_to_wa_id("", d, out, 20), -1);
-    assert_int_equal(jid_to_wa_id(NULL, d, out, 20), -1);
-    assert_int_equal(jid_to_wa_id("+4915112345678@wa.example.org/", d, out, 20),
-                     -1);
+    expect_network_id("+4915112345678@wa.example.org", d, "4915112345678");
+    expect_network_id("+4915112345678@wa.example.org/res", d, "4915112345678");
+    expect_network_id("+4915112345678@WA.Example.Org/a/b@c", d,
+                      "4915112345678");
+    expect_network_id("120363012345678901@wa.example.org", d,
+                      "120363012345678901@g.us");
+    expect_network_id("4915112345678@wa.example.org", d, "4915112345678@g.us");
+    expect_network_id("49151-160@wa.example.org", d, "49151-160@g.us");
+    expect_network_id("123456789012345\\40lid@wa.example.org", d,
+                      "123456789012345@lid");
+    expect_network_id("49151abc45678@wa.example.org", d, "49151abc45678");
+    expect_network_id("+4915112345678@other.example.org", d, NULL);
+    expect_network_id("+4915112345678@wa.example.org.evil", d, NULL);
+    expect_network_id("+4915112345678@example.org", d, NULL);
+    /* not phone numbers, but ids that stand for themselves */
+    expect_network_id("+123456@wa.example.org", d, "+123456");
+    expect_network_id("+49151abc45678@wa.example.org", d, "+49151abc45678");
+    /* "\\2b" is no XEP-0106 escape: the id is those characters */
+    expect_network_id("\\2b4915112345678@wa.example.org", d,
+                      "\\2b4915112345678");
+    expect_network_id("a\\5cb@wa.example.org", d, NULL); /* not canonical */
+    expect_network_id("+@wa.example.org", d, "+");
+    expect_network_id("wa.example.org", d, NULL);
+    expect_network_id("@wa.example.org", d, NULL);
+    expect_network_id("", d, NULL);
+    expect_network_id(NULL, d, NULL);
+    expect_network_id("+4915112345678@wa.example.org", NULL, NULL);
+    expect_network_id("+4915112345678@wa.example.org/", d, NULL);
     (void)state;
 }
 
-static void test_wa_id_round_trip(void **state)
+static void test_network_id_round_trip(void **state)
 {
-    static const char *ids[] = {"1234567", "15551234567", "4915112345678",
-                                "123456789012345"};
-    char out[JID_PHONE_MAX], phone[JID_PHONE_MAX];
+    static const char *ids[] = {"1234567",
+                                "15551234567",
+                                "4915112345678",
+                                "123456789012345",
+                                "120363012345678901@g.us",
+                                "4915112345678-1600000000@g.us",
+                                "98765432109876@lid",
+                                "a b:c<d>e&f'g\"h/i\\j",
+                                "\\20 already escaped"};
+    char phone[JID_PHONE_MAX], *j, *id;
     size_t i;
 
     for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        char *j = jid_from_wa_id(ids[i], "wa.example.org");
-
+        j = jid_of(ids[i], "wa.example.org");
         assert_non_null(j);
-        assert_int_equal(jid_to_wa_id(j, "wa.example.org", out, sizeof(out)),
-                         0);
-        assert_string_equal(out, ids[i]);
-        assert_int_equal(jid_phone_normalize(ids[i], phone, sizeof(phone)), 0);
-        assert_int_equal(strncmp(j, phone, strlen(phone)), 0);
+        assert_true(jid_valid(j));
+        id = jid_network_id(j, "wa.example.org");
+        assert_non_null(id);
+        assert_string_equal(id, ids[i]);
+        if (jid_kind_of(ids[i]) == JID_KIND_PHONE) {
+            assert_int_equal(jid_phone_normalize(ids[i], phone, sizeof(phone)),
+                             0);
+            assert_int_equal(strncmp(j, phone, strlen(phone)), 0);
+        }
+        free(id);
         free(j);
     }
     (void)state;
@@ -387,9 +460,11 @@ int main(void)
         cmocka_unit_test(test_phone_good),
         cmocka_unit_test(test_phone_bad),
         cmocka_unit_test(test_phone_outlen),
-        cmocka_unit_test(test_from_wa_id),
-        cmocka_unit_test(test_to_wa_id),
-        cmocka_unit_test(test_wa_id_round_trip),
+        cmocka_unit_test(test_of),
+        cmocka_unit_test(test_kind_of),
+        cmocka_unit_test(test_local_of),
+        cmocka_unit_test(test_network_id),
+        cmocka_unit_test(test_network_id_round_trip),
         cmocka_unit_test(test_bare),
         cmocka_unit_test(test_domain),
         cmocka_unit_test(test_valid),

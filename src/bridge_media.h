@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the bridge: files and pictures, both ways (bridge_media.c),
+ * used by the in and out files and by bridge.c. */
+#ifndef FERRY_BRIDGE_MEDIA_H
+#define FERRY_BRIDGE_MEDIA_H
+
+struct bridge_job;
+struct bridge_send;
+struct message_in;
+struct net_event;
+struct store_account;
+struct store_contact;
+struct store_outbox;
+
+/* Queues the fetch of a received file, and its place (and its caption's)
+ * in the contact's order (in the webhook's transaction). from: the
+ * contact's JID. 0 or -1. */
+int bridge_media_in(const struct store_account *a, long long contact_id,
+                    const char *from, const struct net_event *ev);
+/* The timer that lets a file that takes too long give up its place. */
+void bridge_media_order_start(void);
+void bridge_media_order_stop(void);
+/* Runs a fetch job (row o): download, publish, OOB message. */
+void bridge_media_fetch(const struct store_outbox *o,
+                        const struct bridge_job *j);
+/* The URL of a file the user's message carries (XEP-0066, or a body that
+ * is a link to the upload service), or NULL. */
+const char *bridge_media_url(const struct message_in *in);
+/* Runs a media job: download, upload, send by id; s (taken) gets the
+ * outcome through bridge_send_done(). */
+void bridge_media_send(const struct bridge_job *j,
+                       const struct store_account *a,
+                       const struct store_contact *c, struct bridge_send *s);
+
+#endif

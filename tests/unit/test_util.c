@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for util.c: counting and cutting UTF-8 text by characters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util.h"
+
+static void test_utf8_step(void **state)
+{
+    assert_int_equal(utf8_step("a", 1), 1);
+    assert_int_equal(utf8_step("\xc3\xa9", 2), 2);         /* é */
+    assert_int_equal(utf8_step("\xf0\x9f\x98\x80", 4), 4); /* 😀 */
+    assert_int_equal(utf8_step("\xf0\x9f\x98\x80", 3), 1); /* cut short */
+    assert_int_equal(utf8_step("\xff", 1), 1);             /* bad byte */
+    assert_int_equal(utf8_step("", 0), 0);
+}
+
+static void test_utf8_chars(void **state)
+{
+    assert_int_equal(utf8_chars(""), 0);
+    assert_int_equal(utf8_chars("abc"), 3);
+    assert_int_equal(utf8_chars("h\xc3\xa9llo \xf0\x9f\x98\x80"), 7);
+    /* each bad byte is a character of its own */
+    assert_int_equal(utf8_chars("a\xff\xfe"
+                                "b"),
+                     4);
+    assert_int_equal(utf8_chars("\xe2\x82"), 2); /* a cut-off € */
+}
+
+static void test_utf8_offset(void **state)
+{
+    const char *s = "\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80!";
+
+    assert_int_equal(utf8_offset(s, 0), 0);
+    assert_int_equal(utf8_offset(s, 1), 2);
+    assert_int_equal(utf8_offset(s, 3), 5);
+    assert_int_equal(utf8_offset(s, 5), 10);
+    assert_int_equal(utf8_offset(s, 6), strlen(s));
+    assert_int_equal(utf8_offset(s, 100), strlen(s));
+    assert_int_equal(utf8_offset("a\xff"
+                                 "b",
+                                 2),
+                     2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_utf8_step),
+        cmocka_unit_test(test_utf8_chars),
+        cmocka_unit_test(test_utf8_offset),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
