@@ -31,8 +31,8 @@
 /* A body refused half-way is read on and thrown away up to this many more
  * bytes, so that the answer is not lost to a reset of the connection. */
 #define HTTPD_DRAIN_MAX (1024 * 1024)
-#define HTTPD_LOG_WARN_MS 60000 /* at most one libmicrohttpd warning a minute  \
-                                 */
+/* At most one of libmicrohttpd's messages a minute is a warning. */
+#define HTTPD_LOG_WARN_MS 60000
 
 struct httpd_route {
     const char *path;
