@@ -14,6 +14,17 @@ Graph side (any /vN.M/ prefix; Authorization: Bearer <token> only):
   GET    /vN.M/{pnid}[?fields=a,b]  business number info
   POST   /vN.M/{pnid}/messages      send / mark read / typing indicator
   POST   /vN.M/{pnid}/media         multipart upload (messaging_product, file, type)
+  GET    /vN.M/{waba_id}/message_templates   templates of a WABA (part E.2):
+         fields= (default name, parameter_format, components, language,
+         status, category, sub_category, id; also rejected_reason,
+         quality_score, ...), filters status, category, language, name,
+         quality_score (comma lists, any case), content, name_or_content;
+         limit= (default 25), after=/before= cursors, paging.next/previous
+         (absent on the last/first page), summary=total_count,
+         message_template_count, message_template_limit. Bad or missing
+         token: 401/190 (463 if expired); a WABA none of the token's
+         numbers belongs to: 400/100/33; no whatsapp_business_management
+         scope: 403/200.
   GET    /vN.M/{media_id}           media info with a fresh download url
   DELETE /vN.M/{media_id}           {"success": true}
   GET    /whatsapp_business/attachments/?mid=..&ext=..&hash=..   download
@@ -21,16 +32,38 @@ Graph side (any /vN.M/ prefix; Authorization: Bearer <token> only):
 Only message sends (not mark-read) use the mps and pair buckets.
 A send is checked in this order: token (401/190), pnid (400/100/33), fail
 rules and `transient` (before everything else), maintenance (131057),
-validation (100, 131021, 132001), mps (130429), pair (131056). It is then
-accepted (200) and its statuses follow as webhooks, or one `failed` status:
-undeliverable (131026), outside the window (131047; 400 if window_sync),
-reaction to an unknown wamid (131009), unknown media id (131053).
+validation (100, 131021; templates: see below), mps (130429), pair
+(131056). It is then accepted (200) and its statuses follow as webhooks, or
+one `failed` status: undeliverable (131026), outside the window (131047;
+400 if window_sync), reaction to an unknown wamid (131009), unknown media id
+(131053).
+
+Templates: each account belongs to a WABA (waba_id, default "1022" + the
+last 11 digits of the pnid), which is the entry[].id of its webhooks. Once
+a WABA has templates in the store (POST /_control/templates, even an empty
+list), a `type: template` send on its numbers is checked against them, in
+this order (part E.3): name + language.code matching exactly, else 132001
+(404); status: PAUSED 132015, DISABLED 132016, any other but APPROVED
+132001; a media header (IMAGE/VIDEO/DOCUMENT) without its parameter of that
+type: 132012 "header: Format mismatch, expected IMAGE, received UNKNOWN";
+parameter_name sent to a POSITIONAL template, missing for a NAMED one, or
+naming no placeholder: 132012; header/body parameter count: 132000 ("body:
+number of localizable_params (1) does not match the expected number of
+params (3)"); newline/tab or more than 4 spaces in a text parameter: 132018;
+a URL button with a variable and no parameter: 131008 ("buttons: Button at
+index 0 of type Url requires a parameter"), a button index the template
+does not have: 131009; the filled body over 1024 characters: 132005.
+Templates are allowed outside the 24-hour window; their sent statuses carry
+the template's category in pricing. Before any template is set, the config
+`templates` list applies (None: any name).
 
 Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
   GET  /_control/state      config, accounts, pending fail rules, counters
   GET  /_control/accounts   list of accounts
   POST /_control/accounts   {pnid, token, display_phone_number, verified_name?,
-                             waba_id?, country_code?, expired?}  (upsert)
+                             waba_id?, country_code?, expired?, scopes?}
+                             (upsert; scopes default to both
+                             whatsapp_business_management and _messaging)
   POST /_control/config     any subset of the Config fields below; answers the
                              whole config
   POST /_control/reset      back to the start-up state (CLI accounts/config)
@@ -44,7 +77,12 @@ Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
                              status the request really got
   GET  /_control/sent       ?pnid= ?to=<wa_id> ?since=<seq>: accepted sends
                              {seq, wamid, pnid, to, wa_id, type, payload, body,
-                             context, outcome, time}
+                             context, outcome, time, rendered, template};
+                             rendered: a checked template's text as the
+                             customer sees it (header text, body, footer,
+                             "\n"-joined), template: {name, language, id,
+                             category, header, body, footer, buttons: [{type,
+                             text, url?}], text} (both null otherwise)
   GET  /_control/reads      ?pnid=: mark-read / typing requests
   POST /_control/inbound    one message spec (below), plus duplicate:n (extra
                              identical POSTs), signature: SIG, retry: bool,
@@ -63,7 +101,30 @@ Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
   POST /_control/window     {wa_id, open: bool, pnid?}
   GET  /_control/media      ?id=: stored media incl. data_b64
   POST /_control/idle       {timeout=5}: wait until no webhook work is pending
+  GET  /_control/templates  ?waba_id= | ?pnid=: {waba_id, templates}
+  POST /_control/templates  {waba_id? | pnid?, templates: [TEMPLATE] |
+                             template: TEMPLATE, replace?: bool}: add or
+                             replace by (name, language); replace: true
+                             drops the others first; answers the WABA's list
+  POST /_control/templates/status  {waba_id? | pnid?, name, language?,
+                             status? | event?, reason?, other_info?,
+                             disable_info?, rejection_info?, rejected_reason?,
+                             quality_score?, webhook?: bool, language_dash?}:
+                             change the status (event REINSTATED/UNARCHIVED
+                             -> APPROVED, FLAGGED/LOCKED keep it); with
+                             webhook, one message_template_status_update POST
+                             (entry id = WABA id, integer time and
+                             message_template_id; language_dash writes en-US)
+                             with the delivery options of /inbound; answers
+                             {template, delivery?}
 
+  TEMPLATE = the list API's shape: {name (^[a-z0-9_]+$), language="en_US",
+          status="APPROVED", category="UTILITY", parameter_format=
+          "POSITIONAL"|"NAMED", components: [{type: HEADER, format: TEXT|
+          IMAGE|VIDEO|DOCUMENT|LOCATION, text?}, {type: BODY, text},
+          {type: FOOTER, text}, {type: BUTTONS, buttons: [{type: URL, text,
+          url (with {{1}} at the end for a variable)} | {type: QUICK_REPLY,
+          text} | ...]}], sub_category?, id? (generated), any other field}
   SIG   = "good" | "bad" (wrong secret) | "upper" ("SHA256=" prefix) |
           "upperhex" | "none" (no header) | "tamper" (one byte changed after
           signing)
@@ -102,7 +163,8 @@ Config fields (POST /_control/config):
   request); slow_ms=0 (answer late, after the side effects); expired_token=False;
   window_enforce=True, window_seconds=86400, window_sync=False;
   undeliverable=[wa_id]; wa_id_rewrites={input digits: wa_id}; templates=None
-  (None: any name; else the known names, others get 132001);
+  (for a WABA without stored templates: None: any name; else the known
+  names, others get 132001);
   statuses="all" and number_statuses={wa_id: profile}: profile is "none" |
   "sent" | "delivered" | "all" | "read_before_delivered" | "skip_delivered" |
   a list of statuses; early_statuses=False|True|[wa_id] (statuses delivered
