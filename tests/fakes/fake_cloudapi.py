@@ -25,6 +25,7 @@ Graph side (any /vN.M/ prefix; Authorization: Bearer <token> only):
          token: 401/190 (463 if expired); a WABA none of the token's
          numbers belongs to: 400/100/33; no whatsapp_business_management
          scope: 403/200.
+  GET    /vN.M/{template_id}[?fields=status]   one template (same fields)
   GET    /vN.M/{media_id}           media info with a fresh download url
   DELETE /vN.M/{media_id}           {"success": true}
   GET    /whatsapp_business/attachments/?mid=..&ext=..&hash=..   download
@@ -1938,6 +1939,10 @@ class FakeCloudAPI:
         if obj in self.state.accounts:
             account = self.authorize(request, obj)
             return web.json_response(self.account_fields(account, request))
+        template = self.template_by_id(obj, token)
+        if template is not None:
+            return web.json_response(TemplateLister.fields(template,
+                                                           request.query))
         media = self.live_media(obj)
         if media is None or self.state.accounts[media.pnid].token != token:
             raise missing_object(obj, request.method)
@@ -1956,6 +1961,16 @@ class FakeCloudAPI:
                 "mime_type": media.mime_type, "sha256": media.sha256_hex(),
                 "file_size": str(size) if self.config.file_size_as_string
                 else size, "id": media.id}
+
+    def template_by_id(self, tid: str, token: str) -> Optional[dict]:
+        """The template tid of a WABA that token may use, if any."""
+        wabas = {a.waba_id for a in self.state.accounts.values()
+                 if a.token == token}
+        for waba in wabas:
+            for tpl in self.state.templates.get(waba, []):
+                if tpl["id"] == tid:
+                    return tpl
+        return None
 
     async def list_templates(self, request: web.Request) -> web.Response:
         """GET /<WABA_ID>/message_templates (part E.2)."""

@@ -213,6 +213,16 @@ def test_listing_pages_with_cursors_and_paging_next(env):
     assert (bad.status, bad.error["code"]) == (400, 100)
 
 
+def test_one_template_by_id(env):
+    use_waba(env)
+    tid = set_templates(env, COUPON)["templates"][0]["id"]
+    assert graph(env, "GET", f"{tid}?fields=status").json == {
+        "status": "APPROVED", "id": tid}
+    assert graph(env, "GET", tid).json["name"] == "coupon_reminder"
+    resp = graph(env, "GET", tid, token=TOKEN_B)
+    assert (resp.status, resp.error["code"]) == (400, 100)
+
+
 def test_listing_empty_waba(env):
     use_waba(env)
     assert list_templates(env).json == {"data": []}
@@ -475,3 +485,20 @@ def test_sandbox_has_templates(env):
     finally:
         fake.stop()
 
+
+
+def test_two_numbers_of_one_waba_share_its_templates(env):
+    use_waba(env)
+    env.ctl.post("accounts", {"pnid": PNID_B, "token": TOKEN_B,
+                              "display_phone_number": "4930901820",
+                              "waba_id": WABA_A})
+    set_templates(env, COUPON)
+    body = tpl_send("coupon_reminder", "en", coupon_components())
+    assert send(env, body, pnid=PNID_B, token=TOKEN_B).status == 200
+    assert [t["name"] for t in list_templates(env, token=TOKEN_B).json[
+        "data"]] == ["coupon_reminder"]
+    inbound(env, pnid=PNID_B)
+    entry = env.receiver.posts[-1].body["entry"][0]
+    assert entry["id"] == WABA_A
+    assert entry["changes"][0]["value"]["metadata"][
+        "phone_number_id"] == PNID_B
