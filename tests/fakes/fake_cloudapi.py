@@ -14,6 +14,18 @@ Graph side (any /vN.M/ prefix; Authorization: Bearer <token> only):
   GET    /vN.M/{pnid}[?fields=a,b]  business number info
   POST   /vN.M/{pnid}/messages      send / mark read / typing indicator
   POST   /vN.M/{pnid}/media         multipart upload (messaging_product, file, type)
+  GET    /vN.M/{waba_id}/message_templates   templates of a WABA (part E.2):
+         fields= (default name, parameter_format, components, language,
+         status, category, sub_category, id; also rejected_reason,
+         quality_score, ...), filters status, category, language, name,
+         quality_score (comma lists, any case), content, name_or_content;
+         limit= (default 25), after=/before= cursors, paging.next/previous
+         (absent on the last/first page), summary=total_count,
+         message_template_count, message_template_limit. Bad or missing
+         token: 401/190 (463 if expired); a WABA none of the token's
+         numbers belongs to: 400/100/33; no whatsapp_business_management
+         scope: 403/200.
+  GET    /vN.M/{template_id}[?fields=status]   one template (same fields)
   GET    /vN.M/{media_id}           media info with a fresh download url
   DELETE /vN.M/{media_id}           {"success": true}
   GET    /whatsapp_business/attachments/?mid=..&ext=..&hash=..   download
@@ -21,16 +33,38 @@ Graph side (any /vN.M/ prefix; Authorization: Bearer <token> only):
 Only message sends (not mark-read) use the mps and pair buckets.
 A send is checked in this order: token (401/190), pnid (400/100/33), fail
 rules and `transient` (before everything else), maintenance (131057),
-validation (100, 131021, 132001), mps (130429), pair (131056). It is then
-accepted (200) and its statuses follow as webhooks, or one `failed` status:
-undeliverable (131026), outside the window (131047; 400 if window_sync),
-reaction to an unknown wamid (131009), unknown media id (131053).
+validation (100, 131021; templates: see below), mps (130429), pair
+(131056). It is then accepted (200) and its statuses follow as webhooks, or
+one `failed` status: undeliverable (131026), outside the window (131047;
+400 if window_sync), reaction to an unknown wamid (131009), unknown media id
+(131053).
+
+Templates: each account belongs to a WABA (waba_id, default "1022" + the
+last 11 digits of the pnid), which is the entry[].id of its webhooks. Once
+a WABA has templates in the store (POST /_control/templates, even an empty
+list), a `type: template` send on its numbers is checked against them, in
+this order (part E.3): name + language.code matching exactly, else 132001
+(404); status: PAUSED 132015, DISABLED 132016, any other but APPROVED
+132001; a media header (IMAGE/VIDEO/DOCUMENT) without its parameter of that
+type: 132012 "header: Format mismatch, expected IMAGE, received UNKNOWN";
+parameter_name sent to a POSITIONAL template, missing for a NAMED one, or
+naming no placeholder: 132012; header/body parameter count: 132000 ("body:
+number of localizable_params (1) does not match the expected number of
+params (3)"); newline/tab or more than 4 spaces in a text parameter: 132018;
+a URL button with a variable and no parameter: 131008 ("buttons: Button at
+index 0 of type Url requires a parameter"), a button index the template
+does not have: 131009; the filled body over 1024 characters: 132005.
+Templates are allowed outside the 24-hour window; their sent statuses carry
+the template's category in pricing. Before any template is set, the config
+`templates` list applies (None: any name).
 
 Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
   GET  /_control/state      config, accounts, pending fail rules, counters
   GET  /_control/accounts   list of accounts
   POST /_control/accounts   {pnid, token, display_phone_number, verified_name?,
-                             waba_id?, country_code?, expired?}  (upsert)
+                             waba_id?, country_code?, expired?, scopes?}
+                             (upsert; scopes default to both
+                             whatsapp_business_management and _messaging)
   POST /_control/config     any subset of the Config fields below; answers the
                              whole config
   POST /_control/reset      back to the start-up state (CLI accounts/config)
@@ -44,7 +78,12 @@ Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
                              status the request really got
   GET  /_control/sent       ?pnid= ?to=<wa_id> ?since=<seq>: accepted sends
                              {seq, wamid, pnid, to, wa_id, type, payload, body,
-                             context, outcome, time}
+                             context, outcome, time, rendered, template};
+                             rendered: a checked template's text as the
+                             customer sees it (header text, body, footer,
+                             "\n"-joined), template: {name, language, id,
+                             category, header, body, footer, buttons: [{type,
+                             text, url?}], text} (both null otherwise)
   GET  /_control/reads      ?pnid=: mark-read / typing requests
   POST /_control/inbound    one message spec (below), plus duplicate:n (extra
                              identical POSTs), signature: SIG, retry: bool,
@@ -63,7 +102,30 @@ Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
   POST /_control/window     {wa_id, open: bool, pnid?}
   GET  /_control/media      ?id=: stored media incl. data_b64
   POST /_control/idle       {timeout=5}: wait until no webhook work is pending
+  GET  /_control/templates  ?waba_id= | ?pnid=: {waba_id, templates}
+  POST /_control/templates  {waba_id? | pnid?, templates: [TEMPLATE] |
+                             template: TEMPLATE, replace?: bool}: add or
+                             replace by (name, language); replace: true
+                             drops the others first; answers the WABA's list
+  POST /_control/templates/status  {waba_id? | pnid?, name, language?,
+                             status? | event?, reason?, other_info?,
+                             disable_info?, rejection_info?, rejected_reason?,
+                             quality_score?, webhook?: bool, language_dash?}:
+                             change the status (event REINSTATED/UNARCHIVED
+                             -> APPROVED, FLAGGED/LOCKED keep it); with
+                             webhook, one message_template_status_update POST
+                             (entry id = WABA id, integer time and
+                             message_template_id; language_dash writes en-US)
+                             with the delivery options of /inbound; answers
+                             {template, delivery?}
 
+  TEMPLATE = the list API's shape: {name (^[a-z0-9_]+$), language="en_US",
+          status="APPROVED", category="UTILITY", parameter_format=
+          "POSITIONAL"|"NAMED", components: [{type: HEADER, format: TEXT|
+          IMAGE|VIDEO|DOCUMENT|LOCATION, text?}, {type: BODY, text},
+          {type: FOOTER, text}, {type: BUTTONS, buttons: [{type: URL, text,
+          url (with {{1}} at the end for a variable)} | {type: QUICK_REPLY,
+          text} | ...]}], sub_category?, id? (generated), any other field}
   SIG   = "good" | "bad" (wrong secret) | "upper" ("SHA256=" prefix) |
           "upperhex" | "none" (no header) | "tamper" (one byte changed after
           signing)
@@ -102,7 +164,8 @@ Config fields (POST /_control/config):
   request); slow_ms=0 (answer late, after the side effects); expired_token=False;
   window_enforce=True, window_seconds=86400, window_sync=False;
   undeliverable=[wa_id]; wa_id_rewrites={input digits: wa_id}; templates=None
-  (None: any name; else the known names, others get 132001);
+  (for a WABA without stored templates: None: any name; else the known
+  names, others get 132001);
   statuses="all" and number_statuses={wa_id: profile}: profile is "none" |
   "sent" | "delivered" | "all" | "read_before_delivered" | "skip_delivered" |
   a list of statuses; early_statuses=False|True|[wa_id] (statuses delivered
@@ -197,8 +260,22 @@ ERRORS = {
              "Business Account is in maintenance mode."),
     130429: (400, "Rate limit hit",
              "Cloud API message throughput has been reached."),
+    132000: (400, "Number of parameters does not match the expected "
+             "number of params", "The number of parameters does not match "
+             "the template."),
     132001: (404, "Template name does not exist in the translation",
              "The template name does not exist in the specified language."),
+    132005: (400, "Translated text too long",
+             "The translated text is too long."),
+    132012: (400, "Parameter format does not match format in the created "
+             "template", "Parameter format does not match the template."),
+    132015: (400, "Template is paused due to low quality, so it cannot be "
+             "sent in a template message.", "Template is paused."),
+    132016: (400, "Template is disabled due to low quality, so it cannot be "
+             "sent in a template message.", "Template is disabled."),
+    132018: (400, "There's an issue with the parameters in your template",
+             "Param text cannot have new-line/tab characters or more than "
+             "4 consecutive spaces"),
 }
 ERROR_HREF = "/documentation/business-messaging/whatsapp/support/error-codes"
 
@@ -217,6 +294,7 @@ STATUS_PROFILES = {
     "read_before_delivered": ["sent", "read", "delivered"],
     "skip_delivered": ["sent", "read"],
 }
+SCOPES = ("whatsapp_business_management", "whatsapp_business_messaging")
 SIGNATURE_MODES = ("good", "bad", "upper", "upperhex", "none", "tamper")
 RAW_FAULTS = {"html502": 502, "empty": 500, "truncated": 500, "drop": 0,
               "hang": 504, "garbled200": 200}
@@ -264,6 +342,19 @@ DEFAULT_CONTACTS = [{
 SANDBOX_ACCOUNT = ("100000000000001", "sandbox-token", "15550000000",
                    "Ferry Sandbox")
 SANDBOX_ECHO = ("15550001111", "Sandbox Echo")
+SANDBOX_TEMPLATES = [
+    {"name": "hello_world", "language": "en_US", "category": "UTILITY",
+     "components": [{"type": "HEADER", "format": "TEXT",
+                     "text": "Hello World"},
+                    {"type": "BODY", "text": "Welcome and congratulations!! "
+                     "This message demonstrates your ability to send a "
+                     "WhatsApp message notification from the Cloud API."},
+                    {"type": "FOOTER", "text": "WhatsApp Business Platform "
+                     "sample message"}]},
+    {"name": "follow_up", "language": "en", "category": "UTILITY",
+     "components": [{"type": "BODY", "text": "Hello {{1}}, this is about "
+                     "your message of {{2}}.",
+                     "example": {"body_text": [["Ana", "Monday"]]}}]}]
 UPLOAD_TTL = 30 * 86400
 INBOUND_MEDIA_TTL = 7 * 86400
 
@@ -532,6 +623,7 @@ class Account:
     waba_id: str = ""
     country_code: str = ""
     expired: bool = False
+    scopes: list = field(default_factory=lambda: list(SCOPES))
 
     def __post_init__(self):
         self.display_phone_number = digits(self.display_phone_number)
@@ -606,6 +698,7 @@ class State:
         self.fail_rules: list = []
         self.mps_buckets: dict = {}
         self.pair_buckets: dict = {}
+        self.templates: dict = {}       # waba_id -> [template]
         self.seq = itertools.count(1)
 
     def account_for_token(self, token: str) -> Optional[Account]:
@@ -1030,8 +1123,11 @@ class PayloadBuilder:
         status = {"id": wamid, "status": name, "timestamp": now_ts(),
                   "recipient_id": recipient}
         if name in ("sent", "delivered"):
+            template = (sent or {}).get("template")
+            category = template["category"].lower() if template \
+                else "service"
             status["pricing"] = {"billable": True, "pricing_model": "PMP",
-                                 "type": "regular", "category": "service"}
+                                 "type": "regular", "category": category}
         opaque = (sent or {}).get("body", {}).get("biz_opaque_callback_data")
         if opaque is not None:
             status["biz_opaque_callback_data"] = opaque
@@ -1106,6 +1202,7 @@ class Outbound:
     wa_id: str
     type: str
     payload: Any
+    rendered: Optional[dict] = None   # a checked template, filled in
 
 
 class SendValidator:
@@ -1132,7 +1229,9 @@ class SendValidator:
             raise param_error(f"The parameter {mtype} is required.")
         getattr(self, "check_" + mtype, self.check_media)(payload, mtype)
         self.extras(body)
-        return Outbound(account, body, to, wa_id, mtype, payload)
+        rendered = self.template(account, payload) \
+            if mtype == "template" else None
+        return Outbound(account, body, to, wa_id, mtype, payload, rendered)
 
     def product(self, body: dict) -> None:
         product = body.get("messaging_product")
@@ -1218,10 +1317,381 @@ class SendValidator:
                 not isinstance(language.get("code"), str):
             raise param_error("Param template must have name and "
                               "language['code'].")
-        known = self.fake.config.templates
-        if known is not None and name not in known:
-            raise GraphError(132001, f"template name ({name}) does not "
-                             f"exist in {language['code']}")
+
+    def template(self, account: Account, payload: dict) -> Optional[dict]:
+        """Check a template send; its rendering (None: no templates set).
+
+        A WABA with templates in the store is checked against them (part
+        E.3); before any is set, config `templates` applies (None: any
+        name; else the known names, others get 132001)."""
+        name, code = payload["name"], payload["language"]["code"]
+        store = self.fake.state.templates.get(account.waba_id)
+        if store is None:
+            known = self.fake.config.templates
+            if known is not None and name not in known:
+                raise GraphError(132001, f"template name ({name}) does not "
+                                 f"exist in {code}")
+            return None
+        for tpl in store:
+            if tpl["name"] == name and tpl["language"] == code:
+                rendered = TemplateSend(tpl, payload).check()
+                return dict(rendered, name=name, language=code,
+                            category=tpl["category"], id=tpl["id"])
+        raise GraphError(132001, f"template name ({name}) does not exist in "
+                         f"{code}")
+
+
+# ---------------------------------------------------------------------------
+# Message templates (part E): the store, the listing, the send check
+# ---------------------------------------------------------------------------
+
+TEMPLATE_STATUSES = ("APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED",
+                     "IN_APPEAL", "PENDING_DELETION", "DELETED",
+                     "LIMIT_EXCEEDED", "ARCHIVED")
+# webhook event -> the status it leaves (None: the status does not change)
+TEMPLATE_EVENTS = {s: s for s in TEMPLATE_STATUSES}
+TEMPLATE_EVENTS.update({"REINSTATED": "APPROVED", "UNARCHIVED": "APPROVED",
+                        "FLAGGED": None, "LOCKED": None})
+TEMPLATE_CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
+TEMPLATE_DEFAULT_FIELDS = ("name", "parameter_format", "components",
+                           "language", "status", "category", "sub_category",
+                           "id")
+TEMPLATE_EXTRA_FIELDS = {"previous_category": None, "correct_category": None,
+                         "rejected_reason": "NONE",
+                         "quality_score": {"score": "UNKNOWN"},
+                         "message_send_ttl_seconds": None,
+                         "library_template_name": None}
+TEMPLATE_LIMIT = 250
+TEMPLATE_PAGE = 25
+MEDIA_FORMATS = ("IMAGE", "VIDEO", "DOCUMENT")
+MAX_TEMPLATE_BODY = 1024
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z0-9_]+)\s*\}\}")
+BAD_PARAM_RE = re.compile(r"[\n\t]| {5,}")
+BAD_PARAM_TEXT = ("Param text cannot have new-line/tab characters or more "
+                  "than 4 consecutive spaces")
+_template_ids = itertools.count(1387372356726668)
+
+
+def placeholders(text: str) -> list:
+    """The distinct placeholder names of text, in order of appearance."""
+    out = []
+    for name in PLACEHOLDER_RE.findall(text or ""):
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def template_component(template: dict, ctype: str) -> Optional[dict]:
+    for component in template["components"]:
+        if component.get("type", "").upper() == ctype:
+            return component
+    return None
+
+
+def template_buttons(template: dict) -> list:
+    component = template_component(template, "BUTTONS")
+    return component.get("buttons", []) if component else []
+
+
+def normalise_template(spec: dict) -> dict:
+    """A template in the list API's shape; ControlError if malformed."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) \
+            or not re.match(r"^[a-z0-9_]+$", spec["name"]):
+        raise ControlError("a template needs a name matching ^[a-z0-9_]+$")
+    tpl = dict(spec)
+    tpl.setdefault("language", "en_US")
+    tpl.setdefault("status", "APPROVED")
+    tpl.setdefault("category", "UTILITY")
+    tpl.setdefault("parameter_format", "POSITIONAL")
+    tpl.setdefault("components", [{"type": "BODY",
+                                   "text": f"{spec['name']}"}])
+    tpl["id"] = str(tpl.get("id") or next(_template_ids))
+    if tpl["status"] not in TEMPLATE_STATUSES:
+        raise ControlError(f"bad template status {tpl['status']!r}")
+    if tpl["category"] not in TEMPLATE_CATEGORIES:
+        raise ControlError(f"bad template category {tpl['category']!r}")
+    if tpl["parameter_format"] not in ("POSITIONAL", "NAMED"):
+        raise ControlError("parameter_format must be POSITIONAL or NAMED")
+    if not isinstance(tpl["components"], list) or \
+            template_component(tpl, "BODY") is None:
+        raise ControlError("a template needs a BODY component")
+    return tpl
+
+
+class TemplateLister:
+    """GET /<WABA_ID>/message_templates: filters, fields and cursors."""
+
+    def __init__(self, fake: "FakeCloudAPI"):
+        self.fake = fake
+
+    def listing(self, request: web.Request, templates: list) -> dict:
+        query = request.query
+        items = [t for t in templates if self.matches(t, query)]
+        out = self.page(request, items)
+        if query.get("summary"):
+            out["summary"] = self.summary(query["summary"], templates, items)
+        return out
+
+    @staticmethod
+    def matches(tpl: dict, query) -> bool:
+        for key in ("status", "category", "language", "name",
+                    "quality_score"):
+            if query.get(key):
+                wanted = [v.strip().upper() for v in query[key].split(",")]
+                value = tpl.get(key)
+                if key == "quality_score":
+                    value = (value or {}).get("score", "UNKNOWN")
+                if str(value).upper() not in wanted:
+                    return False
+        body = template_component(tpl, "BODY").get("text", "")
+        if query.get("content") and query["content"] not in body:
+            return False
+        if query.get("name_or_content") and \
+                query["name_or_content"] not in tpl["name"] and \
+                query["name_or_content"] not in body:
+            return False
+        return True
+
+    @staticmethod
+    def fields(tpl: dict, query) -> dict:
+        wanted = [f for f in query.get("fields", "").split(",") if f]
+        wanted = wanted or list(TEMPLATE_DEFAULT_FIELDS)
+        out = {}
+        for name in wanted:
+            if name in tpl:
+                out[name] = tpl[name]
+            elif TEMPLATE_EXTRA_FIELDS.get(name) is not None:
+                out[name] = TEMPLATE_EXTRA_FIELDS[name]
+        out["id"] = tpl["id"]
+        return out
+
+    @staticmethod
+    def cursor(tpl: dict) -> str:
+        return base64.urlsafe_b64encode(
+            f"tpl:{tpl['id']}".encode()).decode().rstrip("=")
+
+    @staticmethod
+    def position(items: list, cursor: str) -> int:
+        """The index of the template a cursor names; 100 if unknown."""
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            tid = raw.decode().split(":", 1)[1]
+        except (ValueError, IndexError, UnicodeDecodeError):
+            tid = None
+        for i, tpl in enumerate(items):
+            if tpl["id"] == tid:
+                return i
+        raise param_error("Invalid cursor: " + cursor[:40])
+
+    def page(self, request: web.Request, items: list) -> dict:
+        query = request.query
+        try:
+            limit = int(query.get("limit", TEMPLATE_PAGE))
+        except ValueError:
+            raise param_error("Param limit must be an integer") from None
+        if limit < 1:
+            raise param_error("Param limit must be a positive integer")
+        start, end = 0, min(limit, len(items))
+        if query.get("after"):
+            start = self.position(items, query["after"]) + 1
+            end = min(start + limit, len(items))
+        elif query.get("before"):
+            end = self.position(items, query["before"])
+            start = max(0, end - limit)
+        chunk = items[start:end]
+        out = {"data": [self.fields(t, query) for t in chunk]}
+        if not chunk:
+            return out
+        paging = {"cursors": {"before": self.cursor(chunk[0]),
+                              "after": self.cursor(chunk[-1])}}
+        if end < len(items):
+            paging["next"] = self.link(request, "after", chunk[-1])
+        if start > 0:
+            paging["previous"] = self.link(request, "before", chunk[0])
+        out["paging"] = paging
+        return out
+
+    def link(self, request: web.Request, name: str, tpl: dict) -> str:
+        query = {k: v for k, v in request.query.items()
+                 if k not in ("after", "before")}
+        query[name] = self.cursor(tpl)
+        return (f"{self.fake.base_url}{request.path}?"
+                + urllib.parse.urlencode(query))
+
+    @staticmethod
+    def summary(names: str, templates: list, items: list) -> dict:
+        values = {"total_count": len(items),
+                  "message_template_count": len(templates),
+                  "message_template_limit": TEMPLATE_LIMIT,
+                  "are_translations_complete": True}
+        return {k: values[k] for k in names.split(",") if k in values}
+
+
+class TemplateSend:
+    """Checks a template send against its template and renders it."""
+
+    def __init__(self, template: dict, payload: dict):
+        self.tpl = template
+        self.named = template["parameter_format"] == "NAMED"
+        self.given = self.split(payload.get("components") or [])
+
+    @staticmethod
+    def split(components) -> dict:
+        """The request's components: header, body, button index -> one."""
+        if not isinstance(components, list):
+            raise param_error("Param template['components'] must be an "
+                              "array.")
+        out = {"buttons": {}}
+        for comp in components:
+            if not isinstance(comp, dict) or not isinstance(
+                    comp.get("type"), str):
+                raise param_error("Param template['components'][]['type'] "
+                                  "is required.")
+            ctype = comp["type"].lower()
+            if ctype not in ("header", "body", "button"):
+                raise param_error(f"Param template['components'][]['type'] "
+                                  f"must be one of {{HEADER, BODY, BUTTON}}"
+                                  f" - got \"{comp['type']}\".")
+            params = comp.get("parameters", [])
+            if not isinstance(params, list):
+                raise param_error("Param parameters must be an array.")
+            if ctype == "button":
+                try:
+                    out["buttons"][int(comp.get("index"))] = comp
+                except (TypeError, ValueError):
+                    raise param_error("Param index is required for a "
+                                      "button.") from None
+            else:
+                out[ctype] = params
+        return out
+
+    def check(self) -> dict:
+        """The rendered message; GraphError as Meta answers."""
+        status = self.tpl["status"]
+        if status == "PAUSED":
+            raise GraphError(132015)
+        if status == "DISABLED":
+            raise GraphError(132016)
+        if status != "APPROVED":
+            raise self.missing()
+        header = self.header()
+        body = self.text_part("body", template_component(self.tpl, "BODY"))
+        buttons = self.buttons()
+        if len(body) > MAX_TEMPLATE_BODY:
+            raise GraphError(132005, f"body: the translated text is "
+                             f"{len(body)} characters long, at most "
+                             f"{MAX_TEMPLATE_BODY} are allowed")
+        footer = template_component(self.tpl, "FOOTER")
+        rendered = {"header": header, "body": body,
+                    "footer": footer.get("text") if footer else None,
+                    "buttons": buttons}
+        rendered["text"] = "\n".join(
+            p for p in (header if isinstance(header, str) else None, body,
+                        rendered["footer"]) if p)
+        return rendered
+
+    def missing(self) -> GraphError:
+        return GraphError(132001, f"template name ({self.tpl['name']}) does "
+                          f"not exist in {self.tpl['language']}")
+
+    def header(self):
+        comp = template_component(self.tpl, "HEADER")
+        if comp is None:
+            return None
+        fmt = comp.get("format", "TEXT").upper()
+        if fmt == "TEXT":
+            return self.text_part("header", comp)
+        params = self.given.get("header") or []
+        got = params[0].get("type", "").upper() if params and isinstance(
+            params[0], dict) else "UNKNOWN"
+        if fmt in MEDIA_FORMATS and got != fmt:
+            raise GraphError(132012, f"header: Format mismatch, expected "
+                             f"{fmt}, received {got}")
+        if fmt in MEDIA_FORMATS:
+            media = params[0].get(fmt.lower())
+            if not isinstance(media, dict) or ("id" in media) == (
+                    "link" in media):
+                raise param_error(f"Param header {fmt.lower()} must have "
+                                  "exactly one of 'id' or 'link'.")
+            return {fmt.lower(): media}
+        return {fmt.lower(): params[0] if params else None}
+
+    def text_part(self, where: str, comp: dict) -> str:
+        """Check the parameters of a header/body text; the filled text."""
+        text = comp.get("text", "")
+        names = placeholders(text)
+        params = self.given.get(where) or []
+        self.check_format(where, params)
+        if len(params) != len(names):
+            raise GraphError(132000, f"{where}: number of localizable_params "
+                             f"({len(params)}) does not match the expected "
+                             f"number of params ({len(names)})")
+        values = {}
+        for i, param in enumerate(params):
+            key = param.get("parameter_name") if self.named else names[i]
+            if key not in names or key in values:
+                raise GraphError(132012, f"{where}: parameter name "
+                                 f"({key}) does not match the template")
+            values[key] = self.value(param)
+        return PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], text)
+
+    def check_format(self, where: str, params: list) -> None:
+        """parameter_name: required by NAMED, refused by POSITIONAL."""
+        for param in params:
+            if not isinstance(param, dict):
+                raise param_error(f"Param {where} parameters must be "
+                                  "objects.")
+            has_name = bool(param.get("parameter_name"))
+            if has_name != self.named:
+                raise GraphError(132012, f"{where}: parameter_name is "
+                                 + ("missing" if self.named else
+                                    "not expected for a POSITIONAL "
+                                    "template"))
+
+    @staticmethod
+    def value(param: dict) -> str:
+        ptype = param.get("type", "text")
+        if ptype == "text":
+            text = param.get("text")
+        elif ptype in ("currency", "date_time"):
+            text = (param.get(ptype) or {}).get("fallback_value")
+        else:
+            raise param_error(f"Param type must be one of {{TEXT, CURRENCY, "
+                              f"DATE_TIME}} - got \"{ptype}\".")
+        if not isinstance(text, str):
+            raise GraphError(131008, f"Param {ptype} is required.")
+        if BAD_PARAM_RE.search(text):
+            raise GraphError(132018, BAD_PARAM_TEXT)
+        return text
+
+    def buttons(self) -> list:
+        """Button labels and their filled URLs; 131008/131009 if wrong."""
+        buttons = template_buttons(self.tpl)
+        for index in self.given["buttons"]:
+            if not 0 <= index < len(buttons):
+                raise GraphError(131009, f"buttons: Button at index {index} "
+                                 "does not exist")
+        out = []
+        for index, button in enumerate(buttons):
+            item = {"type": button.get("type"), "text": button.get("text")}
+            if button.get("type") == "URL":
+                item["url"] = self.url(index, button)
+            out.append(item)
+        return out
+
+    def url(self, index: int, button: dict) -> str:
+        url = button.get("url", "")
+        if not PLACEHOLDER_RE.search(url):
+            return url
+        comp = self.given["buttons"].get(index)
+        params = comp.get("parameters", []) if comp else []
+        if not params or not isinstance(params[0], dict) or \
+                not isinstance(params[0].get("text"), str):
+            raise GraphError(131008, f"buttons: Button at index {index} of "
+                             "type Url requires a parameter")
+        if BAD_PARAM_RE.search(params[0]["text"]):
+            raise GraphError(132018, BAD_PARAM_TEXT)
+        return PLACEHOLDER_RE.sub(lambda m: params[0]["text"], url, count=1)
 
 
 # ---------------------------------------------------------------------------
@@ -1265,6 +1735,9 @@ class FakeCloudAPI:
             self.config.echo_contacts = dict(self.config.echo_contacts,
                                              **{SANDBOX_ECHO[0]:
                                                 SANDBOX_ECHO[1]})
+            waba = self.state.accounts[pnid].waba_id
+            self.state.templates[waba] = [normalise_template(t)
+                                          for t in SANDBOX_TEMPLATES]
 
     async def start(self) -> int:
         """Listen; returns the port."""
@@ -1314,6 +1787,8 @@ class FakeCloudAPI:
         add("GET", "/whatsapp_business/attachments/", self.download)
         add("POST", f"/{VERSION}/{{pnid}}/messages", self.send_messages)
         add("POST", f"/{VERSION}/{{pnid}}/media", self.upload_media)
+        add("GET", f"/{VERSION}/{{waba}}/message_templates",
+            self.list_templates)
         add("GET", f"/{VERSION}/{{obj}}", self.get_object)
         add("DELETE", f"/{VERSION}/{{obj}}", self.delete_media)
         add("*", "/{tail:.*}", self.unknown_path)
@@ -1464,6 +1939,10 @@ class FakeCloudAPI:
         if obj in self.state.accounts:
             account = self.authorize(request, obj)
             return web.json_response(self.account_fields(account, request))
+        template = self.template_by_id(obj, token)
+        if template is not None:
+            return web.json_response(TemplateLister.fields(template,
+                                                           request.query))
         media = self.live_media(obj)
         if media is None or self.state.accounts[media.pnid].token != token:
             raise missing_object(obj, request.method)
@@ -1482,6 +1961,32 @@ class FakeCloudAPI:
                 "mime_type": media.mime_type, "sha256": media.sha256_hex(),
                 "file_size": str(size) if self.config.file_size_as_string
                 else size, "id": media.id}
+
+    def template_by_id(self, tid: str, token: str) -> Optional[dict]:
+        """The template tid of a WABA that token may use, if any."""
+        wabas = {a.waba_id for a in self.state.accounts.values()
+                 if a.token == token}
+        for waba in wabas:
+            for tpl in self.state.templates.get(waba, []):
+                if tpl["id"] == tid:
+                    return tpl
+        return None
+
+    async def list_templates(self, request: web.Request) -> web.Response:
+        """GET /<WABA_ID>/message_templates (part E.2)."""
+        waba = request.match_info["waba"]
+        token = self.bearer(request)
+        owners = [a for a in self.state.accounts.values()
+                  if a.waba_id == waba and a.token == token]
+        if not owners:
+            raise missing_object(waba, request.method)
+        if SCOPES[0] not in owners[0].scopes:
+            raise GraphError(200, http=403, data=False, message="(#200) "
+                             "Requires whatsapp_business_management "
+                             "permission to manage the object")
+        templates = self.state.templates.get(waba, [])
+        return web.json_response(TemplateLister(self).listing(request,
+                                                              templates))
 
     async def delete_media(self, request: web.Request) -> web.Response:
         obj = request.match_info["obj"]
@@ -1634,6 +2139,8 @@ class FakeCloudAPI:
                  "pnid": out.account.pnid, "to": out.to, "wa_id": out.wa_id,
                  "type": out.type, "payload": out.payload, "body": out.body,
                  "context": out.body.get("context"),
+                 "template": out.rendered,
+                 "rendered": out.rendered["text"] if out.rendered else None,
                  "outcome": f"failed:{failure}" if failure else "accepted",
                  "time": time.time()}
         self.state.sent.append(entry)
@@ -1720,6 +2227,9 @@ class ControlAPI:
             ("POST", "window", self.post_window),
             ("GET", "media", self.get_media),
             ("POST", "idle", self.post_idle),
+            ("GET", "templates", self.get_templates),
+            ("POST", "templates", self.post_templates),
+            ("POST", "templates/status", self.post_template_status),
         ]
         for method, path, handler in table:
             app.router.add_route(method, "/_control/" + path, handler)
@@ -1880,6 +2390,83 @@ class ControlAPI:
             "filename": media.filename, "size": len(media.data),
             "sha256": media.sha256_hex(), "deleted": media.deleted,
             "data_b64": base64.b64encode(media.data).decode()})
+
+    def waba(self, spec) -> str:
+        """The WABA id named by waba_id or pnid (default: first account)."""
+        if spec.get("waba_id"):
+            waba = str(spec["waba_id"])
+            if not any(a.waba_id == waba
+                       for a in self.state.accounts.values()):
+                raise ControlError(f"no account has waba_id {waba!r}")
+            return waba
+        return self.state.default_account(spec.get("pnid")).waba_id
+
+    async def get_templates(self, request):
+        waba = self.waba(request.query)
+        return web.json_response({"waba_id": waba, "templates":
+                                  self.state.templates.get(waba, [])})
+
+    async def post_templates(self, request):
+        body = await self.body(request)
+        waba = self.waba(body)
+        specs = body.get("templates", [body["template"]]
+                         if "template" in body else [])
+        new = [normalise_template(spec) for spec in specs]
+        store = [] if body.get("replace") else \
+            self.state.templates.get(waba, [])
+        for tpl in new:
+            store = [t for t in store if (t["name"], t["language"]) !=
+                     (tpl["name"], tpl["language"])] + [tpl]
+        self.state.templates[waba] = store
+        return web.json_response({"waba_id": waba, "templates": store})
+
+    async def post_template_status(self, request):
+        body = await self.body(request)
+        waba = self.waba(body)
+        tpl = self.find_template(waba, body)
+        event = body.get("event") or body.get("status")
+        if event not in TEMPLATE_EVENTS:
+            raise ControlError(f"bad template event/status {event!r}")
+        status = body.get("status") or TEMPLATE_EVENTS[event]
+        if status is not None and status not in TEMPLATE_STATUSES:
+            raise ControlError(f"bad template status {status!r}")
+        tpl["status"] = status or tpl["status"]
+        for key in ("rejected_reason", "quality_score"):
+            if key in body:
+                tpl[key] = body[key]
+        out = {"template": tpl}
+        if body.get("webhook"):
+            payload = self.template_update(waba, tpl, event, body)
+            out["delivery"] = await self.deliver(payload, "template", [],
+                                                 body)
+        return web.json_response(out)
+
+    def find_template(self, waba: str, spec: dict) -> dict:
+        for tpl in self.state.templates.get(waba, []):
+            if tpl["name"] == spec.get("name") and \
+                    spec.get("language", tpl["language"]) == tpl["language"]:
+                return tpl
+        raise ControlError(f"no template {spec.get('name')!r} in {waba}")
+
+    @staticmethod
+    def template_update(waba: str, tpl: dict, event: str, spec: dict) -> dict:
+        """A message_template_status_update webhook body (part E.5)."""
+        language = tpl["language"]
+        if spec.get("language_dash"):
+            language = language.replace("_", "-")
+        default_reason = None if event == "PENDING_DELETION" else "NONE"
+        value = {"event": event, "message_template_id": int(tpl["id"]),
+                 "message_template_name": tpl["name"],
+                 "message_template_language": language,
+                 "reason": spec.get("reason", default_reason),
+                 "message_template_category": tpl["category"]}
+        for key in ("disable_info", "other_info", "rejection_info"):
+            if key in spec:
+                value[key] = spec[key]
+        change = {"field": "message_template_status_update", "value": value}
+        return {"object": "whatsapp_business_account",
+                "entry": [{"id": waba, "time": int(time.time()),
+                           "changes": [change]}]}
 
     async def post_idle(self, request):
         timeout = float((await self.body(request)).get("timeout", 5))
