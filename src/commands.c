@@ -34,8 +34,6 @@ struct commands_session {
     struct commands_session *next;
 };
 
-struct commands_state commands;
-
 static struct {
     char *admins; /* lower-cased bare JIDs */
     char *allowed;
@@ -539,9 +537,7 @@ void commands_reconfigure(const struct conf *conf)
 void commands_init(struct store *st, const struct conf *conf,
                    const struct commands_ops *ops)
 {
-    commands.st = st;
-    commands.ops = *ops;
-    commands.started_ms = now_ms();
+    commands_run_init(st, ops);
     commands_reconfigure(conf);
     component_iq_register(NS_COMMANDS, commands_iq, NULL);
     disco_node_handler_add(commands_disco, NULL);

@@ -59,14 +59,8 @@ struct commands_req {
     xmpp_stanza_t *form; /* ad-hoc result form, or NULL */
 };
 
-/* What both files use. */
-struct commands_state {
-    struct store *st;
-    struct commands_ops ops;
-    long long started_ms;
-};
-
-extern struct commands_state commands;
+/* commands_run.c: the commands. */
+void commands_run_init(struct store *st, const struct commands_ops *ops);
 /* The table of commands, ended by a NULL node (commands_run.c). */
 extern const struct commands_def commands_defs[];
 /* The command with node (or chat keyword) name, or NULL. */

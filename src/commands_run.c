@@ -32,6 +32,20 @@
     "You are not registered with this gateway: run the Register command "      \
     "first"
 
+/* What the commands use. */
+static struct {
+    struct store *st;
+    struct commands_ops ops;
+    long long started_ms;
+} commands;
+
+void commands_run_init(struct store *st, const struct commands_ops *ops)
+{
+    commands.st = st;
+    commands.ops = *ops;
+    commands.started_ms = now_ms();
+}
+
 /* ---- helpers ---- */
 
 /* 1 or 0 for a boolean typed or submitted ("1", "true", "on", ...); -1 when
