@@ -11,15 +11,6 @@
 struct conf;
 struct store;
 
-/* Keys of the account's settings JSON object (booleans; absent means
- * true), set by the Settings command and read by the bridge:
- * "typing"   the user's typing notifications (XEP-0085 composing) are sent
- *            to WhatsApp as its typing indicator;
- * "receipts" delivery receipts (XEP-0184) come back from WhatsApp
- *            contacts when a message asked for one. */
-#define COMMANDS_SETTING_TYPING "typing"
-#define COMMANDS_SETTING_RECEIPTS "receipts"
-
 /* How an asynchronous registration ended: ok, and a text for the user (the
  * business number on success, the reason otherwise). */
 typedef void (*commands_done_fn)(int ok, const char *text, void *arg);
@@ -46,9 +37,6 @@ void commands_reconfigure(const struct conf *conf);
 /* A message with a body to the gateway JID: run it as a chat command and
  * answer with a chat message. */
 void commands_on_message(xmpp_stanza_t *st);
-/* The boolean setting key of an account's settings JSON (1 when absent or
- * unreadable). */
-int commands_setting(const char *settings, const char *key);
 void commands_free(void);
 
 #endif

@@ -16,6 +16,7 @@
 #include "jid.h"
 #include "log.h"
 #include "message.h"
+#include "settings.h"
 #include "util.h"
 
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -553,6 +554,7 @@ void commands_free(void)
         commands_session_free(s);
     }
     cs.nsessions = 0;
+    settings_free();
     free(cs.admins);
     free(cs.allowed);
     cs.admins = cs.allowed = NULL;

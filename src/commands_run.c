@@ -8,13 +8,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include <json-c/json.h>
-
 #include "commands.h"
 #include "commands_int.h"
 #include "component.h"
 #include "jid.h"
 #include "register.h"
+#include "settings.h"
 #include "store.h"
 #include "util.h"
 
@@ -103,44 +102,16 @@ static char *commands_target(struct commands_req *r, const char *jid)
     return bare;
 }
 
-/* ---- settings JSON ---- */
+/* ---- settings ---- */
 
-int commands_setting(const char *settings, const char *key)
+/* Shows the settings json of account id. */
+static void commands_settings_show(struct commands_req *r, long long id,
+                                   const char *json)
 {
-    struct json_object *root = settings ? json_tokener_parse(settings) : NULL;
-    struct json_object *v;
-    int on = 1;
-
-    if (root != NULL && json_object_is_type(root, json_type_object) &&
-        json_object_object_get_ex(root, key, &v) &&
-        json_object_is_type(v, json_type_boolean))
-        on = json_object_get_boolean(v);
-    json_object_put(root);
-    return on;
-}
-
-/* The account's settings as a JSON object (a new one when they are not
- * readable). Release with json_object_put(). */
-static struct json_object *commands_settings_parse(const char *settings)
-{
-    struct json_object *root = settings ? json_tokener_parse(settings) : NULL;
-
-    if (root == NULL || !json_object_is_type(root, json_type_object)) {
-        json_object_put(root);
-        root = json_object_new_object();
-    }
-    return root;
-}
-
-/* Shows the settings of the JSON object json. */
-static void commands_settings_show(struct commands_req *r, const char *json)
-{
-    commands_show(r, COMMANDS_SETTING_TYPING, "Typing notifications",
-                  commands_setting(json, COMMANDS_SETTING_TYPING) ? "on"
-                                                                  : "off");
-    commands_show(r, COMMANDS_SETTING_RECEIPTS, "Delivery receipts",
-                  commands_setting(json, COMMANDS_SETTING_RECEIPTS) ? "on"
-                                                                    : "off");
+    commands_show(r, SETTINGS_TYPING, "Typing notifications",
+                  settings_get(id, json, SETTINGS_TYPING) ? "on" : "off");
+    commands_show(r, SETTINGS_RECEIPTS, "Delivery receipts",
+                  settings_get(id, json, SETTINGS_RECEIPTS) ? "on" : "off");
 }
 
 /* ---- Register ---- */
@@ -252,7 +223,7 @@ static void commands_status_account(struct commands_req *r,
     commands_show_ll(r, "held", "Incoming messages held until you are online",
                      s.inbox_held);
     commands_show(r, "last_error", "Last error", err ? err : "none");
-    commands_settings_show(r, a->settings);
+    commands_settings_show(r, a->id, a->settings);
     free(err);
 }
 
@@ -273,7 +244,7 @@ static void commands_setting_field(xmpp_stanza_t *x, const char *var,
                                    const struct store_account *a)
 {
     commands_field(x, var, "boolean", label,
-                   commands_setting(a->settings, var) ? "1" : "0");
+                   settings_get(a->id, a->settings, var) ? "1" : "0");
 }
 
 static int commands_settings_form(struct commands_req *r, xmpp_stanza_t *x)
@@ -282,21 +253,21 @@ static int commands_settings_form(struct commands_req *r, xmpp_stanza_t *x)
 
     if (a == NULL)
         return -1;
-    commands_setting_field(x, COMMANDS_SETTING_TYPING,
+    commands_setting_field(x, SETTINGS_TYPING,
                            "Send my typing notifications to WhatsApp", a);
-    commands_setting_field(x, COMMANDS_SETTING_RECEIPTS,
+    commands_setting_field(x, SETTINGS_RECEIPTS,
                            "Delivery receipts from WhatsApp contacts", a);
     store_account_free(a);
     return 0;
 }
 
-/* Sets key in root to the boolean value, if one was given; -1 when it is
- * not a boolean. */
-static int commands_settings_apply(struct commands_req *r,
-                                   struct json_object *root, const char *key,
-                                   const char *value)
+/* Sets key in the settings text *json to the boolean value, if one was
+ * given; -1 when it is not a boolean. */
+static int commands_settings_apply(struct commands_req *r, char **json,
+                                   const char *key, const char *value)
 {
     int on = commands_bool(value);
+    char *next;
 
     if (value == NULL)
         return 0;
@@ -304,46 +275,45 @@ static int commands_settings_apply(struct commands_req *r,
         commands_fail(r, "Usage: %s", r->def->usage);
         return -1;
     }
-    json_object_object_add(root, key, json_object_new_boolean(on));
+    next = settings_with(*json, key, on);
+    free(*json);
+    *json = next;
     return 0;
 }
 
 /* The changes asked for: chat "settings <key> <on|off>", or the form. */
-static int commands_settings_change(struct commands_req *r,
-                                    struct json_object *root)
+static int commands_settings_change(struct commands_req *r, char **json)
 {
     const char *key = commands_value(r, "setting");
 
     if (key == NULL) {
-        if (commands_settings_apply(r, root, COMMANDS_SETTING_TYPING,
-                                    commands_value(r, "typing")) < 0)
+        if (commands_settings_apply(r, json, SETTINGS_TYPING,
+                                    commands_value(r, SETTINGS_TYPING)) < 0)
             return -1;
-        return commands_settings_apply(r, root, COMMANDS_SETTING_RECEIPTS,
-                                       commands_value(r, "receipts"));
+        return commands_settings_apply(r, json, SETTINGS_RECEIPTS,
+                                       commands_value(r, SETTINGS_RECEIPTS));
     }
-    if ((strcmp(key, COMMANDS_SETTING_TYPING) != 0 &&
-         strcmp(key, COMMANDS_SETTING_RECEIPTS) != 0) ||
+    if ((strcmp(key, SETTINGS_TYPING) != 0 &&
+         strcmp(key, SETTINGS_RECEIPTS) != 0) ||
         commands_value(r, "value") == NULL) {
         commands_fail(r, "Usage: %s", r->def->usage);
         return -1;
     }
-    return commands_settings_apply(r, root, key, commands_value(r, "value"));
+    return commands_settings_apply(r, json, key, commands_value(r, "value"));
 }
 
 static void commands_settings_run(struct commands_req *r)
 {
     struct store_account *a = commands_account(r);
-    struct json_object *root = a ? commands_settings_parse(a->settings) : NULL;
-    const char *json;
+    char *json = a ? xstrdup(a->settings ? a->settings : "{}") : NULL;
 
-    if (a != NULL && commands_settings_change(r, root) == 0) {
-        json = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-        if (store_account_set_settings(commands.st, a->id, json) < 0)
+    if (a != NULL && commands_settings_change(r, &json) == 0) {
+        if (settings_store(commands.st, a->id, json) < 0)
             commands_fail(r, "The gateway could not store your settings");
         else
-            commands_settings_show(r, json);
+            commands_settings_show(r, a->id, json);
     }
-    json_object_put(root);
+    free(json);
     store_account_free(a);
     commands_finish(r);
 }
