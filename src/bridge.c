@@ -9,6 +9,7 @@
 #include "bridge.h"
 #include "bridge_int.h"
 #include "commands.h"
+#include "settings.h"
 #include "component.h"
 #include "conf.h"
 #include "disco.h"
@@ -68,7 +69,7 @@ long long bridge_message_add(struct store_message *m, const char *text)
 
 int bridge_setting(const struct store_account *a, const char *key)
 {
-    return commands_setting(a->settings, key);
+    return settings_get(a->id, a->settings, key);
 }
 
 char *bridge_snippet(const char *text)

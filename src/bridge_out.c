@@ -16,6 +16,7 @@
 #include "net.h"
 #include "queue.h"
 #include "register.h"
+#include "settings.h"
 #include "store.h"
 #include "util.h"
 
@@ -383,8 +384,9 @@ static long long bridge_out_message(struct bridge_out *o, const char *text,
                               .sender = (char *)o->in->from,
                               .status = STORE_STATUS_QUEUED,
                               /* one receipt per stanza: on its last part */
-                              .want_receipt = o->in->want_receipt && last &&
-                                              bridge_setting(o->a, "receipts"),
+                              .want_receipt =
+                                  o->in->want_receipt && last &&
+                                  bridge_setting(o->a, SETTINGS_RECEIPTS),
                               .want_markers = o->in->markable && last};
 
     o->stored = 1;
@@ -469,7 +471,7 @@ static void bridge_composing(const struct store_account *a,
     char *payload;
 
     if (c != NULL && c->last_in_network_id != NULL && bridge.be->caps.typing &&
-        bridge_setting(a, "typing") && bridge_typing_due(contact_id)) {
+        bridge_setting(a, SETTINGS_TYPING) && bridge_typing_due(contact_id)) {
         payload = bridge_payload(NULL, c->last_in_network_id, NULL);
         store_outbox_add(bridge.st, a->id, contact_id, 0, "typing", payload);
         free(payload);
