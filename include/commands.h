@@ -32,7 +32,7 @@ struct commands_ops {
 
 void commands_init(struct store *st, const struct conf *conf,
                    const struct commands_ops *ops);
-/* Applies a new config (admins, allowed domains). */
+/* Applies a new config (admins; the allowed domains are registration's). */
 void commands_reconfigure(const struct conf *conf);
 /* A message with a body to the gateway JID: run it as a chat command and
  * answer with a chat message. */

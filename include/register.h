@@ -10,6 +10,8 @@
 struct conf;
 
 #define REGISTER_FIELD_MAX 512
+/* What a user of a domain that may not use the gateway is told. */
+#define REGISTER_FORBIDDEN_TEXT "Your server is not allowed to use this gateway"
 
 struct register_ops {
     /* 1 and *pnid (caller frees) when jid (bare) is registered. */

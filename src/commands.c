@@ -16,6 +16,7 @@
 #include "jid.h"
 #include "log.h"
 #include "message.h"
+#include "register.h"
 #include "settings.h"
 #include "util.h"
 
@@ -37,7 +38,6 @@ struct commands_session {
 
 static struct {
     char *admins; /* lower-cased bare JIDs */
-    char *allowed;
     struct commands_session *sessions;
     int nsessions;
 } cs;
@@ -49,12 +49,10 @@ static int commands_is_admin(const char *jid)
     return jid != NULL && conf_list_has(cs.admins, jid);
 }
 
+/* The domains that may use the gateway are registration's to say. */
 static int commands_domain_allowed(const char *jid)
 {
-    char domain[JID_MAX + 1];
-
-    return jid != NULL && jid_domain(jid, domain, sizeof(domain)) == 0 &&
-           conf_list_has_domain(cs.allowed, domain);
+    return jid != NULL && register_domain_allowed(jid);
 }
 
 /* 1 when the bare jid may run def. */
@@ -67,7 +65,7 @@ static const char *commands_forbidden_text(const struct commands_def *def)
 {
     return def->admin ? "Only the administrators of this gateway may run "
                         "this command"
-                      : "Your server is not allowed to use this gateway";
+                      : REGISTER_FORBIDDEN_TEXT;
 }
 
 /* ---- XML helpers ---- */
@@ -421,7 +419,7 @@ static char *commands_help(const char *jid)
                     "chat with a WhatsApp number.",
                     component_jid());
     if (!user && !admin)
-        buf_appendf(&b, "\nYour server is not allowed to use this gateway.");
+        buf_appendf(&b, "\n%s.", REGISTER_FORBIDDEN_TEXT);
     return buf_take(&b);
 }
 
@@ -501,8 +499,7 @@ void commands_on_message(xmpp_stanza_t *st)
         commands_req_free(r);
     } else if (def == NULL && !commands_is_admin(jid) &&
                !commands_domain_allowed(jid)) {
-        message_error_reply(st, "cancel", "forbidden",
-                            "Your server is not allowed to use this gateway");
+        message_error_reply(st, "cancel", "forbidden", REGISTER_FORBIDDEN_TEXT);
         commands_req_free(r);
     } else if (def == NULL) {
         help = commands_help(jid);
@@ -530,9 +527,7 @@ static char *commands_lower(const char *s)
 void commands_reconfigure(const struct conf *conf)
 {
     free(cs.admins);
-    free(cs.allowed);
     cs.admins = commands_lower(conf->gateway_admins);
-    cs.allowed = xstrdup(conf->gateway_allowed_domains);
 }
 
 void commands_init(struct store *st, const struct conf *conf,
@@ -556,6 +551,5 @@ void commands_free(void)
     cs.nsessions = 0;
     settings_free();
     free(cs.admins);
-    free(cs.allowed);
-    cs.admins = cs.allowed = NULL;
+    cs.admins = NULL;
 }

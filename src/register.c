@@ -191,8 +191,7 @@ static int register_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
     }
     if (jid == NULL || !register_domain_allowed(jid)) {
         component_error_reply(iq, "cancel", "forbidden",
-                              "Your server is not allowed to use this "
-                              "gateway");
+                              REGISTER_FORBIDDEN_TEXT);
     } else if (strcmp(xmpp_stanza_get_type(iq), "get") == 0) {
         reg.ops.lookup(jid, &pnid, reg.ops.arg);
         form = register_form(pnid);
