@@ -145,13 +145,24 @@ struct net_caps {
     int receipts, read_markers, typing, replies, reactions;
     int edits_in, edits_out, retractions_in, retractions_out;
     int media;
+    /* media kinds shown without their caption (it is sent as a text after
+     * the file), ended by NULL; NULL: none */
+    const char *const *uncaptioned;
 };
 
+/* A back end. Required: name, configure, throughput, check, send and the
+ * three webhook slots; with caps.media also media_types, media_fetch and
+ * media_upload. net_backend_find() refuses a table without them. */
 struct net_backend {
     const char *name;
     size_t max_text;    /* characters per text message */
     size_t max_caption; /* characters in a file's caption */
     struct net_caps caps;
+    /* Takes the back end's settings from the config (at start-up, by
+     * ferry -n and on SIGHUP); 0, or -1 (logged) when they cannot work. */
+    int (*configure)(const struct conf *conf);
+    /* Messages per second per account: the rate of its token bucket. */
+    long long (*throughput)(void);
     /* Checks credentials; r->info carries the account's display number. */
     void (*check)(const struct net_account *a, net_result_fn cb, void *arg);
     void (*send)(const struct net_account *a, const struct net_out *m,
@@ -180,9 +191,21 @@ struct net_backend {
                          net_result_fn cb, void *arg);
 };
 
-/* Configures every back end from the config. */
-void net_configure(const struct conf *conf);
+/* Configures every back end from the config; 0, or -1 (logged) when one
+ * refuses its settings. */
+int net_configure(const struct conf *conf);
+/* The back end called name, or NULL (logged) when there is none or its
+ * table lacks a required slot. */
 const struct net_backend *net_backend_find(const char *name);
+/* The configured back end (network.backend), found and configured; NULL
+ * (logged) when ferry cannot start with it. What start-up and ferry -n
+ * use. */
+const struct net_backend *net_open(const struct conf *conf);
+/* The name of the first required slot be lacks, or NULL when it has them
+ * all. */
+const char *net_backend_missing(const struct net_backend *be);
+/* 1 when the back end shows a file of kind with its caption. */
+int net_caption_shown(const struct net_backend *be, const char *kind);
 /* The back end's entry for a MIME type (parameters ignored), or NULL. */
 const struct net_media_type *net_media_type_find(const struct net_backend *be,
                                                  const char *mime);
@@ -190,8 +213,5 @@ const struct net_media_type *net_media_type_find(const struct net_backend *be,
  * (may be NULL): its type's, else the largest of its kind, else 0. */
 long long net_media_limit(const struct net_backend *be, const char *kind,
                           const char *mime);
-
-extern const struct net_backend net_cloudapi_backend;
-void net_cloudapi_configure(const struct conf *conf);
 
 #endif

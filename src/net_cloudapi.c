@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
+#include "net_cloudapi.h"
 #include "net_cloudapi_int.h"
 #include "util.h"
 
@@ -41,7 +42,11 @@ static struct {
     char *verify_token;
     EVP_MAC *hmac;           /* fetched once */
     EVP_MAC_CTX *hmac_keyed; /* keyed with app_secret, copied per webhook */
+    long long throughput;    /* messages per second per business number */
 } cloudapi;
+
+/* WhatsApp shows no caption with these: it follows as a text. */
+static const char *const cloudapi_uncaptioned[] = {"audio", "sticker", NULL};
 
 /* What sends take, by A.5 of the reference (the upload checks them too). */
 static const struct net_media_type cloudapi_media_types[] = {
@@ -81,7 +86,7 @@ const char *cloudapi_api_version(void)
     return cloudapi.api_version;
 }
 
-void net_cloudapi_configure(const struct conf *conf)
+static int cloudapi_configure(const struct conf *conf)
 {
     free(cloudapi.graph_url);
     free(cloudapi.api_version);
@@ -93,6 +98,14 @@ void net_cloudapi_configure(const struct conf *conf)
     cloudapi.api_version = xstrdup(conf->cloudapi_api_version);
     cloudapi.app_secret = xstrdup(conf->cloudapi_app_secret);
     cloudapi.verify_token = xstrdup(conf->cloudapi_verify_token);
+    cloudapi.throughput = conf->cloudapi_throughput;
+    return 0;
+}
+
+/* The token bucket's rate: cloudapi.throughput, 80 by default. */
+static long long cloudapi_throughput(void)
+{
+    return cloudapi.throughput;
 }
 
 /* How ferry treats each documented error code, with the words the XMPP user
@@ -409,8 +422,7 @@ static void cloudapi_body_read(json_object *o, const struct net_out *m)
  * for documents. */
 static void cloudapi_body_media(json_object *t, const struct net_out *m)
 {
-    int captioned =
-        strcmp(m->kind, "audio") != 0 && strcmp(m->kind, "sticker") != 0;
+    int captioned = net_caption_shown(&net_cloudapi_backend, m->kind);
 
     cloudapi_add_str(t, "id", m->media_id ? m->media_id : "");
     if (captioned && m->text != NULL && m->text[0] != '\0')
@@ -952,7 +964,10 @@ const struct net_backend net_cloudapi_backend = {
             .edits_in = 1,
             .retractions_in = 1,
             .media = 1,
+            .uncaptioned = cloudapi_uncaptioned,
         },
+    .configure = cloudapi_configure,
+    .throughput = cloudapi_throughput,
     .check = cloudapi_check,
     .send = cloudapi_send,
     .webhook_get = cloudapi_webhook_get,
