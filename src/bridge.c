@@ -418,19 +418,15 @@ int bridge_init(struct store *st, const struct conf *conf)
                              bridge_cmd_retry, NULL};
 
     bridge.st = st;
-    bridge.be = net_backend_find(conf->network_backend);
-    if (bridge.be == NULL || bridge.be->send == NULL) {
-        log_error("bridge: network.backend '%s' is not available",
-                  conf->network_backend);
+    bridge.be = net_open(conf);
+    if (bridge.be == NULL)
         return -1;
-    }
-    net_configure(conf);
     bridge_advertise(&bridge.be->caps);
     roster_init(st);
     roster_reconfigure(conf);
     register_init(conf, &r);
     commands_init(st, conf, &c);
-    queue_init(st, conf->cloudapi_throughput, &q);
+    queue_init(st, bridge.be->throughput(), &q);
     if (media_init(conf, st) < 0)
         return -1;
     bridge_media_order_start();
@@ -447,7 +443,7 @@ void bridge_reconfigure(const struct conf *conf)
     register_reconfigure(conf);
     roster_reconfigure(conf);
     commands_reconfigure(conf);
-    queue_set_throughput(conf->cloudapi_throughput);
+    queue_set_throughput(bridge.be->throughput());
 }
 
 void bridge_stop(void)

@@ -585,8 +585,7 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
     }
     /* WhatsApp shows no caption with these: it follows once the file
      * went (bridge_send_done()) */
-    if (u->caption != NULL && (strcmp(u->type->kind, "audio") == 0 ||
-                               strcmp(u->type->kind, "sticker") == 0))
+    if (u->caption != NULL && !net_caption_shown(bridge.be, u->type->kind))
         u->s->caption = xstrdup(u->caption);
     u->name = bridge_upload_name_ok(d->name)
                   ? xstrdup(d->name)

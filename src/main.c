@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "net.h"
 #include "notify.h"
 #include "queue.h"
 #include "store.h"
@@ -295,7 +296,7 @@ static void ferry_shutdown(void)
 
 int main(int argc, char **argv)
 {
-    int ch, check = 0;
+    int ch, check = 0, ok;
 
     ferry.conf_path = FERRY_DEFAULT_CONF;
     while ((ch = getopt(argc, argv, "c:dnV")) != -1) {
@@ -320,10 +321,11 @@ int main(int argc, char **argv)
         usage();
     ferry.conf = conf_load(ferry.conf_path, stderr);
     if (check) {
-        if (ferry.conf != NULL)
+        ok = ferry.conf != NULL && net_open(ferry.conf) != NULL;
+        if (ok)
             printf("%s: configuration OK\n", ferry.conf_path);
         conf_free(ferry.conf);
-        return ferry.conf ? 0 : 1;
+        return ok ? 0 : 1;
     }
     if (ferry.conf == NULL)
         return 1;
