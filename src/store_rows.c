@@ -14,7 +14,7 @@
 /* ---- accounts ---- */
 
 #define STORE_ACCOUNT_COLS                                                     \
-    "id, jid, backend, phone_number_id, token, display_number, settings, "     \
+    "id, jid, backend, network_id, token, display_number, settings, "          \
     "state, last_error"
 
 static void *store_account_read(sqlite3_stmt *s)
@@ -66,7 +66,7 @@ store_account_by_pnid(struct store *st, const char *backend, const char *pnid)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_ACCOUNT_COLS
                                      " FROM account WHERE backend = ?1"
-                                     " AND phone_number_id = ?2");
+                                     " AND network_id = ?2");
 
     if (s == NULL)
         return NULL;
@@ -92,7 +92,7 @@ static long long store_account_pnid_taken(struct store *st, const char *jid,
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM account"
                                      " WHERE backend = ?1"
-                                     " AND phone_number_id = ?2"
+                                     " AND network_id = ?2"
                                      " AND jid <> ?3");
 
     if (s == NULL)
@@ -124,12 +124,12 @@ long long store_account_upsert(struct store *st, const char *jid,
 
     if (taken != 0)
         return taken < 0 ? -1 : -2;
-    s = store_stmt(st, "INSERT INTO account (jid, backend, phone_number_id,"
+    s = store_stmt(st, "INSERT INTO account (jid, backend, network_id,"
                        " token, display_number, created)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                        " ON CONFLICT (jid) DO UPDATE SET"
                        " backend = excluded.backend,"
-                       " phone_number_id = excluded.phone_number_id,"
+                       " network_id = excluded.network_id,"
                        " token = excluded.token,"
                        " display_number = excluded.display_number,"
                        " state = 'active', last_error = NULL");
