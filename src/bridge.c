@@ -214,7 +214,7 @@ static int bridge_reg_lookup(const char *jid, char **pnid, void *arg)
 
     if (a == NULL)
         return 0;
-    *pnid = xstrdup(a->pnid);
+    *pnid = xstrdup(a->network_id);
     store_account_free(a);
     return 1;
 }

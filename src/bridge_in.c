@@ -368,7 +368,7 @@ static int bridge_on_incoming(const struct net_event *ev,
 static int bridge_on_event(const struct net_event *ev, void *arg)
 {
     struct store_account *a =
-        store_account_by_pnid(bridge.st, bridge.be->name, ev->account);
+        store_account_by_network_id(bridge.st, bridge.be->name, ev->account);
     int rc;
 
     if (a == NULL) {

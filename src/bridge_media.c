@@ -335,7 +335,7 @@ void bridge_media_fetch(const struct store_outbox *o)
     } else if (strcmp(a->state, "active") != 0) {
         bridge_fetch_retry(f, "the account is paused");
     } else {
-        na.id = a->pnid;
+        na.id = a->network_id;
         na.token = a->token;
         f->max = bridge_fetch_limit(f->kind, f->mime);
         f->path = media_temp_path();
@@ -617,7 +617,7 @@ void bridge_media_send(const struct store_outbox *o,
     struct bridge_upload *u = xcalloc(1, sizeof(*u));
 
     u->s = s;
-    u->pnid = xstrdup(a->pnid);
+    u->pnid = xstrdup(a->network_id);
     u->token = xstrdup(a->token);
     u->to = xstrdup(c->network_id);
     u->caption = caption ? xstrdup(caption) : NULL;

@@ -281,7 +281,7 @@ void bridge_send(const struct store_outbox *o, void *arg)
         bridge_media_send(o, a, c, s);
     } else {
         memset(&out, 0, sizeof(out));
-        na.id = a->pnid;
+        na.id = a->network_id;
         na.token = a->token;
         out.kind = o->kind;
         out.to = c->network_id;

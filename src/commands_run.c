@@ -122,7 +122,8 @@ static int commands_register_form(struct commands_req *r, xmpp_stanza_t *x)
 
     component_text_elem(x, "instructions", COMMANDS_REGISTER_TEXT);
     commands_required(commands_field(x, "phone_number_id", "text-single",
-                                     "Phone number ID", a ? a->pnid : NULL));
+                                     "Phone number ID",
+                                     a ? a->network_id : NULL));
     commands_required(commands_field(x, "access_token", "text-private",
                                      "Access token", NULL));
     store_account_free(a);
@@ -216,7 +217,7 @@ static void commands_status_account(struct commands_req *r,
     commands_show(r, "state", "Account state", a->state);
     commands_show(r, "number", "Business number",
                   a->display_number ? a->display_number : "unknown");
-    commands_show(r, "phone_number_id", "Phone number ID", a->pnid);
+    commands_show(r, "phone_number_id", "Phone number ID", a->network_id);
     commands_show_ll(r, "outbox", "Outgoing messages waiting", s.outbox_queued);
     commands_show_ll(r, "failed", "Outgoing messages failed", s.outbox_failed);
     commands_show_ll(r, "inbox", "Incoming messages waiting", s.inbox);
@@ -323,7 +324,7 @@ static void commands_settings_run(struct commands_req *r)
 static int commands_users_row(const struct store_account *a, void *arg)
 {
     struct commands_req *r = arg;
-    const char *number = a->display_number ? a->display_number : a->pnid;
+    const char *number = a->display_number ? a->display_number : a->network_id;
     xmpp_stanza_t *item;
 
     if (r->form != NULL) {

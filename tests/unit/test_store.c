@@ -210,7 +210,7 @@ static void test_migrate_4_to_5(void **state)
     f->st = store_open(f->path, "normal");
     assert_non_null(f->st);
     assert_int_equal(store_user_version(f->st), 5);
-    a = store_account_by_pnid(f->st, "cloudapi", "2002");
+    a = store_account_by_network_id(f->st, "cloudapi", "2002");
     assert_non_null(a);
     assert_string_equal(a->jid, "bob@example.org");
     assert_string_equal(a->token, "tok-b");
@@ -218,7 +218,7 @@ static void test_migrate_4_to_5(void **state)
     store_account_free(a);
     a = store_account_by_jid(f->st, "alice@example.org");
     assert_non_null(a);
-    assert_string_equal(a->pnid, "1001");
+    assert_string_equal(a->network_id, "1001");
     assert_string_equal(a->settings, "{\"typing\":false}");
     store_account_free(a);
     assert_int_equal(store_account_upsert(f->st, "carol@example.org",
@@ -287,7 +287,7 @@ static void test_account_upsert(void **state)
     assert_non_null(a);
     assert_int_equal(a->id, f->acc);
     assert_string_equal(a->backend, "cloudapi");
-    assert_string_equal(a->pnid, "1001");
+    assert_string_equal(a->network_id, "1001");
     assert_string_equal(a->token, "tok-a");
     assert_string_equal(a->display_number, "+49 151 1");
     assert_string_equal(a->settings, "{}");
@@ -306,7 +306,7 @@ static void test_account_upsert(void **state)
     assert_int_equal(store_account_upsert(f->st, "alice@example.org",
                                           "cloudapi", "1002", "tok-b", NULL),
                      f->acc);
-    a = store_account_by_pnid(f->st, "cloudapi", "1002");
+    a = store_account_by_network_id(f->st, "cloudapi", "1002");
     assert_non_null(a);
     assert_int_equal(a->id, f->acc);
     assert_string_equal(a->token, "tok-b");
@@ -314,7 +314,7 @@ static void test_account_upsert(void **state)
     assert_string_equal(a->state, "active");
     assert_null(a->last_error);
     store_account_free(a);
-    assert_null(store_account_by_pnid(f->st, "cloudapi", "1001"));
+    assert_null(store_account_by_network_id(f->st, "cloudapi", "1001"));
     assert_null(store_account_by_jid(f->st, "nobody@example.org"));
     assert_null(store_account_by_id(f->st, 9999));
 
