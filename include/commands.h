@@ -8,20 +8,23 @@
 
 #include <strophe.h>
 
+#include "login.h"
+
 struct conf;
 struct store;
 
 /* How an asynchronous registration ended: ok, and a text for the user (the
- * business number on success, the reason otherwise). */
+ * account's display name or number on success, the reason otherwise). */
 typedef void (*commands_done_fn)(int ok, const char *text, void *arg);
 
 struct commands_ops {
-    /* Checks the credentials with the network and stores the account, as
-     * XEP-0077 registration does; done(ok, text, done_arg) runs exactly
-     * once, possibly later. pnid and token are well-formed. */
-    void (*register_account)(const char *jid, const char *pnid,
-                             const char *token, commands_done_fn done,
-                             void *done_arg, void *arg);
+    /* What the back end asks for to register (fields, words, checks). */
+    const struct login_form *form;
+    /* Logs in with the credentials (well-formed; borrowed for the call) and
+     * stores the account, as XEP-0077 registration does; done(ok, text,
+     * done_arg) runs exactly once, possibly later. */
+    void (*register_account)(const char *jid, const struct login_creds *c,
+                             commands_done_fn done, void *done_arg, void *arg);
     /* Removes the account of the bare jid; 0, or -1 when not registered. */
     int (*unregister)(const char *jid, void *arg);
     /* Queues the failed outgoing messages of jid (NULL: of everybody)

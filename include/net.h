@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "login.h"
+
 struct conf;
 struct httpd_request;
 struct httpd_response;
@@ -66,7 +68,7 @@ struct net_card {
 /* One event from a webhook; strings are borrowed for the callback only. */
 struct net_event {
     enum net_event_kind kind;
-    const char *account;   /* the business account (phone_number_id) */
+    const char *account;   /* the account's network id */
     const char *id;        /* network message id (wamid) */
     const char *peer;      /* the contact's network id (wa_id digits) */
     const char *peer_name; /* profile name, or NULL */
@@ -94,6 +96,12 @@ struct net_event {
 /* Returns 0, or -1 to make the webhook fail (the network retries). */
 typedef int (*net_event_fn)(const struct net_event *ev, void *arg);
 
+/* An account on the network, as the store keeps it. */
+struct net_account {
+    const char *id;    /* the account's network id (net_event.account) */
+    const char *token; /* its secret, if the back end has one ("" if not) */
+};
+
 enum net_outcome {
     NET_OK,
     NET_RETRY, /* transient: try again later */
@@ -104,8 +112,10 @@ enum net_outcome {
 struct net_result {
     enum net_outcome outcome;
     const char *id;   /* network message id on success (sends) */
-    const char *info; /* check: the account's display name/number */
-    int code;         /* the API's error code, 0 if none */
+    const char *info; /* login: the account's display name or number */
+    const struct net_account *account; /* login, NET_OK: the account to
+                                           keep (network id and secret) */
+    int code;                          /* the API's error code, 0 if none */
     const char *text; /* human-readable explanation of a failure */
     int rate_limited; /* slow the whole account down */
     int pair_limited; /* back off this recipient only */
@@ -119,11 +129,6 @@ struct net_result {
 };
 
 typedef void (*net_result_fn)(const struct net_result *r, void *arg);
-
-struct net_account {
-    const char *id;    /* phone_number_id */
-    const char *token; /* secret */
-};
 
 /* Something to do on the network for one contact. */
 struct net_out {
@@ -150,9 +155,10 @@ struct net_caps {
     const char *const *uncaptioned;
 };
 
-/* A back end. Required: name, configure, throughput, check, send and the
- * three webhook slots; with caps.media also media_types, media_fetch and
- * media_upload. net_backend_find() refuses a table without them. */
+/* A back end. Required: name, login_form, configure, throughput, login,
+ * send and the three webhook slots; with caps.media also media_types,
+ * media_fetch and media_upload. net_backend_find() refuses a table without
+ * them. */
 struct net_backend {
     const char *name;
     size_t max_text;    /* characters per text message */
@@ -163,8 +169,13 @@ struct net_backend {
     int (*configure)(const struct conf *conf);
     /* Messages per second per account: the rate of its token bucket. */
     long long (*throughput)(void);
-    /* Checks credentials; r->info carries the account's display number. */
-    void (*check)(const struct net_account *a, net_result_fn cb, void *arg);
+    /* How a user logs in: the registration form and its words. */
+    const struct login_form *login_form;
+    /* Logs in with credentials login_check() accepted: checks them with
+     * the network, or starts a login that goes on later (login_form->async).
+     * On NET_OK, r->account is the account to keep and r->info its display
+     * name or number. */
+    void (*login)(const struct login_creds *c, net_result_fn cb, void *arg);
     void (*send)(const struct net_account *a, const struct net_out *m,
                  net_result_fn cb, void *arg);
     /* Webhook GET (verification handshake); fills res. */

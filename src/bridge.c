@@ -197,24 +197,24 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
 
 /* ---- registration ---- */
 
-/* How a registration ended: type NULL when it worked (text: the business
- * number), else an XMPP error type, condition and text. */
+/* How a registration ended: type NULL when it worked (text: the account's
+ * display name or number), else an XMPP error type, condition and text. */
 typedef void (*bridge_reg_done_fn)(const char *type, const char *condition,
                                    const char *text, void *arg);
 
 struct bridge_reg {
     bridge_reg_done_fn done;
     void *arg;
-    char *jid, *pnid, *token;
+    char *jid;
 };
 
-static int bridge_reg_lookup(const char *jid, char **pnid, void *arg)
+static int bridge_reg_lookup(const char *jid, char **network_id, void *arg)
 {
     struct store_account *a = store_account_by_jid(bridge.st, jid);
 
     if (a == NULL)
         return 0;
-    *pnid = xstrdup(a->network_id);
+    *network_id = xstrdup(a->network_id);
     store_account_free(a);
     return 1;
 }
@@ -222,8 +222,6 @@ static int bridge_reg_lookup(const char *jid, char **pnid, void *arg)
 static void bridge_reg_free(struct bridge_reg *r)
 {
     free(r->jid);
-    free(r->pnid);
-    free(r->token);
     free(r);
 }
 
@@ -233,7 +231,7 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
     struct store_account *a;
     long long id;
 
-    if (res->outcome != NET_OK) {
+    if (res->outcome != NET_OK || res->account == NULL) {
         r->done(res->outcome == NET_RETRY ? "wait" : "modify", "not-acceptable",
                 res->text ? res->text : "WhatsApp refused these credentials",
                 r->arg);
@@ -241,47 +239,40 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
         return;
     }
     queue_begin();
-    id = store_account_upsert(bridge.st, r->jid, bridge.be->name, r->pnid,
-                              r->token, res->info);
+    id = store_account_upsert(bridge.st, r->jid, bridge.be->name,
+                              res->account->id, res->account->token, res->info);
     if (id < 0) {
         r->done("cancel", "conflict",
-                id == -2 ? "This phone number ID is already registered by "
-                           "another user"
+                id == -2 ? bridge.be->login_form->taken
                          : "The gateway could not store the account",
                 r->arg);
     } else if (queue_flush() < 0) {
         r->done("wait", "internal-server-error",
                 "The gateway could not store the account", r->arg);
     } else {
-        r->done(NULL, NULL, res->info ? res->info : r->pnid, r->arg);
+        r->done(NULL, NULL, res->info ? res->info : res->account->id, r->arg);
         a = store_account_by_id(bridge.st, id);
         if (a != NULL)
             roster_account_added(a);
         store_account_free(a);
-        log_info("bridge: %s registered business number %s", r->jid,
-                 res->info ? res->info : r->pnid);
+        log_info("bridge: %s registered %s %s", r->jid, bridge.be->name,
+                 res->info ? res->info : res->account->id);
         queue_kick();
     }
     bridge_reg_free(r);
 }
 
-/* Checks the credentials with the network and stores the account (XEP-0077
- * and the Register command); done(..., arg) tells how it ended. */
-static void bridge_reg_start(const char *jid, const char *pnid,
-                             const char *token, bridge_reg_done_fn done,
-                             void *arg)
+/* Logs in with the network and stores the account (XEP-0077 and the
+ * Register command); done(..., arg) tells how it ended. */
+static void bridge_reg_start(const char *jid, const struct login_creds *c,
+                             bridge_reg_done_fn done, void *arg)
 {
     struct bridge_reg *r = xcalloc(1, sizeof(*r));
-    struct net_account na;
 
     r->done = done;
     r->arg = arg;
     r->jid = xstrdup(jid);
-    r->pnid = xstrdup(pnid);
-    r->token = xstrdup(token);
-    na.id = r->pnid;
-    na.token = r->token;
-    bridge.be->check(&na, bridge_reg_checked, r);
+    bridge.be->login(c, bridge_reg_checked, r);
 }
 
 /* Answers the XEP-0077 iq (a copy we own). */
@@ -298,9 +289,9 @@ static void bridge_reg_iq_done(const char *type, const char *condition,
 }
 
 static void bridge_reg_submit(xmpp_stanza_t *iq, const char *jid,
-                              const char *pnid, const char *token, void *arg)
+                              const struct login_creds *c, void *arg)
 {
-    bridge_reg_start(jid, pnid, token, bridge_reg_iq_done, iq);
+    bridge_reg_start(jid, c, bridge_reg_iq_done, iq);
 }
 
 static int bridge_reg_remove(const char *jid, void *arg)
@@ -335,15 +326,15 @@ static void bridge_cmd_reg_done(const char *type, const char *condition,
 }
 
 /* The Register command: the same check and store as XEP-0077. */
-static void bridge_cmd_register(const char *jid, const char *pnid,
-                                const char *token, commands_done_fn done,
-                                void *done_arg, void *arg)
+static void bridge_cmd_register(const char *jid, const struct login_creds *c,
+                                commands_done_fn done, void *done_arg,
+                                void *arg)
 {
-    struct bridge_cmd_reg *c = xmalloc(sizeof(*c));
+    struct bridge_cmd_reg *cr = xmalloc(sizeof(*cr));
 
-    c->done = done;
-    c->arg = done_arg;
-    bridge_reg_start(jid, pnid, token, bridge_cmd_reg_done, c);
+    cr->done = done;
+    cr->arg = done_arg;
+    bridge_reg_start(jid, c, bridge_cmd_reg_done, cr);
 }
 
 static int bridge_cmd_unregister(const char *jid, void *arg)
@@ -410,17 +401,20 @@ int bridge_init(struct store *st, const struct conf *conf)
 {
     struct component_handlers h = {bridge_on_message, roster_on_presence,
                                    bridge_on_state, roster_on_reply, NULL};
-    struct register_ops r = {bridge_reg_lookup, bridge_reg_submit,
-                             bridge_reg_remove, NULL};
+    struct register_ops r = {.lookup = bridge_reg_lookup,
+                             .submit = bridge_reg_submit,
+                             .remove = bridge_reg_remove};
     struct queue_ops q = {.send = bridge_send,
                           .committed = bridge_out_committed};
-    struct commands_ops c = {bridge_cmd_register, bridge_cmd_unregister,
-                             bridge_cmd_retry, NULL};
+    struct commands_ops c = {.register_account = bridge_cmd_register,
+                             .unregister = bridge_cmd_unregister,
+                             .retry_failed = bridge_cmd_retry};
 
     bridge.st = st;
     bridge.be = net_open(conf);
     if (bridge.be == NULL)
         return -1;
+    r.form = c.form = bridge.be->login_form;
     bridge_advertise(&bridge.be->caps);
     roster_init(st);
     roster_reconfigure(conf);

@@ -335,7 +335,7 @@ static void commands_list(xmpp_stanza_t *q, const char *jid)
     const struct commands_def *d;
     xmpp_stanza_t *item;
 
-    for (d = commands_defs; d->node != NULL; d++) {
+    for (d = commands_table(); d->node != NULL; d++) {
         if (!commands_may(jid, d))
             continue;
         item = component_elem(q, "item", NULL);
@@ -408,7 +408,7 @@ static char *commands_help(const char *jid)
                 "commands as a message to %s (or use your client's "
                 "ad-hoc commands):\nhelp - this text",
                 component_jid());
-    for (d = commands_defs; d->node != NULL; d++) {
+    for (d = commands_table(); d->node != NULL; d++) {
         if (commands_may(jid, d))
             buf_appendf(&b, "\n%s%s - %s", d->admin ? "[admin] " : "", d->usage,
                         d->help);
@@ -549,6 +549,7 @@ void commands_free(void)
         commands_session_free(s);
     }
     cs.nsessions = 0;
+    commands_run_free();
     settings_free();
     free(cs.admins);
     cs.admins = NULL;

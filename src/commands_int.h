@@ -61,8 +61,9 @@ struct commands_req {
 
 /* commands_run.c: the commands. */
 void commands_run_init(struct store *st, const struct commands_ops *ops);
-/* The table of commands, ended by a NULL node (commands_run.c). */
-extern const struct commands_def commands_defs[];
+void commands_run_free(void);
+/* The table of commands, ended by a NULL node. */
+const struct commands_def *commands_table(void);
 /* The command with node (or chat keyword) name, or NULL. */
 const struct commands_def *commands_find(const char *name);
 

@@ -17,16 +17,6 @@
 #include "store.h"
 #include "util.h"
 
-#define COMMANDS_REGISTER_TEXT                                                 \
-    "Enter the Phone number ID of your WhatsApp Business number and a "        \
-    "permanent access token (Meta Business Settings > System users)."
-/* A token typed in a chat message stays in the user's history. */
-#define COMMANDS_TOKEN_NOTE                                                    \
-    "Note: your access token is now in this chat's history, and in your "      \
-    "server's message archive if it keeps one: delete it there if you can. "   \
-    "Next time use the registration form (your client's registration with "    \
-    "the gateway, or the Register ad-hoc command), which keeps it out of "     \
-    "the archive."
 #define COMMANDS_NOT_REGISTERED                                                \
     "You are not registered with this gateway: run the Register command "      \
     "first"
@@ -36,14 +26,8 @@ static struct {
     struct store *st;
     struct commands_ops ops;
     long long started_ms;
+    char *register_usage;
 } commands;
-
-void commands_run_init(struct store *st, const struct commands_ops *ops)
-{
-    commands.st = st;
-    commands.ops = *ops;
-    commands.started_ms = now_ms();
-}
 
 /* ---- helpers ---- */
 
@@ -118,23 +102,44 @@ static void commands_settings_show(struct commands_req *r, long long id,
 
 static int commands_register_form(struct commands_req *r, xmpp_stanza_t *x)
 {
+    const struct login_form *form = commands.ops.form;
     struct store_account *a = store_account_by_jid(commands.st, r->jid);
+    const struct login_field *f;
+    const char *value;
+    xmpp_stanza_t *field;
 
-    component_text_elem(x, "instructions", COMMANDS_REGISTER_TEXT);
-    commands_required(commands_field(x, "phone_number_id", "text-single",
-                                     "Phone number ID",
-                                     a ? a->network_id : NULL));
-    commands_required(commands_field(x, "access_token", "text-private",
-                                     "Access token", NULL));
+    component_text_elem(x, "instructions", form->instructions);
+    for (f = form->fields; f->var != NULL; f++) {
+        value = f->account && a != NULL ? a->network_id : NULL;
+        field = commands_field(x, f->var,
+                               f->secret ? "text-private" : "text-single",
+                               f->label, value);
+        if (f->required)
+            commands_required(field);
+    }
     store_account_free(a);
     return 0;
 }
 
-/* After a chat Register: where the token went. */
-static void commands_token_note(struct commands_req *r)
+/* The credentials submitted or typed (borrowed from r). */
+static void commands_register_creds(struct commands_req *r,
+                                    struct login_creds *c)
 {
-    if (r->iq == NULL && commands_value(r, "access_token") != NULL)
-        commands_say(r, "%s", COMMANDS_TOKEN_NOTE);
+    const struct login_field *f;
+
+    memset(c, 0, sizeof(*c));
+    for (f = commands.ops.form->fields; f->var != NULL; f++)
+        login_add(c, f->var, commands_value(r, f->var));
+}
+
+/* After a chat Register: where the secret went. */
+static void commands_secret_note(struct commands_req *r)
+{
+    struct login_creds c;
+
+    commands_register_creds(r, &c);
+    if (r->iq == NULL && login_has_secret(commands.ops.form, &c))
+        commands_say(r, "%s", commands.ops.form->chat_note);
 }
 
 /* The bridge has checked and stored the credentials (or not). */
@@ -144,32 +149,29 @@ static void commands_registered(int ok, const char *text, void *arg)
 
     if (ok)
         commands_say(r,
-                     "Registered: your WhatsApp business number is %s. "
+                     "Registered: your %s is %s. "
                      "Write to +<phone number>@%s to chat.",
-                     text, component_jid());
+                     commands.ops.form->account_noun, text, component_jid());
     else
         commands_fail(r, "Registration failed: %s", text);
-    commands_token_note(r);
+    commands_secret_note(r);
     commands_finish(r);
 }
 
 static void commands_register_run(struct commands_req *r)
 {
-    const char *pnid = commands_value(r, "phone_number_id");
-    const char *token = commands_value(r, "access_token");
+    struct login_creds c;
     const char *why;
 
-    if (pnid == NULL || token == NULL) {
-        commands_fail(r, "Both the phone number ID and the access token are "
-                         "required");
-    } else if (register_input_check(pnid, token, &why) < 0) {
+    commands_register_creds(r, &c);
+    if (login_check(commands.ops.form, &c, &why) < 0) {
         commands_fail(r, "%s", why);
     } else {
-        commands.ops.register_account(r->jid, pnid, token, commands_registered,
-                                      r, commands.ops.arg);
+        commands.ops.register_account(r->jid, &c, commands_registered, r,
+                                      commands.ops.arg);
         return;
     }
-    commands_token_note(r);
+    commands_secret_note(r);
     commands_finish(r);
 }
 
@@ -211,13 +213,15 @@ static void commands_status_account(struct commands_req *r,
     struct store_stats s;
     char *err = a->last_error ? xstrdup(a->last_error)
                               : store_outbox_last_error(commands.st, a->id);
+    const struct login_field *id = login_account_field(commands.ops.form);
 
     if (store_stats_get(commands.st, a->id, &s) < 0)
         memset(&s, 0, sizeof(s));
     commands_show(r, "state", "Account state", a->state);
-    commands_show(r, "number", "Business number",
+    commands_show(r, "number", commands.ops.form->account_label,
                   a->display_number ? a->display_number : "unknown");
-    commands_show(r, "phone_number_id", "Phone number ID", a->network_id);
+    if (id != NULL)
+        commands_show(r, id->var, id->label, a->network_id);
     commands_show_ll(r, "outbox", "Outgoing messages waiting", s.outbox_queued);
     commands_show_ll(r, "failed", "Outgoing messages failed", s.outbox_failed);
     commands_show_ll(r, "inbox", "Incoming messages waiting", s.inbox);
@@ -345,7 +349,8 @@ static void commands_users_run(struct commands_req *r)
     if (x != NULL) {
         rep = component_elem(x, "reported", NULL);
         commands_field(rep, "jid", "jid-single", "JID", NULL);
-        commands_field(rep, "number", "text-single", "Business number", NULL);
+        commands_field(rep, "number", "text-single",
+                       commands.ops.form->account_label, NULL);
         commands_field(rep, "state", "text-single", "State", NULL);
     }
     commands_say(r, "%lld registered user(s)",
@@ -469,16 +474,12 @@ static void commands_delete_run(struct commands_req *r)
 
 /* ---- the table ---- */
 
-const struct commands_def commands_defs[] = {
+/* The commands; Register's usage, help and words come from the back end's
+ * login form (commands_run_init()). */
+static struct commands_def commands_defs[] = {
     {
         .node = "register",
         .name = "Register",
-        .usage = "register <phone_number_id> <access_token>",
-        .help = "register your WhatsApp Business number (typed here, the "
-                "token stays in your chat history: prefer the registration "
-                "form)",
-        .args = {"phone_number_id", "access_token"},
-        .nrequired = 2,
         .form = commands_register_form,
         .run = commands_register_run,
     },
@@ -546,6 +547,11 @@ const struct commands_def commands_defs[] = {
     {.node = NULL},
 };
 
+const struct commands_def *commands_table(void)
+{
+    return commands_defs;
+}
+
 const struct commands_def *commands_find(const char *name)
 {
     const struct commands_def *d;
@@ -554,4 +560,42 @@ const struct commands_def *commands_find(const char *name)
         if (strcmp(d->node, name) == 0)
             return d;
     return NULL;
+}
+
+/* ---- set-up ---- */
+
+/* Register as a chat command: its words are the login form's fields. */
+static void commands_register_def(struct commands_def *d,
+                                  const struct login_form *form)
+{
+    const struct login_field *f;
+    struct buf b;
+    int n = 0;
+
+    buf_init(&b, COMMANDS_TEXT_MAX);
+    buf_appendf(&b, "%s", d->node);
+    d->nrequired = 0;
+    for (f = form->fields; f->var != NULL && n < COMMANDS_MAX_ARGS; f++) {
+        buf_appendf(&b, f->required ? " <%s>" : " [%s]", f->var);
+        d->args[n++] = f->var;
+        d->nrequired += f->required;
+    }
+    free(commands.register_usage);
+    commands.register_usage = buf_take(&b);
+    d->usage = commands.register_usage;
+    d->help = form->chat_help;
+}
+
+void commands_run_init(struct store *st, const struct commands_ops *ops)
+{
+    commands.st = st;
+    commands.ops = *ops;
+    commands.started_ms = now_ms();
+    commands_register_def(&commands_defs[0], ops->form);
+}
+
+void commands_run_free(void)
+{
+    free(commands.register_usage);
+    commands.register_usage = NULL;
 }

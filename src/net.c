@@ -36,7 +36,8 @@ const char *net_backend_missing(const struct net_backend *be)
     } req[] = {
         {be->configure != NULL, "configure"},
         {be->throughput != NULL, "throughput"},
-        {be->check != NULL, "check"},
+        {be->login_form != NULL, "login_form"},
+        {be->login != NULL, "login"},
         {be->send != NULL, "send"},
         {be->webhook_get != NULL, "webhook_get"},
         {be->webhook_verify != NULL, "webhook_verify"},
