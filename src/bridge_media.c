@@ -395,7 +395,7 @@ void bridge_media_order_stop(void)
 /* A user's file on its way to WhatsApp. */
 struct bridge_upload {
     struct bridge_send *s;
-    char *pnid, *token, *to, *caption, *reply_to;
+    char *network_id, *token, *to, *caption, *reply_to;
     char *path, *name;
     const struct net_media_type *type;
     long long contact_id, message_id;
@@ -420,7 +420,7 @@ static void bridge_upload_free(struct bridge_upload *u)
 {
     media_discard(u->path);
     bridge_send_free(u->s); /* NULL once handed on */
-    free(u->pnid);
+    free(u->network_id);
     free(u->token);
     free(u->to);
     free(u->caption);
@@ -450,7 +450,7 @@ static void bridge_upload_end(struct bridge_upload *u, enum net_outcome o,
 static void bridge_upload_uploaded(const struct net_result *r, void *arg)
 {
     struct bridge_upload *u = arg;
-    struct net_account na = {u->pnid, u->token};
+    struct net_account na = {u->network_id, u->token};
     struct net_out out;
 
     if (r->outcome != NET_OK || r->id == NULL) {
@@ -552,7 +552,7 @@ static const char *bridge_upload_plural(const char *kind)
 static void bridge_upload_downloaded(const struct media_download *d, void *arg)
 {
     struct bridge_upload *u = arg;
-    struct net_account na = {u->pnid, u->token};
+    struct net_account na = {u->network_id, u->token};
     char *text, *limit;
 
     if (!d->ok) {
@@ -617,7 +617,7 @@ void bridge_media_send(const struct store_outbox *o,
     struct bridge_upload *u = xcalloc(1, sizeof(*u));
 
     u->s = s;
-    u->pnid = xstrdup(a->network_id);
+    u->network_id = xstrdup(a->network_id);
     u->token = xstrdup(a->token);
     u->to = xstrdup(c->network_id);
     u->caption = caption ? xstrdup(caption) : NULL;
