@@ -8,29 +8,23 @@
 
 #include <strophe.h>
 
+#include "login.h"
+
 struct conf;
 struct store;
 
-/* Keys of the account's settings JSON object (booleans; absent means
- * true), set by the Settings command and read by the bridge:
- * "typing"   the user's typing notifications (XEP-0085 composing) are sent
- *            to WhatsApp as its typing indicator;
- * "receipts" delivery receipts (XEP-0184) come back from WhatsApp
- *            contacts when a message asked for one. */
-#define COMMANDS_SETTING_TYPING "typing"
-#define COMMANDS_SETTING_RECEIPTS "receipts"
-
 /* How an asynchronous registration ended: ok, and a text for the user (the
- * business number on success, the reason otherwise). */
+ * account's display name or number on success, the reason otherwise). */
 typedef void (*commands_done_fn)(int ok, const char *text, void *arg);
 
 struct commands_ops {
-    /* Checks the credentials with the network and stores the account, as
-     * XEP-0077 registration does; done(ok, text, done_arg) runs exactly
-     * once, possibly later. pnid and token are well-formed. */
-    void (*register_account)(const char *jid, const char *pnid,
-                             const char *token, commands_done_fn done,
-                             void *done_arg, void *arg);
+    /* What the back end asks for to register (fields, words, checks). */
+    const struct login_form *form;
+    /* Logs in with the credentials (well-formed; borrowed for the call) and
+     * stores the account, as XEP-0077 registration does; done(ok, text,
+     * done_arg) runs exactly once, possibly later. */
+    void (*register_account)(const char *jid, const struct login_creds *c,
+                             commands_done_fn done, void *done_arg, void *arg);
     /* Removes the account of the bare jid; 0, or -1 when not registered. */
     int (*unregister)(const char *jid, void *arg);
     /* Queues the failed outgoing messages of jid (NULL: of everybody)
@@ -41,14 +35,11 @@ struct commands_ops {
 
 void commands_init(struct store *st, const struct conf *conf,
                    const struct commands_ops *ops);
-/* Applies a new config (admins, allowed domains). */
+/* Applies a new config (admins; the allowed domains are registration's). */
 void commands_reconfigure(const struct conf *conf);
 /* A message with a body to the gateway JID: run it as a chat command and
  * answer with a chat message. */
 void commands_on_message(xmpp_stanza_t *st);
-/* The boolean setting key of an account's settings JSON (1 when absent or
- * unreadable). */
-int commands_setting(const char *settings, const char *key);
 void commands_free(void);
 
 #endif

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "login.h"
+
 struct conf;
 struct httpd_request;
 struct httpd_response;
@@ -66,7 +68,7 @@ struct net_card {
 /* One event from a webhook; strings are borrowed for the callback only. */
 struct net_event {
     enum net_event_kind kind;
-    const char *account;   /* the business account (phone_number_id) */
+    const char *account;   /* the account's network id */
     const char *id;        /* network message id (wamid) */
     const char *peer;      /* the contact's network id (wa_id digits) */
     const char *peer_name; /* profile name, or NULL */
@@ -94,6 +96,12 @@ struct net_event {
 /* Returns 0, or -1 to make the webhook fail (the network retries). */
 typedef int (*net_event_fn)(const struct net_event *ev, void *arg);
 
+/* An account on the network, as the store keeps it. */
+struct net_account {
+    const char *id;    /* the account's network id (net_event.account) */
+    const char *token; /* its secret, if the back end has one ("" if not) */
+};
+
 enum net_outcome {
     NET_OK,
     NET_RETRY, /* transient: try again later */
@@ -104,8 +112,10 @@ enum net_outcome {
 struct net_result {
     enum net_outcome outcome;
     const char *id;   /* network message id on success (sends) */
-    const char *info; /* check: the account's display name/number */
-    int code;         /* the API's error code, 0 if none */
+    const char *info; /* login: the account's display name or number */
+    const struct net_account *account; /* login, NET_OK: the account to
+                                           keep (network id and secret) */
+    int code;                          /* the API's error code, 0 if none */
     const char *text; /* human-readable explanation of a failure */
     int rate_limited; /* slow the whole account down */
     int pair_limited; /* back off this recipient only */
@@ -119,11 +129,6 @@ struct net_result {
 };
 
 typedef void (*net_result_fn)(const struct net_result *r, void *arg);
-
-struct net_account {
-    const char *id;    /* phone_number_id */
-    const char *token; /* secret */
-};
 
 /* Something to do on the network for one contact. */
 struct net_out {
@@ -145,15 +150,32 @@ struct net_caps {
     int receipts, read_markers, typing, replies, reactions;
     int edits_in, edits_out, retractions_in, retractions_out;
     int media;
+    /* media kinds shown without their caption (it is sent as a text after
+     * the file), ended by NULL; NULL: none */
+    const char *const *uncaptioned;
 };
 
+/* A back end. Required: name, login_form, configure, throughput, login,
+ * send and the three webhook slots; with caps.media also media_types,
+ * media_fetch and media_upload. net_backend_find() refuses a table without
+ * them. */
 struct net_backend {
     const char *name;
     size_t max_text;    /* characters per text message */
     size_t max_caption; /* characters in a file's caption */
     struct net_caps caps;
-    /* Checks credentials; r->info carries the account's display number. */
-    void (*check)(const struct net_account *a, net_result_fn cb, void *arg);
+    /* Takes the back end's settings from the config (at start-up, by
+     * ferry -n and on SIGHUP); 0, or -1 (logged) when they cannot work. */
+    int (*configure)(const struct conf *conf);
+    /* Messages per second per account: the rate of its token bucket. */
+    long long (*throughput)(void);
+    /* How a user logs in: the registration form and its words. */
+    const struct login_form *login_form;
+    /* Logs in with credentials login_check() accepted: checks them with
+     * the network, or starts a login that goes on later (login_form->async).
+     * On NET_OK, r->account is the account to keep and r->info its display
+     * name or number. */
+    void (*login)(const struct login_creds *c, net_result_fn cb, void *arg);
     void (*send)(const struct net_account *a, const struct net_out *m,
                  net_result_fn cb, void *arg);
     /* Webhook GET (verification handshake); fills res. */
@@ -180,9 +202,21 @@ struct net_backend {
                          net_result_fn cb, void *arg);
 };
 
-/* Configures every back end from the config. */
-void net_configure(const struct conf *conf);
+/* Configures every back end from the config; 0, or -1 (logged) when one
+ * refuses its settings. */
+int net_configure(const struct conf *conf);
+/* The back end called name, or NULL (logged) when there is none or its
+ * table lacks a required slot. */
 const struct net_backend *net_backend_find(const char *name);
+/* The configured back end (network.backend), found and configured; NULL
+ * (logged) when ferry cannot start with it. What start-up and ferry -n
+ * use. */
+const struct net_backend *net_open(const struct conf *conf);
+/* The name of the first required slot be lacks, or NULL when it has them
+ * all. */
+const char *net_backend_missing(const struct net_backend *be);
+/* 1 when the back end shows a file of kind with its caption. */
+int net_caption_shown(const struct net_backend *be, const char *kind);
 /* The back end's entry for a MIME type (parameters ignored), or NULL. */
 const struct net_media_type *net_media_type_find(const struct net_backend *be,
                                                  const char *mime);
@@ -190,8 +224,5 @@ const struct net_media_type *net_media_type_find(const struct net_backend *be,
  * (may be NULL): its type's, else the largest of its kind, else 0. */
 long long net_media_limit(const struct net_backend *be, const char *kind,
                           const char *mime);
-
-extern const struct net_backend net_cloudapi_backend;
-void net_cloudapi_configure(const struct conf *conf);
 
 #endif

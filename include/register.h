@@ -7,18 +7,24 @@
 
 #include <strophe.h>
 
+#include "login.h"
+
 struct conf;
 
-#define REGISTER_FIELD_MAX 512
+/* What a user of a domain that may not use the gateway is told. */
+#define REGISTER_FORBIDDEN_TEXT "Your server is not allowed to use this gateway"
 
 struct register_ops {
-    /* 1 and *pnid (caller frees) when jid (bare) is registered. */
-    int (*lookup)(const char *jid, char **pnid, void *arg);
-    /* Check and store the credentials, then answer iq with
-     * register_reply_ok() or register_reply_error(). iq is a copy owned by
-     * the callee (release it). */
-    void (*submit)(xmpp_stanza_t *iq, const char *jid, const char *pnid,
-                   const char *token, void *arg);
+    /* What the back end asks for (fields, words, checks). */
+    const struct login_form *form;
+    /* 1 and *network_id (caller frees) when jid (bare) is registered. */
+    int (*lookup)(const char *jid, char **network_id, void *arg);
+    /* Log in with the credentials (well-formed; borrowed for the call) and
+     * store the account, then answer iq with register_reply_ok() or
+     * register_reply_error(). iq is a copy owned by the callee (release
+     * it). */
+    void (*submit)(xmpp_stanza_t *iq, const char *jid,
+                   const struct login_creds *c, void *arg);
     /* Removes the account; 0, or -1 when jid is not registered. */
     int (*remove)(const char *jid, void *arg);
     void *arg;
@@ -28,9 +34,6 @@ void register_init(const struct conf *conf, const struct register_ops *ops);
 void register_reconfigure(const struct conf *conf);
 /* 1 when the bare JID's domain may register. */
 int register_domain_allowed(const char *jid);
-/* 0 when pnid and token are well-formed, else -1 and *why (static text)
- * says what is wrong with them. */
-int register_input_check(const char *pnid, const char *token, const char **why);
 void register_reply_ok(xmpp_stanza_t *iq);
 void register_reply_error(xmpp_stanza_t *iq, const char *type,
                           const char *condition, const char *text);

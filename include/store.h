@@ -44,8 +44,9 @@ struct store_account {
     long long id;
     char *jid; /* bare JID of the XMPP user */
     char *backend;
-    char *pnid;  /* network account id (Cloud API: phone_number_id) */
-    char *token; /* secret: never log */
+    char *network_id; /* the account on its network (Cloud API: phone_number_id)
+                       */
+    char *token;      /* secret: never log */
     char *display_number;
     char *settings; /* JSON object */
     char *state;    /* "active" or "auth_failed" */
@@ -116,13 +117,14 @@ void store_inbox_free(struct store_inbox *i);
 
 /* ---- accounts ---- */
 struct store_account *store_account_by_jid(struct store *st, const char *jid);
-struct store_account *
-store_account_by_pnid(struct store *st, const char *backend, const char *pnid);
+struct store_account *store_account_by_network_id(struct store *st,
+                                                  const char *backend,
+                                                  const char *network_id);
 struct store_account *store_account_by_id(struct store *st, long long id);
 /* Inserts or updates (same jid) the account, state back to "active".
- * Returns the id; -1 on error; -2 when pnid belongs to another jid. */
+ * Returns the id; -1 on error; -2 when network_id belongs to another jid. */
 long long store_account_upsert(struct store *st, const char *jid,
-                               const char *backend, const char *pnid,
+                               const char *backend, const char *network_id,
                                const char *token, const char *display_number);
 /* Deletes the account and everything it owns (cascade). */
 int store_account_delete(struct store *st, long long id);

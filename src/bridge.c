@@ -169,24 +169,24 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
 
 /* ---- registration ---- */
 
-/* How a registration ended: type NULL when it worked (text: the business
- * number), else an XMPP error type, condition and text. */
+/* How a registration ended: type NULL when it worked (text: the account's
+ * display name or number), else an XMPP error type, condition and text. */
 typedef void (*bridge_reg_done_fn)(const char *type, const char *condition,
                                    const char *text, void *arg);
 
 struct bridge_reg {
     bridge_reg_done_fn done;
     void *arg;
-    char *jid, *pnid, *token;
+    char *jid;
 };
 
-static int bridge_reg_lookup(const char *jid, char **pnid, void *arg)
+static int bridge_reg_lookup(const char *jid, char **network_id, void *arg)
 {
     struct store_account *a = store_account_by_jid(bridge_store(), jid);
 
     if (a == NULL)
         return 0;
-    *pnid = xstrdup(a->pnid);
+    *network_id = xstrdup(a->network_id);
     store_account_free(a);
     return 1;
 }
@@ -194,18 +194,17 @@ static int bridge_reg_lookup(const char *jid, char **pnid, void *arg)
 static void bridge_reg_free(struct bridge_reg *r)
 {
     free(r->jid);
-    free(r->pnid);
-    free(r->token);
     free(r);
 }
 
 static void bridge_reg_checked(const struct net_result *res, void *arg)
 {
     struct bridge_reg *r = arg;
+    const struct net_backend *be = bridge_backend();
     struct store_account *a;
     long long id;
 
-    if (res->outcome != NET_OK) {
+    if (res->outcome != NET_OK || res->account == NULL) {
         r->done(res->outcome == NET_RETRY ? "wait" : "modify", "not-acceptable",
                 res->text ? res->text : "WhatsApp refused these credentials",
                 r->arg);
@@ -213,47 +212,40 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
         return;
     }
     queue_begin();
-    id = store_account_upsert(bridge_store(), r->jid, bridge_backend()->name,
-                              r->pnid, r->token, res->info);
+    id = store_account_upsert(bridge_store(), r->jid, be->name,
+                              res->account->id, res->account->token, res->info);
     if (id < 0) {
         r->done("cancel", "conflict",
-                id == -2 ? "This phone number ID is already registered by "
-                           "another user"
+                id == -2 ? be->login_form->taken
                          : "The gateway could not store the account",
                 r->arg);
     } else if (queue_flush() < 0) {
         r->done("wait", "internal-server-error",
                 "The gateway could not store the account", r->arg);
     } else {
-        r->done(NULL, NULL, res->info ? res->info : r->pnid, r->arg);
+        r->done(NULL, NULL, res->info ? res->info : res->account->id, r->arg);
         a = store_account_by_id(bridge_store(), id);
         if (a != NULL)
             roster_account_added(a);
         store_account_free(a);
-        log_info("bridge: %s registered business number %s", r->jid,
-                 res->info ? res->info : r->pnid);
+        log_info("bridge: %s registered %s %s", r->jid, be->name,
+                 res->info ? res->info : res->account->id);
         queue_kick();
     }
     bridge_reg_free(r);
 }
 
-/* Checks the credentials with the network and stores the account (XEP-0077
- * and the Register command); done(..., arg) tells how it ended. */
-static void bridge_reg_start(const char *jid, const char *pnid,
-                             const char *token, bridge_reg_done_fn done,
-                             void *arg)
+/* Logs in with the network and stores the account (XEP-0077 and the
+ * Register command); done(..., arg) tells how it ended. */
+static void bridge_reg_start(const char *jid, const struct login_creds *c,
+                             bridge_reg_done_fn done, void *arg)
 {
     struct bridge_reg *r = xcalloc(1, sizeof(*r));
-    struct net_account na;
 
     r->done = done;
     r->arg = arg;
     r->jid = xstrdup(jid);
-    r->pnid = xstrdup(pnid);
-    r->token = xstrdup(token);
-    na.id = r->pnid;
-    na.token = r->token;
-    bridge_backend()->check(&na, bridge_reg_checked, r);
+    bridge_backend()->login(c, bridge_reg_checked, r);
 }
 
 /* Answers the XEP-0077 iq (a copy we own). */
@@ -270,9 +262,9 @@ static void bridge_reg_iq_done(const char *type, const char *condition,
 }
 
 static void bridge_reg_submit(xmpp_stanza_t *iq, const char *jid,
-                              const char *pnid, const char *token, void *arg)
+                              const struct login_creds *c, void *arg)
 {
-    bridge_reg_start(jid, pnid, token, bridge_reg_iq_done, iq);
+    bridge_reg_start(jid, c, bridge_reg_iq_done, iq);
 }
 
 static int bridge_reg_remove(const char *jid, void *arg)
@@ -307,15 +299,15 @@ static void bridge_cmd_reg_done(const char *type, const char *condition,
 }
 
 /* The Register command: the same check and store as XEP-0077. */
-static void bridge_cmd_register(const char *jid, const char *pnid,
-                                const char *token, commands_done_fn done,
-                                void *done_arg, void *arg)
+static void bridge_cmd_register(const char *jid, const struct login_creds *c,
+                                commands_done_fn done, void *done_arg,
+                                void *arg)
 {
-    struct bridge_cmd_reg *c = xmalloc(sizeof(*c));
+    struct bridge_cmd_reg *cr = xmalloc(sizeof(*cr));
 
-    c->done = done;
-    c->arg = done_arg;
-    bridge_reg_start(jid, pnid, token, bridge_cmd_reg_done, c);
+    cr->done = done;
+    cr->arg = done_arg;
+    bridge_reg_start(jid, c, bridge_cmd_reg_done, cr);
 }
 
 static int bridge_cmd_unregister(const char *jid, void *arg)
@@ -392,7 +384,7 @@ int bridge_init(struct store *st, const struct conf *conf)
         .state = bridge_on_state,
         .reply = roster_on_reply,
     };
-    static const struct register_ops r = {
+    struct register_ops r = {
         .lookup = bridge_reg_lookup,
         .submit = bridge_reg_submit,
         .remove = bridge_reg_remove,
@@ -402,24 +394,22 @@ int bridge_init(struct store *st, const struct conf *conf)
         .row_flags = bridge_row_flags,
         .committed = bridge_out_committed,
     };
-    static const struct commands_ops c = {
+    struct commands_ops c = {
         .register_account = bridge_cmd_register,
         .unregister = bridge_cmd_unregister,
         .retry_failed = bridge_cmd_retry,
     };
-
+    /* net_open() in main checked and configured it */
     const struct net_backend *be = net_backend_find(conf->network_backend);
 
-    if (be == NULL || be->send == NULL) {
-        log_error("bridge: network.backend '%s' is not available",
-                  conf->network_backend);
+    if (be == NULL)
         return -1;
-    }
+    r.form = c.form = be->login_form;
     bridge_core_init(st, be);
     bridge_advertise(&be->caps);
     register_init(conf, &r);
     commands_init(st, conf, &c);
-    queue_init(st, conf->cloudapi_throughput, &q);
+    queue_init(st, be->throughput(), &q);
     bridge_media_order_start();
     component_set_handlers(&h);
     bridge_webhook_path = xasprintf("/webhook/%s", be->name);
@@ -431,7 +421,7 @@ void bridge_reconfigure(const struct conf *conf)
 {
     register_reconfigure(conf);
     commands_reconfigure(conf);
-    queue_set_throughput(conf->cloudapi_throughput);
+    queue_set_throughput(bridge_backend()->throughput());
 }
 
 void bridge_stop(void)

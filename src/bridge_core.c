@@ -6,7 +6,7 @@
 
 #include "bridge_core.h"
 #include "bridge_job.h"
-#include "commands.h"
+#include "settings.h"
 #include "component.h"
 #include "log.h"
 #include "message.h"
@@ -87,7 +87,7 @@ long long bridge_message_add(struct store_message *m, const char *text)
 
 int bridge_setting(const struct store_account *a, const char *key)
 {
-    return commands_setting(a->settings, key);
+    return settings_get(a->id, a->settings, key);
 }
 
 char *bridge_snippet(const char *text)

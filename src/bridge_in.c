@@ -354,7 +354,7 @@ static int bridge_on_incoming(const struct net_event *ev,
 /* One webhook event; runs inside the webhook's transaction. */
 static int bridge_on_event(const struct net_event *ev, void *arg)
 {
-    struct store_account *a = store_account_by_pnid(
+    struct store_account *a = store_account_by_network_id(
         bridge_store(), bridge_backend()->name, ev->account);
     int rc;
 

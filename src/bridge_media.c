@@ -309,7 +309,7 @@ void bridge_media_fetch(const struct store_outbox *o,
     } else if (strcmp(a->state, "active") != 0) {
         bridge_fetch_retry(f, "the account is paused");
     } else {
-        na.id = a->pnid;
+        na.id = a->network_id;
         na.token = a->token;
         f->max = bridge_fetch_limit(f->kind, f->mime);
         f->path = media_temp_path();
@@ -368,7 +368,7 @@ void bridge_media_order_stop(void)
 /* A user's file on its way to WhatsApp. */
 struct bridge_upload {
     struct bridge_send *s;
-    char *pnid, *token, *to, *caption, *reply_to;
+    char *network_id, *token, *to, *caption, *reply_to;
     char *path, *name;
     const struct net_media_type *type;
     long long contact_id, message_id;
@@ -393,7 +393,7 @@ static void bridge_upload_free(struct bridge_upload *u)
 {
     media_discard(u->path);
     bridge_send_free(u->s); /* NULL once handed on */
-    free(u->pnid);
+    free(u->network_id);
     free(u->token);
     free(u->to);
     free(u->caption);
@@ -418,7 +418,7 @@ static void bridge_upload_end(struct bridge_upload *u, enum net_outcome o,
 static void bridge_upload_uploaded(const struct net_result *r, void *arg)
 {
     struct bridge_upload *u = arg;
-    struct net_account na = {u->pnid, u->token};
+    struct net_account na = {u->network_id, u->token};
     struct net_out out;
 
     if (r->outcome != NET_OK || r->id == NULL) {
@@ -520,7 +520,7 @@ static const char *bridge_upload_plural(const char *kind)
 static void bridge_upload_downloaded(const struct media_download *d, void *arg)
 {
     struct bridge_upload *u = arg;
-    struct net_account na = {u->pnid, u->token};
+    struct net_account na = {u->network_id, u->token};
     char *text, *limit;
 
     if (!d->ok) {
@@ -554,8 +554,8 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
     }
     /* WhatsApp shows no caption with these: it follows once the file
      * went (bridge_send_done()) */
-    if (u->caption != NULL && (strcmp(u->type->kind, "audio") == 0 ||
-                               strcmp(u->type->kind, "sticker") == 0))
+    if (u->caption != NULL &&
+        !net_caption_shown(bridge_backend(), u->type->kind))
         u->s->caption = xstrdup(u->caption);
     u->name = bridge_upload_name_ok(d->name)
                   ? xstrdup(d->name)
@@ -583,7 +583,7 @@ void bridge_media_send(const struct bridge_job *j,
     struct bridge_upload *u = xcalloc(1, sizeof(*u));
 
     u->s = s;
-    u->pnid = xstrdup(a->pnid);
+    u->network_id = xstrdup(a->network_id);
     u->token = xstrdup(a->token);
     u->to = xstrdup(c->network_id);
     u->caption = j->text ? xstrdup(j->text) : NULL;

@@ -18,6 +18,7 @@
 #include "message.h"
 #include "net.h"
 #include "queue.h"
+#include "settings.h"
 #include "store.h"
 #include "util.h"
 
@@ -44,7 +45,7 @@ static struct bridge_pending *bridge_pending;
 void bridge_out_send(const struct bridge_job *j, const struct store_account *a,
                      const struct store_contact *c, struct bridge_send *s)
 {
-    struct net_account na = {.id = a->pnid, .token = a->token};
+    struct net_account na = {.id = a->network_id, .token = a->token};
     struct net_out out = {.kind = bridge_job_name(j->kind),
                           .to = c->network_id,
                           .text = j->text,
@@ -142,8 +143,9 @@ static long long bridge_out_message(struct bridge_out *o, const char *text,
                               .sender = (char *)o->in->from,
                               .status = STORE_STATUS_QUEUED,
                               /* one receipt per stanza: on its last part */
-                              .want_receipt = o->in->want_receipt && last &&
-                                              bridge_setting(o->a, "receipts"),
+                              .want_receipt =
+                                  o->in->want_receipt && last &&
+                                  bridge_setting(o->a, SETTINGS_RECEIPTS),
                               .want_markers = o->in->markable && last};
 
     o->stored = 1;
@@ -225,7 +227,7 @@ static void bridge_composing(const struct store_account *a,
     struct bridge_job j = {.kind = BRIDGE_JOB_TYPING};
 
     if (c != NULL && c->last_in_network_id != NULL &&
-        bridge_backend()->caps.typing && bridge_setting(a, "typing") &&
+        bridge_backend()->caps.typing && bridge_setting(a, SETTINGS_TYPING) &&
         bridge_typing_due(contact_id)) {
         j.target = c->last_in_network_id;
         bridge_outbox_put(0, a->id, contact_id, 0, &j);

@@ -5,7 +5,6 @@
  * users of the allowed domains the user commands, gateway.admins the admin
  * commands. The commands themselves are in commands_run.c. */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +16,8 @@
 #include "jid.h"
 #include "log.h"
 #include "message.h"
+#include "register.h"
+#include "settings.h"
 #include "util.h"
 
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -25,7 +26,6 @@
 #define COMMANDS_MAX_SESSIONS 256
 #define COMMANDS_SESSION_TTL_MS (10LL * 60 * 1000)
 #define COMMANDS_CHAT_MAX 2048 /* bytes of a chat message read as command */
-#define COMMANDS_TEXT_MAX (256 * 1024)
 
 /* A command waiting for its form to come back. */
 struct commands_session {
@@ -36,11 +36,8 @@ struct commands_session {
     struct commands_session *next;
 };
 
-struct commands_state commands;
-
 static struct {
     char *admins; /* lower-cased bare JIDs */
-    char *allowed;
     struct commands_session *sessions;
     int nsessions;
 } cs;
@@ -52,12 +49,10 @@ static int commands_is_admin(const char *jid)
     return jid != NULL && conf_list_has(cs.admins, jid);
 }
 
+/* The domains that may use the gateway are registration's to say. */
 static int commands_domain_allowed(const char *jid)
 {
-    char domain[JID_MAX + 1];
-
-    return jid != NULL && jid_domain(jid, domain, sizeof(domain)) == 0 &&
-           conf_list_has_domain(cs.allowed, domain);
+    return jid != NULL && register_domain_allowed(jid);
 }
 
 /* 1 when the bare jid may run def. */
@@ -70,27 +65,10 @@ static const char *commands_forbidden_text(const struct commands_def *def)
 {
     return def->admin ? "Only the administrators of this gateway may run "
                         "this command"
-                      : "Your server is not allowed to use this gateway";
+                      : REGISTER_FORBIDDEN_TEXT;
 }
 
 /* ---- XML helpers ---- */
-
-xmpp_stanza_t *commands_field(xmpp_stanza_t *x, const char *var,
-                              const char *type, const char *label,
-                              const char *value)
-{
-    xmpp_stanza_t *f = component_elem(x, "field", NULL);
-
-    if (var != NULL)
-        xmpp_stanza_set_attribute(f, "var", var);
-    if (type != NULL)
-        xmpp_stanza_set_attribute(f, "type", type);
-    if (label != NULL)
-        xmpp_stanza_set_attribute(f, "label", label);
-    if (value != NULL)
-        component_text_elem(f, "value", value);
-    return f;
-}
 
 /* The text of e's first text child ("" when none). */
 static const char *commands_text_of(xmpp_stanza_t *e)
@@ -103,152 +81,6 @@ static const char *commands_text_of(xmpp_stanza_t *e)
 }
 
 /* ---- requests and answers ---- */
-
-static struct commands_req *commands_req_new(const struct commands_def *def,
-                                             const char *jid)
-{
-    struct commands_req *r = xcalloc(1, sizeof(*r));
-
-    r->def = def;
-    r->jid = xstrdup(jid);
-    buf_init(&r->text, COMMANDS_TEXT_MAX);
-    return r;
-}
-
-static void commands_req_free(struct commands_req *r)
-{
-    if (r->iq != NULL)
-        xmpp_stanza_release(r->iq);
-    if (r->form != NULL)
-        xmpp_stanza_release(r->form);
-    free(r->jid);
-    free(r->to);
-    free(r->sessionid);
-    free(r->words);
-    buf_reset(&r->text);
-    free(r);
-}
-
-static void commands_vsay(struct commands_req *r, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-static void commands_vsay(struct commands_req *r, const char *fmt, va_list ap)
-{
-    char *line = xvasprintf(fmt, ap);
-
-    if (r->text.len > 0)
-        buf_append(&r->text, "\n", 1);
-    buf_append(&r->text, line, strlen(line));
-    free(line);
-}
-
-void commands_say(struct commands_req *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    commands_vsay(r, fmt, ap);
-    va_end(ap);
-}
-
-void commands_fail(struct commands_req *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    r->error = 1;
-    va_start(ap, fmt);
-    commands_vsay(r, fmt, ap);
-    va_end(ap);
-}
-
-xmpp_stanza_t *commands_result_form(struct commands_req *r, const char *title)
-{
-    if (r->iq == NULL)
-        return NULL; /* chat: words only */
-    if (r->form == NULL) {
-        r->form = component_elem(NULL, "x", NS_DATA);
-        xmpp_stanza_set_type(r->form, "result");
-        component_text_elem(r->form, "title", title);
-    }
-    return r->form;
-}
-
-void commands_show(struct commands_req *r, const char *var, const char *label,
-                   const char *value)
-{
-    xmpp_stanza_t *x = commands_result_form(r, r->def->name);
-
-    if (x != NULL)
-        commands_field(x, var, "text-single", label, value);
-    commands_say(r, "%s: %s", label, value);
-}
-
-const char *commands_value(const struct commands_req *r, const char *var)
-{
-    int i;
-
-    for (i = 0; i < r->nvals; i++)
-        if (strcmp(r->vals[i].var, var) == 0)
-            return r->vals[i].value;
-    return NULL;
-}
-
-static void commands_value_add(struct commands_req *r, const char *var,
-                               const char *value)
-{
-    if (r->nvals == COMMANDS_MAX_VALUES || value == NULL ||
-        strlen(value) > COMMANDS_VALUE_MAX)
-        return;
-    r->vals[r->nvals].var = var;
-    r->vals[r->nvals].value = value;
-    r->nvals++;
-}
-
-/* The <command/> element of an answer to r's iq. */
-static xmpp_stanza_t *commands_answer_elem(const struct commands_req *r,
-                                           const char *status)
-{
-    xmpp_stanza_t *c = component_elem(NULL, "command", NS_COMMANDS);
-
-    xmpp_stanza_set_attribute(c, "node", r->def->node);
-    xmpp_stanza_set_attribute(c, "sessionid", r->sessionid);
-    xmpp_stanza_set_attribute(c, "status", status);
-    return c;
-}
-
-/* Answers the iq: completed, with the note and the result form. */
-static void commands_finish_adhoc(struct commands_req *r)
-{
-    xmpp_stanza_t *c = commands_answer_elem(r, "completed");
-    xmpp_stanza_t *note;
-
-    if (r->text.len > 0) {
-        note = component_text_elem(c, "note", r->text.data);
-        xmpp_stanza_set_attribute(note, "type", r->error ? "error" : "info");
-    }
-    if (r->form != NULL)
-        xmpp_stanza_add_child(c, r->form);
-    component_iq_result(r->iq, c);
-    xmpp_stanza_release(c);
-}
-
-/* Sends a chat message from the gateway to the full JID to. */
-static void commands_chat(const char *to, const char *text)
-{
-    char *xml = message_notice_xml(component_jid(), to, NULL, text);
-
-    component_send_raw(xml, strlen(xml));
-    free(xml);
-}
-
-void commands_finish(struct commands_req *r)
-{
-    if (r->iq != NULL)
-        commands_finish_adhoc(r);
-    else
-        commands_chat(r->to, r->text.len > 0 ? r->text.data : "Done.");
-    commands_req_free(r);
-}
 
 /* ---- sessions ---- */
 
@@ -503,7 +335,7 @@ static void commands_list(xmpp_stanza_t *q, const char *jid)
     const struct commands_def *d;
     xmpp_stanza_t *item;
 
-    for (d = commands_defs; d->node != NULL; d++) {
+    for (d = commands_table(); d->node != NULL; d++) {
         if (!commands_may(jid, d))
             continue;
         item = component_elem(q, "item", NULL);
@@ -576,7 +408,7 @@ static char *commands_help(const char *jid)
                 "commands as a message to %s (or use your client's "
                 "ad-hoc commands):\nhelp - this text",
                 component_jid());
-    for (d = commands_defs; d->node != NULL; d++) {
+    for (d = commands_table(); d->node != NULL; d++) {
         if (commands_may(jid, d))
             buf_appendf(&b, "\n%s%s - %s", d->admin ? "[admin] " : "", d->usage,
                         d->help);
@@ -587,7 +419,7 @@ static char *commands_help(const char *jid)
                     "chat with a WhatsApp number.",
                     component_jid());
     if (!user && !admin)
-        buf_appendf(&b, "\nYour server is not allowed to use this gateway.");
+        buf_appendf(&b, "\n%s.", REGISTER_FORBIDDEN_TEXT);
     return buf_take(&b);
 }
 
@@ -667,8 +499,7 @@ void commands_on_message(xmpp_stanza_t *st)
         commands_req_free(r);
     } else if (def == NULL && !commands_is_admin(jid) &&
                !commands_domain_allowed(jid)) {
-        message_error_reply(st, "cancel", "forbidden",
-                            "Your server is not allowed to use this gateway");
+        message_error_reply(st, "cancel", "forbidden", REGISTER_FORBIDDEN_TEXT);
         commands_req_free(r);
     } else if (def == NULL) {
         help = commands_help(jid);
@@ -696,17 +527,13 @@ static char *commands_lower(const char *s)
 void commands_reconfigure(const struct conf *conf)
 {
     free(cs.admins);
-    free(cs.allowed);
     cs.admins = commands_lower(conf->gateway_admins);
-    cs.allowed = xstrdup(conf->gateway_allowed_domains);
 }
 
 void commands_init(struct store *st, const struct conf *conf,
                    const struct commands_ops *ops)
 {
-    commands.st = st;
-    commands.ops = *ops;
-    commands.started_ms = now_ms();
+    commands_run_init(st, ops);
     commands_reconfigure(conf);
     component_iq_register(NS_COMMANDS, commands_iq, NULL);
     disco_node_handler_add(commands_disco, NULL);
@@ -722,7 +549,8 @@ void commands_free(void)
         commands_session_free(s);
     }
     cs.nsessions = 0;
+    commands_run_free();
+    settings_free();
     free(cs.admins);
-    free(cs.allowed);
-    cs.admins = cs.allowed = NULL;
+    cs.admins = NULL;
 }

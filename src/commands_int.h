@@ -16,6 +16,7 @@
 #define COMMANDS_VALUE_MAX 1024 /* bytes of one submitted value */
 #define COMMANDS_MAX_ARGS 2     /* words after a chat command's keyword */
 #define COMMANDS_MAX_WORDS (COMMANDS_MAX_ARGS + 2)
+#define COMMANDS_TEXT_MAX (256 * 1024) /* bytes of an answer */
 
 struct commands_req;
 
@@ -58,19 +59,25 @@ struct commands_req {
     xmpp_stanza_t *form; /* ad-hoc result form, or NULL */
 };
 
-/* What both files use. */
-struct commands_state {
-    struct store *st;
-    struct commands_ops ops;
-    long long started_ms;
-};
-
-extern struct commands_state commands;
-/* The table of commands, ended by a NULL node (commands_run.c). */
-extern const struct commands_def commands_defs[];
+/* commands_run.c: the commands. */
+void commands_run_init(struct store *st, const struct commands_ops *ops);
+void commands_run_free(void);
+/* The table of commands, ended by a NULL node. */
+const struct commands_def *commands_table(void);
 /* The command with node (or chat keyword) name, or NULL. */
 const struct commands_def *commands_find(const char *name);
 
+/* commands_req.c: a request and its answer. */
+struct commands_req *commands_req_new(const struct commands_def *def,
+                                      const char *jid);
+void commands_req_free(struct commands_req *r);
+/* Adds a submitted value (borrowed; ignored past COMMANDS_MAX_VALUES or
+ * COMMANDS_VALUE_MAX). */
+void commands_value_add(struct commands_req *r, const char *var,
+                        const char *value);
+/* The <command/> element of an answer to r's iq. */
+xmpp_stanza_t *commands_answer_elem(const struct commands_req *r,
+                                    const char *status);
 /* The submitted value of var, or NULL. */
 const char *commands_value(const struct commands_req *r, const char *var);
 /* Adds a line to the answer. */

@@ -8,29 +8,26 @@
 #include <string.h>
 #include <strings.h>
 
-#include <json-c/json.h>
-
 #include "commands.h"
 #include "commands_int.h"
 #include "component.h"
 #include "jid.h"
 #include "register.h"
+#include "settings.h"
 #include "store.h"
 #include "util.h"
 
-#define COMMANDS_REGISTER_TEXT                                                 \
-    "Enter the Phone number ID of your WhatsApp Business number and a "        \
-    "permanent access token (Meta Business Settings > System users)."
-/* A token typed in a chat message stays in the user's history. */
-#define COMMANDS_TOKEN_NOTE                                                    \
-    "Note: your access token is now in this chat's history, and in your "      \
-    "server's message archive if it keeps one: delete it there if you can. "   \
-    "Next time use the registration form (your client's registration with "    \
-    "the gateway, or the Register ad-hoc command), which keeps it out of "     \
-    "the archive."
 #define COMMANDS_NOT_REGISTERED                                                \
     "You are not registered with this gateway: run the Register command "      \
     "first"
+
+/* What the commands use. */
+static struct {
+    struct store *st;
+    struct commands_ops ops;
+    long long started_ms;
+    char *register_usage;
+} commands;
 
 /* ---- helpers ---- */
 
@@ -89,66 +86,60 @@ static char *commands_target(struct commands_req *r, const char *jid)
     return bare;
 }
 
-/* ---- settings JSON ---- */
+/* ---- settings ---- */
 
-int commands_setting(const char *settings, const char *key)
+/* Shows the settings json of account id. */
+static void commands_settings_show(struct commands_req *r, long long id,
+                                   const char *json)
 {
-    struct json_object *root = settings ? json_tokener_parse(settings) : NULL;
-    struct json_object *v;
-    int on = 1;
-
-    if (root != NULL && json_object_is_type(root, json_type_object) &&
-        json_object_object_get_ex(root, key, &v) &&
-        json_object_is_type(v, json_type_boolean))
-        on = json_object_get_boolean(v);
-    json_object_put(root);
-    return on;
-}
-
-/* The account's settings as a JSON object (a new one when they are not
- * readable). Release with json_object_put(). */
-static struct json_object *commands_settings_parse(const char *settings)
-{
-    struct json_object *root = settings ? json_tokener_parse(settings) : NULL;
-
-    if (root == NULL || !json_object_is_type(root, json_type_object)) {
-        json_object_put(root);
-        root = json_object_new_object();
-    }
-    return root;
-}
-
-/* Shows the settings of the JSON object json. */
-static void commands_settings_show(struct commands_req *r, const char *json)
-{
-    commands_show(r, COMMANDS_SETTING_TYPING, "Typing notifications",
-                  commands_setting(json, COMMANDS_SETTING_TYPING) ? "on"
-                                                                  : "off");
-    commands_show(r, COMMANDS_SETTING_RECEIPTS, "Delivery receipts",
-                  commands_setting(json, COMMANDS_SETTING_RECEIPTS) ? "on"
-                                                                    : "off");
+    commands_show(r, SETTINGS_TYPING, "Typing notifications",
+                  settings_get(id, json, SETTINGS_TYPING) ? "on" : "off");
+    commands_show(r, SETTINGS_RECEIPTS, "Delivery receipts",
+                  settings_get(id, json, SETTINGS_RECEIPTS) ? "on" : "off");
 }
 
 /* ---- Register ---- */
 
 static int commands_register_form(struct commands_req *r, xmpp_stanza_t *x)
 {
+    const struct login_form *form = commands.ops.form;
     struct store_account *a = store_account_by_jid(commands.st, r->jid);
+    const struct login_field *f;
+    const char *value;
+    xmpp_stanza_t *field;
 
-    component_text_elem(x, "instructions", COMMANDS_REGISTER_TEXT);
-    commands_required(commands_field(x, "phone_number_id", "text-single",
-                                     "Phone number ID", a ? a->pnid : NULL));
-    commands_required(commands_field(x, "access_token", "text-private",
-                                     "Access token", NULL));
+    component_text_elem(x, "instructions", form->instructions);
+    for (f = form->fields; f->var != NULL; f++) {
+        value = f->account && a != NULL ? a->network_id : NULL;
+        field = commands_field(x, f->var,
+                               f->secret ? "text-private" : "text-single",
+                               f->label, value);
+        if (f->required)
+            commands_required(field);
+    }
     store_account_free(a);
     return 0;
 }
 
-/* After a chat Register: where the token went. */
-static void commands_token_note(struct commands_req *r)
+/* The credentials submitted or typed (borrowed from r). */
+static void commands_register_creds(struct commands_req *r,
+                                    struct login_creds *c)
 {
-    if (r->iq == NULL && commands_value(r, "access_token") != NULL)
-        commands_say(r, "%s", COMMANDS_TOKEN_NOTE);
+    const struct login_field *f;
+
+    memset(c, 0, sizeof(*c));
+    for (f = commands.ops.form->fields; f->var != NULL; f++)
+        login_add(c, f->var, commands_value(r, f->var));
+}
+
+/* After a chat Register: where the secret went. */
+static void commands_secret_note(struct commands_req *r)
+{
+    struct login_creds c;
+
+    commands_register_creds(r, &c);
+    if (r->iq == NULL && login_has_secret(commands.ops.form, &c))
+        commands_say(r, "%s", commands.ops.form->chat_note);
 }
 
 /* The bridge has checked and stored the credentials (or not). */
@@ -158,32 +149,29 @@ static void commands_registered(int ok, const char *text, void *arg)
 
     if (ok)
         commands_say(r,
-                     "Registered: your WhatsApp business number is %s. "
+                     "Registered: your %s is %s. "
                      "Write to +<phone number>@%s to chat.",
-                     text, component_jid());
+                     commands.ops.form->account_noun, text, component_jid());
     else
         commands_fail(r, "Registration failed: %s", text);
-    commands_token_note(r);
+    commands_secret_note(r);
     commands_finish(r);
 }
 
 static void commands_register_run(struct commands_req *r)
 {
-    const char *pnid = commands_value(r, "phone_number_id");
-    const char *token = commands_value(r, "access_token");
+    struct login_creds c;
     const char *why;
 
-    if (pnid == NULL || token == NULL) {
-        commands_fail(r, "Both the phone number ID and the access token are "
-                         "required");
-    } else if (register_input_check(pnid, token, &why) < 0) {
+    commands_register_creds(r, &c);
+    if (login_check(commands.ops.form, &c, &why) < 0) {
         commands_fail(r, "%s", why);
     } else {
-        commands.ops.register_account(r->jid, pnid, token, commands_registered,
-                                      r, commands.ops.arg);
+        commands.ops.register_account(r->jid, &c, commands_registered, r,
+                                      commands.ops.arg);
         return;
     }
-    commands_token_note(r);
+    commands_secret_note(r);
     commands_finish(r);
 }
 
@@ -225,20 +213,22 @@ static void commands_status_account(struct commands_req *r,
     struct store_stats s;
     char *err = a->last_error ? xstrdup(a->last_error)
                               : store_outbox_last_error(commands.st, a->id);
+    const struct login_field *id = login_account_field(commands.ops.form);
 
     if (store_stats_get(commands.st, a->id, &s) < 0)
         memset(&s, 0, sizeof(s));
     commands_show(r, "state", "Account state", a->state);
-    commands_show(r, "number", "Business number",
+    commands_show(r, "number", commands.ops.form->account_label,
                   a->display_number ? a->display_number : "unknown");
-    commands_show(r, "phone_number_id", "Phone number ID", a->pnid);
+    if (id != NULL)
+        commands_show(r, id->var, id->label, a->network_id);
     commands_show_ll(r, "outbox", "Outgoing messages waiting", s.outbox_queued);
     commands_show_ll(r, "failed", "Outgoing messages failed", s.outbox_failed);
     commands_show_ll(r, "inbox", "Incoming messages waiting", s.inbox);
     commands_show_ll(r, "held", "Incoming messages held until you are online",
                      s.inbox_held);
     commands_show(r, "last_error", "Last error", err ? err : "none");
-    commands_settings_show(r, a->settings);
+    commands_settings_show(r, a->id, a->settings);
     free(err);
 }
 
@@ -259,7 +249,7 @@ static void commands_setting_field(xmpp_stanza_t *x, const char *var,
                                    const struct store_account *a)
 {
     commands_field(x, var, "boolean", label,
-                   commands_setting(a->settings, var) ? "1" : "0");
+                   settings_get(a->id, a->settings, var) ? "1" : "0");
 }
 
 static int commands_settings_form(struct commands_req *r, xmpp_stanza_t *x)
@@ -268,21 +258,21 @@ static int commands_settings_form(struct commands_req *r, xmpp_stanza_t *x)
 
     if (a == NULL)
         return -1;
-    commands_setting_field(x, COMMANDS_SETTING_TYPING,
+    commands_setting_field(x, SETTINGS_TYPING,
                            "Send my typing notifications to WhatsApp", a);
-    commands_setting_field(x, COMMANDS_SETTING_RECEIPTS,
+    commands_setting_field(x, SETTINGS_RECEIPTS,
                            "Delivery receipts from WhatsApp contacts", a);
     store_account_free(a);
     return 0;
 }
 
-/* Sets key in root to the boolean value, if one was given; -1 when it is
- * not a boolean. */
-static int commands_settings_apply(struct commands_req *r,
-                                   struct json_object *root, const char *key,
-                                   const char *value)
+/* Sets key in the settings text *json to the boolean value, if one was
+ * given; -1 when it is not a boolean. */
+static int commands_settings_apply(struct commands_req *r, char **json,
+                                   const char *key, const char *value)
 {
     int on = commands_bool(value);
+    char *next;
 
     if (value == NULL)
         return 0;
@@ -290,46 +280,45 @@ static int commands_settings_apply(struct commands_req *r,
         commands_fail(r, "Usage: %s", r->def->usage);
         return -1;
     }
-    json_object_object_add(root, key, json_object_new_boolean(on));
+    next = settings_with(*json, key, on);
+    free(*json);
+    *json = next;
     return 0;
 }
 
 /* The changes asked for: chat "settings <key> <on|off>", or the form. */
-static int commands_settings_change(struct commands_req *r,
-                                    struct json_object *root)
+static int commands_settings_change(struct commands_req *r, char **json)
 {
     const char *key = commands_value(r, "setting");
 
     if (key == NULL) {
-        if (commands_settings_apply(r, root, COMMANDS_SETTING_TYPING,
-                                    commands_value(r, "typing")) < 0)
+        if (commands_settings_apply(r, json, SETTINGS_TYPING,
+                                    commands_value(r, SETTINGS_TYPING)) < 0)
             return -1;
-        return commands_settings_apply(r, root, COMMANDS_SETTING_RECEIPTS,
-                                       commands_value(r, "receipts"));
+        return commands_settings_apply(r, json, SETTINGS_RECEIPTS,
+                                       commands_value(r, SETTINGS_RECEIPTS));
     }
-    if ((strcmp(key, COMMANDS_SETTING_TYPING) != 0 &&
-         strcmp(key, COMMANDS_SETTING_RECEIPTS) != 0) ||
+    if ((strcmp(key, SETTINGS_TYPING) != 0 &&
+         strcmp(key, SETTINGS_RECEIPTS) != 0) ||
         commands_value(r, "value") == NULL) {
         commands_fail(r, "Usage: %s", r->def->usage);
         return -1;
     }
-    return commands_settings_apply(r, root, key, commands_value(r, "value"));
+    return commands_settings_apply(r, json, key, commands_value(r, "value"));
 }
 
 static void commands_settings_run(struct commands_req *r)
 {
     struct store_account *a = commands_account(r);
-    struct json_object *root = a ? commands_settings_parse(a->settings) : NULL;
-    const char *json;
+    char *json = a ? xstrdup(a->settings ? a->settings : "{}") : NULL;
 
-    if (a != NULL && commands_settings_change(r, root) == 0) {
-        json = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-        if (store_account_set_settings(commands.st, a->id, json) < 0)
+    if (a != NULL && commands_settings_change(r, &json) == 0) {
+        if (settings_store(commands.st, a->id, json) < 0)
             commands_fail(r, "The gateway could not store your settings");
         else
-            commands_settings_show(r, json);
+            commands_settings_show(r, a->id, json);
     }
-    json_object_put(root);
+    free(json);
     store_account_free(a);
     commands_finish(r);
 }
@@ -339,7 +328,7 @@ static void commands_settings_run(struct commands_req *r)
 static int commands_users_row(const struct store_account *a, void *arg)
 {
     struct commands_req *r = arg;
-    const char *number = a->display_number ? a->display_number : a->pnid;
+    const char *number = a->display_number ? a->display_number : a->network_id;
     xmpp_stanza_t *item;
 
     if (r->form != NULL) {
@@ -360,7 +349,8 @@ static void commands_users_run(struct commands_req *r)
     if (x != NULL) {
         rep = component_elem(x, "reported", NULL);
         commands_field(rep, "jid", "jid-single", "JID", NULL);
-        commands_field(rep, "number", "text-single", "Business number", NULL);
+        commands_field(rep, "number", "text-single",
+                       commands.ops.form->account_label, NULL);
         commands_field(rep, "state", "text-single", "State", NULL);
     }
     commands_say(r, "%lld registered user(s)",
@@ -484,82 +474,83 @@ static void commands_delete_run(struct commands_req *r)
 
 /* ---- the table ---- */
 
-const struct commands_def commands_defs[] = {
-    {"register",
-     "Register",
-     "register <phone_number_id> <access_token>",
-     "register your WhatsApp Business number (typed here, the token stays "
-     "in your chat history: prefer the registration form)",
-     0,
-     {"phone_number_id", "access_token"},
-     2,
-     commands_register_form,
-     commands_register_run},
-    {"unregister",
-     "Unregister",
-     "unregister",
-     "delete your registration and everything kept for you",
-     0,
-     {NULL},
-     0,
-     commands_unregister_form,
-     commands_unregister_run},
-    {"status",
-     "Status",
-     "status",
-     "your account's state, queues and last error",
-     0,
-     {NULL},
-     0,
-     NULL,
-     commands_status_run},
-    {"settings",
-     "Settings",
-     "settings [typing|receipts on|off]",
-     "show or change your settings",
-     0,
-     {"setting", "value"},
-     0,
-     commands_settings_form,
-     commands_settings_run},
-    {"users",
-     "List users",
-     "users",
-     "the registered users",
-     1,
-     {NULL},
-     0,
-     NULL,
-     commands_users_run},
-    {"stats",
-     "Statistics",
-     "stats",
-     "message and queue figures",
-     1,
-     {NULL},
-     0,
-     NULL,
-     commands_stats_run},
-    {"retry",
-     "Retry failed messages",
-     "retry [jid]",
-     "queue failed outgoing messages again, of one user or of all",
-     1,
-     {"jid"},
-     0,
-     commands_retry_form,
-     commands_retry_run},
-    {"delete",
-     "Delete a user",
-     "delete <jid>",
-     "unregister a user and delete their data",
-     1,
-     {"jid"},
-     1,
-     commands_delete_form,
-     commands_delete_run},
-    {NULL, NULL, NULL, NULL, 0, {NULL}, 0, NULL, NULL},
+/* The commands; Register's usage, help and words come from the back end's
+ * login form (commands_run_init()). */
+static struct commands_def commands_defs[] = {
+    {
+        .node = "register",
+        .name = "Register",
+        .form = commands_register_form,
+        .run = commands_register_run,
+    },
+    {
+        .node = "unregister",
+        .name = "Unregister",
+        .usage = "unregister",
+        .help = "delete your registration and everything kept for you",
+        .form = commands_unregister_form,
+        .run = commands_unregister_run,
+    },
+    {
+        .node = "status",
+        .name = "Status",
+        .usage = "status",
+        .help = "your account's state, queues and last error",
+        .run = commands_status_run,
+    },
+    {
+        .node = "settings",
+        .name = "Settings",
+        .usage = "settings [typing|receipts on|off]",
+        .help = "show or change your settings",
+        .args = {"setting", "value"},
+        .form = commands_settings_form,
+        .run = commands_settings_run,
+    },
+    {
+        .node = "users",
+        .name = "List users",
+        .usage = "users",
+        .help = "the registered users",
+        .admin = 1,
+        .run = commands_users_run,
+    },
+    {
+        .node = "stats",
+        .name = "Statistics",
+        .usage = "stats",
+        .help = "message and queue figures",
+        .admin = 1,
+        .run = commands_stats_run,
+    },
+    {
+        .node = "retry",
+        .name = "Retry failed messages",
+        .usage = "retry [jid]",
+        .help = "queue failed outgoing messages again, of one user or of all",
+        .admin = 1,
+        .args = {"jid"},
+        .form = commands_retry_form,
+        .run = commands_retry_run,
+    },
+    {
+        .node = "delete",
+        .name = "Delete a user",
+        .usage = "delete <jid>",
+        .help = "unregister a user and delete their data",
+        .admin = 1,
+        .args = {"jid"},
+        .nrequired = 1,
+        .form = commands_delete_form,
+        .run = commands_delete_run,
+    },
+    {.node = NULL},
 };
+
+const struct commands_def *commands_table(void)
+{
+    return commands_defs;
+}
 
 const struct commands_def *commands_find(const char *name)
 {
@@ -569,4 +560,42 @@ const struct commands_def *commands_find(const char *name)
         if (strcmp(d->node, name) == 0)
             return d;
     return NULL;
+}
+
+/* ---- set-up ---- */
+
+/* Register as a chat command: its words are the login form's fields. */
+static void commands_register_def(struct commands_def *d,
+                                  const struct login_form *form)
+{
+    const struct login_field *f;
+    struct buf b;
+    int n = 0;
+
+    buf_init(&b, COMMANDS_TEXT_MAX);
+    buf_appendf(&b, "%s", d->node);
+    d->nrequired = 0;
+    for (f = form->fields; f->var != NULL && n < COMMANDS_MAX_ARGS; f++) {
+        buf_appendf(&b, f->required ? " <%s>" : " [%s]", f->var);
+        d->args[n++] = f->var;
+        d->nrequired += f->required;
+    }
+    free(commands.register_usage);
+    commands.register_usage = buf_take(&b);
+    d->usage = commands.register_usage;
+    d->help = form->chat_help;
+}
+
+void commands_run_init(struct store *st, const struct commands_ops *ops)
+{
+    commands.st = st;
+    commands.ops = *ops;
+    commands.started_ms = now_ms();
+    commands_register_def(&commands_defs[0], ops->form);
+}
+
+void commands_run_free(void)
+{
+    free(commands.register_usage);
+    commands.register_usage = NULL;
 }

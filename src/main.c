@@ -261,7 +261,9 @@ static void ferry_start(void)
     loop_init();
     ferry_signals();
     http_init();
-    net_configure(ferry.conf);
+    if (net_open(ferry.conf) == NULL)
+        fatal("cannot start the network back end '%s'",
+              ferry.conf->network_backend);
     component_init(ferry.conf);
     disco_init(ferry.conf);
     roster_init(ferry.store);
@@ -312,7 +314,7 @@ static void ferry_shutdown(void)
 
 int main(int argc, char **argv)
 {
-    int ch, check = 0;
+    int ch, check = 0, ok;
 
     ferry.conf_path = FERRY_DEFAULT_CONF;
     while ((ch = getopt(argc, argv, "c:dnV")) != -1) {
@@ -337,10 +339,11 @@ int main(int argc, char **argv)
         usage();
     ferry.conf = conf_load(ferry.conf_path, stderr);
     if (check) {
-        if (ferry.conf != NULL)
+        ok = ferry.conf != NULL && net_open(ferry.conf) != NULL;
+        if (ok)
             printf("%s: configuration OK\n", ferry.conf_path);
         conf_free(ferry.conf);
-        return ferry.conf ? 0 : 1;
+        return ok ? 0 : 1;
     }
     if (ferry.conf == NULL)
         return 1;

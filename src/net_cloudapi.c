@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
+#include "net_cloudapi.h"
 #include "net_cloudapi_int.h"
 #include "util.h"
 
@@ -31,6 +32,8 @@
 #define CLOUDAPI_MAX_DEPTH 32
 #define CLOUDAPI_TEXT_MAX 4096
 #define CLOUDAPI_CAPTION_MAX 1024
+#define CLOUDAPI_LOGIN_ID "phone_number_id" /* the login's credentials */
+#define CLOUDAPI_LOGIN_TOKEN "access_token"
 #define CLOUDAPI_SIG_PREFIX "sha256="
 #define CLOUDAPI_MB (1024LL * 1024)
 
@@ -41,7 +44,11 @@ static struct {
     char *verify_token;
     EVP_MAC *hmac;           /* fetched once */
     EVP_MAC_CTX *hmac_keyed; /* keyed with app_secret, copied per webhook */
+    long long throughput;    /* messages per second per business number */
 } cloudapi;
+
+/* WhatsApp shows no caption with these: it follows as a text. */
+static const char *const cloudapi_uncaptioned[] = {"audio", "sticker", NULL};
 
 /* What sends take, by A.5 of the reference (the upload checks them too). */
 static const struct net_media_type cloudapi_media_types[] = {
@@ -81,7 +88,7 @@ const char *cloudapi_api_version(void)
     return cloudapi.api_version;
 }
 
-void net_cloudapi_configure(const struct conf *conf)
+static int cloudapi_configure(const struct conf *conf)
 {
     free(cloudapi.graph_url);
     free(cloudapi.api_version);
@@ -93,6 +100,14 @@ void net_cloudapi_configure(const struct conf *conf)
     cloudapi.api_version = xstrdup(conf->cloudapi_api_version);
     cloudapi.app_secret = xstrdup(conf->cloudapi_app_secret);
     cloudapi.verify_token = xstrdup(conf->cloudapi_verify_token);
+    cloudapi.throughput = conf->cloudapi_throughput;
+    return 0;
+}
+
+/* The token bucket's rate: cloudapi.throughput, 80 by default. */
+static long long cloudapi_throughput(void)
+{
+    return cloudapi.throughput;
 }
 
 /* How ferry treats each documented error code, with the words the XMPP user
@@ -386,6 +401,123 @@ static void cloudapi_check(const struct net_account *a, net_result_fn cb,
     free(url);
 }
 
+/* A login in flight: the account it checks. */
+struct cloudapi_login {
+    net_result_fn cb;
+    void *arg;
+    struct net_account a;
+    char *id, *token;
+};
+
+static void cloudapi_login_done(const struct net_result *r, void *arg)
+{
+    struct cloudapi_login *l = arg;
+    struct net_result out = *r;
+
+    out.account = &l->a;
+    l->cb(&out, l->arg);
+    free(l->id);
+    free(l->token);
+    free(l);
+}
+
+/* Logs in: the phone number id and token are checked by reading the
+ * number. */
+static void cloudapi_login(const struct login_creds *c, net_result_fn cb,
+                           void *arg)
+{
+    struct cloudapi_login *l = xcalloc(1, sizeof(*l));
+
+    l->cb = cb;
+    l->arg = arg;
+    l->id = xstrdup(login_get(c, CLOUDAPI_LOGIN_ID));
+    l->token = xstrdup(login_get(c, CLOUDAPI_LOGIN_TOKEN));
+    l->a.id = l->id;
+    l->a.token = l->token;
+    cloudapi_check(&l->a, cloudapi_login_done, l);
+}
+
+/* 1 when s is a plausible phone_number_id: 1 to 32 digits. */
+static int cloudapi_login_id_valid(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > 32)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* 1 when s is a plausible token: printable ASCII without spaces. */
+static int cloudapi_login_token_valid(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > LOGIN_VALUE_MAX)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return 0;
+    return 1;
+}
+
+static int cloudapi_login_check(const struct login_creds *c, const char **why)
+{
+    if (!cloudapi_login_id_valid(login_get(c, CLOUDAPI_LOGIN_ID))) {
+        *why = "The phone number ID is the numeric id Meta shows for your "
+               "business number (digits only), not the phone number";
+        return -1;
+    }
+    if (!cloudapi_login_token_valid(login_get(c, CLOUDAPI_LOGIN_TOKEN))) {
+        *why = "The access token is empty, too long or has spaces in it";
+        return -1;
+    }
+    return 0;
+}
+
+static const struct login_field cloudapi_login_fields[] = {
+    {
+        .var = CLOUDAPI_LOGIN_ID,
+        .label = "Phone number ID",
+        .required = 1,
+        .account = 1,
+        .legacy = "username",
+    },
+    {
+        .var = CLOUDAPI_LOGIN_TOKEN,
+        .label = "Access token",
+        .secret = 1,
+        .required = 1,
+        .legacy = "password",
+    },
+    {.var = NULL},
+};
+
+/* A business number: its phone number id and a permanent token. */
+static const struct login_form cloudapi_login_form = {
+    .title = "WhatsApp Business registration",
+    .instructions = "Enter the Phone number ID of your WhatsApp Business "
+                    "number and a permanent access token (Meta Business "
+                    "Settings > System users).",
+    .fields = cloudapi_login_fields,
+    .missing = "Both the phone number ID and the access token are required",
+    .taken = "This phone number ID is already registered by another user",
+    .account_noun = "WhatsApp business number",
+    .account_label = "Business number",
+    .chat_help = "register your WhatsApp Business number (typed here, the "
+                 "token stays in your chat history: prefer the registration "
+                 "form)",
+    .chat_note =
+        "Note: your access token is now in this chat's history, and in your "
+        "server's message archive if it keeps one: delete it there if you "
+        "can. Next time use the registration form (your client's "
+        "registration with the gateway, or the Register ad-hoc command), "
+        "which keeps it out of the archive.",
+    .check = cloudapi_login_check,
+};
+
 static void cloudapi_add_str(json_object *o, const char *key, const char *v)
 {
     json_object_object_add(o, key, json_object_new_string(v));
@@ -409,8 +541,7 @@ static void cloudapi_body_read(json_object *o, const struct net_out *m)
  * for documents. */
 static void cloudapi_body_media(json_object *t, const struct net_out *m)
 {
-    int captioned =
-        strcmp(m->kind, "audio") != 0 && strcmp(m->kind, "sticker") != 0;
+    int captioned = net_caption_shown(&net_cloudapi_backend, m->kind);
 
     cloudapi_add_str(t, "id", m->media_id ? m->media_id : "");
     if (captioned && m->text != NULL && m->text[0] != '\0')
@@ -952,8 +1083,12 @@ const struct net_backend net_cloudapi_backend = {
             .edits_in = 1,
             .retractions_in = 1,
             .media = 1,
+            .uncaptioned = cloudapi_uncaptioned,
         },
-    .check = cloudapi_check,
+    .configure = cloudapi_configure,
+    .throughput = cloudapi_throughput,
+    .login_form = &cloudapi_login_form,
+    .login = cloudapi_login,
     .send = cloudapi_send,
     .webhook_get = cloudapi_webhook_get,
     .webhook_verify = cloudapi_webhook_verify,

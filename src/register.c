@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* XEP-0077 registration with an XEP-0004 form (phone_number_id and
- * access_token, or the legacy username/password pair), removal, and the
+/* XEP-0077 registration with an XEP-0004 form built from the back end's
+ * login form (or its legacy username/password pair), removal, and the
  * XEP-0100 prompt that turns a phone number into a contact JID. */
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +16,6 @@
 #define NS_REGISTER "jabber:iq:register"
 #define NS_GATEWAY "jabber:iq:gateway"
 #define NS_DATA "jabber:x:data"
-#define REGISTER_INSTRUCTIONS                                                  \
-    "Enter the Phone number ID of your WhatsApp Business number and a "        \
-    "permanent access token (Meta Business Settings > System users)."
 
 static struct {
     char *allowed;
@@ -45,7 +42,7 @@ void register_reply_error(xmpp_stanza_t *iq, const char *type,
 }
 
 static void register_field(xmpp_stanza_t *x, const char *var, const char *type,
-                           const char *label, const char *value)
+                           const char *label, const char *value, int required)
 {
     xmpp_stanza_t *f = component_elem(x, "field", NULL);
 
@@ -55,32 +52,46 @@ static void register_field(xmpp_stanza_t *x, const char *var, const char *type,
         xmpp_stanza_set_attribute(f, "label", label);
     if (value != NULL)
         component_text_elem(f, "value", value);
-    if (strcmp(type, "hidden") != 0)
+    if (required)
         component_elem(f, "required", NULL);
 }
 
-/* The registration form, filled with the current number id if any. */
-static xmpp_stanza_t *register_form(const char *pnid)
+/* The legacy XEP-0077 elements (username, password), the account's filled
+ * in with its network id when registered. */
+static void register_legacy(xmpp_stanza_t *q, const char *network_id)
 {
+    const struct login_field *f;
+
+    for (f = reg.ops.form->fields; f->var != NULL; f++) {
+        if (f->legacy == NULL)
+            continue;
+        if (f->account && network_id != NULL)
+            component_text_elem(q, f->legacy, network_id);
+        else
+            component_elem(q, f->legacy, NULL);
+    }
+}
+
+/* The registration form, filled with the current network id if any. */
+static xmpp_stanza_t *register_form(const char *network_id)
+{
+    const struct login_form *form = reg.ops.form;
+    const struct login_field *f;
     xmpp_stanza_t *q = component_elem(NULL, "query", NS_REGISTER);
     xmpp_stanza_t *x;
 
-    component_text_elem(q, "instructions", REGISTER_INSTRUCTIONS);
-    if (pnid != NULL) {
+    component_text_elem(q, "instructions", form->instructions);
+    if (network_id != NULL)
         component_elem(q, "registered", NULL);
-        component_text_elem(q, "username", pnid);
-    } else {
-        component_elem(q, "username", NULL);
-    }
-    component_elem(q, "password", NULL);
+    register_legacy(q, network_id);
     x = component_elem(q, "x", NS_DATA);
     xmpp_stanza_set_type(x, "form");
-    component_text_elem(x, "title", "WhatsApp Business registration");
-    component_text_elem(x, "instructions", REGISTER_INSTRUCTIONS);
-    register_field(x, "FORM_TYPE", "hidden", NULL, NS_REGISTER);
-    register_field(x, "phone_number_id", "text-single", "Phone number ID",
-                   pnid);
-    register_field(x, "access_token", "text-private", "Access token", NULL);
+    component_text_elem(x, "title", form->title);
+    component_text_elem(x, "instructions", form->instructions);
+    register_field(x, "FORM_TYPE", "hidden", NULL, NS_REGISTER, 0);
+    for (f = form->fields; f->var != NULL; f++)
+        register_field(x, f->var, f->secret ? "text-private" : "text-single",
+                       f->label, f->account ? network_id : NULL, f->required);
     return q;
 }
 
@@ -109,50 +120,26 @@ static const char *register_form_value(xmpp_stanza_t *x, const char *var)
     return NULL;
 }
 
-/* 1 when s is a plausible phone_number_id: 1 to 32 digits. */
-static int register_pnid_valid(const char *s)
+/* The credentials of a submitted form x, or of the legacy elements of q
+ * when there is no form; they borrow from q. */
+static void register_creds(xmpp_stanza_t *q, xmpp_stanza_t *x,
+                           struct login_creds *c)
 {
-    size_t n = strlen(s), i;
+    const struct login_field *f;
 
-    if (n == 0 || n > 32)
-        return 0;
-    for (i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
-}
-
-/* 1 when s is a plausible token: printable ASCII without spaces. */
-static int register_token_valid(const char *s)
-{
-    size_t n = strlen(s), i;
-
-    if (n == 0 || n > REGISTER_FIELD_MAX)
-        return 0;
-    for (i = 0; i < n; i++)
-        if (s[i] <= ' ' || s[i] > '~')
-            return 0;
-    return 1;
-}
-
-int register_input_check(const char *pnid, const char *token, const char **why)
-{
-    if (!register_pnid_valid(pnid)) {
-        *why = "The phone number ID is the numeric id Meta shows for your "
-               "business number (digits only), not the phone number";
-        return -1;
-    }
-    if (!register_token_valid(token)) {
-        *why = "The access token is empty, too long or has spaces in it";
-        return -1;
-    }
-    return 0;
+    memset(c, 0, sizeof(*c));
+    for (f = reg.ops.form->fields; f->var != NULL; f++)
+        login_add(c, f->var,
+                  x != NULL           ? register_form_value(x, f->var)
+                  : f->legacy != NULL ? register_child_text(q, f->legacy)
+                                      : NULL);
 }
 
 static void register_set(xmpp_stanza_t *iq, xmpp_stanza_t *q, const char *jid)
 {
     xmpp_stanza_t *x = xmpp_stanza_get_child_by_ns(q, NS_DATA);
-    const char *pnid, *token, *why;
+    struct login_creds c;
+    const char *why;
 
     if (xmpp_stanza_get_child_by_name(q, "remove") != NULL) {
         if (reg.ops.remove(jid, reg.ops.arg) < 0)
@@ -162,27 +149,18 @@ static void register_set(xmpp_stanza_t *iq, xmpp_stanza_t *q, const char *jid)
             register_reply_ok(iq);
         return;
     }
-    pnid = x ? register_form_value(x, "phone_number_id")
-             : register_child_text(q, "username");
-    token = x ? register_form_value(x, "access_token")
-              : register_child_text(q, "password");
-    if (pnid == NULL || token == NULL) {
-        register_reply_error(iq, "modify", "not-acceptable",
-                             "Both the phone number ID and the access token "
-                             "are required");
-        return;
-    }
-    if (register_input_check(pnid, token, &why) < 0) {
+    register_creds(q, x, &c);
+    if (login_check(reg.ops.form, &c, &why) < 0) {
         register_reply_error(iq, "modify", "not-acceptable", why);
         return;
     }
-    reg.ops.submit(xmpp_stanza_copy(iq), jid, pnid, token, reg.ops.arg);
+    reg.ops.submit(xmpp_stanza_copy(iq), jid, &c, reg.ops.arg);
 }
 
 static int register_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 {
     char *jid = jid_bare(xmpp_stanza_get_from(iq));
-    char *pnid = NULL;
+    char *network_id = NULL;
     xmpp_stanza_t *form;
 
     if (strchr(xmpp_stanza_get_to(iq) ? xmpp_stanza_get_to(iq) : "", '@')) {
@@ -191,14 +169,13 @@ static int register_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
     }
     if (jid == NULL || !register_domain_allowed(jid)) {
         component_error_reply(iq, "cancel", "forbidden",
-                              "Your server is not allowed to use this "
-                              "gateway");
+                              REGISTER_FORBIDDEN_TEXT);
     } else if (strcmp(xmpp_stanza_get_type(iq), "get") == 0) {
-        reg.ops.lookup(jid, &pnid, reg.ops.arg);
-        form = register_form(pnid);
+        reg.ops.lookup(jid, &network_id, reg.ops.arg);
+        form = register_form(network_id);
         component_iq_result(iq, form);
         xmpp_stanza_release(form);
-        free(pnid);
+        free(network_id);
     } else {
         register_set(iq, q, jid);
     }

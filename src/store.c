@@ -154,6 +154,10 @@ static const char *const store_migrations[] = {
     "ALTER TABLE inbox ADD COLUMN contact_id INTEGER;"
     "CREATE INDEX inbox_waiting ON inbox (contact_id, state, id)"
     "  WHERE state >= 3;",
+    /* 4 -> 5: an account is known on its network by an id whose meaning is
+     * the back end's (Cloud API: the phone number id; WAHA: the session),
+     * unique per back end. */
+    "ALTER TABLE account RENAME COLUMN phone_number_id TO network_id;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

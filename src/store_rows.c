@@ -14,7 +14,7 @@
 /* ---- accounts ---- */
 
 #define STORE_ACCOUNT_COLS                                                     \
-    "id, jid, backend, phone_number_id, token, display_number, settings, "     \
+    "id, jid, backend, network_id, token, display_number, settings, "          \
     "state, last_error"
 
 static void *store_account_read(sqlite3_stmt *s)
@@ -24,7 +24,7 @@ static void *store_account_read(sqlite3_stmt *s)
     a->id = sqlite3_column_int64(s, 0);
     a->jid = store_col_text(s, 1);
     a->backend = store_col_text(s, 2);
-    a->pnid = store_col_text(s, 3);
+    a->network_id = store_col_text(s, 3);
     a->token = store_col_text(s, 4);
     a->display_number = store_col_text(s, 5);
     a->settings = store_col_text(s, 6);
@@ -41,7 +41,7 @@ void store_account_free(struct store_account *a)
         explicit_bzero(a->token, strlen(a->token));
     free(a->jid);
     free(a->backend);
-    free(a->pnid);
+    free(a->network_id);
     free(a->token);
     free(a->display_number);
     free(a->settings);
@@ -61,17 +61,18 @@ struct store_account *store_account_by_jid(struct store *st, const char *jid)
     return store_one(st, s, store_account_read);
 }
 
-struct store_account *
-store_account_by_pnid(struct store *st, const char *backend, const char *pnid)
+struct store_account *store_account_by_network_id(struct store *st,
+                                                  const char *backend,
+                                                  const char *network_id)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_ACCOUNT_COLS
                                      " FROM account WHERE backend = ?1"
-                                     " AND phone_number_id = ?2");
+                                     " AND network_id = ?2");
 
     if (s == NULL)
         return NULL;
     store_bind_text(s, 1, backend);
-    store_bind_text(s, 2, pnid);
+    store_bind_text(s, 2, network_id);
     return store_one(st, s, store_account_read);
 }
 
@@ -87,18 +88,20 @@ struct store_account *store_account_by_id(struct store *st, long long id)
 }
 
 /* 1 when the network account is registered to a JID other than jid. */
-static long long store_account_pnid_taken(struct store *st, const char *jid,
-                                          const char *backend, const char *pnid)
+static long long store_account_network_id_taken(struct store *st,
+                                                const char *jid,
+                                                const char *backend,
+                                                const char *network_id)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM account"
                                      " WHERE backend = ?1"
-                                     " AND phone_number_id = ?2"
+                                     " AND network_id = ?2"
                                      " AND jid <> ?3");
 
     if (s == NULL)
         return -1;
     store_bind_text(s, 1, backend);
-    store_bind_text(s, 2, pnid);
+    store_bind_text(s, 2, network_id);
     store_bind_text(s, 3, jid);
     return store_int(st, s, 0);
 }
@@ -116,20 +119,21 @@ static long long store_account_id(struct store *st, const char *jid)
 
 /* Registers jid (or updates its registration); the account's id. */
 long long store_account_upsert(struct store *st, const char *jid,
-                               const char *backend, const char *pnid,
+                               const char *backend, const char *network_id,
                                const char *token, const char *display_number)
 {
-    long long taken = store_account_pnid_taken(st, jid, backend, pnid);
+    long long taken =
+        store_account_network_id_taken(st, jid, backend, network_id);
     sqlite3_stmt *s;
 
     if (taken != 0)
         return taken < 0 ? -1 : -2;
-    s = store_stmt(st, "INSERT INTO account (jid, backend, phone_number_id,"
+    s = store_stmt(st, "INSERT INTO account (jid, backend, network_id,"
                        " token, display_number, created)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                        " ON CONFLICT (jid) DO UPDATE SET"
                        " backend = excluded.backend,"
-                       " phone_number_id = excluded.phone_number_id,"
+                       " network_id = excluded.network_id,"
                        " token = excluded.token,"
                        " display_number = excluded.display_number,"
                        " state = 'active', last_error = NULL");
@@ -137,7 +141,7 @@ long long store_account_upsert(struct store *st, const char *jid,
         return -1;
     store_bind_text(s, 1, jid);
     store_bind_text(s, 2, backend);
-    store_bind_text(s, 3, pnid);
+    store_bind_text(s, 3, network_id);
     store_bind_text(s, 4, token);
     store_bind_text(s, 5, display_number);
     sqlite3_bind_int64(s, 6, now_s());

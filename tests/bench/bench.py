@@ -950,7 +950,7 @@ def make_big_store(workdir):
     db.execute("""
         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n
                                 WHERE i + 1 < ?1)
-        INSERT INTO account (id, jid, backend, phone_number_id, token,
+        INSERT INTO account (id, jid, backend, network_id, token,
                              display_number, created)
         SELECT i + 1, printf('member%05d@example.test', i), 'cloudapi',
                printf('%d', 200000000000000 + i), 'token-' || i,

@@ -57,7 +57,7 @@ def test_register_get_form(bridge, connect_client, xmpp_server):
 
 def _assert_registered(bridge, client, token):
     """The store has the account; a get shows <registered/> and the pnid."""
-    rows = bridge.db("SELECT phone_number_id, token, state FROM account "
+    rows = bridge.db("SELECT network_id, token, state FROM account "
                      "WHERE jid = ?", client.jid)
     assert rows == [(bridge.pnid, token, "active")], rows
     reply = client.iq(bridge.gw, "<query xmlns='%s'/>" % NS_REGISTER)
@@ -290,7 +290,7 @@ def test_second_account_registers_other_number(bridge):
     token2 = bridge.add_account(PNID2)
     a = bridge.client()
     b = bridge.client(pnid=PNID2, token=token2)
-    rows = sorted(bridge.db("SELECT jid, phone_number_id FROM account"))
+    rows = sorted(bridge.db("SELECT jid, network_id FROM account"))
     assert rows == sorted([(a.jid, PNID), (b.jid, PNID2)]), rows
 
 

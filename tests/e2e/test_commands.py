@@ -129,7 +129,7 @@ def command_nodes(client, gw):
 
 
 def account(bridge, jid):
-    rows = bridge.db("SELECT phone_number_id, state, settings FROM account "
+    rows = bridge.db("SELECT network_id, state, settings FROM account "
                      "WHERE jid = ?", jid)
     return rows[0] if rows else None
 

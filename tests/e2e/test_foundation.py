@@ -269,6 +269,15 @@ def test_config_check_good(ferry_bin, xmpp_server, tmp_path):
     assert not f.alive
 
 
+def test_config_check_backend_unavailable(ferry_bin, xmpp_server, tmp_path):
+    """ferry -n refuses a back end the key accepts but start-up would
+    refuse (not built in)."""
+    f = make_ferry(ferry_bin, tmp_path, xmpp_server, network_backend="waha")
+    r = run_ferry(ferry_bin, ["-n", "-c", f.conf_path])
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert "waha" in r.stderr and "configuration OK" not in r.stdout, r
+
+
 BAD_CONFIG = """\
 # a config with four problems, on lines 7, 12, 16 and 23
 [component]

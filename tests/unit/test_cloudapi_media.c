@@ -23,7 +23,7 @@ static void configure(const char *graph_url)
     c.cloudapi_api_version = (char *)"v21.0";
     c.cloudapi_app_secret = (char *)"s";
     c.cloudapi_verify_token = (char *)"t";
-    net_cloudapi_configure(&c);
+    assert_int_equal(net_configure(&c), 0);
 }
 
 static void test_meta_hosts(void **state)

@@ -272,7 +272,7 @@ static void test_init_cleans(void **state)
 /* The Cloud API's table of file types and limits (A.5). */
 static void test_net_types(void **state)
 {
-    const struct net_backend *be = &net_cloudapi_backend;
+    const struct net_backend *be = net_backend_find("cloudapi");
     const struct net_media_type *t;
 
     t = net_media_type_find(be, "image/JPEG");

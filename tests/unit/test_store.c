@@ -181,6 +181,51 @@ static void test_set_version(const char *path, int v)
     free(sql);
 }
 
+/* Runs sql on the database at path behind the store's back. */
+static void test_sql(const char *path, const char *sql)
+{
+    sqlite3 *db;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* A schema-4 database (accounts keyed by phone_number_id) keeps its
+ * accounts, found by their network id, and their uniqueness. */
+static void test_migrate_4_to_5(void **state)
+{
+    struct fixture *f = *state;
+    struct store_account *a;
+
+    assert_int_equal(
+        store_account_set_settings(f->st, f->acc, "{\"typing\":false}"), 0);
+    store_close(f->st);
+    test_sql(f->path,
+             "ALTER TABLE account RENAME COLUMN network_id TO phone_number_id;"
+             "INSERT INTO account (jid, backend, phone_number_id, token,"
+             " display_number, created) VALUES ('bob@example.org',"
+             " 'cloudapi', '2002', 'tok-b', '+49 2', 1);"
+             "PRAGMA user_version = 4");
+    f->st = store_open(f->path, "normal");
+    assert_non_null(f->st);
+    assert_int_equal(store_user_version(f->st), 5);
+    a = store_account_by_network_id(f->st, "cloudapi", "2002");
+    assert_non_null(a);
+    assert_string_equal(a->jid, "bob@example.org");
+    assert_string_equal(a->token, "tok-b");
+    assert_string_equal(a->display_number, "+49 2");
+    store_account_free(a);
+    a = store_account_by_jid(f->st, "alice@example.org");
+    assert_non_null(a);
+    assert_string_equal(a->network_id, "1001");
+    assert_string_equal(a->settings, "{\"typing\":false}");
+    store_account_free(a);
+    assert_int_equal(store_account_upsert(f->st, "carol@example.org",
+                                          "cloudapi", "2002", "t", NULL),
+                     -2);
+}
+
 static void test_migrate_newer_refused(void **state)
 {
     struct fixture *f = *state;
@@ -242,7 +287,7 @@ static void test_account_upsert(void **state)
     assert_non_null(a);
     assert_int_equal(a->id, f->acc);
     assert_string_equal(a->backend, "cloudapi");
-    assert_string_equal(a->pnid, "1001");
+    assert_string_equal(a->network_id, "1001");
     assert_string_equal(a->token, "tok-a");
     assert_string_equal(a->display_number, "+49 151 1");
     assert_string_equal(a->settings, "{}");
@@ -261,7 +306,7 @@ static void test_account_upsert(void **state)
     assert_int_equal(store_account_upsert(f->st, "alice@example.org",
                                           "cloudapi", "1002", "tok-b", NULL),
                      f->acc);
-    a = store_account_by_pnid(f->st, "cloudapi", "1002");
+    a = store_account_by_network_id(f->st, "cloudapi", "1002");
     assert_non_null(a);
     assert_int_equal(a->id, f->acc);
     assert_string_equal(a->token, "tok-b");
@@ -269,7 +314,7 @@ static void test_account_upsert(void **state)
     assert_string_equal(a->state, "active");
     assert_null(a->last_error);
     store_account_free(a);
-    assert_null(store_account_by_pnid(f->st, "cloudapi", "1001"));
+    assert_null(store_account_by_network_id(f->st, "cloudapi", "1001"));
     assert_null(store_account_by_jid(f->st, "nobody@example.org"));
     assert_null(store_account_by_id(f->st, 9999));
 
@@ -1165,6 +1210,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_fresh, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_4_to_5, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_migrate_newer_refused, test_setup,
                                         test_teardown),
