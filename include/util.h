@@ -7,6 +7,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* Sets how the x* helpers end the process when memory runs out (a
+ * function that does not return; NULL: stderr and abort()). */
+void util_set_die(void (*die)(const char *msg));
+
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);

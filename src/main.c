@@ -62,6 +62,12 @@ static void usage(void)
 }
 
 /* GET /health: whether the component is connected and the store answers. */
+/* util.c's end on exhaustion, through the log. */
+static void ferry_die(const char *msg)
+{
+    fatal("%s", msg);
+}
+
 static void ferry_health(const struct httpd_request *req,
                          struct httpd_response *res, void *arg)
 {
@@ -316,6 +322,7 @@ int main(int argc, char **argv)
 {
     int ch, check = 0, ok;
 
+    util_set_die(ferry_die);
     ferry.conf_path = FERRY_DEFAULT_CONF;
     while ((ch = getopt(argc, argv, "c:dnV")) != -1) {
         switch (ch) {

@@ -7,15 +7,39 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
 #include "util.h"
+
+/* How the process ends on exhaustion: stderr and abort() until start-up
+ * gives the logging layer's fatal() (util.c is below log.c). */
+static void util_die_default(const char *msg)
+{
+    fprintf(stderr, "ferry: %s\n", msg);
+    abort();
+}
+
+static void (*util_die)(const char *msg) = util_die_default;
+
+void util_set_die(void (*die)(const char *msg))
+{
+    util_die = die ? die : util_die_default;
+}
+
+/* Formats the message on the stack (nothing may be allocated) and dies. */
+static void util_diez(const char *what, size_t n, size_t size)
+{
+    char msg[96];
+
+    snprintf(msg, sizeof(msg), "%s (%zu x %zu bytes)", what, n, size);
+    util_die(msg);
+    abort(); /* util_die must not return */
+}
 
 void *xmalloc(size_t size)
 {
     void *p = malloc(size ? size : 1);
 
     if (p == NULL)
-        fatal("out of memory (%zu bytes)", size);
+        util_diez("out of memory", 1, size);
     return p;
 }
 
@@ -24,7 +48,7 @@ void *xcalloc(size_t n, size_t size)
     void *p = calloc(n ? n : 1, size ? size : 1);
 
     if (p == NULL)
-        fatal("out of memory (%zu x %zu bytes)", n, size);
+        util_diez("out of memory", n, size);
     return p;
 }
 
@@ -33,7 +57,7 @@ void *xrealloc(void *p, size_t size)
     void *q = realloc(p, size ? size : 1);
 
     if (q == NULL)
-        fatal("out of memory (%zu bytes)", size);
+        util_diez("out of memory", 1, size);
     return q;
 }
 
@@ -61,7 +85,7 @@ char *xvasprintf(const char *fmt, va_list ap)
     n = vsnprintf(NULL, 0, fmt, aq);
     va_end(aq);
     if (n < 0)
-        fatal("vsnprintf failed");
+        util_die("vsnprintf failed");
     p = xmalloc((size_t)n + 1);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     return p;
