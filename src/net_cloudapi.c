@@ -19,7 +19,7 @@
 #include "json_strict.h"
 #include "log.h"
 #include "metrics.h"
-#include "net.h"
+#include "net_backend.h"
 #include "net_cloudapi.h"
 #include "net_cloudapi_int.h"
 #include "util.h"

@@ -3,7 +3,7 @@
 #ifndef FERRY_NET_CLOUDAPI_H
 #define FERRY_NET_CLOUDAPI_H
 
-#include "net.h"
+#include "net_backend.h"
 
 extern const struct net_backend net_cloudapi_backend;
 

@@ -8,7 +8,7 @@
 
 #include <json-c/json.h>
 
-#include "net.h"
+#include "net_backend.h"
 
 struct http_result;
 

@@ -12,7 +12,7 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
-#include "net.h"
+#include "net_backend.h"
 #include "net_cloudapi_int.h"
 #include "util.h"
 

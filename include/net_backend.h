@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/* The network back-end interface: a const table of functions per HTTP API
+ * (Cloud API, later WAHA) with its capabilities, and the lookups in such a
+ * table. Back ends turn requests into HTTP and webhooks into events; they
+ * know nothing of XMPP. The list of back ends is net.h's. */
+#ifndef FERRY_NET_BACKEND_H
+#define FERRY_NET_BACKEND_H
+
+#include <stddef.h>
+
+#include "login.h"
+
+struct conf;
+struct httpd_request;
+struct httpd_response;
+
+/* Statuses share the store's numbering (enum store_status). */
+enum net_status {
+    NET_STATUS_SENT = 1,
+    NET_STATUS_DELIVERED = 2,
+    NET_STATUS_READ = 3,
+    NET_STATUS_FAILED = 4,
+};
+
+enum net_event_kind {
+    NET_EVENT_MESSAGE,  /* text, or a rendering of another type */
+    NET_EVENT_STATUS,   /* sent, delivered, read, failed */
+    NET_EVENT_REACTION, /* emoji on target; "" removes it */
+    NET_EVENT_EDIT,     /* text replaces target */
+    NET_EVENT_REVOKE,   /* target deleted for everyone */
+    NET_EVENT_RENUMBER, /* the peer now uses new_peer */
+};
+
+/* An attachment announced by a message (fetched later through the back
+ * end's media functions). */
+struct net_media {
+    const char *kind;     /* "image", "video", "audio", "voice", ... */
+    const char *id;       /* network media id */
+    const char *mime;     /* may be NULL */
+    const char *filename; /* documents; may be NULL */
+    const char *caption;  /* may be NULL */
+    const char *url;      /* a download URL given with the event, or NULL */
+};
+
+/* A type of file the network takes: a MIME type (lower case, without
+ * parameters), the kind of message it becomes and its size limit. */
+struct net_media_type {
+    const char *mime;
+    const char *kind; /* "image", "video", "audio", "document", "sticker" */
+    long long max;    /* bytes */
+};
+
+#define NET_CARD_PHONES 8
+
+/* A shared contact card. */
+struct net_card {
+    const char *name;
+    int nphones;
+    struct {
+        const char *phone; /* as written on the card */
+        const char *type;  /* "CELL", ...; may be NULL */
+        const char *peer;  /* network id when on WhatsApp; may be NULL */
+    } phones[NET_CARD_PHONES];
+};
+
+#define NET_MAX_CARDS 8
+
+/* One event from a webhook; strings are borrowed for the callback only. */
+struct net_event {
+    enum net_event_kind kind;
+    const char *account;   /* the account's network id */
+    const char *id;        /* network message id (wamid) */
+    const char *peer;      /* the contact's network id (wa_id digits) */
+    const char *peer_name; /* profile name, or NULL */
+    long long timestamp;   /* unix seconds */
+    /* NET_EVENT_MESSAGE and NET_EVENT_EDIT */
+    const char *type;     /* network message type, e.g. "text" */
+    const char *text;     /* body, or a readable rendering of other types */
+    const char *reply_to; /* the quoted message's id, or NULL */
+    const char *geo;      /* location: "geo:lat,lon", or NULL */
+    const struct net_media *media; /* or NULL */
+    int notice; /* text is ferry's description, not the peer's */
+    const struct net_card *cards; /* shared contacts, or NULL */
+    int ncards;
+    /* NET_EVENT_REACTION, NET_EVENT_EDIT, NET_EVENT_REVOKE */
+    const char *target; /* the message acted on */
+    const char *emoji;  /* reaction; "" when removed */
+    /* NET_EVENT_RENUMBER */
+    const char *new_peer;
+    /* NET_EVENT_STATUS */
+    int status;
+    int error_code;
+    const char *error_text; /* human-readable, for the XMPP user */
+};
+
+/* Returns 0, or -1 to make the webhook fail (the network retries). */
+typedef int (*net_event_fn)(const struct net_event *ev, void *arg);
+
+/* An account on the network, as the store keeps it. */
+struct net_account {
+    const char *id;    /* the account's network id (net_event.account) */
+    const char *token; /* its secret, if the back end has one ("" if not) */
+};
+
+enum net_outcome {
+    NET_OK,
+    NET_RETRY, /* transient: try again later */
+    NET_FAIL,  /* permanent for this message */
+    NET_AUTH,  /* the account's credentials are not valid */
+};
+
+struct net_result {
+    enum net_outcome outcome;
+    const char *id;   /* network message id on success (sends) */
+    const char *info; /* login: the account's display name or number */
+    const struct net_account *account; /* login, NET_OK: the account to
+                                           keep (network id and secret) */
+    int code;                          /* the API's error code, 0 if none */
+    const char *text; /* human-readable explanation of a failure */
+    int rate_limited; /* slow the whole account down */
+    int pair_limited; /* back off this recipient only */
+    int unknown;      /* send, NET_RETRY: the network may have taken the
+                         message (no answer, an unreadable one, a 5xx
+                         without the API's error): a retry may duplicate */
+    /* media_fetch: what was saved; media_upload: id is the media id */
+    const char *mime;
+    long long size;
+    int too_big; /* the file is over the size limit */
+};
+
+typedef void (*net_result_fn)(const struct net_result *r, void *arg);
+
+/* Something to do on the network for one contact. */
+struct net_out {
+    const char *kind;     /* "text", "read", "typing", "reaction", or a
+                             media kind ("image", "document"...) */
+    const char *to;       /* contact network id (digits) */
+    const char *text;     /* text: the body; reaction: the emoji ("" to
+                             remove); media: the caption or NULL; read and
+                             typing: unused */
+    const char *target;   /* read, typing, reaction: the message id */
+    const char *reply_to; /* text, media: the quoted message id, or NULL */
+    const char *media_id; /* media: from media_upload */
+    const char *filename; /* document: the name shown, or NULL */
+};
+
+/* What the network can do; the XMPP side advertises and enforces only
+ * this. */
+struct net_caps {
+    int receipts, read_markers, typing, replies, reactions;
+    int edits_in, edits_out, retractions_in, retractions_out;
+    int media;
+    /* media kinds shown without their caption (it is sent as a text after
+     * the file), ended by NULL; NULL: none */
+    const char *const *uncaptioned;
+};
+
+/* A back end. Required: name, login_form, configure, throughput, login,
+ * send and the three webhook slots; with caps.media also media_types,
+ * media_fetch and media_upload. net_backend_find() refuses a table without
+ * them. */
+struct net_backend {
+    const char *name;
+    size_t max_text;    /* characters per text message */
+    size_t max_caption; /* characters in a file's caption */
+    struct net_caps caps;
+    /* Takes the back end's settings from the config (at start-up, by
+     * ferry -n and on SIGHUP); 0, or -1 (logged) when they cannot work. */
+    int (*configure)(const struct conf *conf);
+    /* Messages per second per account: the rate of its token bucket. */
+    long long (*throughput)(void);
+    /* How a user logs in: the registration form and its words. */
+    const struct login_form *login_form;
+    /* Logs in with credentials login_check() accepted: checks them with
+     * the network, or starts a login that goes on later (login_form->async).
+     * On NET_OK, r->account is the account to keep and r->info its display
+     * name or number. */
+    void (*login)(const struct login_creds *c, net_result_fn cb, void *arg);
+    void (*send)(const struct net_account *a, const struct net_out *m,
+                 net_result_fn cb, void *arg);
+    /* Webhook GET (verification handshake); fills res. */
+    void (*webhook_get)(const struct httpd_request *req,
+                        struct httpd_response *res);
+    /* 0 when the POST's signature is valid, -1 otherwise (reason in *why). */
+    int (*webhook_verify)(const struct httpd_request *req, const char **why);
+    /* Parses a verified body and calls fn for each event. 0, or -1 when the
+     * body is malformed or fn failed. */
+    int (*webhook_parse)(const char *body, size_t len, net_event_fn fn,
+                         void *arg);
+    /* The file types sends take, ended by a NULL mime; NULL: none. */
+    const struct net_media_type *media_types;
+    const char *media_types_text; /* the same, in words, for errors */
+    /* Downloads media id (url: one given with the event, or NULL) into
+     * path, refusing files over max bytes (r->too_big); r->mime and r->size
+     * describe the file. */
+    void (*media_fetch)(const struct net_account *a, const char *id,
+                        const char *url, const char *path, long long max,
+                        net_result_fn cb, void *arg);
+    /* Uploads a file for a later send; r->id is its media id. */
+    void (*media_upload)(const struct net_account *a, const char *path,
+                         const char *mime, const char *filename,
+                         net_result_fn cb, void *arg);
+};
+
+/* The name of the first required slot be lacks, or NULL when it has them
+ * all. */
+const char *net_backend_missing(const struct net_backend *be);
+/* 1 when the back end shows a file of kind with its caption. */
+int net_caption_shown(const struct net_backend *be, const char *kind);
+/* The back end's entry for a MIME type (parameters ignored), or NULL. */
+const struct net_media_type *net_media_type_find(const struct net_backend *be,
+                                                 const char *mime);
+/* The size limit for a received file of kind (e.g. "voice") and MIME type
+ * (may be NULL): its type's, else the largest of its kind, else 0. */
+long long net_media_limit(const struct net_backend *be, const char *kind,
+                          const char *mime);
+
+#endif
