@@ -19,4 +19,5 @@ const struct net_backend *net_backend_find(const char *name);
  * (logged) when ferry cannot start with it. What start-up and ferry -n
  * use. */
 const struct net_backend *net_open(const struct conf *conf);
+
 #endif
