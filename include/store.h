@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The SQLite store: opening with the right pragmas, migrations keyed on
- * PRAGMA user_version, transactions and prepared statements (store.c), and
- * the rows of every table (store_rows.c). */
+ * PRAGMA user_version and transactions (store.c), and the rows of every
+ * table (store_accounts.c, store_contacts.c, store_messages.c,
+ * store_outbox.c, store_inbox.c, store_seen.c, store_admin.c,
+ * store_media.c). SQLite itself stays inside the store (store_int.h). */
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
-
-#include <sqlite3.h>
 
 struct store;
 
@@ -19,7 +19,6 @@ int store_schema_version(void);
 int store_user_version(struct store *st);
 /* 1 when the database answers a trivial query. */
 int store_healthy(struct store *st);
-sqlite3 *store_db(struct store *st);
 
 /* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK); 0 or -1. Once a
  * statement of the open transaction failed, store_commit() rolls it all
@@ -33,10 +32,6 @@ int store_failed(struct store *st);
 /* Copies committed pages from the WAL to the database (passive: never
  * waits); automatic checkpoints are off. 0 or -1. */
 int store_checkpoint(struct store *st);
-/* Runs SQL without results; 0 or -1 (logged). */
-int store_exec(struct store *st, const char *sql);
-/* A cached prepared statement for sql (reset and cleared on each call). */
-sqlite3_stmt *store_stmt(struct store *st, const char *sql);
 
 /* ---- rows (strings are copies; free with the matching _free) ---- */
 

@@ -429,7 +429,7 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql)
     return s;
 }
 
-/* ---- row helpers for store_rows.c, store_admin.c and store_media.c ---- */
+/* ---- row helpers for the store_<table>.c files ---- */
 
 /* Logs the database's last error with the statement it came from; the
  * open transaction, if any, can no longer commit. */

@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "../../src/store_int.h"
 #include "bridge.h"
 #include "component.h"
 #include "conf.h"

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of store.c and store_rows.c on a temporary database: migrations
- * and the file's mode, accounts and the cascade of their deletion, contacts
- * and aliases, the message id map, the outbox heads, inbox, dedupe and early
- * statuses, and foreign keys. */
+/* Unit tests of store.c and the store_<table>.c files on a temporary database:
+ * migrations and the file's mode, accounts and the cascade of their deletion,
+ * contacts and aliases, the message id map, the outbox heads, inbox, dedupe and
+ * early statuses, and foreign keys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "../../src/store_int.h"
 #include "store.h"
 #include "util.h"
 
