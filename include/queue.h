@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Work-queue policy over the store: group commit per loop turn, which
+/* Work-queue policy over the store: which
  * outbox rows may go now (order per contact, a token bucket per account,
  * backoff and giving up), and the inbox's confirmation barrier (an XEP-0199
  * ping after each batch of stanzas). */
@@ -15,9 +15,6 @@ struct queue_ops {
      * follow for o->id. */
     void (*send)(const struct store_outbox *o, void *arg);
     void *arg;
-    /* The loop turn's transaction was committed (ok 1) or rolled back
-     * after a store error (ok 0); may be NULL. */
-    void (*committed)(int ok, void *arg);
 };
 
 void queue_init(struct store *st, long long throughput,
@@ -25,14 +22,8 @@ void queue_init(struct store *st, long long throughput,
 void queue_set_throughput(long long per_second);
 void queue_free(void);
 
-/* Opens the loop turn's transaction if none is open; it is committed (and
- * the queues run) once the current callbacks return. 0, or -1 when no
- * transaction could be opened. */
-int queue_begin(void);
-/* Commits the open transaction now; 0 or -1 (rolled back: a statement
- * failed, or the commit did). */
-int queue_flush(void);
-/* Runs the queues soon (after the current callback). */
+/* Runs the queues soon (after the current callback); they also run after
+ * every end of the store's turn transaction (store_txn_begin()). */
 void queue_kick(void);
 /* Shutting down: start no new network requests (rows stay queued). */
 void queue_hold(void);

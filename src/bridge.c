@@ -169,7 +169,8 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
             commands_on_message(st); /* to the gateway: a chat command */
         return;
     }
-    queue_begin(); /* the lookups too: one transaction per loop turn */
+    /* the lookups too: one transaction per loop turn */
+    store_txn_begin(bridge.st);
     bare = jid_bare(in.from);
     a = bare ? store_account_by_jid(bridge.st, bare) : NULL;
     if (a == NULL) {
@@ -239,7 +240,7 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
         bridge_reg_free(r);
         return;
     }
-    queue_begin();
+    store_txn_begin(bridge.st);
     id = store_account_upsert(bridge.st, r->jid, bridge.be->name, r->pnid,
                               r->token, res->info);
     if (id < 0) {
@@ -248,7 +249,7 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
                            "another user"
                          : "The gateway could not store the account",
                 r->arg);
-    } else if (queue_flush() < 0) {
+    } else if (store_txn_commit(bridge.st) < 0) {
         r->done("wait", "internal-server-error",
                 "The gateway could not store the account", r->arg);
     } else {
@@ -309,9 +310,9 @@ static int bridge_reg_remove(const char *jid, void *arg)
     if (a == NULL)
         return -1;
     roster_account_removed(a);
-    queue_begin();
+    store_txn_begin(bridge.st);
     store_account_delete(bridge.st, a->id);
-    queue_flush();
+    store_txn_commit(bridge.st);
     log_info("bridge: %s unregistered", jid);
     store_account_free(a);
     return 0;
@@ -361,9 +362,9 @@ static long long bridge_cmd_retry(const char *jid, void *arg)
         if (a == NULL)
             return 0;
     }
-    queue_begin();
+    store_txn_begin(bridge.st);
     n = store_outbox_requeue_failed(bridge.st, a ? a->id : 0);
-    if (queue_flush() < 0)
+    if (store_txn_commit(bridge.st) < 0)
         n = -1;
     log_info("bridge: %lld failed message(s) of %s queued again", n,
              jid ? jid : "every user");
@@ -411,12 +412,12 @@ int bridge_init(struct store *st, const struct conf *conf)
                                    bridge_on_state, roster_on_reply, NULL};
     struct register_ops r = {bridge_reg_lookup, bridge_reg_submit,
                              bridge_reg_remove, NULL};
-    struct queue_ops q = {.send = bridge_send,
-                          .committed = bridge_out_committed};
+    struct queue_ops q = {.send = bridge_send};
     struct commands_ops c = {bridge_cmd_register, bridge_cmd_unregister,
                              bridge_cmd_retry, NULL};
 
     bridge.st = st;
+    store_txn_hook(st, bridge_out_committed, NULL);
     bridge.be = net_backend_find(conf->network_backend);
     if (bridge.be == NULL || bridge.be->send == NULL) {
         log_error("bridge: network.backend '%s' is not available",

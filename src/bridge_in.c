@@ -416,7 +416,7 @@ static void bridge_webhook_post(const struct httpd_request *req,
         httpd_respond(res, 403, "text/plain", "signature rejected\n");
         return;
     }
-    if (queue_flush() < 0 || store_begin(bridge.st) < 0) {
+    if (store_txn_commit(bridge.st) < 0 || store_begin(bridge.st) < 0) {
         bridge_webhook_not_stored(req, res);
         return;
     }

@@ -201,7 +201,7 @@ void bridge_send_done(const struct net_result *r, void *arg)
     struct bridge_send *s = arg;
     char *text;
 
-    queue_begin();
+    store_txn_begin(bridge.st);
     switch (r->outcome) {
     case NET_OK:
         bridge_sent(s, r->id);
@@ -611,7 +611,7 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
 
     if (bridge_refuse(st, in))
         return;
-    if (queue_begin() < 0) {
+    if (store_txn_begin(bridge.st) < 0) {
         message_error_reply(st, "wait", "internal-server-error",
                             "The gateway could not store this message");
         return;

@@ -118,7 +118,7 @@ static struct {
     struct store *st;
     struct queue_ops ops;
     double rate;
-    int in_txn;
+    int in_pass; /* queue_pass() runs */
     struct queue_flight flight[QUEUE_MAX_INFLIGHT];
     int nflight;
     struct queue_bucket *buckets;
@@ -164,42 +164,13 @@ static void queue_checkpoint(evutil_socket_t fd, short what, void *arg)
     store_checkpoint(queue.st);
 }
 
-/* Commits the turn's transaction; a failure is reported upward so that
- * what it held (a user's message) is bounced, not silently lost. */
-static int queue_end(void)
+/* Every end of the turn's transaction (one of its writers', a webhook's
+ * flush) runs the queues: what it committed may go now. The pass's own
+ * commit does not. */
+static void queue_txn_ended(int ok, void *arg)
 {
-    int rc;
-
-    queue.in_txn = 0;
-    rc = store_commit(queue.st);
-    if (rc < 0)
-        log_error("queue: commit failed; this turn's work is rolled back");
-    if (queue.ops.committed != NULL)
-        queue.ops.committed(rc == 0, queue.ops.arg);
-    return rc;
-}
-
-static void queue_commit(void *arg)
-{
-    if (queue.in_txn)
-        queue_end();
-}
-
-int queue_begin(void)
-{
-    if (queue.in_txn)
-        return 0;
-    if (store_begin(queue.st) < 0)
-        return -1;
-    queue.in_txn = 1;
-    loop_defer(queue_commit, NULL);
-    queue_kick();
-    return 0;
-}
-
-int queue_flush(void)
-{
-    return queue.in_txn ? queue_end() : 0;
+    if (!queue.in_pass)
+        queue_kick();
 }
 
 void queue_kick(void)
@@ -377,7 +348,7 @@ void queue_out_done(long long id)
 {
     int i = queue_flight_find(id, 0);
 
-    queue_begin();
+    store_txn_begin(queue.st);
     store_outbox_delete(queue.st, id);
     if (i >= 0) {
         queue_bucket(queue.flight[i].account_id)->penalty = 0;
@@ -390,7 +361,7 @@ void queue_out_failed(long long id, const char *error)
 {
     int i = queue_flight_find(id, 0);
 
-    queue_begin();
+    store_txn_begin(queue.st);
     store_outbox_fail(queue.st, id, error ? error : "failed");
     if (i >= 0)
         queue_flight_remove(i);
@@ -420,7 +391,7 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
         return 0;
     f = queue.flight[i];
     queue_flight_remove(i);
-    queue_begin();
+    store_txn_begin(queue.st);
     if (f.attempts + 1 >= QUEUE_MAX_ATTEMPTS) {
         /* a message's row is kept for the Retry command */
         if (f.message_id != 0)
@@ -456,7 +427,7 @@ int queue_out_unknown(long long id, const char *error)
         return queue_out_retry(id, 0, 0, error);
     f = queue.flight[i];
     queue_flight_remove(i);
-    queue_begin();
+    store_txn_begin(queue.st);
     store_outbox_mark_unknown(queue.st, id, f.attempts + 1,
                               wall_ms() + queue_backoff_ms(f.attempts + 1),
                               error);
@@ -527,7 +498,7 @@ static void queue_ping_hold(const struct queue_ping *p)
 
     if (p == NULL)
         return;
-    queue_begin();
+    store_txn_begin(queue.st);
     for (i = 0; i < p->nrun; i++)
         store_inbox_hold(queue.st, p->run[i].first, p->run[i].last, wall_ms());
 }
@@ -549,7 +520,7 @@ static void queue_domain_retry(evutil_socket_t fd, short what, void *arg)
     long long n;
 
     d->blocked = 0;
-    queue_begin();
+    store_txn_begin(queue.st);
     n = store_inbox_unhold(queue.st, d->name);
     if (n > 0)
         log_info("queue: %lld held message(s) to %s sent again", n, d->name);
@@ -594,7 +565,7 @@ static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
         return; /* queue_xmpp_state(0) follows */
     }
     d->pings--;
-    queue_begin();
+    store_txn_begin(queue.st);
     if (reply == NULL) {
         queue_ping_timeout(p);
         queue_ping_free(p);
@@ -666,7 +637,7 @@ static int queue_in_send(const struct store_inbox *in, void *arg)
         d->open->d = d;
     }
     if (d->blocked || queue_ping_add(d->open, in->id, prev) < 0) {
-        queue_begin();
+        store_txn_begin(queue.st);
         store_inbox_hold(queue.st, in->id, in->id, wall_ms());
         /* too many runs wait for its ping: a breath, then again */
         queue_domain_block(d, QUEUE_BACKOFF_FIRST_MS);
@@ -698,7 +669,7 @@ void queue_in_bounced(long long account_id, const char *stanza_id,
 {
     int rc;
 
-    queue_begin();
+    store_txn_begin(queue.st);
     rc = store_inbox_bounce(queue.st, account_id, stanza_id, QUEUE_MAX_BOUNCES,
                             wall_ms());
     if (rc == 1)
@@ -727,7 +698,7 @@ static void queue_release_due(evutil_socket_t fd, short what, void *arg)
     struct queue_release *r = arg;
     long long n;
 
-    queue_begin();
+    store_txn_begin(queue.st);
     n = store_inbox_release(queue.st, r->account_id);
     if (n > 0) {
         log_info("queue: %lld held message(s) of account %lld sent again", n,
@@ -827,8 +798,8 @@ static void queue_pass(void *arg)
 {
     if (queue.timer == NULL)
         return; /* queue_free() ran: shutting down */
-    if (queue.in_txn)
-        queue_commit(NULL);
+    queue.in_pass = 1;
+    store_txn_commit(queue.st);
     /* everything that commits (the turn's transaction, a webhook's) kicks
      * the queue: a checkpoint follows a little later, once */
     if (!evtimer_pending(queue.checkpoint, NULL))
@@ -837,18 +808,18 @@ static void queue_pass(void *arg)
      * sends, and may write (a row that fails at once): in one transaction
      * rather than one implicit transaction per statement. Requests start
      * only for rows committed before it. */
-    if (store_begin(queue.st) == 0)
-        queue.in_txn = 1;
+    store_txn_begin(queue.st);
     queue_out_pass();
     queue_in_pass();
-    queue_commit(NULL);
+    store_txn_commit(queue.st);
+    queue.in_pass = 0;
 }
 
 /* Hourly: forget dedupe keys past their expiry, and statuses of messages
  * that were never ours (sent from the phone or another app). */
 static void queue_housekeep(evutil_socket_t fd, short what, void *arg)
 {
-    queue_flush();
+    store_txn_commit(queue.st);
     store_seen_expire(queue.st, now_s());
     store_early_status_expire(queue.st, now_s() - QUEUE_EARLY_STATUS_TTL_S);
     store_outbox_expire_failed(queue.st, now_s() - QUEUE_FAILED_TTL_S);
@@ -862,6 +833,7 @@ void queue_init(struct store *st, long long throughput,
 
     queue.st = st;
     queue.ops = *ops;
+    store_txn_hook(st, queue_txn_ended, NULL);
     queue.rate = (double)throughput;
     queue.timer = event_new(loop_base(), -1, 0, queue_on_timer, NULL);
     queue.housekeeping = event_new(loop_base(), -1, 0, queue_housekeep, NULL);
@@ -889,7 +861,7 @@ void queue_free(void)
     struct queue_bucket *b;
     struct queue_domain *d;
 
-    queue_flush();
+    store_txn_commit(queue.st);
     while (queue.releases != NULL) /* held rows stay held: a restart keeps */
         queue_release_free(queue.releases); /* them for the next presence */
     while ((b = queue.buckets) != NULL) {
