@@ -406,13 +406,35 @@ static void bridge_on_state(int connected, void *arg)
         roster_broadcast(1);
 }
 
+/* Writes an inbox row's stanza (stamp: with the time it was stored). */
+static void bridge_inbox_write(const struct store_inbox *in, int stamp,
+                               void *arg)
+{
+    char *delayed = NULL;
+
+    if (stamp)
+        delayed =
+            message_add_delay(in->stanza, component_jid(), in->created / 1000);
+    if (delayed != NULL)
+        component_send_raw(delayed, strlen(delayed));
+    else
+        component_send_raw(in->stanza, strlen(in->stanza));
+    free(delayed);
+}
+
 int bridge_init(struct store *st, const struct conf *conf)
 {
     struct component_handlers h = {bridge_on_message, roster_on_presence,
                                    bridge_on_state, roster_on_reply, NULL};
     struct register_ops r = {bridge_reg_lookup, bridge_reg_submit,
                              bridge_reg_remove, NULL};
-    struct queue_ops q = {.send = bridge_send};
+    struct queue_ops q = {.send = bridge_send,
+                          .write = bridge_inbox_write,
+                          .ping = component_ping,
+                          .ask_ready = component_ask_ready,
+                          .probe = component_probe,
+                          .backlog = component_send_queue_len,
+                          .server_domain = component_server_domain};
     struct commands_ops c = {bridge_cmd_register, bridge_cmd_unregister,
                              bridge_cmd_retry, NULL};
 

@@ -14,11 +14,9 @@
 #include <event2/event.h>
 #include <openssl/rand.h>
 
-#include "component.h"
 #include "jid.h"
 #include "log.h"
 #include "loop.h"
-#include "message.h"
 #include "metrics.h"
 #include "queue.h"
 #include "store.h"
@@ -551,22 +549,23 @@ static void queue_ping_timeout(struct queue_ping *p)
 
 static void queue_ping_send(struct queue_domain *d);
 
-/* The answer to a barrier ping, or NULL: a disconnect (the rows go again
- * after the reconnect) or no answer in time (the rows are held). */
-static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
+/* How a barrier ping ended (queue_ops.ping): answered (1), no answer in
+ * time (0: the rows are held) or a disconnect (-1: the rows go again after
+ * the reconnect). */
+static void queue_ping_done(int rc, void *arg)
 {
     struct queue_ping *p = arg;
     struct queue_domain *d = p->d;
     long long now = wall_ms();
     int i;
 
-    if (reply == NULL && !component_connected()) {
+    if (rc < 0) {
         queue_ping_free(p);
         return; /* queue_xmpp_state(0) follows */
     }
     d->pings--;
     store_txn_begin(queue.st);
-    if (reply == NULL) {
+    if (rc == 0) {
         queue_ping_timeout(p);
         queue_ping_free(p);
         return;
@@ -589,35 +588,13 @@ static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
  * the domain keep their order). Waits while d has its most pings out. */
 static void queue_ping_send(struct queue_domain *d)
 {
-    xmpp_stanza_t *iq, *ping;
     struct queue_ping *p = d->open;
 
     if (p == NULL || d->pings >= QUEUE_DOMAIN_PINGS)
         return;
     d->open = NULL;
-    iq = xmpp_iq_new(component_ctx(), "get", NULL);
-    ping = xmpp_stanza_new(component_ctx());
-    xmpp_stanza_set_name(ping, "ping");
-    xmpp_stanza_set_ns(ping, "urn:xmpp:ping");
-    xmpp_stanza_add_child_ex(iq, ping, 0);
-    xmpp_stanza_set_to(iq, d->name);
     d->pings++;
-    component_send_iq_timeout(iq, queue.ping_timeout_ms, queue_ping_done, p);
-    xmpp_stanza_release(iq);
-}
-
-static void queue_in_write(const struct store_inbox *in)
-{
-    char *delayed = NULL;
-
-    if (wall_ms() - in->created > QUEUE_DELAY_AFTER_MS)
-        delayed =
-            message_add_delay(in->stanza, component_jid(), in->created / 1000);
-    if (delayed != NULL)
-        component_send_raw(delayed, strlen(delayed));
-    else
-        component_send_raw(in->stanza, strlen(in->stanza));
-    free(delayed);
+    queue.ops.ping(d->name, queue.ping_timeout_ms, queue_ping_done, p);
 }
 
 /* One fetched row: written, and added to its domain's next ping; or held
@@ -630,7 +607,7 @@ static int queue_in_send(const struct store_inbox *in, void *arg)
 
     queue.inbox_sent = in->id;
     if (jid_domain(in->recipient, domain, sizeof(domain)) < 0)
-        snprintf(domain, sizeof(domain), "%s", component_server_domain());
+        snprintf(domain, sizeof(domain), "%s", queue.ops.server_domain());
     d = queue_domain(domain);
     if (d->open == NULL && !d->blocked) {
         d->open = xcalloc(1, sizeof(*d->open));
@@ -643,7 +620,8 @@ static int queue_in_send(const struct store_inbox *in, void *arg)
         queue_domain_block(d, QUEUE_BACKOFF_FIRST_MS);
         return 0;
     }
-    queue_in_write(in);
+    queue.ops.write(in, wall_ms() - in->created > QUEUE_DELAY_AFTER_MS,
+                    queue.ops.arg);
     return 0;
 }
 
@@ -653,7 +631,7 @@ static void queue_in_pass(void)
     long long before;
 
     while (queue.xmpp_up && queue.ready &&
-           component_send_queue_len() < QUEUE_XMPP_QUEUE_HIGH) {
+           queue.ops.backlog() < QUEUE_XMPP_QUEUE_HIGH) {
         before = queue.inbox_sent;
         store_inbox_fetch(queue.st, queue.inbox_sent, QUEUE_INBOX_BATCH,
                           queue_in_send, NULL);
@@ -724,30 +702,22 @@ void queue_in_release(long long account_id)
 }
 
 /* Asks the server for the presence of a user with held messages: an
- * online user's answer releases them (roster_on_presence()). */
+ * online user's answer releases them (queue_in_release()). */
 static void queue_probe(const char *jid, void *arg)
 {
-    xmpp_stanza_t *p = xmpp_presence_new(component_ctx());
-
-    xmpp_stanza_set_type(p, "probe");
-    xmpp_stanza_set_from(p, component_jid());
-    xmpp_stanza_set_to(p, jid);
-    component_send(p);
-    xmpp_stanza_release(p);
+    queue.ops.probe(jid);
 }
 
 static void queue_ready_probe(void);
 
-/* The server's answer to the disco#info after a connect: a result means
- * it runs its modules (offline storage among them), not only the
- * component port; anything else is asked again a little later. */
-static void queue_ready_done(xmpp_stanza_t *reply, void *arg)
+/* The server's answer to the readiness query after a connect (1: it runs
+ * its modules, offline storage among them, not only the component port);
+ * anything else is asked again a little later. */
+static void queue_ready_done(int rc, void *arg)
 {
-    const char *type = reply ? xmpp_stanza_get_type(reply) : NULL;
-
-    if (!queue.xmpp_up || (reply == NULL && !component_connected()))
+    if (!queue.xmpp_up || rc < 0)
         return;
-    if (type != NULL && strcmp(type, "result") == 0) {
+    if (rc == 1) {
         queue.ready = 1;
         queue_kick();
         return;
@@ -757,14 +727,7 @@ static void queue_ready_done(xmpp_stanza_t *reply, void *arg)
 
 static void queue_ready_probe(void)
 {
-    xmpp_stanza_t *iq = xmpp_iq_new(component_ctx(), "get", NULL);
-
-    xmpp_stanza_set_ns(component_elem(iq, "query", NULL),
-                       "http://jabber.org/protocol/disco#info");
-    xmpp_stanza_set_to(iq, component_server_domain());
-    component_send_iq_timeout(iq, queue.ping_timeout_ms, queue_ready_done,
-                              NULL);
-    xmpp_stanza_release(iq);
+    queue.ops.ask_ready(queue.ping_timeout_ms, queue_ready_done, NULL);
 }
 
 static void queue_ready_again(evutil_socket_t fd, short what, void *arg)
