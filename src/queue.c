@@ -4,8 +4,10 @@
  * bucket and a few of the slots (fewer still for files), so no user's
  * slow transfers hold up another's messages; failures back off
  * exponentially with jitter, and a send of unknown outcome goes once more.
- * Inbox: stanzas are written in id order and a ping after each batch proves the
- * server read them; only then are the rows deleted. */
+ * Inbox: stanzas are written in id order and a barrier ping per recipient
+ * domain after each batch proves the server read them; only then are the
+ * rows confirmed. The XMPP side (writing, pinging) is given in queue_ops;
+ * transactions are the store's (store_txn_begin()). */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
