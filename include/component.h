@@ -61,6 +61,22 @@ void component_send_iq_timeout(xmpp_stanza_t *iq, long long timeout_ms,
                                component_reply_fn cb, void *arg);
 /* The same with a timeout of a minute. */
 void component_send_iq(xmpp_stanza_t *iq, component_reply_fn cb, void *arg);
+/* How a question to the server ended: 1 answered, 0 no answer in time
+ * (still connected), -1 the stream went down. */
+typedef void (*component_done_fn)(int rc, void *arg);
+/* Sends an XEP-0199 ping to domain; done(rc, arg) follows once, 1 for any
+ * reply from domain. Its answer proves the server read everything written
+ * before it (the stream and the route to the domain keep their order): the
+ * inbox's confirmation barrier. */
+void component_ping(const char *domain, long long timeout_ms,
+                    component_done_fn done, void *arg);
+/* Asks the server's domain for disco#info: done(1, arg) when it answers
+ * with a result (it runs its modules, offline storage among them, not only
+ * the component port), 0 for an error or no answer. */
+void component_ask_ready(long long timeout_ms, component_done_fn done,
+                         void *arg);
+/* Sends a presence probe from the gateway to jid. */
+void component_probe(const char *jid);
 /* The domain of the XMPP server the component is attached to: the
  * component's JID less its first label (gw.example.org: example.org). */
 const char *component_server_domain(void);

@@ -1,18 +1,26 @@
 /* SPDX-License-Identifier: MIT */
-/* Work-queue policy over the store: group commit per loop turn, which
- * outbox rows may go now (order per contact, a token bucket per account,
- * backoff and giving up), and the inbox's confirmation barrier (an XEP-0199
- * ping after each batch of stanzas). */
+/* Work-queue policy over the store: which outbox rows may go now (order
+ * per contact, a token bucket per account, backoff and giving up), and
+ * which inbox rows: a barrier ping (the XMPP side's, through struct
+ * queue_ops) after each batch of stanzas, per recipient domain, with holds
+ * and backoff for domains that do not answer. */
 #ifndef FERRY_QUEUE_H
 #define FERRY_QUEUE_H
 
 struct store;
+struct store_inbox;
 struct store_outbox;
 
 /* What an outbox row asks of the queue (struct queue_ops' row_flags). */
 #define QUEUE_ROW_SLOW 1 /* may take long (a file): within the slots' share */
 #define QUEUE_ROW_UNPACED 2 /* spends no token of the account's bucket */
 
+/* How a question to the XMPP server ended: 1 answered, 0 no answer in
+ * time, -1 the stream went down (as component_done_fn). */
+typedef void (*queue_done_fn)(int rc, void *arg);
+
+/* What the queue asks of the sides it schedules for (the bridge wires them;
+ * the XMPP ones are the component's). */
 struct queue_ops {
     /* Starts the network request for an outbox row. Exactly one of
      * queue_out_done(), queue_out_failed() or queue_out_retry() must
@@ -20,10 +28,22 @@ struct queue_ops {
     void (*send)(const struct store_outbox *o, void *arg);
     /* QUEUE_ROW_* flags of a row; NULL: none for every row. */
     int (*row_flags)(const struct store_outbox *o, void *arg);
+    /* Writes an inbox row's stanza to the XMPP stream, with an XEP-0203
+     * delay stamp when stamp is 1 (it waited). */
+    void (*write)(const struct store_inbox *in, int stamp, void *arg);
     void *arg;
-    /* The loop turn's transaction was committed (ok 1) or rolled back
-     * after a store error (ok 0); may be NULL. */
-    void (*committed)(int ok, void *arg);
+    /* The barrier: an XEP-0199 ping to domain whose answer proves the
+     * server read every stanza written to the stream before it. */
+    void (*ping)(const char *domain, long long timeout_ms, queue_done_fn done,
+                 void *done_arg);
+    /* After each connect: done(1) once the server runs its modules. */
+    void (*ask_ready)(long long timeout_ms, queue_done_fn done, void *done_arg);
+    /* Asks the server for the presence of jid (a user with held rows). */
+    void (*probe)(const char *jid);
+    /* Stanzas waiting to be written to the XMPP stream. */
+    int (*backlog)(void);
+    /* The XMPP server's domain (for a recipient without a readable one). */
+    const char *(*server_domain)(void);
 };
 
 void queue_init(struct store *st, long long throughput,
@@ -31,14 +51,8 @@ void queue_init(struct store *st, long long throughput,
 void queue_set_throughput(long long per_second);
 void queue_free(void);
 
-/* Opens the loop turn's transaction if none is open; it is committed (and
- * the queues run) once the current callbacks return. 0, or -1 when no
- * transaction could be opened. */
-int queue_begin(void);
-/* Commits the open transaction now; 0 or -1 (rolled back: a statement
- * failed, or the commit did). */
-int queue_flush(void);
-/* Runs the queues soon (after the current callback). */
+/* Runs the queues soon (after the current callback); they also run after
+ * every end of the store's turn transaction (store_txn_begin()). */
 void queue_kick(void);
 /* Shutting down: start no new network requests (rows stay queued). */
 void queue_hold(void);

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The SQLite store: opening with the right pragmas, migrations keyed on
- * PRAGMA user_version, transactions and prepared statements (store.c), and
- * the rows of every table (store_rows.c). */
+ * PRAGMA user_version and transactions (store.c), and the rows of every
+ * table (store_accounts.c, store_contacts.c, store_messages.c,
+ * store_outbox.c, store_inbox.c, store_seen.c, store_admin.c,
+ * store_media.c). SQLite itself stays inside the store (store_int.h). */
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
-
-#include <sqlite3.h>
 
 struct store;
 
@@ -19,11 +19,39 @@ int store_schema_version(void);
 int store_user_version(struct store *st);
 /* 1 when the database answers a trivial query. */
 int store_healthy(struct store *st);
-sqlite3 *store_db(struct store *st);
 
-/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK); 0 or -1. Once a
- * statement of the open transaction failed, store_commit() rolls it all
- * back and returns -1: a transaction is never committed in part. */
+/* ---- the loop turn's transaction (group commit) ----
+ * Everything written in one turn of the loop shares one transaction: the
+ * first store_txn_begin() of the turn opens it, and it is committed once
+ * the turn's callbacks have run (or at store_txn_commit()). Its end is
+ * reported to the hooks (every end) and to the calls that asked for it
+ * with store_txn_after() (that end only): ok is 1 when it committed, 0 when
+ * it was rolled back (a statement or the commit failed), so that what it
+ * held is reported to its sender, never silently lost. Work that may only
+ * be answered once its rows are committed (a webhook's 200, a stanza's
+ * confirmation) registers with store_txn_after(). */
+typedef void (*store_txn_fn)(int ok, void *arg);
+
+/* Opens the turn's transaction unless it is open; 0, or -1 when none
+ * could be opened. */
+int store_txn_begin(struct store *st);
+/* Commits the turn's transaction now, if open; 0 or -1 (rolled back). The
+ * next store_txn_begin() opens another. */
+int store_txn_commit(struct store *st);
+/* 1 when the turn's transaction is open. */
+int store_txn_open(struct store *st);
+/* fn(ok, arg) runs at the end of every turn's transaction, after the
+ * store_txn_after() calls, in the order the hooks were set. */
+void store_txn_hook(struct store *st, store_txn_fn fn, void *arg);
+/* fn(ok, arg) runs once, when the open turn's transaction ends (the same
+ * fn and arg asked twice run once); -1 when none is open. Calls still
+ * waiting when the store closes are dropped. */
+int store_txn_after(struct store *st, store_txn_fn fn, void *arg);
+
+/* A transaction of its own, outside the turn's (BEGIN IMMEDIATE / COMMIT /
+ * ROLLBACK); 0 or -1. Once a statement of the open transaction failed,
+ * store_commit() rolls it all back and returns -1: a transaction is never
+ * committed in part. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
@@ -33,10 +61,6 @@ int store_failed(struct store *st);
 /* Copies committed pages from the WAL to the database (passive: never
  * waits); automatic checkpoints are off. 0 or -1. */
 int store_checkpoint(struct store *st);
-/* Runs SQL without results; 0 or -1 (logged). */
-int store_exec(struct store *st, const char *sql);
-/* A cached prepared statement for sql (reset and cleared on each call). */
-sqlite3_stmt *store_stmt(struct store *st, const char *sql);
 
 /* ---- rows (strings are copies; free with the matching _free) ---- */
 

@@ -140,7 +140,8 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
             commands_on_message(st); /* to the gateway: a chat command */
         return;
     }
-    queue_begin(); /* the lookups too: one transaction per loop turn */
+    store_txn_begin(
+        bridge_store()); /* the lookups too: one transaction per loop turn */
     bare = jid_bare(in.from);
     a = bare ? store_account_by_jid(bridge_store(), bare) : NULL;
     if (a == NULL) {
@@ -211,7 +212,7 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
         bridge_reg_free(r);
         return;
     }
-    queue_begin();
+    store_txn_begin(bridge_store());
     id = store_account_upsert(bridge_store(), r->jid, be->name,
                               res->account->id, res->account->token, res->info);
     if (id < 0) {
@@ -219,7 +220,7 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
                 id == -2 ? be->login_form->taken
                          : "The gateway could not store the account",
                 r->arg);
-    } else if (queue_flush() < 0) {
+    } else if (store_txn_commit(bridge_store()) < 0) {
         r->done("wait", "internal-server-error",
                 "The gateway could not store the account", r->arg);
     } else {
@@ -274,9 +275,9 @@ static int bridge_reg_remove(const char *jid, void *arg)
     if (a == NULL)
         return -1;
     roster_account_removed(a);
-    queue_begin();
+    store_txn_begin(bridge_store());
     store_account_delete(bridge_store(), a->id);
-    queue_flush();
+    store_txn_commit(bridge_store());
     log_info("bridge: %s unregistered", jid);
     store_account_free(a);
     return 0;
@@ -326,9 +327,9 @@ static long long bridge_cmd_retry(const char *jid, void *arg)
         if (a == NULL)
             return 0;
     }
-    queue_begin();
+    store_txn_begin(bridge_store());
     n = store_outbox_requeue_failed(bridge_store(), a ? a->id : 0);
-    if (queue_flush() < 0)
+    if (store_txn_commit(bridge_store()) < 0)
         n = -1;
     log_info("bridge: %lld failed message(s) of %s queued again", n,
              jid ? jid : "every user");
@@ -376,6 +377,22 @@ static void bridge_on_state(int connected, void *arg)
         roster_broadcast(1);
 }
 
+/* Writes an inbox row's stanza (stamp: with the time it was stored). */
+static void bridge_inbox_write(const struct store_inbox *in, int stamp,
+                               void *arg)
+{
+    char *delayed = NULL;
+
+    if (stamp)
+        delayed =
+            message_add_delay(in->stanza, component_jid(), in->created / 1000);
+    if (delayed != NULL)
+        component_send_raw(delayed, strlen(delayed));
+    else
+        component_send_raw(in->stanza, strlen(in->stanza));
+    free(delayed);
+}
+
 int bridge_init(struct store *st, const struct conf *conf)
 {
     static const struct component_handlers h = {
@@ -392,7 +409,12 @@ int bridge_init(struct store *st, const struct conf *conf)
     static const struct queue_ops q = {
         .send = bridge_send,
         .row_flags = bridge_row_flags,
-        .committed = bridge_out_committed,
+        .write = bridge_inbox_write,
+        .ping = component_ping,
+        .ask_ready = component_ask_ready,
+        .probe = component_probe,
+        .backlog = component_send_queue_len,
+        .server_domain = component_server_domain,
     };
     struct commands_ops c = {
         .register_account = bridge_cmd_register,
@@ -410,6 +432,7 @@ int bridge_init(struct store *st, const struct conf *conf)
     register_init(conf, &r);
     commands_init(st, conf, &c);
     queue_init(st, be->throughput(), &q);
+    store_txn_hook(st, bridge_out_committed, NULL);
     bridge_media_order_start();
     component_set_handlers(&h);
     bridge_webhook_path = xasprintf("/webhook/%s", be->name);

@@ -403,7 +403,8 @@ static void bridge_webhook_post(const struct httpd_request *req,
         httpd_respond(res, 403, "text/plain", "signature rejected\n");
         return;
     }
-    if (queue_flush() < 0 || store_begin(bridge_store()) < 0) {
+    if (store_txn_commit(bridge_store()) < 0 ||
+        store_begin(bridge_store()) < 0) {
         bridge_webhook_not_stored(req, res);
         return;
     }

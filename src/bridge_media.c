@@ -178,7 +178,7 @@ static void bridge_fetch_notice(const struct bridge_fetch *f, const char *why)
                   bridge_fetch_noun(f->kind), f->filename ? " (" : "",
                   f->filename ? f->filename : "", f->filename ? ")" : "", why);
 
-    queue_begin();
+    store_txn_begin(bridge_store());
     bridge_fetch_deliver(f, message_chat_xml(f->from, f->to, f->wamid, text));
     log_info("bridge: %s %s not passed on: %s", f->kind, f->wamid, why);
     free(text);
@@ -219,7 +219,7 @@ static void bridge_fetch_published(const char *url, const char *error,
         return;
     }
     o.oob_url = url;
-    queue_begin();
+    store_txn_begin(bridge_store());
     bridge_fetch_deliver(f, message_build(&o));
     queue_out_done(f->outbox_id);
     log_debug("bridge: %s %s delivered as a link", f->kind, f->wamid);
@@ -336,7 +336,7 @@ static void bridge_media_order_due(evutil_socket_t fd, short what, void *arg)
 {
     long long n;
 
-    if (queue_begin() == 0) {
+    if (store_txn_begin(bridge_store()) == 0) {
         n = store_inbox_slot_expire(bridge_store(),
                                     wall_ms() - BRIDGE_FILE_WAIT_MS);
         if (n > 0)

@@ -337,7 +337,7 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
 
     if (bridge_refuse(st, in))
         return;
-    if (queue_begin() < 0) {
+    if (store_txn_begin(bridge_store()) < 0) {
         message_error_reply(st, "wait", "internal-server-error",
                             "The gateway could not store this message");
         return;

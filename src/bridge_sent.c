@@ -150,7 +150,7 @@ void bridge_send_done(const struct net_result *r, void *arg)
     struct bridge_send *s = arg;
     char *text;
 
-    queue_begin();
+    store_txn_begin(bridge_store());
     switch (r->outcome) {
     case NET_OK:
         bridge_sent(s, r->id);

@@ -777,6 +777,92 @@ void component_send_iq(xmpp_stanza_t *iq, component_reply_fn cb, void *arg)
     component_send_iq_timeout(iq, COMPONENT_IQ_TIMEOUT_MS, cb, arg);
 }
 
+/* ---- questions whose answer only matters as an outcome ---- */
+
+/* Who waits for the outcome of a ping or a readiness query. */
+struct component_ask {
+    component_done_fn done;
+    void *arg;
+};
+
+static struct component_ask *component_ask_new(component_done_fn done,
+                                               void *arg)
+{
+    struct component_ask *a = xcalloc(1, sizeof(*a));
+
+    a->done = done;
+    a->arg = arg;
+    return a;
+}
+
+/* The outcome of a question without an answer: -1 when the stream went
+ * down, else 0 (no answer in time). */
+static int component_ask_lost(void)
+{
+    return component_connected() ? 0 : -1;
+}
+
+static void component_ping_reply(xmpp_stanza_t *reply, void *arg)
+{
+    struct component_ask *a = arg;
+    component_done_fn done = a->done;
+    void *done_arg = a->arg;
+
+    free(a);
+    done(reply != NULL ? 1 : component_ask_lost(), done_arg);
+}
+
+void component_ping(const char *domain, long long timeout_ms,
+                    component_done_fn done, void *arg)
+{
+    xmpp_stanza_t *iq = xmpp_iq_new(comp.ctx, "get", NULL);
+
+    component_elem(iq, "ping", "urn:xmpp:ping");
+    xmpp_stanza_set_to(iq, domain);
+    component_send_iq_timeout(iq, timeout_ms, component_ping_reply,
+                              component_ask_new(done, arg));
+    xmpp_stanza_release(iq);
+}
+
+static void component_ready_reply(xmpp_stanza_t *reply, void *arg)
+{
+    struct component_ask *a = arg;
+    component_done_fn done = a->done;
+    void *done_arg = a->arg;
+    const char *type = reply ? xmpp_stanza_get_type(reply) : NULL;
+    int rc;
+
+    free(a);
+    if (reply == NULL)
+        rc = component_ask_lost();
+    else
+        rc = type != NULL && strcmp(type, "result") == 0;
+    done(rc, done_arg);
+}
+
+void component_ask_ready(long long timeout_ms, component_done_fn done,
+                         void *arg)
+{
+    xmpp_stanza_t *iq = xmpp_iq_new(comp.ctx, "get", NULL);
+
+    component_elem(iq, "query", "http://jabber.org/protocol/disco#info");
+    xmpp_stanza_set_to(iq, component_server_domain());
+    component_send_iq_timeout(iq, timeout_ms, component_ready_reply,
+                              component_ask_new(done, arg));
+    xmpp_stanza_release(iq);
+}
+
+void component_probe(const char *jid)
+{
+    xmpp_stanza_t *p = xmpp_presence_new(comp.ctx);
+
+    xmpp_stanza_set_type(p, "probe");
+    xmpp_stanza_set_from(p, comp.jid);
+    xmpp_stanza_set_to(p, jid);
+    component_send(p);
+    xmpp_stanza_release(p);
+}
+
 /* A reply skeleton to req: name, type, id, and from/to swapped. */
 static xmpp_stanza_t *component_reply_new(xmpp_stanza_t *req, const char *type)
 {

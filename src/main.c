@@ -111,7 +111,7 @@ static void ferry_drain(evutil_socket_t fd, short what, void *arg)
         log_warn("%d request(s) to the network still in flight: they are "
                  "made again after the restart",
                  http_inflight() - http_inflight_no_repeat());
-    queue_flush();
+    store_txn_commit(ferry.store);
     bridge_stop();
     component_stop(ferry_stopped, NULL);
 }
@@ -297,7 +297,7 @@ static void ferry_shutdown(void)
 {
     httpd_stop();
     http_cancel_all(); /* their rows stay queued: sent after a restart */
-    queue_flush();
+    store_txn_commit(ferry.store);
     bridge_free();
     media_free();
     roster_free();

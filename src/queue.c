@@ -4,8 +4,10 @@
  * bucket and a few of the slots (fewer still for files), so no user's
  * slow transfers hold up another's messages; failures back off
  * exponentially with jitter, and a send of unknown outcome goes once more.
- * Inbox: stanzas are written in id order and a ping after each batch proves the
- * server read them; only then are the rows deleted. */
+ * Inbox: stanzas are written in id order and a barrier ping per recipient
+ * domain after each batch proves the server read them; only then are the
+ * rows confirmed. The XMPP side (writing, pinging) is given in queue_ops;
+ * transactions are the store's (store_txn_begin()). */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,11 +16,9 @@
 #include <event2/event.h>
 #include <openssl/rand.h>
 
-#include "component.h"
 #include "jid.h"
 #include "log.h"
 #include "loop.h"
-#include "message.h"
 #include "metrics.h"
 #include "queue.h"
 #include "store.h"
@@ -118,7 +118,7 @@ static struct {
     struct store *st;
     struct queue_ops ops;
     double rate;
-    int in_txn;
+    int in_pass; /* queue_pass() runs */
     struct queue_flight flight[QUEUE_MAX_INFLIGHT];
     int nflight;
     struct queue_bucket *buckets;
@@ -164,42 +164,13 @@ static void queue_checkpoint(evutil_socket_t fd, short what, void *arg)
     store_checkpoint(queue.st);
 }
 
-/* Commits the turn's transaction; a failure is reported upward so that
- * what it held (a user's message) is bounced, not silently lost. */
-static int queue_end(void)
+/* Every end of the turn's transaction (one of its writers', a webhook's
+ * flush) runs the queues: what it committed may go now. The pass's own
+ * commit does not. */
+static void queue_txn_ended(int ok, void *arg)
 {
-    int rc;
-
-    queue.in_txn = 0;
-    rc = store_commit(queue.st);
-    if (rc < 0)
-        log_error("queue: commit failed; this turn's work is rolled back");
-    if (queue.ops.committed != NULL)
-        queue.ops.committed(rc == 0, queue.ops.arg);
-    return rc;
-}
-
-static void queue_commit(void *arg)
-{
-    if (queue.in_txn)
-        queue_end();
-}
-
-int queue_begin(void)
-{
-    if (queue.in_txn)
-        return 0;
-    if (store_begin(queue.st) < 0)
-        return -1;
-    queue.in_txn = 1;
-    loop_defer(queue_commit, NULL);
-    queue_kick();
-    return 0;
-}
-
-int queue_flush(void)
-{
-    return queue.in_txn ? queue_end() : 0;
+    if (!queue.in_pass)
+        queue_kick();
 }
 
 void queue_kick(void)
@@ -377,7 +348,7 @@ void queue_out_done(long long id)
 {
     int i = queue_flight_find(id, 0);
 
-    queue_begin();
+    store_txn_begin(queue.st);
     store_outbox_delete(queue.st, id);
     if (i >= 0) {
         queue_bucket(queue.flight[i].account_id)->penalty = 0;
@@ -390,7 +361,7 @@ void queue_out_failed(long long id, const char *error)
 {
     int i = queue_flight_find(id, 0);
 
-    queue_begin();
+    store_txn_begin(queue.st);
     store_outbox_fail(queue.st, id, error ? error : "failed");
     if (i >= 0)
         queue_flight_remove(i);
@@ -420,7 +391,7 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
         return 0;
     f = queue.flight[i];
     queue_flight_remove(i);
-    queue_begin();
+    store_txn_begin(queue.st);
     if (f.attempts + 1 >= QUEUE_MAX_ATTEMPTS) {
         /* a message's row is kept for the Retry command */
         if (f.message_id != 0)
@@ -456,7 +427,7 @@ int queue_out_unknown(long long id, const char *error)
         return queue_out_retry(id, 0, 0, error);
     f = queue.flight[i];
     queue_flight_remove(i);
-    queue_begin();
+    store_txn_begin(queue.st);
     store_outbox_mark_unknown(queue.st, id, f.attempts + 1,
                               wall_ms() + queue_backoff_ms(f.attempts + 1),
                               error);
@@ -527,7 +498,7 @@ static void queue_ping_hold(const struct queue_ping *p)
 
     if (p == NULL)
         return;
-    queue_begin();
+    store_txn_begin(queue.st);
     for (i = 0; i < p->nrun; i++)
         store_inbox_hold(queue.st, p->run[i].first, p->run[i].last, wall_ms());
 }
@@ -549,7 +520,7 @@ static void queue_domain_retry(evutil_socket_t fd, short what, void *arg)
     long long n;
 
     d->blocked = 0;
-    queue_begin();
+    store_txn_begin(queue.st);
     n = store_inbox_unhold(queue.st, d->name);
     if (n > 0)
         log_info("queue: %lld held message(s) to %s sent again", n, d->name);
@@ -580,22 +551,23 @@ static void queue_ping_timeout(struct queue_ping *p)
 
 static void queue_ping_send(struct queue_domain *d);
 
-/* The answer to a barrier ping, or NULL: a disconnect (the rows go again
- * after the reconnect) or no answer in time (the rows are held). */
-static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
+/* How a barrier ping ended (queue_ops.ping): answered (1), no answer in
+ * time (0: the rows are held) or a disconnect (-1: the rows go again after
+ * the reconnect). */
+static void queue_ping_done(int rc, void *arg)
 {
     struct queue_ping *p = arg;
     struct queue_domain *d = p->d;
     long long now = wall_ms();
     int i;
 
-    if (reply == NULL && !component_connected()) {
+    if (rc < 0) {
         queue_ping_free(p);
         return; /* queue_xmpp_state(0) follows */
     }
     d->pings--;
-    queue_begin();
-    if (reply == NULL) {
+    store_txn_begin(queue.st);
+    if (rc == 0) {
         queue_ping_timeout(p);
         queue_ping_free(p);
         return;
@@ -618,35 +590,13 @@ static void queue_ping_done(xmpp_stanza_t *reply, void *arg)
  * the domain keep their order). Waits while d has its most pings out. */
 static void queue_ping_send(struct queue_domain *d)
 {
-    xmpp_stanza_t *iq, *ping;
     struct queue_ping *p = d->open;
 
     if (p == NULL || d->pings >= QUEUE_DOMAIN_PINGS)
         return;
     d->open = NULL;
-    iq = xmpp_iq_new(component_ctx(), "get", NULL);
-    ping = xmpp_stanza_new(component_ctx());
-    xmpp_stanza_set_name(ping, "ping");
-    xmpp_stanza_set_ns(ping, "urn:xmpp:ping");
-    xmpp_stanza_add_child_ex(iq, ping, 0);
-    xmpp_stanza_set_to(iq, d->name);
     d->pings++;
-    component_send_iq_timeout(iq, queue.ping_timeout_ms, queue_ping_done, p);
-    xmpp_stanza_release(iq);
-}
-
-static void queue_in_write(const struct store_inbox *in)
-{
-    char *delayed = NULL;
-
-    if (wall_ms() - in->created > QUEUE_DELAY_AFTER_MS)
-        delayed =
-            message_add_delay(in->stanza, component_jid(), in->created / 1000);
-    if (delayed != NULL)
-        component_send_raw(delayed, strlen(delayed));
-    else
-        component_send_raw(in->stanza, strlen(in->stanza));
-    free(delayed);
+    queue.ops.ping(d->name, queue.ping_timeout_ms, queue_ping_done, p);
 }
 
 /* One fetched row: written, and added to its domain's next ping; or held
@@ -659,20 +609,21 @@ static int queue_in_send(const struct store_inbox *in, void *arg)
 
     queue.inbox_sent = in->id;
     if (jid_domain(in->recipient, domain, sizeof(domain)) < 0)
-        snprintf(domain, sizeof(domain), "%s", component_server_domain());
+        snprintf(domain, sizeof(domain), "%s", queue.ops.server_domain());
     d = queue_domain(domain);
     if (d->open == NULL && !d->blocked) {
         d->open = xcalloc(1, sizeof(*d->open));
         d->open->d = d;
     }
     if (d->blocked || queue_ping_add(d->open, in->id, prev) < 0) {
-        queue_begin();
+        store_txn_begin(queue.st);
         store_inbox_hold(queue.st, in->id, in->id, wall_ms());
         /* too many runs wait for its ping: a breath, then again */
         queue_domain_block(d, QUEUE_BACKOFF_FIRST_MS);
         return 0;
     }
-    queue_in_write(in);
+    queue.ops.write(in, wall_ms() - in->created > QUEUE_DELAY_AFTER_MS,
+                    queue.ops.arg);
     return 0;
 }
 
@@ -682,7 +633,7 @@ static void queue_in_pass(void)
     long long before;
 
     while (queue.xmpp_up && queue.ready &&
-           component_send_queue_len() < QUEUE_XMPP_QUEUE_HIGH) {
+           queue.ops.backlog() < QUEUE_XMPP_QUEUE_HIGH) {
         before = queue.inbox_sent;
         store_inbox_fetch(queue.st, queue.inbox_sent, QUEUE_INBOX_BATCH,
                           queue_in_send, NULL);
@@ -698,7 +649,7 @@ void queue_in_bounced(long long account_id, const char *stanza_id,
 {
     int rc;
 
-    queue_begin();
+    store_txn_begin(queue.st);
     rc = store_inbox_bounce(queue.st, account_id, stanza_id, QUEUE_MAX_BOUNCES,
                             wall_ms());
     if (rc == 1)
@@ -727,7 +678,7 @@ static void queue_release_due(evutil_socket_t fd, short what, void *arg)
     struct queue_release *r = arg;
     long long n;
 
-    queue_begin();
+    store_txn_begin(queue.st);
     n = store_inbox_release(queue.st, r->account_id);
     if (n > 0) {
         log_info("queue: %lld held message(s) of account %lld sent again", n,
@@ -753,30 +704,22 @@ void queue_in_release(long long account_id)
 }
 
 /* Asks the server for the presence of a user with held messages: an
- * online user's answer releases them (roster_on_presence()). */
+ * online user's answer releases them (queue_in_release()). */
 static void queue_probe(const char *jid, void *arg)
 {
-    xmpp_stanza_t *p = xmpp_presence_new(component_ctx());
-
-    xmpp_stanza_set_type(p, "probe");
-    xmpp_stanza_set_from(p, component_jid());
-    xmpp_stanza_set_to(p, jid);
-    component_send(p);
-    xmpp_stanza_release(p);
+    queue.ops.probe(jid);
 }
 
 static void queue_ready_probe(void);
 
-/* The server's answer to the disco#info after a connect: a result means
- * it runs its modules (offline storage among them), not only the
- * component port; anything else is asked again a little later. */
-static void queue_ready_done(xmpp_stanza_t *reply, void *arg)
+/* The server's answer to the readiness query after a connect (1: it runs
+ * its modules, offline storage among them, not only the component port);
+ * anything else is asked again a little later. */
+static void queue_ready_done(int rc, void *arg)
 {
-    const char *type = reply ? xmpp_stanza_get_type(reply) : NULL;
-
-    if (!queue.xmpp_up || (reply == NULL && !component_connected()))
+    if (!queue.xmpp_up || rc < 0)
         return;
-    if (type != NULL && strcmp(type, "result") == 0) {
+    if (rc == 1) {
         queue.ready = 1;
         queue_kick();
         return;
@@ -786,14 +729,7 @@ static void queue_ready_done(xmpp_stanza_t *reply, void *arg)
 
 static void queue_ready_probe(void)
 {
-    xmpp_stanza_t *iq = xmpp_iq_new(component_ctx(), "get", NULL);
-
-    xmpp_stanza_set_ns(component_elem(iq, "query", NULL),
-                       "http://jabber.org/protocol/disco#info");
-    xmpp_stanza_set_to(iq, component_server_domain());
-    component_send_iq_timeout(iq, queue.ping_timeout_ms, queue_ready_done,
-                              NULL);
-    xmpp_stanza_release(iq);
+    queue.ops.ask_ready(queue.ping_timeout_ms, queue_ready_done, NULL);
 }
 
 static void queue_ready_again(evutil_socket_t fd, short what, void *arg)
@@ -827,8 +763,8 @@ static void queue_pass(void *arg)
 {
     if (queue.timer == NULL)
         return; /* queue_free() ran: shutting down */
-    if (queue.in_txn)
-        queue_commit(NULL);
+    queue.in_pass = 1;
+    store_txn_commit(queue.st);
     /* everything that commits (the turn's transaction, a webhook's) kicks
      * the queue: a checkpoint follows a little later, once */
     if (!evtimer_pending(queue.checkpoint, NULL))
@@ -837,18 +773,18 @@ static void queue_pass(void *arg)
      * sends, and may write (a row that fails at once): in one transaction
      * rather than one implicit transaction per statement. Requests start
      * only for rows committed before it. */
-    if (store_begin(queue.st) == 0)
-        queue.in_txn = 1;
+    store_txn_begin(queue.st);
     queue_out_pass();
     queue_in_pass();
-    queue_commit(NULL);
+    store_txn_commit(queue.st);
+    queue.in_pass = 0;
 }
 
 /* Hourly: forget dedupe keys past their expiry, and statuses of messages
  * that were never ours (sent from the phone or another app). */
 static void queue_housekeep(evutil_socket_t fd, short what, void *arg)
 {
-    queue_flush();
+    store_txn_commit(queue.st);
     store_seen_expire(queue.st, now_s());
     store_early_status_expire(queue.st, now_s() - QUEUE_EARLY_STATUS_TTL_S);
     store_outbox_expire_failed(queue.st, now_s() - QUEUE_FAILED_TTL_S);
@@ -862,6 +798,7 @@ void queue_init(struct store *st, long long throughput,
 
     queue.st = st;
     queue.ops = *ops;
+    store_txn_hook(st, queue_txn_ended, NULL);
     queue.rate = (double)throughput;
     queue.timer = event_new(loop_base(), -1, 0, queue_on_timer, NULL);
     queue.housekeeping = event_new(loop_base(), -1, 0, queue_housekeep, NULL);
@@ -889,7 +826,7 @@ void queue_free(void)
     struct queue_bucket *b;
     struct queue_domain *d;
 
-    queue_flush();
+    store_txn_commit(queue.st);
     while (queue.releases != NULL) /* held rows stay held: a restart keeps */
         queue_release_free(queue.releases); /* them for the next presence */
     while ((b = queue.buckets) != NULL) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The SQLite handle: pragmas (WAL, foreign keys, busy timeout), the file's
- * mode, schema migrations and a small cache of prepared statements. */
+ * mode, schema migrations, a small cache of prepared statements, and
+ * transactions: the loop turn's (group commit) with what waits for it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 #include "store.h"
 #include "store_int.h"
 #include "util.h"
@@ -16,6 +18,14 @@
 #define STORE_STMT_CACHE 128
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_WAL_LIMIT (16 * 1024 * 1024) /* bytes kept after a checkpoint */
+#define STORE_TXN_HOOKS 4
+
+/* A function to call when the loop turn's transaction ends. */
+struct store_txn_call {
+    store_txn_fn fn;
+    void *arg;
+    struct store_txn_call *next;
+};
 
 struct store_cached {
     const char *sql; /* compared by address: callers pass literals */
@@ -28,6 +38,10 @@ struct store {
     int ncache;
     int in_txn; /* between store_begin() and store_commit()/_rollback() */
     int failed; /* a statement of the open transaction failed */
+    int turn;   /* the open transaction is the loop turn's */
+    struct store_txn_call hooks[STORE_TXN_HOOKS]; /* at every end */
+    int nhooks;
+    struct store_txn_call *after, **after_tail; /* at the next end, once */
 };
 
 /* Migration N takes the schema from version N to N + 1. */
@@ -305,6 +319,7 @@ struct store *store_open(const char *path, const char *synchronous)
     if (store_create_private(path) < 0)
         return NULL;
     st = xcalloc(1, sizeof(*st));
+    st->after_tail = &st->after;
     old = umask(077); /* the -wal and -shm files too */
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
@@ -324,12 +339,25 @@ struct store *store_open(const char *path, const char *synchronous)
     return st;
 }
 
+/* Drops the calls waiting for the turn's transaction, uncalled. */
+static void store_txn_forget(struct store *st)
+{
+    struct store_txn_call *c;
+
+    while ((c = st->after) != NULL) {
+        st->after = c->next;
+        free(c);
+    }
+    st->after_tail = &st->after;
+}
+
 void store_close(struct store *st)
 {
     int i;
 
     if (st == NULL)
         return;
+    store_txn_forget(st);
     for (i = 0; i < st->ncache; i++)
         sqlite3_finalize(st->cache[i].stmt);
     sqlite3_close(st->db);
@@ -405,6 +433,87 @@ void store_rollback(struct store *st)
     st->failed = 0;
 }
 
+/* ---- the loop turn's transaction (group commit) ---- */
+
+static void store_txn_turn_over(void *arg)
+{
+    store_txn_commit(arg);
+}
+
+int store_txn_begin(struct store *st)
+{
+    if (st->turn)
+        return 0;
+    if (store_begin(st) < 0)
+        return -1;
+    st->turn = 1;
+    loop_defer(store_txn_turn_over, st);
+    return 0;
+}
+
+/* The turn's transaction ended: the calls waiting for it, in the order they
+ * asked, then the hooks. They may open the next one. */
+static void store_txn_ended(struct store *st, int ok)
+{
+    struct store_txn_call *c = st->after, *next;
+    int i;
+
+    st->after = NULL;
+    st->after_tail = &st->after;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        c->fn(ok, c->arg);
+        free(c);
+    }
+    for (i = 0; i < st->nhooks; i++)
+        st->hooks[i].fn(ok, st->hooks[i].arg);
+}
+
+int store_txn_commit(struct store *st)
+{
+    int rc;
+
+    if (!st->turn)
+        return 0;
+    st->turn = 0;
+    rc = store_commit(st);
+    if (rc < 0)
+        log_error("store: commit failed; this turn's work is rolled back");
+    store_txn_ended(st, rc == 0);
+    return rc;
+}
+
+int store_txn_open(struct store *st)
+{
+    return st->turn;
+}
+
+void store_txn_hook(struct store *st, store_txn_fn fn, void *arg)
+{
+    if (st->nhooks == STORE_TXN_HOOKS)
+        fatal("store: too many transaction hooks (raise STORE_TXN_HOOKS)");
+    st->hooks[st->nhooks].fn = fn;
+    st->hooks[st->nhooks].arg = arg;
+    st->nhooks++;
+}
+
+int store_txn_after(struct store *st, store_txn_fn fn, void *arg)
+{
+    struct store_txn_call *c;
+
+    if (!st->turn)
+        return -1;
+    for (c = st->after; c != NULL; c = c->next)
+        if (c->fn == fn && c->arg == arg)
+            return 0;
+    c = xcalloc(1, sizeof(*c));
+    c->fn = fn;
+    c->arg = arg;
+    *st->after_tail = c;
+    st->after_tail = &c->next;
+    return 0;
+}
+
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)
 {
     sqlite3_stmt *s;
@@ -433,7 +542,7 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql)
     return s;
 }
 
-/* ---- row helpers for store_rows.c, store_admin.c and store_media.c ---- */
+/* ---- row helpers for the store_<table>.c files ---- */
 
 /* Logs the database's last error with the statement it came from; the
  * open transaction, if any, can no longer commit. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Row helpers shared by the store's files (store.c defines them; the rows
- * are in store_rows.c, store_admin.c and store_media.c). Not for the rest
- * of ferry: it goes through include/store.h. */
+/* The SQLite handle and row helpers shared by the store's files (store.c
+ * defines them; the rows are in store_<table>.c). Not for the rest of
+ * ferry, which goes through include/store.h; the unit tests use it. */
 #ifndef FERRY_STORE_INT_H
 #define FERRY_STORE_INT_H
 
@@ -13,6 +13,12 @@ struct store;
 
 /* Builds one row struct from the current row of a statement. */
 typedef void *(*store_read_fn)(sqlite3_stmt *s);
+
+sqlite3 *store_db(struct store *st);
+/* Runs SQL without results; 0 or -1 (logged). */
+int store_exec(struct store *st, const char *sql);
+/* A cached prepared statement for sql (reset and cleared on each call). */
+sqlite3_stmt *store_stmt(struct store *st, const char *sql);
 
 /* Logs the database's last error with the statement it came from. */
 void store_log_stmt(struct store *st, sqlite3_stmt *s);

@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "../../src/store_int.h"
 #include "bridge.h"
 #include "component.h"
 #include "conf.h"
@@ -532,7 +533,7 @@ void fuzz_ferry_reset(void)
     long long acc, paused, cid;
     int created;
 
-    queue_flush();
+    store_txn_commit(fz.st);
     if (store_exec(fz.st, "BEGIN; DELETE FROM early_status; DELETE FROM seen;"
                           " DELETE FROM inbox; DELETE FROM outbox;"
                           " DELETE FROM message; DELETE FROM alias;"

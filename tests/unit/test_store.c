@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of store.c and store_rows.c on a temporary database: migrations
- * and the file's mode, accounts and the cascade of their deletion, contacts
- * and aliases, the message id map, the outbox heads, inbox, dedupe and early
- * statuses, and foreign keys. */
+/* Unit tests of store.c and the store_<table>.c files on a temporary database:
+ * migrations and the file's mode, accounts and the cascade of their deletion,
+ * contacts and aliases, the message id map, the outbox heads, inbox, dedupe and
+ * early statuses, and foreign keys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "../../src/store_int.h"
+#include "loop.h"
 #include "store.h"
 #include "util.h"
 
@@ -848,6 +850,105 @@ static void test_txn_failed_rolls_back(void **state)
     free(big);
 }
 
+/* What the turn's transaction reported: ends seen by a hook and by calls
+ * registered with store_txn_after(), in order ('h', 'a', 'b'), with ok. */
+struct txn_log {
+    char who[16];
+    int ok[16];
+    int n;
+};
+
+static void test_txn_note(struct txn_log *l, char who, int ok)
+{
+    assert_true(l->n < 16);
+    l->who[l->n] = who;
+    l->ok[l->n++] = ok;
+}
+
+static void test_txn_hook_fn(int ok, void *arg)
+{
+    test_txn_note(arg, 'h', ok);
+}
+
+static void test_txn_a(int ok, void *arg)
+{
+    test_txn_note(arg, 'a', ok);
+}
+
+static void test_txn_b(int ok, void *arg)
+{
+    test_txn_note(arg, 'b', ok);
+}
+
+/* The loop turn's transaction: one per turn, committed when the turn's
+ * callbacks have run; the calls that asked for its end run once (twice
+ * asked, once run), before the hooks, which run at every end. */
+static void test_txn_turn(void **state)
+{
+    struct fixture *f = *state;
+    struct txn_log l = {.n = 0};
+    long long c = test_contact(f, f->acc, "4915100000001");
+
+    loop_init();
+    store_txn_hook(f->st, test_txn_hook_fn, &l);
+    assert_int_equal(store_txn_after(f->st, test_txn_a, &l), -1);
+    assert_int_equal(store_txn_begin(f->st), 0);
+    assert_int_equal(store_txn_open(f->st), 1);
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "read", "{}") > 0);
+    assert_int_equal(store_txn_begin(f->st), 0); /* the same one */
+    assert_int_equal(store_txn_after(f->st, test_txn_a, &l), 0);
+    assert_int_equal(store_txn_after(f->st, test_txn_b, &l), 0);
+    assert_int_equal(store_txn_after(f->st, test_txn_a, &l), 0);
+    assert_int_equal(l.n, 0);
+    /* the turn ends: the deferred commit runs */
+    event_base_loop(loop_base(), EVLOOP_NONBLOCK);
+    assert_int_equal(store_txn_open(f->st), 0);
+    assert_int_equal(l.n, 3);
+    assert_memory_equal(l.who, "abh", 3);
+    assert_true(l.ok[0] && l.ok[1] && l.ok[2]);
+    assert_int_equal(store_outbox_count(f->st), 1);
+    /* committed at once; the turn's deferred commit then finds none */
+    assert_int_equal(store_txn_begin(f->st), 0);
+    assert_int_equal(store_txn_after(f->st, test_txn_b, &l), 0);
+    assert_int_equal(store_txn_commit(f->st), 0);
+    assert_int_equal(store_txn_commit(f->st), 0);
+    loop_free();
+    assert_int_equal(l.n, 5);
+    assert_memory_equal(l.who + 3, "bh", 2);
+}
+
+/* A turn whose statement failed is rolled back as a whole, and its end is
+ * reported as such (its sender learns of it). */
+static void test_txn_turn_failed(void **state)
+{
+    struct fixture *f = *state;
+    struct txn_log l = {.n = 0};
+    char *big = test_big_stanza();
+    long long c = test_contact(f, f->acc, "4915100000001");
+
+    loop_init();
+    store_txn_hook(f->st, test_txn_hook_fn, &l);
+    test_store_full(f);
+    assert_int_equal(store_txn_begin(f->st), 0);
+    assert_int_equal(store_txn_after(f->st, test_txn_a, &l), 0);
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "read", "{}") > 0);
+    assert_true(store_inbox_add(f->st, f->acc, "a@example.org", big, "x") < 0);
+    assert_int_equal(store_txn_commit(f->st), -1);
+    assert_int_equal(l.n, 2);
+    assert_memory_equal(l.who, "ah", 2);
+    assert_false(l.ok[0] || l.ok[1]);
+    assert_int_equal(store_outbox_count(f->st), 0);
+    /* the next turn starts clean */
+    assert_int_equal(store_txn_begin(f->st), 0);
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "read", "{}") > 0);
+    assert_int_equal(store_txn_commit(f->st), 0);
+    assert_int_equal(store_outbox_count(f->st), 1);
+    assert_int_equal(l.n, 3);
+    assert_true(l.ok[2]);
+    loop_free();
+    free(big);
+}
+
 /* FERRY_TEST_MAX_PAGES caps the database (tests/e2e/README.md); a value
  * that is not a number refuses to open. */
 static void test_max_pages_knob(void **state)
@@ -1244,6 +1345,10 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_stats, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_failed, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_txn_turn, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_txn_turn_failed, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_txn_failed_rolls_back, test_setup,
                                         test_teardown),

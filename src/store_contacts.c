@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/* The contact rows of each account and their aliases (old or other
+ * network ids that reach the same contact).
+ * Static SQL with bound parameters only; every string read is copied. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_int.h"
+#include "util.h"
+
+/* ---- contacts ---- */
+
+#define STORE_CONTACT_COLS                                                     \
+    "id, account_id, network_id, localpart, name, subscription, "              \
+    "last_in_network_id, last_in_at"
+
+static void *store_contact_read(sqlite3_stmt *s)
+{
+    struct store_contact *c = xcalloc(1, sizeof(*c));
+
+    c->id = sqlite3_column_int64(s, 0);
+    c->account_id = sqlite3_column_int64(s, 1);
+    c->network_id = store_col_text(s, 2);
+    c->localpart = store_col_text(s, 3);
+    c->name = store_col_text(s, 4);
+    c->subscription = store_col_text(s, 5);
+    c->last_in_network_id = store_col_text(s, 6);
+    c->last_in_at = sqlite3_column_int64(s, 7);
+    return c;
+}
+
+void store_contact_free(struct store_contact *c)
+{
+    if (c == NULL)
+        return;
+    free(c->network_id);
+    free(c->localpart);
+    free(c->name);
+    free(c->subscription);
+    free(c->last_in_network_id);
+    free(c);
+}
+
+/* The id of the contact with network_id, its own or an alias; 0 when
+ * none, -1 on error. */
+static long long store_contact_resolve(struct store *st, long long account_id,
+                                       const char *network_id)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT coalesce("
+                       "(SELECT id FROM contact WHERE account_id = ?1"
+                       " AND network_id = ?2),"
+                       "(SELECT contact_id FROM alias WHERE account_id = ?1"
+                       " AND network_id = ?2))");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_bind_text(s, 2, network_id);
+    return store_int(st, s, 0);
+}
+
+/* The contact with network_id, found directly or through an alias. */
+struct store_contact *store_contact_get(struct store *st, long long account_id,
+                                        const char *network_id)
+{
+    long long id = store_contact_resolve(st, account_id, network_id);
+
+    return id > 0 ? store_contact_by_id(st, id) : NULL;
+}
+
+struct store_contact *store_contact_by_id(struct store *st, long long id)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_CONTACT_COLS
+                                     " FROM contact WHERE id = ?1");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, id);
+    return store_one(st, s, store_contact_read);
+}
+
+static long long store_contact_insert(struct store *st, long long account_id,
+                                      const char *network_id,
+                                      const char *localpart, const char *name)
+{
+    sqlite3_stmt *s = store_stmt(st, "INSERT INTO contact (account_id,"
+                                     " network_id, localpart, name, created)"
+                                     " VALUES (?1, ?2, ?3, ?4, ?5)");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_bind_text(s, 2, network_id);
+    store_bind_text(s, 3, localpart);
+    store_bind_text(s, 4, name);
+    sqlite3_bind_int64(s, 5, now_s());
+    return store_insert(st, s);
+}
+
+static int store_contact_set_name(struct store *st, long long id,
+                                  const char *name)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE contact SET name = ?2"
+                                     " WHERE id = ?1 AND name IS NOT ?2");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_bind_text(s, 2, name);
+    return store_run(st, s);
+}
+
+/* Finds (also through an alias) or creates the contact; its id. */
+long long store_contact_ensure(struct store *st, long long account_id,
+                               const char *network_id, const char *localpart,
+                               const char *name, int *created)
+{
+    long long id = store_contact_resolve(st, account_id, network_id);
+
+    if (created != NULL)
+        *created = 0;
+    if (id < 0)
+        return -1;
+    if (id == 0) {
+        id = store_contact_insert(st, account_id, network_id, localpart, name);
+        if (id > 0 && created != NULL)
+            *created = 1;
+        return id;
+    }
+    if (name != NULL && store_contact_set_name(st, id, name) < 0)
+        return -1;
+    return id;
+}
+
+int store_contact_set_subscription(struct store *st, long long id,
+                                   const char *subscription)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "UPDATE contact SET subscription = ?2 WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_bind_text(s, 2, subscription);
+    return store_run(st, s);
+}
+
+int store_contact_set_last_in(struct store *st, long long id,
+                              const char *network_id, long long ts)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE contact SET"
+                                     " last_in_network_id = ?2,"
+                                     " last_in_at = ?3 WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_bind_text(s, 2, network_id);
+    sqlite3_bind_int64(s, 3, ts);
+    return store_run(st, s);
+}
+
+/* Calls fn for every contact of the account until fn returns non-zero. */
+int store_contact_foreach(struct store *st, long long account_id,
+                          int (*fn)(const struct store_contact *c, void *arg),
+                          void *arg)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " STORE_CONTACT_COLS
+                                     " FROM contact WHERE account_id = ?1"
+                                     " ORDER BY id");
+    void **rows;
+    size_t n, i;
+    int rc, stop = 0;
+
+    if (s != NULL)
+        sqlite3_bind_int64(s, 1, account_id);
+    rc = store_all(st, s, store_contact_read, SIZE_MAX, &rows, &n);
+    for (i = 0; i < n; i++) {
+        if (rc == 0 && stop == 0)
+            stop = fn(rows[i], arg);
+        store_contact_free(rows[i]);
+    }
+    free(rows);
+    return rc;
+}
+
+int store_contact_renumber(struct store *st, long long contact_id,
+                           const char *new_network_id)
+{
+    struct store_contact *c = store_contact_by_id(st, contact_id);
+    sqlite3_stmt *s;
+    int rc = -1;
+
+    if (c == NULL)
+        return -1;
+    if (strcmp(c->network_id, new_network_id) == 0) {
+        store_contact_free(c);
+        return 0;
+    }
+    s = store_stmt(st, "DELETE FROM alias WHERE account_id = ?1"
+                       " AND network_id = ?2");
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, c->account_id);
+        store_bind_text(s, 2, new_network_id);
+        rc = store_run(st, s);
+    }
+    s = rc < 0 ? NULL
+               : store_stmt(st, "UPDATE contact SET network_id = ?2"
+                                " WHERE id = ?1");
+    rc = -1;
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, contact_id);
+        store_bind_text(s, 2, new_network_id);
+        rc = store_run(st, s);
+    }
+    if (rc == 0)
+        rc = store_alias_add(st, c->account_id, c->network_id, contact_id);
+    store_contact_free(c);
+    return rc;
+}
+
+/* Points network_id at contact_id, which must belong to account_id. */
+int store_alias_add(struct store *st, long long account_id,
+                    const char *network_id, long long contact_id)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "INSERT INTO alias (account_id, network_id, contact_id)"
+                       " SELECT ?1, ?2, id FROM contact WHERE id = ?3"
+                       " AND account_id = ?1"
+                       " ON CONFLICT (account_id, network_id) DO UPDATE SET"
+                       " contact_id = excluded.contact_id");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_bind_text(s, 2, network_id);
+    sqlite3_bind_int64(s, 3, contact_id);
+    if (store_run(st, s) < 0)
+        return -1;
+    if (sqlite3_changes(store_db(st)) == 0) {
+        log_error("store: alias for contact %lld, not one of account %lld",
+                  contact_id, account_id);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of queue.c's inbox on a temporary database, with the XMPP side
+ * (struct queue_ops) faked: rows are written in id order and each domain's
+ * rows are closed by a barrier ping to that domain; an answer confirms them
+ * (rows with content stay, confirmed), no answer in time holds them, a
+ * disconnect sends them again after the reconnect. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "loop.h"
+#include "queue.h"
+#include "store.h"
+#include "util.h"
+
+#define TEST_MAX 16
+
+/* A barrier ping the queue asked for, not answered yet. */
+struct test_ping {
+    char domain[64];
+    queue_done_fn done;
+    void *arg;
+};
+
+/* What the fake XMPP side saw. */
+static struct {
+    char written[TEST_MAX][64]; /* recipients, in write order */
+    int nwritten;
+    struct test_ping ping[TEST_MAX];
+    int nping;
+} fake;
+
+static void fake_send(const struct store_outbox *o, void *arg)
+{
+    fail_msg("no outbox row was queued");
+}
+
+static void fake_write(const struct store_inbox *in, int stamp, void *arg)
+{
+    assert_true(fake.nwritten < TEST_MAX);
+    snprintf(fake.written[fake.nwritten++], sizeof(fake.written[0]), "%s",
+             in->recipient);
+}
+
+static void fake_ping(const char *domain, long long timeout_ms,
+                      queue_done_fn done, void *done_arg)
+{
+    struct test_ping *p = &fake.ping[fake.nping++];
+
+    assert_true(fake.nping <= TEST_MAX);
+    snprintf(p->domain, sizeof(p->domain), "%s", domain);
+    p->done = done;
+    p->arg = done_arg;
+}
+
+static void fake_ask_ready(long long timeout_ms, queue_done_fn done,
+                           void *done_arg)
+{
+    done(1, done_arg);
+}
+
+static void fake_probe(const char *jid)
+{
+}
+
+static int fake_backlog(void)
+{
+    return 0;
+}
+
+static const char *fake_server_domain(void)
+{
+    return "example.org";
+}
+
+struct fixture {
+    char dir[64];
+    char path[96];
+    struct store *st;
+};
+
+static int test_setup(void **state)
+{
+    struct fixture *f = xcalloc(1, sizeof(*f));
+    struct queue_ops ops = {.send = fake_send,
+                            .write = fake_write,
+                            .ping = fake_ping,
+                            .ask_ready = fake_ask_ready,
+                            .probe = fake_probe,
+                            .backlog = fake_backlog,
+                            .server_domain = fake_server_domain};
+
+    memset(&fake, 0, sizeof(fake));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ferry-queue-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/ferry.db", f->dir);
+    f->st = store_open(f->path, "normal");
+    assert_non_null(f->st);
+    loop_init();
+    queue_init(f->st, 80, &ops);
+    *state = f;
+    return 0;
+}
+
+static void test_unlink(const char *path, const char *suffix)
+{
+    char *p = xasprintf("%s%s", path, suffix);
+
+    unlink(p);
+    free(p);
+}
+
+static int test_teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    queue_free();
+    loop_free();
+    store_close(f->st);
+    test_unlink(f->path, "");
+    test_unlink(f->path, "-wal");
+    test_unlink(f->path, "-shm");
+    assert_int_equal(rmdir(f->dir), 0);
+    free(f);
+    return 0;
+}
+
+/* Runs what the loop has ready (the deferred calls), without waiting. */
+static void test_turn(void)
+{
+    event_base_loop(loop_base(), EVLOOP_NONBLOCK);
+}
+
+/* The rows of three recipients of two domains, then a connect: all are
+ * written in id order, and each domain gets one ping. */
+static void test_connect(struct fixture *f)
+{
+    assert_int_equal(store_txn_begin(f->st), 0);
+    assert_true(store_inbox_add(f->st, 0, "alice@example.org",
+                                "<message id='m1'/>", "m1") > 0);
+    assert_true(store_inbox_add(f->st, 0, "bob@other.org", "<message id='m2'/>",
+                                "m2") > 0);
+    assert_true(store_inbox_add(f->st, 0, "carol@example.org", "<presence/>",
+                                NULL) > 0);
+    test_turn(); /* committed; the queue is not connected yet */
+    assert_int_equal(fake.nwritten, 0);
+    queue_xmpp_state(1);
+    test_turn();
+    assert_int_equal(fake.nwritten, 3);
+    assert_string_equal(fake.written[0], "alice@example.org");
+    assert_string_equal(fake.written[1], "bob@other.org");
+    assert_string_equal(fake.written[2], "carol@example.org");
+    assert_int_equal(fake.nping, 2);
+}
+
+/* The ping to domain, which must have been asked for. */
+static struct test_ping *test_ping_to(const char *domain)
+{
+    int i;
+
+    for (i = 0; i < fake.nping; i++)
+        if (strcmp(fake.ping[i].domain, domain) == 0)
+            return &fake.ping[i];
+    fail_msg("no ping to %s", domain);
+    return NULL;
+}
+
+/* An answer confirms only its domain's rows; no answer in time holds the
+ * other domain's. */
+static void test_queue_barrier(void **state)
+{
+    struct fixture *f = *state;
+    struct test_ping *p;
+
+    test_connect(f);
+    assert_int_equal(store_inbox_count(f->st), 3);
+    p = test_ping_to("example.org");
+    p->done(1, p->arg);
+    test_turn();
+    assert_int_equal(store_inbox_count(f->st), 1); /* bob's */
+    assert_int_equal(store_inbox_held(f->st), 0);
+    p = test_ping_to("other.org");
+    p->done(0, p->arg);
+    test_turn();
+    assert_int_equal(store_inbox_count(f->st), 0);
+    assert_int_equal(store_inbox_held(f->st), 1);
+    assert_int_equal(fake.nwritten, 3); /* held: not written again yet */
+}
+
+/* A disconnect confirms nothing: after the reconnect every row goes
+ * again, with a new ping per domain. */
+static void test_queue_disconnect(void **state)
+{
+    struct fixture *f = *state;
+    struct test_ping *p;
+
+    test_connect(f);
+    p = test_ping_to("example.org");
+    queue_xmpp_state(0);
+    p->done(-1, p->arg);
+    p = test_ping_to("other.org");
+    p->done(-1, p->arg);
+    test_turn();
+    assert_int_equal(store_inbox_count(f->st), 3);
+    queue_xmpp_state(1);
+    test_turn();
+    assert_int_equal(fake.nwritten, 6);
+    assert_int_equal(fake.nping, 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_queue_barrier, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_queue_disconnect, test_setup,
+                                        test_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
