@@ -132,6 +132,8 @@ step() {
 cmd_test() {
     local rc=0
     deps
+    step "layers (includes against docs/design.md's module map)" \
+        $PY tests/check_layers.py
     say "format check"
     (cd "$top" && clang-format --dry-run --Werror src/*.c include/*.h tests/unit/*.c) || FAILED=$((FAILED + 1))
     build "$top/build/werror" --enable-werror
