@@ -329,6 +329,15 @@ static char *jid_local_encode(const char *id, size_t n, enum jid_kind k)
     return jid_escape(id);
 }
 
+/* 1 when s has an ASCII capital letter. */
+static int jid_has_upper(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            return 1;
+    return 0;
+}
+
 enum jid_kind jid_kind_of(const char *network_id)
 {
     size_t n = network_id ? strlen(network_id) : 0;
@@ -338,9 +347,11 @@ enum jid_kind jid_kind_of(const char *network_id)
 
     if (k != JID_KIND_OTHER)
         return k;
-    /* an escaped id must come back as itself, not as a phone or group */
+    /* an escaped id must come back as itself, not as a phone or group,
+     * and be canonical: a server folds a localpart's case, so an id with
+     * capitals would not come back the same */
     local = jid_escape(network_id);
-    same = strlen(local) <= JID_PART_MAX &&
+    same = strlen(local) <= JID_PART_MAX && !jid_has_upper(local) &&
            (local[0] != '+' || !jid_digits_ok(local + 1, strlen(local) - 1)) &&
            !jid_group_ok(local, strlen(local));
     back = same ? jid_unescape(local) : NULL;

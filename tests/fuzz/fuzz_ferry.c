@@ -30,8 +30,10 @@
 #include "httpd.h"
 #include "log.h"
 #include "loop.h"
+#include "media.h"
 #include "net.h"
 #include "queue.h"
+#include "roster.h"
 #include "store.h"
 #include "util.h"
 
@@ -473,8 +475,14 @@ void fuzz_ferry_up(void)
         abort();
     loop_init();
     http_init();
-    component_init(fz.conf);
+    if (net_open(fz.conf) == NULL)
+        abort();
+    component_init(fz.conf); /* in main.c's order */
     disco_init(fz.conf);
+    roster_init(fz.st);
+    roster_reconfigure(fz.conf);
+    if (media_init(fz.conf, fz.st) < 0)
+        abort();
     if (bridge_init(fz.st, fz.conf) < 0)
         abort();
     httpd_route("/graph/", fuzz_graph, NULL, FUZZ_GRAPH_BODY);

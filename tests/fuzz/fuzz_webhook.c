@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fuzz_ferry.h"
+#include "../../src/net_cloudapi.h"
 #include "net.h"
 #include "util.h"
 
