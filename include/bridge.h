@@ -5,11 +5,13 @@
 #define FERRY_BRIDGE_H
 
 struct conf;
+struct net_backend;
 struct store;
 
 /* Wires the component, registration, roster, queue and the back end's
- * webhook route together. 0 or -1 (unknown back end). */
-int bridge_init(struct store *st, const struct conf *conf);
+ * webhook route together, on the back end net_open() gave. 0. */
+int bridge_init(struct store *st, const struct conf *conf,
+                const struct net_backend *be);
 void bridge_reconfigure(const struct conf *conf);
 /* Shutdown: unavailable presence from the gateway and every contact. */
 void bridge_stop(void);

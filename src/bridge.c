@@ -393,7 +393,8 @@ static void bridge_inbox_write(const struct store_inbox *in, int stamp,
     free(delayed);
 }
 
-int bridge_init(struct store *st, const struct conf *conf)
+int bridge_init(struct store *st, const struct conf *conf,
+                const struct net_backend *be)
 {
     static const struct component_handlers h = {
         .message = bridge_on_message,
@@ -421,11 +422,7 @@ int bridge_init(struct store *st, const struct conf *conf)
         .unregister = bridge_cmd_unregister,
         .retry_failed = bridge_cmd_retry,
     };
-    /* net_open() in main checked and configured it */
-    const struct net_backend *be = net_backend_find(conf->network_backend);
 
-    if (be == NULL)
-        return -1;
     r.form = c.form = be->login_form;
     bridge_core_init(st, be);
     bridge_advertise(&be->caps);

@@ -61,13 +61,13 @@ static void usage(void)
     exit(2);
 }
 
-/* GET /health: whether the component is connected and the store answers. */
 /* util.c's end on exhaustion, through the log. */
 static void ferry_die(const char *msg)
 {
     fatal("%s", msg);
 }
 
+/* GET /health: whether the component is connected and the store answers. */
 static void ferry_health(const struct httpd_request *req,
                          struct httpd_response *res, void *arg)
 {
@@ -257,6 +257,7 @@ static void ferry_watchdog_start(void)
  * STATUS= and /health, not as a failed start. */
 static void ferry_start(void)
 {
+    const struct net_backend *be;
     struct httpd_limits lim;
 
     ferry.store =
@@ -267,7 +268,8 @@ static void ferry_start(void)
     loop_init();
     ferry_signals();
     http_init();
-    if (net_open(ferry.conf) == NULL)
+    be = net_open(ferry.conf);
+    if (be == NULL)
         fatal("cannot start the network back end '%s'",
               ferry.conf->network_backend);
     component_init(ferry.conf);
@@ -276,7 +278,7 @@ static void ferry_start(void)
     roster_reconfigure(ferry.conf);
     if (media_init(ferry.conf, ferry.store) < 0)
         fatal("cannot start the media store");
-    if (bridge_init(ferry.store, ferry.conf) < 0)
+    if (bridge_init(ferry.store, ferry.conf, be) < 0)
         fatal("cannot start the bridge");
     httpd_route("/health", ferry_health, NULL, FERRY_HEALTH_BODY_MAX);
     metrics_export_init(ferry.store);
