@@ -153,6 +153,9 @@ static void test_kind_of(void **state)
     assert_int_equal(jid_kind_of("123456"), JID_KIND_NONE);
     assert_int_equal(jid_kind_of("12-34"), JID_KIND_NONE);
     assert_int_equal(jid_kind_of(""), JID_KIND_NONE);
+    /* a server folds a localpart's case: capitals would not come back */
+    assert_int_equal(jid_kind_of("Alice@Example.ORG/Gajim"), JID_KIND_NONE);
+    assert_null(jid_of("ABC@lid", "gw.example.test"));
     assert_int_equal(jid_kind_of(NULL), JID_KIND_NONE);
     assert_int_equal(jid_kind_of("tab\there"), JID_KIND_NONE);
     (void)state;
