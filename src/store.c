@@ -542,6 +542,17 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql)
     return s;
 }
 
+long long store_full_scan_steps(struct store *st)
+{
+    long long n = 0;
+    int i;
+
+    for (i = 0; i < st->ncache; i++)
+        n += sqlite3_stmt_status(st->cache[i].stmt,
+                                 SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+    return n;
+}
+
 /* ---- row helpers for the store_<table>.c files ---- */
 
 /* Logs the database's last error with the statement it came from; the

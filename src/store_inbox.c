@@ -13,6 +13,13 @@
 
 /* ---- inbox ---- */
 
+/* The condition of the partial index inbox_waiting, written out in every
+ * query about waiting rows (state 3) and file slots (state 4): SQLite uses
+ * a partial index only when the query's WHERE contains the index's own
+ * terms, and does not infer "state >= 3" from "state = 4". Without it
+ * each webhook message scanned the whole inbox, confirmed rows included. */
+#define STORE_INBOX_WAITING "state >= 3"
+
 static void *store_inbox_read(sqlite3_stmt *s)
 {
     struct store_inbox *i = xcalloc(1, sizeof(*i));
@@ -204,7 +211,7 @@ long long store_inbox_add_after(struct store *st, long long account_id,
         st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
             " stanza_id, contact_id, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
             " CASE WHEN EXISTS (SELECT 1 FROM inbox WHERE contact_id = ?6"
-            " AND state = 4) THEN 3 ELSE 0 END)");
+            " AND state = 4 AND " STORE_INBOX_WAITING ") THEN 3 ELSE 0 END)");
 
     if (s == NULL)
         return -1;
@@ -225,8 +232,9 @@ static int store_inbox_release_waiting(struct store *st, long long contact_id)
         st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
             " stanza_id, bounces, contact_id) SELECT account_id, recipient,"
             " stanza, created, stanza_id, bounces, contact_id FROM inbox"
-            " WHERE contact_id = ?1 AND state = 3 AND id < coalesce((SELECT"
-            " min(id) FROM inbox WHERE contact_id = ?1 AND state = 4),"
+            " WHERE contact_id = ?1 AND state = 3 AND " STORE_INBOX_WAITING
+            " AND id < coalesce((SELECT min(id) FROM inbox WHERE contact_id"
+            " = ?1 AND state = 4 AND " STORE_INBOX_WAITING "),"
             " 9223372036854775807) ORDER BY id");
 
     if (s == NULL)
@@ -235,8 +243,9 @@ static int store_inbox_release_waiting(struct store *st, long long contact_id)
     if (store_run(st, s) < 0)
         return -1;
     s = store_stmt(st, "DELETE FROM inbox WHERE contact_id = ?1 AND state = 3"
-                       " AND id < coalesce((SELECT min(id) FROM inbox"
-                       " WHERE contact_id = ?1 AND state = 4),"
+                       " AND " STORE_INBOX_WAITING " AND id < coalesce(("
+                       "SELECT min(id) FROM inbox WHERE contact_id = ?1"
+                       " AND state = 4 AND " STORE_INBOX_WAITING "),"
                        " 9223372036854775807)");
     if (s == NULL)
         return -1;
@@ -285,9 +294,10 @@ static void *store_inbox_read_ll(sqlite3_stmt *s)
 static int store_inbox_slot_give_up(struct store *st, long long contact_id,
                                     long long cutoff)
 {
-    sqlite3_stmt *s = store_stmt(st, "UPDATE inbox SET state = 3, stanza_id ="
-                                     " stanza_id || '-wait' WHERE contact_id ="
-                                     " ?1 AND state = 4 AND created < ?2");
+    sqlite3_stmt *s = store_stmt(
+        st, "UPDATE inbox SET state = 3, stanza_id ="
+            " stanza_id || '-wait' WHERE contact_id ="
+            " ?1 AND state = 4 AND " STORE_INBOX_WAITING " AND created < ?2");
 
     if (s == NULL)
         return -1;
@@ -301,7 +311,8 @@ static int store_inbox_slot_give_up(struct store *st, long long contact_id,
 long long store_inbox_slot_expire(struct store *st, long long cutoff)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT DISTINCT contact_id FROM inbox"
-                                     " WHERE state = 4 AND created < ?1");
+                                     " WHERE state = 4 AND " STORE_INBOX_WAITING
+                                     " AND created < ?1");
     void **rows;
     size_t n, i;
     int rc;
@@ -322,8 +333,9 @@ long long store_inbox_slot_expire(struct store *st, long long cutoff)
 long long store_inbox_slot_oldest(struct store *st)
 {
     return store_int(st,
-                     store_stmt(st, "SELECT min(created) FROM inbox"
-                                    " WHERE state = 4"),
+                     store_stmt(st,
+                                "SELECT min(created) FROM inbox"
+                                " WHERE state = 4 AND " STORE_INBOX_WAITING),
                      0);
 }
 

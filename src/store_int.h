@@ -19,6 +19,10 @@ sqlite3 *store_db(struct store *st);
 int store_exec(struct store *st, const char *sql);
 /* A cached prepared statement for sql (reset and cleared on each call). */
 sqlite3_stmt *store_stmt(struct store *st, const char *sql);
+/* Rows the cached statements stepped through in full-table scans since the
+ * last call (SQLITE_STMTSTATUS_FULLSCAN_STEP, reset by the call): a
+ * per-message path should add none (test_store.c checks it). */
+long long store_full_scan_steps(struct store *st);
 
 /* Logs the database's last error with the statement it came from. */
 void store_log_stmt(struct store *st, sqlite3_stmt *s);

@@ -1034,6 +1034,36 @@ static void test_inbox_slots(void **state)
     assert_string_equal(test_stanzas(f, 0), "t0,u1,F1,cap1,t1,F2,t2,P3,t3,F3");
 }
 
+/* The webhook path's inbox statements use indexes: with many confirmed
+ * rows in the table, adding, fetching and confirming messages and looking
+ * for file slots steps through no full-table scan (each webhook message
+ * scanned the whole inbox when the partial index went unused). */
+static void test_inbox_no_scans(void **state)
+{
+    struct fixture *f = *state;
+    long long c1 = test_contact(f, f->acc, "4915100000001");
+    const char *u = "alice@example.org";
+    long long id = 0, first;
+    char sid[32];
+    int i;
+
+    for (i = 0; i < 300; i++) {
+        snprintf(sid, sizeof(sid), "old%d", i);
+        id = store_inbox_add_after(f->st, f->acc, c1, u, "<m/>", sid);
+        assert_true(id > 0);
+    }
+    assert_int_equal(store_inbox_confirm(f->st, 1, id, wall_ms()), 0);
+    (void)store_full_scan_steps(f->st);
+    first = store_inbox_add_after(f->st, f->acc, c1, u, "<m/>", "new1");
+    assert_true(first > 0);
+    assert_true(store_inbox_add_slot(f->st, f->acc, c1, u, "P", "w1") > 0);
+    assert_true(store_inbox_add_after(f->st, f->acc, c1, u, "t", "t") > 0);
+    assert_int_equal(store_inbox_slot_fill(f->st, f->acc, "w1", "F"), c1);
+    assert_int_equal(store_inbox_slot_expire(f->st, wall_ms() - 60000), 0);
+    assert_int_equal(store_inbox_slot_oldest(f->st), 0);
+    assert_int_equal(store_full_scan_steps(f->st), 0);
+}
+
 static long long test_inbox_rows(struct fixture *f, int state)
 {
     sqlite3_stmt *s = store_stmt(f->st, "SELECT count(*) FROM inbox"
@@ -1353,6 +1383,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txn_failed_rolls_back, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_max_pages_knob, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_no_scans, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_slots, test_setup,
                                         test_teardown),
