@@ -217,3 +217,17 @@ def test_cloud_and_waha_users_side_by_side(gw):
     assert "urn:xmpp:reply:0" in feats_cloud
     assert "urn:xmpp:reply:0" not in feats_waha
     assert "urn:xmpp:receipts" in feats_waha
+
+
+def test_typing_goes_to_waha(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    gw.inbound(session, CONTACT, "are you there?")
+    _chat_from(c, gw.contact_jid(CONTACT))
+    c.send_message(gw.contact_jid(CONTACT), None, extra_xml=(
+        "<composing xmlns='http://jabber.org/protocol/chatstates'/>"))
+    wait_for(lambda: [r for r in gw.reads(session)
+                      if r.get("type") == "presence"
+                      and r.get("presence") == "typing"
+                      and r.get("chat_id") == CONTACT + "@c.us"],
+             WAIT, 0.1, "presence typing")
