@@ -308,18 +308,30 @@ static void commands_login_run(struct commands_req *r)
 
 /* ---- Status ---- */
 
+/* The login form of a's network (the default one when it is gone). */
+static const struct login_form *commands_form_of(const struct store_account *a)
+{
+    const struct login_form *f =
+        commands.ops.networks
+            ? login_networks_form(commands.ops.networks, a->backend)
+            : NULL;
+
+    return f != NULL ? f : commands.ops.form;
+}
+
 static void commands_status_account(struct commands_req *r,
                                     const struct store_account *a)
 {
     struct store_stats s;
     char *err = a->last_error ? xstrdup(a->last_error)
                               : store_outbox_last_error(commands.st, a->id);
-    const struct login_field *id = login_account_field(commands.ops.form);
+    const struct login_form *form = commands_form_of(a);
+    const struct login_field *id = login_account_field(form);
 
     if (store_stats_get(commands.st, a->id, &s) < 0)
         memset(&s, 0, sizeof(s));
     commands_show(r, "state", "Account state", a->state);
-    commands_show(r, "number", commands.ops.form->account_label,
+    commands_show(r, "number", form->account_label,
                   a->display_number ? a->display_number : "unknown");
     if (id != NULL)
         commands_show(r, id->var, id->label, a->network_id);

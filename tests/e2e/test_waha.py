@@ -231,3 +231,12 @@ def test_typing_goes_to_waha(gw):
                       and r.get("presence") == "typing"
                       and r.get("chat_id") == CONTACT + "@c.us"],
              WAIT, 0.1, "presence typing")
+
+
+def test_status_names_the_session(gw):
+    c = gw.connect()
+    gw.login(c)
+    c.send_message(gw.gw, "status")
+    st = gw.wait_text(c, "Account state")
+    assert "WhatsApp session:" in st.body, st.xml
+    assert "Business number" not in st.body, st.xml
