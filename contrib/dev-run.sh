@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # contrib/dev-run.sh FERRY_BINARY: start a throw-away Prosody, the sandbox
-# WhatsApp network (tests/fakes/fake_cloudapi.py --sandbox) and ferry, all on
-# loopback, and print how to log in. Ctrl-C stops everything.
+# WhatsApp networks (tests/fakes/fake_cloudapi.py --sandbox for business
+# numbers, tests/fakes/fake_waha.py --sandbox for personal accounts) and
+# ferry serving both, all on loopback, and print how to log in. Ctrl-C stops
+# everything.
 # Called by `contrib/dev.sh run`, which installs and builds first.
 set -euo pipefail
 
@@ -15,10 +17,13 @@ c2s_port=${FERRY_DEV_C2S_PORT:-5222}
 comp_port=${FERRY_DEV_COMPONENT_PORT:-5347}
 http_port=${FERRY_DEV_HTTP_PORT:-8480}
 api_port=${FERRY_DEV_API_PORT:-8481}
+waha_port=${FERRY_DEV_WAHA_PORT:-8482}
 secret=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 password=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+waha_key=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+waha_hmac=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-for p in "$c2s_port" "$comp_port" "$http_port" "$api_port"; do
+for p in "$c2s_port" "$comp_port" "$http_port" "$api_port" "$waha_port"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         echo "port $p is in use: stop what uses it, or set FERRY_DEV_*_PORT" >&2
         exit 1
@@ -76,6 +81,11 @@ prosodyctl --config "$dir/prosody/prosody.cfg.lua" register alice "$domain" "$pa
 pids+=($!)
 for _ in $(seq 100); do grep -q READY "$dir/sandbox.stdout" && break; sleep 0.1; done
 
+/usr/bin/python3 "$top/tests/fakes/fake_waha.py" --sandbox --port "$waha_port" \
+    --api-key "$waha_key" >"$dir/waha.stdout" 2>"$dir/waha.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q READY "$dir/waha.stdout" && break; sleep 0.1; done
+
 cat >"$dir/ferry.conf" <<CFG
 [component]
 jid = $gateway
@@ -91,10 +101,16 @@ path = $dir/ferry.sqlite
 [http]
 listen = 127.0.0.1:$http_port
 public_url = http://127.0.0.1:$http_port
+[network]
+backends = cloudapi, waha
 [cloudapi]
 graph_url = http://127.0.0.1:$api_port
 app_secret = sandbox-secret
 verify_token = sandbox-verify
+[waha]
+url = http://127.0.0.1:$waha_port
+api_key = $waha_key
+webhook_hmac_key = $waha_hmac
 [log]
 level = info
 CFG
@@ -107,20 +123,31 @@ done
 
 cat <<MSG
 
-ferry is running against a throw-away Prosody and the sandbox network.
+ferry is running against a throw-away Prosody and the sandbox networks.
 
   Log in with any XMPP client (plain connection, no TLS, server 127.0.0.1 port $c2s_port):
       JID       alice@$domain
       password  $password
-  Find the gateway "$gateway" in service discovery and register:
+  Find the gateway "$gateway" in service discovery and register.
+
+  A business number: choose the network "cloudapi" and give
       Phone number ID  100000000000001
       Access token     sandbox-token
-  Then write to the sandbox contact, who answers every message and marks it
+  then write to the sandbox contact, who answers every message and marks it
   delivered and read:
       +15550001111@$gateway
 
-  Logs: $dir/ferry.log, $dir/prosody/prosody.log, $dir/sandbox.log
+  A personal account: choose the network "waha" and leave the phone empty
+  (or send "register waha" to $gateway as a chat message). The gateway
+  sends you a QR code; the sandbox "scans" it 3 seconds after it is shown
+  (at once: curl -s http://127.0.0.1:$waha_port/_control/scan -d '{}').
+  Once connected, write to the sandbox contact, who reads, reacts and
+  answers "echo: <text>":
+      +15550002222@$gateway
+
+  Logs: $dir/ferry.log, $dir/prosody/prosody.log, $dir/sandbox.log,
+        $dir/waha.log
   Health: curl http://127.0.0.1:$http_port/health
   Ctrl-C stops everything.
 MSG
-wait "${pids[2]}"
+wait "${pids[3]}"

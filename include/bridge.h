@@ -5,13 +5,14 @@
 #define FERRY_BRIDGE_H
 
 struct conf;
-struct net_backend;
+struct net_set;
 struct store;
 
-/* Wires the component, registration, roster, queue and the back end's
- * webhook route together, on the back end net_open() gave. 0. */
+/* Wires the component, registration, roster, queue and the back ends'
+ * webhook routes together, on the back ends net_open() gave (set: at
+ * least one). 0. */
 int bridge_init(struct store *st, const struct conf *conf,
-                const struct net_backend *be);
+                const struct net_set *set);
 void bridge_reconfigure(const struct conf *conf);
 /* Shutdown: unavailable presence from the gateway and every contact. */
 void bridge_stop(void);

@@ -20,6 +20,9 @@ typedef void (*commands_done_fn)(int ok, const char *text, void *arg);
 struct commands_ops {
     /* What the back end asks for to register (fields, words, checks). */
     const struct login_form *form;
+    /* The networks offered (borrowed for ferry's life); with more than
+     * one, Register asks which first. NULL: form alone. */
+    const struct login_networks *networks;
     /* Logs in with the credentials (well-formed; borrowed for the call) and
      * stores the account, as XEP-0077 registration does; done(ok, text,
      * done_arg) runs exactly once, possibly later. */
@@ -27,6 +30,12 @@ struct commands_ops {
                              commands_done_fn done, void *done_arg, void *arg);
     /* Removes the account of the bare jid; 0, or -1 when not registered. */
     int (*unregister)(const char *jid, void *arg);
+    /* Starts the login of jid's account again (a back end whose login goes
+     * on asynchronously: a new QR code); done(ok, text, done_arg) runs
+     * exactly once, possibly later. NULL: no back end needs it, and there
+     * is no Login command. */
+    void (*login)(const char *jid, commands_done_fn done, void *done_arg,
+                  void *arg);
     /* Queues the failed outgoing messages of jid (NULL: of everybody)
      * again; the number queued, or -1 on error. */
     long long (*retry_failed)(const char *jid, void *arg);

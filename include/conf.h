@@ -52,12 +52,18 @@ struct conf {
     long long http_max_buffered;
     /* [network] */
     char *network_backend;
+    char *network_backends;
     /* [cloudapi] */
     char *cloudapi_graph_url;
     char *cloudapi_api_version;
     char *cloudapi_app_secret;
     char *cloudapi_verify_token;
     long long cloudapi_throughput;
+    /* [waha] */
+    char *waha_url;
+    char *waha_api_key;
+    char *waha_webhook_hmac_key;
+    char *waha_session;
     /* [media] */
     char *media_upload_service;
     long long media_max_size;

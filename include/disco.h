@@ -17,13 +17,24 @@ void disco_init(const struct conf *conf);
 void disco_reconfigure(const struct conf *conf);
 /* Adds a feature var advertised by the gateway JID (a static string). */
 void disco_feature_add(const char *var);
-/* Adds a feature var advertised by contact JIDs (a static string). */
+#define DISCO_MAX_PROFILES 4
+
+/* Which of the contact JIDs' feature sets (profiles) user (a full or bare
+ * JID) sees: 0..DISCO_MAX_PROFILES-1. */
+typedef int (*disco_profile_fn)(const char *user, void *arg);
+
+/* Adds a feature var advertised by contact JIDs in every profile (a static
+ * string). */
 void disco_contact_feature_add(const char *var);
+/* Adds a feature var advertised by contact JIDs in one profile. */
+void disco_profile_feature_add(int profile, const char *var);
+/* Sets how a user's profile is found (none: everyone sees profile 0). */
+void disco_contact_profiles(disco_profile_fn fn, void *arg);
 /* Adds a handler for queries on nodes of the gateway JID. */
 void disco_node_handler_add(disco_node_fn fn, void *arg);
-/* A new XEP-0115 <c/> element for contact JIDs' presence (caller
+/* A new XEP-0115 <c/> element for contact JIDs' presence to user (caller
  * releases). */
-xmpp_stanza_t *disco_contact_caps(void);
+xmpp_stanza_t *disco_contact_caps(const char *user);
 void disco_free(void);
 
 #endif

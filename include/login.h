@@ -7,7 +7,10 @@
 #ifndef FERRY_LOGIN_H
 #define FERRY_LOGIN_H
 
-#define LOGIN_MAX_FIELDS 4
+#define LOGIN_MAX_FIELDS 6
+#define LOGIN_MAX_NETWORKS 4
+/* The field that picks a network when several are offered. */
+#define LOGIN_NETWORK "network"
 #define LOGIN_VALUE_MAX 512 /* bytes of one credential */
 
 /* The credentials a user gave, borrowed from the request. */
@@ -49,6 +52,24 @@ struct login_form {
      * text) says what is wrong with them. */
     int (*check)(const struct login_creds *c, const char **why);
 };
+
+/* The networks a user may register with, the first the default: their
+ * back ends' names and login forms. */
+struct login_networks {
+    int n;
+    const char *name[LOGIN_MAX_NETWORKS];
+    const struct login_form *form[LOGIN_MAX_NETWORKS];
+};
+
+/* The form of network name (NULL: the first), or NULL when ns offers no
+ * such network. */
+const struct login_form *login_networks_form(const struct login_networks *ns,
+                                             const char *name);
+/* The form c chose (its LOGIN_NETWORK value; none: the first), or NULL
+ * and *why (static text) when it names no network of ns. */
+const struct login_form *login_chosen_form(const struct login_networks *ns,
+                                           const struct login_creds *c,
+                                           const char **why);
 
 /* The value of key, or NULL. */
 const char *login_get(const struct login_creds *c, const char *key);

@@ -29,6 +29,17 @@ enum net_event_kind {
     NET_EVENT_EDIT,     /* text replaces target */
     NET_EVENT_REVOKE,   /* target deleted for everyone */
     NET_EVENT_RENUMBER, /* the peer now uses new_peer */
+    NET_EVENT_LOGIN,    /* an asynchronous login moved on: login */
+};
+
+/* Where an asynchronous login (login_form->async) stands. */
+enum net_login {
+    NET_LOGIN_CHALLENGE = 1, /* waiting for the user: fetch login_step */
+    NET_LOGIN_READY,         /* logged in; text: "+<number> (<name>)" */
+    NET_LOGIN_FAILED,        /* the session failed: log in again */
+    NET_LOGIN_STOPPED,       /* logged out or stopped: log in again */
+    NET_LOGIN_ELSEWHERE,     /* a step the user must take elsewhere; text
+                                says what (e.g. a passkey in a browser) */
 };
 
 /* An attachment announced by a message (fetched later through the back
@@ -87,6 +98,9 @@ struct net_event {
     const char *emoji;  /* reaction; "" when removed */
     /* NET_EVENT_RENUMBER */
     const char *new_peer;
+    /* NET_EVENT_LOGIN: where it stands (id: the event's own id, for
+     * deduplication; text: what to tell the user, or NULL) */
+    enum net_login login;
     /* NET_EVENT_STATUS */
     int status;
     int error_code;
@@ -122,6 +136,8 @@ struct net_result {
     int unknown;      /* send, NET_RETRY: the network may have taken the
                          message (no answer, an unreadable one, a 5xx
                          without the API's error): a retry may duplicate */
+    /* login_step: a code for the user to type (info), or an image saved
+     * (mime, size) */
     /* media_fetch: what was saved; media_upload: id is the media id */
     const char *mime;
     long long size;
@@ -183,6 +199,8 @@ struct net_backend {
                         struct httpd_response *res);
     /* 0 when the POST's signature is valid, -1 otherwise (reason in *why). */
     int (*webhook_verify)(const struct httpd_request *req, const char **why);
+    /* The HTTP status of a POST whose signature is refused (0: 403). */
+    int webhook_reject;
     /* Parses a verified body and calls fn for each event. 0, or -1 when the
      * body is malformed or fn failed. */
     int (*webhook_parse)(const char *body, size_t len, net_event_fn fn,
@@ -200,6 +218,17 @@ struct net_backend {
     void (*media_upload)(const struct net_account *a, const char *path,
                          const char *mime, const char *filename,
                          net_result_fn cb, void *arg);
+    /* Asynchronous logins (login_form->async; required with it): */
+    /* What the user needs for the step a NET_LOGIN_CHALLENGE asks for: an
+     * image to scan saved into path (r->mime), or a code to type
+     * (r->info). */
+    void (*login_step)(const struct net_account *a, const char *path,
+                       net_result_fn cb, void *arg);
+    /* Starts the account's login again from the start (a new QR code). */
+    void (*relogin)(const struct net_account *a, net_result_fn cb, void *arg);
+    /* Ends the account on the network: logs out and forgets it. Optional
+     * for others (NULL: nothing to do). */
+    void (*logout)(const struct net_account *a, net_result_fn cb, void *arg);
 };
 
 /* The name of the first required slot be lacks, or NULL when it has them

@@ -17,6 +17,10 @@ struct conf;
 struct register_ops {
     /* What the back end asks for (fields, words, checks). */
     const struct login_form *form;
+    /* The networks offered (borrowed for ferry's life); with more than
+     * one, the form asks which (LOGIN_NETWORK) and then that network's
+     * fields. NULL: form alone. */
+    const struct login_networks *networks;
     /* 1 and *network_id (caller frees) when jid (bare) is registered. */
     int (*lookup)(const char *jid, char **network_id, void *arg);
     /* Log in with the credentials (well-formed; borrowed for the call) and

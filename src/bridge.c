@@ -12,6 +12,7 @@
 #include "bridge_core.h"
 #include "bridge_in.h"
 #include "bridge_job.h"
+#include "bridge_login.h"
 #include "bridge_media.h"
 #include "bridge_out.h"
 #include "bridge_sent.h"
@@ -37,7 +38,10 @@
     "nothing is sent to WhatsApp; your registration is kept until the "        \
     "gateway's admin deletes it"
 
-static char *bridge_webhook_path;
+/* One webhook route per back end: /webhook/<name>. */
+static char *bridge_webhook_paths[NET_MAX_BACKENDS];
+/* The networks registration offers: the back ends in use. */
+static struct login_networks bridge_networks;
 
 /* ---- the queue's outbox rows ---- */
 
@@ -71,6 +75,11 @@ static void bridge_send_row(const struct store_outbox *o,
                         "The gateway cannot read this queued message");
     } else if (a != NULL && c != NULL && !register_domain_allowed(a->jid)) {
         bridge_send_end(s, NET_FAIL, BRIDGE_DOMAIN_GONE);
+    } else if (a != NULL && c != NULL &&
+               net_set_find(bridge_backends(), a->backend) == NULL) {
+        bridge_send_end(s, NET_FAIL,
+                        "The gateway no longer serves your network: register "
+                        "again");
     } else if (a == NULL || c == NULL || strcmp(a->state, "active") != 0) {
         bridge_send_end(s, a == NULL || c == NULL ? NET_FAIL : NET_AUTH,
                         a && a->last_error
@@ -176,6 +185,7 @@ typedef void (*bridge_reg_done_fn)(const char *type, const char *condition,
                                    const char *text, void *arg);
 
 struct bridge_reg {
+    const struct net_backend *be; /* the network chosen */
     bridge_reg_done_fn done;
     void *arg;
     char *jid;
@@ -201,7 +211,7 @@ static void bridge_reg_free(struct bridge_reg *r)
 static void bridge_reg_checked(const struct net_result *res, void *arg)
 {
     struct bridge_reg *r = arg;
-    const struct net_backend *be = bridge_backend();
+    const struct net_backend *be = r->be;
     struct store_account *a;
     long long id;
 
@@ -241,12 +251,21 @@ static void bridge_reg_checked(const struct net_result *res, void *arg)
 static void bridge_reg_start(const char *jid, const struct login_creds *c,
                              bridge_reg_done_fn done, void *arg)
 {
-    struct bridge_reg *r = xcalloc(1, sizeof(*r));
+    const char *network = login_get(c, LOGIN_NETWORK);
+    struct bridge_reg *r;
 
+    r = xcalloc(1, sizeof(*r));
+    r->be =
+        net_set_find(bridge_backends(), network && *network ? network : NULL);
     r->done = done;
     r->arg = arg;
     r->jid = xstrdup(jid);
-    bridge_backend()->login(c, bridge_reg_checked, r);
+    if (r->be == NULL) { /* login_chosen_form() let no such name through */
+        done("modify", "not-acceptable", "There is no such network", arg);
+        bridge_reg_free(r);
+        return;
+    }
+    r->be->login(c, bridge_reg_checked, r);
 }
 
 /* Answers the XEP-0077 iq (a copy we own). */
@@ -274,6 +293,7 @@ static int bridge_reg_remove(const char *jid, void *arg)
 
     if (a == NULL)
         return -1;
+    bridge_login_end(a); /* the network's side, in the background */
     roster_account_removed(a);
     store_txn_begin(bridge_store());
     store_account_delete(bridge_store(), a->id);
@@ -316,6 +336,30 @@ static int bridge_cmd_unregister(const char *jid, void *arg)
     return bridge_reg_remove(jid, NULL);
 }
 
+/* The Login command: a new round of jid's asynchronous login. */
+static void bridge_cmd_login(const char *jid, commands_done_fn done,
+                             void *done_arg, void *arg)
+{
+    struct store_account *a = store_account_by_jid(bridge_store(), jid);
+
+    if (a == NULL)
+        done(0, "You are not registered", done_arg);
+    else
+        bridge_login_again(a, done, done_arg);
+    store_account_free(a);
+}
+
+/* 1 when a back end in use logs in asynchronously (and so needs Login). */
+static int bridge_async_login(const struct net_set *set)
+{
+    int i;
+
+    for (i = 0; i < set->n; i++)
+        if (set->be[i]->login_form->async)
+            return 1;
+    return 0;
+}
+
 /* Queues the failed messages of jid's account (NULL: of all) again. */
 static long long bridge_cmd_retry(const char *jid, void *arg)
 {
@@ -340,8 +384,9 @@ static long long bridge_cmd_retry(const char *jid, void *arg)
 
 /* ---- wiring ---- */
 
-/* Contact JIDs advertise exactly what the back end can do. */
-static void bridge_advertise(const struct net_caps *c)
+/* Contact JIDs advertise exactly what the user's back end can do: its
+ * profile (its place in the set). */
+static void bridge_advertise(int profile, const struct net_caps *c)
 {
     const struct {
         int on;
@@ -361,7 +406,60 @@ static void bridge_advertise(const struct net_caps *c)
 
     for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (map[i].on)
-            disco_contact_feature_add(map[i].var);
+            disco_profile_feature_add(profile, map[i].var);
+}
+
+/* The disco profile of user (a full or bare JID): its back end's place in
+ * the set; a store lookup only when there are several. */
+static int bridge_profile(const char *user, void *arg)
+{
+    const struct net_set *set = bridge_backends();
+    struct store_account *a;
+    char *bare;
+    int i, p = 0;
+
+    if (set->n < 2 || (bare = jid_bare(user)) == NULL)
+        return 0;
+    a = store_account_by_jid(bridge_store(), bare);
+    for (i = 1; a != NULL && i < set->n; i++)
+        if (strcmp(set->be[i]->name, a->backend) == 0)
+            p = i;
+    store_account_free(a);
+    free(bare);
+    return p;
+}
+
+/* The slowest back end's rate: the queue has one token bucket rate. */
+static long long bridge_throughput(void)
+{
+    const struct net_set *set = bridge_backends();
+    long long t, min = 0;
+    int i;
+
+    for (i = 0; i < set->n; i++) {
+        t = set->be[i]->throughput();
+        if (min == 0 || t < min)
+            min = t;
+    }
+    return min;
+}
+
+/* Routes, disco profiles and registration's networks, per back end. */
+static void bridge_backends_wire(const struct net_set *set)
+{
+    int i;
+
+    memset(&bridge_networks, 0, sizeof(bridge_networks));
+    for (i = 0; i < set->n && i < LOGIN_MAX_NETWORKS; i++) {
+        bridge_networks.name[i] = set->be[i]->name;
+        bridge_networks.form[i] = set->be[i]->login_form;
+        bridge_networks.n++;
+        bridge_advertise(i, &set->be[i]->caps);
+        bridge_webhook_paths[i] = xasprintf("/webhook/%s", set->be[i]->name);
+        httpd_route(bridge_webhook_paths[i], bridge_webhook, (void *)set->be[i],
+                    BRIDGE_WEBHOOK_MAX);
+    }
+    disco_contact_profiles(bridge_profile, NULL);
 }
 
 /* What an outbox row asks of the queue. */
@@ -394,7 +492,7 @@ static void bridge_inbox_write(const struct store_inbox *in, int stamp,
 }
 
 int bridge_init(struct store *st, const struct conf *conf,
-                const struct net_backend *be)
+                const struct net_set *set)
 {
     static const struct component_handlers h = {
         .message = bridge_on_message,
@@ -423,17 +521,17 @@ int bridge_init(struct store *st, const struct conf *conf,
         .retry_failed = bridge_cmd_retry,
     };
 
-    r.form = c.form = be->login_form;
-    bridge_core_init(st, be);
-    bridge_advertise(&be->caps);
+    bridge_core_init(st, set);
+    bridge_backends_wire(set);
+    r.form = c.form = set->be[0]->login_form;
+    r.networks = c.networks = &bridge_networks;
+    c.login = bridge_async_login(set) ? bridge_cmd_login : NULL;
     register_init(conf, &r);
     commands_init(st, conf, &c);
-    queue_init(st, be->throughput(), &q);
+    queue_init(st, bridge_throughput(), &q);
     store_txn_hook(st, bridge_out_committed, NULL);
     bridge_media_order_start();
     component_set_handlers(&h);
-    bridge_webhook_path = xasprintf("/webhook/%s", be->name);
-    httpd_route(bridge_webhook_path, bridge_webhook, NULL, BRIDGE_WEBHOOK_MAX);
     return 0;
 }
 
@@ -441,7 +539,7 @@ void bridge_reconfigure(const struct conf *conf)
 {
     register_reconfigure(conf);
     commands_reconfigure(conf);
-    queue_set_throughput(bridge_backend()->throughput());
+    queue_set_throughput(bridge_throughput());
 }
 
 void bridge_stop(void)
@@ -452,11 +550,15 @@ void bridge_stop(void)
 
 void bridge_free(void)
 {
+    int i;
+
     queue_free();
     register_free();
     commands_free();
     bridge_out_committed(1, NULL); /* forgets what is left */
     bridge_media_order_stop();
-    free(bridge_webhook_path);
-    bridge_webhook_path = NULL;
+    for (i = 0; i < NET_MAX_BACKENDS; i++) {
+        free(bridge_webhook_paths[i]);
+        bridge_webhook_paths[i] = NULL;
+    }
 }

@@ -10,6 +10,7 @@
 #include "component.h"
 #include "log.h"
 #include "message.h"
+#include "net.h"
 #include "roster.h"
 #include "store.h"
 #include "util.h"
@@ -17,13 +18,13 @@
 /* Set once at start-up, read by every side. */
 static struct {
     struct store *st;
-    const struct net_backend *be;
+    struct net_set set;
 } bridge;
 
-void bridge_core_init(struct store *st, const struct net_backend *be)
+void bridge_core_init(struct store *st, const struct net_set *set)
 {
     bridge.st = st;
-    bridge.be = be;
+    bridge.set = *set;
 }
 
 struct store *bridge_store(void)
@@ -31,9 +32,20 @@ struct store *bridge_store(void)
     return bridge.st;
 }
 
-const struct net_backend *bridge_backend(void)
+const struct net_set *bridge_backends(void)
 {
-    return bridge.be;
+    return &bridge.set;
+}
+
+const struct net_backend *bridge_backend_of(const struct store_account *a)
+{
+    int i;
+
+    /* a strcmp or two: the set is short */
+    for (i = 1; i < bridge.set.n && a->backend != NULL; i++)
+        if (strcmp(bridge.set.be[i]->name, a->backend) == 0)
+            return bridge.set.be[i];
+    return bridge.set.be[0];
 }
 
 int bridge_inbox(long long account_id, const char *to, const char *id,

@@ -6,6 +6,7 @@
 
 struct bridge_job;
 struct net_backend;
+struct net_set;
 struct store;
 struct store_account;
 struct store_contact;
@@ -13,10 +14,15 @@ struct store_message;
 
 #define BRIDGE_SNIPPET_CHARS 100 /* quoted in replies */
 
-/* The store and the back end the bridge runs on (bridge_init()). */
-void bridge_core_init(struct store *st, const struct net_backend *be);
+/* The store and the back ends the bridge runs on (bridge_init()). */
+void bridge_core_init(struct store *st, const struct net_set *set);
 struct store *bridge_store(void);
-const struct net_backend *bridge_backend(void);
+/* The back ends in use; the first is the default. */
+const struct net_set *bridge_backends(void);
+/* The back end that serves account a (its row's backend). An account of a
+ * back end no longer enabled gets the default one, which does not know its
+ * network id: its sends fail and its webhooks go unheard. */
+const struct net_backend *bridge_backend_of(const struct store_account *a);
 
 /* Queues xml (taken) for recipient to in the inbox. id: the stanza id of
  * a message with content, which ferry sends again should the user's

@@ -8,6 +8,7 @@
 
 #include "bridge_core.h"
 #include "bridge_in.h"
+#include "bridge_login.h"
 #include "bridge_media.h"
 #include "component.h"
 #include "httpd.h"
@@ -351,11 +352,13 @@ static int bridge_on_incoming(const struct net_event *ev,
     return rc;
 }
 
-/* One webhook event; runs inside the webhook's transaction. */
+/* One webhook event of back end arg; runs inside the webhook's
+ * transaction. */
 static int bridge_on_event(const struct net_event *ev, void *arg)
 {
-    struct store_account *a = store_account_by_network_id(
-        bridge_store(), bridge_backend()->name, ev->account);
+    const struct net_backend *be = arg;
+    struct store_account *a =
+        store_account_by_network_id(bridge_store(), be->name, ev->account);
     int rc;
 
     if (a == NULL) {
@@ -370,8 +373,12 @@ static int bridge_on_event(const struct net_event *ev, void *arg)
         store_account_free(a);
         return 0;
     }
-    rc = ev->kind == NET_EVENT_STATUS ? bridge_on_status(ev, a)
-                                      : bridge_on_incoming(ev, a);
+    if (ev->kind == NET_EVENT_LOGIN)
+        rc = (rc = bridge_fresh("l", a, ev)) <= 0 ? rc
+                                                  : bridge_login_event(ev, a);
+    else
+        rc = ev->kind == NET_EVENT_STATUS ? bridge_on_status(ev, a)
+                                          : bridge_on_incoming(ev, a);
     store_account_free(a);
     return rc < 0 ? -1 : 0;
 }
@@ -391,16 +398,18 @@ static void bridge_webhook_not_stored(const struct httpd_request *req,
 }
 
 /* POST /webhook/<backend>: verify, store every event, commit, then 200. */
-static void bridge_webhook_post(const struct httpd_request *req,
+static void bridge_webhook_post(const struct net_backend *be,
+                                const struct httpd_request *req,
                                 struct httpd_response *res)
 {
     const char *why = NULL;
     int rc;
 
-    if (bridge_backend()->webhook_verify(req, &why) < 0) {
-        log_warn("bridge: webhook rejected: %s", why);
+    if (be->webhook_verify(req, &why) < 0) {
+        log_warn("bridge: %s webhook rejected: %s", be->name, why);
         metrics_inc(METRICS_REJECT_SIGNATURE);
-        httpd_respond(res, 403, "text/plain", "signature rejected\n");
+        httpd_respond(res, be->webhook_reject ? be->webhook_reject : 403,
+                      "text/plain", "signature rejected\n");
         return;
     }
     if (store_txn_commit(bridge_store()) < 0 ||
@@ -408,8 +417,8 @@ static void bridge_webhook_post(const struct httpd_request *req,
         bridge_webhook_not_stored(req, res);
         return;
     }
-    rc = bridge_backend()->webhook_parse(req->body, req->body_len,
-                                         bridge_on_event, NULL);
+    rc = be->webhook_parse(req->body, req->body_len, bridge_on_event,
+                           (void *)be);
     if (store_failed(bridge_store())) {
         /* nothing of it is kept: the network delivers it again */
         store_rollback(bridge_store());
@@ -437,10 +446,12 @@ static void bridge_webhook_post(const struct httpd_request *req,
 void bridge_webhook(const struct httpd_request *req, struct httpd_response *res,
                     void *arg)
 {
+    const struct net_backend *be = arg;
+
     if (strcmp(req->method, "GET") == 0)
-        bridge_backend()->webhook_get(req, res);
+        be->webhook_get(req, res);
     else if (strcmp(req->method, "POST") == 0)
-        bridge_webhook_post(req, res);
+        bridge_webhook_post(be, req, res);
     else
         httpd_respond(res, 405, "text/plain", "method not allowed\n");
 }

@@ -256,9 +256,10 @@ static void bridge_fetch_fetched(const struct net_result *r, void *arg)
 }
 
 /* The size cap for a received file: its type's, within media.max_size. */
-static long long bridge_fetch_limit(const char *kind, const char *mime)
+static long long bridge_fetch_limit(const struct net_backend *be,
+                                    const char *kind, const char *mime)
 {
-    long long max = net_media_limit(bridge_backend(), kind, mime);
+    long long max = net_media_limit(be, kind, mime);
 
     return max > 0 && max < media_max_size() ? max : media_max_size();
 }
@@ -299,6 +300,7 @@ void bridge_media_fetch(const struct store_outbox *o,
     struct store_account *a =
         store_account_by_id(bridge_store(), o->account_id);
     struct bridge_fetch *f = bridge_fetch_new(o, j, a);
+    const struct net_backend *be;
     struct net_account na;
 
     if (f == NULL) {
@@ -311,10 +313,11 @@ void bridge_media_fetch(const struct store_outbox *o,
     } else {
         na.id = a->network_id;
         na.token = a->token;
-        f->max = bridge_fetch_limit(f->kind, f->mime);
+        be = bridge_backend_of(a);
+        f->max = bridge_fetch_limit(be, f->kind, f->mime);
         f->path = media_temp_path();
-        bridge_backend()->media_fetch(&na, j->media_id, j->url, f->path, f->max,
-                                      bridge_fetch_fetched, f);
+        be->media_fetch(&na, j->media_id, j->url, f->path, f->max,
+                        bridge_fetch_fetched, f);
     }
     store_account_free(a);
 }
@@ -367,6 +370,7 @@ void bridge_media_order_stop(void)
 
 /* A user's file on its way to WhatsApp. */
 struct bridge_upload {
+    const struct net_backend *be; /* the account's */
     struct bridge_send *s;
     char *network_id, *token, *to, *caption, *reply_to;
     char *path, *name;
@@ -374,11 +378,12 @@ struct bridge_upload {
     long long contact_id, message_id;
 };
 
-const char *bridge_media_url(const struct message_in *in)
+const char *bridge_media_url(const struct net_backend *be,
+                             const struct message_in *in)
 {
     const char *u = in->oob_url;
 
-    if (!bridge_backend()->caps.media || bridge_backend()->media_upload == NULL)
+    if (!be->caps.media || be->media_upload == NULL)
         return NULL;
     if (u != NULL && strlen(u) <= MEDIA_URL_MAX &&
         (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0) &&
@@ -434,7 +439,7 @@ static void bridge_upload_uploaded(const struct net_result *r, void *arg)
     out.reply_to = u->reply_to;
     out.media_id = r->id;
     out.filename = u->name;
-    bridge_backend()->send(&na, &out, bridge_send_done, u->s);
+    u->be->send(&na, &out, bridge_send_done, u->s);
     u->s = NULL;
     bridge_upload_free(u);
 }
@@ -528,16 +533,15 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
         return;
     }
     u->path = xstrdup(d->path);
-    u->type = net_media_type_find(bridge_backend(), d->mime);
+    u->type = net_media_type_find(u->be, d->mime);
     if (u->type == NULL) /* e.g. application/ogg for a .ogg */
-        u->type =
-            net_media_type_find(bridge_backend(), media_mime_for_name(d->name));
+        u->type = net_media_type_find(u->be, media_mime_for_name(d->name));
     if (u->type == NULL) {
         text = xasprintf("WhatsApp does not take files of type %.*s; it takes "
                          "%s",
                          bridge_upload_mime_len(d->mime),
                          bridge_upload_mime_ok(d->mime) ? d->mime : "(unknown)",
-                         bridge_backend()->media_types_text);
+                         u->be->media_types_text);
         bridge_upload_end(u, NET_FAIL, text);
         free(text);
         return;
@@ -554,23 +558,22 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
     }
     /* WhatsApp shows no caption with these: it follows once the file
      * went (bridge_send_done()) */
-    if (u->caption != NULL &&
-        !net_caption_shown(bridge_backend(), u->type->kind))
+    if (u->caption != NULL && !net_caption_shown(u->be, u->type->kind))
         u->s->caption = xstrdup(u->caption);
     u->name = bridge_upload_name_ok(d->name)
                   ? xstrdup(d->name)
                   : media_file_name(NULL, u->type->kind, u->type->mime);
-    bridge_backend()->media_upload(&na, u->path, u->type->mime, u->name,
-                                   bridge_upload_uploaded, u);
+    u->be->media_upload(&na, u->path, u->type->mime, u->name,
+                        bridge_upload_uploaded, u);
 }
 
 /* The largest file any send takes, within media.max_size. */
-static long long bridge_upload_cap(void)
+static long long bridge_upload_cap(const struct net_backend *be)
 {
     const struct net_media_type *t;
     long long max = 0;
 
-    for (t = bridge_backend()->media_types; t != NULL && t->mime != NULL; t++)
+    for (t = be->media_types; t != NULL && t->mime != NULL; t++)
         if (t->max > max)
             max = t->max;
     return max > 0 && max < media_max_size() ? max : media_max_size();
@@ -582,6 +585,7 @@ void bridge_media_send(const struct bridge_job *j,
 {
     struct bridge_upload *u = xcalloc(1, sizeof(*u));
 
+    u->be = bridge_backend_of(a);
     u->s = s;
     u->network_id = xstrdup(a->network_id);
     u->token = xstrdup(a->token);
@@ -593,6 +597,6 @@ void bridge_media_send(const struct bridge_job *j,
     if (j->url == NULL)
         bridge_upload_end(u, NET_FAIL, "The gateway lost this file's link");
     else
-        media_download(j->url, bridge_upload_cap(), bridge_upload_downloaded,
-                       u);
+        media_download(j->url, bridge_upload_cap(u->be),
+                       bridge_upload_downloaded, u);
 }

@@ -7,6 +7,7 @@
 struct bridge_job;
 struct bridge_send;
 struct message_in;
+struct net_backend;
 struct net_event;
 struct store_account;
 struct store_contact;
@@ -25,7 +26,8 @@ void bridge_media_fetch(const struct store_outbox *o,
                         const struct bridge_job *j);
 /* The URL of a file the user's message carries (XEP-0066, or a body that
  * is a link to the upload service), or NULL. */
-const char *bridge_media_url(const struct message_in *in);
+const char *bridge_media_url(const struct net_backend *be,
+                             const struct message_in *in);
 /* Runs a media job: download, upload, send by id; s (taken) gets the
  * outcome through bridge_send_done(). */
 void bridge_media_send(const struct bridge_job *j,

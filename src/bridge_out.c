@@ -52,7 +52,7 @@ void bridge_out_send(const struct bridge_job *j, const struct store_account *a,
                           .target = j->target,
                           .reply_to = j->reply_to};
 
-    bridge_backend()->send(&na, &out, bridge_send_done, s);
+    bridge_backend_of(a)->send(&na, &out, bridge_send_done, s);
 }
 
 /* ---- a user's message ---- */
@@ -227,8 +227,8 @@ static void bridge_composing(const struct store_account *a,
     struct bridge_job j = {.kind = BRIDGE_JOB_TYPING};
 
     if (c != NULL && c->last_in_network_id != NULL &&
-        bridge_backend()->caps.typing && bridge_setting(a, SETTINGS_TYPING) &&
-        bridge_typing_due(contact_id)) {
+        bridge_backend_of(a)->caps.typing &&
+        bridge_setting(a, SETTINGS_TYPING) && bridge_typing_due(contact_id)) {
         j.target = c->last_in_network_id;
         bridge_outbox_put(0, a->id, contact_id, 0, &j);
     }
@@ -256,15 +256,16 @@ static void bridge_reaction(xmpp_stanza_t *st, struct bridge_out *o)
 }
 
 /* What WhatsApp cannot take from a user: an error now, nothing queued. */
-static int bridge_refuse(xmpp_stanza_t *st, const struct message_in *in)
+static int bridge_refuse(xmpp_stanza_t *st, const struct message_in *in,
+                         const struct net_backend *be)
 {
     const char *why = NULL;
 
     if (in->body != NULL && strlen(in->body) > MESSAGE_BODY_MAX)
         why = "This message is too long for the gateway";
-    else if (in->retract_id != NULL && !bridge_backend()->caps.retractions_out)
+    else if (in->retract_id != NULL && !be->caps.retractions_out)
         why = "WhatsApp does not let businesses delete sent messages";
-    else if (in->replace_id != NULL && !bridge_backend()->caps.edits_out)
+    else if (in->replace_id != NULL && !be->caps.edits_out)
         why = "WhatsApp does not let businesses edit sent messages";
     else if ((in->body != NULL && strncmp(in->body, "aesgcm://", 9) == 0) ||
              (in->oob_url != NULL && strncmp(in->oob_url, "aesgcm://", 9) == 0))
@@ -286,11 +287,12 @@ static void bridge_text(struct bridge_out *o)
         if (o->in->reply_id != NULL)
             o->reply_to = o->reply_owned =
                 bridge_network_id_of(o->a, o->in->reply_id);
-        bridge_split(body, bridge_backend()->max_text, bridge_count_part,
+        bridge_split(body, bridge_backend_of(o->a)->max_text, bridge_count_part,
                      &o->parts_left);
         log_debug("bridge: message %s from %s queued (%zu part(s))",
                   o->in->id ? o->in->id : "-", o->a->jid, o->parts_left);
-        bridge_split(body, bridge_backend()->max_text, bridge_queue_part, o);
+        bridge_split(body, bridge_backend_of(o->a)->max_text, bridge_queue_part,
+                     o);
     }
     free(body);
 }
@@ -303,7 +305,7 @@ static void bridge_file(struct bridge_out *o, const char *url)
     const char *caption =
         body != NULL && body[0] != '\0' && strcmp(body, url) != 0 ? body : NULL;
     int separate =
-        caption && utf8_chars(caption) > bridge_backend()->max_caption;
+        caption && utf8_chars(caption) > bridge_backend_of(o->a)->max_caption;
     struct bridge_job j = {.kind = BRIDGE_JOB_MEDIA, .url = url};
     long long id;
 
@@ -320,9 +322,10 @@ static void bridge_file(struct bridge_out *o, const char *url)
     o->reply_to = NULL;
     if (separate) {
         o->parts_left = 0;
-        bridge_split(caption, bridge_backend()->max_text, bridge_count_part,
-                     &o->parts_left);
-        bridge_split(caption, bridge_backend()->max_text, bridge_queue_part, o);
+        bridge_split(caption, bridge_backend_of(o->a)->max_text,
+                     bridge_count_part, &o->parts_left);
+        bridge_split(caption, bridge_backend_of(o->a)->max_text,
+                     bridge_queue_part, o);
     }
     free(body);
 }
@@ -335,7 +338,7 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
     char *local;
     int created;
 
-    if (bridge_refuse(st, in))
+    if (bridge_refuse(st, in, bridge_backend_of(a)))
         return;
     if (store_txn_begin(bridge_store()) < 0) {
         message_error_reply(st, "wait", "internal-server-error",
@@ -357,7 +360,7 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
         bridge_composing(a, o.contact_id);
     if (in->reactions_id != NULL)
         bridge_reaction(st, &o);
-    else if ((url = bridge_media_url(in)) != NULL)
+    else if ((url = bridge_media_url(bridge_backend_of(a), in)) != NULL)
         bridge_file(&o, url);
     else
         bridge_text(&o);

@@ -58,6 +58,8 @@ static int commands_domain_allowed(const char *jid)
 /* 1 when the bare jid may run def. */
 static int commands_may(const char *jid, const struct commands_def *def)
 {
+    if (def->hidden)
+        return 0;
     return def->admin ? commands_is_admin(jid) : commands_domain_allowed(jid);
 }
 

@@ -14,7 +14,7 @@
 #define NS_DATA "jabber:x:data"
 #define COMMANDS_MAX_VALUES 8
 #define COMMANDS_VALUE_MAX 1024 /* bytes of one submitted value */
-#define COMMANDS_MAX_ARGS 2     /* words after a chat command's keyword */
+#define COMMANDS_MAX_ARGS 3     /* words after a chat command's keyword */
 #define COMMANDS_MAX_WORDS (COMMANDS_MAX_ARGS + 2)
 #define COMMANDS_TEXT_MAX (256 * 1024) /* bytes of an answer */
 
@@ -28,6 +28,7 @@ struct commands_def {
     const char *usage; /* as a chat command */
     const char *help;  /* one line */
     int admin;         /* for gateway.admins only */
+    int hidden;        /* not offered (no back end needs it) */
     /* chat: the values the words after the keyword fill, in order */
     const char *args[COMMANDS_MAX_ARGS];
     int nrequired;

@@ -100,6 +100,42 @@ static void commands_settings_show(struct commands_req *r, long long id,
 
 /* ---- Register ---- */
 
+/* The chat words after "register <network>", when several are offered. */
+static const char *const commands_register_words[] = {"word1", "word2"};
+
+/* 1 when the user chooses among several networks. */
+static int commands_several(void)
+{
+    return commands.ops.networks != NULL && commands.ops.networks->n > 1;
+}
+
+/* The network choice and every network's fields (none required: each is
+ * only for its network). */
+static void commands_register_networks(xmpp_stanza_t *x,
+                                       const struct store_account *a)
+{
+    const struct login_networks *ns = commands.ops.networks;
+    const struct login_field *f;
+    xmpp_stanza_t *field, *o;
+    int i;
+
+    field = commands_field(x, LOGIN_NETWORK, "list-single", "Network",
+                           a != NULL ? a->backend : ns->name[0]);
+    commands_required(field);
+    for (i = 0; i < ns->n; i++) {
+        o = component_elem(field, "option", NULL);
+        xmpp_stanza_set_attribute(o, "label", ns->form[i]->title);
+        component_text_elem(o, "value", ns->name[i]);
+    }
+    for (i = 0; i < ns->n; i++)
+        for (f = ns->form[i]->fields; f->var != NULL; f++)
+            commands_field(
+                x, f->var, f->secret ? "text-private" : "text-single", f->label,
+                f->account && a != NULL && strcmp(a->backend, ns->name[i]) == 0
+                    ? a->network_id
+                    : NULL);
+}
+
 static int commands_register_form(struct commands_req *r, xmpp_stanza_t *x)
 {
     const struct login_form *form = commands.ops.form;
@@ -108,6 +144,13 @@ static int commands_register_form(struct commands_req *r, xmpp_stanza_t *x)
     const char *value;
     xmpp_stanza_t *field;
 
+    if (commands_several()) {
+        component_text_elem(x, "instructions",
+                            "Choose the network, then fill in its fields.");
+        commands_register_networks(x, a);
+        store_account_free(a);
+        return 0;
+    }
     component_text_elem(x, "instructions", form->instructions);
     for (f = form->fields; f->var != NULL; f++) {
         value = f->account && a != NULL ? a->network_id : NULL;
@@ -121,37 +164,69 @@ static int commands_register_form(struct commands_req *r, xmpp_stanza_t *x)
     return 0;
 }
 
-/* The credentials submitted or typed (borrowed from r). */
-static void commands_register_creds(struct commands_req *r,
-                                    struct login_creds *c)
+/* The value of a form's field i: by name, or typed as the i-th word after
+ * the network in a chat. */
+static const char *commands_register_value(struct commands_req *r,
+                                           const struct login_field *f, int i)
 {
+    if (r->iq != NULL || !commands_several())
+        return commands_value(r, f->var);
+    return i < (int)(sizeof(commands_register_words) /
+                     sizeof(commands_register_words[0]))
+               ? commands_value(r, commands_register_words[i])
+               : NULL;
+}
+
+/* The credentials submitted or typed (borrowed from r) and the form of
+ * the network they are for; NULL (and *why) when there is no such
+ * network. */
+static const struct login_form *commands_register_creds(struct commands_req *r,
+                                                        struct login_creds *c,
+                                                        const char **why)
+{
+    const struct login_form *form = commands.ops.form;
     const struct login_field *f;
+    int i = 0;
 
     memset(c, 0, sizeof(*c));
-    for (f = commands.ops.form->fields; f->var != NULL; f++)
-        login_add(c, f->var, commands_value(r, f->var));
+    if (commands_several()) {
+        login_add(c, LOGIN_NETWORK, commands_value(r, LOGIN_NETWORK));
+        form = login_chosen_form(commands.ops.networks, c, why);
+        if (form == NULL)
+            return NULL;
+    }
+    for (f = form->fields; f->var != NULL; f++)
+        login_add(c, f->var, commands_register_value(r, f, i++));
+    return form;
 }
 
 /* After a chat Register: where the secret went. */
 static void commands_secret_note(struct commands_req *r)
 {
     struct login_creds c;
+    const struct login_form *form;
+    const char *why;
 
-    commands_register_creds(r, &c);
-    if (r->iq == NULL && login_has_secret(commands.ops.form, &c))
-        commands_say(r, "%s", commands.ops.form->chat_note);
+    form = commands_register_creds(r, &c, &why);
+    if (r->iq == NULL && form != NULL && login_has_secret(form, &c))
+        commands_say(r, "%s", form->chat_note);
 }
 
 /* The bridge has checked and stored the credentials (or not). */
 static void commands_registered(int ok, const char *text, void *arg)
 {
     struct commands_req *r = arg;
+    struct login_creds c;
+    const struct login_form *form;
+    const char *why;
 
+    form = commands_register_creds(r, &c, &why);
     if (ok)
         commands_say(r,
                      "Registered: your %s is %s. "
                      "Write to +<phone number>@%s to chat.",
-                     commands.ops.form->account_noun, text, component_jid());
+                     form ? form->account_noun : "account", text,
+                     component_jid());
     else
         commands_fail(r, "Registration failed: %s", text);
     commands_secret_note(r);
@@ -161,10 +236,11 @@ static void commands_registered(int ok, const char *text, void *arg)
 static void commands_register_run(struct commands_req *r)
 {
     struct login_creds c;
+    const struct login_form *form;
     const char *why;
 
-    commands_register_creds(r, &c);
-    if (login_check(commands.ops.form, &c, &why) < 0) {
+    form = commands_register_creds(r, &c, &why);
+    if (form == NULL || login_check(form, &c, &why) < 0) {
         commands_fail(r, "%s", why);
     } else {
         commands.ops.register_account(r->jid, &c, commands_registered, r,
@@ -205,7 +281,43 @@ static void commands_unregister_run(struct commands_req *r)
     commands_finish(r);
 }
 
+/* ---- Login ---- */
+
+static void commands_login_done(int ok, const char *text, void *arg)
+{
+    struct commands_req *r = arg;
+
+    if (ok)
+        commands_say(r, "%s.", text);
+    else
+        commands_fail(r, "Login failed: %s", text);
+    commands_finish(r);
+}
+
+static void commands_login_run(struct commands_req *r)
+{
+    struct store_account *a = commands_account(r);
+
+    if (a == NULL) {
+        commands_finish(r);
+        return;
+    }
+    store_account_free(a);
+    commands.ops.login(r->jid, commands_login_done, r, commands.ops.arg);
+}
+
 /* ---- Status ---- */
+
+/* The login form of a's network (the default one when it is gone). */
+static const struct login_form *commands_form_of(const struct store_account *a)
+{
+    const struct login_form *f =
+        commands.ops.networks
+            ? login_networks_form(commands.ops.networks, a->backend)
+            : NULL;
+
+    return f != NULL ? f : commands.ops.form;
+}
 
 static void commands_status_account(struct commands_req *r,
                                     const struct store_account *a)
@@ -213,12 +325,13 @@ static void commands_status_account(struct commands_req *r,
     struct store_stats s;
     char *err = a->last_error ? xstrdup(a->last_error)
                               : store_outbox_last_error(commands.st, a->id);
-    const struct login_field *id = login_account_field(commands.ops.form);
+    const struct login_form *form = commands_form_of(a);
+    const struct login_field *id = login_account_field(form);
 
     if (store_stats_get(commands.st, a->id, &s) < 0)
         memset(&s, 0, sizeof(s));
     commands_show(r, "state", "Account state", a->state);
-    commands_show(r, "number", commands.ops.form->account_label,
+    commands_show(r, "number", form->account_label,
                   a->display_number ? a->display_number : "unknown");
     if (id != NULL)
         commands_show(r, id->var, id->label, a->network_id);
@@ -492,6 +605,13 @@ static struct commands_def commands_defs[] = {
         .run = commands_unregister_run,
     },
     {
+        .node = "login",
+        .name = "Login",
+        .usage = "login",
+        .help = "link your WhatsApp account again (a new QR code)",
+        .run = commands_login_run,
+    },
+    {
         .node = "status",
         .name = "Status",
         .usage = "status",
@@ -557,12 +677,41 @@ const struct commands_def *commands_find(const char *name)
     const struct commands_def *d;
 
     for (d = commands_defs; name != NULL && d->node != NULL; d++)
-        if (strcmp(d->node, name) == 0)
+        if (!d->hidden && strcmp(d->node, name) == 0)
             return d;
     return NULL;
 }
 
 /* ---- set-up ---- */
+
+/* Register as a chat command with several networks: the network, then
+ * its fields in order ("register cloudapi <id> <token>"). */
+static void commands_register_def_networks(struct commands_def *d,
+                                           struct buf *b)
+{
+    const struct login_networks *ns = commands.ops.networks;
+    const struct login_field *f;
+    size_t i;
+    int n;
+
+    buf_appendf(b, " <network> ...:");
+    for (n = 0; n < ns->n; n++) {
+        buf_appendf(b, " %s %s", n == 0 ? "" : ";", ns->name[n]);
+        for (f = ns->form[n]->fields; f->var != NULL; f++)
+            buf_appendf(b, f->required ? " <%s>" : " [%s]", f->var);
+    }
+    d->args[0] = LOGIN_NETWORK;
+    for (i = 0; i < sizeof(commands_register_words) /
+                        sizeof(commands_register_words[0]) &&
+                i + 1 < COMMANDS_MAX_ARGS;
+         i++)
+        d->args[i + 1] = commands_register_words[i];
+    d->nrequired = 1;
+    free(commands.register_usage);
+    commands.register_usage = buf_take(b);
+    d->usage = commands.register_usage;
+    d->help = "register with one of the networks of this gateway";
+}
 
 /* Register as a chat command: its words are the login form's fields. */
 static void commands_register_def(struct commands_def *d,
@@ -572,9 +721,14 @@ static void commands_register_def(struct commands_def *d,
     struct buf b;
     int n = 0;
 
+    memset(d->args, 0, sizeof(d->args));
     buf_init(&b, COMMANDS_TEXT_MAX);
     buf_appendf(&b, "%s", d->node);
     d->nrequired = 0;
+    if (commands_several()) {
+        commands_register_def_networks(d, &b);
+        return;
+    }
     for (f = form->fields; f->var != NULL && n < COMMANDS_MAX_ARGS; f++) {
         buf_appendf(&b, f->required ? " <%s>" : " [%s]", f->var);
         d->args[n++] = f->var;
@@ -588,10 +742,15 @@ static void commands_register_def(struct commands_def *d,
 
 void commands_run_init(struct store *st, const struct commands_ops *ops)
 {
+    struct commands_def *d;
+
     commands.st = st;
     commands.ops = *ops;
     commands.started_ms = now_ms();
     commands_register_def(&commands_defs[0], ops->form);
+    for (d = commands_defs; d->node != NULL; d++)
+        if (d->run == commands_login_run)
+            d->hidden = ops->login == NULL;
 }
 
 void commands_run_free(void)

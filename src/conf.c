@@ -20,6 +20,8 @@
 #define CONF_LABEL_MAX 128  /* "section.name_file" or an environment name */
 #define CONF_SHOW_MAX 256   /* a value or name quoted in a message */
 
+#define CONF_BACKENDS "cloudapi|waha" /* the back ends built in */
+
 #define CONF_OFF(field) offsetof(struct conf, field)
 
 /* For CONF_INT, min and max bound the number; for the other types they bound
@@ -146,9 +148,17 @@ static const struct conf_key conf_table[] = {
      .type = CONF_ENUM,
      .def = "cloudapi",
      .max = 0,
-     .choices = "cloudapi|waha",
+     .choices = CONF_BACKENDS,
      .doc = "cloudapi (WhatsApp Business Cloud API) or waha (WAHA server)",
      .offset = CONF_OFF(network_backend)},
+    {.section = "network",
+     .name = "backends",
+     .type = CONF_LIST,
+     .def = "",
+     .max = 255,
+     .doc = "networks users may register with, comma-separated (cloudapi, "
+            "waha)",
+     .offset = CONF_OFF(network_backends)},
     {.section = "cloudapi",
      .name = "graph_url",
      .type = CONF_STRING,
@@ -187,6 +197,34 @@ static const struct conf_key conf_table[] = {
      .max = 1000,
      .doc = "messages per second per business number",
      .offset = CONF_OFF(cloudapi_throughput)},
+    {.section = "waha",
+     .name = "url",
+     .type = CONF_STRING,
+     .def = "",
+     .max = CONF_VALUE_MAX,
+     .doc = "base URL of the WAHA server (required when waha is enabled)",
+     .offset = CONF_OFF(waha_url)},
+    {.section = "waha",
+     .name = "api_key",
+     .type = CONF_SECRET,
+     .def = "",
+     .max = CONF_VALUE_MAX,
+     .doc = "WAHA's API key (sent as X-Api-Key)",
+     .offset = CONF_OFF(waha_api_key)},
+    {.section = "waha",
+     .name = "webhook_hmac_key",
+     .type = CONF_SECRET,
+     .def = "",
+     .max = CONF_VALUE_MAX,
+     .doc = "key that signs WAHA's webhooks (X-Webhook-Hmac, HMAC-SHA512)",
+     .offset = CONF_OFF(waha_webhook_hmac_key)},
+    {.section = "waha",
+     .name = "session",
+     .type = CONF_STRING,
+     .def = "",
+     .max = 54,
+     .doc = "a fixed session name, for one user; empty: one per user",
+     .offset = CONF_OFF(waha_session)},
     {.section = "media",
      .name = "upload_service",
      .type = CONF_STRING,
@@ -313,10 +351,9 @@ static int conf_int_parse(const char *s, long long *out)
     return errno == ERANGE ? -1 : 0;
 }
 
-/* 1 when word is one of the '|'-separated choices. */
-static int conf_choice_has(const char *choices, const char *word)
+/* 1 when word[0..n) is one of the '|'-separated choices. */
+static int conf_choice_n(const char *choices, const char *word, size_t n)
 {
-    size_t n = strlen(word);
     const char *p = choices;
 
     while (*p != '\0') {
@@ -329,6 +366,12 @@ static int conf_choice_has(const char *choices, const char *word)
             p++;
     }
     return 0;
+}
+
+/* 1 when word is one of the '|'-separated choices. */
+static int conf_choice_has(const char *choices, const char *word)
+{
+    return conf_choice_n(choices, word, strlen(word));
 }
 
 /* 1 when s[0..n) is a port number 1..65535. */
@@ -399,6 +442,12 @@ static int conf_url_ok(const char *v)
     return rest[0] != '\0' && rest[0] != '/' && strchr(v, ' ') == NULL;
 }
 
+/* Empty, or an http:// or https:// URL. */
+static int conf_url_or_empty_ok(const char *v)
+{
+    return v[0] == '\0' || conf_url_ok(v);
+}
+
 /* 1 when s[0..n) looks like a domain name. */
 static int conf_domain_ok_n(const char *s, size_t n)
 {
@@ -442,7 +491,36 @@ static int conf_domains_ok(const char *v)
     return 1;
 }
 
+/* A list of back-end names separated by commas or spaces. */
+static int conf_backends_ok(const char *v)
+{
+    const char *p = v;
+
+    while (*p != '\0') {
+        size_t n;
+
+        p += strspn(p, ", \t");
+        n = strcspn(p, ", \t");
+        if (n > 0 && !conf_choice_n(CONF_BACKENDS, p, n))
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+/* Empty, or a WAHA session name: letters, digits, '-' and '_'. */
+static int conf_session_ok(const char *v)
+{
+    return v[strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       "0123456789-_")] == '\0';
+}
+
 static const struct conf_check conf_checks[] = {
+    {"network", "backends", conf_backends_ok,
+     "is not a list of cloudapi and waha"},
+    {"waha", "url", conf_url_or_empty_ok, "is not an http:// or https:// URL"},
+    {"waha", "session", conf_session_ok,
+     "is not a session name (letters, digits, - and _)"},
     {"component", "jid", conf_domain_ok, "is not a domain name"},
     {"gateway", "allowed_domains", conf_domains_ok,
      "is not a list of domain names"},

@@ -34,8 +34,13 @@ struct disco_node_handler {
 
 static struct {
     char *name;
-    struct disco_list gateway, contact;
-    char *caps_ver; /* XEP-0115 of contact JIDs, computed when needed */
+    struct disco_list gateway;
+    /* contact JIDs: one feature list per profile (the features of a back
+     * end), each with its XEP-0115 ver, computed when needed */
+    struct disco_list contact[DISCO_MAX_PROFILES];
+    char *caps_ver[DISCO_MAX_PROFILES];
+    disco_profile_fn profile;
+    void *profile_arg;
     struct disco_node_handler nodes[DISCO_MAX_NODE_HANDLERS];
     int nnodes;
 } disco;
@@ -56,11 +61,36 @@ void disco_feature_add(const char *var)
     disco_list_add(&disco.gateway, var);
 }
 
+void disco_profile_feature_add(int profile, const char *var)
+{
+    if (profile < 0 || profile >= DISCO_MAX_PROFILES)
+        return;
+    free(disco.caps_ver[profile]);
+    disco.caps_ver[profile] = NULL;
+    disco_list_add(&disco.contact[profile], var);
+}
+
 void disco_contact_feature_add(const char *var)
 {
-    free(disco.caps_ver);
-    disco.caps_ver = NULL;
-    disco_list_add(&disco.contact, var);
+    int i;
+
+    for (i = 0; i < DISCO_MAX_PROFILES; i++)
+        disco_profile_feature_add(i, var);
+}
+
+void disco_contact_profiles(disco_profile_fn fn, void *arg)
+{
+    disco.profile = fn;
+    disco.profile_arg = arg;
+}
+
+/* The profile of contact JIDs shown to the sender of a stanza (full or
+ * bare JID). */
+static int disco_profile_of(const char *user)
+{
+    int p = disco.profile && user ? disco.profile(user, disco.profile_arg) : 0;
+
+    return p >= 0 && p < DISCO_MAX_PROFILES ? p : 0;
 }
 
 void disco_node_handler_add(disco_node_fn fn, void *arg)
@@ -97,7 +127,9 @@ static int disco_node_dispatch(xmpp_stanza_t *iq, const char *node, int items)
 static xmpp_stanza_t *disco_info_query(xmpp_stanza_t *iq, const char *node)
 {
     int gw = disco_to_gateway(iq);
-    struct disco_list *l = gw ? &disco.gateway : &disco.contact;
+    struct disco_list *l =
+        gw ? &disco.gateway
+           : &disco.contact[disco_profile_of(xmpp_stanza_get_from(iq))];
     xmpp_stanza_t *q = component_elem(NULL, "query", NS_DISCO_INFO);
     xmpp_stanza_t *id = component_elem(NULL, "identity", NULL);
     int i;
@@ -199,7 +231,7 @@ static int disco_cmp(const void *a, const void *b)
 
 /* XEP-0115 verification string of the contact JIDs' identity and
  * features: base64(SHA-1("client/phone//<" feature "<" ...)). */
-static char *disco_caps_ver(void)
+static char *disco_caps_ver(const struct disco_list *l)
 {
     const char *sorted[DISCO_MAX_FEATURES];
     unsigned char md[SHA_DIGEST_LENGTH];
@@ -207,11 +239,11 @@ static char *disco_caps_ver(void)
     struct buf b;
     int i;
 
-    memcpy(sorted, disco.contact.var, sizeof(sorted[0]) * disco.contact.n);
-    qsort(sorted, (size_t)disco.contact.n, sizeof(sorted[0]), disco_cmp);
+    memcpy(sorted, l->var, sizeof(sorted[0]) * l->n);
+    qsort(sorted, (size_t)l->n, sizeof(sorted[0]), disco_cmp);
     buf_init(&b, 64 * 1024);
     buf_append(&b, "client/phone//<", 15);
-    for (i = 0; i < disco.contact.n; i++)
+    for (i = 0; i < l->n; i++)
         buf_appendf(&b, "%s<", sorted[i]);
     SHA1((const unsigned char *)b.data, b.len, md);
     EVP_EncodeBlock(b64, md, SHA_DIGEST_LENGTH);
@@ -219,26 +251,32 @@ static char *disco_caps_ver(void)
     return xstrdup((const char *)b64);
 }
 
-xmpp_stanza_t *disco_contact_caps(void)
+xmpp_stanza_t *disco_contact_caps(const char *user)
 {
     xmpp_stanza_t *c =
         component_elem(NULL, "c", "http://jabber.org/protocol/caps");
+    int p = disco_profile_of(user);
 
-    if (disco.caps_ver == NULL)
-        disco.caps_ver = disco_caps_ver();
+    if (disco.caps_ver[p] == NULL)
+        disco.caps_ver[p] = disco_caps_ver(&disco.contact[p]);
     xmpp_stanza_set_attribute(c, "hash", "sha-1");
     xmpp_stanza_set_attribute(c, "node", DISCO_CAPS_NODE);
-    xmpp_stanza_set_attribute(c, "ver", disco.caps_ver);
+    xmpp_stanza_set_attribute(c, "ver", disco.caps_ver[p]);
     return c;
 }
 
 void disco_free(void)
 {
-    free(disco.caps_ver);
-    disco.caps_ver = NULL;
+    int i;
+
+    for (i = 0; i < DISCO_MAX_PROFILES; i++) {
+        free(disco.caps_ver[i]);
+        disco.caps_ver[i] = NULL;
+        disco.contact[i].n = 0;
+    }
     free(disco.name);
     disco.name = NULL;
     disco.gateway.n = 0;
-    disco.contact.n = 0;
+    disco.profile = NULL;
     disco.nnodes = 0;
 }

@@ -58,3 +58,31 @@ int login_has_secret(const struct login_form *f, const struct login_creds *c)
             return 1;
     return 0;
 }
+
+const struct login_form *login_networks_form(const struct login_networks *ns,
+                                             const char *name)
+{
+    int i;
+
+    if (ns->n == 0)
+        return NULL;
+    if (name == NULL)
+        return ns->form[0];
+    for (i = 0; i < ns->n; i++)
+        if (strcmp(ns->name[i], name) == 0)
+            return ns->form[i];
+    return NULL;
+}
+
+const struct login_form *login_chosen_form(const struct login_networks *ns,
+                                           const struct login_creds *c,
+                                           const char **why)
+{
+    const char *name = login_get(c, LOGIN_NETWORK);
+    const struct login_form *f =
+        login_networks_form(ns, name && name[0] != '\0' ? name : NULL);
+
+    if (f == NULL)
+        *why = "There is no such network on this gateway";
+    return f;
+}

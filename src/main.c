@@ -257,7 +257,7 @@ static void ferry_watchdog_start(void)
  * STATUS= and /health, not as a failed start. */
 static void ferry_start(void)
 {
-    const struct net_backend *be;
+    struct net_set set;
     struct httpd_limits lim;
 
     ferry.store =
@@ -268,17 +268,15 @@ static void ferry_start(void)
     loop_init();
     ferry_signals();
     http_init();
-    be = net_open(ferry.conf);
-    if (be == NULL)
-        fatal("cannot start the network back end '%s'",
-              ferry.conf->network_backend);
+    if (net_open(ferry.conf, &set) < 0)
+        fatal("cannot start the network back ends");
     component_init(ferry.conf);
     disco_init(ferry.conf);
     roster_init(ferry.store);
     roster_reconfigure(ferry.conf);
     if (media_init(ferry.conf, ferry.store) < 0)
         fatal("cannot start the media store");
-    if (bridge_init(ferry.store, ferry.conf, be) < 0)
+    if (bridge_init(ferry.store, ferry.conf, &set) < 0)
         fatal("cannot start the bridge");
     httpd_route("/health", ferry_health, NULL, FERRY_HEALTH_BODY_MAX);
     metrics_export_init(ferry.store);
@@ -322,6 +320,7 @@ static void ferry_shutdown(void)
 
 int main(int argc, char **argv)
 {
+    struct net_set set;
     int ch, check = 0, ok;
 
     util_set_die(ferry_die);
@@ -348,7 +347,7 @@ int main(int argc, char **argv)
         usage();
     ferry.conf = conf_load(ferry.conf_path, stderr);
     if (check) {
-        ok = ferry.conf != NULL && net_open(ferry.conf) != NULL;
+        ok = ferry.conf != NULL && net_open(ferry.conf, &set) == 0;
         if (ok)
             printf("%s: configuration OK\n", ferry.conf_path);
         conf_free(ferry.conf);

@@ -24,6 +24,10 @@ const char *net_backend_missing(const struct net_backend *be)
         {!be->caps.media || be->media_types != NULL, "media_types"},
         {!be->caps.media || be->media_fetch != NULL, "media_fetch"},
         {!be->caps.media || be->media_upload != NULL, "media_upload"},
+        {!be->login_form || !be->login_form->async || be->login_step != NULL,
+         "login_step"},
+        {!be->login_form || !be->login_form->async || be->relogin != NULL,
+         "relogin"},
     };
     size_t i;
 

@@ -20,6 +20,7 @@
 static struct {
     char *allowed;
     struct register_ops ops;
+    char *instructions; /* the form's, or every network's with a choice */
 } reg;
 
 int register_domain_allowed(const char *jid)
@@ -72,6 +73,47 @@ static void register_legacy(xmpp_stanza_t *q, const char *network_id)
     }
 }
 
+/* 1 when the user chooses among several networks. */
+static int register_several(void)
+{
+    return reg.ops.networks != NULL && reg.ops.networks->n > 1;
+}
+
+/* The network choice: a list-single of the networks offered. */
+static void register_network_field(xmpp_stanza_t *x)
+{
+    const struct login_networks *ns = reg.ops.networks;
+    xmpp_stanza_t *f = component_elem(x, "field", NULL), *o;
+    int i;
+
+    xmpp_stanza_set_attribute(f, "var", LOGIN_NETWORK);
+    xmpp_stanza_set_attribute(f, "type", "list-single");
+    xmpp_stanza_set_attribute(f, "label", "Network");
+    component_text_elem(f, "value", ns->name[0]);
+    component_elem(f, "required", NULL);
+    for (i = 0; i < ns->n; i++) {
+        o = component_elem(f, "option", NULL);
+        xmpp_stanza_set_attribute(o, "label", ns->form[i]->title);
+        component_text_elem(o, "value", ns->name[i]);
+    }
+}
+
+/* The fields of every network after the choice; none is required, as
+ * each is only for its network (login_check() then asks for them). */
+static void register_network_fields(xmpp_stanza_t *x, const char *network_id)
+{
+    const struct login_networks *ns = reg.ops.networks;
+    const struct login_field *f;
+    int i;
+
+    register_network_field(x);
+    for (i = 0; i < ns->n; i++)
+        for (f = ns->form[i]->fields; f->var != NULL; f++)
+            register_field(x, f->var,
+                           f->secret ? "text-private" : "text-single", f->label,
+                           f->account ? network_id : NULL, 0);
+}
+
 /* The registration form, filled with the current network id if any. */
 static xmpp_stanza_t *register_form(const char *network_id)
 {
@@ -80,15 +122,19 @@ static xmpp_stanza_t *register_form(const char *network_id)
     xmpp_stanza_t *q = component_elem(NULL, "query", NS_REGISTER);
     xmpp_stanza_t *x;
 
-    component_text_elem(q, "instructions", form->instructions);
+    component_text_elem(q, "instructions", reg.instructions);
     if (network_id != NULL)
         component_elem(q, "registered", NULL);
     register_legacy(q, network_id);
     x = component_elem(q, "x", NS_DATA);
     xmpp_stanza_set_type(x, "form");
     component_text_elem(x, "title", form->title);
-    component_text_elem(x, "instructions", form->instructions);
+    component_text_elem(x, "instructions", reg.instructions);
     register_field(x, "FORM_TYPE", "hidden", NULL, NS_REGISTER, 0);
+    if (register_several()) {
+        register_network_fields(x, network_id);
+        return q;
+    }
     for (f = form->fields; f->var != NULL; f++)
         register_field(x, f->var, f->secret ? "text-private" : "text-single",
                        f->label, f->account ? network_id : NULL, f->required);
@@ -123,12 +169,11 @@ static const char *register_form_value(xmpp_stanza_t *x, const char *var)
 /* The credentials of a submitted form x, or of the legacy elements of q
  * when there is no form; they borrow from q. */
 static void register_creds(xmpp_stanza_t *q, xmpp_stanza_t *x,
-                           struct login_creds *c)
+                           struct login_creds *c, const struct login_form *form)
 {
     const struct login_field *f;
 
-    memset(c, 0, sizeof(*c));
-    for (f = reg.ops.form->fields; f->var != NULL; f++)
+    for (f = form->fields; f->var != NULL; f++)
         login_add(c, f->var,
                   x != NULL           ? register_form_value(x, f->var)
                   : f->legacy != NULL ? register_child_text(q, f->legacy)
@@ -138,6 +183,7 @@ static void register_creds(xmpp_stanza_t *q, xmpp_stanza_t *x,
 static void register_set(xmpp_stanza_t *iq, xmpp_stanza_t *q, const char *jid)
 {
     xmpp_stanza_t *x = xmpp_stanza_get_child_by_ns(q, NS_DATA);
+    const struct login_form *form = reg.ops.form;
     struct login_creds c;
     const char *why;
 
@@ -149,8 +195,17 @@ static void register_set(xmpp_stanza_t *iq, xmpp_stanza_t *q, const char *jid)
             register_reply_ok(iq);
         return;
     }
-    register_creds(q, x, &c);
-    if (login_check(reg.ops.form, &c, &why) < 0) {
+    memset(&c, 0, sizeof(c));
+    if (register_several() && x != NULL) {
+        login_add(&c, LOGIN_NETWORK, register_form_value(x, LOGIN_NETWORK));
+        form = login_chosen_form(reg.ops.networks, &c, &why);
+        if (form == NULL) {
+            register_reply_error(iq, "modify", "not-acceptable", why);
+            return;
+        }
+    }
+    register_creds(q, x, &c, form);
+    if (login_check(form, &c, &why) < 0) {
         register_reply_error(iq, "modify", "not-acceptable", why);
         return;
     }
@@ -221,9 +276,28 @@ void register_reconfigure(const struct conf *conf)
     reg.allowed = xstrdup(conf->gateway_allowed_domains);
 }
 
+/* The instructions: the form's, or with several networks, each one's
+ * after its title. */
+static char *register_instructions(void)
+{
+    const struct login_networks *ns = reg.ops.networks;
+    struct buf b;
+    int i;
+
+    if (!register_several())
+        return xstrdup(reg.ops.form->instructions);
+    buf_init(&b, 64 * 1024);
+    buf_appendf(&b, "Choose the network, then fill in its fields.");
+    for (i = 0; i < ns->n; i++)
+        buf_appendf(&b, " %s (%s): %s", ns->form[i]->title, ns->name[i],
+                    ns->form[i]->instructions);
+    return buf_take(&b);
+}
+
 void register_init(const struct conf *conf, const struct register_ops *ops)
 {
     reg.ops = *ops;
+    reg.instructions = register_instructions();
     register_reconfigure(conf);
     component_iq_register(NS_REGISTER, register_iq, NULL);
     component_iq_register(NS_GATEWAY, register_gateway_iq, NULL);
@@ -235,4 +309,6 @@ void register_free(void)
 {
     free(reg.allowed);
     reg.allowed = NULL;
+    free(reg.instructions);
+    reg.instructions = NULL;
 }

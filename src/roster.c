@@ -72,7 +72,7 @@ static void roster_send(const char *type, const char *from, const char *to)
     xmpp_stanza_t *p = roster_presence_new(type, from, to), *c;
 
     if (type == NULL && strchr(from, '@') != NULL) {
-        c = disco_contact_caps();
+        c = disco_contact_caps(to);
         xmpp_stanza_add_child_ex(p, c, 0);
     }
 

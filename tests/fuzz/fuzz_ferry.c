@@ -462,7 +462,7 @@ static long long fuzz_ms(void)
 void fuzz_ferry_up(void)
 {
     struct httpd_limits lim = {0, 30, 32 * 1024 * 1024};
-    const struct net_backend *be;
+    struct net_set set;
     long long until;
 
     if (fz.up)
@@ -476,8 +476,7 @@ void fuzz_ferry_up(void)
         abort();
     loop_init();
     http_init();
-    be = net_open(fz.conf);
-    if (be == NULL)
+    if (net_open(fz.conf, &set) < 0)
         abort();
     component_init(fz.conf); /* in main.c's order */
     disco_init(fz.conf);
@@ -485,7 +484,7 @@ void fuzz_ferry_up(void)
     roster_reconfigure(fz.conf);
     if (media_init(fz.conf, fz.st) < 0)
         abort();
-    if (bridge_init(fz.st, fz.conf, be) < 0)
+    if (bridge_init(fz.st, fz.conf, &set) < 0)
         abort();
     httpd_route("/graph/", fuzz_graph, NULL, FUZZ_GRAPH_BODY);
     httpd_route("/fuzz/small", fuzz_small, NULL, FUZZ_SMALL_BODY);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of net.c: back ends found by name only with their required
- * slots, captions by kind, file types and size limits. */
+ * slots, the list of those enabled, captions by kind, file types and size
+ * limits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "conf.h"
 #include "net.h"
 
 static void test_find(void **state)
@@ -18,7 +20,10 @@ static void test_find(void **state)
     assert_non_null(be);
     assert_string_equal(be->name, "cloudapi");
     assert_null(net_backend_missing(be));
-    assert_null(net_backend_find("waha")); /* not in this build */
+    be = net_backend_find("waha");
+    assert_non_null(be);
+    assert_null(net_backend_missing(be));
+    assert_int_equal(be->login_form->async, 1);
     assert_null(net_backend_find("CloudAPI"));
     assert_null(net_backend_find(NULL));
 }
@@ -46,6 +51,50 @@ static void test_missing(void **state)
     memset(&be, 0, sizeof(be));
     be.send = test_send;
     assert_non_null(net_backend_missing(&be));
+}
+
+/* network.backends, else network.backend, else cloudapi; names once. */
+static void test_enabled(void **state)
+{
+    struct conf c;
+    struct net_set set;
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(net_enabled(&c, &set), 0);
+    assert_int_equal(set.n, 1);
+    assert_string_equal(set.be[0]->name, "cloudapi");
+    c.network_backend = (char *)"waha";
+    c.network_backends = (char *)"";
+    assert_int_equal(net_enabled(&c, &set), 0);
+    assert_int_equal(set.n, 1);
+    assert_string_equal(set.be[0]->name, "waha");
+    c.network_backends = (char *)" cloudapi,waha ";
+    assert_int_equal(net_enabled(&c, &set), 0);
+    assert_int_equal(set.n, 2);
+    assert_string_equal(set.be[0]->name, "cloudapi");
+    assert_string_equal(set.be[1]->name, "waha");
+    assert_ptr_equal(net_set_find(&set, "waha"), set.be[1]);
+    assert_ptr_equal(net_set_find(&set, NULL), set.be[0]);
+    assert_null(net_set_find(&set, "telegram"));
+    c.network_backends = (char *)"waha, waha";
+    assert_int_equal(net_enabled(&c, &set), -1);
+    c.network_backends = (char *)"cloudapi telegram";
+    assert_int_equal(net_enabled(&c, &set), -1);
+}
+
+/* An async login form needs login_step and relogin. */
+static void test_async_slots(void **state)
+{
+    struct net_backend be = *net_backend_find("waha");
+
+    be.login_step = NULL;
+    assert_string_equal(net_backend_missing(&be), "login_step");
+    be = *net_backend_find("waha");
+    be.relogin = NULL;
+    assert_string_equal(net_backend_missing(&be), "relogin");
+    be.logout = NULL; /* optional */
+    be.relogin = net_backend_find("waha")->relogin;
+    assert_null(net_backend_missing(&be));
 }
 
 static void test_caption(void **state)
@@ -77,10 +126,9 @@ static void test_media_types(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_find),
-        cmocka_unit_test(test_missing),
-        cmocka_unit_test(test_caption),
-        cmocka_unit_test(test_media_types),
+        cmocka_unit_test(test_find),    cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_enabled), cmocka_unit_test(test_async_slots),
+        cmocka_unit_test(test_caption), cmocka_unit_test(test_media_types),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

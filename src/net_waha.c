@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: MIT */
+/* The WAHA back end (a self-hosted server that drives personal WhatsApp
+ * accounts as linked devices): one WAHA session per user, created with
+ * ferry's signed webhook; the login goes on asynchronously (QR code or
+ * pairing code); 1:1 texts, read marks, typing and reactions. Every
+ * request carries X-Api-Key. Webhooks are net_waha_hook.c's. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/rand.h>
+
+#include "conf.h"
+#include "http.h"
+#include "httpd.h"
+#include "json_strict.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "net_backend.h"
+#include "net_waha.h"
+#include "net_waha_int.h"
+#include "util.h"
+
+#define WAHA_TIMEOUT_MS 30000 /* WAHA itself waits 5 s for a session */
+#define WAHA_SEND_TIMEOUT_MS 60000
+#define WAHA_MAX_RESPONSE (256 * 1024)
+#define WAHA_QR_MAX (1024 * 1024)
+#define WAHA_MAX_DEPTH 64 /* engine-specific answers nest deeply */
+#define WAHA_TEXT_MAX 65536
+#define WAHA_THROUGHPUT 1000 /* WAHA has no rate limit of its own */
+#define WAHA_LOGIN_PHONE "phone"
+#define WAHA_PHONE_MIN 6
+#define WAHA_PHONE_MAX 15
+#define WAHA_ID_BYTES 10 /* a message id ferry pre-generates: 3EB0 + hex */
+
+static struct {
+    char *url;
+    char *api_key_header; /* "X-Api-Key: ...", or NULL without a key */
+    char *hmac_key;
+    char *session; /* a fixed session name, or "" */
+    char *webhook_url;
+} waha;
+
+/* ---- configuration ---- */
+
+static int waha_configure(const struct conf *conf)
+{
+    free(waha.url);
+    free(waha.api_key_header);
+    free(waha.hmac_key);
+    free(waha.session);
+    free(waha.webhook_url);
+    waha.url = xstrdup(conf->waha_url);
+    waha.api_key_header = conf->waha_api_key[0]
+                              ? xasprintf("X-Api-Key: %s", conf->waha_api_key)
+                              : NULL;
+    waha.hmac_key = xstrdup(conf->waha_webhook_hmac_key);
+    waha.session = xstrdup(conf->waha_session);
+    waha.webhook_url = xasprintf("%s/webhook/waha", conf->http_public_url);
+    if (waha.url[0] == '\0') {
+        log_error("waha: waha.url is not set (the WAHA server's base URL)");
+        return -1;
+    }
+    if (waha.hmac_key[0] == '\0') {
+        log_error("waha: waha.webhook_hmac_key is not set: WAHA's webhooks "
+                  "could not be verified");
+        return -1;
+    }
+    return 0;
+}
+
+static long long waha_throughput(void)
+{
+    return WAHA_THROUGHPUT;
+}
+
+/* ---- JSON ---- */
+
+json_object *waha_parse_json(const char *s, size_t len)
+{
+    struct json_tokener *tok;
+    json_object *o;
+
+    if (!json_strict_valid(s, len, WAHA_MAX_DEPTH))
+        return NULL;
+    tok = json_tokener_new_ex(WAHA_MAX_DEPTH);
+    if (tok == NULL)
+        fatal("out of memory");
+    json_tokener_set_flags(tok,
+                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    o = json_tokener_parse_ex(tok, s, (int)len);
+    if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+                      tok->char_offset != (int)len)) {
+        json_object_put(o);
+        o = NULL;
+    }
+    json_tokener_free(tok);
+    return o;
+}
+
+json_object *waha_get(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    if (o == NULL || !json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, key, &v))
+        return NULL;
+    return v;
+}
+
+const char *waha_str(json_object *o, const char *key)
+{
+    json_object *v = waha_get(o, key);
+
+    if (v == NULL || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* Adds key: value (a copy) to o. */
+static void waha_add(json_object *o, const char *key, const char *value)
+{
+    json_object_object_add(o, key, json_object_new_string(value));
+}
+
+/* o as JSON text (caller frees); o is released. */
+static char *waha_text(json_object *o)
+{
+    char *s =
+        xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+
+    json_object_put(o);
+    return s;
+}
+
+/* ---- requests ---- */
+
+/* What a call is, for reading its answer. */
+enum waha_kind {
+    WAHA_CALL_PLAIN, /* 2xx is all */
+    WAHA_CALL_SEND,  /* a message: its id, a repeat would duplicate */
+    WAHA_CALL_QR,    /* an image saved to a file */
+    WAHA_CALL_CODE,  /* {"code": "ABCD-EFGH"} */
+};
+
+struct waha_call {
+    net_result_fn cb;
+    void *arg;
+    enum waha_kind kind;
+    char *id;   /* send: the full id ferry chose */
+    char *chat; /* send: the chat id */
+};
+
+/* The id in an engine's answer to a send, in the reference's order: id,
+ * id._serialized, _data.id._serialized, key.id (then built); NULL. */
+static char *waha_answer_id(json_object *o, const char *chat)
+{
+    json_object *id = waha_get(o, "id");
+    const char *s;
+
+    if (id != NULL && json_object_is_type(id, json_type_string))
+        return xstrdup(json_object_get_string(id));
+    if ((s = waha_str(id, "_serialized")) != NULL)
+        return xstrdup(s);
+    if ((s = waha_str(waha_get(waha_get(o, "_data"), "id"), "_serialized")))
+        return xstrdup(s);
+    if ((s = waha_str(waha_get(o, "key"), "id")) != NULL)
+        return xasprintf("true_%s_%s", chat, s);
+    return NULL;
+}
+
+/* 1 when an answer says the session is not WORKING (yet): held. */
+static int waha_not_working(json_object *o)
+{
+    const char *e = waha_str(o, "error");
+
+    return waha_get(o, "expected") != NULL ||
+           (e != NULL && strstr(e, "Session status is not as expected"));
+}
+
+/* The "message" of a NestJS error, or the "error"; NULL. */
+static const char *waha_error_text(json_object *o)
+{
+    const char *m = waha_str(o, "message");
+
+    return m != NULL ? m : waha_str(o, "error");
+}
+
+/* Fills r for an HTTP answer that is not a 2xx; the text is built into
+ * *owned. */
+static void waha_classify(const struct http_result *h, json_object *o,
+                          struct net_result *r, char **owned)
+{
+    const char *msg = waha_error_text(o);
+
+    r->code = (int)h->status;
+    r->outcome = NET_FAIL;
+    if (h->status == 401) {
+        r->outcome = NET_RETRY;
+        *owned = xstrdup("The WAHA server refused the gateway's API key");
+        log_error("waha: WAHA answered 401: check waha.api_key");
+    } else if (h->status == 404 && msg && strstr(msg, "Session not found")) {
+        r->outcome = NET_AUTH;
+        *owned = xstrdup("Your WhatsApp session is gone from the WAHA server: "
+                         "send 'login' to the gateway to link it again");
+    } else if (h->status == 422 && waha_not_working(o)) {
+        r->outcome = NET_RETRY; /* held while the session logs in */
+        *owned = xasprintf("Your WhatsApp session is not connected (%s)",
+                           waha_str(o, "status") ? waha_str(o, "status")
+                                                 : "not WORKING");
+    } else if (h->status == 429 || h->status >= 500) {
+        r->outcome = NET_RETRY;
+        r->rate_limited = h->status == 429;
+        *owned = xasprintf("The WAHA server answered HTTP %ld", h->status);
+    } else {
+        *owned = xasprintf("WhatsApp refused it: %s (HTTP %ld)",
+                           msg ? msg : "no reason given", h->status);
+    }
+    r->text = *owned;
+}
+
+/* Reads a 2xx answer into r. */
+static void waha_success(const struct http_result *h, json_object *o,
+                         struct waha_call *call, struct net_result *r,
+                         char **owned)
+{
+    r->outcome = NET_OK;
+    if (call->kind == WAHA_CALL_SEND) {
+        *owned = waha_answer_id(o, call->chat);
+        r->id = *owned != NULL ? *owned : call->id;
+    } else if (call->kind == WAHA_CALL_QR) {
+        r->mime = "image/png";
+        r->size = (long long)h->len;
+    } else if (call->kind == WAHA_CALL_CODE) {
+        r->info = waha_str(o, "code");
+        if (r->info == NULL) {
+            r->outcome = NET_RETRY;
+            r->text = "The WAHA server gave no pairing code";
+        }
+    }
+}
+
+static void waha_done(const struct http_result *h, void *arg)
+{
+    struct waha_call *call = arg;
+    struct net_result r;
+    json_object *o = NULL;
+    char *owned = NULL;
+
+    memset(&r, 0, sizeof(r));
+    if (!h->ok) {
+        r.outcome = NET_RETRY;
+        r.unknown = call->kind == WAHA_CALL_SEND && h->sent;
+        owned = xasprintf("The WAHA server is unreachable: %s", h->error);
+        r.text = owned;
+    } else {
+        if (call->kind != WAHA_CALL_QR)
+            o = waha_parse_json(h->body, h->len);
+        if (h->status >= 200 && h->status < 300)
+            waha_success(h, o, call, &r, &owned);
+        else
+            waha_classify(h, o, &r, &owned);
+        r.unknown = call->kind == WAHA_CALL_SEND && h->status >= 500;
+    }
+    if (call->kind == WAHA_CALL_SEND)
+        metrics_inc(r.outcome == NET_OK      ? METRICS_OUT_SENT
+                    : r.outcome == NET_RETRY ? METRICS_OUT_RETRY
+                    : r.outcome == NET_AUTH  ? METRICS_OUT_AUTH
+                                             : METRICS_OUT_FAILED);
+    if (r.outcome != NET_OK)
+        log_info("waha: %s (HTTP %ld, %lld ms)", r.text, h->ok ? h->status : 0L,
+                 h->elapsed_ms);
+    call->cb(&r, call->arg);
+    json_object_put(o);
+    free(owned);
+    free(call->id);
+    free(call->chat);
+    free(call);
+}
+
+/* A call that ends without a request: its failure, from the loop (never
+ * from inside the caller's send). */
+static void waha_refused(void *arg)
+{
+    struct waha_call *call = arg;
+    struct net_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.outcome = NET_FAIL;
+    r.text = call->id;
+    call->cb(&r, call->arg);
+    free(call->id);
+    free(call->chat);
+    free(call);
+}
+
+static struct waha_call *waha_call_new(enum waha_kind kind, net_result_fn cb,
+                                       void *arg)
+{
+    struct waha_call *call = xcalloc(1, sizeof(*call));
+
+    call->kind = kind;
+    call->cb = cb;
+    call->arg = arg;
+    return call;
+}
+
+/* Starts method on WAHA's path with body (taken; NULL: none); save_to: the
+ * answer goes to this file. */
+static void waha_request(const char *method, const char *path, char *body,
+                         const char *save_to, struct waha_call *call)
+{
+    const char *headers[3] = {NULL, NULL, NULL};
+    struct http_request req;
+    char *url = xasprintf("%s%s", waha.url, path);
+    int n = 0;
+
+    if (waha.api_key_header != NULL)
+        headers[n++] = waha.api_key_header;
+    headers[n++] = save_to ? "Accept: image/png" : "Accept: application/json";
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.headers = headers;
+    if (body != NULL) {
+        req.content_type = "application/json";
+        req.body = body;
+        req.body_len = strlen(body);
+    }
+    req.save_to = save_to;
+    req.timeout_ms =
+        call->kind == WAHA_CALL_SEND ? WAHA_SEND_TIMEOUT_MS : WAHA_TIMEOUT_MS;
+    req.no_repeat = call->kind == WAHA_CALL_SEND;
+    req.max_response = save_to ? WAHA_QR_MAX : WAHA_MAX_RESPONSE;
+    http_start(&req, waha_done, call);
+    free(url);
+    free(body);
+}
+
+/* ---- sessions and login ---- */
+
+/* The session's configuration: ferry's signed webhook. */
+static json_object *waha_session_config(void)
+{
+    static const char *const events[] = {"session.status",   "message",
+                                         "message.any",      "message.ack",
+                                         "message.reaction", "message.revoked",
+                                         "message.edited",   "presence.update"};
+    json_object *cfg = json_object_new_object();
+    json_object *hooks = json_object_new_array();
+    json_object *hook = json_object_new_object();
+    json_object *ev = json_object_new_array();
+    json_object *hmac = json_object_new_object();
+    json_object *retries = json_object_new_object();
+    size_t i;
+
+    for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+        json_object_array_add(ev, json_object_new_string(events[i]));
+    waha_add(hmac, "key", waha.hmac_key);
+    waha_add(retries, "policy", "constant");
+    json_object_object_add(retries, "delaySeconds", json_object_new_int(2));
+    json_object_object_add(retries, "attempts", json_object_new_int(15));
+    waha_add(hook, "url", waha.webhook_url);
+    json_object_object_add(hook, "events", ev);
+    json_object_object_add(hook, "hmac", hmac);
+    json_object_object_add(hook, "retries", retries);
+    json_object_array_add(hooks, hook);
+    json_object_object_add(cfg, "webhooks", hooks);
+    return cfg;
+}
+
+/* A login in flight: the session it creates. */
+struct waha_login {
+    net_result_fn cb;
+    void *arg;
+    struct net_account a;
+    char *name, *phone;
+    int step; /* 0: create; 1: update (it existed); 2: start */
+};
+
+static void waha_login_next(struct waha_login *l);
+
+static void waha_login_end(struct waha_login *l, const struct net_result *r)
+{
+    struct net_result out = *r;
+
+    out.account = &l->a;
+    out.info = l->phone[0] ? "being linked: a pairing code follows"
+                           : "being linked: a QR code follows";
+    l->cb(&out, l->arg);
+    free(l->name);
+    free(l->phone);
+    free(l);
+}
+
+static void waha_login_done(const struct net_result *r, void *arg)
+{
+    struct waha_login *l = arg;
+
+    if (l->step == 0 && r->outcome == NET_FAIL && r->code == 422 && r->text &&
+        strstr(r->text, "already exists")) {
+        l->step = 1; /* a fixed session: take it over */
+        waha_login_next(l);
+    } else if (l->step == 1 && r->outcome == NET_OK) {
+        l->step = 2;
+        waha_login_next(l);
+    } else {
+        waha_login_end(l, r);
+    }
+}
+
+static void waha_login_next(struct waha_login *l)
+{
+    struct waha_call *call = waha_call_new(WAHA_CALL_PLAIN, waha_login_done, l);
+    json_object *o = json_object_new_object();
+    char *path;
+
+    if (l->step == 0) {
+        waha_add(o, "name", l->name);
+        json_object_object_add(o, "start", json_object_new_boolean(1));
+        json_object_object_add(o, "config", waha_session_config());
+        waha_request("POST", "/api/sessions", waha_text(o), NULL, call);
+        return;
+    }
+    if (l->step == 1) {
+        json_object_object_add(o, "config", waha_session_config());
+        path = xasprintf("/api/sessions/%s", l->name);
+        waha_request("PUT", path, waha_text(o), NULL, call);
+    } else {
+        json_object_put(o);
+        path = xasprintf("/api/sessions/%s/start", l->name);
+        waha_request("POST", path, NULL, NULL, call);
+    }
+    free(path);
+}
+
+/* A session name nobody can guess: ferry-<96 random bits in hex>. */
+static char *waha_session_name(void)
+{
+    unsigned char r[12];
+    char hex[2 * sizeof(r) + 1];
+    size_t i;
+
+    if (waha.session[0] != '\0')
+        return xstrdup(waha.session);
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        fatal("RAND_bytes failed");
+    for (i = 0; i < sizeof(r); i++)
+        snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    return xasprintf("ferry-%s", hex);
+}
+
+/* The digits of a phone number typed with +, spaces, dashes, dots or
+ * parentheses (caller frees), or NULL when it is not one. */
+static char *waha_phone_digits(const char *s)
+{
+    char *d = xstrdup(s ? s : "");
+    size_t n = 0, i;
+
+    for (i = 0; s != NULL && s[i] != '\0'; i++) {
+        if (s[i] >= '0' && s[i] <= '9')
+            d[n++] = s[i];
+        else if (strchr("+ -.()", s[i]) == NULL || (s[i] == '+' && i > 0))
+            break;
+    }
+    d[n] = '\0';
+    if (s == NULL || s[i] != '\0' || n < WAHA_PHONE_MIN || n > WAHA_PHONE_MAX) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* Creates and starts the user's session; answers at once, the login goes
+ * on through session.status events. The pairing phone, if any, is the
+ * account's token (nothing secret: it is the user's own number). */
+static void waha_login(const struct login_creds *c, net_result_fn cb, void *arg)
+{
+    struct waha_login *l = xcalloc(1, sizeof(*l));
+    const char *phone = login_get(c, WAHA_LOGIN_PHONE);
+
+    l->cb = cb;
+    l->arg = arg;
+    l->name = waha_session_name();
+    l->phone = phone && phone[0] ? waha_phone_digits(phone) : xstrdup("");
+    if (l->phone == NULL)
+        l->phone = xstrdup("");
+    l->a.id = l->name;
+    l->a.token = l->phone;
+    waha_login_next(l);
+}
+
+/* The step the user takes: a pairing code for the account's phone, or the
+ * QR code as a PNG into path. */
+static void waha_login_step(const struct net_account *a, const char *path,
+                            net_result_fn cb, void *arg)
+{
+    json_object *o;
+    char *p;
+
+    if (a->token != NULL && a->token[0] != '\0') {
+        o = json_object_new_object();
+        waha_add(o, "phoneNumber", a->token);
+        p = xasprintf("/api/%s/auth/request-code", a->id);
+        waha_request("POST", p, waha_text(o), NULL,
+                     waha_call_new(WAHA_CALL_CODE, cb, arg));
+    } else {
+        p = xasprintf("/api/%s/auth/qr", a->id);
+        waha_request("GET", p, NULL, path,
+                     waha_call_new(WAHA_CALL_QR, cb, arg));
+    }
+    free(p);
+}
+
+/* Ends the session on WAHA: stopped, logged out and deleted. */
+static void waha_logout(const struct net_account *a, net_result_fn cb,
+                        void *arg)
+{
+    char *p = xasprintf("/api/sessions/%s", a->id);
+
+    waha_request("DELETE", p, NULL, NULL,
+                 waha_call_new(WAHA_CALL_PLAIN, cb, arg));
+    free(p);
+}
+
+/* A new round: the session is deleted, then created again (a new QR). */
+static void waha_relogin_deleted(const struct net_result *r, void *arg)
+{
+    struct waha_login *l = arg;
+
+    if (r->outcome != NET_OK) {
+        waha_login_end(l, r);
+        return;
+    }
+    waha_login_next(l);
+}
+
+static void waha_relogin(const struct net_account *a, net_result_fn cb,
+                         void *arg)
+{
+    struct waha_login *l = xcalloc(1, sizeof(*l));
+
+    l->cb = cb;
+    l->arg = arg;
+    l->name = xstrdup(a->id);
+    l->phone = xstrdup(a->token ? a->token : "");
+    l->a.id = l->name;
+    l->a.token = l->phone;
+    waha_logout(&l->a, waha_relogin_deleted, l);
+}
+
+static int waha_login_check(const struct login_creds *c, const char **why)
+{
+    const char *phone = login_get(c, WAHA_LOGIN_PHONE);
+    char *d;
+
+    if (phone == NULL || phone[0] == '\0')
+        return 0;
+    d = waha_phone_digits(phone);
+    if (d == NULL) {
+        *why = "Not a phone number: write it in international form, e.g. "
+               "+49 151 12345678";
+        return -1;
+    }
+    free(d);
+    return 0;
+}
+
+static const struct login_field waha_login_fields[] = {
+    {
+        .var = WAHA_LOGIN_PHONE,
+        .label = "Your phone number, for a pairing code instead of a QR code "
+                 "(optional)",
+    },
+    {.var = NULL},
+};
+
+/* A personal account, linked as a device: nothing to type but, for a
+ * pairing code, the phone number. */
+static const struct login_form waha_login_form = {
+    .title = "Personal WhatsApp account",
+    .instructions = "Leave the phone number empty to get a QR code to scan "
+                    "with WhatsApp on your phone (Settings > Linked devices > "
+                    "Link a device), or give it to get a pairing code to type "
+                    "there instead.",
+    .fields = waha_login_fields,
+    .missing = "",
+    .taken = "This WhatsApp session is already used by another user",
+    .account_noun = "personal WhatsApp account",
+    .account_label = "WhatsApp session",
+    .chat_help = "link your personal WhatsApp account (a QR code or, with "
+                 "your phone number, a pairing code follows)",
+    .chat_note = "",
+    .async = 1,
+    .check = waha_login_check,
+};
+
+/* ---- sending ---- */
+
+/* A message id for the request's "id": 3EB0 and 20 hex digits, like the
+ * ids WhatsApp Web makes (caller frees). */
+static char *waha_new_key(void)
+{
+    unsigned char r[WAHA_ID_BYTES];
+    char hex[2 * WAHA_ID_BYTES + 1];
+    size_t i;
+
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        fatal("RAND_bytes failed");
+    for (i = 0; i < sizeof(r); i++)
+        snprintf(hex + 2 * i, 3, "%02X", r[i]);
+    return xasprintf("3EB0%s", hex);
+}
+
+static void waha_send_text(const struct net_account *a, const char *chat,
+                           const struct net_out *m, struct waha_call *call)
+{
+    json_object *o = json_object_new_object();
+    char *key = waha_new_key();
+
+    call->id = xasprintf("true_%s_%s", chat, key);
+    waha_add(o, "session", a->id);
+    waha_add(o, "chatId", chat);
+    waha_add(o, "text", m->text ? m->text : "");
+    waha_add(o, "id", key);
+    if (m->reply_to != NULL)
+        waha_add(o, "reply_to", m->reply_to);
+    json_object_object_add(o, "linkPreview", json_object_new_boolean(0));
+    waha_request("POST", "/api/sendText", waha_text(o), NULL, call);
+    free(key);
+}
+
+static void waha_send_other(const struct net_account *a, const char *chat,
+                            const struct net_out *m, struct waha_call *call)
+{
+    json_object *o = json_object_new_object(), *ids;
+    char *path;
+
+    if (strcmp(m->kind, "read") == 0) {
+        ids = json_object_new_array();
+        json_object_array_add(ids, json_object_new_string(m->target));
+        waha_add(o, "session", a->id);
+        waha_add(o, "chatId", chat);
+        json_object_object_add(o, "messageIds", ids);
+        waha_request("POST", "/api/sendSeen", waha_text(o), NULL, call);
+    } else if (strcmp(m->kind, "typing") == 0) {
+        waha_add(o, "chatId", chat);
+        waha_add(o, "presence", "typing");
+        path = xasprintf("/api/%s/presence", a->id);
+        waha_request("POST", path, waha_text(o), NULL, call);
+        free(path);
+    } else { /* a reaction: PUT, not POST */
+        waha_add(o, "session", a->id);
+        waha_add(o, "messageId", m->target);
+        waha_add(o, "reaction", m->text ? m->text : "");
+        waha_request("PUT", "/api/reaction", waha_text(o), NULL, call);
+    }
+}
+
+static void waha_send(const struct net_account *a, const struct net_out *m,
+                      net_result_fn cb, void *arg)
+{
+    int text = strcmp(m->kind, "text") == 0;
+    struct waha_call *call =
+        waha_call_new(text ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
+
+    call->chat = xasprintf("%s@c.us", m->to);
+    if (text) {
+        waha_send_text(a, call->chat, m, call);
+    } else if ((strcmp(m->kind, "read") == 0 ||
+                strcmp(m->kind, "reaction") == 0) &&
+               m->target == NULL) {
+        call->id = xstrdup("There is no message to mark");
+        loop_defer(waha_refused, call);
+    } else if (strcmp(m->kind, "read") == 0 || strcmp(m->kind, "typing") == 0 ||
+               strcmp(m->kind, "reaction") == 0) {
+        waha_send_other(a, call->chat, m, call);
+    } else {
+        call->id = xstrdup("The gateway cannot send files to personal "
+                           "WhatsApp accounts yet");
+        loop_defer(waha_refused, call);
+    }
+}
+
+/* ---- webhooks ---- */
+
+static void waha_webhook_get(const struct httpd_request *req,
+                             struct httpd_response *res)
+{
+    httpd_respond(res, 405, "text/plain", "WAHA posts its events\n");
+}
+
+static int waha_webhook_verify(const struct httpd_request *req,
+                               const char **why)
+{
+    const char *sig = httpd_header(req, "X-Webhook-Hmac");
+
+    if (sig == NULL) {
+        *why = "unsigned (no X-Webhook-Hmac)";
+        return -1;
+    }
+    if (!waha_signature_ok(waha.hmac_key, sig, req->body, req->body_len)) {
+        *why = "X-Webhook-Hmac mismatch";
+        return -1;
+    }
+    return 0;
+}
+
+const struct net_backend net_waha_backend = {
+    .name = "waha",
+    .max_text = WAHA_TEXT_MAX,
+    .max_caption = WAHA_TEXT_MAX,
+    .caps =
+        {
+            .receipts = 1,
+            .read_markers = 1,
+            .typing = 1,
+            .reactions = 1,
+        },
+    .configure = waha_configure,
+    .throughput = waha_throughput,
+    .login_form = &waha_login_form,
+    .login = waha_login,
+    .send = waha_send,
+    .webhook_get = waha_webhook_get,
+    .webhook_verify = waha_webhook_verify,
+    .webhook_reject = 401,
+    .webhook_parse = waha_webhook_parse,
+    .login_step = waha_login_step,
+    .relogin = waha_relogin,
+    .logout = waha_logout,
+};

@@ -1,0 +1,242 @@
+# SPDX-License-Identifier: MIT
+"""Personal WhatsApp accounts through WAHA (issue 13), beside Cloud API
+users on the same gateway: registration with the network choice, the
+asynchronous login (a QR code that rotates, a pairing code), 1:1 texts both
+ways with receipts and markers, signed webhooks, duplicates, a session that
+fails while messages wait.  Every test runs against Prosody and ejabberd,
+with a fake WAHA (tests/fakes/fake_waha.py) and a fake Cloud API."""
+
+import re
+
+import pytest
+
+from harness.network import (NS_DATA, NS_REGISTER, WAIT, is_displayed,
+                             is_receipt, register_form_xml)
+from harness.util import wait_for
+from harness.waha import ME_NAME, ME_PHONE, WahaGateway
+
+CONTACT = "4915112345678"
+FAKE_HMAC = "0" * 128
+
+
+@pytest.fixture
+def gw(xmpp_server, start_ferry, connect_client):
+    g = WahaGateway(xmpp_server, start_ferry, connect_client)
+    g.connect = lambda **kw: connect_client(xmpp_server, **kw)
+    yield g
+    problems = g.close()
+    if problems:
+        pytest.fail("\n".join(problems) + "\n" + g.ferry.log_tail(60),
+                    pytrace=False)
+
+
+def _fields(reply):
+    q = reply.child(NS_REGISTER, "query")
+    x = q.find("{%s}x" % NS_DATA)
+    return {f.get("var"): f for f in x.findall("{%s}field" % NS_DATA)}
+
+
+def _chat_from(client, jid, pred=lambda m: True, timeout=WAIT):
+    return client.wait_message(lambda m: m.frm and m.frm.startswith(jid)
+                               and m.type == "chat" and m.body is not None
+                               and pred(m), timeout=timeout)
+
+
+# --- registration and login ----------------------------------------------------
+
+def test_form_asks_network(gw):
+    c = gw.connect()
+    reply = c.iq(gw.gw, "<query xmlns='%s'/>" % NS_REGISTER)
+    assert reply.type == "result", reply.xml
+    fields = _fields(reply)
+    net = fields["network"]
+    assert net.get("type") == "list-single", reply.xml
+    options = [o.findtext("{%s}value" % NS_DATA)
+               for o in net.findall("{%s}option" % NS_DATA)]
+    assert options == ["cloudapi", "waha"], reply.xml
+    assert fields["phone"].get("type") == "text-single", reply.xml
+    assert "phone_number_id" in fields and "access_token" in fields
+
+
+def test_qr_rotates_twice_then_connected(gw):
+    c = gw.connect()
+    reply = gw.register(c)
+    assert reply.type == "result", reply.xml
+    wait_for(lambda: gw.session_of(c), WAIT, 0.1, "the account row")
+    session = gw.session_of(c)
+    assert re.fullmatch(r"ferry-[0-9a-f]{24}", session), session
+    # the session was created with ferry's signed webhook
+    info = [s for s in gw.get("state")["sessions"]
+            if s["name"] == session][0]
+    hook = info["config"]["webhooks"][0]
+    assert hook["url"] == gw.webhook_url
+    assert hook["hmac"]["key"] == gw.hmac_key
+    images = []
+    for i in range(3):
+        st, png = gw.wait_qr(c)
+        assert png.startswith(b"\x89PNG"), png[:8]
+        images.append(png)
+        gw.wait_text(c, "Scan this QR code")
+        if i < 2:
+            gw.rotate(session)
+    assert len(set(images)) == 3          # each rotation, a new image
+    gw.scan(session)
+    st = gw.wait_text(c, "Connected to WhatsApp as")
+    assert "+%s (%s)" % (ME_PHONE, ME_NAME) in st.body, st.xml
+
+
+def test_pairing_code(gw):
+    c = gw.connect()
+    assert gw.register(c, phone="+1 555 000 1111").type == "result"
+    st = gw.wait_text(c, "pairing code")
+    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", st.body)
+    assert code, st.xml
+    session = gw.session_of(c)
+    reqs = gw.get("requests", path_contains="/auth/request-code")
+    assert reqs and reqs[-1]["json"]["phoneNumber"] == "15550001111", reqs
+    gw.scan(session)
+    gw.wait_text(c, "Connected to WhatsApp as")
+
+
+def test_bad_phone_refused(gw):
+    c = gw.connect()
+    reply = gw.register(c, phone="call me maybe")
+    assert reply.type == "error", reply.xml
+    assert gw.session_of(c) is None
+
+
+# --- messages --------------------------------------------------------------------
+
+def test_text_both_ways_with_receipts_and_markers(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    # in: a text from the contact
+    gw.inbound(session, CONTACT, "Hi from WhatsApp", name="Ana")
+    m = _chat_from(c, cj)
+    assert m.body == "Hi from WhatsApp", m.xml
+    # the user reads it: sendSeen for that message
+    gw.cloud.send_displayed(c, CONTACT, m.id)
+    wait_for(lambda: [r for r in gw.reads(session)
+                      if r.get("type") == "seen"], WAIT, 0.1, "sendSeen")
+    seen = [r for r in gw.reads(session) if r.get("type") == "seen"]
+    assert m.id in seen[-1]["message_ids"], seen
+    # out: receipt (DEVICE) and displayed (READ) come back
+    mid = gw.cloud.send(c, CONTACT, "Hi from XMPP", receipt=True,
+                        markable=True)
+    sent = gw.wait_sent(1, session)
+    assert sent[0]["chat_id"] == CONTACT + "@c.us", sent
+    assert sent[0]["body"]["text"] == "Hi from XMPP", sent
+    c.wait_message(lambda s: is_receipt(s, mid), timeout=WAIT)
+    c.wait_message(lambda s: is_displayed(s, mid), timeout=WAIT)
+
+
+def test_duplicate_and_overlap_give_one_stanza(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    mid = gw.inbound(session, CONTACT, "only once", overlap="both",
+                     duplicate=2)["id"]
+    m = _chat_from(c, cj, lambda s: s.body == "only once")
+    gw.inbound(session, CONTACT, "after")
+    _chat_from(c, cj, lambda s: s.body == "after")
+    again = [s for s in c.messages.history
+             if s.body == "only once" and s.type == "chat"]
+    assert len(again) == 1, [s.xml for s in again]
+    assert m.id == mid, (m.id, mid)
+
+
+@pytest.mark.parametrize("signature", ["bad", "none", "tamper"])
+def test_forged_or_unsigned_webhook_refused(gw, signature):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    d = gw.inbound(session, CONTACT, "forged " + signature,
+                   signature=signature, retry=False, overlap="message")
+    statuses = [a["status"] for dl in gw.deliveries(event="message")
+                for a in dl["attempts"] if "forged" in dl["body"]]
+    assert statuses and set(statuses) == {401}, (statuses, d)
+    gw.inbound(session, CONTACT, "genuine")
+    _chat_from(c, cj, lambda s: s.body == "genuine")
+    assert not [s for s in c.messages.history
+                if (s.body or "").startswith("forged")]
+
+
+def test_session_fails_while_messages_wait(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    gw.ctl.post("fail_session", {"session": session})
+    gw.wait_text(c, "session failed")
+    mids = [gw.cloud.send(c, CONTACT, "queued %d" % i) for i in range(3)]
+    # held, not failed: no error comes back while the session is down
+    wait_for(lambda: gw.get("requests", path_contains="/api/sendText"),
+             WAIT, 0.1, "a send tried while FAILED")
+    c.send_message(gw.gw, "login")
+    gw.wait_text(c, "new login started")
+    gw.wait_qr(c)
+    gw.scan(session)
+    gw.wait_text(c, "Connected to WhatsApp as")
+    sent = gw.wait_sent(3, session, timeout=60)
+    assert [s["body"]["text"] for s in sent] == \
+        ["queued 0", "queued 1", "queued 2"], sent
+    assert not [s for s in c.messages.history
+                if s.type == "error" and s.id in mids]
+
+
+def test_unregister_deletes_the_session(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    reply = gw.cloud.unregister(c)
+    assert reply.type == "result", reply.xml
+    wait_for(lambda: session not in [s["name"] for s in
+                                     gw.get("state")["sessions"]],
+             WAIT, 0.1, "the session deleted")
+
+
+def test_cloud_and_waha_users_side_by_side(gw):
+    cloud_user = gw.cloud.client()
+    waha_user = gw.connect()
+    session = gw.login(waha_user)
+    # each gets their own contact's message
+    wamid = gw.cloud.inbound(CONTACT, "from the business side")["wamids"][0]
+    gw.inbound(session, CONTACT, "from the personal side")
+    m = cloud_user.wait_message(lambda s: s.id == wamid, timeout=WAIT)
+    assert m.body == "from the business side"
+    _chat_from(waha_user, gw.contact_jid(CONTACT),
+               lambda s: s.body == "from the personal side")
+    # and sends go to each one's network
+    gw.cloud.send(cloud_user, CONTACT, "to the business side")
+    gw.cloud.send(waha_user, CONTACT, "to the personal side")
+    gw.cloud.wait_sent(1, to=CONTACT)
+    assert gw.wait_sent(1, session)[0]["body"]["text"] == \
+        "to the personal side"
+    assert gw.cloud.sent_bodies(CONTACT) == ["to the business side"]
+    # contacts advertise what each user's network does
+    feats_cloud = cloud_user.disco_info(gw.contact_jid(CONTACT)).features
+    feats_waha = waha_user.disco_info(gw.contact_jid(CONTACT)).features
+    assert "urn:xmpp:reply:0" in feats_cloud
+    assert "urn:xmpp:reply:0" not in feats_waha
+    assert "urn:xmpp:receipts" in feats_waha
+
+
+def test_typing_goes_to_waha(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    gw.inbound(session, CONTACT, "are you there?")
+    _chat_from(c, gw.contact_jid(CONTACT))
+    c.send_message(gw.contact_jid(CONTACT), None, extra_xml=(
+        "<composing xmlns='http://jabber.org/protocol/chatstates'/>"))
+    wait_for(lambda: [r for r in gw.reads(session)
+                      if r.get("type") == "presence"
+                      and r.get("presence") == "typing"
+                      and r.get("chat_id") == CONTACT + "@c.us"],
+             WAIT, 0.1, "presence typing")
+
+
+def test_status_names_the_session(gw):
+    c = gw.connect()
+    gw.login(c)
+    c.send_message(gw.gw, "status")
+    st = gw.wait_text(c, "Account state")
+    assert "WhatsApp session:" in st.body, st.xml
+    assert "Business number" not in st.body, st.xml
