@@ -1308,6 +1308,84 @@ static void test_outbox_failed(void **state)
     test_ids_equal(&ids, 1, o1);
 }
 
+/* Collects member JIDs into a comma-separated list. */
+static int test_team_collect(const char *jid, void *arg)
+{
+    struct buf *b = arg;
+
+    buf_appendf(b, "%s,", jid);
+    return 0;
+}
+
+/* Team members: one team per JID, removal with the member's claims, the
+ * cascade of the account's deletion. */
+static void test_team_members(void **state)
+{
+    struct fixture *f = *state;
+    long long other = store_account_upsert(f->st, "carol@example.org",
+                                           "cloudapi", "1002", "tok-c", NULL);
+    long long c1, c2;
+    int created;
+    struct store_claim *cl;
+    struct buf b;
+    char *list;
+
+    assert_true(other > 0);
+    assert_int_equal(store_team_add(f->st, f->acc, "bob@example.org", 1), 1);
+    assert_int_equal(store_team_add(f->st, f->acc, "bob@example.org", 2), 0);
+    assert_int_equal(store_team_add(f->st, f->acc, "amy@example.org", 3), 1);
+    /* a JID answers for one number: not in a second team */
+    assert_int_equal(store_team_add(f->st, other, "bob@example.org", 4), -2);
+    assert_int_equal(store_team_account_of(f->st, "bob@example.org"), f->acc);
+    assert_int_equal(store_team_account_of(f->st, "zed@example.org"), 0);
+    assert_int_equal(store_team_count(f->st, f->acc), 2);
+    assert_int_equal(store_team_count(f->st, other), 0);
+    buf_init(&b, 1024);
+    assert_int_equal(store_team_foreach(f->st, f->acc, test_team_collect, &b),
+                     0);
+    list = buf_take(&b);
+    assert_string_equal(list, "amy@example.org,bob@example.org,");
+    free(list);
+    /* claims: set, replaced, touched, counted; gone with their holder */
+    c1 = store_contact_ensure(f->st, f->acc, "4915100000001", "+4915100000001",
+                              NULL, &created);
+    c2 = store_contact_ensure(f->st, f->acc, "4915100000002", "+4915100000002",
+                              NULL, &created);
+    assert_null(store_claim_get(f->st, c1));
+    assert_int_equal(store_claim_set(f->st, f->acc, c1, "amy@example.org", 10),
+                     0);
+    assert_int_equal(store_claim_set(f->st, f->acc, c1, "bob@example.org", 20),
+                     0);
+    assert_int_equal(store_claim_set(f->st, f->acc, c2, "bob@example.org", 30),
+                     0);
+    assert_int_equal(store_claim_touch(f->st, c1, 25), 0);
+    cl = store_claim_get(f->st, c1);
+    assert_non_null(cl);
+    assert_string_equal(cl->holder, "bob@example.org");
+    assert_int_equal(cl->since, 20);
+    assert_int_equal(cl->active, 25);
+    assert_int_equal(cl->account_id, f->acc);
+    store_claim_free(cl);
+    assert_int_equal(store_claim_count(f->st, f->acc, "bob@example.org"), 2);
+    assert_int_equal(store_claim_count(f->st, f->acc, "amy@example.org"), 0);
+    assert_int_equal(store_team_remove(f->st, f->acc, "bob@example.org"), 1);
+    assert_int_equal(store_team_remove(f->st, f->acc, "bob@example.org"), 0);
+    assert_null(store_claim_get(f->st, c1));
+    assert_null(store_claim_get(f->st, c2));
+    assert_int_equal(store_claim_set(f->st, f->acc, c1, "amy@example.org", 40),
+                     0);
+    assert_int_equal(store_claim_drop(f->st, c1), 0);
+    assert_null(store_claim_get(f->st, c1));
+    /* now free to join the other team; the account's deletion cascades */
+    assert_int_equal(store_team_add(f->st, other, "bob@example.org", 5), 1);
+    assert_int_equal(store_claim_set(f->st, f->acc, c2, "amy@example.org", 50),
+                     0);
+    assert_int_equal(store_account_delete(f->st, f->acc), 0);
+    assert_int_equal(store_team_account_of(f->st, "amy@example.org"), 0);
+    assert_null(store_claim_get(f->st, c2));
+    assert_int_equal(store_team_account_of(f->st, "bob@example.org"), other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1356,6 +1434,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_max_pages_knob, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_slots, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_team_members, test_setup,
                                         test_teardown),
     };
 
