@@ -282,15 +282,19 @@ int store_inbox_confirm(struct store *st, long long first, long long last,
                         long long now);
 /* Deletes the confirmed rows settled before the cutoff (ms). */
 int store_inbox_expire(struct store *st, long long cutoff);
-/* The user's server bounced the message stanza_id of the account: its row
- * is held until store_inbox_release(). Returns 1 when held, 2 when it had
- * bounced max_bounces times already (the row is deleted), 0 when no such
- * row is kept, -1 on error. */
+/* The user's server bounced the message stanza_id of the account sent to
+ * recipient (a bare JID; NULL: any; a team's members get rows with the
+ * same stanza id): its row is held until store_inbox_release(). Returns 1
+ * when held, 2 when it had bounced max_bounces times already (the row is
+ * deleted), 0 when no such row is kept, -1 on error. */
 int store_inbox_bounce(struct store *st, long long account_id,
-                       const char *stanza_id, int max_bounces, long long now);
-/* Queues the account's held rows again, after every queued row, in their
+                       const char *recipient, const char *stanza_id,
+                       int max_bounces, long long now);
+/* Queues the account's held rows for recipient (a bare JID, its full JIDs
+ * included; NULL: for anybody) again, after every queued row, in their
  * order; the number of rows, or -1. */
-long long store_inbox_release(struct store *st, long long account_id);
+long long store_inbox_release(struct store *st, long long account_id,
+                              const char *recipient);
 /* A file of contact_id is on its way: its slot keeps its place in the
  * contact's order (sent as placeholder if the slot expires first). The new
  * row's id, or -1. */

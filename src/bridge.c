@@ -114,7 +114,7 @@ static void bridge_on_bounce(xmpp_stanza_t *st, const struct message_in *in)
     bare = jid_bare(in->from);
     a = bare ? store_account_by_jid(bridge_store(), bare) : NULL;
     if (a != NULL)
-        queue_in_bounced(a->id, in->id, message_error_condition(st));
+        queue_in_bounced(a->id, bare, in->id, message_error_condition(st));
     store_account_free(a);
     free(bare);
 }

@@ -181,7 +181,7 @@ void roster_on_presence(xmpp_stanza_t *st, void *arg)
         goto out;
     }
     if (type == NULL)
-        queue_in_release(a->id); /* the user is back: held messages go */
+        queue_in_release(a->id, a->jid); /* back: held messages go */
     if (strchr(to, '@') == NULL)
         roster_gateway_presence(type, bare, a);
     else

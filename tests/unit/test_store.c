@@ -1071,11 +1071,14 @@ static void test_inbox_bounce(void **state)
     (void)r1;
 
     /* a bounce of an unknown id, or of another account, holds nothing */
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.x", 10, t), 0);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc + 1, "wamid.2", 10, t),
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.x", 10, t),
                      0);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.2", 10, t), 1);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 10, t), 1);
+    assert_int_equal(
+        store_inbox_bounce(f->st, f->acc + 1, NULL, "wamid.2", 10, t), 0);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.2", 10, t),
+                     1);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.1", 10, t),
+                     1);
     assert_int_equal(test_inbox_rows(f, 2), 2);
     /* held rows are not expired with the confirmed ones */
     assert_int_equal(store_inbox_expire(f->st, t + 1), 0);
@@ -1083,8 +1086,8 @@ static void test_inbox_bounce(void **state)
 
     m3 = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>",
                          "wamid.3");
-    assert_int_equal(store_inbox_release(f->st, f->acc + 1), 0);
-    assert_int_equal(store_inbox_release(f->st, f->acc), 2);
+    assert_int_equal(store_inbox_release(f->st, f->acc + 1, NULL), 0);
+    assert_int_equal(store_inbox_release(f->st, f->acc, NULL), 2);
     assert_int_equal(test_inbox_rows(f, 2), 0);
     ids = test_inbox(f, m2, 10, 0);
     assert_int_equal(ids.n, 3);
@@ -1095,17 +1098,52 @@ static void test_inbox_bounce(void **state)
     /* the released rows keep their ids' order (wamid.1 first) and their
      * bounce count: the max_bounces-th bounce drops it */
     assert_int_equal(store_inbox_confirm(f->st, m3, ids.v[2], t), 0);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 1);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 0);
-    assert_int_equal(store_inbox_release(f->st, f->acc), 1);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 2);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 0);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.1", 3, t),
+                     1);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.1", 3, t),
+                     0);
+    assert_int_equal(store_inbox_release(f->st, f->acc, NULL), 1);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.1", 3, t),
+                     2);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.1", 3, t),
+                     0);
 
     /* confirmed rows expire after their keep time */
     assert_int_equal(store_inbox_expire(f->st, t), 0);
     assert_int_equal(test_inbox_rows(f, 1), 2);
     assert_int_equal(store_inbox_expire(f->st, t + 1), 0);
     assert_int_equal(test_inbox_rows(f, 1), 0);
+}
+
+/* A team's members get rows with the same stanza id: a bounce holds the
+ * row of the member whose server bounced it, and a member's return
+ * releases only that member's rows (with those to its full JIDs). */
+static void test_inbox_bounce_recipient(void **state)
+{
+    struct fixture *f = *state;
+    long long t = 1000, a, b, c;
+
+    a = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>", "w1");
+    b = store_inbox_add(f->st, f->acc, "bob@example.org", "<message/>", "w1");
+    c = store_inbox_add(f->st, f->acc, "bob@example.org/phone", "<message/>",
+                        "w2");
+    assert_true(a < b && b < c);
+    assert_int_equal(store_inbox_confirm(f->st, a, c, t), 0);
+    assert_int_equal(
+        store_inbox_bounce(f->st, f->acc, "bob@example.org", "w1", 10, t), 1);
+    assert_int_equal(
+        store_inbox_bounce(f->st, f->acc, "bob@example.org", "w1", 10, t), 0);
+    assert_int_equal(
+        store_inbox_bounce(f->st, f->acc, "bob@example.org/phone", "w2", 10, t),
+        1);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM inbox WHERE state = 2"
+                                   " AND recipient = 'alice@example.org'"),
+                     0);
+    assert_int_equal(store_inbox_release(f->st, f->acc, "bob@example.orgx"), 0);
+    assert_int_equal(store_inbox_release(f->st, f->acc, "alice@example.org"),
+                     0);
+    assert_int_equal(store_inbox_release(f->st, f->acc, "bob@example.org"), 2);
+    assert_int_equal(test_inbox_rows(f, 2), 0);
 }
 
 /* ---- dedupe ---- */
@@ -1217,7 +1255,8 @@ static void test_stats(void **state)
     assert_int_equal(store_outbox_retry(f->st, ob, 1, 0, "HTTP 503"), 0);
     held = store_inbox_add(f->st, f->acc, "alice@example.org", "<m/>", "h1");
     assert_int_equal(store_inbox_confirm(f->st, held, held, wall_ms()), 0);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "h1", 10, wall_ms()), 1);
+    assert_int_equal(
+        store_inbox_bounce(f->st, f->acc, NULL, "h1", 10, wall_ms()), 1);
     assert_true(
         store_inbox_add(f->st, f->acc, "alice@example.org", "<m/>", NULL) > 0);
     assert_true(store_inbox_add(f->st, 0, "example.org", "<p/>", NULL) > 0);
@@ -1418,6 +1457,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbox_queue, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_bounce, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_bounce_recipient, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_seen, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_early_status, test_setup,
