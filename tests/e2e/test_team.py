@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: MIT
+"""A business number answered by a team (issue 16; docs/behaviour.md
+"Teams"): the owner adds and removes members (chat and ad-hoc, the domain
+check, one team per member), members get the contacts on their rosters,
+a customer's message reaches every member (an offline one later, once),
+what a member writes is sent once and copied to the others with the
+writer's name, and the customer's receipts go to the member who wrote.
+Three real clients on Prosody and ejabberd: the owner and two members."""
+
+from xml.sax.saxutils import quoteattr
+
+from harness.network import (NS_DATA, WAIT, Tracker, is_receipt,
+                             new_contact_announcement)
+from harness.util import wait_for
+
+NS_COMMANDS = "http://jabber.org/protocol/commands"
+CONTACT = "4915112345678"
+CONTACT2 = "4915198765432"
+
+
+def chat(client, gw, text):
+    """Sends text to the gateway; returns the answer's body."""
+    client.send_message(gw, text)
+    m = client.wait_message(lambda m: m.frm == gw and m.type != "error"
+                            and m.body, timeout=WAIT)
+    return m.body
+
+
+def member(bridge):
+    """A fresh XMPP user of the server's domain, not registered."""
+    return bridge.client(register=False)
+
+
+def team_of(bridge, n=2):
+    """The owner (registered) and n members it added."""
+    owner = bridge.client()
+    members = [member(bridge) for _ in range(n)]
+    for m in members:
+        answer = chat(owner, bridge.gw, "team add " + m.jid)
+        assert "is now a member" in answer, answer
+    return owner, members
+
+
+def name_of(client):
+    return client.jid.split("@")[0]
+
+
+def reconnect(bridge, client):
+    """The same user logged in again (a new session)."""
+    return bridge._connect_client(bridge.server, user=client.user,
+                                  password=client.password)
+
+
+def adhoc(client, gw, node, values=None, sessionid=None):
+    """Runs an ad-hoc command step; returns the <command/> element."""
+    attrs = " node=%s" % quoteattr(node)
+    inner = ""
+    if sessionid:
+        attrs += " action='complete' sessionid=%s" % quoteattr(sessionid)
+    if values is not None:
+        inner = "<x xmlns='%s' type='submit'>%s</x>" % (NS_DATA, "".join(
+            "<field var=%s><value>%s</value></field>" % (quoteattr(k), v)
+            for k, v in values.items()))
+    reply = client.iq(gw, "<command xmlns='%s'%s>%s</command>"
+                      % (NS_COMMANDS, attrs, inner), "set", timeout=WAIT)
+    assert reply.type == "result", reply.xml
+    return reply.child(NS_COMMANDS, "command")
+
+
+def test_team_add_remove_list(bridge):
+    gw = bridge.gw
+    owner = bridge.client()
+    bob, amy = member(bridge), member(bridge)
+    cj = bridge.contact_jid(CONTACT)
+    # a contact the number had before bob joined
+    wamid = bridge.inbound_text(CONTACT, "before the team", name="Ana")
+    bridge.wait_chat(owner, wamid)
+
+    # only a registered owner has a team to change
+    assert chat(bob, gw, "team add " + amy.jid).startswith(
+        "You are not registered")
+    # members must be of gateway.allowed_domains, and not the owner
+    answer = chat(owner, gw, "team add someone@elsewhere.invalid")
+    assert "not of a domain this gateway serves" in answer, answer
+    assert "is the owner" in chat(owner, gw, "team add " + owner.jid)
+
+    t = Tracker(bob)
+    assert "is now a member" in chat(owner, gw, "team add " + bob.jid)
+    assert "a member already" in chat(owner, gw, "team add " + bob.jid)
+    # bob gets the number's contacts on his roster (push or subscription)
+    wait_for(lambda: new_contact_announcement(t, cj) is not None,
+             timeout=WAIT, what="the contact announced to the new member")
+    listing = chat(owner, gw, "team")
+    assert owner.jid + "  owner" in listing, listing
+    assert bob.jid + "  member" in listing, listing
+
+    # the same as an ad-hoc command: the form, then add amy
+    first = adhoc(owner, gw, "team")
+    assert first.get("status") == "executing", first
+    done = adhoc(owner, gw, "team", {"action": "add", "jid": amy.jid},
+                 sessionid=first.get("sessionid"))
+    assert "is now a member" in "".join(
+        n.text or "" for n in done.findall("{%s}note" % NS_COMMANDS))
+    listing = chat(owner, gw, "team")
+    assert amy.jid + "  member" in listing, listing
+
+    # one team per member: another owner cannot add bob
+    other_pnid = "106540352240000"
+    bridge.add_account(pnid=other_pnid)
+    other = bridge.client(pnid=other_pnid)
+    answer = chat(other, gw, "team add " + bob.jid)
+    assert "answers another business number" in answer, answer
+
+    # removal: the contacts leave bob's roster, and his messages stop
+    assert "no longer a member" in chat(owner, gw, "team remove " + bob.jid)
+    bob.wait_presence(lambda p: p.frm == cj and p.type in (
+        "unsubscribe", "unsubscribed"), timeout=WAIT)
+    assert "not a member" in chat(owner, gw, "team remove " + bob.jid)
+    wamid = bridge.inbound_text(CONTACT, "after bob left")
+    bridge.wait_chat(owner, wamid)
+    bridge.wait_chat(amy, wamid)
+    bridge.flush(owner)
+    bob.assert_no_message(lambda m: m.id == wamid, timeout=1.0)
+    # and what he writes to the contact is refused, not sent
+    mid = bridge.send(bob, CONTACT, "still here?")
+    err = bridge.wait_error(bob, mid)
+    assert err.error_condition == "registration-required", err.xml
+    assert bridge.sent(CONTACT) == []
+
+
+def test_team_fan_out_and_copies(bridge):
+    owner, (bob, amy) = team_of(bridge)
+    cj = bridge.contact_jid(CONTACT)
+    # amy is offline when the customer writes
+    amy.disconnect()
+    wamid = bridge.inbound_text(CONTACT, "hello team", name="Ana")
+    for c in (owner, bob):
+        m = bridge.wait_chat(c, wamid)
+        assert m.frm == cj and m.body == "hello team", m.xml
+    amy = reconnect(bridge, amy)
+    m = bridge.wait_chat(amy, wamid, timeout=WAIT)
+    assert m.body == "hello team", m.xml
+    bridge.flush(amy)
+    amy.assert_no_message(lambda m: m.id == wamid, timeout=1.0)
+
+    # bob answers: sent once; the owner and amy get a copy naming bob;
+    # the customer's receipt goes to bob alone
+    bridge.open_window(CONTACT)
+    mid = bridge.send(bob, CONTACT, "bob here, how can I help?",
+                      receipt=True)
+    sent = bridge.wait_sent(1, CONTACT)
+    assert [s["payload"]["body"] for s in sent] == [
+        "bob here, how can I help?"], sent
+    for c in (owner, amy):
+        copy = c.wait_message(lambda m: m.frm == cj and m.body and
+                              m.body.startswith(name_of(bob)), timeout=WAIT)
+        assert copy.body.endswith("bob here, how can I help?"), copy.xml
+    r = bridge.wait_receipt(bob, mid)
+    assert r.frm == cj, r.xml
+    bridge.flush(owner)
+    owner.assert_no_message(lambda m: is_receipt(m), timeout=0.5)
+    bridge.flush(bob)
+    bob.assert_no_message(lambda m: m.body and m.body.startswith(
+        name_of(bob) + ":"), timeout=0.5)
+    assert len(bridge.sent(CONTACT)) == 1
