@@ -340,6 +340,23 @@ static void bridge_out_copy(const struct bridge_out *o)
     free(writer);
 }
 
+/* A team command written in the conversation (a body starting with '/'
+ * to a contact of a team's account): answered, never sent. */
+static int bridge_out_team_command(const struct message_in *in,
+                                   const struct store_account *a,
+                                   long long contact_id)
+{
+    char *writer;
+    int done;
+
+    if (in->body == NULL || in->body[0] != '/')
+        return 0;
+    writer = jid_bare(in->from);
+    done = writer != NULL && bridge_team_command(in, a, contact_id, writer);
+    free(writer);
+    return done;
+}
+
 void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                          const struct store_account *a, const char *wa_id)
 {
@@ -364,6 +381,8 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                             "The gateway could not store this message");
         return;
     }
+    if (bridge_out_team_command(in, a, o.contact_id))
+        return;
     if (in->displayed != NULL)
         bridge_displayed(a, o.contact_id, in->displayed);
     if (in->composing && in->body == NULL)

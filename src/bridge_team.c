@@ -6,6 +6,11 @@
  * others, marked with the writer's name. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <stdarg.h>
+#include <stdio.h>
 
 #include "bridge_core.h"
 #include "bridge_team.h"
@@ -207,6 +212,233 @@ void bridge_team_wrote(const struct store_account *a, long long contact_id,
     store_claim_free(c);
     free(copy);
     free(name);
+}
+
+/* ---- commands in the conversation ---- */
+
+#define BRIDGE_TEAM_HELP                                                       \
+    "[team] Not sent. Team commands: /claim (the customer's messages come "    \
+    "to you alone), /release, /assign <jid or name>, /note <text> (for the "   \
+    "team only), /who"
+
+/* One command written in a conversation. */
+struct bridge_team_cmd {
+    const struct message_in *in;
+    const struct store_account *a;
+    long long contact_id;
+    const char *writer;
+    const char *arg; /* the text after the word, "" when none */
+};
+
+/* Answers the writer (the full JID that wrote) from the contact. */
+static void bridge_team_answer(const struct bridge_team_cmd *c,
+                               const char *text)
+{
+    struct store_contact *ct =
+        store_contact_by_id(bridge_store(), c->contact_id);
+    char *cj, *id;
+
+    if (ct == NULL)
+        return;
+    cj = bridge_contact_jid(ct);
+    id = component_new_id();
+    bridge_inbox(c->a->id, c->in->from, NULL,
+                 message_chat_xml(cj, c->in->from, id, text));
+    free(id);
+    free(cj);
+    store_contact_free(ct);
+}
+
+/* Answers the writer with a formatted text. */
+static void bridge_team_answerf(const struct bridge_team_cmd *c,
+                                const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void bridge_team_answerf(const struct bridge_team_cmd *c,
+                                const char *fmt, ...)
+{
+    va_list ap;
+    char *text;
+
+    va_start(ap, fmt);
+    text = xvasprintf(fmt, ap);
+    va_end(ap);
+    bridge_team_answer(c, text);
+    free(text);
+}
+
+/* A duration in words: "42 s", "5 min", "3 h 20 min" (out: 32 bytes). */
+static void bridge_team_ago(long long s, char *out, size_t len)
+{
+    if (s < 0)
+        s = 0;
+    if (s < 60)
+        snprintf(out, len, "%lld s", s);
+    else if (s < 3600)
+        snprintf(out, len, "%lld min", s / 60);
+    else
+        snprintf(out, len, "%lld h %lld min", s / 3600, s % 3600 / 60);
+}
+
+static void bridge_team_claim_cmd(const struct bridge_team_cmd *c)
+{
+    struct store_claim *cl = bridge_team_claim(c->contact_id);
+    char *name;
+
+    if (cl != NULL && strcmp(cl->holder, c->writer) != 0) {
+        name = bridge_team_name(cl->holder);
+        bridge_team_answerf(c,
+                            "[team] %s is handling this; ask them, or use "
+                            "/assign",
+                            name);
+        free(name);
+    } else if (cl != NULL) {
+        store_claim_touch(bridge_store(), c->contact_id, now_s());
+        bridge_team_answer(c, "[team] You are handling this already");
+    } else {
+        bridge_team_hold(c->a, c->contact_id, c->writer);
+        bridge_team_answer(c, "[team] You are handling this now: the "
+                              "customer's messages come to you alone");
+    }
+    store_claim_free(cl);
+}
+
+static void bridge_team_release_cmd(const struct bridge_team_cmd *c)
+{
+    struct store_claim *cl = bridge_team_claim(c->contact_id);
+    char *name, *line;
+
+    if (cl == NULL || strcmp(cl->holder, c->writer) != 0) {
+        bridge_team_answer(c, "[team] You are not handling this");
+    } else {
+        store_claim_drop(bridge_store(), c->contact_id);
+        name = bridge_team_name(c->writer);
+        line = xasprintf("[team] %s released this: the customer's messages "
+                         "come to everyone again",
+                         name);
+        bridge_team_tell(c->a, c->contact_id, c->writer, line);
+        bridge_team_answer(c, "[team] Released: the customer's messages come "
+                              "to everyone again");
+        free(line);
+        free(name);
+    }
+    store_claim_free(cl);
+}
+
+/* The owner's or a member's JID, by JID or by name (its localpart). */
+struct bridge_team_find {
+    const char *want;
+    char *found;
+};
+
+static int bridge_team_find_one(const char *jid, void *arg)
+{
+    struct bridge_team_find *f = arg;
+    char *name = bridge_team_name(jid);
+
+    if (f->found == NULL &&
+        (strcasecmp(jid, f->want) == 0 || strcasecmp(name, f->want) == 0))
+        f->found = xstrdup(jid);
+    free(name);
+    return 0;
+}
+
+static void bridge_team_assign_cmd(const struct bridge_team_cmd *c)
+{
+    struct bridge_team_find f = {c->arg, NULL};
+    char *to, *from, *line;
+
+    if (c->arg[0] != '\0')
+        bridge_team_everyone(c->a, bridge_team_find_one, &f);
+    if (f.found == NULL) {
+        bridge_team_answer(c, "[team] Usage: /assign <jid or name of a "
+                              "member of the team>");
+        return;
+    }
+    store_claim_set(bridge_store(), c->a->id, c->contact_id, f.found, now_s());
+    to = bridge_team_name(f.found);
+    from = bridge_team_name(c->writer);
+    line = xasprintf("[team] %s assigned this to %s", from, to);
+    bridge_team_tell(c->a, c->contact_id, c->writer, line);
+    bridge_team_answerf(c, "[team] Assigned to %s", to);
+    free(line);
+    free(from);
+    free(to);
+    free(f.found);
+}
+
+static void bridge_team_note_cmd(const struct bridge_team_cmd *c)
+{
+    char *name, *line;
+
+    if (c->arg[0] == '\0') {
+        bridge_team_answer(c, "[team] Usage: /note <text>");
+        return;
+    }
+    name = bridge_team_name(c->writer);
+    line = xasprintf("[note] %s: %s", name, c->arg);
+    bridge_team_tell(c->a, c->contact_id, c->writer, line);
+    bridge_team_answer(c, "[team] Note copied to the team, not sent to the "
+                          "customer");
+    free(line);
+    free(name);
+}
+
+static void bridge_team_who_cmd(const struct bridge_team_cmd *c)
+{
+    struct store_claim *cl = bridge_team_claim(c->contact_id);
+    struct store_contact *ct =
+        store_contact_by_id(bridge_store(), c->contact_id);
+    char held[32], wait[64] = "", *name;
+    long long now = now_s();
+
+    if (ct != NULL && ct->last_in_at > 0) {
+        bridge_team_ago(now - ct->last_in_at, held, sizeof(held));
+        snprintf(wait, sizeof(wait), "; the customer last wrote %s ago", held);
+    }
+    if (cl == NULL) {
+        bridge_team_answerf(c, "[team] Nobody is handling this%s", wait);
+    } else {
+        name = bridge_team_name(cl->holder);
+        bridge_team_ago(now - cl->since, held, sizeof(held));
+        bridge_team_answerf(c, "[team] %s (%s) is handling this, for %s%s",
+                            name, cl->holder, held, wait);
+        free(name);
+    }
+    store_contact_free(ct);
+    store_claim_free(cl);
+}
+
+int bridge_team_command(const struct message_in *in,
+                        const struct store_account *a, long long contact_id,
+                        const char *writer)
+{
+    static const struct {
+        const char *word;
+        void (*run)(const struct bridge_team_cmd *c);
+    } cmds[] = {
+        {.word = "claim", .run = bridge_team_claim_cmd},
+        {.word = "release", .run = bridge_team_release_cmd},
+        {.word = "assign", .run = bridge_team_assign_cmd},
+        {.word = "note", .run = bridge_team_note_cmd},
+        {.word = "who", .run = bridge_team_who_cmd},
+    };
+    struct bridge_team_cmd c = {in, a, contact_id, writer, ""};
+    const char *word = in->body + 1;
+    size_t n = strcspn(word, " \t\n"), i;
+
+    if (store_team_count(bridge_store(), a->id) <= 0)
+        return 0;
+    c.arg = word + n + strspn(word + n, " \t\n");
+    for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strlen(cmds[i].word) == n &&
+            strncasecmp(word, cmds[i].word, n) == 0) {
+            cmds[i].run(&c);
+            return 1;
+        }
+    }
+    bridge_team_answer(&c, BRIDGE_TEAM_HELP);
+    return 1;
 }
 
 /* ---- the team's changes ---- */

@@ -34,6 +34,14 @@ int bridge_team_new_contact(const struct store_account *a, long long contact_id,
  * the conversation ([team] autoclaim). */
 void bridge_team_wrote(const struct store_account *a, long long contact_id,
                        const char *writer, const char *text);
+/* A message whose body starts with '/' from writer (a bare JID) to a
+ * contact of a team's account: 1 when it was taken as a team command
+ * (answered to the writer, never sent to the network: /claim, /release,
+ * /assign, /note, /who, and help for any other /word), 0 when the
+ * account has no team (it is sent as it is). */
+int bridge_team_command(const struct message_in *in,
+                        const struct store_account *a, long long contact_id,
+                        const char *writer);
 /* member (bare JID) joined (add 1) or left (0) the team of account a:
  * the contacts go on or off its roster, and what it held is let go. */
 void bridge_team_changed(const struct store_account *a, const char *member,

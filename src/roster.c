@@ -564,6 +564,22 @@ static int roster_push_from_ok(const char *from, const struct store_account *a)
            component_jid_equal(from, domain);
 }
 
+/* A push into the roster of a member of a's team: a becomes the
+ * member's view of it, so that the answer is checked, and a refusal
+ * handled, for the member. */
+static void roster_push_member(const char *from, struct store_account *a)
+{
+    char *bare = from ? jid_bare(from) : NULL;
+
+    if (bare != NULL && !component_jid_equal(bare, a->jid) &&
+        store_team_account_of(roster.st, bare) == a->id) {
+        free(a->jid);
+        a->jid = bare;
+        return;
+    }
+    free(bare);
+}
+
 /* The user's server refused the push: subscription requests for this
  * contact, and for every later one of that server. */
 static void roster_push_refused(const struct store_account *a, const char *wa)
@@ -610,6 +626,7 @@ void roster_on_reply(xmpp_stanza_t *st, void *arg)
     a = store_account_by_id(roster.st, aid);
     if (a == NULL)
         return; /* unregistered since */
+    roster_push_member(from, a);
     if (!roster_push_from_ok(from, a))
         component_forged(st, "not the user the roster push went to");
     else if (strcmp(type, "error") == 0)

@@ -157,9 +157,131 @@ def test_team_fan_out_and_copies(bridge):
         assert copy.body.endswith("bob here, how can I help?"), copy.xml
     r = bridge.wait_receipt(bob, mid)
     assert r.frm == cj, r.xml
+    # the first member's displayed marker marks it read on WhatsApp, once
+    bridge.send_displayed(amy, CONTACT, wamid)
+    reads = bridge.wait_reads(1)
+    assert [r["message_id"] for r in reads] == [wamid], reads
+    bridge.send_displayed(owner, CONTACT, wamid)
     bridge.flush(owner)
     owner.assert_no_message(lambda m: is_receipt(m), timeout=0.5)
     bridge.flush(bob)
     bob.assert_no_message(lambda m: m.body and m.body.startswith(
         name_of(bob) + ":"), timeout=0.5)
     assert len(bridge.sent(CONTACT)) == 1
+    assert len(bridge.reads()) == 1, bridge.reads()
+
+
+def said(client, cj, start, timeout=WAIT):
+    """The next message from cj whose body starts with start."""
+    return client.wait_message(lambda m: m.frm == cj and m.body is not None
+                               and m.body.startswith(start), timeout=timeout)
+
+
+def not_given(bridge, client, wamid):
+    """client did not get the customer's message wamid (checked after
+    everything ferry queued for it before now was written)."""
+    bridge.flush(client)
+    client.assert_no_message(lambda m: m.id == wamid, timeout=0.5)
+
+
+def test_team_claim_release_assign_note_who(bridge):
+    owner, (bob, amy) = team_of(bridge)
+    cj = bridge.contact_jid(CONTACT)
+    wamid = bridge.inbound_text(CONTACT, "first", name="Ana")
+    for c in (owner, bob, amy):
+        bridge.wait_chat(c, wamid)
+
+    bridge.send(bob, CONTACT, "/claim")
+    said(bob, cj, "[team] You are handling this now")
+    for c in (owner, amy):
+        said(c, cj, "[team] %s is handling this" % name_of(bob))
+    listing = chat(owner, bridge.gw, "team")
+    assert "%s  member  handling 1 conversation(s)" % bob.jid in listing, \
+        listing
+    wamid = bridge.inbound_text(CONTACT, "second")
+    bridge.wait_chat(bob, wamid)
+    not_given(bridge, owner, wamid)
+    not_given(bridge, amy, wamid)
+
+    bridge.send(amy, CONTACT, "/claim")
+    said(amy, cj, "[team] %s is handling this; ask them" % name_of(bob))
+    bridge.send(amy, CONTACT, "/note  check the invoice first")
+    said(amy, cj, "[team] Note copied to the team")
+    for c in (owner, bob):
+        said(c, cj, "[note] %s: check the invoice first" % name_of(amy))
+    bridge.send(amy, CONTACT, "/who")
+    who = said(amy, cj, "[team] ")
+    assert who.body.startswith("[team] %s (%s) is handling this, for "
+                               % (name_of(bob), bob.jid)), who.body
+    assert "the customer last wrote" in who.body, who.body
+
+    # hand-over: bob gives it to amy (by name), both are told
+    bridge.send(bob, CONTACT, "/assign " + name_of(amy))
+    said(bob, cj, "[team] Assigned to %s" % name_of(amy))
+    said(amy, cj, "[team] %s assigned this to %s" % (name_of(bob),
+                                                      name_of(amy)))
+    wamid = bridge.inbound_text(CONTACT, "third")
+    bridge.wait_chat(amy, wamid)
+    not_given(bridge, bob, wamid)
+    bridge.send(bob, CONTACT, "/assign nobody-of-ours")
+    said(bob, cj, "[team] Usage: /assign")
+
+    bridge.send(amy, CONTACT, "/release")
+    said(amy, cj, "[team] Released")
+    said(owner, cj, "[team] %s released this" % name_of(amy))
+    bridge.send(bob, CONTACT, "/release")
+    said(bob, cj, "[team] You are not handling this")
+    wamid = bridge.inbound_text(CONTACT, "fourth")
+    for c in (owner, bob, amy):
+        bridge.wait_chat(c, wamid)
+
+    # an unknown /word gets the help, and nothing of it went to WhatsApp
+    bridge.send(owner, CONTACT, "/frobnicate now")
+    said(owner, cj, "[team] Not sent. Team commands:")
+    bridge.flush(owner)
+    assert bridge.message_posts() == [], bridge.message_posts()
+
+
+def test_team_autoclaim_and_lapse(make_bridge):
+    bridge = make_bridge(team_claim_idle=2)
+    owner, (bob, amy) = team_of(bridge)
+    cj = bridge.contact_jid(CONTACT)
+    wamid = bridge.inbound_text(CONTACT, "anyone there?", name="Ana")
+    for c in (owner, bob, amy):
+        bridge.wait_chat(c, wamid)
+    bridge.open_window(CONTACT)
+    bridge.send(bob, CONTACT, "yes, bob here")
+    bridge.wait_sent(1, CONTACT)
+    for c in (owner, amy):
+        said(c, cj, "%s: yes, bob here" % name_of(bob))
+        said(c, cj, "[team] %s is handling this" % name_of(bob))
+    wamid = bridge.inbound_text(CONTACT, "my order is late")
+    bridge.wait_chat(bob, wamid)
+    not_given(bridge, amy, wamid)
+    # claim_idle (2 s) after bob's last message the claim lapses
+    import time
+    time.sleep(2.5)
+    wamid = bridge.inbound_text(CONTACT, "hello again?")
+    for c in (owner, bob, amy):
+        bridge.wait_chat(c, wamid)
+
+
+def test_team_member_removed_mid_claim(bridge):
+    owner, (bob, amy) = team_of(bridge)
+    cj = bridge.contact_jid(CONTACT)
+    wamid = bridge.inbound_text(CONTACT, "help please", name="Ana")
+    bridge.wait_chat(bob, wamid)
+    bridge.send(bob, CONTACT, "/claim")
+    said(bob, cj, "[team] You are handling this now")
+    said(owner, cj, "[team] %s is handling this" % name_of(bob))
+    assert "no longer a member" in chat(owner, bridge.gw,
+                                        "team remove " + bob.jid)
+    listing = chat(owner, bridge.gw, "team")
+    assert bob.jid not in listing, listing
+    # what bob held goes back to the team
+    wamid = bridge.inbound_text(CONTACT, "still waiting")
+    for c in (owner, amy):
+        bridge.wait_chat(c, wamid)
+    bridge.flush(owner)  # bob, no longer a member, gets no sentinel
+    bob.assert_no_message(lambda m: m.id == wamid, timeout=0.5)
+    assert bridge.sent(CONTACT) == []
