@@ -103,6 +103,54 @@ int bridge_team_deliver(const struct store_account *a, long long contact_id,
     return m.rc;
 }
 
+struct bridge_team_file {
+    struct bridge_team_msg m;
+    const char *caption;
+    char *caption_id;
+};
+
+static int bridge_team_file_one(const char *jid, void *arg)
+{
+    struct bridge_team_file *f = arg;
+    struct message_out cap = {.from = f->m.o->from,
+                              .id = f->caption_id,
+                              .body = f->caption,
+                              .markable = 1};
+    struct bridge_team_msg m = {f->m.a, f->m.contact_id, f->caption_id, &cap,
+                                0};
+
+    if (strcmp(jid, f->m.a->jid) == 0)
+        return 0; /* the owner's copy has its own place */
+    bridge_team_deliver_one(jid, &f->m);
+    if (f->caption != NULL && f->caption[0] != '\0')
+        bridge_team_deliver_one(jid, &m);
+    return 0;
+}
+
+void bridge_team_deliver_members(long long account_id, long long contact_id,
+                                 struct message_out *o, const char *caption)
+{
+    struct store_account *a = store_account_by_id(bridge_store(), account_id);
+    struct bridge_team_file f = {{a, contact_id, o->id, o, 0}, caption, NULL};
+    struct store_claim *c;
+    const char *to = o->to;
+
+    if (a == NULL || store_team_count(bridge_store(), a->id) <= 0) {
+        store_account_free(a);
+        return;
+    }
+    f.caption_id = xasprintf("%s-caption", o->id);
+    c = bridge_team_claim(contact_id);
+    if (c != NULL)
+        bridge_team_file_one(c->holder, &f);
+    else
+        store_team_foreach(bridge_store(), a->id, bridge_team_file_one, &f);
+    o->to = to;
+    store_claim_free(c);
+    free(f.caption_id);
+    store_account_free(a);
+}
+
 struct bridge_team_contact {
     const struct store_account *a;
     long long contact_id;

@@ -25,6 +25,12 @@ struct store_account *bridge_team_account(const char *bare);
  * bridge_inbox_from(). 0 or -1. */
 int bridge_team_deliver(const struct store_account *a, long long contact_id,
                         const char *id, struct message_out *o);
+/* A file (or the notice of its failure) o from contact_id, with its
+ * caption (NULL: none), for the members of the account's team who get
+ * the customer's messages now; the owner gets it in the file's place in
+ * the contact's order (bridge_media.c). */
+void bridge_team_deliver_members(long long account_id, long long contact_id,
+                                 struct message_out *o, const char *caption);
 /* A new contact: its roster entry (roster_new_contact_xml()) goes to the
  * owner and every member. */
 int bridge_team_new_contact(const struct store_account *a, long long contact_id,

@@ -7,6 +7,7 @@ what a member writes is sent once and copied to the others with the
 writer's name, and the customer's receipts go to the member who wrote.
 Three real clients on Prosody and ejabberd: the owner and two members."""
 
+import base64
 from xml.sax.saxutils import quoteattr
 
 from harness.network import (NS_DATA, WAIT, Tracker, is_receipt,
@@ -14,6 +15,7 @@ from harness.network import (NS_DATA, WAIT, Tracker, is_receipt,
 from harness.util import wait_for
 
 NS_COMMANDS = "http://jabber.org/protocol/commands"
+NS_OOB = "jabber:x:oob"
 CONTACT = "4915112345678"
 CONTACT2 = "4915198765432"
 
@@ -285,3 +287,21 @@ def test_team_member_removed_mid_claim(bridge):
     bridge.flush(owner)  # bob, no longer a member, gets no sentinel
     bob.assert_no_message(lambda m: m.id == wamid, timeout=0.5)
     assert bridge.sent(CONTACT) == []
+
+
+def test_team_file_reaches_every_member(bridge):
+    owner, (bob, amy) = team_of(bridge)
+    data = bytes(range(256)) * 8
+    r = bridge.inbound(CONTACT, type="image", name="Ana", caption="a photo",
+                       data_b64=base64.b64encode(data).decode())
+    wamid = r["wamids"][0]
+    urls = set()
+    for c in (owner, bob, amy):
+        m = c.wait_message(lambda m: m.id == wamid and m.find(
+            "{%s}x/{%s}url" % (NS_OOB, NS_OOB)) is not None, timeout=WAIT)
+        urls.add(m.find("{%s}x/{%s}url" % (NS_OOB, NS_OOB)).text)
+        cap = bridge.wait_chat(c, wamid + "-caption")
+        assert cap.body == "a photo", cap.xml
+    assert len(urls) == 1, urls  # fetched and published once
+    bridge.flush(bob)
+    bob.assert_no_message(lambda m: m.id == wamid, timeout=0.5)
