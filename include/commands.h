@@ -39,6 +39,10 @@ struct commands_ops {
     /* Queues the failed outgoing messages of jid (NULL: of everybody)
      * again; the number queued, or -1 on error. */
     long long (*retry_failed)(const char *jid, void *arg);
+    /* member (a bare JID) joined (add 1) or left (0) the team of the
+     * account (its row is written): its roster and what it held follow. */
+    void (*team_changed)(long long account_id, const char *member, int add,
+                         void *arg);
     void *arg;
 };
 

@@ -69,6 +69,9 @@ struct conf {
     long long media_max_size;
     long long media_expiry;
     char *media_trusted_hosts;
+    /* [team] */
+    char *team_autoclaim;
+    long long team_claim_idle;
     /* [log] */
     char *log_level;
     char *log_destination;

@@ -74,13 +74,15 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
 int queue_out_unknown(long long id, const char *error);
 int queue_out_inflight(void);
 
-/* The user's server bounced the message stanza_id the inbox gave it (why:
- * the error condition, for the log): the message is held for the user. */
-void queue_in_bounced(long long account_id, const char *stanza_id,
-                      const char *why);
-/* The account's user is online again: its held messages go again, a
- * moment later (after what the server kept for the user itself). */
-void queue_in_release(long long account_id);
+/* The server of recipient (bare JID: the account's user or a member of
+ * its team) bounced the message stanza_id the inbox gave it (why: the
+ * error condition, for the log): the message is held for the user. */
+void queue_in_bounced(long long account_id, const char *recipient,
+                      const char *stanza_id, const char *why);
+/* recipient (bare JID: the account's user or a member of its team) is
+ * online again: its held messages go again, a moment later (after what
+ * the server kept for the user itself). */
+void queue_in_release(long long account_id, const char *recipient);
 
 /* The XMPP stream came up (1) or went down (0). */
 void queue_xmpp_state(int connected);

@@ -43,6 +43,13 @@ void roster_account_added(const struct store_account *a);
 /* The account is being removed: end every subscription it has. Call before
  * deleting it from the store. */
 void roster_account_removed(const struct store_account *a);
+/* member joined the team of account a: every contact of a goes on the
+ * member's roster, as roster_new_contact_xml() puts a new one (queued in
+ * the inbox). */
+void roster_member_added(const struct store_account *a, const char *member);
+/* member left the team of account a: every contact of a ends its
+ * subscriptions with the member. */
+void roster_member_removed(const struct store_account *a, const char *member);
 /* Sends available (or unavailable) presence from the gateway and every
  * subscribed contact of every account: on connect and on shutdown. */
 void roster_broadcast(int available);

@@ -3,7 +3,8 @@
  * PRAGMA user_version and transactions (store.c), and the rows of every
  * table (store_accounts.c, store_contacts.c, store_messages.c,
  * store_outbox.c, store_inbox.c, store_seen.c, store_admin.c,
- * store_media.c). SQLite itself stays inside the store (store_int.h). */
+ * store_media.c, store_team.c). SQLite itself stays inside the store
+ * (store_int.h). */
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 
@@ -281,15 +282,19 @@ int store_inbox_confirm(struct store *st, long long first, long long last,
                         long long now);
 /* Deletes the confirmed rows settled before the cutoff (ms). */
 int store_inbox_expire(struct store *st, long long cutoff);
-/* The user's server bounced the message stanza_id of the account: its row
- * is held until store_inbox_release(). Returns 1 when held, 2 when it had
- * bounced max_bounces times already (the row is deleted), 0 when no such
- * row is kept, -1 on error. */
+/* The user's server bounced the message stanza_id of the account sent to
+ * recipient (a bare JID; NULL: any; a team's members get rows with the
+ * same stanza id): its row is held until store_inbox_release(). Returns 1
+ * when held, 2 when it had bounced max_bounces times already (the row is
+ * deleted), 0 when no such row is kept, -1 on error. */
 int store_inbox_bounce(struct store *st, long long account_id,
-                       const char *stanza_id, int max_bounces, long long now);
-/* Queues the account's held rows again, after every queued row, in their
+                       const char *recipient, const char *stanza_id,
+                       int max_bounces, long long now);
+/* Queues the account's held rows for recipient (a bare JID, its full JIDs
+ * included; NULL: for anybody) again, after every queued row, in their
  * order; the number of rows, or -1. */
-long long store_inbox_release(struct store *st, long long account_id);
+long long store_inbox_release(struct store *st, long long account_id,
+                              const char *recipient);
 /* A file of contact_id is on its way: its slot keeps its place in the
  * contact's order (sent as placeholder if the slot expires first). The new
  * row's id, or -1. */
@@ -375,6 +380,48 @@ int store_early_status_take(struct store *st, long long account_id,
 /* Deletes early statuses recorded before before_s (s since the epoch) that
  * were never taken (e.g. for messages sent by other clients). */
 int store_early_status_expire(struct store *st, long long before_s);
+
+/* ---- teams (store_team.c) ---- */
+/* The owner of a business number is its account's jid; the other people
+ * who answer it are members. A JID is a member of one team at most. */
+/* Adds jid (bare) to the account's team: 1 when added, 0 when it was a
+ * member already, -2 when it is a member of another account's team, -1
+ * on error. now: s since the epoch. */
+int store_team_add(struct store *st, long long account_id, const char *jid,
+                   long long now);
+/* Removes jid from the team, with the conversations it held: 1 when
+ * removed, 0 when it was no member, -1 on error. */
+int store_team_remove(struct store *st, long long account_id, const char *jid);
+/* The account whose team jid is in; 0 when none, -1 on error. */
+long long store_team_account_of(struct store *st, const char *jid);
+/* The number of members (the owner not counted), or -1. */
+long long store_team_count(struct store *st, long long account_id);
+/* Calls fn for every member's JID, in order; fn may stop early. */
+int store_team_foreach(struct store *st, long long account_id,
+                       int (*fn)(const char *jid, void *arg), void *arg);
+
+/* Who holds a conversation (a contact of a team's account). */
+struct store_claim {
+    long long contact_id;
+    long long account_id;
+    char *holder;     /* bare JID */
+    long long since;  /* s since the epoch */
+    long long active; /* the holder's last message, s since the epoch */
+};
+
+void store_claim_free(struct store_claim *c);
+/* The contact's claim, or NULL when nobody holds it. */
+struct store_claim *store_claim_get(struct store *st, long long contact_id);
+/* holder now holds the contact's conversation (since and active: now). */
+int store_claim_set(struct store *st, long long account_id,
+                    long long contact_id, const char *holder, long long now);
+/* The holder was active in the conversation at now. */
+int store_claim_touch(struct store *st, long long contact_id, long long now);
+/* Nobody holds the conversation any more. */
+int store_claim_drop(struct store *st, long long contact_id);
+/* How many conversations of the account holder holds, or -1. */
+long long store_claim_count(struct store *st, long long account_id,
+                            const char *holder);
 
 /* ---- files ferry serves itself (store_media.c) ---- */
 struct store_media_file {

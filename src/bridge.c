@@ -16,6 +16,7 @@
 #include "bridge_media.h"
 #include "bridge_out.h"
 #include "bridge_sent.h"
+#include "bridge_team.h"
 #include "commands.h"
 #include "component.h"
 #include "conf.h"
@@ -121,9 +122,9 @@ static void bridge_on_bounce(xmpp_stanza_t *st, const struct message_in *in)
     if (in->id == NULL || in->to == NULL || strchr(in->to, '@') == NULL)
         return;
     bare = jid_bare(in->from);
-    a = bare ? store_account_by_jid(bridge_store(), bare) : NULL;
+    a = bare ? bridge_team_account(bare) : NULL;
     if (a != NULL)
-        queue_in_bounced(a->id, in->id, message_error_condition(st));
+        queue_in_bounced(a->id, bare, in->id, message_error_condition(st));
     store_account_free(a);
     free(bare);
 }
@@ -152,7 +153,7 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
     store_txn_begin(
         bridge_store()); /* the lookups too: one transaction per loop turn */
     bare = jid_bare(in.from);
-    a = bare ? store_account_by_jid(bridge_store(), bare) : NULL;
+    a = bare ? bridge_team_account(bare) : NULL; /* its own or its team's */
     if (a == NULL) {
         if (in.body != NULL)
             message_error_reply(st, "auth", "registration-required",
@@ -382,6 +383,19 @@ static long long bridge_cmd_retry(const char *jid, void *arg)
     return n;
 }
 
+/* A team's member joined or left. */
+static void bridge_cmd_team(long long account_id, const char *member, int add,
+                            void *arg)
+{
+    struct store_account *a = store_account_by_id(bridge_store(), account_id);
+
+    if (a != NULL)
+        bridge_team_changed(a, member, add);
+    log_info("bridge: a member %s the team of %s", add ? "joined" : "left",
+             a ? a->jid : "?");
+    store_account_free(a);
+}
+
 /* ---- wiring ---- */
 
 /* Contact JIDs advertise exactly what the user's back end can do: its
@@ -519,10 +533,12 @@ int bridge_init(struct store *st, const struct conf *conf,
         .register_account = bridge_cmd_register,
         .unregister = bridge_cmd_unregister,
         .retry_failed = bridge_cmd_retry,
+        .team_changed = bridge_cmd_team,
     };
 
     bridge_core_init(st, set);
     bridge_backends_wire(set);
+    bridge_team_configure(conf);
     r.form = c.form = set->be[0]->login_form;
     r.networks = c.networks = &bridge_networks;
     c.login = bridge_async_login(set) ? bridge_cmd_login : NULL;
@@ -539,6 +555,7 @@ void bridge_reconfigure(const struct conf *conf)
 {
     register_reconfigure(conf);
     commands_reconfigure(conf);
+    bridge_team_configure(conf);
     queue_set_throughput(bridge_throughput());
 }
 

@@ -10,6 +10,7 @@
 #include "bridge_in.h"
 #include "bridge_login.h"
 #include "bridge_media.h"
+#include "bridge_team.h"
 #include "component.h"
 #include "httpd.h"
 #include "jid.h"
@@ -109,9 +110,7 @@ static int bridge_peer(const struct store_account *a,
         return -1;
     p->jid = bridge_contact_jid(c);
     if (created)
-        bridge_inbox(a->id, a->jid, NULL,
-                     roster_new_contact_xml(p->contact_id, p->jid, a->jid,
-                                            ev->peer_name));
+        bridge_team_new_contact(a, p->contact_id, p->jid, ev->peer_name);
     store_contact_free(c);
     return 0;
 }
@@ -203,6 +202,16 @@ static int bridge_in_media(const struct bridge_peer *p,
     return rc;
 }
 
+/* A plain text from the contact, with id; 0 or -1. */
+static int bridge_in_text(const struct bridge_peer *p, const char *id,
+                          const char *text)
+{
+    struct message_out o = {
+        .from = p->jid, .to = p->a->jid, .id = id, .body = text, .markable = 1};
+
+    return bridge_team_deliver(p->a, p->contact_id, id, &o);
+}
+
 /* A message, possibly a reply (XEP-0461, quoting what ferry knows). */
 static int bridge_in_message(const struct bridge_peer *p,
                              const struct net_event *ev)
@@ -226,14 +235,11 @@ static int bridge_in_message(const struct bridge_peer *p,
         }
     }
     o.body = ev->geo ? ev->geo : body;
-    rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, o.id,
-                           message_build(&o));
+    rc = bridge_team_deliver(p->a, p->contact_id, o.id, &o);
     if (ev->geo != NULL && ev->text != NULL) {
         /* the name and address follow the geo: URI clients show as a map */
         info_id = xasprintf("%s-place", ev->id);
-        bridge_inbox_from(
-            p->a->id, p->contact_id, p->a->jid, info_id,
-            message_chat_xml(p->jid, p->a->jid, info_id, ev->text));
+        bridge_in_text(p, info_id, ev->text);
         free(info_id);
     }
     store_message_free(q);
@@ -301,8 +307,7 @@ static int bridge_in_action(const struct bridge_peer *p,
         return 0;
     }
     o.body = text;
-    rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, o.id,
-                           message_build(&o));
+    rc = bridge_team_deliver(p->a, p->contact_id, o.id, &o);
     store_message_free(t);
     free(text);
     return rc;
@@ -319,8 +324,7 @@ static int bridge_in_renumber(const struct bridge_peer *p,
         store_contact_renumber(bridge_store(), p->contact_id, ev->new_peer) < 0)
         log_warn("bridge: number change of %s not recorded", p->jid);
     text = xasprintf("[%s]", ev->text ? ev->text : "changed their number");
-    rc = bridge_inbox_from(p->a->id, p->contact_id, p->a->jid, ev->id,
-                           message_chat_xml(p->jid, p->a->jid, ev->id, text));
+    rc = bridge_in_text(p, ev->id, text);
     free(text);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include "bridge_job.h"
 #include "bridge_media.h"
 #include "bridge_sent.h"
+#include "bridge_team.h"
 #include "log.h"
 #include "loop.h"
 #include "media.h"
@@ -153,13 +154,16 @@ static void bridge_fetch_caption(const struct bridge_fetch *f)
     free(id);
 }
 
-/* The file's message or notice (xml, taken) into its slot, which lets
- * what waited behind it go; after the contact's newer messages when the
- * slot gave up waiting. */
-static void bridge_fetch_deliver(const struct bridge_fetch *f, char *xml)
+/* The file's message or notice o into its slot, which lets what waited
+ * behind it go; after the contact's newer messages when the slot gave up
+ * waiting. A team's members get it (and its caption) now. */
+static void bridge_fetch_deliver(const struct bridge_fetch *f,
+                                 struct message_out *o)
 {
+    char *xml = message_build(o);
     long long c = 0;
 
+    bridge_team_deliver_members(f->account_id, f->contact_id, o, f->caption);
     if (f->ordered)
         c = store_inbox_slot_fill(bridge_store(), f->account_id, f->wamid, xml);
     if (c == 0)
@@ -178,8 +182,14 @@ static void bridge_fetch_notice(const struct bridge_fetch *f, const char *why)
                   bridge_fetch_noun(f->kind), f->filename ? " (" : "",
                   f->filename ? f->filename : "", f->filename ? ")" : "", why);
 
+    struct message_out o = {.from = f->from,
+                            .to = f->to,
+                            .id = f->wamid,
+                            .body = text,
+                            .markable = 1};
+
     store_txn_begin(bridge_store());
-    bridge_fetch_deliver(f, message_chat_xml(f->from, f->to, f->wamid, text));
+    bridge_fetch_deliver(f, &o);
     log_info("bridge: %s %s not passed on: %s", f->kind, f->wamid, why);
     free(text);
 }
@@ -220,7 +230,7 @@ static void bridge_fetch_published(const char *url, const char *error,
     }
     o.oob_url = url;
     store_txn_begin(bridge_store());
-    bridge_fetch_deliver(f, message_build(&o));
+    bridge_fetch_deliver(f, &o);
     queue_out_done(f->outbox_id);
     log_debug("bridge: %s %s delivered as a link", f->kind, f->wamid);
     bridge_fetch_free(f);

@@ -12,6 +12,7 @@
 #include "bridge_media.h"
 #include "bridge_out.h"
 #include "bridge_sent.h"
+#include "bridge_team.h"
 #include "component.h"
 #include "jid.h"
 #include "log.h"
@@ -330,6 +331,35 @@ static void bridge_file(struct bridge_out *o, const char *url)
     free(body);
 }
 
+/* What was sent is copied to the other people of the account's team. */
+static void bridge_out_copy(const struct bridge_out *o)
+{
+    char *writer = jid_bare(o->in->from);
+    char *body = message_body_without_fallback(o->in);
+
+    if (writer != NULL && body != NULL && body[0] != '\0')
+        bridge_team_wrote(o->a, o->contact_id, writer, body);
+    free(body);
+    free(writer);
+}
+
+/* A team command written in the conversation (a body starting with '/'
+ * to a contact of a team's account): answered, never sent. */
+static int bridge_out_team_command(const struct message_in *in,
+                                   const struct store_account *a,
+                                   long long contact_id)
+{
+    char *writer;
+    int done;
+
+    if (in->body == NULL || in->body[0] != '/')
+        return 0;
+    writer = jid_bare(in->from);
+    done = writer != NULL && bridge_team_command(in, a, contact_id, writer);
+    free(writer);
+    return done;
+}
+
 void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                          const struct store_account *a, const char *wa_id)
 {
@@ -354,6 +384,8 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                             "The gateway could not store this message");
         return;
     }
+    if (bridge_out_team_command(in, a, o.contact_id))
+        return;
     if (in->displayed != NULL)
         bridge_displayed(a, o.contact_id, in->displayed);
     if (in->composing && in->body == NULL)
@@ -364,7 +396,9 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
         bridge_file(&o, url);
     else
         bridge_text(&o);
-    if (o.stored)
+    if (o.stored) {
         bridge_pending_add(in);
+        bridge_out_copy(&o);
+    }
     free(o.reply_owned);
 }

@@ -77,6 +77,7 @@ struct queue_flight {
 /* A user came back: its held messages go when ev fires. */
 struct queue_release {
     long long account_id;
+    char *recipient; /* bare JID of the user who is back */
     struct event *ev;
     struct queue_release *next;
 };
@@ -644,14 +645,14 @@ static void queue_in_pass(void)
     }
 }
 
-void queue_in_bounced(long long account_id, const char *stanza_id,
-                      const char *why)
+void queue_in_bounced(long long account_id, const char *recipient,
+                      const char *stanza_id, const char *why)
 {
     int rc;
 
     store_txn_begin(queue.st);
-    rc = store_inbox_bounce(queue.st, account_id, stanza_id, QUEUE_MAX_BOUNCES,
-                            wall_ms());
+    rc = store_inbox_bounce(queue.st, account_id, recipient, stanza_id,
+                            QUEUE_MAX_BOUNCES, wall_ms());
     if (rc == 1)
         log_info("queue: message %s bounced (%s); held until its user is "
                  "online",
@@ -670,6 +671,7 @@ static void queue_release_free(struct queue_release *r)
     if (*p == r)
         *p = r->next;
     event_free(r->ev);
+    free(r->recipient);
     free(r);
 }
 
@@ -679,7 +681,7 @@ static void queue_release_due(evutil_socket_t fd, short what, void *arg)
     long long n;
 
     store_txn_begin(queue.st);
-    n = store_inbox_release(queue.st, r->account_id);
+    n = store_inbox_release(queue.st, r->account_id, r->recipient);
     if (n > 0) {
         log_info("queue: %lld held message(s) of account %lld sent again", n,
                  r->account_id);
@@ -688,15 +690,16 @@ static void queue_release_due(evutil_socket_t fd, short what, void *arg)
     queue_release_free(r);
 }
 
-void queue_in_release(long long account_id)
+void queue_in_release(long long account_id, const char *recipient)
 {
     struct queue_release *r;
 
     for (r = queue.releases; r != NULL; r = r->next)
-        if (r->account_id == account_id)
+        if (r->account_id == account_id && strcmp(r->recipient, recipient) == 0)
             return; /* one release per return is enough */
     r = xcalloc(1, sizeof(*r));
     r->account_id = account_id;
+    r->recipient = xstrdup(recipient);
     r->ev = event_new(loop_base(), -1, 0, queue_release_due, r);
     r->next = queue.releases;
     queue.releases = r;

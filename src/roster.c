@@ -159,6 +159,25 @@ static void roster_contact_presence(const char *type, const char *to,
     free(wa);
 }
 
+/* The account whose contacts bare sees: its own, or that of the team bare
+ * is a member of, as seen by the member (jid: the member's). NULL when
+ * neither. */
+static struct store_account *roster_user(const char *bare)
+{
+    struct store_account *a = store_account_by_jid(roster.st, bare);
+    long long id;
+
+    if (a != NULL)
+        return a;
+    id = store_team_account_of(roster.st, bare);
+    a = id > 0 ? store_account_by_id(roster.st, id) : NULL;
+    if (a != NULL) {
+        free(a->jid);
+        a->jid = xstrdup(bare);
+    }
+    return a;
+}
+
 void roster_on_presence(xmpp_stanza_t *st, void *arg)
 {
     const char *type = xmpp_stanza_get_type(st);
@@ -171,7 +190,7 @@ void roster_on_presence(xmpp_stanza_t *st, void *arg)
     if (type != NULL &&
         (strcmp(type, "error") == 0 || strcmp(type, "unavailable") == 0))
         goto out;
-    a = store_account_by_jid(roster.st, bare);
+    a = roster_user(bare);
     if (a == NULL) {
         /* Not registered: refuse subscriptions, say unavailable to probes. */
         if (type != NULL && strcmp(type, "subscribe") == 0)
@@ -181,7 +200,7 @@ void roster_on_presence(xmpp_stanza_t *st, void *arg)
         goto out;
     }
     if (type == NULL)
-        queue_in_release(a->id); /* the user is back: held messages go */
+        queue_in_release(a->id, a->jid); /* back: held messages go */
     if (strchr(to, '@') == NULL)
         roster_gateway_presence(type, bare, a);
     else
@@ -216,6 +235,43 @@ void roster_account_removed(const struct store_account *a)
     roster_send("unavailable", component_jid(), a->jid);
     roster_send("unsubscribed", component_jid(), a->jid);
     roster_send("unsubscribe", component_jid(), a->jid);
+}
+
+/* The member's view of the account: its jid is the member's. */
+static struct store_account roster_member_view(const struct store_account *a,
+                                               const char *member)
+{
+    struct store_account v = *a;
+
+    v.jid = (char *)member;
+    return v;
+}
+
+static int roster_member_contact(const struct store_contact *c, void *arg)
+{
+    const struct store_account *v = arg;
+    char *cj = roster_contact_jid(c);
+    char *xml = roster_new_contact_xml(c->id, cj, v->jid, c->name);
+
+    store_inbox_add(roster.st, v->id, v->jid, xml, NULL);
+    free(xml);
+    free(cj);
+    return 0;
+}
+
+void roster_member_added(const struct store_account *a, const char *member)
+{
+    struct store_account v = roster_member_view(a, member);
+
+    store_contact_foreach(roster.st, a->id, roster_member_contact, &v);
+    queue_kick();
+}
+
+void roster_member_removed(const struct store_account *a, const char *member)
+{
+    struct store_account v = roster_member_view(a, member);
+
+    store_contact_foreach(roster.st, a->id, roster_unsubscribe_contact, &v);
 }
 
 struct roster_bcast {
@@ -508,6 +564,22 @@ static int roster_push_from_ok(const char *from, const struct store_account *a)
            component_jid_equal(from, domain);
 }
 
+/* A push into the roster of a member of a's team: a becomes the
+ * member's view of it, so that the answer is checked, and a refusal
+ * handled, for the member. */
+static void roster_push_member(const char *from, struct store_account *a)
+{
+    char *bare = from ? jid_bare(from) : NULL;
+
+    if (bare != NULL && !component_jid_equal(bare, a->jid) &&
+        store_team_account_of(roster.st, bare) == a->id) {
+        free(a->jid);
+        a->jid = bare;
+        return;
+    }
+    free(bare);
+}
+
 /* The user's server refused the push: subscription requests for this
  * contact, and for every later one of that server. */
 static void roster_push_refused(const struct store_account *a, const char *wa)
@@ -554,6 +626,7 @@ void roster_on_reply(xmpp_stanza_t *st, void *arg)
     a = store_account_by_id(roster.st, aid);
     if (a == NULL)
         return; /* unregistered since */
+    roster_push_member(from, a);
     if (!roster_push_from_ok(from, a))
         component_forged(st, "not the user the roster push went to");
     else if (strcmp(type, "error") == 0)

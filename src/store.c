@@ -172,6 +172,25 @@ static const char *const store_migrations[] = {
      * the back end's (Cloud API: the phone number id; WAHA: the session),
      * unique per back end. */
     "ALTER TABLE account RENAME COLUMN phone_number_id TO network_id;",
+    /* 5 -> 6 (issue 16's migration, number 8 on merging): a business
+     * number answered by a team. team_member: the people besides the
+     * owner (the account's jid); a JID answers for one number at most,
+     * as a contact JID does not name the number. team_claim: who holds a
+     * conversation, since when, and its last activity (for the lapse). */
+    "CREATE TABLE team_member ("
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  jid TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL DEFAULT 'member',"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (account_id, jid)) WITHOUT ROWID;"
+    "CREATE TABLE team_claim ("
+    "  contact_id INTEGER PRIMARY KEY REFERENCES contact(id) ON DELETE"
+    "  CASCADE,"
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  holder TEXT NOT NULL,"
+    "  since INTEGER NOT NULL,"
+    "  active INTEGER NOT NULL);"
+    "CREATE INDEX team_claim_holder ON team_claim (account_id, holder);",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -121,11 +121,13 @@ int store_inbox_expire(struct store *st, long long cutoff)
 }
 
 int store_inbox_bounce(struct store *st, long long account_id,
-                       const char *stanza_id, int max_bounces, long long now)
+                       const char *recipient, const char *stanza_id,
+                       int max_bounces, long long now)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT id, bounces FROM inbox"
                                      " WHERE account_id = ?1"
                                      " AND stanza_id = ?2 AND state <> 2"
+                                     " AND (?3 IS NULL OR recipient = ?3)"
                                      " ORDER BY id DESC LIMIT 1");
     long long id = 0;
     int bounces = 0, rc;
@@ -134,6 +136,7 @@ int store_inbox_bounce(struct store *st, long long account_id,
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
     store_bind_text(s, 2, stanza_id);
+    store_bind_text(s, 3, recipient);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         id = sqlite3_column_int64(s, 0);
@@ -156,30 +159,40 @@ int store_inbox_bounce(struct store *st, long long account_id,
     return store_run(st, s) < 0 ? -1 : 1;
 }
 
+/* Whether a row's recipient is ?2 (a bare JID or NULL) or one of its full
+ * JIDs. */
+#define STORE_INBOX_FOR                                                        \
+    " AND (?2 IS NULL OR recipient = ?2"                                       \
+    " OR substr(recipient, 1, length(?2) + 1) = ?2 || '/')"
+
 /* New ids put the rows after the queue's cursor; created is kept, so they
  * carry their first time as a delay stamp. */
-long long store_inbox_release(struct store *st, long long account_id)
+long long store_inbox_release(struct store *st, long long account_id,
+                              const char *recipient)
 {
     sqlite3_stmt *s = store_stmt(
         st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
             " stanza_id, bounces) SELECT account_id, recipient, stanza,"
             " created, stanza_id, bounces FROM inbox"
-            " WHERE account_id = ?1 AND state IN (2, 5) ORDER BY id");
+            " WHERE account_id = ?1 AND state IN (2, 5)" STORE_INBOX_FOR
+            " ORDER BY id");
     long long n;
 
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
+    store_bind_text(s, 2, recipient);
     if (store_run(st, s) < 0)
         return -1;
     n = sqlite3_changes(store_db(st));
     if (n == 0)
         return 0;
     s = store_stmt(st, "DELETE FROM inbox WHERE account_id = ?1"
-                       " AND state IN (2, 5)");
+                       " AND state IN (2, 5)" STORE_INBOX_FOR);
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
+    store_bind_text(s, 2, recipient);
     return store_run(st, s) < 0 ? -1 : n;
 }
 

@@ -16,7 +16,7 @@ from harness.util import wait_for
 
 NS_COMMANDS = "http://jabber.org/protocol/commands"
 NS_ITEMS = "http://jabber.org/protocol/disco#items"
-USER_NODES = ["register", "unregister", "status", "settings"]
+USER_NODES = ["register", "unregister", "status", "settings", "team"]
 ADMIN_NODES = ["users", "stats", "retry", "delete"]
 CONTACT = "4915112345678"
 

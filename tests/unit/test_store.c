@@ -204,6 +204,7 @@ static void test_migrate_4_to_5(void **state)
         store_account_set_settings(f->st, f->acc, "{\"typing\":false}"), 0);
     store_close(f->st);
     test_sql(f->path,
+             "DROP TABLE team_claim; DROP TABLE team_member;"
              "ALTER TABLE account RENAME COLUMN network_id TO phone_number_id;"
              "INSERT INTO account (jid, backend, phone_number_id, token,"
              " display_number, created) VALUES ('bob@example.org',"
@@ -211,7 +212,7 @@ static void test_migrate_4_to_5(void **state)
              "PRAGMA user_version = 4");
     f->st = store_open(f->path, "normal");
     assert_non_null(f->st);
-    assert_int_equal(store_user_version(f->st), 5);
+    assert_int_equal(store_user_version(f->st), store_schema_version());
     a = store_account_by_network_id(f->st, "cloudapi", "2002");
     assert_non_null(a);
     assert_string_equal(a->jid, "bob@example.org");
@@ -1100,11 +1101,14 @@ static void test_inbox_bounce(void **state)
     (void)r1;
 
     /* a bounce of an unknown id, or of another account, holds nothing */
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.x", 10, t), 0);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc + 1, "wamid.2", 10, t),
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.x", 10, t),
                      0);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.2", 10, t), 1);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 10, t), 1);
+    assert_int_equal(
+        store_inbox_bounce(f->st, f->acc + 1, NULL, "wamid.2", 10, t), 0);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.2", 10, t),
+                     1);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.1", 10, t),
+                     1);
     assert_int_equal(test_inbox_rows(f, 2), 2);
     /* held rows are not expired with the confirmed ones */
     assert_int_equal(store_inbox_expire(f->st, t + 1), 0);
@@ -1112,8 +1116,8 @@ static void test_inbox_bounce(void **state)
 
     m3 = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>",
                          "wamid.3");
-    assert_int_equal(store_inbox_release(f->st, f->acc + 1), 0);
-    assert_int_equal(store_inbox_release(f->st, f->acc), 2);
+    assert_int_equal(store_inbox_release(f->st, f->acc + 1, NULL), 0);
+    assert_int_equal(store_inbox_release(f->st, f->acc, NULL), 2);
     assert_int_equal(test_inbox_rows(f, 2), 0);
     ids = test_inbox(f, m2, 10, 0);
     assert_int_equal(ids.n, 3);
@@ -1124,17 +1128,52 @@ static void test_inbox_bounce(void **state)
     /* the released rows keep their ids' order (wamid.1 first) and their
      * bounce count: the max_bounces-th bounce drops it */
     assert_int_equal(store_inbox_confirm(f->st, m3, ids.v[2], t), 0);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 1);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 0);
-    assert_int_equal(store_inbox_release(f->st, f->acc), 1);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 2);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "wamid.1", 3, t), 0);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.1", 3, t),
+                     1);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.1", 3, t),
+                     0);
+    assert_int_equal(store_inbox_release(f->st, f->acc, NULL), 1);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.1", 3, t),
+                     2);
+    assert_int_equal(store_inbox_bounce(f->st, f->acc, NULL, "wamid.1", 3, t),
+                     0);
 
     /* confirmed rows expire after their keep time */
     assert_int_equal(store_inbox_expire(f->st, t), 0);
     assert_int_equal(test_inbox_rows(f, 1), 2);
     assert_int_equal(store_inbox_expire(f->st, t + 1), 0);
     assert_int_equal(test_inbox_rows(f, 1), 0);
+}
+
+/* A team's members get rows with the same stanza id: a bounce holds the
+ * row of the member whose server bounced it, and a member's return
+ * releases only that member's rows (with those to its full JIDs). */
+static void test_inbox_bounce_recipient(void **state)
+{
+    struct fixture *f = *state;
+    long long t = 1000, a, b, c;
+
+    a = store_inbox_add(f->st, f->acc, "alice@example.org", "<message/>", "w1");
+    b = store_inbox_add(f->st, f->acc, "bob@example.org", "<message/>", "w1");
+    c = store_inbox_add(f->st, f->acc, "bob@example.org/phone", "<message/>",
+                        "w2");
+    assert_true(a < b && b < c);
+    assert_int_equal(store_inbox_confirm(f->st, a, c, t), 0);
+    assert_int_equal(
+        store_inbox_bounce(f->st, f->acc, "bob@example.org", "w1", 10, t), 1);
+    assert_int_equal(
+        store_inbox_bounce(f->st, f->acc, "bob@example.org", "w1", 10, t), 0);
+    assert_int_equal(
+        store_inbox_bounce(f->st, f->acc, "bob@example.org/phone", "w2", 10, t),
+        1);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM inbox WHERE state = 2"
+                                   " AND recipient = 'alice@example.org'"),
+                     0);
+    assert_int_equal(store_inbox_release(f->st, f->acc, "bob@example.orgx"), 0);
+    assert_int_equal(store_inbox_release(f->st, f->acc, "alice@example.org"),
+                     0);
+    assert_int_equal(store_inbox_release(f->st, f->acc, "bob@example.org"), 2);
+    assert_int_equal(test_inbox_rows(f, 2), 0);
 }
 
 /* ---- dedupe ---- */
@@ -1246,7 +1285,8 @@ static void test_stats(void **state)
     assert_int_equal(store_outbox_retry(f->st, ob, 1, 0, "HTTP 503"), 0);
     held = store_inbox_add(f->st, f->acc, "alice@example.org", "<m/>", "h1");
     assert_int_equal(store_inbox_confirm(f->st, held, held, wall_ms()), 0);
-    assert_int_equal(store_inbox_bounce(f->st, f->acc, "h1", 10, wall_ms()), 1);
+    assert_int_equal(
+        store_inbox_bounce(f->st, f->acc, NULL, "h1", 10, wall_ms()), 1);
     assert_true(
         store_inbox_add(f->st, f->acc, "alice@example.org", "<m/>", NULL) > 0);
     assert_true(store_inbox_add(f->st, 0, "example.org", "<p/>", NULL) > 0);
@@ -1337,6 +1377,84 @@ static void test_outbox_failed(void **state)
     test_ids_equal(&ids, 1, o1);
 }
 
+/* Collects member JIDs into a comma-separated list. */
+static int test_team_collect(const char *jid, void *arg)
+{
+    struct buf *b = arg;
+
+    buf_appendf(b, "%s,", jid);
+    return 0;
+}
+
+/* Team members: one team per JID, removal with the member's claims, the
+ * cascade of the account's deletion. */
+static void test_team_members(void **state)
+{
+    struct fixture *f = *state;
+    long long other = store_account_upsert(f->st, "carol@example.org",
+                                           "cloudapi", "1002", "tok-c", NULL);
+    long long c1, c2;
+    int created;
+    struct store_claim *cl;
+    struct buf b;
+    char *list;
+
+    assert_true(other > 0);
+    assert_int_equal(store_team_add(f->st, f->acc, "bob@example.org", 1), 1);
+    assert_int_equal(store_team_add(f->st, f->acc, "bob@example.org", 2), 0);
+    assert_int_equal(store_team_add(f->st, f->acc, "amy@example.org", 3), 1);
+    /* a JID answers for one number: not in a second team */
+    assert_int_equal(store_team_add(f->st, other, "bob@example.org", 4), -2);
+    assert_int_equal(store_team_account_of(f->st, "bob@example.org"), f->acc);
+    assert_int_equal(store_team_account_of(f->st, "zed@example.org"), 0);
+    assert_int_equal(store_team_count(f->st, f->acc), 2);
+    assert_int_equal(store_team_count(f->st, other), 0);
+    buf_init(&b, 1024);
+    assert_int_equal(store_team_foreach(f->st, f->acc, test_team_collect, &b),
+                     0);
+    list = buf_take(&b);
+    assert_string_equal(list, "amy@example.org,bob@example.org,");
+    free(list);
+    /* claims: set, replaced, touched, counted; gone with their holder */
+    c1 = store_contact_ensure(f->st, f->acc, "4915100000001", "+4915100000001",
+                              NULL, &created);
+    c2 = store_contact_ensure(f->st, f->acc, "4915100000002", "+4915100000002",
+                              NULL, &created);
+    assert_null(store_claim_get(f->st, c1));
+    assert_int_equal(store_claim_set(f->st, f->acc, c1, "amy@example.org", 10),
+                     0);
+    assert_int_equal(store_claim_set(f->st, f->acc, c1, "bob@example.org", 20),
+                     0);
+    assert_int_equal(store_claim_set(f->st, f->acc, c2, "bob@example.org", 30),
+                     0);
+    assert_int_equal(store_claim_touch(f->st, c1, 25), 0);
+    cl = store_claim_get(f->st, c1);
+    assert_non_null(cl);
+    assert_string_equal(cl->holder, "bob@example.org");
+    assert_int_equal(cl->since, 20);
+    assert_int_equal(cl->active, 25);
+    assert_int_equal(cl->account_id, f->acc);
+    store_claim_free(cl);
+    assert_int_equal(store_claim_count(f->st, f->acc, "bob@example.org"), 2);
+    assert_int_equal(store_claim_count(f->st, f->acc, "amy@example.org"), 0);
+    assert_int_equal(store_team_remove(f->st, f->acc, "bob@example.org"), 1);
+    assert_int_equal(store_team_remove(f->st, f->acc, "bob@example.org"), 0);
+    assert_null(store_claim_get(f->st, c1));
+    assert_null(store_claim_get(f->st, c2));
+    assert_int_equal(store_claim_set(f->st, f->acc, c1, "amy@example.org", 40),
+                     0);
+    assert_int_equal(store_claim_drop(f->st, c1), 0);
+    assert_null(store_claim_get(f->st, c1));
+    /* now free to join the other team; the account's deletion cascades */
+    assert_int_equal(store_team_add(f->st, other, "bob@example.org", 5), 1);
+    assert_int_equal(store_claim_set(f->st, f->acc, c2, "amy@example.org", 50),
+                     0);
+    assert_int_equal(store_account_delete(f->st, f->acc), 0);
+    assert_int_equal(store_team_account_of(f->st, "amy@example.org"), 0);
+    assert_null(store_claim_get(f->st, c2));
+    assert_int_equal(store_team_account_of(f->st, "bob@example.org"), other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1370,6 +1488,8 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_bounce, test_setup,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_bounce_recipient, test_setup,
+                                        test_teardown),
         cmocka_unit_test_setup_teardown(test_seen, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_early_status, test_setup,
                                         test_teardown),
@@ -1387,6 +1507,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbox_no_scans, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_slots, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_team_members, test_setup,
                                         test_teardown),
     };
 
