@@ -12,6 +12,7 @@
 #include "log.h"
 #include "loop.h"
 #include "store.h"
+#include "store_checkpoint.h"
 #include "store_int.h"
 #include "util.h"
 
@@ -42,6 +43,7 @@ struct store {
     struct store_txn_call hooks[STORE_TXN_HOOKS]; /* at every end */
     int nhooks;
     struct store_txn_call *after, **after_tail; /* at the next end, once */
+    struct store_ckpt *ckpt; /* the checkpoint thread, or NULL */
 };
 
 /* Migration N takes the schema from version N to N + 1. */
@@ -336,6 +338,7 @@ struct store *store_open(const char *path, const char *synchronous)
         return NULL;
     }
     umask(old);
+    st->ckpt = store_ckpt_start(st->db, path); /* NULL: on the loop */
     return st;
 }
 
@@ -358,6 +361,7 @@ void store_close(struct store *st)
     if (st == NULL)
         return;
     store_txn_forget(st);
+    store_ckpt_stop(st->ckpt);
     for (i = 0; i < st->ncache; i++)
         sqlite3_finalize(st->cache[i].stmt);
     sqlite3_close(st->db);
@@ -415,9 +419,14 @@ int store_failed(struct store *st)
 
 int store_checkpoint(struct store *st)
 {
-    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                       NULL, NULL);
+    int rc;
 
+    if (st->ckpt != NULL) {
+        store_ckpt_kick(st->ckpt);
+        return 0;
+    }
+    rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                   NULL, NULL);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
         log_warn("store: checkpoint: %s", sqlite3_errmsg(st->db));
         return -1;
