@@ -11,7 +11,13 @@
 #include "store_int.h"
 #include "util.h"
 
-/* ---- inbox ---- */
+/* ---- inbox ----
+ * Rows waiting for a file (state 3) and the files' slots (4) are found
+ * through the partial index inbox_waiting (WHERE state >= 3). SQLite uses
+ * a partial index only when the query repeats its condition, so their
+ * statements say "state = 4 AND state >= 3": without it each webhook
+ * message scanned the whole inbox (3 ms per message once a minute of
+ * confirmed rows is kept, docs/performance.md). */
 
 static void *store_inbox_read(sqlite3_stmt *s)
 {
@@ -204,7 +210,7 @@ long long store_inbox_add_after(struct store *st, long long account_id,
         st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
             " stanza_id, contact_id, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
             " CASE WHEN EXISTS (SELECT 1 FROM inbox WHERE contact_id = ?6"
-            " AND state = 4) THEN 3 ELSE 0 END)");
+            " AND state = 4 AND state >= 3) THEN 3 ELSE 0 END)");
 
     if (s == NULL)
         return -1;
@@ -225,8 +231,9 @@ static int store_inbox_release_waiting(struct store *st, long long contact_id)
         st, "INSERT INTO inbox (account_id, recipient, stanza, created,"
             " stanza_id, bounces, contact_id) SELECT account_id, recipient,"
             " stanza, created, stanza_id, bounces, contact_id FROM inbox"
-            " WHERE contact_id = ?1 AND state = 3 AND id < coalesce((SELECT"
-            " min(id) FROM inbox WHERE contact_id = ?1 AND state = 4),"
+            " WHERE contact_id = ?1 AND state = 3 AND state >= 3"
+            " AND id < coalesce((SELECT min(id) FROM inbox"
+            " WHERE contact_id = ?1 AND state = 4 AND state >= 3),"
             " 9223372036854775807) ORDER BY id");
 
     if (s == NULL)
@@ -234,10 +241,12 @@ static int store_inbox_release_waiting(struct store *st, long long contact_id)
     sqlite3_bind_int64(s, 1, contact_id);
     if (store_run(st, s) < 0)
         return -1;
-    s = store_stmt(st, "DELETE FROM inbox WHERE contact_id = ?1 AND state = 3"
-                       " AND id < coalesce((SELECT min(id) FROM inbox"
-                       " WHERE contact_id = ?1 AND state = 4),"
-                       " 9223372036854775807)");
+    s = store_stmt(
+        st,
+        "DELETE FROM inbox WHERE contact_id = ?1 AND state = 3 AND state >= 3"
+        " AND id < coalesce((SELECT min(id) FROM inbox"
+        " WHERE contact_id = ?1 AND state = 4 AND state >= 3),"
+        " 9223372036854775807)");
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, contact_id);
@@ -261,7 +270,7 @@ long long store_inbox_slot_fill(struct store *st, long long account_id,
         return contact;
     s = store_stmt(st, "UPDATE inbox SET stanza = ?3, state = 3"
                        " WHERE account_id = ?1 AND stanza_id = ?2"
-                       " AND state = 4");
+                       " AND state = 4 AND state >= 3");
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
@@ -285,9 +294,10 @@ static void *store_inbox_read_ll(sqlite3_stmt *s)
 static int store_inbox_slot_give_up(struct store *st, long long contact_id,
                                     long long cutoff)
 {
-    sqlite3_stmt *s = store_stmt(st, "UPDATE inbox SET state = 3, stanza_id ="
-                                     " stanza_id || '-wait' WHERE contact_id ="
-                                     " ?1 AND state = 4 AND created < ?2");
+    sqlite3_stmt *s =
+        store_stmt(st, "UPDATE inbox SET state = 3, stanza_id ="
+                       " stanza_id || '-wait' WHERE contact_id ="
+                       " ?1 AND state = 4 AND state >= 3 AND created < ?2");
 
     if (s == NULL)
         return -1;
@@ -300,8 +310,9 @@ static int store_inbox_slot_give_up(struct store *st, long long contact_id,
 
 long long store_inbox_slot_expire(struct store *st, long long cutoff)
 {
-    sqlite3_stmt *s = store_stmt(st, "SELECT DISTINCT contact_id FROM inbox"
-                                     " WHERE state = 4 AND created < ?1");
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT DISTINCT contact_id FROM inbox"
+                       " WHERE state = 4 AND state >= 3 AND created < ?1");
     void **rows;
     size_t n, i;
     int rc;
@@ -323,7 +334,7 @@ long long store_inbox_slot_oldest(struct store *st)
 {
     return store_int(st,
                      store_stmt(st, "SELECT min(created) FROM inbox"
-                                    " WHERE state = 4"),
+                                    " WHERE state = 4 AND state >= 3"),
                      0);
 }
 
