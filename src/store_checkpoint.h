@@ -12,8 +12,10 @@
 /* Past this many after a passive checkpoint, the checkpointer makes the
  * next commit start the WAL over (a RESTART checkpoint: it holds the
  * writers back for as long as it takes), so the WAL stays bounded under
- * sustained load: 16384 frames of 4 KiB pages is 64 MiB. */
-#define STORE_CKPT_RESTART_FRAMES 16384
+ * sustained load: 4096 frames of 4 KiB pages is 16 MiB, the size
+ * journal_size_limit keeps (64 MiB let a webhook flood's WAL reach 139 MiB:
+ * docs/performance.md). */
+#define STORE_CKPT_RESTART_FRAMES 4096
 
 struct store_ckpt;
 
