@@ -68,7 +68,10 @@ def join_resumed(lines):
             continue
         pid, t, text = m.group(1), float(m.group(2)), m.group(3)
         if text.endswith("<unfinished ...>"):
-            pending[pid] = (t, text[:-len("<unfinished ...>")])
+            # "fdatasync(4</x-wal> <unfinished ...>": without the space,
+            # so that the joined call parses (a WAL fsync of the loop that
+            # overlaps the checkpointer's was lost)
+            pending[pid] = (t, text[:-len("<unfinished ...>")].rstrip())
             continue
         r = re.match(r"^<\.\.\. \w+ resumed>(.*)$", text)
         if r is not None:
