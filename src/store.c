@@ -37,9 +37,10 @@ struct store {
     sqlite3 *db;
     struct store_cached cache[STORE_STMT_CACHE];
     int ncache;
-    int in_txn; /* between store_begin() and store_commit()/_rollback() */
-    int failed; /* a statement of the open transaction failed */
-    int turn;   /* the open transaction is the loop turn's */
+    int in_txn;      /* between store_begin() and store_commit()/_rollback() */
+    int failed;      /* a statement of the open transaction failed */
+    int turn;        /* the open transaction is the loop turn's */
+    int part_failed; /* failed when the open part began */
     struct store_txn_call hooks[STORE_TXN_HOOKS]; /* at every end */
     int nhooks;
     struct store_txn_call *after, **after_tail; /* at the next end, once */
@@ -490,6 +491,24 @@ int store_txn_commit(struct store *st)
         log_error("store: commit failed; this turn's work is rolled back");
     store_txn_ended(st, rc == 0);
     return rc;
+}
+
+int store_part_begin(struct store *st)
+{
+    if (!st->turn || store_run(st, store_stmt(st, "SAVEPOINT part")) < 0)
+        return -1;
+    st->part_failed = st->failed;
+    return 0;
+}
+
+int store_part_end(struct store *st, int keep)
+{
+    if (!keep) {
+        if (store_run(st, store_stmt(st, "ROLLBACK TO part")) < 0)
+            return -1;
+        st->failed = st->part_failed;
+    }
+    return store_run(st, store_stmt(st, "RELEASE part"));
 }
 
 int store_txn_open(struct store *st)
