@@ -17,7 +17,7 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config clang-format
     libsqlite3-dev libmicrohttpd-dev libevent-dev libinih-dev libcmocka-dev
     prosody prosody-modules ejabberd python3 python3-slixmpp python3-pytest
     python3-aiohttp sqlite3 curl mandoc clang libclang-rt-14-dev valgrind
-    nginx openssl)
+    nginx openssl strace python3-h2)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 

@@ -12,6 +12,7 @@ struct httpd_request {
     const char *body; /* NUL-terminated; may contain other NULs */
     size_t body_len;
     void *conn; /* for httpd_header() / httpd_query() */
+    void *hc;   /* the listener's own, for httpd_defer() */
 };
 
 struct httpd_response {
@@ -48,6 +49,15 @@ void httpd_set_draining(int draining);
 /* The value of a request header or query argument; NULL if absent. */
 const char *httpd_header(const struct httpd_request *req, const char *name);
 const char *httpd_query(const struct httpd_request *req, const char *name);
+/* A request answered later, from the loop: the handler calls
+ * httpd_defer() and leaves res alone; httpd_answer() sends the answer
+ * (and frees the handle) whenever it is known, e.g. once the commit that
+ * holds the request's data is durable. Until then the connection is
+ * suspended. A handle whose connection went away (the listener stopped)
+ * is only freed. */
+struct httpd_later;
+struct httpd_later *httpd_defer(const struct httpd_request *req);
+void httpd_answer(struct httpd_later *l, int status, const char *body);
 /* Helper: a JSON or text response (copies body). */
 void httpd_respond(struct httpd_response *res, int status,
                    const char *content_type, const char *body);

@@ -49,6 +49,13 @@ void store_txn_hook(struct store *st, store_txn_fn fn, void *arg);
  * waiting when the store closes are dropped. */
 int store_txn_after(struct store *st, store_txn_fn fn, void *arg);
 
+/* A part of the turn's transaction that can be undone alone (a SAVEPOINT):
+ * store_part_begin() inside the open turn's transaction, then
+ * store_part_end(st, 1) keeps it, store_part_end(st, 0) undoes its
+ * writes and forgets its failed statements. 0 or -1. */
+int store_part_begin(struct store *st);
+int store_part_end(struct store *st, int keep);
+
 /* A transaction of its own, outside the turn's (BEGIN IMMEDIATE / COMMIT /
  * ROLLBACK); 0 or -1. Once a statement of the open transaction failed,
  * store_commit() rolls it all back and returns -1: a transaction is never

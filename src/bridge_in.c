@@ -401,7 +401,52 @@ static void bridge_webhook_not_stored(const struct httpd_request *req,
     httpd_respond(res, 500, "text/plain", "store unavailable\n");
 }
 
-/* POST /webhook/<backend>: verify, store every event, commit, then 200. */
+/* The webhooks stored in the turn's transaction, answered at its end. */
+static struct bridge_webhook_wait {
+    struct httpd_later **later;
+    size_t n, cap;
+} bridge_webhook_wait;
+
+/* The turn's transaction ended: its webhooks are answered, 200 once
+ * durable, 500 (the network sends them again) when it was rolled back. */
+static void bridge_webhook_committed(int ok, void *arg)
+{
+    struct bridge_webhook_wait *w = &bridge_webhook_wait;
+    size_t i;
+
+    for (i = 0; i < w->n; i++) {
+        if (ok)
+            metrics_inc(METRICS_WEBHOOK_OK);
+        else
+            metrics_inc(METRICS_REJECT_STORE);
+        httpd_answer(w->later[i], ok ? 200 : 500,
+                     ok ? "ok\n" : "store unavailable\n");
+    }
+    if (!ok && w->n > 0)
+        log_error("bridge: %zu webhook(s) not stored (commit failed); "
+                  "answered 500 so that they come again",
+                  w->n);
+    w->n = 0;
+}
+
+/* Answers the webhook after the commit of the turn's transaction that
+ * holds it (group commit): 0, or -1 when there is no such transaction. */
+static int bridge_webhook_defer(const struct httpd_request *req)
+{
+    struct bridge_webhook_wait *w = &bridge_webhook_wait;
+
+    if (store_txn_after(bridge_store(), bridge_webhook_committed, NULL) < 0)
+        return -1;
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 16;
+        w->later = xrealloc(w->later, w->cap * sizeof(*w->later));
+    }
+    w->later[w->n++] = httpd_defer(req);
+    return 0;
+}
+
+/* POST /webhook/<backend>: verify, store every event in the turn's
+ * transaction, then 200 once it is committed (bridge_webhook_defer()). */
 static void bridge_webhook_post(const struct net_backend *be,
                                 const struct httpd_request *req,
                                 struct httpd_response *res)
@@ -416,8 +461,8 @@ static void bridge_webhook_post(const struct net_backend *be,
                       "text/plain", "signature rejected\n");
         return;
     }
-    if (store_txn_commit(bridge_store()) < 0 ||
-        store_begin(bridge_store()) < 0) {
+    if (store_txn_begin(bridge_store()) < 0 ||
+        store_part_begin(bridge_store()) < 0) {
         bridge_webhook_not_stored(req, res);
         return;
     }
@@ -425,26 +470,24 @@ static void bridge_webhook_post(const struct net_backend *be,
                            (void *)be);
     if (store_failed(bridge_store())) {
         /* nothing of it is kept: the network delivers it again */
-        store_rollback(bridge_store());
+        store_part_end(bridge_store(), 0);
         bridge_webhook_not_stored(req, res);
         return;
     }
     if (rc < 0) {
-        store_rollback(bridge_store());
+        store_part_end(bridge_store(), 0);
         log_warn("bridge: webhook body malformed or not stored (%zu bytes)",
                  req->body_len);
         metrics_inc(METRICS_REJECT_MALFORMED);
         httpd_respond(res, 400, "text/plain", "malformed\n");
         return;
     }
-    if (store_commit(bridge_store()) < 0) {
+    if (store_part_end(bridge_store(), 1) < 0 ||
+        bridge_webhook_defer(req) < 0) {
         bridge_webhook_not_stored(req, res);
         return;
     }
-    metrics_inc(METRICS_WEBHOOK_OK);
     log_debug("bridge: webhook of %zu bytes stored", req->body_len);
-    queue_kick();
-    httpd_respond(res, 200, "text/plain", "ok\n");
 }
 
 void bridge_webhook(const struct httpd_request *req, struct httpd_response *res,

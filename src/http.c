@@ -81,6 +81,7 @@ static struct {
     CURL *pool[HTTP_POOL_MAX]; /* idle easy handles, reset */
     int npool;
     struct http_hdrs *hdrs[HTTP_HDRS_SLOTS];
+    char *test_ca; /* FERRY_TEST_CA_FILE, or NULL */
 } http;
 
 static void http_check_done(void);
@@ -323,6 +324,22 @@ void http_cancel_all(void)
     }
 }
 
+/* FERRY_TEST_CA_FILE=PATH (tests and benchmarks only; see
+ * tests/bench/README.md): the CA bundle curl trusts instead of the system's,
+ * so a test sink can speak TLS with its own certificate. It only replaces
+ * the trust anchors: certificates and host names are still verified. */
+static void http_test_ca(void)
+{
+    const char *v = getenv("FERRY_TEST_CA_FILE");
+
+    if (v == NULL || v[0] == '\0')
+        return;
+    log_warn("http: FERRY_TEST_CA_FILE=%s: trusting only that CA (a test "
+             "setting)",
+             v);
+    http.test_ca = xstrdup(v);
+}
+
 void http_init(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -335,6 +352,10 @@ void http_init(void)
                       (long)HTTP_MAX_CONNECTIONS);
     curl_multi_setopt(http.multi, CURLMOPT_MAXCONNECTS,
                       (long)HTTP_MAX_CONNECTIONS);
+    /* HTTP/2 where the server offers it (ALPN): requests to one host share
+     * one connection (curl's default since 7.62, set so it stays) */
+    curl_multi_setopt(http.multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    http_test_ca();
 }
 
 void http_free(void)
@@ -351,6 +372,8 @@ void http_free(void)
     }
     curl_multi_cleanup(http.multi);
     event_free(http.timer_ev);
+    free(http.test_ca);
+    http.test_ca = NULL;
     http.multi = NULL;
     curl_global_cleanup();
 }
@@ -609,6 +632,18 @@ static curl_socket_t http_open_public(void *clientp, curlsocktype purpose,
     return socket(addr->family, addr->socktype, addr->protocol);
 }
 
+/* HTTP/2 over TLS when the server offers it, HTTP/1.1 otherwise; an https
+ * request waits for a connection that may multiplex it rather than opening
+ * one of its own (one TLS handshake per host, not per request in flight). */
+static void http_set_transport(CURL *e, const struct http_request *req)
+{
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    if (!req->public_only && strncmp(req->url, "https:", 6) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    if (http.test_ca != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, http.test_ca);
+}
+
 void http_start(const struct http_request *req, http_done_fn done, void *arg)
 {
     struct http_xfer *x = xcalloc(1, sizeof(*x));
@@ -643,6 +678,7 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     }
     curl_easy_setopt(e, CURLOPT_USERAGENT, "ferry/" PACKAGE_VERSION);
+    http_set_transport(e, req);
     http_set_sink(x, req);
     http_set_body(x, req);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);

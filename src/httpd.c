@@ -51,6 +51,15 @@ struct httpd_conn {
     size_t reserved;
     int refused;      /* 413 or 503 found mid-body, answered at its end */
     size_t discarded; /* bytes thrown away since */
+    struct MHD_Connection *conn;
+    struct httpd_later *later; /* answered later: suspended meanwhile */
+};
+
+/* A deferred answer's handle: it outlives its request if the listener
+ * stops first (hc is then NULL). */
+struct httpd_later {
+    struct httpd_conn *hc;
+    struct httpd_later *prev, *next; /* suspended, for httpd_stop() */
 };
 
 /* One TCP connection, from accept to close: the deadline of the request
@@ -72,6 +81,7 @@ static struct {
     struct httpd_limits lim;
     size_t buffered; /* bytes of bodies reserved by requests being read */
     struct httpd_peer *peers;
+    struct httpd_later *suspended;
 } httpd;
 
 static void httpd_reschedule(void)
@@ -90,6 +100,13 @@ static void httpd_run(evutil_socket_t fd, short what, void *arg)
 {
     MHD_run(httpd.d);
     httpd_reschedule();
+}
+
+/* After resumes: one run of the listener for all answers of the turn. */
+static void httpd_run_deferred(void *arg)
+{
+    if (httpd.d != NULL)
+        httpd_run(-1, 0, NULL);
 }
 
 void httpd_route(const char *path, httpd_handler fn, void *arg, size_t max_body)
@@ -239,11 +256,60 @@ static enum MHD_Result httpd_finish(struct MHD_Connection *c,
         req.body = hc->body ? hc->body : "";
         req.body_len = hc->len;
         req.conn = c;
+        req.hc = hc;
+        hc->conn = c;
         hc->route->fn(&req, &res, hc->route->arg);
+        if (hc->later != NULL) {
+            free(res.body);
+            httpd_peer_clock(httpd_peer_of(c), 0);
+            MHD_suspend_connection(c);
+            return MHD_YES;
+        }
         if (res.body == NULL && res.file == NULL)
             httpd_respond(&res, res.status, "text/plain", "");
     }
     return httpd_send(c, &res);
+}
+
+struct httpd_later *httpd_defer(const struct httpd_request *req)
+{
+    struct httpd_conn *hc = req->hc;
+    struct httpd_later *l = xcalloc(1, sizeof(*l));
+
+    l->hc = hc;
+    hc->later = l;
+    l->next = httpd.suspended;
+    if (l->next != NULL)
+        l->next->prev = l;
+    httpd.suspended = l;
+    return l;
+}
+
+static void httpd_later_unlink(struct httpd_later *l)
+{
+    if (l->prev != NULL)
+        l->prev->next = l->next;
+    else if (httpd.suspended == l)
+        httpd.suspended = l->next;
+    if (l->next != NULL)
+        l->next->prev = l->prev;
+    l->prev = l->next = NULL;
+}
+
+void httpd_answer(struct httpd_later *l, int status, const char *body)
+{
+    struct httpd_response res = {status, "text/plain", NULL, 0, NULL, NULL};
+    struct httpd_conn *hc = l->hc;
+
+    httpd_later_unlink(l);
+    free(l);
+    if (hc == NULL)
+        return; /* the listener stopped meanwhile */
+    hc->later = NULL;
+    httpd_respond(&res, status, "text/plain", body);
+    httpd_send(hc->conn, &res);
+    MHD_resume_connection(hc->conn);
+    loop_defer(httpd_run_deferred, NULL);
 }
 
 /* Gives back hc's body and its share of the budget. */
@@ -402,6 +468,10 @@ static void httpd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     httpd_peer_clock(httpd_peer_of(c), 1);
     if (hc == NULL)
         return;
+    if (hc->later != NULL) {
+        httpd_later_unlink(hc->later);
+        hc->later->hc = NULL;
+    }
     httpd_release(hc);
     free(hc);
     *con_cls = NULL;
@@ -539,7 +609,8 @@ int httpd_start(const char *listen, const struct httpd_limits *lim)
     struct sockaddr_storage ss;
     socklen_t sl;
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
     if (httpd_parse_listen(listen, &ss, &sl) < 0) {
         log_error("httpd: cannot parse http.listen '%s'", listen);
@@ -584,6 +655,13 @@ void httpd_stop(void)
         return;
     event_free(httpd.io_ev);
     event_free(httpd.timer_ev);
+    /* answers still awaited: resumed unanswered, so MHD can close them */
+    while (httpd.suspended != NULL) {
+        struct httpd_later *l = httpd.suspended;
+
+        httpd_later_unlink(l);
+        MHD_resume_connection(l->hc->conn);
+    }
     MHD_stop_daemon(httpd.d); /* notifies every close: peers are freed */
     event_free(httpd.sweep_ev);
     httpd.d = NULL;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "loop.h"
 #include "store.h"
+#include "store_checkpoint.h"
 #include "store_int.h"
 #include "util.h"
 
@@ -36,12 +37,14 @@ struct store {
     sqlite3 *db;
     struct store_cached cache[STORE_STMT_CACHE];
     int ncache;
-    int in_txn; /* between store_begin() and store_commit()/_rollback() */
-    int failed; /* a statement of the open transaction failed */
-    int turn;   /* the open transaction is the loop turn's */
+    int in_txn;      /* between store_begin() and store_commit()/_rollback() */
+    int failed;      /* a statement of the open transaction failed */
+    int turn;        /* the open transaction is the loop turn's */
+    int part_failed; /* failed when the open part began */
     struct store_txn_call hooks[STORE_TXN_HOOKS]; /* at every end */
     int nhooks;
     struct store_txn_call *after, **after_tail; /* at the next end, once */
+    struct store_ckpt *ckpt; /* the checkpoint thread, or NULL */
 };
 
 /* Migration N takes the schema from version N to N + 1. */
@@ -355,6 +358,7 @@ struct store *store_open(const char *path, const char *synchronous)
         return NULL;
     }
     umask(old);
+    st->ckpt = store_ckpt_start(st->db, path); /* NULL: on the loop */
     return st;
 }
 
@@ -377,6 +381,7 @@ void store_close(struct store *st)
     if (st == NULL)
         return;
     store_txn_forget(st);
+    store_ckpt_stop(st->ckpt);
     for (i = 0; i < st->ncache; i++)
         sqlite3_finalize(st->cache[i].stmt);
     sqlite3_close(st->db);
@@ -434,9 +439,14 @@ int store_failed(struct store *st)
 
 int store_checkpoint(struct store *st)
 {
-    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                       NULL, NULL);
+    int rc;
 
+    if (st->ckpt != NULL) {
+        store_ckpt_kick(st->ckpt);
+        return 0;
+    }
+    rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                   NULL, NULL);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
         log_warn("store: checkpoint: %s", sqlite3_errmsg(st->db));
         return -1;
@@ -500,6 +510,24 @@ int store_txn_commit(struct store *st)
         log_error("store: commit failed; this turn's work is rolled back");
     store_txn_ended(st, rc == 0);
     return rc;
+}
+
+int store_part_begin(struct store *st)
+{
+    if (!st->turn || store_run(st, store_stmt(st, "SAVEPOINT part")) < 0)
+        return -1;
+    st->part_failed = st->failed;
+    return 0;
+}
+
+int store_part_end(struct store *st, int keep)
+{
+    if (!keep) {
+        if (store_run(st, store_stmt(st, "ROLLBACK TO part")) < 0)
+            return -1;
+        st->failed = st->part_failed;
+    }
+    return store_run(st, store_stmt(st, "RELEASE part"));
 }
 
 int store_txn_open(struct store *st)

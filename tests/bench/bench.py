@@ -50,6 +50,9 @@ PROFILE = os.environ.get("BENCH_PROFILE", "0" if QUICK else "1") != "0"
 # profile, growth, memory), for work on one of them; the report then has
 # gaps.
 ONLY = [x for x in os.environ.get("BENCH_ONLY", "").split(",") if x]
+# BENCH_SYNC=normal: store.synchronous for ferry (default: full, ferry's
+# default since issue 15).
+SYNC = os.environ.get("BENCH_SYNC", "full")
 
 
 def want(scenario):
@@ -313,7 +316,7 @@ class Ferry:
                 jid=GW_JID, secret=srv.component_secret,
                 port=srv.component_port, domain=DOMAIN, store=store,
                 http=http_port, sink=sink_url, app_secret=APP_SECRET,
-                api_rate=API_RATE, log=self.log_path))
+                api_rate=API_RATE, log=self.log_path, sync=SYNC))
         self.proc = None
 
     def start(self, timeout=30, until="component: connected"):
@@ -378,7 +381,7 @@ allowed_domains = %(domain)s
 
 [store]
 path = %(store)s
-synchronous = normal
+synchronous = %(sync)s
 
 [http]
 listen = 127.0.0.1:%(http)d
@@ -1116,7 +1119,8 @@ class Report:
 - **Each simulated user has its own business number** (phone_number_id), and
   `cloudapi.throughput` is 1000/s (its maximum), so ferry's per-number token
   bucket never limits a scenario; ferry is registered by each user through
-  XEP-0077 (checked against the sink). ferry logs at `info` to a file.
+  XEP-0077 (checked against the sink). ferry logs at `info` to a file;
+  its `store.synchronous` is `%(sync)s`.
 - **Ceiling** ("null"): the same load with ferry replaced by `bench_echo`,
   a component on the same server that only counts (XMPP to API) or only
   pushes messages to the users' bare JIDs (API to XMPP). ferry's ratio is
@@ -1146,6 +1150,7 @@ class Report:
   exec to ferry's log line `component: connected`; RSS is read once ferry
   has sent its start-up presences and gone idle; "peak" is VmHWM.
 """ % dict(users=MAX_USERS, contacts=CONTACTS, rate=LAT_RATE, nlat=N_LAT,
+           sync=SYNC,
            nflood=N_FLOOD, window=64, nburst=N_BURST, burst_runs=BURST_RUNS,
            nhostile=N_HOSTILE, hostile_mib=HOSTILE_BODY >> 20,
            ngrowth=N_GROWTH,

@@ -138,7 +138,7 @@ static void test_minimal_defaults(void **state)
     assert_string_equal(c->gateway_allowed_domains, "example.org");
     assert_string_equal(c->gateway_admins, "");
     assert_string_equal(c->store_path, "/var/lib/ferry/ferry.sqlite");
-    assert_string_equal(c->store_synchronous, "normal");
+    assert_string_equal(c->store_synchronous, "full");
     assert_string_equal(c->http_listen, "127.0.0.1:8480");
     assert_string_equal(c->http_public_url, "http://127.0.0.1:8480");
     assert_string_equal(c->network_backend, "cloudapi");
