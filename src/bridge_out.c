@@ -256,7 +256,7 @@ static void bridge_reaction(xmpp_stanza_t *st, struct bridge_out *o)
     free(target);
 }
 
-/* What WhatsApp cannot take from a user: an error now, nothing queued. */
+/* What the user's network cannot take: an error now, nothing queued. */
 static int bridge_refuse(xmpp_stanza_t *st, const struct message_in *in,
                          const struct net_backend *be)
 {
@@ -265,9 +265,9 @@ static int bridge_refuse(xmpp_stanza_t *st, const struct message_in *in,
     if (in->body != NULL && strlen(in->body) > MESSAGE_BODY_MAX)
         why = "This message is too long for the gateway";
     else if (in->retract_id != NULL && !be->caps.retractions_out)
-        why = "WhatsApp does not let businesses delete sent messages";
+        why = "This network does not let the gateway delete sent messages";
     else if (in->replace_id != NULL && !be->caps.edits_out)
-        why = "WhatsApp does not let businesses edit sent messages";
+        why = "This network does not let the gateway edit sent messages";
     else if ((in->body != NULL && strncmp(in->body, "aesgcm://", 9) == 0) ||
              (in->oob_url != NULL && strncmp(in->oob_url, "aesgcm://", 9) == 0))
         why = "This file is end-to-end encrypted (OMEMO): the gateway "

@@ -505,7 +505,7 @@ static void commands_stats_run(struct commands_req *r)
         return;
     }
     commands_show_ll(r, "users", "Registered users", s.accounts);
-    commands_show_ll(r, "users_paused", "Users whose token was rejected",
+    commands_show_ll(r, "users_paused", "Users whose credentials were rejected",
                      s.accounts_paused);
     commands_stats_messages(r, &s);
     commands_show_ll(r, "outbox", "Outgoing queue", s.outbox_queued);
