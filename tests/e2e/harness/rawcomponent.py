@@ -94,9 +94,10 @@ class RawComponent:
         return self
 
     def _read(self):
+        sock = self.sock  # close() sets self.sock to None while this reads
         try:
             while True:
-                data = self.sock.recv(65536)
+                data = sock.recv(65536)
                 if not data:
                     break
                 self.parser.feed(data)
