@@ -10,6 +10,9 @@
 /* Sets how the x* helpers end the process when memory runs out (a
  * function that does not return; NULL: stderr and abort()). */
 void util_set_die(void (*die)(const char *msg));
+/* Ends the process that way: for a library that reports exhaustion
+ * itself (a NULL it documents as "out of memory"). */
+void xdie(const char *msg);
 
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);

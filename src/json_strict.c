@@ -4,7 +4,10 @@
  * characters, plain numbers, true/false/null, bounded nesting. */
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "json_strict.h"
+#include "util.h"
 
 struct json_strict {
     const char *p, *end;
@@ -166,4 +169,36 @@ int json_strict_valid(const char *s, size_t n, int max_depth)
         return 0;
     json_strict_ws(&j);
     return j.p == j.end;
+}
+
+json_object *json_strict_parse(const char *s, size_t n, int max_depth)
+{
+    json_tokener *tok;
+    json_object *o;
+
+    if (!json_strict_valid(s, n, max_depth))
+        return NULL;
+    tok = json_tokener_new_ex(max_depth);
+    if (tok == NULL)
+        xdie("out of memory (json-c)");
+    json_tokener_set_flags(tok,
+                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    o = json_tokener_parse_ex(tok, s, (int)n);
+    if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+                      tok->char_offset != (int)n)) {
+        json_object_put(o);
+        o = NULL;
+    }
+    json_tokener_free(tok);
+    return o;
+}
+
+json_object *json_strict_member(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    if (o == NULL || !json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, key, &v))
+        return NULL;
+    return v;
 }

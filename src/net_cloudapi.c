@@ -29,7 +29,6 @@
  * may reach the contact twice. */
 #define CLOUDAPI_SEND_TIMEOUT_MS 60000
 #define CLOUDAPI_MAX_RESPONSE (256 * 1024)
-#define CLOUDAPI_MAX_DEPTH 32
 #define CLOUDAPI_TEXT_MAX 4096
 #define CLOUDAPI_CAPTION_MAX 1024
 #define CLOUDAPI_LOGIN_ID "phone_number_id" /* the login's credentials */
@@ -165,47 +164,12 @@ static const struct cloudapi_error *cloudapi_error_find(int code)
     return NULL;
 }
 
-/* Parses a whole JSON document, strictly (no trailing commas, single
- * quotes...; valid UTF-8) and with a depth cap; NULL if malformed. */
-json_object *cloudapi_parse_json(const char *s, size_t len)
-{
-    struct json_tokener *tok = json_tokener_new_ex(CLOUDAPI_MAX_DEPTH);
-    json_object *o;
-
-    if (tok == NULL)
-        fatal("out of memory");
-    if (!json_strict_valid(s, len, CLOUDAPI_MAX_DEPTH)) {
-        json_tokener_free(tok);
-        return NULL;
-    }
-    json_tokener_set_flags(tok,
-                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    o = json_tokener_parse_ex(tok, s, (int)len);
-    if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-                      tok->char_offset != (int)len)) {
-        json_object_put(o);
-        o = NULL;
-    }
-    json_tokener_free(tok);
-    return o;
-}
-
-json_object *cloudapi_get(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    if (o == NULL || !json_object_is_type(o, json_type_object) ||
-        !json_object_object_get_ex(o, key, &v))
-        return NULL;
-    return v;
-}
-
 /* A string member (NULL if absent or not a string). An escaped NUL
  * (\u0000) inside it becomes a control character that the XMPP side
  * shows as U+FFFD, so the text after it is not lost. */
 const char *cloudapi_str(json_object *o, const char *key)
 {
-    json_object *v = cloudapi_get(o, key);
+    json_object *v = json_strict_member(o, key);
     char *s, *nul;
     size_t len;
 
@@ -220,7 +184,7 @@ const char *cloudapi_str(json_object *o, const char *key)
 
 static int cloudapi_int(json_object *o, const char *key)
 {
-    json_object *v = cloudapi_get(o, key);
+    json_object *v = json_strict_member(o, key);
 
     if (v == NULL)
         return 0;
@@ -230,7 +194,7 @@ static int cloudapi_int(json_object *o, const char *key)
 /* Element i of an array member, or NULL. */
 static json_object *cloudapi_at(json_object *o, const char *key, size_t i)
 {
-    json_object *a = cloudapi_get(o, key);
+    json_object *a = json_strict_member(o, key);
 
     if (a == NULL || !json_object_is_type(a, json_type_array) ||
         i >= json_object_array_length(a))
@@ -240,7 +204,7 @@ static json_object *cloudapi_at(json_object *o, const char *key, size_t i)
 
 static size_t cloudapi_len(json_object *o, const char *key)
 {
-    json_object *a = cloudapi_get(o, key);
+    json_object *a = json_strict_member(o, key);
 
     if (a == NULL || !json_object_is_type(a, json_type_array))
         return 0;
@@ -319,8 +283,8 @@ void cloudapi_done(const struct http_result *h, void *arg)
         r.text = owned;
         goto out;
     }
-    o = cloudapi_parse_json(h->body, h->len);
-    err = cloudapi_get(o, "error");
+    o = json_strict_parse(h->body, h->len, CLOUDAPI_MAX_DEPTH);
+    err = json_strict_member(o, "error");
     if (err != NULL && call->is_check) {
         cloudapi_classify_check(err, &r, &owned);
     } else if (err != NULL) {
@@ -761,7 +725,7 @@ static const char *cloudapi_profile_name(json_object *contacts,
         const char *id = cloudapi_str(c, "wa_id");
 
         if (id != NULL && wa_id != NULL && strcmp(id, wa_id) == 0)
-            return cloudapi_str(cloudapi_get(c, "profile"), "name");
+            return cloudapi_str(json_strict_member(c, "profile"), "name");
     }
     return NULL;
 }
@@ -770,7 +734,7 @@ static const char *cloudapi_profile_name(json_object *contacts,
 static void cloudapi_media(struct net_event *ev, struct net_media *md,
                            json_object *obj, const char *type)
 {
-    json_object *voice = cloudapi_get(obj, "voice");
+    json_object *voice = json_strict_member(obj, "voice");
 
     md->kind = type;
     if (strcmp(type, "audio") == 0 && voice != NULL &&
@@ -791,8 +755,8 @@ static void cloudapi_location(struct net_event *ev, json_object *obj,
 {
     const char *name = cloudapi_str(obj, "name");
     const char *addr = cloudapi_str(obj, "address");
-    json_object *lat = cloudapi_get(obj, "latitude");
-    json_object *lon = cloudapi_get(obj, "longitude");
+    json_object *lat = json_strict_member(obj, "latitude");
+    json_object *lon = json_strict_member(obj, "longitude");
 
     if (lat == NULL || lon == NULL) {
         ev->text = "[a location without coordinates]";
@@ -821,7 +785,8 @@ static void cloudapi_cards(struct net_event *ev, struct net_card *cards,
          i++) {
         struct net_card *c = &cards[i];
 
-        c->name = cloudapi_str(cloudapi_get(card, "name"), "formatted_name");
+        c->name =
+            cloudapi_str(json_strict_member(card, "name"), "formatted_name");
         for (j = 0; j < NET_CARD_PHONES &&
                     (phone = cloudapi_at(card, "phones", j)) != NULL;
              j++) {
@@ -839,11 +804,11 @@ static void cloudapi_cards(struct net_event *ev, struct net_card *cards,
 static void cloudapi_interactive(struct net_event *ev, json_object *obj,
                                  char **owned)
 {
-    json_object *r = cloudapi_get(obj, "button_reply");
+    json_object *r = json_strict_member(obj, "button_reply");
     const char *title, *desc;
 
     if (r == NULL)
-        r = cloudapi_get(obj, "list_reply");
+        r = json_strict_member(obj, "list_reply");
     title = cloudapi_str(r, "title");
     desc = cloudapi_str(r, "description");
     if (title == NULL) {
@@ -861,7 +826,7 @@ static void cloudapi_unsupported(struct net_event *ev, json_object *m,
 {
     json_object *err = cloudapi_at(m, "errors", 0);
     const char *details =
-        cloudapi_str(cloudapi_get(err, "error_data"), "details");
+        cloudapi_str(json_strict_member(err, "error_data"), "details");
 
     owned[0] = xasprintf("[WhatsApp did not pass this message on: it is of a "
                          "kind businesses cannot receive (a poll, view-once "
@@ -876,7 +841,7 @@ static void cloudapi_content(struct net_event *ev, json_object *m,
                              const char *type, struct net_media *md,
                              struct net_card *cards, char **owned)
 {
-    json_object *obj = cloudapi_get(m, type);
+    json_object *obj = json_strict_member(m, type);
 
     if (strcmp(type, "text") == 0) {
         ev->text = cloudapi_str(obj, "body");
@@ -908,7 +873,7 @@ static int cloudapi_action(struct net_event *ev, json_object *m,
                            const char *type, struct net_media *md,
                            struct net_card *cards, char **owned)
 {
-    json_object *obj = cloudapi_get(m, type), *inner;
+    json_object *obj = json_strict_member(m, type), *inner;
     const char *itype;
 
     if (strcmp(type, "reaction") == 0) {
@@ -923,7 +888,7 @@ static int cloudapi_action(struct net_event *ev, json_object *m,
     } else if (strcmp(type, "edit") == 0) {
         ev->kind = NET_EVENT_EDIT;
         ev->target = cloudapi_str(obj, "original_message_id");
-        inner = cloudapi_get(obj, "message");
+        inner = json_strict_member(obj, "message");
         itype = cloudapi_str(inner, "type");
         if (itype != NULL)
             cloudapi_content(ev, inner, itype, md, cards, owned);
@@ -965,7 +930,7 @@ static void cloudapi_parse_message(struct cloudapi_ctx *c, json_object *m)
     ev.peer_name = cloudapi_profile_name(c->contacts, ev.peer);
     ev.timestamp = cloudapi_timestamp(m);
     ev.type = type;
-    ev.reply_to = cloudapi_str(cloudapi_get(m, "context"), "id");
+    ev.reply_to = cloudapi_str(json_strict_member(m, "context"), "id");
     if (!cloudapi_action(&ev, m, type, &md, cards, owned))
         cloudapi_content(&ev, m, type, &md, cards, owned);
     if (c->fn(&ev, c->arg) < 0)
@@ -1027,8 +992,9 @@ static void cloudapi_parse_value(struct cloudapi_ctx *c, json_object *v)
     size_t i;
     json_object *err;
 
-    c->account = cloudapi_str(cloudapi_get(v, "metadata"), "phone_number_id");
-    c->contacts = cloudapi_get(v, "contacts");
+    c->account =
+        cloudapi_str(json_strict_member(v, "metadata"), "phone_number_id");
+    c->contacts = json_strict_member(v, "contacts");
     if (c->account == NULL) {
         log_warn("cloudapi: webhook change without metadata.phone_number_id");
         return;
@@ -1048,7 +1014,7 @@ static int cloudapi_webhook_parse(const char *body, size_t len, net_event_fn fn,
                                   void *arg)
 {
     struct cloudapi_ctx c = {fn, arg, NULL, NULL, 0};
-    json_object *root = cloudapi_parse_json(body, len);
+    json_object *root = json_strict_parse(body, len, CLOUDAPI_MAX_DEPTH);
     json_object *entry, *change;
     size_t i, j;
 
@@ -1062,7 +1028,7 @@ static int cloudapi_webhook_parse(const char *body, size_t len, net_event_fn fn,
 
             if (field == NULL || strcmp(field, "messages") != 0)
                 continue;
-            cloudapi_parse_value(&c, cloudapi_get(change, "value"));
+            cloudapi_parse_value(&c, json_strict_member(change, "value"));
         }
     }
     json_object_put(root);

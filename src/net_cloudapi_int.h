@@ -24,10 +24,9 @@ struct cloudapi_call {
 const char *cloudapi_graph_url(void);
 const char *cloudapi_api_version(void);
 
-/* A whole JSON document with a depth cap; NULL if malformed. */
-json_object *cloudapi_parse_json(const char *s, size_t len);
-/* Member key of object o (borrowed), or NULL. */
-json_object *cloudapi_get(json_object *o, const char *key);
+/* How deep a Graph API document may nest (json_strict_parse()). */
+#define CLOUDAPI_MAX_DEPTH 32
+
 /* A string member (NULL if absent or not a string). */
 const char *cloudapi_str(json_object *o, const char *key);
 /* Fills r from an error envelope's "error" object; the text is built into

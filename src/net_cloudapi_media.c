@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "json_strict.h"
 #include "log.h"
 #include "loop.h"
 #include "net_backend.h"
@@ -177,7 +178,7 @@ static void cloudapi_fetch_download(struct cloudapi_fetch *f, const char *url)
 /* file_size, a string or a number; -1 when absent or malformed. */
 static long long cloudapi_file_size(json_object *info)
 {
-    json_object *v = cloudapi_get(info, "file_size");
+    json_object *v = json_strict_member(info, "file_size");
     long long n;
 
     if (v != NULL && json_object_is_type(v, json_type_int))
@@ -212,8 +213,9 @@ static void cloudapi_fetch_info_error(struct cloudapi_fetch *f,
 static void cloudapi_fetch_info_done(const struct http_result *h, void *arg)
 {
     struct cloudapi_fetch *f = arg;
-    json_object *o = h->ok ? cloudapi_parse_json(h->body, h->len) : NULL;
-    json_object *err = cloudapi_get(o, "error");
+    json_object *o =
+        h->ok ? json_strict_parse(h->body, h->len, CLOUDAPI_MAX_DEPTH) : NULL;
+    json_object *err = json_strict_member(o, "error");
     const char *url = cloudapi_str(o, "url");
     const char *mime = cloudapi_str(o, "mime_type");
     long long size = cloudapi_file_size(o);

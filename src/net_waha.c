@@ -27,7 +27,6 @@
 #define WAHA_SEND_TIMEOUT_MS 60000
 #define WAHA_MAX_RESPONSE (256 * 1024)
 #define WAHA_QR_MAX (1024 * 1024)
-#define WAHA_MAX_DEPTH 64 /* engine-specific answers nest deeply */
 #define WAHA_TEXT_MAX 65536
 #define WAHA_THROUGHPUT 1000 /* WAHA has no rate limit of its own */
 #define WAHA_LOGIN_PHONE "phone"
@@ -78,41 +77,9 @@ static long long waha_throughput(void)
 
 /* ---- JSON ---- */
 
-json_object *waha_parse_json(const char *s, size_t len)
-{
-    struct json_tokener *tok;
-    json_object *o;
-
-    if (!json_strict_valid(s, len, WAHA_MAX_DEPTH))
-        return NULL;
-    tok = json_tokener_new_ex(WAHA_MAX_DEPTH);
-    if (tok == NULL)
-        fatal("out of memory");
-    json_tokener_set_flags(tok,
-                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    o = json_tokener_parse_ex(tok, s, (int)len);
-    if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-                      tok->char_offset != (int)len)) {
-        json_object_put(o);
-        o = NULL;
-    }
-    json_tokener_free(tok);
-    return o;
-}
-
-json_object *waha_get(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    if (o == NULL || !json_object_is_type(o, json_type_object) ||
-        !json_object_object_get_ex(o, key, &v))
-        return NULL;
-    return v;
-}
-
 const char *waha_str(json_object *o, const char *key)
 {
-    json_object *v = waha_get(o, key);
+    json_object *v = json_strict_member(o, key);
 
     if (v == NULL || !json_object_is_type(v, json_type_string))
         return NULL;
@@ -157,16 +124,17 @@ struct waha_call {
  * id._serialized, _data.id._serialized, key.id (then built); NULL. */
 static char *waha_answer_id(json_object *o, const char *chat)
 {
-    json_object *id = waha_get(o, "id");
+    json_object *id = json_strict_member(o, "id");
     const char *s;
 
     if (id != NULL && json_object_is_type(id, json_type_string))
         return xstrdup(json_object_get_string(id));
     if ((s = waha_str(id, "_serialized")) != NULL)
         return xstrdup(s);
-    if ((s = waha_str(waha_get(waha_get(o, "_data"), "id"), "_serialized")))
+    if ((s = waha_str(json_strict_member(json_strict_member(o, "_data"), "id"),
+                      "_serialized")))
         return xstrdup(s);
-    if ((s = waha_str(waha_get(o, "key"), "id")) != NULL)
+    if ((s = waha_str(json_strict_member(o, "key"), "id")) != NULL)
         return xasprintf("true_%s_%s", chat, s);
     return NULL;
 }
@@ -176,7 +144,7 @@ static int waha_not_working(json_object *o)
 {
     const char *e = waha_str(o, "error");
 
-    return waha_get(o, "expected") != NULL ||
+    return json_strict_member(o, "expected") != NULL ||
            (e != NULL && strstr(e, "Session status is not as expected"));
 }
 
@@ -257,7 +225,7 @@ static void waha_done(const struct http_result *h, void *arg)
         r.text = owned;
     } else {
         if (call->kind != WAHA_CALL_QR)
-            o = waha_parse_json(h->body, h->len);
+            o = json_strict_parse(h->body, h->len, WAHA_MAX_DEPTH);
         if (h->status >= 200 && h->status < 300)
             waha_success(h, o, call, &r, &owned);
         else

@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "httpd.h"
+#include "json_strict.h"
 #include "log.h"
 #include "net_backend.h"
 #include "net_waha_int.h"
@@ -77,7 +78,7 @@ static int waha_peer(const char *chat, char *out, size_t outlen)
 /* Seconds since the epoch from a number that may be a float, or now. */
 static long long waha_seconds(json_object *o)
 {
-    json_object *t = waha_get(o, "timestamp");
+    json_object *t = json_strict_member(o, "timestamp");
     double d;
 
     if (t == NULL || (!json_object_is_type(t, json_type_int) &&
@@ -90,13 +91,13 @@ static long long waha_seconds(json_object *o)
 /* The sender's push name as the engine gives it in _data, or NULL. */
 static const char *waha_push_name(json_object *p)
 {
-    json_object *d = waha_get(p, "_data");
+    json_object *d = json_strict_member(p, "_data");
     const char *n = waha_str(d, "notifyName");
 
     if (n == NULL)
         n = waha_str(d, "pushName");
     if (n == NULL)
-        n = waha_str(waha_get(d, "Info"), "PushName");
+        n = waha_str(json_strict_member(d, "Info"), "PushName");
     return n && n[0] != '\0' ? n : NULL;
 }
 
@@ -104,7 +105,7 @@ static const char *waha_push_name(json_object *p)
  * absent replyTo.id quotes nothing the bridge can find). */
 static const char *waha_reply_to(json_object *p)
 {
-    const char *id = waha_str(waha_get(p, "replyTo"), "id");
+    const char *id = waha_str(json_strict_member(p, "replyTo"), "id");
 
     return id != NULL && strchr(id, '_') != NULL ? id : NULL;
 }
@@ -113,10 +114,10 @@ static const char *waha_reply_to(json_object *p)
 static const char *waha_notice(json_object *p, int *notice)
 {
     *notice = 1;
-    if (waha_get(p, "location") != NULL &&
-        !json_object_is_type(waha_get(p, "location"), json_type_null))
+    if (json_strict_member(p, "location") != NULL &&
+        !json_object_is_type(json_strict_member(p, "location"), json_type_null))
         return "(a location, which the gateway cannot show yet)";
-    if (json_object_get_boolean(waha_get(p, "hasMedia")))
+    if (json_object_get_boolean(json_strict_member(p, "hasMedia")))
         return "(a file, which the gateway cannot pass on from personal "
                "accounts yet)";
     return "(a message the gateway cannot show)";
@@ -130,7 +131,7 @@ static int waha_message(struct waha_ctx *c, json_object *p)
     char peer[WAHA_PEER_MAX];
     const char *body = waha_str(p, "body");
 
-    if (json_object_get_boolean(waha_get(p, "fromMe")))
+    if (json_object_get_boolean(json_strict_member(p, "fromMe")))
         return 0;
     if (waha_peer(waha_str(p, "from"), peer, sizeof(peer)) < 0 ||
         waha_str(p, "id") == NULL) {
@@ -149,7 +150,7 @@ static int waha_message(struct waha_ctx *c, json_object *p)
     ev.type = "text";
     ev.reply_to = waha_reply_to(p);
     if (body != NULL && body[0] != '\0' &&
-        !json_object_get_boolean(waha_get(p, "hasMedia")))
+        !json_object_get_boolean(json_strict_member(p, "hasMedia")))
         ev.text = body;
     else
         ev.text = waha_notice(p, &ev.notice);
@@ -168,10 +169,10 @@ static int waha_ack(struct waha_ctx *c, json_object *p)
     };
     struct net_event ev;
     char peer[WAHA_PEER_MAX];
-    json_object *a = waha_get(p, "ack");
+    json_object *a = json_strict_member(p, "ack");
     int ack = a ? json_object_get_int(a) : 0;
 
-    if (!json_object_get_boolean(waha_get(p, "fromMe")) ||
+    if (!json_object_get_boolean(json_strict_member(p, "fromMe")) ||
         waha_str(p, "id") == NULL || ack < -1 || ack > 4 ||
         (ack >= 0 && status[ack] == 0))
         return 0;
@@ -194,7 +195,7 @@ static int waha_ack(struct waha_ctx *c, json_object *p)
 /* "+<digits> (<push name>)" of the envelope's me, into buf. */
 static const char *waha_me(struct waha_ctx *c, char *buf, size_t len)
 {
-    json_object *me = waha_get(c->root, "me");
+    json_object *me = json_strict_member(c->root, "me");
     char peer[WAHA_PEER_MAX];
     const char *name = waha_str(me, "pushName");
 
@@ -234,7 +235,7 @@ static int waha_status(struct waha_ctx *c, json_object *p)
 {
     const char *status = waha_str(p, "status");
     char me[256], note[256];
-    const char *code = waha_str(waha_get(p, "data"), "code");
+    const char *code = waha_str(json_strict_member(p, "data"), "code");
     struct net_event ev;
 
     memset(&ev, 0, sizeof(ev));
@@ -260,7 +261,7 @@ static int waha_status(struct waha_ctx *c, json_object *p)
 static int waha_event(struct waha_ctx *c)
 {
     const char *event = waha_str(c->root, "event");
-    json_object *p = waha_get(c->root, "payload");
+    json_object *p = json_strict_member(c->root, "payload");
 
     if (event == NULL || c->session == NULL || p == NULL)
         return -1;
@@ -279,7 +280,7 @@ int waha_webhook_parse(const char *body, size_t len, net_event_fn fn, void *arg)
     struct waha_ctx c = {fn, arg, NULL, NULL};
     int rc;
 
-    c.root = waha_parse_json(body, len);
+    c.root = json_strict_parse(body, len, WAHA_MAX_DEPTH);
     if (c.root == NULL || !json_object_is_type(c.root, json_type_object)) {
         json_object_put(c.root);
         return -1;

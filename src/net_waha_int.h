@@ -21,11 +21,10 @@ int waha_hmac_hex(const char *key, const char *body, size_t len,
 int waha_signature_ok(const char *key, const char *sig, const char *body,
                       size_t len);
 
-/* A whole JSON document, strictly and with a depth cap; NULL if
- * malformed. */
-json_object *waha_parse_json(const char *s, size_t len);
-/* Member key of object o (borrowed), or NULL. */
-json_object *waha_get(json_object *o, const char *key);
+/* How deep a WAHA document may nest (json_strict_parse()): engine-specific
+ * answers nest deeply. */
+#define WAHA_MAX_DEPTH 64
+
 /* A string member (NULL if absent or not a string). */
 const char *waha_str(json_object *o, const char *key);
 

@@ -24,14 +24,19 @@ void util_set_die(void (*die)(const char *msg))
     util_die = die ? die : util_die_default;
 }
 
+void xdie(const char *msg)
+{
+    util_die(msg);
+    abort(); /* util_die must not return */
+}
+
 /* Formats the message on the stack (nothing may be allocated) and dies. */
 static void util_diez(const char *what, size_t n, size_t size)
 {
     char msg[96];
 
     snprintf(msg, sizeof(msg), "%s (%zu x %zu bytes)", what, n, size);
-    util_die(msg);
-    abort(); /* util_die must not return */
+    xdie(msg);
 }
 
 void *xmalloc(size_t size)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "json_strict.h"
 
@@ -67,12 +68,38 @@ static void test_depth_and_nul(void **state)
     (void)state;
 }
 
+/* json_strict_parse(): json-c's object for what the check accepts, NULL
+ * for what it refuses or json-c cannot take whole (invalid UTF-8). */
+static void test_parse_and_member(void **state)
+{
+    static const char doc[] = "{\"a\":{\"b\":\"x\"},\"n\":1}";
+    static const char bad_utf8[] = "{\"a\":\"\xc3\x28\"}";
+    json_object *o = json_strict_parse(doc, strlen(doc), 32), *a;
+
+    assert_non_null(o);
+    a = json_strict_member(o, "a");
+    assert_non_null(a);
+    assert_string_equal(json_object_get_string(json_strict_member(a, "b")),
+                        "x");
+    assert_null(json_strict_member(o, "missing"));
+    /* not an object, or no object at all */
+    assert_null(json_strict_member(json_strict_member(o, "n"), "b"));
+    assert_null(json_strict_member(NULL, "a"));
+    json_object_put(o);
+    assert_null(json_strict_parse("{'a':1}", 7, 32));
+    assert_null(json_strict_parse("{\"a\":1} x", 10, 32));
+    assert_null(json_strict_parse("[[[1]]]", 7, 2));
+    assert_null(json_strict_parse(bad_utf8, strlen(bad_utf8), 32));
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_depth_and_nul),
+        cmocka_unit_test(test_parse_and_member),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
