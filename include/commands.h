@@ -28,7 +28,8 @@ struct commands_ops {
      * done_arg) runs exactly once, possibly later. */
     void (*register_account)(const char *jid, const struct login_creds *c,
                              commands_done_fn done, void *done_arg, void *arg);
-    /* Removes the account of the bare jid; 0, or -1 when not registered. */
+    /* Removes the account of the bare jid; 0, -1 when not registered, -2
+     * when the store failed (nothing was removed). */
     int (*unregister)(const char *jid, void *arg);
     /* Starts the login of jid's account again (a back end whose login goes
      * on asynchronously: a new QR code); done(ok, text, done_arg) runs

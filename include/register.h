@@ -29,7 +29,8 @@ struct register_ops {
      * it). */
     void (*submit)(xmpp_stanza_t *iq, const char *jid,
                    const struct login_creds *c, void *arg);
-    /* Removes the account; 0, or -1 when jid is not registered. */
+    /* Removes the account; 0, -1 when jid is not registered, -2 when the
+     * store failed (nothing was removed). */
     int (*remove)(const char *jid, void *arg);
     void *arg;
 };

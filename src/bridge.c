@@ -29,6 +29,7 @@
 #include "queue.h"
 #include "register.h"
 #include "roster.h"
+#include "settings.h"
 #include "store.h"
 #include "util.h"
 
@@ -294,11 +295,16 @@ static int bridge_reg_remove(const char *jid, void *arg)
 
     if (a == NULL)
         return -1;
-    bridge_login_end(a); /* the network's side, in the background */
-    roster_account_removed(a);
     store_txn_begin(bridge_store());
-    store_account_delete(bridge_store(), a->id);
-    store_txn_commit(bridge_store());
+    roster_account_removed(a);
+    if (store_account_delete(bridge_store(), a->id) < 0 ||
+        store_txn_commit(bridge_store()) < 0) {
+        log_error("bridge: %s not unregistered: the store failed", jid);
+        store_account_free(a);
+        return -2;
+    }
+    settings_forget(a->id);
+    bridge_login_end(a); /* the network's side, in the background */
     log_info("bridge: %s unregistered", jid);
     store_account_free(a);
     return 0;

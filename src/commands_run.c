@@ -20,6 +20,9 @@
 #define COMMANDS_NOT_REGISTERED                                                \
     "You are not registered with this gateway: run the Register command "      \
     "first"
+#define COMMANDS_NOT_REMOVED                                                   \
+    "The gateway could not delete the registration (a store error): "          \
+    "nothing was removed, try again"
 
 /* What the commands use. */
 static struct {
@@ -273,11 +276,18 @@ static void commands_unregister_run(struct commands_req *r)
 {
     if (r->iq != NULL && commands_bool(commands_value(r, "confirm")) != 1)
         commands_say(r, "Nothing was changed.");
-    else if (commands.ops.unregister(r->jid, commands.ops.arg) < 0)
-        commands_fail(r, COMMANDS_NOT_REGISTERED);
     else
-        commands_say(r, "You are unregistered; everything the gateway kept "
-                        "for you is deleted.");
+        switch (commands.ops.unregister(r->jid, commands.ops.arg)) {
+        case 0:
+            commands_say(r, "You are unregistered; everything the gateway "
+                            "kept for you is deleted.");
+            break;
+        case -1:
+            commands_fail(r, COMMANDS_NOT_REGISTERED);
+            break;
+        default:
+            commands_fail(r, COMMANDS_NOT_REMOVED);
+        }
     commands_finish(r);
 }
 
@@ -576,10 +586,16 @@ static void commands_delete_run(struct commands_req *r)
     char *bare = commands_target(r, commands_value(r, "jid"));
 
     if (bare != NULL) {
-        if (commands.ops.unregister(bare, commands.ops.arg) < 0)
-            commands_fail(r, "%s is not registered", bare);
-        else
+        switch (commands.ops.unregister(bare, commands.ops.arg)) {
+        case 0:
             commands_say(r, "%s is unregistered and their data deleted", bare);
+            break;
+        case -1:
+            commands_fail(r, "%s is not registered", bare);
+            break;
+        default:
+            commands_fail(r, COMMANDS_NOT_REMOVED);
+        }
     }
     free(bare);
     commands_finish(r);

@@ -188,11 +188,20 @@ static void register_set(xmpp_stanza_t *iq, xmpp_stanza_t *q, const char *jid)
     const char *why;
 
     if (xmpp_stanza_get_child_by_name(q, "remove") != NULL) {
-        if (reg.ops.remove(jid, reg.ops.arg) < 0)
+        switch (reg.ops.remove(jid, reg.ops.arg)) {
+        case 0:
+            register_reply_ok(iq);
+            break;
+        case -1:
             register_reply_error(iq, "cancel", "item-not-found",
                                  "You are not registered");
-        else
-            register_reply_ok(iq);
+            break;
+        default:
+            register_reply_error(iq, "wait", "internal-server-error",
+                                 "The gateway could not delete your "
+                                 "registration (a store error): nothing "
+                                 "was removed, try again");
+        }
         return;
     }
     memset(&c, 0, sizeof(c));

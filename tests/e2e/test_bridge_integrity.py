@@ -200,3 +200,36 @@ def test_chat_register_warns_the_token_stays_in_the_history(bridge):
                        and "Registered" in m.body, timeout=20)
     assert "access token is now in this chat's history" in m.body, m.body
     assert "registration form" in m.body, m.body
+
+
+def _store_sql(b, sql):
+    """Run sql on ferry's store while ferry is stopped, then start it."""
+    rc, _ = b.ferry.stop(signal.SIGTERM, timeout=10)
+    assert rc == 0, rc
+    con = sqlite3.connect(b.ferry.store_path)
+    try:
+        con.executescript(sql)
+        con.commit()
+    finally:
+        con.close()
+    b.start_ferry()
+
+
+def test_unregister_store_error_is_reported_and_keeps_the_account(bridge):
+    """<remove/> whose delete the store refuses: internal-server-error
+    (not a result that says it is gone), the account and its roster kept;
+    once the store takes it, the removal goes through."""
+    c = bridge.client()
+    bridge.wait_chat(c, bridge.inbound_text(CONTACT, "hello", name="Ana"))
+    _store_sql(bridge, "CREATE TRIGGER ferry_test_no_delete BEFORE DELETE ON"
+               " account BEGIN SELECT RAISE(FAIL, 'test: no delete'); END;")
+    reply = bridge.unregister(c)
+    assert reply.type == "error", reply.xml
+    assert reply.error_condition == "internal-server-error", reply.xml
+    assert "could not delete" in error_text(reply), reply.xml
+    assert bridge.count("account", "jid = ?", c.jid.split("/")[0]) == 1
+    assert bridge.ferry.wait_log(r"not unregistered: the store failed")
+    _store_sql(bridge, "DROP TRIGGER ferry_test_no_delete;")
+    reply = bridge.unregister(c)
+    assert reply.type == "result", reply.xml
+    assert bridge.count("account", "jid = ?", c.jid.split("/")[0]) == 0
