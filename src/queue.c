@@ -120,6 +120,7 @@ static struct {
     struct queue_ops ops;
     double rate;
     int in_pass; /* queue_pass() runs */
+    int kicked;  /* a pass is deferred and has not started */
     struct queue_flight flight[QUEUE_MAX_INFLIGHT];
     int nflight;
     struct queue_bucket *buckets;
@@ -174,8 +175,16 @@ static void queue_txn_ended(int ok, void *arg)
         queue_kick();
 }
 
+/* A kick while a pass waits to run is the same pass: it commits the
+ * turn's transaction before it reads, so it sees what the kicker wrote.
+ * (loop_defer() alone would queue a second pass when the first waits in
+ * the batch of deferred calls now running: one more scan of the outbox
+ * heads per message.) */
 void queue_kick(void)
 {
+    if (queue.kicked)
+        return;
+    queue.kicked = 1;
     loop_defer(queue_pass, NULL);
 }
 
@@ -764,6 +773,7 @@ void queue_xmpp_state(int connected)
 
 static void queue_pass(void *arg)
 {
+    queue.kicked = 0;
     if (queue.timer == NULL)
         return; /* queue_free() ran: shutting down */
     queue.in_pass = 1;
@@ -801,6 +811,7 @@ void queue_init(struct store *st, long long throughput,
 
     queue.st = st;
     queue.ops = *ops;
+    queue.kicked = 0;
     store_txn_hook(st, queue_txn_ended, NULL);
     queue.rate = (double)throughput;
     queue.timer = event_new(loop_base(), -1, 0, queue_on_timer, NULL);
