@@ -61,6 +61,9 @@ struct net_media_type {
     long long max;    /* bytes */
 };
 
+/* WhatsApp's file types and limits, the same for every back end. */
+extern const struct net_media_type net_whatsapp_media_types[];
+
 #define NET_CARD_PHONES 8
 
 /* A shared contact card. */
