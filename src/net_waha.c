@@ -33,6 +33,9 @@
 #define WAHA_PHONE_MIN 6
 #define WAHA_PHONE_MAX 15
 #define WAHA_ID_BYTES 10 /* a message id ferry pre-generates: 3EB0 + hex */
+#define WAHA_MEDIA_TIMEOUT_MS (5 * 60 * 1000) /* 100 MB, slow link */
+#define WAHA_URL_MAX 4096
+#define WAHA_ORIGIN_MAX 300
 
 static struct {
     char *url;
@@ -652,6 +655,100 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
     }
 }
 
+/* ---- media ---- */
+
+/* One download of a received file from the WAHA server. */
+struct waha_fetch {
+    char *url;
+    net_result_fn cb;
+    void *arg;
+};
+
+/* 1 when a media URL is on the WAHA server ferry talks to: only then does
+ * it get the API key. */
+static int waha_media_host_ok(const char *url)
+{
+    char want[WAHA_ORIGIN_MAX], got[WAHA_ORIGIN_MAX];
+
+    return http_url_origin(url, got, sizeof(got)) == 0 &&
+           http_url_origin(waha.url, want, sizeof(want)) == 0 &&
+           strcmp(got, want) == 0;
+}
+
+static void waha_fetch_done(const struct http_result *h, void *arg)
+{
+    struct waha_fetch *f = arg;
+    struct net_result r;
+    char *text = NULL;
+
+    memset(&r, 0, sizeof(r));
+    r.outcome = NET_FAIL;
+    if (!h->ok && h->too_big) {
+        r.too_big = 1;
+        r.text = "the file is larger than allowed";
+    } else if (!h->ok || h->status >= 500 || h->status == 429) {
+        r.outcome = NET_RETRY;
+        text = h->ok ? xasprintf("the WAHA server answered HTTP %ld", h->status)
+                     : xasprintf("the download failed: %s", h->error);
+    } else if (h->status >= 200 && h->status < 300) {
+        r.outcome = NET_OK;
+        r.size = (long long)h->len;
+        r.mime = h->content_type != NULL && strlen(h->content_type) < 256
+                     ? h->content_type
+                     : NULL;
+    } else {
+        text = xasprintf("the WAHA server no longer offers it (HTTP %ld)",
+                         h->status);
+    }
+    if (text != NULL)
+        r.text = text;
+    if (r.outcome != NET_OK)
+        log_info("waha: a received file not fetched: %s", r.text);
+    f->cb(&r, f->arg);
+    free(text);
+    free(f->url);
+    free(f);
+}
+
+/* Downloads a received file from its media.url (the id is not needed:
+ * WAHA names the file in the URL). */
+static void waha_media_fetch(const struct net_account *a, const char *id,
+                             const char *url, const char *path, long long max,
+                             net_result_fn cb, void *arg)
+{
+    const char *headers[2] = {NULL, NULL};
+    struct waha_fetch *f;
+    struct http_request req;
+
+    if (url == NULL || strlen(url) > WAHA_URL_MAX ||
+        (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
+        struct waha_call *call = waha_call_new(WAHA_CALL_PLAIN, cb, arg);
+
+        call->id = xstrdup("the WAHA server gave no address for it");
+        loop_defer(waha_refused, call);
+        return;
+    }
+    f = xcalloc(1, sizeof(*f));
+    f->url = xstrdup(url);
+    f->cb = cb;
+    f->arg = arg;
+    /* the key goes to the configured WAHA server only */
+    if (waha_media_host_ok(url))
+        headers[0] = waha.api_key_header;
+    else
+        log_info("waha: a media URL not on waha.url's host; fetched without "
+                 "the API key");
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = f->url;
+    req.headers = headers;
+    req.timeout_ms = WAHA_MEDIA_TIMEOUT_MS;
+    req.max_response = (size_t)max;
+    req.save_to = path;
+    req.bulk = 1;
+    http_start(&req, waha_fetch_done, f);
+}
+
 /* ---- webhooks ---- */
 
 static void waha_webhook_get(const struct httpd_request *req,
@@ -699,4 +796,6 @@ const struct net_backend net_waha_backend = {
     .login_step = waha_login_step,
     .relogin = waha_relogin,
     .logout = waha_logout,
+    .media_types = net_whatsapp_media_types, /* the caps of received files */
+    .media_fetch = waha_media_fetch,
 };

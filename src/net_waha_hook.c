@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
@@ -101,6 +102,173 @@ static const char *waha_push_name(json_object *p)
     return n && n[0] != '\0' ? n : NULL;
 }
 
+/* 1 when o (may be NULL) is a JSON true. */
+static int waha_true(json_object *o)
+{
+    return o != NULL && json_object_is_type(o, json_type_boolean) &&
+           json_object_get_boolean(o);
+}
+
+/* The engine's own message object in _data (NOWEB/GOWS: _data.message,
+ * GOWS also _data.Message), or NULL. */
+static json_object *waha_raw(json_object *p)
+{
+    json_object *d = json_strict_member(p, "_data");
+    json_object *m = json_strict_member(d, "message");
+
+    return m != NULL ? m : json_strict_member(d, "Message");
+}
+
+/* What a message event points into, kept until the callback returned. */
+struct waha_parts {
+    struct net_media media;
+    struct net_card cards[NET_MAX_CARDS];
+    char *vcard[NET_MAX_CARDS]; /* copies, cut into lines */
+    char *geo, *place;
+};
+
+static void waha_parts_free(struct waha_parts *w)
+{
+    size_t i;
+
+    for (i = 0; i < NET_MAX_CARDS; i++)
+        free(w->vcard[i]);
+    free(w->geo);
+    free(w->place);
+}
+
+/* A coordinate, a number or (as WAHA gives them) a string, within
+ * [-limit, limit]; 0, or -1. */
+static int waha_coord(json_object *o, double limit, double *out)
+{
+    const char *s;
+    char *end;
+
+    if (o != NULL && (json_object_is_type(o, json_type_double) ||
+                      json_object_is_type(o, json_type_int))) {
+        *out = json_object_get_double(o);
+    } else if (o != NULL && json_object_is_type(o, json_type_string)) {
+        s = json_object_get_string(o);
+        *out = strtod(s, &end);
+        if (end == s || *end != '\0')
+            return -1;
+    } else {
+        return -1;
+    }
+    return *out >= -limit && *out <= limit ? 0 : -1;
+}
+
+/* A location: payload.location, else the engine's _data form (WEBJS: lat,
+ * lng; NOWEB and GOWS: message.locationMessage); a geo: URI, and its name
+ * and address as text. 0, or -1 when there is none. */
+static int waha_location(struct net_event *ev, struct waha_parts *w,
+                         json_object *p)
+{
+    json_object *l = json_strict_member(p, "location"), *d, *raw;
+    const char *lat = "latitude", *lon = "longitude", *name, *addr;
+    double la, lo;
+
+    if (l == NULL || !json_object_is_type(l, json_type_object)) {
+        d = json_strict_member(p, "_data");
+        raw = waha_raw(p);
+        l = json_strict_member(raw, "locationMessage");
+        if (l == NULL)
+            l = json_strict_member(raw, "liveLocationMessage");
+        lat = "degreesLatitude";
+        lon = "degreesLongitude";
+        if (l == NULL && waha_str(d, "type") != NULL &&
+            strcmp(waha_str(d, "type"), "location") == 0) {
+            l = d;
+            lat = "lat";
+            lon = "lng";
+        }
+    }
+    if (l == NULL || waha_coord(json_strict_member(l, lat), 90, &la) < 0 ||
+        waha_coord(json_strict_member(l, lon), 180, &lo) < 0)
+        return -1;
+    name = waha_str(l, "name");
+    addr = waha_str(l, "address");
+    w->geo = xasprintf("geo:%.7f,%.7f", la, lo);
+    ev->geo = w->geo;
+    ev->text = NULL;
+    if ((name != NULL && name[0]) || (addr != NULL && addr[0])) {
+        w->place = xasprintf("%s%s%s", name ? name : "",
+                             name && name[0] && addr && addr[0] ? "\n" : "",
+                             addr ? addr : "");
+        ev->text = w->place;
+    }
+    return 0;
+}
+
+/* The value of a vCard parameter list's key=value (e.g. "waid"), cut out
+ * of params in place, or NULL. */
+static const char *waha_vcard_param(char *params, const char *key)
+{
+    size_t n = strlen(key);
+    char *q;
+
+    for (q = params; q != NULL && *q != '\0'; q = strchr(q, ';')) {
+        q += *q == ';';
+        if (strncasecmp(q, key, n) == 0 && q[n] == '=') {
+            q[n + 1 + strcspn(q + n + 1, ";")] = '\0';
+            return q + n + 1;
+        }
+    }
+    return NULL;
+}
+
+/* One vCard's FN and TEL lines into c (text is cut up in place). */
+static void waha_vcard(char *text, struct net_card *c)
+{
+    char *line, *next, *colon, *name;
+    const char *type;
+
+    for (line = text; line != NULL; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        line[strcspn(line, "\r")] = '\0';
+        if ((colon = strchr(line, ':')) == NULL)
+            continue;
+        *colon = '\0';
+        name = strrchr(line, '.') ? strrchr(line, '.') + 1 : line;
+        if (strncasecmp(name, "FN", 2) == 0 &&
+            (name[2] == '\0' || name[2] == ';'))
+            c->name = colon + 1;
+        if (strncasecmp(name, "TEL", 3) != 0 || c->nphones >= NET_CARD_PHONES ||
+            (name[3] != '\0' && name[3] != ';'))
+            continue;
+        c->phones[c->nphones].phone = colon + 1;
+        /* waid before type: both cut the same list */
+        c->phones[c->nphones].peer = waha_vcard_param(name + 3, "waid");
+        type = waha_vcard_param(name + 3, "type");
+        c->phones[c->nphones].type = type;
+        c->nphones++;
+    }
+}
+
+/* Shared contacts: payload.vCards (vCard texts); how many. */
+static int waha_cards(struct net_event *ev, struct waha_parts *w,
+                      json_object *p)
+{
+    json_object *v = json_strict_member(p, "vCards"), *one;
+    size_t i, n = 0;
+
+    if (v == NULL || !json_object_is_type(v, json_type_array))
+        return 0;
+    for (i = 0; i < json_object_array_length(v) && n < NET_MAX_CARDS; i++) {
+        one = json_object_array_get_idx(v, i);
+        if (one == NULL || !json_object_is_type(one, json_type_string))
+            continue;
+        w->vcard[n] = xstrdup(json_object_get_string(one));
+        waha_vcard(w->vcard[n], &w->cards[n]);
+        n++;
+    }
+    ev->cards = n > 0 ? w->cards : NULL;
+    ev->ncards = (int)n;
+    return (int)n;
+}
+
 /* The quoted message's full id, when the payload gives one (a bare or
  * absent replyTo.id quotes nothing the bridge can find). */
 static const char *waha_reply_to(json_object *p)
@@ -110,17 +278,105 @@ static const char *waha_reply_to(json_object *p)
     return id != NULL && strchr(id, '_') != NULL ? id : NULL;
 }
 
-/* What a message that is not a plain text shows. */
-static const char *waha_notice(json_object *p, int *notice)
+/* The kind of file a media message carries, from its MIME type and what
+ * the engine says of voice notes and stickers. */
+static const char *waha_media_kind(json_object *p, const char *mime)
 {
-    *notice = 1;
-    if (json_strict_member(p, "location") != NULL &&
-        !json_object_is_type(json_strict_member(p, "location"), json_type_null))
-        return "(a location, which the gateway cannot show yet)";
-    if (json_object_get_boolean(json_strict_member(p, "hasMedia")))
-        return "(a file, which the gateway cannot pass on from personal "
-               "accounts yet)";
-    return "(a message the gateway cannot show)";
+    json_object *d = json_strict_member(p, "_data"), *raw = waha_raw(p);
+    const char *type = waha_str(d, "type");
+
+    if (waha_true(json_strict_member(d, "ptt")) ||
+        (type != NULL && strcmp(type, "ptt") == 0) ||
+        waha_true(
+            json_strict_member(json_strict_member(raw, "audioMessage"), "ptt")))
+        return "voice";
+    if ((type != NULL && strcmp(type, "sticker") == 0) ||
+        json_strict_member(raw, "stickerMessage") != NULL ||
+        (mime != NULL && strncmp(mime, "image/webp", 10) == 0))
+        return "sticker";
+    if (mime == NULL)
+        return "document";
+    if (strncmp(mime, "image/", 6) == 0)
+        return "image";
+    if (strncmp(mime, "video/", 6) == 0)
+        return "video";
+    if (strncmp(mime, "audio/", 6) == 0)
+        return "audio";
+    return "document";
+}
+
+/* hasMedia: the file WAHA downloaded (media.url, which needs the API key),
+ * its caption the body; a notice when WAHA has no file to give. */
+static void waha_media(struct net_event *ev, struct net_media *md,
+                       json_object *p)
+{
+    json_object *m = json_strict_member(p, "media");
+    const char *body = waha_str(p, "body");
+
+    md->url = waha_str(m, "url");
+    md->mime = waha_str(m, "mimetype");
+    md->filename = waha_str(m, "filename");
+    md->kind = waha_media_kind(p, md->mime);
+    md->id = ev->id;
+    md->caption = body != NULL && body[0] != '\0' ? body : NULL;
+    if (md->url == NULL || (json_strict_member(m, "error") != NULL &&
+                            !json_object_is_type(json_strict_member(m, "error"),
+                                                 json_type_null))) {
+        ev->text = "[a file the WAHA server did not download, so the gateway "
+                   "cannot pass it on; it is on the phone]";
+        ev->notice = 1;
+        return;
+    }
+    ev->type = md->kind;
+    ev->media = md;
+    ev->text = md->caption;
+}
+
+/* What cannot be shown: polls and view-once messages (as the engines mark
+ * them in _data); NULL for anything else. */
+static const char *waha_unshown(json_object *p)
+{
+    json_object *d = json_strict_member(p, "_data"), *raw = waha_raw(p);
+    const char *type = waha_str(d, "type");
+
+    if (json_strict_member(d, "pollCreationMessage") != NULL ||
+        json_strict_member(raw, "pollCreationMessage") != NULL ||
+        json_strict_member(raw, "pollCreationMessageV3") != NULL ||
+        (type != NULL && strcmp(type, "poll_creation") == 0))
+        return "[a poll, which the gateway cannot show: answer it on the "
+               "phone]";
+    if (json_strict_member(d, "viewOnceMessageV2") != NULL ||
+        json_strict_member(d, "viewOnceMessage") != NULL ||
+        json_strict_member(raw, "viewOnceMessageV2") != NULL ||
+        json_strict_member(raw, "viewOnceMessage") != NULL ||
+        waha_true(json_strict_member(d, "isViewOnce")))
+        return "[a view-once message, which can only be opened on the "
+               "phone]";
+    return NULL;
+}
+
+/* Fills ev with what a message shows: a text, a file, a location, contact
+ * cards, or a notice. */
+static void waha_content(struct net_event *ev, struct waha_parts *w,
+                         json_object *p)
+{
+    const char *body = waha_str(p, "body");
+
+    ev->type = "text";
+    if ((ev->text = waha_unshown(p)) != NULL) {
+        ev->notice = 1;
+    } else if (waha_true(json_strict_member(p, "hasMedia"))) {
+        waha_media(ev, &w->media, p);
+    } else if (waha_location(ev, w, p) == 0) {
+        ev->type = "location";
+    } else if (waha_cards(ev, w, p) > 0) {
+        ev->type = "contacts";
+    } else if (body != NULL && body[0] != '\0') {
+        ev->text = body;
+    } else {
+        ev->text = "[a message the gateway cannot show]";
+        ev->notice = 1;
+    }
 }
 
 /* message / message.any: an incoming 1:1 message. The user's own
@@ -128,10 +384,11 @@ static const char *waha_notice(json_object *p, int *notice)
 static int waha_message(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
+    struct waha_parts w;
     char peer[WAHA_PEER_MAX];
-    const char *body = waha_str(p, "body");
+    int rc;
 
-    if (json_object_get_boolean(json_strict_member(p, "fromMe")))
+    if (waha_true(json_strict_member(p, "fromMe")))
         return 0;
     if (waha_peer(waha_str(p, "from"), peer, sizeof(peer)) < 0 ||
         waha_str(p, "id") == NULL) {
@@ -141,20 +398,18 @@ static int waha_message(struct waha_ctx *c, json_object *p)
         return 0;
     }
     memset(&ev, 0, sizeof(ev));
+    memset(&w, 0, sizeof(w));
     ev.kind = NET_EVENT_MESSAGE;
     ev.account = c->session;
     ev.id = waha_str(p, "id");
     ev.peer = peer;
     ev.peer_name = waha_push_name(p);
     ev.timestamp = waha_seconds(p);
-    ev.type = "text";
     ev.reply_to = waha_reply_to(p);
-    if (body != NULL && body[0] != '\0' &&
-        !json_object_get_boolean(json_strict_member(p, "hasMedia")))
-        ev.text = body;
-    else
-        ev.text = waha_notice(p, &ev.notice);
-    return c->fn(&ev, c->arg);
+    waha_content(&ev, &w, p);
+    rc = c->fn(&ev, c->arg);
+    waha_parts_free(&w);
+    return rc;
 }
 
 /* message.ack of the user's own message: its status. */

@@ -6,7 +6,10 @@ ways with receipts and markers, signed webhooks, duplicates, a session that
 fails while messages wait.  Every test runs against Prosody and ejabberd,
 with a fake WAHA (tests/fakes/fake_waha.py) and a fake Cloud API."""
 
+import base64
+import os
 import re
+import urllib.request
 
 import pytest
 
@@ -240,3 +243,89 @@ def test_status_names_the_session(gw):
     st = gw.wait_text(c, "Account state")
     assert "WhatsApp session:" in st.body, st.xml
     assert "Business number" not in st.body, st.xml
+
+
+# --- WhatsApp to XMPP: what else a chat carries (issue 13, item 4) --------------
+
+def _oob(st):
+    x = st.el.find("{jabber:x:oob}x")
+    return None if x is None else x.findtext("{jabber:x:oob}url")
+
+
+def _fetch(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.status, r.read(), r.headers.get("Content-Type")
+
+
+def _file_requests(gw):
+    return gw.get("requests", path_contains="/api/files/")
+
+
+def test_media_with_caption_fetched_with_the_key(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    data = bytes(range(256)) * 20
+    r = gw.inbound(session, CONTACT, "", type="image", caption="look at this",
+                   data_b64=base64.b64encode(data).decode(), name="Ana")
+    mid = r["id"]
+    m = _chat_from(c, cj, lambda s: s.id == mid)
+    url = _oob(m)
+    assert url and m.body == url, m.xml
+    assert url.startswith(gw.ferry.url + "/media/"), url
+    assert _fetch(url)[:2] == (200, data)
+    cap = _chat_from(c, cj, lambda s: s.id == mid + "-caption")
+    assert cap.body == "look at this" and _oob(cap) is None, cap.xml
+    order = [s.id for s in c.messages.history if s.id in (mid, mid +
+                                                          "-caption")]
+    assert order == [mid, mid + "-caption"], order
+    reqs = _file_requests(gw)
+    assert len(reqs) == 1 and reqs[0]["status"] == 200, reqs
+    assert reqs[0]["headers"].get("X-Api-Key") == gw.api_key, reqs
+    # a voice note (ptt) and a named document, without captions
+    voice = os.urandom(1500)
+    r = gw.inbound(session, CONTACT, "", type="voice",
+                   data_b64=base64.b64encode(voice).decode())
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    status, body, ctype = _fetch(_oob(m))
+    assert (status, body, ctype) == (200, voice, "audio/ogg"), ctype
+    pdf = b"%PDF-1.4\n" + os.urandom(800)
+    r = gw.inbound(session, CONTACT, "", type="document",
+                   filename="report.pdf",
+                   data_b64=base64.b64encode(pdf).decode())
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert _fetch(_oob(m))[:3] == (200, pdf, "application/pdf")
+    assert not [s for s in c.messages.history
+                if s.id in (r["id"] + "-caption",)]
+
+
+def test_media_elsewhere_gets_no_key_and_missing_media_is_a_notice(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    # WAHA_BASE_URL names another host: the API key must not go there
+    gw.ctl.post("config", {"base_url": "http://localhost:%d" % gw.waha_port})
+    r = gw.inbound(session, CONTACT, "", type="video", caption="elsewhere")
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert _oob(m) is None, m.xml
+    assert m.body.startswith("[A video from WhatsApp could not be passed "
+                             "on: "), m.body
+    reqs = _file_requests(gw)
+    assert reqs and reqs[0]["status"] == 401, reqs
+    assert all("X-Api-Key" not in q["headers"] for q in reqs), reqs
+    gw.ctl.post("config", {"base_url": ""})
+    # hasMedia with media null (WAHA did not download it)
+    r = gw.inbound(session, CONTACT, "", type="image", media="null")
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == ("[a file the WAHA server did not download, so the "
+                      "gateway cannot pass it on; it is on the phone]"), m.xml
+
+
+def test_media_over_whatsapps_limit_is_a_notice(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    r = gw.inbound(session, CONTACT, "", type="sticker",
+                   data_b64=base64.b64encode(os.urandom(600 * 1024)).decode())
+    m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
+    assert m.body.startswith("[A sticker from WhatsApp could not be passed "
+                             "on: it is larger than the 500 KB"), m.body
