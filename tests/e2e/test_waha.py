@@ -329,3 +329,57 @@ def test_media_over_whatsapps_limit_is_a_notice(gw):
     m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
     assert m.body.startswith("[A sticker from WhatsApp could not be passed "
                              "on: it is larger than the 500 KB"), m.body
+
+
+def test_location_as_geo_uri_then_the_place(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    r = gw.inbound(session, CONTACT, "", type="location",
+                   latitude="52.5162746", longitude="13.3777041",
+                   name_of_place="Brandenburger Tor",
+                   address="Pariser Platz, 10117 Berlin")
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == "geo:52.5162746,13.3777041", m.xml
+    p = _chat_from(c, cj, lambda s: s.id == r["id"] + "-place")
+    assert p.body == "Brandenburger Tor\nPariser Platz, 10117 Berlin", p.xml
+    # only the engine's _data form (GOWS: locationMessage), no place
+    r = gw.inbound(session, CONTACT, "", type="location",
+                   location_form="data", latitude=-33.8567844,
+                   longitude=151.213108)
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == "geo:-33.8567844,151.2131080", m.xml
+    gw.inbound(session, CONTACT, "after the places")
+    _chat_from(c, cj, lambda s: s.body == "after the places")
+    assert not [s for s in c.messages.history
+                if s.id == r["id"] + "-place"]
+
+
+def test_location_in_webjs_data_form(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    gw.ctl.post("config", {"engine": "WEBJS"})
+    r = gw.inbound(session, CONTACT, "", type="location",
+                   location_form="data", latitude=0.5, longitude=-0.25,
+                   name_of_place="Null Island")
+    m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
+    assert m.body == "geo:0.5000000,-0.2500000", m.xml
+
+
+def test_contact_card_as_text(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    vcard = ("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Jane;;;\r\nFN:Jane Doe\r\n"
+             "item1.TEL;waid=15551234567:+1 555 123 4567\r\n"
+             "item1.X-ABLabel:Mobile\r\nTEL;type=HOME:+1 555 000 0000\r\n"
+             "END:VCARD")
+    r = gw.inbound(session, CONTACT, "", type="vcard", vcard=vcard)
+    m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
+    assert m.body == ("Contact: Jane Doe\n+1 555 123 4567\n  xmpp:+15551234567@"
+                      "%s\n+1 555 000 0000 (HOME) (not on WhatsApp)\n"
+                      % gw.gw), repr(m.body)
+    # the fake's default card: a type and a waid on one TEL line
+    r = gw.inbound(session, CONTACT, "", type="vcard")
+    m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
+    assert m.body == ("Contact: Jane Doe\n+1 555 123 4567 (CELL)\n"
+                      "  xmpp:+15551234567@%s\n" % gw.gw), repr(m.body)
