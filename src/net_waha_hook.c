@@ -22,6 +22,7 @@
 #include "util.h"
 
 #define WAHA_PEER_MAX 32 /* digits of a phone number, with room */
+#define WAHA_ID_MAX 512  /* a full serialized message id */
 
 int waha_hmac_hex(const char *key, const char *body, size_t len,
                   char hex[WAHA_HMAC_HEX])
@@ -61,6 +62,7 @@ struct waha_ctx {
     void *arg;
     json_object *root;
     const char *session;
+    char target[WAHA_ID_MAX]; /* a full id built from a bare one */
 };
 
 /* The "<digits>" of a "<digits>@c.us" chat id into out; -1 for any other
@@ -269,13 +271,53 @@ static int waha_cards(struct net_event *ev, struct waha_parts *w,
     return (int)n;
 }
 
-/* The quoted message's full id, when the payload gives one (a bare or
- * absent replyTo.id quotes nothing the bridge can find). */
-static const char *waha_reply_to(json_object *p)
+/* 1 when id (a chat or participant id) is the account's own, by the
+ * envelope's me (id, lid or jid). */
+static int waha_is_me(struct waha_ctx *c, const char *id)
 {
-    const char *id = waha_str(json_strict_member(p, "replyTo"), "id");
+    json_object *me = json_strict_member(c->root, "me");
+    const char *keys[] = {"id", "lid", "jid"}, *v;
+    size_t i, n;
 
-    return id != NULL && strchr(id, '_') != NULL ? id : NULL;
+    for (i = 0; id != NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        v = waha_str(me, keys[i]);
+        n = v ? strcspn(v, ":@") : 0; /* "71111111111:1@s.whatsapp.net" */
+        if (n > 0 && strncmp(id, v, n) == 0 && id[n] == '@')
+            return 1;
+    }
+    return 0;
+}
+
+/* The full id of a message in the 1:1 chat with peer: id itself when it
+ * is one ("true_..." or "false_..."), else "<fromMe>_<digits>@c.us_<id>"
+ * built into c->target, by whose message it was (mine: true). NULL for
+ * an id that cannot be one. */
+static const char *waha_full_id(struct waha_ctx *c, const char *id,
+                                const char *peer, int mine)
+{
+    int n;
+
+    if (id == NULL || id[0] == '\0')
+        return NULL;
+    if (strncmp(id, "true_", 5) == 0 || strncmp(id, "false_", 6) == 0)
+        return id;
+    if (strchr(id, '_') != NULL || strchr(id, '@') != NULL)
+        return NULL;
+    n = snprintf(c->target, sizeof(c->target), "%s_%s@c.us_%s",
+                 mine ? "true" : "false", peer, id);
+    return n > 0 && (size_t)n < sizeof(c->target) ? c->target : NULL;
+}
+
+/* The quoted message's full id: replyTo.id as WAHA gives it, or a bare id
+ * (GOWS) made full by whose it was (replyTo.participant); NULL when absent
+ * (the message then comes without a reply). */
+static const char *waha_reply_to(struct waha_ctx *c, json_object *p,
+                                 const char *peer)
+{
+    json_object *r = json_strict_member(p, "replyTo");
+
+    return waha_full_id(c, waha_str(r, "id"), peer,
+                        waha_is_me(c, waha_str(r, "participant")));
 }
 
 /* The kind of file a media message carries, from its MIME type and what
@@ -405,11 +447,75 @@ static int waha_message(struct waha_ctx *c, json_object *p)
     ev.peer = peer;
     ev.peer_name = waha_push_name(p);
     ev.timestamp = waha_seconds(p);
-    ev.reply_to = waha_reply_to(p);
+    ev.reply_to = waha_reply_to(c, p, peer);
     waha_content(&ev, &w, p);
     rc = c->fn(&ev, c->arg);
     waha_parts_free(&w);
     return rc;
+}
+
+/* The frame of an action by the contact on a message of the 1:1 chat;
+ * -1 when it is none ferry shows (the user's own, groups...). */
+static int waha_action(struct waha_ctx *c, json_object *frame,
+                       struct net_event *ev, char *peer)
+{
+    if (frame == NULL || waha_true(json_strict_member(frame, "fromMe")) ||
+        waha_peer(waha_str(frame, "from"), peer, WAHA_PEER_MAX) < 0 ||
+        waha_str(frame, "id") == NULL)
+        return -1;
+    memset(ev, 0, sizeof(*ev));
+    ev->account = c->session;
+    ev->id = waha_str(frame, "id");
+    ev->peer = peer;
+    ev->peer_name = waha_push_name(frame);
+    ev->timestamp = waha_seconds(frame);
+    return 0;
+}
+
+/* message.reaction: an emoji on a message ("" removes it). */
+static int waha_reaction(struct waha_ctx *c, json_object *p)
+{
+    struct net_event ev;
+    char peer[WAHA_PEER_MAX];
+    json_object *r = json_strict_member(p, "reaction");
+
+    if (waha_action(c, p, &ev, peer) < 0)
+        return 0;
+    ev.kind = NET_EVENT_REACTION;
+    ev.target = waha_full_id(c, waha_str(r, "messageId"), peer, 1);
+    ev.emoji = waha_str(r, "text") ? waha_str(r, "text") : "";
+    return ev.target != NULL ? c->fn(&ev, c->arg) : 0;
+}
+
+/* message.edited: the contact's message (editedMessageId, a bare id) now
+ * says body; payload.id is the edit's own. */
+static int waha_edited(struct waha_ctx *c, json_object *p)
+{
+    struct net_event ev;
+    char peer[WAHA_PEER_MAX];
+    const char *body = waha_str(p, "body");
+
+    if (waha_action(c, p, &ev, peer) < 0)
+        return 0;
+    ev.kind = NET_EVENT_EDIT;
+    ev.type = "text";
+    ev.target = waha_full_id(c, waha_str(p, "editedMessageId"), peer, 0);
+    ev.text = body != NULL ? body : "";
+    return ev.target != NULL ? c->fn(&ev, c->arg) : 0;
+}
+
+/* message.revoked: the contact deleted their message (revokedMessageId,
+ * a bare id) for everyone; after is the revoke's own frame. */
+static int waha_revoked(struct waha_ctx *c, json_object *p)
+{
+    struct net_event ev;
+    char peer[WAHA_PEER_MAX];
+
+    if (waha_action(c, json_strict_member(p, "after"), &ev, peer) < 0)
+        return 0;
+    ev.kind = NET_EVENT_REVOKE;
+    ev.target = waha_full_id(c, waha_str(p, "revokedMessageId"), peer, 0);
+    return ev.target != NULL ? c->fn(&ev, c->arg) : 0;
 }
 
 /* message.ack of the user's own message: its status. */
@@ -526,13 +632,19 @@ static int waha_event(struct waha_ctx *c)
         return waha_message(c, p);
     if (strcmp(event, "message.ack") == 0)
         return waha_ack(c, p);
+    if (strcmp(event, "message.reaction") == 0)
+        return waha_reaction(c, p);
+    if (strcmp(event, "message.edited") == 0)
+        return waha_edited(c, p);
+    if (strcmp(event, "message.revoked") == 0)
+        return waha_revoked(c, p);
     log_debug("waha: event %s left out", event);
     return 0;
 }
 
 int waha_webhook_parse(const char *body, size_t len, net_event_fn fn, void *arg)
 {
-    struct waha_ctx c = {fn, arg, NULL, NULL};
+    struct waha_ctx c = {.fn = fn, .arg = arg};
     int rc;
 
     c.root = json_strict_parse(body, len, WAHA_MAX_DEPTH);

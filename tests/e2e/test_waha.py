@@ -218,7 +218,11 @@ def test_cloud_and_waha_users_side_by_side(gw):
     feats_cloud = cloud_user.disco_info(gw.contact_jid(CONTACT)).features
     feats_waha = waha_user.disco_info(gw.contact_jid(CONTACT)).features
     assert "urn:xmpp:reply:0" in feats_cloud
-    assert "urn:xmpp:reply:0" not in feats_waha
+    assert "urn:xmpp:reply:0" in feats_waha
+    assert "urn:xmpp:message-correct:0" in feats_waha
+    assert "urn:xmpp:message-retract:1" in feats_waha
+    assert "jabber:x:oob" in feats_cloud
+    assert "jabber:x:oob" not in feats_waha   # files are not sent (yet)
     assert "urn:xmpp:receipts" in feats_waha
 
 
@@ -383,3 +387,126 @@ def test_contact_card_as_text(gw):
     m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
     assert m.body == ("Contact: Jane Doe\n+1 555 123 4567 (CELL)\n"
                       "  xmpp:+15551234567@%s\n" % gw.gw), repr(m.body)
+
+
+NS_REPLY = "urn:xmpp:reply:0"
+NS_FALLBACK = "urn:xmpp:fallback:0"
+NS_CORRECT = "urn:xmpp:message-correct:0"
+NS_RETRACT = "urn:xmpp:message-retract:1"
+NS_REACTIONS = "urn:xmpp:reactions:0"
+
+
+def _reply(m):
+    """(reply id, quote, rest) of an XEP-0461 reply with its fallback."""
+    r = m.el.find("{%s}reply" % NS_REPLY)
+    assert r is not None, "no <reply/>: %s" % m.xml
+    b = m.el.find("{%s}fallback/{%s}body" % (NS_FALLBACK, NS_FALLBACK))
+    assert b is not None, m.xml
+    end = int(b.get("end"))
+    return r.get("id"), m.body[:end], m.body[end:]
+
+
+def _sent_by_user(gw, c, session, text):
+    """The user's text to the contact: (stanza id, WAHA's full id)."""
+    before = len(gw.wait_sent(0, session))
+    mid = gw.cloud.send(c, CONTACT, text)
+    sent = gw.wait_sent(before + 1, session)
+    wait_for(lambda: gw.cloud.db("SELECT network_id FROM message WHERE "
+                                 "stanza_id = ? AND network_id IS NOT NULL",
+                                 mid), WAIT, 0.1, "the send's id")
+    return mid, sent[before]["id"]
+
+
+def test_replies_full_bare_and_absent_ids(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    first = gw.inbound(session, CONTACT, "first")["id"]
+    _chat_from(c, cj, lambda s: s.id == first)
+    mid, full = _sent_by_user(gw, c, session, "from me")
+    me = ME_PHONE + "@c.us"
+    # full id, quoting the contact's message
+    r = gw.inbound(session, CONTACT, "re one", reply_to={
+        "id": first, "participant": CONTACT + "@c.us", "body": "first"})
+    assert _reply(_chat_from(c, cj, lambda s: s.id == r["id"])) == \
+        (first, "> first\n", "re one")
+    # a bare id (GOWS), quoting the user's message: its XMPP stanza id
+    r = gw.inbound(session, CONTACT, "re two", reply_form="bare", reply_to={
+        "id": full, "participant": me, "body": "from me"})
+    assert _reply(_chat_from(c, cj, lambda s: s.id == r["id"])) == \
+        (mid, "> from me\n", "re two")
+    # a bare id quoting the contact's own message
+    r = gw.inbound(session, CONTACT, "re three", reply_form="bare", reply_to={
+        "id": first, "participant": CONTACT + "@c.us"})
+    assert _reply(_chat_from(c, cj, lambda s: s.id == r["id"]))[0] == first
+    # a message ferry never saw: quoted as such
+    unknown = "false_%s@c.us_3EB0FFFFFFFFFFFFFFFFFFFF" % CONTACT
+    r = gw.inbound(session, CONTACT, "re four", reply_to={"id": unknown})
+    assert _reply(_chat_from(c, cj, lambda s: s.id == r["id"])) == \
+        (unknown, "> (a message the gateway has not seen)\n", "re four")
+    # no replyTo.id: a plain message
+    r = gw.inbound(session, CONTACT, "re five", reply_form="absent",
+                   reply_to={"id": first, "body": "first"})
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == "re five" and m.el.find("{%s}reply" % NS_REPLY) is None
+
+
+def test_edit_is_a_correction(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    orig = gw.inbound(session, CONTACT, "Treffen um 5")["id"]
+    _chat_from(c, cj, lambda s: s.id == orig)
+    for text in ("Treffen um 6 \u2705", "Treffen um 7"):
+        gw.ctl.post("edit", {"session": session, "from": CONTACT,
+                             "message_id": orig, "text": text})
+        m = _chat_from(c, cj, lambda s: s.body == text)
+        rep = m.el.find("{%s}replace" % NS_CORRECT)
+        assert rep is not None and rep.get("id") == orig, m.xml
+    # a message ferry never saw: a notice with the text
+    gw.ctl.post("edit", {"session": session, "from": CONTACT,
+                         "message_id": "false_%s@c.us_3EB0AAAA" % CONTACT,
+                         "text": "neuer Text"})
+    m = _chat_from(c, cj, lambda s: "neuer Text" in s.body)
+    assert m.body == "[edited] neuer Text", m.xml
+    assert m.el.find("{%s}replace" % NS_CORRECT) is None, m.xml
+
+
+def test_revoke_is_a_retraction(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    orig = gw.inbound(session, CONTACT, "oops, wrong chat")["id"]
+    _chat_from(c, cj, lambda s: s.id == orig)
+    gw.ctl.post("revoke", {"session": session, "from": CONTACT,
+                           "message_id": orig})
+    m = c.wait_message(lambda s: s.frm and s.frm.startswith(cj) and
+                       s.el.find("{%s}retract" % NS_RETRACT) is not None,
+                       timeout=WAIT)
+    assert m.el.find("{%s}retract" % NS_RETRACT).get("id") == orig, m.xml
+    gw.ctl.post("revoke", {"session": session, "from": CONTACT,
+                           "message_id": "false_%s@c.us_3EB0BBBB" % CONTACT})
+    m = _chat_from(c, cj, lambda s: s.body == "[deleted a message]")
+    assert m.el.find("{%s}retract" % NS_RETRACT) is None, m.xml
+
+
+def test_reactions_from_the_contact(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    gw.inbound(session, CONTACT, "hi")
+    _chat_from(c, cj)
+    mid, full = _sent_by_user(gw, c, session, "react to this")
+
+    def reaction(text):
+        gw.ctl.post("reaction", {"session": session, "from": CONTACT,
+                                 "message_id": full, "text": text})
+        m = c.wait_message(lambda s: s.frm and s.frm.startswith(cj) and
+                           s.el.find("{%s}reactions" % NS_REACTIONS)
+                           is not None, timeout=WAIT)
+        r = m.el.find("{%s}reactions" % NS_REACTIONS)
+        assert r.get("id") == mid, m.xml
+        return [e.text for e in r]
+
+    assert reaction("\U0001F62E") == ["\U0001F62E"]
+    assert reaction("") == []
