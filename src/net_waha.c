@@ -36,6 +36,7 @@
 #define WAHA_MEDIA_TIMEOUT_MS (5 * 60 * 1000) /* 100 MB, slow link */
 #define WAHA_URL_MAX 4096
 #define WAHA_ORIGIN_MAX 300
+#define WAHA_SUBSCRIBED_MAX 4096 /* chats subscribed to, then forgotten */
 
 static struct {
     char *url;
@@ -630,6 +631,75 @@ static void waha_send_other(const struct net_account *a, const char *chat,
     }
 }
 
+/* ---- presence subscriptions ---- */
+
+/* "<session>/<chat>" of the chats whose presence (typing...) WAHA sends,
+ * subscribed in this run. */
+static struct {
+    char **key;
+    size_t n;
+} waha_subs;
+
+/* The index of key in waha_subs, or -1. */
+static long waha_subs_find(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < waha_subs.n; i++)
+        if (strcmp(waha_subs.key[i], key) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void waha_subs_drop(size_t i)
+{
+    free(waha_subs.key[i]);
+    waha_subs.key[i] = waha_subs.key[--waha_subs.n];
+}
+
+void waha_subscriptions_forget(const char *session)
+{
+    size_t i, n = strlen(session);
+
+    for (i = waha_subs.n; i-- > 0;)
+        if (strncmp(waha_subs.key[i], session, n) == 0 &&
+            waha_subs.key[i][n] == '/')
+            waha_subs_drop(i);
+}
+
+/* A subscription failed: tried again at the next send. arg: its key. */
+static void waha_subscribed(const struct net_result *r, void *arg)
+{
+    char *key = arg;
+    long i = r->outcome == NET_OK ? -1 : waha_subs_find(key);
+
+    if (i >= 0)
+        waha_subs_drop((size_t)i);
+    free(key);
+}
+
+/* Subscribes the session to the chat's presence, once per run (and login):
+ * WAHA sends presence.update only for chats subscribed to. */
+static void waha_presence_subscribe(const char *session, const char *chat)
+{
+    char *key = xasprintf("%s/%s", session, chat), *path;
+
+    if (waha_subs_find(key) >= 0) {
+        free(key);
+        return;
+    }
+    if (waha_subs.n == WAHA_SUBSCRIBED_MAX)
+        while (waha_subs.n > 0)
+            waha_subs_drop(waha_subs.n - 1);
+    if (waha_subs.key == NULL)
+        waha_subs.key = xcalloc(WAHA_SUBSCRIBED_MAX, sizeof(char *));
+    waha_subs.key[waha_subs.n++] = xstrdup(key);
+    path = xasprintf("/api/%s/presence/%s/subscribe", session, chat);
+    waha_request("POST", path, NULL, NULL,
+                 waha_call_new(WAHA_CALL_PLAIN, waha_subscribed, key));
+    free(path);
+}
+
 static void waha_send(const struct net_account *a, const struct net_out *m,
                       net_result_fn cb, void *arg)
 {
@@ -638,6 +708,7 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
         waha_call_new(text ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
 
     call->chat = xasprintf("%s@c.us", m->to);
+    waha_presence_subscribe(a->id, call->chat);
     if (text) {
         waha_send_text(a, call->chat, m, call);
     } else if ((strcmp(m->kind, "read") == 0 ||

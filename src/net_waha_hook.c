@@ -518,6 +518,53 @@ static int waha_revoked(struct waha_ctx *c, json_object *p)
     return ev.target != NULL ? c->fn(&ev, c->arg) : 0;
 }
 
+/* The XEP-0085 state a WhatsApp presence stands for, or NULL. */
+static const char *waha_chatstate(const char *presence)
+{
+    static const char *const map[][2] = {
+        {"typing", "composing"},
+        {"recording", "composing"}, /* a voice note on its way */
+        {"paused", "paused"},
+        {"online", "active"},
+    };
+    size_t i;
+
+    for (i = 0; presence != NULL && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i][0], presence) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+/* presence.update of a 1:1 chat: the contact types (or records), paused
+ * or is there, as a chat state. Groups are left out. */
+static int waha_presence(struct waha_ctx *c, json_object *p)
+{
+    json_object *list = json_strict_member(p, "presences"), *one;
+    struct net_event ev;
+    char peer[WAHA_PEER_MAX];
+    size_t i, n;
+
+    if (waha_peer(waha_str(p, "id"), peer, sizeof(peer)) < 0 || list == NULL ||
+        !json_object_is_type(list, json_type_array))
+        return 0;
+    n = json_object_array_length(list);
+    for (i = 0; i < n; i++) {
+        one = json_object_array_get_idx(list, i);
+        if (waha_is_me(c, waha_str(one, "participant")))
+            continue;
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = NET_EVENT_CHATSTATE;
+        ev.account = c->session;
+        ev.id = waha_str(c->root, "id");
+        ev.peer = peer;
+        ev.timestamp = wall_ms() / 1000;
+        ev.chatstate = waha_chatstate(waha_str(one, "lastKnownPresence"));
+        if (ev.chatstate != NULL && c->fn(&ev, c->arg) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* message.ack of the user's own message: its status. */
 static int waha_ack(struct waha_ctx *c, json_object *p)
 {
@@ -607,8 +654,10 @@ static int waha_status(struct waha_ctx *c, json_object *p)
     ev.timestamp = wall_ms() / 1000;
     if (ev.login == 0 || ev.id == NULL)
         return 0;
-    if (ev.login == NET_LOGIN_READY)
+    if (ev.login == NET_LOGIN_READY) {
         ev.text = waha_me(c, me, sizeof(me));
+        waha_subscriptions_forget(c->session);
+    }
     if (ev.login == NET_LOGIN_ELSEWHERE) {
         snprintf(note, sizeof(note),
                  "WhatsApp asks for a passkey, which only a browser can give: "
@@ -638,6 +687,8 @@ static int waha_event(struct waha_ctx *c)
         return waha_edited(c, p);
     if (strcmp(event, "message.revoked") == 0)
         return waha_revoked(c, p);
+    if (strcmp(event, "presence.update") == 0)
+        return waha_presence(c, p);
     log_debug("waha: event %s left out", event);
     return 0;
 }

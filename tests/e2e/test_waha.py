@@ -510,3 +510,50 @@ def test_reactions_from_the_contact(gw):
 
     assert reaction("\U0001F62E") == ["\U0001F62E"]
     assert reaction("") == []
+
+
+NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
+
+
+def test_typing_from_the_contact_as_chat_states(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    gw.inbound(session, CONTACT, "hello")
+    m = _chat_from(c, cj)
+    # WAHA sends presence.update only for chats subscribed to: ferry does
+    # at the first thing the user sends to the chat (here: read)
+    gw.cloud.send_displayed(c, CONTACT, m.id)
+    wait_for(lambda: [r for r in gw.reads(session)
+                      if r.get("type") == "subscribe"
+                      and r.get("chat_id") == CONTACT + "@c.us"],
+             WAIT, 0.1, "the presence subscription")
+
+    def state(presence):
+        r = gw.ctl.post("presence", {"session": session, "from": CONTACT,
+                                     "presence": presence})
+        assert r["ids"], r
+        m = c.wait_message(lambda s: s.frm and s.frm.startswith(cj) and
+                           any(ch.tag.startswith("{%s}" % NS_CHATSTATES)
+                               for ch in s.el), timeout=WAIT)
+        assert m.body is None and m.type == "chat", m.xml
+        assert m.el.find("{urn:xmpp:hints}no-store") is not None, m.xml
+        return [ch.tag.split("}")[1] for ch in m.el
+                if ch.tag.startswith("{%s}" % NS_CHATSTATES)]
+
+    def inbox_seq():  # AUTOINCREMENT: grows with every row ever stored
+        return gw.cloud.db("SELECT seq FROM sqlite_sequence WHERE name = "
+                           "'inbox'")[0][0]
+
+    inbox = inbox_seq()
+    assert state("typing") == ["composing"]
+    assert state("paused") == ["paused"]
+    assert state("recording") == ["composing"]
+    assert state("online") == ["active"]
+    # passed on, never stored
+    assert inbox_seq() == inbox
+    # only one subscription however many sends
+    gw.cloud.send(c, CONTACT, "typing back")
+    gw.wait_sent(1, session)
+    subs = [r for r in gw.reads(session) if r.get("type") == "subscribe"]
+    assert len(subs) == 1, subs
