@@ -316,10 +316,10 @@ static void waha_request(const char *method, const char *path, char *body,
 /* The session's configuration: ferry's signed webhook. */
 static json_object *waha_session_config(void)
 {
-    static const char *const events[] = {"session.status",   "message",
-                                         "message.any",      "message.ack",
-                                         "message.reaction", "message.revoked",
-                                         "message.edited",   "presence.update"};
+    static const char *const events[] = {
+        "session.status", "message",          "message.any",
+        "message.ack",    "message.reaction", "message.revoked",
+        "message.edited", "presence.update",  "call.received"};
     json_object *cfg = json_object_new_object();
     json_object *hooks = json_object_new_array();
     json_object *hook = json_object_new_object();

@@ -565,6 +565,31 @@ static int waha_presence(struct waha_ctx *c, json_object *p)
     return 0;
 }
 
+/* call.received: a call the user cannot take here, as a notice. */
+static int waha_call(struct waha_ctx *c, json_object *p)
+{
+    struct net_event ev;
+    char peer[WAHA_PEER_MAX];
+
+    if (waha_peer(waha_str(p, "from"), peer, sizeof(peer)) < 0 ||
+        waha_str(p, "id") == NULL)
+        return 0;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = NET_EVENT_MESSAGE;
+    ev.account = c->session;
+    ev.id = waha_str(p, "id");
+    ev.peer = peer;
+    ev.timestamp = waha_seconds(p);
+    ev.type = "call";
+    ev.text = waha_true(json_strict_member(p, "isVideo"))
+                  ? "[missed video call: WhatsApp calls can only be answered "
+                    "on the phone]"
+                  : "[missed call: WhatsApp calls can only be answered on "
+                    "the phone]";
+    ev.notice = 1;
+    return c->fn(&ev, c->arg);
+}
+
 /* message.ack of the user's own message: its status. */
 static int waha_ack(struct waha_ctx *c, json_object *p)
 {
@@ -689,6 +714,8 @@ static int waha_event(struct waha_ctx *c)
         return waha_revoked(c, p);
     if (strcmp(event, "presence.update") == 0)
         return waha_presence(c, p);
+    if (strcmp(event, "call.received") == 0)
+        return waha_call(c, p);
     log_debug("waha: event %s left out", event);
     return 0;
 }

@@ -557,3 +557,33 @@ def test_typing_from_the_contact_as_chat_states(gw):
     gw.wait_sent(1, session)
     subs = [r for r in gw.reads(session) if r.get("type") == "subscribe"]
     assert len(subs) == 1, subs
+
+
+def test_polls_view_once_and_calls_are_notices(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    hook = [s for s in gw.get("state")["sessions"]
+            if s["name"] == session][0]["config"]["webhooks"][0]
+    assert "call.received" in hook["events"], hook
+    r = gw.inbound(session, CONTACT, "Lunch?", type="poll")
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == ("[a poll, which the gateway cannot show: answer it on "
+                      "the phone]"), m.xml
+    r = gw.inbound(session, CONTACT, "", type="view_once")
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == ("[a view-once message, which can only be opened on "
+                      "the phone]"), m.xml
+    r = gw.ctl.post("call", {"session": session, "from": CONTACT,
+                             "duplicate": 1})
+    m = _chat_from(c, cj, lambda s: "call" in s.body)
+    assert m.body == ("[missed call: WhatsApp calls can only be answered on "
+                      "the phone]"), m.xml
+    assert m.id == r["payload"]["id"], m.xml
+    gw.ctl.post("call", {"session": session, "from": CONTACT, "video": True})
+    m = _chat_from(c, cj, lambda s: "call" in s.body)
+    assert m.body == ("[missed video call: WhatsApp calls can only be "
+                      "answered on the phone]"), m.xml
+    # the duplicate of the first call gave nothing more
+    assert len([s for s in c.messages.history
+                if s.body and "missed call" in s.body]) == 1
