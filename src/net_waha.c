@@ -2,8 +2,10 @@
 /* The WAHA back end (a self-hosted server that drives personal WhatsApp
  * accounts as linked devices): one WAHA session per user, created with
  * ferry's signed webhook; the login goes on asynchronously (QR code or
- * pairing code); 1:1 texts, read marks, typing and reactions. Every
- * request carries X-Api-Key. Webhooks are net_waha_hook.c's. */
+ * pairing code); 1:1 texts, read marks, typing and reactions, presence
+ * subscriptions, and received files fetched from WAHA. Every request to
+ * WAHA carries X-Api-Key (a file's URL only on WAHA's host). Webhooks are
+ * net_waha_hook.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* WAHA's webhooks: X-Webhook-Hmac (HMAC-SHA512 over the raw body, checked
  * in constant time) and the events ferry uses, turned into net events:
- * session.status (the login), message and message.any (1:1 texts; the two
- * carry the same payload.id, which the bridge deduplicates), message.ack
- * (statuses). */
+ * session.status (the login), message and message.any (1:1 messages: texts,
+ * files, locations, contact cards, replies, notices; the two carry the same
+ * payload.id, which the bridge deduplicates), message.ack (statuses),
+ * message.reaction, message.edited, message.revoked, presence.update (chat
+ * states) and call.received. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
