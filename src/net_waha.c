@@ -766,7 +766,10 @@ static void waha_fetch_done(const struct http_result *h, void *arg)
     } else if (h->status >= 200 && h->status < 300) {
         r.outcome = NET_OK;
         r.size = (long long)h->len;
-        r.mime = h->content_type != NULL && strlen(h->content_type) < 256
+        /* the webhook's media.mimetype stays unless WAHA says better */
+        r.mime = h->content_type != NULL && strlen(h->content_type) < 256 &&
+                         strncmp(h->content_type, "application/octet-stream",
+                                 24) != 0
                      ? h->content_type
                      : NULL;
     } else {
