@@ -80,4 +80,8 @@ struct sockaddr;
  * reserved..., IPv4 inside IPv6 judged as IPv4). */
 int http_address_internal(const struct sockaddr *a);
 
+/* "scheme://host:port" of an http(s) URL into out, lower case, with the
+ * default port filled in: 0, or -1 for anything else or with user info. */
+int http_url_origin(const char *url, char *out, size_t len);
+
 #endif

@@ -65,6 +65,10 @@ char *message_chat_xml(const char *from, const char *to, const char *id,
 char *message_receipt_xml(const char *from, const char *to, const char *id);
 /* XML of an XEP-0333 displayed marker for id. Caller frees. */
 char *message_displayed_xml(const char *from, const char *to, const char *id);
+/* XML of an XEP-0085 chat state ("composing", "paused", "active"...) from
+ * contact to user, not to be archived (XEP-0334 no-store). Caller frees. */
+char *message_chatstate_xml(const char *from, const char *to,
+                            const char *state);
 /* XML of a message error bounced to the sender of id. Caller frees. */
 char *message_error_xml(const char *from, const char *to, const char *id,
                         const char *type, const char *condition,

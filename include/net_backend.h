@@ -23,13 +23,15 @@ enum net_status {
 };
 
 enum net_event_kind {
-    NET_EVENT_MESSAGE,  /* text, or a rendering of another type */
-    NET_EVENT_STATUS,   /* sent, delivered, read, failed */
-    NET_EVENT_REACTION, /* emoji on target; "" removes it */
-    NET_EVENT_EDIT,     /* text replaces target */
-    NET_EVENT_REVOKE,   /* target deleted for everyone */
-    NET_EVENT_RENUMBER, /* the peer now uses new_peer */
-    NET_EVENT_LOGIN,    /* an asynchronous login moved on: login */
+    NET_EVENT_MESSAGE,   /* text, or a rendering of another type */
+    NET_EVENT_STATUS,    /* sent, delivered, read, failed */
+    NET_EVENT_REACTION,  /* emoji on target; "" removes it */
+    NET_EVENT_EDIT,      /* text replaces target */
+    NET_EVENT_REVOKE,    /* target deleted for everyone */
+    NET_EVENT_RENUMBER,  /* the peer now uses new_peer */
+    NET_EVENT_LOGIN,     /* an asynchronous login moved on: login */
+    NET_EVENT_CHATSTATE, /* the peer types, paused or is active: chatstate
+                            (passed on, never stored) */
 };
 
 /* Where an asynchronous login (login_form->async) stands. */
@@ -60,6 +62,9 @@ struct net_media_type {
     const char *kind; /* "image", "video", "audio", "document", "sticker" */
     long long max;    /* bytes */
 };
+
+/* WhatsApp's file types and limits, the same for every back end. */
+extern const struct net_media_type net_whatsapp_media_types[];
 
 #define NET_CARD_PHONES 8
 
@@ -98,6 +103,9 @@ struct net_event {
     const char *emoji;  /* reaction; "" when removed */
     /* NET_EVENT_RENUMBER */
     const char *new_peer;
+    /* NET_EVENT_CHATSTATE: the XEP-0085 state, "composing", "paused" or
+     * "active" */
+    const char *chatstate;
     /* NET_EVENT_LOGIN: where it stands (id: the event's own id, for
      * deduplication; text: what to tell the user, or NULL) */
     enum net_login login;

@@ -329,6 +329,29 @@ static int bridge_in_renumber(const struct bridge_peer *p,
     return rc;
 }
 
+/* An XEP-0085 chat state from a contact ferry knows: sent at once, never
+ * stored (a state that waited would be stale); nothing when the user is
+ * not reachable now or the contact is unknown. */
+static int bridge_on_chatstate(const struct net_event *ev,
+                               const struct store_account *a)
+{
+    struct store_contact *c =
+        ev->peer ? store_contact_get(bridge_store(), a->id, ev->peer) : NULL;
+    char *jid, *xml;
+
+    if (c == NULL || ev->chatstate == NULL || !component_connected()) {
+        store_contact_free(c);
+        return 0;
+    }
+    jid = bridge_contact_jid(c);
+    xml = message_chatstate_xml(jid, a->jid, ev->chatstate);
+    component_send_raw(xml, strlen(xml));
+    free(xml);
+    free(jid);
+    store_contact_free(c);
+    return 0;
+}
+
 static int bridge_on_incoming(const struct net_event *ev,
                               const struct store_account *a)
 {
@@ -380,6 +403,8 @@ static int bridge_on_event(const struct net_event *ev, void *arg)
     if (ev->kind == NET_EVENT_LOGIN)
         rc = (rc = bridge_fresh("l", a, ev)) <= 0 ? rc
                                                   : bridge_login_event(ev, a);
+    else if (ev->kind == NET_EVENT_CHATSTATE)
+        rc = bridge_on_chatstate(ev, a);
     else
         rc = ev->kind == NET_EVENT_STATUS ? bridge_on_status(ev, a)
                                           : bridge_on_incoming(ev, a);

@@ -3,11 +3,13 @@
  * which sockets to watch and when to wake it; we report finished transfers
  * to their callbacks. Response bodies are capped, in memory or in a file;
  * request bodies come from memory, a file or multipart form parts. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -695,4 +697,36 @@ void http_start(const struct http_request *req, http_done_fn done, void *arg)
         x->next->prev = x;
     http.xfers = x;
     curl_multi_add_handle(http.multi, e);
+}
+
+/* "scheme://host:port" of an http(s) URL, lower case, with the default
+ * port filled in; -1 for anything else, or with user info. */
+int http_url_origin(const char *url, char *out, size_t len)
+{
+    int https = strncasecmp(url, "https://", 8) == 0;
+    const char *p = url + (https ? 8 : 7), *end, *colon;
+    size_t i, n;
+    int w;
+
+    if (!https && strncasecmp(url, "http://", 7) != 0)
+        return -1;
+    end = p + strcspn(p, "/?#");
+    if (end == p || memchr(p, '@', (size_t)(end - p)) != NULL ||
+        memchr(p, '\\', (size_t)(end - p)) != NULL)
+        return -1;
+    colon = end;
+    while (colon > p && colon[-1] != ':' && colon[-1] != ']')
+        colon--;
+    colon = colon > p && colon[-1] == ':' ? colon - 1 : end;
+    n = (size_t)(colon - p);
+    w = snprintf(out, len, "%s://%.*s:%.*s", https ? "https" : "http", (int)n,
+                 p, colon < end ? (int)(end - colon - 1) : 3,
+                 colon < end ? colon + 1
+                 : https     ? "443"
+                             : "80");
+    if (w < 0 || (size_t)w >= len)
+        return -1;
+    for (i = 0; out[i] != '\0'; i++)
+        out[i] = (char)tolower((unsigned char)out[i]);
+    return 0;
 }

@@ -323,6 +323,18 @@ char *message_displayed_xml(const char *from, const char *to, const char *id)
     return message_take_xml(m);
 }
 
+char *message_chatstate_xml(const char *from, const char *to, const char *state)
+{
+    xmpp_stanza_t *m = message_new("chat", from, to, NULL);
+    char *mid = component_new_id();
+
+    xmpp_stanza_set_id(m, mid);
+    component_elem(m, state, NS_CHATSTATES);
+    component_elem(m, "no-store", NS_HINTS);
+    free(mid);
+    return message_take_xml(m);
+}
+
 /* The <error/> child of an error stanza. */
 static void message_error_elem(xmpp_stanza_t *parent, const char *type,
                                const char *condition, const char *text)

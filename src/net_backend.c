@@ -7,6 +7,37 @@
 
 #include "net_backend.h"
 
+#define NET_MB (1024LL * 1024)
+
+/* What WhatsApp takes and passes on, by A.5 of the reference (uploads are
+ * checked against it, received files capped by it). */
+const struct net_media_type net_whatsapp_media_types[] = {
+    {"image/jpeg", "image", 5 * NET_MB},
+    {"image/png", "image", 5 * NET_MB},
+    {"image/webp", "sticker", 500 * 1024},
+    {"video/mp4", "video", 16 * NET_MB},
+    {"video/3gpp", "video", 16 * NET_MB},
+    {"audio/aac", "audio", 16 * NET_MB},
+    {"audio/amr", "audio", 16 * NET_MB},
+    {"audio/mpeg", "audio", 16 * NET_MB},
+    {"audio/mp4", "audio", 16 * NET_MB},
+    {"audio/ogg", "audio", 16 * NET_MB},
+    {"text/plain", "document", 100 * NET_MB},
+    {"application/pdf", "document", 100 * NET_MB},
+    {"application/msword", "document", 100 * NET_MB},
+    {"application/vnd.ms-excel", "document", 100 * NET_MB},
+    {"application/vnd.ms-powerpoint", "document", 100 * NET_MB},
+    {"application/vnd.openxmlformats-officedocument.wordprocessingml."
+     "document",
+     "document", 100 * NET_MB},
+    {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+     "document", 100 * NET_MB},
+    {"application/vnd.openxmlformats-officedocument.presentationml."
+     "presentation",
+     "document", 100 * NET_MB},
+    {NULL, NULL, 0},
+};
+
 const char *net_backend_missing(const struct net_backend *be)
 {
     const struct {

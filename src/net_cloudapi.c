@@ -34,7 +34,6 @@
 #define CLOUDAPI_LOGIN_ID "phone_number_id" /* the login's credentials */
 #define CLOUDAPI_LOGIN_TOKEN "access_token"
 #define CLOUDAPI_SIG_PREFIX "sha256="
-#define CLOUDAPI_MB (1024LL * 1024)
 
 static struct {
     char *graph_url;
@@ -48,34 +47,6 @@ static struct {
 
 /* WhatsApp shows no caption with these: it follows as a text. */
 static const char *const cloudapi_uncaptioned[] = {"audio", "sticker", NULL};
-
-/* What sends take, by A.5 of the reference (the upload checks them too). */
-static const struct net_media_type cloudapi_media_types[] = {
-    {"image/jpeg", "image", 5 * CLOUDAPI_MB},
-    {"image/png", "image", 5 * CLOUDAPI_MB},
-    {"image/webp", "sticker", 500 * 1024},
-    {"video/mp4", "video", 16 * CLOUDAPI_MB},
-    {"video/3gpp", "video", 16 * CLOUDAPI_MB},
-    {"audio/aac", "audio", 16 * CLOUDAPI_MB},
-    {"audio/amr", "audio", 16 * CLOUDAPI_MB},
-    {"audio/mpeg", "audio", 16 * CLOUDAPI_MB},
-    {"audio/mp4", "audio", 16 * CLOUDAPI_MB},
-    {"audio/ogg", "audio", 16 * CLOUDAPI_MB},
-    {"text/plain", "document", 100 * CLOUDAPI_MB},
-    {"application/pdf", "document", 100 * CLOUDAPI_MB},
-    {"application/msword", "document", 100 * CLOUDAPI_MB},
-    {"application/vnd.ms-excel", "document", 100 * CLOUDAPI_MB},
-    {"application/vnd.ms-powerpoint", "document", 100 * CLOUDAPI_MB},
-    {"application/vnd.openxmlformats-officedocument.wordprocessingml."
-     "document",
-     "document", 100 * CLOUDAPI_MB},
-    {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-     "document", 100 * CLOUDAPI_MB},
-    {"application/vnd.openxmlformats-officedocument.presentationml."
-     "presentation",
-     "document", 100 * CLOUDAPI_MB},
-    {NULL, NULL, 0},
-};
 
 const char *cloudapi_graph_url(void)
 {
@@ -1059,7 +1030,7 @@ const struct net_backend net_cloudapi_backend = {
     .webhook_get = cloudapi_webhook_get,
     .webhook_verify = cloudapi_webhook_verify,
     .webhook_parse = cloudapi_webhook_parse,
-    .media_types = cloudapi_media_types,
+    .media_types = net_whatsapp_media_types,
     .media_types_text = "pictures (JPEG, PNG, up to 5 MB), videos (MP4, "
                         "3GP, 16 MB), audio (AAC, AMR, MP3, M4A, OGG, 16 MB), "
                         "documents (PDF, text, Word, Excel, PowerPoint, 100 "

@@ -3,11 +3,9 @@
  * URL, then the download with the Bearer token, a size cap and one fresh
  * URL when the old one expired) and uploading a file for a send
  * (POST /{phone-number-id}/media, multipart). */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http.h"
 #include "json_strict.h"
@@ -109,49 +107,17 @@ static void cloudapi_fetch_downloaded(const struct http_result *h, void *arg)
     }
 }
 
-/* "scheme://host:port" of an http(s) URL, lower case, with the default
- * port filled in; -1 for anything else, or with user info. */
-static int cloudapi_url_origin(const char *url, char *out, size_t len)
-{
-    int https = strncasecmp(url, "https://", 8) == 0;
-    const char *p = url + (https ? 8 : 7), *end, *colon;
-    size_t i, n;
-    int w;
-
-    if (!https && strncasecmp(url, "http://", 7) != 0)
-        return -1;
-    end = p + strcspn(p, "/?#");
-    if (end == p || memchr(p, '@', (size_t)(end - p)) != NULL ||
-        memchr(p, '\\', (size_t)(end - p)) != NULL)
-        return -1;
-    colon = end;
-    while (colon > p && colon[-1] != ':' && colon[-1] != ']')
-        colon--;
-    colon = colon > p && colon[-1] == ':' ? colon - 1 : end;
-    n = (size_t)(colon - p);
-    w = snprintf(out, len, "%s://%.*s:%.*s", https ? "https" : "http", (int)n,
-                 p, colon < end ? (int)(end - colon - 1) : 3,
-                 colon < end ? colon + 1
-                 : https     ? "443"
-                             : "80");
-    if (w < 0 || (size_t)w >= len)
-        return -1;
-    for (i = 0; out[i] != '\0'; i++)
-        out[i] = (char)tolower((unsigned char)out[i]);
-    return 0;
-}
-
 /* 1 when a download URL may get the account's token: it is on the Graph
  * host ferry is configured with, or on Meta's media host. */
 int cloudapi_media_host_ok(const char *url)
 {
     char want[CLOUDAPI_ORIGIN_MAX], got[CLOUDAPI_ORIGIN_MAX];
 
-    if (cloudapi_url_origin(url, got, sizeof(got)) < 0)
+    if (http_url_origin(url, got, sizeof(got)) < 0)
         return 0;
     if (strcmp(got, CLOUDAPI_MEDIA_HOST_ORIGIN) == 0)
         return 1;
-    return cloudapi_url_origin(cloudapi_graph_url(), want, sizeof(want)) == 0 &&
+    return http_url_origin(cloudapi_graph_url(), want, sizeof(want)) == 0 &&
            strcmp(got, want) == 0;
 }
 

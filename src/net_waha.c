@@ -2,8 +2,10 @@
 /* The WAHA back end (a self-hosted server that drives personal WhatsApp
  * accounts as linked devices): one WAHA session per user, created with
  * ferry's signed webhook; the login goes on asynchronously (QR code or
- * pairing code); 1:1 texts, read marks, typing and reactions. Every
- * request carries X-Api-Key. Webhooks are net_waha_hook.c's. */
+ * pairing code); 1:1 texts, read marks, typing and reactions, presence
+ * subscriptions, and received files fetched from WAHA. Every request to
+ * WAHA carries X-Api-Key (a file's URL only on WAHA's host). Webhooks are
+ * net_waha_hook.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,10 @@
 #define WAHA_PHONE_MIN 6
 #define WAHA_PHONE_MAX 15
 #define WAHA_ID_BYTES 10 /* a message id ferry pre-generates: 3EB0 + hex */
+#define WAHA_MEDIA_TIMEOUT_MS (5 * 60 * 1000) /* 100 MB, slow link */
+#define WAHA_URL_MAX 4096
+#define WAHA_ORIGIN_MAX 300
+#define WAHA_SUBSCRIBED_MAX 4096 /* chats subscribed to, then forgotten */
 
 static struct {
     char *url;
@@ -312,10 +318,10 @@ static void waha_request(const char *method, const char *path, char *body,
 /* The session's configuration: ferry's signed webhook. */
 static json_object *waha_session_config(void)
 {
-    static const char *const events[] = {"session.status",   "message",
-                                         "message.any",      "message.ack",
-                                         "message.reaction", "message.revoked",
-                                         "message.edited",   "presence.update"};
+    static const char *const events[] = {
+        "session.status", "message",          "message.any",
+        "message.ack",    "message.reaction", "message.revoked",
+        "message.edited", "presence.update",  "call.received"};
     json_object *cfg = json_object_new_object();
     json_object *hooks = json_object_new_array();
     json_object *hook = json_object_new_object();
@@ -627,6 +633,75 @@ static void waha_send_other(const struct net_account *a, const char *chat,
     }
 }
 
+/* ---- presence subscriptions ---- */
+
+/* "<session>/<chat>" of the chats whose presence (typing...) WAHA sends,
+ * subscribed in this run. */
+static struct {
+    char **key;
+    size_t n;
+} waha_subs;
+
+/* The index of key in waha_subs, or -1. */
+static long waha_subs_find(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < waha_subs.n; i++)
+        if (strcmp(waha_subs.key[i], key) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void waha_subs_drop(size_t i)
+{
+    free(waha_subs.key[i]);
+    waha_subs.key[i] = waha_subs.key[--waha_subs.n];
+}
+
+void waha_subscriptions_forget(const char *session)
+{
+    size_t i, n = strlen(session);
+
+    for (i = waha_subs.n; i-- > 0;)
+        if (strncmp(waha_subs.key[i], session, n) == 0 &&
+            waha_subs.key[i][n] == '/')
+            waha_subs_drop(i);
+}
+
+/* A subscription failed: tried again at the next send. arg: its key. */
+static void waha_subscribed(const struct net_result *r, void *arg)
+{
+    char *key = arg;
+    long i = r->outcome == NET_OK ? -1 : waha_subs_find(key);
+
+    if (i >= 0)
+        waha_subs_drop((size_t)i);
+    free(key);
+}
+
+/* Subscribes the session to the chat's presence, once per run (and login):
+ * WAHA sends presence.update only for chats subscribed to. */
+static void waha_presence_subscribe(const char *session, const char *chat)
+{
+    char *key = xasprintf("%s/%s", session, chat), *path;
+
+    if (waha_subs_find(key) >= 0) {
+        free(key);
+        return;
+    }
+    if (waha_subs.n == WAHA_SUBSCRIBED_MAX)
+        while (waha_subs.n > 0)
+            waha_subs_drop(waha_subs.n - 1);
+    if (waha_subs.key == NULL)
+        waha_subs.key = xcalloc(WAHA_SUBSCRIBED_MAX, sizeof(char *));
+    waha_subs.key[waha_subs.n++] = xstrdup(key);
+    path = xasprintf("/api/%s/presence/%s/subscribe", session, chat);
+    waha_request("POST", path, NULL, NULL,
+                 waha_call_new(WAHA_CALL_PLAIN, waha_subscribed, key));
+    free(path);
+}
+
 static void waha_send(const struct net_account *a, const struct net_out *m,
                       net_result_fn cb, void *arg)
 {
@@ -635,6 +710,7 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
         waha_call_new(text ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
 
     call->chat = xasprintf("%s@c.us", m->to);
+    waha_presence_subscribe(a->id, call->chat);
     if (text) {
         waha_send_text(a, call->chat, m, call);
     } else if ((strcmp(m->kind, "read") == 0 ||
@@ -650,6 +726,103 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
                            "WhatsApp accounts yet");
         loop_defer(waha_refused, call);
     }
+}
+
+/* ---- media ---- */
+
+/* One download of a received file from the WAHA server. */
+struct waha_fetch {
+    char *url;
+    net_result_fn cb;
+    void *arg;
+};
+
+/* 1 when a media URL is on the WAHA server ferry talks to: only then does
+ * it get the API key. */
+static int waha_media_host_ok(const char *url)
+{
+    char want[WAHA_ORIGIN_MAX], got[WAHA_ORIGIN_MAX];
+
+    return http_url_origin(url, got, sizeof(got)) == 0 &&
+           http_url_origin(waha.url, want, sizeof(want)) == 0 &&
+           strcmp(got, want) == 0;
+}
+
+static void waha_fetch_done(const struct http_result *h, void *arg)
+{
+    struct waha_fetch *f = arg;
+    struct net_result r;
+    char *text = NULL;
+
+    memset(&r, 0, sizeof(r));
+    r.outcome = NET_FAIL;
+    if (!h->ok && h->too_big) {
+        r.too_big = 1;
+        r.text = "the file is larger than allowed";
+    } else if (!h->ok || h->status >= 500 || h->status == 429) {
+        r.outcome = NET_RETRY;
+        text = h->ok ? xasprintf("the WAHA server answered HTTP %ld", h->status)
+                     : xasprintf("the download failed: %s", h->error);
+    } else if (h->status >= 200 && h->status < 300) {
+        r.outcome = NET_OK;
+        r.size = (long long)h->len;
+        /* the webhook's media.mimetype stays unless WAHA says better */
+        r.mime = h->content_type != NULL && strlen(h->content_type) < 256 &&
+                         strncmp(h->content_type, "application/octet-stream",
+                                 24) != 0
+                     ? h->content_type
+                     : NULL;
+    } else {
+        text = xasprintf("the WAHA server no longer offers it (HTTP %ld)",
+                         h->status);
+    }
+    if (text != NULL)
+        r.text = text;
+    if (r.outcome != NET_OK)
+        log_info("waha: a received file not fetched: %s", r.text);
+    f->cb(&r, f->arg);
+    free(text);
+    free(f->url);
+    free(f);
+}
+
+/* Downloads a received file from its media.url (the id is not needed:
+ * WAHA names the file in the URL). */
+static void waha_media_fetch(const struct net_account *a, const char *id,
+                             const char *url, const char *path, long long max,
+                             net_result_fn cb, void *arg)
+{
+    const char *headers[2] = {NULL, NULL};
+    struct waha_fetch *f;
+    struct http_request req;
+
+    if (url == NULL || strlen(url) > WAHA_URL_MAX ||
+        (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
+        struct waha_call *call = waha_call_new(WAHA_CALL_PLAIN, cb, arg);
+
+        call->id = xstrdup("the WAHA server gave no address for it");
+        loop_defer(waha_refused, call);
+        return;
+    }
+    f = xcalloc(1, sizeof(*f));
+    f->url = xstrdup(url);
+    f->cb = cb;
+    f->arg = arg;
+    /* the key goes to the configured WAHA server only */
+    if (waha_media_host_ok(url))
+        headers[0] = waha.api_key_header;
+    else
+        log_info("waha: a media URL not on waha.url's host; fetched without "
+                 "the API key");
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = f->url;
+    req.headers = headers;
+    req.timeout_ms = WAHA_MEDIA_TIMEOUT_MS;
+    req.max_response = (size_t)max;
+    req.save_to = path;
+    req.bulk = 1;
+    http_start(&req, waha_fetch_done, f);
 }
 
 /* ---- webhooks ---- */
@@ -685,7 +858,10 @@ const struct net_backend net_waha_backend = {
             .receipts = 1,
             .read_markers = 1,
             .typing = 1,
+            .replies = 1,
             .reactions = 1,
+            .edits_in = 1,
+            .retractions_in = 1,
         },
     .configure = waha_configure,
     .throughput = waha_throughput,
@@ -699,4 +875,6 @@ const struct net_backend net_waha_backend = {
     .login_step = waha_login_step,
     .relogin = waha_relogin,
     .logout = waha_logout,
+    .media_types = net_whatsapp_media_types, /* the caps of received files */
+    .media_fetch = waha_media_fetch,
 };

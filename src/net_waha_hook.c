@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* WAHA's webhooks: X-Webhook-Hmac (HMAC-SHA512 over the raw body, checked
  * in constant time) and the events ferry uses, turned into net events:
- * session.status (the login), message and message.any (1:1 texts; the two
- * carry the same payload.id, which the bridge deduplicates), message.ack
- * (statuses). */
+ * session.status (the login), message and message.any (1:1 messages: texts,
+ * files, locations, contact cards, replies, notices; the two carry the same
+ * payload.id, which the bridge deduplicates), message.ack (statuses),
+ * message.reaction, message.edited, message.revoked, presence.update (chat
+ * states) and call.received. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
@@ -21,6 +24,7 @@
 #include "util.h"
 
 #define WAHA_PEER_MAX 32 /* digits of a phone number, with room */
+#define WAHA_ID_MAX 512  /* a full serialized message id */
 
 int waha_hmac_hex(const char *key, const char *body, size_t len,
                   char hex[WAHA_HMAC_HEX])
@@ -60,6 +64,7 @@ struct waha_ctx {
     void *arg;
     json_object *root;
     const char *session;
+    char target[WAHA_ID_MAX]; /* a full id built from a bare one */
 };
 
 /* The "<digits>" of a "<digits>@c.us" chat id into out; -1 for any other
@@ -101,26 +106,321 @@ static const char *waha_push_name(json_object *p)
     return n && n[0] != '\0' ? n : NULL;
 }
 
-/* The quoted message's full id, when the payload gives one (a bare or
- * absent replyTo.id quotes nothing the bridge can find). */
-static const char *waha_reply_to(json_object *p)
+/* 1 when o (may be NULL) is a JSON true. */
+static int waha_true(json_object *o)
 {
-    const char *id = waha_str(json_strict_member(p, "replyTo"), "id");
-
-    return id != NULL && strchr(id, '_') != NULL ? id : NULL;
+    return o != NULL && json_object_is_type(o, json_type_boolean) &&
+           json_object_get_boolean(o);
 }
 
-/* What a message that is not a plain text shows. */
-static const char *waha_notice(json_object *p, int *notice)
+/* The engine's own message object in _data (NOWEB/GOWS: _data.message,
+ * GOWS also _data.Message), or NULL. */
+static json_object *waha_raw(json_object *p)
 {
-    *notice = 1;
-    if (json_strict_member(p, "location") != NULL &&
-        !json_object_is_type(json_strict_member(p, "location"), json_type_null))
-        return "(a location, which the gateway cannot show yet)";
-    if (json_object_get_boolean(json_strict_member(p, "hasMedia")))
-        return "(a file, which the gateway cannot pass on from personal "
-               "accounts yet)";
-    return "(a message the gateway cannot show)";
+    json_object *d = json_strict_member(p, "_data");
+    json_object *m = json_strict_member(d, "message");
+
+    return m != NULL ? m : json_strict_member(d, "Message");
+}
+
+/* What a message event points into, kept until the callback returned. */
+struct waha_parts {
+    struct net_media media;
+    struct net_card cards[NET_MAX_CARDS];
+    char *vcard[NET_MAX_CARDS]; /* copies, cut into lines */
+    char *geo, *place;
+};
+
+static void waha_parts_free(struct waha_parts *w)
+{
+    size_t i;
+
+    for (i = 0; i < NET_MAX_CARDS; i++)
+        free(w->vcard[i]);
+    free(w->geo);
+    free(w->place);
+}
+
+/* A coordinate, a number or (as WAHA gives them) a string, within
+ * [-limit, limit]; 0, or -1. */
+static int waha_coord(json_object *o, double limit, double *out)
+{
+    const char *s;
+    char *end;
+
+    if (o != NULL && (json_object_is_type(o, json_type_double) ||
+                      json_object_is_type(o, json_type_int))) {
+        *out = json_object_get_double(o);
+    } else if (o != NULL && json_object_is_type(o, json_type_string)) {
+        s = json_object_get_string(o);
+        *out = strtod(s, &end);
+        if (end == s || *end != '\0')
+            return -1;
+    } else {
+        return -1;
+    }
+    return *out >= -limit && *out <= limit ? 0 : -1;
+}
+
+/* A location: payload.location, else the engine's _data form (WEBJS: lat,
+ * lng; NOWEB and GOWS: message.locationMessage); a geo: URI, and its name
+ * and address as text. 0, or -1 when there is none. */
+static int waha_location(struct net_event *ev, struct waha_parts *w,
+                         json_object *p)
+{
+    json_object *l = json_strict_member(p, "location"), *d, *raw;
+    const char *lat = "latitude", *lon = "longitude", *name, *addr;
+    double la, lo;
+
+    if (l == NULL || !json_object_is_type(l, json_type_object)) {
+        d = json_strict_member(p, "_data");
+        raw = waha_raw(p);
+        l = json_strict_member(raw, "locationMessage");
+        if (l == NULL)
+            l = json_strict_member(raw, "liveLocationMessage");
+        lat = "degreesLatitude";
+        lon = "degreesLongitude";
+        if (l == NULL && waha_str(d, "type") != NULL &&
+            strcmp(waha_str(d, "type"), "location") == 0) {
+            l = d;
+            lat = "lat";
+            lon = "lng";
+        }
+    }
+    if (l == NULL || waha_coord(json_strict_member(l, lat), 90, &la) < 0 ||
+        waha_coord(json_strict_member(l, lon), 180, &lo) < 0)
+        return -1;
+    name = waha_str(l, "name");
+    addr = waha_str(l, "address");
+    w->geo = xasprintf("geo:%.7f,%.7f", la, lo);
+    ev->geo = w->geo;
+    ev->text = NULL;
+    if ((name != NULL && name[0]) || (addr != NULL && addr[0])) {
+        w->place = xasprintf("%s%s%s", name ? name : "",
+                             name && name[0] && addr && addr[0] ? "\n" : "",
+                             addr ? addr : "");
+        ev->text = w->place;
+    }
+    return 0;
+}
+
+/* The value of a vCard parameter list's key=value (e.g. "waid"), cut out
+ * of params in place, or NULL. */
+static const char *waha_vcard_param(char *params, const char *key)
+{
+    size_t n = strlen(key);
+    char *q;
+
+    for (q = params; q != NULL && *q != '\0'; q = strchr(q, ';')) {
+        q += *q == ';';
+        if (strncasecmp(q, key, n) == 0 && q[n] == '=') {
+            q[n + 1 + strcspn(q + n + 1, ";")] = '\0';
+            return q + n + 1;
+        }
+    }
+    return NULL;
+}
+
+/* One vCard's FN and TEL lines into c (text is cut up in place). */
+static void waha_vcard(char *text, struct net_card *c)
+{
+    char *line, *next, *colon, *name;
+    const char *type;
+
+    for (line = text; line != NULL; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        line[strcspn(line, "\r")] = '\0';
+        if ((colon = strchr(line, ':')) == NULL)
+            continue;
+        *colon = '\0';
+        name = strrchr(line, '.') ? strrchr(line, '.') + 1 : line;
+        if (strncasecmp(name, "FN", 2) == 0 &&
+            (name[2] == '\0' || name[2] == ';'))
+            c->name = colon + 1;
+        if (strncasecmp(name, "TEL", 3) != 0 || c->nphones >= NET_CARD_PHONES ||
+            (name[3] != '\0' && name[3] != ';'))
+            continue;
+        c->phones[c->nphones].phone = colon + 1;
+        /* waid before type: both cut the same list */
+        c->phones[c->nphones].peer = waha_vcard_param(name + 3, "waid");
+        type = waha_vcard_param(name + 3, "type");
+        c->phones[c->nphones].type = type;
+        c->nphones++;
+    }
+}
+
+/* Shared contacts: payload.vCards (vCard texts); how many. */
+static int waha_cards(struct net_event *ev, struct waha_parts *w,
+                      json_object *p)
+{
+    json_object *v = json_strict_member(p, "vCards"), *one;
+    size_t i, n = 0;
+
+    if (v == NULL || !json_object_is_type(v, json_type_array))
+        return 0;
+    for (i = 0; i < json_object_array_length(v) && n < NET_MAX_CARDS; i++) {
+        one = json_object_array_get_idx(v, i);
+        if (one == NULL || !json_object_is_type(one, json_type_string))
+            continue;
+        w->vcard[n] = xstrdup(json_object_get_string(one));
+        waha_vcard(w->vcard[n], &w->cards[n]);
+        n++;
+    }
+    ev->cards = n > 0 ? w->cards : NULL;
+    ev->ncards = (int)n;
+    return (int)n;
+}
+
+/* 1 when id (a chat or participant id) is the account's own, by the
+ * envelope's me (id, lid or jid). */
+static int waha_is_me(struct waha_ctx *c, const char *id)
+{
+    json_object *me = json_strict_member(c->root, "me");
+    const char *keys[] = {"id", "lid", "jid"}, *v;
+    size_t i, n;
+
+    for (i = 0; id != NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        v = waha_str(me, keys[i]);
+        n = v ? strcspn(v, ":@") : 0; /* "71111111111:1@s.whatsapp.net" */
+        if (n > 0 && strncmp(id, v, n) == 0 && id[n] == '@')
+            return 1;
+    }
+    return 0;
+}
+
+/* The full id of a message in the 1:1 chat with peer: id itself when it
+ * is one ("true_..." or "false_..."), else "<fromMe>_<digits>@c.us_<id>"
+ * built into c->target, by whose message it was (mine: true). NULL for
+ * an id that cannot be one. */
+static const char *waha_full_id(struct waha_ctx *c, const char *id,
+                                const char *peer, int mine)
+{
+    int n;
+
+    if (id == NULL || id[0] == '\0')
+        return NULL;
+    if (strncmp(id, "true_", 5) == 0 || strncmp(id, "false_", 6) == 0)
+        return id;
+    if (strchr(id, '_') != NULL || strchr(id, '@') != NULL)
+        return NULL;
+    n = snprintf(c->target, sizeof(c->target), "%s_%s@c.us_%s",
+                 mine ? "true" : "false", peer, id);
+    return n > 0 && (size_t)n < sizeof(c->target) ? c->target : NULL;
+}
+
+/* The quoted message's full id: replyTo.id as WAHA gives it, or a bare id
+ * (GOWS) made full by whose it was (replyTo.participant); NULL when absent
+ * (the message then comes without a reply). */
+static const char *waha_reply_to(struct waha_ctx *c, json_object *p,
+                                 const char *peer)
+{
+    json_object *r = json_strict_member(p, "replyTo");
+
+    return waha_full_id(c, waha_str(r, "id"), peer,
+                        waha_is_me(c, waha_str(r, "participant")));
+}
+
+/* The kind of file a media message carries, from its MIME type and what
+ * the engine says of voice notes and stickers. */
+static const char *waha_media_kind(json_object *p, const char *mime)
+{
+    json_object *d = json_strict_member(p, "_data"), *raw = waha_raw(p);
+    const char *type = waha_str(d, "type");
+
+    if (waha_true(json_strict_member(d, "ptt")) ||
+        (type != NULL && strcmp(type, "ptt") == 0) ||
+        waha_true(
+            json_strict_member(json_strict_member(raw, "audioMessage"), "ptt")))
+        return "voice";
+    if ((type != NULL && strcmp(type, "sticker") == 0) ||
+        json_strict_member(raw, "stickerMessage") != NULL ||
+        (mime != NULL && strncmp(mime, "image/webp", 10) == 0))
+        return "sticker";
+    if (mime == NULL)
+        return "document";
+    if (strncmp(mime, "image/", 6) == 0)
+        return "image";
+    if (strncmp(mime, "video/", 6) == 0)
+        return "video";
+    if (strncmp(mime, "audio/", 6) == 0)
+        return "audio";
+    return "document";
+}
+
+/* hasMedia: the file WAHA downloaded (media.url, which needs the API key),
+ * its caption the body; a notice when WAHA has no file to give. */
+static void waha_media(struct net_event *ev, struct net_media *md,
+                       json_object *p)
+{
+    json_object *m = json_strict_member(p, "media");
+    const char *body = waha_str(p, "body");
+
+    md->url = waha_str(m, "url");
+    md->mime = waha_str(m, "mimetype");
+    md->filename = waha_str(m, "filename");
+    md->kind = waha_media_kind(p, md->mime);
+    md->id = ev->id;
+    md->caption = body != NULL && body[0] != '\0' ? body : NULL;
+    if (md->url == NULL || (json_strict_member(m, "error") != NULL &&
+                            !json_object_is_type(json_strict_member(m, "error"),
+                                                 json_type_null))) {
+        ev->text = "[a file the WAHA server did not download, so the gateway "
+                   "cannot pass it on; it is on the phone]";
+        ev->notice = 1;
+        return;
+    }
+    ev->type = md->kind;
+    ev->media = md;
+    ev->text = md->caption;
+}
+
+/* What cannot be shown: polls and view-once messages (as the engines mark
+ * them in _data); NULL for anything else. */
+static const char *waha_unshown(json_object *p)
+{
+    json_object *d = json_strict_member(p, "_data"), *raw = waha_raw(p);
+    const char *type = waha_str(d, "type");
+
+    if (json_strict_member(d, "pollCreationMessage") != NULL ||
+        json_strict_member(raw, "pollCreationMessage") != NULL ||
+        json_strict_member(raw, "pollCreationMessageV3") != NULL ||
+        (type != NULL && strcmp(type, "poll_creation") == 0))
+        return "[a poll, which the gateway cannot show: answer it on the "
+               "phone]";
+    if (json_strict_member(d, "viewOnceMessageV2") != NULL ||
+        json_strict_member(d, "viewOnceMessage") != NULL ||
+        json_strict_member(raw, "viewOnceMessageV2") != NULL ||
+        json_strict_member(raw, "viewOnceMessage") != NULL ||
+        waha_true(json_strict_member(d, "isViewOnce")))
+        return "[a view-once message, which can only be opened on the "
+               "phone]";
+    return NULL;
+}
+
+/* Fills ev with what a message shows: a text, a file, a location, contact
+ * cards, or a notice. */
+static void waha_content(struct net_event *ev, struct waha_parts *w,
+                         json_object *p)
+{
+    const char *body = waha_str(p, "body");
+
+    ev->type = "text";
+    if ((ev->text = waha_unshown(p)) != NULL) {
+        ev->notice = 1;
+    } else if (waha_true(json_strict_member(p, "hasMedia"))) {
+        waha_media(ev, &w->media, p);
+    } else if (waha_location(ev, w, p) == 0) {
+        ev->type = "location";
+    } else if (waha_cards(ev, w, p) > 0) {
+        ev->type = "contacts";
+    } else if (body != NULL && body[0] != '\0') {
+        ev->text = body;
+    } else {
+        ev->text = "[a message the gateway cannot show]";
+        ev->notice = 1;
+    }
 }
 
 /* message / message.any: an incoming 1:1 message. The user's own
@@ -128,10 +428,11 @@ static const char *waha_notice(json_object *p, int *notice)
 static int waha_message(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
+    struct waha_parts w;
     char peer[WAHA_PEER_MAX];
-    const char *body = waha_str(p, "body");
+    int rc;
 
-    if (json_object_get_boolean(json_strict_member(p, "fromMe")))
+    if (waha_true(json_strict_member(p, "fromMe")))
         return 0;
     if (waha_peer(waha_str(p, "from"), peer, sizeof(peer)) < 0 ||
         waha_str(p, "id") == NULL) {
@@ -141,19 +442,153 @@ static int waha_message(struct waha_ctx *c, json_object *p)
         return 0;
     }
     memset(&ev, 0, sizeof(ev));
+    memset(&w, 0, sizeof(w));
     ev.kind = NET_EVENT_MESSAGE;
     ev.account = c->session;
     ev.id = waha_str(p, "id");
     ev.peer = peer;
     ev.peer_name = waha_push_name(p);
     ev.timestamp = waha_seconds(p);
+    ev.reply_to = waha_reply_to(c, p, peer);
+    waha_content(&ev, &w, p);
+    rc = c->fn(&ev, c->arg);
+    waha_parts_free(&w);
+    return rc;
+}
+
+/* The frame of an action by the contact on a message of the 1:1 chat;
+ * -1 when it is none ferry shows (the user's own, groups...). */
+static int waha_action(struct waha_ctx *c, json_object *frame,
+                       struct net_event *ev, char *peer)
+{
+    if (frame == NULL || waha_true(json_strict_member(frame, "fromMe")) ||
+        waha_peer(waha_str(frame, "from"), peer, WAHA_PEER_MAX) < 0 ||
+        waha_str(frame, "id") == NULL)
+        return -1;
+    memset(ev, 0, sizeof(*ev));
+    ev->account = c->session;
+    ev->id = waha_str(frame, "id");
+    ev->peer = peer;
+    ev->peer_name = waha_push_name(frame);
+    ev->timestamp = waha_seconds(frame);
+    return 0;
+}
+
+/* message.reaction: an emoji on a message ("" removes it). */
+static int waha_reaction(struct waha_ctx *c, json_object *p)
+{
+    struct net_event ev;
+    char peer[WAHA_PEER_MAX];
+    json_object *r = json_strict_member(p, "reaction");
+
+    if (waha_action(c, p, &ev, peer) < 0)
+        return 0;
+    ev.kind = NET_EVENT_REACTION;
+    ev.target = waha_full_id(c, waha_str(r, "messageId"), peer, 1);
+    ev.emoji = waha_str(r, "text") ? waha_str(r, "text") : "";
+    return ev.target != NULL ? c->fn(&ev, c->arg) : 0;
+}
+
+/* message.edited: the contact's message (editedMessageId, a bare id) now
+ * says body; payload.id is the edit's own. */
+static int waha_edited(struct waha_ctx *c, json_object *p)
+{
+    struct net_event ev;
+    char peer[WAHA_PEER_MAX];
+    const char *body = waha_str(p, "body");
+
+    if (waha_action(c, p, &ev, peer) < 0)
+        return 0;
+    ev.kind = NET_EVENT_EDIT;
     ev.type = "text";
-    ev.reply_to = waha_reply_to(p);
-    if (body != NULL && body[0] != '\0' &&
-        !json_object_get_boolean(json_strict_member(p, "hasMedia")))
-        ev.text = body;
-    else
-        ev.text = waha_notice(p, &ev.notice);
+    ev.target = waha_full_id(c, waha_str(p, "editedMessageId"), peer, 0);
+    ev.text = body != NULL ? body : "";
+    return ev.target != NULL ? c->fn(&ev, c->arg) : 0;
+}
+
+/* message.revoked: the contact deleted their message (revokedMessageId,
+ * a bare id) for everyone; after is the revoke's own frame. */
+static int waha_revoked(struct waha_ctx *c, json_object *p)
+{
+    struct net_event ev;
+    char peer[WAHA_PEER_MAX];
+
+    if (waha_action(c, json_strict_member(p, "after"), &ev, peer) < 0)
+        return 0;
+    ev.kind = NET_EVENT_REVOKE;
+    ev.target = waha_full_id(c, waha_str(p, "revokedMessageId"), peer, 0);
+    return ev.target != NULL ? c->fn(&ev, c->arg) : 0;
+}
+
+/* The XEP-0085 state a WhatsApp presence stands for, or NULL. */
+static const char *waha_chatstate(const char *presence)
+{
+    static const char *const map[][2] = {
+        {"typing", "composing"},
+        {"recording", "composing"}, /* a voice note on its way */
+        {"paused", "paused"},
+        {"online", "active"},
+    };
+    size_t i;
+
+    for (i = 0; presence != NULL && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i][0], presence) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+/* presence.update of a 1:1 chat: the contact types (or records), paused
+ * or is there, as a chat state. Groups are left out. */
+static int waha_presence(struct waha_ctx *c, json_object *p)
+{
+    json_object *list = json_strict_member(p, "presences"), *one;
+    struct net_event ev;
+    char peer[WAHA_PEER_MAX];
+    size_t i, n;
+
+    if (waha_peer(waha_str(p, "id"), peer, sizeof(peer)) < 0 || list == NULL ||
+        !json_object_is_type(list, json_type_array))
+        return 0;
+    n = json_object_array_length(list);
+    for (i = 0; i < n; i++) {
+        one = json_object_array_get_idx(list, i);
+        if (waha_is_me(c, waha_str(one, "participant")))
+            continue;
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = NET_EVENT_CHATSTATE;
+        ev.account = c->session;
+        ev.id = waha_str(c->root, "id");
+        ev.peer = peer;
+        ev.timestamp = wall_ms() / 1000;
+        ev.chatstate = waha_chatstate(waha_str(one, "lastKnownPresence"));
+        if (ev.chatstate != NULL && c->fn(&ev, c->arg) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* call.received: a call the user cannot take here, as a notice. */
+static int waha_call(struct waha_ctx *c, json_object *p)
+{
+    struct net_event ev;
+    char peer[WAHA_PEER_MAX];
+
+    if (waha_peer(waha_str(p, "from"), peer, sizeof(peer)) < 0 ||
+        waha_str(p, "id") == NULL)
+        return 0;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = NET_EVENT_MESSAGE;
+    ev.account = c->session;
+    ev.id = waha_str(p, "id");
+    ev.peer = peer;
+    ev.timestamp = waha_seconds(p);
+    ev.type = "call";
+    ev.text = waha_true(json_strict_member(p, "isVideo"))
+                  ? "[missed video call: WhatsApp calls can only be answered "
+                    "on the phone]"
+                  : "[missed call: WhatsApp calls can only be answered on "
+                    "the phone]";
+    ev.notice = 1;
     return c->fn(&ev, c->arg);
 }
 
@@ -246,8 +681,10 @@ static int waha_status(struct waha_ctx *c, json_object *p)
     ev.timestamp = wall_ms() / 1000;
     if (ev.login == 0 || ev.id == NULL)
         return 0;
-    if (ev.login == NET_LOGIN_READY)
+    if (ev.login == NET_LOGIN_READY) {
         ev.text = waha_me(c, me, sizeof(me));
+        waha_subscriptions_forget(c->session);
+    }
     if (ev.login == NET_LOGIN_ELSEWHERE) {
         snprintf(note, sizeof(note),
                  "WhatsApp asks for a passkey, which only a browser can give: "
@@ -271,13 +708,23 @@ static int waha_event(struct waha_ctx *c)
         return waha_message(c, p);
     if (strcmp(event, "message.ack") == 0)
         return waha_ack(c, p);
+    if (strcmp(event, "message.reaction") == 0)
+        return waha_reaction(c, p);
+    if (strcmp(event, "message.edited") == 0)
+        return waha_edited(c, p);
+    if (strcmp(event, "message.revoked") == 0)
+        return waha_revoked(c, p);
+    if (strcmp(event, "presence.update") == 0)
+        return waha_presence(c, p);
+    if (strcmp(event, "call.received") == 0)
+        return waha_call(c, p);
     log_debug("waha: event %s left out", event);
     return 0;
 }
 
 int waha_webhook_parse(const char *body, size_t len, net_event_fn fn, void *arg)
 {
-    struct waha_ctx c = {fn, arg, NULL, NULL};
+    struct waha_ctx c = {.fn = fn, .arg = arg};
     int rc;
 
     c.root = json_strict_parse(body, len, WAHA_MAX_DEPTH);

@@ -28,6 +28,10 @@ int waha_signature_ok(const char *key, const char *sig, const char *body,
 /* A string member (NULL if absent or not a string). */
 const char *waha_str(json_object *o, const char *key);
 
+/* Forgets the session's presence subscriptions (a new login has none):
+ * they are made again at the next send to each chat. */
+void waha_subscriptions_forget(const char *session);
+
 /* The back end's webhook_parse: one event per POST. */
 int waha_webhook_parse(const char *body, size_t len, net_event_fn fn,
                        void *arg);

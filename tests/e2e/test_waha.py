@@ -6,7 +6,10 @@ ways with receipts and markers, signed webhooks, duplicates, a session that
 fails while messages wait.  Every test runs against Prosody and ejabberd,
 with a fake WAHA (tests/fakes/fake_waha.py) and a fake Cloud API."""
 
+import base64
+import os
 import re
+import urllib.request
 
 import pytest
 
@@ -215,7 +218,11 @@ def test_cloud_and_waha_users_side_by_side(gw):
     feats_cloud = cloud_user.disco_info(gw.contact_jid(CONTACT)).features
     feats_waha = waha_user.disco_info(gw.contact_jid(CONTACT)).features
     assert "urn:xmpp:reply:0" in feats_cloud
-    assert "urn:xmpp:reply:0" not in feats_waha
+    assert "urn:xmpp:reply:0" in feats_waha
+    assert "urn:xmpp:message-correct:0" in feats_waha
+    assert "urn:xmpp:message-retract:1" in feats_waha
+    assert "jabber:x:oob" in feats_cloud
+    assert "jabber:x:oob" not in feats_waha   # files are not sent (yet)
     assert "urn:xmpp:receipts" in feats_waha
 
 
@@ -240,3 +247,343 @@ def test_status_names_the_session(gw):
     st = gw.wait_text(c, "Account state")
     assert "WhatsApp session:" in st.body, st.xml
     assert "Business number" not in st.body, st.xml
+
+
+# --- WhatsApp to XMPP: what else a chat carries (issue 13, item 4) --------------
+
+def _oob(st):
+    x = st.el.find("{jabber:x:oob}x")
+    return None if x is None else x.findtext("{jabber:x:oob}url")
+
+
+def _fetch(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.status, r.read(), r.headers.get("Content-Type")
+
+
+def _file_requests(gw):
+    return gw.get("requests", path_contains="/api/files/")
+
+
+def test_media_with_caption_fetched_with_the_key(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    data = bytes(range(256)) * 20
+    r = gw.inbound(session, CONTACT, "", type="image", caption="look at this",
+                   data_b64=base64.b64encode(data).decode(), name="Ana")
+    mid = r["id"]
+    m = _chat_from(c, cj, lambda s: s.id == mid)
+    url = _oob(m)
+    assert url and m.body == url, m.xml
+    assert url.startswith(gw.ferry.url + "/media/"), url
+    assert _fetch(url)[:2] == (200, data)
+    cap = _chat_from(c, cj, lambda s: s.id == mid + "-caption")
+    assert cap.body == "look at this" and _oob(cap) is None, cap.xml
+    order = [s.id for s in c.messages.history if s.id in (mid, mid +
+                                                          "-caption")]
+    assert order == [mid, mid + "-caption"], order
+    reqs = _file_requests(gw)
+    assert len(reqs) == 1 and reqs[0]["status"] == 200, reqs
+    assert reqs[0]["headers"].get("X-Api-Key") == gw.api_key, reqs
+    # a voice note (ptt) and a named document, without captions
+    voice = os.urandom(1500)
+    r = gw.inbound(session, CONTACT, "", type="voice",
+                   data_b64=base64.b64encode(voice).decode())
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    status, body, ctype = _fetch(_oob(m))
+    assert (status, body, ctype) == (200, voice, "audio/ogg"), ctype
+    pdf = b"%PDF-1.4\n" + os.urandom(800)
+    r = gw.inbound(session, CONTACT, "", type="document",
+                   filename="report.pdf",
+                   data_b64=base64.b64encode(pdf).decode())
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert _fetch(_oob(m))[:3] == (200, pdf, "application/pdf")
+    assert not [s for s in c.messages.history
+                if s.id in (r["id"] + "-caption",)]
+
+
+def test_media_elsewhere_gets_no_key_and_missing_media_is_a_notice(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    # WAHA_BASE_URL names another host: the API key must not go there
+    gw.ctl.post("config", {"base_url": "http://localhost:%d" % gw.waha_port})
+    r = gw.inbound(session, CONTACT, "", type="video", caption="elsewhere")
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert _oob(m) is None, m.xml
+    assert m.body.startswith("[A video from WhatsApp could not be passed "
+                             "on: "), m.body
+    reqs = _file_requests(gw)
+    assert reqs and reqs[0]["status"] == 401, reqs
+    assert all("X-Api-Key" not in q["headers"] for q in reqs), reqs
+    gw.ctl.post("config", {"base_url": ""})
+    # hasMedia with media null (WAHA did not download it)
+    r = gw.inbound(session, CONTACT, "", type="image", media="null")
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == ("[a file the WAHA server did not download, so the "
+                      "gateway cannot pass it on; it is on the phone]"), m.xml
+
+
+def test_media_over_whatsapps_limit_is_a_notice(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    r = gw.inbound(session, CONTACT, "", type="sticker",
+                   data_b64=base64.b64encode(os.urandom(600 * 1024)).decode())
+    m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
+    assert m.body.startswith("[A sticker from WhatsApp could not be passed "
+                             "on: it is larger than the 500 KB"), m.body
+
+
+def test_location_as_geo_uri_then_the_place(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    r = gw.inbound(session, CONTACT, "", type="location",
+                   latitude="52.5162746", longitude="13.3777041",
+                   name_of_place="Brandenburger Tor",
+                   address="Pariser Platz, 10117 Berlin")
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == "geo:52.5162746,13.3777041", m.xml
+    p = _chat_from(c, cj, lambda s: s.id == r["id"] + "-place")
+    assert p.body == "Brandenburger Tor\nPariser Platz, 10117 Berlin", p.xml
+    # only the engine's _data form (GOWS: locationMessage), no place
+    r = gw.inbound(session, CONTACT, "", type="location",
+                   location_form="data", latitude=-33.8567844,
+                   longitude=151.213108)
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == "geo:-33.8567844,151.2131080", m.xml
+    gw.inbound(session, CONTACT, "after the places")
+    _chat_from(c, cj, lambda s: s.body == "after the places")
+    assert not [s for s in c.messages.history
+                if s.id == r["id"] + "-place"]
+
+
+def test_location_in_webjs_data_form(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    gw.ctl.post("config", {"engine": "WEBJS"})
+    r = gw.inbound(session, CONTACT, "", type="location",
+                   location_form="data", latitude=0.5, longitude=-0.25,
+                   name_of_place="Null Island")
+    m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
+    assert m.body == "geo:0.5000000,-0.2500000", m.xml
+
+
+def test_contact_card_as_text(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    vcard = ("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Jane;;;\r\nFN:Jane Doe\r\n"
+             "item1.TEL;waid=15551234567:+1 555 123 4567\r\n"
+             "item1.X-ABLabel:Mobile\r\nTEL;type=HOME:+1 555 000 0000\r\n"
+             "END:VCARD")
+    r = gw.inbound(session, CONTACT, "", type="vcard", vcard=vcard)
+    m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
+    assert m.body == ("Contact: Jane Doe\n+1 555 123 4567\n  xmpp:+15551234567@"
+                      "%s\n+1 555 000 0000 (HOME) (not on WhatsApp)\n"
+                      % gw.gw), repr(m.body)
+    # the fake's default card: a type and a waid on one TEL line
+    r = gw.inbound(session, CONTACT, "", type="vcard")
+    m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
+    assert m.body == ("Contact: Jane Doe\n+1 555 123 4567 (CELL)\n"
+                      "  xmpp:+15551234567@%s\n" % gw.gw), repr(m.body)
+
+
+NS_REPLY = "urn:xmpp:reply:0"
+NS_FALLBACK = "urn:xmpp:fallback:0"
+NS_CORRECT = "urn:xmpp:message-correct:0"
+NS_RETRACT = "urn:xmpp:message-retract:1"
+NS_REACTIONS = "urn:xmpp:reactions:0"
+
+
+def _reply(m):
+    """(reply id, quote, rest) of an XEP-0461 reply with its fallback."""
+    r = m.el.find("{%s}reply" % NS_REPLY)
+    assert r is not None, "no <reply/>: %s" % m.xml
+    b = m.el.find("{%s}fallback/{%s}body" % (NS_FALLBACK, NS_FALLBACK))
+    assert b is not None, m.xml
+    end = int(b.get("end"))
+    return r.get("id"), m.body[:end], m.body[end:]
+
+
+def _sent_by_user(gw, c, session, text):
+    """The user's text to the contact: (stanza id, WAHA's full id)."""
+    before = len(gw.wait_sent(0, session))
+    mid = gw.cloud.send(c, CONTACT, text)
+    sent = gw.wait_sent(before + 1, session)
+    wait_for(lambda: gw.cloud.db("SELECT network_id FROM message WHERE "
+                                 "stanza_id = ? AND network_id IS NOT NULL",
+                                 mid), WAIT, 0.1, "the send's id")
+    return mid, sent[before]["id"]
+
+
+def test_replies_full_bare_and_absent_ids(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    first = gw.inbound(session, CONTACT, "first")["id"]
+    _chat_from(c, cj, lambda s: s.id == first)
+    mid, full = _sent_by_user(gw, c, session, "from me")
+    me = ME_PHONE + "@c.us"
+    # full id, quoting the contact's message
+    r = gw.inbound(session, CONTACT, "re one", reply_to={
+        "id": first, "participant": CONTACT + "@c.us", "body": "first"})
+    assert _reply(_chat_from(c, cj, lambda s: s.id == r["id"])) == \
+        (first, "> first\n", "re one")
+    # a bare id (GOWS), quoting the user's message: its XMPP stanza id
+    r = gw.inbound(session, CONTACT, "re two", reply_form="bare", reply_to={
+        "id": full, "participant": me, "body": "from me"})
+    assert _reply(_chat_from(c, cj, lambda s: s.id == r["id"])) == \
+        (mid, "> from me\n", "re two")
+    # a bare id quoting the contact's own message
+    r = gw.inbound(session, CONTACT, "re three", reply_form="bare", reply_to={
+        "id": first, "participant": CONTACT + "@c.us"})
+    assert _reply(_chat_from(c, cj, lambda s: s.id == r["id"]))[0] == first
+    # a message ferry never saw: quoted as such
+    unknown = "false_%s@c.us_3EB0FFFFFFFFFFFFFFFFFFFF" % CONTACT
+    r = gw.inbound(session, CONTACT, "re four", reply_to={"id": unknown})
+    assert _reply(_chat_from(c, cj, lambda s: s.id == r["id"])) == \
+        (unknown, "> (a message the gateway has not seen)\n", "re four")
+    # no replyTo.id: a plain message
+    r = gw.inbound(session, CONTACT, "re five", reply_form="absent",
+                   reply_to={"id": first, "body": "first"})
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == "re five" and m.el.find("{%s}reply" % NS_REPLY) is None
+
+
+def test_edit_is_a_correction(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    orig = gw.inbound(session, CONTACT, "Treffen um 5")["id"]
+    _chat_from(c, cj, lambda s: s.id == orig)
+    for text in ("Treffen um 6 \u2705", "Treffen um 7"):
+        gw.ctl.post("edit", {"session": session, "from": CONTACT,
+                             "message_id": orig, "text": text})
+        m = _chat_from(c, cj, lambda s: s.body == text)
+        rep = m.el.find("{%s}replace" % NS_CORRECT)
+        assert rep is not None and rep.get("id") == orig, m.xml
+    # a message ferry never saw: a notice with the text
+    gw.ctl.post("edit", {"session": session, "from": CONTACT,
+                         "message_id": "false_%s@c.us_3EB0AAAA" % CONTACT,
+                         "text": "neuer Text"})
+    m = _chat_from(c, cj, lambda s: "neuer Text" in s.body)
+    assert m.body == "[edited] neuer Text", m.xml
+    assert m.el.find("{%s}replace" % NS_CORRECT) is None, m.xml
+
+
+def test_revoke_is_a_retraction(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    orig = gw.inbound(session, CONTACT, "oops, wrong chat")["id"]
+    _chat_from(c, cj, lambda s: s.id == orig)
+    gw.ctl.post("revoke", {"session": session, "from": CONTACT,
+                           "message_id": orig})
+    m = c.wait_message(lambda s: s.frm and s.frm.startswith(cj) and
+                       s.el.find("{%s}retract" % NS_RETRACT) is not None,
+                       timeout=WAIT)
+    assert m.el.find("{%s}retract" % NS_RETRACT).get("id") == orig, m.xml
+    gw.ctl.post("revoke", {"session": session, "from": CONTACT,
+                           "message_id": "false_%s@c.us_3EB0BBBB" % CONTACT})
+    m = _chat_from(c, cj, lambda s: s.body == "[deleted a message]")
+    assert m.el.find("{%s}retract" % NS_RETRACT) is None, m.xml
+
+
+def test_reactions_from_the_contact(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    gw.inbound(session, CONTACT, "hi")
+    _chat_from(c, cj)
+    mid, full = _sent_by_user(gw, c, session, "react to this")
+
+    def reaction(text):
+        gw.ctl.post("reaction", {"session": session, "from": CONTACT,
+                                 "message_id": full, "text": text})
+        m = c.wait_message(lambda s: s.frm and s.frm.startswith(cj) and
+                           s.el.find("{%s}reactions" % NS_REACTIONS)
+                           is not None, timeout=WAIT)
+        r = m.el.find("{%s}reactions" % NS_REACTIONS)
+        assert r.get("id") == mid, m.xml
+        return [e.text for e in r]
+
+    assert reaction("\U0001F62E") == ["\U0001F62E"]
+    assert reaction("") == []
+
+
+NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
+
+
+def test_typing_from_the_contact_as_chat_states(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    gw.inbound(session, CONTACT, "hello")
+    m = _chat_from(c, cj)
+    # WAHA sends presence.update only for chats subscribed to: ferry does
+    # at the first thing the user sends to the chat (here: read)
+    gw.cloud.send_displayed(c, CONTACT, m.id)
+    wait_for(lambda: [r for r in gw.reads(session)
+                      if r.get("type") == "subscribe"
+                      and r.get("chat_id") == CONTACT + "@c.us"],
+             WAIT, 0.1, "the presence subscription")
+
+    def state(presence):
+        r = gw.ctl.post("presence", {"session": session, "from": CONTACT,
+                                     "presence": presence})
+        assert r["ids"], r
+        m = c.wait_message(lambda s: s.frm and s.frm.startswith(cj) and
+                           any(ch.tag.startswith("{%s}" % NS_CHATSTATES)
+                               for ch in s.el), timeout=WAIT)
+        assert m.body is None and m.type == "chat", m.xml
+        assert m.el.find("{urn:xmpp:hints}no-store") is not None, m.xml
+        return [ch.tag.split("}")[1] for ch in m.el
+                if ch.tag.startswith("{%s}" % NS_CHATSTATES)]
+
+    def inbox_seq():  # AUTOINCREMENT: grows with every row ever stored
+        return gw.cloud.db("SELECT seq FROM sqlite_sequence WHERE name = "
+                           "'inbox'")[0][0]
+
+    inbox = inbox_seq()
+    assert state("typing") == ["composing"]
+    assert state("paused") == ["paused"]
+    assert state("recording") == ["composing"]
+    assert state("online") == ["active"]
+    # passed on, never stored
+    assert inbox_seq() == inbox
+    # only one subscription however many sends
+    gw.cloud.send(c, CONTACT, "typing back")
+    gw.wait_sent(1, session)
+    subs = [r for r in gw.reads(session) if r.get("type") == "subscribe"]
+    assert len(subs) == 1, subs
+
+
+def test_polls_view_once_and_calls_are_notices(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    hook = [s for s in gw.get("state")["sessions"]
+            if s["name"] == session][0]["config"]["webhooks"][0]
+    assert "call.received" in hook["events"], hook
+    r = gw.inbound(session, CONTACT, "Lunch?", type="poll")
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == ("[a poll, which the gateway cannot show: answer it on "
+                      "the phone]"), m.xml
+    r = gw.inbound(session, CONTACT, "", type="view_once")
+    m = _chat_from(c, cj, lambda s: s.id == r["id"])
+    assert m.body == ("[a view-once message, which can only be opened on "
+                      "the phone]"), m.xml
+    r = gw.ctl.post("call", {"session": session, "from": CONTACT,
+                             "duplicate": 1})
+    m = _chat_from(c, cj, lambda s: "call" in s.body)
+    assert m.body == ("[missed call: WhatsApp calls can only be answered on "
+                      "the phone]"), m.xml
+    assert m.id == r["payload"]["id"], m.xml
+    gw.ctl.post("call", {"session": session, "from": CONTACT, "video": True})
+    m = _chat_from(c, cj, lambda s: "call" in s.body)
+    assert m.body == ("[missed video call: WhatsApp calls can only be "
+                      "answered on the phone]"), m.xml
+    # the duplicate of the first call gave nothing more
+    assert len([s for s in c.messages.history
+                if s.body and "missed call" in s.body]) == 1

@@ -123,7 +123,8 @@ full id "<n>@c.us"/"<n>@lid"); lid: true (sender as @lid) with pn: true|false
 name (push name); type: text | image | video | document | audio | voice |
 sticker | location | vcard | poll | view_once; text; caption, filename,
 mimetype, data | data_b64, media: "ok" | "null" | "error"; latitude,
-longitude; reply_to: {id, participant?, body?} with reply_form: full | bare |
+longitude, name_of_place, address, location_form: normalized | data
+(payload.location null, only the engine's _data form); reply_to: {id, participant?, body?} with reply_form: full | bare |
 absent; from_me: true (sent from the phone: message.any only, source app);
 overlap: both | message | any; id (bare key id), timestamp; no_participant
 (group message without participant); mentions: [ids] (in _data, as the
@@ -969,12 +970,7 @@ class Payloads:
         if mtype in INBOUND_MEDIA:
             self.media(session, payload, spec, mtype)
         elif mtype == "location":
-            payload["location"] = {
-                "latitude": str(spec.get("latitude", "52.52")),
-                "longitude": str(spec.get("longitude", "13.405")),
-                "live": False, "name": spec.get("name_of_place"),
-                "address": spec.get("address")}
-            payload["body"] = ""
+            self.location(payload, spec)
         elif mtype == "vcard":
             payload["vCards"] = [spec.get("vcard") or (
                 "BEGIN:VCARD\nVERSION:3.0\nFN:Jane Doe\n"
@@ -990,6 +986,32 @@ class Payloads:
             payload["_data"]["viewOnceMessageV2"] = {}
         elif mtype != "text":
             raise ControlError(f"unknown inbound type {mtype!r}")
+
+    def location(self, payload: dict, spec: dict) -> None:
+        """payload.location (coordinates as strings) and the engine's own
+        form in _data: WEBJS/WPP type "location" with lat/lng numbers,
+        NOWEB/GOWS message.locationMessage with degreesLatitude/Longitude.
+        location_form "data": payload.location left null (only _data)."""
+        lat = float(spec.get("latitude", "52.52"))
+        lng = float(spec.get("longitude", "13.405"))
+        name, address = spec.get("name_of_place"), spec.get("address")
+        if spec.get("location_form", "normalized") == "normalized":
+            payload["location"] = {"latitude": str(spec.get("latitude",
+                                                            "52.52")),
+                                   "longitude": str(spec.get("longitude",
+                                                             "13.405")),
+                                   "live": False, "name": name,
+                                   "address": address}
+        elif spec["location_form"] != "data":
+            raise ControlError(f"bad location_form {spec['location_form']!r}")
+        if self.fake.config.engine in ("WEBJS", "WPP"):
+            payload["_data"].update({"type": "location", "lat": lat,
+                                     "lng": lng, "loc": name})
+        else:
+            payload["_data"]["message"] = {"locationMessage": {
+                "degreesLatitude": lat, "degreesLongitude": lng,
+                "name": name, "address": address}}
+        payload["body"] = ""
 
     def media(self, session, payload, spec, mtype) -> None:
         mime = spec.get("mimetype", INBOUND_MEDIA[mtype])

@@ -764,6 +764,18 @@ def test_location_vcard_poll_view_once(env):
     loc = env.ctl.post("inbound", {"from": USER, "type": "location",
                                    "latitude": 1.5})["payload"]
     assert loc["location"]["latitude"] == "1.5"
+    raw = loc["_data"]["message"]["locationMessage"]     # GOWS, as Baileys
+    assert raw["degreesLatitude"] == 1.5 and raw["degreesLongitude"] == 13.405
+    only = env.ctl.post("inbound", {"from": USER, "type": "location",
+                                    "location_form": "data",
+                                    "name_of_place": "HQ"})["payload"]
+    assert only["location"] is None
+    assert only["_data"]["message"]["locationMessage"]["name"] == "HQ"
+    env.ctl.post("config", {"engine": "WEBJS"})
+    web = env.ctl.post("inbound", {"from": USER, "type": "location",
+                                   "location_form": "data"})["payload"]
+    assert web["location"] is None and web["_data"]["type"] == "location"
+    assert (web["_data"]["lat"], web["_data"]["lng"]) == (52.52, 13.405)
     card = env.ctl.post("inbound", {"from": USER, "type": "vcard"})["payload"]
     assert card["vCards"][0].startswith("BEGIN:VCARD")
     poll = env.ctl.post("inbound", {"from": USER, "type": "poll"})["payload"]

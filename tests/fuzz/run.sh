@@ -16,7 +16,7 @@ seconds=${1:-20}
 src=$(cd "$(dirname "$0")" && pwd)
 bin=${FUZZ_BIN:-./tests/fuzz}
 out=${FUZZ_OUT:-./fuzz-out}
-targets=${FUZZ_TARGETS:-"fuzz_webhook fuzz_jid fuzz_conf fuzz_httpd fuzz_stanza"}
+targets=${FUZZ_TARGETS:-"fuzz_webhook fuzz_jid fuzz_conf fuzz_httpd fuzz_stanza fuzz_waha"}
 failed=""
 
 mkdir -p "$out/crashes" "$out/corpus" "$out/logs" || exit 1
@@ -25,7 +25,7 @@ out=$(cd "$out" && pwd)
 # The dictionary of a target (a file, built in $out when it combines two).
 fuzz_dict() {
     case $1 in
-    fuzz_webhook) echo "$src/json.dict" ;;
+    fuzz_webhook | fuzz_waha) echo "$src/json.dict" ;;
     fuzz_jid | fuzz_stanza) echo "$src/xmpp.dict" ;;
     fuzz_conf) echo "$src/conf.dict" ;;
     fuzz_httpd)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the WAHA back end's webhooks: the X-Webhook-Hmac signature
  * (the reference's test vector, constant-time check of wrong, altered,
- * upper-case and missing ones) and the parsing of session.status, message,
- * message.any and message.ack into net events. */
+ * upper-case and missing ones) and the parsing of session.status, message
+ * (texts, files, locations, vCards, replies' ids, notices), message.any,
+ * message.ack, reactions, edits, revokes, presence and calls into net
+ * events. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,7 +68,33 @@ struct got {
     char account[4][64];
     int status[4];
     enum net_login login[4];
+    char target[4][128];
+    char reply_to[4][128];
+    char geo[4][64];
+    char chatstate[4][16];
+    char media[4][512]; /* "kind mime url caption" */
+    char cards[4][512]; /* "name|phone,type,peer|..." */
+    int notice[4];
 };
+
+/* The cards of ev as "name|phone,type,peer|...;name|..." into out. */
+static void collect_cards(const struct net_event *ev, char *out, size_t len)
+{
+    size_t n = 0;
+    int i, j;
+
+    out[0] = '\0';
+    for (i = 0; i < ev->ncards && n < len; i++) {
+        n += (size_t)snprintf(out + n, len - n, "%s%s", i ? ";" : "",
+                              ev->cards[i].name ? ev->cards[i].name : "-");
+        for (j = 0; j < ev->cards[i].nphones && n < len; j++)
+            n += (size_t)snprintf(
+                out + n, len - n, "|%s,%s,%s", ev->cards[i].phones[j].phone,
+                ev->cards[i].phones[j].type ? ev->cards[i].phones[j].type : "-",
+                ev->cards[i].phones[j].peer ? ev->cards[i].phones[j].peer
+                                            : "-");
+    }
+}
 
 static int collect(const struct net_event *ev, void *arg)
 {
@@ -82,6 +110,20 @@ static int collect(const struct net_event *ev, void *arg)
     snprintf(g->text[i], sizeof(g->text[i]), "%s", ev->text ? ev->text : "");
     snprintf(g->account[i], sizeof(g->account[i]), "%s",
              ev->account ? ev->account : "");
+    snprintf(g->target[i], sizeof(g->target[i]), "%s",
+             ev->target ? ev->target : "");
+    snprintf(g->reply_to[i], sizeof(g->reply_to[i]), "%s",
+             ev->reply_to ? ev->reply_to : "");
+    snprintf(g->geo[i], sizeof(g->geo[i]), "%s", ev->geo ? ev->geo : "");
+    snprintf(g->chatstate[i], sizeof(g->chatstate[i]), "%s",
+             ev->chatstate ? ev->chatstate : "");
+    if (ev->media != NULL)
+        snprintf(g->media[i], sizeof(g->media[i]), "%s %s %s %s",
+                 ev->media->kind, ev->media->mime ? ev->media->mime : "-",
+                 ev->media->url ? ev->media->url : "-",
+                 ev->media->caption ? ev->media->caption : "-");
+    collect_cards(ev, g->cards[i], sizeof(g->cards[i]));
+    g->notice[i] = ev->notice;
     return 0;
 }
 
@@ -247,12 +289,196 @@ static void test_malformed(void **state)
     assert_int_equal(g.n, 0);
 }
 
+/* A message event of session s1 from 491511234 with payload fields. */
+#define MSG(fields)                                                            \
+    "{\"event\":\"message\",\"session\":\"s1\",\"me\":{\"id\":"                \
+    "\"15550001111@c.us\"},\"payload\":{\"id\":\"false_491511234@c.us_M\","    \
+    "\"from\":\"491511234@c.us\",\"fromMe\":false," fields "}}"
+
+static void test_media(void **state)
+{
+    struct got g;
+
+    assert_int_equal(
+        parse(MSG("\"body\":\"look\",\"hasMedia\":true,\"media\":{\"url\":"
+                  "\"http://w/api/files/s1/a.jpeg\",\"mimetype\":"
+                  "\"image/jpeg\",\"filename\":null,\"error\":null}"),
+              &g),
+        0);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.media[0],
+                        "image image/jpeg http://w/api/files/s1/a.jpeg look");
+    assert_string_equal(g.text[0], "look");
+    /* a voice note (ptt), a sticker, a document; no caption */
+    parse(MSG("\"body\":\"\",\"hasMedia\":true,\"media\":{\"url\":\"http://w/"
+              "v\",\"mimetype\":\"audio/ogg; codecs=opus\"},\"_data\":{"
+              "\"ptt\":true}"),
+          &g);
+    assert_string_equal(g.media[0],
+                        "voice audio/ogg; codecs=opus http://w/v -");
+    parse(MSG("\"hasMedia\":true,\"media\":{\"url\":\"http://w/s\","
+              "\"mimetype\":\"image/webp\"}"),
+          &g);
+    assert_string_equal(g.media[0], "sticker image/webp http://w/s -");
+    parse(MSG("\"hasMedia\":true,\"media\":{\"url\":\"http://w/d\","
+              "\"mimetype\":\"application/zip\",\"filename\":\"a.zip\"}"),
+          &g);
+    assert_string_equal(g.media[0], "document application/zip http://w/d -");
+    /* no file to fetch: a notice, no media */
+    parse(MSG("\"hasMedia\":true,\"media\":null"), &g);
+    assert_string_equal(g.media[0], "");
+    assert_true(g.notice[0]);
+    parse(MSG("\"hasMedia\":true,\"media\":{\"url\":\"http://w/e\","
+              "\"error\":{\"message\":\"x\"}}"),
+          &g);
+    assert_string_equal(g.media[0], "");
+    assert_true(g.notice[0]);
+}
+
+static void test_location(void **state)
+{
+    struct got g;
+
+    parse(MSG("\"body\":\"\",\"location\":{\"latitude\":\"52.52\","
+              "\"longitude\":\"13.405\",\"name\":\"HQ\",\"address\":"
+              "\"Main St\"}"),
+          &g);
+    assert_string_equal(g.geo[0], "geo:52.5200000,13.4050000");
+    assert_string_equal(g.text[0], "HQ\nMain St");
+    parse(MSG("\"location\":null,\"_data\":{\"message\":{\"locationMessage\":"
+              "{\"degreesLatitude\":-33.5,\"degreesLongitude\":151.25}}}"),
+          &g);
+    assert_string_equal(g.geo[0], "geo:-33.5000000,151.2500000");
+    assert_string_equal(g.text[0], "");
+    parse(MSG("\"_data\":{\"type\":\"location\",\"lat\":1,\"lng\":2}"), &g);
+    assert_string_equal(g.geo[0], "geo:1.0000000,2.0000000");
+    /* out of range or not numbers: no geo: URI */
+    parse(MSG("\"location\":{\"latitude\":\"91\",\"longitude\":\"0\"}"), &g);
+    assert_string_equal(g.geo[0], "");
+    assert_true(g.notice[0]);
+    parse(MSG("\"location\":{\"latitude\":\"1x\",\"longitude\":\"0\"}"), &g);
+    assert_string_equal(g.geo[0], "");
+}
+
+static void test_cards(void **state)
+{
+    struct got g;
+
+    parse(MSG("\"body\":\"\",\"vCards\":[\"BEGIN:VCARD\\r\\nFN:Jane Doe\\r\\n"
+              "item1.TEL;waid=15551234567:+1 555 123 4567\\r\\nTEL;type=HOME:"
+              "+1 555 000\\r\\nEND:VCARD\",\"BEGIN:VCARD\\nFN;CHARSET=UTF-8:"
+              "Bo\\nTEL;type=CELL;waid=4915:+49 15\\nEND:VCARD\",7]"),
+          &g);
+    assert_string_equal(g.cards[0], "Jane Doe|+1 555 123 4567,-,15551234567|"
+                                    "+1 555 000,HOME,-;Bo|+49 15,CELL,4915");
+}
+
+static void test_reply_ids(void **state)
+{
+    struct got g;
+
+    parse(MSG("\"body\":\"re\",\"replyTo\":{\"id\":\"true_491511234@c.us_Q\"}"),
+          &g);
+    assert_string_equal(g.reply_to[0], "true_491511234@c.us_Q");
+    /* bare ids: whose message it was, by the participant */
+    parse(MSG("\"body\":\"re\",\"replyTo\":{\"id\":\"Q\",\"participant\":"
+              "\"15550001111@c.us\"}"),
+          &g);
+    assert_string_equal(g.reply_to[0], "true_491511234@c.us_Q");
+    parse(MSG("\"body\":\"re\",\"replyTo\":{\"id\":\"Q\",\"participant\":"
+              "\"491511234@c.us\"}"),
+          &g);
+    assert_string_equal(g.reply_to[0], "false_491511234@c.us_Q");
+    /* absent, or no id at all: no reply */
+    parse(MSG("\"body\":\"re\",\"replyTo\":{\"body\":\"x\"}"), &g);
+    assert_string_equal(g.reply_to[0], "");
+    parse(MSG("\"body\":\"re\",\"replyTo\":{\"id\":\"a_b@c\"}"), &g);
+    assert_string_equal(g.reply_to[0], "");
+}
+
+static void test_actions(void **state)
+{
+    struct got g;
+
+    parse("{\"event\":\"message.edited\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"false_491511234@c.us_E\",\"from\":\"491511234@c.us\","
+          "\"fromMe\":false,\"body\":\"new\",\"editedMessageId\":\"O\"}}",
+          &g);
+    assert_int_equal(g.kind[0], NET_EVENT_EDIT);
+    assert_string_equal(g.id[0], "false_491511234@c.us_E");
+    assert_string_equal(g.target[0], "false_491511234@c.us_O");
+    assert_string_equal(g.text[0], "new");
+    parse("{\"event\":\"message.revoked\",\"session\":\"s1\",\"payload\":{"
+          "\"after\":{\"id\":\"false_491511234@c.us_R\",\"from\":"
+          "\"491511234@c.us\",\"fromMe\":false},\"revokedMessageId\":\"O\","
+          "\"before\":null}}",
+          &g);
+    assert_int_equal(g.kind[0], NET_EVENT_REVOKE);
+    assert_string_equal(g.target[0], "false_491511234@c.us_O");
+    parse("{\"event\":\"message.reaction\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"false_491511234@c.us_X\",\"from\":\"491511234@c.us\","
+          "\"fromMe\":false,\"reaction\":{\"text\":\"\",\"messageId\":"
+          "\"true_491511234@c.us_O\"}}}",
+          &g);
+    assert_int_equal(g.kind[0], NET_EVENT_REACTION);
+    assert_string_equal(g.target[0], "true_491511234@c.us_O");
+    /* the user's own revoke (from the phone), or without its frame: none */
+    parse("{\"event\":\"message.revoked\",\"session\":\"s1\",\"payload\":{"
+          "\"after\":{\"id\":\"true_491511234@c.us_R\",\"from\":"
+          "\"491511234@c.us\",\"fromMe\":true},\"revokedMessageId\":\"O\"}}",
+          &g);
+    assert_int_equal(g.n, 0);
+    parse("{\"event\":\"message.revoked\",\"session\":\"s1\",\"payload\":{"
+          "\"revokedMessageId\":\"O\"}}",
+          &g);
+    assert_int_equal(g.n, 0);
+}
+
+static void test_presence_and_call(void **state)
+{
+    struct got g;
+
+    parse("{\"id\":\"evt_p\",\"event\":\"presence.update\",\"session\":\"s1\","
+          "\"me\":{\"id\":\"15550001111@c.us\"},\"payload\":{\"id\":"
+          "\"491511234@c.us\",\"presences\":[{\"participant\":"
+          "\"15550001111@c.us\",\"lastKnownPresence\":\"typing\"},{"
+          "\"participant\":\"491511234@c.us\",\"lastKnownPresence\":"
+          "\"typing\"},{\"participant\":\"491511234@c.us\","
+          "\"lastKnownPresence\":\"offline\"}]}}",
+          &g);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.kind[0], NET_EVENT_CHATSTATE);
+    assert_string_equal(g.chatstate[0], "composing");
+    assert_string_equal(g.peer[0], "491511234");
+    parse("{\"event\":\"presence.update\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"1@g.us\",\"presences\":[{\"participant\":\"4@c.us\","
+          "\"lastKnownPresence\":\"typing\"}]}}",
+          &g);
+    assert_int_equal(g.n, 0);
+    parse("{\"event\":\"call.received\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"C1\",\"from\":\"491511234@c.us\",\"isVideo\":true}}",
+          &g);
+    assert_int_equal(g.kind[0], NET_EVENT_MESSAGE);
+    assert_string_equal(g.id[0], "C1");
+    assert_non_null(strstr(g.text[0], "missed video call"));
+    assert_true(g.notice[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vector),  cmocka_unit_test(test_signature),
-        cmocka_unit_test(test_message), cmocka_unit_test(test_ack),
-        cmocka_unit_test(test_status),  cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_vector),
+        cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_message),
+        cmocka_unit_test(test_ack),
+        cmocka_unit_test(test_status),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_media),
+        cmocka_unit_test(test_location),
+        cmocka_unit_test(test_cards),
+        cmocka_unit_test(test_reply_ids),
+        cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_presence_and_call),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
