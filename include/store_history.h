@@ -37,10 +37,14 @@ struct store_history_query {
 /* Keeps a message; its id, or -1. */
 long long store_history_add(struct store *st, long long account_id,
                             const struct store_history *h);
-/* Fills in the network id of what a member wrote (by stanza id) once it
- * is known. 0 or -1. */
-int store_history_set_network_id(struct store *st, long long account_id,
-                                 const char *stanza_id, const char *network_id);
+/* Fills in the network id of what a member wrote once the network
+ * accepted it (message_id: its row in the message map). 0 or -1. */
+int store_history_sent(struct store *st, long long account_id,
+                       long long message_id, const char *network_id);
+/* Up to max contacts of the account with history, the latest written
+ * first, into ids; how many, or -1. */
+int store_history_contacts(struct store *st, long long account_id,
+                           long long *ids, int max);
 /* The page q asks for, oldest first, into a new array *rows (the caller
  * frees it and each row with store_history_free(), even on error); *more
  * is 1 when the set goes on past the page in the direction it was read

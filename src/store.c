@@ -211,8 +211,7 @@ static const char *const store_migrations[] = {
     "  created_ms INTEGER NOT NULL);"
     "CREATE INDEX history_contact ON history (contact_id, id);"
     "CREATE INDEX history_created ON history (created_ms);"
-    "CREATE INDEX history_stanza ON history (account_id, stanza_id)"
-    "  WHERE stanza_id IS NOT NULL;",
+    "CREATE INDEX history_account ON history (account_id, stanza_id);",
 };
 
 #define STORE_NMIGRATIONS                                                      \

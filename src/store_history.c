@@ -37,19 +37,42 @@ long long store_history_add(struct store *st, long long account_id,
     return store_insert(st, s);
 }
 
-int store_history_set_network_id(struct store *st, long long account_id,
-                                 const char *stanza_id, const char *network_id)
+int store_history_sent(struct store *st, long long account_id,
+                       long long message_id, const char *network_id)
 {
     sqlite3_stmt *s = store_stmt(
         st, "UPDATE history SET network_id = ?3 WHERE account_id = ?1"
-            " AND stanza_id = ?2 AND direction = 'o' AND network_id IS NULL");
+            " AND direction = 'o' AND network_id IS NULL AND stanza_id ="
+            " (SELECT stanza_id FROM message WHERE id = ?2)");
 
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, account_id);
-    store_bind_text(s, 2, stanza_id);
+    sqlite3_bind_int64(s, 2, message_id);
     store_bind_text(s, 3, network_id);
     return store_run(st, s);
+}
+
+int store_history_contacts(struct store *st, long long account_id,
+                           long long *ids, int max)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT contact_id FROM history WHERE account_id = ?1"
+                       " GROUP BY contact_id ORDER BY MAX(id) DESC LIMIT ?2");
+    int n = 0, rc = SQLITE_DONE;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    sqlite3_bind_int(s, 2, max);
+    while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        ids[n++] = sqlite3_column_int64(s, 0);
+    if (n < max && rc != SQLITE_DONE) {
+        store_log_stmt(st, s);
+        n = -1;
+    }
+    sqlite3_reset(s);
+    return n;
 }
 
 void store_history_free(struct store_history *h)

@@ -1556,7 +1556,10 @@ static void test_history(void **state)
     /* the row as read, and its network id filled in once */
     q.start_ms = q.end_ms = 2000;
     assert_int_equal(
-        store_history_set_network_id(f->st, f->acc, "sid", "wamid.X"), 0);
+        store_history_sent(f->st, f->acc,
+                           test_message(f, f->acc, c, 'o', "sid", NULL),
+                           "wamid.X"),
+        0);
     assert_int_equal(store_history_page(f->st, &q, &rows, &n, &more), 0);
     assert_int_equal(n, 1);
     assert_int_equal(rows[0]->direction, 'o');
@@ -1568,6 +1571,11 @@ static void test_history(void **state)
     free(rows);
     assert_int_equal(store_history_has(f->st, c, ids[3]), 1);
     assert_int_equal(store_history_has(f->st, other, ids[3]), 0);
+    /* the contacts with history, the latest written first */
+    assert_int_equal(store_history_contacts(f->st, f->acc, got, 5), 2);
+    assert_int_equal(got[0], other);
+    assert_int_equal(got[1], c);
+    assert_int_equal(store_history_contacts(f->st, f->acc, got, 1), 1);
     /* expiry: "now" is 20.5 s, kept 10 s: messages before 10.5 s go */
     assert_int_equal(store_history_expire(f->st, 20500 - 10000), 11);
     q.start_ms = q.end_ms = 0;
