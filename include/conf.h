@@ -72,6 +72,7 @@ struct conf {
     /* [team] */
     char *team_autoclaim;
     long long team_claim_idle;
+    long long team_history_days;
     /* [log] */
     char *log_level;
     char *log_destination;

@@ -49,6 +49,9 @@ struct queue_ops {
 void queue_init(struct store *st, long long throughput,
                 const struct queue_ops *ops);
 void queue_set_throughput(long long per_second);
+/* How long a team's history is kept (ms; 0: forever): the hourly
+ * housekeeping forgets what is older. */
+void queue_set_history_keep(long long ms);
 void queue_free(void);
 
 /* Runs the queues soon (after the current callback); they also run after

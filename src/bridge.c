@@ -10,6 +10,7 @@
 
 #include "bridge.h"
 #include "bridge_core.h"
+#include "bridge_history.h"
 #include "bridge_in.h"
 #include "bridge_job.h"
 #include "bridge_login.h"
@@ -397,6 +398,8 @@ static void bridge_cmd_team(long long account_id, const char *member, int add,
 
     if (a != NULL)
         bridge_team_changed(a, member, add);
+    if (a != NULL && add)
+        bridge_history_welcome(a, member);
     log_info("bridge: a member %s the team of %s", add ? "joined" : "left",
              a ? a->jid : "?");
     store_account_free(a);
@@ -551,6 +554,8 @@ int bridge_init(struct store *st, const struct conf *conf,
     register_init(conf, &r);
     commands_init(st, conf, &c);
     queue_init(st, bridge_throughput(), &q);
+    bridge_history_configure(conf);
+    bridge_history_init();
     store_txn_hook(st, bridge_out_committed, NULL);
     bridge_media_order_start();
     component_set_handlers(&h);
@@ -562,6 +567,7 @@ void bridge_reconfigure(const struct conf *conf)
     register_reconfigure(conf);
     commands_reconfigure(conf);
     bridge_team_configure(conf);
+    bridge_history_configure(conf);
     queue_set_throughput(bridge_throughput());
 }
 

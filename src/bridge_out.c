@@ -12,6 +12,7 @@
 #include "bridge_media.h"
 #include "bridge_out.h"
 #include "bridge_sent.h"
+#include "bridge_history.h"
 #include "bridge_team.h"
 #include "component.h"
 #include "jid.h"
@@ -337,8 +338,10 @@ static void bridge_out_copy(const struct bridge_out *o)
     char *writer = jid_bare(o->in->from);
     char *body = message_body_without_fallback(o->in);
 
-    if (writer != NULL && body != NULL && body[0] != '\0')
+    if (writer != NULL && body != NULL && body[0] != '\0') {
+        bridge_history_out(o->a, o->contact_id, writer, o->in->id, body);
         bridge_team_wrote(o->a, o->contact_id, writer, body);
+    }
     free(body);
     free(writer);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bridge_core.h"
+#include "bridge_history.h"
 #include "bridge_job.h"
 #include "bridge_sent.h"
 #include "message.h"
@@ -34,9 +35,11 @@ static void bridge_sent(const struct bridge_send *s, const char *id)
 
     if (s->message_id == 0 || id == NULL)
         return;
-    if (store_message_sent(bridge_store(), s->message_id, id) == 1)
-        store_early_status_take(bridge_store(), s->account_id, id,
-                                bridge_early_status, &mid);
+    if (store_message_sent(bridge_store(), s->message_id, id) != 1)
+        return;
+    store_early_status_take(bridge_store(), s->account_id, id,
+                            bridge_early_status, &mid);
+    bridge_history_sent(s->account_id, s->message_id, id);
 }
 
 /* Tells the user that a message went again after WhatsApp's first answer

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "bridge_core.h"
+#include "bridge_history.h"
 #include "bridge_team.h"
 #include "component.h"
 #include "conf.h"
@@ -94,6 +95,7 @@ int bridge_team_deliver(const struct store_account *a, long long contact_id,
     struct bridge_team_msg m = {a, contact_id, id, o, 0};
     struct store_claim *c = bridge_team_claim(contact_id);
 
+    bridge_history_in(a, contact_id, o->id, o->body);
     if (c != NULL)
         bridge_team_deliver_one(c->holder, &m);
     else
@@ -140,6 +142,8 @@ void bridge_team_deliver_members(long long account_id, long long contact_id,
         return;
     }
     f.caption_id = xasprintf("%s-caption", o->id);
+    bridge_history_in(a, contact_id, o->id, o->body);
+    bridge_history_in(a, contact_id, f.caption_id, caption);
     c = bridge_team_claim(contact_id);
     if (c != NULL)
         bridge_team_file_one(c->holder, &f);
@@ -409,6 +413,8 @@ static void bridge_team_assign_cmd(const struct bridge_team_cmd *c)
     line = xasprintf("[team] %s assigned this to %s", from, to);
     bridge_team_tell(c->a, c->contact_id, c->writer, line);
     bridge_team_answerf(c, "[team] Assigned to %s", to);
+    if (strcmp(f.found, c->writer) != 0)
+        bridge_history_replay(c->a, c->contact_id, f.found);
     free(line);
     free(from);
     free(to);

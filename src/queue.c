@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "queue.h"
 #include "store.h"
+#include "store_history.h"
 #include "util.h"
 
 #define QUEUE_MAX_INFLIGHT 32
@@ -135,8 +136,9 @@ static struct {
     int ready;                    /* the server answered disco#info */
     struct event *ready_retry;
     long long ping_timeout_ms;
-    long long wake_ms; /* earliest time a bucket frees up, 0 if none */
-    int hold;          /* shutting down: no new requests */
+    long long wake_ms;         /* earliest time a bucket frees up, 0 if none */
+    int hold;                  /* shutting down: no new requests */
+    long long history_keep_ms; /* a team's history, 0: kept forever */
 } queue;
 
 static void queue_pass(void *arg);
@@ -793,14 +795,17 @@ static void queue_pass(void *arg)
     queue.in_pass = 0;
 }
 
-/* Hourly: forget dedupe keys past their expiry, and statuses of messages
- * that were never ours (sent from the phone or another app). */
+/* Hourly: forget dedupe keys past their expiry, statuses of messages
+ * that were never ours (sent from the phone or another app), and a team's
+ * history past [team] history_days. */
 static void queue_housekeep(evutil_socket_t fd, short what, void *arg)
 {
     store_txn_commit(queue.st);
     store_seen_expire(queue.st, now_s());
     store_early_status_expire(queue.st, now_s() - QUEUE_EARLY_STATUS_TTL_S);
     store_outbox_expire_failed(queue.st, now_s() - QUEUE_FAILED_TTL_S);
+    if (queue.history_keep_ms > 0)
+        store_history_expire(queue.st, wall_ms() - queue.history_keep_ms);
     loop_timer_start(queue.housekeeping, QUEUE_HOUSEKEEPING_MS);
 }
 
@@ -833,6 +838,11 @@ void queue_init(struct store *st, long long throughput,
 void queue_set_throughput(long long per_second)
 {
     queue.rate = (double)per_second;
+}
+
+void queue_set_history_keep(long long ms)
+{
+    queue.history_keep_ms = ms;
 }
 
 void queue_free(void)

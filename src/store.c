@@ -194,6 +194,24 @@ static const char *const store_migrations[] = {
     "  since INTEGER NOT NULL,"
     "  active INTEGER NOT NULL);"
     "CREATE INDEX team_claim_holder ON team_claim (account_id, holder);",
+    /* 6 -> 7 (issue 16, item 4): the history of a team's conversations,
+     * kept [team] history_days for XEP-0313 on the contact's JID and for
+     * whoever picks a conversation up. direction 'i': the customer's,
+     * 'o': a member's (sender, a bare JID). id: the archive's id, never
+     * reused (paging relies on it). */
+    "CREATE TABLE history ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,"
+    "  direction TEXT NOT NULL CHECK (direction IN ('i', 'o')),"
+    "  sender TEXT,"
+    "  body TEXT NOT NULL,"
+    "  stanza_id TEXT,"
+    "  network_id TEXT,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE INDEX history_contact ON history (contact_id, id);"
+    "CREATE INDEX history_created ON history (created_ms);"
+    "CREATE INDEX history_account ON history (account_id, stanza_id);",
 };
 
 #define STORE_NMIGRATIONS                                                      \

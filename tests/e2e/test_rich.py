@@ -35,9 +35,10 @@ NS_HINTS = "urn:xmpp:hints"
 NS_CAPS = "http://jabber.org/protocol/caps"
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_PING = "urn:xmpp:ping"
+NS_MAM = "urn:xmpp:mam:2"  # a team's history (test_team_history.py)
 
 # what a Cloud API contact JID must advertise (the back end's capability
-# table), besides disco#info and ping which every contact JID answers
+# table), besides disco#info, ping and MAM which every contact JID answers
 CLOUDAPI_FEATURES = {
     "urn:xmpp:receipts", "urn:xmpp:chat-markers:0", NS_CHATSTATES, NS_REPLY,
     NS_REACTIONS, NS_CORRECT, NS_RETRACT, NS_RETRACT0, "jabber:x:oob"}
@@ -723,8 +724,9 @@ def test_contact_caps_and_disco(bridge):
         [i for i in info.identities if i[0] == "client"], info
     feats = info.features
     assert len(feats) == len(set(feats)), ("duplicate features", feats)
-    assert set(feats) == CLOUDAPI_FEATURES | {NS_DISCO_INFO, NS_PING}, \
-        sorted(set(feats) ^ (CLOUDAPI_FEATURES | {NS_DISCO_INFO, NS_PING}))
+    every = {NS_DISCO_INFO, NS_PING, NS_MAM}
+    assert set(feats) == CLOUDAPI_FEATURES | every, \
+        sorted(set(feats) ^ (CLOUDAPI_FEATURES | every))
     assert caps_ver(info) == ver, ("caps ver does not match disco#info",
                                    caps_ver(info), ver, info)
     # the caps node#ver is answered the same way

@@ -18,6 +18,7 @@
 #include "../../src/store_int.h"
 #include "loop.h"
 #include "store.h"
+#include "store_history.h"
 #include "util.h"
 
 #define FAR_FUTURE 4102444800000LL /* 2100-01-01 in ms */
@@ -204,6 +205,7 @@ static void test_migrate_4_to_5(void **state)
         store_account_set_settings(f->st, f->acc, "{\"typing\":false}"), 0);
     store_close(f->st);
     test_sql(f->path,
+             "DROP TABLE history;"
              "DROP TABLE team_claim; DROP TABLE team_member;"
              "ALTER TABLE account RENAME COLUMN network_id TO phone_number_id;"
              "INSERT INTO account (jid, backend, phone_number_id, token,"
@@ -1455,6 +1457,136 @@ static void test_team_members(void **state)
     assert_int_equal(store_team_account_of(f->st, "bob@example.org"), other);
 }
 
+/* Keeps a message of contact c at ms from dir (sender for 'o'); its id. */
+static long long test_history_add(struct fixture *f, long long c, char dir,
+                                  const char *body, long long ms)
+{
+    struct store_history h = {.contact_id = c,
+                              .direction = dir,
+                              .sender =
+                                  dir == 'o' ? (char *)"bob@example.org" : NULL,
+                              .body = (char *)body,
+                              .stanza_id = (char *)"sid",
+                              .created_ms = ms};
+
+    return store_history_add(f->st, f->acc, &h);
+}
+
+/* The ids of a page, in order, and its "more" flag. */
+static void test_history_page(struct fixture *f,
+                              const struct store_history_query *q,
+                              long long *ids, size_t *n, int *more)
+{
+    struct store_history **rows;
+    size_t i;
+
+    assert_int_equal(store_history_page(f->st, q, &rows, n, more), 0);
+    for (i = 0; i < *n; i++) {
+        ids[i] = rows[i]->id;
+        store_history_free(rows[i]);
+    }
+    free(rows);
+}
+
+/* History: pages forward and backward with their "more" flag, time
+ * bounds, counts, the network id filled in later, and the expiry of
+ * [team] history_days by a given "now". */
+static void test_history(void **state)
+{
+    struct fixture *f = *state;
+    struct store_history_query q = {0};
+    struct store_history **rows;
+    long long ids[25], got[32], c, other;
+    size_t n, i;
+    int created, more;
+    char body[16];
+
+    c = store_contact_ensure(f->st, f->acc, "4915100000001", "+4915100000001",
+                             NULL, &created);
+    other = store_contact_ensure(f->st, f->acc, "4915100000002",
+                                 "+4915100000002", NULL, &created);
+    for (i = 0; i < 25; i++) {
+        snprintf(body, sizeof(body), "m%zu", i);
+        ids[i] = test_history_add(f, c, i % 2 ? 'o' : 'i', body,
+                                  1000 * (long long)(i + 1));
+        assert_true(ids[i] > 0);
+    }
+    assert_true(test_history_add(f, other, 'i', "elsewhere", 500) > 0);
+    q.contact_id = c;
+    q.max = 10;
+    assert_int_equal(store_history_count(f->st, &q), 25);
+    /* forward: 10, 10, 5 */
+    test_history_page(f, &q, got, &n, &more);
+    assert_int_equal(n, 10);
+    assert_int_equal(more, 1);
+    assert_int_equal(got[0], ids[0]);
+    assert_int_equal(got[9], ids[9]);
+    q.after = got[9];
+    test_history_page(f, &q, got, &n, &more);
+    assert_int_equal(n, 10);
+    assert_int_equal(got[0], ids[10]);
+    q.after = got[9];
+    test_history_page(f, &q, got, &n, &more);
+    assert_int_equal(n, 5);
+    assert_int_equal(more, 0);
+    assert_int_equal(got[4], ids[24]);
+    /* backward: the last 10, oldest first, then the 10 before them */
+    q.after = 0;
+    q.last = 1;
+    test_history_page(f, &q, got, &n, &more);
+    assert_int_equal(n, 10);
+    assert_int_equal(more, 1);
+    assert_int_equal(got[0], ids[15]);
+    assert_int_equal(got[9], ids[24]);
+    q.before = ids[5];
+    test_history_page(f, &q, got, &n, &more);
+    assert_int_equal(n, 5);
+    assert_int_equal(more, 0);
+    assert_int_equal(got[0], ids[0]);
+    /* time bounds (inclusive): messages 5..9 */
+    q.before = 0;
+    q.last = 0;
+    q.start_ms = 5000;
+    q.end_ms = 9000;
+    assert_int_equal(store_history_count(f->st, &q), 5);
+    test_history_page(f, &q, got, &n, &more);
+    assert_int_equal(n, 5);
+    assert_int_equal(more, 0);
+    assert_int_equal(got[0], ids[4]);
+    /* the row as read, and its network id filled in once */
+    q.start_ms = q.end_ms = 2000;
+    assert_int_equal(
+        store_history_sent(f->st, f->acc,
+                           test_message(f, f->acc, c, 'o', "sid", NULL),
+                           "wamid.X"),
+        0);
+    assert_int_equal(store_history_page(f->st, &q, &rows, &n, &more), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0]->direction, 'o');
+    assert_string_equal(rows[0]->sender, "bob@example.org");
+    assert_string_equal(rows[0]->body, "m1");
+    assert_string_equal(rows[0]->network_id, "wamid.X");
+    assert_int_equal(rows[0]->created_ms, 2000);
+    store_history_free(rows[0]);
+    free(rows);
+    assert_int_equal(store_history_has(f->st, c, ids[3]), 1);
+    assert_int_equal(store_history_has(f->st, other, ids[3]), 0);
+    /* the contacts with history, the latest written first */
+    assert_int_equal(store_history_contacts(f->st, f->acc, got, 5), 2);
+    assert_int_equal(got[0], other);
+    assert_int_equal(got[1], c);
+    assert_int_equal(store_history_contacts(f->st, f->acc, got, 1), 1);
+    /* expiry: "now" is 20.5 s, kept 10 s: messages before 10.5 s go */
+    assert_int_equal(store_history_expire(f->st, 20500 - 10000), 11);
+    q.start_ms = q.end_ms = 0;
+    assert_int_equal(store_history_count(f->st, &q), 15);
+    assert_int_equal(store_history_has(f->st, c, ids[9]), 0);
+    assert_int_equal(store_history_expire(f->st, 20500 - 10000), 0);
+    /* gone with the contact's account */
+    assert_int_equal(store_account_delete(f->st, f->acc), 0);
+    assert_int_equal(store_history_count(f->st, &q), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1507,6 +1639,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbox_no_scans, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_slots, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_history, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_team_members, test_setup,
                                         test_teardown),
