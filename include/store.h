@@ -165,6 +165,12 @@ int store_account_set_state(struct store *st, long long id, const char *state,
 /* Replaces the account's settings (a JSON object). */
 int store_account_set_settings(struct store *st, long long id,
                                const char *settings);
+/* The business account the account belongs to (its templates' holder),
+ * or NULL when not known (caller frees). */
+char *store_account_business(struct store *st, long long id);
+/* Sets it (NULL: forgets it); 0 or -1. */
+int store_account_set_business(struct store *st, long long id,
+                               const char *business);
 /* Calls fn for every account; stops early if fn returns non-zero. */
 int store_account_foreach(struct store *st,
                           int (*fn)(const struct store_account *a, void *arg),

@@ -11,6 +11,7 @@
 #include "bridge_login.h"
 #include "bridge_media.h"
 #include "bridge_team.h"
+#include "bridge_tpl.h"
 #include "component.h"
 #include "httpd.h"
 #include "jid.h"
@@ -130,6 +131,7 @@ static int bridge_remember(const struct bridge_peer *p,
 
     store_contact_set_last_in(bridge_store(), p->contact_id, ev->id,
                               ev->timestamp);
+    bridge_tpl_business(p->a, ev->business);
     return id < 0 ? -1 : 0;
 }
 

@@ -13,6 +13,7 @@
 #include "bridge_out.h"
 #include "bridge_sent.h"
 #include "bridge_team.h"
+#include "bridge_tpl.h"
 #include "component.h"
 #include "jid.h"
 #include "log.h"
@@ -384,7 +385,10 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                             "The gateway could not store this message");
         return;
     }
-    if (bridge_out_team_command(in, a, o.contact_id))
+    if ((in->body != NULL && in->body[0] == '/' &&
+         bridge_tpl_command(in, a, o.contact_id)) ||
+        bridge_out_team_command(in, a, o.contact_id) ||
+        bridge_tpl_closed(st, in, a, o.contact_id))
         return;
     if (in->displayed != NULL)
         bridge_displayed(a, o.contact_id, in->displayed);

@@ -611,8 +611,43 @@ static int commands_team_form(struct commands_req *r, xmpp_stanza_t *x)
     commands_option(f, "list", "List the team");
     commands_option(f, "add", "Add a member");
     commands_option(f, "remove", "Remove a member");
+    commands_option(f, "waba", "Set the WhatsApp Business Account id");
     commands_field(x, "jid", "jid-single", "Member (to add or remove)", NULL);
+    commands_field(x, "waba", "text-single",
+                   "WhatsApp Business Account id (its templates)", NULL);
     return 0;
+}
+
+/* The line on the business account that holds the number's templates. */
+static void commands_team_business(struct commands_req *r,
+                                   const struct store_account *a)
+{
+    char *b = store_account_business(commands.st, a->id);
+
+    if (b != NULL)
+        commands_say(r, "WhatsApp Business Account (templates): %s", b);
+    else
+        commands_say(r, "WhatsApp Business Account (templates): not known "
+                        "yet (set it with: team waba <id>)");
+    free(b);
+}
+
+/* The owner sets the business account id (digits). */
+static void commands_team_waba(struct commands_req *r,
+                               const struct store_account *a, const char *id)
+{
+    size_t n = id != NULL ? strlen(id) : 0;
+
+    if (n == 0 || n > 32 || strspn(id, "0123456789") != n) {
+        commands_fail(r, "Usage: team waba <id> (the digits of your WhatsApp "
+                         "Business Account id)");
+        return;
+    }
+    store_txn_begin(commands.st);
+    if (store_account_set_business(commands.st, a->id, id) < 0)
+        commands_fail(r, "The gateway could not store the account id");
+    else
+        commands_say(r, "WhatsApp Business Account id set to %s", id);
 }
 
 /* One line and form item of the team's list. */
@@ -664,6 +699,7 @@ static void commands_team_list(struct commands_req *r,
                  a->display_number ? a->display_number : a->network_id);
     commands_team_row(r, a, a->jid, "owner");
     store_team_foreach(commands.st, a->id, commands_team_member, &l);
+    commands_team_business(r, a);
 }
 
 /* Why bare cannot join a's team, or NULL. */
@@ -735,6 +771,11 @@ static void commands_team_run(struct commands_req *r)
         /* said */
     } else if (action == NULL || strcmp(action, "list") == 0) {
         commands_team_list(r, a);
+    } else if (strcmp(action, "waba") == 0) {
+        commands_team_waba(r, a,
+                           commands_value(r, "waba")
+                               ? commands_value(r, "waba")
+                               : commands_value(r, "jid"));
     } else if (strcmp(action, "add") != 0 && strcmp(action, "remove") != 0) {
         commands_fail(r, "Usage: %s", r->def->usage);
     } else if ((bare = commands_target(r, commands_value(r, "jid"))) != NULL) {
@@ -793,7 +834,7 @@ static struct commands_def commands_defs[] = {
     {
         .node = "team",
         .name = "Team",
-        .usage = "team [add|remove <jid>]",
+        .usage = "team [add|remove <jid> | waba <id>]",
         .help = "the people who answer your business number with you",
         .args = {"action", "jid"},
         .form = commands_team_form,

@@ -194,6 +194,10 @@ static const char *const store_migrations[] = {
     "  since INTEGER NOT NULL,"
     "  active INTEGER NOT NULL);"
     "CREATE INDEX team_claim_holder ON team_claim (account_id, holder);",
+    /* 6 -> 7 (issue 16's templates): the business account a number belongs
+     * to, which holds its message templates (Cloud API: the WABA id, from
+     * its webhooks' entry[].id or set by the owner); NULL until known. */
+    "ALTER TABLE account ADD COLUMN business_id TEXT;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -204,6 +204,7 @@ static void test_migrate_4_to_5(void **state)
         store_account_set_settings(f->st, f->acc, "{\"typing\":false}"), 0);
     store_close(f->st);
     test_sql(f->path,
+             "ALTER TABLE account DROP COLUMN business_id;"
              "DROP TABLE team_claim; DROP TABLE team_member;"
              "ALTER TABLE account RENAME COLUMN network_id TO phone_number_id;"
              "INSERT INTO account (jid, backend, phone_number_id, token,"
@@ -277,6 +278,25 @@ static int test_count_accounts(const struct store_account *a, void *arg)
 
     ids->v[ids->n++] = a->id;
     return ids->stop_after > 0 && ids->n >= ids->stop_after;
+}
+
+/* The business account of an account: unknown, set, changed, forgotten. */
+static void test_account_business(void **state)
+{
+    struct fixture *f = *state;
+    char *b;
+
+    assert_null(store_account_business(f->st, f->acc));
+    assert_int_equal(store_account_set_business(f->st, f->acc, "1022"), 0);
+    b = store_account_business(f->st, f->acc);
+    assert_string_equal(b, "1022");
+    free(b);
+    assert_int_equal(store_account_set_business(f->st, f->acc, "2033"), 0);
+    b = store_account_business(f->st, f->acc);
+    assert_string_equal(b, "2033");
+    free(b);
+    assert_int_equal(store_account_set_business(f->st, f->acc, NULL), 0);
+    assert_null(store_account_business(f->st, f->acc));
 }
 
 static void test_account_upsert(void **state)
@@ -1467,6 +1487,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_keys, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_account_upsert, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_account_business, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_account_delete, test_setup,
                                         test_teardown),
