@@ -10,6 +10,7 @@
 #include "bridge_in.h"
 #include "bridge_login.h"
 #include "bridge_media.h"
+#include "bridge_stat.h"
 #include "bridge_team.h"
 #include "bridge_tpl.h"
 #include "component.h"
@@ -132,6 +133,7 @@ static int bridge_remember(const struct bridge_peer *p,
     store_contact_set_last_in(bridge_store(), p->contact_id, ev->id,
                               ev->timestamp);
     bridge_tpl_business(p->a, ev->business);
+    bridge_stat_in(p->contact_id, ev->timestamp);
     return id < 0 ? -1 : 0;
 }
 

@@ -12,6 +12,7 @@
 #include "bridge_media.h"
 #include "bridge_out.h"
 #include "bridge_sent.h"
+#include "bridge_stat.h"
 #include "bridge_team.h"
 #include "bridge_tpl.h"
 #include "component.h"
@@ -338,6 +339,8 @@ static void bridge_out_copy(const struct bridge_out *o)
     char *writer = jid_bare(o->in->from);
     char *body = message_body_without_fallback(o->in);
 
+    if (writer != NULL)
+        bridge_stat_replied(o->a, o->contact_id, writer);
     if (writer != NULL && body != NULL && body[0] != '\0')
         bridge_team_wrote(o->a, o->contact_id, writer, body);
     free(body);

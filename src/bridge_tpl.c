@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "bridge_core.h"
+#include "bridge_stat.h"
 #include "bridge_team.h"
 #include "bridge_tpl.h"
 #include "component.h"
@@ -335,8 +336,10 @@ static void bridge_tpl_sent(const struct net_result *res, void *arg)
     bridge_tpl_answer(r, text);
     free(text);
     a = store_account_by_id(bridge_store(), r->account_id);
-    if (a != NULL)
+    if (a != NULL) {
+        bridge_stat_replied(a, r->contact_id, r->writer);
         bridge_team_wrote(a, r->contact_id, r->writer, r->rendered);
+    }
     store_account_free(a);
     bridge_tpl_req_free(r);
 }

@@ -198,6 +198,10 @@ static const char *const store_migrations[] = {
      * to, which holds its message templates (Cloud API: the WABA id, from
      * its webhooks' entry[].id or set by the owner); NULL until known. */
     "ALTER TABLE account ADD COLUMN business_id TEXT;",
+    /* 7 -> 8 (issue 16's metrics): since when the customer has been
+     * waiting for a reply (the first unanswered message's time), 0 when
+     * answered. */
+    "ALTER TABLE contact ADD COLUMN waiting_since INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

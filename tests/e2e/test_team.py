@@ -442,3 +442,91 @@ def test_team_waba_from_webhook(bridge):
                                                           "team")
     bridge.send(bob, CONTACT, "/templates")
     said(bob, cj, "[template] 2 approved templates:")
+
+
+# ---- status and metrics (issue 16 item 6) ----
+
+def metrics(bridge):
+    """/metrics as {series (name and labels): value}."""
+    import urllib.request
+    with urllib.request.urlopen(bridge.ferry.url + "/metrics",
+                                timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def test_team_status_and_metrics(bridge):
+    import time
+    owner, (bob, amy) = team_of(bridge)
+    cj, cj2 = bridge.contact_jid(CONTACT), bridge.contact_jid(CONTACT2)
+    gw = bridge.gw
+    acc = bridge.db("SELECT id FROM account WHERE jid = ?", owner.jid)[0][0]
+    series = 'ferry_team_%s{account="%d"}'
+    now = int(time.time())
+    # two customers wait: for 2 h (two messages) and for 1 h 1 min
+    w1 = bridge.inbound_text(CONTACT, "where is my order?", name="Ana",
+                             timestamp=now - 7200)
+    bridge.inbound_text(CONTACT, "hello??", timestamp=now - 5400)
+    w2 = bridge.inbound_text(CONTACT2, "a question", name="Ben",
+                             timestamp=now - 3660)
+    bridge.wait_chat(bob, w1)
+    bridge.wait_chat(amy, w2)
+    status = chat(owner, gw, "team status")
+    assert "Waiting for a reply: 2 conversation(s), the oldest for 2 h 0 min"\
+        in status, status
+    assert "First replies: 0" in status, status
+    m = metrics(bridge)
+    assert m[series % ("waiting_conversations", acc)] == 2, m
+    assert 7200 <= m[series % ("oldest_wait_seconds", acc)] < 7300, m
+    assert m.get(series % ("first_response_seconds_count", acc), 0) == 0, m
+
+    # bob answers Ana twice (one first reply), amy answers Ben once
+    bridge.open_window(CONTACT)
+    bridge.open_window(CONTACT2)
+    bridge.send(bob, CONTACT, "on its way")
+    bridge.send(bob, CONTACT, "tomorrow at the latest")
+    bridge.send(amy, CONTACT2, "ask away")
+    bridge.wait_sent(3)
+    said(owner, cj, "%s: tomorrow" % name_of(bob))
+    said(owner, cj2, "%s: ask away" % name_of(amy))
+    # bob resolves Ana's conversation (claimed by his first reply)
+    bridge.send(bob, CONTACT, "/release")
+    said(bob, cj, "[team] Released")
+
+    m = metrics(bridge)
+    first = 'ferry_team_first_response_seconds_%s{account="%d"}'
+    assert m[first % ("count", acc)] == 2, m
+    assert 10860 <= m[first % ("sum", acc)] < 10960, m
+    assert m['ferry_team_first_response_seconds_bucket{account="%d",'
+             'le="3600"}' % acc] == 0, m
+    assert m['ferry_team_first_response_seconds_bucket{account="%d",'
+             'le="14400"}' % acc] == 2, m
+    assert m['ferry_team_resolution_seconds_count{account="%d"}' % acc] \
+        == 1, m
+    msgs = 'ferry_team_messages_total{account="%d",member="%s"}'
+    assert m[msgs % (acc, bob.jid)] == 2, m
+    assert m[msgs % (acc, amy.jid)] == 1, m
+    assert (msgs % (acc, owner.jid)) not in m, m
+    assert m[series % ("waiting_conversations", acc)] == 0, m
+    assert m[series % ("oldest_wait_seconds", acc)] == 0, m
+    # no customer's number in any series
+    assert not any(CONTACT in k or CONTACT2 in k for k in m), m
+
+    status = chat(owner, gw, "team status")
+    assert "Waiting for a reply: none" in status, status
+    assert "First replies: 2, on average after 1 h 30 min" in status, status
+    assert "Resolved (released): 1" in status, status
+    assert "Messages to customers by %s: 2" % bob.jid in status, status
+    assert "Messages to customers by %s: 1" % amy.jid in status, status
+    # the same as an ad-hoc command
+    first_step = adhoc(owner, gw, "team")
+    done = adhoc(owner, gw, "team", {"action": "status"},
+                 sessionid=first_step.get("sessionid"))
+    notes = "".join(n.text or "" for n in done.findall(
+        "{%s}note" % NS_COMMANDS))
+    assert "First replies: 2" in notes, notes

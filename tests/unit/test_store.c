@@ -204,6 +204,7 @@ static void test_migrate_4_to_5(void **state)
         store_account_set_settings(f->st, f->acc, "{\"typing\":false}"), 0);
     store_close(f->st);
     test_sql(f->path,
+             "ALTER TABLE contact DROP COLUMN waiting_since;"
              "ALTER TABLE account DROP COLUMN business_id;"
              "DROP TABLE team_claim; DROP TABLE team_member;"
              "ALTER TABLE account RENAME COLUMN network_id TO phone_number_id;"
