@@ -23,7 +23,7 @@
 #include "util.h"
 
 #define BRIDGE_TPL_MAX_PARAMS 16
-#define BRIDGE_TPL_LIST_MAX 4000 /* bytes of the /templates answer */
+#define BRIDGE_TPL_LIST_MAX 3900 /* bytes of the /templates lines */
 #define BRIDGE_TPL_TEXT_MAX 8192 /* bytes of a filled-in template */
 
 #define BRIDGE_TPL_HOWTO                                                       \
@@ -240,8 +240,8 @@ static void bridge_tpl_listed(const struct net_result *res,
 {
     struct bridge_tpl_req *r = arg;
     struct buf b;
-    char *keys[BRIDGE_TPL_MAX_PARAMS], *text;
-    size_t i, k, nk, shown = 0;
+    char *keys[BRIDGE_TPL_MAX_PARAMS], *text, *line;
+    size_t i, k, nk, shown = 0, approved = 0;
 
     store_txn_begin(bridge_store());
     if (res->outcome != NET_OK) {
@@ -252,22 +252,27 @@ static void bridge_tpl_listed(const struct net_result *res,
         bridge_tpl_req_free(r);
         return;
     }
-    buf_init(&b, BRIDGE_TPL_LIST_MAX);
+    buf_init(&b, BRIDGE_TPL_LIST_MAX + 64); /* and the "more" line */
     for (i = 0; i < n; i++) {
         if (t[i].status == NULL || strcasecmp(t[i].status, "APPROVED") != 0)
             continue;
+        approved++;
         nk = t[i].body ? bridge_tpl_keys(t[i].body, keys, BRIDGE_TPL_MAX_PARAMS)
                        : 0;
         for (k = 0; k < nk; k++)
             free(keys[k]);
-        if (buf_appendf(&b, "\n%s %s (%s, %zu parameter%s): %s", t[i].name,
-                        t[i].language, t[i].category ? t[i].category : "-", nk,
-                        nk == 1 ? "" : "s", t[i].body ? t[i].body : "") < 0)
-            break;
-        shown++;
+        line = xasprintf("\n%s %s (%s, %zu parameter%s): %s", t[i].name,
+                         t[i].language, t[i].category ? t[i].category : "-", nk,
+                         nk == 1 ? "" : "s", t[i].body ? t[i].body : "");
+        if (shown == approved - 1 &&
+            b.len + strlen(line) <= BRIDGE_TPL_LIST_MAX)
+            shown += buf_appendf(&b, "%s", line) == 0;
+        free(line);
     }
-    text = xasprintf("[template] %zu approved template%s:%s\n%s", shown,
-                     shown == 1 ? "" : "s", b.data ? b.data : "",
+    if (shown < approved)
+        buf_appendf(&b, "\n... and %zu more", approved - shown);
+    text = xasprintf("[template] %zu approved template%s:%s\n%s", approved,
+                     approved == 1 ? "" : "s", b.data ? b.data : "",
                      BRIDGE_TPL_HOWTO);
     bridge_tpl_answer(r, text);
     free(text);

@@ -444,6 +444,35 @@ def test_team_waba_from_webhook(bridge):
     said(bob, cj, "[template] 2 approved templates:")
 
 
+def test_templates_every_page(bridge):
+    """A business account with more templates than one page: ferry follows
+    paging.next, counts them all, and lists as many as fit in one
+    message."""
+    many = [{"name": "notice_%03d" % i, "language": "en_US",
+             "components": [{"type": "BODY",
+                             "text": "Notice %d for {{1}}." % i}]}
+            for i in range(130)]
+    bridge.ctl.post("templates", {"pnid": bridge.pnid, "templates": many,
+                                  "replace": True})
+    alone = bridge.client()
+    cj = bridge.contact_jid(CONTACT)
+    wamid = bridge.inbound_text(CONTACT, "hi", name="Ana")
+    bridge.wait_chat(alone, wamid)
+    since = bridge.seq()
+    bridge.send(alone, CONTACT, "/templates")
+    listing = said(alone, cj, "[template] 130 approved templates:").body
+    assert "notice_000 en_US (UTILITY, 1 parameter): Notice 0 for {{1}}." \
+        in listing, listing
+    assert "\n... and " in listing and " more\n" in listing, listing
+    gets = bridge.requests("message_templates", method="GET", since=since)
+    assert len(gets) == 2, [g["query"] for g in gets]
+    assert gets[1]["query"].get("after"), gets[1]
+    # the last one on the second page can be sent
+    bridge.send(alone, CONTACT, "/template notice_129 Ana")
+    sent = bridge.wait_sent(1, CONTACT)
+    assert sent[0]["rendered"] == "Notice 129 for Ana.", sent
+
+
 # ---- status and metrics (issue 16 item 6) ----
 
 def metrics(bridge):
