@@ -39,4 +39,26 @@ long long metrics_uptime(void);
 /* Appends the counters and the histogram in the Prometheus text format. */
 void metrics_write(struct buf *b);
 
+/* metrics_team.c: per business number (account id) since start. */
+struct metrics_team_stat {
+    unsigned long long first_count, resolved_count;
+    long long first_sum, resolved_sum; /* s */
+};
+
+/* member (a bare JID) wrote to a customer of account; first: the seconds
+ * the customer had waited when this is the first reply, else -1. */
+void metrics_team_reply(long long account, const char *member, long long first);
+/* A conversation of account was resolved (released) s after its claim. */
+void metrics_team_resolved(long long account, long long s);
+/* The account's sums and counts; -1 (zeros) when nothing was recorded. */
+int metrics_team_get(long long account, struct metrics_team_stat *out);
+/* Calls fn for each member of account who wrote, with its count. */
+void metrics_team_members(long long account,
+                          void (*fn)(const char *member, unsigned long long n,
+                                     void *arg),
+                          void *arg);
+/* Appends the histograms and the per-member counters. */
+void metrics_team_write(struct buf *b);
+void metrics_team_free(void);
+
 #endif

@@ -109,6 +109,9 @@ struct net_event {
     /* NET_EVENT_LOGIN: where it stands (id: the event's own id, for
      * deduplication; text: what to tell the user, or NULL) */
     enum net_login login;
+    /* NET_EVENT_MESSAGE: the business account the account belongs to
+     * (the one holding its templates), when the event names it; or NULL */
+    const char *business;
     /* NET_EVENT_STATUS */
     int status;
     int error_code;
@@ -166,7 +169,30 @@ struct net_out {
     const char *reply_to; /* text, media: the quoted message id, or NULL */
     const char *media_id; /* media: from media_upload */
     const char *filename; /* document: the name shown, or NULL */
+    /* template: a message template by name and language (text unused),
+     * with its body parameters in order; param_names: the placeholders'
+     * names for a template whose placeholders are named, else NULL */
+    const char *template_name, *language;
+    const char *const *params, *const *param_names;
+    size_t nparams;
 };
+
+/* A message template of the account's business account (a message
+ * approved beforehand, the only kind the network takes outside the
+ * window); strings are borrowed for the callback only. */
+struct net_template {
+    const char *name, *language;
+    const char *status;   /* "APPROVED" is the one that can be sent */
+    const char *category; /* e.g. "UTILITY", "MARKETING" */
+    const char *header, *body, *footer; /* texts, or NULL */
+    int named; /* placeholders are names ({{first_name}}), not numbers */
+};
+
+/* The templates of a business account: r->outcome NET_OK with t[0..n-1],
+ * or a failure (r->text). */
+typedef void (*net_templates_fn)(const struct net_result *r,
+                                 const struct net_template *t, size_t n,
+                                 void *arg);
 
 /* What the network can do; the XMPP side advertises and enforces only
  * this. */
@@ -174,6 +200,9 @@ struct net_caps {
     int receipts, read_markers, typing, replies, reactions;
     int edits_in, edits_out, retractions_in, retractions_out;
     int media;
+    /* seconds after the contact's last message past which only templates
+     * reach the contact (0: no such window) */
+    long long window;
     /* media kinds shown without their caption (it is sent as a text after
      * the file), ended by NULL; NULL: none */
     const char *const *uncaptioned;
@@ -237,6 +266,11 @@ struct net_backend {
     /* Ends the account on the network: logs out and forgets it. Optional
      * for others (NULL: nothing to do). */
     void (*logout)(const struct net_account *a, net_result_fn cb, void *arg);
+    /* Optional (NULL: the network has no templates). The approved message
+     * templates of business account business (net_event.business, or set
+     * by the owner); sends of kind "template" need it. */
+    void (*templates)(const struct net_account *a, const char *business,
+                      net_templates_fn cb, void *arg);
 };
 
 /* The name of the first required slot be lacks, or NULL when it has them

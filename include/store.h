@@ -165,6 +165,30 @@ int store_account_set_state(struct store *st, long long id, const char *state,
 /* Replaces the account's settings (a JSON object). */
 int store_account_set_settings(struct store *st, long long id,
                                const char *settings);
+/* store_stat.c: the customers waiting for a reply. */
+#define STORE_WAIT_ACCOUNTS 256 /* accounts store_wait_foreach() reads */
+/* The customer wrote at ts (unix s): waiting since then, unless waiting
+ * already; 0 or -1. */
+int store_contact_wait(struct store *st, long long contact_id, long long ts);
+/* Someone replied: since when the customer had been waiting (0: not
+ * waiting), now answered; -1 on error. */
+long long store_contact_answer(struct store *st, long long contact_id);
+/* The account's conversations waiting for a reply (*n) and the oldest
+ * one's start (*oldest, 0 when none); 0 or -1. */
+int store_wait_of(struct store *st, long long account_id, long long *n,
+                  long long *oldest);
+/* Calls fn with store_wait_of() for each account (the first
+ * STORE_WAIT_ACCOUNTS) until fn returns non-zero; 0 or -1. */
+int store_wait_foreach(struct store *st,
+                       int (*fn)(long long account_id, long long n,
+                                 long long oldest, void *arg),
+                       void *arg);
+/* The business account the account belongs to (its templates' holder),
+ * or NULL when not known (caller frees). */
+char *store_account_business(struct store *st, long long id);
+/* Sets it (NULL: forgets it); 0 or -1. */
+int store_account_set_business(struct store *st, long long id,
+                               const char *business);
 /* Calls fn for every account; stops early if fn returns non-zero. */
 int store_account_foreach(struct store *st,
                           int (*fn)(const struct store_account *a, void *arg),

@@ -10,7 +10,9 @@
 #include "bridge_in.h"
 #include "bridge_login.h"
 #include "bridge_media.h"
+#include "bridge_stat.h"
 #include "bridge_team.h"
+#include "bridge_tpl.h"
 #include "component.h"
 #include "httpd.h"
 #include "jid.h"
@@ -130,6 +132,8 @@ static int bridge_remember(const struct bridge_peer *p,
 
     store_contact_set_last_in(bridge_store(), p->contact_id, ev->id,
                               ev->timestamp);
+    bridge_tpl_business(p->a, ev->business);
+    bridge_stat_in(p->contact_id, ev->timestamp);
     return id < 0 ? -1 : 0;
 }
 

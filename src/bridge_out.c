@@ -13,7 +13,9 @@
 #include "bridge_out.h"
 #include "bridge_sent.h"
 #include "bridge_history.h"
+#include "bridge_stat.h"
 #include "bridge_team.h"
+#include "bridge_tpl.h"
 #include "component.h"
 #include "jid.h"
 #include "log.h"
@@ -338,6 +340,8 @@ static void bridge_out_copy(const struct bridge_out *o)
     char *writer = jid_bare(o->in->from);
     char *body = message_body_without_fallback(o->in);
 
+    if (writer != NULL)
+        bridge_stat_replied(o->a, o->contact_id, writer);
     if (writer != NULL && body != NULL && body[0] != '\0') {
         bridge_history_out(o->a, o->contact_id, writer, o->in->id, body);
         bridge_team_wrote(o->a, o->contact_id, writer, body);
@@ -387,7 +391,10 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                             "The gateway could not store this message");
         return;
     }
-    if (bridge_out_team_command(in, a, o.contact_id))
+    if ((in->body != NULL && in->body[0] == '/' &&
+         bridge_tpl_command(in, a, o.contact_id)) ||
+        bridge_out_team_command(in, a, o.contact_id) ||
+        bridge_tpl_closed(st, in, a, o.contact_id))
         return;
     if (in->displayed != NULL)
         bridge_displayed(a, o.contact_id, in->displayed);

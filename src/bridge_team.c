@@ -14,6 +14,7 @@
 
 #include "bridge_core.h"
 #include "bridge_history.h"
+#include "bridge_stat.h"
 #include "bridge_team.h"
 #include "component.h"
 #include "conf.h"
@@ -364,6 +365,7 @@ static void bridge_team_release_cmd(const struct bridge_team_cmd *c)
         bridge_team_answer(c, "[team] You are not handling this");
     } else {
         store_claim_drop(bridge_store(), c->contact_id);
+        bridge_stat_released(c->a, cl->since);
         name = bridge_team_name(c->writer);
         line = xasprintf("[team] %s released this: the customer's messages "
                          "come to everyone again",

@@ -12,6 +12,7 @@
 #include "commands_int.h"
 #include "component.h"
 #include "jid.h"
+#include "metrics.h"
 #include "register.h"
 #include "settings.h"
 #include "store.h"
@@ -625,10 +626,101 @@ static int commands_team_form(struct commands_req *r, xmpp_stanza_t *x)
                         "you: list them, or add or remove one.");
     f = commands_field(x, "action", "list-single", "Action", "list");
     commands_option(f, "list", "List the team");
+    commands_option(f, "status", "Waits, response times, messages");
     commands_option(f, "add", "Add a member");
     commands_option(f, "remove", "Remove a member");
+    commands_option(f, "waba", "Set the WhatsApp Business Account id");
     commands_field(x, "jid", "jid-single", "Member (to add or remove)", NULL);
+    commands_field(x, "waba", "text-single",
+                   "WhatsApp Business Account id (its templates)", NULL);
     return 0;
+}
+
+/* The line on the business account that holds the number's templates. */
+static void commands_team_business(struct commands_req *r,
+                                   const struct store_account *a)
+{
+    char *b = store_account_business(commands.st, a->id);
+
+    if (b != NULL)
+        commands_say(r, "WhatsApp Business Account (templates): %s", b);
+    else
+        commands_say(r, "WhatsApp Business Account (templates): not known "
+                        "yet (set it with: team waba <id>)");
+    free(b);
+}
+
+/* A duration in words: "42 s", "5 min", "3 h 20 min". */
+static void commands_team_ago(long long s, char *out, size_t len)
+{
+    if (s < 0)
+        s = 0;
+    if (s < 60)
+        snprintf(out, len, "%lld s", s);
+    else if (s < 3600)
+        snprintf(out, len, "%lld min", s / 60);
+    else
+        snprintf(out, len, "%lld h %lld min", s / 3600, s % 3600 / 60);
+}
+
+static void commands_team_wrote(const char *member, unsigned long long n,
+                                void *arg)
+{
+    commands_say(arg, "Messages to customers by %s: %llu", member, n);
+}
+
+/* What a team lead reads: waits, response and resolution times, and the
+ * messages each member wrote (the last three since the gateway started). */
+static void commands_team_status(struct commands_req *r,
+                                 const struct store_account *a)
+{
+    struct metrics_team_stat m;
+    long long n, oldest;
+    char d[32];
+
+    store_wait_of(commands.st, a->id, &n, &oldest);
+    metrics_team_get(a->id, &m);
+    commands_say(r, "Team status of %s:",
+                 a->display_number ? a->display_number : a->network_id);
+    commands_team_ago(oldest > 0 ? now_s() - oldest : 0, d, sizeof(d));
+    if (n > 0)
+        commands_say(r,
+                     "Waiting for a reply: %lld conversation(s), the "
+                     "oldest for %s",
+                     n, d);
+    else
+        commands_say(r, "Waiting for a reply: none");
+    commands_team_ago(m.first_count ? m.first_sum / (long long)m.first_count
+                                    : 0,
+                      d, sizeof(d));
+    commands_say(r, "First replies: %llu, on average after %s", m.first_count,
+                 d);
+    commands_team_ago(
+        m.resolved_count ? m.resolved_sum / (long long)m.resolved_count : 0, d,
+        sizeof(d));
+    commands_say(r,
+                 "Resolved (released): %llu, on average %s after the "
+                 "claim",
+                 m.resolved_count, d);
+    metrics_team_members(a->id, commands_team_wrote, r);
+}
+
+/* The owner sets the business account id (digits). */
+static void commands_team_waba(struct commands_req *r,
+                               const struct store_account *a, const char *id)
+{
+    size_t n = id != NULL ? strlen(id) : 0;
+
+    if (n == 0 || n > 32 || strspn(id, "0123456789") != n) {
+        commands_fail(r, "Usage: team waba <id> (the digits of your WhatsApp "
+                         "Business Account id)");
+        return;
+    }
+    store_txn_begin(commands.st);
+    if (store_account_set_business(commands.st, a->id, id) < 0)
+        commands_fail(r, "The gateway could not store the account id");
+    else
+        commands_say(r, "WhatsApp Business Account id set to %s", id);
 }
 
 /* One line and form item of the team's list. */
@@ -680,6 +772,7 @@ static void commands_team_list(struct commands_req *r,
                  a->display_number ? a->display_number : a->network_id);
     commands_team_row(r, a, a->jid, "owner");
     store_team_foreach(commands.st, a->id, commands_team_member, &l);
+    commands_team_business(r, a);
 }
 
 /* Why bare cannot join a's team, or NULL. */
@@ -751,6 +844,13 @@ static void commands_team_run(struct commands_req *r)
         /* said */
     } else if (action == NULL || strcmp(action, "list") == 0) {
         commands_team_list(r, a);
+    } else if (strcmp(action, "status") == 0) {
+        commands_team_status(r, a);
+    } else if (strcmp(action, "waba") == 0) {
+        commands_team_waba(r, a,
+                           commands_value(r, "waba")
+                               ? commands_value(r, "waba")
+                               : commands_value(r, "jid"));
     } else if (strcmp(action, "add") != 0 && strcmp(action, "remove") != 0) {
         commands_fail(r, "Usage: %s", r->def->usage);
     } else if ((bare = commands_target(r, commands_value(r, "jid"))) != NULL) {
@@ -809,7 +909,7 @@ static struct commands_def commands_defs[] = {
     {
         .node = "team",
         .name = "Team",
-        .usage = "team [add|remove <jid>]",
+        .usage = "team [add|remove <jid> | status | waba <id>]",
         .help = "the people who answer your business number with you",
         .args = {"action", "jid"},
         .form = commands_team_form,

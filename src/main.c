@@ -299,6 +299,7 @@ static void ferry_shutdown(void)
     http_cancel_all(); /* their rows stay queued: sent after a restart */
     store_txn_commit(ferry.store);
     bridge_free();
+    metrics_team_free();
     media_free();
     roster_free();
     http_free();

@@ -124,6 +124,7 @@ void metrics_write(struct buf *b)
 {
     metrics_write_counters(b);
     metrics_write_histogram(b);
+    metrics_team_write(b);
 }
 
 void metrics_init(void)

@@ -45,6 +45,47 @@ static void metrics_export_gauges(struct buf *b)
                          metrics_uptime());
 }
 
+struct metrics_export_wait {
+    struct buf *b;
+    int oldest; /* 0: the count, 1: the oldest wait */
+};
+
+/* One account's waiting conversations, or its oldest wait. */
+static int metrics_export_wait(long long account_id, long long n,
+                               long long oldest, void *arg)
+{
+    struct metrics_export_wait *w = arg;
+    long long age = oldest > 0 ? now_s() - oldest : 0;
+
+    if (w->oldest)
+        buf_appendf(w->b,
+                    "ferry_team_oldest_wait_seconds{account=\"%lld\"} %lld\n",
+                    account_id, age < 0 ? 0 : age);
+    else
+        buf_appendf(w->b,
+                    "ferry_team_waiting_conversations{account=\"%lld\"} "
+                    "%lld\n",
+                    account_id, n);
+    return 0;
+}
+
+/* Per business number: conversations waiting for a reply, the oldest. */
+static void metrics_export_waits(struct buf *b)
+{
+    struct metrics_export_wait w = {b, 0};
+
+    buf_appendf(b, "# HELP ferry_team_waiting_conversations Conversations "
+                   "whose customer waits for a reply, per business number.\n"
+                   "# TYPE ferry_team_waiting_conversations gauge\n");
+    store_wait_foreach(metrics_export_store, metrics_export_wait, &w);
+    w.oldest = 1;
+    buf_appendf(b, "# HELP ferry_team_oldest_wait_seconds How long the "
+                   "longest-waiting customer has waited, per business "
+                   "number.\n"
+                   "# TYPE ferry_team_oldest_wait_seconds gauge\n");
+    store_wait_foreach(metrics_export_store, metrics_export_wait, &w);
+}
+
 static void metrics_export_serve(const struct httpd_request *req,
                                  struct httpd_response *res, void *arg)
 {
@@ -57,6 +98,7 @@ static void metrics_export_serve(const struct httpd_request *req,
     buf_init(&b, 1024 * 1024);
     metrics_write(&b);
     metrics_export_gauges(&b);
+    metrics_export_waits(&b);
     res->status = 200;
     res->content_type = "text/plain; version=0.0.4";
     res->len = b.len;

@@ -118,6 +118,22 @@ static const struct cloudapi_error {
     {131000, NET_RETRY, 0, 0, "WhatsApp reported that something went wrong"},
     {131016, NET_RETRY, 0, 0, "WhatsApp service unavailable"},
     {131057, NET_RETRY, 0, 0, "WhatsApp account in maintenance"},
+    {132000, NET_FAIL, 0, 0,
+     "The number of parameters does not match the template's placeholders: "
+     "give one parameter per placeholder of its body, in order"},
+    {132001, NET_FAIL, 0, 0,
+     "This template does not exist in this language, or is not approved: "
+     "/templates lists those that can be sent"},
+    {132005, NET_FAIL, 0, 0,
+     "The template's text is too long once filled in: shorten the "
+     "parameters"},
+    {132012, NET_FAIL, 0, 0,
+     "The parameters do not have the template's format (a media header, "
+     "or named placeholders) and cannot be sent from here"},
+    {132015, NET_FAIL, 0, 0, "This template is paused for low quality"},
+    {132016, NET_FAIL, 0, 0, "This template is disabled"},
+    {132018, NET_FAIL, 0, 0,
+     "A parameter has a newline, a tab or more than 4 spaces in a row"},
     {131052, NET_FAIL, 0, 0,
      "WhatsApp could not download the file the contact sent"},
     {131053, NET_FAIL, 0, 0,
@@ -506,6 +522,8 @@ static void cloudapi_body_message(json_object *o, const struct net_out *m)
         cloudapi_add_str(t, "emoji", m->text);
     } else if (cloudapi_is_media(m->kind)) {
         cloudapi_body_media(t, m);
+    } else if (strcmp(m->kind, "template") == 0) {
+        cloudapi_template_body(t, m);
     } else {
         json_object_object_add(t, "preview_url", json_object_new_boolean(0));
         cloudapi_add_str(t, "body", m->text);
@@ -546,7 +564,9 @@ static void cloudapi_send(const struct net_account *a, const struct net_out *m,
     /* a text or a file reaches the contact as a new message each time;
      * marks, typing and reactions can be repeated */
     cloudapi_request("POST", url, a->token, body, 0,
-                     strcmp(m->kind, "text") == 0 || cloudapi_is_media(m->kind),
+                     strcmp(m->kind, "text") == 0 ||
+                         strcmp(m->kind, "template") == 0 ||
+                         cloudapi_is_media(m->kind),
                      cb, arg);
     free(body);
     free(url);
@@ -668,6 +688,7 @@ struct cloudapi_ctx {
     net_event_fn fn;
     void *arg;
     const char *account;
+    const char *business; /* the entry's id: the WABA id */
     json_object *contacts;
     int failed;
 };
@@ -892,6 +913,7 @@ static void cloudapi_parse_message(struct cloudapi_ctx *c, json_object *m)
     memset(cards, 0, sizeof(cards));
     ev.kind = NET_EVENT_MESSAGE;
     ev.account = c->account;
+    ev.business = c->business;
     ev.id = cloudapi_str(m, "id");
     ev.peer = cloudapi_str(m, "from");
     if (ev.id == NULL || ev.peer == NULL || type == NULL) {
@@ -984,7 +1006,7 @@ static void cloudapi_parse_value(struct cloudapi_ctx *c, json_object *v)
 static int cloudapi_webhook_parse(const char *body, size_t len, net_event_fn fn,
                                   void *arg)
 {
-    struct cloudapi_ctx c = {fn, arg, NULL, NULL, 0};
+    struct cloudapi_ctx c = {fn, arg, NULL, NULL, NULL, 0};
     json_object *root = json_strict_parse(body, len, CLOUDAPI_MAX_DEPTH);
     json_object *entry, *change;
     size_t i, j;
@@ -994,6 +1016,7 @@ static int cloudapi_webhook_parse(const char *body, size_t len, net_event_fn fn,
         return -1;
     }
     for (i = 0; (entry = cloudapi_at(root, "entry", i)) != NULL; i++) {
+        c.business = cloudapi_template_business(cloudapi_str(entry, "id"));
         for (j = 0; (change = cloudapi_at(entry, "changes", j)) != NULL; j++) {
             const char *field = cloudapi_str(change, "field");
 
@@ -1020,6 +1043,7 @@ const struct net_backend net_cloudapi_backend = {
             .edits_in = 1,
             .retractions_in = 1,
             .media = 1,
+            .window = 86400,
             .uncaptioned = cloudapi_uncaptioned,
         },
     .configure = cloudapi_configure,
@@ -1037,4 +1061,5 @@ const struct net_backend net_cloudapi_backend = {
                         "MB) and WebP stickers (500 KB)",
     .media_fetch = cloudapi_media_fetch,
     .media_upload = cloudapi_media_upload,
+    .templates = cloudapi_templates,
 };

@@ -49,4 +49,14 @@ void cloudapi_media_upload(const struct net_account *a, const char *path,
                            const char *mime, const char *filename,
                            net_result_fn cb, void *arg);
 
+/* net_cloudapi_tpl.c: message templates (part E). */
+/* The back end's templates slot: GET /<WABA_ID>/message_templates, every
+ * page. */
+void cloudapi_templates(const struct net_account *a, const char *business,
+                        net_templates_fn cb, void *arg);
+/* Fills the "template" object of a send of kind "template". */
+void cloudapi_template_body(json_object *t, const struct net_out *m);
+/* id when it is a WABA id (digits), else NULL. */
+const char *cloudapi_template_business(const char *id);
+
 #endif

@@ -212,6 +212,14 @@ static const char *const store_migrations[] = {
     "CREATE INDEX history_contact ON history (contact_id, id);"
     "CREATE INDEX history_created ON history (created_ms);"
     "CREATE INDEX history_account ON history (account_id, stanza_id);",
+    /* 7 -> 8 (issue 16's templates): the business account a number belongs
+     * to, which holds its message templates (Cloud API: the WABA id, from
+     * its webhooks' entry[].id or set by the owner); NULL until known. */
+    "ALTER TABLE account ADD COLUMN business_id TEXT;",
+    /* 8 -> 9 (issue 16's metrics): since when the customer has been
+     * waiting for a reply (the first unanswered message's time), 0 when
+     * answered. */
+    "ALTER TABLE contact ADD COLUMN waiting_since INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

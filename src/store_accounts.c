@@ -183,6 +183,35 @@ int store_account_set_settings(struct store *st, long long id,
     return store_run(st, s);
 }
 
+static void *store_account_read_business(sqlite3_stmt *s)
+{
+    return store_col_text(s, 0);
+}
+
+char *store_account_business(struct store *st, long long id)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT business_id FROM account WHERE id = ?1");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, id);
+    return store_one(st, s, store_account_read_business);
+}
+
+int store_account_set_business(struct store *st, long long id,
+                               const char *business)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "UPDATE account SET business_id = ?2 WHERE id = ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    store_bind_text(s, 2, business);
+    return store_run(st, s);
+}
+
 /* Calls fn for every account in id order until fn returns non-zero. */
 int store_account_foreach(struct store *st,
                           int (*fn)(const struct store_account *a, void *arg),

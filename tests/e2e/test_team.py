@@ -10,7 +10,7 @@ Three real clients on Prosody and ejabberd: the owner and two members."""
 import base64
 from xml.sax.saxutils import quoteattr
 
-from harness.network import (NS_DATA, WAIT, Tracker, is_receipt,
+from harness.network import (NS_DATA, WAIT, Tracker, error_text, is_receipt,
                              new_contact_announcement)
 from harness.util import wait_for
 
@@ -305,3 +305,257 @@ def test_team_file_reaches_every_member(bridge):
     assert len(urls) == 1, urls  # fetched and published once
     bridge.flush(bob)
     bob.assert_no_message(lambda m: m.id == wamid, timeout=0.5)
+
+
+# ---- the 24-hour window and message templates (issue 16 item 5) ----
+
+TEMPLATES = [
+    {"name": "order_update", "language": "en_US", "category": "UTILITY",
+     "components": [{"type": "BODY",
+                     "text": "Your order {{1}} ships on {{2}}."},
+                    {"type": "FOOTER", "text": "Ferry Shop"}]},
+    {"name": "welcome_back", "language": "de", "category": "MARKETING",
+     "components": [{"type": "BODY", "text": "Hallo {{1}}, wie geht's?"}]},
+    {"name": "draft_promo", "language": "en_US", "status": "PENDING",
+     "components": [{"type": "BODY", "text": "Not approved yet"}]},
+]
+
+
+def waba_of(pnid):
+    """The fake's WABA id of a number (the entry[].id of its webhooks)."""
+    return "1022" + pnid[-11:]
+
+
+def old_message(bridge, hours=26, text="is anyone there?"):
+    """A customer's message written `hours` ago; its wamid."""
+    import time
+    return bridge.inbound_text(CONTACT, text, name="Ana",
+                               timestamp=int(time.time()) - hours * 3600)
+
+
+def test_team_window_warning(bridge):
+    owner, (bob, amy) = team_of(bridge)
+    cj = bridge.contact_jid(CONTACT)
+    wamid = old_message(bridge)
+    for c in (owner, bob, amy):
+        bridge.wait_chat(c, wamid)
+    # the fake would take it (window open): only ferry can refuse it
+    bridge.open_window(CONTACT)
+    mid = bridge.send(bob, CONTACT, "sorry for the wait")
+    err = bridge.wait_error(bob, mid)
+    text = error_text(err)
+    assert "the customer last wrote 26 h 0 min ago" in text, err.xml
+    assert "/template <name>" in text and "/templates" in text, text
+    # nothing went to WhatsApp, and nobody got a copy
+    bridge.flush(amy)
+    amy.assert_no_message(lambda m: m.frm == cj and m.body is not None and
+                          "sorry for the wait" in m.body, timeout=0.5)
+    assert bridge.message_posts() == [], bridge.message_posts()
+    # the customer writes again: the window is open, the reply goes
+    wamid = bridge.inbound_text(CONTACT, "hello?")
+    bridge.wait_chat(bob, wamid)
+    bridge.send(bob, CONTACT, "hello Ana")
+    sent = bridge.wait_sent(1, CONTACT)
+    assert [s["payload"].get("body") for s in sent] == ["hello Ana"], sent
+
+
+def test_window_warning_without_team(bridge):
+    alone = bridge.client()
+    wamid = old_message(bridge, hours=30)
+    bridge.wait_chat(alone, wamid)
+    bridge.open_window(CONTACT)
+    mid = bridge.send(alone, CONTACT, "late answer")
+    text = error_text(bridge.wait_error(alone, mid))
+    assert "the customer last wrote 30 h 0 min ago" in text, text
+    assert bridge.message_posts() == [], bridge.message_posts()
+
+
+def test_team_templates_list_and_send(bridge):
+    bridge.ctl.post("templates", {"pnid": bridge.pnid,
+                                  "templates": TEMPLATES, "replace": True})
+    owner, (bob, amy) = team_of(bridge)
+    cj = bridge.contact_jid(CONTACT)
+    gw = bridge.gw
+    waba = waba_of(bridge.pnid)
+    # before any webhook, ferry does not know the business account; the
+    # owner can set it
+    assert "not known yet" in chat(owner, gw, "team"), chat(owner, gw, "team")
+    assert "Usage: team waba" in chat(owner, gw, "team waba 12ab")
+    assert "id set to " + waba in chat(owner, gw, "team waba " + waba)
+    assert "(templates): " + waba in chat(owner, gw, "team")
+
+    wamid = old_message(bridge)
+    for c in (owner, bob, amy):
+        bridge.wait_chat(c, wamid)
+    bridge.send(bob, CONTACT, "/templates")
+    listing = said(bob, cj, "[template] 2 approved templates:").body
+    assert ("order_update en_US (UTILITY, 2 parameters): Your order {{1}} "
+            "ships on {{2}}.") in listing, listing
+    assert "welcome_back de (MARKETING, 1 parameter)" in listing, listing
+    assert "draft_promo" not in listing, listing
+
+    # a wrong parameter count: the fake's 132000, in words
+    bridge.send(bob, CONTACT, "/template order_update A-42")
+    r = said(bob, cj, "[template] Not sent: ").body
+    assert "number of parameters does not match" in r, r
+    assert "132000" in r, r
+    bridge.send(bob, CONTACT, "/template no_such_template en_US x")
+    r = said(bob, cj, "[template] Not sent: ").body
+    assert "does not exist in this language" in r and "132001" in r, r
+    assert bridge.sent(CONTACT) == []
+
+    # the right count: sent once, rendered as the customer reads it, and
+    # copied to the others with bob's name
+    bridge.send(bob, CONTACT, '/template order_update en_US A-42 "next Monday"')
+    rendered = "Your order A-42 ships on next Monday.\nFerry Shop"
+    sent = bridge.wait_sent(1, CONTACT)
+    assert [(s["type"], s["rendered"]) for s in sent] == [
+        ("template", rendered)], sent
+    assert sent[0]["template"]["name"] == "order_update", sent
+    r = said(bob, cj, "[template] Sent: ").body
+    assert r == "[template] Sent: " + rendered, r
+    for c in (owner, amy):
+        copy = said(c, cj, "%s: Your order" % name_of(bob))
+        assert copy.body == "%s: %s" % (name_of(bob), rendered), copy.body
+    # without a language: the name's own (de here)
+    bridge.send(amy, CONTACT, "/template welcome_back Ana")
+    sent = bridge.wait_sent(2, CONTACT)
+    assert sent[1]["rendered"] == "Hallo Ana, wie geht's?", sent[1]
+    assert sent[1]["template"]["language"] == "de", sent[1]
+    said(amy, cj, "[template] Sent: Hallo Ana")
+    # no template command went out as a text
+    assert all(s["type"] == "template" for s in bridge.sent(CONTACT))
+
+
+def test_team_waba_from_webhook(bridge):
+    bridge.ctl.post("templates", {"pnid": bridge.pnid,
+                                  "templates": TEMPLATES, "replace": True})
+    owner, (bob,) = team_of(bridge, 1)
+    cj = bridge.contact_jid(CONTACT)
+    # unknown until a webhook names it: the listing says how to set it
+    bridge.send(bob, CONTACT, "/templates")
+    r = said(bob, cj, "[template] The templates could not be listed").body
+    assert "team waba <id>" in r, r
+    wamid = bridge.inbound_text(CONTACT, "hi", name="Ana")
+    bridge.wait_chat(bob, wamid)
+    assert "(templates): " + waba_of(bridge.pnid) in chat(owner, bridge.gw,
+                                                          "team")
+    bridge.send(bob, CONTACT, "/templates")
+    said(bob, cj, "[template] 2 approved templates:")
+
+
+def test_templates_every_page(bridge):
+    """A business account with more templates than one page: ferry follows
+    paging.next, counts them all, and lists as many as fit in one
+    message."""
+    many = [{"name": "notice_%03d" % i, "language": "en_US",
+             "components": [{"type": "BODY",
+                             "text": "Notice %d for {{1}}." % i}]}
+            for i in range(130)]
+    bridge.ctl.post("templates", {"pnid": bridge.pnid, "templates": many,
+                                  "replace": True})
+    alone = bridge.client()
+    cj = bridge.contact_jid(CONTACT)
+    wamid = bridge.inbound_text(CONTACT, "hi", name="Ana")
+    bridge.wait_chat(alone, wamid)
+    since = bridge.seq()
+    bridge.send(alone, CONTACT, "/templates")
+    listing = said(alone, cj, "[template] 130 approved templates:").body
+    assert "notice_000 en_US (UTILITY, 1 parameter): Notice 0 for {{1}}." \
+        in listing, listing
+    assert "\n... and " in listing and " more\n" in listing, listing
+    gets = bridge.requests("message_templates", method="GET", since=since)
+    assert len(gets) == 2, [g["query"] for g in gets]
+    assert gets[1]["query"].get("after"), gets[1]
+    # the last one on the second page can be sent
+    bridge.send(alone, CONTACT, "/template notice_129 Ana")
+    sent = bridge.wait_sent(1, CONTACT)
+    assert sent[0]["rendered"] == "Notice 129 for Ana.", sent
+
+
+# ---- status and metrics (issue 16 item 6) ----
+
+def metrics(bridge):
+    """/metrics as {series (name and labels): value}."""
+    import urllib.request
+    with urllib.request.urlopen(bridge.ferry.url + "/metrics",
+                                timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def test_team_status_and_metrics(bridge):
+    import time
+    owner, (bob, amy) = team_of(bridge)
+    cj, cj2 = bridge.contact_jid(CONTACT), bridge.contact_jid(CONTACT2)
+    gw = bridge.gw
+    acc = bridge.db("SELECT id FROM account WHERE jid = ?", owner.jid)[0][0]
+    series = 'ferry_team_%s{account="%d"}'
+    now = int(time.time())
+    # two customers wait: for 2 h (two messages) and for 1 h 1 min
+    w1 = bridge.inbound_text(CONTACT, "where is my order?", name="Ana",
+                             timestamp=now - 7200)
+    bridge.inbound_text(CONTACT, "hello??", timestamp=now - 5400)
+    w2 = bridge.inbound_text(CONTACT2, "a question", name="Ben",
+                             timestamp=now - 3660)
+    bridge.wait_chat(bob, w1)
+    bridge.wait_chat(amy, w2)
+    status = chat(owner, gw, "team status")
+    assert "Waiting for a reply: 2 conversation(s), the oldest for 2 h 0 min"\
+        in status, status
+    assert "First replies: 0" in status, status
+    m = metrics(bridge)
+    assert m[series % ("waiting_conversations", acc)] == 2, m
+    assert 7200 <= m[series % ("oldest_wait_seconds", acc)] < 7300, m
+    assert m.get(series % ("first_response_seconds_count", acc), 0) == 0, m
+
+    # bob answers Ana twice (one first reply), amy answers Ben once
+    bridge.open_window(CONTACT)
+    bridge.open_window(CONTACT2)
+    bridge.send(bob, CONTACT, "on its way")
+    bridge.send(bob, CONTACT, "tomorrow at the latest")
+    bridge.send(amy, CONTACT2, "ask away")
+    bridge.wait_sent(3)
+    said(owner, cj, "%s: tomorrow" % name_of(bob))
+    said(owner, cj2, "%s: ask away" % name_of(amy))
+    # bob resolves Ana's conversation (claimed by his first reply)
+    bridge.send(bob, CONTACT, "/release")
+    said(bob, cj, "[team] Released")
+
+    m = metrics(bridge)
+    first = 'ferry_team_first_response_seconds_%s{account="%d"}'
+    assert m[first % ("count", acc)] == 2, m
+    assert 10860 <= m[first % ("sum", acc)] < 10960, m
+    assert m['ferry_team_first_response_seconds_bucket{account="%d",'
+             'le="3600"}' % acc] == 0, m
+    assert m['ferry_team_first_response_seconds_bucket{account="%d",'
+             'le="14400"}' % acc] == 2, m
+    assert m['ferry_team_resolution_seconds_count{account="%d"}' % acc] \
+        == 1, m
+    msgs = 'ferry_team_messages_total{account="%d",member="%s"}'
+    assert m[msgs % (acc, bob.jid)] == 2, m
+    assert m[msgs % (acc, amy.jid)] == 1, m
+    assert (msgs % (acc, owner.jid)) not in m, m
+    assert m[series % ("waiting_conversations", acc)] == 0, m
+    assert m[series % ("oldest_wait_seconds", acc)] == 0, m
+    # no customer's number in any series
+    assert not any(CONTACT in k or CONTACT2 in k for k in m), m
+
+    status = chat(owner, gw, "team status")
+    assert "Waiting for a reply: none" in status, status
+    assert "First replies: 2, on average after 1 h 30 min" in status, status
+    assert "Resolved (released): 1" in status, status
+    assert "Messages to customers by %s: 2" % bob.jid in status, status
+    assert "Messages to customers by %s: 1" % amy.jid in status, status
+    # the same as an ad-hoc command
+    first_step = adhoc(owner, gw, "team")
+    done = adhoc(owner, gw, "team", {"action": "status"},
+                 sessionid=first_step.get("sessionid"))
+    notes = "".join(n.text or "" for n in done.findall(
+        "{%s}note" % NS_COMMANDS))
+    assert "First replies: 2" in notes, notes

@@ -205,6 +205,8 @@ static void test_migrate_4_to_5(void **state)
         store_account_set_settings(f->st, f->acc, "{\"typing\":false}"), 0);
     store_close(f->st);
     test_sql(f->path,
+             "ALTER TABLE contact DROP COLUMN waiting_since;"
+             "ALTER TABLE account DROP COLUMN business_id;"
              "DROP TABLE history;"
              "DROP TABLE team_claim; DROP TABLE team_member;"
              "ALTER TABLE account RENAME COLUMN network_id TO phone_number_id;"
@@ -279,6 +281,66 @@ static int test_count_accounts(const struct store_account *a, void *arg)
 
     ids->v[ids->n++] = a->id;
     return ids->stop_after > 0 && ids->n >= ids->stop_after;
+}
+
+/* The business account of an account: unknown, set, changed, forgotten. */
+static void test_account_business(void **state)
+{
+    struct fixture *f = *state;
+    char *b;
+
+    assert_null(store_account_business(f->st, f->acc));
+    assert_int_equal(store_account_set_business(f->st, f->acc, "1022"), 0);
+    b = store_account_business(f->st, f->acc);
+    assert_string_equal(b, "1022");
+    free(b);
+    assert_int_equal(store_account_set_business(f->st, f->acc, "2033"), 0);
+    b = store_account_business(f->st, f->acc);
+    assert_string_equal(b, "2033");
+    free(b);
+    assert_int_equal(store_account_set_business(f->st, f->acc, NULL), 0);
+    assert_null(store_account_business(f->st, f->acc));
+}
+
+static int test_wait_seen(long long account_id, long long n, long long oldest,
+                          void *arg)
+{
+    long long *got = arg;
+
+    got[0] = account_id;
+    got[1] = n;
+    got[2] = oldest;
+    return 0;
+}
+
+/* A customer's wait: started by the first unanswered message only, ended
+ * (and read) by a reply, counted per account with the oldest start. */
+static void test_contact_wait(void **state)
+{
+    struct fixture *f = *state;
+    long long c1 = test_contact(f, f->acc, "4911"), c2;
+    long long n, oldest, got[3] = {0, 0, 0};
+
+    c2 = test_contact(f, f->acc, "4922");
+    assert_int_equal(store_wait_of(f->st, f->acc, &n, &oldest), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(oldest, 0);
+    assert_int_equal(store_contact_answer(f->st, c1), 0);
+    assert_int_equal(store_contact_wait(f->st, c1, 1000), 0);
+    assert_int_equal(store_contact_wait(f->st, c1, 1500), 0); /* kept */
+    assert_int_equal(store_contact_wait(f->st, c2, 1200), 0);
+    assert_int_equal(store_wait_of(f->st, f->acc, &n, &oldest), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(oldest, 1000);
+    assert_int_equal(store_wait_foreach(f->st, test_wait_seen, got), 0);
+    assert_int_equal(got[0], f->acc);
+    assert_int_equal(got[1], 2);
+    assert_int_equal(got[2], 1000);
+    assert_int_equal(store_contact_answer(f->st, c1), 1000);
+    assert_int_equal(store_contact_answer(f->st, c1), 0); /* answered */
+    assert_int_equal(store_wait_of(f->st, f->acc, &n, &oldest), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(oldest, 1200);
 }
 
 static void test_account_upsert(void **state)
@@ -1599,6 +1661,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_keys, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_account_upsert, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_account_business, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_contact_wait, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_account_delete, test_setup,
                                         test_teardown),
