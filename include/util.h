@@ -40,6 +40,10 @@ int buf_appendf(struct buf *b, const char *fmt, ...)
 char *buf_take(struct buf *b);
 void buf_reset(struct buf *b);
 
+/* A duration of s seconds in words for people: "42 s", "5 min",
+ * "3 h 20 min", from 48 hours on "3 days 2 h" (negative: 0). */
+void duration_words(long long s, char *out, size_t len);
+
 /* Length of the valid UTF-8 character at s (at most n bytes); 0 if bad. */
 size_t utf8_char_len(const char *s, size_t n);
 /* Bytes to the next character of s[0..n): a bad byte counts as one

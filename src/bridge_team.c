@@ -320,19 +320,6 @@ static void bridge_team_answerf(const struct bridge_team_cmd *c,
     free(text);
 }
 
-/* A duration in words: "42 s", "5 min", "3 h 20 min" (out: 32 bytes). */
-static void bridge_team_ago(long long s, char *out, size_t len)
-{
-    if (s < 0)
-        s = 0;
-    if (s < 60)
-        snprintf(out, len, "%lld s", s);
-    else if (s < 3600)
-        snprintf(out, len, "%lld min", s / 60);
-    else
-        snprintf(out, len, "%lld h %lld min", s / 3600, s % 3600 / 60);
-}
-
 static void bridge_team_claim_cmd(const struct bridge_team_cmd *c)
 {
     struct store_claim *cl = bridge_team_claim(c->contact_id);
@@ -449,14 +436,14 @@ static void bridge_team_who_cmd(const struct bridge_team_cmd *c)
     long long now = now_s();
 
     if (ct != NULL && ct->last_in_at > 0) {
-        bridge_team_ago(now - ct->last_in_at, held, sizeof(held));
+        duration_words(now - ct->last_in_at, held, sizeof(held));
         snprintf(wait, sizeof(wait), "; the customer last wrote %s ago", held);
     }
     if (cl == NULL) {
         bridge_team_answerf(c, "[team] Nobody is handling this%s", wait);
     } else {
         name = bridge_team_name(cl->holder);
-        bridge_team_ago(now - cl->since, held, sizeof(held));
+        duration_words(now - cl->since, held, sizeof(held));
         bridge_team_answerf(c, "[team] %s (%s) is handling this, for %s%s",
                             name, cl->holder, held, wait);
         free(name);

@@ -71,17 +71,6 @@ static void bridge_tpl_answer(const struct bridge_tpl_req *r, const char *text)
     store_contact_free(c);
 }
 
-/* A long duration in words: "25 h 3 min", "3 days 2 h". */
-static void bridge_tpl_ago(long long s, char *out, size_t len)
-{
-    if (s < 0)
-        s = 0;
-    if (s < 48 * 3600)
-        snprintf(out, len, "%lld h %lld min", s / 3600, s % 3600 / 60);
-    else
-        snprintf(out, len, "%lld days %lld h", s / 86400, s % 86400 / 3600);
-}
-
 int bridge_tpl_closed(xmpp_stanza_t *st, const struct message_in *in,
                       const struct store_account *a, long long contact_id)
 {
@@ -99,7 +88,7 @@ int bridge_tpl_closed(xmpp_stanza_t *st, const struct message_in *in,
     store_contact_free(c);
     if (since <= be->caps.window)
         return 0;
-    bridge_tpl_ago(since, ago, sizeof(ago));
+    duration_words(since, ago, sizeof(ago));
     why = xasprintf(
         "Not sent: the customer last wrote %s ago, and past %lld h only a "
         "template message reaches them. %s",

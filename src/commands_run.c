@@ -650,19 +650,6 @@ static void commands_team_business(struct commands_req *r,
     free(b);
 }
 
-/* A duration in words: "42 s", "5 min", "3 h 20 min". */
-static void commands_team_ago(long long s, char *out, size_t len)
-{
-    if (s < 0)
-        s = 0;
-    if (s < 60)
-        snprintf(out, len, "%lld s", s);
-    else if (s < 3600)
-        snprintf(out, len, "%lld min", s / 60);
-    else
-        snprintf(out, len, "%lld h %lld min", s / 3600, s % 3600 / 60);
-}
-
 static void commands_team_wrote(const char *member, unsigned long long n,
                                 void *arg)
 {
@@ -682,7 +669,7 @@ static void commands_team_status(struct commands_req *r,
     metrics_team_get(a->id, &m);
     commands_say(r, "Team status of %s:",
                  a->display_number ? a->display_number : a->network_id);
-    commands_team_ago(oldest > 0 ? now_s() - oldest : 0, d, sizeof(d));
+    duration_words(oldest > 0 ? now_s() - oldest : 0, d, sizeof(d));
     if (n > 0)
         commands_say(r,
                      "Waiting for a reply: %lld conversation(s), the "
@@ -690,12 +677,11 @@ static void commands_team_status(struct commands_req *r,
                      n, d);
     else
         commands_say(r, "Waiting for a reply: none");
-    commands_team_ago(m.first_count ? m.first_sum / (long long)m.first_count
-                                    : 0,
-                      d, sizeof(d));
+    duration_words(m.first_count ? m.first_sum / (long long)m.first_count : 0,
+                   d, sizeof(d));
     commands_say(r, "First replies: %llu, on average after %s", m.first_count,
                  d);
-    commands_team_ago(
+    duration_words(
         m.resolved_count ? m.resolved_sum / (long long)m.resolved_count : 0, d,
         sizeof(d));
     commands_say(r,

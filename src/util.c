@@ -304,3 +304,17 @@ char *utf8_xml_safe(const char *s)
     }
     return buf_take(&b);
 }
+
+void duration_words(long long s, char *out, size_t len)
+{
+    if (s < 0)
+        s = 0;
+    if (s < 60)
+        snprintf(out, len, "%lld s", s);
+    else if (s < 3600)
+        snprintf(out, len, "%lld min", s / 60);
+    else if (s < 48 * 3600)
+        snprintf(out, len, "%lld h %lld min", s / 3600, s % 3600 / 60);
+    else
+        snprintf(out, len, "%lld days %lld h", s / 86400, s % 86400 / 3600);
+}

@@ -48,12 +48,32 @@ static void test_utf8_offset(void **state)
                      2);
 }
 
+static void test_duration_words(void **state)
+{
+    char d[32];
+
+    duration_words(-5, d, sizeof(d));
+    assert_string_equal(d, "0 s");
+    duration_words(42, d, sizeof(d));
+    assert_string_equal(d, "42 s");
+    duration_words(5 * 60 + 59, d, sizeof(d));
+    assert_string_equal(d, "5 min");
+    duration_words(3 * 3600 + 20 * 60, d, sizeof(d));
+    assert_string_equal(d, "3 h 20 min");
+    duration_words(47 * 3600 + 59 * 60, d, sizeof(d));
+    assert_string_equal(d, "47 h 59 min");
+    duration_words(3 * 86400 + 2 * 3600 + 5, d, sizeof(d));
+    assert_string_equal(d, "3 days 2 h");
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8_step),
         cmocka_unit_test(test_utf8_chars),
         cmocka_unit_test(test_utf8_offset),
+        cmocka_unit_test(test_duration_words),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
