@@ -305,6 +305,7 @@ static int bridge_reg_remove(const char *jid, void *arg)
         return -2;
     }
     settings_forget(a->id);
+    bridge_team_forget();
     bridge_login_end(a); /* the network's side, in the background */
     log_info("bridge: %s unregistered", jid);
     store_account_free(a);
@@ -396,6 +397,7 @@ static void bridge_cmd_team(long long account_id, const char *member, int add,
 {
     struct store_account *a = store_account_by_id(bridge_store(), account_id);
 
+    bridge_team_forget();
     if (a != NULL)
         bridge_team_changed(a, member, add);
     if (a != NULL && add)

@@ -15,16 +15,57 @@
 #include "store.h"
 #include "util.h"
 
-/* Set once at start-up, read by every side. */
+#define BRIDGE_TEAM_CACHE 4096 /* accounts remembered; then it starts over */
+
+/* Set once at start-up, read by every side; and the team cache. */
 static struct {
     struct store *st;
     struct net_set set;
+    struct bridge_team_known {
+        long long account_id;
+        int has;
+    } * teams;
+    size_t nteams;
 } bridge;
+
+/* A rolled-back transaction may have held a member's change. */
+static void bridge_core_txn_ended(int ok, void *arg)
+{
+    if (!ok)
+        bridge_team_forget();
+}
 
 void bridge_core_init(struct store *st, const struct net_set *set)
 {
     bridge.st = st;
     bridge.set = *set;
+    bridge_team_forget();
+    store_txn_hook(st, bridge_core_txn_ended, NULL);
+}
+
+int bridge_has_team(long long account_id)
+{
+    long long n;
+    size_t i;
+
+    for (i = 0; i < bridge.nteams; i++)
+        if (bridge.teams[i].account_id == account_id)
+            return bridge.teams[i].has;
+    n = store_team_count(bridge.st, account_id);
+    if (n < 0)
+        return 0; /* a store error: asked again next time */
+    if (bridge.nteams == BRIDGE_TEAM_CACHE)
+        bridge.nteams = 0;
+    if (bridge.teams == NULL)
+        bridge.teams = xcalloc(BRIDGE_TEAM_CACHE, sizeof(*bridge.teams));
+    bridge.teams[bridge.nteams].account_id = account_id;
+    bridge.teams[bridge.nteams++].has = n > 0;
+    return n > 0;
+}
+
+void bridge_team_forget(void)
+{
+    bridge.nteams = 0;
 }
 
 struct store *bridge_store(void)

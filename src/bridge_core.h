@@ -57,5 +57,12 @@ char *bridge_snippet(const char *text);
 /* Adds the message row m (all but its snippet filled in), with the
  * snippet of text (NULL: none); its id, or -1. */
 long long bridge_message_add(struct store_message *m, const char *text);
+/* 1 when the account's number has a team (members besides its owner).
+ * Asked for every message (history, copies), so remembered per account
+ * until bridge_team_forget(). */
+int bridge_has_team(long long account_id);
+/* Forgets what bridge_has_team() remembered: a member joined or left, an
+ * account went, or a transaction was rolled back. */
+void bridge_team_forget(void);
 
 #endif

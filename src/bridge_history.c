@@ -54,8 +54,7 @@ static void bridge_history_keep(const struct store_account *a,
                               .network_id = (char *)network_id,
                               .created_ms = wall_ms()};
 
-    if (body == NULL || body[0] == '\0' ||
-        store_team_count(bridge_store(), a->id) <= 0)
+    if (body == NULL || body[0] == '\0' || !bridge_has_team(a->id))
         return;
     store_history_add(bridge_store(), a->id, &h);
 }
@@ -76,7 +75,8 @@ void bridge_history_out(const struct store_account *a, long long contact_id,
 void bridge_history_sent(long long account_id, long long message_id,
                          const char *network_id)
 {
-    store_history_sent(bridge_store(), account_id, message_id, network_id);
+    if (bridge_has_team(account_id))
+        store_history_sent(bridge_store(), account_id, message_id, network_id);
 }
 
 /* ---- times (XEP-0082) ---- */

@@ -138,7 +138,7 @@ void bridge_team_deliver_members(long long account_id, long long contact_id,
     struct store_claim *c;
     const char *to = o->to;
 
-    if (a == NULL || store_team_count(bridge_store(), a->id) <= 0) {
+    if (a == NULL || !bridge_has_team(a->id)) {
         store_account_free(a);
         return;
     }
@@ -252,7 +252,7 @@ void bridge_team_wrote(const struct store_account *a, long long contact_id,
     struct store_claim *c;
     char *name, *copy;
 
-    if (store_team_count(bridge_store(), a->id) <= 0)
+    if (!bridge_has_team(a->id))
         return; /* nobody to copy to */
     name = bridge_team_name(writer);
     copy = xasprintf("%s: %s", name, text);
@@ -470,7 +470,7 @@ int bridge_team_command(const struct message_in *in,
     const char *word = in->body + 1;
     size_t n = strcspn(word, " \t\n"), i;
 
-    if (store_team_count(bridge_store(), a->id) <= 0)
+    if (!bridge_has_team(a->id))
         return 0;
     c.arg = word + n + strspn(word + n, " \t\n");
     for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
