@@ -2,8 +2,9 @@
 /* The WAHA back end (a self-hosted server that drives personal WhatsApp
  * accounts as linked devices): one WAHA session per user, created with
  * ferry's signed webhook; the login goes on asynchronously (QR code or
- * pairing code); 1:1 texts, read marks, typing and reactions, presence
- * subscriptions, and received files fetched from WAHA. Every request to
+ * pairing code); 1:1 texts and files (net_waha_media.c), read marks,
+ * typing and reactions, presence subscriptions, and received files fetched
+ * from WAHA. Every request to
  * WAHA carries X-Api-Key (a file's URL only on WAHA's host). Webhooks are
  * net_waha_hook.c's. */
 #include <stdio.h>
@@ -263,6 +264,21 @@ static void waha_refused(void *arg)
 
     memset(&r, 0, sizeof(r));
     r.outcome = NET_FAIL;
+    r.text = call->id;
+    call->cb(&r, call->arg);
+    free(call->id);
+    free(call->chat);
+    free(call);
+}
+
+/* The same, but to be tried again (call->id: why). */
+static void waha_retry_later(void *arg)
+{
+    struct waha_call *call = arg;
+    struct net_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.outcome = NET_RETRY;
     r.text = call->id;
     call->cb(&r, call->arg);
     free(call->id);
@@ -606,6 +622,31 @@ static void waha_send_text(const struct net_account *a, const char *chat,
     free(key);
 }
 
+/* A file read by waha_media_upload(), with its caption. */
+static void waha_send_file(const struct net_account *a, const char *chat,
+                           const struct net_out *m, struct waha_call *call)
+{
+    json_object *o = json_object_new_object();
+    const char *path = waha_media_body(o, m);
+    char *key;
+
+    if (path == NULL) { /* tried again: fetched and read again */
+        json_object_put(o);
+        call->id = xstrdup("The gateway lost the file before sending it");
+        loop_defer(waha_retry_later, call);
+        return;
+    }
+    key = waha_new_key();
+    call->id = xasprintf("true_%s_%s", chat, key);
+    waha_add(o, "session", a->id);
+    waha_add(o, "chatId", chat);
+    waha_add(o, "id", key);
+    if (m->reply_to != NULL)
+        waha_add(o, "reply_to", m->reply_to);
+    waha_request("POST", path, waha_text(o), NULL, call);
+    free(key);
+}
+
 static void waha_send_other(const struct net_account *a, const char *chat,
                             const struct net_out *m, struct waha_call *call)
 {
@@ -706,8 +747,9 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
                       net_result_fn cb, void *arg)
 {
     int text = strcmp(m->kind, "text") == 0;
+    int file = m->media_id != NULL;
     struct waha_call *call =
-        waha_call_new(text ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
+        waha_call_new(text || file ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
 
     call->chat = xasprintf("%s@c.us", m->to);
     waha_presence_subscribe(a->id, call->chat);
@@ -721,9 +763,12 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
     } else if (strcmp(m->kind, "read") == 0 || strcmp(m->kind, "typing") == 0 ||
                strcmp(m->kind, "reaction") == 0) {
         waha_send_other(a, call->chat, m, call);
+    } else if (file) {
+        waha_send_file(a, call->chat, m, call);
     } else {
-        call->id = xstrdup("The gateway cannot send files to personal "
-                           "WhatsApp accounts yet");
+        call->id = xasprintf("The gateway cannot send a %s to personal "
+                             "WhatsApp accounts",
+                             m->kind);
         loop_defer(waha_refused, call);
     }
 }
@@ -849,6 +894,10 @@ static int waha_webhook_verify(const struct httpd_request *req,
     return 0;
 }
 
+/* sendVoice takes no caption, nor does a sticker show one: it follows as
+ * a text */
+static const char *const waha_uncaptioned[] = {"audio", "sticker", NULL};
+
 const struct net_backend net_waha_backend = {
     .name = "waha",
     .max_text = WAHA_TEXT_MAX,
@@ -862,6 +911,8 @@ const struct net_backend net_waha_backend = {
             .reactions = 1,
             .edits_in = 1,
             .retractions_in = 1,
+            .media = 1,
+            .uncaptioned = waha_uncaptioned,
         },
     .configure = waha_configure,
     .throughput = waha_throughput,
@@ -875,6 +926,11 @@ const struct net_backend net_waha_backend = {
     .login_step = waha_login_step,
     .relogin = waha_relogin,
     .logout = waha_logout,
-    .media_types = net_whatsapp_media_types, /* the caps of received files */
+    .media_types = net_whatsapp_media_types,
+    .media_types_text = "pictures (JPEG, PNG, up to 5 MB), videos (MP4, "
+                        "3GP, 16 MB), audio (AAC, AMR, MP3, M4A, OGG, 16 MB), "
+                        "documents (PDF, text, Word, Excel, PowerPoint, 100 "
+                        "MB) and WebP stickers (500 KB)",
     .media_fetch = waha_media_fetch,
+    .media_upload = waha_media_upload,
 };

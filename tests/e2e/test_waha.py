@@ -10,6 +10,7 @@ import base64
 import os
 import re
 import urllib.request
+from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
@@ -222,7 +223,7 @@ def test_cloud_and_waha_users_side_by_side(gw):
     assert "urn:xmpp:message-correct:0" in feats_waha
     assert "urn:xmpp:message-retract:1" in feats_waha
     assert "jabber:x:oob" in feats_cloud
-    assert "jabber:x:oob" not in feats_waha   # files are not sent (yet)
+    assert "jabber:x:oob" in feats_waha   # files go both ways
     assert "urn:xmpp:receipts" in feats_waha
 
 
@@ -333,6 +334,95 @@ def test_media_over_whatsapps_limit_is_a_notice(gw):
     m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
     assert m.body.startswith("[A sticker from WhatsApp could not be passed "
                              "on: it is larger than the 500 KB"), m.body
+
+
+# --- XMPP to WhatsApp: the user's files (issue 13, item 4) ---------------------
+
+NS_UPLOAD = "urn:xmpp:http:upload:0"
+
+
+def _upload(client, server, data, filename, ctype):
+    """Upload data as the client through the server's XEP-0363 service;
+    returns the GET URL."""
+    r = client.iq(server.upload_jid,
+                  "<request xmlns='%s' filename=%s size='%d' "
+                  "content-type=%s/>" % (NS_UPLOAD, quoteattr(filename),
+                                         len(data), quoteattr(ctype)))
+    assert r.type == "result", r.xml
+    slot = r.child(NS_UPLOAD, "slot")
+    put = slot.find("{%s}put" % NS_UPLOAD)
+    headers = {"Content-Type": ctype}
+    for h in put.findall("{%s}header" % NS_UPLOAD):
+        headers[h.get("name")] = h.text
+    req = urllib.request.Request(put.get("url"), data=data, method="PUT",
+                                 headers=headers)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status in (200, 201), resp.status
+    return slot.find("{%s}get" % NS_UPLOAD).get("url")
+
+
+def _send_file(gw, client, url, caption=None):
+    """An XEP-0066 message; the body is the caption or the URL."""
+    oob = "<x xmlns='jabber:x:oob'><url>%s</url></x>" % escape(url)
+    return gw.cloud.send(client, CONTACT, caption or url, receipt=True,
+                         extra=[oob])
+
+
+def _wait_sends(gw, session, n):
+    got = []
+
+    def enough():
+        got[:] = gw.sent(session)
+        return len(got) >= n
+    wait_for(enough, WAIT, 0.1, "%d sends" % n)
+    return got
+
+
+def test_files_to_a_contact_image_document_and_voice(gw, xmpp_server):
+    c = gw.connect()
+    session = gw.login(c)
+    # a picture with its caption: sendImage, the bytes inline as base64
+    jpg = b"\xff\xd8\xff\xe0" + os.urandom(3000)
+    mid = _send_file(gw, c, _upload(c, xmpp_server, jpg, "holiday.jpg",
+                                    "image/jpeg"), caption="the beach")
+    s = _wait_sends(gw, session, 1)[0]
+    assert s["path"] == "/api/sendImage" and s["chat_id"] == \
+        CONTACT + "@c.us", s
+    f = s["body"]["file"]
+    assert f["mimetype"] == "image/jpeg" and "url" not in f, f
+    assert base64.b64decode(f["data"]) == jpg
+    assert s["body"]["caption"] == "the beach", s["body"]
+    assert s["body"]["id"] == s["key_id"], s   # ferry chose the id
+    c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+    # a document keeps its name and caption: sendFile
+    pdf = b"%PDF-1.4\n" + os.urandom(1000)
+    mid = _send_file(gw, c, _upload(c, xmpp_server, pdf, "minutes.pdf",
+                                    "application/pdf"), caption="minutes")
+    s = _wait_sends(gw, session, 2)[1]
+    assert s["path"] == "/api/sendFile", s
+    f = s["body"]["file"]
+    assert (f["mimetype"], f["filename"]) == ("application/pdf",
+                                              "minutes.pdf"), f
+    assert base64.b64decode(f["data"]) == pdf
+    assert s["body"]["caption"] == "minutes", s["body"]
+    c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+    # a voice note (Ogg Opus): sendVoice, not converted; its caption follows
+    # as a text
+    ogg = b"OggS" + os.urandom(900)
+    mid = _send_file(gw, c, _upload(c, xmpp_server, ogg, "note.ogg",
+                                    "audio/ogg"), caption="listen")
+    sends = _wait_sends(gw, session, 4)
+    s = sends[2]
+    assert s["path"] == "/api/sendVoice", s
+    f = s["body"]["file"]
+    assert f["mimetype"] == "audio/ogg; codecs=opus", f
+    assert base64.b64decode(f["data"]) == ogg
+    assert s["body"]["convert"] is False and "caption" not in s["body"], s
+    assert sends[3]["path"] == "/api/sendText" and \
+        sends[3]["body"]["text"] == "listen", sends[3]
+    c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+    assert len(gw.sent(session)) == 4
+    assert not [m for m in c.messages.history if m.type == "error"]
 
 
 def test_location_as_geo_uri_then_the_place(gw):
