@@ -187,6 +187,39 @@ def test_session_fails_while_messages_wait(gw):
                 if s.type == "error" and s.id in mids]
 
 
+def test_passkey_steps_told_and_nothing_lost(gw):
+    """GOWS asks for a passkey after the scan: one message per step from
+    the gateway (the code of the confirmation step in it); what the user
+    writes meanwhile is held and goes once the session works."""
+    gw.ctl.post("config", {"engine": "GOWS", "passkey": True})
+    c = gw.connect()
+    assert gw.register(c).type == "result"
+    wait_for(lambda: gw.session_of(c), WAIT, 0.1, "the account")
+    session = gw.session_of(c)
+    gw.wait_qr(c)
+    gw.scan(session)
+    first = gw.wait_text(c, "passkey")
+    assert "phone" in first.body and "XMPP client" in first.body, first.body
+    mid = gw.cloud.send(c, CONTACT, "written during the passkey step")
+    wait_for(lambda: gw.get("requests", path_contains="/api/sendText"),
+             WAIT, 0.1, "a send tried while the passkey was asked for")
+    step = gw.ctl.post("passkey", {"session": session})
+    code = step["data"]["code"]
+    second = gw.wait_text(c, code)
+    assert "confirm" in second.body, second.body
+    gw.ctl.post("passkey", {"session": session})
+    gw.wait_text(c, "Connected to WhatsApp as")
+    sent = gw.wait_sent(1, session, timeout=60)
+    assert [s["body"]["text"] for s in sent] == \
+        ["written during the passkey step"], sent
+    told = [m for m in c.messages.history
+            if m.frm == gw.gw and ("passkey" in (m.body or "")
+                                   or code in (m.body or ""))]
+    assert len(told) == 2, [m.body for m in told]
+    assert not [m for m in c.messages.history
+                if m.type == "error" and m.id == mid]
+
+
 def test_unregister_deletes_the_session(gw):
     c = gw.connect()
     session = gw.login(c)
