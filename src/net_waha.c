@@ -65,6 +65,7 @@ static int waha_configure(const struct conf *conf)
     waha.hmac_key = xstrdup(conf->waha_webhook_hmac_key);
     waha.session = xstrdup(conf->waha_session);
     waha.webhook_url = xasprintf("%s/webhook/waha", conf->http_public_url);
+    waha_live_configure(conf->waha_idle_restart);
     if (waha.url[0] == '\0') {
         log_error("waha: waha.url is not set (the WAHA server's base URL)");
         return -1;
@@ -113,18 +114,20 @@ static char *waha_text(json_object *o)
 
 /* What a call is, for reading its answer. */
 enum waha_kind {
-    WAHA_CALL_PLAIN, /* 2xx is all */
-    WAHA_CALL_SEND,  /* a message: its id, a repeat would duplicate */
-    WAHA_CALL_QR,    /* an image saved to a file */
-    WAHA_CALL_CODE,  /* {"code": "ABCD-EFGH"} */
+    WAHA_CALL_PLAIN,  /* 2xx is all */
+    WAHA_CALL_SEND,   /* a message: its id, a repeat would duplicate */
+    WAHA_CALL_QR,     /* an image saved to a file */
+    WAHA_CALL_CODE,   /* {"code": "ABCD-EFGH"} */
+    WAHA_CALL_STATUS, /* a SessionInfo: its status */
 };
 
 struct waha_call {
     net_result_fn cb;
     void *arg;
     enum waha_kind kind;
-    char *id;   /* send: the full id ferry chose */
-    char *chat; /* send: the chat id */
+    char *id;      /* send: the full id ferry chose */
+    char *chat;    /* send: the chat id */
+    char *session; /* send: the session (its liveness) */
 };
 
 /* The id in an engine's answer to a send, in the reference's order: id,
@@ -208,6 +211,8 @@ static void waha_success(const struct http_result *h, json_object *o,
     } else if (call->kind == WAHA_CALL_QR) {
         r->mime = "image/png";
         r->size = (long long)h->len;
+    } else if (call->kind == WAHA_CALL_STATUS) {
+        r->info = waha_str(o, "status");
     } else if (call->kind == WAHA_CALL_CODE) {
         r->info = waha_str(o, "code");
         if (r->info == NULL) {
@@ -239,6 +244,9 @@ static void waha_done(const struct http_result *h, void *arg)
             waha_classify(h, o, &r, &owned);
         r.unknown = call->kind == WAHA_CALL_SEND && h->status >= 500;
     }
+    if (call->kind == WAHA_CALL_SEND && r.outcome == NET_OK &&
+        call->session != NULL)
+        waha_live_sent(call->session);
     if (call->kind == WAHA_CALL_SEND)
         metrics_inc(r.outcome == NET_OK      ? METRICS_OUT_SENT
                     : r.outcome == NET_RETRY ? METRICS_OUT_RETRY
@@ -252,6 +260,7 @@ static void waha_done(const struct http_result *h, void *arg)
     free(owned);
     free(call->id);
     free(call->chat);
+    free(call->session);
     free(call);
 }
 
@@ -268,6 +277,7 @@ static void waha_refused(void *arg)
     call->cb(&r, call->arg);
     free(call->id);
     free(call->chat);
+    free(call->session);
     free(call);
 }
 
@@ -283,6 +293,7 @@ static void waha_retry_later(void *arg)
     call->cb(&r, call->arg);
     free(call->id);
     free(call->chat);
+    free(call->session);
     free(call);
 }
 
@@ -752,6 +763,7 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
         waha_call_new(text || file ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
 
     call->chat = xasprintf("%s@c.us", m->to);
+    call->session = xstrdup(a->id);
     waha_presence_subscribe(a->id, call->chat);
     if (text) {
         waha_send_text(a, call->chat, m, call);
@@ -870,7 +882,50 @@ static void waha_media_fetch(const struct net_account *a, const char *id,
     http_start(&req, waha_fetch_done, f);
 }
 
+/* ---- liveness ---- */
+
+void waha_session_status(const char *session, net_result_fn cb, void *arg)
+{
+    char *path = xasprintf("/api/sessions/%s", session);
+
+    waha_request("GET", path, NULL, NULL,
+                 waha_call_new(WAHA_CALL_STATUS, cb, arg));
+    free(path);
+}
+
+void waha_session_restart(const char *session, net_result_fn cb, void *arg)
+{
+    char *path = xasprintf("/api/sessions/%s/restart", session);
+
+    waha_request("POST", path, NULL, NULL,
+                 waha_call_new(WAHA_CALL_PLAIN, cb, arg));
+    free(path);
+}
+
 /* ---- webhooks ---- */
+
+/* The bridge's callback, behind the liveness watch. */
+struct waha_parse_ctx {
+    net_event_fn fn;
+    void *arg;
+};
+
+static int waha_parsed(const struct net_event *ev, void *arg)
+{
+    struct waha_parse_ctx *c = arg;
+
+    if (waha_live_event(ev))
+        return 0; /* the statuses of ferry's own restart */
+    return c->fn(ev, c->arg);
+}
+
+/* The webhook's events, each noted as the session's traffic. */
+static int waha_parse(const char *body, size_t len, net_event_fn fn, void *arg)
+{
+    struct waha_parse_ctx c = {fn, arg};
+
+    return waha_webhook_parse(body, len, waha_parsed, &c);
+}
 
 static void waha_webhook_get(const struct httpd_request *req,
                              struct httpd_response *res)
@@ -922,7 +977,7 @@ const struct net_backend net_waha_backend = {
     .webhook_get = waha_webhook_get,
     .webhook_verify = waha_webhook_verify,
     .webhook_reject = 401,
-    .webhook_parse = waha_webhook_parse,
+    .webhook_parse = waha_parse,
     .login_step = waha_login_step,
     .relogin = waha_relogin,
     .logout = waha_logout,

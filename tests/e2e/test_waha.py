@@ -9,6 +9,7 @@ with a fake WAHA (tests/fakes/fake_waha.py) and a fake Cloud API."""
 import base64
 import os
 import re
+import time
 import urllib.request
 from xml.sax.saxutils import escape, quoteattr
 
@@ -218,6 +219,50 @@ def test_passkey_steps_told_and_nothing_lost(gw):
     assert len(told) == 2, [m.body for m in told]
     assert not [m for m in c.messages.history
                 if m.type == "error" and m.id == mid]
+
+
+def test_silent_working_session_is_restarted(xmpp_server, start_ferry,
+                                            connect_client):
+    """A session that stays WORKING while WAHA stops passing its events on
+    (the fake's silent mode): waha.idle_restart seconds after a send with
+    no webhook, ferry asks for the status and restarts the session, quietly;
+    what was held comes, and traffic resumes."""
+    g = WahaGateway(xmpp_server, start_ferry, connect_client,
+                    waha_idle_restart="2")
+    try:
+        c = connect_client(xmpp_server)
+        session = g.login(c)
+        cj = g.contact_jid(CONTACT)
+        # events flowing: a send is answered by events, no restart
+        mid = g.cloud.send(c, CONTACT, "before", receipt=True)
+        c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+        g.inbound(session, CONTACT, "still here")
+        _chat_from(c, cj, lambda m: m.body == "still here")
+        restart = "/api/sessions/%s/restart" % session
+        time.sleep(3)
+        assert not g.get("requests", path_contains=restart)
+        # WORKING, but the events stop
+        g.ctl.post("silent", {"session": session, "on": True})
+        mid = g.cloud.send(c, CONTACT, "into the silence", receipt=True)
+        wait_for(lambda: g.get("requests", path_contains=restart), 20, 0.2,
+                 "the restart")
+        status = [r for r in g.get("requests",
+                                   path_contains="/api/sessions/" + session)
+                  if r["method"] == "GET"]
+        assert status, "the status was not asked for first"
+        # the held events come after the restart: the receipt
+        c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+        g.inbound(session, CONTACT, "after the restart")
+        _chat_from(c, cj, lambda m: m.body == "after the restart")
+        assert len(g.get("requests", path_contains=restart)) == 1
+        told = [m.body for m in c.messages.history if m.frm == g.gw
+                and m.body and ("Connected" in m.body or "stopped" in m.body)]
+        assert len(told) == 1, told   # the login's only
+        sends = [s["body"]["text"] for s in g.sent(session)]
+        assert sends == ["before", "into the silence"], sends
+    finally:
+        problems = g.close()
+    assert not problems, problems
 
 
 def test_unregister_deletes_the_session(gw):
