@@ -503,6 +503,27 @@ def test_files_to_a_contact_image_document_and_voice(gw, xmpp_server):
     assert not [m for m in c.messages.history if m.type == "error"]
 
 
+@pytest.mark.parametrize("fault", [503, "drop"])
+def test_file_send_retried_like_a_text(gw, xmpp_server, fault):
+    """A file send that WAHA fails (a 5xx, or the connection dropped before
+    it was taken) is tried again: the file fetched and sent again, once."""
+    c = gw.connect()
+    session = gw.login(c)
+    gw.ctl.post("fail", {"count": 1, "error": fault,
+                         "path_contains": "/api/sendImage"})
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(2000)
+    mid = _send_file(gw, c, _upload(c, xmpp_server, png, "shot.png",
+                                    "image/png"))
+    c.wait_message(lambda m: is_receipt(m, mid), timeout=60)
+    tries = gw.get("requests", path_contains="/api/sendImage")
+    assert len(tries) == 2, tries
+    sent = gw.sent(session)
+    assert len(sent) == 1 and sent[0]["path"] == "/api/sendImage", sent
+    assert base64.b64decode(sent[0]["body"]["file"]["data"]) == png
+    assert "caption" not in sent[0]["body"], sent[0]["body"]
+    assert not [m for m in c.messages.history if m.type == "error"]
+
+
 def test_location_as_geo_uri_then_the_place(gw):
     c = gw.connect()
     session = gw.login(c)
