@@ -4,9 +4,9 @@
  * ferry's signed webhook; the login goes on asynchronously (QR code or
  * pairing code); 1:1 texts and files (net_waha_media.c), read marks,
  * typing and reactions, presence subscriptions, and received files fetched
- * from WAHA. Every request to
- * WAHA carries X-Api-Key (a file's URL only on WAHA's host). Webhooks are
- * net_waha_hook.c's. */
+ * from WAHA. Every request to WAHA carries X-Api-Key (a file's URL only on
+ * WAHA's host). Webhooks are net_waha_hook.c's, each event passing the
+ * liveness watch (net_waha_live.c) first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
