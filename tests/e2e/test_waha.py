@@ -499,7 +499,16 @@ def test_files_to_a_contact_image_document_and_voice(gw, xmpp_server):
     assert sends[3]["path"] == "/api/sendText" and \
         sends[3]["body"]["text"] == "listen", sends[3]
     c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
-    assert len(gw.sent(session)) == 4
+    # other audio: a voice note that WAHA converts
+    mp3 = b"ID3" + os.urandom(700)
+    mid = _send_file(gw, c, _upload(c, xmpp_server, mp3, "song.mp3",
+                                    "audio/mpeg"))
+    s = _wait_sends(gw, session, 5)[4]
+    assert s["path"] == "/api/sendVoice", s
+    assert s["body"]["file"]["mimetype"] == "audio/mpeg", s["body"]["file"]
+    assert s["body"]["convert"] is True, s["body"]
+    c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+    assert len(gw.sent(session)) == 5
     assert not [m for m in c.messages.history if m.type == "error"]
 
 
