@@ -103,8 +103,8 @@ static void waha_add(json_object *o, const char *key, const char *value)
 /* o as JSON text (caller frees); o is released. */
 static char *waha_text(json_object *o)
 {
-    char *s =
-        xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    char *s = xstrdup(json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 
     json_object_put(o);
     return s;
