@@ -64,6 +64,7 @@ struct conf {
     char *waha_api_key;
     char *waha_webhook_hmac_key;
     char *waha_session;
+    long long waha_idle_restart;
     /* [media] */
     char *media_upload_service;
     long long media_max_size;

@@ -2,10 +2,11 @@
 /* The WAHA back end (a self-hosted server that drives personal WhatsApp
  * accounts as linked devices): one WAHA session per user, created with
  * ferry's signed webhook; the login goes on asynchronously (QR code or
- * pairing code); 1:1 texts, read marks, typing and reactions, presence
- * subscriptions, and received files fetched from WAHA. Every request to
- * WAHA carries X-Api-Key (a file's URL only on WAHA's host). Webhooks are
- * net_waha_hook.c's. */
+ * pairing code); 1:1 texts and files (net_waha_media.c), read marks,
+ * typing and reactions, presence subscriptions, and received files fetched
+ * from WAHA. Every request to WAHA carries X-Api-Key (a file's URL only on
+ * WAHA's host). Webhooks are net_waha_hook.c's, each event passing the
+ * liveness watch (net_waha_live.c) first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ static int waha_configure(const struct conf *conf)
     waha.hmac_key = xstrdup(conf->waha_webhook_hmac_key);
     waha.session = xstrdup(conf->waha_session);
     waha.webhook_url = xasprintf("%s/webhook/waha", conf->http_public_url);
+    waha_live_configure(conf->waha_idle_restart);
     if (waha.url[0] == '\0') {
         log_error("waha: waha.url is not set (the WAHA server's base URL)");
         return -1;
@@ -101,8 +103,8 @@ static void waha_add(json_object *o, const char *key, const char *value)
 /* o as JSON text (caller frees); o is released. */
 static char *waha_text(json_object *o)
 {
-    char *s =
-        xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    char *s = xstrdup(json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 
     json_object_put(o);
     return s;
@@ -112,18 +114,20 @@ static char *waha_text(json_object *o)
 
 /* What a call is, for reading its answer. */
 enum waha_kind {
-    WAHA_CALL_PLAIN, /* 2xx is all */
-    WAHA_CALL_SEND,  /* a message: its id, a repeat would duplicate */
-    WAHA_CALL_QR,    /* an image saved to a file */
-    WAHA_CALL_CODE,  /* {"code": "ABCD-EFGH"} */
+    WAHA_CALL_PLAIN,  /* 2xx is all */
+    WAHA_CALL_SEND,   /* a message: its id, a repeat would duplicate */
+    WAHA_CALL_QR,     /* an image saved to a file */
+    WAHA_CALL_CODE,   /* {"code": "ABCD-EFGH"} */
+    WAHA_CALL_STATUS, /* a SessionInfo: its status */
 };
 
 struct waha_call {
     net_result_fn cb;
     void *arg;
     enum waha_kind kind;
-    char *id;   /* send: the full id ferry chose */
-    char *chat; /* send: the chat id */
+    char *id;      /* send: the full id ferry chose */
+    char *chat;    /* send: the chat id */
+    char *session; /* send: the session (its liveness) */
 };
 
 /* The id in an engine's answer to a send, in the reference's order: id,
@@ -207,6 +211,8 @@ static void waha_success(const struct http_result *h, json_object *o,
     } else if (call->kind == WAHA_CALL_QR) {
         r->mime = "image/png";
         r->size = (long long)h->len;
+    } else if (call->kind == WAHA_CALL_STATUS) {
+        r->info = waha_str(o, "status");
     } else if (call->kind == WAHA_CALL_CODE) {
         r->info = waha_str(o, "code");
         if (r->info == NULL) {
@@ -238,6 +244,9 @@ static void waha_done(const struct http_result *h, void *arg)
             waha_classify(h, o, &r, &owned);
         r.unknown = call->kind == WAHA_CALL_SEND && h->status >= 500;
     }
+    if (call->kind == WAHA_CALL_SEND && r.outcome == NET_OK &&
+        call->session != NULL)
+        waha_live_sent(call->session);
     if (call->kind == WAHA_CALL_SEND)
         metrics_inc(r.outcome == NET_OK      ? METRICS_OUT_SENT
                     : r.outcome == NET_RETRY ? METRICS_OUT_RETRY
@@ -251,6 +260,7 @@ static void waha_done(const struct http_result *h, void *arg)
     free(owned);
     free(call->id);
     free(call->chat);
+    free(call->session);
     free(call);
 }
 
@@ -267,6 +277,23 @@ static void waha_refused(void *arg)
     call->cb(&r, call->arg);
     free(call->id);
     free(call->chat);
+    free(call->session);
+    free(call);
+}
+
+/* The same, but to be tried again (call->id: why). */
+static void waha_retry_later(void *arg)
+{
+    struct waha_call *call = arg;
+    struct net_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.outcome = NET_RETRY;
+    r.text = call->id;
+    call->cb(&r, call->arg);
+    free(call->id);
+    free(call->chat);
+    free(call->session);
     free(call);
 }
 
@@ -606,6 +633,31 @@ static void waha_send_text(const struct net_account *a, const char *chat,
     free(key);
 }
 
+/* A file read by waha_media_upload(), with its caption. */
+static void waha_send_file(const struct net_account *a, const char *chat,
+                           const struct net_out *m, struct waha_call *call)
+{
+    json_object *o = json_object_new_object();
+    const char *path = waha_media_body(o, m);
+    char *key;
+
+    if (path == NULL) { /* tried again: fetched and read again */
+        json_object_put(o);
+        call->id = xstrdup("The gateway lost the file before sending it");
+        loop_defer(waha_retry_later, call);
+        return;
+    }
+    key = waha_new_key();
+    call->id = xasprintf("true_%s_%s", chat, key);
+    waha_add(o, "session", a->id);
+    waha_add(o, "chatId", chat);
+    waha_add(o, "id", key);
+    if (m->reply_to != NULL)
+        waha_add(o, "reply_to", m->reply_to);
+    waha_request("POST", path, waha_text(o), NULL, call);
+    free(key);
+}
+
 static void waha_send_other(const struct net_account *a, const char *chat,
                             const struct net_out *m, struct waha_call *call)
 {
@@ -706,10 +758,12 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
                       net_result_fn cb, void *arg)
 {
     int text = strcmp(m->kind, "text") == 0;
+    int file = m->media_id != NULL;
     struct waha_call *call =
-        waha_call_new(text ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
+        waha_call_new(text || file ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
 
     call->chat = xasprintf("%s@c.us", m->to);
+    call->session = xstrdup(a->id);
     waha_presence_subscribe(a->id, call->chat);
     if (text) {
         waha_send_text(a, call->chat, m, call);
@@ -721,9 +775,12 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
     } else if (strcmp(m->kind, "read") == 0 || strcmp(m->kind, "typing") == 0 ||
                strcmp(m->kind, "reaction") == 0) {
         waha_send_other(a, call->chat, m, call);
+    } else if (file) {
+        waha_send_file(a, call->chat, m, call);
     } else {
-        call->id = xstrdup("The gateway cannot send files to personal "
-                           "WhatsApp accounts yet");
+        call->id = xasprintf("The gateway cannot send a %s to personal "
+                             "WhatsApp accounts",
+                             m->kind);
         loop_defer(waha_refused, call);
     }
 }
@@ -825,7 +882,50 @@ static void waha_media_fetch(const struct net_account *a, const char *id,
     http_start(&req, waha_fetch_done, f);
 }
 
+/* ---- liveness ---- */
+
+void waha_session_status(const char *session, net_result_fn cb, void *arg)
+{
+    char *path = xasprintf("/api/sessions/%s", session);
+
+    waha_request("GET", path, NULL, NULL,
+                 waha_call_new(WAHA_CALL_STATUS, cb, arg));
+    free(path);
+}
+
+void waha_session_restart(const char *session, net_result_fn cb, void *arg)
+{
+    char *path = xasprintf("/api/sessions/%s/restart", session);
+
+    waha_request("POST", path, NULL, NULL,
+                 waha_call_new(WAHA_CALL_PLAIN, cb, arg));
+    free(path);
+}
+
 /* ---- webhooks ---- */
+
+/* The bridge's callback, behind the liveness watch. */
+struct waha_parse_ctx {
+    net_event_fn fn;
+    void *arg;
+};
+
+static int waha_parsed(const struct net_event *ev, void *arg)
+{
+    struct waha_parse_ctx *c = arg;
+
+    if (waha_live_event(ev))
+        return 0; /* the statuses of ferry's own restart */
+    return c->fn(ev, c->arg);
+}
+
+/* The webhook's events, each noted as the session's traffic. */
+static int waha_parse(const char *body, size_t len, net_event_fn fn, void *arg)
+{
+    struct waha_parse_ctx c = {fn, arg};
+
+    return waha_webhook_parse(body, len, waha_parsed, &c);
+}
 
 static void waha_webhook_get(const struct httpd_request *req,
                              struct httpd_response *res)
@@ -849,6 +949,10 @@ static int waha_webhook_verify(const struct httpd_request *req,
     return 0;
 }
 
+/* sendVoice takes no caption, nor does a sticker show one: it follows as
+ * a text */
+static const char *const waha_uncaptioned[] = {"audio", "sticker", NULL};
+
 const struct net_backend net_waha_backend = {
     .name = "waha",
     .max_text = WAHA_TEXT_MAX,
@@ -862,6 +966,8 @@ const struct net_backend net_waha_backend = {
             .reactions = 1,
             .edits_in = 1,
             .retractions_in = 1,
+            .media = 1,
+            .uncaptioned = waha_uncaptioned,
         },
     .configure = waha_configure,
     .throughput = waha_throughput,
@@ -871,10 +977,15 @@ const struct net_backend net_waha_backend = {
     .webhook_get = waha_webhook_get,
     .webhook_verify = waha_webhook_verify,
     .webhook_reject = 401,
-    .webhook_parse = waha_webhook_parse,
+    .webhook_parse = waha_parse,
     .login_step = waha_login_step,
     .relogin = waha_relogin,
     .logout = waha_logout,
-    .media_types = net_whatsapp_media_types, /* the caps of received files */
+    .media_types = net_whatsapp_media_types,
+    .media_types_text = "pictures (JPEG, PNG, up to 5 MB), videos (MP4, "
+                        "3GP, 16 MB), audio (AAC, AMR, MP3, M4A, OGG, 16 MB), "
+                        "documents (PDF, text, Word, Excel, PowerPoint, 100 "
+                        "MB) and WebP stickers (500 KB)",
     .media_fetch = waha_media_fetch,
+    .media_upload = waha_media_upload,
 };

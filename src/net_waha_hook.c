@@ -665,11 +665,31 @@ static enum net_login waha_login_state(const char *status)
     return 0;
 }
 
+/* What the user does for a passkey step (code: the confirmation code
+ * PASSKEY_CONFIRMATION_REQUIRED carries, or NULL): no XMPP client can
+ * sign one. */
+static void waha_passkey_note(char *buf, size_t len, const char *code)
+{
+    if (code != NULL && strlen(code) <= 32 && utf8_valid(code, strlen(code)))
+        snprintf(buf, len,
+                 "WhatsApp asks you to confirm this login: on your phone, "
+                 "check that WhatsApp shows the code %s and confirm it. "
+                 "What you write meanwhile waits.",
+                 code);
+    else
+        snprintf(buf, len,
+                 "WhatsApp asks for your passkey to link the gateway, which "
+                 "your XMPP client cannot give: confirm it on your phone "
+                 "(WhatsApp, or the passkey prompt it shows; else open "
+                 "web.whatsapp.com in a browser that has it). What you write "
+                 "meanwhile waits.");
+}
+
 /* session.status: where the login stands. */
 static int waha_status(struct waha_ctx *c, json_object *p)
 {
     const char *status = waha_str(p, "status");
-    char me[256], note[256];
+    char me[256], note[512];
     const char *code = waha_str(json_strict_member(p, "data"), "code");
     struct net_event ev;
 
@@ -686,10 +706,7 @@ static int waha_status(struct waha_ctx *c, json_object *p)
         waha_subscriptions_forget(c->session);
     }
     if (ev.login == NET_LOGIN_ELSEWHERE) {
-        snprintf(note, sizeof(note),
-                 "WhatsApp asks for a passkey, which only a browser can give: "
-                 "open web.whatsapp.com on a computer and follow its steps%s%s",
-                 code ? "; the confirmation code is " : "", code ? code : "");
+        waha_passkey_note(note, sizeof(note), code);
         ev.text = note;
     }
     return c->fn(&ev, c->arg);

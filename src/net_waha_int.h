@@ -32,6 +32,27 @@ const char *waha_str(json_object *o, const char *key);
  * they are made again at the next send to each chat. */
 void waha_subscriptions_forget(const char *session);
 
+/* The back end's media_upload: the file read for the send that follows
+ * (net_waha_media.c). */
+void waha_media_upload(const struct net_account *a, const char *path,
+                       const char *mime, const char *filename, net_result_fn cb,
+                       void *arg);
+/* Adds a file send's file (file.data in base64, mimetype, filename),
+ * caption and convert to o for m (a media kind, m->media_id from
+ * waha_media_upload()); returns the endpoint, or NULL when the file is not
+ * known (any more). */
+const char *waha_media_body(json_object *o, const struct net_out *m);
+
+/* Liveness (net_waha_live.c): waha.idle_restart in seconds (0: off); a
+ * message the session took; an event of a session, 1 when it is the
+ * STOPPED or WORKING of a restart ferry made (not told to the user). */
+void waha_live_configure(long long idle_seconds);
+void waha_live_sent(const char *session);
+int waha_live_event(const struct net_event *ev);
+/* GET /api/sessions/{s}: r->info is its status; POST .../restart. */
+void waha_session_status(const char *session, net_result_fn cb, void *arg);
+void waha_session_restart(const char *session, net_result_fn cb, void *arg);
+
 /* The back end's webhook_parse: one event per POST. */
 int waha_webhook_parse(const char *body, size_t len, net_event_fn fn,
                        void *arg);

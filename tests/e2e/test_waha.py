@@ -9,7 +9,9 @@ with a fake WAHA (tests/fakes/fake_waha.py) and a fake Cloud API."""
 import base64
 import os
 import re
+import time
 import urllib.request
+from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
@@ -186,6 +188,83 @@ def test_session_fails_while_messages_wait(gw):
                 if s.type == "error" and s.id in mids]
 
 
+def test_passkey_steps_told_and_nothing_lost(gw):
+    """GOWS asks for a passkey after the scan: one message per step from
+    the gateway (the code of the confirmation step in it); what the user
+    writes meanwhile is held and goes once the session works."""
+    gw.ctl.post("config", {"engine": "GOWS", "passkey": True})
+    c = gw.connect()
+    assert gw.register(c).type == "result"
+    wait_for(lambda: gw.session_of(c), WAIT, 0.1, "the account")
+    session = gw.session_of(c)
+    gw.wait_qr(c)
+    gw.scan(session)
+    first = gw.wait_text(c, "passkey")
+    assert "phone" in first.body and "XMPP client" in first.body, first.body
+    mid = gw.cloud.send(c, CONTACT, "written during the passkey step")
+    wait_for(lambda: gw.get("requests", path_contains="/api/sendText"),
+             WAIT, 0.1, "a send tried while the passkey was asked for")
+    step = gw.ctl.post("passkey", {"session": session})
+    code = step["data"]["code"]
+    second = gw.wait_text(c, code)
+    assert "confirm" in second.body, second.body
+    gw.ctl.post("passkey", {"session": session})
+    gw.wait_text(c, "Connected to WhatsApp as")
+    sent = gw.wait_sent(1, session, timeout=60)
+    assert [s["body"]["text"] for s in sent] == \
+        ["written during the passkey step"], sent
+    told = [m for m in c.messages.history
+            if m.frm == gw.gw and ("passkey" in (m.body or "")
+                                   or code in (m.body or ""))]
+    assert len(told) == 2, [m.body for m in told]
+    assert not [m for m in c.messages.history
+                if m.type == "error" and m.id == mid]
+
+
+def test_silent_working_session_is_restarted(xmpp_server, start_ferry,
+                                            connect_client):
+    """A session that stays WORKING while WAHA stops passing its events on
+    (the fake's silent mode): waha.idle_restart seconds after a send with
+    no webhook, ferry asks for the status and restarts the session, quietly;
+    what was held comes, and traffic resumes."""
+    g = WahaGateway(xmpp_server, start_ferry, connect_client,
+                    waha_idle_restart="2")
+    try:
+        c = connect_client(xmpp_server)
+        session = g.login(c)
+        cj = g.contact_jid(CONTACT)
+        # events flowing: a send is answered by events, no restart
+        mid = g.cloud.send(c, CONTACT, "before", receipt=True)
+        c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+        g.inbound(session, CONTACT, "still here")
+        _chat_from(c, cj, lambda m: m.body == "still here")
+        restart = "/api/sessions/%s/restart" % session
+        time.sleep(3)
+        assert not g.get("requests", path_contains=restart)
+        # WORKING, but the events stop
+        g.ctl.post("silent", {"session": session, "on": True})
+        mid = g.cloud.send(c, CONTACT, "into the silence", receipt=True)
+        wait_for(lambda: g.get("requests", path_contains=restart), 20, 0.2,
+                 "the restart")
+        status = [r for r in g.get("requests",
+                                   path_contains="/api/sessions/" + session)
+                  if r["method"] == "GET"]
+        assert status, "the status was not asked for first"
+        # the held events come after the restart: the receipt
+        c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+        g.inbound(session, CONTACT, "after the restart")
+        _chat_from(c, cj, lambda m: m.body == "after the restart")
+        assert len(g.get("requests", path_contains=restart)) == 1
+        told = [m.body for m in c.messages.history if m.frm == g.gw
+                and m.body and ("Connected" in m.body or "stopped" in m.body)]
+        assert len(told) == 1, told   # the login's only
+        sends = [s["body"]["text"] for s in g.sent(session)]
+        assert sends == ["before", "into the silence"], sends
+    finally:
+        problems = g.close()
+    assert not problems, problems
+
+
 def test_unregister_deletes_the_session(gw):
     c = gw.connect()
     session = gw.login(c)
@@ -222,7 +301,7 @@ def test_cloud_and_waha_users_side_by_side(gw):
     assert "urn:xmpp:message-correct:0" in feats_waha
     assert "urn:xmpp:message-retract:1" in feats_waha
     assert "jabber:x:oob" in feats_cloud
-    assert "jabber:x:oob" not in feats_waha   # files are not sent (yet)
+    assert "jabber:x:oob" in feats_waha   # files go both ways
     assert "urn:xmpp:receipts" in feats_waha
 
 
@@ -333,6 +412,125 @@ def test_media_over_whatsapps_limit_is_a_notice(gw):
     m = _chat_from(c, gw.contact_jid(CONTACT), lambda s: s.id == r["id"])
     assert m.body.startswith("[A sticker from WhatsApp could not be passed "
                              "on: it is larger than the 500 KB"), m.body
+
+
+# --- XMPP to WhatsApp: the user's files (issue 13, item 4) ---------------------
+
+NS_UPLOAD = "urn:xmpp:http:upload:0"
+
+
+def _upload(client, server, data, filename, ctype):
+    """Upload data as the client through the server's XEP-0363 service;
+    returns the GET URL."""
+    r = client.iq(server.upload_jid,
+                  "<request xmlns='%s' filename=%s size='%d' "
+                  "content-type=%s/>" % (NS_UPLOAD, quoteattr(filename),
+                                         len(data), quoteattr(ctype)))
+    assert r.type == "result", r.xml
+    slot = r.child(NS_UPLOAD, "slot")
+    put = slot.find("{%s}put" % NS_UPLOAD)
+    headers = {"Content-Type": ctype}
+    for h in put.findall("{%s}header" % NS_UPLOAD):
+        headers[h.get("name")] = h.text
+    req = urllib.request.Request(put.get("url"), data=data, method="PUT",
+                                 headers=headers)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status in (200, 201), resp.status
+    return slot.find("{%s}get" % NS_UPLOAD).get("url")
+
+
+def _send_file(gw, client, url, caption=None):
+    """An XEP-0066 message; the body is the caption or the URL."""
+    oob = "<x xmlns='jabber:x:oob'><url>%s</url></x>" % escape(url)
+    return gw.cloud.send(client, CONTACT, caption or url, receipt=True,
+                         extra=[oob])
+
+
+def _wait_sends(gw, session, n):
+    got = []
+
+    def enough():
+        got[:] = gw.sent(session)
+        return len(got) >= n
+    wait_for(enough, WAIT, 0.1, "%d sends" % n)
+    return got
+
+
+def test_files_to_a_contact_image_document_and_voice(gw, xmpp_server):
+    c = gw.connect()
+    session = gw.login(c)
+    # a picture with its caption: sendImage, the bytes inline as base64
+    jpg = b"\xff\xd8\xff\xe0" + os.urandom(3000)
+    mid = _send_file(gw, c, _upload(c, xmpp_server, jpg, "holiday.jpg",
+                                    "image/jpeg"), caption="the beach")
+    s = _wait_sends(gw, session, 1)[0]
+    assert s["path"] == "/api/sendImage" and s["chat_id"] == \
+        CONTACT + "@c.us", s
+    f = s["body"]["file"]
+    assert f["mimetype"] == "image/jpeg" and "url" not in f, f
+    assert base64.b64decode(f["data"]) == jpg
+    assert s["body"]["caption"] == "the beach", s["body"]
+    assert s["body"]["id"] == s["key_id"], s   # ferry chose the id
+    c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+    # a document keeps its name and caption: sendFile
+    pdf = b"%PDF-1.4\n" + os.urandom(1000)
+    mid = _send_file(gw, c, _upload(c, xmpp_server, pdf, "minutes.pdf",
+                                    "application/pdf"), caption="minutes")
+    s = _wait_sends(gw, session, 2)[1]
+    assert s["path"] == "/api/sendFile", s
+    f = s["body"]["file"]
+    assert (f["mimetype"], f["filename"]) == ("application/pdf",
+                                              "minutes.pdf"), f
+    assert base64.b64decode(f["data"]) == pdf
+    assert s["body"]["caption"] == "minutes", s["body"]
+    c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+    # a voice note (Ogg Opus): sendVoice, not converted; its caption follows
+    # as a text
+    ogg = b"OggS" + os.urandom(900)
+    mid = _send_file(gw, c, _upload(c, xmpp_server, ogg, "note.ogg",
+                                    "audio/ogg"), caption="listen")
+    sends = _wait_sends(gw, session, 4)
+    s = sends[2]
+    assert s["path"] == "/api/sendVoice", s
+    f = s["body"]["file"]
+    assert f["mimetype"] == "audio/ogg; codecs=opus", f
+    assert base64.b64decode(f["data"]) == ogg
+    assert s["body"]["convert"] is False and "caption" not in s["body"], s
+    assert sends[3]["path"] == "/api/sendText" and \
+        sends[3]["body"]["text"] == "listen", sends[3]
+    c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+    # other audio: a voice note that WAHA converts
+    mp3 = b"ID3" + os.urandom(700)
+    mid = _send_file(gw, c, _upload(c, xmpp_server, mp3, "song.mp3",
+                                    "audio/mpeg"))
+    s = _wait_sends(gw, session, 5)[4]
+    assert s["path"] == "/api/sendVoice", s
+    assert s["body"]["file"]["mimetype"] == "audio/mpeg", s["body"]["file"]
+    assert s["body"]["convert"] is True, s["body"]
+    c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+    assert len(gw.sent(session)) == 5
+    assert not [m for m in c.messages.history if m.type == "error"]
+
+
+@pytest.mark.parametrize("fault", [503, "drop"])
+def test_file_send_retried_like_a_text(gw, xmpp_server, fault):
+    """A file send that WAHA fails (a 5xx, or the connection dropped before
+    it was taken) is tried again: the file fetched and sent again, once."""
+    c = gw.connect()
+    session = gw.login(c)
+    gw.ctl.post("fail", {"count": 1, "error": fault,
+                         "path_contains": "/api/sendImage"})
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(2000)
+    mid = _send_file(gw, c, _upload(c, xmpp_server, png, "shot.png",
+                                    "image/png"))
+    c.wait_message(lambda m: is_receipt(m, mid), timeout=60)
+    tries = gw.get("requests", path_contains="/api/sendImage")
+    assert len(tries) == 2, tries
+    sent = gw.sent(session)
+    assert len(sent) == 1 and sent[0]["path"] == "/api/sendImage", sent
+    assert base64.b64decode(sent[0]["body"]["file"]["data"]) == png
+    assert "caption" not in sent[0]["body"], sent[0]["body"]
+    assert not [m for m in c.messages.history if m.type == "error"]
 
 
 def test_location_as_geo_uri_then_the_place(gw):

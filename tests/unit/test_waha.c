@@ -4,7 +4,7 @@
  * upper-case and missing ones) and the parsing of session.status, message
  * (texts, files, locations, vCards, replies' ids, notices), message.any,
  * message.ack, reactions, edits, revokes, presence and calls into net
- * events. */
+ * events; the user's files read for sendVoice, sendImage and sendFile. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <cmocka.h>
 
+#include "json_strict.h"
+#include "loop.h"
 #include "net.h"
 #include "util.h"
 #include "../../src/net_waha_int.h"
@@ -464,6 +468,96 @@ static void test_presence_and_call(void **state)
     assert_true(g.notice[0]);
 }
 
+/* ---- files from the user ---- */
+
+static void test_uploaded(const struct net_result *r, void *arg)
+{
+    char **id = arg;
+
+    assert_int_equal(r->outcome, NET_OK);
+    *id = xstrdup(r->id);
+    loop_stop();
+}
+
+/* A file read by waha_media_upload() (through the loop), as its id. */
+static char *test_upload(const char *path, const char *mime, const char *name)
+{
+    struct net_account a = {"s1", ""};
+    char *id = NULL;
+
+    waha_media_upload(&a, path, mime, name, test_uploaded, &id);
+    loop_run();
+    assert_non_null(id);
+    return id;
+}
+
+static const char *test_member(json_object *o, const char *a, const char *b)
+{
+    json_object *v = json_strict_member(o, a);
+
+    if (b != NULL)
+        v = json_strict_member(v, b);
+    return v != NULL ? json_object_get_string(v) : NULL;
+}
+
+static void test_outgoing_files(void **state)
+{
+    char path[] = "/tmp/ferry-test-waha-XXXXXX";
+    const unsigned char bytes[] = {0xfb, 0xff, 0xfe, 'O', 'g', 'g', 'S'};
+    struct net_out m;
+    json_object *o;
+    char *id;
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, bytes, sizeof(bytes)), (ssize_t)sizeof(bytes));
+    close(fd);
+    loop_init();
+    /* Ogg: a voice note, not converted, no caption */
+    id = test_upload(path, "audio/ogg", "note.ogg");
+    memset(&m, 0, sizeof(m));
+    m.kind = "audio";
+    m.media_id = id;
+    m.text = "not shown";
+    o = json_object_new_object();
+    assert_string_equal(waha_media_body(o, &m), "/api/sendVoice");
+    assert_string_equal(test_member(o, "file", "mimetype"),
+                        "audio/ogg; codecs=opus");
+    assert_string_equal(test_member(o, "file", "data"), "+//+T2dnUw==");
+    assert_string_equal(test_member(o, "file", "filename"), "note.ogg");
+    assert_string_equal(test_member(o, "convert", NULL), "false");
+    assert_null(test_member(o, "caption", NULL));
+    json_object_put(o);
+    /* sent once: the id is gone */
+    o = json_object_new_object();
+    assert_null(waha_media_body(o, &m));
+    json_object_put(o);
+    free(id);
+    /* a picture keeps its caption; a document its name */
+    id = test_upload(path, "image/jpeg", "a.jpg");
+    m.kind = "image";
+    m.media_id = id;
+    m.text = "look";
+    o = json_object_new_object();
+    assert_string_equal(waha_media_body(o, &m), "/api/sendImage");
+    assert_string_equal(test_member(o, "caption", NULL), "look");
+    assert_null(test_member(o, "convert", NULL));
+    json_object_put(o);
+    free(id);
+    id = test_upload(path, "application/pdf", "x.pdf");
+    m.kind = "document";
+    m.media_id = id;
+    m.filename = "minutes.pdf";
+    o = json_object_new_object();
+    assert_string_equal(waha_media_body(o, &m), "/api/sendFile");
+    assert_string_equal(test_member(o, "file", "filename"), "minutes.pdf");
+    json_object_put(o);
+    free(id);
+    loop_free();
+    unlink(path);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_reply_ids),
         cmocka_unit_test(test_actions),
         cmocka_unit_test(test_presence_and_call),
+        cmocka_unit_test(test_outgoing_files),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
