@@ -94,8 +94,14 @@ int bridge_team_deliver(const struct store_account *a, long long contact_id,
                         const char *id, struct message_out *o)
 {
     struct bridge_team_msg m = {a, contact_id, id, o, 0};
-    struct store_claim *c = bridge_team_claim(contact_id);
+    struct store_claim *c;
 
+    if (!bridge_has_team(a->id)) { /* the owner's alone: no claim to ask */
+        bridge_team_deliver_one(a->jid, &m);
+        o->to = a->jid;
+        return m.rc;
+    }
+    c = bridge_team_claim(contact_id);
     bridge_history_in(a, contact_id, o->id, o->body);
     if (c != NULL)
         bridge_team_deliver_one(c->holder, &m);
