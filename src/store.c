@@ -220,6 +220,27 @@ static const char *const store_migrations[] = {
      * waiting for a reply (the first unanswered message's time), 0 when
      * answered. */
     "ALTER TABLE contact ADD COLUMN waiting_since INTEGER NOT NULL DEFAULT 0;",
+    /* 9 -> 10 (issue 14): the groups an account is in, seen by its user
+     * alone (group_id: the network's id without a domain), and their
+     * members (participant: the id the group gives, often a lid; phone:
+     * digits once known; role: owner, admin or member; seq: the
+     * network's order). */
+    "CREATE TABLE room ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  group_id TEXT NOT NULL,"
+    "  subject TEXT NOT NULL DEFAULT '',"
+    "  updated INTEGER NOT NULL,"
+    "  UNIQUE (account_id, group_id));"
+    "CREATE TABLE room_member ("
+    "  room_id INTEGER NOT NULL REFERENCES room(id) ON DELETE CASCADE,"
+    "  participant TEXT NOT NULL,"
+    "  lid TEXT,"
+    "  phone TEXT,"
+    "  push_name TEXT,"
+    "  role TEXT NOT NULL DEFAULT 'member',"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (room_id, participant)) WITHOUT ROWID;",
 };
 
 #define STORE_NMIGRATIONS                                                      \
