@@ -23,11 +23,13 @@ struct store_member {
     char *phone;       /* digits, or NULL while only the lid is known */
     char *push_name;   /* or NULL */
     char *role;        /* "owner", "admin" or "member" */
+    int self;          /* the account itself */
 };
 
 /* A member to set (strings borrowed). */
 struct store_member_in {
     const char *participant, *lid, *phone, *push_name, *role;
+    int self;
 };
 
 /* Adds the room or updates its subject; its id, or -1. */

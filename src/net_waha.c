@@ -313,6 +313,24 @@ static void waha_request(const char *method, const char *path, char *body,
     free(body);
 }
 
+void waha_get(const char *path, size_t max,
+              void (*done)(const struct http_result *h, void *arg), void *arg)
+{
+    const char *headers[3] = {"Accept: application/json", NULL, NULL};
+    struct http_request req;
+    char *url = xasprintf("%s%s", waha.url, path);
+
+    headers[1] = waha.api_key_header;
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = url;
+    req.headers = headers;
+    req.timeout_ms = WAHA_TIMEOUT_MS;
+    req.max_response = max;
+    http_start(&req, done, arg);
+    free(url);
+}
+
 /* ---- sessions and login ---- */
 
 /* The session's configuration: ferry's signed webhook. */
@@ -877,4 +895,5 @@ const struct net_backend net_waha_backend = {
     .logout = waha_logout,
     .media_types = net_whatsapp_media_types, /* the caps of received files */
     .media_fetch = waha_media_fetch,
+    .groups = waha_groups,
 };

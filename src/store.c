@@ -223,8 +223,8 @@ static const char *const store_migrations[] = {
     /* 9 -> 10 (issue 14): the groups an account is in, seen by its user
      * alone (group_id: the network's id without a domain), and their
      * members (participant: the id the group gives, often a lid; phone:
-     * digits once known; role: owner, admin or member; seq: the
-     * network's order). */
+     * digits once known; role: owner, admin or member; self: the
+     * account itself; seq: the network's order). */
     "CREATE TABLE room ("
     "  id INTEGER PRIMARY KEY,"
     "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
@@ -239,6 +239,7 @@ static const char *const store_migrations[] = {
     "  phone TEXT,"
     "  push_name TEXT,"
     "  role TEXT NOT NULL DEFAULT 'member',"
+    "  self INTEGER NOT NULL DEFAULT 0,"
     "  seq INTEGER NOT NULL,"
     "  PRIMARY KEY (room_id, participant)) WITHOUT ROWID;",
 };

@@ -43,7 +43,8 @@ static int store_room_member_add(struct store *st, long long room_id,
 {
     sqlite3_stmt *s = store_stmt(
         st, "INSERT INTO room_member (room_id, participant, lid, phone,"
-            " push_name, role, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            " push_name, role, seq, self)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
             " ON CONFLICT (room_id, participant) DO NOTHING");
 
     if (s == NULL || m->participant == NULL)
@@ -55,6 +56,7 @@ static int store_room_member_add(struct store *st, long long room_id,
     store_bind_text(s, 5, m->push_name);
     store_bind_text(s, 6, m->role ? m->role : "member");
     sqlite3_bind_int64(s, 7, (long long)seq);
+    sqlite3_bind_int(s, 8, m->self != 0);
     return store_run(st, s);
 }
 
@@ -167,15 +169,16 @@ static void *store_member_read(sqlite3_stmt *s)
     m->phone = store_col_text(s, 2);
     m->push_name = store_col_text(s, 3);
     m->role = store_col_text(s, 4);
+    m->self = sqlite3_column_int(s, 5);
     return m;
 }
 
 int store_room_members(struct store *st, long long room_id, size_t max,
                        struct store_member ***rows, size_t *n)
 {
-    sqlite3_stmt *s =
-        store_stmt(st, "SELECT participant, lid, phone, push_name, role FROM"
-                       " room_member WHERE room_id = ?1 ORDER BY seq");
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT participant, lid, phone, push_name, role, self FROM"
+            " room_member WHERE room_id = ?1 ORDER BY seq");
 
     *rows = NULL;
     *n = 0;

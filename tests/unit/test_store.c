@@ -1664,7 +1664,7 @@ static void test_rooms(void **state)
          .lid = "201",
          .phone = "4915",
          .role = "owner"},
-        {.participant = "202@lid", .lid = "202", .role = "admin"},
+        {.participant = "202@lid", .lid = "202", .role = "admin", .self = 1},
         {.participant = "4917@c.us", .phone = "4917", .role = "member"},
     };
     struct store_member **rows;
@@ -1696,6 +1696,8 @@ static void test_rooms(void **state)
     assert_string_equal(rows[1]->participant, "202@lid");
     assert_null(rows[1]->phone);
     assert_null(rows[1]->push_name);
+    assert_int_equal(rows[0]->self, 0);
+    assert_int_equal(rows[1]->self, 1);
     for (i = 0; i < n; i++)
         store_member_free(rows[i]);
     free(rows);

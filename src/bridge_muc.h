@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the bridge: WhatsApp groups as XEP-0045 rooms (issue 14):
+ * the groups learnt at login, disco on rooms and the gateway's items,
+ * joins and leaves (bridge_muc.c). */
+#ifndef FERRY_BRIDGE_MUC_H
+#define FERRY_BRIDGE_MUC_H
+
+#include <strophe.h>
+
+struct store_account;
+
+/* Fetches the account's groups and members from its back end and stores
+ * them (me: the READY event's text, "+<digits> (<name>)", or NULL). */
+void bridge_muc_learn(const struct store_account *a, const char *me);
+/* Handles a presence to a room JID; 1 when it was one (handled), 0 to let
+ * the roster have it. */
+int bridge_muc_presence(xmpp_stanza_t *st);
+/* The disco handler for rooms and the gateway's items (disco_node_fn). */
+int bridge_muc_disco(xmpp_stanza_t *iq, const char *node, int items, void *arg);
+/* Forgets every joined resource (shutdown). */
+void bridge_muc_free(void);
+
+#endif

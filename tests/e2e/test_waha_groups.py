@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: MIT
+"""WhatsApp groups as XEP-0045 rooms (issue 14) for personal accounts
+through WAHA: the groups learnt when the session is WORKING, disco#info on
+a room and disco#items on the gateway, the `groups` command, the join
+sequence (occupants, self-presence, subject) and leaving.  The fake WAHA's
+sandbox group "ferry sandbox" has Ana (superadmin, a lid with its phone
+known), Bruno (admin, a lid only) and Chiara (a phone number), and the
+account itself.  Every test runs against Prosody and ejabberd."""
+
+import pytest
+
+from harness.util import wait_for
+from harness.waha import WahaGateway
+
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_USER = NS_MUC + "#user"
+NS_OCCUPANT_ID = "urn:xmpp:occupant-id:0"
+GROUP = "120363000000000001"
+SUBJECT = "ferry sandbox"
+WAIT = 20
+
+
+@pytest.fixture
+def gw(xmpp_server, start_ferry, connect_client):
+    g = WahaGateway(xmpp_server, start_ferry, connect_client,
+                    waha_config={"sandbox_groups": True})
+    g.connect = lambda **kw: connect_client(xmpp_server, **kw)
+    yield g
+    problems = g.close()
+    if problems:
+        pytest.fail("\n".join(problems) + "\n" + g.ferry.log_tail(60),
+                    pytrace=False)
+
+
+def _login(gw):
+    """A client logged in to WAHA, once ferry has learnt its groups."""
+    c = gw.connect()
+    gw.login(c)
+    wait_for(lambda: gw.cloud.db("SELECT count(*) FROM room_member m JOIN "
+                                 "room r ON r.id = m.room_id JOIN account a "
+                                 "ON a.id = r.account_id WHERE a.jid = ?",
+                                 c.jid)[0][0] == 4,
+             WAIT, 0.1, "the group and its four members in the store")
+    return c
+
+
+def _room(gw):
+    return "%s@%s" % (GROUP, gw.gw)
+
+
+def _x(st):
+    return st.child(NS_MUC_USER, "x")
+
+
+def _codes(st):
+    x = _x(st)
+    return sorted(s.get("code") for s in
+                  x.findall("{%s}status" % NS_MUC_USER)) if x is not None \
+        else []
+
+
+def _item(st):
+    return _x(st).find("{%s}item" % NS_MUC_USER)
+
+
+def _join(c, room, nick="me", pid="join-1"):
+    c.send_raw("<presence to='%s/%s' id='%s'><x xmlns='%s'/></presence>"
+               % (room, nick, pid, NS_MUC))
+
+
+def _from_room(room):
+    return lambda st: (st.frm or "").split("/")[0] == room
+
+
+# --- disco and listing ----------------------------------------------------------
+
+def test_room_disco_info(gw):
+    c = _login(gw)
+    info = c.disco_info(_room(gw))
+    assert info.has_identity("conference", "text", SUBJECT), info
+    for var in (NS_MUC, "muc_persistent", "muc_membersonly",
+                "muc_nonanonymous", NS_MUC + "#stable_id", NS_OCCUPANT_ID):
+        assert var in info.features, (var, info)
+    assert "urn:xmpp:mam:2" not in info.features, info  # not yet
+
+
+def test_gateway_items_list_rooms(gw):
+    c = _login(gw)
+    items = c.disco_items(gw.gw)
+    assert (_room(gw), None, SUBJECT) in items, items
+
+
+def test_groups_command(gw):
+    c = _login(gw)
+    c.send_message(gw.gw, "groups")
+    reply = gw.wait_text(c, SUBJECT)
+    assert "%s: xmpp:%s?join" % (SUBJECT, _room(gw)) in reply.body, reply.body
+
+
+def test_disco_of_group_not_joined_is_item_not_found(gw):
+    c = _login(gw)
+    reply = c.iq("120363999999999999@%s" % gw.gw,
+                 "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+    assert reply.type == "error", reply.xml
+    assert reply.error_condition == "item-not-found", reply.xml
+
+
+# --- joining ----------------------------------------------------------------------
+
+def test_join_sequence(gw):
+    c = _login(gw)
+    room = _room(gw)
+    _join(c, room, "me", "join-seq")
+    occupants = [c.wait_presence(lambda p, n=n: _from_room(room)(p)
+                                 and _x(p) is not None
+                                 and "110" not in _codes(p), WAIT)
+                 for n in range(3)]
+    self_p = c.wait_presence(lambda p: _from_room(room)(p)
+                             and "110" in _codes(p), WAIT)
+    subject = c.wait_message(lambda m: _from_room(room)(m)
+                             and m.type == "groupchat", WAIT)
+    # order: the others, then the user, then the subject
+    assert max(p.seq for p in occupants) < self_p.seq < subject.seq
+    by_nick = {p.frm.split("/", 1)[1]: p for p in occupants}
+    assert sorted(by_nick) == ["+15550003331", "+15550003333",
+                               "~201000000000002"], by_nick
+    ana, bruno, chiara = (by_nick["+15550003331"], by_nick["~201000000000002"],
+                          by_nick["+15550003333"])
+    assert _item(ana).get("affiliation") == "owner", ana.xml
+    assert _item(ana).get("role") == "moderator", ana.xml
+    assert _item(ana).get("jid") == "+15550003331@%s" % gw.gw, ana.xml
+    assert _item(bruno).get("affiliation") == "admin", bruno.xml
+    assert _item(bruno).get("jid") is None, bruno.xml  # no number known
+    assert _item(chiara).get("affiliation") == "member", chiara.xml
+    assert _item(chiara).get("role") == "participant", chiara.xml
+    ids = set()
+    for p in occupants + [self_p]:
+        oid = p.child(NS_OCCUPANT_ID, "occupant-id")
+        assert oid is not None and oid.get("id"), p.xml
+        ids.add(oid.get("id"))
+    assert len(ids) == 4, ids
+    # the self-presence: the join's id, codes 100 and 110, the real JID
+    assert self_p.frm == room + "/me", self_p.xml
+    assert self_p.id == "join-seq", self_p.xml
+    assert _codes(self_p) == ["100", "110"], self_p.xml
+    assert (_item(self_p).get("jid") or "").startswith(c.jid + "/"), \
+        self_p.xml
+    # the subject: no body
+    sub = subject.find("{jabber:client}subject")
+    assert sub is not None and sub.text == SUBJECT, subject.xml
+    assert subject.body is None, subject.xml
+
+
+def test_join_nick_taken_gets_210(gw):
+    c = _login(gw)
+    room = _room(gw)
+    _join(c, room, "+15550003331", "join-210")
+    self_p = c.wait_presence(lambda p: _from_room(room)(p)
+                             and "110" in _codes(p), WAIT)
+    assert _codes(self_p) == ["100", "110", "210"], self_p.xml
+    assert self_p.frm != room + "/+15550003331", self_p.xml
+
+
+def test_join_group_not_in_is_item_not_found(gw):
+    c = _login(gw)
+    room = "120363999999999999@%s" % gw.gw
+    _join(c, room, "me", "join-404")
+    err = c.wait_presence(lambda p: _from_room(room)(p), WAIT)
+    assert err.type == "error", err.xml
+    assert err.id == "join-404", err.xml
+    assert err.error_condition == "item-not-found", err.xml
+    assert err.child(NS_MUC, "x") is not None, err.xml
+
+
+def test_leave(gw):
+    c = _login(gw)
+    room = _room(gw)
+    _join(c, room)
+    c.wait_message(lambda m: _from_room(room)(m) and m.type == "groupchat",
+                   WAIT)
+    c.send_raw("<presence to='%s/me' type='unavailable'/>" % room)
+    gone = c.wait_presence(lambda p: _from_room(room)(p)
+                           and p.type == "unavailable", WAIT)
+    assert gone.frm == room + "/me", gone.xml
+    assert _codes(gone) == ["110"], gone.xml
+    assert _item(gone).get("role") == "none", gone.xml
