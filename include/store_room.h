@@ -54,6 +54,28 @@ int store_room_members(struct store *st, long long room_id, size_t max,
 /* Sets the push name of the member whose id, lid or phone is who. */
 int store_room_member_name(struct store *st, long long room_id, const char *who,
                            const char *push_name);
+/* A message of a room from the network. */
+struct store_room_message {
+    long long id;
+    char *network_id;
+    char *author; /* the author's id in the group (store_member's) */
+    char *body;
+    long long stamp; /* the network's time, s */
+};
+
+/* Keeps a message of the room (pending: no resource is in the room); its
+ * id, 0 when the room has it already, or -1. */
+long long store_room_message_add(struct store *st, long long room_id,
+                                 const char *network_id, const char *author,
+                                 const char *body, long long stamp,
+                                 int pending);
+/* The room's pending messages, oldest first (at most max). */
+int store_room_pending(struct store *st, long long room_id, size_t max,
+                       struct store_room_message ***rows, size_t *n);
+/* Marks the room's messages up to id as delivered; 0 or -1. */
+int store_room_pending_clear(struct store *st, long long room_id,
+                             long long up_to);
+void store_room_message_free(struct store_room_message *m);
 void store_room_free(struct store_room *r);
 void store_member_free(struct store_member *m);
 

@@ -242,6 +242,21 @@ static const char *const store_migrations[] = {
     "  self INTEGER NOT NULL DEFAULT 0,"
     "  seq INTEGER NOT NULL,"
     "  PRIMARY KEY (room_id, participant)) WITHOUT ROWID;",
+    /* 10 -> 11 (issue 14): a room's messages from the network, each once
+     * (network_id, unique per room: the duplicate check), with their
+     * author's id and the network's time; pending: no resource of the
+     * user was in the room when it came (sent at the next join). */
+    "CREATE TABLE room_message ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  room_id INTEGER NOT NULL REFERENCES room(id) ON DELETE CASCADE,"
+    "  network_id TEXT NOT NULL,"
+    "  author TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  stamp INTEGER NOT NULL,"
+    "  pending INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (room_id, network_id));"
+    "CREATE INDEX room_message_pending ON room_message (room_id, id)"
+    "  WHERE pending = 1;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -203,6 +203,81 @@ int store_room_member_name(struct store *st, long long room_id, const char *who,
     return store_run(st, s);
 }
 
+long long store_room_message_add(struct store *st, long long room_id,
+                                 const char *network_id, const char *author,
+                                 const char *body, long long stamp, int pending)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO room_message (room_id, network_id, author, body,"
+            " stamp, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            " ON CONFLICT (room_id, network_id) DO NOTHING");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    store_bind_text(s, 2, network_id);
+    store_bind_text(s, 3, author);
+    store_bind_text(s, 4, body);
+    sqlite3_bind_int64(s, 5, stamp);
+    sqlite3_bind_int(s, 6, pending != 0);
+    if (store_run(st, s) < 0)
+        return -1;
+    return sqlite3_changes(store_db(st)) > 0
+               ? sqlite3_last_insert_rowid(store_db(st))
+               : 0;
+}
+
+static void *store_room_message_read(sqlite3_stmt *s)
+{
+    struct store_room_message *m = xcalloc(1, sizeof(*m));
+
+    m->id = sqlite3_column_int64(s, 0);
+    m->network_id = store_col_text(s, 1);
+    m->author = store_col_text(s, 2);
+    m->body = store_col_text(s, 3);
+    m->stamp = sqlite3_column_int64(s, 4);
+    return m;
+}
+
+int store_room_pending(struct store *st, long long room_id, size_t max,
+                       struct store_room_message ***rows, size_t *n)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT id, network_id, author, body, stamp FROM room_message"
+            " WHERE room_id = ?1 AND pending = 1 ORDER BY id");
+
+    *rows = NULL;
+    *n = 0;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    return store_all(st, s, store_room_message_read, max, (void ***)rows, n);
+}
+
+int store_room_pending_clear(struct store *st, long long room_id,
+                             long long up_to)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE room_message SET pending = 0"
+                                     " WHERE room_id = ?1 AND pending = 1"
+                                     " AND id <= ?2");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_int64(s, 2, up_to);
+    return store_run(st, s);
+}
+
+void store_room_message_free(struct store_room_message *m)
+{
+    if (m == NULL)
+        return;
+    free(m->network_id);
+    free(m->author);
+    free(m->body);
+    free(m);
+}
+
 void store_room_free(struct store_room *r)
 {
     if (r == NULL)

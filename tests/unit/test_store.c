@@ -208,6 +208,7 @@ static void test_migrate_4_to_5(void **state)
     test_sql(f->path,
              "ALTER TABLE contact DROP COLUMN waiting_since;"
              "ALTER TABLE account DROP COLUMN business_id;"
+             "DROP TABLE room_message;"
              "DROP TABLE room_member; DROP TABLE room;"
              "DROP TABLE history;"
              "DROP TABLE team_claim; DROP TABLE team_member;"
@@ -1709,6 +1710,37 @@ static void test_rooms(void **state)
     for (i = 0; i < n; i++)
         store_room_free(rooms[i]);
     free(rooms);
+
+    /* messages: once each, the pending ones in order until delivered */
+    {
+        struct store_room_message **msgs;
+        long long m1 =
+            store_room_message_add(f->st, room, "w1", "201@lid", "hi", 100, 1);
+
+        assert_true(m1 > 0);
+        assert_int_equal(
+            store_room_message_add(f->st, room, "w1", "201@lid", "hi", 100, 1),
+            0);
+        assert_true(store_room_message_add(f->st, room, "w2", "202@lid", "yo",
+                                           101, 0) > m1);
+        assert_true(store_room_message_add(f->st, room, "w3", "202@lid", "ho",
+                                           102, 1) > m1);
+        assert_int_equal(store_room_pending(f->st, room, 10, &msgs, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(msgs[0]->network_id, "w1");
+        assert_string_equal(msgs[0]->author, "201@lid");
+        assert_int_equal(msgs[0]->stamp, 100);
+        assert_string_equal(msgs[1]->body, "ho");
+        assert_int_equal(store_room_pending_clear(f->st, room, m1), 0);
+        for (i = 0; i < n; i++)
+            store_room_message_free(msgs[i]);
+        free(msgs);
+        assert_int_equal(store_room_pending(f->st, room, 10, &msgs, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(msgs[0]->network_id, "w3");
+        store_room_message_free(msgs[0]);
+        free(msgs);
+    }
 
     assert_int_equal(store_room_keep(f->st, f->acc, keep, 1), 0);
     assert_null(store_room_get(f->st, f->acc, "g1"));
