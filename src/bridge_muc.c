@@ -15,6 +15,7 @@
 #include "component.h"
 #include "jid.h"
 #include "log.h"
+#include "message.h"
 #include "net_backend.h"
 #include "store.h"
 #include "store_room.h"
@@ -23,12 +24,14 @@
 #define NS_MUC "http://jabber.org/protocol/muc"
 #define NS_MUC_USER NS_MUC "#user"
 #define NS_OCCUPANT_ID "urn:xmpp:occupant-id:0"
+#define NS_SID "urn:xmpp:sid:0"
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define BRIDGE_MUC_ROOMS_MAX 4096
 #define BRIDGE_MUC_MEMBERS_MAX 2048
-#define BRIDGE_MUC_NICK_MAX 64 /* bytes of a nick made from a push name */
+#define BRIDGE_MUC_NICK_MAX 64      /* bytes of a nick made from a push name */
+#define BRIDGE_MUC_PENDING_MAX 1000 /* held messages sent at a join */
 
 /* A resource of a user in a room. */
 struct bridge_muc_joined {
@@ -337,6 +340,78 @@ static void bridge_muc_join_error(xmpp_stanza_t *st, const char *type,
     free(room);
 }
 
+/* 1 when author (an id as a message names its author) is member m. */
+static int bridge_muc_is(const struct store_member *m, const char *author)
+{
+    size_t n = strspn(author, "0123456789");
+    const char *domain = author + n;
+    const char *digits = NULL;
+
+    if (strcmp(m->participant, author) == 0)
+        return 1;
+    if (n == 0)
+        return 0;
+    if (strcmp(domain, "@lid") == 0)
+        digits = m->lid;
+    else if (strcmp(domain, "@c.us") == 0 ||
+             strcmp(domain, "@s.whatsapp.net") == 0)
+        digits = m->phone;
+    return digits != NULL && strlen(digits) == n &&
+           strncmp(digits, author, n) == 0;
+}
+
+/* The nick of author in the room (nicks as bridge_muc_nicks() made them)
+ * and, in *who, the participant id its occupant-id comes from. Caller
+ * frees the nick. */
+static char *bridge_muc_author(struct store_member **m, char **nicks, size_t n,
+                               const char *author, const char **who)
+{
+    size_t i, d = strspn(author, "0123456789");
+
+    for (i = 0; i < n; i++)
+        if (nicks[i] != NULL && bridge_muc_is(m[i], author)) {
+            *who = m[i]->participant;
+            return xstrdup(nicks[i]);
+        }
+    *who = author;
+    if (d > 0 && strcmp(author + d, "@lid") == 0)
+        return xasprintf("~%.*s", (int)d, author);
+    if (d > 0)
+        return xasprintf("+%.*s", (int)d, author);
+    return xstrdup(author);
+}
+
+/* A groupchat from R/nick to a resource: the network's id as its id and
+ * as the room's stanza-id; stamp: sent later (XEP-0203), 0 if live.
+ * Caller frees. */
+static char *bridge_muc_groupchat(const char *room_jid, const char *nick,
+                                  const char *to, const char *network_id,
+                                  const char *body, const char *oid,
+                                  long long stamp)
+{
+    xmpp_stanza_t *m =
+        xmpp_message_new(component_ctx(), "groupchat", to, network_id);
+    xmpp_stanza_t *e;
+    char *from = xasprintf("%s/%s", room_jid, nick), *xml, *delayed;
+
+    xmpp_stanza_set_from(m, from);
+    component_text_elem(m, "body", body);
+    e = component_elem(m, "stanza-id", NS_SID);
+    xmpp_stanza_set_attribute(e, "id", network_id);
+    xmpp_stanza_set_attribute(e, "by", room_jid);
+    e = component_elem(m, "occupant-id", NS_OCCUPANT_ID);
+    xmpp_stanza_set_attribute(e, "id", oid);
+    xml = message_take_xml(m);
+    free(from);
+    if (stamp <= 0)
+        return xml;
+    delayed = message_add_delay(xml, room_jid, stamp);
+    if (delayed == NULL)
+        return xml;
+    free(xml);
+    return delayed;
+}
+
 /* ---- joined resources ---- */
 
 static struct bridge_muc_joined *bridge_muc_find(const char *full,
@@ -480,6 +555,36 @@ static void bridge_muc_occupants(const struct bridge_muc_ctx *c,
     }
 }
 
+/* The messages that came while no resource was in the room, with their
+ * time (XEP-0203), to the joining resource; then no longer pending. */
+static void bridge_muc_history(const struct bridge_muc_ctx *c,
+                               struct store_member **m, char **nicks, size_t n)
+{
+    struct store_room_message **rows;
+    size_t i, nrows;
+    const char *who;
+    char *nick, *xml, oid[65];
+    long long last = 0;
+
+    store_room_pending(bridge_store(), c->room->id, BRIDGE_MUC_PENDING_MAX,
+                       &rows, &nrows);
+    for (i = 0; i < nrows; i++) {
+        nick = bridge_muc_author(m, nicks, n, rows[i]->author, &who);
+        bridge_muc_occupant_id(c->bare, c->group, who, oid);
+        xml = bridge_muc_groupchat(c->room_jid, nick, c->full,
+                                   rows[i]->network_id, rows[i]->body, oid,
+                                   rows[i]->stamp);
+        component_send_raw(xml, strlen(xml));
+        last = rows[i]->id;
+        free(xml);
+        free(nick);
+        store_room_message_free(rows[i]);
+    }
+    free(rows);
+    if (last > 0)
+        store_room_pending_clear(bridge_store(), c->room->id, last);
+}
+
 /* The user's own member row among m, or NULL. */
 static const struct store_member *bridge_muc_self(struct store_member **m,
                                                   size_t n)
@@ -525,6 +630,7 @@ static void bridge_muc_join(xmpp_stanza_t *st, const struct bridge_muc_ctx *c,
     p.codes[2] = strcmp(nick, asked) != 0 ? "210" : NULL;
     bridge_muc_pres_send(&p);
     bridge_muc_remember(c->full, c->room->id, nick);
+    bridge_muc_history(c, m, nicks, n);
     bridge_muc_subject(c);
     free(from);
     free(nick);
@@ -605,6 +711,82 @@ int bridge_muc_presence(xmpp_stanza_t *st)
     return 1;
 }
 
+/* ---- messages from the network ---- */
+
+/* The body of a group message: its text, or what ferry says of it. */
+static char *bridge_muc_body(const struct net_event *ev)
+{
+    if (ev->text != NULL && ev->text[0] != '\0')
+        return xstrdup(ev->text);
+    return xasprintf("[%s] (not shown in groups yet)",
+                     ev->type ? ev->type : "message");
+}
+
+/* 1 when a resource of the user is in the room. */
+static int bridge_muc_anyone(long long room_id)
+{
+    struct bridge_muc_joined *j;
+
+    for (j = bridge_muc_list; j != NULL; j = j->next)
+        if (j->room_id == room_id)
+            return 1;
+    return 0;
+}
+
+/* Queues a kept message to every resource in the room. */
+static int bridge_muc_deliver(const struct store_account *a,
+                              const struct store_room *room,
+                              const struct net_event *ev, const char *body)
+{
+    size_t n = 0;
+    struct store_member **m = bridge_muc_members(room->id, &n);
+    char **nicks = bridge_muc_nicks(m, n), *nick, *room_jid, oid[65];
+    const char *who;
+    struct bridge_muc_joined *j;
+    int rc = 0;
+
+    room_jid = jid_of(room->group_id, component_jid());
+    nick = bridge_muc_author(m, nicks, n, ev->author, &who);
+    bridge_muc_occupant_id(a->jid, room->group_id, who, oid);
+    for (j = bridge_muc_list; j != NULL && room_jid != NULL && rc == 0;
+         j = j->next)
+        if (j->room_id == room->id)
+            rc = bridge_inbox(a->id, j->full, ev->id,
+                              bridge_muc_groupchat(room_jid, nick, j->full,
+                                                   ev->id, body, oid, 0));
+    free(room_jid);
+    free(nick);
+    bridge_muc_nicks_free(nicks, n);
+    bridge_muc_members_free(m, n);
+    return rc;
+}
+
+int bridge_muc_message(const struct net_event *ev,
+                       const struct store_account *a)
+{
+    struct store_room *room = store_room_get(bridge_store(), a->id, ev->group);
+    char *body;
+    long long id;
+    int joined, rc = 0;
+
+    if (room == NULL && store_room_put(bridge_store(), a->id, ev->group, "") >
+                            0) /* a group not learnt yet: kept all the same */
+        room = store_room_get(bridge_store(), a->id, ev->group);
+    if (room == NULL)
+        return -1;
+    joined = bridge_muc_anyone(room->id);
+    body = bridge_muc_body(ev);
+    id = store_room_message_add(bridge_store(), room->id, ev->id, ev->author,
+                                body, ev->timestamp, !joined);
+    if (id < 0)
+        rc = -1;
+    else if (id > 0 && joined)
+        rc = bridge_muc_deliver(a, room, ev, body);
+    free(body);
+    store_room_free(room);
+    return rc;
+}
+
 /* ---- disco ---- */
 
 static void bridge_muc_feature(xmpp_stanza_t *q, const char *var)
@@ -638,6 +820,7 @@ static void bridge_muc_info(xmpp_stanza_t *iq, const struct bridge_muc_ctx *c,
         "muc_unsecured",
         NS_MUC "#stable_id",
         NS_OCCUPANT_ID,
+        NS_SID,
         NULL,
     };
     xmpp_stanza_t *q = component_elem(NULL, "query", NS_DISCO_INFO);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Private to the bridge: WhatsApp groups as XEP-0045 rooms (issue 14):
  * the groups learnt at login, disco on rooms and the gateway's items,
- * joins and leaves (bridge_muc.c). */
+ * joins and leaves, messages from groups (bridge_muc.c). */
 #ifndef FERRY_BRIDGE_MUC_H
 #define FERRY_BRIDGE_MUC_H
 
@@ -12,6 +12,13 @@ struct store_account;
 /* Fetches the account's groups and members from its back end and stores
  * them (me: the READY event's text, "+<digits> (<name>)", or NULL). */
 void bridge_muc_learn(const struct store_account *a, const char *me);
+struct net_event;
+
+/* A message in a group (ev->group): kept once, and queued to the user's
+ * resources in the room, or held for the next join; 0 or -1 (the
+ * webhook fails). */
+int bridge_muc_message(const struct net_event *ev,
+                       const struct store_account *a);
 /* Handles a presence to a room JID; 1 when it was one (handled), 0 to let
  * the roster have it. */
 int bridge_muc_presence(xmpp_stanza_t *st);

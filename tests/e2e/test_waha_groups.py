@@ -184,3 +184,72 @@ def test_leave(gw):
     assert gone.frm == room + "/me", gone.xml
     assert _codes(gone) == ["110"], gone.xml
     assert _item(gone).get("role") == "none", gone.xml
+
+
+# --- messages from the group -------------------------------------------------------
+
+NS_SID = "urn:xmpp:sid:0"
+NS_DELAY = "urn:xmpp:delay"
+ANA = "201000000000001@lid"    # a lid whose number the group knows
+CHIARA = "15550003333"
+
+
+def _joined(gw, c, nick="me"):
+    room = _room(gw)
+    _join(c, room, nick)
+    c.wait_message(lambda m: _from_room(room)(m) and m.type == "groupchat"
+                   and m.find("{jabber:client}subject") is not None, WAIT)
+    return room
+
+
+def _groupchat(c, room, text):
+    return c.wait_message(lambda m: _from_room(room)(m)
+                          and m.type == "groupchat" and m.body == text, WAIT)
+
+
+def test_group_message_to_joined_resource(gw):
+    c = _login(gw)
+    room = _joined(gw, c)
+    session = gw.session_of(c)
+    sent = gw.inbound(session, ANA, "hello room", chat=GROUP + "@g.us")
+    m = _groupchat(c, room, "hello room")
+    assert m.frm == room + "/+15550003331", m.xml
+    sid = m.child(NS_SID, "stanza-id")
+    assert sid is not None and sid.get("by") == room, m.xml
+    assert sid.get("id") == sent["id"], (sent, m.xml)
+    assert m.child(NS_OCCUPANT_ID, "occupant-id") is not None, m.xml
+    assert m.child(NS_DELAY, "delay") is None, m.xml
+    # message and message.any carry the same id: shown once
+    gw.inbound(session, CHIARA, "second", chat=GROUP + "@g.us")
+    m2 = _groupchat(c, room, "second")
+    assert m2.frm == room + "/+" + CHIARA, m2.xml
+    c.assert_no_message(lambda m: m.body in ("hello room", "second"), 1.0)
+
+
+def test_group_message_while_not_joined_comes_at_join(gw):
+    c = _login(gw)
+    session = gw.session_of(c)
+    sent = gw.inbound(session, ANA, "while away", chat=GROUP + "@g.us")
+    wait_for(lambda: gw.cloud.db("SELECT count(*) FROM room_message WHERE "
+                                 "network_id = ? AND pending = 1",
+                                 sent["id"])[0][0] == 1,
+             WAIT, 0.1, "the message kept for the next join")
+    c.assert_no_message(lambda m: m.body == "while away", 0.5)
+    room = _room(gw)
+    _join(c, room, "me")
+    self_p = c.wait_presence(lambda p: _from_room(room)(p)
+                             and "110" in _codes(p), WAIT)
+    m = _groupchat(c, room, "while away")
+    subject = c.wait_message(lambda m: _from_room(room)(m)
+                             and m.find("{jabber:client}subject")
+                             is not None, WAIT)
+    assert self_p.seq < m.seq < subject.seq, "history between 110 and subject"
+    delay = m.child(NS_DELAY, "delay")
+    assert delay is not None and delay.get("from") == room, m.xml
+    assert m.child(NS_SID, "stanza-id").get("id") == sent["id"], m.xml
+    # once delivered, a second join does not repeat it
+    c.send_raw("<presence to='%s/me' type='unavailable'/>" % room)
+    c.wait_presence(lambda p: _from_room(room)(p)
+                    and p.type == "unavailable", WAIT)
+    _joined(gw, c)
+    c.assert_no_message(lambda m: m.body == "while away", 1.0)
