@@ -108,6 +108,8 @@ static void bridge_send(const struct store_outbox *o, void *arg)
 
     if (known && j.kind == BRIDGE_JOB_FETCH)
         bridge_media_fetch(o, &j);
+    else if (known && j.kind == BRIDGE_JOB_ROOM_TEXT)
+        bridge_muc_send(o, &j);
     else
         bridge_send_row(o, known ? &j : NULL);
     bridge_job_reset(&j);
@@ -153,7 +155,9 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
         bridge_on_bounce(st, &in);
         return;
     }
-    if (strcmp(in.type, "groupchat") == 0 || in.to == NULL)
+    if (in.to == NULL || bridge_muc_user_message(st, &in))
+        return; /* to a room: its own way */
+    if (strcmp(in.type, "groupchat") == 0)
         return;
     if (strchr(in.to, '@') == NULL) {
         if (in.body != NULL)

@@ -19,6 +19,17 @@ struct net_event;
  * webhook fails). */
 int bridge_muc_message(const struct net_event *ev,
                        const struct store_account *a);
+struct bridge_job;
+struct message_in;
+struct store_outbox;
+
+/* Handles a message to a room JID (a groupchat is queued for the group);
+ * 1 when it was one, 0 if not. */
+int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in);
+/* Sends a room text job of outbox row o; once WhatsApp took it, it is
+ * reflected to the user's resources in the room (an error to the sender
+ * if it failed for good). */
+void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j);
 /* Handles a presence to a room JID; 1 when it was one (handled), 0 to let
  * the roster have it. */
 int bridge_muc_presence(xmpp_stanza_t *st);

@@ -727,8 +727,12 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
     struct waha_call *call =
         waha_call_new(text ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
 
-    call->chat = xasprintf("%s@c.us", m->to);
-    waha_presence_subscribe(a->id, call->chat);
+    if (strchr(m->to, '@') != NULL) { /* a group (net_group.id) */
+        call->chat = xstrdup(m->to);
+    } else {
+        call->chat = xasprintf("%s@c.us", m->to);
+        waha_presence_subscribe(a->id, call->chat);
+    }
     if (text) {
         waha_send_text(a, call->chat, m, call);
     } else if ((strcmp(m->kind, "read") == 0 ||

@@ -253,3 +253,37 @@ def test_group_message_while_not_joined_comes_at_join(gw):
                     and p.type == "unavailable", WAIT)
     _joined(gw, c)
     c.assert_no_message(lambda m: m.body == "while away", 1.0)
+
+
+# --- messages to the group ---------------------------------------------------------
+
+def test_message_out_reflected_with_same_id(gw):
+    c = _login(gw)
+    session = gw.session_of(c)
+    room = _joined(gw, c, "me")
+    mid = c.send_message(room, "hello from XMPP", mtype="groupchat",
+                         id="out-1",
+                         extra_xml="<origin-id xmlns='%s' id='origin-1'/>"
+                         % NS_SID)
+    sent = gw.wait_sent(1, session)
+    assert sent[0]["chat_id"] == GROUP + "@g.us", sent
+    assert sent[0]["body"]["text"] == "hello from XMPP", sent
+    m = c.wait_message(lambda m: _from_room(room)(m) and m.id == mid, WAIT)
+    assert m.type == "groupchat" and m.frm == room + "/me", m.xml
+    assert m.body == "hello from XMPP", m.xml
+    oid = m.child(NS_SID, "origin-id")
+    assert oid is not None and oid.get("id") == "origin-1", m.xml
+    sid = m.child(NS_SID, "stanza-id")
+    assert sid is not None and sid.get("by") == room and sid.get("id"), m.xml
+
+
+def test_message_out_not_joined_refused(gw):
+    c = _login(gw)
+    session = gw.session_of(c)
+    room = _room(gw)
+    c.send_message(room, "not in the room", mtype="groupchat", id="out-2")
+    err = c.wait_message(lambda m: _from_room(room)(m) and m.id == "out-2",
+                         WAIT)
+    assert err.type == "error" and err.error_condition == "not-acceptable", \
+        err.xml
+    assert not [s for s in gw.sent(session) if s["type"] == "sendText"]
