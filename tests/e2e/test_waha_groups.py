@@ -287,3 +287,18 @@ def test_message_out_not_joined_refused(gw):
     assert err.type == "error" and err.error_condition == "not-acceptable", \
         err.xml
     assert not [s for s in gw.sent(session) if s["type"] == "sendText"]
+
+
+def test_message_out_refused_by_whatsapp_gets_error(gw):
+    c = _login(gw)
+    session = gw.session_of(c)
+    room = _joined(gw, c, "me")
+    gw.ctl.post("fail", {"count": 1, "error": 404,
+                         "path_contains": "sendText"})
+    c.send_message(room, "refused", mtype="groupchat", id="out-3")
+    err = c.wait_message(lambda m: _from_room(room)(m) and m.id == "out-3",
+                         WAIT)
+    assert err.type == "error", err.xml
+    assert err.error_condition == "service-unavailable", err.xml
+    c.assert_no_message(lambda m: m.body == "refused", 1.0)
+    assert not [s for s in gw.sent(session) if s["type"] == "sendText"]
