@@ -302,3 +302,37 @@ def test_message_out_refused_by_whatsapp_gets_error(gw):
     assert err.error_condition == "service-unavailable", err.xml
     c.assert_no_message(lambda m: m.body == "refused", 1.0)
     assert not [s for s in gw.sent(session) if s["type"] == "sendText"]
+
+
+def test_two_resources_join_apart_and_both_get_messages(gw):
+    c = _login(gw)
+    session = gw.session_of(c)
+    c2 = gw.connect(user=c.user, password=c.password)
+    room = _joined(gw, c, "me")
+    c.presences.clear()  # its own join's
+    _join(c2, room, "tablet", "join-2")
+    self2 = c2.wait_presence(lambda p: _from_room(room)(p)
+                             and "110" in _codes(p), WAIT)
+    assert self2.frm == room + "/tablet", self2.xml
+    assert _item(self2).get("jid") == c2.full_jid, self2.xml
+    # the first resource sees nothing of the second one's join
+    c.assert_no_message(lambda m: _from_room(room)(m), 0.5)
+    assert not [p for p in c.presences.pending() if _from_room(room)(p)], \
+        "the other resource's join seen by the first"
+    gw.inbound(session, CHIARA, "to both", chat=GROUP + "@g.us")
+    _groupchat(c, room, "to both")
+    _groupchat(c2, room, "to both")
+    # what one resource writes is reflected to both, each from its nick
+    mid = c2.send_message(room, "from the tablet", mtype="groupchat")
+    r1 = c.wait_message(lambda m: _from_room(room)(m) and m.id == mid, WAIT)
+    r2 = c2.wait_message(lambda m: _from_room(room)(m) and m.id == mid, WAIT)
+    assert r1.frm == room + "/me" and r2.frm == room + "/tablet", \
+        (r1.xml, r2.xml)
+    assert gw.wait_sent(1, session)[0]["body"]["text"] == "from the tablet"
+    # the second one leaves; the first still gets messages
+    c2.send_raw("<presence to='%s/tablet' type='unavailable'/>" % room)
+    c2.wait_presence(lambda p: _from_room(room)(p)
+                     and p.type == "unavailable", WAIT)
+    gw.inbound(session, CHIARA, "only the phone", chat=GROUP + "@g.us")
+    _groupchat(c, room, "only the phone")
+    c2.assert_no_message(lambda m: m.body == "only the phone", 1.0)
