@@ -339,6 +339,15 @@ struct bridge_muc_joined *bridge_muc_find(const char *full, long long room_id)
     return NULL;
 }
 
+int bridge_muc_in(const struct bridge_muc_joined *j, long long room_id,
+                  const char *user)
+{
+    size_t n = strlen(user);
+
+    return j->room_id == room_id && strncasecmp(j->full, user, n) == 0 &&
+           j->full[n] == '/';
+}
+
 static void bridge_muc_joined_free(struct bridge_muc_joined *j)
 {
     free(j->full);

@@ -45,6 +45,11 @@ int bridge_muc_ctx(struct bridge_muc_ctx *c, const char *from, const char *to);
 void bridge_muc_ctx_free(struct bridge_muc_ctx *c);
 /* The resource full in the room, or NULL. */
 struct bridge_muc_joined *bridge_muc_find(const char *full, long long room_id);
+/* 1 when j is a resource of user (a bare JID) in room room_id: room ids
+ * are never reused, and a room is one user's, but a resource is checked
+ * against its user all the same before anything of the room goes to it. */
+int bridge_muc_in(const struct bridge_muc_joined *j, long long room_id,
+                  const char *user);
 /* The room's members (caller frees with bridge_muc_members_free()). */
 struct store_member **bridge_muc_members(long long room_id, size_t *n);
 void bridge_muc_members_free(struct store_member **m, size_t n);

@@ -137,12 +137,12 @@ static char *bridge_muc_body(const struct net_event *ev)
 }
 
 /* 1 when a resource of the user is in the room. */
-static int bridge_muc_anyone(long long room_id)
+static int bridge_muc_anyone(long long room_id, const char *user)
 {
     struct bridge_muc_joined *j;
 
     for (j = bridge_muc_list; j != NULL; j = j->next)
-        if (j->room_id == room_id)
+        if (bridge_muc_in(j, room_id, user))
             return 1;
     return 0;
 }
@@ -164,7 +164,7 @@ static int bridge_muc_deliver(const struct store_account *a,
     bridge_muc_occupant_id(a->jid, room->group_id, who, oid);
     for (j = bridge_muc_list; j != NULL && room_jid != NULL && rc == 0;
          j = j->next)
-        if (j->room_id == room->id)
+        if (bridge_muc_in(j, room->id, a->jid))
             rc = bridge_inbox(a->id, j->full, ev->id,
                               bridge_muc_groupchat(room_jid, nick, j->full,
                                                    ev->id, body, oid, 0));
@@ -188,7 +188,7 @@ int bridge_muc_message(const struct net_event *ev,
         room = store_room_get(bridge_store(), a->id, ev->group);
     if (room == NULL)
         return -1;
-    joined = bridge_muc_anyone(room->id);
+    joined = bridge_muc_anyone(room->id, a->jid);
     body = bridge_muc_body(ev);
     id = store_room_message_add(bridge_store(), room->id, ev->id, ev->author,
                                 body, ev->timestamp, !joined);
@@ -332,7 +332,7 @@ static void bridge_muc_reflect(const struct bridge_muc_send *s,
     store_room_message_add(bridge_store(), room->id, network_id,
                            me ? me->participant : "self", s->text, now_s(), 0);
     for (j = bridge_muc_list; j != NULL; j = j->next)
-        if (j->room_id == room->id)
+        if (bridge_muc_in(j, room->id, a->jid))
             bridge_inbox(
                 a->id, j->full, s->stanza_id,
                 bridge_muc_reflection(s, room_jid, j, network_id, oid));

@@ -224,9 +224,10 @@ static const char *const store_migrations[] = {
      * alone (group_id: the network's id without a domain), and their
      * members (participant: the id the group gives, often a lid; phone:
      * digits once known; role: owner, admin or member; self: the
-     * account itself; seq: the network's order). */
+     * account itself; seq: the network's order). A room's id is never
+     * reused: resources in a room are known by it. */
     "CREATE TABLE room ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
     "  group_id TEXT NOT NULL,"
     "  subject TEXT NOT NULL DEFAULT '',"
