@@ -336,3 +336,20 @@ def test_two_resources_join_apart_and_both_get_messages(gw):
     gw.inbound(session, CHIARA, "only the phone", chat=GROUP + "@g.us")
     _groupchat(c, room, "only the phone")
     c2.assert_no_message(lambda m: m.body == "only the phone", 1.0)
+
+
+def test_rooms_are_per_account(gw):
+    """Two users in the same WhatsApp group each see it through their own
+    session: a message to one session reaches only that user's room."""
+    c1 = _login(gw)
+    c2 = _login(gw)
+    s1, s2 = gw.session_of(c1), gw.session_of(c2)
+    assert s1 != s2
+    room = _joined(gw, c1, "one")
+    _joined(gw, c2, "two")
+    gw.inbound(s1, CHIARA, "for the first", chat=GROUP + "@g.us")
+    _groupchat(c1, room, "for the first")
+    c2.assert_no_message(lambda m: m.body == "for the first", 1.5)
+    gw.inbound(s2, CHIARA, "for the second", chat=GROUP + "@g.us")
+    _groupchat(c2, room, "for the second")
+    c1.assert_no_message(lambda m: m.body == "for the second", 1.5)
