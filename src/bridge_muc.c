@@ -583,8 +583,9 @@ int bridge_muc_presence(xmpp_stanza_t *st)
     struct bridge_muc_ctx c;
 
     if (bridge_muc_ctx(&c, xmpp_stanza_get_from(st), xmpp_stanza_get_to(st)) <
-        0) {
-        bridge_muc_ctx_free(&c);
+            0 ||
+        (c.room == NULL && xmpp_stanza_get_child_by_ns(st, NS_MUC) == NULL)) {
+        bridge_muc_ctx_free(&c); /* not a room of the user's, no join */
         return 0;
     }
     bridge_muc_on_presence(st, &c);

@@ -252,8 +252,9 @@ int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in)
 {
     struct bridge_muc_ctx c;
 
-    if (bridge_muc_ctx(&c, in->from, in->to) < 0) {
-        bridge_muc_ctx_free(&c);
+    if (bridge_muc_ctx(&c, in->from, in->to) < 0 ||
+        (c.room == NULL && strcmp(in->type, "groupchat") != 0)) {
+        bridge_muc_ctx_free(&c); /* not a room of the user's: a contact's */
         return 0;
     }
     if (strcmp(in->type, "groupchat") == 0)
