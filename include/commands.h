@@ -44,6 +44,8 @@ struct commands_ops {
      * account (its row is written): its roster and what it held follow. */
     void (*team_changed)(long long account_id, const char *member, int add,
                          void *arg);
+    /* 1 when a back end in use has groups (the Groups command). */
+    int groups;
     void *arg;
 };
 

@@ -30,6 +30,9 @@ void disco_contact_feature_add(const char *var);
 void disco_profile_feature_add(int profile, const char *var);
 /* Sets how a user's profile is found (none: everyone sees profile 0). */
 void disco_contact_profiles(disco_profile_fn fn, void *arg);
+/* Sets the handler offered every disco#info and disco#items get first, on
+ * any JID, with or without a node (rooms). */
+void disco_first_handler_set(disco_node_fn fn, void *arg);
 /* Adds a handler for queries on nodes of the gateway JID. */
 void disco_node_handler_add(disco_node_fn fn, void *arg);
 /* A new XEP-0115 <c/> element for contact JIDs' presence to user (caller

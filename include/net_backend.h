@@ -112,6 +112,12 @@ struct net_event {
     /* NET_EVENT_MESSAGE: the business account the account belongs to
      * (the one holding its templates), when the event names it; or NULL */
     const char *business;
+    /* NET_EVENT_MESSAGE in a group: the group's network id (as
+     * net_group.id) and the author's id in it (as a net_member's id, lid
+     * or phone; peer is then the author's phone digits, or NULL when only
+     * a lid is known); NULL for 1:1 messages */
+    const char *group;
+    const char *author;
     /* NET_EVENT_STATUS */
     int status;
     int error_code;
@@ -161,7 +167,8 @@ typedef void (*net_result_fn)(const struct net_result *r, void *arg);
 struct net_out {
     const char *kind;     /* "text", "read", "typing", "reaction", or a
                              media kind ("image", "document"...) */
-    const char *to;       /* contact network id (digits) */
+    const char *to;       /* contact network id (digits), or a group's
+                             (net_group.id) */
     const char *text;     /* text: the body; reaction: the emoji ("" to
                              remove); media: the caption or NULL; read and
                              typing: unused */
@@ -193,6 +200,28 @@ struct net_template {
 typedef void (*net_templates_fn)(const struct net_result *r,
                                  const struct net_template *t, size_t n,
                                  void *arg);
+
+/* A member of a group; strings are borrowed for the callback only. */
+struct net_member {
+    const char *id;    /* the member's id in the group (may be a lid) */
+    const char *lid;   /* a hidden linked id (digits), or NULL */
+    const char *phone; /* digits, or NULL while only the lid is known */
+    const char *role;  /* "owner", "admin" or "member" */
+};
+
+/* A group the account is in. */
+struct net_group {
+    const char *id;      /* network id, e.g. "<digits>@g.us" (jid.h's
+                            JID_KIND_GROUP) */
+    const char *subject; /* "" when none */
+    const struct net_member *members;
+    size_t nmembers;
+};
+
+/* The account's groups: r->outcome NET_OK with g[0..n-1], or a failure
+ * (r->text). */
+typedef void (*net_groups_fn)(const struct net_result *r,
+                              const struct net_group *g, size_t n, void *arg);
 
 /* What the network can do; the XMPP side advertises and enforces only
  * this. */
@@ -271,6 +300,10 @@ struct net_backend {
      * by the owner); sends of kind "template" need it. */
     void (*templates)(const struct net_account *a, const char *business,
                       net_templates_fn cb, void *arg);
+    /* Optional (NULL: no groups). The groups the account is in, with
+     * their members; sends whose net_out.to is a group id go to the
+     * group. */
+    void (*groups)(const struct net_account *a, net_groups_fn cb, void *arg);
 };
 
 /* The name of the first required slot be lacks, or NULL when it has them

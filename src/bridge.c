@@ -15,6 +15,7 @@
 #include "bridge_job.h"
 #include "bridge_login.h"
 #include "bridge_media.h"
+#include "bridge_muc.h"
 #include "bridge_out.h"
 #include "bridge_sent.h"
 #include "bridge_team.h"
@@ -107,6 +108,8 @@ static void bridge_send(const struct store_outbox *o, void *arg)
 
     if (known && j.kind == BRIDGE_JOB_FETCH)
         bridge_media_fetch(o, &j);
+    else if (known && j.kind == BRIDGE_JOB_ROOM_TEXT)
+        bridge_muc_send(o, &j);
     else
         bridge_send_row(o, known ? &j : NULL);
     bridge_job_reset(&j);
@@ -131,6 +134,13 @@ static void bridge_on_bounce(xmpp_stanza_t *st, const struct message_in *in)
     free(bare);
 }
 
+/* A presence: to a room, or the roster's. */
+static void bridge_on_presence(xmpp_stanza_t *st, void *arg)
+{
+    if (!bridge_muc_presence(st))
+        roster_on_presence(st, arg);
+}
+
 /* A message stanza to the gateway or a contact JID. */
 static void bridge_on_message(xmpp_stanza_t *st, void *arg)
 {
@@ -145,7 +155,9 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
         bridge_on_bounce(st, &in);
         return;
     }
-    if (strcmp(in.type, "groupchat") == 0 || in.to == NULL)
+    if (in.to == NULL || bridge_muc_user_message(st, &in))
+        return; /* to a room: its own way */
+    if (strcmp(in.type, "groupchat") == 0)
         return;
     if (strchr(in.to, '@') == NULL) {
         if (in.body != NULL)
@@ -369,6 +381,17 @@ static int bridge_async_login(const struct net_set *set)
     return 0;
 }
 
+/* 1 when a back end in use has groups. */
+static int bridge_has_groups(const struct net_set *set)
+{
+    int i;
+
+    for (i = 0; i < set->n; i++)
+        if (set->be[i]->groups != NULL)
+            return 1;
+    return 0;
+}
+
 /* Queues the failed messages of jid's account (NULL: of all) again. */
 static long long bridge_cmd_retry(const char *jid, void *arg)
 {
@@ -521,7 +544,7 @@ int bridge_init(struct store *st, const struct conf *conf,
 {
     static const struct component_handlers h = {
         .message = bridge_on_message,
-        .presence = roster_on_presence,
+        .presence = bridge_on_presence,
         .state = bridge_on_state,
         .reply = roster_on_reply,
     };
@@ -553,6 +576,7 @@ int bridge_init(struct store *st, const struct conf *conf,
     r.form = c.form = set->be[0]->login_form;
     r.networks = c.networks = &bridge_networks;
     c.login = bridge_async_login(set) ? bridge_cmd_login : NULL;
+    c.groups = bridge_has_groups(set);
     register_init(conf, &r);
     commands_init(st, conf, &c);
     queue_init(st, bridge_throughput(), &q);
@@ -560,6 +584,7 @@ int bridge_init(struct store *st, const struct conf *conf,
     bridge_history_init();
     store_txn_hook(st, bridge_out_committed, NULL);
     bridge_media_order_start();
+    disco_first_handler_set(bridge_muc_disco, NULL);
     component_set_handlers(&h);
     return 0;
 }
@@ -588,6 +613,7 @@ void bridge_free(void)
     commands_free();
     bridge_out_committed(1, NULL); /* forgets what is left */
     bridge_media_order_stop();
+    bridge_muc_free();
     for (i = 0; i < NET_MAX_BACKENDS; i++) {
         free(bridge_webhook_paths[i]);
         bridge_webhook_paths[i] = NULL;

@@ -10,6 +10,7 @@
 #include "bridge_in.h"
 #include "bridge_login.h"
 #include "bridge_media.h"
+#include "bridge_muc.h"
 #include "bridge_stat.h"
 #include "bridge_team.h"
 #include "bridge_tpl.h"
@@ -409,6 +410,8 @@ static int bridge_on_event(const struct net_event *ev, void *arg)
                                                   : bridge_login_event(ev, a);
     else if (ev->kind == NET_EVENT_CHATSTATE)
         rc = bridge_on_chatstate(ev, a);
+    else if (ev->kind == NET_EVENT_MESSAGE && ev->group != NULL)
+        rc = bridge_muc_message(ev, a);
     else
         rc = ev->kind == NET_EVENT_STATUS ? bridge_on_status(ev, a)
                                           : bridge_on_incoming(ev, a);

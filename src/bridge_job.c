@@ -24,6 +24,7 @@ static const struct {
     /* a download: no message to the network */
     [BRIDGE_JOB_FETCH] = {.name = "fetch",
                           .flags = QUEUE_ROW_SLOW | QUEUE_ROW_UNPACED},
+    [BRIDGE_JOB_ROOM_TEXT] = {.name = "room_text"},
 };
 
 #define BRIDGE_JOB_NKINDS                                                      \
@@ -39,11 +40,20 @@ static const struct {
     const char *key;
     size_t offset;
 } bridge_job_strings[] = {
-    BRIDGE_JOB_STR(text, "text"),         BRIDGE_JOB_STR(target, "target"),
-    BRIDGE_JOB_STR(reply_to, "reply_to"), BRIDGE_JOB_STR(wamid, "wamid"),
-    BRIDGE_JOB_STR(media_id, "media_id"), BRIDGE_JOB_STR(media_kind, "kind"),
-    BRIDGE_JOB_STR(mime, "mime"),         BRIDGE_JOB_STR(filename, "filename"),
-    BRIDGE_JOB_STR(caption, "caption"),   BRIDGE_JOB_STR(url, "url"),
+    BRIDGE_JOB_STR(text, "text"),
+    BRIDGE_JOB_STR(target, "target"),
+    BRIDGE_JOB_STR(reply_to, "reply_to"),
+    BRIDGE_JOB_STR(wamid, "wamid"),
+    BRIDGE_JOB_STR(media_id, "media_id"),
+    BRIDGE_JOB_STR(media_kind, "kind"),
+    BRIDGE_JOB_STR(mime, "mime"),
+    BRIDGE_JOB_STR(filename, "filename"),
+    BRIDGE_JOB_STR(caption, "caption"),
+    BRIDGE_JOB_STR(url, "url"),
+    BRIDGE_JOB_STR(room, "room"),
+    BRIDGE_JOB_STR(stanza_id, "stanza_id"),
+    BRIDGE_JOB_STR(origin_id, "origin_id"),
+    BRIDGE_JOB_STR(sender, "sender"),
 };
 
 #define BRIDGE_JOB_NSTRINGS                                                    \

@@ -8,12 +8,13 @@
 struct json_object;
 
 enum bridge_job_kind {
-    BRIDGE_JOB_TEXT,     /* a text to the contact */
-    BRIDGE_JOB_REACTION, /* an emoji on target ("" removes it) */
-    BRIDGE_JOB_READ,     /* mark target read */
-    BRIDGE_JOB_TYPING,   /* a typing indicator, on target */
-    BRIDGE_JOB_MEDIA,    /* a user's file at url, to send */
-    BRIDGE_JOB_FETCH,    /* a received file, to fetch and deliver */
+    BRIDGE_JOB_TEXT,      /* a text to the contact */
+    BRIDGE_JOB_REACTION,  /* an emoji on target ("" removes it) */
+    BRIDGE_JOB_READ,      /* mark target read */
+    BRIDGE_JOB_TYPING,    /* a typing indicator, on target */
+    BRIDGE_JOB_MEDIA,     /* a user's file at url, to send */
+    BRIDGE_JOB_FETCH,     /* a received file, to fetch and deliver */
+    BRIDGE_JOB_ROOM_TEXT, /* a text to a group, reflected once sent */
 };
 
 /* Fields a kind does not use stay NULL (0). The strings are borrowed: from
@@ -25,14 +26,20 @@ struct bridge_job {
     const char *reply_to; /* text, media: the quoted network message id */
     const char *url;      /* media: the user's file; fetch: the network's */
     /* fetch */
-    const char *wamid;        /* the network message the file came in */
-    long long contact;        /* the contact it came from */
-    const char *media_id;     /* the network's id of the file */
-    const char *media_kind;   /* "image", "voice"... */
-    const char *mime;         /* as the network announced it, or NULL */
-    const char *filename;     /* or NULL */
-    const char *caption;      /* or NULL */
-    int ordered;              /* its place was kept in the contact's order */
+    const char *wamid;      /* the network message the file came in */
+    long long contact;      /* the contact it came from */
+    const char *media_id;   /* the network's id of the file */
+    const char *media_kind; /* "image", "voice"... */
+    const char *mime;       /* as the network announced it, or NULL */
+    const char *filename;   /* or NULL */
+    const char *caption;    /* or NULL */
+    int ordered;            /* its place was kept in the contact's order */
+    /* room text: the group, and what the reflection needs: the stanza's
+     * id and origin-id, the resource that sent it */
+    const char *room;
+    const char *stanza_id;
+    const char *origin_id;
+    const char *sender;
     struct json_object *json; /* the decoded payload, or NULL */
 };
 

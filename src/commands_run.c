@@ -16,6 +16,7 @@
 #include "register.h"
 #include "settings.h"
 #include "store.h"
+#include "store_room.h"
 #include "util.h"
 
 #define COMMANDS_NOT_REGISTERED                                                \
@@ -362,6 +363,37 @@ static void commands_status_run(struct commands_req *r)
 
     if (a != NULL)
         commands_status_account(r, a);
+    store_account_free(a);
+    commands_finish(r);
+}
+
+/* ---- Groups ---- */
+
+#define COMMANDS_GROUPS_MAX 200 /* rooms listed in one answer */
+
+/* The user's WhatsApp groups with their room JIDs, one a line. */
+static void commands_groups_run(struct commands_req *r)
+{
+    struct store_account *a = commands_account(r);
+    struct store_room **rooms = NULL;
+    size_t i, n = 0;
+    char *jid;
+
+    if (a != NULL &&
+        store_room_list(commands.st, a->id, COMMANDS_GROUPS_MAX, &rooms, &n) ==
+            0 &&
+        n == 0)
+        commands_say(r, "You are in no WhatsApp group (yet).");
+    for (i = 0; i < n; i++) {
+        jid = jid_of(rooms[i]->group_id, component_jid());
+        if (jid != NULL)
+            commands_say(
+                r, "%s: xmpp:%s?join",
+                rooms[i]->subject[0] ? rooms[i]->subject : "(no subject)", jid);
+        free(jid);
+        store_room_free(rooms[i]);
+    }
+    free(rooms);
     store_account_free(a);
     commands_finish(r);
 }
@@ -884,6 +916,13 @@ static struct commands_def commands_defs[] = {
         .run = commands_status_run,
     },
     {
+        .node = "groups",
+        .name = "Groups",
+        .usage = "groups",
+        .help = "your WhatsApp groups and their rooms",
+        .run = commands_groups_run,
+    },
+    {
         .node = "settings",
         .name = "Settings",
         .usage = "settings [typing|receipts on|off]",
@@ -1025,6 +1064,8 @@ void commands_run_init(struct store *st, const struct commands_ops *ops)
     for (d = commands_defs; d->node != NULL; d++)
         if (d->run == commands_login_run)
             d->hidden = ops->login == NULL;
+        else if (d->run == commands_groups_run)
+            d->hidden = !ops->groups;
 }
 
 void commands_run_free(void)

@@ -43,6 +43,7 @@ static struct {
     void *profile_arg;
     struct disco_node_handler nodes[DISCO_MAX_NODE_HANDLERS];
     int nnodes;
+    struct disco_node_handler first; /* offered every query first */
 } disco;
 
 static void disco_list_add(struct disco_list *l, const char *var)
@@ -102,6 +103,19 @@ void disco_node_handler_add(disco_node_fn fn, void *arg)
     disco.nnodes++;
 }
 
+void disco_first_handler_set(disco_node_fn fn, void *arg)
+{
+    disco.first.fn = fn;
+    disco.first.arg = arg;
+}
+
+/* 1 when the first handler answered the query. */
+static int disco_first(xmpp_stanza_t *iq, const char *node, int items)
+{
+    return disco.first.fn != NULL &&
+           disco.first.fn(iq, node, items, disco.first.arg);
+}
+
 /* 1 when the iq is addressed to the gateway itself (no localpart). */
 static int disco_to_gateway(xmpp_stanza_t *iq)
 {
@@ -156,7 +170,8 @@ static int disco_info(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
 
     if (strcmp(xmpp_stanza_get_type(iq), "get") != 0)
         return 0;
-    if (disco_node_dispatch(iq, xmpp_stanza_get_attribute(child, "node"), 0))
+    if (disco_first(iq, xmpp_stanza_get_attribute(child, "node"), 0) ||
+        disco_node_dispatch(iq, xmpp_stanza_get_attribute(child, "node"), 0))
         return 1;
     q = disco_info_query(iq, xmpp_stanza_get_attribute(child, "node"));
     component_iq_result(iq, q);
@@ -171,7 +186,7 @@ static int disco_items(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
 
     if (strcmp(xmpp_stanza_get_type(iq), "get") != 0)
         return 0;
-    if (disco_node_dispatch(iq, node, 1))
+    if (disco_first(iq, node, 1) || disco_node_dispatch(iq, node, 1))
         return 1;
     q = component_elem(NULL, "query", NS_DISCO_ITEMS);
     if (node != NULL)
@@ -279,4 +294,5 @@ void disco_free(void)
     disco.gateway.n = 0;
     disco.profile = NULL;
     disco.nnodes = 0;
+    disco.first.fn = NULL;
 }

@@ -340,6 +340,24 @@ static void waha_request(const char *method, const char *path, char *body,
     free(body);
 }
 
+void waha_get(const char *path, size_t max,
+              void (*done)(const struct http_result *h, void *arg), void *arg)
+{
+    const char *headers[3] = {"Accept: application/json", NULL, NULL};
+    struct http_request req;
+    char *url = xasprintf("%s%s", waha.url, path);
+
+    headers[1] = waha.api_key_header;
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = url;
+    req.headers = headers;
+    req.timeout_ms = WAHA_TIMEOUT_MS;
+    req.max_response = max;
+    http_start(&req, done, arg);
+    free(url);
+}
+
 /* ---- sessions and login ---- */
 
 /* The session's configuration: ferry's signed webhook. */
@@ -762,9 +780,13 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
     struct waha_call *call =
         waha_call_new(text || file ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
 
-    call->chat = xasprintf("%s@c.us", m->to);
+    if (strchr(m->to, '@') != NULL) { /* a group (net_group.id) */
+        call->chat = xstrdup(m->to);
+    } else {
+        call->chat = xasprintf("%s@c.us", m->to);
+        waha_presence_subscribe(a->id, call->chat);
+    }
     call->session = xstrdup(a->id);
-    waha_presence_subscribe(a->id, call->chat);
     if (text) {
         waha_send_text(a, call->chat, m, call);
     } else if ((strcmp(m->kind, "read") == 0 ||
@@ -988,4 +1010,5 @@ const struct net_backend net_waha_backend = {
                         "MB) and WebP stickers (500 KB)",
     .media_fetch = waha_media_fetch,
     .media_upload = waha_media_upload,
+    .groups = waha_groups,
 };

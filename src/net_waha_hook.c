@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* WAHA's webhooks: X-Webhook-Hmac (HMAC-SHA512 over the raw body, checked
  * in constant time) and the events ferry uses, turned into net events:
- * session.status (the login), message and message.any (1:1 messages: texts,
- * files, locations, contact cards, replies, notices; the two carry the same
- * payload.id, which the bridge deduplicates), message.ack (statuses),
- * message.reaction, message.edited, message.revoked, presence.update (chat
- * states) and call.received. */
+ * session.status (the login), message and message.any (1:1 and group
+ * messages: texts, files, locations, contact cards, replies, notices; the
+ * two carry the same payload.id, which the bridge deduplicates),
+ * message.ack (statuses), message.reaction, message.edited,
+ * message.revoked, presence.update (chat states) and call.received. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,15 +425,53 @@ static void waha_content(struct net_event *ev, struct waha_parts *w,
 
 /* message / message.any: an incoming 1:1 message. The user's own
  * (fromMe: sent from the phone or through ferry) are left out. */
+/* A message in a group (from: the group) by participant, or author on
+ * engines that name it so. */
+static int waha_group_message(struct waha_ctx *c, json_object *p,
+                              const char *group)
+{
+    struct net_event ev;
+    struct waha_parts w;
+    char peer[WAHA_PEER_MAX];
+    const char *author = waha_str(p, "participant");
+    int rc;
+
+    if (author == NULL)
+        author = waha_str(p, "author");
+    if (author == NULL || strlen(author) > WAHA_PEER_MAX * 4 ||
+        strlen(group) > WAHA_PEER_MAX * 4 || waha_str(p, "id") == NULL) {
+        log_debug("waha: group message without its author left out");
+        return 0;
+    }
+    memset(&ev, 0, sizeof(ev));
+    memset(&w, 0, sizeof(w));
+    ev.kind = NET_EVENT_MESSAGE;
+    ev.account = c->session;
+    ev.id = waha_str(p, "id");
+    ev.group = group;
+    ev.author = author;
+    ev.peer = waha_peer(author, peer, sizeof(peer)) == 0 ? peer : NULL;
+    ev.peer_name = waha_push_name(p);
+    ev.timestamp = waha_seconds(p);
+    waha_content(&ev, &w, p);
+    rc = c->fn(&ev, c->arg);
+    waha_parts_free(&w);
+    return rc;
+}
+
 static int waha_message(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
     struct waha_parts w;
     char peer[WAHA_PEER_MAX];
+    const char *from = waha_str(p, "from");
+    size_t n = from ? strlen(from) : 0;
     int rc;
 
     if (waha_true(json_strict_member(p, "fromMe")))
         return 0;
+    if (n > 5 && strcmp(from + n - 5, "@g.us") == 0)
+        return waha_group_message(c, p, from);
     if (waha_peer(waha_str(p, "from"), peer, sizeof(peer)) < 0 ||
         waha_str(p, "id") == NULL) {
         log_debug("waha: message from %s left out (not a 1:1 chat with a "

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Private to the WAHA back end (net_waha.c, net_waha_hook.c) and its unit
+/* Private to the WAHA back end (net_waha*.c) and its unit
  * tests: JSON helpers, the webhook signature and parsing. */
 #ifndef FERRY_NET_WAHA_INT_H
 #define FERRY_NET_WAHA_INT_H
@@ -52,6 +52,20 @@ int waha_live_event(const struct net_event *ev);
 /* GET /api/sessions/{s}: r->info is its status; POST .../restart. */
 void waha_session_status(const char *session, net_result_fn cb, void *arg);
 void waha_session_restart(const char *session, net_result_fn cb, void *arg);
+
+struct http_result;
+
+/* GETs path on the WAHA server with the API key, answers up to max bytes;
+ * done(result, arg) as http_start()'s. */
+void waha_get(const char *path, size_t max,
+              void (*done)(const struct http_result *h, void *arg), void *arg);
+
+/* Reads GET /groups's answer (any engine's shape) and calls cb once with
+ * NET_OK and the groups; 0, or -1 (cb not called) when it is not JSON. */
+int waha_groups_parse(const char *body, size_t len, net_groups_fn cb,
+                      void *arg);
+/* The back end's groups (net_waha_group.c). */
+void waha_groups(const struct net_account *a, net_groups_fn cb, void *arg);
 
 /* The back end's webhook_parse: one event per POST. */
 int waha_webhook_parse(const char *body, size_t len, net_event_fn fn,

@@ -220,6 +220,44 @@ static const char *const store_migrations[] = {
      * waiting for a reply (the first unanswered message's time), 0 when
      * answered. */
     "ALTER TABLE contact ADD COLUMN waiting_since INTEGER NOT NULL DEFAULT 0;",
+    /* 9 -> 10 (issue 14): the groups an account is in, seen by its user
+     * alone (group_id: the network's id without a domain), and their
+     * members (participant: the id the group gives, often a lid; phone:
+     * digits once known; role: owner, admin or member; self: the
+     * account itself; seq: the network's order). A room's id is never
+     * reused: resources in a room are known by it. */
+    "CREATE TABLE room ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  group_id TEXT NOT NULL,"
+    "  subject TEXT NOT NULL DEFAULT '',"
+    "  updated INTEGER NOT NULL,"
+    "  UNIQUE (account_id, group_id));"
+    "CREATE TABLE room_member ("
+    "  room_id INTEGER NOT NULL REFERENCES room(id) ON DELETE CASCADE,"
+    "  participant TEXT NOT NULL,"
+    "  lid TEXT,"
+    "  phone TEXT,"
+    "  push_name TEXT,"
+    "  role TEXT NOT NULL DEFAULT 'member',"
+    "  self INTEGER NOT NULL DEFAULT 0,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (room_id, participant)) WITHOUT ROWID;",
+    /* 10 -> 11 (issue 14): a room's messages from the network, each once
+     * (network_id, unique per room: the duplicate check), with their
+     * author's id and the network's time; pending: no resource of the
+     * user was in the room when it came (sent at the next join). */
+    "CREATE TABLE room_message ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  room_id INTEGER NOT NULL REFERENCES room(id) ON DELETE CASCADE,"
+    "  network_id TEXT NOT NULL,"
+    "  author TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  stamp INTEGER NOT NULL,"
+    "  pending INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (room_id, network_id));"
+    "CREATE INDEX room_message_pending ON room_message (room_id, id)"
+    "  WHERE pending = 1;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -82,7 +82,8 @@ static int fuzz_waha_event(const struct net_event *ev, void *arg)
                 fuzz_waha_media(ev->media) +
                 fuzz_waha_cards(ev->cards, ev->ncards) +
                 fuzz_waha_str(ev->target) + fuzz_waha_str(ev->emoji) +
-                fuzz_waha_str(ev->chatstate) + fuzz_waha_str(ev->error_text);
+                fuzz_waha_str(ev->chatstate) + fuzz_waha_str(ev->error_text) +
+                fuzz_waha_str(ev->group) + fuzz_waha_str(ev->author);
     if (ev->account == NULL)
         abort(); /* every event names its session */
     switch (ev->kind) {
@@ -92,7 +93,12 @@ static int fuzz_waha_event(const struct net_event *ev, void *arg)
             abort();
         break;
     case NET_EVENT_MESSAGE:
-        if (ev->id == NULL || ev->peer == NULL || ev->type == NULL ||
+        /* a group's: the group and its author, the number if known */
+        if ((ev->group == NULL) != (ev->author == NULL) ||
+            (ev->group != NULL && strstr(ev->group, "@g.us") == NULL))
+            abort();
+        if (ev->id == NULL || (ev->peer == NULL && ev->group == NULL) ||
+            ev->type == NULL ||
             (ev->text == NULL && ev->media == NULL && ev->geo == NULL &&
              ev->ncards == 0))
             abort(); /* from someone, showing something */
@@ -122,6 +128,30 @@ static int fuzz_waha_event(const struct net_event *ev, void *arg)
     return w->fail_at != 0 && w->events == w->fail_at ? -1 : 0;
 }
 
+/* A list of groups as GET /groups's answer: ids of groups, members with
+ * an id and one of ferry's roles. */
+static void fuzz_waha_groups(const struct net_result *r,
+                             const struct net_group *g, size_t n, void *arg)
+{
+    size_t i, k, *bytes = arg;
+
+    for (i = 0; i < n; i++) {
+        if (g[i].id == NULL || g[i].subject == NULL ||
+            strstr(g[i].id, "@g.us") == NULL)
+            abort();
+        *bytes += fuzz_waha_str(g[i].subject);
+        for (k = 0; k < g[i].nmembers; k++)
+            if (g[i].members[k].id == NULL || g[i].members[k].role == NULL ||
+                (strcmp(g[i].members[k].role, "owner") != 0 &&
+                 strcmp(g[i].members[k].role, "admin") != 0 &&
+                 strcmp(g[i].members[k].role, "member") != 0))
+                abort();
+            else
+                *bytes += fuzz_waha_str(g[i].members[k].lid) +
+                          fuzz_waha_str(g[i].members[k].phone);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
@@ -142,6 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = waha_webhook_parse(body, size, fuzz_waha_event, &w);
     if (rc == 0 && w.fail_at != 0 && w.events >= w.fail_at)
         abort(); /* a failing callback must fail the webhook */
+    waha_groups_parse(body, size, fuzz_waha_groups, &w.bytes);
     free(body);
     return 0;
 }

@@ -81,6 +81,31 @@ static void test_round_trip_fetch(void **state)
     free(p);
 }
 
+/* A text to a group keeps what its reflection needs. */
+static void test_round_trip_room_text(void **state)
+{
+    struct bridge_job in = {.kind = BRIDGE_JOB_ROOM_TEXT,
+                            .text = "hi all",
+                            .room = "120363-1@g.us",
+                            .stanza_id = "s1",
+                            .origin_id = "o1",
+                            .sender = "alice@example.org/phone"};
+    struct bridge_job out;
+    char *p = bridge_job_encode(&in);
+
+    assert_string_equal(bridge_job_name(BRIDGE_JOB_ROOM_TEXT), "room_text");
+    assert_int_equal(bridge_job_flags("room_text"), 0);
+    assert_int_equal(bridge_job_decode("room_text", p, &out), 0);
+    assert_int_equal(out.kind, BRIDGE_JOB_ROOM_TEXT);
+    assert_string_equal(out.text, "hi all");
+    assert_string_equal(out.room, "120363-1@g.us");
+    assert_string_equal(out.stanza_id, "s1");
+    assert_string_equal(out.origin_id, "o1");
+    assert_string_equal(out.sender, "alice@example.org/phone");
+    bridge_job_reset(&out);
+    free(p);
+}
+
 /* Payloads as the versions before the job type wrote them. */
 static void test_decode_older_rows(void **state)
 {
@@ -137,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_names_and_flags),
         cmocka_unit_test(test_round_trip_text),
         cmocka_unit_test(test_round_trip_fetch),
+        cmocka_unit_test(test_round_trip_room_text),
         cmocka_unit_test(test_decode_older_rows),
         cmocka_unit_test(test_decode_bad),
     };

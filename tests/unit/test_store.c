@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "store.h"
 #include "store_history.h"
+#include "store_room.h"
 #include "util.h"
 
 #define FAR_FUTURE 4102444800000LL /* 2100-01-01 in ms */
@@ -207,6 +208,8 @@ static void test_migrate_4_to_5(void **state)
     test_sql(f->path,
              "ALTER TABLE contact DROP COLUMN waiting_since;"
              "ALTER TABLE account DROP COLUMN business_id;"
+             "DROP TABLE room_message;"
+             "DROP TABLE room_member; DROP TABLE room;"
              "DROP TABLE history;"
              "DROP TABLE team_claim; DROP TABLE team_member;"
              "ALTER TABLE account RENAME COLUMN network_id TO phone_number_id;"
@@ -1649,6 +1652,108 @@ static void test_history(void **state)
     assert_int_equal(store_history_count(f->st, &q), 0);
 }
 
+/* Rooms are per account; members are replaced as a whole, keep their
+ * order and the push names learnt meanwhile; a refresh forgets the groups
+ * the account left; deleting the account deletes its rooms. */
+static void test_rooms(void **state)
+{
+    struct fixture *f = *state;
+    long long bob = store_account_upsert(f->st, "bob@example.org", "waha",
+                                         "s-bob", "", "+49 2");
+    struct store_member_in m[] = {
+        {.participant = "201@lid",
+         .lid = "201",
+         .phone = "4915",
+         .role = "owner"},
+        {.participant = "202@lid", .lid = "202", .role = "admin", .self = 1},
+        {.participant = "4917@c.us", .phone = "4917", .role = "member"},
+    };
+    struct store_member **rows;
+    struct store_room **rooms, *r;
+    const char *keep[] = {"g2"};
+    size_t n, i;
+    long long room, room_b;
+
+    room = store_room_put(f->st, f->acc, "g1", "Family");
+    assert_true(room > 0);
+    assert_int_equal(store_room_put(f->st, f->acc, "g1", "Family 2"), room);
+    room_b = store_room_put(f->st, bob, "g1", "Family");
+    assert_true(room_b > 0 && room_b != room);
+    assert_true(store_room_put(f->st, f->acc, "g2", NULL) > 0);
+    r = store_room_get(f->st, f->acc, "g1");
+    assert_non_null(r);
+    assert_string_equal(r->subject, "Family 2");
+    store_room_free(r);
+    assert_null(store_room_get(f->st, f->acc, "g3"));
+
+    assert_int_equal(store_room_members_set(f->st, room, m, 3), 0);
+    assert_int_equal(store_room_member_name(f->st, room, "4915", "Ana"), 0);
+    assert_int_equal(store_room_members_set(f->st, room, m, 2), 0);
+    assert_int_equal(store_room_members(f->st, room, 10, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(rows[0]->participant, "201@lid");
+    assert_string_equal(rows[0]->push_name, "Ana");
+    assert_string_equal(rows[0]->role, "owner");
+    assert_string_equal(rows[1]->participant, "202@lid");
+    assert_null(rows[1]->phone);
+    assert_null(rows[1]->push_name);
+    assert_int_equal(rows[0]->self, 0);
+    assert_int_equal(rows[1]->self, 1);
+    for (i = 0; i < n; i++)
+        store_member_free(rows[i]);
+    free(rows);
+
+    assert_int_equal(store_room_list(f->st, f->acc, 10, &rooms, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(rooms[0]->subject, "");
+    assert_string_equal(rooms[1]->group_id, "g1");
+    for (i = 0; i < n; i++)
+        store_room_free(rooms[i]);
+    free(rooms);
+
+    /* messages: once each, the pending ones in order until delivered */
+    {
+        struct store_room_message **msgs;
+        long long m1 =
+            store_room_message_add(f->st, room, "w1", "201@lid", "hi", 100, 1);
+
+        assert_true(m1 > 0);
+        assert_int_equal(
+            store_room_message_add(f->st, room, "w1", "201@lid", "hi", 100, 1),
+            0);
+        assert_true(store_room_message_add(f->st, room, "w2", "202@lid", "yo",
+                                           101, 0) > m1);
+        assert_true(store_room_message_add(f->st, room, "w3", "202@lid", "ho",
+                                           102, 1) > m1);
+        assert_int_equal(store_room_pending(f->st, room, 10, &msgs, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(msgs[0]->network_id, "w1");
+        assert_string_equal(msgs[0]->author, "201@lid");
+        assert_int_equal(msgs[0]->stamp, 100);
+        assert_string_equal(msgs[1]->body, "ho");
+        assert_int_equal(store_room_pending_clear(f->st, room, m1), 0);
+        for (i = 0; i < n; i++)
+            store_room_message_free(msgs[i]);
+        free(msgs);
+        assert_int_equal(store_room_pending(f->st, room, 10, &msgs, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(msgs[0]->network_id, "w3");
+        store_room_message_free(msgs[0]);
+        free(msgs);
+    }
+
+    assert_int_equal(store_room_keep(f->st, f->acc, keep, 1), 0);
+    assert_null(store_room_get(f->st, f->acc, "g1"));
+    assert_int_equal(store_room_members(f->st, room, 10, &rows, &n), 0);
+    assert_int_equal(n, 0);
+    free(rows);
+    r = store_room_get(f->st, bob, "g1");
+    assert_non_null(r);
+    store_room_free(r);
+    assert_int_equal(store_account_delete(f->st, bob), 0);
+    assert_null(store_room_get(f->st, bob, "g1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1710,6 +1815,7 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_team_members, test_setup,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(test_rooms, test_setup, test_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -558,6 +558,78 @@ static void test_outgoing_files(void **state)
     (void)state;
 }
 
+/* What a parsed list of groups held, flattened for the asserts. */
+struct test_groups {
+    int calls;
+    size_t n;
+    char text[1024];
+};
+
+static void test_groups_cb(const struct net_result *r,
+                           const struct net_group *g, size_t n, void *arg)
+{
+    struct test_groups *t = arg;
+    size_t i, k, o = 0;
+
+    t->calls++;
+    t->n = n;
+    assert_int_equal(r->outcome, NET_OK);
+    for (i = 0; i < n; i++) {
+        o += (size_t)snprintf(t->text + o, sizeof(t->text) - o,
+                              "%s|%s:", g[i].id, g[i].subject);
+        for (k = 0; k < g[i].nmembers; k++)
+            o += (size_t)snprintf(
+                t->text + o, sizeof(t->text) - o, " %s,%s,%s,%s",
+                g[i].members[k].id,
+                g[i].members[k].lid ? g[i].members[k].lid : "-",
+                g[i].members[k].phone ? g[i].members[k].phone : "-",
+                g[i].members[k].role);
+        o += (size_t)snprintf(t->text + o, sizeof(t->text) - o, ";");
+    }
+}
+
+/* GET /groups as each engine answers it: an array (WEBJS, GOWS) with
+ * {id, pn, role} participants, an object keyed by id (NOWEB), ids as
+ * {"_serialized"}, isAdmin flags, GOWS's names; members who left and
+ * ids that are not groups are dropped. */
+static void test_groups(void **state)
+{
+    static const char array[] =
+        "[{\"id\":\"120363-1@g.us\",\"subject\":\"Family\",\"participants\":"
+        "[{\"id\":\"201@lid\",\"pn\":\"4915@c.us\",\"role\":\"superadmin\"},"
+        "{\"id\":\"202@lid\",\"pn\":null,\"role\":\"admin\"},"
+        "{\"id\":\"4917@c.us\",\"role\":\"participant\"},"
+        "{\"id\":\"4918@c.us\",\"role\":\"left\"}]},"
+        "{\"id\":\"4919@c.us\",\"subject\":\"not a group\"}]";
+    static const char object[] =
+        "{\"77@g.us\":{\"id\":{\"_serialized\":\"77@g.us\"},\"name\":\"W\","
+        "\"participants\":[{\"id\":{\"_serialized\":\"4915@c.us\"},"
+        "\"isAdmin\":true,\"isSuperAdmin\":false}]}}";
+    static const char gows[] =
+        "[{\"JID\":\"88@g.us\",\"Name\":\"G\",\"Participants\":[{\"JID\":"
+        "\"203@lid\",\"PhoneNumber\":\"4916@s.whatsapp.net\",\"IsAdmin\":"
+        "false,\"IsSuperAdmin\":true}]}]";
+    struct test_groups t;
+
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(
+        waha_groups_parse(array, strlen(array), test_groups_cb, &t), 0);
+    assert_int_equal(t.calls, 1);
+    assert_string_equal(t.text, "120363-1@g.us|Family: 201@lid,201,4915,owner "
+                                "202@lid,202,-,admin 4917@c.us,-,4917,member;");
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(
+        waha_groups_parse(object, strlen(object), test_groups_cb, &t), 0);
+    assert_string_equal(t.text, "77@g.us|W: 4915@c.us,-,4915,admin;");
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(waha_groups_parse(gows, strlen(gows), test_groups_cb, &t),
+                     0);
+    assert_string_equal(t.text, "88@g.us|G: 203@lid,203,4916,owner;");
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(waha_groups_parse("[", 1, test_groups_cb, &t), -1);
+    assert_int_equal(t.calls, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_actions),
         cmocka_unit_test(test_presence_and_call),
         cmocka_unit_test(test_outgoing_files),
+        cmocka_unit_test(test_groups),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@ test thread).
 
 import asyncio
 import copy
+import itertools
 import logging
 import re
 import threading
@@ -37,6 +38,9 @@ DEFAULT_PLUGINS = ("xep_0030", "xep_0199", "xep_0092", "xep_0077", "xep_0004",
                    "xep_0050")
 
 log = logging.getLogger("e2e.client")
+
+
+_ARRIVAL = itertools.count()
 
 
 class XmppError(Exception):
@@ -376,7 +380,9 @@ class XmppClient:
         def handler(st):
             if self._is_noise(st.xml):
                 return
-            queue.put(Stanza(copy.deepcopy(st.xml), str(st)))
+            s = Stanza(copy.deepcopy(st.xml), str(st))
+            s.seq = next(_ARRIVAL)  # the order across messages and presences
+            queue.put(s)
         return handler
 
     def _is_noise(self, el):

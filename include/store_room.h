@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* Rooms (issue 14): the network's groups an account is in, each seen by
+ * its user alone, with their members (store_room.c). */
+#ifndef FERRY_STORE_ROOM_H
+#define FERRY_STORE_ROOM_H
+
+#include <stddef.h>
+
+struct store;
+
+/* A group as one account sees it. */
+struct store_room {
+    long long id;
+    long long account_id;
+    char *group_id; /* the network's group id, without a domain */
+    char *subject;  /* "" when none */
+};
+
+/* A member of a room. */
+struct store_member {
+    char *participant; /* the network's id of the member in the group */
+    char *lid;         /* a hidden linked id, or NULL */
+    char *phone;       /* digits, or NULL while only the lid is known */
+    char *push_name;   /* or NULL */
+    char *role;        /* "owner", "admin" or "member" */
+    int self;          /* the account itself */
+};
+
+/* A member to set (strings borrowed). */
+struct store_member_in {
+    const char *participant, *lid, *phone, *push_name, *role;
+    int self;
+};
+
+/* Adds the room or updates its subject; its id, or -1. */
+long long store_room_put(struct store *st, long long account_id,
+                         const char *group_id, const char *subject);
+/* Replaces the room's members with m[0..n-1]; 0 or -1. */
+int store_room_members_set(struct store *st, long long room_id,
+                           const struct store_member_in *m, size_t n);
+/* Forgets the account's rooms not in keep[0..n-1] (group ids); 0 or -1. */
+int store_room_keep(struct store *st, long long account_id,
+                    const char *const *keep, size_t n);
+/* The account's room for group_id, or NULL. */
+struct store_room *store_room_get(struct store *st, long long account_id,
+                                  const char *group_id);
+/* The account's rooms by subject (at most max): 0 or -1; the caller frees
+ * *rows and each row, even on error. */
+int store_room_list(struct store *st, long long account_id, size_t max,
+                    struct store_room ***rows, size_t *n);
+/* The room's members (at most max), in the order they were set. */
+int store_room_members(struct store *st, long long room_id, size_t max,
+                       struct store_member ***rows, size_t *n);
+/* Sets the push name of the member whose id, lid or phone is who. */
+int store_room_member_name(struct store *st, long long room_id, const char *who,
+                           const char *push_name);
+/* A message of a room from the network. */
+struct store_room_message {
+    long long id;
+    char *network_id;
+    char *author; /* the author's id in the group (store_member's) */
+    char *body;
+    long long stamp; /* the network's time, s */
+};
+
+/* Keeps a message of the room (pending: no resource is in the room); its
+ * id, 0 when the room has it already, or -1. */
+long long store_room_message_add(struct store *st, long long room_id,
+                                 const char *network_id, const char *author,
+                                 const char *body, long long stamp,
+                                 int pending);
+/* The room's pending messages, oldest first (at most max). */
+int store_room_pending(struct store *st, long long room_id, size_t max,
+                       struct store_room_message ***rows, size_t *n);
+/* Marks the room's messages up to id as delivered; 0 or -1. */
+int store_room_pending_clear(struct store *st, long long room_id,
+                             long long up_to);
+void store_room_message_free(struct store_room_message *m);
+void store_room_free(struct store_room *r);
+void store_member_free(struct store_member *m);
+
+#endif

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the bridge: WhatsApp groups as XEP-0045 rooms (issue 14):
+ * the groups learnt at login, disco on rooms and the gateway's items,
+ * joins and leaves, messages from groups (bridge_muc.c). */
+#ifndef FERRY_BRIDGE_MUC_H
+#define FERRY_BRIDGE_MUC_H
+
+#include <strophe.h>
+
+struct store_account;
+
+/* Fetches the account's groups and members from its back end and stores
+ * them (me: the READY event's text, "+<digits> (<name>)", or NULL). */
+void bridge_muc_learn(const struct store_account *a, const char *me);
+struct net_event;
+
+/* A message in a group (ev->group): kept once, and queued to the user's
+ * resources in the room, or held for the next join; 0 or -1 (the
+ * webhook fails). */
+int bridge_muc_message(const struct net_event *ev,
+                       const struct store_account *a);
+struct bridge_job;
+struct message_in;
+struct store_outbox;
+
+/* Handles a message to a room JID (a groupchat is queued for the group);
+ * 1 when it was one, 0 if not. */
+int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in);
+/* Sends a room text job of outbox row o; once WhatsApp took it, it is
+ * reflected to the user's resources in the room (an error to the sender
+ * if it failed for good). */
+void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j);
+/* Handles a presence to a room JID; 1 when it was one (handled), 0 to let
+ * the roster have it. */
+int bridge_muc_presence(xmpp_stanza_t *st);
+/* The disco handler for rooms and the gateway's items (disco_node_fn). */
+int bridge_muc_disco(xmpp_stanza_t *iq, const char *node, int items, void *arg);
+/* Forgets every joined resource (shutdown). */
+void bridge_muc_free(void);
+
+#endif

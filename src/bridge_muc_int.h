@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to bridge_muc.c and bridge_muc_msg.c: the joined resources, a
+ * room's members and nicks, and what a stanza to a room is about. */
+#ifndef FERRY_BRIDGE_MUC_INT_H
+#define FERRY_BRIDGE_MUC_INT_H
+
+#include <stddef.h>
+
+#define NS_MUC "http://jabber.org/protocol/muc"
+#define NS_MUC_USER NS_MUC "#user"
+#define NS_OCCUPANT_ID "urn:xmpp:occupant-id:0"
+#define NS_SID "urn:xmpp:sid:0"
+#define BRIDGE_MUC_MEMBERS_MAX 2048
+#define BRIDGE_MUC_PENDING_MAX 1000 /* held messages sent at a join */
+
+struct store_account;
+struct store_member;
+struct store_room;
+
+/* A resource of a user in a room. */
+struct bridge_muc_joined {
+    struct bridge_muc_joined *next;
+    char *full; /* the user's full JID */
+    long long room_id;
+    char *nick;
+};
+
+/* The resources in rooms (of every user). */
+extern struct bridge_muc_joined *bridge_muc_list;
+
+/* What a stanza to a room is about. */
+struct bridge_muc_ctx {
+    const char *full; /* the user's full JID */
+    char *bare;
+    char *room_jid; /* bare */
+    char *group;
+    struct store_account *a;
+    struct store_room *room;
+};
+
+/* Fills c for a stanza from from to to; 0 when to is a room JID (c->a
+ * and c->room may be NULL: not registered, no such group), -1 if not;
+ * free it with bridge_muc_ctx_free() either way. */
+int bridge_muc_ctx(struct bridge_muc_ctx *c, const char *from, const char *to);
+void bridge_muc_ctx_free(struct bridge_muc_ctx *c);
+/* The resource full in the room, or NULL. */
+struct bridge_muc_joined *bridge_muc_find(const char *full, long long room_id);
+/* 1 when j is a resource of user (a bare JID) in room room_id: room ids
+ * are never reused, and a room is one user's, but a resource is checked
+ * against its user all the same before anything of the room goes to it. */
+int bridge_muc_in(const struct bridge_muc_joined *j, long long room_id,
+                  const char *user);
+/* The room's members (caller frees with bridge_muc_members_free()). */
+struct store_member **bridge_muc_members(long long room_id, size_t *n);
+void bridge_muc_members_free(struct store_member **m, size_t n);
+/* Unique nicks for the members (NULL for the account itself). */
+char **bridge_muc_nicks(struct store_member **m, size_t n);
+void bridge_muc_nicks_free(char **nicks, size_t n);
+/* The account's own member row among m, or NULL. */
+const struct store_member *bridge_muc_self(struct store_member **m, size_t n);
+/* XEP-0421: a stable pseudonymous id of a participant, per user and
+ * room, into out. */
+void bridge_muc_occupant_id(const char *user, const char *group,
+                            const char *participant, char out[65]);
+/* The held messages to a joining resource (bridge_muc_msg.c). */
+void bridge_muc_history(const struct bridge_muc_ctx *c, struct store_member **m,
+                        char **nicks, size_t n);
+
+#endif
