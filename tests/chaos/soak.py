@@ -268,8 +268,14 @@ def markdown(p, res, samples, ledger_line, failed_checks, mach, vers, started,
              % p["server"])
     L.append("| WhatsApp side | tests/fakes/fake_cloudapi.py, statuses "
              "20 ms apart |")
-    L.append("| ferry | `%s`, log level %s, `synchronous=normal` |"
-             % (p["ferry_bin"], p["log_level"]))
+    # the binary as a path in the checkout (the page must not name where
+    # the checkout lives), or only its name when it is elsewhere
+    top = os.path.dirname(os.path.dirname(HERE))
+    shown = os.path.abspath(p["ferry_bin"])
+    shown = os.path.relpath(shown, top) if shown.startswith(top + os.sep) \
+        else os.path.basename(shown)
+    L.append("| ferry | `%s`, log level %s, `synchronous=normal` (the "
+             "test harness's setting) |" % (shown, p["log_level"]))
     for k, v in mach.items():
         L.append("| %s | %s |" % (k, v))
     for k, v in vers.items():
