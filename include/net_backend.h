@@ -32,6 +32,8 @@ enum net_event_kind {
     NET_EVENT_LOGIN,     /* an asynchronous login moved on: login */
     NET_EVENT_CHATSTATE, /* the peer types, paused or is active: chatstate
                             (passed on, never stored) */
+    NET_EVENT_PRESENCE,  /* the peer is online, or away since last_seen
+                            (passed on, never stored) */
 };
 
 /* Where an asynchronous login (login_form->async) stands. */
@@ -106,6 +108,10 @@ struct net_event {
     /* NET_EVENT_CHATSTATE: the XEP-0085 state, "composing", "paused" or
      * "active" */
     const char *chatstate;
+    /* NET_EVENT_PRESENCE: 1 when the peer is not online; last_seen: when
+     * it last was (unix seconds), 0 when not known */
+    int away;
+    long long last_seen;
     /* NET_EVENT_LOGIN: where it stands (id: the event's own id, for
      * deduplication; text: what to tell the user, or NULL) */
     enum net_login login;
@@ -304,6 +310,13 @@ struct net_backend {
      * their members; sends whose net_out.to is a group id go to the
      * group. */
     void (*groups)(const struct net_account *a, net_groups_fn cb, void *arg);
+    /* Optional (NULL: no profile pictures). The profile picture of peer
+     * saved into path, refusing one over max bytes (r->too_big): NET_OK
+     * with r->mime and r->size, r->size 0 when the peer has none or hides
+     * it. The network may start sending the peer's presence then. */
+    void (*avatar)(const struct net_account *a, const char *peer,
+                   const char *path, long long max, net_result_fn cb,
+                   void *arg);
 };
 
 /* The name of the first required slot be lacks, or NULL when it has them

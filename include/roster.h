@@ -50,6 +50,16 @@ void roster_member_added(const struct store_account *a, const char *member);
 /* member left the team of account a: every contact of a ends its
  * subscriptions with the member. */
 void roster_member_removed(const struct store_account *a, const char *member);
+/* Sends contact c's available presence to the user of account a again
+ * (its picture changed), when it is on their roster and a is active. */
+void roster_contact_changed(const struct store_account *a,
+                            const struct store_contact *c);
+/* The network said contact c is online (away 0) or away since last_seen
+ * (unix seconds, 0 when not known): remembered for this run and shown in
+ * its presences, sent at once when it changed. */
+void roster_contact_seen(const struct store_account *a,
+                         const struct store_contact *c, int away,
+                         long long last_seen);
 /* Sends available (or unavailable) presence from the gateway and every
  * subscribed contact of every account: on connect and on shutdown. */
 void roster_broadcast(int available);

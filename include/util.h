@@ -65,6 +65,9 @@ long long now_ms(void);
 long long now_s(void);
 /* Wall clock in milliseconds since the epoch (for stored timestamps). */
 long long wall_ms(void);
+/* unix seconds as an XEP-0082 DateTime in UTC, "2026-12-06T04:00:00Z". */
+#define UTIL_DATETIME_LEN 32
+void util_datetime(long long unix_s, char out[UTIL_DATETIME_LEN]);
 /* Strict decimal parse of the whole string into [min, max]; 0 or -1. */
 int parse_ll(const char *s, long long min, long long max, long long *out);
 

@@ -17,6 +17,7 @@
 #include "bridge_media.h"
 #include "bridge_muc.h"
 #include "bridge_out.h"
+#include "bridge_presence.h"
 #include "bridge_sent.h"
 #include "bridge_team.h"
 #include "commands.h"
@@ -134,11 +135,18 @@ static void bridge_on_bounce(xmpp_stanza_t *st, const struct message_in *in)
     free(bare);
 }
 
-/* A presence: to a room, or the roster's. */
+/* A presence: to a room, or the roster's (a contact newly on a roster may
+ * have a picture to ask for). */
 static void bridge_on_presence(xmpp_stanza_t *st, void *arg)
 {
-    if (!bridge_muc_presence(st))
-        roster_on_presence(st, arg);
+    const char *type = xmpp_stanza_get_type(st);
+
+    if (bridge_muc_presence(st))
+        return;
+    roster_on_presence(st, arg);
+    if (type != NULL &&
+        (strcmp(type, "subscribe") == 0 || strcmp(type, "subscribed") == 0))
+        bridge_presence_kick();
 }
 
 /* A message stanza to the gateway or a contact JID. */
@@ -582,6 +590,7 @@ int bridge_init(struct store *st, const struct conf *conf,
     queue_init(st, bridge_throughput(), &q);
     bridge_history_configure(conf);
     bridge_history_init();
+    bridge_presence_init();
     store_txn_hook(st, bridge_out_committed, NULL);
     bridge_media_order_start();
     disco_first_handler_set(bridge_muc_disco, NULL);
@@ -614,6 +623,7 @@ void bridge_free(void)
     bridge_out_committed(1, NULL); /* forgets what is left */
     bridge_media_order_stop();
     bridge_muc_free();
+    bridge_presence_free();
     for (i = 0; i < NET_MAX_BACKENDS; i++) {
         free(bridge_webhook_paths[i]);
         bridge_webhook_paths[i] = NULL;

@@ -11,6 +11,7 @@
 #include "bridge_login.h"
 #include "bridge_media.h"
 #include "bridge_muc.h"
+#include "bridge_presence.h"
 #include "bridge_stat.h"
 #include "bridge_team.h"
 #include "bridge_tpl.h"
@@ -410,6 +411,8 @@ static int bridge_on_event(const struct net_event *ev, void *arg)
                                                   : bridge_login_event(ev, a);
     else if (ev->kind == NET_EVENT_CHATSTATE)
         rc = bridge_on_chatstate(ev, a);
+    else if (ev->kind == NET_EVENT_PRESENCE)
+        rc = bridge_presence_event(ev, a);
     else if (ev->kind == NET_EVENT_MESSAGE && ev->group != NULL)
         rc = bridge_muc_message(ev, a);
     else

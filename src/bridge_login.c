@@ -10,6 +10,7 @@
 #include "bridge_core.h"
 #include "bridge_login.h"
 #include "bridge_muc.h"
+#include "bridge_presence.h"
 #include "component.h"
 #include "log.h"
 #include "media.h"
@@ -148,6 +149,7 @@ int bridge_login_event(const struct net_event *ev,
         rc = bridge_login_notice(a->id, a->jid, text);
         free(text);
         queue_kick(); /* what waited for the session */
+        bridge_presence_kick();
         bridge_muc_learn(a, ev->text);
         break;
     case NET_LOGIN_FAILED:

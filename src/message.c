@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "component.h"
 #include "log.h"
@@ -374,14 +373,11 @@ char *message_add_delay(const char *xml, const char *from, long long stamp)
 {
     static const char close[] = "</message>";
     size_t n = strlen(xml), cl = sizeof(close) - 1;
-    char ts[32];
-    time_t t = (time_t)stamp;
-    struct tm tm;
+    char ts[UTIL_DATETIME_LEN];
 
     if (n < cl || strcmp(xml + n - cl, close) != 0)
         return xstrdup(xml);
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    util_datetime(stamp, ts);
     return xasprintf("%.*s<delay xmlns=\"" NS_DELAY
                      "\" from=\"%s\" stamp=\"%s\"/>%s",
                      (int)(n - cl), xml, from, ts, close);

@@ -752,7 +752,7 @@ static void waha_subscribed(const struct net_result *r, void *arg)
 
 /* Subscribes the session to the chat's presence, once per run (and login):
  * WAHA sends presence.update only for chats subscribed to. */
-static void waha_presence_subscribe(const char *session, const char *chat)
+void waha_presence_subscribe(const char *session, const char *chat)
 {
     char *key = xasprintf("%s/%s", session, chat), *path;
 
@@ -867,9 +867,9 @@ static void waha_fetch_done(const struct http_result *h, void *arg)
 
 /* Downloads a received file from its media.url (the id is not needed:
  * WAHA names the file in the URL). */
-static void waha_media_fetch(const struct net_account *a, const char *id,
-                             const char *url, const char *path, long long max,
-                             net_result_fn cb, void *arg)
+void waha_media_fetch(const struct net_account *a, const char *id,
+                      const char *url, const char *path, long long max,
+                      net_result_fn cb, void *arg)
 {
     const char *headers[2] = {NULL, NULL};
     struct waha_fetch *f;
@@ -1011,4 +1011,5 @@ const struct net_backend net_waha_backend = {
     .media_fetch = waha_media_fetch,
     .media_upload = waha_media_upload,
     .groups = waha_groups,
+    .avatar = waha_avatar,
 };

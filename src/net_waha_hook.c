@@ -575,8 +575,31 @@ static const char *waha_chatstate(const char *presence)
     return NULL;
 }
 
+/* Turns ev into the NET_EVENT_PRESENCE a presence stands for: "online",
+ * or "offline" with lastSeen (unix seconds, or null when hidden); 0 for
+ * the others (typing and the like say nothing of it). */
+static int waha_availability(json_object *one, struct net_event *ev)
+{
+    const char *p = waha_str(one, "lastKnownPresence");
+    json_object *seen = json_strict_member(one, "lastSeen");
+    long long t = 0;
+
+    if (p == NULL || (strcmp(p, "online") != 0 && strcmp(p, "offline") != 0))
+        return 0;
+    if (seen != NULL && (json_object_is_type(seen, json_type_int) ||
+                         json_object_is_type(seen, json_type_double)))
+        t = (long long)json_object_get_double(seen);
+    ev->kind = NET_EVENT_PRESENCE;
+    ev->chatstate = NULL;
+    ev->away = strcmp(p, "offline") == 0;
+    /* a time in ms, or one not yet come, is not a time last seen */
+    ev->last_seen = t > 0 && t <= wall_ms() / 1000 + 60 ? t : 0;
+    return 1;
+}
+
 /* presence.update of a 1:1 chat: the contact types (or records), paused
- * or is there, as a chat state. Groups are left out. */
+ * or is there, as a chat state; online or offline (with the time last
+ * seen) as its availability. Groups are left out. */
 static int waha_presence(struct waha_ctx *c, json_object *p)
 {
     json_object *list = json_strict_member(p, "presences"), *one;
@@ -600,6 +623,8 @@ static int waha_presence(struct waha_ctx *c, json_object *p)
         ev.timestamp = wall_ms() / 1000;
         ev.chatstate = waha_chatstate(waha_str(one, "lastKnownPresence"));
         if (ev.chatstate != NULL && c->fn(&ev, c->arg) < 0)
+            return -1;
+        if (waha_availability(one, &ev) && c->fn(&ev, c->arg) < 0)
             return -1;
     }
     return 0;

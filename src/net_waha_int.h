@@ -67,6 +67,17 @@ int waha_groups_parse(const char *body, size_t len, net_groups_fn cb,
 /* The back end's groups (net_waha_group.c). */
 void waha_groups(const struct net_account *a, net_groups_fn cb, void *arg);
 
+/* Downloads a file from url into path (the API key only to waha.url's
+ * host); the back end's media_fetch. */
+void waha_media_fetch(const struct net_account *a, const char *id,
+                      const char *url, const char *path, long long max,
+                      net_result_fn cb, void *arg);
+/* Subscribes the session to chat's presence, once per run and login. */
+void waha_presence_subscribe(const char *session, const char *chat);
+/* The back end's avatar (net_waha_avatar.c). */
+void waha_avatar(const struct net_account *a, const char *peer,
+                 const char *path, long long max, net_result_fn cb, void *arg);
+
 /* The back end's webhook_parse: one event per POST. */
 int waha_webhook_parse(const char *body, size_t len, net_event_fn fn,
                        void *arg);

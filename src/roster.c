@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Presence for the gateway JID and contact JIDs: subscription requests are
  * approved for registered users, probes are answered, and contacts of an
- * active account show as available. */
+ * active account show as available, away with an XEP-0319 idle time when
+ * the network said they went offline, and with the XEP-0153 hash of their
+ * profile picture when it is known. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +24,18 @@
 #include "queue.h"
 #include "roster.h"
 #include "store.h"
+#include "store_avatar.h"
 #include "util.h"
 
 #define NS_NICK "http://jabber.org/protocol/nick"
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_PRIVILEGE_PREFIX "urn:xmpp:privilege:"
+#define NS_VCARD_UPDATE "vcard-temp:x:update"
+#define NS_IDLE "urn:xmpp:idle:1"
+/* Contacts whose network presence is remembered (open addressing on the
+ * contact id; a power of two). Past three quarters full, new ones are not
+ * remembered: they show as available, as before the network said. */
+#define ROSTER_SEEN_SLOTS 8192
 #define ROSTER_MAX_DOMAINS 16
 #define ROSTER_BCAST_PAGE 32       /* accounts per page of the broadcast */
 #define ROSTER_BCAST_QUEUE_MAX 256 /* stanzas libstrophe holds before the */
@@ -37,6 +46,13 @@
 #define ROSTER_PUSH_ID "roster-push-"
 #define ROSTER_MAC_HEX 16 /* 64 bits of HMAC-SHA256 */
 #define ROSTER_PUSH_ID_MAX 160
+
+/* A contact the network said is away (or back). */
+struct roster_seen {
+    long long contact_id; /* 0: a free slot */
+    int away;
+    long long last_seen; /* unix seconds, 0 when not known */
+};
 
 /* What a server domain lets the gateway do (XEP-0356). */
 struct roster_privilege {
@@ -52,6 +68,8 @@ static struct {
     unsigned char push_key[32]; /* keys the mac of roster push ids */
     struct event *bcast;        /* next step of the start-up broadcast */
     long long bcast_after;      /* accounts up to this id are done */
+    struct roster_seen *seen;   /* ROSTER_SEEN_SLOTS, made when needed */
+    size_t nseen;
 } roster;
 
 static xmpp_stanza_t *roster_presence_new(const char *type, const char *from,
@@ -66,18 +84,68 @@ static xmpp_stanza_t *roster_presence_new(const char *type, const char *from,
     return p;
 }
 
-/* Sends presence; a contact's available presence carries XEP-0115 caps. */
-static void roster_send(const char *type, const char *from, const char *to)
+/* The slot of contact_id, or the free slot where it would go (NULL when
+ * the table is not made). */
+static struct roster_seen *roster_seen_slot(long long contact_id)
+{
+    size_t i = (size_t)contact_id * 2654435761u & (ROSTER_SEEN_SLOTS - 1);
+
+    if (roster.seen == NULL)
+        return NULL;
+    while (roster.seen[i].contact_id != 0 &&
+           roster.seen[i].contact_id != contact_id)
+        i = (i + 1) & (ROSTER_SEEN_SLOTS - 1);
+    return &roster.seen[i];
+}
+
+/* Adds what the network said of contact_id to its available presence p:
+ * <show>away</show> and an XEP-0319 idle time, and the XEP-0153 hash of
+ * its picture (an empty one when it has none). */
+static void roster_contact_status(xmpp_stanza_t *p, long long contact_id)
+{
+    struct roster_seen *seen = roster_seen_slot(contact_id);
+    char hash[STORE_AVATAR_HASH], since[UTIL_DATETIME_LEN];
+    xmpp_stanza_t *e;
+
+    if (seen != NULL && seen->contact_id == contact_id && seen->away) {
+        component_text_elem(p, "show", "away");
+        if (seen->last_seen > 0) {
+            util_datetime(seen->last_seen, since);
+            e = component_elem(p, "idle", NS_IDLE);
+            xmpp_stanza_set_attribute(e, "since", since);
+        }
+    }
+    if (store_avatar_hash(roster.st, contact_id, hash) == 1) {
+        e = component_elem(p, "x", NS_VCARD_UPDATE);
+        if (*hash != '\0')
+            component_text_elem(e, "photo", hash);
+        else
+            component_elem(e, "photo", NULL);
+    }
+}
+
+/* Sends presence; a contact's available presence carries XEP-0115 caps and,
+ * for a contact ferry has a row of (contact_id), what roster_contact_status()
+ * adds. */
+static void roster_send_contact(const char *type, const char *from,
+                                const char *to, long long contact_id)
 {
     xmpp_stanza_t *p = roster_presence_new(type, from, to), *c;
 
     if (type == NULL && strchr(from, '@') != NULL) {
+        if (contact_id > 0)
+            roster_contact_status(p, contact_id);
         c = disco_contact_caps(to);
         xmpp_stanza_add_child_ex(p, c, 0);
     }
 
     component_send(p);
     xmpp_stanza_release(p);
+}
+
+static void roster_send(const char *type, const char *from, const char *to)
+{
+    roster_send_contact(type, from, to, 0);
 }
 
 char *roster_subscribe_xml(const char *contact_jid, const char *user,
@@ -137,7 +205,7 @@ static void roster_contact_presence(const char *type, const char *to,
         roster_send("subscribed", cj, a->jid);
         if (created)
             roster_send("subscribe", cj, a->jid);
-        roster_send(NULL, cj, a->jid);
+        roster_send_contact(NULL, cj, a->jid, id);
     } else if (type != NULL && (strcmp(type, "unsubscribe") == 0 ||
                                 strcmp(type, "unsubscribed") == 0)) {
         c = store_contact_get(roster.st, a->id, wa);
@@ -151,9 +219,10 @@ static void roster_contact_presence(const char *type, const char *to,
         c = store_contact_get(roster.st, a->id, wa);
         if (c != NULL && type != NULL && strcmp(type, "subscribed") == 0)
             store_contact_set_subscription(roster.st, c->id, "both");
+        roster_send_contact(strcmp(a->state, "active") == 0 ? NULL
+                                                            : "unavailable",
+                            cj, a->jid, c != NULL ? c->id : 0);
         store_contact_free(c);
-        roster_send(strcmp(a->state, "active") == 0 ? NULL : "unavailable", cj,
-                    a->jid);
     }
     free(cj);
     free(wa);
@@ -287,9 +356,45 @@ static int roster_bcast_contact(const struct store_contact *c, void *arg)
     if (strcmp(c->subscription, "none") == 0)
         return 0;
     cj = roster_contact_jid(c);
-    roster_send(b->type, cj, b->a->jid);
+    roster_send_contact(b->type, cj, b->a->jid, c->id);
     free(cj);
     return 0;
+}
+
+void roster_contact_changed(const struct store_account *a,
+                            const struct store_contact *c)
+{
+    char *cj;
+
+    if (strcmp(c->subscription, "none") == 0 ||
+        strcmp(a->state, "active") != 0 || !component_connected())
+        return;
+    cj = roster_contact_jid(c);
+    roster_send_contact(NULL, cj, a->jid, c->id);
+    free(cj);
+}
+
+void roster_contact_seen(const struct store_account *a,
+                         const struct store_contact *c, int away,
+                         long long last_seen)
+{
+    struct roster_seen *seen;
+
+    if (roster.seen == NULL)
+        roster.seen = xcalloc(ROSTER_SEEN_SLOTS, sizeof(*roster.seen));
+    seen = roster_seen_slot(c->id);
+    if (seen->contact_id == c->id) {
+        if (seen->away == away && (!away || seen->last_seen == last_seen))
+            return; /* nothing new to show */
+    } else if (!away || roster.nseen >= ROSTER_SEEN_SLOTS / 4 * 3) {
+        return; /* available is what is shown without a slot */
+    } else {
+        seen->contact_id = c->id;
+        roster.nseen++;
+    }
+    seen->away = away;
+    seen->last_seen = away ? last_seen : 0;
+    roster_contact_changed(a, c);
 }
 
 static int roster_bcast_account(const struct store_account *a, void *arg)
@@ -636,6 +741,9 @@ void roster_on_reply(xmpp_stanza_t *st, void *arg)
 
 void roster_free(void)
 {
+    free(roster.seen);
+    roster.seen = NULL;
+    roster.nseen = 0;
     if (roster.bcast != NULL)
         event_free(roster.bcast);
     roster.bcast = NULL;

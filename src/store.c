@@ -258,6 +258,20 @@ static const char *const store_migrations[] = {
     "  UNIQUE (room_id, network_id));"
     "CREATE INDEX room_message_pending ON room_message (room_id, id)"
     "  WHERE pending = 1;",
+    /* 11 -> 12 (issue 13, item 5): contacts' profile pictures. avatar:
+     * each picture once, by the SHA-1 of its bytes (the XEP-0153 hash);
+     * contact_avatar: a contact's current picture ('' when it has none or
+     * hides it) and when the network was last asked. */
+    "CREATE TABLE avatar ("
+    "  hash TEXT PRIMARY KEY,"
+    "  mime TEXT NOT NULL,"
+    "  data BLOB NOT NULL);"
+    "CREATE TABLE contact_avatar ("
+    "  contact_id INTEGER PRIMARY KEY"
+    "    REFERENCES contact(id) ON DELETE CASCADE,"
+    "  hash TEXT NOT NULL,"
+    "  checked INTEGER NOT NULL);"
+    "CREATE INDEX contact_avatar_hash ON contact_avatar (hash);",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -266,6 +266,16 @@ long long wall_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void util_datetime(long long unix_s, char out[UTIL_DATETIME_LEN])
+{
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL ||
+        strftime(out, UTIL_DATETIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        strcpy(out, "1970-01-01T00:00:00Z");
+}
+
 int parse_ll(const char *s, long long min, long long max, long long *out)
 {
     char *end;

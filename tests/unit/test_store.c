@@ -18,6 +18,7 @@
 #include "../../src/store_int.h"
 #include "loop.h"
 #include "store.h"
+#include "store_avatar.h"
 #include "store_history.h"
 #include "store_room.h"
 #include "util.h"
@@ -208,6 +209,7 @@ static void test_migrate_4_to_5(void **state)
     test_sql(f->path,
              "ALTER TABLE contact DROP COLUMN waiting_since;"
              "ALTER TABLE account DROP COLUMN business_id;"
+             "DROP TABLE contact_avatar; DROP TABLE avatar;"
              "DROP TABLE room_message;"
              "DROP TABLE room_member; DROP TABLE room;"
              "DROP TABLE history;"
@@ -1655,6 +1657,82 @@ static void test_history(void **state)
 /* Rooms are per account; members are replaced as a whole, keep their
  * order and the push names learnt meanwhile; a refresh forgets the groups
  * the account left; deleting the account deletes its rooms. */
+static int test_avatar_due_fn(long long contact_id, long long account_id,
+                              const char *network_id, void *arg)
+{
+    struct ids *ids = arg;
+
+    (void)account_id;
+    (void)network_id;
+    ids->v[ids->n++] = contact_id;
+    return 0;
+}
+
+/* Pictures: kept once by hash, per contact, dropped when nobody shows them,
+ * and the contacts of active accounts of a back end that are due. */
+static void test_avatars(void **state)
+{
+    struct fixture *f = *state;
+    long long bob = store_account_upsert(f->st, "bob@example.org", "waha",
+                                         "s-bob", "", "+49 2");
+    long long c1 = test_contact(f, bob, "4911"),
+              c2 = test_contact(f, bob, "4912");
+    long long c3 = test_contact(f, f->acc, "4913");
+    char hash[STORE_AVATAR_HASH], *mime;
+    unsigned char *data;
+    struct ids ids = {{0}, 0, 0};
+    size_t len;
+
+    assert_int_equal(store_avatar_hash(f->st, c1, hash), 0);
+    assert_int_equal(store_avatar_checked(f->st, c1), 0);
+    assert_int_equal(store_avatar_get(f->st, c1, &mime, &data, &len), 0);
+    assert_int_equal(
+        store_avatar_set(f->st, c1, "aa", "image/png", "PNG1", 4, 100), 1);
+    assert_int_equal(
+        store_avatar_set(f->st, c2, "aa", "image/png", NULL, 0, 100), 1);
+    assert_int_equal(
+        store_avatar_set(f->st, c1, "aa", "image/png", NULL, 0, 200),
+        0); /* the same picture */
+    assert_int_equal(store_avatar_checked(f->st, c1), 200);
+    assert_int_equal(store_avatar_hash(f->st, c2, hash), 1);
+    assert_string_equal(hash, "aa");
+    assert_int_equal(store_avatar_get(f->st, c2, &mime, &data, &len), 1);
+    assert_string_equal(mime, "image/png");
+    assert_int_equal(len, 4);
+    assert_memory_equal(data, "PNG1", 4);
+    free(mime);
+    free(data);
+    /* c1 has none now; c2 still shows "aa", so it stays */
+    assert_int_equal(store_avatar_set(f->st, c1, "", NULL, NULL, 0, 300), 1);
+    assert_int_equal(store_avatar_hash(f->st, c1, hash), 1);
+    assert_string_equal(hash, "");
+    assert_int_equal(test_query(f, "SELECT count(*) FROM avatar"), 1);
+    assert_int_equal(
+        store_avatar_set(f->st, c2, "bb", "image/jpeg", "J", 1, 300), 1);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM avatar"), 1);
+    assert_int_equal(
+        test_query(f, "SELECT count(*) FROM avatar WHERE hash = 'bb'"), 1);
+    /* due: roster contacts of active waha accounts, stalest first */
+    store_contact_set_subscription(f->st, c1, "both");
+    store_contact_set_subscription(f->st, c2, "both");
+    store_contact_set_subscription(f->st, c3, "both");
+    store_avatar_set(f->st, c2, "bb", NULL, NULL, 0, 250);
+    assert_int_equal(
+        store_avatar_due(f->st, "waha", 1000, 8, test_avatar_due_fn, &ids), 2);
+    assert_int_equal(ids.v[0], c2);
+    assert_int_equal(ids.v[1], c1);
+    ids.n = 0;
+    assert_int_equal(
+        store_avatar_due(f->st, "waha", 260, 8, test_avatar_due_fn, &ids), 1);
+    assert_int_equal(ids.v[0], c2);
+    store_account_set_state(f->st, bob, "auth_failed", "x");
+    assert_int_equal(
+        store_avatar_due(f->st, "waha", 1000, 8, test_avatar_due_fn, &ids), 0);
+    /* a contact that goes takes its row along */
+    assert_int_equal(store_account_delete(f->st, bob), 0);
+    assert_int_equal(test_query(f, "SELECT count(*) FROM contact_avatar"), 0);
+}
+
 static void test_rooms(void **state)
 {
     struct fixture *f = *state;
@@ -1816,6 +1894,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_team_members, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_rooms, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_avatars, test_setup,
+                                        test_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,6 +67,17 @@ static void test_duration_words(void **state)
     (void)state;
 }
 
+static void test_util_datetime(void **state)
+{
+    char t[UTIL_DATETIME_LEN];
+
+    util_datetime(0, t);
+    assert_string_equal(t, "1970-01-01T00:00:00Z");
+    util_datetime(1796529600, t);
+    assert_string_equal(t, "2026-12-06T04:00:00Z");
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -74,6 +85,7 @@ int main(void)
         cmocka_unit_test(test_utf8_chars),
         cmocka_unit_test(test_utf8_offset),
         cmocka_unit_test(test_duration_words),
+        cmocka_unit_test(test_util_datetime),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

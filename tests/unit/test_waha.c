@@ -79,6 +79,8 @@ struct got {
     char media[4][512]; /* "kind mime url caption" */
     char cards[4][512]; /* "name|phone,type,peer|..." */
     int notice[4];
+    int away[4];
+    long long last_seen[4];
 };
 
 /* The cards of ev as "name|phone,type,peer|...;name|..." into out. */
@@ -121,6 +123,8 @@ static int collect(const struct net_event *ev, void *arg)
     snprintf(g->geo[i], sizeof(g->geo[i]), "%s", ev->geo ? ev->geo : "");
     snprintf(g->chatstate[i], sizeof(g->chatstate[i]), "%s",
              ev->chatstate ? ev->chatstate : "");
+    g->away[i] = ev->away;
+    g->last_seen[i] = ev->last_seen;
     if (ev->media != NULL)
         snprintf(g->media[i], sizeof(g->media[i]), "%s %s %s %s",
                  ev->media->kind, ev->media->mime ? ev->media->mime : "-",
@@ -450,10 +454,35 @@ static void test_presence_and_call(void **state)
           "\"typing\"},{\"participant\":\"491511234@c.us\","
           "\"lastKnownPresence\":\"offline\"}]}}",
           &g);
-    assert_int_equal(g.n, 1);
+    assert_int_equal(g.n, 2);
     assert_int_equal(g.kind[0], NET_EVENT_CHATSTATE);
     assert_string_equal(g.chatstate[0], "composing");
     assert_string_equal(g.peer[0], "491511234");
+    /* offline: away, the time last seen hidden */
+    assert_int_equal(g.kind[1], NET_EVENT_PRESENCE);
+    assert_string_equal(g.peer[1], "491511234");
+    assert_int_equal(g.away[1], 1);
+    assert_int_equal(g.last_seen[1], 0);
+    /* online: a chat state (active) and available; offline with a time;
+     * one in ms (or not yet come) is no time */
+    parse("{\"event\":\"presence.update\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"491511234@c.us\",\"presences\":[{\"participant\":"
+          "\"491511234@c.us\",\"lastKnownPresence\":\"online\"},{"
+          "\"participant\":\"491511234@c.us\",\"lastKnownPresence\":"
+          "\"offline\",\"lastSeen\":1796529600},{\"participant\":"
+          "\"491511234@c.us\",\"lastKnownPresence\":\"offline\","
+          "\"lastSeen\":1796529600000}]}}",
+          &g);
+    assert_int_equal(g.n, 4);
+    assert_int_equal(g.kind[0], NET_EVENT_CHATSTATE);
+    assert_string_equal(g.chatstate[0], "active");
+    assert_int_equal(g.kind[1], NET_EVENT_PRESENCE);
+    assert_int_equal(g.away[1], 0);
+    assert_int_equal(g.kind[2], NET_EVENT_PRESENCE);
+    assert_int_equal(g.away[2], 1);
+    assert_int_equal(g.last_seen[2], 1796529600);
+    assert_int_equal(g.kind[3], NET_EVENT_PRESENCE);
+    assert_int_equal(g.last_seen[3], 0);
     parse("{\"event\":\"presence.update\",\"session\":\"s1\",\"payload\":{"
           "\"id\":\"1@g.us\",\"presences\":[{\"participant\":\"4@c.us\","
           "\"lastKnownPresence\":\"typing\"}]}}",
