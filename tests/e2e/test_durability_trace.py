@@ -29,14 +29,13 @@ xfail, which also shows the check can fail.
 import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 
 import pytest
 
 from harness import ferryproc
-from harness.network import WAIT, digits
+from harness.network import WAIT
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None,
                                 reason="strace is not installed")

@@ -18,7 +18,6 @@
 Every test runs against Prosody and ejabberd."""
 
 import http.server
-import os
 import socket
 import threading
 import time
