@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: MIT
+"""Message templates with a header and buttons, and what becomes of a
+template once sent (issue 16; docs/behaviour.md "Teams"): /template takes
+header=<text or link> and button<n>=<value> besides the body's
+parameters, checks every count against the template's definition (from
+the business account's list) before anything reaches WhatsApp, and the
+statuses WhatsApp reports for a template reach the member who sent it like
+those of any message. Real clients on Prosody and ejabberd."""
+
+from harness.network import WAIT
+from test_team import CONTACT, name_of, said, team_of
+
+RECEIPT = {
+    "name": "order_receipt", "language": "en_US", "category": "UTILITY",
+    "components": [
+        {"type": "HEADER", "format": "DOCUMENT"},
+        {"type": "BODY", "text": "Thanks {{1}}, here is order {{2}}."},
+        {"type": "BUTTONS", "buttons": [
+            {"type": "URL", "text": "Track",
+             "url": "https://shop.example/t/{{1}}"},
+            {"type": "QUICK_REPLY", "text": "Stop updates"}]}]}
+GREETING = {
+    "name": "greeting", "language": "en_US", "category": "MARKETING",
+    "parameter_format": "NAMED",
+    "components": [
+        {"type": "HEADER", "format": "TEXT", "text": "Hi {{first_name}}!"},
+        {"type": "BODY", "text": "Your code {{code}} is ready."},
+        {"type": "BUTTONS", "buttons": [
+            {"type": "COPY_CODE", "example": "SAVE10"}]}]}
+PLAIN = {
+    "name": "plain_notice", "language": "en_US", "category": "UTILITY",
+    "components": [{"type": "BODY", "text": "We are open again."}]}
+
+
+def with_templates(bridge, *templates):
+    """The number's business account has templates; a customer (whose
+    webhook names the business account) wrote; returns the contact JID."""
+    bridge.ctl.post("templates", {"pnid": bridge.pnid,
+                                  "templates": list(templates),
+                                  "replace": True})
+    return bridge.contact_jid(CONTACT)
+
+
+def test_template_header_and_buttons(bridge):
+    cj = with_templates(bridge, RECEIPT, GREETING, PLAIN)
+    owner, (bob,) = team_of(bridge, 1)
+    wamid = bridge.inbound_text(CONTACT, "where is my order?", name="Ana")
+    bridge.wait_chat(bob, wamid)
+
+    # the listing says what else than the body each template takes
+    bridge.send(bob, CONTACT, "/templates")
+    listing = said(bob, cj, "[template] 3 approved templates:").body
+    assert ("order_receipt en_US (UTILITY, 2 parameters; header=<document "
+            "link> button1=<end of the link> [button2=<payload>]): Thanks "
+            "{{1}}, here is order {{2}}.") in listing, listing
+    assert ("greeting en_US (MARKETING, 1 parameter; header=<text> "
+            "button1=<code>)") in listing, listing
+    assert "plain_notice en_US (UTILITY, 0 parameters): We" in listing
+
+    # wrong counts and shapes are refused before anything is sent
+    link = "https://files.example/r/receipt.pdf"
+    refused = [
+        ("/template order_receipt Ana 860198 button1=860198",
+         "order_receipt needs its header: header=<document link>"),
+        ("/template order_receipt header=%s Ana button1=860198" % link,
+         "order_receipt takes 2 body parameters, not 1"),
+        ("/template order_receipt header=%s Ana 860198" % link,
+         'button 1 of order_receipt (url "Track") needs its parameter: '
+         "button1=<end of the link>"),
+        ("/template order_receipt header=%s Ana 860198 button1=1 button3=x"
+         % link, "order_receipt has 2 buttons, not 3"),
+        ("/template order_receipt header=receipt.pdf Ana 860198 button1=1",
+         "header= takes the document's https link"),
+        ("/template plain_notice header=Hello", "plain_notice has no header "
+         "parameter"),
+        ("/template greeting header=Ana", "greeting takes 1 body parameter, "
+         "not 0"),
+        ("/template greeting header=Ana SAVE10", 'button 1 of greeting '
+         '(copy_code "") needs its parameter: button1=<code>'),
+    ]
+    for command, why in refused:
+        bridge.send(bob, CONTACT, command)
+        r = said(bob, cj, "[template] Not sent: ").body
+        assert r.startswith("[template] Not sent: " + why), (command, r)
+        assert "Usage: /template " in r, r
+    assert bridge.message_posts() == [], bridge.message_posts()
+
+    # a header= in quotes is a body parameter
+    bridge.send(bob, CONTACT, '/template plain_notice "header=x"')
+    r = said(bob, cj, "[template] Not sent: ").body
+    assert "plain_notice takes 0 body parameters, not 1" in r, r
+
+    # a document header, a URL button's variable and a quick reply's
+    # payload: sent once, as Meta's template send has them
+    bridge.send(bob, CONTACT, "/template order_receipt en_US header=%s Ana "
+                "860198 button1=860198 button2=STOP_UPDATES" % link)
+    sent = bridge.wait_sent(1, CONTACT)
+    tpl = sent[0]["template"]
+    assert tpl["header"] == {"document": {"link": link,
+                                          "filename": "receipt.pdf"}}, tpl
+    assert tpl["buttons"] == [
+        {"type": "URL", "text": "Track",
+         "url": "https://shop.example/t/860198"},
+        {"type": "QUICK_REPLY", "text": "Stop updates",
+         "payload": "STOP_UPDATES"}], tpl
+    comps = sent[0]["payload"]["components"]
+    assert [c["type"] for c in comps] == ["header", "body", "button",
+                                          "button"], comps
+    assert comps[2]["sub_type"] == "url" and comps[2]["index"] == "0"
+    assert comps[3]["sub_type"] == "quick_reply" and comps[3]["index"] == "1"
+    rendered = ("[document] %s\nThanks Ana, here is order 860198.\n"
+                "[Track | Stop updates]" % link)
+    r = said(bob, cj, "[template] Sent: ").body
+    assert r == "[template] Sent: " + rendered, r
+    copy = said(owner, cj, "%s: [document]" % name_of(bob))
+    assert copy.body == "%s: %s" % (name_of(bob), rendered), copy.body
+
+    # a named text header and a copy-code button
+    bridge.send(bob, CONTACT, "/template greeting header=Ana SAVE10 "
+                "button1=SAVE10")
+    sent = bridge.wait_sent(2, CONTACT)
+    assert sent[1]["rendered"] == "Hi Ana!\nYour code SAVE10 is ready.", sent
+    header = sent[1]["payload"]["components"][0]
+    assert header["parameters"] == [{"type": "text", "text": "Ana",
+                                     "parameter_name": "first_name"}], header
+    assert sent[1]["template"]["buttons"][0]["coupon_code"] == "SAVE10"
+    said(bob, cj, "[template] Sent: Hi Ana!\nYour code SAVE10 is ready.")
+    assert len(bridge.message_posts()) == 2
