@@ -3,7 +3,8 @@
  * after a contact's last message only a template reaches the contact, so
  * a free-form message is refused at once with the time since that message;
  * /templates lists the business account's approved templates and
- * /template sends one, its filled-in text copied to the team. */
+ * /template sends one, its filled-in text copied to the team and its
+ * statuses told to whoever sent it as for any message. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <strings.h>
 
 #include "bridge_core.h"
+#include "bridge_history.h"
 #include "bridge_stat.h"
 #include "bridge_team.h"
 #include "bridge_tpl.h"
@@ -19,6 +21,7 @@
 #include "log.h"
 #include "message.h"
 #include "net_backend.h"
+#include "settings.h"
 #include "store.h"
 #include "util.h"
 
@@ -44,6 +47,11 @@ struct bridge_tpl_req {
     char quoted[BRIDGE_TPL_MAX_WORDS]; /* the word was in quotes */
     size_t nargs;
     char *rendered; /* a send: the text the contact reads */
+    /* a send: the command's stanza (its id, what it asked for) and the
+     * message row its statuses and failure are traced back through */
+    char *stanza_id;
+    int want_receipt, markable;
+    long long message_id;
 };
 
 /* A send's parameters sorted out of the words (borrowed from them). */
@@ -63,6 +71,7 @@ static void bridge_tpl_req_free(struct bridge_tpl_req *r)
     free(r->to);
     free(r->writer);
     free(r->rendered);
+    free(r->stanza_id);
     free(r);
 }
 
@@ -393,6 +402,53 @@ bridge_tpl_pick(const struct bridge_tpl_req *r, const struct net_template *t,
     return any;
 }
 
+/* A status of the template that raced ahead of the send's answer. */
+static void bridge_tpl_early(int status, int code, const char *text, void *arg)
+{
+    struct store_message *m =
+        store_message_by_id(bridge_store(), *(long long *)arg);
+
+    if (m != NULL)
+        bridge_apply_status(m, status, code, text);
+    store_message_free(m);
+}
+
+/* The message row of a send, so that its statuses (receipts, markers, a
+ * failure) reach the writer like those of any message; 0 or -1. */
+static int bridge_tpl_message(struct bridge_tpl_req *r)
+{
+    struct store_message m = {.account_id = r->account_id,
+                              .contact_id = r->contact_id,
+                              .direction = 'o',
+                              .stanza_id = r->stanza_id,
+                              .sender = r->to,
+                              .status = STORE_STATUS_QUEUED,
+                              .want_receipt = r->want_receipt,
+                              .want_markers = r->markable};
+
+    r->message_id = bridge_message_add(&m, r->rendered);
+    return r->message_id > 0 ? 0 : -1;
+}
+
+/* The network took the template as id: recorded on its message row, with
+ * the statuses that came first and the team's history. */
+static void bridge_tpl_took(const struct bridge_tpl_req *r,
+                            const struct store_account *a, const char *id)
+{
+    long long mid = r->message_id;
+    int rc = id != NULL ? store_message_sent(bridge_store(), mid, id) : 0;
+
+    if (rc < 0)
+        log_warn("bridge: template %s of %s sent, but its id not stored: "
+                 "its statuses will not be told",
+                 r->args[0], a->jid);
+    if (rc != 1)
+        return;
+    store_early_status_take(bridge_store(), a->id, id, bridge_tpl_early, &mid);
+    bridge_history_out(a, r->contact_id, r->writer, r->stanza_id, r->rendered);
+    bridge_history_sent(a->id, mid, id);
+}
+
 /* The send's outcome: the writer is told, the team gets the text. */
 static void bridge_tpl_sent(const struct net_result *res, void *arg)
 {
@@ -402,6 +458,8 @@ static void bridge_tpl_sent(const struct net_result *res, void *arg)
 
     store_txn_begin(bridge_store());
     if (res->outcome != NET_OK) {
+        store_message_set_status(bridge_store(), r->message_id,
+                                 STORE_STATUS_FAILED);
         text = xasprintf("[template] Not sent: %s",
                          res->text ? res->text : "no reason given");
         bridge_tpl_answer(r, text);
@@ -414,6 +472,7 @@ static void bridge_tpl_sent(const struct net_result *res, void *arg)
     free(text);
     a = store_account_by_id(bridge_store(), r->account_id);
     if (a != NULL) {
+        bridge_tpl_took(r, a, res->id);
         bridge_stat_replied(a, r->contact_id, r->writer);
         bridge_team_wrote(a, r->contact_id, r->writer, r->rendered);
     }
@@ -612,6 +671,13 @@ static void bridge_tpl_send(struct bridge_tpl_req *r,
         free(why);
         goto out;
     }
+    r->rendered =
+        t != NULL ? bridge_tpl_render(t, &f, keys, nk) : xstrdup(r->args[0]);
+    if (bridge_tpl_message(r) < 0) {
+        bridge_tpl_answer(r, "[template] Not sent: the gateway could not "
+                             "store it; try again later");
+        goto out;
+    }
     out.language = t != NULL ? t->language : first == 2 ? r->args[1] : "en_US";
     out.to = c->network_id;
     out.params = f.params;
@@ -628,8 +694,6 @@ static void bridge_tpl_send(struct bridge_tpl_req *r,
         out.nbuttons = bridge_tpl_buttons(t, &f, buttons);
         out.buttons = buttons;
     }
-    r->rendered =
-        t != NULL ? bridge_tpl_render(t, &f, keys, nk) : xstrdup(r->args[0]);
     na.id = a->network_id;
     na.token = a->token;
     log_info("bridge: template %s of %s sent (%zu parameter(s))", r->args[0],
@@ -683,6 +747,9 @@ int bridge_tpl_command(const struct message_in *in,
     r->contact_id = contact_id;
     r->to = xstrdup(in->from);
     r->writer = jid_bare(in->from);
+    r->stanza_id = in->id != NULL ? xstrdup(in->id) : NULL;
+    r->want_receipt = in->want_receipt && bridge_setting(a, SETTINGS_RECEIPTS);
+    r->markable = in->markable;
     if (r->writer == NULL || bridge_tpl_split(r, w + n) < 0 ||
         (!list && r->nargs == 0)) {
         bridge_tpl_answer(r, "[template] Usage: " BRIDGE_TPL_HOWTO);

@@ -7,7 +7,7 @@ the business account's list) before anything reaches WhatsApp, and the
 statuses WhatsApp reports for a template reach the member who sent it like
 those of any message. Real clients on Prosody and ejabberd."""
 
-from harness.network import WAIT
+from harness.network import error_text, is_displayed, is_receipt
 from test_team import CONTACT, name_of, said, team_of
 
 RECEIPT = {
@@ -126,3 +126,54 @@ def test_template_header_and_buttons(bridge):
     assert sent[1]["template"]["buttons"][0]["coupon_code"] == "SAVE10"
     said(bob, cj, "[template] Sent: Hi Ana!\nYour code SAVE10 is ready.")
     assert len(bridge.message_posts()) == 2
+
+
+def test_template_statuses_reach_the_writer(bridge):
+    """sent, delivered and read of a template go to the member who sent it
+    as XEP-0184 receipt and XEP-0333 displayed marker on the command's
+    stanza (also when they come before the send's answer); failed comes
+    back as an error in words with WhatsApp's code. Nobody else of the
+    team gets them."""
+    cj = with_templates(bridge, PLAIN, RECEIPT)
+    owner, (bob, amy) = team_of(bridge)
+    wamid = bridge.inbound_text(CONTACT, "hello", name="Ana")
+    for c in (owner, bob, amy):
+        bridge.wait_chat(c, wamid)
+
+    # delivered and read (the fake's statuses after every accepted send)
+    mid = bridge.send(bob, CONTACT, "/template plain_notice", receipt=True,
+                      markable=True)
+    said(bob, cj, "[template] Sent: We are open again.")
+    bridge.wait_receipt(bob, mid)
+    bridge.wait_displayed(bob, mid)
+    # the same when WhatsApp's statuses come before its answer to the send
+    bridge.config(early_statuses=True)
+    mid2 = bridge.send(amy, CONTACT, "/template plain_notice", receipt=True,
+                       markable=True)
+    bridge.wait_receipt(amy, mid2)
+    bridge.wait_displayed(amy, mid2)
+    said(amy, cj, "[template] Sent: We are open again.")
+    bridge.config(early_statuses=False)
+    for c, other in ((owner, mid), (owner, mid2), (amy, mid), (bob, mid2)):
+        bridge.flush(c)
+        c.assert_no_message(lambda m: is_receipt(m, other) or is_displayed(
+            m, other), timeout=0.3)
+
+    # failed after sent: an error on the command's stanza, in words
+    bridge.config(number_statuses={CONTACT: "sent"})
+    link = "https://files.example/r/receipt.pdf"
+    for code, words in (
+            (132001, "This template does not exist in this language"),
+            (131047, "has not written to you in the last 24 hours"),
+            (132015, "This template is paused for low quality")):
+        since = bridge.seq()
+        mid = bridge.send(bob, CONTACT, "/template order_receipt header=%s "
+                          "Ana 42 button1=42" % link, receipt=True)
+        said(bob, cj, "[template] Sent: [document]")
+        wamid = bridge.wait_sent(1, CONTACT, since=since)[0]["wamid"]
+        bridge.status(wamid, "failed", error=code)
+        err = bridge.wait_error(bob, mid)
+        text = error_text(err)
+        assert words in text and "(WhatsApp error %d)" % code in text, text
+    bridge.flush(amy)
+    amy.assert_no_message(lambda m: m.type == "error", timeout=0.3)
