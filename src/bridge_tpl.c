@@ -236,6 +236,13 @@ static int bridge_tpl_header_param(const struct net_template *t)
     return t->header != NULL && strstr(t->header, "{{") != NULL;
 }
 
+/* 1 when ferry can give a header of kind k its parameter. */
+static int bridge_tpl_header_ok(const char *k)
+{
+    return strcmp(k, "text") == 0 || strcmp(k, "image") == 0 ||
+           strcmp(k, "video") == 0 || strcmp(k, "document") == 0;
+}
+
 /* 1 when the button takes a parameter; 2 when it must have one. */
 static int bridge_tpl_button_param(const struct net_template_button *b)
 {
@@ -253,7 +260,9 @@ static void bridge_tpl_wants(const struct net_template *t, struct buf *b)
     size_t i;
     int p;
 
-    if (bridge_tpl_header_param(t))
+    if (bridge_tpl_header_param(t) && !bridge_tpl_header_ok(t->header_kind))
+        buf_appendf(b, " a %s header, not sendable from here", t->header_kind);
+    else if (bridge_tpl_header_param(t))
         buf_appendf(b, " header=<%s%s>", t->header_kind,
                     strcmp(t->header_kind, "text") == 0 ? "" : " link");
     for (i = 0; i < t->nbuttons && i < BRIDGE_TPL_MAX_BUTTONS; i++) {
@@ -497,6 +506,8 @@ static char *bridge_tpl_form_of(const struct bridge_tpl_req *r, size_t first,
         if (!r->quoted[i] && strncmp(w, "header=", 7) == 0) {
             if (f->header != NULL)
                 return xstrdup("header= is given twice");
+            if (w[7] == '\0')
+                return xstrdup("header= has no value");
             f->header = w + 7;
             continue;
         }
@@ -516,6 +527,8 @@ static char *bridge_tpl_form_of(const struct bridge_tpl_req *r, size_t first,
                              n);
         if (f->buttons[n - 1] != NULL)
             return xasprintf("button%ld= is given twice", n);
+        if (end[1] == '\0')
+            return xasprintf("button%ld= has no value", n);
         f->buttons[n - 1] = end + 1;
     }
     return NULL;
@@ -544,8 +557,7 @@ static char *bridge_tpl_check_header(const struct net_template *t,
         return xasprintf("%s has no header parameter", t->name);
     if (!takes)
         return NULL;
-    if (strcmp(k, "text") != 0 && strcmp(k, "image") != 0 &&
-        strcmp(k, "video") != 0 && strcmp(k, "document") != 0)
+    if (!bridge_tpl_header_ok(k))
         return xasprintf("%s has a %s header, which cannot be given from "
                          "here",
                          t->name, k);
@@ -588,23 +600,14 @@ static char *bridge_tpl_check_buttons(const struct net_template *t,
     return NULL;
 }
 
-/* Why f does not fit template t (nk placeholders in its body), with the
- * template's usage; NULL when it does (caller frees). */
-static char *bridge_tpl_check(const struct net_template *t,
-                              const struct bridge_tpl_form *f, size_t nk)
+/* why (taken), then template t's usage (nk placeholders in its body).
+ * Caller frees. */
+static char *bridge_tpl_usage(const struct net_template *t, size_t nk,
+                              char *why)
 {
-    char *why = NULL, *text;
+    char *text;
     struct buf wants;
 
-    if (f->nparams != nk)
-        why = xasprintf("%s takes %zu body parameter%s, not %zu", t->name, nk,
-                        nk == 1 ? "" : "s", f->nparams);
-    if (why == NULL)
-        why = bridge_tpl_check_header(t, f);
-    if (why == NULL)
-        why = bridge_tpl_check_buttons(t, f);
-    if (why == NULL)
-        return NULL;
     buf_init(&wants, BRIDGE_TPL_LIST_MAX);
     bridge_tpl_wants(t, &wants);
     text = xasprintf("%s. Usage: /template %s %s%s%s", why, t->name,
@@ -613,6 +616,23 @@ static char *bridge_tpl_check(const struct net_template *t,
     buf_reset(&wants);
     free(why);
     return text;
+}
+
+/* Why f does not fit template t (nk placeholders in its body), or NULL
+ * when it does (caller frees). */
+static char *bridge_tpl_check(const struct net_template *t,
+                              const struct bridge_tpl_form *f, size_t nk)
+{
+    char *why = NULL;
+
+    if (f->nparams != nk)
+        why = xasprintf("%s takes %zu body parameter%s, not %zu", t->name, nk,
+                        nk == 1 ? "" : "s", f->nparams);
+    if (why == NULL)
+        why = bridge_tpl_check_header(t, f);
+    if (why == NULL)
+        why = bridge_tpl_check_buttons(t, f);
+    return why;
 }
 
 /* The buttons' parameters of f for a send, into b; their number. */
@@ -663,6 +683,8 @@ static void bridge_tpl_send(struct bridge_tpl_req *r,
                         r->args[0]);
     if (why == NULL && t != NULL)
         why = bridge_tpl_check(t, &f, nk);
+    if (why != NULL && t != NULL)
+        why = bridge_tpl_usage(t, nk, why);
     if (why != NULL) {
         r->rendered = xasprintf("[template] Not sent: %s", why);
         bridge_tpl_answer(r, r->rendered);

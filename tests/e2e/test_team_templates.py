@@ -27,6 +27,10 @@ GREETING = {
         {"type": "BODY", "text": "Your code {{code}} is ready."},
         {"type": "BUTTONS", "buttons": [
             {"type": "COPY_CODE", "example": "SAVE10"}]}]}
+LOCATED = {
+    "name": "store_location", "language": "en_US", "category": "UTILITY",
+    "components": [{"type": "HEADER", "format": "LOCATION"},
+                   {"type": "BODY", "text": "Visit us."}]}
 PLAIN = {
     "name": "plain_notice", "language": "en_US", "category": "UTILITY",
     "components": [{"type": "BODY", "text": "We are open again."}]}
@@ -42,20 +46,22 @@ def with_templates(bridge, *templates):
 
 
 def test_template_header_and_buttons(bridge):
-    cj = with_templates(bridge, RECEIPT, GREETING, PLAIN)
+    cj = with_templates(bridge, RECEIPT, GREETING, PLAIN, LOCATED)
     owner, (bob,) = team_of(bridge, 1)
     wamid = bridge.inbound_text(CONTACT, "where is my order?", name="Ana")
     bridge.wait_chat(bob, wamid)
 
     # the listing says what else than the body each template takes
     bridge.send(bob, CONTACT, "/templates")
-    listing = said(bob, cj, "[template] 3 approved templates:").body
+    listing = said(bob, cj, "[template] 4 approved templates:").body
     assert ("order_receipt en_US (UTILITY, 2 parameters; header=<document "
             "link> button1=<end of the link> [button2=<payload>]): Thanks "
             "{{1}}, here is order {{2}}.") in listing, listing
     assert ("greeting en_US (MARKETING, 1 parameter; header=<text> "
             "button1=<code>)") in listing, listing
     assert "plain_notice en_US (UTILITY, 0 parameters): We" in listing
+    assert ("store_location en_US (UTILITY, 0 parameters; a location "
+            "header, not sendable from here): Visit us.") in listing
 
     # wrong counts and shapes are refused before anything is sent
     link = "https://files.example/r/receipt.pdf"
@@ -73,6 +79,12 @@ def test_template_header_and_buttons(bridge):
          "header= takes the document's https link"),
         ("/template plain_notice header=Hello", "plain_notice has no header "
          "parameter"),
+        ("/template order_receipt header= Ana 860198 button1=1",
+         "header= has no value"),
+        ("/template order_receipt header=%s Ana 860198 button1=" % link,
+         "button1= has no value"),
+        ("/template store_location", "store_location has a location header, "
+         "which cannot be given from here"),
         ("/template greeting header=Ana", "greeting takes 1 body parameter, "
          "not 0"),
         ("/template greeting header=Ana SAVE10", 'button 1 of greeting '
