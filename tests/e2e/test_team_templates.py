@@ -177,7 +177,8 @@ def test_template_statuses_reach_the_writer(bridge):
     for code, words in (
             (132001, "This template does not exist in this language"),
             (131047, "has not written to you in the last 24 hours"),
-            (132015, "This template is paused for low quality")):
+            (132015, "This template is paused for low quality"),
+            (131049, "the customer has had as many as WhatsApp allows")):
         since = bridge.seq()
         mid = bridge.send(bob, CONTACT, "/template order_receipt header=%s "
                           "Ana 42 button1=42" % link, receipt=True)
