@@ -112,7 +112,7 @@ static char *cloudapi_tpl_kind(const char *type)
 
     if (type == NULL || type[0] == '\0')
         return NULL;
-    k = xstrndup(type, CLOUDAPI_TPL_KIND_MAX);
+    k = xstrndup(type, strnlen(type, CLOUDAPI_TPL_KIND_MAX));
     for (i = 0; k[i] != '\0'; i++)
         if (k[i] >= 'A' && k[i] <= 'Z')
             k[i] = (char)(k[i] - 'A' + 'a');
