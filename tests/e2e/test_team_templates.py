@@ -31,6 +31,9 @@ LOCATED = {
     "name": "store_location", "language": "en_US", "category": "UTILITY",
     "components": [{"type": "HEADER", "format": "LOCATION"},
                    {"type": "BODY", "text": "Visit us."}]}
+PROMO = {
+    "name": "promo", "language": "en_US", "category": "MARKETING",
+    "components": [{"type": "BODY", "text": "Sale today!"}]}
 PLAIN = {
     "name": "plain_notice", "language": "en_US", "category": "UTILITY",
     "components": [{"type": "BODY", "text": "We are open again."}]}
@@ -146,7 +149,7 @@ def test_template_statuses_reach_the_writer(bridge):
     stanza (also when they come before the send's answer); failed comes
     back as an error in words with WhatsApp's code. Nobody else of the
     team gets them."""
-    cj = with_templates(bridge, PLAIN, RECEIPT)
+    cj = with_templates(bridge, PLAIN, RECEIPT, PROMO)
     owner, (bob, amy) = team_of(bridge)
     wamid = bridge.inbound_text(CONTACT, "hello", name="Ana")
     for c in (owner, bob, amy):
@@ -188,5 +191,14 @@ def test_template_statuses_reach_the_writer(bridge):
         err = bridge.wait_error(bob, mid)
         text = error_text(err)
         assert words in text and "(WhatsApp error %d)" % code in text, text
+    # WhatsApp's own: a marketing template the customer no longer takes
+    bridge.config(marketing_blocked={CONTACT: 131050})
+    mid = bridge.send(amy, CONTACT, "/template promo", receipt=True)
+    said(amy, cj, "[template] Sent: Sale today!")
+    text = error_text(bridge.wait_error(amy, mid))
+    assert text == ("The customer has stopped marketing messages from this "
+                    "number (WhatsApp error 131050)"), text
     bridge.flush(amy)
     amy.assert_no_message(lambda m: m.type == "error", timeout=0.3)
+    bridge.flush(bob)
+    bob.assert_no_message(lambda m: m.type == "error", timeout=0.3)

@@ -181,7 +181,10 @@ Config fields (POST /_control/config):
   before the send's HTTP response); status_delay_ms=50; media_url_ttl=300;
   file_size_as_string=True; webhook_max_attempts=5, webhook_backoff=1.0
   (seconds: retries after 1, 2, 4... x backoff), webhook_timeout=10;
-  echo_contacts={wa_id: name} (contacts that answer "echo: <text>").
+  echo_contacts={wa_id: name} (contacts that answer "echo: <text>");
+  marketing_blocked={wa_id: code}: a MARKETING template to that contact is
+  accepted, then fails with code (131049 per-user marketing limit, 131050
+  marketing stopped, 130472 experiment; part E.3).
 """
 
 import argparse
@@ -590,6 +593,7 @@ class Config:
     webhook_backoff: float = 1.0
     webhook_timeout: float = 10.0
     echo_contacts: dict = field(default_factory=dict)
+    marketing_blocked: dict = field(default_factory=dict)
 
     def update(self, changes: dict) -> None:
         """Apply changes after checking names and the few enumerations."""
@@ -2181,6 +2185,10 @@ class FakeCloudAPI:
         pnid = out.account.pnid
         if out.wa_id in [digits(n) for n in config.undeliverable]:
             return 131026
+        blocked = {digits(k): v for k, v in config.marketing_blocked.items()}
+        if out.type == "template" and out.wa_id in blocked and \
+                (out.rendered or {}).get("category") == "MARKETING":
+            return int(blocked[out.wa_id])
         if out.type != "template" and config.window_enforce and \
                 out.wa_id not in config.echo_contacts and \
                 not state.window_open(pnid, out.wa_id, config.window_seconds):

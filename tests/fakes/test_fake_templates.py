@@ -564,3 +564,24 @@ def test_two_numbers_of_one_waba_share_its_templates(env):
     assert entry["id"] == WABA_A
     assert entry["changes"][0]["value"]["metadata"][
         "phone_number_id"] == PNID_B
+
+
+def test_marketing_template_to_a_blocked_contact_fails_later(env):
+    set_templates(env, COUPON, RECEIPT)
+    env.ctl.post("config", {"marketing_blocked": {USER: 131049}})
+    resp = send(env, tpl_send("coupon_reminder", "en", coupon_components()))
+    assert resp.status == 200
+    wamid = resp.json["messages"][0]["id"]
+    idle(env)
+    assert env.receiver.status_names(wamid) == ["failed"]
+    err = env.receiver.statuses(wamid)[0]["errors"][0]
+    assert err["code"] == 131049
+    assert env.ctl.get("sent")[-1]["outcome"] == "failed:131049"
+    # a utility template is not held back
+    doc = [{"type": "header", "parameters": [
+        {"type": "document", "document": {"link": "https://x.example/r.pdf"}}]},
+        body_params("Pablo", "860198")]
+    resp = send(env, tpl_send("order_receipt", "en_US", doc))
+    idle(env)
+    assert env.receiver.status_names(resp.json["messages"][0]["id"])[0] == \
+        "sent"
