@@ -218,6 +218,39 @@ static void cloudapi_tpl_end(struct cloudapi_tpl_list *l,
 
 static void cloudapi_tpl_get(struct cloudapi_tpl_list *l, const char *url);
 
+/* Keeps the templates of a page's data array (up to CLOUDAPI_TPL_MAX in
+ * all). */
+static void cloudapi_tpl_keep(struct cloudapi_tpl_list *l, json_object *data)
+{
+    size_t i, n = json_object_array_length(data);
+
+    for (i = 0; i < n && l->n < CLOUDAPI_TPL_MAX; i++)
+        cloudapi_tpl_add(l, json_object_array_get_idx(data, i));
+}
+
+void cloudapi_templates_parse(const char *body, size_t len, net_templates_fn cb,
+                              void *arg)
+{
+    struct cloudapi_tpl_list *l = xcalloc(1, sizeof(*l));
+    json_object *o = json_strict_parse(body, len, CLOUDAPI_MAX_DEPTH);
+    json_object *data = json_strict_member(o, "data");
+    struct net_result r;
+
+    memset(&r, 0, sizeof(r));
+    l->cb = cb;
+    l->arg = arg;
+    l->token = xstrdup("");
+    r.outcome = NET_FAIL;
+    r.text = "not a list of templates";
+    if (data != NULL && json_object_is_type(data, json_type_array)) {
+        cloudapi_tpl_keep(l, data);
+        r.outcome = NET_OK;
+        r.text = NULL;
+    }
+    cloudapi_tpl_end(l, &r);
+    json_object_put(o);
+}
+
 /* The next page's URL when it is on the Graph host, else NULL. */
 static const char *cloudapi_tpl_next(json_object *o)
 {
@@ -238,7 +271,6 @@ static void cloudapi_tpl_page(const struct http_result *h, void *arg)
     json_object *o = NULL, *data, *err;
     const char *next = NULL;
     char *owned = NULL, *url;
-    size_t i, n;
 
     memset(&r, 0, sizeof(r));
     r.outcome = NET_RETRY;
@@ -262,9 +294,7 @@ static void cloudapi_tpl_page(const struct http_result *h, void *arg)
         r.text = owned;
         goto out;
     }
-    n = json_object_array_length(data);
-    for (i = 0; i < n && l->n < CLOUDAPI_TPL_MAX; i++)
-        cloudapi_tpl_add(l, json_object_array_get_idx(data, i));
+    cloudapi_tpl_keep(l, data);
     r.outcome = NET_OK;
     if (++l->pages < CLOUDAPI_TPL_MAX_PAGES && l->n < CLOUDAPI_TPL_MAX)
         next = cloudapi_tpl_next(o);
