@@ -46,7 +46,8 @@ list), a `type: template` send on its numbers is checked against them, in
 this order (part E.3): name + language.code matching exactly, else 132001
 (404); status: PAUSED 132015, DISABLED 132016, any other but APPROVED
 132001; a media header (IMAGE/VIDEO/DOCUMENT) without its parameter of that
-type: 132012 "header: Format mismatch, expected IMAGE, received UNKNOWN";
+type: 132012 "header: Format mismatch, expected IMAGE, received UNKNOWN"
+(and a file for a TEXT header: "expected TEXT, received IMAGE");
 parameter_name sent to a POSITIONAL template, missing for a NAMED one, or
 naming no placeholder: 132012; header/body parameter count: 132000 ("body:
 number of localizable_params (1) does not match the expected number of
@@ -1619,6 +1620,12 @@ class TemplateSend:
             return None
         fmt = comp.get("format", "TEXT").upper()
         if fmt == "TEXT":
+            for param in self.given.get("header") or []:
+                got = str(param.get("type", "UNKNOWN")).upper() \
+                    if isinstance(param, dict) else "UNKNOWN"
+                if got in MEDIA_FORMATS or got == "LOCATION":
+                    raise GraphError(132012, f"header: Format mismatch, "
+                                     f"expected TEXT, received {got}")
             return self.text_part("header", comp)
         params = self.given.get("header") or []
         got = params[0].get("type", "").upper() if params and isinstance(

@@ -585,3 +585,12 @@ def test_marketing_template_to_a_blocked_contact_fails_later(env):
     idle(env)
     assert env.receiver.status_names(resp.json["messages"][0]["id"])[0] == \
         "sent"
+
+
+def test_file_for_a_text_header_is_132012(env):
+    set_templates(env, COUPON)
+    comps = coupon_components()
+    comps[0]["parameters"] = [{"type": "image",
+                               "image": {"link": "https://x.example/a.jpg"}}]
+    assert error_of(send(env, tpl_send("coupon_reminder", "en", comps))) == (
+        400, 132012, "header: Format mismatch, expected TEXT, received IMAGE")
