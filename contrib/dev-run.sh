@@ -3,7 +3,9 @@
 # contrib/dev-run.sh FERRY_BINARY: start a throw-away Prosody, the sandbox
 # WhatsApp networks (tests/fakes/fake_cloudapi.py --sandbox for business
 # numbers, tests/fakes/fake_waha.py --sandbox for personal accounts) and
-# ferry serving both, all on loopback, and print how to log in. Ctrl-C stops
+# ferry serving both, all on loopback, and print how to log in: alice owns
+# the sandbox business number (registered here), bob is a member of its
+# team, carol is free to register a personal account. Ctrl-C stops
 # everything.
 # Called by `contrib/dev.sh run`, which installs and builds first.
 set -euo pipefail
@@ -20,6 +22,8 @@ api_port=${FERRY_DEV_API_PORT:-8481}
 waha_port=${FERRY_DEV_WAHA_PORT:-8482}
 secret=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 password=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+password2=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+password3=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
 waha_key=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 waha_hmac=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
@@ -74,6 +78,8 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 prosodyctl --config "$dir/prosody/prosody.cfg.lua" register alice "$domain" "$password"
+prosodyctl --config "$dir/prosody/prosody.cfg.lua" register bob "$domain" "$password2"
+prosodyctl --config "$dir/prosody/prosody.cfg.lua" register carol "$domain" "$password3"
 
 /usr/bin/python3 "$top/tests/fakes/fake_cloudapi.py" --sandbox --port "$api_port" \
     --webhook-url "http://127.0.0.1:$http_port/webhook/cloudapi" \
@@ -120,6 +126,14 @@ for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$http_port/health" >/dev/null 2>&1 && break
     sleep 0.1
 done
+# alice registers the sandbox business number and adds bob to its team
+if ! /usr/bin/python3 "$top/contrib/dev-team.py" 127.0.0.1 "$c2s_port" \
+    "alice@$domain" "$password" "$gateway" 100000000000001 sandbox-token \
+    "bob@$domain" 2>"$dir/dev-team.log"; then
+    echo "could not set up the team (see $dir/dev-team.log and" \
+        "$dir/ferry.log)" >&2
+    exit 1
+fi
 
 cat <<MSG
 
@@ -128,17 +142,24 @@ ferry is running against a throw-away Prosody and the sandbox networks.
   Log in with any XMPP client (plain connection, no TLS, server 127.0.0.1 port $c2s_port):
       JID       alice@$domain
       password  $password
-  Find the gateway "$gateway" in service discovery and register.
-
-  A business number: choose the network "cloudapi" and give
-      Phone number ID  100000000000001
-      Access token     sandbox-token
-  then write to the sandbox contact, who answers every message and marks it
-  delivered and read:
+  alice owns the sandbox business number (Phone number ID 100000000000001,
+  access token sandbox-token), registered already with the gateway
+  "$gateway". Write to the sandbox contact, who answers every message and
+  marks it delivered and read:
       +15550001111@$gateway
 
-  A personal account: choose the network "waha" and leave the phone empty
-  (or send "register waha" to $gateway as a chat message). The gateway
+  A second login, a member of alice's team for that number:
+      JID       bob@$domain
+      password  $password2
+  bob gets the same contacts (accept their subscription requests) and every
+  customer message; what one of them writes is copied to the other. In the
+  conversation: /claim, /release, /assign bob, /note <text>, /who,
+  /templates, /template hello_world. alice manages the team with "team"
+  and "team status" (chat messages to $gateway).
+
+  A personal account: log in as carol@$domain (password $password3),
+  register with the network "waha" and leave the phone empty (or send
+  "register waha" to $gateway as a chat message). The gateway
   sends you a QR code; the sandbox "scans" it 3 seconds after it is shown
   (at once: curl -s http://127.0.0.1:$waha_port/_control/scan -d '{}').
   Once connected, write to the sandbox contact, who reads, reacts and

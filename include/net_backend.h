@@ -188,6 +188,31 @@ struct net_out {
     const char *template_name, *language;
     const char *const *params, *const *param_names;
     size_t nparams;
+    /* template: the header's parameter, when its header takes one:
+     * header_kind "text" (header_value its text, header_name its
+     * placeholder's name or NULL), "image", "video" or "document"
+     * (header_value the file's https link, or a media id); NULL: none */
+    const char *header_kind, *header_value, *header_name;
+    /* template: the buttons' parameters (a button without one is left
+     * out) */
+    const struct net_button_param *buttons;
+    size_t nbuttons;
+};
+
+/* A template button's parameter in a send. */
+struct net_button_param {
+    const char *kind; /* "url" (the end of its link), "quick_reply" (the
+                         payload sent back when pressed) or "copy_code" */
+    size_t index;     /* 0-based, in the template's buttons */
+    const char *value;
+};
+
+/* A button of a template, as the listing gives it. */
+struct net_template_button {
+    const char *kind; /* "url", "quick_reply", "copy_code", "phone_number",
+                         or another of the network's types, lower case */
+    const char *text; /* its label, or NULL */
+    int variable;     /* a url button whose link ends with a placeholder */
 };
 
 /* A message template of the account's business account (a message
@@ -199,6 +224,11 @@ struct net_template {
     const char *category; /* e.g. "UTILITY", "MARKETING" */
     const char *header, *body, *footer; /* texts, or NULL */
     int named; /* placeholders are names ({{first_name}}), not numbers */
+    /* the header's kind: "text", "image", "video", "document", or another
+     * of the network's, lower case; NULL: no header */
+    const char *header_kind;
+    const struct net_template_button *buttons;
+    size_t nbuttons;
 };
 
 /* The templates of a business account: r->outcome NET_OK with t[0..n-1],

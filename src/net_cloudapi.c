@@ -134,6 +134,15 @@ static const struct cloudapi_error {
     {132016, NET_FAIL, 0, 0, "This template is disabled"},
     {132018, NET_FAIL, 0, 0,
      "A parameter has a newline, a tab or more than 4 spaces in a row"},
+    {131049, NET_FAIL, 0, 0,
+     "WhatsApp did not deliver this marketing template: the customer has "
+     "had as many as WhatsApp allows for now; do not send another within "
+     "24 hours"},
+    {131050, NET_FAIL, 0, 0,
+     "The customer has stopped marketing messages from this number"},
+    {130472, NET_FAIL, 0, 0,
+     "WhatsApp did not deliver this marketing template: the customer is "
+     "part of one of its experiments"},
     {131052, NET_FAIL, 0, 0,
      "WhatsApp could not download the file the contact sent"},
     {131053, NET_FAIL, 0, 0,

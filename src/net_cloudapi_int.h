@@ -54,6 +54,12 @@ void cloudapi_media_upload(const struct net_account *a, const char *path,
  * page. */
 void cloudapi_templates(const struct net_account *a, const char *business,
                         net_templates_fn cb, void *arg);
+/* One page of a listing (body: GET /<WABA_ID>/message_templates's
+ * answer) as the templates slot gives it, without its other pages: cb
+ * gets NET_OK and the page's templates, or NET_FAIL when body is not a
+ * list. For the fuzzer. */
+void cloudapi_templates_parse(const char *body, size_t len, net_templates_fn cb,
+                              void *arg);
 /* Fills the "template" object of a send of kind "template". */
 void cloudapi_template_body(json_object *t, const struct net_out *m);
 /* id when it is a WABA id (digits), else NULL. */

@@ -68,14 +68,14 @@ PRESETS = {
     # ~200 messages each way, a few faults: about a minute per server
     "short": dict(users=3, contacts=3, messages=200, rate=12.0,
                   faults={"kill": 2, "xmpp_restart": 1, "api_down": 1,
-                          "slow": 0, "5xx": 2, "429": 3},
-                  replays=20, drain=150),
+                          "slow": 0, "5xx": 2, "429": 3, "away": 1},
+                  replays=20, drain=150, team=dict(members=2, contacts=2)),
     # 3,000 messages each way, every fault kind several times: about 5
     # minutes per server
     "long": dict(users=4, contacts=5, messages=3000, rate=12.0,
                  faults={"kill": 8, "xmpp_restart": 4, "api_down": 4,
-                         "slow": 2, "5xx": 7, "429": 6},
-                 replays=200, drain=420),
+                         "slow": 2, "5xx": 7, "429": 6, "away": 4},
+                 replays=200, drain=420, team=dict(members=2, contacts=3)),
 }
 
 INBOUND_MIX = {"single": 5, "dup": 2, "batch": 2, "reorder": 1}
@@ -97,10 +97,16 @@ def log(msg):
 # --- the environment: server, fake API, ferry, users ------------------------------
 
 class Env:
-    """One XMPP server, one fake Cloud API, one ferry, the users."""
+    """One XMPP server, one fake Cloud API, one ferry, the users.
+
+    team: {members, contacts} adds a business number answered by a team
+    after the single users: its owner and `members` members are users
+    too (team: {owner, members: [index], pnid}), all three with the
+    number's contacts; claims are off ([team] autoclaim), so every
+    customer message reaches every one of them."""
 
     def __init__(self, server_name, workdir, ferry_bin, rng, users, contacts,
-                 ferry_overrides=None):
+                 ferry_overrides=None, team=None):
         self.name = server_name
         self.workdir = workdir
         self.rng = rng
@@ -110,9 +116,12 @@ class Env:
         self.server.start()
         self.ferry_bin = ferry_bin
         self._n_ferry = 0
+        overrides = dict(ferry_overrides or {})
+        if team:
+            overrides.setdefault("team_autoclaim", "off")
         self.bridge = Bridge(self.server, self._start_ferry,
                              self._connect_client, fake_config=FAKE_CONFIG,
-                             start=False, **(ferry_overrides or {}))
+                             start=False, **overrides)
         self.ferry = self.bridge.ferry
         self.ferry.start(timeout=30)
         self.ctl = chaos_inject.Control(self.bridge.api_url)
@@ -134,15 +143,50 @@ class Env:
             for w in wa:
                 self.bridge.open_window(w)
             self.contacts_of.append(wa)
+        self.team = self._make_team(team, creds) if team else None
         self.hub = chaos_clients.Hub()
         self.users = chaos_clients.connect_users(self.hub, self.server, creds)
+
+    def _make_team(self, team, creds):
+        """The team's business number, its owner (registered) and members
+        (added by the owner); they join the users. The team dict."""
+        u = len(self.pnids)
+        pnid = "10654035%07d" % (u + 1)
+        self.bridge.add_account(pnid=pnid, display="1555%07d" % (u + 1))
+        people = [hclients.connect_client(self.server)
+                  for _ in range(1 + team["members"])]
+        try:
+            self.bridge.register_ok(people[0], pnid=pnid)
+            for m in people[1:]:
+                people[0].send_message(self.gw, "team add " + m.jid)
+                answer = people[0].wait_message(
+                    lambda st: st.frm == self.gw and st.body, timeout=30)
+                if "is now a member" not in answer.body:
+                    raise RuntimeError("team add %s: %s" % (m.jid,
+                                                            answer.body))
+        finally:
+            for c in people:
+                c.disconnect()
+        wa = ["4915%03d%05d" % (u, k) for k in range(team["contacts"])]
+        for w in wa:
+            self.bridge.open_window(w)
+        for c in people:
+            self.pnids.append(pnid)
+            self.jids.append(c.jid)
+            creds.append((c.user, c.password))
+            self.contacts_of.append(wa)
+        return {"owner": u, "members": list(range(u + 1, u + len(people))),
+                "pnid": pnid}
 
     def vary_statuses(self):
         """Some contacts' statuses come out of order (read before
         delivered), without delivered, or before the send's HTTP answer."""
-        profiles, early = {}, []
+        profiles, early, seen = {}, [], set()
         for was in self.contacts_of:
             for wa in was:
+                if wa in seen:
+                    continue        # a team's, seen with its owner
+                seen.add(wa)
                 r = self.rng.random()
                 if r < 0.15:
                     profiles[wa] = "read_before_delivered"
@@ -267,7 +311,8 @@ def drain(env, sender, injector, deadline, what, expect_ids=None):
     """Wait until everything in flight has landed, or the deadline.
     expect_ids: only these outgoing messages (sent again) are waited for,
     stored and with their markers; inbound ones are not waited for again."""
-    in_wamids = {m["wamid"] for a in injector.plan for m in a["items"]}
+    in_wamids = {(r, m["wamid"]) for a in injector.plan for m in a["items"]
+                 for r in chaos_ledger.recipients(env.team, m["user"])}
     by_id = {m["id"]: m for m in sender.plan}
     last = None
     while True:
@@ -289,7 +334,7 @@ def drain(env, sender, injector, deadline, what, expect_ids=None):
         for u in env.users:
             recs, _ = u.snapshot()
             for r in recs:
-                got_ids.add(r["id"])
+                got_ids.add((u.index, r["id"]))
                 for kind in ("received", "displayed"):
                     if r[kind]:
                         markers[r[kind]].add(kind)
@@ -358,7 +403,7 @@ def collect(env, sender, injector, faults, not_taken, resent):
         "server": env.name, "gw": env.gw, "pnids": env.pnids,
         "domain": env.server.domain,
         "relogin_start": getattr(env, "relogin_start", None),
-        "jids": env.jids, "contacts_of": env.contacts_of,
+        "jids": env.jids, "contacts_of": env.contacts_of, "team": env.team,
         "out_plan": sender.plan,
         "attempts": dict(sender.attempts), "bounces": dict(sender.bounces),
         "not_taken": not_taken, "resent": resent,
@@ -385,7 +430,8 @@ def run_one(server_name, opts, seed, workdir):
         "faults %s" % (server_name, p["users"], p["contacts"], p["messages"],
                        p["rate"], p["faults"]))
     env = Env(server_name, os.path.join(workdir, server_name),
-              opts["ferry_bin"], rng, p["users"], p["contacts"])
+              opts["ferry_bin"], rng, p["users"], p["contacts"],
+              team=p.get("team"))
     closed = False
     try:
         log("   ferry pid %s, store %s, log %s" % (
@@ -401,9 +447,14 @@ def run_one(server_name, opts, seed, workdir):
             rng, p["messages"], env.users, env.contacts_of, env.gw, "co")
         for m in out_plan:
             m["pnid"] = env.pnids[m["user"]]
+        # a team's customers write to its number: under its owner's index
+        members = set(env.team["members"]) if env.team else set()
         contacts = [(u, c, wa, env.pnids[u])
                     for u, was in enumerate(env.contacts_of)
-                    for c, wa in enumerate(was)]
+                    if u not in members for c, wa in enumerate(was)]
+        if env.team:
+            log("   team: number %s, owner user %d, members %s" % (
+                env.team["pnid"], env.team["owner"], env.team["members"]))
         in_plan = chaos_inject.inbound_plan(rng, p["messages"], contacts,
                                             INBOUND_MIX)
         duration = p["messages"] / p["rate"]

@@ -125,6 +125,7 @@ class User:
         self.closing = False
         self.lock = threading.Lock()
         self.on_message = None     # optional callback(rec), on the loop
+        self.away_until = 0.0      # go_away(): no reconnect before then
         self.x = None
         self._online_event = None
 
@@ -174,7 +175,8 @@ class User:
         if not self.closing:
             log.info("%s disconnected (online=%s); reconnecting", self.jid,
                      was)
-            self.hub.loop.call_later(0.3, self._connect)
+            self.hub.loop.call_later(max(0.3, self.away_until - time.time()),
+                                     self._connect)
 
     def _connection_failed(self, _):
         # slixmpp doubles its wait after every failure (up to 300 s);
@@ -196,6 +198,14 @@ class User:
         itself and gets what the server stored for it."""
         if self.x is not None and self.x.transport is not None:
             self.x.disconnect(wait=1.0)
+
+    def go_away(self, seconds):
+        """Log out now (on the loop) and stay away for `seconds`, as a
+        team member who closes the laptop: what comes meanwhile waits in
+        the server's offline storage (or ferry's inbox)."""
+        self.away_until = time.time() + seconds
+        if self.x is not None and self.x.transport is not None:
+            self.x.disconnect(wait=0.5)
 
     async def wait_online(self, timeout):
         await asyncio.wait_for(self._online_event.wait(), timeout)

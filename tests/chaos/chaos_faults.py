@@ -19,6 +19,8 @@ Kinds (each recorded with wall-clock times for the ledger):
   429           the next 2-8 sends fail with 130429 as HTTP 400 (the Cloud
                 API's way), 130429 as HTTP 429, or 80007 as HTTP 429 with
                 Retry-After
+  away          a member of the team account logs out for 3-6 s (not a
+                disruption: nothing of it may be lost or doubled)
 Webhook faults (duplicates, batches, reordering, retries while ferry is
 down) are part of the inbound plan (chaos_inject.py).
 """
@@ -184,6 +186,17 @@ class Faults:
         ev["t_up"] = time.time()
         env.ferry.wait_health("connected", 60)
         ev["t1"] = time.time()
+
+    def do_away(self):
+        env = self.env
+        if not env.team:
+            return
+        user = env.users[self.rng.choice(env.team["members"])]
+        seconds = round(self.rng.uniform(3, 6), 1)
+        self._window({"kind": "away", "user": user.index,
+                      "seconds": seconds}, seconds,
+                     lambda: env.hub.call(user.go_away, seconds),
+                     lambda: None)
 
     def do_api_down(self):
         ctl = self.env.ctl

@@ -44,6 +44,13 @@ WhatsApp to XMPP, per message (key "ci uU cC sS", id = its wamid):
             the same message under two different stanza ids: never
   order     per contact, the order of first arrival equals the order ferry
             accepted the webhooks (the plan order).
+  A customer of a team's number (data["team"]: its owner's and members'
+  user indexes) writes under the owner's index; each of the above holds
+  for every one of them (a member away for a while gets it later, once).
+Team copies (data["team"]): what the owner or a member wrote reaches the
+  API once (above) and every other person of the team gets one copy
+  "<writer's localpart>: <text>" from the contact's JID (copies with the
+  same id only after a disruption, never under two ids).
 """
 
 import collections
@@ -53,6 +60,14 @@ KILL_GRACE = 1.0         # s: a kill this soon after an answer hides it
 TRANSIT_GRACE = 2.0      # s: a stanza written this soon before a disruption
 FERRY_TIMEOUT_MS = 15000
 TAG_RE = re.compile(r"^(c[io] u\d+ c\d+ s\d+)\b")
+
+
+def recipients(team, user):
+    """The users who get what a contact of user's number writes: the
+    owner and the members for a team's number, else the user alone."""
+    if team and user == team["owner"]:
+        return [team["owner"]] + list(team["members"])
+    return [user]
 
 
 def tag_of(body):
@@ -437,7 +452,8 @@ def check_in(data, ledger):
         for w in res.get("wamids") or []:
             accepted_at.setdefault(w, res["t1"])
 
-    arrivals = collections.defaultdict(list)      # wamid -> [record]
+    team = data.get("team")
+    arrivals = collections.defaultdict(list)  # (wamid, user) -> [record]
     tags = collections.defaultdict(set)           # tag -> {stanza id}
     for u, records in data["received"].items():
         for r in records:
@@ -452,45 +468,55 @@ def check_in(data, ledger):
                 c_route.fail("user %s got %r with unknown id %s" % (
                     u, r["body"], r["id"]))
                 continue
-            arrivals[r["id"]].append(r)
+            arrivals[(r["id"], int(u))].append(r)
             want_from = "+%s@%s" % (m["wa_id"], gw)
-            if int(u) != m["user"] or r["from"].split("/")[0] != want_from \
-                    or r["body"] != m["body"]:
+            if int(u) not in recipients(team, m["user"]) or \
+                    r["from"].split("/")[0] != want_from or \
+                    r["body"] != m["body"]:
                 c_route.fail("%s arrived at user %s from %s as %r (want "
                              "user %d from %s, %r)" % (
                                  m["key"], u, r["from"], r["body"],
                                  m["user"], want_from, m["body"]))
     for m in plan:
-        got = arrivals.get(m["wamid"], [])
-        if not got:
-            c_lost.fail("%s (wamid %s) never reached user %d" % (
-                m["key"], m["wamid"], m["user"]))
-            continue
-        counts["delivered"] += 1
-        if len(got) > 1:
-            counts["raw duplicates"] += len(got) - 1
-            t_acc = accepted_at.get(m["wamid"], got[0]["t"])
-            if not any(t_acc - 1 <= a <= got[-1]["t"] for a, _ in windows):
-                c_once.fail("%s arrived %d times with id %s and no "
-                            "disruption in between" % (m["key"], len(got),
-                                                       m["wamid"]))
+        reached = 0
+        for user in recipients(team, m["user"]):
+            got = arrivals.get((m["wamid"], user), [])
+            if not got:
+                c_lost.fail("%s (wamid %s) never reached user %d" % (
+                    m["key"], m["wamid"], user))
+                continue
+            reached += 1
+            if user != m["user"]:
+                counts["delivered to team members"] += 1
+            if len(got) > 1:
+                counts["raw duplicates"] += len(got) - 1
+                t_acc = accepted_at.get(m["wamid"], got[0]["t"])
+                if not any(t_acc - 1 <= a <= got[-1]["t"]
+                           for a, _ in windows):
+                    c_once.fail("%s arrived %d times with id %s at user %d "
+                                "and no disruption in between" % (
+                                    m["key"], len(got), m["wamid"], user))
+        if reached == len(recipients(team, m["user"])):
+            counts["delivered"] += 1
     # DESIGN.md: a stanza written more than 5 s after its webhook carries
     # ferry's XEP-0203 delay.  One that came live (not out of offline
     # storage) more than 6 s after the webhook was answered was written
     # late by ferry, so it must have one.
     for m in plan:
-        got = arrivals.get(m["wamid"])
         t_acc = accepted_at.get(m["wamid"])
-        if not got or t_acc is None:
-            continue
-        r = got[0]
-        if r["t"] - t_acc > 6 and not from_offline(r, data.get(
-                "domain", "example.test")) and gw not in (r.get("delays")
-                                                          or ()):
-            c_delay.fail("%s arrived %.1f s after its webhook without "
-                         "ferry's delay stamp" % (m["key"], r["t"] - t_acc))
-        elif gw in (r.get("delays") or ()):
-            counts["with ferry's delay stamp"] += 1
+        for user in recipients(team, m["user"]):
+            got = arrivals.get((m["wamid"], user))
+            if not got or t_acc is None:
+                continue
+            r = got[0]
+            if r["t"] - t_acc > 6 and not from_offline(r, data.get(
+                    "domain", "example.test")) and gw not in (
+                        r.get("delays") or ()):
+                c_delay.fail("%s arrived %.1f s after its webhook at user "
+                             "%d without ferry's delay stamp" % (
+                                 m["key"], r["t"] - t_acc, user))
+            elif gw in (r.get("delays") or ()):
+                counts["with ferry's delay stamp"] += 1
     for tag, ids in tags.items():
         if len(ids) > 1:
             counts["duplicates by id"] += len(ids) - 1
@@ -509,52 +535,112 @@ def check_in(data, ledger):
             row_of.setdefault(row["stanza_id"], row["id"])
     relogin = data.get("relogin_start")
     for m in plan:
-        got = arrivals.get(m["wamid"])
-        if got and relogin and got[0]["t"] >= relogin and \
-                from_offline(got[0], domain):
-            counts["delivered at the final login (offline storage)"] += 1
-            c_server.notes.append(
-                "%s (%s) stayed in the server's offline storage until the "
-                "user's next login" % (m["key"], m["wamid"]))
+        for user in recipients(team, m["user"]):
+            got = arrivals.get((m["wamid"], user))
+            if got and relogin and got[0]["t"] >= relogin and \
+                    from_offline(got[0], domain):
+                counts["delivered at the final login (offline storage)"] \
+                    += 1
+                c_server.notes.append(
+                    "%s (%s) stayed in the server's offline storage until "
+                    "user %d's next login" % (m["key"], m["wamid"], user))
     held = set()
     for ck, keys in sorted(data["in_order"].items()):
         stored = [k for k in keys if by_key[k]["wamid"] in row_of]
         first_diff(c_order, "contact %s: ferry's store order vs the order "
                    "it accepted the webhooks" % ck, stored,
                    sorted(stored, key=lambda k: row_of[by_key[k]["wamid"]]))
-        want = [k for k in keys if arrivals.get(by_key[k]["wamid"])]
-        pos = {k: first_index(data, by_key[k]) for k in want}
-        first = {k: arrivals[by_key[k]["wamid"]][0] for k in want}
-        bad = []
-        for i, a in enumerate(want):
-            for b in want[i + 1:]:
-                if pos[a] > pos[b]:
-                    if from_offline(first[a], domain) and \
-                            not from_offline(first[b], domain):
-                        counts["server reordered"] += 1
-                        held.add(a)
-                        c_server.notes.append(
-                            "%s came out of offline storage (session %d) "
-                            "after %s came live (session %d)" % (
-                                a, first[a]["session"], b,
-                                first[b]["session"]))
-                    else:
-                        bad.append((a, b))
-        for a, b in bad[:20]:
-            c_order.fail("contact %s: %s arrived after %s" % (ck, a, b))
+        owner = by_key[keys[0]]["user"] if keys else None
+        for user in recipients(team, owner):
+            want = [k for k in keys
+                    if arrivals.get((by_key[k]["wamid"], user))]
+            pos = {k: first_index(data, by_key[k], user) for k in want}
+            first = {k: arrivals[(by_key[k]["wamid"], user)][0]
+                     for k in want}
+            bad = []
+            for i, a in enumerate(want):
+                for b in want[i + 1:]:
+                    if pos[a] > pos[b]:
+                        if from_offline(first[a], domain) and \
+                                not from_offline(first[b], domain):
+                            counts["server reordered"] += 1
+                            held.add((a, user))
+                            c_server.notes.append(
+                                "%s came out of offline storage (user %d, "
+                                "session %d) after %s came live (session "
+                                "%d)" % (a, user, first[a]["session"], b,
+                                         first[b]["session"]))
+                        else:
+                            bad.append((a, b))
+            for a, b in bad[:20]:
+                c_order.fail("contact %s: %s arrived after %s at user %d"
+                             % (ck, a, b, user))
     counts["held back by offline storage"] = len(held)
     ledger["in"] = dict(counts)
     return [c_lost, c_route, c_once, c_order, c_acc, c_delay]
 
 
-def first_index(data, m):
-    """Position of the first arrival of m in its user's stream."""
+def first_index(data, m, user=None):
+    """Position of the first arrival of m in the stream of user (default:
+    m's own)."""
     idx = data.setdefault("_index", {})
     if not idx:
         for u, records in data["received"].items():
             for i, r in enumerate(records):
                 idx.setdefault((int(u), r["id"]), i)
-    return idx.get((m["user"], m["wamid"]), 1 << 60)
+    return idx.get((m["user"] if user is None else user, m["wamid"]),
+                   1 << 60)
+
+
+def check_team(data, ledger):
+    """Copies of what the team's people wrote, to the others of the
+    team."""
+    team = data.get("team")
+    if not team:
+        return []
+    c = Check("team: each write copied once to every other person of the "
+              "team, from the contact's JID", "out")
+    people = [team["owner"]] + list(team["members"])
+    at_api = api_sends(data)
+    windows = disruptions(data["faults"])
+    copies = collections.defaultdict(list)      # (user, body) -> [record]
+    for u, records in data["received"].items():
+        for r in records:
+            if r["type"] != "error" and r["body"] and int(u) in people:
+                copies[(int(u), r["body"])].append(r)
+    counts = collections.Counter()
+    for m in data["out_plan"]:
+        if m["user"] not in people or not at_api.get(m["key"]):
+            continue
+        counts["writes"] += 1
+        name = data["jids"][m["user"]].split("@")[0]
+        want_from = "+%s@%s" % (m["wa_id"], data["gw"])
+        att = data["attempts"].get(m["key"]) or [(0, 0)]
+        for user in people:
+            if user == m["user"]:
+                continue
+            got = copies.get((user, "%s: %s" % (name, m["body"])), [])
+            if not got:
+                c.fail("%s: no copy at user %d" % (m["key"], user))
+                continue
+            counts["copies"] += 1
+            ids = {r["id"] for r in got}
+            froms = {r["from"].split("/")[0] for r in got}
+            if froms != {want_from}:
+                c.fail("%s: copy at user %d from %s" % (m["key"], user,
+                                                         sorted(froms)))
+            if len(ids) > 1:
+                c.fail("%s: %d copies under different ids at user %d" % (
+                    m["key"], len(ids), user))
+            elif len(got) > 1:
+                counts["raw duplicate copies"] += len(got) - 1
+                if not any(att[0][0] - 1 <= a <= got[-1]["t"]
+                           for a, _ in windows):
+                    c.fail("%s: copy %s arrived %d times at user %d "
+                           "without a disruption in between" % (
+                               m["key"], got[0]["id"], len(got), user))
+    ledger["team"] = dict(counts)
+    return [c]
 
 
 def check_ferry(data, ledger):
@@ -620,6 +706,7 @@ def evaluate(data):
     checks += check_out(data, ledger)
     checks += check_statuses(data, ledger)
     checks += check_in(data, ledger)
+    checks += check_team(data, ledger)
     checks += check_ferry(data, ledger)
     checks.append(data.pop("_server_check"))
     ledger["traffic"] = traffic(data)
@@ -648,6 +735,12 @@ def report(ledger, checks, faults, out, max_lines=15):
         "id, lost %d" % (i.get("sent", 0), i.get("delivered", 0),
                          i.get("raw duplicates", 0),
                          i.get("duplicates by id", 0), i.get("lost", 0)))
+    if ledger.get("team") is not None:
+        t = ledger["team"]
+        out("team: customer messages delivered to members %d; writes of the "
+            "team %d, copies to the others %d (raw duplicates %d)" % (
+                i.get("delivered to team members", 0), t.get("writes", 0),
+                t.get("copies", 0), t.get("raw duplicate copies", 0)))
     late = i.get("delivered at the final login (offline storage)", 0)
     held = i.get("held back by offline storage", 0)
     if late or held or st.get("server reordered"):

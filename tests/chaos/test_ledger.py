@@ -290,3 +290,60 @@ def test_late_message_needs_ferrys_delay_stamp():
     assert not failed(d)
     r["delays"] = ["example.test"]
     assert not failed(d)
+
+
+def team_run():
+    """clean_run with a team: user 0 owns the number, users 1 and 2 are
+    members; every customer message reached all three once, and every
+    write of the owner was copied to both members once."""
+    d = clean_run()
+    d["team"] = {"owner": 0, "members": [1, 2], "pnid": PNID}
+    d["pnids"] = [PNID] * 3
+    d["jids"] = ["owner@example.test", "bob@example.test",
+                 "amy@example.test"]
+    for u in (1, 2):
+        d["user_events"][u] = []
+        d["received"][u] = []
+        for i, m in enumerate(d["out_plan"]):
+            t = d["attempts"][m["key"]][0][0]
+            d["received"][u].append(rec(t + 0.3, user=u, id="copy%d" % i,
+                                        body="owner: " + m["body"]))
+        for a in d["in_plan"]:
+            m = a["items"][0]
+            t = [r for r in d["received"][0] if r["id"] == m["wamid"]][0]["t"]
+            d["received"][u].append(rec(t + 0.2, user=u, id=m["wamid"],
+                                        body=m["body"]))
+    return d
+
+
+def test_team_clean_run_passes():
+    ledger, checks = L.evaluate(team_run())
+    assert [c.name for c in checks if not c.ok] == []
+    assert ledger["in"]["delivered to team members"] == 6
+    assert ledger["team"] == {"writes": 3, "copies": 6}
+
+
+def test_team_member_loses_or_doubles_a_customer_message():
+    d = team_run()
+    d["received"][2] = [r for r in d["received"][2] if r["id"] != "wamid.2"]
+    assert any("WhatsApp->XMPP: nothing lost" in n for n in failed(d))
+    d = team_run()
+    again = [r for r in d["received"][1] if r["id"] == "wamid.2"][0]
+    d["received"][1].append(dict(again, t=again["t"] + 30))
+    assert any("exactly once by id" in n for n in failed(d))
+
+
+def test_team_copy_missing_or_doubled():
+    d = team_run()
+    d["received"][1] = [r for r in d["received"][1] if r["id"] != "copy1"]
+    assert any(n.startswith("team: ") for n in failed(d))
+    d = team_run()
+    d["received"][2].append(rec(T0 + 60, user=2, id="copy1-again",
+                                body=d["received"][2][1]["body"]))
+    assert any(n.startswith("team: ") for n in failed(d))
+
+
+def test_team_member_getting_another_numbers_message_is_misrouted():
+    d = team_run()
+    d["team"]["members"] = [1]       # user 2 is not of the team
+    assert any("right user" in n for n in failed(d))

@@ -46,14 +46,22 @@ list), a `type: template` send on its numbers is checked against them, in
 this order (part E.3): name + language.code matching exactly, else 132001
 (404); status: PAUSED 132015, DISABLED 132016, any other but APPROVED
 132001; a media header (IMAGE/VIDEO/DOCUMENT) without its parameter of that
-type: 132012 "header: Format mismatch, expected IMAGE, received UNKNOWN";
+type: 132012 "header: Format mismatch, expected IMAGE, received UNKNOWN"
+(and a file for a TEXT header: "expected TEXT, received IMAGE");
 parameter_name sent to a POSITIONAL template, missing for a NAMED one, or
 naming no placeholder: 132012; header/body parameter count: 132000 ("body:
 number of localizable_params (1) does not match the expected number of
 params (3)"); newline/tab or more than 4 spaces in a text parameter: 132018;
-a URL button with a variable and no parameter: 131008 ("buttons: Button at
-index 0 of type Url requires a parameter"), a button index the template
-does not have: 131009; the filled body over 1024 characters: 132005.
+header parameters to a template without a header: 132000; a button
+(sub_type url | quick_reply | copy_code, index as a string or a number) at
+an index the template does not have, or whose sub_type is not that
+button's type: 131009; a button parameter of the wrong type (url: text,
+quick_reply: payload, copy_code: coupon_code): 132012 ("buttons: Format
+mismatch, expected PAYLOAD, received TEXT"), more parameters than the
+button takes (a URL without a variable takes none): 132000; a URL button
+with a variable, or a COPY_CODE button, without its parameter: 131008
+("buttons: Button at index 0 of type Url requires a parameter"); the
+filled body over 1024 characters: 132005.
 Templates are allowed outside the 24-hour window; their sent statuses carry
 the template's category in pricing. Before any template is set, the config
 `templates` list applies (None: any name).
@@ -83,7 +91,9 @@ Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
                              customer sees it (header text, body, footer,
                              "\n"-joined), template: {name, language, id,
                              category, header, body, footer, buttons: [{type,
-                             text, url?}], text} (both null otherwise)
+                             text, url?, payload?, coupon_code?}], text}
+                             (both null otherwise); header: the text, or
+                             {image|video|document: {link|id, filename?}}
   GET  /_control/reads      ?pnid=: mark-read / typing requests
   POST /_control/inbound    one message spec (below), plus duplicate:n (extra
                              identical POSTs), signature: SIG, retry: bool,
@@ -172,7 +182,10 @@ Config fields (POST /_control/config):
   before the send's HTTP response); status_delay_ms=50; media_url_ttl=300;
   file_size_as_string=True; webhook_max_attempts=5, webhook_backoff=1.0
   (seconds: retries after 1, 2, 4... x backoff), webhook_timeout=10;
-  echo_contacts={wa_id: name} (contacts that answer "echo: <text>").
+  echo_contacts={wa_id: name} (contacts that answer "echo: <text>");
+  marketing_blocked={wa_id: code}: a MARKETING template to that contact is
+  accepted, then fails with code (131049 per-user marketing limit, 131050
+  marketing stopped, 130472 experiment; part E.3).
 """
 
 import argparse
@@ -581,6 +594,7 @@ class Config:
     webhook_backoff: float = 1.0
     webhook_timeout: float = 10.0
     echo_contacts: dict = field(default_factory=dict)
+    marketing_blocked: dict = field(default_factory=dict)
 
     def update(self, changes: dict) -> None:
         """Apply changes after checking names and the few enumerations."""
@@ -1597,9 +1611,21 @@ class TemplateSend:
     def header(self):
         comp = template_component(self.tpl, "HEADER")
         if comp is None:
+            given = self.given.get("header") or []
+            if given:
+                raise GraphError(132000, f"header: number of "
+                                 f"localizable_params ({len(given)}) does "
+                                 f"not match the expected number of params "
+                                 f"(0)")
             return None
         fmt = comp.get("format", "TEXT").upper()
         if fmt == "TEXT":
+            for param in self.given.get("header") or []:
+                got = str(param.get("type", "UNKNOWN")).upper() \
+                    if isinstance(param, dict) else "UNKNOWN"
+                if got in MEDIA_FORMATS or got == "LOCATION":
+                    raise GraphError(132012, f"header: Format mismatch, "
+                                     f"expected TEXT, received {got}")
             return self.text_part("header", comp)
         params = self.given.get("header") or []
         got = params[0].get("type", "").upper() if params and isinstance(
@@ -1664,20 +1690,68 @@ class TemplateSend:
             raise GraphError(132018, BAD_PARAM_TEXT)
         return text
 
+    # a button's type in the list API, its sub_type in a send, the type of
+    # its one parameter and Meta's name of the type in error details
+    BUTTON_KINDS = {"URL": ("url", "text", "Url"),
+                    "QUICK_REPLY": ("quick_reply", "payload", "QuickReply"),
+                    "COPY_CODE": ("copy_code", "coupon_code", "CopyCode")}
+
     def buttons(self) -> list:
-        """Button labels and their filled URLs; 131008/131009 if wrong."""
+        """Button labels, their filled URLs and given payloads/codes;
+        131009 for an index the template lacks or a sub_type that is not
+        the button's, 132012 for a parameter of the wrong type, 132000 for
+        a parameter the button does not take, 131008 for a missing one."""
         buttons = template_buttons(self.tpl)
-        for index in self.given["buttons"]:
+        for index, comp in self.given["buttons"].items():
             if not 0 <= index < len(buttons):
                 raise GraphError(131009, f"buttons: Button at index {index} "
                                  "does not exist")
+            self.check_button(index, buttons[index], comp)
         out = []
         for index, button in enumerate(buttons):
             item = {"type": button.get("type"), "text": button.get("text")}
+            comp = self.given["buttons"].get(index)
+            params = comp.get("parameters", []) if comp else []
             if button.get("type") == "URL":
                 item["url"] = self.url(index, button)
+            elif button.get("type") == "QUICK_REPLY" and params:
+                item["payload"] = params[0]["payload"]
+            elif button.get("type") == "COPY_CODE":
+                if not params:
+                    raise GraphError(131008, f"buttons: Button at index "
+                                     f"{index} of type CopyCode requires a "
+                                     "parameter")
+                item["coupon_code"] = params[0]["coupon_code"]
             out.append(item)
         return out
+
+    def check_button(self, index: int, button: dict, comp: dict) -> None:
+        """One button component of the send against the template's."""
+        btype = str(button.get("type", "")).upper()
+        kind = self.BUTTON_KINDS.get(btype)
+        sub = str(comp.get("sub_type", "")).lower()
+        if kind is None or sub != kind[0]:
+            raise GraphError(131009, f"buttons: Button at index {index} is "
+                             f"of type {btype.title().replace('_', '')}, "
+                             f"not {sub or 'missing sub_type'}")
+        params = comp.get("parameters", [])
+        takes = 0 if btype == "URL" and not PLACEHOLDER_RE.search(
+            button.get("url", "")) else 1
+        if len(params) > takes:
+            raise GraphError(132000, f"buttons: number of localizable_params "
+                             f"({len(params)}) does not match the expected "
+                             f"number of params ({takes})")
+        for param in params:
+            ptype = param.get("type") if isinstance(param, dict) else None
+            if ptype != kind[1]:
+                raise GraphError(132012, f"buttons: Format mismatch, expected "
+                                 f"{kind[1].upper()}, received "
+                                 f"{str(ptype or 'UNKNOWN').upper()}")
+            value = param.get(kind[1])
+            if not isinstance(value, str) or not value:
+                raise GraphError(131008, f"Param {kind[1]} is required.")
+            if BAD_PARAM_RE.search(value):
+                raise GraphError(132018, BAD_PARAM_TEXT)
 
     def url(self, index: int, button: dict) -> str:
         url = button.get("url", "")
@@ -2118,6 +2192,10 @@ class FakeCloudAPI:
         pnid = out.account.pnid
         if out.wa_id in [digits(n) for n in config.undeliverable]:
             return 131026
+        blocked = {digits(k): v for k, v in config.marketing_blocked.items()}
+        if out.type == "template" and out.wa_id in blocked and \
+                (out.rendered or {}).get("category") == "MARKETING":
+            return int(blocked[out.wa_id])
         if out.type != "template" and config.window_enforce and \
                 out.wa_id not in config.echo_contacts and \
                 not state.window_open(pnid, out.wa_id, config.window_seconds):

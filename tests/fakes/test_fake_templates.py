@@ -435,6 +435,68 @@ def test_url_button_without_its_parameter_is_131008(env):
                                        comps)))[:2] == (400, 131009)
 
 
+SHOP = {
+    "name": "shop_update", "language": "en_US", "components": [
+        {"type": "BODY", "text": "Order {{1}} is on its way."},
+        {"type": "BUTTONS", "buttons": [
+            {"type": "URL", "text": "Shop", "url": "https://shop.example/"},
+            {"type": "QUICK_REPLY", "text": "Stop"},
+            {"type": "COPY_CODE", "example": "SAVE10"}]}]}
+
+
+def shop_components(*buttons) -> list:
+    return [body_params("A-1")] + list(buttons)
+
+
+def code_button(code="SAVE10", index="2") -> dict:
+    return {"type": "button", "sub_type": "copy_code", "index": index,
+            "parameters": [{"type": "coupon_code", "coupon_code": code}]}
+
+
+def test_button_sub_type_and_parameter_type_are_checked(env):
+    set_templates(env, SHOP, RESERVATION)
+    ok = send(env, tpl_send("shop_update", "en_US", shop_components(
+        {"type": "button", "sub_type": "quick_reply", "index": 1,
+         "parameters": [{"type": "payload", "payload": "STOP_NOW"}]},
+        code_button())))
+    assert ok.status == 200
+    sent = env.ctl.get("sent")[-1]["template"]
+    assert sent["buttons"][1] == {"type": "QUICK_REPLY", "text": "Stop",
+                                  "payload": "STOP_NOW"}
+    assert sent["buttons"][2]["coupon_code"] == "SAVE10"
+    # a quick reply's parameter is a payload, not a text
+    resp = send(env, tpl_send("shop_update", "en_US", shop_components(
+        {"type": "button", "sub_type": "quick_reply", "index": "1",
+         "parameters": [{"type": "text", "text": "STOP"}]}, code_button())))
+    assert error_of(resp) == (400, 132012, "buttons: Format mismatch, "
+                              "expected PAYLOAD, received TEXT")
+    # the sub_type must be the button's type
+    resp = send(env, tpl_send("shop_update", "en_US", shop_components(
+        {"type": "button", "sub_type": "url", "index": "1",
+         "parameters": [{"type": "text", "text": "x"}]}, code_button())))
+    assert error_of(resp)[:2] == (400, 131009), resp.error
+    # a URL without a variable takes no parameter
+    resp = send(env, tpl_send("shop_update", "en_US", shop_components(
+        {"type": "button", "sub_type": "url", "index": "0",
+         "parameters": [{"type": "text", "text": "x"}]}, code_button())))
+    assert error_of(resp) == (400, 132000, "buttons: number of "
+                              "localizable_params (1) does not match the "
+                              "expected number of params (0)")
+    # a copy-code button needs its code
+    resp = send(env, tpl_send("shop_update", "en_US", shop_components()))
+    assert error_of(resp) == (400, 131008, "buttons: Button at index 2 of "
+                              "type CopyCode requires a parameter")
+
+
+def test_header_parameters_without_a_header_are_132000(env):
+    set_templates(env, SHOP)
+    comps = shop_components(code_button()) + [
+        {"type": "header", "parameters": [{"type": "text", "text": "Hi"}]}]
+    assert error_of(send(env, tpl_send("shop_update", "en_US", comps))) == (
+        400, 132000, "header: number of localizable_params (1) does not "
+        "match the expected number of params (0)")
+
+
 def test_newline_tab_or_five_spaces_in_a_parameter_is_132018(env):
     set_templates(env, COUPON, RESERVATION)
     for bad in ("two\nlines", "a\tb", "five     spaces"):
@@ -502,3 +564,33 @@ def test_two_numbers_of_one_waba_share_its_templates(env):
     assert entry["id"] == WABA_A
     assert entry["changes"][0]["value"]["metadata"][
         "phone_number_id"] == PNID_B
+
+
+def test_marketing_template_to_a_blocked_contact_fails_later(env):
+    set_templates(env, COUPON, RECEIPT)
+    env.ctl.post("config", {"marketing_blocked": {USER: 131049}})
+    resp = send(env, tpl_send("coupon_reminder", "en", coupon_components()))
+    assert resp.status == 200
+    wamid = resp.json["messages"][0]["id"]
+    idle(env)
+    assert env.receiver.status_names(wamid) == ["failed"]
+    err = env.receiver.statuses(wamid)[0]["errors"][0]
+    assert err["code"] == 131049
+    assert env.ctl.get("sent")[-1]["outcome"] == "failed:131049"
+    # a utility template is not held back
+    doc = [{"type": "header", "parameters": [
+        {"type": "document", "document": {"link": "https://x.example/r.pdf"}}]},
+        body_params("Pablo", "860198")]
+    resp = send(env, tpl_send("order_receipt", "en_US", doc))
+    idle(env)
+    assert env.receiver.status_names(resp.json["messages"][0]["id"])[0] == \
+        "sent"
+
+
+def test_file_for_a_text_header_is_132012(env):
+    set_templates(env, COUPON)
+    comps = coupon_components()
+    comps[0]["parameters"] = [{"type": "image",
+                               "image": {"link": "https://x.example/a.jpg"}}]
+    assert error_of(send(env, tpl_send("coupon_reminder", "en", comps))) == (
+        400, 132012, "header: Format mismatch, expected TEXT, received IMAGE")

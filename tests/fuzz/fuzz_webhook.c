@@ -3,7 +3,9 @@
  * callback reads every field of every event (strings, media, contact
  * cards) and checks what the parser promises (account, id and sender
  * present, statuses known, counts in bounds); it fails now and then so the
- * parser's failure path runs too. */
+ * parser's failure path runs too. Every input is also read as a page of
+ * the message templates listing (names, languages, header kinds and
+ * buttons). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 
 #include "fuzz_ferry.h"
 #include "../../src/net_cloudapi.h"
+#include "../../src/net_cloudapi_int.h"
 #include "net.h"
 #include "util.h"
 
@@ -96,6 +99,44 @@ static int fuzz_webhook_event(const struct net_event *ev, void *arg)
     return w->fail_at != 0 && w->events == w->fail_at ? -1 : 0;
 }
 
+/* 1 when s is lower case, as the neutral kinds are. */
+static int fuzz_webhook_lower(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            return 0;
+    return 1;
+}
+
+/* A page of templates: each with a name and a language, lower-case kinds,
+ * at most 10 buttons; every string read. */
+static void fuzz_webhook_templates(const struct net_result *r,
+                                   const struct net_template *t, size_t n,
+                                   void *arg)
+{
+    size_t i, k, *bytes = arg;
+
+    if ((r->outcome == NET_OK) != (r->text == NULL) ||
+        (r->outcome != NET_OK && n != 0))
+        abort();
+    for (i = 0; i < n; i++) {
+        if (t[i].name == NULL || t[i].language == NULL || t[i].nbuttons > 10 ||
+            (t[i].nbuttons > 0 && t[i].buttons == NULL) ||
+            (t[i].header_kind != NULL && !fuzz_webhook_lower(t[i].header_kind)))
+            abort();
+        *bytes += fuzz_webhook_str(t[i].status) +
+                  fuzz_webhook_str(t[i].category) +
+                  fuzz_webhook_str(t[i].header) + fuzz_webhook_str(t[i].body) +
+                  fuzz_webhook_str(t[i].footer);
+        for (k = 0; k < t[i].nbuttons; k++) {
+            if (t[i].buttons[k].kind == NULL ||
+                !fuzz_webhook_lower(t[i].buttons[k].kind))
+                abort();
+            *bytes += fuzz_webhook_str(t[i].buttons[k].text);
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
@@ -117,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = net_cloudapi_backend.webhook_parse(body, size, fuzz_webhook_event, &w);
     if (rc == 0 && w.fail_at != 0 && w.events >= w.fail_at)
         abort(); /* a failing callback must fail the webhook */
+    cloudapi_templates_parse(body, size, fuzz_webhook_templates, &w.bytes);
     free(body);
     return 0;
 }
