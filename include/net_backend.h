@@ -304,6 +304,12 @@ struct net_backend {
      * their members; sends whose net_out.to is a group id go to the
      * group. */
     void (*groups)(const struct net_account *a, net_groups_fn cb, void *arg);
+    /* Optional (NULL: every peer id is a phone number). The phone number
+     * behind a peer id that is not one (a hidden linked id): r->outcome
+     * NET_OK with r->info its digits, or NULL when the network does not
+     * know it (yet). */
+    void (*peer_phone)(const struct net_account *a, const char *peer,
+                       net_result_fn cb, void *arg);
 };
 
 /* The name of the first required slot be lacks, or NULL when it has them

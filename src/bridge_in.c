@@ -8,6 +8,7 @@
 
 #include "bridge_core.h"
 #include "bridge_in.h"
+#include "bridge_lid.h"
 #include "bridge_login.h"
 #include "bridge_media.h"
 #include "bridge_muc.h"
@@ -93,20 +94,32 @@ struct bridge_peer {
 static int bridge_peer(const struct store_account *a,
                        const struct net_event *ev, struct bridge_peer *p)
 {
-    char *local;
+    char *local, *phone = NULL;
+    const char *peer = ev->peer;
     struct store_contact *c;
-    int created;
+    int created, lid = jid_is_lid(peer), ask;
 
-    if (jid_kind_of(ev->peer) != JID_KIND_PHONE) { /* phones only, so far */
-        log_warn("bridge: event %s from an id that is not a phone number",
+    p->a = a;
+    if (lid && bridge_lid_phone(a, peer, &phone) < 0) {
+        p->contact_id = -1;
+        return -1;
+    }
+    if (phone != NULL) /* a lid whose number is known: the number's */
+        peer = phone;
+    else if (!lid && jid_kind_of(peer) != JID_KIND_PHONE) {
+        log_warn("bridge: event %s from an id that is neither a phone "
+                 "number nor a lid",
                  ev->id);
         return -1;
     }
-    local = jid_local_of(ev->peer);
-    p->a = a;
-    p->contact_id = store_contact_ensure(bridge_store(), a->id, ev->peer, local,
+    ask = lid && phone == NULL;
+    local = jid_local_of(peer);
+    p->contact_id = store_contact_ensure(bridge_store(), a->id, peer, local,
                                          ev->peer_name, &created);
     free(local);
+    free(phone);
+    if (ask && p->contact_id > 0)
+        bridge_lid_ask(a, ev->peer); /* its number, for what follows */
     c = p->contact_id > 0 ? store_contact_by_id(bridge_store(), p->contact_id)
                           : NULL;
     if (c == NULL)

@@ -1011,4 +1011,5 @@ const struct net_backend net_waha_backend = {
     .media_fetch = waha_media_fetch,
     .media_upload = waha_media_upload,
     .groups = waha_groups,
+    .peer_phone = waha_peer_phone,
 };

@@ -25,6 +25,8 @@
 
 #define WAHA_PEER_MAX 32 /* digits of a phone number, with room */
 #define WAHA_ID_MAX 512  /* a full serialized message id */
+#define WAHA_CHAT_MAX 48 /* a 1:1 peer: phone digits or "<digits>@lid" */
+#define WAHA_LID_DIGITS 32
 
 int waha_hmac_hex(const char *key, const char *body, size_t len,
                   char hex[WAHA_HMAC_HEX])
@@ -78,6 +80,20 @@ static int waha_peer(const char *chat, char *out, size_t outlen)
     memcpy(out, chat, n);
     out[n] = '\0';
     return 0;
+}
+
+/* The peer of a 1:1 chat id into out (WAHA_CHAT_MAX bytes): the digits of
+ * "<digits>@c.us", or a hidden linked id "<digits>@lid" whole (its number
+ * is the bridge's to find); -1 for any other id. */
+static int waha_chat_peer(const char *chat, char *out)
+{
+    size_t n = chat ? strspn(chat, "0123456789") : 0;
+
+    if (n > 0 && n <= WAHA_LID_DIGITS && strcmp(chat + n, "@lid") == 0) {
+        memcpy(out, chat, n + 5);
+        return 0;
+    }
+    return waha_peer(chat, out, WAHA_CHAT_MAX);
 }
 
 /* Seconds since the epoch from a number that may be a float, or now. */
@@ -291,9 +307,10 @@ static int waha_is_me(struct waha_ctx *c, const char *id)
 }
 
 /* The full id of a message in the 1:1 chat with peer: id itself when it
- * is one ("true_..." or "false_..."), else "<fromMe>_<digits>@c.us_<id>"
- * built into c->target, by whose message it was (mine: true). NULL for
- * an id that cannot be one. */
+ * is one ("true_..." or "false_..."), else "<fromMe>_<chat>_<id>" (chat:
+ * "<digits>@c.us", or the peer itself when it is a lid) built into
+ * c->target, by whose message it was (mine: true). NULL for an id that
+ * cannot be one. */
 static const char *waha_full_id(struct waha_ctx *c, const char *id,
                                 const char *peer, int mine)
 {
@@ -305,8 +322,9 @@ static const char *waha_full_id(struct waha_ctx *c, const char *id,
         return id;
     if (strchr(id, '_') != NULL || strchr(id, '@') != NULL)
         return NULL;
-    n = snprintf(c->target, sizeof(c->target), "%s_%s@c.us_%s",
-                 mine ? "true" : "false", peer, id);
+    n = snprintf(c->target, sizeof(c->target), "%s_%s%s_%s",
+                 mine ? "true" : "false", peer,
+                 strchr(peer, '@') != NULL ? "" : "@c.us", id);
     return n > 0 && (size_t)n < sizeof(c->target) ? c->target : NULL;
 }
 
@@ -463,7 +481,7 @@ static int waha_message(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
     struct waha_parts w;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
     const char *from = waha_str(p, "from");
     size_t n = from ? strlen(from) : 0;
     int rc;
@@ -472,10 +490,9 @@ static int waha_message(struct waha_ctx *c, json_object *p)
         return 0;
     if (n > 5 && strcmp(from + n - 5, "@g.us") == 0)
         return waha_group_message(c, p, from);
-    if (waha_peer(waha_str(p, "from"), peer, sizeof(peer)) < 0 ||
+    if (waha_chat_peer(waha_str(p, "from"), peer) < 0 ||
         waha_str(p, "id") == NULL) {
-        log_debug("waha: message from %s left out (not a 1:1 chat with a "
-                  "phone number)",
+        log_debug("waha: message from %s left out (not a 1:1 chat)",
                   waha_str(p, "from") ? waha_str(p, "from") : "nobody");
         return 0;
     }
@@ -497,10 +514,10 @@ static int waha_message(struct waha_ctx *c, json_object *p)
 /* The frame of an action by the contact on a message of the 1:1 chat;
  * -1 when it is none ferry shows (the user's own, groups...). */
 static int waha_action(struct waha_ctx *c, json_object *frame,
-                       struct net_event *ev, char *peer)
+                       struct net_event *ev, char peer[WAHA_CHAT_MAX])
 {
     if (frame == NULL || waha_true(json_strict_member(frame, "fromMe")) ||
-        waha_peer(waha_str(frame, "from"), peer, WAHA_PEER_MAX) < 0 ||
+        waha_chat_peer(waha_str(frame, "from"), peer) < 0 ||
         waha_str(frame, "id") == NULL)
         return -1;
     memset(ev, 0, sizeof(*ev));
@@ -516,7 +533,7 @@ static int waha_action(struct waha_ctx *c, json_object *frame,
 static int waha_reaction(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
     json_object *r = json_strict_member(p, "reaction");
 
     if (waha_action(c, p, &ev, peer) < 0)
@@ -532,7 +549,7 @@ static int waha_reaction(struct waha_ctx *c, json_object *p)
 static int waha_edited(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
     const char *body = waha_str(p, "body");
 
     if (waha_action(c, p, &ev, peer) < 0)
@@ -549,7 +566,7 @@ static int waha_edited(struct waha_ctx *c, json_object *p)
 static int waha_revoked(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
 
     if (waha_action(c, json_strict_member(p, "after"), &ev, peer) < 0)
         return 0;
@@ -581,10 +598,10 @@ static int waha_presence(struct waha_ctx *c, json_object *p)
 {
     json_object *list = json_strict_member(p, "presences"), *one;
     struct net_event ev;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
     size_t i, n;
 
-    if (waha_peer(waha_str(p, "id"), peer, sizeof(peer)) < 0 || list == NULL ||
+    if (waha_chat_peer(waha_str(p, "id"), peer) < 0 || list == NULL ||
         !json_object_is_type(list, json_type_array))
         return 0;
     n = json_object_array_length(list);
@@ -609,9 +626,9 @@ static int waha_presence(struct waha_ctx *c, json_object *p)
 static int waha_call(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
 
-    if (waha_peer(waha_str(p, "from"), peer, sizeof(peer)) < 0 ||
+    if (waha_chat_peer(waha_str(p, "from"), peer) < 0 ||
         waha_str(p, "id") == NULL)
         return 0;
     memset(&ev, 0, sizeof(ev));

@@ -111,6 +111,20 @@ static void roster_gateway_presence(const char *type, const char *from,
     }
 }
 
+/* 1 when wa is a network id the account has contacts by: a phone number,
+ * or a hidden linked id that wrote to it (a contact or an alias). */
+static int roster_contact_ok(const struct store_account *a, const char *wa)
+{
+    struct store_contact *c;
+
+    if (wa != NULL && jid_kind_of(wa) == JID_KIND_PHONE)
+        return 1;
+    c = wa != NULL && jid_is_lid(wa) ? store_contact_get(roster.st, a->id, wa)
+                                     : NULL;
+    store_contact_free(c);
+    return c != NULL;
+}
+
 /* Presence to a contact JID of a registered user. */
 static void roster_contact_presence(const char *type, const char *to,
                                     const struct store_account *a)
@@ -120,7 +134,7 @@ static void roster_contact_presence(const char *type, const char *to,
     int created;
     long long id;
 
-    if (wa == NULL || jid_kind_of(wa) != JID_KIND_PHONE) { /* phones only */
+    if (!roster_contact_ok(a, wa)) {
         if (type != NULL && strcmp(type, "subscribe") == 0)
             roster_send("unsubscribed", to, a->jid);
         free(wa);

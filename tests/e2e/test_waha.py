@@ -785,3 +785,71 @@ def test_polls_view_once_and_calls_are_notices(gw):
     # the duplicate of the first call gave nothing more
     assert len([s for s in c.messages.history
                 if s.body and "missed call" in s.body]) == 1
+
+
+# --- hidden linked ids (@lid) ------------------------------------------------
+
+def _lid_of(phone):
+    """The lid the fake gives a sender of phone (fake_waha Payloads.sender)."""
+    return "%d@lid" % (2 * 10 ** 14 + int(phone[-9:]))
+
+
+def test_lid_sender_whose_phone_appears_later(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    phone = "4915177700011"
+    lid = _lid_of(phone)
+    lid_jid = "%s\\40lid@%s" % (lid.split("@")[0], gw.gw)
+    pj = gw.contact_jid(phone)
+    got = []
+
+    def from_either(m):
+        return (m.type == "chat" and m.body is not None and m.frm
+                and m.frm.split("/")[0] in (lid_jid, pj))
+
+    def next_chat():
+        m = c.wait_message(from_either)
+        got.append((m.frm.split("/")[0], m.body))
+        return got[-1]
+
+    # WhatsApp hides the number and WAHA does not know it: the lid's JID
+    gw.inbound(session, phone, "one, number hidden", lid=True, pn=False,
+               name="Lia")
+    assert next_chat() == (lid_jid, "one, number hidden"), got
+    wait_for(lambda: gw.get("requests", path_contains="/lids/"), WAIT, 0.1,
+             "a lid lookup")
+    req = gw.get("requests", path_contains="/lids/")[-1]
+    assert req["method"] == "GET", req
+    assert req["path"] == "/api/%s/lids/%s" % (session, lid), req
+    wait_for(lambda: gw.cloud.db("SELECT asked FROM lid"), WAIT, 0.1,
+             "the lookup's answer")
+    assert gw.cloud.db("SELECT lid, phone FROM lid") == [(lid, None)]
+    # the user answers the lid's JID: sent to the lid's chat
+    c.send_message(lid_jid, "answer to the hidden number")
+    sent = gw.wait_sent(1, session)
+    assert sent[0]["chat_id"] == lid, sent
+    # the number becomes known to WAHA; the next message makes ferry ask
+    gw.ctl.post("lid", {"lid": lid, "pn": phone})
+    gw.inbound(session, phone, "two", lid=True, pn=False)
+    assert next_chat() == (lid_jid, "two"), got
+    who, note = next_chat()
+    assert who == pj and "goes on here" in note and lid_jid in note, got
+    # from now on the number's JID, for the lid's messages too
+    gw.inbound(session, phone, "three", lid=True, pn=False)
+    assert next_chat() == (pj, "three"), got
+    gw.inbound(session, phone, "four, from the number")
+    assert next_chat() == (pj, "four, from the number"), got
+    # the user writes to either JID: the number's chat
+    c.send_message(pj, "to the number")
+    c.send_message(lid_jid, "to the old JID")
+    sent = gw.wait_sent(3, session)
+    assert [(s["chat_id"], s["body"]["text"]) for s in sent[1:]] == [
+        (phone + "@c.us", "to the number"),
+        (phone + "@c.us", "to the old JID")], sent
+    # nothing doubled: one contact, the lid its alias, the mapping kept
+    c.assert_no_message(from_either, timeout=1.0)
+    assert len(got) == 5, got
+    rows = gw.cloud.db("SELECT network_id, localpart FROM contact")
+    assert rows == [(phone, "+" + phone)], rows
+    assert gw.cloud.db("SELECT network_id FROM alias") == [(lid,)]
+    assert gw.cloud.db("SELECT lid, phone FROM lid") == [(lid, phone)]

@@ -173,18 +173,37 @@ static void test_message(void **state)
               &g),
         0);
     assert_int_equal(g.n, 0);
-    /* groups and @lid senders are left out, not refused */
+    /* groups without an author are left out, not refused */
     assert_int_equal(
         parse("{\"event\":\"message\",\"session\":\"s1\",\"payload\":{"
               "\"id\":\"false_1@g.us_C\",\"from\":\"1@g.us\",\"body\":\"x\"}}",
               &g),
         0);
     assert_int_equal(g.n, 0);
+    /* an @lid sender: the lid is the peer (its number the bridge's to
+     * find); a bare reply id is made full in the lid's chat */
     assert_int_equal(parse("{\"event\":\"message\",\"session\":\"s1\","
                            "\"payload\":{\"id\":\"false_9@lid_D\","
-                           "\"from\":\"9@lid\",\"body\":\"x\"}}",
+                           "\"from\":\"9@lid\",\"body\":\"x\","
+                           "\"replyTo\":{\"id\":\"E\"}}}",
                            &g),
                      0);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.peer[0], "9@lid");
+    assert_string_equal(g.reply_to[0], "false_9@lid_E");
+    /* but not a lid too long to be one, nor another kind of id */
+    assert_int_equal(
+        parse("{\"event\":\"message\",\"session\":\"s1\",\"payload\":{"
+              "\"id\":\"false_x_D\",\"from\":"
+              "\"123456789012345678901234567890123@lid\",\"body\":\"x\"}}",
+              &g),
+        0);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(
+        parse("{\"event\":\"message\",\"session\":\"s1\",\"payload\":{"
+              "\"id\":\"false_x_D\",\"from\":\"9a@lid\",\"body\":\"x\"}}",
+              &g),
+        0);
     assert_int_equal(g.n, 0);
 }
 
