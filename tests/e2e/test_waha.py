@@ -853,3 +853,75 @@ def test_lid_sender_whose_phone_appears_later(gw):
     assert rows == [(phone, "+" + phone)], rows
     assert gw.cloud.db("SELECT network_id FROM alias") == [(lid,)]
     assert gw.cloud.db("SELECT lid, phone FROM lid") == [(lid, phone)]
+
+
+# --- corrections and retractions to WhatsApp ----------------------------------
+
+def test_corrections_and_retractions_go_to_whatsapp(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    mid, full = _sent_by_user(gw, c, session, "Helo")
+
+    def changes(kind):
+        return [s for s in gw.sent(session) if s["type"] == kind]
+
+    # XEP-0308: PUT .../chats/<chat>/messages/<full id> with the new text
+    c.send_message(cj, "Hello", extra_xml="<replace xmlns='%s' id=%s/>"
+                   % (NS_CORRECT, quoteattr(mid)))
+    wait_for(lambda: changes("edit"), WAIT, 0.1, "the edit")
+    edit = changes("edit")[0]
+    assert edit["id"] == full and edit["chat_id"] == CONTACT + "@c.us", edit
+    assert edit["body"] == {"text": "Hello", "linkPreview": False}, edit
+    req = [r for r in gw.get("requests", path_contains="/messages/")
+           if r["method"] == "PUT"][-1]
+    assert req["raw_path"] == "/api/%s/chats/%s%%40c.us/messages/%s" % (
+        session, CONTACT, full.replace("@", "%40")), req
+    # XEP-0424, the first DELETE answered 500 (an engine crash): retried,
+    # deleted once, and its fallback body never sent as a text
+    gw.ctl.post("fail", {"count": 1, "error": 500, "method": "DELETE",
+                         "path_contains": "/messages/"})
+    c.send_message(cj, "This person attempted to retract a previous "
+                   "message, but it's unsupported by your client.",
+                   extra_xml=["<retract xmlns='%s' id=%s/>"
+                              % (NS_RETRACT, quoteattr(mid)),
+                              "<fallback xmlns='urn:xmpp:fallback:0' "
+                              "for='%s'/>" % NS_RETRACT])
+    wait_for(lambda: changes("revoke"), 2 * WAIT, 0.1, "the deletion")
+    tries = [r for r in gw.get("requests", path_contains="/messages/")
+             if r["method"] == "DELETE"]
+    assert len(tries) == 2 and tries[0]["status"] == 500, tries
+    revoke = changes("revoke")
+    assert len(revoke) == 1 and revoke[0]["id"] == full, revoke
+    assert [s["body"]["text"] for s in gw.sent(session)
+            if s["type"] == "sendText"] == ["Helo"]
+    # a message the gateway does not know (or another's): an error, no call
+    bad = c.send_message(cj, "x", extra_xml="<replace xmlns='%s' id='nope'/>"
+                         % NS_CORRECT)
+    err = gw.cloud.wait_error(c, bad)
+    assert err.error_condition == "item-not-found", err.xml
+    c.send_message(cj, "y", extra_xml="<retract xmlns='%s' id='nope'/>"
+                   % NS_RETRACT)
+    time.sleep(1)
+    assert len(changes("edit")) == 1 and len(changes("revoke")) == 1
+    # a correction right after the message waits for its send, then edits
+    mid2 = gw.cloud.send(c, CONTACT, "quick")
+    c.send_message(cj, "quick fix", extra_xml="<replace xmlns='%s' id=%s/>"
+                   % (NS_CORRECT, quoteattr(mid2)))
+    wait_for(lambda: len(changes("edit")) == 2, WAIT, 0.1, "the second edit")
+    assert changes("edit")[1]["body"]["text"] == "quick fix"
+    assert changes("edit")[1]["id"] == gw.wait_sent(2, session)[1]["id"]
+
+
+def test_cloudapi_users_still_cannot_edit(gw):
+    cloud_user = gw.cloud.client()
+    wamid = gw.cloud.inbound(CONTACT, "hello business")["wamids"][0]
+    cloud_user.wait_message(lambda s: s.id == wamid, timeout=WAIT)
+    mid = gw.cloud.send(cloud_user, CONTACT, "Helo")
+    gw.cloud.wait_sent(1, to=CONTACT)
+    for extra in ("<replace xmlns='%s' id=%s/>" % (NS_CORRECT, quoteattr(mid)),
+                  "<retract xmlns='%s' id=%s/>" % (NS_RETRACT, quoteattr(mid))):
+        bad = gw.cloud.send(cloud_user, CONTACT, "Hello", extra=[extra])
+        err = gw.cloud.wait_error(cloud_user, bad)
+        assert err.error_condition == "not-acceptable", err.xml
+    assert gw.cloud.sent_bodies(CONTACT) == ["Helo"]
