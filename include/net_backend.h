@@ -118,6 +118,9 @@ struct net_event {
      * a lid is known); NULL for 1:1 messages */
     const char *group;
     const char *author;
+    /* NET_EVENT_MESSAGE: the user wrote it, elsewhere than through ferry
+     * (on the phone); peer is then the contact it went to */
+    int from_me;
     /* NET_EVENT_STATUS */
     int status;
     int error_code;

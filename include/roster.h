@@ -18,6 +18,10 @@ void roster_reconfigure(const struct conf *conf);
 /* An XEP-0356 <privilege/> advertisement from a server domain. Returns 1
  * when st was one (handled), 0 otherwise. */
 int roster_on_privilege(xmpp_stanza_t *st);
+/* The XEP-0356 namespace under which user's server lets the gateway send
+ * messages as its users ("urn:xmpp:privilege:2" or ":1"), or NULL when it
+ * does not. */
+const char *roster_message_privilege(const char *user);
 /* XML that puts a new contact on the user's roster: a privileged roster
  * push (XEP-0356) where the user's server granted it (the contact is then
  * subscribed both ways), else a subscription request with the profile name

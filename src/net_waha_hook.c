@@ -441,8 +441,6 @@ static void waha_content(struct net_event *ev, struct waha_parts *w,
     }
 }
 
-/* message / message.any: an incoming 1:1 message. The user's own
- * (fromMe: sent from the phone or through ferry) are left out. */
 /* A message in a group (from: the group) by participant, or author on
  * engines that name it so. */
 static int waha_group_message(struct waha_ctx *c, json_object *p,
@@ -477,21 +475,27 @@ static int waha_group_message(struct waha_ctx *c, json_object *p,
     return rc;
 }
 
-static int waha_message(struct waha_ctx *c, json_object *p)
+/* message / message.any (any): a 1:1 message from the contact, or one the
+ * user wrote to the contact on the phone (fromMe, message.any, source
+ * app: ev.from_me). */
+static int waha_message(struct waha_ctx *c, json_object *p, int any)
 {
     struct net_event ev;
     struct waha_parts w;
     char peer[WAHA_CHAT_MAX];
-    const char *from = waha_str(p, "from");
+    const char *from = waha_str(p, "from"), *source = waha_str(p, "source");
     size_t n = from ? strlen(from) : 0;
-    int rc;
+    int rc, mine = waha_true(json_strict_member(p, "fromMe"));
 
-    if (waha_true(json_strict_member(p, "fromMe")))
+    /* the user's own: only what they wrote on the phone (message.any,
+     * source app); ferry's sends (source api) are known already */
+    if (mine && (!any || source == NULL || strcmp(source, "app") != 0))
         return 0;
-    if (n > 5 && strcmp(from + n - 5, "@g.us") == 0)
+    if (mine)
+        from = waha_str(p, "to");
+    else if (n > 5 && strcmp(from + n - 5, "@g.us") == 0)
         return waha_group_message(c, p, from);
-    if (waha_chat_peer(waha_str(p, "from"), peer) < 0 ||
-        waha_str(p, "id") == NULL) {
+    if (waha_chat_peer(from, peer) < 0 || waha_str(p, "id") == NULL) {
         log_debug("waha: message from %s left out (not a 1:1 chat)",
                   waha_str(p, "from") ? waha_str(p, "from") : "nobody");
         return 0;
@@ -502,9 +506,10 @@ static int waha_message(struct waha_ctx *c, json_object *p)
     ev.account = c->session;
     ev.id = waha_str(p, "id");
     ev.peer = peer;
-    ev.peer_name = waha_push_name(p);
+    ev.peer_name = mine ? NULL : waha_push_name(p); /* mine: the user's */
     ev.timestamp = waha_seconds(p);
     ev.reply_to = waha_reply_to(c, p, peer);
+    ev.from_me = mine;
     waha_content(&ev, &w, p);
     rc = c->fn(&ev, c->arg);
     waha_parts_free(&w);
@@ -777,7 +782,7 @@ static int waha_event(struct waha_ctx *c)
     if (strcmp(event, "session.status") == 0)
         return waha_status(c, p);
     if (strcmp(event, "message") == 0 || strcmp(event, "message.any") == 0)
-        return waha_message(c, p);
+        return waha_message(c, p, strcmp(event, "message.any") == 0);
     if (strcmp(event, "message.ack") == 0)
         return waha_ack(c, p);
     if (strcmp(event, "message.reaction") == 0)

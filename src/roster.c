@@ -41,7 +41,8 @@
 /* What a server domain lets the gateway do (XEP-0356). */
 struct roster_privilege {
     char domain[256];
-    int roster_set; /* may push roster items */
+    int roster_set;   /* may push roster items */
+    char message[32]; /* may send messages as its users: the namespace */
 };
 
 static struct {
@@ -492,6 +493,9 @@ int roster_on_privilege(xmpp_stanza_t *st)
         if (access != NULL && type != NULL && strcmp(access, "roster") == 0)
             rp->roster_set =
                 strcmp(type, "set") == 0 || strcmp(type, "both") == 0;
+        if (access != NULL && type != NULL && strcmp(access, "message") == 0 &&
+            strcmp(type, "outgoing") == 0 && strlen(ns) < sizeof(rp->message))
+            memcpy(rp->message, ns, strlen(ns) + 1);
     }
     if (rp->roster_set && strcmp(ns, NS_PRIVILEGE_PREFIX "1") == 0) {
         /* ejabberd 23.01 (privilege:1) applies a privileged roster set to
@@ -504,9 +508,21 @@ int roster_on_privilege(xmpp_stanza_t *st)
         rp->roster_set = 0;
         return 1;
     }
-    log_info("roster: %s grants %s (%s): roster %s", from, component_jid(), ns,
-             rp->roster_set ? "push" : "none");
+    log_info("roster: %s grants %s (%s): roster %s, messages %s", from,
+             component_jid(), ns, rp->roster_set ? "push" : "none",
+             rp->message[0] ? "outgoing" : "none");
     return 1;
+}
+
+const char *roster_message_privilege(const char *user)
+{
+    char domain[JID_MAX + 1];
+    struct roster_privilege *rp;
+
+    if (jid_domain(user, domain, sizeof(domain)) < 0 ||
+        (rp = roster_privilege_of(domain)) == NULL || rp->message[0] == '\0')
+        return NULL;
+    return rp->message;
 }
 
 /* A privileged roster push of contact_jid into user's roster. */

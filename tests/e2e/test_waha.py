@@ -925,3 +925,51 @@ def test_cloudapi_users_still_cannot_edit(gw):
         err = gw.cloud.wait_error(cloud_user, bad)
         assert err.error_condition == "not-acceptable", err.xml
     assert gw.cloud.sent_bodies(CONTACT) == ["Helo"]
+
+
+# --- what the user writes on the phone ------------------------------------------
+
+NS_CARBONS = "urn:xmpp:carbons:2"
+NS_FORWARD = "urn:xmpp:forward:0"
+
+
+def _carbon(m):
+    """The message inside an XEP-0280 <sent/> carbon, or None."""
+    return m.el.find("{%s}sent/{%s}forwarded/{jabber:client}message"
+                     % (NS_CARBONS, NS_FORWARD))
+
+
+def test_messages_from_the_phone_are_carbons(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    gw.inbound(session, CONTACT, "hi there", name="Ana")
+    _chat_from(c, cj)
+
+    def carbons(m):
+        return m.frm == c.jid and _carbon(m) is not None
+
+    # written on the phone (message.any only, source app, fromMe): a <sent/>
+    # carbon from the user's own JID, through XEP-0356 (both servers grant
+    # it here)
+    r = gw.inbound(session, CONTACT, "written on the phone", from_me=True,
+                   duplicate=1)
+    m = c.wait_message(carbons)
+    inner = _carbon(m)
+    assert inner.get("from") == c.jid and inner.get("to") == cj, m.xml
+    assert inner.get("id") == r["id"], m.xml
+    assert inner.findtext("{jabber:client}body") == "written on the phone"
+    # what the user sends through ferry comes back as message.any (source
+    # api): no carbon; the duplicate above: none either
+    mid, full = _sent_by_user(gw, c, session, "through the gateway")
+    c.assert_no_message(carbons, timeout=2.0)
+    # the phone's message is the user's: the contact's reply quotes it
+    rr = gw.inbound(session, CONTACT, "re: phone", reply_to={
+        "id": r["id"], "participant": ME_PHONE + "@c.us"})
+    assert _reply(_chat_from(c, cj, lambda s: s.id == rr["id"])) == \
+        (r["id"], "> written on the phone\n", "re: phone")
+    # to a new contact: the contact comes with it
+    other = "4915199900022"
+    gw.inbound(session, other, "first words, from the phone", from_me=True)
+    m = c.wait_message(carbons)
+    assert _carbon(m).get("to") == gw.contact_jid(other), m.xml
