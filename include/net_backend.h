@@ -178,6 +178,9 @@ struct net_out {
     const char *target;   /* read, typing, reaction: the message id */
     const char *reply_to; /* text, media: the quoted message id, or NULL */
     const char *media_id; /* media: from media_upload */
+    /* media, for a back end whose media_by_url says so (instead of
+     * media_id): where the network fetches the file, and its type */
+    const char *media_url, *media_mime;
     const char *filename; /* document: the name shown, or NULL */
     /* template: a message template by name and language (text unused),
      * with its body parameters in order; param_names: the placeholders'
@@ -313,6 +316,9 @@ struct net_backend {
      * know it (yet). */
     void (*peer_phone)(const struct net_account *a, const char *peer,
                        net_result_fn cb, void *arg);
+    /* Optional (NULL: never). 1 when file sends take the file by URL
+     * (net_out.media_url, served by ferry) rather than by media_upload. */
+    int (*media_by_url)(void);
 };
 
 /* The name of the first required slot be lacks, or NULL when it has them

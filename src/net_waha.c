@@ -48,6 +48,7 @@ static struct {
     char *hmac_key;
     char *session; /* a fixed session name, or "" */
     char *webhook_url;
+    int files_by_url; /* waha.files = url */
 } waha;
 
 /* ---- configuration ---- */
@@ -67,6 +68,7 @@ static int waha_configure(const struct conf *conf)
     waha.session = xstrdup(conf->waha_session);
     waha.webhook_url = xasprintf("%s/webhook/waha", conf->http_public_url);
     waha_live_configure(conf->waha_idle_restart);
+    waha.files_by_url = strcmp(conf->waha_files, "url") == 0;
     if (waha.url[0] == '\0') {
         log_error("waha: waha.url is not set (the WAHA server's base URL)");
         return -1;
@@ -77,6 +79,12 @@ static int waha_configure(const struct conf *conf)
         return -1;
     }
     return 0;
+}
+
+/* The back end's media_by_url: waha.files. */
+static int waha_media_by_url(void)
+{
+    return waha.files_by_url;
 }
 
 static long long waha_throughput(void)
@@ -841,7 +849,7 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
                       net_result_fn cb, void *arg)
 {
     int text = strcmp(m->kind, "text") == 0;
-    int file = m->media_id != NULL;
+    int file = m->media_id != NULL || m->media_url != NULL;
     struct waha_call *call =
         waha_call_new(text || file ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
 
@@ -1084,4 +1092,5 @@ const struct net_backend net_waha_backend = {
     .media_upload = waha_media_upload,
     .groups = waha_groups,
     .peer_phone = waha_peer_phone,
+    .media_by_url = waha_media_by_url,
 };

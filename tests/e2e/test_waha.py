@@ -7,6 +7,7 @@ fails while messages wait.  Every test runs against Prosody and ejabberd,
 with a fake WAHA (tests/fakes/fake_waha.py) and a fake Cloud API."""
 
 import base64
+import hashlib
 import os
 import re
 import time
@@ -973,3 +974,46 @@ def test_messages_from_the_phone_are_carbons(gw):
     gw.inbound(session, other, "first words, from the phone", from_me=True)
     m = c.wait_message(carbons)
     assert _carbon(m).get("to") == gw.contact_jid(other), m.xml
+
+
+# --- files by URL -----------------------------------------------------------------
+
+def test_files_by_url_when_configured(xmpp_server, start_ferry, connect_client):
+    """[waha] files = url: WAHA gets a link to the file on ferry's /media/
+    and fetches it (the fake does, and checks the bytes); a 5xx is retried
+    with a fresh link, sent once."""
+    g = WahaGateway(xmpp_server, start_ferry, connect_client,
+                    waha_files="url")
+    try:
+        c = connect_client(xmpp_server)
+        session = g.login(c)
+        jpg = b"\xff\xd8\xff\xe0" + os.urandom(5000)
+        mid = _send_file(g, c, _upload(c, xmpp_server, jpg, "holiday.jpg",
+                                       "image/jpeg"), caption="the beach")
+        s = _wait_sends(g, session, 1)[0]
+        assert s["path"] == "/api/sendImage", s
+        f = s["body"]["file"]
+        assert "data" not in f and f["mimetype"] == "image/jpeg", f
+        assert f["url"].startswith(g.ferry.url + "/media/"), f
+        assert f["_sha256"] == hashlib.sha256(jpg).hexdigest(), f
+        assert s["body"]["caption"] == "the beach", s["body"]
+        c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+        # a document, its first send answered 503: sent again, once
+        g.ctl.post("fail", {"count": 1, "error": 503,
+                            "path_contains": "/api/sendFile"})
+        pdf = b"%PDF-1.4\n" + os.urandom(1500)
+        mid = _send_file(g, c, _upload(c, xmpp_server, pdf, "minutes.pdf",
+                                       "application/pdf"))
+        c.wait_message(lambda m: is_receipt(m, mid), timeout=60)
+        sent = g.sent(session)
+        assert [x["path"] for x in sent] == ["/api/sendImage",
+                                             "/api/sendFile"], sent
+        f = sent[1]["body"]["file"]
+        assert f["filename"] == "minutes.pdf" and "data" not in f, f
+        assert f["_sha256"] == hashlib.sha256(pdf).hexdigest(), f
+        tries = g.get("requests", path_contains="/api/sendFile")
+        assert len(tries) == 2, tries
+        assert not [m for m in c.messages.history if m.type == "error"]
+    finally:
+        problems = g.close()
+    assert not problems, problems
