@@ -89,7 +89,8 @@ static int bridge_lid_move(const struct store_account *a,
     if (now != NULL) {
         jid = bridge_contact_jid(now);
         log_info("bridge: %s of %s is %s", was, a->jid, jid);
-        rc = bridge_lid_tell(a, id, jid, was, c->name, into == NULL);
+        rc = bridge_lid_tell(a, id, jid, was, c->name ? c->name : now->name,
+                             into == NULL);
         free(jid);
     } else {
         rc = -1;

@@ -856,6 +856,47 @@ def test_lid_sender_whose_phone_appears_later(gw):
     assert gw.cloud.db("SELECT lid, phone FROM lid") == [(lid, phone)]
 
 
+def test_lid_of_a_known_number_merges_into_its_contact(gw):
+    """A contact who wrote from the number switches to a hidden lid (the
+    reference's mid-conversation switch): the lid's contact is merged into
+    the number's once WAHA tells it; one contact, nothing doubled."""
+    c = gw.connect()
+    session = gw.login(c)
+    phone = "4915177700033"
+    lid = _lid_of(phone)
+    lid_jid = "%s\\40lid@%s" % (lid.split("@")[0], gw.gw)
+    pj = gw.contact_jid(phone)
+    first = gw.inbound(session, phone, "from the number", name="Mia")["id"]
+    _chat_from(c, pj, lambda m: m.body == "from the number")
+    hidden = gw.inbound(session, phone, "now hidden", lid=True,
+                        pn=False)["id"]
+    _chat_from(c, lid_jid, lambda m: m.body == "now hidden")
+    wait_for(lambda: gw.cloud.db("SELECT asked FROM lid"), WAIT, 0.1,
+             "the lookup's answer")
+    gw.ctl.post("lid", {"lid": lid, "pn": phone})
+    gw.inbound(session, phone, "still hidden", lid=True, pn=False)
+    _chat_from(c, lid_jid, lambda m: m.body == "still hidden")
+    note = _chat_from(c, pj, lambda m: "goes on here" in m.body)
+    assert "Mia" in note.body and lid_jid in note.body, note.xml
+    # the contact quotes the lid-era message: found, from the number's JID
+    r = gw.inbound(session, phone, "re", lid=True, pn=False, reply_to={
+        "id": hidden, "participant": lid, "body": "now hidden"})
+    assert _reply(_chat_from(c, pj, lambda m: m.id == r["id"])) == \
+        (hidden, "> now hidden\n", "re")
+    assert gw.cloud.db("SELECT network_id, localpart FROM contact") == \
+        [(phone, "+" + phone)]
+    assert gw.cloud.db("SELECT count(DISTINCT contact_id), count(*) FROM "
+                       "message WHERE direction = 'i'") == [(1, 4)]
+    assert gw.cloud.db("SELECT network_id FROM alias") == [(lid,)]
+    # the user answers the lid's old JID: the number's chat
+    c.send_message(lid_jid, "answer")
+    assert gw.wait_sent(1, session)[0]["chat_id"] == phone + "@c.us"
+    c.assert_no_message(lambda m: m.type == "chat" and m.body and (
+        m.body in ("from the number", "now hidden", "still hidden")),
+        timeout=1.0)
+    assert first
+
+
 # --- corrections and retractions to WhatsApp ----------------------------------
 
 def test_corrections_and_retractions_go_to_whatsapp(gw):
