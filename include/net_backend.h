@@ -229,6 +229,14 @@ struct net_group {
 typedef void (*net_groups_fn)(const struct net_result *r,
                               const struct net_group *g, size_t n, void *arg);
 
+/* A page of the phone numbers the network knows for peer ids that are
+ * not numbers: peers[i] (e.g. "<digits>@lid") is phones[i] (digits);
+ * last: no page follows (after the last page, or a failure: r->text). */
+typedef void (*net_phones_fn)(const struct net_result *r,
+                              const char *const *peers,
+                              const char *const *phones, size_t n, int last,
+                              void *arg);
+
 /* What the network can do; the XMPP side advertises and enforces only
  * this. */
 struct net_caps {
@@ -316,6 +324,10 @@ struct net_backend {
      * know it (yet). */
     void (*peer_phone)(const struct net_account *a, const char *peer,
                        net_result_fn cb, void *arg);
+    /* Optional (with peer_phone). Every phone number the network knows
+     * for such ids, page by page (cb once per page). */
+    void (*peer_phones)(const struct net_account *a, net_phones_fn cb,
+                        void *arg);
     /* Optional (NULL: never). 1 when file sends take the file by URL
      * (net_out.media_url, served by ferry) rather than by media_upload. */
     int (*media_by_url)(void);

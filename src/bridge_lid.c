@@ -150,6 +150,48 @@ static void bridge_lid_answer(const struct net_result *r, void *arg)
     free(q);
 }
 
+/* A page of the network's lid map, for account *arg: each pair learnt, in
+ * the page's own transaction. */
+static void bridge_lid_page(const struct net_result *r, const char *const *lids,
+                            const char *const *phones, size_t n, int last,
+                            void *arg)
+{
+    long long *account_id = arg;
+    struct store_account *a = NULL;
+    size_t i;
+    int rc = 0;
+
+    if (r->outcome == NET_OK && n > 0) {
+        store_txn_begin(bridge_store());
+        a = store_account_by_id(bridge_store(), *account_id);
+    }
+    if (a != NULL && store_part_begin(bridge_store()) == 0) {
+        for (i = 0; i < n && rc == 0; i++)
+            if (jid_is_lid(lids[i]))
+                rc = bridge_lid_learn(a, lids[i], phones[i]);
+        if (store_part_end(bridge_store(), rc == 0) < 0 || rc < 0)
+            log_error("bridge: the numbers of lids of %s not stored", a->jid);
+        else
+            log_debug("bridge: %zu lid(s) of %s known", n, a->jid);
+    }
+    store_account_free(a);
+    if (last)
+        free(account_id);
+}
+
+void bridge_lid_learn_all(const struct store_account *a)
+{
+    const struct net_backend *be = bridge_backend_of(a);
+    struct net_account na = {.id = a->network_id, .token = a->token};
+    long long *account_id;
+
+    if (be == NULL || be->peer_phones == NULL)
+        return;
+    account_id = xmalloc(sizeof(*account_id));
+    *account_id = a->id;
+    be->peer_phones(&na, bridge_lid_page, account_id);
+}
+
 void bridge_lid_ask(const struct store_account *a, const char *lid)
 {
     const struct net_backend *be = bridge_backend_of(a);

@@ -15,5 +15,8 @@ int bridge_lid_phone(const struct store_account *a, const char *lid,
  * (at most BRIDGE_LID_ASKING_MAX at once); the answer comes later, in its
  * own transaction. */
 void bridge_lid_ask(const struct store_account *a, const char *lid);
+/* Learns every number the account's network knows for lids (at login),
+ * moving the conversations of lids that wrote before to their numbers. */
+void bridge_lid_learn_all(const struct store_account *a);
 
 #endif

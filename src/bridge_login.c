@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bridge_core.h"
+#include "bridge_lid.h"
 #include "bridge_login.h"
 #include "bridge_muc.h"
 #include "component.h"
@@ -149,6 +150,7 @@ int bridge_login_event(const struct net_event *ev,
         free(text);
         queue_kick(); /* what waited for the session */
         bridge_muc_learn(a, ev->text);
+        bridge_lid_learn_all(a);
         break;
     case NET_LOGIN_FAILED:
         rc = bridge_login_notice(

@@ -1092,5 +1092,6 @@ const struct net_backend net_waha_backend = {
     .media_upload = waha_media_upload,
     .groups = waha_groups,
     .peer_phone = waha_peer_phone,
+    .peer_phones = waha_peer_phones,
     .media_by_url = waha_media_by_url,
 };

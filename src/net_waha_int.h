@@ -71,6 +71,7 @@ void waha_groups(const struct net_account *a, net_groups_fn cb, void *arg);
 /* The back end's peer_phone (net_waha_lid.c). */
 void waha_peer_phone(const struct net_account *a, const char *peer,
                      net_result_fn cb, void *arg);
+void waha_peer_phones(const struct net_account *a, net_phones_fn cb, void *arg);
 
 /* The back end's webhook_parse: one event per POST. */
 int waha_webhook_parse(const char *body, size_t len, net_event_fn fn,

@@ -822,9 +822,10 @@ def test_lid_sender_whose_phone_appears_later(gw):
     req = gw.get("requests", path_contains="/lids/")[-1]
     assert req["method"] == "GET", req
     assert req["path"] == "/api/%s/lids/%s" % (session, lid), req
-    wait_for(lambda: gw.cloud.db("SELECT asked FROM lid"), WAIT, 0.1,
-             "the lookup's answer")
-    assert gw.cloud.db("SELECT lid, phone FROM lid") == [(lid, None)]
+    wait_for(lambda: gw.cloud.db("SELECT asked FROM lid WHERE lid = ?", lid),
+             WAIT, 0.1, "the lookup's answer")
+    assert gw.cloud.db("SELECT phone FROM lid WHERE lid = ?", lid) == \
+        [(None,)]
     # the user answers the lid's JID: sent to the lid's chat
     c.send_message(lid_jid, "answer to the hidden number")
     sent = gw.wait_sent(1, session)
@@ -853,7 +854,33 @@ def test_lid_sender_whose_phone_appears_later(gw):
     rows = gw.cloud.db("SELECT network_id, localpart FROM contact")
     assert rows == [(phone, "+" + phone)], rows
     assert gw.cloud.db("SELECT network_id FROM alias") == [(lid,)]
-    assert gw.cloud.db("SELECT lid, phone FROM lid") == [(lid, phone)]
+    assert gw.cloud.db("SELECT phone FROM lid WHERE lid = ?", lid) == \
+        [(phone,)]
+
+
+def test_lid_known_to_waha_at_login_writes_from_the_number(gw):
+    """At WORKING ferry reads WAHA's lid map (GET /api/{s}/lids, paged): a
+    lid WAHA knows writes from its number's JID from the first message."""
+    c = gw.connect()
+    phone = "4915177700055"
+    lid = _lid_of(phone)
+    gw.ctl.post("lid", {"lid": lid, "pn": phone})
+    gw.ctl.post("lid", {"lid": "3000000000001@lid", "pn": None})
+    session = gw.login(c)
+    wait_for(lambda: gw.cloud.db("SELECT phone FROM lid WHERE lid = ?", lid)
+             == [(phone,)], WAIT, 0.1, "the lid map read")
+    assert not gw.cloud.db("SELECT phone FROM lid WHERE lid = ?",
+                           "3000000000001@lid")
+    listed = [r for r in gw.get("requests", path_contains="/lids")
+              if r["method"] == "GET"]
+    assert [(r["path"], r["query"]) for r in listed] == [
+        ("/api/%s/lids" % session, {"limit": "200", "offset": "0"})], listed
+    gw.inbound(session, phone, "hidden, but WAHA knows", lid=True, pn=True)
+    m = _chat_from(c, gw.contact_jid(phone))
+    assert m.body == "hidden, but WAHA knows", m.xml
+    assert not gw.get("requests", path_contains="/lids/"), "no lookup"
+    c.assert_no_message(lambda s: s.frm and "\\40lid@" in s.frm,
+                        timeout=1.0)
 
 
 def test_lid_of_a_known_number_merges_into_its_contact(gw):
@@ -871,8 +898,8 @@ def test_lid_of_a_known_number_merges_into_its_contact(gw):
     hidden = gw.inbound(session, phone, "now hidden", lid=True,
                         pn=False)["id"]
     _chat_from(c, lid_jid, lambda m: m.body == "now hidden")
-    wait_for(lambda: gw.cloud.db("SELECT asked FROM lid"), WAIT, 0.1,
-             "the lookup's answer")
+    wait_for(lambda: gw.cloud.db("SELECT asked FROM lid WHERE lid = ?", lid),
+             WAIT, 0.1, "the lookup's answer")
     gw.ctl.post("lid", {"lid": lid, "pn": phone})
     gw.inbound(session, phone, "still hidden", lid=True, pn=False)
     _chat_from(c, lid_jid, lambda m: m.body == "still hidden")
