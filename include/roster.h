@@ -47,6 +47,9 @@ void roster_account_added(const struct store_account *a);
 /* The account is being removed: end every subscription it has. Call before
  * deleting it from the store. */
 void roster_account_removed(const struct store_account *a);
+/* The contact JID is no more (its contact has another now): it leaves the
+ * user's roster (unavailable, unsubscribed, unsubscribe). */
+void roster_contact_gone(const char *contact_jid, const char *user);
 /* member joined the team of account a: every contact of a goes on the
  * member's roster, as roster_new_contact_xml() puts a new one (queued in
  * the inbox). */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "message.h"
 #include "net_backend.h"
+#include "roster.h"
 #include "store.h"
 #include "util.h"
 
@@ -91,6 +92,8 @@ static int bridge_lid_move(const struct store_account *a,
         log_info("bridge: %s of %s is %s", was, a->jid, jid);
         rc = bridge_lid_tell(a, id, jid, was, c->name ? c->name : now->name,
                              into == NULL);
+        if (rc == 0)
+            roster_contact_gone(was, a->jid);
         free(jid);
     } else {
         rc = -1;

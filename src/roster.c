@@ -243,6 +243,13 @@ static int roster_unsubscribe_contact(const struct store_contact *c, void *arg)
     return 0;
 }
 
+void roster_contact_gone(const char *contact_jid, const char *user)
+{
+    roster_send("unavailable", contact_jid, user);
+    roster_send("unsubscribed", contact_jid, user);
+    roster_send("unsubscribe", contact_jid, user);
+}
+
 void roster_account_removed(const struct store_account *a)
 {
     store_contact_foreach(roster.st, a->id, roster_unsubscribe_contact,

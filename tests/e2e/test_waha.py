@@ -836,6 +836,9 @@ def test_lid_sender_whose_phone_appears_later(gw):
     assert next_chat() == (lid_jid, "two"), got
     who, note = next_chat()
     assert who == pj and "goes on here" in note and lid_jid in note, got
+    # the lid's JID leaves the roster
+    c.wait_presence(lambda p: p.frm and p.frm.split("/")[0] == lid_jid
+                    and p.type == "unsubscribe")
     # from now on the number's JID, for the lid's messages too
     gw.inbound(session, phone, "three", lid=True, pn=False)
     assert next_chat() == (pj, "three"), got
