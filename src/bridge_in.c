@@ -286,7 +286,7 @@ static int bridge_in_mine(const struct bridge_peer *p,
     const char *ns = roster_message_privilege(p->a->jid);
     struct message_out o = {.from = p->jid, .to = p->a->jid, .id = ev->id};
     char *body = ev->media != NULL
-                     ? xasprintf("[a %s]%s%s", ev->media->kind,
+                     ? xasprintf("[%s]%s%s", ev->media->kind,
                                  ev->text ? " " : "", ev->text ? ev->text : "")
                  : ev->geo != NULL ? xstrdup(ev->geo)
                                    : bridge_body(ev),
