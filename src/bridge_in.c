@@ -121,6 +121,10 @@ static int bridge_peer(const struct store_account *a,
     free(phone);
     if (ask && p->contact_id > 0)
         bridge_lid_ask(a, ev->peer); /* its number, for what follows */
+    else if (lid && p->contact_id > 0 &&
+             store_alias_add(bridge_store(), a->id, ev->peer, p->contact_id) <
+                 0) /* the lid reaches the number's contact */
+        p->contact_id = -1;
     c = p->contact_id > 0 ? store_contact_by_id(bridge_store(), p->contact_id)
                           : NULL;
     if (c == NULL)

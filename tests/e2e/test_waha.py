@@ -882,6 +882,10 @@ def test_lid_known_to_waha_at_login_writes_from_the_number(gw):
     m = _chat_from(c, gw.contact_jid(phone))
     assert m.body == "hidden, but WAHA knows", m.xml
     assert not gw.get("requests", path_contains="/lids/"), "no lookup"
+    # the lid reaches the number's contact (typing, reactions, the old JID)
+    assert gw.cloud.db("SELECT c.network_id FROM alias a JOIN contact c ON "
+                       "c.id = a.contact_id WHERE a.network_id = ?", lid) == \
+        [(phone,)]
     c.assert_no_message(lambda s: s.frm and "\\40lid@" in s.frm,
                         timeout=1.0)
 
