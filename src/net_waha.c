@@ -853,12 +853,12 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
     struct waha_call *call =
         waha_call_new(text || file ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
 
-    if (strchr(m->to, '@') != NULL) { /* a group (net_group.id) */
-        call->chat = xstrdup(m->to);
-    } else {
-        call->chat = xasprintf("%s@c.us", m->to);
+    /* a group (net_group.id) or a lid: the chat itself; a number: its
+     * chat; 1:1 chats' presence is subscribed to */
+    call->chat = strchr(m->to, '@') != NULL ? xstrdup(m->to)
+                                            : xasprintf("%s@c.us", m->to);
+    if (strstr(call->chat, "@g.us") == NULL)
         waha_presence_subscribe(a->id, call->chat);
-    }
     call->session = xstrdup(a->id);
     if (text) {
         waha_send_text(a, call->chat, m, call);

@@ -830,6 +830,9 @@ def test_lid_sender_whose_phone_appears_later(gw):
     c.send_message(lid_jid, "answer to the hidden number")
     sent = gw.wait_sent(1, session)
     assert sent[0]["chat_id"] == lid, sent
+    wait_for(lambda: [r for r in gw.reads(session) if r["type"] == "subscribe"
+                      and r["chat_id"] == lid], WAIT, 0.1,
+             "the lid chat's presence subscribed")
     # the number becomes known to WAHA; the next message makes ferry ask
     gw.ctl.post("lid", {"lid": lid, "pn": phone})
     gw.inbound(session, phone, "two", lid=True, pn=False)
