@@ -1041,6 +1041,13 @@ def test_messages_from_the_phone_are_carbons(gw):
     # what the user sends through ferry comes back as message.any (source
     # api): no carbon; the duplicate above: none either
     mid, full = _sent_by_user(gw, c, session, "through the gateway")
+    # an engine that calls ferry's own send "app": known by its id, no carbon
+    gw.ctl.post("event", {"session": session, "event": "message.any",
+                          "payload": {"id": full, "timestamp": 1750143884,
+                                      "from": ME_PHONE + "@c.us",
+                                      "fromMe": True, "source": "app",
+                                      "to": CONTACT + "@c.us",
+                                      "body": "through the gateway"}})
     c.assert_no_message(carbons, timeout=2.0)
     # the phone's message is the user's: the contact's reply quotes it
     rr = gw.inbound(session, CONTACT, "re: phone", reply_to={
