@@ -16,10 +16,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
+from harness.fakeserver import FakeXmppServer
 from harness.network import (NS_DATA, NS_REGISTER, WAIT, is_displayed,
                              is_receipt, register_form_xml)
-from harness.util import wait_for
-from harness.waha import ME_NAME, ME_PHONE, WahaGateway
+from harness.util import random_name, wait_for
+from harness.waha import ME_NAME, ME_PHONE, WahaGateway, register_waha_xml
 
 CONTACT = "4915112345678"
 FAKE_HMAC = "0" * 128
@@ -1102,3 +1103,52 @@ def test_files_by_url_when_configured(xmpp_server, start_ferry, connect_client):
     finally:
         problems = g.close()
     assert not problems, problems
+
+
+def test_messages_from_the_phone_without_the_privilege(start_ferry):
+    """A server that grants no XEP-0356 message permission (here a fake
+    one, which grants nothing): what the user wrote on the phone comes as a
+    message from the contact's JID, marked as the user's, once."""
+    srv = FakeXmppServer().start()
+    g = WahaGateway(srv, start_ferry, None, start=False)
+    try:
+        g.ferry.start(timeout=20)
+        srv.wait_connected(1)
+        user = "%s@%s" % (random_name("wu"), srv.domain)
+        srv.send("<iq type='set' id='reg1' from='%s/r' to='%s'>%s</iq>"
+                 % (user, g.gw, register_waha_xml()))
+        reply = srv.wait(lambda r: r.kind == "iq" and r.id == "reg1", WAIT,
+                         "the registration's answer")
+        assert reply.type == "result", reply.xml
+        wait_for(lambda: g.cloud.db("SELECT network_id FROM account WHERE "
+                                    "jid = ?", user), WAIT, 0.1, "the account")
+        session = g.cloud.db("SELECT network_id FROM account WHERE jid = ?",
+                             user)[0][0]
+        srv.wait(lambda r: "Scan this QR code" in (_body(r) or ""), WAIT,
+                 "the QR code's help")
+        g.scan(session)
+        srv.wait(lambda r: "Connected to WhatsApp" in (_body(r) or ""), WAIT,
+                 "connected")
+        r = g.inbound(session, CONTACT, "from the phone", from_me=True,
+                      duplicate=1)
+        cj = g.contact_jid(CONTACT)
+        m = srv.wait(lambda x: x.kind == "message" and x.frm == cj and
+                     _body(x) is not None, WAIT, "the marked message")
+        assert _body(m) == "[you wrote, on your phone:] from the phone", m.xml
+        assert m.to == user and m.id == r["id"], m.xml
+        assert m.child("urn:xmpp:privilege:2") is None, m.xml
+        time.sleep(1)
+        assert len(srv.matching(lambda x: x.kind == "message" and
+                                x.frm == cj and _body(x))) == 1
+    finally:
+        problems = g.close()
+        srv.stop()
+    assert not problems, problems
+
+
+def _body(r):
+    """The body of a stanza the fake server got, or None."""
+    for c in r.el:
+        if c.tag.endswith("}body") or c.tag == "body":
+            return c.text
+    return None
