@@ -65,6 +65,7 @@ struct conf {
     char *waha_webhook_hmac_key;
     char *waha_session;
     long long waha_idle_restart;
+    char *waha_files;
     /* [media] */
     char *media_upload_service;
     long long media_max_size;

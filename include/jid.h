@@ -23,6 +23,11 @@ enum jid_kind {
 };
 
 enum jid_kind jid_kind_of(const char *network_id);
+/* 1 when network_id is a WhatsApp hidden linked id, "<digits>@lid" (its
+ * contact JID: "<digits>\40lid@domain", XEP-0106 escaped, which can be
+ * neither a phone number's nor a group's). */
+#define JID_LID_DIGITS 32
+int jid_is_lid(const char *network_id);
 /* The localpart of the contact JID for network_id; NULL when its kind is
  * JID_KIND_NONE. Caller frees. */
 char *jid_local_of(const char *network_id);

@@ -65,8 +65,8 @@ void media_download(const char *url, long long max, media_download_fn cb,
                     void *arg);
 /* Makes f reachable for XMPP users: through an upload slot requested as
  * uploader (a JID of the component's domain) when media.upload_service is
- * set, otherwise (or when the service refuses) served by ferry. cb follows
- * from the loop. */
+ * set, otherwise (or when the service refuses, or uploader is NULL) served
+ * by ferry under http.public_url/media/. cb follows from the loop. */
 void media_publish(const struct media_file *f, const char *uploader,
                    media_publish_fn cb, void *arg);
 /* 1 when s is exactly one http(s) URL on the upload service's host. */

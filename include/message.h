@@ -61,6 +61,13 @@ void message_parse(xmpp_stanza_t *st, struct message_in *m);
  * markable so the user's client can report it read. Caller frees. */
 char *message_chat_xml(const char *from, const char *to, const char *id,
                        const char *body);
+/* XML of an XEP-0280 <sent/> carbon of a message (id, body) user wrote to
+ * contact elsewhere, from the user's bare JID to itself, wrapped for
+ * XEP-0356 (privilege_ns) from gateway to the user's server. Caller
+ * frees. */
+char *message_carbon_xml(const char *privilege_ns, const char *gateway,
+                         const char *user, const char *contact, const char *id,
+                         const char *body);
 /* XML of an XEP-0184 receipt for id. Caller frees. */
 char *message_receipt_xml(const char *from, const char *to, const char *id);
 /* XML of an XEP-0333 displayed marker for id. Caller frees. */

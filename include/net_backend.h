@@ -124,6 +124,9 @@ struct net_event {
      * a lid is known); NULL for 1:1 messages */
     const char *group;
     const char *author;
+    /* NET_EVENT_MESSAGE: the user wrote it, elsewhere than through ferry
+     * (on the phone); peer is then the contact it went to */
+    int from_me;
     /* NET_EVENT_STATUS */
     int status;
     int error_code;
@@ -181,6 +184,9 @@ struct net_out {
     const char *target;   /* read, typing, reaction: the message id */
     const char *reply_to; /* text, media: the quoted message id, or NULL */
     const char *media_id; /* media: from media_upload */
+    /* media, for a back end whose media_by_url says so (instead of
+     * media_id): where the network fetches the file, and its type */
+    const char *media_url, *media_mime;
     const char *filename; /* document: the name shown, or NULL */
     /* template: a message template by name and language (text unused),
      * with its body parameters in order; param_names: the placeholders'
@@ -258,6 +264,14 @@ struct net_group {
  * (r->text). */
 typedef void (*net_groups_fn)(const struct net_result *r,
                               const struct net_group *g, size_t n, void *arg);
+
+/* A page of the phone numbers the network knows for peer ids that are
+ * not numbers: peers[i] (e.g. "<digits>@lid") is phones[i] (digits);
+ * last: no page follows (after the last page, or a failure: r->text). */
+typedef void (*net_phones_fn)(const struct net_result *r,
+                              const char *const *peers,
+                              const char *const *phones, size_t n, int last,
+                              void *arg);
 
 /* What the network can do; the XMPP side advertises and enforces only
  * this. */
@@ -347,6 +361,19 @@ struct net_backend {
     void (*avatar)(const struct net_account *a, const char *peer,
                    const char *path, long long max, net_result_fn cb,
                    void *arg);
+    /* Optional (NULL: every peer id is a phone number). The phone number
+     * behind a peer id that is not one (a hidden linked id): r->outcome
+     * NET_OK with r->info its digits, or NULL when the network does not
+     * know it (yet). */
+    void (*peer_phone)(const struct net_account *a, const char *peer,
+                       net_result_fn cb, void *arg);
+    /* Optional (with peer_phone). Every phone number the network knows
+     * for such ids, page by page (cb once per page). */
+    void (*peer_phones)(const struct net_account *a, net_phones_fn cb,
+                        void *arg);
+    /* Optional (NULL: never). 1 when file sends take the file by URL
+     * (net_out.media_url, served by ferry) rather than by media_upload. */
+    int (*media_by_url)(void);
 };
 
 /* The name of the first required slot be lacks, or NULL when it has them

@@ -18,6 +18,10 @@ void roster_reconfigure(const struct conf *conf);
 /* An XEP-0356 <privilege/> advertisement from a server domain. Returns 1
  * when st was one (handled), 0 otherwise. */
 int roster_on_privilege(xmpp_stanza_t *st);
+/* The XEP-0356 namespace under which user's server lets the gateway send
+ * messages as its users ("urn:xmpp:privilege:2" or ":1"), or NULL when it
+ * does not. */
+const char *roster_message_privilege(const char *user);
 /* XML that puts a new contact on the user's roster: a privileged roster
  * push (XEP-0356) where the user's server granted it (the contact is then
  * subscribed both ways), else a subscription request with the profile name
@@ -43,6 +47,9 @@ void roster_account_added(const struct store_account *a);
 /* The account is being removed: end every subscription it has. Call before
  * deleting it from the store. */
 void roster_account_removed(const struct store_account *a);
+/* The contact JID is no more (its contact has another now): it leaves the
+ * user's roster (unavailable, unsubscribed, unsubscribe). */
+void roster_contact_gone(const char *contact_jid, const char *user);
 /* member joined the team of account a: every contact of a goes on the
  * member's roster, as roster_new_contact_xml() puts a new one (queued in
  * the inbox). */

@@ -228,6 +228,26 @@ int store_contact_renumber(struct store *st, long long contact_id,
  * network_id); -1 when the contact is not one of the account's. */
 int store_alias_add(struct store *st, long long account_id,
                     const char *network_id, long long contact_id);
+/* The contact is now known by network_id, its JID by localpart (a
+ * hidden linked id whose number came to be known); the old network id
+ * becomes an alias. */
+int store_contact_relink(struct store *st, long long contact_id,
+                         const char *network_id, const char *localpart);
+/* Contact from_id is contact into_id (both of one account): its messages,
+ * queued rows and history move to into_id, its network id and aliases
+ * become into_id's aliases, and from_id is deleted. */
+int store_contact_merge(struct store *st, long long from_id, long long into_id);
+
+/* ---- hidden linked ids (lid -> phone) ---- */
+/* The phone number (digits) of the account's lid into *phone (caller
+ * frees; NULL while unknown). 1 when the lid has a row, 0 when not, -1 on
+ * error. */
+int store_lid_get(struct store *st, long long account_id, const char *lid,
+                  char **phone);
+/* Records that the network was asked about lid now, and its answer: phone
+ * (digits), or NULL (not known; a number known before is kept). */
+int store_lid_set(struct store *st, long long account_id, const char *lid,
+                  const char *phone);
 
 /* ---- messages (the id map) ---- */
 long long store_message_add(struct store *st, const struct store_message *m);

@@ -149,6 +149,19 @@ static void bridge_on_presence(xmpp_stanza_t *st, void *arg)
         bridge_presence_kick();
 }
 
+/* 1 when the account may write to network id wa: a phone number, or a
+ * hidden linked id that wrote to it (its contact, or an alias of one). */
+static int bridge_contact_ok(const struct store_account *a, const char *wa)
+{
+    struct store_contact *c;
+
+    if (jid_kind_of(wa) == JID_KIND_PHONE)
+        return 1;
+    c = jid_is_lid(wa) ? store_contact_get(bridge_store(), a->id, wa) : NULL;
+    store_contact_free(c);
+    return c != NULL;
+}
+
 /* A message stanza to the gateway or a contact JID. */
 static void bridge_on_message(xmpp_stanza_t *st, void *arg)
 {
@@ -184,7 +197,7 @@ static void bridge_on_message(xmpp_stanza_t *st, void *arg)
         if (in.body != NULL)
             message_error_reply(st, "cancel", "forbidden", BRIDGE_DOMAIN_GONE);
     } else if ((wa = jid_network_id(in.to, component_jid())) == NULL ||
-               jid_kind_of(wa) != JID_KIND_PHONE) { /* phones only, so far */
+               !bridge_contact_ok(a, wa)) {
         message_error_reply(st, "modify", "jid-malformed",
                             "Not a WhatsApp contact: write to "
                             "+<country code><number>@ this gateway");

@@ -8,6 +8,7 @@
 
 #include "bridge_core.h"
 #include "bridge_in.h"
+#include "bridge_lid.h"
 #include "bridge_login.h"
 #include "bridge_media.h"
 #include "bridge_muc.h"
@@ -30,6 +31,7 @@
 
 #define BRIDGE_SEEN_TTL_S (8 * 24 * 3600) /* Meta retries for 7 days */
 #define BRIDGE_UNKNOWN_QUOTE "(a message the gateway has not seen)"
+#define BRIDGE_MINE_MARK "[you wrote, on your phone:]"
 
 /* 1 when the event is new (and now recorded), 0 for a duplicate, -1 on
  * error. A message is known by its row in the message map (written in the
@@ -94,20 +96,36 @@ struct bridge_peer {
 static int bridge_peer(const struct store_account *a,
                        const struct net_event *ev, struct bridge_peer *p)
 {
-    char *local;
+    char *local, *phone = NULL;
+    const char *peer = ev->peer;
     struct store_contact *c;
-    int created;
+    int created, lid = jid_is_lid(peer), ask;
 
-    if (jid_kind_of(ev->peer) != JID_KIND_PHONE) { /* phones only, so far */
-        log_warn("bridge: event %s from an id that is not a phone number",
+    p->a = a;
+    if (lid && bridge_lid_phone(a, peer, &phone) < 0) {
+        p->contact_id = -1;
+        return -1;
+    }
+    if (phone != NULL) /* a lid whose number is known: the number's */
+        peer = phone;
+    else if (!lid && jid_kind_of(peer) != JID_KIND_PHONE) {
+        log_warn("bridge: event %s from an id that is neither a phone "
+                 "number nor a lid",
                  ev->id);
         return -1;
     }
-    local = jid_local_of(ev->peer);
-    p->a = a;
-    p->contact_id = store_contact_ensure(bridge_store(), a->id, ev->peer, local,
+    ask = lid && phone == NULL;
+    local = jid_local_of(peer);
+    p->contact_id = store_contact_ensure(bridge_store(), a->id, peer, local,
                                          ev->peer_name, &created);
     free(local);
+    free(phone);
+    if (ask && p->contact_id > 0)
+        bridge_lid_ask(a, ev->peer); /* its number, for what follows */
+    else if (lid && p->contact_id > 0 &&
+             store_alias_add(bridge_store(), a->id, ev->peer, p->contact_id) <
+                 0) /* the lid reaches the number's contact */
+        p->contact_id = -1;
     c = p->contact_id > 0 ? store_contact_by_id(bridge_store(), p->contact_id)
                           : NULL;
     if (c == NULL)
@@ -255,6 +273,46 @@ static int bridge_in_message(const struct bridge_peer *p,
     return bridge_remember(p, ev, ev->geo ? ev->geo : ev->text);
 }
 
+/* A message the user wrote to the contact elsewhere (on the phone): kept
+ * as the user's (its id known: never shown twice, and replies and
+ * reactions find it), and shown to the user as their own: an XEP-0280
+ * <sent/> carbon through XEP-0356 where their server lets ferry send as
+ * its users, else a message from the contact marked as the user's. */
+static int bridge_in_mine(const struct bridge_peer *p,
+                          const struct net_event *ev)
+{
+    struct store_message m = {.account_id = p->a->id,
+                              .contact_id = p->contact_id,
+                              .direction = 'o',
+                              .stanza_id = (char *)ev->id,
+                              .sender = p->a->jid,
+                              .network_id = (char *)ev->id,
+                              .status = STORE_STATUS_SENT};
+    const char *ns = roster_message_privilege(p->a->jid);
+    struct message_out o = {.from = p->jid, .to = p->a->jid, .id = ev->id};
+    char *body = ev->media != NULL
+                     ? xasprintf("[%s]%s%s", ev->media->kind,
+                                 ev->text ? " " : "", ev->text ? ev->text : "")
+                 : ev->geo != NULL ? xstrdup(ev->geo)
+                                   : bridge_body(ev),
+         *text = NULL;
+    int rc;
+
+    if (ns != NULL) {
+        rc = bridge_inbox(p->a->id, p->a->jid, ev->id,
+                          message_carbon_xml(ns, component_jid(), p->a->jid,
+                                             p->jid, ev->id, body));
+    } else {
+        o.body = text = xasprintf("%s %s", BRIDGE_MINE_MARK, body);
+        rc = bridge_team_deliver(p->a, p->contact_id, ev->id, &o);
+    }
+    if (rc == 0 && bridge_message_add(&m, body) < 0)
+        rc = -1;
+    free(text);
+    free(body);
+    return rc;
+}
+
 /* The text of an edit: a correction of t, the message ferry knows (a
  * file stays: its caption is new text), else a notice. Caller frees. */
 static char *bridge_in_edit(const struct net_event *ev,
@@ -372,7 +430,7 @@ static int bridge_on_incoming(const struct net_event *ev,
     }
     switch (ev->kind) {
     case NET_EVENT_MESSAGE:
-        rc = bridge_in_message(&p, ev);
+        rc = ev->from_me ? bridge_in_mine(&p, ev) : bridge_in_message(&p, ev);
         break;
     case NET_EVENT_RENUMBER:
         rc = bridge_in_renumber(&p, ev);

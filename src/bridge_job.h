@@ -15,6 +15,8 @@ enum bridge_job_kind {
     BRIDGE_JOB_MEDIA,     /* a user's file at url, to send */
     BRIDGE_JOB_FETCH,     /* a received file, to fetch and deliver */
     BRIDGE_JOB_ROOM_TEXT, /* a text to a group, reflected once sent */
+    BRIDGE_JOB_EDIT,      /* the user's message stanza_id now says text */
+    BRIDGE_JOB_RETRACT,   /* the user's message stanza_id deleted */
 };
 
 /* Fields a kind does not use stay NULL (0). The strings are borrowed: from
@@ -35,7 +37,9 @@ struct bridge_job {
     const char *caption;    /* or NULL */
     int ordered;            /* its place was kept in the contact's order */
     /* room text: the group, and what the reflection needs: the stanza's
-     * id and origin-id, the resource that sent it */
+     * id and origin-id, the resource that sent it; edit, retract: the
+     * stanza id of the user's message changed (its network id is looked
+     * up when the row is sent, after the message itself went) */
     const char *room;
     const char *stanza_id;
     const char *origin_id;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bridge_core.h"
+#include "bridge_lid.h"
 #include "bridge_login.h"
 #include "bridge_muc.h"
 #include "bridge_presence.h"
@@ -151,6 +152,7 @@ int bridge_login_event(const struct net_event *ev,
         queue_kick(); /* what waited for the session */
         bridge_presence_kick();
         bridge_muc_learn(a, ev->text);
+        bridge_lid_learn_all(a);
         break;
     case NET_LOGIN_FAILED:
         rc = bridge_login_notice(

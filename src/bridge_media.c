@@ -429,12 +429,32 @@ static void bridge_upload_end(struct bridge_upload *u, enum net_outcome o,
     bridge_upload_free(u);
 }
 
-/* Uploaded: send it by media id, with its caption. */
+/* Sends the file by media id (uploaded) or by url (served by ferry),
+ * with its caption. */
+static void bridge_upload_send(struct bridge_upload *u, const char *media_id,
+                               const char *url)
+{
+    struct net_account na = {u->network_id, u->token};
+    struct net_out out;
+
+    memset(&out, 0, sizeof(out));
+    out.kind = u->type->kind;
+    out.to = u->to;
+    out.text = u->s->caption != NULL ? NULL : u->caption;
+    out.reply_to = u->reply_to;
+    out.media_id = media_id;
+    out.media_url = url;
+    out.media_mime = u->type->mime;
+    out.filename = u->name;
+    u->be->send(&na, &out, bridge_send_done, u->s);
+    u->s = NULL;
+    bridge_upload_free(u);
+}
+
+/* Uploaded: send it by media id. */
 static void bridge_upload_uploaded(const struct net_result *r, void *arg)
 {
     struct bridge_upload *u = arg;
-    struct net_account na = {u->network_id, u->token};
-    struct net_out out;
 
     if (r->outcome != NET_OK || r->id == NULL) {
         bridge_send_done(r, u->s);
@@ -442,16 +462,20 @@ static void bridge_upload_uploaded(const struct net_result *r, void *arg)
         bridge_upload_free(u);
         return;
     }
-    memset(&out, 0, sizeof(out));
-    out.kind = u->type->kind;
-    out.to = u->to;
-    out.text = u->s->caption != NULL ? NULL : u->caption;
-    out.reply_to = u->reply_to;
-    out.media_id = r->id;
-    out.filename = u->name;
-    u->be->send(&na, &out, bridge_send_done, u->s);
-    u->s = NULL;
-    bridge_upload_free(u);
+    bridge_upload_send(u, r->id, NULL);
+}
+
+/* Served by ferry under http.public_url/media/: send the link. */
+static void bridge_upload_served(const char *url, const char *error, int retry,
+                                 void *arg)
+{
+    struct bridge_upload *u = arg;
+
+    if (url == NULL)
+        bridge_upload_end(u, retry ? NET_RETRY : NET_FAIL,
+                          error ? error : "the gateway could not serve it");
+    else
+        bridge_upload_send(u, NULL, url);
 }
 
 /* Why a download failed, as an outcome and words. */
@@ -573,6 +597,15 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
     u->name = bridge_upload_name_ok(d->name)
                   ? xstrdup(d->name)
                   : media_file_name(NULL, u->type->kind, u->type->mime);
+    if (u->be->media_by_url != NULL && u->be->media_by_url()) {
+        struct media_file f = {.path = u->path,
+                               .kind = u->type->kind,
+                               .mime = u->type->mime,
+                               .name = u->name};
+
+        media_publish(&f, NULL, bridge_upload_served, u);
+        return;
+    }
     u->be->media_upload(&na, u->path, u->type->mime, u->name,
                         bridge_upload_uploaded, u);
 }

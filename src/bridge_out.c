@@ -55,8 +55,23 @@ void bridge_out_send(const struct bridge_job *j, const struct store_account *a,
                           .text = j->text,
                           .target = j->target,
                           .reply_to = j->reply_to};
+    struct store_message *m = NULL;
 
+    if (j->kind == BRIDGE_JOB_EDIT || j->kind == BRIDGE_JOB_RETRACT) {
+        /* the message changed went before (the contact's order) */
+        m = j->stanza_id ? store_message_by_stanza(bridge_store(), a->id, 'o',
+                                                   j->stanza_id)
+                         : NULL;
+        if (m == NULL || m->contact_id != c->id || m->network_id == NULL) {
+            store_message_free(m);
+            bridge_send_end(s, NET_FAIL,
+                            "The message to change never reached WhatsApp");
+            return;
+        }
+        out.target = m->network_id;
+    }
     bridge_backend_of(a)->send(&na, &out, bridge_send_done, s);
+    store_message_free(m);
 }
 
 /* ---- a user's message ---- */
@@ -259,6 +274,44 @@ static void bridge_reaction(xmpp_stanza_t *st, struct bridge_out *o)
     free(target);
 }
 
+/* XEP-0308 correction or XEP-0424 retraction (kind) of the user's own
+ * message id to this contact: a message row (its failure bounces) and an
+ * edit or retract row, after the message's own in the contact's order. */
+static void bridge_change(xmpp_stanza_t *st, struct bridge_out *o,
+                          enum bridge_job_kind kind, const char *id)
+{
+    struct store_message *m =
+        store_message_by_stanza(bridge_store(), o->a->id, 'o', id);
+    char *body =
+        kind == BRIDGE_JOB_EDIT ? message_body_without_fallback(o->in) : NULL;
+    struct bridge_job j = {.kind = kind, .text = body, .stanza_id = id};
+    long long row;
+
+    if (m == NULL || m->contact_id != o->contact_id ||
+        m->status == STORE_STATUS_FAILED) {
+        message_error_reply(st, "cancel", "item-not-found",
+                            "The gateway does not know this message of yours "
+                            "to this contact, so WhatsApp cannot change it");
+    } else if (kind == BRIDGE_JOB_EDIT &&
+               (body == NULL || body[0] == '\0' ||
+                utf8_chars(body) > bridge_backend_of(o->a)->max_text)) {
+        message_error_reply(st, "modify", "not-acceptable",
+                            "WhatsApp cannot take this correction (empty or "
+                            "too long)");
+    } else {
+        row = bridge_out_message(o, body ? body : "(a deleted message)", 1);
+        if (row > 0)
+            bridge_outbox_put(0, o->a->id, o->contact_id, row, &j);
+        if (row > 0 && body != NULL) {
+            free(m->snippet);
+            m->snippet = bridge_snippet(body);
+            store_message_set_snippet(bridge_store(), m->id, m->snippet);
+        }
+    }
+    store_message_free(m);
+    free(body);
+}
+
 /* What the user's network cannot take: an error now, nothing queued. */
 static int bridge_refuse(xmpp_stanza_t *st, const struct message_in *in,
                          const struct net_backend *be)
@@ -342,7 +395,8 @@ static void bridge_out_copy(const struct bridge_out *o)
 
     if (writer != NULL)
         bridge_stat_replied(o->a, o->contact_id, writer);
-    if (writer != NULL && body != NULL && body[0] != '\0') {
+    if (writer != NULL && body != NULL && body[0] != '\0' &&
+        o->in->retract_id == NULL) { /* a retraction's body is a fallback */
         bridge_history_out(o->a, o->contact_id, writer, o->in->id, body);
         bridge_team_wrote(o->a, o->contact_id, writer, body);
     }
@@ -402,6 +456,10 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
         bridge_composing(a, o.contact_id);
     if (in->reactions_id != NULL)
         bridge_reaction(st, &o);
+    else if (in->retract_id != NULL)
+        bridge_change(st, &o, BRIDGE_JOB_RETRACT, in->retract_id);
+    else if (in->replace_id != NULL)
+        bridge_change(st, &o, BRIDGE_JOB_EDIT, in->replace_id);
     else if ((url = bridge_media_url(bridge_backend_of(a), in)) != NULL)
         bridge_file(&o, url);
     else

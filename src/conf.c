@@ -233,6 +233,15 @@ static const struct conf_key conf_table[] = {
      .doc = "seconds of silence after a send before a session is restarted "
             "(0: off)",
      .offset = CONF_OFF(waha_idle_restart)},
+    {.section = "waha",
+     .name = "files",
+     .type = CONF_ENUM,
+     .def = "data",
+     .max = 0,
+     .choices = "data|url",
+     .doc = "files to WAHA: data (base64 in the request) or url (a /media/ "
+            "link)",
+     .offset = CONF_OFF(waha_files)},
     {.section = "media",
      .name = "upload_service",
      .type = CONF_STRING,

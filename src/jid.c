@@ -319,6 +319,13 @@ static enum jid_kind jid_kind_raw(const char *id, size_t n)
     return JID_KIND_OTHER;
 }
 
+int jid_is_lid(const char *network_id)
+{
+    size_t n = network_id ? strspn(network_id, "0123456789") : 0;
+
+    return n > 0 && n <= JID_LID_DIGITS && strcmp(network_id + n, "@lid") == 0;
+}
+
 /* The localpart of an id of kind k (not JID_KIND_NONE). Caller frees. */
 static char *jid_local_encode(const char *id, size_t n, enum jid_kind k)
 {

@@ -646,7 +646,7 @@ void media_publish(const struct media_file *f, const char *uploader,
                       utf8_valid(f->name, strlen(f->name))
                   ? xstrdup(f->name)
                   : NULL;
-    p->uploader = xstrdup(uploader);
+    p->uploader = uploader ? xstrdup(uploader) : NULL;
     p->cb = cb;
     p->arg = arg;
     if (stat(p->path, &sb) < 0) {
@@ -654,7 +654,7 @@ void media_publish(const struct media_file *f, const char *uploader,
         return;
     }
     p->size = (long long)sb.st_size;
-    if (media.upload_service[0] == '\0')
+    if (media.upload_service[0] == '\0' || uploader == NULL)
         media_serve(p);
     else if (!component_connected())
         media_pub_end(p, NULL, "the XMPP server is not connected", 1);

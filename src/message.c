@@ -25,6 +25,9 @@
 #define NS_RETRACT "urn:xmpp:message-retract:1"
 #define NS_RETRACT0 "urn:xmpp:message-retract:0"
 #define NS_FASTEN "urn:xmpp:fasten:0"
+#define NS_FORWARD "urn:xmpp:forward:0"
+#define NS_CARBONS "urn:xmpp:carbons:2"
+#define NS_CLIENT "jabber:client"
 #define MESSAGE_RETRACT_FALLBACK                                               \
     "This person deleted a previous message (your client does not show "       \
     "deletions)."
@@ -296,6 +299,33 @@ char *message_chat_xml(const char *from, const char *to, const char *id,
         .from = from, .to = to, .id = id, .body = body, .markable = 1};
 
     return message_build(&o);
+}
+
+char *message_carbon_xml(const char *privilege_ns, const char *gateway,
+                         const char *user, const char *contact, const char *id,
+                         const char *body)
+{
+    const char *at = strchr(user, '@');
+    xmpp_stanza_t *outer = message_new(NULL, gateway, at ? at + 1 : user, id);
+    xmpp_stanza_t *f =
+        component_elem(component_elem(outer, "privilege", privilege_ns),
+                       "forwarded", NS_FORWARD);
+    xmpp_stanza_t *carbon = component_elem(f, "message", NS_CLIENT), *m;
+
+    xmpp_stanza_set_type(carbon, "chat");
+    xmpp_stanza_set_from(carbon, user);
+    xmpp_stanza_set_to(carbon, user);
+    xmpp_stanza_set_id(carbon, id);
+    f = component_elem(component_elem(carbon, "sent", NS_CARBONS), "forwarded",
+                       NS_FORWARD);
+    m = component_elem(f, "message", NS_CLIENT);
+    xmpp_stanza_set_type(m, "chat");
+    xmpp_stanza_set_from(m, user);
+    xmpp_stanza_set_to(m, contact);
+    xmpp_stanza_set_id(m, id);
+    component_text_elem(m, "body", body);
+    xmpp_stanza_set_id(component_elem(m, "origin-id", NS_SID), id);
+    return message_take_xml(outer);
 }
 
 char *message_receipt_xml(const char *from, const char *to, const char *id)

@@ -40,6 +40,7 @@
 #define WAHA_URL_MAX 4096
 #define WAHA_ORIGIN_MAX 300
 #define WAHA_SUBSCRIBED_MAX 4096 /* chats subscribed to, then forgotten */
+#define WAHA_CHAT_ID_MAX 256     /* a chat id inside a message id */
 
 static struct {
     char *url;
@@ -47,6 +48,7 @@ static struct {
     char *hmac_key;
     char *session; /* a fixed session name, or "" */
     char *webhook_url;
+    int files_by_url; /* waha.files = url */
 } waha;
 
 /* ---- configuration ---- */
@@ -66,6 +68,7 @@ static int waha_configure(const struct conf *conf)
     waha.session = xstrdup(conf->waha_session);
     waha.webhook_url = xasprintf("%s/webhook/waha", conf->http_public_url);
     waha_live_configure(conf->waha_idle_restart);
+    waha.files_by_url = strcmp(conf->waha_files, "url") == 0;
     if (waha.url[0] == '\0') {
         log_error("waha: waha.url is not set (the WAHA server's base URL)");
         return -1;
@@ -76,6 +79,12 @@ static int waha_configure(const struct conf *conf)
         return -1;
     }
     return 0;
+}
+
+/* The back end's media_by_url: waha.files. */
+static int waha_media_by_url(void)
+{
+    return waha.files_by_url;
 }
 
 static long long waha_throughput(void)
@@ -703,6 +712,70 @@ static void waha_send_other(const struct net_account *a, const char *chat,
     }
 }
 
+/* s for a URL's path segment: all but unreserved characters
+ * percent-encoded ('@' as %40, as WAHA asks). Caller frees. */
+static char *waha_escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = xmalloc(3 * strlen(s) + 1), *p = out;
+
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL) {
+            *p++ = (char)ch;
+        } else {
+            *p++ = '%';
+            *p++ = hex[ch >> 4];
+            *p++ = hex[ch & 15];
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
+/* The chat of a full message id "<true|false>_<chat>_<key>[_...]" into
+ * out (WAHA_CHAT_ID_MAX bytes); 0, or -1 when id is not one. */
+static int waha_chat_of(const char *id, char *out)
+{
+    const char *u = strchr(id, '_'), *end = u ? strchr(u + 1, '_') : NULL;
+
+    if (u == NULL || end == NULL || end - u - 1 <= 0 ||
+        end - u - 1 >= WAHA_CHAT_ID_MAX ||
+        memchr(u + 1, '@', end - u - 1) == NULL)
+        return -1;
+    memcpy(out, u + 1, (size_t)(end - u - 1));
+    out[end - u - 1] = '\0';
+    return 0;
+}
+
+/* An edit (PUT, the new text) or a deletion for everyone (DELETE) of the
+ * user's message m->target, in the chat its id names (a contact's or a
+ * group's; chat when the id names none). */
+static void waha_send_change(const struct net_account *a, const char *chat,
+                             const struct net_out *m, struct waha_call *call)
+{
+    char in[WAHA_CHAT_ID_MAX], *c, *id, *path;
+    json_object *o;
+    int edit = strcmp(m->kind, "edit") == 0;
+
+    c = waha_escape(waha_chat_of(m->target, in) == 0 ? in : chat);
+    id = waha_escape(m->target);
+    path = xasprintf("/api/%s/chats/%s/messages/%s", a->id, c, id);
+    if (edit) {
+        o = json_object_new_object();
+        waha_add(o, "text", m->text ? m->text : "");
+        json_object_object_add(o, "linkPreview", json_object_new_boolean(0));
+        waha_request("PUT", path, waha_text(o), NULL, call);
+    } else {
+        waha_request("DELETE", path, NULL, NULL, call);
+    }
+    free(path);
+    free(id);
+    free(c);
+}
+
 /* ---- presence subscriptions ---- */
 
 /* "<session>/<chat>" of the chats whose presence (typing...) WAHA sends,
@@ -776,27 +849,32 @@ static void waha_send(const struct net_account *a, const struct net_out *m,
                       net_result_fn cb, void *arg)
 {
     int text = strcmp(m->kind, "text") == 0;
-    int file = m->media_id != NULL;
+    int file = m->media_id != NULL || m->media_url != NULL;
     struct waha_call *call =
         waha_call_new(text || file ? WAHA_CALL_SEND : WAHA_CALL_PLAIN, cb, arg);
 
-    if (strchr(m->to, '@') != NULL) { /* a group (net_group.id) */
-        call->chat = xstrdup(m->to);
-    } else {
-        call->chat = xasprintf("%s@c.us", m->to);
+    /* a group (net_group.id) or a lid: the chat itself; a number: its
+     * chat; 1:1 chats' presence is subscribed to */
+    call->chat = strchr(m->to, '@') != NULL ? xstrdup(m->to)
+                                            : xasprintf("%s@c.us", m->to);
+    if (strstr(call->chat, "@g.us") == NULL)
         waha_presence_subscribe(a->id, call->chat);
-    }
     call->session = xstrdup(a->id);
     if (text) {
         waha_send_text(a, call->chat, m, call);
     } else if ((strcmp(m->kind, "read") == 0 ||
-                strcmp(m->kind, "reaction") == 0) &&
+                strcmp(m->kind, "reaction") == 0 ||
+                strcmp(m->kind, "edit") == 0 ||
+                strcmp(m->kind, "retract") == 0) &&
                m->target == NULL) {
         call->id = xstrdup("There is no message to mark");
         loop_defer(waha_refused, call);
     } else if (strcmp(m->kind, "read") == 0 || strcmp(m->kind, "typing") == 0 ||
                strcmp(m->kind, "reaction") == 0) {
         waha_send_other(a, call->chat, m, call);
+    } else if (strcmp(m->kind, "edit") == 0 ||
+               strcmp(m->kind, "retract") == 0) {
+        waha_send_change(a, call->chat, m, call);
     } else if (file) {
         waha_send_file(a, call->chat, m, call);
     } else {
@@ -987,7 +1065,9 @@ const struct net_backend net_waha_backend = {
             .replies = 1,
             .reactions = 1,
             .edits_in = 1,
+            .edits_out = 1,
             .retractions_in = 1,
+            .retractions_out = 1,
             .media = 1,
             .uncaptioned = waha_uncaptioned,
         },
@@ -1012,4 +1092,7 @@ const struct net_backend net_waha_backend = {
     .media_upload = waha_media_upload,
     .groups = waha_groups,
     .avatar = waha_avatar,
+    .peer_phone = waha_peer_phone,
+    .peer_phones = waha_peer_phones,
+    .media_by_url = waha_media_by_url,
 };

@@ -25,6 +25,8 @@
 
 #define WAHA_PEER_MAX 32 /* digits of a phone number, with room */
 #define WAHA_ID_MAX 512  /* a full serialized message id */
+#define WAHA_CHAT_MAX 48 /* a 1:1 peer: phone digits or "<digits>@lid" */
+#define WAHA_LID_DIGITS 32
 
 int waha_hmac_hex(const char *key, const char *body, size_t len,
                   char hex[WAHA_HMAC_HEX])
@@ -78,6 +80,20 @@ static int waha_peer(const char *chat, char *out, size_t outlen)
     memcpy(out, chat, n);
     out[n] = '\0';
     return 0;
+}
+
+/* The peer of a 1:1 chat id into out (WAHA_CHAT_MAX bytes): the digits of
+ * "<digits>@c.us", or a hidden linked id "<digits>@lid" whole (its number
+ * is the bridge's to find); -1 for any other id. */
+static int waha_chat_peer(const char *chat, char *out)
+{
+    size_t n = chat ? strspn(chat, "0123456789") : 0;
+
+    if (n > 0 && n <= WAHA_LID_DIGITS && strcmp(chat + n, "@lid") == 0) {
+        memcpy(out, chat, n + 5);
+        return 0;
+    }
+    return waha_peer(chat, out, WAHA_CHAT_MAX);
 }
 
 /* Seconds since the epoch from a number that may be a float, or now. */
@@ -291,9 +307,10 @@ static int waha_is_me(struct waha_ctx *c, const char *id)
 }
 
 /* The full id of a message in the 1:1 chat with peer: id itself when it
- * is one ("true_..." or "false_..."), else "<fromMe>_<digits>@c.us_<id>"
- * built into c->target, by whose message it was (mine: true). NULL for
- * an id that cannot be one. */
+ * is one ("true_..." or "false_..."), else "<fromMe>_<chat>_<id>" (chat:
+ * "<digits>@c.us", or the peer itself when it is a lid) built into
+ * c->target, by whose message it was (mine: true). NULL for an id that
+ * cannot be one. */
 static const char *waha_full_id(struct waha_ctx *c, const char *id,
                                 const char *peer, int mine)
 {
@@ -305,8 +322,9 @@ static const char *waha_full_id(struct waha_ctx *c, const char *id,
         return id;
     if (strchr(id, '_') != NULL || strchr(id, '@') != NULL)
         return NULL;
-    n = snprintf(c->target, sizeof(c->target), "%s_%s@c.us_%s",
-                 mine ? "true" : "false", peer, id);
+    n = snprintf(c->target, sizeof(c->target), "%s_%s%s_%s",
+                 mine ? "true" : "false", peer,
+                 strchr(peer, '@') != NULL ? "" : "@c.us", id);
     return n > 0 && (size_t)n < sizeof(c->target) ? c->target : NULL;
 }
 
@@ -423,8 +441,6 @@ static void waha_content(struct net_event *ev, struct waha_parts *w,
     }
 }
 
-/* message / message.any: an incoming 1:1 message. The user's own
- * (fromMe: sent from the phone or through ferry) are left out. */
 /* A message in a group (from: the group) by participant, or author on
  * engines that name it so. */
 static int waha_group_message(struct waha_ctx *c, json_object *p,
@@ -459,23 +475,28 @@ static int waha_group_message(struct waha_ctx *c, json_object *p,
     return rc;
 }
 
-static int waha_message(struct waha_ctx *c, json_object *p)
+/* message / message.any (any): a 1:1 message from the contact, or one the
+ * user wrote to the contact on the phone (fromMe, message.any, source
+ * app: ev.from_me). */
+static int waha_message(struct waha_ctx *c, json_object *p, int any)
 {
     struct net_event ev;
     struct waha_parts w;
-    char peer[WAHA_PEER_MAX];
-    const char *from = waha_str(p, "from");
+    char peer[WAHA_CHAT_MAX];
+    const char *from = waha_str(p, "from"), *source = waha_str(p, "source");
     size_t n = from ? strlen(from) : 0;
-    int rc;
+    int rc, mine = waha_true(json_strict_member(p, "fromMe"));
 
-    if (waha_true(json_strict_member(p, "fromMe")))
+    /* the user's own: only what they wrote on the phone (message.any,
+     * source app); ferry's sends (source api) are known already */
+    if (mine && (!any || source == NULL || strcmp(source, "app") != 0))
         return 0;
-    if (n > 5 && strcmp(from + n - 5, "@g.us") == 0)
+    if (mine)
+        from = waha_str(p, "to");
+    else if (n > 5 && strcmp(from + n - 5, "@g.us") == 0)
         return waha_group_message(c, p, from);
-    if (waha_peer(waha_str(p, "from"), peer, sizeof(peer)) < 0 ||
-        waha_str(p, "id") == NULL) {
-        log_debug("waha: message from %s left out (not a 1:1 chat with a "
-                  "phone number)",
+    if (waha_chat_peer(from, peer) < 0 || waha_str(p, "id") == NULL) {
+        log_debug("waha: message from %s left out (not a 1:1 chat)",
                   waha_str(p, "from") ? waha_str(p, "from") : "nobody");
         return 0;
     }
@@ -485,9 +506,10 @@ static int waha_message(struct waha_ctx *c, json_object *p)
     ev.account = c->session;
     ev.id = waha_str(p, "id");
     ev.peer = peer;
-    ev.peer_name = waha_push_name(p);
+    ev.peer_name = mine ? NULL : waha_push_name(p); /* mine: the user's */
     ev.timestamp = waha_seconds(p);
     ev.reply_to = waha_reply_to(c, p, peer);
+    ev.from_me = mine;
     waha_content(&ev, &w, p);
     rc = c->fn(&ev, c->arg);
     waha_parts_free(&w);
@@ -497,10 +519,10 @@ static int waha_message(struct waha_ctx *c, json_object *p)
 /* The frame of an action by the contact on a message of the 1:1 chat;
  * -1 when it is none ferry shows (the user's own, groups...). */
 static int waha_action(struct waha_ctx *c, json_object *frame,
-                       struct net_event *ev, char *peer)
+                       struct net_event *ev, char peer[WAHA_CHAT_MAX])
 {
     if (frame == NULL || waha_true(json_strict_member(frame, "fromMe")) ||
-        waha_peer(waha_str(frame, "from"), peer, WAHA_PEER_MAX) < 0 ||
+        waha_chat_peer(waha_str(frame, "from"), peer) < 0 ||
         waha_str(frame, "id") == NULL)
         return -1;
     memset(ev, 0, sizeof(*ev));
@@ -516,7 +538,7 @@ static int waha_action(struct waha_ctx *c, json_object *frame,
 static int waha_reaction(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
     json_object *r = json_strict_member(p, "reaction");
 
     if (waha_action(c, p, &ev, peer) < 0)
@@ -532,7 +554,7 @@ static int waha_reaction(struct waha_ctx *c, json_object *p)
 static int waha_edited(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
     const char *body = waha_str(p, "body");
 
     if (waha_action(c, p, &ev, peer) < 0)
@@ -549,7 +571,7 @@ static int waha_edited(struct waha_ctx *c, json_object *p)
 static int waha_revoked(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
 
     if (waha_action(c, json_strict_member(p, "after"), &ev, peer) < 0)
         return 0;
@@ -604,10 +626,10 @@ static int waha_presence(struct waha_ctx *c, json_object *p)
 {
     json_object *list = json_strict_member(p, "presences"), *one;
     struct net_event ev;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
     size_t i, n;
 
-    if (waha_peer(waha_str(p, "id"), peer, sizeof(peer)) < 0 || list == NULL ||
+    if (waha_chat_peer(waha_str(p, "id"), peer) < 0 || list == NULL ||
         !json_object_is_type(list, json_type_array))
         return 0;
     n = json_object_array_length(list);
@@ -634,9 +656,9 @@ static int waha_presence(struct waha_ctx *c, json_object *p)
 static int waha_call(struct waha_ctx *c, json_object *p)
 {
     struct net_event ev;
-    char peer[WAHA_PEER_MAX];
+    char peer[WAHA_CHAT_MAX];
 
-    if (waha_peer(waha_str(p, "from"), peer, sizeof(peer)) < 0 ||
+    if (waha_chat_peer(waha_str(p, "from"), peer) < 0 ||
         waha_str(p, "id") == NULL)
         return 0;
     memset(&ev, 0, sizeof(ev));
@@ -785,7 +807,7 @@ static int waha_event(struct waha_ctx *c)
     if (strcmp(event, "session.status") == 0)
         return waha_status(c, p);
     if (strcmp(event, "message") == 0 || strcmp(event, "message.any") == 0)
-        return waha_message(c, p);
+        return waha_message(c, p, strcmp(event, "message.any") == 0);
     if (strcmp(event, "message.ack") == 0)
         return waha_ack(c, p);
     if (strcmp(event, "message.reaction") == 0)

@@ -37,10 +37,11 @@ void waha_subscriptions_forget(const char *session);
 void waha_media_upload(const struct net_account *a, const char *path,
                        const char *mime, const char *filename, net_result_fn cb,
                        void *arg);
-/* Adds a file send's file (file.data in base64, mimetype, filename),
- * caption and convert to o for m (a media kind, m->media_id from
- * waha_media_upload()); returns the endpoint, or NULL when the file is not
- * known (any more). */
+/* Adds a file send's file (file.data in base64 of a file read by
+ * waha_media_upload() as m->media_id, or file.url: m->media_url, of type
+ * m->media_mime), mimetype, filename, caption and convert to o for m (a
+ * media kind); returns the endpoint, or NULL when the file is not known
+ * (any more). */
 const char *waha_media_body(json_object *o, const struct net_out *m);
 
 /* Liveness (net_waha_live.c): waha.idle_restart in seconds (0: off); a
@@ -77,6 +78,10 @@ void waha_presence_subscribe(const char *session, const char *chat);
 /* The back end's avatar (net_waha_avatar.c). */
 void waha_avatar(const struct net_account *a, const char *peer,
                  const char *path, long long max, net_result_fn cb, void *arg);
+/* The back end's peer_phone (net_waha_lid.c). */
+void waha_peer_phone(const struct net_account *a, const char *peer,
+                     net_result_fn cb, void *arg);
+void waha_peer_phones(const struct net_account *a, net_phones_fn cb, void *arg);
 
 /* The back end's webhook_parse: one event per POST. */
 int waha_webhook_parse(const char *body, size_t len, net_event_fn fn,

@@ -126,33 +126,41 @@ const char *waha_media_body(json_object *o, const struct net_out *m)
 {
     struct waha_file *f = NULL;
     json_object *file;
-    const char *path;
+    const char *path, *mime = m->media_mime, *name = m->filename;
     int convert;
     size_t i;
 
     for (i = 0; m->media_id != NULL && i < WAHA_FILES_MAX; i++)
         if (waha_files[i].id && strcmp(waha_files[i].id, m->media_id) == 0)
             f = &waha_files[i];
-    if (f == NULL)
+    if (f == NULL && (m->media_url == NULL || mime == NULL))
         return NULL;
-    path = waha_media_path(m->kind, f->mime, &convert);
+    if (f != NULL) {
+        mime = f->mime;
+        name = name ? name : f->name;
+    }
+    path = waha_media_path(m->kind, mime, &convert);
     file = json_object_new_object();
     /* a voice note is Ogg Opus, as WhatsApp's own */
     json_object_object_add(
         file, "mimetype",
         json_object_new_string(strcmp(path, "/api/sendVoice") == 0 && !convert
                                    ? "audio/ogg; codecs=opus"
-                                   : f->mime));
-    json_object_object_add(
-        file, "filename",
-        json_object_new_string(m->filename ? m->filename : f->name));
-    json_object_object_add(file, "data", json_object_new_string(f->data));
+                                   : mime));
+    json_object_object_add(file, "filename",
+                           json_object_new_string(name ? name : "file"));
+    if (f != NULL) /* else a link to the file ferry serves */
+        json_object_object_add(file, "data", json_object_new_string(f->data));
+    else
+        json_object_object_add(file, "url",
+                               json_object_new_string(m->media_url));
     json_object_object_add(o, "file", file);
     if (m->text != NULL && strcmp(path, "/api/sendVoice") != 0)
         json_object_object_add(o, "caption", json_object_new_string(m->text));
     if (strcmp(path, "/api/sendVoice") == 0 ||
         strcmp(path, "/api/sendVideo") == 0)
         json_object_object_add(o, "convert", json_object_new_boolean(convert));
-    waha_file_clear(f);
+    if (f != NULL)
+        waha_file_clear(f);
     return path;
 }

@@ -57,7 +57,8 @@ struct roster_seen {
 /* What a server domain lets the gateway do (XEP-0356). */
 struct roster_privilege {
     char domain[256];
-    int roster_set; /* may push roster items */
+    int roster_set;   /* may push roster items */
+    char message[32]; /* may send messages as its users: the namespace */
 };
 
 static struct {
@@ -179,6 +180,20 @@ static void roster_gateway_presence(const char *type, const char *from,
     }
 }
 
+/* 1 when wa is a network id the account has contacts by: a phone number,
+ * or a hidden linked id that wrote to it (a contact or an alias). */
+static int roster_contact_ok(const struct store_account *a, const char *wa)
+{
+    struct store_contact *c;
+
+    if (wa != NULL && jid_kind_of(wa) == JID_KIND_PHONE)
+        return 1;
+    c = wa != NULL && jid_is_lid(wa) ? store_contact_get(roster.st, a->id, wa)
+                                     : NULL;
+    store_contact_free(c);
+    return c != NULL;
+}
+
 /* Presence to a contact JID of a registered user. */
 static void roster_contact_presence(const char *type, const char *to,
                                     const struct store_account *a)
@@ -188,7 +203,7 @@ static void roster_contact_presence(const char *type, const char *to,
     int created;
     long long id;
 
-    if (wa == NULL || jid_kind_of(wa) != JID_KIND_PHONE) { /* phones only */
+    if (!roster_contact_ok(a, wa)) {
         if (type != NULL && strcmp(type, "subscribe") == 0)
             roster_send("unsubscribed", to, a->jid);
         free(wa);
@@ -295,6 +310,13 @@ static int roster_unsubscribe_contact(const struct store_contact *c, void *arg)
     roster_send("unsubscribe", cj, a->jid);
     free(cj);
     return 0;
+}
+
+void roster_contact_gone(const char *contact_jid, const char *user)
+{
+    roster_send("unavailable", contact_jid, user);
+    roster_send("unsubscribed", contact_jid, user);
+    roster_send("unsubscribe", contact_jid, user);
 }
 
 void roster_account_removed(const struct store_account *a)
@@ -583,6 +605,9 @@ int roster_on_privilege(xmpp_stanza_t *st)
         if (access != NULL && type != NULL && strcmp(access, "roster") == 0)
             rp->roster_set =
                 strcmp(type, "set") == 0 || strcmp(type, "both") == 0;
+        if (access != NULL && type != NULL && strcmp(access, "message") == 0 &&
+            strcmp(type, "outgoing") == 0 && strlen(ns) < sizeof(rp->message))
+            memcpy(rp->message, ns, strlen(ns) + 1);
     }
     if (rp->roster_set && strcmp(ns, NS_PRIVILEGE_PREFIX "1") == 0) {
         /* ejabberd 23.01 (privilege:1) applies a privileged roster set to
@@ -595,9 +620,21 @@ int roster_on_privilege(xmpp_stanza_t *st)
         rp->roster_set = 0;
         return 1;
     }
-    log_info("roster: %s grants %s (%s): roster %s", from, component_jid(), ns,
-             rp->roster_set ? "push" : "none");
+    log_info("roster: %s grants %s (%s): roster %s, messages %s", from,
+             component_jid(), ns, rp->roster_set ? "push" : "none",
+             rp->message[0] ? "outgoing" : "none");
     return 1;
+}
+
+const char *roster_message_privilege(const char *user)
+{
+    char domain[JID_MAX + 1];
+    struct roster_privilege *rp;
+
+    if (jid_domain(user, domain, sizeof(domain)) < 0 ||
+        (rp = roster_privilege_of(domain)) == NULL || rp->message[0] == '\0')
+        return NULL;
+    return rp->message;
 }
 
 /* A privileged roster push of contact_jid into user's roster. */

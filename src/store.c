@@ -272,6 +272,16 @@ static const char *const store_migrations[] = {
     "  hash TEXT NOT NULL,"
     "  checked INTEGER NOT NULL);"
     "CREATE INDEX contact_avatar_hash ON contact_avatar (hash);",
+    /* 12 -> 13 (issue 13): the phone number behind a hidden linked id
+     * ("<digits>@lid") that wrote to an account 1:1, as the network told
+     * it (phone: digits, NULL while unknown); asked: when ferry last asked
+     * the network (s since the epoch). */
+    "CREATE TABLE lid ("
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  lid TEXT NOT NULL,"
+    "  phone TEXT,"
+    "  asked INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (account_id, lid)) WITHOUT ROWID;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

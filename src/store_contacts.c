@@ -248,3 +248,118 @@ int store_alias_add(struct store *st, long long account_id,
     }
     return 0;
 }
+
+int store_contact_relink(struct store *st, long long contact_id,
+                         const char *network_id, const char *localpart)
+{
+    struct store_contact *c = store_contact_by_id(st, contact_id);
+    sqlite3_stmt *s;
+    int rc = -1;
+
+    if (c == NULL)
+        return -1;
+    s = store_stmt(st, "DELETE FROM alias WHERE account_id = ?1"
+                       " AND network_id = ?2");
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, c->account_id);
+        store_bind_text(s, 2, network_id);
+        rc = store_run(st, s);
+    }
+    s = rc < 0 ? NULL
+               : store_stmt(st, "UPDATE contact SET network_id = ?2,"
+                                " localpart = ?3 WHERE id = ?1");
+    rc = -1;
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, contact_id);
+        store_bind_text(s, 2, network_id);
+        store_bind_text(s, 3, localpart);
+        rc = store_run(st, s);
+    }
+    if (rc == 0)
+        rc = store_alias_add(st, c->account_id, c->network_id, contact_id);
+    store_contact_free(c);
+    return rc;
+}
+
+/* What moves from one contact to another in a merge (?1: from, ?2: into;
+ * both of one account, checked before). */
+static const char *const store_contact_moves[] = {
+    "UPDATE message SET contact_id = ?2 WHERE contact_id = ?1",
+    "UPDATE outbox SET contact_id = ?2 WHERE contact_id = ?1",
+    "UPDATE inbox SET contact_id = ?2 WHERE contact_id = ?1",
+    "UPDATE history SET contact_id = ?2 WHERE contact_id = ?1",
+    "UPDATE alias SET contact_id = ?2 WHERE contact_id = ?1",
+};
+
+int store_contact_merge(struct store *st, long long from_id, long long into_id)
+{
+    struct store_contact *from = store_contact_by_id(st, from_id);
+    struct store_contact *into = store_contact_by_id(st, into_id);
+    sqlite3_stmt *s;
+    size_t i;
+    int rc = from != NULL && into != NULL &&
+                     from->account_id == into->account_id && from_id != into_id
+                 ? 0
+                 : -1;
+
+    for (i = 0; rc == 0 && i < sizeof(store_contact_moves) /
+                                   sizeof(store_contact_moves[0]);
+         i++) {
+        s = store_stmt(st, store_contact_moves[i]);
+        if (s == NULL) {
+            rc = -1;
+            break;
+        }
+        sqlite3_bind_int64(s, 1, from_id);
+        sqlite3_bind_int64(s, 2, into_id);
+        rc = store_run(st, s);
+    }
+    if (rc == 0)
+        rc = store_run_ll(st, "DELETE FROM contact WHERE id = ?1", from_id);
+    if (rc == 0)
+        rc = store_alias_add(st, into->account_id, from->network_id, into_id);
+    store_contact_free(from);
+    store_contact_free(into);
+    return rc;
+}
+
+/* ---- hidden linked ids ---- */
+
+int store_lid_get(struct store *st, long long account_id, const char *lid,
+                  char **phone)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT phone FROM lid WHERE"
+                                     " account_id = ?1 AND lid = ?2");
+    int rc;
+
+    *phone = NULL;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_bind_text(s, 2, lid);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *phone = store_col_text(s, 0);
+    else if (rc != SQLITE_DONE)
+        store_log_stmt(st, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_lid_set(struct store *st, long long account_id, const char *lid,
+                  const char *phone)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "INSERT INTO lid (account_id, lid, phone, asked)"
+            " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account_id, lid) DO UPDATE"
+            " SET phone = coalesce(excluded.phone, phone),"
+            " asked = excluded.asked");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_bind_text(s, 2, lid);
+    store_bind_text(s, 3, phone);
+    sqlite3_bind_int64(s, 4, now_s());
+    return store_run(st, s);
+}

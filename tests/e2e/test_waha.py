@@ -7,6 +7,7 @@ fails while messages wait.  Every test runs against Prosody and ejabberd,
 with a fake WAHA (tests/fakes/fake_waha.py) and a fake Cloud API."""
 
 import base64
+import hashlib
 import os
 import re
 import time
@@ -15,10 +16,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
+from harness.fakeserver import FakeXmppServer
 from harness.network import (NS_DATA, NS_REGISTER, WAIT, is_displayed,
                              is_receipt, register_form_xml)
-from harness.util import wait_for
-from harness.waha import ME_NAME, ME_PHONE, WahaGateway
+from harness.util import random_name, wait_for
+from harness.waha import ME_NAME, ME_PHONE, WahaGateway, register_waha_xml
 
 CONTACT = "4915112345678"
 FAKE_HMAC = "0" * 128
@@ -785,3 +787,368 @@ def test_polls_view_once_and_calls_are_notices(gw):
     # the duplicate of the first call gave nothing more
     assert len([s for s in c.messages.history
                 if s.body and "missed call" in s.body]) == 1
+
+
+# --- hidden linked ids (@lid) ------------------------------------------------
+
+def _lid_of(phone):
+    """The lid the fake gives a sender of phone (fake_waha Payloads.sender)."""
+    return "%d@lid" % (2 * 10 ** 14 + int(phone[-9:]))
+
+
+def test_lid_sender_whose_phone_appears_later(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    phone = "4915177700011"
+    lid = _lid_of(phone)
+    lid_jid = "%s\\40lid@%s" % (lid.split("@")[0], gw.gw)
+    pj = gw.contact_jid(phone)
+    got = []
+
+    def from_either(m):
+        return (m.type == "chat" and m.body is not None and m.frm
+                and m.frm.split("/")[0] in (lid_jid, pj))
+
+    def next_chat():
+        m = c.wait_message(from_either)
+        got.append((m.frm.split("/")[0], m.body))
+        return got[-1]
+
+    # WhatsApp hides the number and WAHA does not know it: the lid's JID
+    gw.inbound(session, phone, "one, number hidden", lid=True, pn=False,
+               name="Lia")
+    assert next_chat() == (lid_jid, "one, number hidden"), got
+    wait_for(lambda: gw.get("requests", path_contains="/lids/"), WAIT, 0.1,
+             "a lid lookup")
+    req = gw.get("requests", path_contains="/lids/")[-1]
+    assert req["method"] == "GET", req
+    assert req["path"] == "/api/%s/lids/%s" % (session, lid), req
+    wait_for(lambda: gw.cloud.db("SELECT asked FROM lid WHERE lid = ?", lid),
+             WAIT, 0.1, "the lookup's answer")
+    assert gw.cloud.db("SELECT phone FROM lid WHERE lid = ?", lid) == \
+        [(None,)]
+    # the user answers the lid's JID: sent to the lid's chat
+    c.send_message(lid_jid, "answer to the hidden number")
+    sent = gw.wait_sent(1, session)
+    assert sent[0]["chat_id"] == lid, sent
+    wait_for(lambda: [r for r in gw.reads(session) if r["type"] == "subscribe"
+                      and r["chat_id"] == lid], WAIT, 0.1,
+             "the lid chat's presence subscribed")
+    # the number becomes known to WAHA; the next message makes ferry ask
+    gw.ctl.post("lid", {"lid": lid, "pn": phone})
+    gw.inbound(session, phone, "two", lid=True, pn=False)
+    assert next_chat() == (lid_jid, "two"), got
+    who, note = next_chat()
+    assert who == pj and "goes on here" in note and lid_jid in note, got
+    # the lid's JID leaves the roster
+    c.wait_presence(lambda p: p.frm and p.frm.split("/")[0] == lid_jid
+                    and p.type == "unsubscribe")
+    # from now on the number's JID, for the lid's messages too
+    gw.inbound(session, phone, "three", lid=True, pn=False)
+    assert next_chat() == (pj, "three"), got
+    gw.inbound(session, phone, "four, from the number")
+    assert next_chat() == (pj, "four, from the number"), got
+    # the user writes to either JID: the number's chat
+    c.send_message(pj, "to the number")
+    c.send_message(lid_jid, "to the old JID")
+    sent = gw.wait_sent(3, session)
+    assert [(s["chat_id"], s["body"]["text"]) for s in sent[1:]] == [
+        (phone + "@c.us", "to the number"),
+        (phone + "@c.us", "to the old JID")], sent
+    # nothing doubled: one contact, the lid its alias, the mapping kept
+    c.assert_no_message(from_either, timeout=1.0)
+    assert len(got) == 5, got
+    rows = gw.cloud.db("SELECT network_id, localpart FROM contact")
+    assert rows == [(phone, "+" + phone)], rows
+    assert gw.cloud.db("SELECT network_id FROM alias") == [(lid,)]
+    assert gw.cloud.db("SELECT phone FROM lid WHERE lid = ?", lid) == \
+        [(phone,)]
+
+
+def test_lid_known_to_waha_at_login_writes_from_the_number(gw):
+    """At WORKING ferry reads WAHA's lid map (GET /api/{s}/lids, paged): a
+    lid WAHA knows writes from its number's JID from the first message."""
+    c = gw.connect()
+    phone = "4915177700055"
+    lid = _lid_of(phone)
+    gw.ctl.post("lid", {"lid": lid, "pn": phone})
+    gw.ctl.post("lid", {"lid": "3000000000001@lid", "pn": None})
+    session = gw.login(c)
+    wait_for(lambda: gw.cloud.db("SELECT phone FROM lid WHERE lid = ?", lid)
+             == [(phone,)], WAIT, 0.1, "the lid map read")
+    assert not gw.cloud.db("SELECT phone FROM lid WHERE lid = ?",
+                           "3000000000001@lid")
+    listed = [r for r in gw.get("requests", path_contains="/lids")
+              if r["method"] == "GET"]
+    assert [(r["path"], r["query"]) for r in listed] == [
+        ("/api/%s/lids" % session, {"limit": "200", "offset": "0"})], listed
+    gw.inbound(session, phone, "hidden, but WAHA knows", lid=True, pn=True)
+    m = _chat_from(c, gw.contact_jid(phone))
+    assert m.body == "hidden, but WAHA knows", m.xml
+    assert not gw.get("requests", path_contains="/lids/"), "no lookup"
+    # the lid reaches the number's contact (typing, reactions, the old JID)
+    assert gw.cloud.db("SELECT c.network_id FROM alias a JOIN contact c ON "
+                       "c.id = a.contact_id WHERE a.network_id = ?", lid) == \
+        [(phone,)]
+    c.assert_no_message(lambda s: s.frm and "\\40lid@" in s.frm,
+                        timeout=1.0)
+
+
+def test_lid_of_a_known_number_merges_into_its_contact(gw):
+    """A contact who wrote from the number switches to a hidden lid (the
+    reference's mid-conversation switch): the lid's contact is merged into
+    the number's once WAHA tells it; one contact, nothing doubled."""
+    c = gw.connect()
+    session = gw.login(c)
+    phone = "4915177700033"
+    lid = _lid_of(phone)
+    lid_jid = "%s\\40lid@%s" % (lid.split("@")[0], gw.gw)
+    pj = gw.contact_jid(phone)
+    first = gw.inbound(session, phone, "from the number", name="Mia")["id"]
+    _chat_from(c, pj, lambda m: m.body == "from the number")
+    hidden = gw.inbound(session, phone, "now hidden", lid=True,
+                        pn=False)["id"]
+    _chat_from(c, lid_jid, lambda m: m.body == "now hidden")
+    wait_for(lambda: gw.cloud.db("SELECT asked FROM lid WHERE lid = ?", lid),
+             WAIT, 0.1, "the lookup's answer")
+    gw.ctl.post("lid", {"lid": lid, "pn": phone})
+    gw.inbound(session, phone, "still hidden", lid=True, pn=False)
+    _chat_from(c, lid_jid, lambda m: m.body == "still hidden")
+    note = _chat_from(c, pj, lambda m: "goes on here" in m.body)
+    assert "Mia" in note.body and lid_jid in note.body, note.xml
+    # the contact quotes the lid-era message: found, from the number's JID
+    r = gw.inbound(session, phone, "re", lid=True, pn=False, reply_to={
+        "id": hidden, "participant": lid, "body": "now hidden"})
+    assert _reply(_chat_from(c, pj, lambda m: m.id == r["id"])) == \
+        (hidden, "> now hidden\n", "re")
+    assert gw.cloud.db("SELECT network_id, localpart FROM contact") == \
+        [(phone, "+" + phone)]
+    assert gw.cloud.db("SELECT count(DISTINCT contact_id), count(*) FROM "
+                       "message WHERE direction = 'i'") == [(1, 4)]
+    assert gw.cloud.db("SELECT network_id FROM alias") == [(lid,)]
+    # the user answers the lid's old JID: the number's chat
+    c.send_message(lid_jid, "answer")
+    assert gw.wait_sent(1, session)[0]["chat_id"] == phone + "@c.us"
+    c.assert_no_message(lambda m: m.type == "chat" and m.body and (
+        m.body in ("from the number", "now hidden", "still hidden")),
+        timeout=1.0)
+    assert first
+
+
+# --- corrections and retractions to WhatsApp ----------------------------------
+
+def test_corrections_and_retractions_go_to_whatsapp(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    mid, full = _sent_by_user(gw, c, session, "Helo")
+
+    def changes(kind):
+        return [s for s in gw.sent(session) if s["type"] == kind]
+
+    # XEP-0308: PUT .../chats/<chat>/messages/<full id> with the new text
+    c.send_message(cj, "Hello", extra_xml="<replace xmlns='%s' id=%s/>"
+                   % (NS_CORRECT, quoteattr(mid)))
+    wait_for(lambda: changes("edit"), WAIT, 0.1, "the edit")
+    edit = changes("edit")[0]
+    assert edit["id"] == full and edit["chat_id"] == CONTACT + "@c.us", edit
+    assert edit["body"] == {"text": "Hello", "linkPreview": False}, edit
+    req = [r for r in gw.get("requests", path_contains="/messages/")
+           if r["method"] == "PUT"][-1]
+    assert req["raw_path"] == "/api/%s/chats/%s%%40c.us/messages/%s" % (
+        session, CONTACT, full.replace("@", "%40")), req
+    # XEP-0424, the first DELETE answered 500 (an engine crash): retried,
+    # deleted once, and its fallback body never sent as a text
+    gw.ctl.post("fail", {"count": 1, "error": 500, "method": "DELETE",
+                         "path_contains": "/messages/"})
+    c.send_message(cj, "This person attempted to retract a previous "
+                   "message, but it's unsupported by your client.",
+                   extra_xml=["<retract xmlns='%s' id=%s/>"
+                              % (NS_RETRACT, quoteattr(mid)),
+                              "<fallback xmlns='urn:xmpp:fallback:0' "
+                              "for='%s'/>" % NS_RETRACT])
+    wait_for(lambda: changes("revoke"), 2 * WAIT, 0.1, "the deletion")
+    tries = [r for r in gw.get("requests", path_contains="/messages/")
+             if r["method"] == "DELETE"]
+    assert len(tries) == 2 and tries[0]["status"] == 500, tries
+    revoke = changes("revoke")
+    assert len(revoke) == 1 and revoke[0]["id"] == full, revoke
+    assert [s["body"]["text"] for s in gw.sent(session)
+            if s["type"] == "sendText"] == ["Helo"]
+    # a message the gateway does not know (or another's): an error, no call
+    bad = c.send_message(cj, "x", extra_xml="<replace xmlns='%s' id='nope'/>"
+                         % NS_CORRECT)
+    err = gw.cloud.wait_error(c, bad)
+    assert err.error_condition == "item-not-found", err.xml
+    c.send_message(cj, "y", extra_xml="<retract xmlns='%s' id='nope'/>"
+                   % NS_RETRACT)
+    time.sleep(1)
+    assert len(changes("edit")) == 1 and len(changes("revoke")) == 1
+    # a correction right after the message waits for its send, then edits
+    mid2 = gw.cloud.send(c, CONTACT, "quick")
+    c.send_message(cj, "quick fix", extra_xml="<replace xmlns='%s' id=%s/>"
+                   % (NS_CORRECT, quoteattr(mid2)))
+    wait_for(lambda: len(changes("edit")) == 2, WAIT, 0.1, "the second edit")
+    assert changes("edit")[1]["body"]["text"] == "quick fix"
+    assert changes("edit")[1]["id"] == gw.wait_sent(2, session)[1]["id"]
+
+
+def test_cloudapi_users_still_cannot_edit(gw):
+    cloud_user = gw.cloud.client()
+    wamid = gw.cloud.inbound(CONTACT, "hello business")["wamids"][0]
+    cloud_user.wait_message(lambda s: s.id == wamid, timeout=WAIT)
+    mid = gw.cloud.send(cloud_user, CONTACT, "Helo")
+    gw.cloud.wait_sent(1, to=CONTACT)
+    for extra in ("<replace xmlns='%s' id=%s/>" % (NS_CORRECT, quoteattr(mid)),
+                  "<retract xmlns='%s' id=%s/>" % (NS_RETRACT, quoteattr(mid))):
+        bad = gw.cloud.send(cloud_user, CONTACT, "Hello", extra=[extra])
+        err = gw.cloud.wait_error(cloud_user, bad)
+        assert err.error_condition == "not-acceptable", err.xml
+    assert gw.cloud.sent_bodies(CONTACT) == ["Helo"]
+
+
+# --- what the user writes on the phone ------------------------------------------
+
+NS_CARBONS = "urn:xmpp:carbons:2"
+NS_FORWARD = "urn:xmpp:forward:0"
+
+
+def _carbon(m):
+    """The message inside an XEP-0280 <sent/> carbon, or None."""
+    return m.el.find("{%s}sent/{%s}forwarded/{jabber:client}message"
+                     % (NS_CARBONS, NS_FORWARD))
+
+
+def test_messages_from_the_phone_are_carbons(gw):
+    c = gw.connect()
+    session = gw.login(c)
+    cj = gw.contact_jid(CONTACT)
+    gw.inbound(session, CONTACT, "hi there", name="Ana")
+    _chat_from(c, cj)
+
+    def carbons(m):
+        return m.frm == c.jid and _carbon(m) is not None
+
+    # written on the phone (message.any only, source app, fromMe): a <sent/>
+    # carbon from the user's own JID, through XEP-0356 (both servers grant
+    # it here)
+    r = gw.inbound(session, CONTACT, "written on the phone", from_me=True,
+                   duplicate=1)
+    m = c.wait_message(carbons)
+    inner = _carbon(m)
+    assert inner.get("from") == c.jid and inner.get("to") == cj, m.xml
+    assert inner.get("id") == r["id"], m.xml
+    assert inner.findtext("{jabber:client}body") == "written on the phone"
+    # what the user sends through ferry comes back as message.any (source
+    # api): no carbon; the duplicate above: none either
+    mid, full = _sent_by_user(gw, c, session, "through the gateway")
+    # an engine that calls ferry's own send "app": known by its id, no carbon
+    gw.ctl.post("event", {"session": session, "event": "message.any",
+                          "payload": {"id": full, "timestamp": 1750143884,
+                                      "from": ME_PHONE + "@c.us",
+                                      "fromMe": True, "source": "app",
+                                      "to": CONTACT + "@c.us",
+                                      "body": "through the gateway"}})
+    c.assert_no_message(carbons, timeout=2.0)
+    # the phone's message is the user's: the contact's reply quotes it
+    rr = gw.inbound(session, CONTACT, "re: phone", reply_to={
+        "id": r["id"], "participant": ME_PHONE + "@c.us"})
+    assert _reply(_chat_from(c, cj, lambda s: s.id == rr["id"])) == \
+        (r["id"], "> written on the phone\n", "re: phone")
+    # to a new contact: the contact comes with it
+    other = "4915199900022"
+    gw.inbound(session, other, "first words, from the phone", from_me=True)
+    m = c.wait_message(carbons)
+    assert _carbon(m).get("to") == gw.contact_jid(other), m.xml
+
+
+# --- files by URL -----------------------------------------------------------------
+
+def test_files_by_url_when_configured(xmpp_server, start_ferry, connect_client):
+    """[waha] files = url: WAHA gets a link to the file on ferry's /media/
+    and fetches it (the fake does, and checks the bytes); a 5xx is retried
+    with a fresh link, sent once."""
+    g = WahaGateway(xmpp_server, start_ferry, connect_client,
+                    waha_files="url")
+    try:
+        c = connect_client(xmpp_server)
+        session = g.login(c)
+        jpg = b"\xff\xd8\xff\xe0" + os.urandom(5000)
+        mid = _send_file(g, c, _upload(c, xmpp_server, jpg, "holiday.jpg",
+                                       "image/jpeg"), caption="the beach")
+        s = _wait_sends(g, session, 1)[0]
+        assert s["path"] == "/api/sendImage", s
+        f = s["body"]["file"]
+        assert "data" not in f and f["mimetype"] == "image/jpeg", f
+        assert f["url"].startswith(g.ferry.url + "/media/"), f
+        assert f["_sha256"] == hashlib.sha256(jpg).hexdigest(), f
+        assert s["body"]["caption"] == "the beach", s["body"]
+        c.wait_message(lambda m: is_receipt(m, mid), timeout=WAIT)
+        # a document, its first send answered 503: sent again, once
+        g.ctl.post("fail", {"count": 1, "error": 503,
+                            "path_contains": "/api/sendFile"})
+        pdf = b"%PDF-1.4\n" + os.urandom(1500)
+        mid = _send_file(g, c, _upload(c, xmpp_server, pdf, "minutes.pdf",
+                                       "application/pdf"))
+        c.wait_message(lambda m: is_receipt(m, mid), timeout=60)
+        sent = g.sent(session)
+        assert [x["path"] for x in sent] == ["/api/sendImage",
+                                             "/api/sendFile"], sent
+        f = sent[1]["body"]["file"]
+        assert f["filename"] == "minutes.pdf" and "data" not in f, f
+        assert f["_sha256"] == hashlib.sha256(pdf).hexdigest(), f
+        tries = g.get("requests", path_contains="/api/sendFile")
+        assert len(tries) == 2, tries
+        assert not [m for m in c.messages.history if m.type == "error"]
+    finally:
+        problems = g.close()
+    assert not problems, problems
+
+
+def test_messages_from_the_phone_without_the_privilege(start_ferry):
+    """A server that grants no XEP-0356 message permission (here a fake
+    one, which grants nothing): what the user wrote on the phone comes as a
+    message from the contact's JID, marked as the user's, once."""
+    srv = FakeXmppServer().start()
+    g = WahaGateway(srv, start_ferry, None, start=False)
+    try:
+        g.ferry.start(timeout=20)
+        srv.wait_connected(1)
+        user = "%s@%s" % (random_name("wu"), srv.domain)
+        srv.send("<iq type='set' id='reg1' from='%s/r' to='%s'>%s</iq>"
+                 % (user, g.gw, register_waha_xml()))
+        reply = srv.wait(lambda r: r.kind == "iq" and r.id == "reg1", WAIT,
+                         "the registration's answer")
+        assert reply.type == "result", reply.xml
+        wait_for(lambda: g.cloud.db("SELECT network_id FROM account WHERE "
+                                    "jid = ?", user), WAIT, 0.1, "the account")
+        session = g.cloud.db("SELECT network_id FROM account WHERE jid = ?",
+                             user)[0][0]
+        srv.wait(lambda r: "Scan this QR code" in (_body(r) or ""), WAIT,
+                 "the QR code's help")
+        g.scan(session)
+        srv.wait(lambda r: "Connected to WhatsApp" in (_body(r) or ""), WAIT,
+                 "connected")
+        r = g.inbound(session, CONTACT, "from the phone", from_me=True,
+                      duplicate=1)
+        cj = g.contact_jid(CONTACT)
+        m = srv.wait(lambda x: x.kind == "message" and x.frm == cj and
+                     _body(x) is not None, WAIT, "the marked message")
+        assert _body(m) == "[you wrote, on your phone:] from the phone", m.xml
+        assert m.to == user and m.id == r["id"], m.xml
+        assert m.child("urn:xmpp:privilege:2") is None, m.xml
+        time.sleep(1)
+        assert len(srv.matching(lambda x: x.kind == "message" and
+                                x.frm == cj and _body(x))) == 1
+    finally:
+        problems = g.close()
+        srv.stop()
+    assert not problems, problems
+
+
+def _body(r):
+    """The body of a stanza the fake server got, or None."""
+    for c in r.el:
+        if c.tag.endswith("}body") or c.tag == "body":
+            return c.text
+    return None

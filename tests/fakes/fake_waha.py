@@ -1262,6 +1262,7 @@ class FakeWAHA:
         raw = await request.read()
         record = {"seq": next(self.state.seq), "time": time.time(),
                   "method": request.method, "path": request.path,
+                  "raw_path": request.raw_path.split("?")[0],
                   "query": dict(request.query),
                   "headers": dict(request.headers), "json": None,
                   "body": raw.decode("utf-8", "replace")[:100000],

@@ -138,6 +138,24 @@ static void test_of(void **state)
 
 static void test_kind_of(void **state)
 {
+    char *j, *back;
+
+    assert_int_equal(jid_is_lid("123456789012345@lid"), 1);
+    assert_int_equal(jid_is_lid("12345678901234567890123456789012@lid"), 1);
+    assert_int_equal(jid_is_lid("123456789012345678901234567890123@lid"), 0);
+    assert_int_equal(jid_is_lid("@lid"), 0);
+    assert_int_equal(jid_is_lid("12a@lid"), 0);
+    assert_int_equal(jid_is_lid("123@lid.x"), 0);
+    assert_int_equal(jid_is_lid("123@c.us"), 0);
+    assert_int_equal(jid_is_lid(NULL), 0);
+    /* a lid's JID is neither a number's nor a group's, and comes back */
+    assert_int_equal(jid_kind_of("123456789012345@lid"), JID_KIND_OTHER);
+    j = jid_of("123456789012345@lid", "gw.example.org");
+    assert_string_equal(j, "123456789012345\\40lid@gw.example.org");
+    back = jid_network_id(j, "gw.example.org");
+    assert_string_equal(back, "123456789012345@lid");
+    free(back);
+    free(j);
     assert_int_equal(jid_kind_of("4915112345678"), JID_KIND_PHONE);
     assert_int_equal(jid_kind_of("1234567"), JID_KIND_PHONE);
     assert_int_equal(jid_kind_of("123456789012345"), JID_KIND_PHONE);

@@ -210,6 +210,7 @@ static void test_migrate_4_to_5(void **state)
              "ALTER TABLE contact DROP COLUMN waiting_since;"
              "ALTER TABLE account DROP COLUMN business_id;"
              "DROP TABLE contact_avatar; DROP TABLE avatar;"
+             "DROP TABLE lid;"
              "DROP TABLE room_message;"
              "DROP TABLE room_member; DROP TABLE room;"
              "DROP TABLE history;"
@@ -604,6 +605,58 @@ static void test_contact_alias(void **state)
                                           &created) != id,
                      1);
     assert_int_equal(created, 1);
+}
+
+/* A lid's contact becomes its number's: relinked when the number has no
+ * contact, merged into it (messages and aliases moved) when it has. */
+static void test_contact_lid_relink_and_merge(void **state)
+{
+    struct fixture *f = *state;
+    struct store_contact *c;
+    char *phone = (char *)"x";
+    long long lid, lid2, num, m;
+
+    assert_int_equal(store_lid_get(f->st, f->acc, "7@lid", &phone), 0);
+    assert_null(phone);
+    assert_int_equal(store_lid_set(f->st, f->acc, "7@lid", NULL), 0);
+    assert_int_equal(store_lid_get(f->st, f->acc, "7@lid", &phone), 1);
+    assert_null(phone);
+    assert_int_equal(store_lid_set(f->st, f->acc, "7@lid", "4915100000007"), 0);
+    assert_int_equal(store_lid_set(f->st, f->acc, "7@lid", NULL), 0);
+    assert_int_equal(store_lid_get(f->st, f->acc, "7@lid", &phone), 1);
+    assert_string_equal(phone, "4915100000007"); /* a known number stays */
+    free(phone);
+
+    lid = test_contact(f, f->acc, "7@lid");
+    assert_int_equal(
+        store_contact_relink(f->st, lid, "4915100000007", "+4915100000007"), 0);
+    c = store_contact_get(f->st, f->acc, "7@lid");
+    assert_non_null(c);
+    assert_int_equal(c->id, lid);
+    assert_string_equal(c->network_id, "4915100000007");
+    assert_string_equal(c->localpart, "+4915100000007");
+    store_contact_free(c);
+
+    lid2 = test_contact(f, f->acc, "8@lid");
+    num = test_contact(f, f->acc, "4915100000008");
+    m = test_message(f, f->acc, lid2, 'i', "wamid.L", "wamid.L");
+    assert_int_equal(store_alias_add(f->st, f->acc, "9@lid", lid2), 0);
+    assert_int_equal(store_contact_merge(f->st, lid2, lid2), -1);
+    assert_int_equal(store_contact_merge(f->st, lid2, num), 0);
+    assert_null(store_contact_by_id(f->st, lid2));
+    assert_int_equal(
+        test_query(f, "SELECT contact_id FROM message WHERE network_id ="
+                      " 'wamid.L'"),
+        num);
+    c = store_contact_get(f->st, f->acc, "8@lid");
+    assert_non_null(c);
+    assert_int_equal(c->id, num);
+    store_contact_free(c);
+    c = store_contact_get(f->st, f->acc, "9@lid");
+    assert_non_null(c);
+    assert_int_equal(c->id, num);
+    store_contact_free(c);
+    assert_true(m > 0);
 }
 
 /* ---- messages ---- */
@@ -1855,6 +1908,8 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_contact_renumber, test_setup,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(test_contact_lid_relink_and_merge,
+                                        test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_contact_alias, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_message_map, test_setup,

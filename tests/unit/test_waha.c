@@ -68,6 +68,7 @@ struct got {
     enum net_event_kind kind[4];
     char id[4][128];
     char peer[4][32];
+    int from_me[4];
     char text[4][256];
     char account[4][64];
     int status[4];
@@ -110,6 +111,7 @@ static int collect(const struct net_event *ev, void *arg)
     assert_true(i < 4);
     g->kind[i] = ev->kind;
     g->status[i] = ev->status;
+    g->from_me[i] = ev->from_me;
     g->login[i] = ev->login;
     snprintf(g->id[i], sizeof(g->id[i]), "%s", ev->id ? ev->id : "");
     snprintf(g->peer[i], sizeof(g->peer[i]), "%s", ev->peer ? ev->peer : "");
@@ -177,18 +179,67 @@ static void test_message(void **state)
               &g),
         0);
     assert_int_equal(g.n, 0);
-    /* groups and @lid senders are left out, not refused */
+    /* the user's own, written on the phone: message.any, source app;
+     * the peer is the chat it went to */
+    assert_int_equal(
+        parse("{\"event\":\"message.any\",\"session\":\"s1\",\"payload\":{"
+              "\"id\":\"true_491511234@c.us_CCCC\",\"from\":\"4900@c.us\","
+              "\"to\":\"491511234@c.us\",\"fromMe\":true,\"source\":\"app\","
+              "\"body\":\"from the phone\"}}",
+              &g),
+        0);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.from_me[0], 1);
+    assert_string_equal(g.peer[0], "491511234");
+    assert_string_equal(g.text[0], "from the phone");
+    /* but not as a message event, nor without a source */
+    assert_int_equal(
+        parse("{\"event\":\"message\",\"session\":\"s1\",\"payload\":{"
+              "\"id\":\"true_491511234@c.us_CCCC\",\"from\":\"4900@c.us\","
+              "\"to\":\"491511234@c.us\",\"fromMe\":true,\"source\":\"app\","
+              "\"body\":\"from the phone\"}}",
+              &g),
+        0);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(
+        parse("{\"event\":\"message.any\",\"session\":\"s1\",\"payload\":{"
+              "\"id\":\"true_491511234@c.us_CCCC\",\"from\":\"4900@c.us\","
+              "\"to\":\"491511234@c.us\",\"fromMe\":true,"
+              "\"body\":\"from the phone\"}}",
+              &g),
+        0);
+    assert_int_equal(g.n, 0);
+    /* groups without an author are left out, not refused */
     assert_int_equal(
         parse("{\"event\":\"message\",\"session\":\"s1\",\"payload\":{"
               "\"id\":\"false_1@g.us_C\",\"from\":\"1@g.us\",\"body\":\"x\"}}",
               &g),
         0);
     assert_int_equal(g.n, 0);
+    /* an @lid sender: the lid is the peer (its number the bridge's to
+     * find); a bare reply id is made full in the lid's chat */
     assert_int_equal(parse("{\"event\":\"message\",\"session\":\"s1\","
                            "\"payload\":{\"id\":\"false_9@lid_D\","
-                           "\"from\":\"9@lid\",\"body\":\"x\"}}",
+                           "\"from\":\"9@lid\",\"body\":\"x\","
+                           "\"replyTo\":{\"id\":\"E\"}}}",
                            &g),
                      0);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.peer[0], "9@lid");
+    assert_string_equal(g.reply_to[0], "false_9@lid_E");
+    /* but not a lid too long to be one, nor another kind of id */
+    assert_int_equal(
+        parse("{\"event\":\"message\",\"session\":\"s1\",\"payload\":{"
+              "\"id\":\"false_x_D\",\"from\":"
+              "\"123456789012345678901234567890123@lid\",\"body\":\"x\"}}",
+              &g),
+        0);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(
+        parse("{\"event\":\"message\",\"session\":\"s1\",\"payload\":{"
+              "\"id\":\"false_x_D\",\"from\":\"9a@lid\",\"body\":\"x\"}}",
+              &g),
+        0);
     assert_int_equal(g.n, 0);
 }
 
