@@ -229,8 +229,8 @@ int store_contact_renumber(struct store *st, long long contact_id,
 int store_alias_add(struct store *st, long long account_id,
                     const char *network_id, long long contact_id);
 /* The contact is now known by network_id, its JID by localpart (a
- * hidden linked id whose number came to be known); the old network id
- * becomes an alias. */
+ * hidden linked id whose number came to be known; NULL: the JID stays, as
+ * store_contact_renumber()); the old network id becomes an alias. */
 int store_contact_relink(struct store *st, long long contact_id,
                          const char *network_id, const char *localpart);
 /* Contact from_id is contact into_id (both of one account): its messages,

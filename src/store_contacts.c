@@ -191,36 +191,7 @@ int store_contact_foreach(struct store *st, long long account_id,
 int store_contact_renumber(struct store *st, long long contact_id,
                            const char *new_network_id)
 {
-    struct store_contact *c = store_contact_by_id(st, contact_id);
-    sqlite3_stmt *s;
-    int rc = -1;
-
-    if (c == NULL)
-        return -1;
-    if (strcmp(c->network_id, new_network_id) == 0) {
-        store_contact_free(c);
-        return 0;
-    }
-    s = store_stmt(st, "DELETE FROM alias WHERE account_id = ?1"
-                       " AND network_id = ?2");
-    if (s != NULL) {
-        sqlite3_bind_int64(s, 1, c->account_id);
-        store_bind_text(s, 2, new_network_id);
-        rc = store_run(st, s);
-    }
-    s = rc < 0 ? NULL
-               : store_stmt(st, "UPDATE contact SET network_id = ?2"
-                                " WHERE id = ?1");
-    rc = -1;
-    if (s != NULL) {
-        sqlite3_bind_int64(s, 1, contact_id);
-        store_bind_text(s, 2, new_network_id);
-        rc = store_run(st, s);
-    }
-    if (rc == 0)
-        rc = store_alias_add(st, c->account_id, c->network_id, contact_id);
-    store_contact_free(c);
-    return rc;
+    return store_contact_relink(st, contact_id, new_network_id, NULL);
 }
 
 /* Points network_id at contact_id, which must belong to account_id. */
@@ -258,6 +229,10 @@ int store_contact_relink(struct store *st, long long contact_id,
 
     if (c == NULL)
         return -1;
+    if (strcmp(c->network_id, network_id) == 0 && localpart == NULL) {
+        store_contact_free(c);
+        return 0;
+    }
     s = store_stmt(st, "DELETE FROM alias WHERE account_id = ?1"
                        " AND network_id = ?2");
     if (s != NULL) {
@@ -267,7 +242,8 @@ int store_contact_relink(struct store *st, long long contact_id,
     }
     s = rc < 0 ? NULL
                : store_stmt(st, "UPDATE contact SET network_id = ?2,"
-                                " localpart = ?3 WHERE id = ?1");
+                                " localpart = coalesce(?3, localpart)"
+                                " WHERE id = ?1");
     rc = -1;
     if (s != NULL) {
         sqlite3_bind_int64(s, 1, contact_id);
