@@ -54,21 +54,43 @@ int store_room_members(struct store *st, long long room_id, size_t max,
 /* Sets the push name of the member whose id, lid or phone is who. */
 int store_room_member_name(struct store *st, long long room_id, const char *who,
                            const char *push_name);
-/* A message of a room from the network. */
+/* A message of a room, or an action on one. */
 struct store_room_message {
     long long id;
     char *network_id;
-    char *author; /* the author's id in the group (store_member's) */
-    char *body;
+    char *author;    /* the author's id in the group (store_member's) */
+    char *body;      /* a text; a reaction's emoji; an edit's new text */
     long long stamp; /* the network's time, s */
+    char *kind;      /* "text", "reaction", "edit", "retract", "moderate" */
+    char *target;    /* the network id acted on (a text: quoted), or NULL */
+    char *key;       /* the network's key of the message (NULL: its id) */
+    char *xmpp_id;   /* the user's own: the stanza's id, or NULL */
+    char *origin_id; /* the user's own: the XEP-0359 origin-id, or NULL */
 };
 
-/* Keeps a message of the room (pending: no resource is in the room); its
- * id, 0 when the room has it already, or -1. */
+/* A row of a room to keep (strings borrowed), as store_room_message. */
+struct store_room_message_in {
+    const char *network_id, *author, *body, *kind, *target, *key, *xmpp_id,
+        *origin_id;
+    long long stamp;
+};
+
+/* Keeps m in the room (pending: no resource is in the room); its id, 0
+ * when the room has its network id already, or -1. */
+long long store_room_message_put(struct store *st, long long room_id,
+                                 const struct store_room_message_in *m,
+                                 int pending);
+/* m's fields into in (borrowed from m). */
+void store_room_message_in_of(const struct store_room_message *m,
+                              struct store_room_message_in *in);
+/* Keeps a text of the room, as store_room_message_put(). */
 long long store_room_message_add(struct store *st, long long room_id,
                                  const char *network_id, const char *author,
                                  const char *body, long long stamp,
                                  int pending);
+/* The room's text whose key is key, or NULL. */
+struct store_room_message *
+store_room_message_find(struct store *st, long long room_id, const char *key);
 /* The room's pending messages, oldest first (at most max). */
 int store_room_pending(struct store *st, long long room_id, size_t max,
                        struct store_room_message ***rows, size_t *n);

@@ -410,7 +410,7 @@ static int bridge_on_event(const struct net_event *ev, void *arg)
                                                   : bridge_login_event(ev, a);
     else if (ev->kind == NET_EVENT_CHATSTATE)
         rc = bridge_on_chatstate(ev, a);
-    else if (ev->kind == NET_EVENT_MESSAGE && ev->group != NULL)
+    else if (ev->group != NULL) /* a message or an action in a group */
         rc = bridge_muc_message(ev, a);
     else
         rc = ev->kind == NET_EVENT_STATUS ? bridge_on_status(ev, a)

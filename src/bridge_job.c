@@ -25,6 +25,7 @@ static const struct {
     [BRIDGE_JOB_FETCH] = {.name = "fetch",
                           .flags = QUEUE_ROW_SLOW | QUEUE_ROW_UNPACED},
     [BRIDGE_JOB_ROOM_TEXT] = {.name = "room_text"},
+    [BRIDGE_JOB_ROOM_REACTION] = {.name = "room_reaction"},
 };
 
 #define BRIDGE_JOB_NKINDS                                                      \

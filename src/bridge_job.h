@@ -8,13 +8,14 @@
 struct json_object;
 
 enum bridge_job_kind {
-    BRIDGE_JOB_TEXT,      /* a text to the contact */
-    BRIDGE_JOB_REACTION,  /* an emoji on target ("" removes it) */
-    BRIDGE_JOB_READ,      /* mark target read */
-    BRIDGE_JOB_TYPING,    /* a typing indicator, on target */
-    BRIDGE_JOB_MEDIA,     /* a user's file at url, to send */
-    BRIDGE_JOB_FETCH,     /* a received file, to fetch and deliver */
-    BRIDGE_JOB_ROOM_TEXT, /* a text to a group, reflected once sent */
+    BRIDGE_JOB_TEXT,          /* a text to the contact */
+    BRIDGE_JOB_REACTION,      /* an emoji on target ("" removes it) */
+    BRIDGE_JOB_READ,          /* mark target read */
+    BRIDGE_JOB_TYPING,        /* a typing indicator, on target */
+    BRIDGE_JOB_MEDIA,         /* a user's file at url, to send */
+    BRIDGE_JOB_FETCH,         /* a received file, to fetch and deliver */
+    BRIDGE_JOB_ROOM_TEXT,     /* a text to a group, reflected once sent */
+    BRIDGE_JOB_ROOM_REACTION, /* an emoji on target in a group, reflected */
 };
 
 /* Fields a kind does not use stay NULL (0). The strings are borrowed: from

@@ -488,6 +488,7 @@ static void bridge_muc_join(xmpp_stanza_t *st, const struct bridge_muc_ctx *c,
     char **nicks = bridge_muc_nicks(m, n);
     const struct store_member *me = bridge_muc_self(m, n);
     struct bridge_muc_pres p;
+    struct bridge_muc_view v;
     char *nick = xstrdup(asked), *from, oid[65];
 
     for (k = 2; bridge_muc_nick_taken(nicks, n, nick); k++) {
@@ -511,7 +512,14 @@ static void bridge_muc_join(xmpp_stanza_t *st, const struct bridge_muc_ctx *c,
     p.codes[2] = strcmp(nick, asked) != 0 ? "210" : NULL;
     bridge_muc_pres_send(&p);
     bridge_muc_remember(c->full, c->room->id, nick);
-    bridge_muc_history(c, m, nicks, n);
+    v.user = c->bare;
+    v.group = c->group;
+    v.room_jid = c->room_jid;
+    v.room_id = c->room->id;
+    v.m = m;
+    v.nicks = nicks;
+    v.n = n;
+    bridge_muc_history(c, &v, nick);
     bridge_muc_subject(c);
     free(from);
     free(nick);

@@ -62,8 +62,42 @@ const struct store_member *bridge_muc_self(struct store_member **m, size_t n);
  * room, into out. */
 void bridge_muc_occupant_id(const char *user, const char *group,
                             const char *participant, char out[65]);
+struct store_room_message_in;
+
+/* What writing a room's rows for its user's resources needs
+ * (bridge_muc_xml.c). */
+struct bridge_muc_view {
+    const char *user; /* the user's bare JID */
+    const char *group;
+    const char *room_jid; /* bare */
+    long long room_id;
+    struct store_member **m; /* the members, with their nicks */
+    char **nicks;
+    size_t n;
+};
+
+/* Reads the room's members into v (strings borrowed); release it with
+ * bridge_muc_view_reset(). */
+void bridge_muc_view_init(struct bridge_muc_view *v, const char *user,
+                          const char *group, const char *room_jid,
+                          long long room_id);
+void bridge_muc_view_reset(struct bridge_muc_view *v);
+/* The network's own key of a message id (full or bare). Caller frees. */
+char *bridge_muc_key(const char *id);
+/* The member's participant id that author names, or author. */
+const char *bridge_muc_who(const struct bridge_muc_view *v, const char *author);
+/* The nick of author in the room (self_nick when it is the user, if not
+ * NULL) and, in *who, the participant its occupant-id comes from. Caller
+ * frees the nick. */
+char *bridge_muc_author(const struct bridge_muc_view *v, const char *author,
+                        const char *self_nick, const char **who);
+/* The stanza of the kept row r to the resource to (in the room as
+ * self_nick), with an XEP-0203 delay when delayed. Caller frees. */
+char *bridge_muc_render(const struct bridge_muc_view *v,
+                        const struct store_room_message_in *r, const char *to,
+                        const char *self_nick, int delayed);
 /* The held messages to a joining resource (bridge_muc_msg.c). */
-void bridge_muc_history(const struct bridge_muc_ctx *c, struct store_member **m,
-                        char **nicks, size_t n);
+void bridge_muc_history(const struct bridge_muc_ctx *c,
+                        const struct bridge_muc_view *v, const char *nick);
 
 #endif

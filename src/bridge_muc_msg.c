@@ -23,106 +23,34 @@
 #include "store_room.h"
 #include "util.h"
 
-/* 1 when author (an id as a message names its author) is member m. */
-static int bridge_muc_is(const struct store_member *m, const char *author)
-{
-    size_t n = strspn(author, "0123456789");
-    const char *domain = author + n;
-    const char *digits = NULL;
-
-    if (strcmp(m->participant, author) == 0)
-        return 1;
-    if (n == 0)
-        return 0;
-    if (strcmp(domain, "@lid") == 0)
-        digits = m->lid;
-    else if (strcmp(domain, "@c.us") == 0 ||
-             strcmp(domain, "@s.whatsapp.net") == 0)
-        digits = m->phone;
-    return digits != NULL && strlen(digits) == n &&
-           strncmp(digits, author, n) == 0;
-}
-
-/* The nick of author in the room (nicks as bridge_muc_nicks() made them)
- * and, in *who, the participant id its occupant-id comes from. Caller
- * frees the nick. */
-static char *bridge_muc_author(struct store_member **m, char **nicks, size_t n,
-                               const char *author, const char **who)
-{
-    size_t i, d = strspn(author, "0123456789");
-
-    for (i = 0; i < n; i++)
-        if (nicks[i] != NULL && bridge_muc_is(m[i], author)) {
-            *who = m[i]->participant;
-            return xstrdup(nicks[i]);
-        }
-    *who = author;
-    if (d > 0 && strcmp(author + d, "@lid") == 0)
-        return xasprintf("~%.*s", (int)d, author);
-    if (d > 0)
-        return xasprintf("+%.*s", (int)d, author);
-    return xstrdup(author);
-}
-
-/* A groupchat from R/nick to a resource: the network's id as its id and
- * as the room's stanza-id; stamp: sent later (XEP-0203), 0 if live.
- * Caller frees. */
-static char *bridge_muc_groupchat(const char *room_jid, const char *nick,
-                                  const char *to, const char *network_id,
-                                  const char *body, const char *oid,
-                                  long long stamp)
-{
-    xmpp_stanza_t *m =
-        xmpp_message_new(component_ctx(), "groupchat", to, network_id);
-    xmpp_stanza_t *e;
-    char *from = xasprintf("%s/%s", room_jid, nick), *xml, *delayed;
-
-    xmpp_stanza_set_from(m, from);
-    component_text_elem(m, "body", body);
-    e = component_elem(m, "stanza-id", NS_SID);
-    xmpp_stanza_set_attribute(e, "id", network_id);
-    xmpp_stanza_set_attribute(e, "by", room_jid);
-    e = component_elem(m, "occupant-id", NS_OCCUPANT_ID);
-    xmpp_stanza_set_attribute(e, "id", oid);
-    xml = message_take_xml(m);
-    free(from);
-    if (stamp <= 0)
-        return xml;
-    delayed = message_add_delay(xml, room_jid, stamp);
-    if (delayed == NULL)
-        return xml;
-    free(xml);
-    return delayed;
-}
-
 /* The messages that came while no resource was in the room, with their
- * time (XEP-0203), to the joining resource; then no longer pending. */
-void bridge_muc_history(const struct bridge_muc_ctx *c, struct store_member **m,
-                        char **nicks, size_t n)
+ * time (XEP-0203), to the joining resource (as nick); then no longer
+ * pending. */
+void bridge_muc_history(const struct bridge_muc_ctx *c,
+                        const struct bridge_muc_view *v, const char *nick)
 {
     struct store_room_message **rows;
+    struct store_room_message_in r;
     size_t i, nrows;
-    const char *who;
-    char *nick, *xml, oid[65];
+    char *xml;
     long long last = 0;
 
-    store_room_pending(bridge_store(), c->room->id, BRIDGE_MUC_PENDING_MAX,
-                       &rows, &nrows);
+    if (store_room_pending(bridge_store(), c->room->id, BRIDGE_MUC_PENDING_MAX,
+                           &rows, &nrows) < 0)
+        log_warn("bridge: room %lld: held messages not read", c->room->id);
     for (i = 0; i < nrows; i++) {
-        nick = bridge_muc_author(m, nicks, n, rows[i]->author, &who);
-        bridge_muc_occupant_id(c->bare, c->group, who, oid);
-        xml = bridge_muc_groupchat(c->room_jid, nick, c->full,
-                                   rows[i]->network_id, rows[i]->body, oid,
-                                   rows[i]->stamp);
+        store_room_message_in_of(rows[i], &r);
+        xml = bridge_muc_render(v, &r, c->full, nick, 1);
         component_send_raw(xml, strlen(xml));
         last = rows[i]->id;
         free(xml);
-        free(nick);
         store_room_message_free(rows[i]);
     }
     free(rows);
-    if (last > 0)
-        store_room_pending_clear(bridge_store(), c->room->id, last);
+    if (last > 0 &&
+        store_room_pending_clear(bridge_store(), c->room->id, last) < 0)
+        log_warn("bridge: room %lld: held messages not marked sent",
+                 c->room->id);
 }
 
 /* ---- messages from the network ---- */
@@ -147,56 +75,132 @@ static int bridge_muc_anyone(long long room_id, const char *user)
     return 0;
 }
 
-/* Queues a kept message to every resource in the room. */
+/* Queues a kept row to every resource of the user in the room. */
 static int bridge_muc_deliver(const struct store_account *a,
                               const struct store_room *room,
-                              const struct net_event *ev, const char *body)
+                              const struct store_room_message_in *r)
 {
-    size_t n = 0;
-    struct store_member **m = bridge_muc_members(room->id, &n);
-    char **nicks = bridge_muc_nicks(m, n), *nick, *room_jid, oid[65];
-    const char *who;
+    char *room_jid = jid_of(room->group_id, component_jid());
+    struct bridge_muc_view v;
     struct bridge_muc_joined *j;
     int rc = 0;
 
-    room_jid = jid_of(room->group_id, component_jid());
-    nick = bridge_muc_author(m, nicks, n, ev->author, &who);
-    bridge_muc_occupant_id(a->jid, room->group_id, who, oid);
-    for (j = bridge_muc_list; j != NULL && room_jid != NULL && rc == 0;
-         j = j->next)
+    if (room_jid == NULL)
+        return 0;
+    bridge_muc_view_init(&v, a->jid, room->group_id, room_jid, room->id);
+    for (j = bridge_muc_list; j != NULL && rc == 0; j = j->next)
         if (bridge_muc_in(j, room->id, a->jid))
-            rc = bridge_inbox(a->id, j->full, ev->id,
-                              bridge_muc_groupchat(room_jid, nick, j->full,
-                                                   ev->id, body, oid, 0));
+            rc = bridge_inbox(a->id, j->full, r->network_id,
+                              bridge_muc_render(&v, r, j->full, j->nick, 0));
+    bridge_muc_view_reset(&v);
     free(room_jid);
-    free(nick);
-    bridge_muc_nicks_free(nicks, n);
-    bridge_muc_members_free(m, n);
     return rc;
+}
+
+/* The message id names in the room: its full network id when the room
+ * has it, else id itself. Caller frees. */
+static char *bridge_muc_resolve(long long room_id, const char *id,
+                                struct store_room_message **found)
+{
+    char *key = bridge_muc_key(id);
+    struct store_room_message *t =
+        key ? store_room_message_find(bridge_store(), room_id, key) : NULL;
+    char *full = t ? xstrdup(t->network_id) : id ? xstrdup(id) : NULL;
+
+    free(key);
+    if (found != NULL)
+        *found = t;
+    else
+        store_room_message_free(t);
+    return full;
+}
+
+/* A revoke's kind: "moderate" when someone other than the author of the
+ * message t took it back (an admin), else "retract". */
+static const char *bridge_muc_revoke_kind(const struct store_account *a,
+                                          const struct store_room *room,
+                                          const struct store_room_message *t,
+                                          const char *by)
+{
+    struct bridge_muc_view v;
+    const char *kind = "retract";
+
+    if (t == NULL || by == NULL)
+        return kind;
+    bridge_muc_view_init(&v, a->jid, room->group_id, "", room->id);
+    if (strcmp(bridge_muc_who(&v, t->author), bridge_muc_who(&v, by)) != 0)
+        kind = "moderate";
+    bridge_muc_view_reset(&v);
+    return kind;
+}
+
+/* The row a group event is kept as; what it owns goes in owned (body,
+ * target, key: the caller frees them). */
+static void bridge_muc_row(const struct net_event *ev,
+                           const struct store_account *a,
+                           const struct store_room *room,
+                           struct store_room_message_in *r, char **owned)
+{
+    struct store_room_message *t = NULL;
+
+    memset(r, 0, sizeof(*r));
+    r->network_id = ev->id;
+    r->author = ev->author;
+    r->stamp = ev->timestamp > 0 ? ev->timestamp : now_s();
+    r->key = owned[2] = bridge_muc_key(ev->id);
+    switch (ev->kind) {
+    case NET_EVENT_REACTION:
+        r->kind = "reaction";
+        r->body = ev->emoji ? ev->emoji : "";
+        r->target = owned[1] = bridge_muc_resolve(room->id, ev->target, NULL);
+        break;
+    case NET_EVENT_EDIT:
+        r->kind = "edit";
+        r->body = ev->text ? ev->text : "";
+        r->target = owned[1] = bridge_muc_resolve(room->id, ev->target, NULL);
+        break;
+    case NET_EVENT_REVOKE:
+        r->body = "";
+        r->target = owned[1] = bridge_muc_resolve(room->id, ev->target, &t);
+        r->kind = bridge_muc_revoke_kind(a, room, t, ev->author);
+        store_room_message_free(t);
+        break;
+    default:
+        r->kind = "text";
+        r->body = owned[0] = bridge_muc_body(ev);
+        r->target = owned[1] =
+            ev->reply_to ? bridge_muc_resolve(room->id, ev->reply_to, NULL)
+                         : NULL;
+        break;
+    }
 }
 
 int bridge_muc_message(const struct net_event *ev,
                        const struct store_account *a)
 {
     struct store_room *room = store_room_get(bridge_store(), a->id, ev->group);
-    char *body;
+    struct store_room_message_in r;
+    char *owned[3] = {NULL, NULL, NULL};
     long long id;
     int joined, rc = 0;
 
+    if (ev->id == NULL || ev->author == NULL)
+        return 0;
     if (room == NULL && store_room_put(bridge_store(), a->id, ev->group, "") >
                             0) /* a group not learnt yet: kept all the same */
         room = store_room_get(bridge_store(), a->id, ev->group);
     if (room == NULL)
         return -1;
     joined = bridge_muc_anyone(room->id, a->jid);
-    body = bridge_muc_body(ev);
-    id = store_room_message_add(bridge_store(), room->id, ev->id, ev->author,
-                                body, ev->timestamp, !joined);
+    bridge_muc_row(ev, a, room, &r, owned);
+    id = store_room_message_put(bridge_store(), room->id, &r, !joined);
     if (id < 0)
         rc = -1;
     else if (id > 0 && joined)
-        rc = bridge_muc_deliver(a, room, ev, body);
-    free(body);
+        rc = bridge_muc_deliver(a, room, &r);
+    free(owned[0]);
+    free(owned[1]);
+    free(owned[2]);
     store_room_free(room);
     return rc;
 }
@@ -215,14 +219,49 @@ static void bridge_muc_message_error(const char *room_jid, const char *to,
     free(xml);
 }
 
+/* A groupchat's job: a reaction to a message of the room (XEP-0444), or a
+ * text, a reply (XEP-0461) naming the room's stanza-id; -1 (the sender
+ * told why) when it is none the group can take. Frees nothing: *owned
+ * holds what j borrows. */
+static int bridge_muc_job(const struct message_in *in,
+                          const struct bridge_muc_ctx *c, struct bridge_job *j,
+                          char **owned)
+{
+    const char *why = NULL;
+
+    if (in->retract_id != NULL || in->replace_id != NULL)
+        why = "Corrections and retractions in WhatsApp groups are not "
+              "supported yet";
+    else if (in->reactions_id != NULL) {
+        j->kind = BRIDGE_JOB_ROOM_REACTION;
+        j->text = in->reaction;
+        owned[0] = bridge_muc_resolve(c->room->id, in->reactions_id, NULL);
+        j->target = owned[0];
+    } else if (in->body == NULL || in->body[0] == '\0') {
+        return -1; /* chat states, subjects: not yet */
+    } else if (in->reply_id != NULL) {
+        owned[0] = bridge_muc_resolve(c->room->id, in->reply_id, NULL);
+        owned[1] = message_body_without_fallback(in);
+        j->reply_to = owned[0];
+        j->text = owned[1][0] != '\0' ? owned[1] : in->body;
+    } else {
+        j->text = in->body;
+    }
+    if (why != NULL)
+        bridge_muc_message_error(c->room_jid, c->full, in->id, "cancel",
+                                 "feature-not-implemented", why);
+    return why != NULL ? -1 : 0;
+}
+
 /* A groupchat from a resource: queued for the group when the resource is
  * in the room (c filled). */
 static void bridge_muc_on_groupchat(const struct message_in *in,
                                     const struct bridge_muc_ctx *c)
 {
     struct bridge_job j = {.kind = BRIDGE_JOB_ROOM_TEXT};
+    char *owned[2] = {NULL, NULL};
 
-    if (in->body == NULL || in->body[0] == '\0')
+    if ((in->body == NULL || in->body[0] == '\0') && in->reactions_id == NULL)
         return; /* chat states, subjects: not yet */
     if (c->a == NULL)
         bridge_muc_message_error(c->room_jid, c->full, in->id, "auth",
@@ -235,8 +274,7 @@ static void bridge_muc_on_groupchat(const struct message_in *in,
     else if (bridge_muc_find(c->full, c->room->id) == NULL)
         bridge_muc_message_error(c->room_jid, c->full, in->id, "cancel",
                                  "not-acceptable", "Join the room first");
-    else {
-        j.text = in->body;
+    else if (bridge_muc_job(in, c, &j, owned) == 0) {
         j.room = c->group;
         j.stanza_id = in->id;
         j.origin_id = in->origin_id;
@@ -246,6 +284,8 @@ static void bridge_muc_on_groupchat(const struct message_in *in,
                                      "internal-server-error",
                                      "The gateway could not keep it");
     }
+    free(owned[0]);
+    free(owned[1]);
 }
 
 int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in)
@@ -266,11 +306,12 @@ int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in)
     return 1;
 }
 
-/* A room text being sent. */
+/* A room text or reaction being sent. */
 struct bridge_muc_send {
     long long outbox_id;
     long long account_id;
-    char *room, *text, *stanza_id, *origin_id, *sender;
+    int reaction;
+    char *room, *text, *stanza_id, *origin_id, *sender, *target;
 };
 
 static void bridge_muc_send_free(struct bridge_muc_send *s)
@@ -280,64 +321,45 @@ static void bridge_muc_send_free(struct bridge_muc_send *s)
     free(s->stanza_id);
     free(s->origin_id);
     free(s->sender);
+    free(s->target);
     free(s);
 }
 
-/* The reflection of a sent text to one resource in the room. */
-static char *bridge_muc_reflection(const struct bridge_muc_send *s,
-                                   const char *room_jid,
-                                   const struct bridge_muc_joined *j,
-                                   const char *network_id, const char *oid)
-{
-    xmpp_stanza_t *m =
-        xmpp_message_new(component_ctx(), "groupchat", j->full, s->stanza_id);
-    xmpp_stanza_t *e;
-    char *from = xasprintf("%s/%s", room_jid, j->nick);
-
-    xmpp_stanza_set_from(m, from);
-    component_text_elem(m, "body", s->text);
-    if (s->origin_id != NULL) {
-        e = component_elem(m, "origin-id", NS_SID);
-        xmpp_stanza_set_attribute(e, "id", s->origin_id);
-    }
-    e = component_elem(m, "stanza-id", NS_SID);
-    xmpp_stanza_set_attribute(e, "id", network_id);
-    xmpp_stanza_set_attribute(e, "by", room_jid);
-    e = component_elem(m, "occupant-id", NS_OCCUPANT_ID);
-    xmpp_stanza_set_attribute(e, "id", oid);
-    free(from);
-    return message_take_xml(m);
-}
-
-/* WhatsApp took the text: kept in the room, reflected to every resource
- * in it. */
+/* WhatsApp took the text or reaction: kept in the room, reflected to
+ * every resource of the user in it. */
 static void bridge_muc_reflect(const struct bridge_muc_send *s,
                                const struct store_account *a,
                                const char *network_id)
 {
     struct store_room *room = store_room_get(bridge_store(), a->id, s->room);
-    struct bridge_muc_joined *j;
-    char *room_jid = jid_of(s->room, component_jid()), oid[65];
-    size_t n = 0;
+    struct store_room_message_in r;
     struct store_member **m;
     const struct store_member *me;
+    char *room_jid = jid_of(s->room, component_jid());
+    char *made = network_id ? NULL : component_new_id(), *key;
+    size_t n = 0;
 
-    if (room == NULL || room_jid == NULL) {
-        store_room_free(room);
-        free(room_jid);
-        return;
-    }
+    if (room == NULL || room_jid == NULL)
+        goto out;
     m = bridge_muc_members(room->id, &n);
     me = bridge_muc_self(m, n);
-    bridge_muc_occupant_id(a->jid, s->room, me ? me->participant : "self", oid);
-    store_room_message_add(bridge_store(), room->id, network_id,
-                           me ? me->participant : "self", s->text, now_s(), 0);
-    for (j = bridge_muc_list; j != NULL; j = j->next)
-        if (bridge_muc_in(j, room->id, a->jid))
-            bridge_inbox(
-                a->id, j->full, s->stanza_id,
-                bridge_muc_reflection(s, room_jid, j, network_id, oid));
+    memset(&r, 0, sizeof(r));
+    r.network_id = network_id ? network_id : made;
+    r.author = me ? me->participant : "self";
+    r.body = s->text;
+    r.stamp = now_s();
+    r.kind = s->reaction ? "reaction" : "text";
+    r.target = s->target;
+    r.key = key = bridge_muc_key(r.network_id);
+    r.xmpp_id = s->stanza_id;
+    r.origin_id = s->origin_id;
+    if (store_room_message_put(bridge_store(), room->id, &r, 0) < 0)
+        log_warn("bridge: room %lld: a sent message not kept", room->id);
+    bridge_muc_deliver(a, room, &r);
+    free(key);
     bridge_muc_members_free(m, n);
+out:
+    free(made);
     store_room_free(room);
     free(room_jid);
 }
@@ -367,7 +389,10 @@ static void bridge_muc_sent(const struct net_result *r, void *arg)
         queue_out_done(s->outbox_id);
         a = store_account_by_id(bridge_store(), s->account_id);
         if (a != NULL)
-            bridge_muc_reflect(s, a, r->id ? r->id : s->stanza_id);
+            bridge_muc_reflect(s, a,
+                               s->reaction ? NULL
+                               : r->id     ? r->id
+                                           : s->stanza_id);
         store_account_free(a);
     } else if (r->outcome == NET_RETRY) {
         if (queue_out_retry(s->outbox_id, r->rate_limited, r->pair_limited,
@@ -387,17 +412,30 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
     struct store_account *a =
         store_account_by_id(bridge_store(), o->account_id);
     struct bridge_muc_send *s = xcalloc(1, sizeof(*s));
-    struct net_out out = {.kind = "text", .to = j->room, .text = j->text};
+    struct net_out out = {.kind = "text",
+                          .to = j->room,
+                          .text = j->text,
+                          .reply_to = j->reply_to};
     struct net_account na;
     struct net_result r;
 
     s->outbox_id = o->id;
     s->account_id = o->account_id;
+    s->reaction = j->kind == BRIDGE_JOB_ROOM_REACTION;
+    /* a reaction's message, or the message a text quotes */
+    s->target = s->reaction && j->target      ? xstrdup(j->target)
+                : !s->reaction && j->reply_to ? xstrdup(j->reply_to)
+                                              : NULL;
     s->room = xstrdup(j->room ? j->room : "");
     s->text = xstrdup(j->text ? j->text : "");
     s->stanza_id = j->stanza_id ? xstrdup(j->stanza_id) : NULL;
     s->origin_id = j->origin_id ? xstrdup(j->origin_id) : NULL;
     s->sender = xstrdup(j->sender ? j->sender : "");
+    if (j->kind == BRIDGE_JOB_ROOM_REACTION) {
+        out.kind = "reaction";
+        out.target = j->target;
+        out.reply_to = NULL;
+    }
     memset(&r, 0, sizeof(r));
     if (a == NULL || j->room == NULL || j->text == NULL ||
         net_set_find(bridge_backends(), a->backend) == NULL ||

@@ -203,29 +203,65 @@ int store_room_member_name(struct store *st, long long room_id, const char *who,
     return store_run(st, s);
 }
 
-long long store_room_message_add(struct store *st, long long room_id,
-                                 const char *network_id, const char *author,
-                                 const char *body, long long stamp, int pending)
+long long store_room_message_put(struct store *st, long long room_id,
+                                 const struct store_room_message_in *m,
+                                 int pending)
 {
     sqlite3_stmt *s = store_stmt(
         st, "INSERT INTO room_message (room_id, network_id, author, body,"
-            " stamp, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            " stamp, pending, kind, target, msg_key, xmpp_id, origin_id)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             " ON CONFLICT (room_id, network_id) DO NOTHING");
 
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, room_id);
-    store_bind_text(s, 2, network_id);
-    store_bind_text(s, 3, author);
-    store_bind_text(s, 4, body);
-    sqlite3_bind_int64(s, 5, stamp);
+    store_bind_text(s, 2, m->network_id);
+    store_bind_text(s, 3, m->author);
+    store_bind_text(s, 4, m->body ? m->body : "");
+    sqlite3_bind_int64(s, 5, m->stamp);
     sqlite3_bind_int(s, 6, pending != 0);
+    store_bind_text(s, 7, m->kind ? m->kind : "text");
+    store_bind_text(s, 8, m->target);
+    store_bind_text(s, 9, m->key ? m->key : m->network_id);
+    store_bind_text(s, 10, m->xmpp_id);
+    store_bind_text(s, 11, m->origin_id);
     if (store_run(st, s) < 0)
         return -1;
     return sqlite3_changes(store_db(st)) > 0
                ? sqlite3_last_insert_rowid(store_db(st))
                : 0;
 }
+
+long long store_room_message_add(struct store *st, long long room_id,
+                                 const char *network_id, const char *author,
+                                 const char *body, long long stamp, int pending)
+{
+    struct store_room_message_in m = {.network_id = network_id,
+                                      .author = author,
+                                      .body = body,
+                                      .stamp = stamp};
+
+    return store_room_message_put(st, room_id, &m, pending);
+}
+
+void store_room_message_in_of(const struct store_room_message *m,
+                              struct store_room_message_in *in)
+{
+    in->network_id = m->network_id;
+    in->author = m->author;
+    in->body = m->body;
+    in->kind = m->kind;
+    in->target = m->target;
+    in->key = m->key;
+    in->xmpp_id = m->xmpp_id;
+    in->origin_id = m->origin_id;
+    in->stamp = m->stamp;
+}
+
+#define STORE_ROOM_MESSAGE_COLS                                                \
+    "id, network_id, author, body, stamp, kind, target, msg_key, xmpp_id,"     \
+    " origin_id"
 
 static void *store_room_message_read(sqlite3_stmt *s)
 {
@@ -236,15 +272,35 @@ static void *store_room_message_read(sqlite3_stmt *s)
     m->author = store_col_text(s, 2);
     m->body = store_col_text(s, 3);
     m->stamp = sqlite3_column_int64(s, 4);
+    m->kind = store_col_text(s, 5);
+    m->target = store_col_text(s, 6);
+    m->key = store_col_text(s, 7);
+    m->xmpp_id = store_col_text(s, 8);
+    m->origin_id = store_col_text(s, 9);
     return m;
+}
+
+struct store_room_message *
+store_room_message_find(struct store *st, long long room_id, const char *key)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+                       " WHERE room_id = ?1 AND msg_key = ?2 AND kind = 'text'"
+                       " ORDER BY id LIMIT 1");
+
+    if (s == NULL || key == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, room_id);
+    store_bind_text(s, 2, key);
+    return store_one(st, s, store_room_message_read);
 }
 
 int store_room_pending(struct store *st, long long room_id, size_t max,
                        struct store_room_message ***rows, size_t *n)
 {
-    sqlite3_stmt *s = store_stmt(
-        st, "SELECT id, network_id, author, body, stamp FROM room_message"
-            " WHERE room_id = ?1 AND pending = 1 ORDER BY id");
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+                       " WHERE room_id = ?1 AND pending = 1 ORDER BY id");
 
     *rows = NULL;
     *n = 0;
@@ -275,6 +331,11 @@ void store_room_message_free(struct store_room_message *m)
     free(m->network_id);
     free(m->author);
     free(m->body);
+    free(m->kind);
+    free(m->target);
+    free(m->key);
+    free(m->xmpp_id);
+    free(m->origin_id);
     free(m);
 }
 
