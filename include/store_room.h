@@ -94,6 +94,13 @@ store_room_message_find(struct store *st, long long room_id, const char *key);
 /* The room's pending messages, oldest first (at most max). */
 int store_room_pending(struct store *st, long long room_id, size_t max,
                        struct store_room_message ***rows, size_t *n);
+/* The room's latest rows (at most max) whose time is since or later,
+ * newest first: 0 or -1; the caller frees *rows and each row. */
+int store_room_recent(struct store *st, long long room_id, long long since,
+                      size_t max, struct store_room_message ***rows, size_t *n);
+/* Forgets every room's rows older than before (unix seconds): how many,
+ * or -1. */
+int store_room_expire(struct store *st, long long before);
 /* Marks the room's messages up to id as delivered; 0 or -1. */
 int store_room_pending_clear(struct store *st, long long room_id,
                              long long up_to);

@@ -582,6 +582,7 @@ int bridge_init(struct store *st, const struct conf *conf,
     commands_init(st, conf, &c);
     queue_init(st, bridge_throughput(), &q);
     bridge_history_configure(conf);
+    bridge_muc_configure(conf);
     bridge_history_init();
     store_txn_hook(st, bridge_out_committed, NULL);
     bridge_media_order_start();
@@ -596,6 +597,7 @@ void bridge_reconfigure(const struct conf *conf)
     commands_reconfigure(conf);
     bridge_team_configure(conf);
     bridge_history_configure(conf);
+    bridge_muc_configure(conf);
     queue_set_throughput(bridge_throughput());
 }
 

@@ -4,6 +4,7 @@
  * and disco#items on the gateway (per user), and the join sequence and
  * leaves of each of the user's resources (kept in memory); messages are
  * bridge_muc_msg.c's. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,9 +16,11 @@
 #include "bridge_muc.h"
 #include "bridge_muc_int.h"
 #include "component.h"
+#include "conf.h"
 #include "jid.h"
 #include "log.h"
 #include "net_backend.h"
+#include "queue.h"
 #include "store.h"
 #include "store_room.h"
 #include "util.h"
@@ -29,6 +32,11 @@
 #define BRIDGE_MUC_NICK_MAX 64 /* bytes of a nick made from a push name */
 
 struct bridge_muc_joined *bridge_muc_list;
+
+void bridge_muc_configure(const struct conf *conf)
+{
+    queue_set_room_keep(conf->groups_history_days * 86400LL);
+}
 
 /* ---- learning the groups ---- */
 
@@ -478,6 +486,34 @@ const struct store_member *bridge_muc_self(struct store_member **m, size_t n)
     return NULL;
 }
 
+/* The <history> of a join st (XEP-0045 7.2.14) into h; attributes that
+ * are not numbers or times are left out. */
+static void bridge_muc_hist_of(xmpp_stanza_t *st, struct bridge_muc_hist *h)
+{
+    xmpp_stanza_t *x = xmpp_stanza_get_child_by_ns(st, NS_MUC);
+    xmpp_stanza_t *e = x ? xmpp_stanza_get_child_by_name(x, "history") : NULL;
+    const char *v;
+    long long n;
+
+    memset(h, 0, sizeof(*h));
+    h->maxstanzas = h->maxchars = -1;
+    if (e == NULL)
+        return;
+    h->given = 1;
+    v = xmpp_stanza_get_attribute(e, "maxstanzas");
+    if (v != NULL && parse_ll(v, 0, INT32_MAX, &n) == 0)
+        h->maxstanzas = n;
+    v = xmpp_stanza_get_attribute(e, "maxchars");
+    if (v != NULL && parse_ll(v, 0, INT32_MAX, &n) == 0)
+        h->maxchars = n;
+    v = xmpp_stanza_get_attribute(e, "seconds");
+    if (v != NULL && parse_ll(v, 0, INT32_MAX, &n) == 0)
+        h->since = wall_ms() / 1000 - n;
+    v = xmpp_stanza_get_attribute(e, "since");
+    if (v != NULL && (n = time_parse_xmpp(v)) >= 0 && n / 1000 > h->since)
+        h->since = n / 1000;
+}
+
 /* The XEP-0045 join sequence: the others, the user's self-presence (110,
  * 100, and 210 when ferry changed the nick), then the subject. */
 static void bridge_muc_join(xmpp_stanza_t *st, const struct bridge_muc_ctx *c,
@@ -489,6 +525,7 @@ static void bridge_muc_join(xmpp_stanza_t *st, const struct bridge_muc_ctx *c,
     const struct store_member *me = bridge_muc_self(m, n);
     struct bridge_muc_pres p;
     struct bridge_muc_view v;
+    struct bridge_muc_hist h;
     char *nick = xstrdup(asked), *from, oid[65];
 
     for (k = 2; bridge_muc_nick_taken(nicks, n, nick); k++) {
@@ -519,7 +556,8 @@ static void bridge_muc_join(xmpp_stanza_t *st, const struct bridge_muc_ctx *c,
     v.m = m;
     v.nicks = nicks;
     v.n = n;
-    bridge_muc_history(c, &v, nick);
+    bridge_muc_hist_of(st, &h);
+    bridge_muc_history(c, &v, nick, &h);
     bridge_muc_subject(c);
     free(from);
     free(nick);

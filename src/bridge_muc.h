@@ -7,7 +7,11 @@
 
 #include <strophe.h>
 
+struct conf;
 struct store_account;
+
+/* Applies [groups]: how long rooms' messages are kept. */
+void bridge_muc_configure(const struct conf *conf);
 
 /* Fetches the account's groups and members from its back end and stores
  * them (me: the READY event's text, "+<digits> (<name>)", or NULL). */

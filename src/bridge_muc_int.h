@@ -12,6 +12,7 @@
 #define NS_SID "urn:xmpp:sid:0"
 #define BRIDGE_MUC_MEMBERS_MAX 2048
 #define BRIDGE_MUC_PENDING_MAX 1000 /* held messages sent at a join */
+#define BRIDGE_MUC_HISTORY_MAX 100  /* stanzas a <history> may ask for */
 
 struct store_account;
 struct store_member;
@@ -96,8 +97,17 @@ char *bridge_muc_author(const struct bridge_muc_view *v, const char *author,
 char *bridge_muc_render(const struct bridge_muc_view *v,
                         const struct store_room_message_in *r, const char *to,
                         const char *self_nick, int delayed);
-/* The held messages to a joining resource (bridge_muc_msg.c). */
+/* What a join's <history> asks for (XEP-0045 7.2.14); -1: not said. */
+struct bridge_muc_hist {
+    int given; /* a <history> came (else: the held messages) */
+    long long maxstanzas, maxchars;
+    long long since; /* unix seconds (seconds and since: the later) */
+};
+
+/* The history a joining resource (as nick) asked for h, or the messages
+ * held for the next join; nothing is held afterwards (bridge_muc_msg.c). */
 void bridge_muc_history(const struct bridge_muc_ctx *c,
-                        const struct bridge_muc_view *v, const char *nick);
+                        const struct bridge_muc_view *v, const char *nick,
+                        const struct bridge_muc_hist *h);
 
 #endif

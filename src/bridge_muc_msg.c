@@ -3,6 +3,7 @@
  * queued to the user's resources in the room (or held for the next join);
  * from a joined resource, a room_text outbox row sent to the group and
  * reflected once the network took it. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,16 +25,14 @@
 #include "util.h"
 
 /* The messages that came while no resource was in the room, with their
- * time (XEP-0203), to the joining resource (as nick); then no longer
- * pending. */
-void bridge_muc_history(const struct bridge_muc_ctx *c,
-                        const struct bridge_muc_view *v, const char *nick)
+ * time (XEP-0203), to the joining resource (as nick). */
+static void bridge_muc_held(const struct bridge_muc_ctx *c,
+                            const struct bridge_muc_view *v, const char *nick)
 {
     struct store_room_message **rows;
     struct store_room_message_in r;
     size_t i, nrows;
     char *xml;
-    long long last = 0;
 
     if (store_room_pending(bridge_store(), c->room->id, BRIDGE_MUC_PENDING_MAX,
                            &rows, &nrows) < 0)
@@ -42,13 +41,62 @@ void bridge_muc_history(const struct bridge_muc_ctx *c,
         store_room_message_in_of(rows[i], &r);
         xml = bridge_muc_render(v, &r, c->full, nick, 1);
         component_send_raw(xml, strlen(xml));
-        last = rows[i]->id;
         free(xml);
         store_room_message_free(rows[i]);
     }
     free(rows);
-    if (last > 0 &&
-        store_room_pending_clear(bridge_store(), c->room->id, last) < 0)
+}
+
+/* The room's last rows that meet h, oldest first, to the joining
+ * resource: whole stanzas, as many as maxstanzas, maxchars and since
+ * allow. */
+static void bridge_muc_asked(const struct bridge_muc_ctx *c,
+                             const struct bridge_muc_view *v, const char *nick,
+                             const struct bridge_muc_hist *h)
+{
+    struct store_room_message **rows;
+    struct store_room_message_in r;
+    size_t i, k = 0, nrows, max = BRIDGE_MUC_HISTORY_MAX;
+    long long chars = 0;
+    char **xml;
+
+    if (h->maxstanzas >= 0 && (size_t)h->maxstanzas < max)
+        max = (size_t)h->maxstanzas;
+    if (max == 0 || h->maxchars == 0)
+        return;
+    if (store_room_recent(bridge_store(), c->room->id, h->since, max, &rows,
+                          &nrows) < 0)
+        log_warn("bridge: room %lld: history not read", c->room->id);
+    xml = xcalloc(nrows ? nrows : 1, sizeof(*xml));
+    for (k = 0; k < nrows; k++) { /* newest first, until maxchars */
+        store_room_message_in_of(rows[k], &r);
+        xml[k] = bridge_muc_render(v, &r, c->full, nick, 1);
+        chars += (long long)utf8_chars(xml[k]);
+        if (h->maxchars > 0 && chars > h->maxchars) {
+            free(xml[k]);
+            break;
+        }
+    }
+    for (i = k; i-- > 0;) {
+        component_send_raw(xml[i], strlen(xml[i]));
+        free(xml[i]);
+    }
+    for (i = 0; i < nrows; i++)
+        store_room_message_free(rows[i]);
+    free(rows);
+    free(xml);
+}
+
+void bridge_muc_history(const struct bridge_muc_ctx *c,
+                        const struct bridge_muc_view *v, const char *nick,
+                        const struct bridge_muc_hist *h)
+{
+    if (h->given)
+        bridge_muc_asked(c, v, nick, h);
+    else
+        bridge_muc_held(c, v, nick);
+    /* what was held is in the archive (and MAM) either way */
+    if (store_room_pending_clear(bridge_store(), c->room->id, INT64_MAX) < 0)
         log_warn("bridge: room %lld: held messages not marked sent",
                  c->room->id);
 }

@@ -310,6 +310,36 @@ int store_room_pending(struct store *st, long long room_id, size_t max,
     return store_all(st, s, store_room_message_read, max, (void ***)rows, n);
 }
 
+int store_room_recent(struct store *st, long long room_id, long long since,
+                      size_t max, struct store_room_message ***rows, size_t *n)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+            " WHERE room_id = ?1 AND stamp >= ?2 ORDER BY id DESC LIMIT ?3");
+
+    *rows = NULL;
+    *n = 0;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_int64(s, 2, since);
+    sqlite3_bind_int64(s, 3, (long long)(max < INT32_MAX ? max : INT32_MAX));
+    return store_all(st, s, store_room_message_read, max, (void ***)rows, n);
+}
+
+int store_room_expire(struct store *st, long long before)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "DELETE FROM room_message WHERE stamp < ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, before);
+    if (store_run(st, s) < 0)
+        return -1;
+    return sqlite3_changes(store_db(st));
+}
+
 int store_room_pending_clear(struct store *st, long long room_id,
                              long long up_to)
 {

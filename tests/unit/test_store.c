@@ -1775,6 +1775,32 @@ static void test_rooms(void **state)
         assert_null(store_room_message_find(f->st, room, "K8"));
     }
 
+    /* the latest rows since a time, newest first; expiry by time */
+    {
+        struct store_room_message **msgs;
+
+        assert_int_equal(store_room_recent(f->st, room, 101, 2, &msgs, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(msgs[0]->network_id, "false_g1@g.us_R1_2@lid");
+        assert_string_equal(msgs[0]->kind, "reaction");
+        assert_string_equal(msgs[0]->target, "false_g1@g.us_K9_1@lid");
+        assert_string_equal(msgs[1]->network_id, "false_g1@g.us_K9_1@lid");
+        for (i = 0; i < n; i++)
+            store_room_message_free(msgs[i]);
+        free(msgs);
+        assert_int_equal(store_room_recent(f->st, room, 102, 10, &msgs, &n), 0);
+        assert_int_equal(n, 3); /* w3 (102) and the two of 200 */
+        for (i = 0; i < n; i++)
+            store_room_message_free(msgs[i]);
+        free(msgs);
+        assert_int_equal(store_room_expire(f->st, 102), 2); /* w1, w2 */
+        assert_int_equal(store_room_recent(f->st, room, 0, 10, &msgs, &n), 0);
+        assert_int_equal(n, 3);
+        for (i = 0; i < n; i++)
+            store_room_message_free(msgs[i]);
+        free(msgs);
+    }
+
     assert_int_equal(store_room_keep(f->st, f->acc, keep, 1), 0);
     assert_null(store_room_get(f->st, f->acc, "g1"));
     assert_int_equal(store_room_members(f->st, room, 10, &rows, &n), 0);
