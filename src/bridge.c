@@ -587,6 +587,7 @@ int bridge_init(struct store *st, const struct conf *conf,
     store_txn_hook(st, bridge_out_committed, NULL);
     bridge_media_order_start();
     disco_first_handler_set(bridge_muc_disco, NULL);
+    bridge_muc_init();
     component_set_handlers(&h);
     return 0;
 }

@@ -28,6 +28,7 @@
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define NS_PING "urn:xmpp:ping"
 #define BRIDGE_MUC_ROOMS_MAX 4096
 #define BRIDGE_MUC_NICK_MAX 64 /* bytes of a nick made from a push name */
 
@@ -639,6 +640,59 @@ int bridge_muc_presence(xmpp_stanza_t *st)
     return 1;
 }
 
+/* ---- self-ping (XEP-0410) ---- */
+
+/* 1 when nick is an occupant's in the room (one of the members' nicks or
+ * a resource of the user's). */
+static int bridge_muc_occupant(const struct bridge_muc_ctx *c, const char *nick)
+{
+    size_t n = 0;
+    struct store_member **m = bridge_muc_members(c->room->id, &n);
+    char **nicks = bridge_muc_nicks(m, n);
+    struct bridge_muc_joined *j;
+    int found = bridge_muc_nick_taken(nicks, n, nick);
+
+    for (j = bridge_muc_list; j != NULL && !found; j = j->next)
+        found = bridge_muc_in(j, c->room->id, c->bare) &&
+                strcmp(j->nick, nick) == 0;
+    bridge_muc_nicks_free(nicks, n);
+    bridge_muc_members_free(m, n);
+    return found;
+}
+
+/* A ping to an occupant JID: answered for a resource in the room (its own
+ * nick, or another occupant's), not-acceptable for one that is not in it
+ * (after a restart: clients then join again); other pings are disco's. */
+static int bridge_muc_ping(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
+{
+    const char *to = xmpp_stanza_get_to(iq);
+    const char *type = xmpp_stanza_get_type(iq);
+    const char *nick = bridge_muc_resource(to);
+    struct bridge_muc_ctx c;
+
+    if (nick == NULL || type == NULL || strcmp(type, "get") != 0)
+        return 0;
+    if (bridge_muc_ctx(&c, xmpp_stanza_get_from(iq), to) < 0) {
+        bridge_muc_ctx_free(&c);
+        return 0; /* a contact's JID: disco answers */
+    }
+    if (c.room == NULL || bridge_muc_find(c.full, c.room->id) == NULL)
+        component_error_reply(iq, "cancel", "not-acceptable",
+                              "You are not in this room: join it again");
+    else if (bridge_muc_occupant(&c, nick))
+        component_iq_result(iq, NULL);
+    else
+        component_error_reply(iq, "cancel", "item-not-found",
+                              "No such occupant");
+    bridge_muc_ctx_free(&c);
+    return 1;
+}
+
+void bridge_muc_init(void)
+{
+    component_iq_register_first(NS_PING, bridge_muc_ping, NULL);
+}
+
 /* ---- disco ---- */
 
 static void bridge_muc_feature(xmpp_stanza_t *q, const char *var)
@@ -673,6 +727,8 @@ static void bridge_muc_info(xmpp_stanza_t *iq, const struct bridge_muc_ctx *c,
         NS_MUC "#stable_id",
         NS_OCCUPANT_ID,
         NS_SID,
+        NS_PING,
+        NS_MUC "#self-ping-optimization",
         NULL,
     };
     xmpp_stanza_t *q = component_elem(NULL, "query", NS_DISCO_INFO);

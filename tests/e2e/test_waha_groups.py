@@ -79,7 +79,8 @@ def test_room_disco_info(gw):
     info = c.disco_info(_room(gw))
     assert info.has_identity("conference", "text", SUBJECT), info
     for var in (NS_MUC, "muc_persistent", "muc_membersonly",
-                "muc_nonanonymous", NS_MUC + "#stable_id", NS_OCCUPANT_ID):
+                "muc_nonanonymous", NS_MUC + "#stable_id", NS_OCCUPANT_ID,
+                "urn:xmpp:ping", NS_MUC + "#self-ping-optimization"):
         assert var in info.features, (var, info)
     assert "urn:xmpp:mam:2" not in info.features, info  # not yet
 
@@ -184,6 +185,42 @@ def test_leave(gw):
     assert gone.frm == room + "/me", gone.xml
     assert _codes(gone) == ["110"], gone.xml
     assert _item(gone).get("role") == "none", gone.xml
+
+
+# --- self-ping (XEP-0410) ----------------------------------------------------------
+
+PING = "<ping xmlns='urn:xmpp:ping'/>"
+
+
+def test_self_ping_joined_and_not(gw):
+    c = _login(gw)
+    room = _room(gw)
+    # not (or no longer, as after a restart) in the room: not-acceptable,
+    # which makes clients join again
+    r = c.iq(room + "/me", PING)
+    assert r.type == "error", r.xml
+    assert r.error_condition == "not-acceptable", r.xml
+    _join(c, room, "me")
+    c.wait_message(lambda m: _from_room(room)(m)
+                   and m.find("{jabber:client}subject") is not None, WAIT)
+    r = c.iq(room + "/me", PING)
+    assert r.type == "result", r.xml
+    assert r.frm == room + "/me", r.xml
+    # another occupant's nick: a result; a nick nobody has: item-not-found
+    assert c.iq(room + "/+15550003331", PING).type == "result"
+    r = c.iq(room + "/nobody", PING)
+    assert r.error_condition == "item-not-found", r.xml
+    # a second resource of the same user that did not join
+    c2 = gw.connect(user=c.user, password=c.password)
+    r = c2.iq(room + "/me", PING)
+    assert r.error_condition == "not-acceptable", r.xml
+    # the gateway and contacts still answer pings
+    assert c.iq(gw.gw, PING).type == "result"
+    c.send_raw("<presence to='%s/me' type='unavailable'/>" % room)
+    c.wait_presence(lambda p: _from_room(room)(p)
+                    and p.type == "unavailable", WAIT)
+    r = c.iq(room + "/me", PING)
+    assert r.error_condition == "not-acceptable", r.xml
 
 
 # --- messages from the group -------------------------------------------------------
