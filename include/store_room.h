@@ -98,6 +98,25 @@ int store_room_pending(struct store *st, long long room_id, size_t max,
  * newest first: 0 or -1; the caller frees *rows and each row. */
 int store_room_recent(struct store *st, long long room_id, long long since,
                       size_t max, struct store_room_message ***rows, size_t *n);
+/* A page of a room's archive: times in ms (end 0: open), rows after and
+ * before ids (0: none); last: the page ends where the archive does. */
+struct store_room_query {
+    long long room_id;
+    long long start_ms, end_ms;
+    long long after, before;
+    int last;
+    size_t max;
+};
+
+/* The page q, oldest first; *more when rows are left past it: 0 or -1;
+ * the caller frees *rows and each row. */
+int store_room_page(struct store *st, const struct store_room_query *q,
+                    struct store_room_message ***rows, size_t *n, int *more);
+/* How many rows of q's room are in its times, or -1. */
+long long store_room_count(struct store *st, const struct store_room_query *q);
+/* The row of the room's message network_id, 0 when none, or -1. */
+long long store_room_message_row(struct store *st, long long room_id,
+                                 const char *network_id);
 /* Forgets every room's rows older than before (unix seconds): how many,
  * or -1. */
 int store_room_expire(struct store *st, long long before);

@@ -691,6 +691,7 @@ static int bridge_muc_ping(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
 void bridge_muc_init(void)
 {
     component_iq_register_first(NS_PING, bridge_muc_ping, NULL);
+    bridge_muc_mam_init();
 }
 
 /* ---- disco ---- */
@@ -729,6 +730,7 @@ static void bridge_muc_info(xmpp_stanza_t *iq, const struct bridge_muc_ctx *c,
         NS_SID,
         NS_PING,
         NS_MUC "#self-ping-optimization",
+        "urn:xmpp:mam:2",
         NULL,
     };
     xmpp_stanza_t *q = component_elem(NULL, "query", NS_DISCO_INFO);

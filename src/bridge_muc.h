@@ -10,7 +10,8 @@
 struct conf;
 struct store_account;
 
-/* Answers self-pings (XEP-0410) to occupant JIDs. */
+/* Answers self-pings (XEP-0410) to occupant JIDs and XEP-0313 queries
+ * on room JIDs. */
 void bridge_muc_init(void);
 /* Applies [groups]: how long rooms' messages are kept. */
 void bridge_muc_configure(const struct conf *conf);

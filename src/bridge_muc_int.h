@@ -93,7 +93,8 @@ const char *bridge_muc_who(const struct bridge_muc_view *v, const char *author);
 char *bridge_muc_author(const struct bridge_muc_view *v, const char *author,
                         const char *self_nick, const char **who);
 /* The stanza of the kept row r to the resource to (in the room as
- * self_nick), with an XEP-0203 delay when delayed. Caller frees. */
+ * self_nick), with an XEP-0203 delay when delayed; to NULL: as archived
+ * (no to, the author's real JID in <x/>). Caller frees. */
 char *bridge_muc_render(const struct bridge_muc_view *v,
                         const struct store_room_message_in *r, const char *to,
                         const char *self_nick, int delayed);
@@ -109,5 +110,8 @@ struct bridge_muc_hist {
 void bridge_muc_history(const struct bridge_muc_ctx *c,
                         const struct bridge_muc_view *v, const char *nick,
                         const struct bridge_muc_hist *h);
+
+/* Registers XEP-0313 on room JIDs (bridge_muc_mam.c). */
+void bridge_muc_mam_init(void);
 
 #endif

@@ -237,6 +237,36 @@ static void bridge_muc_content(xmpp_stanza_t *m,
     store_room_message_free(t);
 }
 
+/* The real JID of the participant who (XEP-0045 non-anonymous rooms):
+ * the user's for the user, +<number>@gateway when the number is known,
+ * else NULL. Caller frees. */
+static char *bridge_muc_real(const struct bridge_muc_view *v, const char *who)
+{
+    size_t i;
+
+    if (bridge_muc_is_self(v, who))
+        return xstrdup(v->user);
+    for (i = 0; i < v->n; i++)
+        if (strcmp(v->m[i]->participant, who) == 0 && v->m[i]->phone != NULL)
+            return xasprintf("+%s@%s", v->m[i]->phone, component_jid());
+    return NULL;
+}
+
+/* An archived message's <x xmlns='...muc#user'> with its author's real
+ * JID, when known. */
+static void bridge_muc_real_item(xmpp_stanza_t *m,
+                                 const struct bridge_muc_view *v,
+                                 const char *who)
+{
+    char *real = bridge_muc_real(v, who);
+
+    if (real != NULL)
+        xmpp_stanza_set_attribute(
+            component_elem(component_elem(m, "x", NS_MUC_USER), "item", NULL),
+            "jid", real);
+    free(real);
+}
+
 char *bridge_muc_render(const struct bridge_muc_view *v,
                         const struct store_room_message_in *r, const char *to,
                         const char *self_nick, int delayed)
@@ -263,6 +293,8 @@ char *bridge_muc_render(const struct bridge_muc_view *v,
     if (!moderated)
         xmpp_stanza_set_id(component_elem(m, "occupant-id", NS_OCCUPANT_ID),
                            oid);
+    if (!moderated && to == NULL)
+        bridge_muc_real_item(m, v, who);
     xml = message_take_xml(m);
     free(from);
     free(nick);

@@ -327,6 +327,79 @@ int store_room_recent(struct store *st, long long room_id, long long since,
     return store_all(st, s, store_room_message_read, max, (void ***)rows, n);
 }
 
+/* Binds q's room, times and ids from 1 to 5. */
+static void store_room_query_bind(sqlite3_stmt *s,
+                                  const struct store_room_query *q)
+{
+    sqlite3_bind_int64(s, 1, q->room_id);
+    sqlite3_bind_int64(s, 2, q->start_ms);
+    sqlite3_bind_int64(s, 3, q->end_ms > 0 ? q->end_ms : INT64_MAX);
+    sqlite3_bind_int64(s, 4, q->after);
+    sqlite3_bind_int64(s, 5, q->before > 0 ? q->before : INT64_MAX);
+}
+
+int store_room_page(struct store *st, const struct store_room_query *q,
+                    struct store_room_message ***rows, size_t *n, int *more)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, q->last ? "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+                      " WHERE room_id = ?1 AND stamp * 1000 BETWEEN ?2 AND ?3"
+                      " AND id > ?4 AND id < ?5 ORDER BY id DESC LIMIT ?6"
+                    : "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+                      " WHERE room_id = ?1 AND stamp * 1000 BETWEEN ?2 AND ?3"
+                      " AND id > ?4 AND id < ?5 ORDER BY id LIMIT ?6");
+    struct store_room_message *t;
+    size_t i;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    *more = 0;
+    if (s == NULL)
+        return -1;
+    store_room_query_bind(s, q);
+    sqlite3_bind_int64(s, 6, (long long)q->max + 1);
+    rc = store_all(st, s, store_room_message_read, q->max + 1, (void ***)rows,
+                   n);
+    if (*n > q->max) {
+        *more = 1;
+        store_room_message_free((*rows)[--*n]);
+    }
+    for (i = 0; q->last && i < *n / 2; i++) { /* oldest first */
+        t = (*rows)[i];
+        (*rows)[i] = (*rows)[*n - 1 - i];
+        (*rows)[*n - 1 - i] = t;
+    }
+    return rc;
+}
+
+long long store_room_count(struct store *st, const struct store_room_query *q)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT COUNT(*) FROM room_message WHERE room_id = ?1"
+            " AND stamp * 1000 BETWEEN ?2 AND ?3 AND id > ?4 AND id < ?5");
+    struct store_room_query all = *q;
+
+    if (s == NULL)
+        return -1;
+    all.after = all.before = 0; /* the count is of the whole query */
+    store_room_query_bind(s, &all);
+    return store_int(st, s, -1);
+}
+
+long long store_room_message_row(struct store *st, long long room_id,
+                                 const char *network_id)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT id FROM room_message"
+                                     " WHERE room_id = ?1 AND network_id = ?2");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    store_bind_text(s, 2, network_id);
+    return store_int(st, s, 0);
+}
+
 int store_room_expire(struct store *st, long long before)
 {
     sqlite3_stmt *s =

@@ -82,7 +82,7 @@ def test_room_disco_info(gw):
                 "muc_nonanonymous", NS_MUC + "#stable_id", NS_OCCUPANT_ID,
                 "urn:xmpp:ping", NS_MUC + "#self-ping-optimization"):
         assert var in info.features, (var, info)
-    assert "urn:xmpp:mam:2" not in info.features, info  # not yet
+    assert "urn:xmpp:mam:2" in info.features, info
 
 
 def test_gateway_items_list_rooms(gw):
