@@ -588,6 +588,7 @@ int bridge_init(struct store *st, const struct conf *conf,
     bridge_media_order_start();
     disco_first_handler_set(bridge_muc_disco, NULL);
     bridge_muc_init();
+    bridge_muc_mam_init();
     component_set_handlers(&h);
     return 0;
 }

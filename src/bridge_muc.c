@@ -691,7 +691,6 @@ static int bridge_muc_ping(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
 void bridge_muc_init(void)
 {
     component_iq_register_first(NS_PING, bridge_muc_ping, NULL);
-    bridge_muc_mam_init();
 }
 
 /* ---- disco ---- */

@@ -10,9 +10,10 @@
 struct conf;
 struct store_account;
 
-/* Answers self-pings (XEP-0410) to occupant JIDs and XEP-0313 queries
- * on room JIDs. */
+/* Answers self-pings (XEP-0410) to occupant JIDs. */
 void bridge_muc_init(void);
+/* Answers XEP-0313 queries on room JIDs (bridge_muc_mam.c). */
+void bridge_muc_mam_init(void);
 /* Applies [groups]: how long rooms' messages are kept. */
 void bridge_muc_configure(const struct conf *conf);
 

@@ -111,7 +111,4 @@ void bridge_muc_history(const struct bridge_muc_ctx *c,
                         const struct bridge_muc_view *v, const char *nick,
                         const struct bridge_muc_hist *h);
 
-/* Registers XEP-0313 on room JIDs (bridge_muc_mam.c). */
-void bridge_muc_mam_init(void);
-
 #endif
