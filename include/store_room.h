@@ -114,6 +114,10 @@ int store_room_page(struct store *st, const struct store_room_query *q,
                     struct store_room_message ***rows, size_t *n, int *more);
 /* How many rows of q's room are in its times, or -1. */
 long long store_room_count(struct store *st, const struct store_room_query *q);
+/* Replaces the text of the room's message network_id, and of its
+ * corrections, with body (it was deleted); 0 or -1. */
+int store_room_message_blank(struct store *st, long long room_id,
+                             const char *network_id, const char *body);
 /* The row of the room's message network_id, 0 when none, or -1. */
 long long store_room_message_row(struct store *st, long long room_id,
                                  const char *network_id);

@@ -103,6 +103,9 @@ void bridge_muc_history(const struct bridge_muc_ctx *c,
 
 /* ---- messages from the network ---- */
 
+/* What a deleted text says in the store (and so in history and MAM). */
+#define BRIDGE_MUC_DELETED "(a deleted message)"
+
 /* The body of a group message: its text, or what ferry says of it. */
 static char *bridge_muc_body(const struct net_event *ev)
 {
@@ -242,6 +245,10 @@ int bridge_muc_message(const struct net_event *ev,
     joined = bridge_muc_anyone(room->id, a->jid);
     bridge_muc_row(ev, a, room, &r, owned);
     id = store_room_message_put(bridge_store(), room->id, &r, !joined);
+    if (id > 0 && ev->kind == NET_EVENT_REVOKE && r.target != NULL &&
+        store_room_message_blank(bridge_store(), room->id, r.target,
+                                 BRIDGE_MUC_DELETED) < 0)
+        id = -1; /* a deleted text is not kept */
     if (id < 0)
         rc = -1;
     else if (id > 0 && joined)

@@ -387,6 +387,22 @@ long long store_room_count(struct store *st, const struct store_room_query *q)
     return store_int(st, s, -1);
 }
 
+int store_room_message_blank(struct store *st, long long room_id,
+                             const char *network_id, const char *body)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "UPDATE room_message SET body = ?3 WHERE room_id = ?1 AND"
+            " ((kind = 'text' AND network_id = ?2) OR"
+            " (kind = 'edit' AND target = ?2))");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    store_bind_text(s, 2, network_id);
+    store_bind_text(s, 3, body);
+    return store_run(st, s);
+}
+
 long long store_room_message_row(struct store *st, long long room_id,
                                  const char *network_id)
 {

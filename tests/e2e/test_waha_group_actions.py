@@ -118,6 +118,9 @@ def test_retraction_in_by_author(gw):
     assert r.find("{%s}moderated" % NS_MODERATE) is None, m.xml
     assert m.child(NS_FALLBACK, "fallback").get("for") == NS_RETRACT, m.xml
     assert m.child("urn:xmpp:hints", "store") is not None, m.xml
+    # the deleted text is no longer kept (join history and MAM)
+    assert gw.cloud.db("SELECT body FROM room_message WHERE network_id = ?",
+                       first["id"])[0][0] == "(a deleted message)"
 
 
 def test_retraction_in_by_admin_is_moderation(gw):

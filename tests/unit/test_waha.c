@@ -436,6 +436,30 @@ static void test_actions(void **state)
           "\"revokedMessageId\":\"O\"}}",
           &g);
     assert_int_equal(g.n, 0);
+    /* in a group: by the participant, the target as given (bare or full);
+     * without a participant: none */
+    parse("{\"event\":\"message.reaction\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"false_12@g.us_X_7@lid\",\"from\":\"12@g.us\","
+          "\"participant\":\"7@lid\",\"fromMe\":false,\"reaction\":{"
+          "\"text\":\"+\",\"messageId\":\"false_12@g.us_O_8@lid\"}}}",
+          &g);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.kind[0], NET_EVENT_REACTION);
+    assert_string_equal(g.target[0], "false_12@g.us_O_8@lid");
+    assert_string_equal(g.peer[0], ""); /* a lid: no number */
+    parse("{\"event\":\"message.revoked\",\"session\":\"s1\",\"payload\":{"
+          "\"after\":{\"id\":\"false_12@g.us_R_4915@c.us\",\"from\":"
+          "\"12@g.us\",\"participant\":\"4915@c.us\",\"fromMe\":false},"
+          "\"revokedMessageId\":\"O\"}}",
+          &g);
+    assert_int_equal(g.kind[0], NET_EVENT_REVOKE);
+    assert_string_equal(g.target[0], "O");
+    assert_string_equal(g.peer[0], "4915");
+    parse("{\"event\":\"message.edited\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"false_12@g.us_E\",\"from\":\"12@g.us\","
+          "\"fromMe\":false,\"body\":\"new\",\"editedMessageId\":\"O\"}}",
+          &g);
+    assert_int_equal(g.n, 0);
 }
 
 static void test_presence_and_call(void **state)
