@@ -32,6 +32,7 @@ enum net_event_kind {
     NET_EVENT_LOGIN,     /* an asynchronous login moved on: login */
     NET_EVENT_CHATSTATE, /* the peer types, paused or is active: chatstate
                             (passed on, never stored) */
+    NET_EVENT_GROUP,     /* a group or its members changed: group_change */
 };
 
 /* Where an asynchronous login (login_form->async) stands. */
@@ -118,6 +119,13 @@ struct net_event {
      * a lid is known); NULL for 1:1 messages */
     const char *group;
     const char *author;
+    /* NET_EVENT_GROUP (id: the event's own, for deduplication; group: the
+     * group's id): group_change "join" (the account is now in the group:
+     * group_info with its subject and members), "leave" (it no longer
+     * is), or "add", "remove", "promote", "demote" (group_info's members,
+     * roles as they are now) */
+    const char *group_change;
+    const struct net_group *group_info;
     /* NET_EVENT_STATUS */
     int status;
     int error_code;

@@ -118,6 +118,11 @@ long long store_room_count(struct store *st, const struct store_room_query *q);
  * corrections, with body (it was deleted); 0 or -1. */
 int store_room_message_blank(struct store *st, long long room_id,
                              const char *network_id, const char *body);
+/* Forgets the room, its members and messages; 0 or -1. */
+int store_room_delete(struct store *st, long long room_id);
+/* The account's phone digits as a room's member row says, or NULL.
+ * Caller frees. */
+char *store_room_self_phone(struct store *st, long long account_id);
 /* The row of the room's message network_id, 0 when none, or -1. */
 long long store_room_message_row(struct store *st, long long room_id,
                                  const char *network_id);

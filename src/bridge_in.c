@@ -410,6 +410,9 @@ static int bridge_on_event(const struct net_event *ev, void *arg)
                                                   : bridge_login_event(ev, a);
     else if (ev->kind == NET_EVENT_CHATSTATE)
         rc = bridge_on_chatstate(ev, a);
+    else if (ev->kind == NET_EVENT_GROUP) /* once, by the event's id */
+        rc =
+            (rc = bridge_fresh("g", a, ev)) <= 0 ? rc : bridge_muc_group(ev, a);
     else if (ev->group != NULL) /* a message or an action in a group */
         rc = bridge_muc_message(ev, a);
     else

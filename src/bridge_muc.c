@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "jid.h"
 #include "log.h"
+#include "message.h"
 #include "net_backend.h"
 #include "queue.h"
 #include "store.h"
@@ -29,6 +30,7 @@
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_PING "urn:xmpp:ping"
+#define NS_CONFERENCE "jabber:x:conference"
 #define BRIDGE_MUC_ROOMS_MAX 4096
 #define BRIDGE_MUC_NICK_MAX 64 /* bytes of a nick made from a push name */
 
@@ -47,13 +49,12 @@ struct bridge_muc_learning {
     char *me; /* the account's phone digits, or NULL */
 };
 
-/* Stores one group and its members; its room id, or -1. */
-static long long bridge_muc_store_group(const struct bridge_muc_learning *l,
-                                        const struct net_group *g)
+long long bridge_muc_store_group(long long account_id, const char *me,
+                                 const struct net_group *g)
 {
     struct store_member_in *m;
     long long room =
-        store_room_put(bridge_store(), l->account_id, g->id, g->subject);
+        store_room_put(bridge_store(), account_id, g->id, g->subject);
     size_t i;
     int rc;
 
@@ -65,12 +66,52 @@ static long long bridge_muc_store_group(const struct bridge_muc_learning *l,
         m[i].lid = g->members[i].lid;
         m[i].phone = g->members[i].phone;
         m[i].role = g->members[i].role;
-        m[i].self = l->me != NULL && g->members[i].phone != NULL &&
-                    strcmp(l->me, g->members[i].phone) == 0;
+        m[i].self = me != NULL && g->members[i].phone != NULL &&
+                    strcmp(me, g->members[i].phone) == 0;
     }
     rc = store_room_members_set(bridge_store(), room, m, g->nmembers);
     free(m);
     return rc < 0 ? -1 : room;
+}
+
+void bridge_muc_invite(long long account_id, const char *user,
+                       const char *group, const char *subject)
+{
+    char *room_jid = jid_of(group, component_jid());
+    char *id = component_new_id(), *reason;
+    xmpp_stanza_t *m, *x;
+
+    if (room_jid == NULL) {
+        free(id);
+        return;
+    }
+    reason = xasprintf("You are in the WhatsApp group \"%s\"",
+                       subject && subject[0] != '\0' ? subject : group);
+    m = xmpp_message_new(component_ctx(), NULL, user, id);
+    xmpp_stanza_set_from(m, component_jid());
+    x = component_elem(m, "x", NS_CONFERENCE);
+    xmpp_stanza_set_attribute(x, "jid", room_jid);
+    xmpp_stanza_set_attribute(x, "reason", reason);
+    if (bridge_inbox(account_id, user, id, message_take_xml(m)) < 0)
+        log_warn("bridge: the invitation to a room of %s was not kept", user);
+    free(reason);
+    free(room_jid);
+    free(id);
+}
+
+/* Stores one group learnt at login; a group the user did not have yet
+ * brings an invitation. 0 or -1. */
+static int bridge_muc_learn_one(const struct bridge_muc_learning *l,
+                                const struct net_group *g)
+{
+    struct store_room *old =
+        store_room_get(bridge_store(), l->account_id, g->id);
+    long long room = bridge_muc_store_group(l->account_id, l->me, g);
+
+    if (room > 0 && old == NULL)
+        bridge_muc_invite(l->account_id, l->jid, g->id, g->subject);
+    store_room_free(old);
+    return room < 0 ? -1 : 0;
 }
 
 static void bridge_muc_learnt(const struct net_result *r,
@@ -89,7 +130,7 @@ static void bridge_muc_learnt(const struct net_result *r,
     keep = xcalloc(n ? n : 1, sizeof(*keep));
     for (i = 0; i < n; i++) {
         keep[i] = g[i].id;
-        if (bridge_muc_store_group(l, &g[i]) < 0)
+        if (bridge_muc_learn_one(l, &g[i]) < 0)
             break;
     }
     if (i == n && store_room_keep(bridge_store(), l->account_id, keep, n) == 0)
@@ -253,33 +294,20 @@ void bridge_muc_occupant_id(const char *user, const char *group,
     free(in);
 }
 
-/* The XEP-0045 affiliation and role of a member's ferry role. */
-static const char *bridge_muc_affiliation(const char *role)
+const char *bridge_muc_affiliation(const char *role)
 {
     return role && (strcmp(role, "owner") == 0 || strcmp(role, "admin") == 0)
                ? role
                : "member";
 }
 
-static const char *bridge_muc_role(const char *role)
+const char *bridge_muc_role(const char *role)
 {
     return strcmp(bridge_muc_affiliation(role), "member") == 0 ? "participant"
                                                                : "moderator";
 }
 
-/* One occupant's presence. */
-struct bridge_muc_pres {
-    const char *from; /* R/nick */
-    const char *to;
-    const char *type; /* NULL: available */
-    const char *id;
-    const char *affiliation, *role;
-    const char *jid; /* the real JID, or NULL */
-    const char *occupant_id;
-    const char *codes[4]; /* NULL-ended */
-};
-
-static void bridge_muc_pres_send(const struct bridge_muc_pres *p)
+void bridge_muc_pres_send(const struct bridge_muc_pres *p)
 {
     xmpp_stanza_t *st = xmpp_presence_new(component_ctx());
     xmpp_stanza_t *x, *item, *e;

@@ -27,6 +27,10 @@ struct net_event;
  * webhook fails). */
 int bridge_muc_message(const struct net_event *ev,
                        const struct store_account *a);
+/* A group's change (ev->kind NET_EVENT_GROUP) for the account: the room
+ * stored and the user invited, forgotten, or its members changed; 0 or
+ * -1 (the webhook fails). */
+int bridge_muc_group(const struct net_event *ev, const struct store_account *a);
 struct bridge_job;
 struct message_in;
 struct store_outbox;

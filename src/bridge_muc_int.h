@@ -26,6 +26,33 @@ struct bridge_muc_joined {
     char *nick;
 };
 
+/* One occupant's presence. */
+struct bridge_muc_pres {
+    const char *from; /* R/nick */
+    const char *to;
+    const char *type; /* NULL: available */
+    const char *id;
+    const char *affiliation, *role;
+    const char *jid; /* the real JID, or NULL */
+    const char *occupant_id;
+    const char *codes[4]; /* NULL-ended */
+};
+
+/* Sends p. */
+void bridge_muc_pres_send(const struct bridge_muc_pres *p);
+/* The XEP-0045 affiliation and role of a member's role ("owner", "admin"
+ * or "member"). */
+const char *bridge_muc_affiliation(const char *role);
+const char *bridge_muc_role(const char *role);
+struct net_group;
+/* Stores group g of the account and its members (me: the account's phone
+ * digits, or NULL); the room's id, or -1. */
+long long bridge_muc_store_group(long long account_id, const char *me,
+                                 const struct net_group *g);
+/* Queues an XEP-0249 invitation to the group's room to user. */
+void bridge_muc_invite(long long account_id, const char *user,
+                       const char *group, const char *subject);
+
 /* The resources in rooms (of every user). */
 extern struct bridge_muc_joined *bridge_muc_list;
 

@@ -403,6 +403,29 @@ int store_room_message_blank(struct store *st, long long room_id,
     return store_run(st, s);
 }
 
+int store_room_delete(struct store *st, long long room_id)
+{
+    return store_run_ll(st, "DELETE FROM room WHERE id = ?1", room_id);
+}
+
+static void *store_room_text_read(sqlite3_stmt *s)
+{
+    return store_col_text(s, 0);
+}
+
+char *store_room_self_phone(struct store *st, long long account_id)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT m.phone FROM room_member m JOIN room r ON r.id ="
+                       " m.room_id WHERE r.account_id = ?1 AND m.self = 1"
+                       " AND m.phone IS NOT NULL LIMIT 1");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, account_id);
+    return store_one(st, s, store_room_text_read);
+}
+
 long long store_room_message_row(struct store *st, long long room_id,
                                  const char *network_id)
 {

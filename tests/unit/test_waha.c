@@ -79,6 +79,8 @@ struct got {
     char media[4][512]; /* "kind mime url caption" */
     char cards[4][512]; /* "name|phone,type,peer|..." */
     int notice[4];
+    char change[4][16];  /* a group's */
+    char members[4][64]; /* "id,role;..." of a group's change */
 };
 
 /* The cards of ev as "name|phone,type,peer|...;name|..." into out. */
@@ -128,6 +130,14 @@ static int collect(const struct net_event *ev, void *arg)
                  ev->media->caption ? ev->media->caption : "-");
     collect_cards(ev, g->cards[i], sizeof(g->cards[i]));
     g->notice[i] = ev->notice;
+    snprintf(g->change[i], sizeof(g->change[i]), "%s",
+             ev->group_change ? ev->group_change : "");
+    g->members[i][0] = '\0';
+    for (size_t k = 0; ev->group_info && k < ev->group_info->nmembers; k++)
+        snprintf(g->members[i] + strlen(g->members[i]),
+                 sizeof(g->members[i]) - strlen(g->members[i]), "%s,%s;",
+                 ev->group_info->members[k].id,
+                 ev->group_info->members[k].role);
     return 0;
 }
 
@@ -185,6 +195,44 @@ static void test_message(void **state)
                            "\"from\":\"9@lid\",\"body\":\"x\"}}",
                            &g),
                      0);
+    assert_int_equal(g.n, 0);
+}
+
+/* group.v2.*: the account added to a group, removed from it, members
+ * changed (one who left kept as a member); without a group id: none. */
+static void test_group_events(void **state)
+{
+    struct got g;
+
+    parse("{\"id\":\"evt_g1\",\"event\":\"group.v2.join\",\"session\":"
+          "\"s1\",\"payload\":{\"group\":{\"id\":\"77@g.us\",\"subject\":"
+          "\"Club\",\"participants\":[{\"id\":\"5@c.us\",\"role\":"
+          "\"superadmin\"}]}}}",
+          &g);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.kind[0], NET_EVENT_GROUP);
+    assert_string_equal(g.id[0], "evt_g1");
+    assert_string_equal(g.change[0], "join");
+    assert_string_equal(g.members[0], "5@c.us,owner;");
+    parse("{\"id\":\"evt_g2\",\"event\":\"group.v2.participants\","
+          "\"session\":\"s1\",\"payload\":{\"type\":\"leave\",\"group\":{"
+          "\"id\":\"77@g.us\"},\"participants\":[{\"id\":\"6@lid\","
+          "\"pn\":null,\"role\":\"left\"}]}}",
+          &g);
+    assert_string_equal(g.change[0], "remove");
+    assert_string_equal(g.members[0], "6@lid,member;");
+    parse("{\"id\":\"evt_g3\",\"event\":\"group.v2.leave\",\"session\":"
+          "\"s1\",\"payload\":{\"group\":{\"id\":\"77@g.us\"}}}",
+          &g);
+    assert_string_equal(g.change[0], "leave");
+    parse("{\"id\":\"evt_g4\",\"event\":\"group.v2.participants\","
+          "\"session\":\"s1\",\"payload\":{\"type\":\"kick\",\"group\":{"
+          "\"id\":\"77@g.us\"},\"participants\":[]}}",
+          &g);
+    assert_int_equal(g.n, 0);
+    parse("{\"id\":\"evt_g5\",\"event\":\"group.v2.leave\",\"session\":"
+          "\"s1\",\"payload\":{\"group\":{\"id\":\"not a group\"}}}",
+          &g);
     assert_int_equal(g.n, 0);
 }
 
@@ -660,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_vector),
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_message),
+        cmocka_unit_test(test_group_events),
         cmocka_unit_test(test_ack),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_malformed),

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/* Changes of a group as its room shows them (issue 14): the account added
+ * to a group (the room stored, an XEP-0249 invitation), removed from one
+ * (its resources told, the room forgotten), and members added, removed,
+ * promoted or demoted (the room's members updated, occupant presences to
+ * the user's resources in the room). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge_core.h"
+#include "bridge_muc.h"
+#include "bridge_muc_int.h"
+#include "component.h"
+#include "jid.h"
+#include "log.h"
+#include "net_backend.h"
+#include "store.h"
+#include "store_room.h"
+#include "util.h"
+
+/* 1 when the stored member m is the event's member e. */
+static int bridge_muc_same(const struct store_member *m,
+                           const struct net_member *e)
+{
+    return strcmp(m->participant, e->id) == 0 ||
+           (m->phone != NULL && e->phone != NULL &&
+            strcmp(m->phone, e->phone) == 0) ||
+           (m->lid != NULL && e->lid != NULL && strcmp(m->lid, e->lid) == 0);
+}
+
+/* The event's member that m is, or NULL. */
+static const struct net_member *bridge_muc_changed(const struct store_member *m,
+                                                   const struct net_group *g)
+{
+    size_t i;
+
+    for (i = 0; i < g->nmembers; i++)
+        if (bridge_muc_same(m, &g->members[i]))
+            return &g->members[i];
+    return NULL;
+}
+
+/* An occupant's presence (type NULL: available, with the member's
+ * affiliation and role; "unavailable": gone) to every resource of the
+ * user in the room. */
+static void bridge_muc_tell(const struct store_account *a,
+                            const struct store_room *room,
+                            const struct store_member *m, const char *nick,
+                            const char *type)
+{
+    char *room_jid = jid_of(room->group_id, component_jid());
+    char *from, *real, oid[65];
+    struct bridge_muc_joined *j;
+    struct bridge_muc_pres p;
+
+    if (room_jid == NULL || nick == NULL || !component_connected()) {
+        free(room_jid);
+        return;
+    }
+    from = xasprintf("%s/%s", room_jid, nick);
+    real = m->phone ? xasprintf("+%s@%s", m->phone, component_jid()) : NULL;
+    bridge_muc_occupant_id(a->jid, room->group_id, m->participant, oid);
+    memset(&p, 0, sizeof(p));
+    p.from = from;
+    p.type = type;
+    p.affiliation = type ? "none" : bridge_muc_affiliation(m->role);
+    p.role = type ? "none" : bridge_muc_role(m->role);
+    p.jid = real;
+    p.occupant_id = oid;
+    for (j = bridge_muc_list; j != NULL; j = j->next)
+        if (bridge_muc_in(j, room->id, a->jid)) {
+            p.to = j->full;
+            bridge_muc_pres_send(&p);
+        }
+    free(from);
+    free(real);
+    free(room_jid);
+}
+
+/* 1 when e is one of the stored members m[0..n-1]. */
+static int bridge_muc_known(struct store_member **m, size_t n,
+                            const struct net_member *e)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (bridge_muc_same(m[i], e))
+            return 1;
+    return 0;
+}
+
+/* The members of the room after change ("add", "remove", "promote",
+ * "demote") of g's members, into out (room for n + g->nmembers; strings
+ * borrowed from m and g); how many. */
+static size_t bridge_muc_after(struct store_member **m, size_t n,
+                               const struct net_group *g, const char *change,
+                               struct store_member_in *out)
+{
+    int add = strcmp(change, "add") == 0;
+    const struct net_member *e;
+    size_t i, k = 0;
+
+    for (i = 0; i < n; i++) {
+        e = bridge_muc_changed(m[i], g);
+        if (e != NULL && strcmp(change, "remove") == 0)
+            continue;
+        out[k].participant = m[i]->participant;
+        out[k].lid = m[i]->lid ? m[i]->lid : e ? e->lid : NULL;
+        out[k].phone = m[i]->phone ? m[i]->phone : e ? e->phone : NULL;
+        out[k].push_name = m[i]->push_name;
+        out[k].role = e != NULL && !add ? e->role : m[i]->role;
+        out[k++].self = m[i]->self;
+    }
+    for (i = 0; add && i < g->nmembers; i++) {
+        e = &g->members[i];
+        if (bridge_muc_known(m, n, e))
+            continue;
+        memset(&out[k], 0, sizeof(out[k]));
+        out[k].participant = e->id;
+        out[k].lid = e->lid;
+        out[k].phone = e->phone;
+        out[k++].role = e->role;
+    }
+    return k;
+}
+
+/* The presences of a change: who left (before: the members and nicks as
+ * they were), who came or changed role (after). */
+static void bridge_muc_tell_change(const struct store_account *a,
+                                   const struct store_room *room,
+                                   const struct net_group *g,
+                                   const char *change,
+                                   struct store_member **before, char **bnicks,
+                                   size_t nb)
+{
+    size_t n = 0, i;
+    struct store_member **m;
+    char **nicks;
+
+    if (strcmp(change, "remove") == 0) {
+        for (i = 0; i < nb; i++)
+            if (bnicks[i] != NULL && bridge_muc_changed(before[i], g))
+                bridge_muc_tell(a, room, before[i], bnicks[i], "unavailable");
+        return;
+    }
+    m = bridge_muc_members(room->id, &n);
+    nicks = bridge_muc_nicks(m, n);
+    for (i = 0; i < n; i++)
+        if (nicks[i] != NULL && bridge_muc_changed(m[i], g))
+            bridge_muc_tell(a, room, m[i], nicks[i], NULL);
+    bridge_muc_nicks_free(nicks, n);
+    bridge_muc_members_free(m, n);
+}
+
+/* Members of the room added, removed, promoted or demoted; 0 or -1. */
+static int bridge_muc_members_changed(const struct store_account *a,
+                                      const struct store_room *room,
+                                      const struct net_group *g,
+                                      const char *change)
+{
+    size_t n = 0, k;
+    struct store_member **m = bridge_muc_members(room->id, &n);
+    char **nicks = bridge_muc_nicks(m, n);
+    struct store_member_in *in = xcalloc(n + g->nmembers + 1, sizeof(*in));
+    int rc;
+
+    k = bridge_muc_after(m, n, g, change, in);
+    rc = store_room_members_set(bridge_store(), room->id, in, k);
+    if (rc == 0)
+        bridge_muc_tell_change(a, room, g, change, m, nicks, n);
+    free(in);
+    bridge_muc_nicks_free(nicks, n);
+    bridge_muc_members_free(m, n);
+    return rc;
+}
+
+/* The account is no longer in the group: its resources in the room are
+ * told they were removed (110, 321), and the room is forgotten. */
+static int bridge_muc_left(const struct store_account *a,
+                           const struct store_room *room)
+{
+    char *room_jid = jid_of(room->group_id, component_jid()), *from;
+    struct bridge_muc_joined **p = &bridge_muc_list, *j;
+    struct bridge_muc_pres pr;
+
+    while (room_jid != NULL && (j = *p) != NULL) {
+        if (!bridge_muc_in(j, room->id, a->jid)) {
+            p = &j->next;
+            continue;
+        }
+        from = xasprintf("%s/%s", room_jid, j->nick);
+        memset(&pr, 0, sizeof(pr));
+        pr.from = from;
+        pr.to = j->full;
+        pr.type = "unavailable";
+        pr.affiliation = pr.role = "none";
+        pr.jid = j->full;
+        pr.codes[0] = "110";
+        pr.codes[1] = "321";
+        if (component_connected())
+            bridge_muc_pres_send(&pr);
+        free(from);
+        *p = j->next;
+        free(j->full);
+        free(j->nick);
+        free(j);
+    }
+    free(room_jid);
+    return store_room_delete(bridge_store(), room->id);
+}
+
+/* The account's phone digits as its rooms know them, or NULL. */
+static char *bridge_muc_me(long long account_id)
+{
+    return store_room_self_phone(bridge_store(), account_id);
+}
+
+int bridge_muc_group(const struct net_event *ev, const struct store_account *a)
+{
+    struct store_room *room = store_room_get(bridge_store(), a->id, ev->group);
+    char *me;
+    int rc = 0;
+
+    if (strcmp(ev->group_change, "join") == 0 && ev->group_info != NULL) {
+        me = bridge_muc_me(a->id);
+        if (bridge_muc_store_group(a->id, me, ev->group_info) < 0)
+            rc = -1;
+        else if (room == NULL)
+            bridge_muc_invite(a->id, a->jid, ev->group_info->id,
+                              ev->group_info->subject);
+        free(me);
+    } else if (room == NULL) {
+        log_debug("bridge: %s has no room for a changed group", a->jid);
+    } else if (strcmp(ev->group_change, "leave") == 0) {
+        rc = bridge_muc_left(a, room);
+    } else if (ev->group_info != NULL) {
+        rc = bridge_muc_members_changed(a, room, ev->group_info,
+                                        ev->group_change);
+    }
+    store_room_free(room);
+    return rc;
+}
