@@ -274,37 +274,56 @@ static void bridge_muc_message_error(const char *room_jid, const char *to,
     free(xml);
 }
 
+/* The full network id of the room's message id names, or NULL when the
+ * room has none. Caller frees. */
+static char *bridge_muc_known(long long room_id, const char *id)
+{
+    struct store_room_message *t = NULL;
+    char *full = bridge_muc_resolve(room_id, id, &t);
+
+    if (t == NULL) {
+        free(full);
+        full = NULL;
+    }
+    store_room_message_free(t);
+    return full;
+}
+
 /* A groupchat's job: a reaction to a message of the room (XEP-0444), or a
  * text, a reply (XEP-0461) naming the room's stanza-id; -1 (the sender
- * told why) when it is none the group can take. Frees nothing: *owned
- * holds what j borrows. */
+ * told why, when it is an error) when it is none the group can take.
+ * owned holds what j borrows. */
 static int bridge_muc_job(const struct message_in *in,
                           const struct bridge_muc_ctx *c, struct bridge_job *j,
                           char **owned)
 {
-    const char *why = NULL;
+    const char *cond = "feature-not-implemented", *why = NULL;
 
-    if (in->retract_id != NULL || in->replace_id != NULL)
+    if (in->retract_id != NULL || in->replace_id != NULL) {
         why = "Corrections and retractions in WhatsApp groups are not "
               "supported yet";
-    else if (in->reactions_id != NULL) {
+    } else if (in->reactions_id != NULL) {
         j->kind = BRIDGE_JOB_ROOM_REACTION;
         j->text = in->reaction;
-        owned[0] = bridge_muc_resolve(c->room->id, in->reactions_id, NULL);
-        j->target = owned[0];
+        j->target = owned[0] = bridge_muc_known(c->room->id, in->reactions_id);
+        if (j->target == NULL) {
+            cond = "item-not-found";
+            why = "The gateway does not know that message of the group";
+        }
     } else if (in->body == NULL || in->body[0] == '\0') {
         return -1; /* chat states, subjects: not yet */
-    } else if (in->reply_id != NULL) {
-        owned[0] = bridge_muc_resolve(c->room->id, in->reply_id, NULL);
+    } else if (in->reply_id != NULL &&
+               (owned[0] = bridge_muc_known(c->room->id, in->reply_id)) !=
+                   NULL) {
         owned[1] = message_body_without_fallback(in);
         j->reply_to = owned[0];
         j->text = owned[1][0] != '\0' ? owned[1] : in->body;
     } else {
-        j->text = in->body;
+        j->text = in->body; /* a quote of a message unknown: as written */
     }
     if (why != NULL)
-        bridge_muc_message_error(c->room_jid, c->full, in->id, "cancel",
-                                 "feature-not-implemented", why);
+        bridge_muc_message_error(c->room_jid, c->full, in->id, "cancel", cond,
+                                 why);
     return why != NULL ? -1 : 0;
 }
 

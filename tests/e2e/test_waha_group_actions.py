@@ -228,3 +228,26 @@ def test_correction_out_refused_for_now(gw):
     assert err.error_condition == "feature-not-implemented", err.xml
     assert [s["body"]["text"] for s in gw.sent(session)
             if s["type"] == "sendText"] == ["typo"]
+
+
+def test_reaction_or_reply_to_unknown_message(gw):
+    c = _login(gw)
+    session = gw.session_of(c)
+    room = _joined(gw, c)
+    c.send_message(room, None, mtype="groupchat", id="react-x", extra_xml=(
+        "<reactions xmlns='%s' id='not-a-message'><reaction>\U0001F44D"
+        "</reaction></reactions>" % NS_REACTIONS))
+    err = c.wait_message(lambda m: _from_room(room)(m)
+                         and m.id == "react-x", WAIT)
+    assert err.type == "error", err.xml
+    assert err.error_condition == "item-not-found", err.xml
+    # a reply to a message WhatsApp never had goes as written, no reply_to
+    quote = "> something\n"
+    c.send_message(room, quote + "answer", mtype="groupchat", extra_xml=[
+        "<reply xmlns='%s' id='not-a-message'/>" % NS_REPLY,
+        "<fallback xmlns='%s' for='%s'><body start='0' end='%d'/>"
+        "</fallback>" % (NS_FALLBACK, NS_REPLY, len(quote))])
+    sent = gw.wait_sent(1, session)
+    assert sent[0]["body"]["text"] == quote + "answer", sent
+    assert "reply_to" not in sent[0]["body"], sent
+    assert not [s for s in gw.sent(session) if s["type"] == "reaction"]
