@@ -122,8 +122,9 @@ struct net_event {
     /* NET_EVENT_GROUP (id: the event's own, for deduplication; group: the
      * group's id): group_change "join" (the account is now in the group:
      * group_info with its subject and members), "leave" (it no longer
-     * is), or "add", "remove", "promote", "demote" (group_info's members,
-     * roles as they are now) */
+     * is), "add", "remove", "promote", "demote" (group_info's members,
+     * roles as they are now), or "update" (group_info's subject: the new
+     * one, NULL when it did not change) */
     const char *group_change;
     const struct net_group *group_info;
     /* NET_EVENT_STATUS */

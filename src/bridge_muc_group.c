@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Changes of a group as its room shows them (issue 14): the account added
  * to a group (the room stored, an XEP-0249 invitation), removed from one
- * (its resources told, the room forgotten), and members added, removed,
+ * (its resources told, the room forgotten), members added, removed,
  * promoted or demoted (the room's members updated, occupant presences to
- * the user's resources in the room). */
+ * the user's resources in the room), and a new subject. */
 #include <stdlib.h>
 #include <string.h>
+
+#include <strophe.h>
 
 #include "bridge_core.h"
 #include "bridge_muc.h"
@@ -209,6 +211,51 @@ static int bridge_muc_left(const struct store_account *a,
     return store_room_delete(bridge_store(), room->id);
 }
 
+/* A groupchat from the room to a resource in it: the new subject, or
+ * (subject NULL) status 104, the room's configuration changed. */
+static void bridge_muc_announce(const char *room_jid, const char *to,
+                                const char *subject)
+{
+    xmpp_stanza_t *m = xmpp_message_new(component_ctx(), "groupchat", to, NULL);
+    char *id = component_new_id();
+
+    xmpp_stanza_set_id(m, id);
+    xmpp_stanza_set_from(m, room_jid);
+    if (subject != NULL)
+        component_text_elem(m, "subject", subject);
+    else
+        xmpp_stanza_set_attribute(
+            component_elem(component_elem(m, "x", NS_MUC_USER), "status", NULL),
+            "code", "104");
+    component_send(m);
+    xmpp_stanza_release(m);
+    free(id);
+}
+
+/* The group's subject changed: kept, and told to the user's resources in
+ * the room (the subject, and 104 so that clients read disco again). */
+static int bridge_muc_updated(const struct store_account *a,
+                              const struct store_room *room,
+                              const struct net_group *g)
+{
+    char *room_jid;
+    struct bridge_muc_joined *j;
+
+    if (g->subject == NULL)
+        return 0; /* no change ferry shows (a picture...) */
+    if (store_room_put(bridge_store(), a->id, room->group_id, g->subject) < 0)
+        return -1;
+    room_jid = jid_of(room->group_id, component_jid());
+    for (j = bridge_muc_list;
+         room_jid != NULL && component_connected() && j != NULL; j = j->next)
+        if (bridge_muc_in(j, room->id, a->jid)) {
+            bridge_muc_announce(room_jid, j->full, g->subject);
+            bridge_muc_announce(room_jid, j->full, NULL);
+        }
+    free(room_jid);
+    return 0;
+}
+
 /* The account's phone digits as its rooms know them, or NULL. */
 static char *bridge_muc_me(long long account_id)
 {
@@ -233,6 +280,8 @@ int bridge_muc_group(const struct net_event *ev, const struct store_account *a)
         log_debug("bridge: %s has no room for a changed group", a->jid);
     } else if (strcmp(ev->group_change, "leave") == 0) {
         rc = bridge_muc_left(a, room);
+    } else if (strcmp(ev->group_change, "update") == 0) {
+        rc = ev->group_info ? bridge_muc_updated(a, room, ev->group_info) : 0;
     } else if (ev->group_info != NULL) {
         rc = bridge_muc_members_changed(a, room, ev->group_info,
                                         ev->group_change);

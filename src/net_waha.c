@@ -367,7 +367,8 @@ static json_object *waha_session_config(void)
         "session.status", "message",          "message.any",
         "message.ack",    "message.reaction", "message.revoked",
         "message.edited", "presence.update",  "call.received",
-        "group.v2.join",  "group.v2.leave",   "group.v2.participants"};
+        "group.v2.join",  "group.v2.leave",   "group.v2.participants",
+        "group.v2.update"};
     json_object *cfg = json_object_new_object();
     json_object *hooks = json_object_new_array();
     json_object *hook = json_object_new_object();

@@ -271,6 +271,12 @@ int waha_groups_event(const char *event, const char *id, const char *session,
         waha_groups_one(&l, g, NULL);
     } else if (strcmp(event, "group.v2.leave") == 0) {
         ev.group_change = "leave";
+    } else if (strcmp(event, "group.v2.update") == 0) {
+        ev.group_change = "update";
+        if (gid != NULL && waha_groups_is_group(gid))
+            waha_groups_changed(&l, p, gid);
+        if (l.n == 1)
+            l.g[0].subject = waha_str(g, "subject"); /* NULL: unchanged */
     } else {
         ev.group_change = waha_groups_change(waha_str(p, "type"));
         if (gid != NULL && waha_groups_is_group(gid))

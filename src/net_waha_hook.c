@@ -808,6 +808,7 @@ static int waha_event(struct waha_ctx *c)
         return waha_call(c, p);
     if (strcmp(event, "group.v2.join") == 0 ||
         strcmp(event, "group.v2.leave") == 0 ||
+        strcmp(event, "group.v2.update") == 0 ||
         strcmp(event, "group.v2.participants") == 0)
         return waha_groups_event(event, waha_str(c->root, "id"), c->session, p,
                                  c->fn, c->arg);

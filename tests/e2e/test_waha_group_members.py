@@ -119,3 +119,25 @@ def test_removed_from_the_group(gw):
     err = c.wait_presence(lambda p: _from_room(room)(p)
                           and p.type == "error", WAIT)
     assert err.error_condition == "item-not-found", err.xml
+
+
+def test_subject_change(gw):
+    c = _login(gw)
+    session = gw.session_of(c)
+    room = _joined(gw, c)
+    gw.ctl.post("group/update", {"session": session, "group": CHAT,
+                                 "subject": "Renamed"})
+    m = c.wait_message(lambda m: _from_room(room)(m)
+                       and m.find("{jabber:client}subject") is not None,
+                       WAIT)
+    assert m.frm == room and m.type == "groupchat", m.xml
+    assert m.find("{jabber:client}subject").text == "Renamed", m.xml
+    assert m.body is None, m.xml
+    m = c.wait_message(lambda m: _from_room(room)(m)
+                       and "104" in _codes(m), WAIT)
+    assert m.frm == room, m.xml
+    assert c.disco_info(room).has_identity("conference", "text", "Renamed")
+    # a change ferry does not show (the picture): nothing
+    gw.ctl.post("group/update", {"session": session, "group": CHAT,
+                                 "picture": True})
+    c.assert_no_message(lambda m: _from_room(room)(m), 1.5)

@@ -225,6 +225,12 @@ static void test_group_events(void **state)
           "\"s1\",\"payload\":{\"group\":{\"id\":\"77@g.us\"}}}",
           &g);
     assert_string_equal(g.change[0], "leave");
+    parse("{\"id\":\"evt_g6\",\"event\":\"group.v2.update\",\"session\":"
+          "\"s1\",\"payload\":{\"group\":{\"id\":\"77@g.us\",\"subject\":"
+          "\"New\"}}}",
+          &g);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.change[0], "update");
     parse("{\"id\":\"evt_g4\",\"event\":\"group.v2.participants\","
           "\"session\":\"s1\",\"payload\":{\"type\":\"kick\",\"group\":{"
           "\"id\":\"77@g.us\"},\"participants\":[]}}",
