@@ -265,7 +265,8 @@ static const char *const store_migrations[] = {
      * msg_key: the network's own key of the message (the part of its id
      * after the chat, which actions name), and for the user's own texts
      * the stanza's id and origin-id (what their clients match); stamp
-     * indexed for the expiry after [groups] history_days. */
+     * indexed for the expiry after [groups] history_days, (room_id, id)
+     * for join history and MAM pages. */
     "ALTER TABLE room_message ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';"
     "ALTER TABLE room_message ADD COLUMN target TEXT;"
     "ALTER TABLE room_message ADD COLUMN msg_key TEXT;"
@@ -280,7 +281,8 @@ static const char *const store_migrations[] = {
     "  OR network_id LIKE 'false\\_%' ESCAPE '\\';"
     "UPDATE room_message SET msg_key = network_id WHERE msg_key IS NULL;"
     "CREATE INDEX room_message_key ON room_message (room_id, msg_key);"
-    "CREATE INDEX room_message_stamp ON room_message (stamp);",
+    "CREATE INDEX room_message_stamp ON room_message (stamp);"
+    "CREATE INDEX room_message_room ON room_message (room_id, id);",
 };
 
 #define STORE_NMIGRATIONS                                                      \
