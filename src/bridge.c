@@ -589,6 +589,7 @@ int bridge_init(struct store *st, const struct conf *conf,
     disco_first_handler_set(bridge_muc_disco, NULL);
     bridge_muc_init();
     bridge_muc_mam_init();
+    bridge_muc_group_init();
     component_set_handlers(&h);
     return 0;
 }

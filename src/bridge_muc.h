@@ -14,6 +14,8 @@ struct store_account;
 void bridge_muc_init(void);
 /* Answers XEP-0313 queries on room JIDs (bridge_muc_mam.c). */
 void bridge_muc_mam_init(void);
+/* Answers muc#admin member lists of rooms (bridge_muc_group.c). */
+void bridge_muc_group_init(void);
 /* Applies [groups]: how long rooms' messages are kept. */
 void bridge_muc_configure(const struct conf *conf);
 

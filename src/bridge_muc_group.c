@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Changes of a group as its room shows them (issue 14): the account added
+/* Changes of a group as its room shows them (issue 14), and its member
+ * list (muc#admin): the account added
  * to a group (the room stored, an XEP-0249 invitation), removed from one
  * (its resources told, the room forgotten), members added, removed,
  * promoted or demoted (the room's members updated, occupant presences to
@@ -19,6 +20,8 @@
 #include "store.h"
 #include "store_room.h"
 #include "util.h"
+
+#define NS_MUC_ADMIN NS_MUC "#admin"
 
 /* 1 when the stored member m is the event's member e. */
 static int bridge_muc_same(const struct store_member *m,
@@ -288,4 +291,83 @@ int bridge_muc_group(const struct net_event *ev, const struct store_account *a)
     }
     store_room_free(room);
     return rc;
+}
+
+/* ---- the member list (XEP-0045 9.5, 10.5: muc#admin) ---- */
+
+/* The members whose affiliation is aff ("member", "admin", "owner"),
+ * into q: bare real JID (when known), affiliation, role and nick. */
+static void bridge_muc_list_members(xmpp_stanza_t *q,
+                                    const struct bridge_muc_ctx *c,
+                                    const char *aff)
+{
+    size_t n = 0, i;
+    struct store_member **m = bridge_muc_members(c->room->id, &n);
+    char **nicks = bridge_muc_nicks(m, n), *real;
+    xmpp_stanza_t *it;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(bridge_muc_affiliation(m[i]->role), aff) != 0)
+            continue;
+        it = component_elem(q, "item", NULL);
+        xmpp_stanza_set_attribute(it, "affiliation", aff);
+        xmpp_stanza_set_attribute(it, "role", bridge_muc_role(m[i]->role));
+        real = m[i]->self    ? xstrdup(c->bare)
+               : m[i]->phone ? xasprintf("+%s@%s", m[i]->phone, component_jid())
+                             : NULL;
+        if (real != NULL)
+            xmpp_stanza_set_attribute(it, "jid", real);
+        if (nicks[i] != NULL)
+            xmpp_stanza_set_attribute(it, "nick", nicks[i]);
+        free(real);
+    }
+    bridge_muc_nicks_free(nicks, n);
+    bridge_muc_members_free(m, n);
+}
+
+/* A muc#admin query on a room: the member list for its user (gets, by
+ * affiliation); changes are WhatsApp's (on the phone). */
+static int bridge_muc_admin(xmpp_stanza_t *iq, xmpp_stanza_t *query, void *arg)
+{
+    const char *type = xmpp_stanza_get_type(iq);
+    xmpp_stanza_t *item = xmpp_stanza_get_child_by_name(query, "item");
+    const char *aff =
+        item ? xmpp_stanza_get_attribute(item, "affiliation") : NULL;
+    struct bridge_muc_ctx c;
+    xmpp_stanza_t *q;
+
+    if (bridge_muc_ctx(&c, xmpp_stanza_get_from(iq), xmpp_stanza_get_to(iq)) <
+            0 ||
+        type == NULL) {
+        bridge_muc_ctx_free(&c);
+        return 0;
+    }
+    if (c.a == NULL)
+        component_error_reply(iq, "auth", "registration-required",
+                              "Register with this gateway first");
+    else if (c.room == NULL)
+        component_error_reply(iq, "cancel", "item-not-found",
+                              "You are not in this WhatsApp group");
+    else if (strcmp(type, "get") != 0)
+        component_error_reply(iq, "auth", "forbidden",
+                              "Members and admins of a WhatsApp group are "
+                              "changed on the phone");
+    else if (aff == NULL ||
+             (strcmp(aff, "member") != 0 && strcmp(aff, "admin") != 0 &&
+              strcmp(aff, "owner") != 0))
+        component_error_reply(iq, "cancel", "feature-not-implemented",
+                              "Only the member, admin and owner lists");
+    else {
+        q = component_elem(NULL, "query", NS_MUC_ADMIN);
+        bridge_muc_list_members(q, &c, aff);
+        component_iq_result(iq, q);
+        xmpp_stanza_release(q);
+    }
+    bridge_muc_ctx_free(&c);
+    return 1;
+}
+
+void bridge_muc_group_init(void)
+{
+    component_iq_register(NS_MUC_ADMIN, bridge_muc_admin, NULL);
 }

@@ -141,3 +141,31 @@ def test_subject_change(gw):
     gw.ctl.post("group/update", {"session": session, "group": CHAT,
                                  "picture": True})
     c.assert_no_message(lambda m: _from_room(room)(m), 1.5)
+
+
+NS_MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
+
+
+def _admin_list(c, room, aff):
+    r = c.iq(room, "<query xmlns='%s'><item affiliation='%s'/></query>"
+             % (NS_MUC_ADMIN, aff))
+    assert r.type == "result", r.xml
+    q = r.child(NS_MUC_ADMIN, "query")
+    return sorted((i.get("jid"), i.get("nick"))
+                  for i in q.findall("{%s}item" % NS_MUC_ADMIN))
+
+
+def test_member_list_by_affiliation(gw):
+    """Members-only, non-anonymous rooms: Conversations and Dino read the
+    member list (muc#admin) to know who is in the group."""
+    c = _login(gw)
+    room = _room(gw)
+    assert _admin_list(c, room, "owner") == \
+        [("+15550003331@" + gw.gw, "+15550003331")]
+    assert _admin_list(c, room, "admin") == [(None, "~201000000000002")]
+    assert _admin_list(c, room, "member") == \
+        sorted([("+15550003333@" + gw.gw, "+15550003333"), (c.jid, None)])
+    r = c.iq(room, "<query xmlns='%s'><item affiliation='none' "
+             "jid='+15550003333@%s'/></query>" % (NS_MUC_ADMIN, gw.gw),
+             "set")
+    assert r.error_condition == "forbidden", r.xml
