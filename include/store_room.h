@@ -44,6 +44,8 @@ int store_room_keep(struct store *st, long long account_id,
 /* The account's room for group_id, or NULL. */
 struct store_room *store_room_get(struct store *st, long long account_id,
                                   const char *group_id);
+/* The room room_id, or NULL. */
+struct store_room *store_room_by_id(struct store *st, long long room_id);
 /* The account's rooms by subject (at most max): 0 or -1; the caller frees
  * *rows and each row, even on error. */
 int store_room_list(struct store *st, long long account_id, size_t max,

@@ -606,8 +606,10 @@ void bridge_reconfigure(const struct conf *conf)
 
 void bridge_stop(void)
 {
-    if (component_connected())
+    if (component_connected()) {
         roster_broadcast(0);
+        bridge_muc_shutdown();
+    }
 }
 
 void bridge_free(void)

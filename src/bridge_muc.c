@@ -615,6 +615,26 @@ static void bridge_muc_leave(const struct bridge_muc_ctx *c, const char *nick,
     free(from);
 }
 
+void bridge_muc_shutdown(void)
+{
+    static const char *const codes[] = {"110", "332", NULL};
+    struct bridge_muc_joined *j;
+    struct store_room *room;
+    struct bridge_muc_ctx c;
+
+    store_txn_begin(bridge_store());
+    for (j = bridge_muc_list; j != NULL; j = j->next) {
+        room = store_room_by_id(bridge_store(), j->room_id);
+        memset(&c, 0, sizeof(c));
+        c.full = j->full;
+        c.room_jid = room ? jid_of(room->group_id, component_jid()) : NULL;
+        if (c.room_jid != NULL)
+            bridge_muc_leave(&c, j->nick, codes);
+        free(c.room_jid);
+        store_room_free(room);
+    }
+}
+
 /* A presence to a room JID (c filled). */
 static void bridge_muc_on_presence(xmpp_stanza_t *st,
                                    const struct bridge_muc_ctx *c)

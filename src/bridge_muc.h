@@ -49,6 +49,9 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j);
 int bridge_muc_presence(xmpp_stanza_t *st);
 /* The disco handler for rooms and the gateway's items (disco_node_fn). */
 int bridge_muc_disco(xmpp_stanza_t *iq, const char *node, int items, void *arg);
+/* Tells every resource in a room that the service goes down (110, 332:
+ * clients join again once it is back). */
+void bridge_muc_shutdown(void);
 /* Forgets every joined resource (shutdown). */
 void bridge_muc_free(void);
 

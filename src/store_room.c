@@ -145,6 +145,17 @@ struct store_room *store_room_get(struct store *st, long long account_id,
     return store_one(st, s, store_room_read);
 }
 
+struct store_room *store_room_by_id(struct store *st, long long room_id)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT id, account_id, group_id, subject FROM room WHERE id = ?1");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, room_id);
+    return store_one(st, s, store_room_read);
+}
+
 int store_room_list(struct store *st, long long account_id, size_t max,
                     struct store_room ***rows, size_t *n)
 {

@@ -223,6 +223,32 @@ def test_self_ping_joined_and_not(gw):
     assert r.error_condition == "not-acceptable", r.xml
 
 
+def test_restart_while_joined(gw):
+    """A clean stop tells the resources in rooms (110, 332); after the
+    restart a self-ping says not-acceptable, the client joins again, and
+    a message from the group written meanwhile is not lost."""
+    c = _login(gw)
+    session = gw.session_of(c)
+    room = _room(gw)
+    _join(c, room, "me")
+    c.wait_message(lambda m: _from_room(room)(m)
+                   and m.find("{jabber:client}subject") is not None, WAIT)
+    gw.ferry.stop()
+    p = c.wait_presence(lambda p: _from_room(room)(p)
+                        and p.type == "unavailable", WAIT)
+    assert _codes(p) == ["110", "332"], p.xml
+    assert p.frm == room + "/me", p.xml
+    gw.inbound(session, CHIARA, "while ferry was down", chat=GROUP + "@g.us",
+               wait="none")
+    gw.ferry.start(timeout=20)
+    wait_for(lambda: c.iq(room + "/me", PING).error_condition
+             == "not-acceptable", WAIT, 0.5, "self-ping refused")
+    _join(c, room, "me", "join-after")
+    # held for the join, or live when WAHA's retry comes after it: once
+    _groupchat(c, room, "while ferry was down")
+    c.assert_no_message(lambda m: m.body == "while ferry was down", 1.0)
+
+
 # --- messages from the group -------------------------------------------------------
 
 NS_SID = "urn:xmpp:sid:0"
