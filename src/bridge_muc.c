@@ -31,6 +31,7 @@
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_PING "urn:xmpp:ping"
 #define NS_CONFERENCE "jabber:x:conference"
+#define BRIDGE_MUC_HISTORY_MAX_S "100" /* BRIDGE_MUC_HISTORY_MAX */
 #define BRIDGE_MUC_ROOMS_MAX 4096
 #define BRIDGE_MUC_NICK_MAX 64 /* bytes of a nick made from a push name */
 
@@ -801,6 +802,14 @@ static void bridge_muc_info(xmpp_stanza_t *iq, const struct bridge_muc_ctx *c,
     bridge_muc_field(x, "muc#roominfo_subject", NULL, c->room->subject);
     bridge_muc_field(x, "muc#roomconfig_whois", NULL, "anyone");
     bridge_muc_field(x, "muc#roomconfig_allowpm", NULL, "none");
+    bridge_muc_field(x, "muc#roomconfig_changesubject", NULL, "0");
+    bridge_muc_field(x, "muc#maxhistoryfetch", NULL, BRIDGE_MUC_HISTORY_MAX_S);
+    /* XEP-0444 2.2: WhatsApp keeps one reaction per person */
+    x = component_elem(q, "x", "jabber:x:data");
+    xmpp_stanza_set_type(x, "result");
+    bridge_muc_field(x, "FORM_TYPE", "hidden",
+                     "urn:xmpp:reactions:0:restrictions");
+    bridge_muc_field(x, "max_reactions_per_user", NULL, "1");
     component_iq_result(iq, q);
     xmpp_stanza_release(q);
 }

@@ -85,6 +85,24 @@ def test_room_disco_info(gw):
     assert "urn:xmpp:mam:2" in info.features, info
 
 
+def test_room_disco_forms(gw):
+    c = _login(gw)
+    r = c.iq(_room(gw), "<query xmlns='http://jabber.org/protocol/"
+             "disco#info'/>")
+    forms = {}
+    for x in r.el.iter("{jabber:x:data}x"):
+        fields = {f.get("var"): [v.text for v in
+                                 f.findall("{jabber:x:data}value")]
+                  for f in x.findall("{jabber:x:data}field")}
+        forms[fields["FORM_TYPE"][0]] = fields
+    info = forms[NS_MUC + "#roominfo"]
+    assert info["muc#roomconfig_roomname"] == [SUBJECT], info
+    assert info["muc#roomconfig_changesubject"] == ["0"], info
+    assert info["muc#maxhistoryfetch"] == ["100"], info
+    assert forms["urn:xmpp:reactions:0:restrictions"][
+        "max_reactions_per_user"] == ["1"], forms
+
+
 def test_gateway_items_list_rooms(gw):
     c = _login(gw)
     items = c.disco_items(gw.gw)
