@@ -109,7 +109,8 @@ static void bridge_send(const struct store_outbox *o, void *arg)
     if (known && j.kind == BRIDGE_JOB_FETCH)
         bridge_media_fetch(o, &j);
     else if (known && (j.kind == BRIDGE_JOB_ROOM_TEXT ||
-                       j.kind == BRIDGE_JOB_ROOM_REACTION))
+                       j.kind == BRIDGE_JOB_ROOM_REACTION ||
+                       j.kind == BRIDGE_JOB_ROOM_READ))
         bridge_muc_send(o, &j);
     else
         bridge_send_row(o, known ? &j : NULL);

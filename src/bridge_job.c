@@ -26,6 +26,7 @@ static const struct {
                           .flags = QUEUE_ROW_SLOW | QUEUE_ROW_UNPACED},
     [BRIDGE_JOB_ROOM_TEXT] = {.name = "room_text"},
     [BRIDGE_JOB_ROOM_REACTION] = {.name = "room_reaction"},
+    [BRIDGE_JOB_ROOM_READ] = {.name = "room_read"},
 };
 
 #define BRIDGE_JOB_NKINDS                                                      \

@@ -16,6 +16,7 @@ enum bridge_job_kind {
     BRIDGE_JOB_FETCH,         /* a received file, to fetch and deliver */
     BRIDGE_JOB_ROOM_TEXT,     /* a text to a group, reflected once sent */
     BRIDGE_JOB_ROOM_REACTION, /* an emoji on target in a group, reflected */
+    BRIDGE_JOB_ROOM_READ,     /* mark target of a group read */
 };
 
 /* Fields a kind does not use stay NULL (0). The strings are borrowed: from

@@ -310,6 +310,12 @@ static int bridge_muc_job(const struct message_in *in,
             cond = "item-not-found";
             why = "The gateway does not know that message of the group";
         }
+    } else if ((in->body == NULL || in->body[0] == '\0') &&
+               in->displayed != NULL) { /* XEP-0333: the group read */
+        j->kind = BRIDGE_JOB_ROOM_READ;
+        j->target = owned[0] = bridge_muc_known(c->room->id, in->displayed);
+        if (j->target == NULL)
+            return -1; /* a message WhatsApp does not have: nothing to mark */
     } else if (in->body == NULL || in->body[0] == '\0') {
         return -1; /* chat states, subjects: not yet */
     } else if (in->reply_id != NULL &&
@@ -335,7 +341,8 @@ static void bridge_muc_on_groupchat(const struct message_in *in,
     struct bridge_job j = {.kind = BRIDGE_JOB_ROOM_TEXT};
     char *owned[2] = {NULL, NULL};
 
-    if ((in->body == NULL || in->body[0] == '\0') && in->reactions_id == NULL)
+    if ((in->body == NULL || in->body[0] == '\0') && in->reactions_id == NULL &&
+        in->displayed == NULL)
         return; /* chat states, subjects: not yet */
     if (c->a == NULL)
         bridge_muc_message_error(c->room_jid, c->full, in->id, "auth",
@@ -384,7 +391,7 @@ int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in)
 struct bridge_muc_send {
     long long outbox_id;
     long long account_id;
-    int reaction;
+    int reaction, read;
     char *room, *text, *stanza_id, *origin_id, *sender, *target;
 };
 
@@ -438,14 +445,21 @@ out:
     free(room_jid);
 }
 
-/* WhatsApp did not take the text: the sender hears why. */
+/* WhatsApp did not take the text: the sender hears why (a read marker
+ * is only logged). */
 static void bridge_muc_refused(const struct bridge_muc_send *s,
                                const char *text)
 {
-    char *room_jid = jid_of(s->room, component_jid());
-    char *why = xasprintf("WhatsApp did not take the message: %s",
-                          text ? text : "no reason given");
+    char *room_jid, *why;
 
+    if (s->read) {
+        log_info("bridge: a group was not marked read: %s",
+                 text ? text : "no reason given");
+        return;
+    }
+    room_jid = jid_of(s->room, component_jid());
+    why = xasprintf("WhatsApp did not take the message: %s",
+                    text ? text : "no reason given");
     if (room_jid != NULL)
         bridge_muc_message_error(room_jid, s->sender, s->stanza_id, "cancel",
                                  "service-unavailable", why);
@@ -461,7 +475,8 @@ static void bridge_muc_sent(const struct net_result *r, void *arg)
     store_txn_begin(bridge_store());
     if (r->outcome == NET_OK) {
         queue_out_done(s->outbox_id);
-        a = store_account_by_id(bridge_store(), s->account_id);
+        a = s->read ? NULL /* a marker: nothing to show */
+                    : store_account_by_id(bridge_store(), s->account_id);
         if (a != NULL)
             bridge_muc_reflect(s, a,
                                s->reaction ? NULL
@@ -496,6 +511,7 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
     s->outbox_id = o->id;
     s->account_id = o->account_id;
     s->reaction = j->kind == BRIDGE_JOB_ROOM_REACTION;
+    s->read = j->kind == BRIDGE_JOB_ROOM_READ;
     /* a reaction's message, or the message a text quotes */
     s->target = s->reaction && j->target      ? xstrdup(j->target)
                 : !s->reaction && j->reply_to ? xstrdup(j->reply_to)
@@ -505,13 +521,14 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
     s->stanza_id = j->stanza_id ? xstrdup(j->stanza_id) : NULL;
     s->origin_id = j->origin_id ? xstrdup(j->origin_id) : NULL;
     s->sender = xstrdup(j->sender ? j->sender : "");
-    if (j->kind == BRIDGE_JOB_ROOM_REACTION) {
-        out.kind = "reaction";
+    if (j->kind == BRIDGE_JOB_ROOM_REACTION || s->read) {
+        out.kind = s->read ? "read" : "reaction";
         out.target = j->target;
         out.reply_to = NULL;
+        out.text = s->read ? NULL : j->text;
     }
     memset(&r, 0, sizeof(r));
-    if (a == NULL || j->room == NULL || j->text == NULL ||
+    if (a == NULL || j->room == NULL || (j->text == NULL && !s->read) ||
         net_set_find(bridge_backends(), a->backend) == NULL ||
         bridge_backend_of(a)->groups == NULL) {
         r.outcome = NET_FAIL;

@@ -251,3 +251,23 @@ def test_reaction_or_reply_to_unknown_message(gw):
     assert sent[0]["body"]["text"] == quote + "answer", sent
     assert "reply_to" not in sent[0]["body"], sent
     assert not [s for s in gw.sent(session) if s["type"] == "reaction"]
+
+
+def test_displayed_marks_the_group_read(gw):
+    c = _login(gw)
+    session = gw.session_of(c)
+    room = _joined(gw, c)
+    first = gw.inbound(session, CHIARA, "read me", chat=CHAT)
+    m = _groupchat(c, room, "read me")
+    c.send_message(room, None, mtype="groupchat", extra_xml=(
+        "<displayed xmlns='urn:xmpp:chat-markers:0' id='%s'/>" % _sid(m)))
+
+    def seen():
+        return [r for r in gw.reads(session) if r.get("type") == "seen"]
+    wait_for(seen, WAIT, 0.1, "sendSeen for the group")
+    r = seen()[-1]
+    assert r["chat_id"] == CHAT, r
+    assert r["message_ids"] == [first["id"]], r
+    assert r["participant"] == CHIARA + "@c.us", r
+    # a marker is not shown in the room
+    c.assert_no_message(lambda m: _from_room(room)(m), 1.0)

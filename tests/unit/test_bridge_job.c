@@ -125,6 +125,12 @@ static void test_round_trip_room_reaction(void **state)
     assert_string_equal(out.target, "false_1@g.us_K_2@lid");
     bridge_job_reset(&out);
     free(p);
+    assert_string_equal(bridge_job_name(BRIDGE_JOB_ROOM_READ), "room_read");
+    assert_int_equal(bridge_job_decode("room_read", "{\"target\":\"t\"}", &out),
+                     0);
+    assert_int_equal(out.kind, BRIDGE_JOB_ROOM_READ);
+    assert_string_equal(out.target, "t");
+    bridge_job_reset(&out);
 }
 
 /* Payloads as the versions before the job type wrote them. */
