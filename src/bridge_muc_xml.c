@@ -148,6 +148,49 @@ static char *bridge_muc_quote(const char *nick, const char *text)
     return q;
 }
 
+/* The nick of the member whose number or lid is the n digits at d (the
+ * user's: self_nick), or NULL. */
+static const char *bridge_muc_mentioned(const struct bridge_muc_view *v,
+                                        const char *d, size_t n,
+                                        const char *self_nick)
+{
+    size_t i;
+
+    for (i = 0; i < v->n; i++)
+        if ((v->m[i]->phone != NULL && strlen(v->m[i]->phone) == n &&
+             strncmp(v->m[i]->phone, d, n) == 0) ||
+            (v->m[i]->lid != NULL && strlen(v->m[i]->lid) == n &&
+             strncmp(v->m[i]->lid, d, n) == 0))
+            return v->m[i]->self ? self_nick : v->nicks[i];
+    return NULL;
+}
+
+/* body with WhatsApp's mentions ("@<number>" or "@<lid>" of a member)
+ * written as "@<nick>", the user's as their own nick, so that clients
+ * highlight them. Caller frees. */
+static char *bridge_muc_mentions(const struct bridge_muc_view *v,
+                                 const char *body, const char *self_nick)
+{
+    struct buf b;
+    const char *p = body, *at, *nick;
+    size_t n;
+
+    buf_init(&b, strlen(body) * 20 + 256); /* a nick per 5 digits at most */
+    while ((at = strchr(p, '@')) != NULL) {
+        buf_append(&b, p, (size_t)(at - p) + 1);
+        n = strspn(at + 1, "0123456789");
+        nick = n >= 5 && n <= 32 ? bridge_muc_mentioned(v, at + 1, n, self_nick)
+                                 : NULL;
+        p = at + 1;
+        if (nick != NULL) {
+            buf_append(&b, nick, strlen(nick));
+            p += n;
+        }
+    }
+    buf_append(&b, p, strlen(p));
+    return buf_take(&b);
+}
+
 /* An XEP-0461 reply to t (or to the id target when t is unknown), with
  * the quote as an XEP-0428 fallback in front of body. */
 static void bridge_muc_reply(xmpp_stanza_t *m, const struct bridge_muc_view *v,
@@ -213,6 +256,7 @@ static void bridge_muc_content(xmpp_stanza_t *m,
 {
     struct store_room_message *t = r->target ? bridge_muc_target(v, r) : NULL;
     const char *target = t ? t->network_id : r->target;
+    char *body = bridge_muc_mentions(v, r->body, self_nick);
     xmpp_stanza_t *e;
 
     if (strcmp(r->kind, "reaction") == 0 && target != NULL) {
@@ -222,7 +266,7 @@ static void bridge_muc_content(xmpp_stanza_t *m,
             component_text_elem(e, "reaction", r->body);
         component_elem(m, "store", NS_HINTS);
     } else if (strcmp(r->kind, "edit") == 0 && target != NULL) {
-        component_text_elem(m, "body", r->body);
+        component_text_elem(m, "body", body);
         xmpp_stanza_set_id(component_elem(m, "replace", NS_CORRECT),
                            t ? bridge_muc_xmpp_id(t) : target);
     } else if (strcmp(r->kind, "retract") == 0 && target != NULL) {
@@ -230,11 +274,12 @@ static void bridge_muc_content(xmpp_stanza_t *m,
     } else if (strcmp(r->kind, "moderate") == 0 && target != NULL) {
         bridge_muc_retract(m, target, from, oid);
     } else if (r->target != NULL) {
-        bridge_muc_reply(m, v, r->target, t, self_nick, r->body);
+        bridge_muc_reply(m, v, r->target, t, self_nick, body);
     } else {
-        component_text_elem(m, "body", r->body);
+        component_text_elem(m, "body", body);
     }
     store_room_message_free(t);
+    free(body);
 }
 
 /* The real JID of the participant who (XEP-0045 non-anonymous rooms):

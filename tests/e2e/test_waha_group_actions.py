@@ -271,3 +271,21 @@ def test_displayed_marks_the_group_read(gw):
     assert r["participant"] == CHIARA + "@c.us", r
     # a marker is not shown in the room
     c.assert_no_message(lambda m: _from_room(room)(m), 1.0)
+
+
+def test_mentions_in_become_nicks(gw):
+    """WhatsApp writes a mention as @<number> (or @<lid>): the room shows
+    the member's nick, and the user's own as the nick they joined with, so
+    that clients highlight it."""
+    from harness.waha import ME_PHONE
+    c = _login(gw)
+    session = gw.session_of(c)
+    room = _joined(gw, c, "alice")
+    me = ME_PHONE.lstrip("+")
+    text = "@%s look, @%s and @201000000000002 agree; call 0123456789" % (
+        me, CHIARA)
+    gw.inbound(session, ANA, text, chat=CHAT, mentions=[me, CHIARA])
+    m = c.wait_message(lambda m: _from_room(room)(m)
+                       and (m.body or "").endswith("0123456789"), WAIT)
+    assert m.body == ("@alice look, @+%s and @~201000000000002 agree; "
+                      "call 0123456789" % CHIARA), m.body
