@@ -333,17 +333,61 @@ static int bridge_muc_job(const struct message_in *in,
     return why != NULL ? -1 : 0;
 }
 
+/* 1 when st is end-to-end encrypted (OMEMO, OpenPGP) for the room. */
+static int bridge_muc_encrypted(xmpp_stanza_t *st, const struct message_in *in)
+{
+    static const char *const ns[] = {"eu.siacs.conversations.axolotl",
+                                     "urn:xmpp:omemo:2", "urn:xmpp:openpgp:0",
+                                     "jabber:x:encrypted", NULL};
+    int i;
+
+    for (i = 0; ns[i] != NULL; i++)
+        if (xmpp_stanza_get_child_by_ns(st, ns[i]) != NULL)
+            return 1;
+    return (in->body != NULL && strncmp(in->body, "aesgcm://", 9) == 0) ||
+           (in->oob_url != NULL && strncmp(in->oob_url, "aesgcm://", 9) == 0);
+}
+
+/* What a groupchat from a resource in the room asks that the group cannot
+ * take: an error to the sender and 1, or 0. Not not-acceptable, which
+ * makes Conversations join again. */
+static int bridge_muc_refuse(xmpp_stanza_t *st, const struct message_in *in,
+                             const struct bridge_muc_ctx *c)
+{
+    const char *type = "cancel", *cond = "feature-not-implemented", *why;
+
+    if (xmpp_stanza_get_child_by_name(st, "subject") != NULL &&
+        in->body == NULL) {
+        type = "auth";
+        cond = "forbidden";
+        why = "The subject of a WhatsApp group is changed on the phone";
+    } else if (bridge_muc_encrypted(st, in)) {
+        why = "The members of a WhatsApp group cannot read end-to-end "
+              "encrypted (OMEMO) messages: turn encryption off in this room";
+    } else if (in->body != NULL && strlen(in->body) > MESSAGE_BODY_MAX) {
+        type = "modify";
+        cond = "policy-violation";
+        why = "This message is too long for the gateway";
+    } else {
+        return 0;
+    }
+    bridge_muc_message_error(c->room_jid, c->full, in->id, type, cond, why);
+    return 1;
+}
+
 /* A groupchat from a resource: queued for the group when the resource is
  * in the room (c filled). */
-static void bridge_muc_on_groupchat(const struct message_in *in,
+static void bridge_muc_on_groupchat(xmpp_stanza_t *st,
+                                    const struct message_in *in,
                                     const struct bridge_muc_ctx *c)
 {
     struct bridge_job j = {.kind = BRIDGE_JOB_ROOM_TEXT};
     char *owned[2] = {NULL, NULL};
 
     if ((in->body == NULL || in->body[0] == '\0') && in->reactions_id == NULL &&
-        in->displayed == NULL)
-        return; /* chat states, subjects: not yet */
+        in->displayed == NULL &&
+        xmpp_stanza_get_child_by_name(st, "subject") == NULL)
+        return; /* chat states: not yet */
     if (c->a == NULL)
         bridge_muc_message_error(c->room_jid, c->full, in->id, "auth",
                                  "registration-required",
@@ -355,7 +399,8 @@ static void bridge_muc_on_groupchat(const struct message_in *in,
     else if (bridge_muc_find(c->full, c->room->id) == NULL)
         bridge_muc_message_error(c->room_jid, c->full, in->id, "cancel",
                                  "not-acceptable", "Join the room first");
-    else if (bridge_muc_job(in, c, &j, owned) == 0) {
+    else if (!bridge_muc_refuse(st, in, c) &&
+             bridge_muc_job(in, c, &j, owned) == 0) {
         j.room = c->group;
         j.stanza_id = in->id;
         j.origin_id = in->origin_id;
@@ -379,7 +424,7 @@ int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in)
         return 0;
     }
     if (strcmp(in->type, "groupchat") == 0)
-        bridge_muc_on_groupchat(in, &c);
+        bridge_muc_on_groupchat(st, in, &c);
     else if (in->body != NULL)
         message_error_reply(st, "modify", "not-acceptable",
                             "WhatsApp groups have no private messages");

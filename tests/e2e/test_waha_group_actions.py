@@ -289,3 +289,28 @@ def test_mentions_in_become_nicks(gw):
                        and (m.body or "").endswith("0123456789"), WAIT)
     assert m.body == ("@alice look, @+%s and @~201000000000002 agree; "
                       "call 0123456789" % CHIARA), m.body
+
+
+def test_subject_and_encrypted_messages_refused(gw):
+    c = _login(gw)
+    session = gw.session_of(c)
+    room = _joined(gw, c)
+    c.send_message(room, None, mtype="groupchat", id="subj-1",
+                   extra_xml="<subject>New name</subject>")
+    err = c.wait_message(lambda m: _from_room(room)(m) and m.id == "subj-1",
+                         WAIT)
+    assert err.type == "error" and err.error_condition == "forbidden", \
+        err.xml
+    # OMEMO (as Conversations sends it): its fallback body never reaches
+    # the group
+    c.send_message(room, "I sent you an OMEMO encrypted message but your "
+                   "client doesn't seem to support that.", mtype="groupchat",
+                   id="omemo-1", extra_xml=(
+                       "<encrypted xmlns='eu.siacs.conversations.axolotl'>"
+                       "<header sid='1'><iv>AAAA</iv></header>"
+                       "<payload>AAAA</payload></encrypted>"))
+    err = c.wait_message(lambda m: _from_room(room)(m) and m.id == "omemo-1",
+                         WAIT)
+    assert err.type == "error", err.xml
+    assert err.error_condition == "feature-not-implemented", err.xml
+    assert not [s for s in gw.sent(session) if s["type"] == "sendText"]
