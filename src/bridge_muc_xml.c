@@ -33,6 +33,7 @@
     "An admin deleted a previous message (your client does not show "          \
     "deletions)."
 
+/* The key of {true|false}_<chat>_<key>[_<participant>], or a bare id. */
 char *bridge_muc_key(const char *id)
 {
     const char *p, *q;
@@ -47,6 +48,8 @@ char *bridge_muc_key(const char *id)
         return xstrdup(id);
     p++;
     q = strchr(p, '_'); /* a group's: the participant follows */
+    if (p[0] == '\0' || q == p)
+        return xstrdup(id); /* no key: the id as it is */
     return q ? xstrndup(p, (size_t)(q - p)) : xstrdup(p);
 }
 
