@@ -32,6 +32,9 @@ int component_init(const struct conf *conf);
 void component_set_handlers(const struct component_handlers *h);
 /* Registers an iq handler for a namespace (get and set). */
 void component_iq_register(const char *ns, component_iq_fn fn, void *arg);
+/* Registers an iq handler tried before those already registered (a
+ * handler returning 0 lets the next one have the iq). */
+void component_iq_register_first(const char *ns, component_iq_fn fn, void *arg);
 /* Connects (and keeps reconnecting) until component_stop(). */
 void component_start(void);
 /* Closes the stream; done(arg) runs once it is closed (or after 1.5 s). */

@@ -75,6 +75,8 @@ struct conf {
     char *team_autoclaim;
     long long team_claim_idle;
     long long team_history_days;
+    /* [groups] */
+    long long groups_history_days;
     /* [log] */
     char *log_level;
     char *log_destination;

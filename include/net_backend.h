@@ -34,6 +34,7 @@ enum net_event_kind {
                             (passed on, never stored) */
     NET_EVENT_PRESENCE,  /* the peer is online, or away since last_seen
                             (passed on, never stored) */
+    NET_EVENT_GROUP,     /* a group or its members changed: group_change */
 };
 
 /* Where an asynchronous login (login_form->async) stands. */
@@ -127,6 +128,14 @@ struct net_event {
     /* NET_EVENT_MESSAGE: the user wrote it, elsewhere than through ferry
      * (on the phone); peer is then the contact it went to */
     int from_me;
+    /* NET_EVENT_GROUP (id: the event's own, for deduplication; group: the
+     * group's id): group_change "join" (the account is now in the group:
+     * group_info with its subject and members), "leave" (it no longer
+     * is), "add", "remove", "promote", "demote" (group_info's members,
+     * roles as they are now), or "update" (group_info's subject: the new
+     * one, NULL when it did not change) */
+    const char *group_change;
+    const struct net_group *group_info;
     /* NET_EVENT_STATUS */
     int status;
     int error_code;

@@ -52,6 +52,9 @@ void queue_set_throughput(long long per_second);
 /* How long a team's history is kept (ms; 0: forever): the hourly
  * housekeeping forgets what is older. */
 void queue_set_history_keep(long long ms);
+/* How long rooms' messages are kept (seconds; 0: forever), by the same
+ * housekeeping. */
+void queue_set_room_keep(long long seconds);
 void queue_free(void);
 
 /* Runs the queues soon (after the current callback); they also run after

@@ -44,6 +44,8 @@ int store_room_keep(struct store *st, long long account_id,
 /* The account's room for group_id, or NULL. */
 struct store_room *store_room_get(struct store *st, long long account_id,
                                   const char *group_id);
+/* The room room_id, or NULL. */
+struct store_room *store_room_by_id(struct store *st, long long room_id);
 /* The account's rooms by subject (at most max): 0 or -1; the caller frees
  * *rows and each row, even on error. */
 int store_room_list(struct store *st, long long account_id, size_t max,
@@ -54,24 +56,81 @@ int store_room_members(struct store *st, long long room_id, size_t max,
 /* Sets the push name of the member whose id, lid or phone is who. */
 int store_room_member_name(struct store *st, long long room_id, const char *who,
                            const char *push_name);
-/* A message of a room from the network. */
+/* A message of a room, or an action on one. */
 struct store_room_message {
     long long id;
     char *network_id;
-    char *author; /* the author's id in the group (store_member's) */
-    char *body;
+    char *author;    /* the author's id in the group (store_member's) */
+    char *body;      /* a text; a reaction's emoji; an edit's new text */
     long long stamp; /* the network's time, s */
+    char *kind;      /* "text", "reaction", "edit", "retract", "moderate" */
+    char *target;    /* the network id acted on (a text: quoted), or NULL */
+    char *key;       /* the network's key of the message (NULL: its id) */
+    char *xmpp_id;   /* the user's own: the stanza's id, or NULL */
+    char *origin_id; /* the user's own: the XEP-0359 origin-id, or NULL */
 };
 
-/* Keeps a message of the room (pending: no resource is in the room); its
- * id, 0 when the room has it already, or -1. */
+/* A row of a room to keep (strings borrowed), as store_room_message. */
+struct store_room_message_in {
+    const char *network_id, *author, *body, *kind, *target, *key, *xmpp_id,
+        *origin_id;
+    long long stamp;
+};
+
+/* Keeps m in the room (pending: no resource is in the room); its id, 0
+ * when the room has its network id already, or -1. */
+long long store_room_message_put(struct store *st, long long room_id,
+                                 const struct store_room_message_in *m,
+                                 int pending);
+/* m's fields into in (borrowed from m). */
+void store_room_message_in_of(const struct store_room_message *m,
+                              struct store_room_message_in *in);
+/* Keeps a text of the room, as store_room_message_put(). */
 long long store_room_message_add(struct store *st, long long room_id,
                                  const char *network_id, const char *author,
                                  const char *body, long long stamp,
                                  int pending);
+/* The room's text whose key is key, or NULL. */
+struct store_room_message *
+store_room_message_find(struct store *st, long long room_id, const char *key);
 /* The room's pending messages, oldest first (at most max). */
 int store_room_pending(struct store *st, long long room_id, size_t max,
                        struct store_room_message ***rows, size_t *n);
+/* The room's latest rows (at most max) whose time is since or later,
+ * newest first: 0 or -1; the caller frees *rows and each row. */
+int store_room_recent(struct store *st, long long room_id, long long since,
+                      size_t max, struct store_room_message ***rows, size_t *n);
+/* A page of a room's archive: times in ms (end 0: open), rows after and
+ * before ids (0: none); last: the page ends where the archive does. */
+struct store_room_query {
+    long long room_id;
+    long long start_ms, end_ms;
+    long long after, before;
+    int last;
+    size_t max;
+};
+
+/* The page q, oldest first; *more when rows are left past it: 0 or -1;
+ * the caller frees *rows and each row. */
+int store_room_page(struct store *st, const struct store_room_query *q,
+                    struct store_room_message ***rows, size_t *n, int *more);
+/* How many rows of q's room are in its times, or -1. */
+long long store_room_count(struct store *st, const struct store_room_query *q);
+/* Replaces the text of the room's message network_id, and of its
+ * corrections, with body (it was deleted); 0 or -1. */
+int store_room_message_blank(struct store *st, long long room_id,
+                             const char *network_id, const char *body);
+/* Forgets the room, its members and messages; 0 or -1. */
+int store_room_delete(struct store *st, long long room_id);
+/* The account's phone digits as a room's member row says, or NULL.
+ * Caller frees. */
+char *store_room_self_phone(struct store *st, long long account_id);
+/* The row of the room's message network_id, 0 when none, or -1. */
+long long store_room_message_row(struct store *st, long long room_id,
+                                 const char *network_id);
+/* Forgets every room's rows older than before (unix seconds): how many,
+ * or -1. */
+int store_room_expire(struct store *st, long long before);
 /* Marks the room's messages up to id as delivered; 0 or -1. */
 int store_room_pending_clear(struct store *st, long long room_id,
                              long long up_to);

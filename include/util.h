@@ -70,5 +70,11 @@ long long wall_ms(void);
 void util_datetime(long long unix_s, char out[UTIL_DATETIME_LEN]);
 /* Strict decimal parse of the whole string into [min, max]; 0 or -1. */
 int parse_ll(const char *s, long long min, long long max, long long *out);
+/* An XEP-0082 DateTime ("2026-12-06T01:02:03.123Z", the fraction and a
+ * numeric zone optional) in ms since the epoch; -1 when it is not one. */
+long long time_parse_xmpp(const char *s);
+/* ms since the epoch as an XEP-0082 DateTime with ms, into out (32 bytes
+ * are enough). */
+void time_format_xmpp(long long ms, char *out, size_t len);
 
 #endif

@@ -109,7 +109,9 @@ static void bridge_send(const struct store_outbox *o, void *arg)
 
     if (known && j.kind == BRIDGE_JOB_FETCH)
         bridge_media_fetch(o, &j);
-    else if (known && j.kind == BRIDGE_JOB_ROOM_TEXT)
+    else if (known && (j.kind == BRIDGE_JOB_ROOM_TEXT ||
+                       j.kind == BRIDGE_JOB_ROOM_REACTION ||
+                       j.kind == BRIDGE_JOB_ROOM_READ))
         bridge_muc_send(o, &j);
     else
         bridge_send_row(o, known ? &j : NULL);
@@ -602,11 +604,15 @@ int bridge_init(struct store *st, const struct conf *conf,
     commands_init(st, conf, &c);
     queue_init(st, bridge_throughput(), &q);
     bridge_history_configure(conf);
+    bridge_muc_configure(conf);
     bridge_history_init();
     bridge_presence_init();
     store_txn_hook(st, bridge_out_committed, NULL);
     bridge_media_order_start();
     disco_first_handler_set(bridge_muc_disco, NULL);
+    bridge_muc_init();
+    bridge_muc_mam_init();
+    bridge_muc_group_init();
     component_set_handlers(&h);
     return 0;
 }
@@ -617,13 +623,16 @@ void bridge_reconfigure(const struct conf *conf)
     commands_reconfigure(conf);
     bridge_team_configure(conf);
     bridge_history_configure(conf);
+    bridge_muc_configure(conf);
     queue_set_throughput(bridge_throughput());
 }
 
 void bridge_stop(void)
 {
-    if (component_connected())
+    if (component_connected()) {
         roster_broadcast(0);
+        bridge_muc_shutdown();
+    }
 }
 
 void bridge_free(void)

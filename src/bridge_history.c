@@ -12,6 +12,7 @@
 
 #include "bridge_core.h"
 #include "bridge_history.h"
+#include "bridge_mam.h"
 #include "component.h"
 #include "conf.h"
 #include "disco.h"
@@ -23,15 +24,10 @@
 #include "store_history.h"
 #include "util.h"
 
-#define NS_MAM "urn:xmpp:mam:2"
-#define NS_RSM "http://jabber.org/protocol/rsm"
 #define NS_FORWARD "urn:xmpp:forward:0"
 #define NS_DELAY "urn:xmpp:delay"
-#define NS_DATA "jabber:x:data"
-#define BRIDGE_HISTORY_PAGE_MAX 100 /* messages per XEP-0313 page */
-#define BRIDGE_HISTORY_LAST 20      /* replayed to a new holder */
-#define BRIDGE_HISTORY_WELCOME 10   /* conversations replayed on joining */
-#define BRIDGE_HISTORY_QUERYID_MAX 256
+#define BRIDGE_HISTORY_LAST 20    /* replayed to a new holder */
+#define BRIDGE_HISTORY_WELCOME 10 /* conversations replayed on joining */
 
 void bridge_history_configure(const struct conf *conf)
 {
@@ -79,231 +75,25 @@ void bridge_history_sent(long long account_id, long long message_id,
         store_history_sent(bridge_store(), account_id, message_id, network_id);
 }
 
-/* ---- times (XEP-0082) ---- */
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static long long bridge_history_days(long long y, int m, int d)
-{
-    long long era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* Reads n digits at *s into *v; 0 or -1. */
-static int bridge_history_digits(const char **s, int n, int *v)
-{
-    *v = 0;
-    for (; n > 0; n--, (*s)++) {
-        if (**s < '0' || **s > '9')
-            return -1;
-        *v = *v * 10 + (**s - '0');
-    }
-    return 0;
-}
-
-/* The zone of a DateTime at s ("Z", "+hh:mm", "-hh:mm") in seconds east
- * of UTC into *off; 0 or -1 (anything after it too). */
-static int bridge_history_zone(const char *s, long long *off)
-{
-    int h, m, sign = *s == '-' ? -1 : 1;
-
-    *off = 0;
-    if (strcmp(s, "Z") == 0)
-        return 0;
-    if (*s != '+' && *s != '-')
-        return -1;
-    s++;
-    if (bridge_history_digits(&s, 2, &h) < 0 || *s++ != ':' ||
-        bridge_history_digits(&s, 2, &m) < 0 || *s != '\0' || h > 23 || m > 59)
-        return -1;
-    *off = sign * (h * 3600LL + m * 60LL);
-    return 0;
-}
-
-/* An XEP-0082 DateTime ("2026-12-06T01:02:03.123Z", the fraction and a
- * numeric zone optional) in ms since the epoch; -1 when it is not one. */
-static long long bridge_history_time(const char *s)
-{
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    static const char seps[] = "--T::";
-    const int len[6] = {4, 2, 2, 2, 2, 2};
-    int v[6], i, frac = 0, ms = 0;
-    long long off;
-
-    for (i = 0; i < 6; i++) {
-        if (bridge_history_digits(&s, len[i], &v[i]) < 0)
-            return -1;
-        if (i < 5 && *s++ != seps[i])
-            return -1;
-    }
-    if (*s == '.') {
-        for (s++; *s >= '0' && *s <= '9' && frac < 9; s++, frac++)
-            if (frac < 3)
-                ms = ms * 10 + (*s - '0');
-        if (frac == 0)
-            return -1;
-        for (i = frac; i < 3; i++)
-            ms *= 10;
-    }
-    if (bridge_history_zone(s, &off) < 0 || v[0] < 1970 || v[1] < 1 ||
-        v[1] > 12 || v[2] < 1 || v[2] > mdays[v[1] - 1] || v[3] > 23 ||
-        v[4] > 59 || v[5] > 60)
-        return -1;
-    return ((bridge_history_days(v[0], v[1], v[2]) * 86400 + v[3] * 3600LL +
-             v[4] * 60LL + v[5] - off) *
-            1000) +
-           ms;
-}
-
-/* ms since the epoch as an XEP-0082 DateTime (out: 32 bytes). */
-static void bridge_history_stamp(long long ms, char *out, size_t len)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    char s[24];
-
-    gmtime_r(&t, &tm);
-    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, len, "%s.%03dZ", s, (int)(ms % 1000));
-}
-
 /* ---- XEP-0313 queries ---- */
 
-/* Why a query is refused: an error's type and condition. */
-struct bridge_history_err {
-    const char *type, *cond, *text;
-};
-
-/* A query as asked. */
+/* A query as asked: the store's query and the request's form and set. */
 struct bridge_history_req {
     struct store_history_query q;
-    const char *with;
-    const char *queryid;
+    struct bridge_mam_query m;
 };
 
-/* The text of e's first child ("" when none). */
-static const char *bridge_history_text(xmpp_stanza_t *e)
+/* An archive id of the contact's (arg: its id, 0 for a contact with no
+ * history) into *row; 0 or -1. */
+static int bridge_history_row(const char *text, long long *row, void *arg)
 {
-    xmpp_stanza_t *t = e ? xmpp_stanza_get_children(e) : NULL;
-    const char *s =
-        t && xmpp_stanza_is_text(t) ? xmpp_stanza_get_text_ptr(t) : NULL;
+    long long contact_id = *(const long long *)arg;
 
-    return s ? s : "";
-}
-
-/* Sets *e and returns -1. */
-static int bridge_history_fail(struct bridge_history_err *e, const char *type,
-                               const char *cond, const char *text)
-{
-    e->type = type;
-    e->cond = cond;
-    e->text = text;
-    return -1;
-}
-
-/* One field of the query's form; 0 or -1 (*e says why). */
-static int bridge_history_field(struct bridge_history_req *r, const char *var,
-                                const char *value, struct bridge_history_err *e)
-{
-    long long *t = NULL;
-
-    if (strcmp(var, "FORM_TYPE") == 0) {
-        if (strcmp(value, NS_MAM) != 0)
-            return bridge_history_fail(e, "modify", "bad-request",
-                                       "FORM_TYPE is not " NS_MAM);
-        return 0;
-    }
-    if (strcmp(var, "with") == 0) {
-        r->with = value;
-        return 0;
-    }
-    if (strcmp(var, "start") == 0)
-        t = &r->q.start_ms;
-    else if (strcmp(var, "end") == 0)
-        t = &r->q.end_ms;
-    else
-        return bridge_history_fail(e, "cancel", "feature-not-implemented",
-                                   "Unknown field: only start, end and with");
-    *t = bridge_history_time(value);
-    if (*t < 0)
-        return bridge_history_fail(e, "modify", "bad-request",
-                                   "start and end are XEP-0082 DateTimes");
-    return 0;
-}
-
-/* The query's data form (x, or NULL); 0 or -1. */
-static int bridge_history_form(struct bridge_history_req *r, xmpp_stanza_t *x,
-                               struct bridge_history_err *e)
-{
-    xmpp_stanza_t *f;
-    const char *var;
-
-    for (f = x ? xmpp_stanza_get_children(x) : NULL; f != NULL;
-         f = xmpp_stanza_get_next(f)) {
-        if (!xmpp_stanza_is_tag(f) ||
-            strcmp(xmpp_stanza_get_name(f), "field") != 0)
-            continue;
-        var = xmpp_stanza_get_attribute(f, "var");
-        if (var == NULL)
-            return bridge_history_fail(e, "modify", "bad-request",
-                                       "A field without var");
-        if (bridge_history_field(
-                r, var,
-                bridge_history_text(xmpp_stanza_get_child_by_name(f, "value")),
-                e) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* An archive id of the contact's ("after" or "before") into *id; 0 or
- * -1. */
-static int bridge_history_id(const char *text, long long contact_id,
-                             long long *id, struct bridge_history_err *e)
-{
-    if (parse_ll(text, 1, INT64_MAX, id) < 0 ||
+    if (parse_ll(text, 1, INT64_MAX, row) < 0 ||
         (contact_id > 0 &&
-         store_history_has(bridge_store(), contact_id, *id) != 1))
-        return bridge_history_fail(e, "cancel", "item-not-found",
-                                   "No such message in this archive");
-    return 0;
-}
-
-/* The XEP-0059 set (NULL: none) of a query; 0 or -1. */
-static int bridge_history_rsm(struct bridge_history_req *r, xmpp_stanza_t *set,
-                              struct bridge_history_err *e)
-{
-    xmpp_stanza_t *max = NULL, *after = NULL, *before = NULL;
-    long long n = BRIDGE_HISTORY_PAGE_MAX;
-
-    if (set != NULL) {
-        max = xmpp_stanza_get_child_by_name(set, "max");
-        after = xmpp_stanza_get_child_by_name(set, "after");
-        before = xmpp_stanza_get_child_by_name(set, "before");
-        if (xmpp_stanza_get_child_by_name(set, "index") != NULL)
-            return bridge_history_fail(e, "cancel", "feature-not-implemented",
-                                       "Paging by index is not supported");
-    }
-    if (max != NULL && parse_ll(bridge_history_text(max), 0, INT32_MAX, &n) < 0)
-        return bridge_history_fail(e, "modify", "bad-request",
-                                   "max is not a number");
-    r->q.max =
-        (size_t)(n < BRIDGE_HISTORY_PAGE_MAX ? n : BRIDGE_HISTORY_PAGE_MAX);
-    if (after != NULL && bridge_history_id(bridge_history_text(after),
-                                           r->q.contact_id, &r->q.after, e) < 0)
+         store_history_has(bridge_store(), contact_id, *row) != 1))
         return -1;
-    if (before == NULL)
-        return 0;
-    r->q.last = 1;
-    if (bridge_history_text(before)[0] == '\0')
-        return 0; /* <before/>: the last page */
-    return bridge_history_id(bridge_history_text(before), r->q.contact_id,
-                             &r->q.before, e);
+    return 0;
 }
 
 /* Sends one archived message h to the querying JID. */
@@ -323,7 +113,7 @@ static void bridge_history_result(const char *to, const char *cj,
     snprintf(aid, sizeof(aid), "%lld", h->id);
     xmpp_stanza_set_attribute(r, "id", aid);
     f = component_elem(r, "forwarded", NS_FORWARD);
-    bridge_history_stamp(h->created_ms, stamp, sizeof(stamp));
+    time_format_xmpp(h->created_ms, stamp, sizeof(stamp));
     xmpp_stanza_set_attribute(component_elem(f, "delay", NS_DELAY), "stamp",
                               stamp);
     in = component_elem(f, "message", "jabber:client");
@@ -338,27 +128,19 @@ static void bridge_history_result(const char *to, const char *cj,
     free(id);
 }
 
-/* The <fin/> of a page: complete, and the set's first, last and count. */
+/* The <fin/> of a page of rows[0..n-1]. */
 static xmpp_stanza_t *bridge_history_fin(const struct bridge_history_req *r,
                                          struct store_history **rows, size_t n,
                                          long long count, int more)
 {
-    xmpp_stanza_t *fin = component_elem(NULL, "fin", NS_MAM), *set;
-    char s[24];
+    char first[24], last[24];
 
-    if (r->queryid != NULL)
-        xmpp_stanza_set_attribute(fin, "queryid", r->queryid);
-    xmpp_stanza_set_attribute(fin, "complete", more ? "false" : "true");
-    set = component_elem(fin, "set", NS_RSM);
     if (n > 0) {
-        snprintf(s, sizeof(s), "%lld", rows[0]->id);
-        component_text_elem(set, "first", s);
-        snprintf(s, sizeof(s), "%lld", rows[n - 1]->id);
-        component_text_elem(set, "last", s);
+        snprintf(first, sizeof(first), "%lld", rows[0]->id);
+        snprintf(last, sizeof(last), "%lld", rows[n - 1]->id);
     }
-    snprintf(s, sizeof(s), "%lld", count);
-    component_text_elem(set, "count", s);
-    return fin;
+    return bridge_mam_fin(&r->m, n > 0 ? first : NULL, n > 0 ? last : NULL,
+                          count, !more);
 }
 
 /* Answers a valid query r on the contact cj (r->q.contact_id 0: a
@@ -374,13 +156,13 @@ static void bridge_history_answer(xmpp_stanza_t *iq,
     int more = 0;
 
     if (r->q.contact_id > 0 &&
-        (r->with == NULL || component_jid_equal(r->with, cj))) {
+        (r->m.with == NULL || component_jid_equal(r->m.with, cj))) {
         count = store_history_count(bridge_store(), &r->q);
         store_history_page(bridge_store(), &r->q, &rows, &n, &more);
     }
     for (i = 0; i < n; i++)
-        bridge_history_result(xmpp_stanza_get_from(iq), cj, reader, r->queryid,
-                              rows[i]);
+        bridge_history_result(xmpp_stanza_get_from(iq), cj, reader,
+                              r->m.queryid, rows[i]);
     fin = bridge_history_fin(r, rows, n, count < 0 ? 0 : count, more);
     component_iq_result(iq, fin);
     xmpp_stanza_release(fin);
@@ -409,7 +191,7 @@ static struct store_account *bridge_history_account(const char *reader)
 static int bridge_history_parse(struct bridge_history_req *r,
                                 xmpp_stanza_t *query,
                                 const struct store_account *a, const char *cj,
-                                struct bridge_history_err *e)
+                                struct bridge_mam_err *e)
 {
     char *wa = jid_network_id(cj, component_jid());
     struct store_contact *c = NULL;
@@ -421,38 +203,18 @@ static int bridge_history_parse(struct bridge_history_req *r,
     store_contact_free(c);
     free(wa);
     if (!ok)
-        return bridge_history_fail(e, "cancel", "item-not-found",
-                                   "Not a WhatsApp contact");
-    r->queryid = xmpp_stanza_get_attribute(query, "queryid");
-    if (r->queryid != NULL && strlen(r->queryid) > BRIDGE_HISTORY_QUERYID_MAX)
-        return bridge_history_fail(e, "modify", "bad-request",
-                                   "queryid is too long");
-    if (bridge_history_form(r, xmpp_stanza_get_child_by_ns(query, NS_DATA), e) <
-        0)
+        return bridge_mam_fail(e, "cancel", "item-not-found",
+                               "Not a WhatsApp contact");
+    if (bridge_mam_parse(query, bridge_history_row, &r->q.contact_id, &r->m,
+                         e) < 0)
         return -1;
-    return bridge_history_rsm(r, xmpp_stanza_get_child_by_ns(query, NS_RSM), e);
-}
-
-/* Answers a get with the query's form. */
-static void bridge_history_fields(xmpp_stanza_t *iq)
-{
-    static const char *const vars[] = {"with", "start", "end"};
-    xmpp_stanza_t *q = component_elem(NULL, "query", NS_MAM), *x, *f;
-    size_t i;
-
-    x = component_elem(q, "x", NS_DATA);
-    xmpp_stanza_set_type(x, "form");
-    f = component_elem(x, "field", NULL);
-    xmpp_stanza_set_attribute(f, "var", "FORM_TYPE");
-    xmpp_stanza_set_type(f, "hidden");
-    component_text_elem(f, "value", NS_MAM);
-    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        f = component_elem(x, "field", NULL);
-        xmpp_stanza_set_attribute(f, "var", vars[i]);
-        xmpp_stanza_set_type(f, i == 0 ? "jid-single" : "text-single");
-    }
-    component_iq_result(iq, q);
-    xmpp_stanza_release(q);
+    r->q.start_ms = r->m.start_ms;
+    r->q.end_ms = r->m.end_ms;
+    r->q.after = r->m.after;
+    r->q.before = r->m.before;
+    r->q.last = r->m.last;
+    r->q.max = r->m.max;
+    return 0;
 }
 
 /* XEP-0313 on a contact JID: the owner and members of the account's team
@@ -460,8 +222,8 @@ static void bridge_history_fields(xmpp_stanza_t *iq)
 static int bridge_history_iq(xmpp_stanza_t *iq, xmpp_stanza_t *query, void *arg)
 {
     const char *to = xmpp_stanza_get_to(iq);
-    struct bridge_history_req r = {{0}, NULL, NULL};
-    struct bridge_history_err e = {0};
+    struct bridge_history_req r;
+    struct bridge_mam_err e = {0};
     struct store_account *a;
     char *reader, *cj;
 
@@ -469,16 +231,17 @@ static int bridge_history_iq(xmpp_stanza_t *iq, xmpp_stanza_t *query, void *arg)
         strcmp(xmpp_stanza_get_name(query), "query") != 0)
         return 0;
     if (strcmp(xmpp_stanza_get_type(iq), "get") == 0) {
-        bridge_history_fields(iq);
+        bridge_mam_fields(iq);
         return 1;
     }
+    memset(&r, 0, sizeof(r));
     reader = jid_bare(xmpp_stanza_get_from(iq));
     cj = jid_bare(to);
     a = bridge_history_account(reader);
     if (a == NULL || cj == NULL)
-        bridge_history_fail(&e, "auth", "forbidden",
-                            "Only the team of a business number reads its "
-                            "conversations' history");
+        bridge_mam_fail(&e, "auth", "forbidden",
+                        "Only the team of a business number reads its "
+                        "conversations' history");
     else if (bridge_history_parse(&r, query, a, cj, &e) == 0)
         bridge_history_answer(iq, &r, cj, reader);
     if (e.cond != NULL)

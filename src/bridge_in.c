@@ -471,7 +471,10 @@ static int bridge_on_event(const struct net_event *ev, void *arg)
         rc = bridge_on_chatstate(ev, a);
     else if (ev->kind == NET_EVENT_PRESENCE)
         rc = bridge_presence_event(ev, a);
-    else if (ev->kind == NET_EVENT_MESSAGE && ev->group != NULL)
+    else if (ev->kind == NET_EVENT_GROUP) /* once, by the event's id */
+        rc =
+            (rc = bridge_fresh("g", a, ev)) <= 0 ? rc : bridge_muc_group(ev, a);
+    else if (ev->group != NULL) /* a message or an action in a group */
         rc = bridge_muc_message(ev, a);
     else
         rc = ev->kind == NET_EVENT_STATUS ? bridge_on_status(ev, a)

@@ -27,6 +27,8 @@ static const struct {
     [BRIDGE_JOB_ROOM_TEXT] = {.name = "room_text"},
     [BRIDGE_JOB_EDIT] = {.name = "edit"},
     [BRIDGE_JOB_RETRACT] = {.name = "retract"},
+    [BRIDGE_JOB_ROOM_REACTION] = {.name = "room_reaction"},
+    [BRIDGE_JOB_ROOM_READ] = {.name = "room_read"},
 };
 
 #define BRIDGE_JOB_NKINDS                                                      \

@@ -8,15 +8,17 @@
 struct json_object;
 
 enum bridge_job_kind {
-    BRIDGE_JOB_TEXT,      /* a text to the contact */
-    BRIDGE_JOB_REACTION,  /* an emoji on target ("" removes it) */
-    BRIDGE_JOB_READ,      /* mark target read */
-    BRIDGE_JOB_TYPING,    /* a typing indicator, on target */
-    BRIDGE_JOB_MEDIA,     /* a user's file at url, to send */
-    BRIDGE_JOB_FETCH,     /* a received file, to fetch and deliver */
-    BRIDGE_JOB_ROOM_TEXT, /* a text to a group, reflected once sent */
-    BRIDGE_JOB_EDIT,      /* the user's message stanza_id now says text */
-    BRIDGE_JOB_RETRACT,   /* the user's message stanza_id deleted */
+    BRIDGE_JOB_TEXT,          /* a text to the contact */
+    BRIDGE_JOB_REACTION,      /* an emoji on target ("" removes it) */
+    BRIDGE_JOB_READ,          /* mark target read */
+    BRIDGE_JOB_TYPING,        /* a typing indicator, on target */
+    BRIDGE_JOB_MEDIA,         /* a user's file at url, to send */
+    BRIDGE_JOB_FETCH,         /* a received file, to fetch and deliver */
+    BRIDGE_JOB_ROOM_TEXT,     /* a text to a group, reflected once sent */
+    BRIDGE_JOB_EDIT,          /* the user's message stanza_id now says text */
+    BRIDGE_JOB_RETRACT,       /* the user's message stanza_id deleted */
+    BRIDGE_JOB_ROOM_REACTION, /* an emoji on target in a group, reflected */
+    BRIDGE_JOB_ROOM_READ,     /* mark target of a group read */
 };
 
 /* Fields a kind does not use stay NULL (0). The strings are borrowed: from

@@ -4,6 +4,7 @@
  * and disco#items on the gateway (per user), and the join sequence and
  * leaves of each of the user's resources (kept in memory); messages are
  * bridge_muc_msg.c's. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,9 +16,12 @@
 #include "bridge_muc.h"
 #include "bridge_muc_int.h"
 #include "component.h"
+#include "conf.h"
 #include "jid.h"
 #include "log.h"
+#include "message.h"
 #include "net_backend.h"
+#include "queue.h"
 #include "store.h"
 #include "store_room.h"
 #include "util.h"
@@ -25,10 +29,18 @@
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define NS_PING "urn:xmpp:ping"
+#define NS_CONFERENCE "jabber:x:conference"
+#define BRIDGE_MUC_HISTORY_MAX_S "100" /* BRIDGE_MUC_HISTORY_MAX */
 #define BRIDGE_MUC_ROOMS_MAX 4096
 #define BRIDGE_MUC_NICK_MAX 64 /* bytes of a nick made from a push name */
 
 struct bridge_muc_joined *bridge_muc_list;
+
+void bridge_muc_configure(const struct conf *conf)
+{
+    queue_set_room_keep(conf->groups_history_days * 86400LL);
+}
 
 /* ---- learning the groups ---- */
 
@@ -38,13 +50,12 @@ struct bridge_muc_learning {
     char *me; /* the account's phone digits, or NULL */
 };
 
-/* Stores one group and its members; its room id, or -1. */
-static long long bridge_muc_store_group(const struct bridge_muc_learning *l,
-                                        const struct net_group *g)
+long long bridge_muc_store_group(long long account_id, const char *me,
+                                 const struct net_group *g)
 {
     struct store_member_in *m;
     long long room =
-        store_room_put(bridge_store(), l->account_id, g->id, g->subject);
+        store_room_put(bridge_store(), account_id, g->id, g->subject);
     size_t i;
     int rc;
 
@@ -56,12 +67,52 @@ static long long bridge_muc_store_group(const struct bridge_muc_learning *l,
         m[i].lid = g->members[i].lid;
         m[i].phone = g->members[i].phone;
         m[i].role = g->members[i].role;
-        m[i].self = l->me != NULL && g->members[i].phone != NULL &&
-                    strcmp(l->me, g->members[i].phone) == 0;
+        m[i].self = me != NULL && g->members[i].phone != NULL &&
+                    strcmp(me, g->members[i].phone) == 0;
     }
     rc = store_room_members_set(bridge_store(), room, m, g->nmembers);
     free(m);
     return rc < 0 ? -1 : room;
+}
+
+void bridge_muc_invite(long long account_id, const char *user,
+                       const char *group, const char *subject)
+{
+    char *room_jid = jid_of(group, component_jid());
+    char *id = component_new_id(), *reason;
+    xmpp_stanza_t *m, *x;
+
+    if (room_jid == NULL) {
+        free(id);
+        return;
+    }
+    reason = xasprintf("You are in the WhatsApp group \"%s\"",
+                       subject && subject[0] != '\0' ? subject : group);
+    m = xmpp_message_new(component_ctx(), NULL, user, id);
+    xmpp_stanza_set_from(m, component_jid());
+    x = component_elem(m, "x", NS_CONFERENCE);
+    xmpp_stanza_set_attribute(x, "jid", room_jid);
+    xmpp_stanza_set_attribute(x, "reason", reason);
+    if (bridge_inbox(account_id, user, id, message_take_xml(m)) < 0)
+        log_warn("bridge: the invitation to a room of %s was not kept", user);
+    free(reason);
+    free(room_jid);
+    free(id);
+}
+
+/* Stores one group learnt at login; a group the user did not have yet
+ * brings an invitation. 0 or -1. */
+static int bridge_muc_learn_one(const struct bridge_muc_learning *l,
+                                const struct net_group *g)
+{
+    struct store_room *old =
+        store_room_get(bridge_store(), l->account_id, g->id);
+    long long room = bridge_muc_store_group(l->account_id, l->me, g);
+
+    if (room > 0 && old == NULL)
+        bridge_muc_invite(l->account_id, l->jid, g->id, g->subject);
+    store_room_free(old);
+    return room < 0 ? -1 : 0;
 }
 
 static void bridge_muc_learnt(const struct net_result *r,
@@ -80,7 +131,7 @@ static void bridge_muc_learnt(const struct net_result *r,
     keep = xcalloc(n ? n : 1, sizeof(*keep));
     for (i = 0; i < n; i++) {
         keep[i] = g[i].id;
-        if (bridge_muc_store_group(l, &g[i]) < 0)
+        if (bridge_muc_learn_one(l, &g[i]) < 0)
             break;
     }
     if (i == n && store_room_keep(bridge_store(), l->account_id, keep, n) == 0)
@@ -244,33 +295,20 @@ void bridge_muc_occupant_id(const char *user, const char *group,
     free(in);
 }
 
-/* The XEP-0045 affiliation and role of a member's ferry role. */
-static const char *bridge_muc_affiliation(const char *role)
+const char *bridge_muc_affiliation(const char *role)
 {
     return role && (strcmp(role, "owner") == 0 || strcmp(role, "admin") == 0)
                ? role
                : "member";
 }
 
-static const char *bridge_muc_role(const char *role)
+const char *bridge_muc_role(const char *role)
 {
     return strcmp(bridge_muc_affiliation(role), "member") == 0 ? "participant"
                                                                : "moderator";
 }
 
-/* One occupant's presence. */
-struct bridge_muc_pres {
-    const char *from; /* R/nick */
-    const char *to;
-    const char *type; /* NULL: available */
-    const char *id;
-    const char *affiliation, *role;
-    const char *jid; /* the real JID, or NULL */
-    const char *occupant_id;
-    const char *codes[4]; /* NULL-ended */
-};
-
-static void bridge_muc_pres_send(const struct bridge_muc_pres *p)
+void bridge_muc_pres_send(const struct bridge_muc_pres *p)
 {
     xmpp_stanza_t *st = xmpp_presence_new(component_ctx());
     xmpp_stanza_t *x, *item, *e;
@@ -478,6 +516,34 @@ const struct store_member *bridge_muc_self(struct store_member **m, size_t n)
     return NULL;
 }
 
+/* The <history> of a join st (XEP-0045 7.2.14) into h; attributes that
+ * are not numbers or times are left out. */
+static void bridge_muc_hist_of(xmpp_stanza_t *st, struct bridge_muc_hist *h)
+{
+    xmpp_stanza_t *x = xmpp_stanza_get_child_by_ns(st, NS_MUC);
+    xmpp_stanza_t *e = x ? xmpp_stanza_get_child_by_name(x, "history") : NULL;
+    const char *v;
+    long long n;
+
+    memset(h, 0, sizeof(*h));
+    h->maxstanzas = h->maxchars = -1;
+    if (e == NULL)
+        return;
+    h->given = 1;
+    v = xmpp_stanza_get_attribute(e, "maxstanzas");
+    if (v != NULL && parse_ll(v, 0, INT32_MAX, &n) == 0)
+        h->maxstanzas = n;
+    v = xmpp_stanza_get_attribute(e, "maxchars");
+    if (v != NULL && parse_ll(v, 0, INT32_MAX, &n) == 0)
+        h->maxchars = n;
+    v = xmpp_stanza_get_attribute(e, "seconds");
+    if (v != NULL && parse_ll(v, 0, INT32_MAX, &n) == 0)
+        h->since = wall_ms() / 1000 - n;
+    v = xmpp_stanza_get_attribute(e, "since");
+    if (v != NULL && (n = time_parse_xmpp(v)) >= 0 && n / 1000 > h->since)
+        h->since = n / 1000;
+}
+
 /* The XEP-0045 join sequence: the others, the user's self-presence (110,
  * 100, and 210 when ferry changed the nick), then the subject. */
 static void bridge_muc_join(xmpp_stanza_t *st, const struct bridge_muc_ctx *c,
@@ -488,6 +554,8 @@ static void bridge_muc_join(xmpp_stanza_t *st, const struct bridge_muc_ctx *c,
     char **nicks = bridge_muc_nicks(m, n);
     const struct store_member *me = bridge_muc_self(m, n);
     struct bridge_muc_pres p;
+    struct bridge_muc_view v;
+    struct bridge_muc_hist h;
     char *nick = xstrdup(asked), *from, oid[65];
 
     for (k = 2; bridge_muc_nick_taken(nicks, n, nick); k++) {
@@ -511,7 +579,15 @@ static void bridge_muc_join(xmpp_stanza_t *st, const struct bridge_muc_ctx *c,
     p.codes[2] = strcmp(nick, asked) != 0 ? "210" : NULL;
     bridge_muc_pres_send(&p);
     bridge_muc_remember(c->full, c->room->id, nick);
-    bridge_muc_history(c, m, nicks, n);
+    v.user = c->bare;
+    v.group = c->group;
+    v.room_jid = c->room_jid;
+    v.room_id = c->room->id;
+    v.m = m;
+    v.nicks = nicks;
+    v.n = n;
+    bridge_muc_hist_of(st, &h);
+    bridge_muc_history(c, &v, nick, &h);
     bridge_muc_subject(c);
     free(from);
     free(nick);
@@ -538,6 +614,26 @@ static void bridge_muc_leave(const struct bridge_muc_ctx *c, const char *nick,
         p.codes[i] = codes[i];
     bridge_muc_pres_send(&p);
     free(from);
+}
+
+void bridge_muc_shutdown(void)
+{
+    static const char *const codes[] = {"110", "332", NULL};
+    struct bridge_muc_joined *j;
+    struct store_room *room;
+    struct bridge_muc_ctx c;
+
+    store_txn_begin(bridge_store());
+    for (j = bridge_muc_list; j != NULL; j = j->next) {
+        room = store_room_by_id(bridge_store(), j->room_id);
+        memset(&c, 0, sizeof(c));
+        c.full = j->full;
+        c.room_jid = room ? jid_of(room->group_id, component_jid()) : NULL;
+        if (c.room_jid != NULL)
+            bridge_muc_leave(&c, j->nick, codes);
+        free(c.room_jid);
+        store_room_free(room);
+    }
 }
 
 /* A presence to a room JID (c filled). */
@@ -593,6 +689,59 @@ int bridge_muc_presence(xmpp_stanza_t *st)
     return 1;
 }
 
+/* ---- self-ping (XEP-0410) ---- */
+
+/* 1 when nick is an occupant's in the room (one of the members' nicks or
+ * a resource of the user's). */
+static int bridge_muc_occupant(const struct bridge_muc_ctx *c, const char *nick)
+{
+    size_t n = 0;
+    struct store_member **m = bridge_muc_members(c->room->id, &n);
+    char **nicks = bridge_muc_nicks(m, n);
+    struct bridge_muc_joined *j;
+    int found = bridge_muc_nick_taken(nicks, n, nick);
+
+    for (j = bridge_muc_list; j != NULL && !found; j = j->next)
+        found = bridge_muc_in(j, c->room->id, c->bare) &&
+                strcmp(j->nick, nick) == 0;
+    bridge_muc_nicks_free(nicks, n);
+    bridge_muc_members_free(m, n);
+    return found;
+}
+
+/* A ping to an occupant JID: answered for a resource in the room (its own
+ * nick, or another occupant's), not-acceptable for one that is not in it
+ * (after a restart: clients then join again); other pings are disco's. */
+static int bridge_muc_ping(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
+{
+    const char *to = xmpp_stanza_get_to(iq);
+    const char *type = xmpp_stanza_get_type(iq);
+    const char *nick = bridge_muc_resource(to);
+    struct bridge_muc_ctx c;
+
+    if (nick == NULL || type == NULL || strcmp(type, "get") != 0)
+        return 0;
+    if (bridge_muc_ctx(&c, xmpp_stanza_get_from(iq), to) < 0) {
+        bridge_muc_ctx_free(&c);
+        return 0; /* a contact's JID: disco answers */
+    }
+    if (c.room == NULL || bridge_muc_find(c.full, c.room->id) == NULL)
+        component_error_reply(iq, "cancel", "not-acceptable",
+                              "You are not in this room: join it again");
+    else if (bridge_muc_occupant(&c, nick))
+        component_iq_result(iq, NULL);
+    else
+        component_error_reply(iq, "cancel", "item-not-found",
+                              "No such occupant");
+    bridge_muc_ctx_free(&c);
+    return 1;
+}
+
+void bridge_muc_init(void)
+{
+    component_iq_register_first(NS_PING, bridge_muc_ping, NULL);
+}
+
 /* ---- disco ---- */
 
 static void bridge_muc_feature(xmpp_stanza_t *q, const char *var)
@@ -627,6 +776,9 @@ static void bridge_muc_info(xmpp_stanza_t *iq, const struct bridge_muc_ctx *c,
         NS_MUC "#stable_id",
         NS_OCCUPANT_ID,
         NS_SID,
+        NS_PING,
+        NS_MUC "#self-ping-optimization",
+        "urn:xmpp:mam:2",
         NULL,
     };
     xmpp_stanza_t *q = component_elem(NULL, "query", NS_DISCO_INFO);
@@ -650,6 +802,14 @@ static void bridge_muc_info(xmpp_stanza_t *iq, const struct bridge_muc_ctx *c,
     bridge_muc_field(x, "muc#roominfo_subject", NULL, c->room->subject);
     bridge_muc_field(x, "muc#roomconfig_whois", NULL, "anyone");
     bridge_muc_field(x, "muc#roomconfig_allowpm", NULL, "none");
+    bridge_muc_field(x, "muc#roomconfig_changesubject", NULL, "0");
+    bridge_muc_field(x, "muc#maxhistoryfetch", NULL, BRIDGE_MUC_HISTORY_MAX_S);
+    /* XEP-0444 2.2: WhatsApp keeps one reaction per person */
+    x = component_elem(q, "x", "jabber:x:data");
+    xmpp_stanza_set_type(x, "result");
+    bridge_muc_field(x, "FORM_TYPE", "hidden",
+                     "urn:xmpp:reactions:0:restrictions");
+    bridge_muc_field(x, "max_reactions_per_user", NULL, "1");
     component_iq_result(iq, q);
     xmpp_stanza_release(q);
 }

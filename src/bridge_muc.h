@@ -7,7 +7,17 @@
 
 #include <strophe.h>
 
+struct conf;
 struct store_account;
+
+/* Answers self-pings (XEP-0410) to occupant JIDs. */
+void bridge_muc_init(void);
+/* Answers XEP-0313 queries on room JIDs (bridge_muc_mam.c). */
+void bridge_muc_mam_init(void);
+/* Answers muc#admin member lists of rooms (bridge_muc_group.c). */
+void bridge_muc_group_init(void);
+/* Applies [groups]: how long rooms' messages are kept. */
+void bridge_muc_configure(const struct conf *conf);
 
 /* Fetches the account's groups and members from its back end and stores
  * them (me: the READY event's text, "+<digits> (<name>)", or NULL). */
@@ -19,6 +29,10 @@ struct net_event;
  * webhook fails). */
 int bridge_muc_message(const struct net_event *ev,
                        const struct store_account *a);
+/* A group's change (ev->kind NET_EVENT_GROUP) for the account: the room
+ * stored and the user invited, forgotten, or its members changed; 0 or
+ * -1 (the webhook fails). */
+int bridge_muc_group(const struct net_event *ev, const struct store_account *a);
 struct bridge_job;
 struct message_in;
 struct store_outbox;
@@ -35,6 +49,9 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j);
 int bridge_muc_presence(xmpp_stanza_t *st);
 /* The disco handler for rooms and the gateway's items (disco_node_fn). */
 int bridge_muc_disco(xmpp_stanza_t *iq, const char *node, int items, void *arg);
+/* Tells every resource in a room that the service goes down (110, 332:
+ * clients join again once it is back). */
+void bridge_muc_shutdown(void);
 /* Forgets every joined resource (shutdown). */
 void bridge_muc_free(void);
 

@@ -12,6 +12,7 @@
 #define NS_SID "urn:xmpp:sid:0"
 #define BRIDGE_MUC_MEMBERS_MAX 2048
 #define BRIDGE_MUC_PENDING_MAX 1000 /* held messages sent at a join */
+#define BRIDGE_MUC_HISTORY_MAX 100  /* stanzas a <history> may ask for */
 
 struct store_account;
 struct store_member;
@@ -24,6 +25,33 @@ struct bridge_muc_joined {
     long long room_id;
     char *nick;
 };
+
+/* One occupant's presence. */
+struct bridge_muc_pres {
+    const char *from; /* R/nick */
+    const char *to;
+    const char *type; /* NULL: available */
+    const char *id;
+    const char *affiliation, *role;
+    const char *jid; /* the real JID, or NULL */
+    const char *occupant_id;
+    const char *codes[4]; /* NULL-ended */
+};
+
+/* Sends p. */
+void bridge_muc_pres_send(const struct bridge_muc_pres *p);
+/* The XEP-0045 affiliation and role of a member's role ("owner", "admin"
+ * or "member"). */
+const char *bridge_muc_affiliation(const char *role);
+const char *bridge_muc_role(const char *role);
+struct net_group;
+/* Stores group g of the account and its members (me: the account's phone
+ * digits, or NULL); the room's id, or -1. */
+long long bridge_muc_store_group(long long account_id, const char *me,
+                                 const struct net_group *g);
+/* Queues an XEP-0249 invitation to the group's room to user. */
+void bridge_muc_invite(long long account_id, const char *user,
+                       const char *group, const char *subject);
 
 /* The resources in rooms (of every user). */
 extern struct bridge_muc_joined *bridge_muc_list;
@@ -62,8 +90,52 @@ const struct store_member *bridge_muc_self(struct store_member **m, size_t n);
  * room, into out. */
 void bridge_muc_occupant_id(const char *user, const char *group,
                             const char *participant, char out[65]);
-/* The held messages to a joining resource (bridge_muc_msg.c). */
-void bridge_muc_history(const struct bridge_muc_ctx *c, struct store_member **m,
-                        char **nicks, size_t n);
+struct store_room_message_in;
+
+/* What writing a room's rows for its user's resources needs
+ * (bridge_muc_xml.c). */
+struct bridge_muc_view {
+    const char *user; /* the user's bare JID */
+    const char *group;
+    const char *room_jid; /* bare */
+    long long room_id;
+    struct store_member **m; /* the members, with their nicks */
+    char **nicks;
+    size_t n;
+};
+
+/* Reads the room's members into v (strings borrowed); release it with
+ * bridge_muc_view_reset(). */
+void bridge_muc_view_init(struct bridge_muc_view *v, const char *user,
+                          const char *group, const char *room_jid,
+                          long long room_id);
+void bridge_muc_view_reset(struct bridge_muc_view *v);
+/* The network's own key of a message id (full or bare). Caller frees. */
+char *bridge_muc_key(const char *id);
+/* The member's participant id that author names, or author. */
+const char *bridge_muc_who(const struct bridge_muc_view *v, const char *author);
+/* The nick of author in the room (self_nick when it is the user, if not
+ * NULL) and, in *who, the participant its occupant-id comes from. Caller
+ * frees the nick. */
+char *bridge_muc_author(const struct bridge_muc_view *v, const char *author,
+                        const char *self_nick, const char **who);
+/* The stanza of the kept row r to the resource to (in the room as
+ * self_nick), with an XEP-0203 delay when delayed; to NULL: as archived
+ * (no to, the author's real JID in <x/>). Caller frees. */
+char *bridge_muc_render(const struct bridge_muc_view *v,
+                        const struct store_room_message_in *r, const char *to,
+                        const char *self_nick, int delayed);
+/* What a join's <history> asks for (XEP-0045 7.2.14); -1: not said. */
+struct bridge_muc_hist {
+    int given; /* a <history> came (else: the held messages) */
+    long long maxstanzas, maxchars;
+    long long since; /* unix seconds (seconds and since: the later) */
+};
+
+/* The history a joining resource (as nick) asked for h, or the messages
+ * held for the next join; nothing is held afterwards (bridge_muc_msg.c). */
+void bridge_muc_history(const struct bridge_muc_ctx *c,
+                        const struct bridge_muc_view *v, const char *nick,
+                        const struct bridge_muc_hist *h);
 
 #endif

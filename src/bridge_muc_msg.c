@@ -3,6 +3,7 @@
  * queued to the user's resources in the room (or held for the next join);
  * from a joined resource, a room_text outbox row sent to the group and
  * reflected once the network took it. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,109 +24,87 @@
 #include "store_room.h"
 #include "util.h"
 
-/* 1 when author (an id as a message names its author) is member m. */
-static int bridge_muc_is(const struct store_member *m, const char *author)
-{
-    size_t n = strspn(author, "0123456789");
-    const char *domain = author + n;
-    const char *digits = NULL;
-
-    if (strcmp(m->participant, author) == 0)
-        return 1;
-    if (n == 0)
-        return 0;
-    if (strcmp(domain, "@lid") == 0)
-        digits = m->lid;
-    else if (strcmp(domain, "@c.us") == 0 ||
-             strcmp(domain, "@s.whatsapp.net") == 0)
-        digits = m->phone;
-    return digits != NULL && strlen(digits) == n &&
-           strncmp(digits, author, n) == 0;
-}
-
-/* The nick of author in the room (nicks as bridge_muc_nicks() made them)
- * and, in *who, the participant id its occupant-id comes from. Caller
- * frees the nick. */
-static char *bridge_muc_author(struct store_member **m, char **nicks, size_t n,
-                               const char *author, const char **who)
-{
-    size_t i, d = strspn(author, "0123456789");
-
-    for (i = 0; i < n; i++)
-        if (nicks[i] != NULL && bridge_muc_is(m[i], author)) {
-            *who = m[i]->participant;
-            return xstrdup(nicks[i]);
-        }
-    *who = author;
-    if (d > 0 && strcmp(author + d, "@lid") == 0)
-        return xasprintf("~%.*s", (int)d, author);
-    if (d > 0)
-        return xasprintf("+%.*s", (int)d, author);
-    return xstrdup(author);
-}
-
-/* A groupchat from R/nick to a resource: the network's id as its id and
- * as the room's stanza-id; stamp: sent later (XEP-0203), 0 if live.
- * Caller frees. */
-static char *bridge_muc_groupchat(const char *room_jid, const char *nick,
-                                  const char *to, const char *network_id,
-                                  const char *body, const char *oid,
-                                  long long stamp)
-{
-    xmpp_stanza_t *m =
-        xmpp_message_new(component_ctx(), "groupchat", to, network_id);
-    xmpp_stanza_t *e;
-    char *from = xasprintf("%s/%s", room_jid, nick), *xml, *delayed;
-
-    xmpp_stanza_set_from(m, from);
-    component_text_elem(m, "body", body);
-    e = component_elem(m, "stanza-id", NS_SID);
-    xmpp_stanza_set_attribute(e, "id", network_id);
-    xmpp_stanza_set_attribute(e, "by", room_jid);
-    e = component_elem(m, "occupant-id", NS_OCCUPANT_ID);
-    xmpp_stanza_set_attribute(e, "id", oid);
-    xml = message_take_xml(m);
-    free(from);
-    if (stamp <= 0)
-        return xml;
-    delayed = message_add_delay(xml, room_jid, stamp);
-    if (delayed == NULL)
-        return xml;
-    free(xml);
-    return delayed;
-}
-
 /* The messages that came while no resource was in the room, with their
- * time (XEP-0203), to the joining resource; then no longer pending. */
-void bridge_muc_history(const struct bridge_muc_ctx *c, struct store_member **m,
-                        char **nicks, size_t n)
+ * time (XEP-0203), to the joining resource (as nick). */
+static void bridge_muc_held(const struct bridge_muc_ctx *c,
+                            const struct bridge_muc_view *v, const char *nick)
 {
     struct store_room_message **rows;
+    struct store_room_message_in r;
     size_t i, nrows;
-    const char *who;
-    char *nick, *xml, oid[65];
-    long long last = 0;
+    char *xml;
 
-    store_room_pending(bridge_store(), c->room->id, BRIDGE_MUC_PENDING_MAX,
-                       &rows, &nrows);
+    if (store_room_pending(bridge_store(), c->room->id, BRIDGE_MUC_PENDING_MAX,
+                           &rows, &nrows) < 0)
+        log_warn("bridge: room %lld: held messages not read", c->room->id);
     for (i = 0; i < nrows; i++) {
-        nick = bridge_muc_author(m, nicks, n, rows[i]->author, &who);
-        bridge_muc_occupant_id(c->bare, c->group, who, oid);
-        xml = bridge_muc_groupchat(c->room_jid, nick, c->full,
-                                   rows[i]->network_id, rows[i]->body, oid,
-                                   rows[i]->stamp);
+        store_room_message_in_of(rows[i], &r);
+        xml = bridge_muc_render(v, &r, c->full, nick, 1);
         component_send_raw(xml, strlen(xml));
-        last = rows[i]->id;
         free(xml);
-        free(nick);
         store_room_message_free(rows[i]);
     }
     free(rows);
-    if (last > 0)
-        store_room_pending_clear(bridge_store(), c->room->id, last);
+}
+
+/* The room's last rows that meet h, oldest first, to the joining
+ * resource: whole stanzas, as many as maxstanzas, maxchars and since
+ * allow. */
+static void bridge_muc_asked(const struct bridge_muc_ctx *c,
+                             const struct bridge_muc_view *v, const char *nick,
+                             const struct bridge_muc_hist *h)
+{
+    struct store_room_message **rows;
+    struct store_room_message_in r;
+    size_t i, k = 0, nrows, max = BRIDGE_MUC_HISTORY_MAX;
+    long long chars = 0;
+    char **xml;
+
+    if (h->maxstanzas >= 0 && (size_t)h->maxstanzas < max)
+        max = (size_t)h->maxstanzas;
+    if (max == 0 || h->maxchars == 0)
+        return;
+    if (store_room_recent(bridge_store(), c->room->id, h->since, max, &rows,
+                          &nrows) < 0)
+        log_warn("bridge: room %lld: history not read", c->room->id);
+    xml = xcalloc(nrows ? nrows : 1, sizeof(*xml));
+    for (k = 0; k < nrows; k++) { /* newest first, until maxchars */
+        store_room_message_in_of(rows[k], &r);
+        xml[k] = bridge_muc_render(v, &r, c->full, nick, 1);
+        chars += (long long)utf8_chars(xml[k]);
+        if (h->maxchars > 0 && chars > h->maxchars) {
+            free(xml[k]);
+            break;
+        }
+    }
+    for (i = k; i-- > 0;) {
+        component_send_raw(xml[i], strlen(xml[i]));
+        free(xml[i]);
+    }
+    for (i = 0; i < nrows; i++)
+        store_room_message_free(rows[i]);
+    free(rows);
+    free(xml);
+}
+
+void bridge_muc_history(const struct bridge_muc_ctx *c,
+                        const struct bridge_muc_view *v, const char *nick,
+                        const struct bridge_muc_hist *h)
+{
+    if (h->given)
+        bridge_muc_asked(c, v, nick, h);
+    else
+        bridge_muc_held(c, v, nick);
+    /* what was held is in the archive (and MAM) either way */
+    if (store_room_pending_clear(bridge_store(), c->room->id, INT64_MAX) < 0)
+        log_warn("bridge: room %lld: held messages not marked sent",
+                 c->room->id);
 }
 
 /* ---- messages from the network ---- */
+
+/* What a deleted text says in the store (and so in history and MAM). */
+#define BRIDGE_MUC_DELETED "(a deleted message)"
 
 /* The body of a group message: its text, or what ferry says of it. */
 static char *bridge_muc_body(const struct net_event *ev)
@@ -147,56 +126,136 @@ static int bridge_muc_anyone(long long room_id, const char *user)
     return 0;
 }
 
-/* Queues a kept message to every resource in the room. */
+/* Queues a kept row to every resource of the user in the room. */
 static int bridge_muc_deliver(const struct store_account *a,
                               const struct store_room *room,
-                              const struct net_event *ev, const char *body)
+                              const struct store_room_message_in *r)
 {
-    size_t n = 0;
-    struct store_member **m = bridge_muc_members(room->id, &n);
-    char **nicks = bridge_muc_nicks(m, n), *nick, *room_jid, oid[65];
-    const char *who;
+    char *room_jid = jid_of(room->group_id, component_jid());
+    struct bridge_muc_view v;
     struct bridge_muc_joined *j;
     int rc = 0;
 
-    room_jid = jid_of(room->group_id, component_jid());
-    nick = bridge_muc_author(m, nicks, n, ev->author, &who);
-    bridge_muc_occupant_id(a->jid, room->group_id, who, oid);
-    for (j = bridge_muc_list; j != NULL && room_jid != NULL && rc == 0;
-         j = j->next)
+    if (room_jid == NULL)
+        return 0;
+    bridge_muc_view_init(&v, a->jid, room->group_id, room_jid, room->id);
+    for (j = bridge_muc_list; j != NULL && rc == 0; j = j->next)
         if (bridge_muc_in(j, room->id, a->jid))
-            rc = bridge_inbox(a->id, j->full, ev->id,
-                              bridge_muc_groupchat(room_jid, nick, j->full,
-                                                   ev->id, body, oid, 0));
+            rc = bridge_inbox(a->id, j->full, r->network_id,
+                              bridge_muc_render(&v, r, j->full, j->nick, 0));
+    bridge_muc_view_reset(&v);
     free(room_jid);
-    free(nick);
-    bridge_muc_nicks_free(nicks, n);
-    bridge_muc_members_free(m, n);
     return rc;
+}
+
+/* The message id names in the room: its full network id when the room
+ * has it, else id itself. Caller frees. */
+static char *bridge_muc_resolve(long long room_id, const char *id,
+                                struct store_room_message **found)
+{
+    char *key = bridge_muc_key(id);
+    struct store_room_message *t =
+        key ? store_room_message_find(bridge_store(), room_id, key) : NULL;
+    char *full = t ? xstrdup(t->network_id) : id ? xstrdup(id) : NULL;
+
+    free(key);
+    if (found != NULL)
+        *found = t;
+    else
+        store_room_message_free(t);
+    return full;
+}
+
+/* A revoke's kind: "moderate" when someone other than the author of the
+ * message t took it back (an admin), else "retract". */
+static const char *bridge_muc_revoke_kind(const struct store_account *a,
+                                          const struct store_room *room,
+                                          const struct store_room_message *t,
+                                          const char *by)
+{
+    struct bridge_muc_view v;
+    const char *kind = "retract";
+
+    if (t == NULL || by == NULL)
+        return kind;
+    bridge_muc_view_init(&v, a->jid, room->group_id, "", room->id);
+    if (strcmp(bridge_muc_who(&v, t->author), bridge_muc_who(&v, by)) != 0)
+        kind = "moderate";
+    bridge_muc_view_reset(&v);
+    return kind;
+}
+
+/* The row a group event is kept as; what it owns goes in owned (body,
+ * target, key: the caller frees them). */
+static void bridge_muc_row(const struct net_event *ev,
+                           const struct store_account *a,
+                           const struct store_room *room,
+                           struct store_room_message_in *r, char **owned)
+{
+    struct store_room_message *t = NULL;
+
+    memset(r, 0, sizeof(*r));
+    r->network_id = ev->id;
+    r->author = ev->author;
+    r->stamp = ev->timestamp > 0 ? ev->timestamp : now_s();
+    r->key = owned[2] = bridge_muc_key(ev->id);
+    switch (ev->kind) {
+    case NET_EVENT_REACTION:
+        r->kind = "reaction";
+        r->body = ev->emoji ? ev->emoji : "";
+        r->target = owned[1] = bridge_muc_resolve(room->id, ev->target, NULL);
+        break;
+    case NET_EVENT_EDIT:
+        r->kind = "edit";
+        r->body = ev->text ? ev->text : "";
+        r->target = owned[1] = bridge_muc_resolve(room->id, ev->target, NULL);
+        break;
+    case NET_EVENT_REVOKE:
+        r->body = "";
+        r->target = owned[1] = bridge_muc_resolve(room->id, ev->target, &t);
+        r->kind = bridge_muc_revoke_kind(a, room, t, ev->author);
+        store_room_message_free(t);
+        break;
+    default:
+        r->kind = "text";
+        r->body = owned[0] = bridge_muc_body(ev);
+        r->target = owned[1] =
+            ev->reply_to ? bridge_muc_resolve(room->id, ev->reply_to, NULL)
+                         : NULL;
+        break;
+    }
 }
 
 int bridge_muc_message(const struct net_event *ev,
                        const struct store_account *a)
 {
     struct store_room *room = store_room_get(bridge_store(), a->id, ev->group);
-    char *body;
+    struct store_room_message_in r;
+    char *owned[3] = {NULL, NULL, NULL};
     long long id;
     int joined, rc = 0;
 
+    if (ev->id == NULL || ev->author == NULL)
+        return 0;
     if (room == NULL && store_room_put(bridge_store(), a->id, ev->group, "") >
                             0) /* a group not learnt yet: kept all the same */
         room = store_room_get(bridge_store(), a->id, ev->group);
     if (room == NULL)
         return -1;
     joined = bridge_muc_anyone(room->id, a->jid);
-    body = bridge_muc_body(ev);
-    id = store_room_message_add(bridge_store(), room->id, ev->id, ev->author,
-                                body, ev->timestamp, !joined);
+    bridge_muc_row(ev, a, room, &r, owned);
+    id = store_room_message_put(bridge_store(), room->id, &r, !joined);
+    if (id > 0 && ev->kind == NET_EVENT_REVOKE && r.target != NULL &&
+        store_room_message_blank(bridge_store(), room->id, r.target,
+                                 BRIDGE_MUC_DELETED) < 0)
+        id = -1; /* a deleted text is not kept */
     if (id < 0)
         rc = -1;
     else if (id > 0 && joined)
-        rc = bridge_muc_deliver(a, room, ev, body);
-    free(body);
+        rc = bridge_muc_deliver(a, room, &r);
+    free(owned[0]);
+    free(owned[1]);
+    free(owned[2]);
     store_room_free(room);
     return rc;
 }
@@ -215,15 +274,120 @@ static void bridge_muc_message_error(const char *room_jid, const char *to,
     free(xml);
 }
 
+/* The full network id of the room's message id names, or NULL when the
+ * room has none. Caller frees. */
+static char *bridge_muc_known(long long room_id, const char *id)
+{
+    struct store_room_message *t = NULL;
+    char *full = bridge_muc_resolve(room_id, id, &t);
+
+    if (t == NULL) {
+        free(full);
+        full = NULL;
+    }
+    store_room_message_free(t);
+    return full;
+}
+
+/* A groupchat's job: a reaction to a message of the room (XEP-0444), or a
+ * text, a reply (XEP-0461) naming the room's stanza-id; -1 (the sender
+ * told why, when it is an error) when it is none the group can take.
+ * owned holds what j borrows. */
+static int bridge_muc_job(const struct message_in *in,
+                          const struct bridge_muc_ctx *c, struct bridge_job *j,
+                          char **owned)
+{
+    const char *cond = "feature-not-implemented", *why = NULL;
+
+    if (in->retract_id != NULL || in->replace_id != NULL) {
+        why = "Corrections and retractions in WhatsApp groups are not "
+              "supported yet";
+    } else if (in->reactions_id != NULL) {
+        j->kind = BRIDGE_JOB_ROOM_REACTION;
+        j->text = in->reaction;
+        j->target = owned[0] = bridge_muc_known(c->room->id, in->reactions_id);
+        if (j->target == NULL) {
+            cond = "item-not-found";
+            why = "The gateway does not know that message of the group";
+        }
+    } else if ((in->body == NULL || in->body[0] == '\0') &&
+               in->displayed != NULL) { /* XEP-0333: the group read */
+        j->kind = BRIDGE_JOB_ROOM_READ;
+        j->target = owned[0] = bridge_muc_known(c->room->id, in->displayed);
+        if (j->target == NULL)
+            return -1; /* a message WhatsApp does not have: nothing to mark */
+    } else if (in->body == NULL || in->body[0] == '\0') {
+        return -1; /* chat states, subjects: not yet */
+    } else if (in->reply_id != NULL &&
+               (owned[0] = bridge_muc_known(c->room->id, in->reply_id)) !=
+                   NULL) {
+        owned[1] = message_body_without_fallback(in);
+        j->reply_to = owned[0];
+        j->text = owned[1][0] != '\0' ? owned[1] : in->body;
+    } else {
+        j->text = in->body; /* a quote of a message unknown: as written */
+    }
+    if (why != NULL)
+        bridge_muc_message_error(c->room_jid, c->full, in->id, "cancel", cond,
+                                 why);
+    return why != NULL ? -1 : 0;
+}
+
+/* 1 when st is end-to-end encrypted (OMEMO, OpenPGP) for the room. */
+static int bridge_muc_encrypted(xmpp_stanza_t *st, const struct message_in *in)
+{
+    static const char *const ns[] = {"eu.siacs.conversations.axolotl",
+                                     "urn:xmpp:omemo:2", "urn:xmpp:openpgp:0",
+                                     "jabber:x:encrypted", NULL};
+    int i;
+
+    for (i = 0; ns[i] != NULL; i++)
+        if (xmpp_stanza_get_child_by_ns(st, ns[i]) != NULL)
+            return 1;
+    return (in->body != NULL && strncmp(in->body, "aesgcm://", 9) == 0) ||
+           (in->oob_url != NULL && strncmp(in->oob_url, "aesgcm://", 9) == 0);
+}
+
+/* What a groupchat from a resource in the room asks that the group cannot
+ * take: an error to the sender and 1, or 0. Not not-acceptable, which
+ * makes Conversations join again. */
+static int bridge_muc_refuse(xmpp_stanza_t *st, const struct message_in *in,
+                             const struct bridge_muc_ctx *c)
+{
+    const char *type = "cancel", *cond = "feature-not-implemented", *why;
+
+    if (xmpp_stanza_get_child_by_name(st, "subject") != NULL &&
+        in->body == NULL) {
+        type = "auth";
+        cond = "forbidden";
+        why = "The subject of a WhatsApp group is changed on the phone";
+    } else if (bridge_muc_encrypted(st, in)) {
+        why = "The members of a WhatsApp group cannot read end-to-end "
+              "encrypted (OMEMO) messages: turn encryption off in this room";
+    } else if (in->body != NULL && strlen(in->body) > MESSAGE_BODY_MAX) {
+        type = "modify";
+        cond = "policy-violation";
+        why = "This message is too long for the gateway";
+    } else {
+        return 0;
+    }
+    bridge_muc_message_error(c->room_jid, c->full, in->id, type, cond, why);
+    return 1;
+}
+
 /* A groupchat from a resource: queued for the group when the resource is
  * in the room (c filled). */
-static void bridge_muc_on_groupchat(const struct message_in *in,
+static void bridge_muc_on_groupchat(xmpp_stanza_t *st,
+                                    const struct message_in *in,
                                     const struct bridge_muc_ctx *c)
 {
     struct bridge_job j = {.kind = BRIDGE_JOB_ROOM_TEXT};
+    char *owned[2] = {NULL, NULL};
 
-    if (in->body == NULL || in->body[0] == '\0')
-        return; /* chat states, subjects: not yet */
+    if ((in->body == NULL || in->body[0] == '\0') && in->reactions_id == NULL &&
+        in->displayed == NULL &&
+        xmpp_stanza_get_child_by_name(st, "subject") == NULL)
+        return; /* chat states: not yet */
     if (c->a == NULL)
         bridge_muc_message_error(c->room_jid, c->full, in->id, "auth",
                                  "registration-required",
@@ -235,8 +399,8 @@ static void bridge_muc_on_groupchat(const struct message_in *in,
     else if (bridge_muc_find(c->full, c->room->id) == NULL)
         bridge_muc_message_error(c->room_jid, c->full, in->id, "cancel",
                                  "not-acceptable", "Join the room first");
-    else {
-        j.text = in->body;
+    else if (!bridge_muc_refuse(st, in, c) &&
+             bridge_muc_job(in, c, &j, owned) == 0) {
         j.room = c->group;
         j.stanza_id = in->id;
         j.origin_id = in->origin_id;
@@ -246,6 +410,8 @@ static void bridge_muc_on_groupchat(const struct message_in *in,
                                      "internal-server-error",
                                      "The gateway could not keep it");
     }
+    free(owned[0]);
+    free(owned[1]);
 }
 
 int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in)
@@ -258,7 +424,7 @@ int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in)
         return 0;
     }
     if (strcmp(in->type, "groupchat") == 0)
-        bridge_muc_on_groupchat(in, &c);
+        bridge_muc_on_groupchat(st, in, &c);
     else if (in->body != NULL)
         message_error_reply(st, "modify", "not-acceptable",
                             "WhatsApp groups have no private messages");
@@ -266,11 +432,12 @@ int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in)
     return 1;
 }
 
-/* A room text being sent. */
+/* A room text or reaction being sent. */
 struct bridge_muc_send {
     long long outbox_id;
     long long account_id;
-    char *room, *text, *stanza_id, *origin_id, *sender;
+    int reaction, read;
+    char *room, *text, *stanza_id, *origin_id, *sender, *target;
 };
 
 static void bridge_muc_send_free(struct bridge_muc_send *s)
@@ -280,76 +447,64 @@ static void bridge_muc_send_free(struct bridge_muc_send *s)
     free(s->stanza_id);
     free(s->origin_id);
     free(s->sender);
+    free(s->target);
     free(s);
 }
 
-/* The reflection of a sent text to one resource in the room. */
-static char *bridge_muc_reflection(const struct bridge_muc_send *s,
-                                   const char *room_jid,
-                                   const struct bridge_muc_joined *j,
-                                   const char *network_id, const char *oid)
-{
-    xmpp_stanza_t *m =
-        xmpp_message_new(component_ctx(), "groupchat", j->full, s->stanza_id);
-    xmpp_stanza_t *e;
-    char *from = xasprintf("%s/%s", room_jid, j->nick);
-
-    xmpp_stanza_set_from(m, from);
-    component_text_elem(m, "body", s->text);
-    if (s->origin_id != NULL) {
-        e = component_elem(m, "origin-id", NS_SID);
-        xmpp_stanza_set_attribute(e, "id", s->origin_id);
-    }
-    e = component_elem(m, "stanza-id", NS_SID);
-    xmpp_stanza_set_attribute(e, "id", network_id);
-    xmpp_stanza_set_attribute(e, "by", room_jid);
-    e = component_elem(m, "occupant-id", NS_OCCUPANT_ID);
-    xmpp_stanza_set_attribute(e, "id", oid);
-    free(from);
-    return message_take_xml(m);
-}
-
-/* WhatsApp took the text: kept in the room, reflected to every resource
- * in it. */
+/* WhatsApp took the text or reaction: kept in the room, reflected to
+ * every resource of the user in it. */
 static void bridge_muc_reflect(const struct bridge_muc_send *s,
                                const struct store_account *a,
                                const char *network_id)
 {
     struct store_room *room = store_room_get(bridge_store(), a->id, s->room);
-    struct bridge_muc_joined *j;
-    char *room_jid = jid_of(s->room, component_jid()), oid[65];
-    size_t n = 0;
+    struct store_room_message_in r;
     struct store_member **m;
     const struct store_member *me;
+    char *room_jid = jid_of(s->room, component_jid());
+    char *made = network_id ? NULL : component_new_id(), *key;
+    size_t n = 0;
 
-    if (room == NULL || room_jid == NULL) {
-        store_room_free(room);
-        free(room_jid);
-        return;
-    }
+    if (room == NULL || room_jid == NULL)
+        goto out;
     m = bridge_muc_members(room->id, &n);
     me = bridge_muc_self(m, n);
-    bridge_muc_occupant_id(a->jid, s->room, me ? me->participant : "self", oid);
-    store_room_message_add(bridge_store(), room->id, network_id,
-                           me ? me->participant : "self", s->text, now_s(), 0);
-    for (j = bridge_muc_list; j != NULL; j = j->next)
-        if (bridge_muc_in(j, room->id, a->jid))
-            bridge_inbox(
-                a->id, j->full, s->stanza_id,
-                bridge_muc_reflection(s, room_jid, j, network_id, oid));
+    memset(&r, 0, sizeof(r));
+    r.network_id = network_id ? network_id : made;
+    r.author = me ? me->participant : "self";
+    r.body = s->text;
+    r.stamp = now_s();
+    r.kind = s->reaction ? "reaction" : "text";
+    r.target = s->target;
+    r.key = key = bridge_muc_key(r.network_id);
+    r.xmpp_id = s->stanza_id;
+    r.origin_id = s->origin_id;
+    if (store_room_message_put(bridge_store(), room->id, &r, 0) < 0)
+        log_warn("bridge: room %lld: a sent message not kept", room->id);
+    bridge_muc_deliver(a, room, &r);
+    free(key);
     bridge_muc_members_free(m, n);
+out:
+    free(made);
     store_room_free(room);
     free(room_jid);
 }
 
-/* WhatsApp did not take the text: the sender hears why. */
+/* WhatsApp did not take the text: the sender hears why (a read marker
+ * is only logged). */
 static void bridge_muc_refused(const struct bridge_muc_send *s,
                                const char *text)
 {
-    char *room_jid = jid_of(s->room, component_jid());
-    char *why = xasprintf("WhatsApp did not take the message: %s",
-                          text ? text : "no reason given");
+    char *room_jid, *why;
 
+    if (s->read) {
+        log_info("bridge: a group was not marked read: %s",
+                 text ? text : "no reason given");
+        return;
+    }
+    room_jid = jid_of(s->room, component_jid());
+    why = xasprintf("WhatsApp did not take the message: %s",
+                    text ? text : "no reason given");
     if (room_jid != NULL)
         bridge_muc_message_error(room_jid, s->sender, s->stanza_id, "cancel",
                                  "service-unavailable", why);
@@ -365,9 +520,13 @@ static void bridge_muc_sent(const struct net_result *r, void *arg)
     store_txn_begin(bridge_store());
     if (r->outcome == NET_OK) {
         queue_out_done(s->outbox_id);
-        a = store_account_by_id(bridge_store(), s->account_id);
+        a = s->read ? NULL /* a marker: nothing to show */
+                    : store_account_by_id(bridge_store(), s->account_id);
         if (a != NULL)
-            bridge_muc_reflect(s, a, r->id ? r->id : s->stanza_id);
+            bridge_muc_reflect(s, a,
+                               s->reaction ? NULL
+                               : r->id     ? r->id
+                                           : s->stanza_id);
         store_account_free(a);
     } else if (r->outcome == NET_RETRY) {
         if (queue_out_retry(s->outbox_id, r->rate_limited, r->pair_limited,
@@ -387,19 +546,34 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
     struct store_account *a =
         store_account_by_id(bridge_store(), o->account_id);
     struct bridge_muc_send *s = xcalloc(1, sizeof(*s));
-    struct net_out out = {.kind = "text", .to = j->room, .text = j->text};
+    struct net_out out = {.kind = "text",
+                          .to = j->room,
+                          .text = j->text,
+                          .reply_to = j->reply_to};
     struct net_account na;
     struct net_result r;
 
     s->outbox_id = o->id;
     s->account_id = o->account_id;
+    s->reaction = j->kind == BRIDGE_JOB_ROOM_REACTION;
+    s->read = j->kind == BRIDGE_JOB_ROOM_READ;
+    /* a reaction's message, or the message a text quotes */
+    s->target = s->reaction && j->target      ? xstrdup(j->target)
+                : !s->reaction && j->reply_to ? xstrdup(j->reply_to)
+                                              : NULL;
     s->room = xstrdup(j->room ? j->room : "");
     s->text = xstrdup(j->text ? j->text : "");
     s->stanza_id = j->stanza_id ? xstrdup(j->stanza_id) : NULL;
     s->origin_id = j->origin_id ? xstrdup(j->origin_id) : NULL;
     s->sender = xstrdup(j->sender ? j->sender : "");
+    if (j->kind == BRIDGE_JOB_ROOM_REACTION || s->read) {
+        out.kind = s->read ? "read" : "reaction";
+        out.target = j->target;
+        out.reply_to = NULL;
+        out.text = s->read ? NULL : j->text;
+    }
     memset(&r, 0, sizeof(r));
-    if (a == NULL || j->room == NULL || j->text == NULL ||
+    if (a == NULL || j->room == NULL || (j->text == NULL && !s->read) ||
         net_set_find(bridge_backends(), a->backend) == NULL ||
         bridge_backend_of(a)->groups == NULL) {
         r.outcome = NET_FAIL;

@@ -676,6 +676,20 @@ void component_iq_register(const char *ns, component_iq_fn fn, void *arg)
     comp.n_iq_ns++;
 }
 
+void component_iq_register_first(const char *ns, component_iq_fn fn, void *arg)
+{
+    size_t i;
+
+    if (comp.n_iq_ns == COMPONENT_MAX_IQ_NS)
+        fatal("component: too many iq namespaces");
+    for (i = (size_t)comp.n_iq_ns; i > 0; i--)
+        comp.iq_ns[i] = comp.iq_ns[i - 1];
+    comp.iq_ns[0].ns = ns;
+    comp.iq_ns[0].fn = fn;
+    comp.iq_ns[0].arg = arg;
+    comp.n_iq_ns++;
+}
+
 void component_start(void)
 {
     comp.attempt = 0;

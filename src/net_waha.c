@@ -375,7 +375,9 @@ static json_object *waha_session_config(void)
     static const char *const events[] = {
         "session.status", "message",          "message.any",
         "message.ack",    "message.reaction", "message.revoked",
-        "message.edited", "presence.update",  "call.received"};
+        "message.edited", "presence.update",  "call.received",
+        "group.v2.join",  "group.v2.leave",   "group.v2.participants",
+        "group.v2.update"};
     json_object *cfg = json_object_new_object();
     json_object *hooks = json_object_new_array();
     json_object *hook = json_object_new_object();
@@ -685,6 +687,25 @@ static void waha_send_file(const struct net_account *a, const char *chat,
     free(key);
 }
 
+/* A group's sendSeen names the author of the message read: the
+ * participant that ends its full id (false_<group>@g.us_<key>_<author>). */
+static void waha_seen_participant(json_object *o, const char *chat,
+                                  const char *target)
+{
+    size_t n = strlen(chat);
+    const char *p = target;
+    int i;
+
+    if (n < 5 || strcmp(chat + n - 5, "@g.us") != 0)
+        return;
+    for (i = 0; i < 3 && p != NULL; i++) {
+        p = strchr(p, '_');
+        p = p ? p + 1 : NULL;
+    }
+    if (p != NULL && *p != '\0' && strchr(p, '@') != NULL)
+        waha_add(o, "participant", p);
+}
+
 static void waha_send_other(const struct net_account *a, const char *chat,
                             const struct net_out *m, struct waha_call *call)
 {
@@ -697,6 +718,7 @@ static void waha_send_other(const struct net_account *a, const char *chat,
         waha_add(o, "session", a->id);
         waha_add(o, "chatId", chat);
         json_object_object_add(o, "messageIds", ids);
+        waha_seen_participant(o, chat, m->target);
         waha_request("POST", "/api/sendSeen", waha_text(o), NULL, call);
     } else if (strcmp(m->kind, "typing") == 0) {
         waha_add(o, "chatId", chat);

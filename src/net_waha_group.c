@@ -115,7 +115,7 @@ static const char *waha_groups_role(json_object *p)
 
 /* Reads one participant into m; 0, or -1 to skip it. */
 static int waha_groups_member(struct waha_groups_list *l, json_object *p,
-                              struct net_member *m)
+                              struct net_member *m, int keep_left)
 {
     static const char *const ids[] = {"id", "JID", NULL};
     static const char *const pns[] = {"pn", "PhoneNumber", NULL};
@@ -126,6 +126,8 @@ static int waha_groups_member(struct waha_groups_list *l, json_object *p,
 
     memset(m, 0, sizeof(*m));
     m->role = waha_groups_role(p);
+    if (m->role == NULL && keep_left)
+        m->role = "member"; /* one who left, as a member was */
     if (id == NULL || m->role == NULL || strlen(id) > WAHA_GROUP_ID_MAX)
         return -1;
     m->id = id;
@@ -189,7 +191,7 @@ static void waha_groups_one(struct waha_groups_list *l, json_object *o,
     g->nmembers = 0;
     for (i = 0; i < n; i++)
         if (waha_groups_member(l, json_object_array_get_idx(ps, i),
-                               &m[g->nmembers]) == 0)
+                               &m[g->nmembers], 0) == 0)
             g->nmembers++;
 }
 
@@ -205,6 +207,91 @@ static void waha_groups_read(struct waha_groups_list *l, json_object *o)
     } else if (json_object_is_type(o, json_type_object)) {
         json_object_object_foreach(o, key, v) waha_groups_one(l, v, key);
     }
+}
+
+/* The participants of a group.v2.participants payload p as a group with
+ * id (members who left kept, as members). */
+static void waha_groups_changed(struct waha_groups_list *l, json_object *p,
+                                const char *id)
+{
+    json_object *ps = json_strict_member(p, "participants");
+    size_t i, n = ps && json_object_is_type(ps, json_type_array)
+                      ? json_object_array_length(ps)
+                      : 0;
+    struct net_member *m;
+
+    l->alloc = 1;
+    l->g = xcalloc(1, sizeof(*l->g));
+    l->n = 1;
+    l->g[0].id = id;
+    l->g[0].subject = "";
+    if (n > WAHA_MEMBERS_MAX)
+        n = WAHA_MEMBERS_MAX;
+    m = xcalloc(n ? n : 1, sizeof(*m));
+    l->g[0].members = m;
+    for (i = 0; i < n; i++)
+        if (waha_groups_member(l, json_object_array_get_idx(ps, i),
+                               &m[l->g[0].nmembers], 1) == 0)
+            l->g[0].nmembers++;
+}
+
+/* What a group.v2.participants type is to the bridge, or NULL. */
+static const char *waha_groups_change(const char *type)
+{
+    static const char *const map[][2] = {{"join", "add"},
+                                         {"leave", "remove"},
+                                         {"promote", "promote"},
+                                         {"demote", "demote"}};
+    size_t i;
+
+    for (i = 0; type != NULL && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i][0], type) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+int waha_groups_event(const char *event, const char *id, const char *session,
+                      json_object *p, net_event_fn fn, void *arg)
+{
+    static const char *const ids[] = {"id", "JID", NULL};
+    json_object *g = json_strict_member(p, "group");
+    const char *gid = waha_groups_id(g, ids);
+    struct waha_groups_list l;
+    struct net_event ev;
+    int rc = 0;
+
+    memset(&l, 0, sizeof(l));
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = NET_EVENT_GROUP;
+    ev.id = id;
+    ev.account = session;
+    ev.timestamp = wall_ms() / 1000;
+    if (strcmp(event, "group.v2.join") == 0) {
+        ev.group_change = "join";
+        waha_groups_one(&l, g, NULL);
+    } else if (strcmp(event, "group.v2.leave") == 0) {
+        ev.group_change = "leave";
+    } else if (strcmp(event, "group.v2.update") == 0) {
+        ev.group_change = "update";
+        if (gid != NULL && waha_groups_is_group(gid))
+            waha_groups_changed(&l, p, gid);
+        if (l.n == 1)
+            l.g[0].subject = waha_str(g, "subject"); /* NULL: unchanged */
+    } else {
+        ev.group_change = waha_groups_change(waha_str(p, "type"));
+        if (gid != NULL && waha_groups_is_group(gid))
+            waha_groups_changed(&l, p, gid);
+    }
+    ev.group_info = l.n == 1 ? &l.g[0] : NULL;
+    ev.group = ev.group_info ? ev.group_info->id : gid;
+    if (id != NULL && ev.group_change != NULL && ev.group != NULL &&
+        waha_groups_is_group(ev.group) &&
+        (ev.group_info != NULL || strcmp(ev.group_change, "leave") == 0))
+        rc = fn(&ev, arg);
+    else
+        log_debug("waha: %s event left out", event);
+    waha_groups_list_free(&l);
+    return rc;
 }
 
 int waha_groups_parse(const char *body, size_t len, net_groups_fn cb, void *arg)

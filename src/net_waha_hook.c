@@ -340,6 +340,16 @@ static const char *waha_reply_to(struct waha_ctx *c, json_object *p,
                         waha_is_me(c, waha_str(r, "participant")));
 }
 
+/* The message an action names: in a group the id as given (the bridge
+ * matches its key), else made full. */
+static const char *waha_target(struct waha_ctx *c, const struct net_event *ev,
+                               const char *id, const char *peer, int mine)
+{
+    if (ev->group == NULL)
+        return waha_full_id(c, id, peer, mine);
+    return id != NULL && id[0] != '\0' && strlen(id) < WAHA_ID_MAX ? id : NULL;
+}
+
 /* The kind of file a media message carries, from its MIME type and what
  * the engine says of voice notes and stickers. */
 static const char *waha_media_kind(json_object *p, const char *mime)
@@ -469,6 +479,8 @@ static int waha_group_message(struct waha_ctx *c, json_object *p,
     ev.peer = waha_peer(author, peer, sizeof(peer)) == 0 ? peer : NULL;
     ev.peer_name = waha_push_name(p);
     ev.timestamp = waha_seconds(p);
+    ev.reply_to = waha_target(
+        c, &ev, waha_str(json_strict_member(p, "replyTo"), "id"), NULL, 0);
     waha_content(&ev, &w, p);
     rc = c->fn(&ev, c->arg);
     waha_parts_free(&w);
@@ -516,19 +528,40 @@ static int waha_message(struct waha_ctx *c, json_object *p, int any)
     return rc;
 }
 
-/* The frame of an action by the contact on a message of the 1:1 chat;
- * -1 when it is none ferry shows (the user's own, groups...). */
+/* The group and author of an action's frame in a group (from:
+ * <id>@g.us, by participant) into ev; 0, or -1 when it is not one. */
+static int waha_action_group(json_object *frame, struct net_event *ev,
+                             char *peer)
+{
+    const char *from = waha_str(frame, "from");
+    const char *author = waha_str(frame, "participant");
+    size_t n = from ? strlen(from) : 0;
+
+    if (n <= 5 || strcmp(from + n - 5, "@g.us") != 0 || author == NULL ||
+        n > WAHA_PEER_MAX * 4 || strlen(author) > WAHA_PEER_MAX * 4)
+        return -1;
+    ev->group = from;
+    ev->author = author;
+    if (waha_peer(author, peer, WAHA_PEER_MAX) < 0)
+        peer[0] = '\0';
+    return 0;
+}
+
+/* The frame of an action by the contact on a message of the 1:1 chat, or
+ * by a participant of a group (ev->group set); -1 when it is none ferry
+ * shows (the user's own...). */
 static int waha_action(struct waha_ctx *c, json_object *frame,
                        struct net_event *ev, char peer[WAHA_CHAT_MAX])
 {
-    if (frame == NULL || waha_true(json_strict_member(frame, "fromMe")) ||
-        waha_chat_peer(waha_str(frame, "from"), peer) < 0 ||
-        waha_str(frame, "id") == NULL)
-        return -1;
     memset(ev, 0, sizeof(*ev));
+    if (frame == NULL || waha_true(json_strict_member(frame, "fromMe")) ||
+        waha_str(frame, "id") == NULL ||
+        (waha_chat_peer(waha_str(frame, "from"), peer) < 0 &&
+         waha_action_group(frame, ev, peer) < 0))
+        return -1;
     ev->account = c->session;
     ev->id = waha_str(frame, "id");
-    ev->peer = peer;
+    ev->peer = peer[0] != '\0' ? peer : NULL;
     ev->peer_name = waha_push_name(frame);
     ev->timestamp = waha_seconds(frame);
     return 0;
@@ -544,7 +577,7 @@ static int waha_reaction(struct waha_ctx *c, json_object *p)
     if (waha_action(c, p, &ev, peer) < 0)
         return 0;
     ev.kind = NET_EVENT_REACTION;
-    ev.target = waha_full_id(c, waha_str(r, "messageId"), peer, 1);
+    ev.target = waha_target(c, &ev, waha_str(r, "messageId"), peer, 1);
     ev.emoji = waha_str(r, "text") ? waha_str(r, "text") : "";
     return ev.target != NULL ? c->fn(&ev, c->arg) : 0;
 }
@@ -561,7 +594,7 @@ static int waha_edited(struct waha_ctx *c, json_object *p)
         return 0;
     ev.kind = NET_EVENT_EDIT;
     ev.type = "text";
-    ev.target = waha_full_id(c, waha_str(p, "editedMessageId"), peer, 0);
+    ev.target = waha_target(c, &ev, waha_str(p, "editedMessageId"), peer, 0);
     ev.text = body != NULL ? body : "";
     return ev.target != NULL ? c->fn(&ev, c->arg) : 0;
 }
@@ -576,7 +609,7 @@ static int waha_revoked(struct waha_ctx *c, json_object *p)
     if (waha_action(c, json_strict_member(p, "after"), &ev, peer) < 0)
         return 0;
     ev.kind = NET_EVENT_REVOKE;
-    ev.target = waha_full_id(c, waha_str(p, "revokedMessageId"), peer, 0);
+    ev.target = waha_target(c, &ev, waha_str(p, "revokedMessageId"), peer, 0);
     return ev.target != NULL ? c->fn(&ev, c->arg) : 0;
 }
 
@@ -820,6 +853,12 @@ static int waha_event(struct waha_ctx *c)
         return waha_presence(c, p);
     if (strcmp(event, "call.received") == 0)
         return waha_call(c, p);
+    if (strcmp(event, "group.v2.join") == 0 ||
+        strcmp(event, "group.v2.leave") == 0 ||
+        strcmp(event, "group.v2.update") == 0 ||
+        strcmp(event, "group.v2.participants") == 0)
+        return waha_groups_event(event, waha_str(c->root, "id"), c->session, p,
+                                 c->fn, c->arg);
     log_debug("waha: event %s left out", event);
     return 0;
 }

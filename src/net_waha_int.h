@@ -63,6 +63,11 @@ void waha_get(const char *path, size_t max,
 
 /* Reads GET /groups's answer (any engine's shape) and calls cb once with
  * NET_OK and the groups; 0, or -1 (cb not called) when it is not JSON. */
+/* A group.v2.join, .leave or .participants event (id: the webhook's; p:
+ * its payload) as a NET_EVENT_GROUP to fn; fn's answer, or 0 when it is
+ * none. */
+int waha_groups_event(const char *event, const char *id, const char *session,
+                      json_object *p, net_event_fn fn, void *arg);
 int waha_groups_parse(const char *body, size_t len, net_groups_fn cb,
                       void *arg);
 /* The back end's groups (net_waha_group.c). */

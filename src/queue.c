@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "queue.h"
 #include "store.h"
+#include "store_room.h"
 #include "store_history.h"
 #include "util.h"
 
@@ -139,6 +140,8 @@ static struct {
     long long wake_ms;         /* earliest time a bucket frees up, 0 if none */
     int hold;                  /* shutting down: no new requests */
     long long history_keep_ms; /* a team's history, 0: kept forever */
+    long long room_keep_s;     /* rooms' messages, 0: kept forever */
+    long long housekeeping_ms; /* how often housekeeping runs */
 } queue;
 
 static void queue_pass(void *arg);
@@ -796,8 +799,9 @@ static void queue_pass(void *arg)
 }
 
 /* Hourly: forget dedupe keys past their expiry, statuses of messages
- * that were never ours (sent from the phone or another app), and a team's
- * history past [team] history_days. */
+ * that were never ours (sent from the phone or another app), a team's
+ * history past [team] history_days and rooms' messages past [groups]
+ * history_days. */
 static void queue_housekeep(evutil_socket_t fd, short what, void *arg)
 {
     store_txn_commit(queue.st);
@@ -806,7 +810,10 @@ static void queue_housekeep(evutil_socket_t fd, short what, void *arg)
     store_outbox_expire_failed(queue.st, now_s() - QUEUE_FAILED_TTL_S);
     if (queue.history_keep_ms > 0)
         store_history_expire(queue.st, wall_ms() - queue.history_keep_ms);
-    loop_timer_start(queue.housekeeping, QUEUE_HOUSEKEEPING_MS);
+    if (queue.room_keep_s > 0 &&
+        store_room_expire(queue.st, now_s() - queue.room_keep_s) > 0)
+        log_debug("queue: rooms' messages past their days forgotten");
+    loop_timer_start(queue.housekeeping, queue.housekeeping_ms);
 }
 
 void queue_init(struct store *st, long long throughput,
@@ -823,7 +830,15 @@ void queue_init(struct store *st, long long throughput,
     queue.housekeeping = event_new(loop_base(), -1, 0, queue_housekeep, NULL);
     queue.checkpoint = event_new(loop_base(), -1, 0, queue_checkpoint, NULL);
     queue.ready_retry = event_new(loop_base(), -1, 0, queue_ready_again, NULL);
-    loop_timer_start(queue.housekeeping, QUEUE_HOUSEKEEPING_MS);
+    queue.housekeeping_ms = QUEUE_HOUSEKEEPING_MS;
+    env = getenv("FERRY_HOUSEKEEPING_MS"); /* for tests */
+    if (env != NULL &&
+        parse_ll(env, 100, QUEUE_HOUSEKEEPING_MS, &queue.housekeeping_ms) < 0) {
+        log_warn("queue: FERRY_HOUSEKEEPING_MS=%s is not 100..%d; using %d",
+                 env, QUEUE_HOUSEKEEPING_MS, QUEUE_HOUSEKEEPING_MS);
+        queue.housekeeping_ms = QUEUE_HOUSEKEEPING_MS;
+    }
+    loop_timer_start(queue.housekeeping, queue.housekeeping_ms);
     queue.ping_timeout_ms = QUEUE_PING_TIMEOUT_MS;
     env = getenv("FERRY_PING_TIMEOUT_MS");
     if (env != NULL && parse_ll(env, 100, 3600000, &queue.ping_timeout_ms) < 0)
@@ -843,6 +858,11 @@ void queue_set_throughput(long long per_second)
 void queue_set_history_keep(long long ms)
 {
     queue.history_keep_ms = ms;
+}
+
+void queue_set_room_keep(long long seconds)
+{
+    queue.room_keep_s = seconds;
 }
 
 void queue_free(void)

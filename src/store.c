@@ -282,6 +282,31 @@ static const char *const store_migrations[] = {
     "  phone TEXT,"
     "  asked INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (account_id, lid)) WITHOUT ROWID;",
+    /* 13 -> 14 (issue 14): what a room's row is (kind: 'text', 'reaction'
+     * (body: the emoji, "" removed), 'edit' (body: the new text),
+     * 'retract' (by its author) or 'moderate' (by an admin); target: the
+     * network id of the message it acts on, or a text's quoted one),
+     * msg_key: the network's own key of the message (the part of its id
+     * after the chat, which actions name), and for the user's own texts
+     * the stanza's id and origin-id (what their clients match); stamp
+     * indexed for the expiry after [groups] history_days, (room_id, id)
+     * for join history and MAM pages. */
+    "ALTER TABLE room_message ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';"
+    "ALTER TABLE room_message ADD COLUMN target TEXT;"
+    "ALTER TABLE room_message ADD COLUMN msg_key TEXT;"
+    "ALTER TABLE room_message ADD COLUMN xmpp_id TEXT;"
+    "ALTER TABLE room_message ADD COLUMN origin_id TEXT;"
+    "UPDATE room_message SET msg_key = substr(substr(substr(network_id,"
+    "  instr(network_id, '_') + 1), instr(substr(network_id,"
+    "  instr(network_id, '_') + 1), '_') + 1) || '_', 1, instr(substr("
+    "  substr(network_id, instr(network_id, '_') + 1), instr(substr("
+    "  network_id, instr(network_id, '_') + 1), '_') + 1) || '_', '_') - 1)"
+    "  WHERE network_id LIKE 'true\\_%' ESCAPE '\\'"
+    "  OR network_id LIKE 'false\\_%' ESCAPE '\\';"
+    "UPDATE room_message SET msg_key = network_id WHERE msg_key IS NULL;"
+    "CREATE INDEX room_message_key ON room_message (room_id, msg_key);"
+    "CREATE INDEX room_message_stamp ON room_message (stamp);"
+    "CREATE INDEX room_message_room ON room_message (room_id, id);",
 };
 
 #define STORE_NMIGRATIONS                                                      \

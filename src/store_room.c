@@ -145,6 +145,17 @@ struct store_room *store_room_get(struct store *st, long long account_id,
     return store_one(st, s, store_room_read);
 }
 
+struct store_room *store_room_by_id(struct store *st, long long room_id)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT id, account_id, group_id, subject FROM room WHERE id = ?1");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, room_id);
+    return store_one(st, s, store_room_read);
+}
+
 int store_room_list(struct store *st, long long account_id, size_t max,
                     struct store_room ***rows, size_t *n)
 {
@@ -203,29 +214,65 @@ int store_room_member_name(struct store *st, long long room_id, const char *who,
     return store_run(st, s);
 }
 
-long long store_room_message_add(struct store *st, long long room_id,
-                                 const char *network_id, const char *author,
-                                 const char *body, long long stamp, int pending)
+long long store_room_message_put(struct store *st, long long room_id,
+                                 const struct store_room_message_in *m,
+                                 int pending)
 {
     sqlite3_stmt *s = store_stmt(
         st, "INSERT INTO room_message (room_id, network_id, author, body,"
-            " stamp, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            " stamp, pending, kind, target, msg_key, xmpp_id, origin_id)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             " ON CONFLICT (room_id, network_id) DO NOTHING");
 
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, room_id);
-    store_bind_text(s, 2, network_id);
-    store_bind_text(s, 3, author);
-    store_bind_text(s, 4, body);
-    sqlite3_bind_int64(s, 5, stamp);
+    store_bind_text(s, 2, m->network_id);
+    store_bind_text(s, 3, m->author);
+    store_bind_text(s, 4, m->body ? m->body : "");
+    sqlite3_bind_int64(s, 5, m->stamp);
     sqlite3_bind_int(s, 6, pending != 0);
+    store_bind_text(s, 7, m->kind ? m->kind : "text");
+    store_bind_text(s, 8, m->target);
+    store_bind_text(s, 9, m->key ? m->key : m->network_id);
+    store_bind_text(s, 10, m->xmpp_id);
+    store_bind_text(s, 11, m->origin_id);
     if (store_run(st, s) < 0)
         return -1;
     return sqlite3_changes(store_db(st)) > 0
                ? sqlite3_last_insert_rowid(store_db(st))
                : 0;
 }
+
+long long store_room_message_add(struct store *st, long long room_id,
+                                 const char *network_id, const char *author,
+                                 const char *body, long long stamp, int pending)
+{
+    struct store_room_message_in m = {.network_id = network_id,
+                                      .author = author,
+                                      .body = body,
+                                      .stamp = stamp};
+
+    return store_room_message_put(st, room_id, &m, pending);
+}
+
+void store_room_message_in_of(const struct store_room_message *m,
+                              struct store_room_message_in *in)
+{
+    in->network_id = m->network_id;
+    in->author = m->author;
+    in->body = m->body;
+    in->kind = m->kind;
+    in->target = m->target;
+    in->key = m->key;
+    in->xmpp_id = m->xmpp_id;
+    in->origin_id = m->origin_id;
+    in->stamp = m->stamp;
+}
+
+#define STORE_ROOM_MESSAGE_COLS                                                \
+    "id, network_id, author, body, stamp, kind, target, msg_key, xmpp_id,"     \
+    " origin_id"
 
 static void *store_room_message_read(sqlite3_stmt *s)
 {
@@ -236,15 +283,35 @@ static void *store_room_message_read(sqlite3_stmt *s)
     m->author = store_col_text(s, 2);
     m->body = store_col_text(s, 3);
     m->stamp = sqlite3_column_int64(s, 4);
+    m->kind = store_col_text(s, 5);
+    m->target = store_col_text(s, 6);
+    m->key = store_col_text(s, 7);
+    m->xmpp_id = store_col_text(s, 8);
+    m->origin_id = store_col_text(s, 9);
     return m;
+}
+
+struct store_room_message *
+store_room_message_find(struct store *st, long long room_id, const char *key)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+                       " WHERE room_id = ?1 AND msg_key = ?2 AND kind = 'text'"
+                       " ORDER BY id LIMIT 1");
+
+    if (s == NULL || key == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, room_id);
+    store_bind_text(s, 2, key);
+    return store_one(st, s, store_room_message_read);
 }
 
 int store_room_pending(struct store *st, long long room_id, size_t max,
                        struct store_room_message ***rows, size_t *n)
 {
-    sqlite3_stmt *s = store_stmt(
-        st, "SELECT id, network_id, author, body, stamp FROM room_message"
-            " WHERE room_id = ?1 AND pending = 1 ORDER BY id");
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+                       " WHERE room_id = ?1 AND pending = 1 ORDER BY id");
 
     *rows = NULL;
     *n = 0;
@@ -252,6 +319,148 @@ int store_room_pending(struct store *st, long long room_id, size_t max,
         return -1;
     sqlite3_bind_int64(s, 1, room_id);
     return store_all(st, s, store_room_message_read, max, (void ***)rows, n);
+}
+
+int store_room_recent(struct store *st, long long room_id, long long since,
+                      size_t max, struct store_room_message ***rows, size_t *n)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+            " WHERE room_id = ?1 AND stamp >= ?2 ORDER BY id DESC LIMIT ?3");
+
+    *rows = NULL;
+    *n = 0;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_int64(s, 2, since);
+    sqlite3_bind_int64(s, 3, (long long)(max < INT32_MAX ? max : INT32_MAX));
+    return store_all(st, s, store_room_message_read, max, (void ***)rows, n);
+}
+
+/* Binds q's room, times and ids from 1 to 5. */
+static void store_room_query_bind(sqlite3_stmt *s,
+                                  const struct store_room_query *q)
+{
+    sqlite3_bind_int64(s, 1, q->room_id);
+    sqlite3_bind_int64(s, 2, q->start_ms);
+    sqlite3_bind_int64(s, 3, q->end_ms > 0 ? q->end_ms : INT64_MAX);
+    sqlite3_bind_int64(s, 4, q->after);
+    sqlite3_bind_int64(s, 5, q->before > 0 ? q->before : INT64_MAX);
+}
+
+int store_room_page(struct store *st, const struct store_room_query *q,
+                    struct store_room_message ***rows, size_t *n, int *more)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, q->last ? "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+                      " WHERE room_id = ?1 AND stamp * 1000 BETWEEN ?2 AND ?3"
+                      " AND id > ?4 AND id < ?5 ORDER BY id DESC LIMIT ?6"
+                    : "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+                      " WHERE room_id = ?1 AND stamp * 1000 BETWEEN ?2 AND ?3"
+                      " AND id > ?4 AND id < ?5 ORDER BY id LIMIT ?6");
+    struct store_room_message *t;
+    size_t i;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    *more = 0;
+    if (s == NULL)
+        return -1;
+    store_room_query_bind(s, q);
+    sqlite3_bind_int64(s, 6, (long long)q->max + 1);
+    rc = store_all(st, s, store_room_message_read, q->max + 1, (void ***)rows,
+                   n);
+    if (*n > q->max) {
+        *more = 1;
+        store_room_message_free((*rows)[--*n]);
+    }
+    for (i = 0; q->last && i < *n / 2; i++) { /* oldest first */
+        t = (*rows)[i];
+        (*rows)[i] = (*rows)[*n - 1 - i];
+        (*rows)[*n - 1 - i] = t;
+    }
+    return rc;
+}
+
+long long store_room_count(struct store *st, const struct store_room_query *q)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT COUNT(*) FROM room_message WHERE room_id = ?1"
+            " AND stamp * 1000 BETWEEN ?2 AND ?3 AND id > ?4 AND id < ?5");
+    struct store_room_query all = *q;
+
+    if (s == NULL)
+        return -1;
+    all.after = all.before = 0; /* the count is of the whole query */
+    store_room_query_bind(s, &all);
+    return store_int(st, s, -1);
+}
+
+int store_room_message_blank(struct store *st, long long room_id,
+                             const char *network_id, const char *body)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "UPDATE room_message SET body = ?3 WHERE room_id = ?1 AND"
+            " ((kind = 'text' AND network_id = ?2) OR"
+            " (kind = 'edit' AND target = ?2))");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    store_bind_text(s, 2, network_id);
+    store_bind_text(s, 3, body);
+    return store_run(st, s);
+}
+
+int store_room_delete(struct store *st, long long room_id)
+{
+    return store_run_ll(st, "DELETE FROM room WHERE id = ?1", room_id);
+}
+
+static void *store_room_text_read(sqlite3_stmt *s)
+{
+    return store_col_text(s, 0);
+}
+
+char *store_room_self_phone(struct store *st, long long account_id)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT m.phone FROM room_member m JOIN room r ON r.id ="
+                       " m.room_id WHERE r.account_id = ?1 AND m.self = 1"
+                       " AND m.phone IS NOT NULL LIMIT 1");
+
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, account_id);
+    return store_one(st, s, store_room_text_read);
+}
+
+long long store_room_message_row(struct store *st, long long room_id,
+                                 const char *network_id)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT id FROM room_message"
+                                     " WHERE room_id = ?1 AND network_id = ?2");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    store_bind_text(s, 2, network_id);
+    return store_int(st, s, 0);
+}
+
+int store_room_expire(struct store *st, long long before)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, "DELETE FROM room_message WHERE stamp < ?1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, before);
+    if (store_run(st, s) < 0)
+        return -1;
+    return sqlite3_changes(store_db(st));
 }
 
 int store_room_pending_clear(struct store *st, long long room_id,
@@ -275,6 +484,11 @@ void store_room_message_free(struct store_room_message *m)
     free(m->network_id);
     free(m->author);
     free(m->body);
+    free(m->kind);
+    free(m->target);
+    free(m->key);
+    free(m->xmpp_id);
+    free(m->origin_id);
     free(m);
 }
 

@@ -328,3 +328,96 @@ void duration_words(long long s, char *out, size_t len)
     else
         snprintf(out, len, "%lld days %lld h", s / 86400, s % 86400 / 3600);
 }
+
+/* ---- times (XEP-0082) ---- */
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static long long util_days(long long y, int m, int d)
+{
+    long long era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* Reads n digits at *s into *v; 0 or -1. */
+static int util_digits(const char **s, int n, int *v)
+{
+    *v = 0;
+    for (; n > 0; n--, (*s)++) {
+        if (**s < '0' || **s > '9')
+            return -1;
+        *v = *v * 10 + (**s - '0');
+    }
+    return 0;
+}
+
+/* The zone of a DateTime at s ("Z", "+hh:mm", "-hh:mm") in seconds east
+ * of UTC into *off; 0 or -1 (anything after it too). */
+static int util_zone(const char *s, long long *off)
+{
+    int h, m, sign = *s == '-' ? -1 : 1;
+
+    *off = 0;
+    if (strcmp(s, "Z") == 0)
+        return 0;
+    if (*s != '+' && *s != '-')
+        return -1;
+    s++;
+    if (util_digits(&s, 2, &h) < 0 || *s++ != ':' ||
+        util_digits(&s, 2, &m) < 0 || *s != '\0' || h > 23 || m > 59)
+        return -1;
+    *off = sign * (h * 3600LL + m * 60LL);
+    return 0;
+}
+
+/* An XEP-0082 DateTime ("2026-12-06T01:02:03.123Z", the fraction and a
+ * numeric zone optional) in ms since the epoch; -1 when it is not one. */
+long long time_parse_xmpp(const char *s)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const char seps[] = "--T::";
+    const int len[6] = {4, 2, 2, 2, 2, 2};
+    int v[6], i, frac = 0, ms = 0;
+    long long off;
+
+    for (i = 0; i < 6; i++) {
+        if (util_digits(&s, len[i], &v[i]) < 0)
+            return -1;
+        if (i < 5 && *s++ != seps[i])
+            return -1;
+    }
+    if (*s == '.') {
+        for (s++; *s >= '0' && *s <= '9' && frac < 9; s++, frac++)
+            if (frac < 3)
+                ms = ms * 10 + (*s - '0');
+        if (frac == 0)
+            return -1;
+        for (i = frac; i < 3; i++)
+            ms *= 10;
+    }
+    if (util_zone(s, &off) < 0 || v[0] < 1970 || v[1] < 1 || v[1] > 12 ||
+        v[2] < 1 || v[2] > mdays[v[1] - 1] || v[3] > 23 || v[4] > 59 ||
+        v[5] > 60)
+        return -1;
+    return ((util_days(v[0], v[1], v[2]) * 86400 + v[3] * 3600LL + v[4] * 60LL +
+             v[5] - off) *
+            1000) +
+           ms;
+}
+
+/* ms since the epoch as an XEP-0082 DateTime (out: 32 bytes). */
+void time_format_xmpp(long long ms, char *out, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char s[24];
+
+    gmtime_r(&t, &tm);
+    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, len, "%s.%03dZ", s, (int)(ms % 1000));
+}

@@ -106,6 +106,33 @@ static void test_round_trip_room_text(void **state)
     free(p);
 }
 
+/* A reaction in a group names the message and the emoji. */
+static void test_round_trip_room_reaction(void **state)
+{
+    struct bridge_job in = {.kind = BRIDGE_JOB_ROOM_REACTION,
+                            .text = "",
+                            .target = "false_1@g.us_K_2@lid",
+                            .room = "1@g.us",
+                            .sender = "alice@example.org/phone"};
+    struct bridge_job out;
+    char *p = bridge_job_encode(&in);
+
+    assert_string_equal(bridge_job_name(BRIDGE_JOB_ROOM_REACTION),
+                        "room_reaction");
+    assert_int_equal(bridge_job_decode("room_reaction", p, &out), 0);
+    assert_int_equal(out.kind, BRIDGE_JOB_ROOM_REACTION);
+    assert_string_equal(out.text, ""); /* removed: kept as "" */
+    assert_string_equal(out.target, "false_1@g.us_K_2@lid");
+    bridge_job_reset(&out);
+    free(p);
+    assert_string_equal(bridge_job_name(BRIDGE_JOB_ROOM_READ), "room_read");
+    assert_int_equal(bridge_job_decode("room_read", "{\"target\":\"t\"}", &out),
+                     0);
+    assert_int_equal(out.kind, BRIDGE_JOB_ROOM_READ);
+    assert_string_equal(out.target, "t");
+    bridge_job_reset(&out);
+}
+
 /* Payloads as the versions before the job type wrote them. */
 static void test_decode_older_rows(void **state)
 {
@@ -163,6 +190,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_text),
         cmocka_unit_test(test_round_trip_fetch),
         cmocka_unit_test(test_round_trip_room_text),
+        cmocka_unit_test(test_round_trip_room_reaction),
         cmocka_unit_test(test_decode_older_rows),
         cmocka_unit_test(test_decode_bad),
     };

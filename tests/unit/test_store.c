@@ -1869,7 +1869,66 @@ static void test_rooms(void **state)
         assert_int_equal(store_room_pending(f->st, room, 10, &msgs, &n), 0);
         assert_int_equal(n, 1);
         assert_string_equal(msgs[0]->network_id, "w3");
+        assert_string_equal(msgs[0]->kind, "text");
+        assert_string_equal(msgs[0]->key, "w3");
         store_room_message_free(msgs[0]);
+        free(msgs);
+    }
+
+    /* actions: kept with their kind and target; texts found by key */
+    {
+        struct store_room_message_in in = {.network_id =
+                                               "false_g1@g.us_K9_1@lid",
+                                           .key = "K9",
+                                           .author = "1@lid",
+                                           .body = "hi",
+                                           .stamp = 200,
+                                           .kind = "text",
+                                           .xmpp_id = "x1",
+                                           .origin_id = "o1"};
+        struct store_room_message *t;
+
+        assert_true(store_room_message_put(f->st, room, &in, 0) > 0);
+        in.network_id = "false_g1@g.us_R1_2@lid";
+        in.key = "R1";
+        in.kind = "reaction";
+        in.body = "+1";
+        in.target = "false_g1@g.us_K9_1@lid";
+        assert_true(store_room_message_put(f->st, room, &in, 0) > 0);
+        t = store_room_message_find(f->st, room, "K9");
+        assert_non_null(t);
+        assert_string_equal(t->network_id, "false_g1@g.us_K9_1@lid");
+        assert_string_equal(t->xmpp_id, "x1");
+        assert_string_equal(t->origin_id, "o1");
+        assert_null(t->target);
+        store_room_message_free(t);
+        assert_null(store_room_message_find(f->st, room, "R1")); /* no text */
+        assert_null(store_room_message_find(f->st, room, "K8"));
+    }
+
+    /* the latest rows since a time, newest first; expiry by time */
+    {
+        struct store_room_message **msgs;
+
+        assert_int_equal(store_room_recent(f->st, room, 101, 2, &msgs, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(msgs[0]->network_id, "false_g1@g.us_R1_2@lid");
+        assert_string_equal(msgs[0]->kind, "reaction");
+        assert_string_equal(msgs[0]->target, "false_g1@g.us_K9_1@lid");
+        assert_string_equal(msgs[1]->network_id, "false_g1@g.us_K9_1@lid");
+        for (i = 0; i < n; i++)
+            store_room_message_free(msgs[i]);
+        free(msgs);
+        assert_int_equal(store_room_recent(f->st, room, 102, 10, &msgs, &n), 0);
+        assert_int_equal(n, 3); /* w3 (102) and the two of 200 */
+        for (i = 0; i < n; i++)
+            store_room_message_free(msgs[i]);
+        free(msgs);
+        assert_int_equal(store_room_expire(f->st, 102), 2); /* w1, w2 */
+        assert_int_equal(store_room_recent(f->st, room, 0, 10, &msgs, &n), 0);
+        assert_int_equal(n, 3);
+        for (i = 0; i < n; i++)
+            store_room_message_free(msgs[i]);
         free(msgs);
     }
 

@@ -82,6 +82,8 @@ struct got {
     int notice[4];
     int away[4];
     long long last_seen[4];
+    char change[4][16];  /* a group's */
+    char members[4][64]; /* "id,role;..." of a group's change */
 };
 
 /* The cards of ev as "name|phone,type,peer|...;name|..." into out. */
@@ -134,6 +136,14 @@ static int collect(const struct net_event *ev, void *arg)
                  ev->media->caption ? ev->media->caption : "-");
     collect_cards(ev, g->cards[i], sizeof(g->cards[i]));
     g->notice[i] = ev->notice;
+    snprintf(g->change[i], sizeof(g->change[i]), "%s",
+             ev->group_change ? ev->group_change : "");
+    g->members[i][0] = '\0';
+    for (size_t k = 0; ev->group_info && k < ev->group_info->nmembers; k++)
+        snprintf(g->members[i] + strlen(g->members[i]),
+                 sizeof(g->members[i]) - strlen(g->members[i]), "%s,%s;",
+                 ev->group_info->members[k].id,
+                 ev->group_info->members[k].role);
     return 0;
 }
 
@@ -240,6 +250,50 @@ static void test_message(void **state)
               "\"id\":\"false_x_D\",\"from\":\"9a@lid\",\"body\":\"x\"}}",
               &g),
         0);
+    assert_int_equal(g.n, 0);
+}
+
+/* group.v2.*: the account added to a group, removed from it, members
+ * changed (one who left kept as a member); without a group id: none. */
+static void test_group_events(void **state)
+{
+    struct got g;
+
+    parse("{\"id\":\"evt_g1\",\"event\":\"group.v2.join\",\"session\":"
+          "\"s1\",\"payload\":{\"group\":{\"id\":\"77@g.us\",\"subject\":"
+          "\"Club\",\"participants\":[{\"id\":\"5@c.us\",\"role\":"
+          "\"superadmin\"}]}}}",
+          &g);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.kind[0], NET_EVENT_GROUP);
+    assert_string_equal(g.id[0], "evt_g1");
+    assert_string_equal(g.change[0], "join");
+    assert_string_equal(g.members[0], "5@c.us,owner;");
+    parse("{\"id\":\"evt_g2\",\"event\":\"group.v2.participants\","
+          "\"session\":\"s1\",\"payload\":{\"type\":\"leave\",\"group\":{"
+          "\"id\":\"77@g.us\"},\"participants\":[{\"id\":\"6@lid\","
+          "\"pn\":null,\"role\":\"left\"}]}}",
+          &g);
+    assert_string_equal(g.change[0], "remove");
+    assert_string_equal(g.members[0], "6@lid,member;");
+    parse("{\"id\":\"evt_g3\",\"event\":\"group.v2.leave\",\"session\":"
+          "\"s1\",\"payload\":{\"group\":{\"id\":\"77@g.us\"}}}",
+          &g);
+    assert_string_equal(g.change[0], "leave");
+    parse("{\"id\":\"evt_g6\",\"event\":\"group.v2.update\",\"session\":"
+          "\"s1\",\"payload\":{\"group\":{\"id\":\"77@g.us\",\"subject\":"
+          "\"New\"}}}",
+          &g);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.change[0], "update");
+    parse("{\"id\":\"evt_g4\",\"event\":\"group.v2.participants\","
+          "\"session\":\"s1\",\"payload\":{\"type\":\"kick\",\"group\":{"
+          "\"id\":\"77@g.us\"},\"participants\":[]}}",
+          &g);
+    assert_int_equal(g.n, 0);
+    parse("{\"id\":\"evt_g5\",\"event\":\"group.v2.leave\",\"session\":"
+          "\"s1\",\"payload\":{\"group\":{\"id\":\"not a group\"}}}",
+          &g);
     assert_int_equal(g.n, 0);
 }
 
@@ -491,6 +545,30 @@ static void test_actions(void **state)
           "\"revokedMessageId\":\"O\"}}",
           &g);
     assert_int_equal(g.n, 0);
+    /* in a group: by the participant, the target as given (bare or full);
+     * without a participant: none */
+    parse("{\"event\":\"message.reaction\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"false_12@g.us_X_7@lid\",\"from\":\"12@g.us\","
+          "\"participant\":\"7@lid\",\"fromMe\":false,\"reaction\":{"
+          "\"text\":\"+\",\"messageId\":\"false_12@g.us_O_8@lid\"}}}",
+          &g);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.kind[0], NET_EVENT_REACTION);
+    assert_string_equal(g.target[0], "false_12@g.us_O_8@lid");
+    assert_string_equal(g.peer[0], ""); /* a lid: no number */
+    parse("{\"event\":\"message.revoked\",\"session\":\"s1\",\"payload\":{"
+          "\"after\":{\"id\":\"false_12@g.us_R_4915@c.us\",\"from\":"
+          "\"12@g.us\",\"participant\":\"4915@c.us\",\"fromMe\":false},"
+          "\"revokedMessageId\":\"O\"}}",
+          &g);
+    assert_int_equal(g.kind[0], NET_EVENT_REVOKE);
+    assert_string_equal(g.target[0], "O");
+    assert_string_equal(g.peer[0], "4915");
+    parse("{\"event\":\"message.edited\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"false_12@g.us_E\",\"from\":\"12@g.us\","
+          "\"fromMe\":false,\"body\":\"new\",\"editedMessageId\":\"O\"}}",
+          &g);
+    assert_int_equal(g.n, 0);
 }
 
 static void test_presence_and_call(void **state)
@@ -716,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_vector),
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_message),
+        cmocka_unit_test(test_group_events),
         cmocka_unit_test(test_ack),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_malformed),
