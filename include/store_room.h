@@ -93,6 +93,10 @@ long long store_room_message_add(struct store *st, long long room_id,
 /* The room's text whose key is key, or NULL. */
 struct store_room_message *
 store_room_message_find(struct store *st, long long room_id, const char *key);
+/* The user's own text of the room that a client sent with the stanza id or
+ * origin-id id (the latest, if several), or NULL. */
+struct store_room_message *
+store_room_message_mine(struct store *st, long long room_id, const char *id);
 /* The room's pending messages, oldest first (at most max). */
 int store_room_pending(struct store *st, long long room_id, size_t max,
                        struct store_room_message ***rows, size_t *n);

@@ -111,7 +111,9 @@ static void bridge_send(const struct store_outbox *o, void *arg)
         bridge_media_fetch(o, &j);
     else if (known && (j.kind == BRIDGE_JOB_ROOM_TEXT ||
                        j.kind == BRIDGE_JOB_ROOM_REACTION ||
-                       j.kind == BRIDGE_JOB_ROOM_READ))
+                       j.kind == BRIDGE_JOB_ROOM_READ ||
+                       j.kind == BRIDGE_JOB_ROOM_EDIT ||
+                       j.kind == BRIDGE_JOB_ROOM_RETRACT))
         bridge_muc_send(o, &j);
     else
         bridge_send_row(o, known ? &j : NULL);

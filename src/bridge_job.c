@@ -29,6 +29,8 @@ static const struct {
     [BRIDGE_JOB_RETRACT] = {.name = "retract"},
     [BRIDGE_JOB_ROOM_REACTION] = {.name = "room_reaction"},
     [BRIDGE_JOB_ROOM_READ] = {.name = "room_read"},
+    [BRIDGE_JOB_ROOM_EDIT] = {.name = "room_edit"},
+    [BRIDGE_JOB_ROOM_RETRACT] = {.name = "room_retract"},
 };
 
 #define BRIDGE_JOB_NKINDS                                                      \

@@ -19,6 +19,10 @@ enum bridge_job_kind {
     BRIDGE_JOB_RETRACT,       /* the user's message stanza_id deleted */
     BRIDGE_JOB_ROOM_REACTION, /* an emoji on target in a group, reflected */
     BRIDGE_JOB_ROOM_READ,     /* mark target of a group read */
+    BRIDGE_JOB_ROOM_EDIT,     /* the user's text target in a group now says
+                                 text, reflected */
+    BRIDGE_JOB_ROOM_RETRACT,  /* the user's text target in a group deleted,
+                                 reflected */
 };
 
 /* Fields a kind does not use stay NULL (0). The strings are borrowed: from

@@ -289,6 +289,52 @@ static char *bridge_muc_known(long long room_id, const char *id)
     return full;
 }
 
+/* A correction (XEP-0308) or retraction (XEP-0424) of the user's own text
+ * in the room, named by the id a client sent it with (or, for a
+ * retraction, the room's stanza-id) into j: NULL, or why not (and the
+ * error's condition in *cond). owned holds what j borrows. */
+static const char *bridge_muc_change(const struct message_in *in,
+                                     const struct bridge_muc_ctx *c,
+                                     struct bridge_job *j, char **owned,
+                                     const char **cond)
+{
+    const char *id = in->retract_id ? in->retract_id : in->replace_id;
+    const struct net_caps *caps = &bridge_backend_of(c->a)->caps;
+    struct store_room_message *t;
+    char *full;
+
+    *cond = "feature-not-implemented";
+    if (in->retract_id != NULL ? !caps->retractions_out : !caps->edits_out)
+        return "This network does not let the gateway change sent messages";
+    t = store_room_message_mine(bridge_store(), c->room->id, id);
+    *cond = "item-not-found";
+    if (t == NULL && in->retract_id != NULL) {
+        full = bridge_muc_resolve(c->room->id, id, &t);
+        free(full);
+        if (t != NULL && t->xmpp_id == NULL) { /* someone else's */
+            store_room_message_free(t);
+            t = NULL;
+        }
+    }
+    if (t == NULL)
+        return "The gateway does not know this message of yours in the "
+               "group, so WhatsApp cannot change it";
+    j->target = owned[0] = xstrdup(t->network_id);
+    store_room_message_free(t);
+    if (in->retract_id != NULL) {
+        j->kind = BRIDGE_JOB_ROOM_RETRACT;
+        j->text = "";
+        return NULL;
+    }
+    j->kind = BRIDGE_JOB_ROOM_EDIT;
+    j->text = owned[1] = message_body_without_fallback(in);
+    *cond = "not-acceptable";
+    if (j->text == NULL || j->text[0] == '\0' ||
+        strlen(j->text) > MESSAGE_BODY_MAX)
+        return "WhatsApp cannot take this correction (empty or too long)";
+    return NULL;
+}
+
 /* A groupchat's job: a reaction to a message of the room (XEP-0444), or a
  * text, a reply (XEP-0461) naming the room's stanza-id; -1 (the sender
  * told why, when it is an error) when it is none the group can take.
@@ -300,8 +346,7 @@ static int bridge_muc_job(const struct message_in *in,
     const char *cond = "feature-not-implemented", *why = NULL;
 
     if (in->retract_id != NULL || in->replace_id != NULL) {
-        why = "Corrections and retractions in WhatsApp groups are not "
-              "supported yet";
+        why = bridge_muc_change(in, c, j, owned, &cond);
     } else if (in->reactions_id != NULL) {
         j->kind = BRIDGE_JOB_ROOM_REACTION;
         j->text = in->reaction;
@@ -385,7 +430,7 @@ static void bridge_muc_on_groupchat(xmpp_stanza_t *st,
     char *owned[2] = {NULL, NULL};
 
     if ((in->body == NULL || in->body[0] == '\0') && in->reactions_id == NULL &&
-        in->displayed == NULL &&
+        in->displayed == NULL && in->retract_id == NULL &&
         xmpp_stanza_get_child_by_name(st, "subject") == NULL)
         return; /* chat states: not yet */
     if (c->a == NULL)
@@ -436,7 +481,9 @@ int bridge_muc_user_message(xmpp_stanza_t *st, const struct message_in *in)
 struct bridge_muc_send {
     long long outbox_id;
     long long account_id;
-    int reaction, read;
+    const char *kind; /* the row it is kept as: "text", "reaction", "edit"
+                         or "retract" */
+    int read;
     char *room, *text, *stanza_id, *origin_id, *sender, *target;
 };
 
@@ -474,12 +521,15 @@ static void bridge_muc_reflect(const struct bridge_muc_send *s,
     r.author = me ? me->participant : "self";
     r.body = s->text;
     r.stamp = now_s();
-    r.kind = s->reaction ? "reaction" : "text";
+    r.kind = s->kind;
     r.target = s->target;
     r.key = key = bridge_muc_key(r.network_id);
     r.xmpp_id = s->stanza_id;
     r.origin_id = s->origin_id;
-    if (store_room_message_put(bridge_store(), room->id, &r, 0) < 0)
+    if (store_room_message_put(bridge_store(), room->id, &r, 0) < 0 ||
+        (strcmp(r.kind, "retract") == 0 && r.target != NULL &&
+         store_room_message_blank(bridge_store(), room->id, r.target,
+                                  BRIDGE_MUC_DELETED) < 0))
         log_warn("bridge: room %lld: a sent message not kept", room->id);
     bridge_muc_deliver(a, room, &r);
     free(key);
@@ -524,9 +574,9 @@ static void bridge_muc_sent(const struct net_result *r, void *arg)
                     : store_account_by_id(bridge_store(), s->account_id);
         if (a != NULL)
             bridge_muc_reflect(s, a,
-                               s->reaction ? NULL
-                               : r->id     ? r->id
-                                           : s->stanza_id);
+                               strcmp(s->kind, "text") != 0 ? NULL
+                               : r->id                      ? r->id
+                                                            : s->stanza_id);
         store_account_free(a);
     } else if (r->outcome == NET_RETRY) {
         if (queue_out_retry(s->outbox_id, r->rate_limited, r->pair_limited,
@@ -555,19 +605,23 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
 
     s->outbox_id = o->id;
     s->account_id = o->account_id;
-    s->reaction = j->kind == BRIDGE_JOB_ROOM_REACTION;
+    s->kind = j->kind == BRIDGE_JOB_ROOM_REACTION  ? "reaction"
+              : j->kind == BRIDGE_JOB_ROOM_EDIT    ? "edit"
+              : j->kind == BRIDGE_JOB_ROOM_RETRACT ? "retract"
+                                                   : "text";
     s->read = j->kind == BRIDGE_JOB_ROOM_READ;
     /* a reaction's message, or the message a text quotes */
-    s->target = s->reaction && j->target      ? xstrdup(j->target)
-                : !s->reaction && j->reply_to ? xstrdup(j->reply_to)
-                                              : NULL;
+    s->target = strcmp(s->kind, "text") != 0 && j->target ? xstrdup(j->target)
+                : strcmp(s->kind, "text") == 0 && j->reply_to
+                    ? xstrdup(j->reply_to)
+                    : NULL;
     s->room = xstrdup(j->room ? j->room : "");
     s->text = xstrdup(j->text ? j->text : "");
     s->stanza_id = j->stanza_id ? xstrdup(j->stanza_id) : NULL;
     s->origin_id = j->origin_id ? xstrdup(j->origin_id) : NULL;
     s->sender = xstrdup(j->sender ? j->sender : "");
-    if (j->kind == BRIDGE_JOB_ROOM_REACTION || s->read) {
-        out.kind = s->read ? "read" : "reaction";
+    if (strcmp(s->kind, "text") != 0 || s->read) {
+        out.kind = s->read ? "read" : s->kind;
         out.target = j->target;
         out.reply_to = NULL;
         out.text = s->read ? NULL : j->text;

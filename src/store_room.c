@@ -306,6 +306,21 @@ store_room_message_find(struct store *st, long long room_id, const char *key)
     return store_one(st, s, store_room_message_read);
 }
 
+struct store_room_message *
+store_room_message_mine(struct store *st, long long room_id, const char *id)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+            " WHERE room_id = ?1 AND kind = 'text'"
+            " AND (xmpp_id = ?2 OR origin_id = ?2) ORDER BY id DESC LIMIT 1");
+
+    if (s == NULL || id == NULL)
+        return NULL;
+    sqlite3_bind_int64(s, 1, room_id);
+    store_bind_text(s, 2, id);
+    return store_one(st, s, store_room_message_read);
+}
+
 int store_room_pending(struct store *st, long long room_id, size_t max,
                        struct store_room_message ***rows, size_t *n)
 {

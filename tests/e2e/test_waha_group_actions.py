@@ -4,8 +4,8 @@ XEP-0045 rooms (issue 14): from WhatsApp to the room (XEP-0461 replies
 naming the quoted author's occupant JID and the room's stanza-id, XEP-0444
 reactions, XEP-0308 corrections, XEP-0424 retractions and XEP-0425
 moderation when an admin deleted someone else's message) and from the
-room to WhatsApp (replies and reactions; corrections and retractions are
-refused for now).  The fake WAHA's sandbox group as in test_waha_groups:
+room to WhatsApp (replies, reactions, corrections and retractions of the
+user's own messages, reflected to every joined resource).  The fake WAHA's sandbox group as in test_waha_groups:
 Ana is its superadmin, Chiara a member.  Every test runs against Prosody
 and ejabberd."""
 
@@ -214,20 +214,80 @@ def test_reaction_out_sent_and_reflected(gw):
     assert [e.text for e in r] == ["\U0001F389"], m.xml
 
 
-def test_correction_out_refused_for_now(gw):
+def _changes(gw, session, kind):
+    return [s for s in gw.sent(session) if s["type"] == kind]
+
+
+def test_correction_out_sent_and_reflected(gw):
+    c = _login(gw)
+    other = gw.connect(user=c.user, password=c.password)
+    session = gw.session_of(c)
+    room = _joined(gw, c)
+    _join(other, room, "tablet", "join-2")
+    other.wait_presence(lambda p: _from_room(room)(p)
+                        and "110" in _codes(p), WAIT)
+    c.send_message(room, "typo", mtype="groupchat", id="corr-1")
+    orig = c.wait_message(lambda m: _from_room(room)(m) and m.id == "corr-1",
+                          WAIT)
+    full = gw.wait_sent(1, session)[0]["id"]
+    assert _sid(orig) == full, orig.xml
+    c.send_message(room, "typo fixed", mtype="groupchat", id="corr-2",
+                   extra_xml="<replace xmlns='%s' id='corr-1'/>" % NS_CORRECT)
+    wait_for(lambda: _changes(gw, session, "edit"), WAIT, 0.1, "the edit")
+    edit = _changes(gw, session, "edit")[0]
+    assert edit["id"] == full and edit["chat_id"] == CHAT, edit
+    assert edit["body"]["text"] == "typo fixed", edit
+    # reflected to both resources: a correction of the original's id
+    for client in (c, other):
+        m = client.wait_message(lambda m: _from_room(room)(m)
+                                and m.id == "corr-2", WAIT)
+        assert m.type == "groupchat", m.xml
+        assert m.body == "typo fixed", m.xml
+        assert m.child(NS_CORRECT, "replace").get("id") == "corr-1", m.xml
+    assert [s["body"]["text"] for s in gw.sent(session)
+            if s["type"] == "sendText"] == ["typo"]
+    # another's message, or one the gateway does not know: an error
+    first = gw.inbound(session, ANA, "not yours", chat=CHAT)
+    theirs = _groupchat(c, room, "not yours")
+    for n, target in enumerate((theirs.id, "nope")):
+        c.send_message(room, "x", mtype="groupchat", id="bad-%d" % n,
+                       extra_xml="<replace xmlns='%s' id='%s'/>"
+                       % (NS_CORRECT, target))
+        err = c.wait_message(lambda m: _from_room(room)(m)
+                             and m.id == "bad-%d" % n, WAIT)
+        assert err.type == "error", err.xml
+        assert err.error_condition == "item-not-found", err.xml
+    assert len(_changes(gw, session, "edit")) == 1, first
+
+
+def test_retraction_out_sent_and_reflected(gw):
     c = _login(gw)
     session = gw.session_of(c)
     room = _joined(gw, c)
-    c.send_message(room, "typo", mtype="groupchat", id="corr-1")
-    c.wait_message(lambda m: _from_room(room)(m) and m.id == "corr-1", WAIT)
-    c.send_message(room, "typo fixed", mtype="groupchat", id="corr-2",
-                   extra_xml="<replace xmlns='%s' id='corr-1'/>" % NS_CORRECT)
-    err = c.wait_message(lambda m: _from_room(room)(m) and m.id == "corr-2",
-                         WAIT)
-    assert err.type == "error", err.xml
-    assert err.error_condition == "feature-not-implemented", err.xml
+    c.send_message(room, "oops", mtype="groupchat", id="ret-1")
+    orig = c.wait_message(lambda m: _from_room(room)(m) and m.id == "ret-1",
+                          WAIT)
+    full = gw.wait_sent(1, session)[0]["id"]
+    # XEP-0424 in a room names the room's stanza-id
+    c.send_message(room, "This person attempted to retract a previous "
+                   "message, but it's unsupported by your client.",
+                   mtype="groupchat", id="ret-2", extra_xml=[
+                       "<retract xmlns='%s' id='%s'/>" % (NS_RETRACT,
+                                                          _sid(orig)),
+                       "<fallback xmlns='%s' for='%s'/>" % (NS_FALLBACK,
+                                                            NS_RETRACT)])
+    wait_for(lambda: _changes(gw, session, "revoke"), WAIT, 0.1,
+             "the deletion")
+    revoke = _changes(gw, session, "revoke")
+    assert len(revoke) == 1 and revoke[0]["id"] == full, revoke
+    m = c.wait_message(lambda m: _from_room(room)(m) and m.id == "ret-2",
+                       WAIT)
+    assert m.child(NS_RETRACT, "retract").get("id") == _sid(orig), m.xml
+    # the fallback body never went to the group, and the text is not kept
     assert [s["body"]["text"] for s in gw.sent(session)
-            if s["type"] == "sendText"] == ["typo"]
+            if s["type"] == "sendText"] == ["oops"]
+    assert gw.cloud.db("SELECT count(*) FROM room_message WHERE "
+                       "body = 'oops'")[0][0] == 0
 
 
 def test_reaction_or_reply_to_unknown_message(gw):
