@@ -364,9 +364,10 @@ struct net_backend {
      * group. */
     void (*groups)(const struct net_account *a, net_groups_fn cb, void *arg);
     /* Optional (NULL: no profile pictures). The profile picture of peer
-     * saved into path, refusing one over max bytes (r->too_big): NET_OK
-     * with r->mime and r->size, r->size 0 when the peer has none or hides
-     * it. The network may start sending the peer's presence then. */
+     * (a contact's network id, or a group's net_group.id) saved into path,
+     * refusing one over max bytes (r->too_big): NET_OK with r->mime and
+     * r->size, r->size 0 when the peer has none or hides it. The network may
+     * start sending the peer's presence then. */
     void (*avatar)(const struct net_account *a, const char *peer,
                    const char *path, long long max, net_result_fn cb,
                    void *arg);

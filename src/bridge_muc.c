@@ -15,6 +15,7 @@
 #include "bridge_core.h"
 #include "bridge_muc.h"
 #include "bridge_muc_int.h"
+#include "bridge_presence.h"
 #include "component.h"
 #include "conf.h"
 #include "jid.h"
@@ -23,6 +24,7 @@
 #include "net_backend.h"
 #include "queue.h"
 #include "store.h"
+#include "store_avatar.h"
 #include "store_room.h"
 #include "util.h"
 
@@ -136,6 +138,7 @@ static void bridge_muc_learnt(const struct net_result *r,
     }
     if (i == n && store_room_keep(bridge_store(), l->account_id, keep, n) == 0)
         log_info("bridge: %s is in %zu group(s)", l->jid, n);
+    bridge_presence_kick(); /* the groups' pictures */
     free(keep);
 out:
     free(l->jid);
@@ -779,8 +782,10 @@ static void bridge_muc_info(xmpp_stanza_t *iq, const struct bridge_muc_ctx *c,
         NS_PING,
         NS_MUC "#self-ping-optimization",
         "urn:xmpp:mam:2",
+        "vcard-temp",
         NULL,
     };
+    char hash[STORE_AVATAR_HASH];
     xmpp_stanza_t *q = component_elem(NULL, "query", NS_DISCO_INFO);
     xmpp_stanza_t *id = component_elem(q, "identity", NULL), *x;
     const char *name =
@@ -800,6 +805,10 @@ static void bridge_muc_info(xmpp_stanza_t *iq, const struct bridge_muc_ctx *c,
                      "http://jabber.org/protocol/muc#roominfo");
     bridge_muc_field(x, "muc#roomconfig_roomname", NULL, name);
     bridge_muc_field(x, "muc#roominfo_subject", NULL, c->room->subject);
+    /* XEP-0486: the group's picture, the vCard of the room */
+    if (store_avatar_hash(bridge_store(), STORE_AVATAR_ROOM, c->room->id,
+                          hash) == 1)
+        bridge_muc_field(x, "muc#roominfo_avatarhash", NULL, hash);
     bridge_muc_field(x, "muc#roomconfig_whois", NULL, "anyone");
     bridge_muc_field(x, "muc#roomconfig_allowpm", NULL, "none");
     bridge_muc_field(x, "muc#roomconfig_changesubject", NULL, "0");

@@ -13,6 +13,7 @@
 #include "bridge_core.h"
 #include "bridge_muc.h"
 #include "bridge_muc_int.h"
+#include "bridge_presence.h"
 #include "component.h"
 #include "jid.h"
 #include "log.h"
@@ -259,6 +260,26 @@ static int bridge_muc_updated(const struct store_account *a,
     return 0;
 }
 
+/* The picture of room room_id changed (bridge_presence.c): 104 to the
+ * user's resources in it, so that clients read disco (and the vCard)
+ * again. */
+static void bridge_muc_picture(long long account_id, long long room_id)
+{
+    struct store_room *room = store_room_by_id(bridge_store(), room_id);
+    struct store_account *a =
+        room ? store_account_by_id(bridge_store(), account_id) : NULL;
+    char *room_jid = a ? jid_of(room->group_id, component_jid()) : NULL;
+    struct bridge_muc_joined *j;
+
+    for (j = bridge_muc_list;
+         room_jid != NULL && component_connected() && j != NULL; j = j->next)
+        if (bridge_muc_in(j, room->id, a->jid))
+            bridge_muc_announce(room_jid, j->full, NULL);
+    free(room_jid);
+    store_account_free(a);
+    store_room_free(room);
+}
+
 /* The account's phone digits as its rooms know them, or NULL. */
 static char *bridge_muc_me(long long account_id)
 {
@@ -370,4 +391,5 @@ static int bridge_muc_admin(xmpp_stanza_t *iq, xmpp_stanza_t *query, void *arg)
 void bridge_muc_group_init(void)
 {
     component_iq_register(NS_MUC_ADMIN, bridge_muc_admin, NULL);
+    bridge_presence_on_room(bridge_muc_picture);
 }

@@ -33,6 +33,7 @@
 #include "roster.h"
 #include "store.h"
 #include "store_avatar.h"
+#include "store_room.h"
 #include "util.h"
 
 #define NS_VCARD "vcard-temp"
@@ -43,27 +44,40 @@
 #define BRIDGE_AVATAR_IDLE_MS 60000   /* the walk looks again after this */
 #define BRIDGE_AVATAR_PAUSE_MS 600000 /* after a failure to ask */
 
+/* Whose picture: a contact's or a room's, by its row id. */
+struct bridge_avatar_of {
+    enum store_avatar_owner owner;
+    long long id; /* 0: none (a free slot) */
+};
+
 /* A picture being asked for. */
 struct bridge_avatar {
-    long long contact_id, account_id;
+    struct bridge_avatar_of of;
+    long long account_id;
     char *path;
 };
 
 static struct {
     struct event *walk;
-    long long flight[BRIDGE_AVATAR_FLIGHT]; /* contact ids, 0: free */
+    struct bridge_avatar_of flight[BRIDGE_AVATAR_FLIGHT];
+    bridge_presence_room_fn room_changed;
 } bp;
 
-/* The slot of contact_id among those in flight (0 finds a free one), or
- * -1. */
-static int bridge_avatar_slot(long long contact_id)
+/* The slot of the picture of (owner, id) among those in flight (id 0 finds
+ * a free one), or -1. */
+static int bridge_avatar_slot(enum store_avatar_owner owner, long long id)
 {
     int i;
 
     for (i = 0; i < BRIDGE_AVATAR_FLIGHT; i++)
-        if (bp.flight[i] == contact_id)
+        if (bp.flight[i].id == id && (id == 0 || bp.flight[i].owner == owner))
             return i;
     return -1;
+}
+
+static int bridge_avatar_free_slots(void)
+{
+    return bridge_avatar_slot(STORE_AVATAR_CONTACT, 0) >= 0;
 }
 
 static void bridge_avatar_walk_in(long long ms)
@@ -155,13 +169,18 @@ static void bridge_avatar_keep(const struct bridge_avatar *w,
         log_info("bridge: a profile picture of type %.40s left out", r->mime);
     }
     store_txn_begin(bridge_store());
-    changed = store_avatar_set(bridge_store(), w->contact_id, hash, mime, data,
-                               data ? (size_t)r->size : 0, now_s());
+    changed = store_avatar_set(bridge_store(), w->of.owner, w->of.id, hash,
+                               mime, data, data ? (size_t)r->size : 0, now_s());
     free(data);
     if (changed <= 0)
         return;
+    if (w->of.owner == STORE_AVATAR_ROOM) {
+        if (bp.room_changed != NULL)
+            bp.room_changed(w->account_id, w->of.id);
+        return;
+    }
     a = store_account_by_id(bridge_store(), w->account_id);
-    c = a != NULL ? store_contact_by_id(bridge_store(), w->contact_id) : NULL;
+    c = a != NULL ? store_contact_by_id(bridge_store(), w->of.id) : NULL;
     if (c != NULL && c->account_id == a->id)
         roster_contact_changed(a, c);
     store_contact_free(c);
@@ -171,10 +190,10 @@ static void bridge_avatar_keep(const struct bridge_avatar *w,
 static void bridge_avatar_done(const struct net_result *r, void *arg)
 {
     struct bridge_avatar *w = arg;
-    int i = bridge_avatar_slot(w->contact_id);
+    int i = bridge_avatar_slot(w->of.owner, w->of.id);
 
     if (i >= 0)
-        bp.flight[i] = 0;
+        bp.flight[i].id = 0;
     if (r->outcome == NET_OK || r->outcome == NET_FAIL || r->too_big) {
         bridge_avatar_keep(w, r->outcome == NET_OK
                                   ? r
@@ -190,27 +209,29 @@ static void bridge_avatar_done(const struct net_result *r, void *arg)
     free(w);
 }
 
-/* Asks for the picture of contact network_id of account_id, unless it is
- * asked for already or too many are; 1 when asked. */
-static int bridge_avatar_ask(const struct net_backend *be, long long contact_id,
-                             long long account_id, const char *network_id)
+/* Asks for the picture of of (network_id: the contact's or the group's)
+ * of account_id, unless it is asked for already or too many are; 1 when
+ * asked. */
+static int bridge_avatar_ask(const struct net_backend *be,
+                             struct bridge_avatar_of of, long long account_id,
+                             const char *network_id)
 {
     struct store_account *a;
     struct net_account na;
     struct bridge_avatar *w;
     int slot;
 
-    if (bridge_avatar_slot(contact_id) >= 0 ||
-        (slot = bridge_avatar_slot(0)) < 0)
+    if (bridge_avatar_slot(of.owner, of.id) >= 0 ||
+        (slot = bridge_avatar_slot(of.owner, 0)) < 0)
         return 0;
     a = store_account_by_id(bridge_store(), account_id);
     if (a == NULL)
         return 0;
     w = xcalloc(1, sizeof(*w));
-    w->contact_id = contact_id;
+    w->of = of;
     w->account_id = account_id;
     w->path = media_temp_path();
-    bp.flight[slot] = contact_id;
+    bp.flight[slot] = of;
     na.id = a->network_id;
     na.token = a->token;
     be->avatar(&na, network_id, w->path, BRIDGE_AVATAR_MAX, bridge_avatar_done,
@@ -221,18 +242,20 @@ static int bridge_avatar_ask(const struct net_backend *be, long long contact_id,
 
 struct bridge_avatar_walk {
     const struct net_backend *be;
+    enum store_avatar_owner owner;
     int asked;
 };
 
-static int bridge_avatar_due(long long contact_id, long long account_id,
+static int bridge_avatar_due(long long id, long long account_id,
                              const char *network_id, void *arg)
 {
     struct bridge_avatar_walk *w = arg;
+    struct bridge_avatar_of of = {w->owner, id};
 
-    if (bridge_avatar_slot(contact_id) >= 0)
+    if (bridge_avatar_slot(of.owner, of.id) >= 0)
         return 0; /* on its way */
-    w->asked += bridge_avatar_ask(w->be, contact_id, account_id, network_id);
-    return bridge_avatar_slot(0) < 0; /* stop when all slots are taken */
+    w->asked += bridge_avatar_ask(w->be, of, account_id, network_id);
+    return !bridge_avatar_free_slots(); /* stop when all slots are taken */
 }
 
 /* One step of the walk: the stalest pictures of every back end that has
@@ -240,38 +263,47 @@ static int bridge_avatar_due(long long contact_id, long long account_id,
 static void bridge_avatar_step(evutil_socket_t fd, short what, void *arg)
 {
     const struct net_set *set = bridge_backends();
-    struct bridge_avatar_walk w = {NULL, 0};
-    int i;
+    struct bridge_avatar_walk w = {NULL, STORE_AVATAR_CONTACT, 0};
+    int i, k;
 
     if (!component_connected()) {
         bridge_avatar_walk_in(BRIDGE_AVATAR_IDLE_MS);
         return;
     }
-    for (i = 0; i < set->n && bridge_avatar_slot(0) >= 0; i++) {
-        w.be = set->be[i];
-        if (w.be->avatar != NULL &&
-            store_avatar_due(
-                bridge_store(), w.be->name, now_s() - BRIDGE_AVATAR_AGE_S,
-                BRIDGE_AVATAR_FLIGHT * 2, bridge_avatar_due, &w) < 0)
-            break;
+    /* contacts, then groups' rooms (those of back ends with groups) */
+    for (k = 0; k < 2 && bridge_avatar_free_slots(); k++) {
+        w.owner = k == 0 ? STORE_AVATAR_CONTACT : STORE_AVATAR_ROOM;
+        for (i = 0; i < set->n && bridge_avatar_free_slots(); i++) {
+            w.be = set->be[i];
+            if (w.be->avatar != NULL &&
+                (w.owner == STORE_AVATAR_CONTACT || w.be->groups != NULL) &&
+                store_avatar_due(bridge_store(), w.owner, w.be->name,
+                                 now_s() - BRIDGE_AVATAR_AGE_S,
+                                 BRIDGE_AVATAR_FLIGHT * 2, bridge_avatar_due,
+                                 &w) < 0)
+                break;
+        }
     }
-    if (w.asked == 0 && bridge_avatar_slot(0) >= 0)
+    if (w.asked == 0 && bridge_avatar_free_slots())
         bridge_avatar_walk_in(BRIDGE_AVATAR_IDLE_MS);
 }
 
 /* ---- vcard-temp on contact JIDs ---- */
 
-/* The contact's vCard: its name and picture. */
-static xmpp_stanza_t *bridge_vcard(const struct store_contact *c)
+/* A vCard: the name fn, the number tel (or NULL) and the picture of of. */
+static xmpp_stanza_t *bridge_vcard(const char *fn, const char *tel,
+                                   struct bridge_avatar_of of)
 {
     xmpp_stanza_t *v = component_elem(NULL, "vCard", NS_VCARD), *photo;
     unsigned char *data;
     char *mime, *b64;
     size_t len;
 
-    component_text_elem(v, "FN", c->name != NULL ? c->name : c->localpart);
-    component_text_elem(v, "TEL", c->localpart);
-    if (store_avatar_get(bridge_store(), c->id, &mime, &data, &len) == 1 &&
+    component_text_elem(v, "FN", fn);
+    if (tel != NULL)
+        component_text_elem(v, "TEL", tel);
+    if (store_avatar_get(bridge_store(), of.owner, of.id, &mime, &data, &len) ==
+            1 &&
         len > 0) {
         photo = component_elem(v, "PHOTO", NULL);
         component_text_elem(photo, "TYPE", mime);
@@ -285,45 +317,71 @@ static xmpp_stanza_t *bridge_vcard(const struct store_contact *c)
     return v;
 }
 
-/* A vCard get on a contact JID from a user who sees the contact: the one
- * kept (asking the network again when it is older than a day). */
+/* The picture of of (network_id: the contact's or the group's) is asked
+ * for again when it is older than a day. */
+static void bridge_avatar_refresh(const struct store_account *a,
+                                  struct bridge_avatar_of of,
+                                  const char *network_id)
+{
+    const struct net_backend *be = bridge_backend_of(a);
+    char hash[STORE_AVATAR_HASH];
+
+    if (be->avatar != NULL && strcmp(a->state, "active") == 0 &&
+        (store_avatar_hash(bridge_store(), of.owner, of.id, hash) == 0 ||
+         store_avatar_checked(bridge_store(), of.owner, of.id) <
+             now_s() - BRIDGE_AVATAR_AGE_S))
+        bridge_avatar_ask(be, of, a->id, network_id);
+}
+
+/* A vCard get on a contact JID from a user who sees the contact, or on a
+ * room JID from its user: the one kept (asking the network again when it
+ * is older than a day). */
 static int bridge_vcard_iq(xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 {
     const char *to = xmpp_stanza_get_to(iq);
     char *user = jid_bare(xmpp_stanza_get_from(iq)), *cj = jid_bare(to);
     char *wa = cj ? jid_network_id(cj, component_jid()) : NULL;
+    enum jid_kind kind = wa ? jid_kind_of(wa) : JID_KIND_OTHER;
     struct store_account *a = NULL;
     struct store_contact *c = NULL;
-    const struct net_backend *be;
-    char hash[STORE_AVATAR_HASH];
+    struct store_room *room = NULL;
+    struct bridge_avatar_of of = {STORE_AVATAR_CONTACT, 0};
     xmpp_stanza_t *v;
     int handled = 1;
 
-    if (wa == NULL || jid_kind_of(wa) != JID_KIND_PHONE) {
-        handled = 0; /* not a contact: someone else's, or nobody's */
+    if (wa == NULL || (kind != JID_KIND_PHONE && kind != JID_KIND_GROUP) ||
+        strchr(to, '/') != NULL) {
+        handled = 0; /* not a contact nor a room: someone else's */
         goto out;
     }
     if (strcmp(xmpp_stanza_get_type(iq), "get") != 0) {
         component_error_reply(iq, "cancel", "not-allowed",
-                              "The vCard of a WhatsApp contact is theirs");
+                              "This vCard is WhatsApp's");
         goto out;
     }
-    a = user ? bridge_team_account(user) : NULL;
-    c = a ? store_contact_get(bridge_store(), a->id, wa) : NULL;
-    if (c == NULL) {
+    if (kind == JID_KIND_PHONE) {
+        a = user ? bridge_team_account(user) : NULL;
+        c = a ? store_contact_get(bridge_store(), a->id, wa) : NULL;
+        of.id = c ? c->id : 0;
+    } else {
+        a = user ? store_account_by_jid(bridge_store(), user) : NULL;
+        room = a ? store_room_get(bridge_store(), a->id, wa) : NULL;
+        of.owner = STORE_AVATAR_ROOM;
+        of.id = room ? room->id : 0;
+    }
+    if (of.id == 0) {
         component_error_reply(iq, "cancel", "item-not-found", NULL);
         goto out;
     }
-    v = bridge_vcard(c);
+    v = c ? bridge_vcard(c->name != NULL ? c->name : c->localpart, c->localpart,
+                         of)
+          : bridge_vcard(room->subject[0] ? room->subject : room->group_id,
+                         NULL, of);
     component_iq_result(iq, v);
     xmpp_stanza_release(v);
-    be = bridge_backend_of(a);
-    if (be->avatar != NULL && strcmp(a->state, "active") == 0 &&
-        (store_avatar_hash(bridge_store(), c->id, hash) == 0 ||
-         store_avatar_checked(bridge_store(), c->id) <
-             now_s() - BRIDGE_AVATAR_AGE_S))
-        bridge_avatar_ask(be, c->id, a->id, c->network_id);
+    bridge_avatar_refresh(a, of, c ? c->network_id : room->group_id);
 out:
+    store_room_free(room);
     store_contact_free(c);
     store_account_free(a);
     free(wa);
@@ -358,6 +416,11 @@ void bridge_presence_init(void)
             bp.walk = event_new(loop_base(), -1, 0, bridge_avatar_step, NULL);
             bridge_avatar_walk_in(5000); /* once connected */
         }
+}
+
+void bridge_presence_on_room(bridge_presence_room_fn fn)
+{
+    bp.room_changed = fn;
 }
 
 void bridge_presence_free(void)

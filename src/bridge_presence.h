@@ -8,10 +8,16 @@
 struct net_event;
 struct store_account;
 
-/* Answers vcard-temp on contact JIDs, advertises it, and starts asking the
- * back ends that have profile pictures for those of roster contacts. */
+/* Answers vcard-temp on contact and room JIDs, advertises it on contacts,
+ * and starts asking the back ends that have profile pictures for those of
+ * roster contacts and groups. */
 void bridge_presence_init(void);
 void bridge_presence_free(void);
+/* A room's picture changed (account_id, room_id: its row). */
+typedef void (*bridge_presence_room_fn)(long long account_id,
+                                        long long room_id);
+/* Who is told when a room's picture changed (bridge_muc.c, above). */
+void bridge_presence_on_room(bridge_presence_room_fn fn);
 /* Contacts may have pictures to ask for now (an account logged in, a
  * contact went on a roster): the walk looks soon. */
 void bridge_presence_kick(void);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* WAHA's profile pictures (issue 13, item 5): GET
- * /api/contacts/profile-picture gives the picture's URL (null when the
- * contact has none or hides it), then the picture is fetched like a
- * received file. Asking also subscribes the session to the contact's
- * presence, so that presence.update tells when they are online. */
+/* WAHA's profile pictures (issue 13, item 5; groups': issue 14): GET
+ * /api/contacts/profile-picture gives the picture's URL in
+ * profilePictureURL (null when the contact has none or hides it), GET
+ * /api/{s}/groups/{id}/picture a group's in url; then the picture is
+ * fetched like a received file. Asking for a contact's also subscribes the
+ * session to its presence, so that presence.update tells when they are
+ * online. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,7 @@
 
 struct waha_avatar {
     struct net_account a; /* id copied */
+    const char *key;      /* the answer's member holding the URL */
     char *path;
     long long max;
     net_result_fn cb;
@@ -54,7 +57,7 @@ static void waha_avatar_answered(const struct http_result *h, void *arg)
     if (h->ok && h->status >= 200 && h->status < 300) {
         o = json_strict_parse(h->body, h->len, WAHA_MAX_DEPTH);
         if (o != NULL && json_object_is_type(o, json_type_object) &&
-            json_object_object_get_ex(o, "profilePictureURL", &url)) {
+            json_object_object_get_ex(o, w->key, &url)) {
             if (json_object_is_type(url, json_type_string) &&
                 json_object_get_string_len(url) > 0) {
                 waha_media_fetch(&w->a, NULL, json_object_get_string(url),
@@ -88,29 +91,37 @@ static void waha_avatar_answered(const struct http_result *h, void *arg)
 void waha_avatar(const struct net_account *a, const char *peer,
                  const char *path, long long max, net_result_fn cb, void *arg)
 {
+    size_t n = peer ? strspn(peer, "0123456789") : 0;
+    int group =
+        n > 0 && strcmp(peer + strspn(peer, "0123456789-"), "@g.us") == 0;
     struct waha_avatar *w;
-    char *chat, *url;
     struct net_result r;
+    char *chat, *url;
 
-    if (peer == NULL || *peer == '\0' ||
-        strspn(peer, "0123456789") != strlen(peer) || strlen(peer) > 32) {
+    if (n == 0 || strlen(peer) > 64 || (peer[n] != '\0' && !group)) {
         memset(&r, 0, sizeof(r));
         r.outcome = NET_FAIL;
-        r.text = "not a phone number";
+        r.text = "neither a phone number nor a group";
         cb(&r, arg);
         return;
     }
     w = xcalloc(1, sizeof(*w));
-    chat = xasprintf("%s@c.us", peer);
     w->a.id = xstrdup(a->id);
     w->path = xstrdup(path);
     w->max = max;
     w->cb = cb;
     w->arg = arg;
-    waha_presence_subscribe(a->id, chat);
-    url = xasprintf("/api/contacts/profile-picture?contactId=%s&session=%s",
-                    chat, a->id);
+    if (group) {
+        w->key = "url";
+        url = xasprintf("/api/%s/groups/%s/picture", a->id, peer);
+    } else {
+        w->key = "profilePictureURL";
+        chat = xasprintf("%s@c.us", peer);
+        waha_presence_subscribe(a->id, chat);
+        url = xasprintf("/api/contacts/profile-picture?contactId=%s&session=%s",
+                        chat, a->id);
+        free(chat);
+    }
     waha_get(url, WAHA_PICTURE_ANSWER_MAX, waha_avatar_answered, w);
     free(url);
-    free(chat);
 }

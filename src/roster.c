@@ -116,7 +116,8 @@ static void roster_contact_status(xmpp_stanza_t *p, long long contact_id)
             xmpp_stanza_set_attribute(e, "since", since);
         }
     }
-    if (store_avatar_hash(roster.st, contact_id, hash) == 1) {
+    if (store_avatar_hash(roster.st, STORE_AVATAR_CONTACT, contact_id, hash) ==
+        1) {
         e = component_elem(p, "x", NS_VCARD_UPDATE);
         if (*hash != '\0')
             component_text_elem(e, "photo", hash);

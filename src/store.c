@@ -307,6 +307,13 @@ static const char *const store_migrations[] = {
     "CREATE INDEX room_message_key ON room_message (room_id, msg_key);"
     "CREATE INDEX room_message_stamp ON room_message (stamp);"
     "CREATE INDEX room_message_room ON room_message (room_id, id);",
+    /* 14 -> 15 (issue 14): a room's picture (the group's), as a contact's
+     * (contact_avatar, migration 12). */
+    "CREATE TABLE room_avatar ("
+    "  room_id INTEGER PRIMARY KEY REFERENCES room(id) ON DELETE CASCADE,"
+    "  hash TEXT NOT NULL,"
+    "  checked INTEGER NOT NULL);"
+    "CREATE INDEX room_avatar_hash ON room_avatar (hash);",
 };
 
 #define STORE_NMIGRATIONS                                                      \

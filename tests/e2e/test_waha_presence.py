@@ -140,3 +140,49 @@ def test_online_offline_and_last_seen(gw):
     p = _available_from(c, cj)
     assert p.el.find("{%s}show" % NS_CLIENT) is None, p.xml
     assert p.el.find("{%s}idle" % NS_IDLE) is None, p.xml
+
+
+# --- a group's picture as its room's (XEP-0486) --------------------------
+
+GROUP = "120363000000000001"
+NS_INFO = "http://jabber.org/protocol/disco#info"
+
+
+def _roominfo(c, room):
+    reply = c.iq(room, "<query xmlns='%s'/>" % NS_INFO)
+    assert reply.type == "result", reply.xml
+    q = reply.el.find("{%s}query" % NS_INFO)
+    fields = {}
+    for f in q.iter("{jabber:x:data}field"):
+        fields[f.get("var")] = f.findtext("{jabber:x:data}value")
+    features = [f.get("var") for f in q.findall("{%s}feature" % NS_INFO)]
+    return fields, features
+
+
+def test_group_picture_is_the_rooms_vcard(make_waha):
+    gw = make_waha(waha_config={"sandbox_groups": True})
+    gw.ctl.post("contact", {"id": GROUP + "@g.us", "picture": True})
+    c = gw.connect()
+    gw.login(c)
+    room = "%s@%s" % (GROUP, gw.gw)
+    got = {}
+
+    def hashed():
+        fields, features = _roominfo(c, room)
+        got.update(fields, features=features)
+        return fields.get("muc#roominfo_avatarhash")
+    wait_for(hashed, WAIT, 0.2, "the room's avatar hash in disco#info")
+    assert "vcard-temp" in got["features"], got
+    v = _vcard(c, room)
+    assert v.findtext("{%s}FN" % NS_VCARD) == "ferry sandbox"
+    data = base64.b64decode(v.findtext(
+        "{%s}PHOTO/{%s}BINVAL" % (NS_VCARD, NS_VCARD)))
+    assert hashlib.sha1(data).hexdigest() == got["muc#roominfo_avatarhash"]
+    asks = gw.get("requests", path_contains="/picture")
+    assert [r["path"] for r in asks if "/groups/" in r["path"]] == \
+        ["/api/%s/groups/%s@g.us/picture" % (gw.session_of(c), GROUP)], asks
+    # someone else's room: not found
+    stranger = gw.connect()
+    reply = stranger.iq(room, "<vCard xmlns='%s'/>" % NS_VCARD)
+    assert reply.type == "error" and reply.error[1] == "item-not-found", \
+        reply.xml

@@ -206,20 +206,21 @@ static void test_migrate_4_to_5(void **state)
     assert_int_equal(
         store_account_set_settings(f->st, f->acc, "{\"typing\":false}"), 0);
     store_close(f->st);
-    test_sql(f->path,
-             "ALTER TABLE contact DROP COLUMN waiting_since;"
-             "ALTER TABLE account DROP COLUMN business_id;"
-             "DROP TABLE contact_avatar; DROP TABLE avatar;"
-             "DROP TABLE lid;"
-             "DROP TABLE room_message;"
-             "DROP TABLE room_member; DROP TABLE room;"
-             "DROP TABLE history;"
-             "DROP TABLE team_claim; DROP TABLE team_member;"
-             "ALTER TABLE account RENAME COLUMN network_id TO phone_number_id;"
-             "INSERT INTO account (jid, backend, phone_number_id, token,"
-             " display_number, created) VALUES ('bob@example.org',"
-             " 'cloudapi', '2002', 'tok-b', '+49 2', 1);"
-             "PRAGMA user_version = 4");
+    test_sql(
+        f->path,
+        "ALTER TABLE contact DROP COLUMN waiting_since;"
+        "ALTER TABLE account DROP COLUMN business_id;"
+        "DROP TABLE room_avatar; DROP TABLE contact_avatar; DROP TABLE avatar;"
+        "DROP TABLE lid;"
+        "DROP TABLE room_message;"
+        "DROP TABLE room_member; DROP TABLE room;"
+        "DROP TABLE history;"
+        "DROP TABLE team_claim; DROP TABLE team_member;"
+        "ALTER TABLE account RENAME COLUMN network_id TO phone_number_id;"
+        "INSERT INTO account (jid, backend, phone_number_id, token,"
+        " display_number, created) VALUES ('bob@example.org',"
+        " 'cloudapi', '2002', 'tok-b', '+49 2', 1);"
+        "PRAGMA user_version = 4");
     f->st = store_open(f->path, "normal");
     assert_non_null(f->st);
     assert_int_equal(store_user_version(f->st), store_schema_version());
@@ -1736,51 +1737,101 @@ static void test_avatars(void **state)
     struct ids ids = {{0}, 0, 0};
     size_t len;
 
-    assert_int_equal(store_avatar_hash(f->st, c1, hash), 0);
-    assert_int_equal(store_avatar_checked(f->st, c1), 0);
-    assert_int_equal(store_avatar_get(f->st, c1, &mime, &data, &len), 0);
+    assert_int_equal(store_avatar_hash(f->st, STORE_AVATAR_CONTACT, c1, hash),
+                     0);
+    assert_int_equal(store_avatar_checked(f->st, STORE_AVATAR_CONTACT, c1), 0);
     assert_int_equal(
-        store_avatar_set(f->st, c1, "aa", "image/png", "PNG1", 4, 100), 1);
-    assert_int_equal(
-        store_avatar_set(f->st, c2, "aa", "image/png", NULL, 0, 100), 1);
-    assert_int_equal(
-        store_avatar_set(f->st, c1, "aa", "image/png", NULL, 0, 200),
-        0); /* the same picture */
-    assert_int_equal(store_avatar_checked(f->st, c1), 200);
-    assert_int_equal(store_avatar_hash(f->st, c2, hash), 1);
+        store_avatar_get(f->st, STORE_AVATAR_CONTACT, c1, &mime, &data, &len),
+        0);
+    assert_int_equal(store_avatar_set(f->st, STORE_AVATAR_CONTACT, c1, "aa",
+                                      "image/png", "PNG1", 4, 100),
+                     1);
+    assert_int_equal(store_avatar_set(f->st, STORE_AVATAR_CONTACT, c2, "aa",
+                                      "image/png", NULL, 0, 100),
+                     1);
+    assert_int_equal(store_avatar_set(f->st, STORE_AVATAR_CONTACT, c1, "aa",
+                                      "image/png", NULL, 0, 200),
+                     0); /* the same picture */
+    assert_int_equal(store_avatar_checked(f->st, STORE_AVATAR_CONTACT, c1),
+                     200);
+    assert_int_equal(store_avatar_hash(f->st, STORE_AVATAR_CONTACT, c2, hash),
+                     1);
     assert_string_equal(hash, "aa");
-    assert_int_equal(store_avatar_get(f->st, c2, &mime, &data, &len), 1);
+    assert_int_equal(
+        store_avatar_get(f->st, STORE_AVATAR_CONTACT, c2, &mime, &data, &len),
+        1);
     assert_string_equal(mime, "image/png");
     assert_int_equal(len, 4);
     assert_memory_equal(data, "PNG1", 4);
     free(mime);
     free(data);
     /* c1 has none now; c2 still shows "aa", so it stays */
-    assert_int_equal(store_avatar_set(f->st, c1, "", NULL, NULL, 0, 300), 1);
-    assert_int_equal(store_avatar_hash(f->st, c1, hash), 1);
+    assert_int_equal(store_avatar_set(f->st, STORE_AVATAR_CONTACT, c1, "", NULL,
+                                      NULL, 0, 300),
+                     1);
+    assert_int_equal(store_avatar_hash(f->st, STORE_AVATAR_CONTACT, c1, hash),
+                     1);
     assert_string_equal(hash, "");
     assert_int_equal(test_query(f, "SELECT count(*) FROM avatar"), 1);
-    assert_int_equal(
-        store_avatar_set(f->st, c2, "bb", "image/jpeg", "J", 1, 300), 1);
+    assert_int_equal(store_avatar_set(f->st, STORE_AVATAR_CONTACT, c2, "bb",
+                                      "image/jpeg", "J", 1, 300),
+                     1);
     assert_int_equal(test_query(f, "SELECT count(*) FROM avatar"), 1);
     assert_int_equal(
         test_query(f, "SELECT count(*) FROM avatar WHERE hash = 'bb'"), 1);
+    /* a room shows "bb" too: it stays when c2 changes again, and goes
+     * when the room does not show it either */
+    long long room = store_room_put(f->st, bob, "120363@g.us", "Hiking");
+    struct ids rooms = {{0}, 0, 0};
+
+    assert_true(room > 0);
+    assert_int_equal(store_avatar_due(f->st, STORE_AVATAR_ROOM, "waha", 1000, 8,
+                                      test_avatar_due_fn, &rooms),
+                     1);
+    assert_int_equal(rooms.v[0], room);
+    assert_int_equal(store_avatar_set(f->st, STORE_AVATAR_ROOM, room, "bb",
+                                      NULL, NULL, 0, 300),
+                     1);
+    assert_int_equal(store_avatar_set(f->st, STORE_AVATAR_CONTACT, c2, "cc",
+                                      "image/png", "C", 1, 300),
+                     1);
+    assert_int_equal(
+        test_query(f, "SELECT count(*) FROM avatar WHERE hash = 'bb'"), 1);
+    assert_int_equal(
+        store_avatar_get(f->st, STORE_AVATAR_ROOM, room, &mime, &data, &len),
+        1);
+    assert_memory_equal(data, "J", 1);
+    free(mime);
+    free(data);
+    assert_int_equal(store_avatar_set(f->st, STORE_AVATAR_ROOM, room, "", NULL,
+                                      NULL, 0, 400),
+                     1);
+    assert_int_equal(
+        test_query(f, "SELECT count(*) FROM avatar WHERE hash = 'bb'"), 0);
+    rooms.n = 0;
+    assert_int_equal(store_avatar_due(f->st, STORE_AVATAR_ROOM, "waha", 400, 8,
+                                      test_avatar_due_fn, &rooms),
+                     0);
+    store_avatar_set(f->st, STORE_AVATAR_CONTACT, c2, "bb", NULL, NULL, 0, 300);
     /* due: roster contacts of active waha accounts, stalest first */
     store_contact_set_subscription(f->st, c1, "both");
     store_contact_set_subscription(f->st, c2, "both");
     store_contact_set_subscription(f->st, c3, "both");
-    store_avatar_set(f->st, c2, "bb", NULL, NULL, 0, 250);
-    assert_int_equal(
-        store_avatar_due(f->st, "waha", 1000, 8, test_avatar_due_fn, &ids), 2);
+    store_avatar_set(f->st, STORE_AVATAR_CONTACT, c2, "bb", NULL, NULL, 0, 250);
+    assert_int_equal(store_avatar_due(f->st, STORE_AVATAR_CONTACT, "waha", 1000,
+                                      8, test_avatar_due_fn, &ids),
+                     2);
     assert_int_equal(ids.v[0], c2);
     assert_int_equal(ids.v[1], c1);
     ids.n = 0;
-    assert_int_equal(
-        store_avatar_due(f->st, "waha", 260, 8, test_avatar_due_fn, &ids), 1);
+    assert_int_equal(store_avatar_due(f->st, STORE_AVATAR_CONTACT, "waha", 260,
+                                      8, test_avatar_due_fn, &ids),
+                     1);
     assert_int_equal(ids.v[0], c2);
     store_account_set_state(f->st, bob, "auth_failed", "x");
-    assert_int_equal(
-        store_avatar_due(f->st, "waha", 1000, 8, test_avatar_due_fn, &ids), 0);
+    assert_int_equal(store_avatar_due(f->st, STORE_AVATAR_CONTACT, "waha", 1000,
+                                      8, test_avatar_due_fn, &ids),
+                     0);
     /* a contact that goes takes its row along */
     assert_int_equal(store_account_delete(f->st, bob), 0);
     assert_int_equal(test_query(f, "SELECT count(*) FROM contact_avatar"), 0);
