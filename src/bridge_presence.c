@@ -155,7 +155,7 @@ static void bridge_avatar_keep(const struct bridge_avatar *w,
     const char *mime = NULL;
     struct store_account *a;
     struct store_contact *c;
-    int changed;
+    int changed, first;
 
     if (r->outcome == NET_OK && r->size > 0 &&
         (mime = bridge_avatar_mime(r->mime)) != NULL) {
@@ -169,13 +169,15 @@ static void bridge_avatar_keep(const struct bridge_avatar *w,
         log_info("bridge: a profile picture of type %.40s left out", r->mime);
     }
     store_txn_begin(bridge_store());
+    first = store_avatar_checked(bridge_store(), w->of.owner, w->of.id) == 0;
     changed = store_avatar_set(bridge_store(), w->of.owner, w->of.id, hash,
                                mime, data, data ? (size_t)r->size : 0, now_s());
     free(data);
     if (changed <= 0)
         return;
     if (w->of.owner == STORE_AVATAR_ROOM) {
-        if (bp.room_changed != NULL)
+        /* a room learnt without a picture has nothing to announce */
+        if (bp.room_changed != NULL && !(first && hash[0] == '\0'))
             bp.room_changed(w->account_id, w->of.id);
         return;
     }

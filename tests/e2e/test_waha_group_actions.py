@@ -12,6 +12,7 @@ and ejabberd."""
 from harness.util import wait_for
 from test_waha_groups import (ANA, CHIARA, GROUP, NS_DELAY, NS_OCCUPANT_ID,
                               NS_SID, WAIT, _codes, _from_room, _groupchat,
+                              _news_from_room,
                               _join, _joined, _login, _room, gw)  # noqa: F401
 
 NS_REPLY = "urn:xmpp:reply:0"
@@ -330,7 +331,7 @@ def test_displayed_marks_the_group_read(gw):
     assert r["message_ids"] == [first["id"]], r
     assert r["participant"] == CHIARA + "@c.us", r
     # a marker is not shown in the room
-    c.assert_no_message(lambda m: _from_room(room)(m), 1.0)
+    c.assert_no_message(_news_from_room(room), 1.0)
 
 
 def test_mentions_in_become_nicks(gw):

@@ -14,7 +14,8 @@ from harness.util import wait_for
 from harness.waha import WahaGateway
 from test_waha_groups import (ANA, CHIARA, GROUP, NS_DELAY, NS_MUC, WAIT,
                               _codes, _from_room, _groupchat, _joined,
-                              _login, _room, gw)  # noqa: F401
+                              _login, _news_from_room, _room,
+                              gw)  # noqa: F401
 
 CHAT = GROUP + "@g.us"
 
@@ -34,7 +35,7 @@ def _history(c, room):
     got = []
     while True:
         try:
-            m = c.messages.wait(lambda m: _from_room(room)(m)
+            m = c.messages.wait(lambda m: _news_from_room(room)(m)
                                 and m.seq < subject.seq, 0.2)
         except TimeoutError:
             break
