@@ -273,7 +273,13 @@ class Env:
                 elif r < 0.45:
                     acks[wa] = "duplicates"
         if self.waha_ctl:
-            self.waha_ctl.post("config", {"number_acks": acks})
+            # in one run of two, every send's message.any and acks reach
+            # ferry before the send's answer
+            self.waha_early = self.rng.random() < 0.5 \
+                if os.environ.get("FERRY_CHAOS_WAHA_EARLY") is None \
+                else os.environ["FERRY_CHAOS_WAHA_EARLY"] == "1"
+            self.waha_ctl.post("config", {"number_acks": acks,
+                                          "early_events": self.waha_early})
         return profiles, early, acks
 
     def _start_ferry(self, server, start=True, **overrides):
@@ -565,10 +571,12 @@ def run_one(server_name, opts, seed, workdir):
                 sum(1 for v in profiles.values() if v == "skip_delivered"),
                 len(early)))
         if env.waha_users:
-            log("   WAHA: users %s (sessions %s); acks: %s" % (
-                env.waha_users, [env.pnids[u] for u in env.waha_users],
-                ", ".join("%s %d" % (k, list(acks.values()).count(k))
-                          for k in sorted(set(acks.values()))) or "all"))
+            log("   WAHA: users %s (sessions %s); acks: %s; events of a send "
+                "%s its answer" % (
+                    env.waha_users, [env.pnids[u] for u in env.waha_users],
+                    ", ".join("%s %d" % (k, list(acks.values()).count(k))
+                              for k in sorted(set(acks.values()))) or "all",
+                    "before" if env.waha_early else "after"))
         out_plan = chaos_clients.numbered_plan(
             rng, p["messages"], env.users, env.contacts_of, env.gw, "co")
         for m in out_plan:
@@ -780,6 +788,14 @@ def main(argv=None):
                   i.get("delivered", 0), i.get("raw duplicates", 0),
                   i.get("duplicates by id", 0), i.get("lost", 0),
                   "ok" if not failed else "%d check(s) FAILED" % failed))
+        if o.get("waha sent") or i.get("waha sent"):
+            print("chaos: %-8s of which WAHA: XMPP->WA sent %d delivered %d "
+                  "duplicates %d | WA->XMPP sent %d delivered %d raw "
+                  "duplicates %d" % (
+                      "", o.get("waha sent", 0), o.get("waha delivered", 0),
+                      o.get("waha duplicates", 0), i.get("waha sent", 0),
+                      i.get("waha delivered", 0),
+                      i.get("waha raw duplicates", 0)))
     print("chaos: %s (seed %d)" % ("PASSED" if total_failed == 0 and results
                                    else "FAILED", seed), flush=True)
     return 0 if total_failed == 0 and results else 1

@@ -28,9 +28,11 @@ Kinds (each recorded with wall-clock times for the ledger):
                 500, a cut-off body, the connection dropped; or, after the
                 send was done, a 500 or a dropped connection (ferry cannot
                 know it went: a second copy is allowed)
-  waha_fail     a personal account's session FAILED; 1-2 s later its user
-                sends `login` to the gateway, and the phone scans the new
-                QR code (what the user wrote meanwhile waits)
+  waha_fail     a personal account's session FAILED (1-2 s later its user
+                sends `login` to the gateway) or logged out from the phone
+                (WAHA shows a new QR code at once), each once before
+                repeats; the phone scans the new QR code (what the user
+                wrote meanwhile waits)
 Webhook faults (duplicates, batches, reordering, retries while ferry is
 down) are part of the inbound plan (chaos_inject.py).
 """
@@ -45,8 +47,10 @@ FIVE_XX = [131000, 2, 131016, "html502", "empty", "truncated",
 RATE_LIMITS = [{"code": 130429}, {"code": 130429, "http": 429},
                {"code": 80007, "http": 429, "retry_after": 1}]
 SLOW_MS = 16000
-WAHA_5XX = [500, "html502", 503, 422, "empty", "truncated", "drop",
-            {"status": 500, "after": True}, {"kind": "drop", "after": True}]
+# refused before the send, or (taken in turn with those) after it was done
+WAHA_5XX = [500, "html502", 503, 422, "empty", "truncated", "drop"]
+WAHA_5XX_AFTER = [{"status": 500, "after": True},
+                  {"kind": "drop", "after": True}]
 
 
 def schedule(rng, duration, counts):
@@ -267,7 +271,9 @@ class Faults:
         ctl = self.env.waha_ctl
         if not ctl:
             return
-        err = self._variant("waha_5xx", WAHA_5XX)
+        after = sum(1 for e in self.events if e["kind"] == "waha_5xx") % 2
+        err = self._variant("waha_5xx after", WAHA_5XX_AFTER) if after \
+            else self._variant("waha_5xx", WAHA_5XX)
         n = self.rng.randint(2, 6)
         ctl.post("fail", {"count": n, "error": err,
                           "path_contains": "/api/sendText",
@@ -276,16 +282,20 @@ class Faults:
                             "t1": time.time(), "error": err, "count": n})
 
     def do_waha_fail(self):
-        """A session FAILED; its user sends 'login' and the phone scans
-        the QR code that follows."""
+        """A session FAILED (its user sends 'login') or logged out from
+        the phone; the phone scans the QR code that follows."""
         env = self.env
         if not env.waha_users:
             return
         u = self.rng.choice(env.waha_users)
         user, session = env.users[u], env.pnids[u]
         ctl = env.waha_ctl
-        ev = {"kind": "waha_fail", "user": u, "session": session}
-        ctl.post("fail_session", {"session": session})
+        how = self._variant("waha_fail", ["failed", "logged out"])
+        ev = {"kind": "waha_fail", "user": u, "session": session, "how": how}
+        if how == "failed":
+            ctl.post("fail_session", {"session": session})
+        else:
+            ctl.post("logout", {"session": session, "then": "SCAN_QR_CODE"})
         ev["t0"] = time.time()
         self.events.append(ev)
         self._sleep_until(time.monotonic() + self.rng.uniform(1, 2))
@@ -302,7 +312,8 @@ class Faults:
                 ctl.post("scan", {"session": session,
                                   "phone": env.waha_phone[u],
                                   "push_name": "Chaos %d" % u})
-            elif time.monotonic() - asked > 8:
+            elif status in ("FAILED", "STOPPED") and \
+                    time.monotonic() - asked > 8:
                 # the user asks again if ferry did not take it (killed)
                 n += 1
                 mid = "chaos-login-%d-%d" % (u, n)

@@ -753,12 +753,14 @@ def waha_traffic(data):
     ev = collections.Counter()
     retried = 0
     for d in data.get("waha_deliveries") or ():
+        if not (d.get("payload_id") or "").startswith("false_"):
+            continue                # the echo of a send
         ev[d["event"]] += 1
         retried += bool(d["attempts"]) and not (
             d["attempts"][0] and 200 <= d["attempts"][0] < 300)
     return ["WAHA sendText answers: " + (", ".join(
         "%s %d" % kv for kv in sorted(ans.items())) or "none"),
-        "WAHA webhooks of messages: %s; %d first attempts not answered "
+        "WAHA webhooks of contacts' messages: %s; %d first attempts not answered "
         "2xx (retried)" % (", ".join("%s %d" % kv for kv in
                                      sorted(ev.items())) or "none", retried)]
 
@@ -782,10 +784,12 @@ def report(ledger, checks, faults, out, max_lines=15):
     o, i, st = ledger.get("out", {}), ledger.get("in", {}), \
         ledger.get("statuses", {})
     out("XMPP->WhatsApp: sent %d, delivered %d, duplicates %d (%d after a "
-        "kill, %d after a timeout), lost %d" % (
+        "kill, %d after a timeout, %d after an unknown answer), lost %d" % (
             o.get("sent", 0), o.get("delivered", 0), o.get("duplicates", 0),
             o.get("duplicates after a kill", 0),
-            o.get("duplicates after a timeout", 0), o.get("lost", 0)))
+            o.get("duplicates after a timeout", 0),
+            o.get("duplicates after an unknown answer", 0),
+            o.get("lost", 0)))
     out("    attempts %d, bounced by the server %d, in transit at a kill or "
         "restart (sent again) %d" % (o.get("attempts", 0),
                                       o.get("bounced", 0),
