@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: MIT
 """Chaos run with a ledger (issue 6 point 1; DESIGN.md section 4).
 
-Several XMPP users, each registered with its own business number, write
+Several XMPP users, each registered with its own business number (and
+a team's number, and personal accounts through a fake WAHA), write
 numbered messages to several WhatsApp contacts each (slixmpp clients,
 unique ids, a per-contact sequence number in every body), and the contacts
-write back through the fake Cloud API's webhooks, while faults hit at
-seeded random times: ferry SIGKILLed and restarted, the XMPP server
-restarted, the API down (connections dropped), answers slower than
-ferry's 15 s timeout, 5xx and 429 answers (130429 as HTTP 400 and as 429),
-webhooks duplicated, batched and reordered, statuses replayed.  Then a
+write back through the fake Cloud API's (or the fake WAHA's) webhooks,
+while faults hit at seeded random times: ferry SIGKILLed and restarted,
+the XMPP server restarted, the API down (connections dropped), answers
+slower than ferry's 15 s timeout, 5xx and 429 answers (130429 as HTTP 400
+and as 429), webhooks duplicated, batched and reordered, statuses
+replayed; WAHA down, its sendTexts refused or their answers lost, a
+session failed or logged out and linked again.  Then a
 ledger (chaos_ledger.py) proves, per message, that nothing was lost or
 doubled, that order held per contact and that statuses never went
 backwards, prints the counts and exits 1 on any violation.
