@@ -710,7 +710,12 @@ def options(argv=None):
     ap.add_argument("--contacts", type=int, help="contacts per user")
     ap.add_argument("--rate", type=float, help="messages/s each way")
     ap.add_argument("--faults", help="e.g. kill=6,xmpp_restart=3,api_down=3,"
-                    "slow=2,5xx=5,429=5")
+                    "slow=2,5xx=5,429=5,away=2,\nwaha_down=2,waha_5xx=4,"
+                    "waha_fail=2")
+    ap.add_argument("--waha-users", type=int, help="personal accounts "
+                    "through the fake WAHA (0: none)")
+    ap.add_argument("--waha-contacts", type=int, help="contacts per "
+                    "personal account")
     ap.add_argument("--replays", type=int, help="status replays")
     ap.add_argument("--drain", type=float, help="seconds to wait for the "
                     "last messages")
@@ -728,6 +733,13 @@ def options(argv=None):
         if getattr(a, k) is not None:
             opts[k] = getattr(a, k)
     opts["faults"] = parse_faults(a.faults, opts["faults"])
+    if a.waha_users is not None or a.waha_contacts is not None:
+        w = dict(opts["waha"])
+        if a.waha_users is not None:
+            w["users"] = a.waha_users
+        if a.waha_contacts is not None:
+            w["contacts"] = a.waha_contacts
+        opts["waha"] = w if w["users"] > 0 else None
     opts["ferry_bin"] = a.ferry_bin
     opts["servers"] = [s.strip() for s in a.servers.split(",") if s.strip()]
     opts["seed"] = a.seed if a.seed is not None else \
