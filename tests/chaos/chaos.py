@@ -351,7 +351,9 @@ def ferry_seen(log_text):
 class ReplaySource:
     """Picks statuses to replay: a duplicate or late sent/delivered/read
     of something ferry sent, or `failed` for a message already read (it
-    must be ignored: failed after delivered never undoes anything)."""
+    must be ignored: failed after delivered never undoes anything); for a
+    WAHA send its ack (SERVER, DEVICE, READ, or ERROR when read), as
+    {"network": "waha", "session", "wamid", "ack"}."""
 
     def __init__(self, env, sender, plan):
         self.env = env
@@ -359,6 +361,7 @@ class ReplaySource:
         self.by_id = {m["id"]: m for m in plan}
         self.cache = []
         self.since = 0
+        self.waha_since = 0
         self.lock = threading.Lock()
 
     def _refresh(self):
@@ -368,6 +371,18 @@ class ReplaySource:
             self.since = max(self.since, s["seq"])
             if chaos_ledger.tag_of((s.get("payload") or {}).get("body")):
                 self.cache.append(s)
+        for s in waha_sent(self.env, self.waha_since):
+            self.waha_since = max(self.waha_since, s["seq"])
+            if chaos_ledger.tag_of(s["payload"]["body"]):
+                self.cache.append(s)
+
+    @staticmethod
+    def _pick(s, status):
+        if s.get("network") != "waha":
+            return s["wamid"], status
+        return {"network": "waha", "session": s["pnid"], "wamid": s["wamid"],
+                "ack": {"sent": "SERVER", "delivered": "DEVICE",
+                        "read": "READ", "failed": "ERROR"}[status]}
 
     def __call__(self, rng):
         with self.lock:
@@ -382,14 +397,14 @@ class ReplaySource:
                 if read:
                     m = self.by_id.get(rng.choice(read))
                     tag = m and m["key"]
-                    w = [s["wamid"] for s in self.cache
+                    w = [s for s in self.cache
                          if chaos_ledger.tag_of(s["payload"].get("body")) ==
                          tag]
                     if w:
-                        return w[-1], "failed"
+                        return self._pick(w[-1], "failed")
             s = rng.choice(self.cache)
-            return s["wamid"], rng.choice(["sent", "delivered", "read",
-                                           "delivered"])
+            return self._pick(s, rng.choice(["sent", "delivered", "read",
+                                             "delivered"]))
 
 
 # --- one run ------------------------------------------------------------------------
@@ -477,12 +492,14 @@ def relogin(env, settle=3.0):
     time.sleep(settle)
 
 
-def waha_sent(env):
+def waha_sent(env, since=0):
     """The fake WAHA's accepted sendTexts in the fake Cloud API's shape
     (seq, time, wamid, pnid = the session, wa_id, payload.body), with
     "network": "waha" and the key id ferry chose."""
     if not env.waha_ctl:
         return []
+    if since:
+        return [s for s in waha_sent(env) if s["seq"] > since]
     return [{"seq": s["seq"], "time": s["time"], "wamid": s["id"],
              "pnid": s["session"], "wa_id": s["chat_id"].split("@")[0],
              "payload": {"body": s["body"].get("text")}, "network": "waha",

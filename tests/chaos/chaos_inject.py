@@ -280,15 +280,23 @@ class Injector:
         pick = self.replay_source(self.rng) if self.replay_source else None
         if pick is None:
             return
-        wamid, status = pick
-        body = {"wamid": wamid, "status": status, "wait": "final",
-                "duplicate": self.rng.choice([0, 0, 1])}
-        if status == "failed":
-            body["error"] = 131026
+        if isinstance(pick, dict):          # a WAHA ack
+            wamid, status = pick["wamid"], "waha " + pick["ack"]
+            ctl, path = self.waha_ctl, "ack"
+            body = {"session": pick["session"], "id": wamid,
+                    "ack": pick["ack"], "wait": "final"}
+        else:
+            wamid, status = pick
+            ctl, path = self.ctl, "status"
+            body = {"wamid": wamid, "status": status, "wait": "final"}
+            if status == "failed":
+                body["error"] = 131026
+        body["duplicate"] = self.rng.choice([0, 0, 1])
         t0 = time.time()
         try:
-            r = self.ctl.post("status", body)
-            ok = r["delivery"].get("ok")
+            r = ctl.post(path, body)
+            ok = r["delivery"].get("ok") if path == "status" else \
+                bool(r.get("ids"))
         except Exception as e:
             ok = False
             with self.lock:
