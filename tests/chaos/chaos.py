@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: MIT
 """Chaos run with a ledger (issue 6 point 1; DESIGN.md section 4).
 
-Several XMPP users, each registered with its own business number, write
+Several XMPP users, each registered with its own business number (and
+a team's number, and personal accounts through a fake WAHA), write
 numbered messages to several WhatsApp contacts each (slixmpp clients,
 unique ids, a per-contact sequence number in every body), and the contacts
-write back through the fake Cloud API's webhooks, while faults hit at
-seeded random times: ferry SIGKILLed and restarted, the XMPP server
-restarted, the API down (connections dropped), answers slower than
-ferry's 15 s timeout, 5xx and 429 answers (130429 as HTTP 400 and as 429),
-webhooks duplicated, batched and reordered, statuses replayed.  Then a
+write back through the fake Cloud API's (or the fake WAHA's) webhooks,
+while faults hit at seeded random times: ferry SIGKILLed and restarted,
+the XMPP server restarted, the API down (connections dropped), answers
+slower than ferry's 15 s timeout, 5xx and 429 answers (130429 as HTTP 400
+and as 429), webhooks duplicated, batched and reordered, statuses
+replayed; WAHA down, its sendTexts refused or their answers lost, a
+session failed or logged out and linked again.  Then a
 ledger (chaos_ledger.py) proves, per message, that nothing was lost or
 doubled, that order held per contact and that statuses never went
 backwards, prints the counts and exits 1 on any violation.
@@ -55,6 +58,7 @@ for p in (HERE, E2E):
 from harness import clients as hclients  # noqa: E402
 from harness import ferryproc, servers  # noqa: E402
 from harness.network import Bridge  # noqa: E402
+from harness.waha import WahaGateway  # noqa: E402
 from harness.util import wait_for  # noqa: E402
 
 import chaos_clients  # noqa: E402
@@ -65,20 +69,27 @@ import chaos_ledger  # noqa: E402
 SERVER_BINARIES = {"prosody": "prosody", "ejabberd": "ejabberdctl"}
 
 PRESETS = {
-    # ~200 messages each way, a few faults: about a minute per server
-    "short": dict(users=3, contacts=3, messages=200, rate=12.0,
+    # ~240 messages each way, a few faults: about a minute per server
+    "short": dict(users=3, contacts=3, messages=240, rate=12.0,
                   faults={"kill": 2, "xmpp_restart": 1, "api_down": 1,
-                          "slow": 0, "5xx": 2, "429": 3, "away": 1},
-                  replays=20, drain=150, team=dict(members=2, contacts=2)),
+                          "slow": 0, "5xx": 2, "429": 3, "away": 1,
+                          "waha_down": 1, "waha_5xx": 2, "waha_fail": 1},
+                  replays=20, drain=150, team=dict(members=2, contacts=2),
+                  waha=dict(users=2, contacts=3)),
     # 3,000 messages each way, every fault kind several times: about 5
     # minutes per server
     "long": dict(users=4, contacts=5, messages=3000, rate=12.0,
                  faults={"kill": 8, "xmpp_restart": 4, "api_down": 4,
-                         "slow": 2, "5xx": 7, "429": 6, "away": 4},
-                 replays=200, drain=420, team=dict(members=2, contacts=3)),
+                         "slow": 2, "5xx": 7, "429": 6, "away": 4,
+                         "waha_down": 3, "waha_5xx": 9, "waha_fail": 2},
+                 replays=200, drain=420, team=dict(members=2, contacts=3),
+                 waha=dict(users=2, contacts=3)),
 }
 
 INBOUND_MIX = {"single": 5, "dup": 2, "batch": 2, "reorder": 1}
+# WAHA: message and message.any (always, as ferry subscribes to both),
+# with identical extra POSTs, or only one of the two events
+WAHA_MIX = {"both": 5, "dup": 2, "message": 1, "any": 1}
 
 FAKE_CONFIG = {
     "status_delay_ms": 20,
@@ -88,6 +99,14 @@ FAKE_CONFIG = {
     # the fake's own limits stay out of the way: 429s are injected
     "mps": 10000, "pair_interval": 0.001, "pair_burst": 100000,
 }
+
+# The fake WAHA: WAHA's own webhook retries (ferry asks for 15 attempts 2 s
+# apart: 30 s, longer than any kill), quick start-up and acks, the QR
+# rotated only when told, a send to a session not WORKING refused (422)
+# after 0.2 s.
+WAHA_CONFIG = {"starting_seconds": 0.05, "ack_delay_ms": 10,
+               "not_working_wait": 0.2, "retry_delay_scale": 1.0,
+               "qr_rotate_seconds": 0, "webhook_timeout": 10}
 
 
 def log(msg):
@@ -103,10 +122,14 @@ class Env:
     after the single users: its owner and `members` members are users
     too (team: {owner, members: [index], pnid}), all three with the
     number's contacts; claims are off ([team] autoclaim), so every
-    customer message reaches every one of them."""
+    customer message reaches every one of them.
+
+    waha: {users, contacts} adds personal accounts after those, each
+    logged in through a fake WAHA (the QR code scanned through its
+    control API); pnids[u] is then the user's session name."""
 
     def __init__(self, server_name, workdir, ferry_bin, rng, users, contacts,
-                 ferry_overrides=None, team=None):
+                 ferry_overrides=None, team=None, waha=None):
         self.name = server_name
         self.workdir = workdir
         self.rng = rng
@@ -119,9 +142,21 @@ class Env:
         overrides = dict(ferry_overrides or {})
         if team:
             overrides.setdefault("team_autoclaim", "off")
-        self.bridge = Bridge(self.server, self._start_ferry,
-                             self._connect_client, fake_config=FAKE_CONFIG,
-                             start=False, **overrides)
+        self.waha = None
+        if waha:
+            self.waha = WahaGateway(self.server, self._start_ferry,
+                                    self._connect_client,
+                                    waha_config=WAHA_CONFIG, start=False,
+                                    fake_config=FAKE_CONFIG, **overrides)
+            self.bridge = self.waha.cloud
+        else:
+            self.bridge = Bridge(self.server, self._start_ferry,
+                                 self._connect_client,
+                                 fake_config=FAKE_CONFIG, start=False,
+                                 **overrides)
+        self.waha_ctl = chaos_inject.Control(self.waha.waha_url) \
+            if waha else None
+        self.waha_users, self.waha_phone = [], {}
         self.ferry = self.bridge.ferry
         self.ferry.start(timeout=30)
         self.ctl = chaos_inject.Control(self.bridge.api_url)
@@ -144,6 +179,8 @@ class Env:
                 self.bridge.open_window(w)
             self.contacts_of.append(wa)
         self.team = self._make_team(team, creds) if team else None
+        if waha:
+            self._make_waha(waha, creds)
         self.hub = chaos_clients.Hub()
         self.users = chaos_clients.connect_users(self.hub, self.server, creds)
 
@@ -178,11 +215,41 @@ class Env:
         return {"owner": u, "members": list(range(u + 1, u + len(people))),
                 "pnid": pnid}
 
+    def _make_waha(self, waha, creds):
+        """Personal accounts: each user registers with network = waha,
+        gets its QR code and has it scanned; they join the users."""
+        for _ in range(waha["users"]):
+            u = len(self.pnids)
+            phone = "1555077%04d" % u
+            c = hclients.connect_client(self.server)
+            try:
+                reply = self.waha.register(c)
+                if reply.type != "result":
+                    raise RuntimeError("WAHA registration: %s" % reply.xml)
+                wait_for(lambda: self.waha.session_of(c), 30, 0.1,
+                         "the WAHA account")
+                session = self.waha.session_of(c)
+                self.waha.wait_qr(c)
+                self.waha.scan(session, phone=phone,
+                               push_name="Chaos %d" % u)
+                self.waha.wait_text(c, "Connected to WhatsApp as")
+            finally:
+                c.disconnect()
+            self.pnids.append(session)
+            self.jids.append(c.jid)
+            creds.append((c.user, c.password))
+            self.contacts_of.append(["4915%03d%05d" % (u, k)
+                                     for k in range(waha["contacts"])])
+            self.waha_users.append(u)
+            self.waha_phone[u] = phone
+
     def vary_statuses(self):
         """Some contacts' statuses come out of order (read before
         delivered), without delivered, or before the send's HTTP answer."""
         profiles, early, seen = {}, [], set()
-        for was in self.contacts_of:
+        for u, was in enumerate(self.contacts_of):
+            if u in self.waha_users:
+                continue
             for wa in was:
                 if wa in seen:
                     continue        # a team's, seen with its owner
@@ -196,7 +263,27 @@ class Env:
                     early.append(wa)
         self.ctl.post("config", {"number_statuses": profiles,
                                  "early_statuses": early})
-        return profiles, early
+        # WAHA: some contacts' acks READ before DEVICE, without DEVICE, or
+        # each ack twice
+        acks = {}
+        for u in self.waha_users:
+            for wa in self.contacts_of[u]:
+                r = self.rng.random()
+                if r < 0.15:
+                    acks[wa] = "out_of_order"
+                elif r < 0.3:
+                    acks[wa] = "skip_device"
+                elif r < 0.45:
+                    acks[wa] = "duplicates"
+        if self.waha_ctl:
+            # in one run of two, every send's message.any and acks reach
+            # ferry before the send's answer
+            self.waha_early = self.rng.random() < 0.5 \
+                if os.environ.get("FERRY_CHAOS_WAHA_EARLY") is None \
+                else os.environ["FERRY_CHAOS_WAHA_EARLY"] == "1"
+            self.waha_ctl.post("config", {"number_acks": acks,
+                                          "early_events": self.waha_early})
+        return profiles, early, acks
 
     def _start_ferry(self, server, start=True, **overrides):
         self._n_ferry += 1
@@ -218,7 +305,7 @@ class Env:
         except Exception as e:
             problems.append("closing users: %s" % e)
         try:
-            problems += self.bridge.close()
+            problems += (self.waha or self.bridge).close()
         except Exception as e:
             problems.append("closing bridge: %s" % e)
         try:
@@ -264,7 +351,9 @@ def ferry_seen(log_text):
 class ReplaySource:
     """Picks statuses to replay: a duplicate or late sent/delivered/read
     of something ferry sent, or `failed` for a message already read (it
-    must be ignored: failed after delivered never undoes anything)."""
+    must be ignored: failed after delivered never undoes anything); for a
+    WAHA send its ack (SERVER, DEVICE, READ, or ERROR when read), as
+    {"network": "waha", "session", "wamid", "ack"}."""
 
     def __init__(self, env, sender, plan):
         self.env = env
@@ -272,6 +361,7 @@ class ReplaySource:
         self.by_id = {m["id"]: m for m in plan}
         self.cache = []
         self.since = 0
+        self.waha_since = 0
         self.lock = threading.Lock()
 
     def _refresh(self):
@@ -281,6 +371,18 @@ class ReplaySource:
             self.since = max(self.since, s["seq"])
             if chaos_ledger.tag_of((s.get("payload") or {}).get("body")):
                 self.cache.append(s)
+        for s in waha_sent(self.env, self.waha_since):
+            self.waha_since = max(self.waha_since, s["seq"])
+            if chaos_ledger.tag_of(s["payload"]["body"]):
+                self.cache.append(s)
+
+    @staticmethod
+    def _pick(s, status):
+        if s.get("network") != "waha":
+            return s["wamid"], status
+        return {"network": "waha", "session": s["pnid"], "wamid": s["wamid"],
+                "ack": {"sent": "SERVER", "delivered": "DEVICE",
+                        "read": "READ", "failed": "ERROR"}[status]}
 
     def __call__(self, rng):
         with self.lock:
@@ -295,14 +397,14 @@ class ReplaySource:
                 if read:
                     m = self.by_id.get(rng.choice(read))
                     tag = m and m["key"]
-                    w = [s["wamid"] for s in self.cache
+                    w = [s for s in self.cache
                          if chaos_ledger.tag_of(s["payload"].get("body")) ==
                          tag]
                     if w:
-                        return w[-1], "failed"
+                        return self._pick(w[-1], "failed")
             s = rng.choice(self.cache)
-            return s["wamid"], rng.choice(["sent", "delivered", "read",
-                                           "delivered"])
+            return self._pick(s, rng.choice(["sent", "delivered", "read",
+                                             "delivered"]))
 
 
 # --- one run ------------------------------------------------------------------------
@@ -320,6 +422,9 @@ def drain(env, sender, injector, deadline, what, expect_ids=None):
         try:
             if env.ctl.post("idle", {"timeout": 0}).get("pending"):
                 reasons.append("fake busy")
+            if env.waha_ctl and not env.waha_ctl.post(
+                    "idle", {"timeout": 0}).get("idle"):
+                reasons.append("fake WAHA busy")
             msgs, outbox, inbox = env.db_state()
         except Exception as e:
             reasons.append("db/fake: %s" % e)
@@ -387,6 +492,45 @@ def relogin(env, settle=3.0):
     time.sleep(settle)
 
 
+def waha_sent(env, since=0):
+    """The fake WAHA's accepted sendTexts in the fake Cloud API's shape
+    (seq, time, wamid, pnid = the session, wa_id, payload.body), with
+    "network": "waha" and the key id ferry chose."""
+    if not env.waha_ctl:
+        return []
+    if since:
+        return [s for s in waha_sent(env) if s["seq"] > since]
+    return [{"seq": s["seq"], "time": s["time"], "wamid": s["id"],
+             "pnid": s["session"], "wa_id": s["chat_id"].split("@")[0],
+             "payload": {"body": s["body"].get("text")}, "network": "waha",
+             "key_id": s["key_id"]}
+            for s in env.waha_ctl.get("sent") if s["type"] == "sendText"]
+
+
+def waha_requests(env):
+    """Every sendText request the fake WAHA read: what it answered (None:
+    the connection dropped), and handled_status when a fault replaced the
+    answer of a send it did."""
+    if not env.waha_ctl:
+        return []
+    return [dict((k, r.get(k)) for k in ("seq", "time", "status",
+                                         "handled_status", "json"))
+            for r in env.waha_ctl.get("requests",
+                                      path_contains="/api/sendText",
+                                      method="POST")]
+
+
+def waha_deliveries(env):
+    """The fake WAHA's webhook deliveries of messages (no bodies)."""
+    if not env.waha_ctl:
+        return []
+    return [{"id": d["id"], "event": d["event"], "session": d["session"],
+             "payload_id": d["payload_id"], "ok": d["ok"],
+             "attempts": [a["status"] for a in d["attempts"]]}
+            for d in env.waha_ctl.get("deliveries")
+            if d["event"] in ("message", "message.any")]
+
+
 def collect(env, sender, injector, faults, not_taken, resent):
     users = env.users
     received, events = {}, {}
@@ -400,6 +544,9 @@ def collect(env, sender, injector, faults, not_taken, resent):
                 for r in env.ctl.get("requests", path_contains="/messages",
                                      method="POST")]
     return {
+        "waha_users": env.waha_users,
+        "waha_requests": waha_requests(env),
+        "waha_deliveries": waha_deliveries(env),
         "server": env.name, "gw": env.gw, "pnids": env.pnids,
         "domain": env.server.domain,
         "relogin_start": getattr(env, "relogin_start", None),
@@ -412,7 +559,7 @@ def collect(env, sender, injector, faults, not_taken, resent):
         "in_results": injector.results, "in_errors": injector.errors,
         "replays": injector.replays,
         "received": received, "user_events": events,
-        "sent": env.ctl.get("sent"), "requests": requests,
+        "sent": env.ctl.get("sent") + waha_sent(env), "requests": requests,
         "faults": faults.events, "fault_errors": faults.errors,
         "db_messages": msgs, "db_outbox": outbox, "db_inbox": inbox,
         "ferry_seen": ferry_seen(log_text),
@@ -431,18 +578,25 @@ def run_one(server_name, opts, seed, workdir):
                        p["rate"], p["faults"]))
     env = Env(server_name, os.path.join(workdir, server_name),
               opts["ferry_bin"], rng, p["users"], p["contacts"],
-              team=p.get("team"))
+              team=p.get("team"), waha=p.get("waha"))
     closed = False
     try:
         log("   ferry pid %s, store %s, log %s" % (
             env.ferry.pid, env.ferry.store_path, env.ferry.log_path))
-        profiles, early = env.vary_statuses()
+        profiles, early, acks = env.vary_statuses()
         log("   statuses: %d contact(s) read before delivered, %d without "
             "delivered, %d before the send's answer" % (
                 sum(1 for v in profiles.values()
                     if v == "read_before_delivered"),
                 sum(1 for v in profiles.values() if v == "skip_delivered"),
                 len(early)))
+        if env.waha_users:
+            log("   WAHA: users %s (sessions %s); acks: %s; events of a send "
+                "%s its answer" % (
+                    env.waha_users, [env.pnids[u] for u in env.waha_users],
+                    ", ".join("%s %d" % (k, list(acks.values()).count(k))
+                              for k in sorted(set(acks.values()))) or "all",
+                    "before" if env.waha_early else "after"))
         out_plan = chaos_clients.numbered_plan(
             rng, p["messages"], env.users, env.contacts_of, env.gw, "co")
         for m in out_plan:
@@ -451,12 +605,21 @@ def run_one(server_name, opts, seed, workdir):
         members = set(env.team["members"]) if env.team else set()
         contacts = [(u, c, wa, env.pnids[u])
                     for u, was in enumerate(env.contacts_of)
-                    if u not in members for c, wa in enumerate(was)]
+                    if u not in members and u not in env.waha_users
+                    for c, wa in enumerate(was)]
+        waha_contacts = [(u, c, wa, env.pnids[u]) for u in env.waha_users
+                         for c, wa in enumerate(env.contacts_of[u])]
+        n_waha = round(p["messages"] * len(waha_contacts) /
+                       (len(contacts) + len(waha_contacts)))
         if env.team:
             log("   team: number %s, owner user %d, members %s" % (
                 env.team["pnid"], env.team["owner"], env.team["members"]))
-        in_plan = chaos_inject.inbound_plan(rng, p["messages"], contacts,
-                                            INBOUND_MIX)
+        in_plan = chaos_inject.inbound_plan(rng, p["messages"] - n_waha,
+                                            contacts, INBOUND_MIX)
+        if waha_contacts:
+            in_plan = chaos_inject.merge_plans(
+                rng, in_plan, chaos_inject.waha_plan(
+                    rng, n_waha, waha_contacts, WAHA_MIX))
         duration = p["messages"] / p["rate"]
         fault_plan = chaos_faults.schedule(rng, duration, p["faults"])
         log("   fault plan: " + ", ".join("%.1fs %s" % f for f in fault_plan))
@@ -465,7 +628,8 @@ def run_one(server_name, opts, seed, workdir):
         replay = ReplaySource(env, sender, out_plan)
         injector = chaos_inject.Injector(
             env.ctl, in_plan, p["rate"], random.Random(rng.random()),
-            status_replays=p["replays"], replay_source=replay)
+            status_replays=p["replays"], replay_source=replay,
+            waha_ctl=env.waha_ctl)
         faults = chaos_faults.Faults(env, fault_plan,
                                      random.Random(rng.random()))
         t0 = time.monotonic()
@@ -491,7 +655,8 @@ def run_one(server_name, opts, seed, workdir):
         # client sends all of it again (same id), as a user would
         pre = {"db_messages": env.db_state()[0], "out_plan": out_plan,
                "attempts": dict(sender.attempts),
-               "bounces": dict(sender.bounces), "sent": env.ctl.get("sent"),
+               "bounces": dict(sender.bounces), "sent": env.ctl.get("sent")
+               + waha_sent(env),
                "faults": faults.events, "user_events": {
                    u.index: u.snapshot()[1] for u in env.users},
                "ferry_seen": ferry_seen(env.ferry.log_text())}
@@ -562,7 +727,12 @@ def options(argv=None):
     ap.add_argument("--contacts", type=int, help="contacts per user")
     ap.add_argument("--rate", type=float, help="messages/s each way")
     ap.add_argument("--faults", help="e.g. kill=6,xmpp_restart=3,api_down=3,"
-                    "slow=2,5xx=5,429=5")
+                    "slow=2,5xx=5,429=5,away=2,\nwaha_down=2,waha_5xx=4,"
+                    "waha_fail=2")
+    ap.add_argument("--waha-users", type=int, help="personal accounts "
+                    "through the fake WAHA (0: none)")
+    ap.add_argument("--waha-contacts", type=int, help="contacts per "
+                    "personal account")
     ap.add_argument("--replays", type=int, help="status replays")
     ap.add_argument("--drain", type=float, help="seconds to wait for the "
                     "last messages")
@@ -580,6 +750,13 @@ def options(argv=None):
         if getattr(a, k) is not None:
             opts[k] = getattr(a, k)
     opts["faults"] = parse_faults(a.faults, opts["faults"])
+    if a.waha_users is not None or a.waha_contacts is not None:
+        w = dict(opts["waha"])
+        if a.waha_users is not None:
+            w["users"] = a.waha_users
+        if a.waha_contacts is not None:
+            w["contacts"] = a.waha_contacts
+        opts["waha"] = w if w["users"] > 0 else None
     opts["ferry_bin"] = a.ferry_bin
     opts["servers"] = [s.strip() for s in a.servers.split(",") if s.strip()]
     opts["seed"] = a.seed if a.seed is not None else \
@@ -643,6 +820,14 @@ def main(argv=None):
                   i.get("delivered", 0), i.get("raw duplicates", 0),
                   i.get("duplicates by id", 0), i.get("lost", 0),
                   "ok" if not failed else "%d check(s) FAILED" % failed))
+        if o.get("waha sent") or i.get("waha sent"):
+            print("chaos: %-8s of which WAHA: XMPP->WA sent %d delivered %d "
+                  "duplicates %d | WA->XMPP sent %d delivered %d raw "
+                  "duplicates %d" % (
+                      "", o.get("waha sent", 0), o.get("waha delivered", 0),
+                      o.get("waha duplicates", 0), i.get("waha sent", 0),
+                      i.get("waha delivered", 0),
+                      i.get("waha raw duplicates", 0)))
     print("chaos: %s (seed %d)" % ("PASSED" if total_failed == 0 and results
                                    else "FAILED", seed), flush=True)
     return 0 if total_failed == 0 and results else 1

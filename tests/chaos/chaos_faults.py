@@ -21,10 +21,23 @@ Kinds (each recorded with wall-clock times for the ledger):
                 Retry-After
   away          a member of the team account logs out for 3-6 s (not a
                 disruption: nothing of it may be lost or doubled)
+  waha_down     the WAHA server down for 1.5-4 s: every connection to its
+                API dropped, its webhooks held until it is back
+  waha_5xx      the next 2-6 sendTexts fail: 500 (an engine crash), 502
+                (nginx's HTML), 503, 422 (session not WORKING), an empty
+                500, a cut-off body, the connection dropped; or, after the
+                send was done, a 500 or a dropped connection (ferry cannot
+                know it went: a second copy is allowed)
+  waha_fail     a personal account's session FAILED (1-2 s later its user
+                sends `login` to the gateway) or logged out from the phone
+                (WAHA shows a new QR code at once), each once before
+                repeats; the phone scans the new QR code (what the user
+                wrote meanwhile waits)
 Webhook faults (duplicates, batches, reordering, retries while ferry is
 down) are part of the inbound plan (chaos_inject.py).
 """
 
+import asyncio
 import threading
 import time
 import traceback
@@ -34,6 +47,10 @@ FIVE_XX = [131000, 2, 131016, "html502", "empty", "truncated",
 RATE_LIMITS = [{"code": 130429}, {"code": 130429, "http": 429},
                {"code": 80007, "http": 429, "retry_after": 1}]
 SLOW_MS = 16000
+# refused before the send, or (taken in turn with those) after it was done
+WAHA_5XX = [500, "html502", 503, 422, "empty", "truncated", "drop"]
+WAHA_5XX_AFTER = [{"status": 500, "after": True},
+                  {"kind": "drop", "after": True}]
 
 
 def schedule(rng, duration, counts):
@@ -142,6 +159,8 @@ class Faults:
             # some requests are surely in flight when ferry dies: their
             # outcome is unknown to it
             env.ctl.post("config", {"slow_ms": inflight})
+            if env.waha_ctl:
+                env.waha_ctl.post("config", {"slow_ms": inflight})
             ev["inflight_ms"] = inflight
             time.sleep(self.rng.uniform(0.3, 1.0))
         ev["t0"] = time.time()
@@ -149,6 +168,8 @@ class Faults:
         self.events.append(ev)
         if inflight:
             env.ctl.post("config", {"slow_ms": 0})
+            if env.waha_ctl:
+                env.waha_ctl.post("config", {"slow_ms": 0})
         pause = self.rng.uniform(0, 2)
         ev["down"] = round(pause, 2)
         self._sleep_until(time.monotonic() + pause)
@@ -234,3 +255,76 @@ class Faults:
                           "path_contains": "/messages", "method": "POST"})
         self.events.append({"kind": "429", "t0": time.time(),
                             "t1": time.time(), "error": err, "count": n})
+
+    # --- WAHA -----------------------------------------------------------------
+
+    def do_waha_down(self):
+        ctl = self.env.waha_ctl
+        if not ctl:
+            return
+        seconds = self.rng.uniform(1.5, 4)
+        self._window({"kind": "waha_down", "seconds": round(seconds, 2)},
+                     seconds, lambda: ctl.post("down", {"on": True}),
+                     lambda: ctl.post("down", {"on": False}))
+
+    def do_waha_5xx(self):
+        ctl = self.env.waha_ctl
+        if not ctl:
+            return
+        after = sum(1 for e in self.events if e["kind"] == "waha_5xx") % 2
+        err = self._variant("waha_5xx after", WAHA_5XX_AFTER) if after \
+            else self._variant("waha_5xx", WAHA_5XX)
+        n = self.rng.randint(2, 6)
+        ctl.post("fail", {"count": n, "error": err,
+                          "path_contains": "/api/sendText",
+                          "method": "POST"})
+        self.events.append({"kind": "waha_5xx", "t0": time.time(),
+                            "t1": time.time(), "error": err, "count": n})
+
+    def do_waha_fail(self):
+        """A session FAILED (its user sends 'login') or logged out from
+        the phone; the phone scans the QR code that follows."""
+        env = self.env
+        if not env.waha_users:
+            return
+        u = self.rng.choice(env.waha_users)
+        user, session = env.users[u], env.pnids[u]
+        ctl = env.waha_ctl
+        how = self._variant("waha_fail", ["failed", "logged out"])
+        ev = {"kind": "waha_fail", "user": u, "session": session, "how": how}
+        if how == "failed":
+            ctl.post("fail_session", {"session": session})
+        else:
+            ctl.post("logout", {"session": session, "then": "SCAN_QR_CODE"})
+        ev["t0"] = time.time()
+        self.events.append(ev)
+        self._sleep_until(time.monotonic() + self.rng.uniform(1, 2))
+        deadline = time.monotonic() + 60
+        asked, n = 0.0, 0
+        while time.monotonic() < deadline:
+            status = [s["status"] for s in ctl.get("state")["sessions"]
+                      if s["name"] == session][0]
+            if status == "WORKING":
+                ev["t1"] = time.time()
+                ev["logins"] = n
+                return
+            if status == "SCAN_QR_CODE":
+                ctl.post("scan", {"session": session,
+                                  "phone": env.waha_phone[u],
+                                  "push_name": "Chaos %d" % u})
+            elif status in ("FAILED", "STOPPED") and \
+                    time.monotonic() - asked > 8:
+                # the user asks again if ferry did not take it (killed)
+                n += 1
+                mid = "chaos-login-%d-%d" % (u, n)
+                env.hub.run(_say(user, env.gw, "login", mid), 60)
+                asked = time.monotonic()
+            self._sleep_until(time.monotonic() + 0.1)
+        raise RuntimeError("session %s not WORKING again within 60 s"
+                           % session)
+
+
+async def _say(user, to, body, mid):
+    """user writes body to `to` as soon as its session is up."""
+    while not user.send_chat(to, body, mid, receipt=False, markable=False):
+        await asyncio.sleep(0.1)

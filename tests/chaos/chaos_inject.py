@@ -3,7 +3,11 @@
 through the fake Cloud API's webhooks, one at a time, duplicated, batched
 (several users and contacts in one POST, in each layout) and reordered
 (the later message of a contact delivered first), plus replays of the
-statuses of messages ferry sent (duplicate and late statuses).
+statuses of messages ferry sent (duplicate and late statuses).  Contacts
+of personal (WAHA) accounts write through the fake WAHA instead: each
+message is a `message` and a `message.any` event with the same payload id
+(the overlap ferry deduplicates), sometimes with 1-3 identical extra
+POSTs of each, sometimes only one of the two events.
 
 Per contact the webhooks are strictly sequential: the next POST about a
 contact starts only when the previous one was answered 200 (the fake's
@@ -109,6 +113,54 @@ def inbound_plan(rng, n, contacts, mix):
     return actions
 
 
+def waha_plan(rng, n, contacts, mix):
+    """A list of WAHA webhook actions carrying n messages.
+
+    contacts: [(user index, contact index, phone, session)].
+    mix: weights {"both", "dup", "message", "any"}: the `message` and
+    `message.any` overlap, the overlap with 1-3 identical extra POSTs of
+    each event, or only one of the two events.  A message is as in
+    inbound_plan, with "network": "waha", its "session", its bare key id
+    and as "wamid" the payload id ferry uses as the stanza id."""
+    seq = collections.Counter()
+    actions = []
+    kinds = list(mix)
+    weights = [mix[k] for k in kinds]
+    for _ in range(n):
+        u, c, phone, session = contacts[rng.randrange(len(contacts))]
+        seq[(u, c)] += 1
+        s = seq[(u, c)]
+        key = "ci u%d c%d s%d" % (u, c, s)
+        kid = "3EB0%020X" % rng.getrandbits(80)
+        m = {"key": key, "user": u, "contact": c, "wa_id": phone,
+             "pnid": session, "session": session, "seq": s,
+             "network": "waha", "key_id": kid,
+             "wamid": "false_%s@c.us_%s" % (phone, kid),
+             "body": "%s %s" % (key, rng.choice(BODIES)),
+             "name": "Contact %d.%d" % (u, c)}
+        kind = rng.choices(kinds, weights)[0]
+        a = {"kind": "waha " + kind, "network": "waha", "items": [m],
+             "overlap": "both" if kind in ("both", "dup") else kind}
+        if kind == "dup":
+            a["duplicate"] = rng.randint(1, 3)
+        actions.append(a)
+    return actions
+
+
+def merge_plans(rng, a, b):
+    """The actions of a and b interleaved at random, each in its order."""
+    out, i, j = [], 0, 0
+    while i < len(a) or j < len(b):
+        if j >= len(b) or (i < len(a) and rng.random() <
+                           (len(a) - i) / (len(a) - i + len(b) - j)):
+            out.append(a[i])
+            i += 1
+        else:
+            out.append(b[j])
+            j += 1
+    return out
+
+
 BODIES = ["hi", "where are you?", "👋 olá", "ça va ?", "a < b && c > d",
           "price: 5€", "tab\there", "two\nlines", "ok", "‮RTL‬ text"]
 
@@ -130,8 +182,9 @@ class Injector:
     """
 
     def __init__(self, ctl, plan, rate, rng, workers=6, status_replays=0,
-                 replay_source=None):
+                 replay_source=None, waha_ctl=None):
         self.ctl = ctl
+        self.waha_ctl = waha_ctl
         self.plan = plan
         self.rate = rate
         self.rng = rng
@@ -170,10 +223,43 @@ class Injector:
             self.results.append(res)
         return res
 
+    def _post_waha(self, action):
+        """A WAHA message (its events and their copies), answered when
+        every delivery is final; ok when each was answered 2xx."""
+        m = action["items"][0]
+        t0 = time.time()
+        spec = {"session": m["session"], "from": m["wa_id"],
+                "name": m["name"], "text": m["body"], "id": m["key_id"],
+                "overlap": action["overlap"], "wait": "final",
+                "duplicate": action.get("duplicate", 0)}
+        try:
+            r = self.waha_ctl.post("inbound", spec)
+            ds = self.waha_ctl.get("deliveries", payload_id=r["id"])
+            res = {"kind": action["kind"], "t0": t0, "t1": time.time(),
+                   "ok": bool(ds) and all(d["ok"] for d in ds),
+                   "statuses": [d["attempts"][0]["status"] if d["attempts"]
+                                else None for d in ds],
+                   "ids": [d["id"] for d in ds], "wamids": [r["id"]],
+                   "events": sorted({d["event"] for d in ds})}
+            if r["id"] != m["wamid"]:
+                res["ok"] = False
+                res["error"] = "payload id %s, planned %s" % (r["id"],
+                                                             m["wamid"])
+        except Exception as e:       # the ledger reports it
+            res = {"kind": action["kind"], "t0": t0, "t1": time.time(),
+                   "ok": False, "error": str(e), "ids": [], "wamids": []}
+            with self.lock:
+                self.errors.append(str(e))
+        with self.lock:
+            self.results.append(res)
+        return res
+
     def _run_action(self, action, held):
         try:
             items = action["items"]
-            if action["kind"] == "batch":
+            if action.get("network") == "waha":
+                self._post_waha(action)
+            elif action["kind"] == "batch":
                 self._post(action, {"batch": [spec_of(m) for m in items],
                                     "layout": action["layout"],
                                     "wait": "final"})
@@ -194,15 +280,23 @@ class Injector:
         pick = self.replay_source(self.rng) if self.replay_source else None
         if pick is None:
             return
-        wamid, status = pick
-        body = {"wamid": wamid, "status": status, "wait": "final",
-                "duplicate": self.rng.choice([0, 0, 1])}
-        if status == "failed":
-            body["error"] = 131026
+        if isinstance(pick, dict):          # a WAHA ack
+            wamid, status = pick["wamid"], "waha " + pick["ack"]
+            ctl, path = self.waha_ctl, "ack"
+            body = {"session": pick["session"], "id": wamid,
+                    "ack": pick["ack"], "wait": "final"}
+        else:
+            wamid, status = pick
+            ctl, path = self.ctl, "status"
+            body = {"wamid": wamid, "status": status, "wait": "final"}
+            if status == "failed":
+                body["error"] = 131026
+        body["duplicate"] = self.rng.choice([0, 0, 1])
         t0 = time.time()
         try:
-            r = self.ctl.post("status", body)
-            ok = r["delivery"].get("ok")
+            r = ctl.post(path, body)
+            ok = r["delivery"].get("ok") if path == "status" else \
+                bool(r.get("ids"))
         except Exception as e:
             ok = False
             with self.lock:

@@ -51,6 +51,15 @@ Team copies (data["team"]): what the owner or a member wrote reaches the
   API once (above) and every other person of the team gets one copy
   "<writer's localpart>: <text>" from the contact's JID (copies with the
   same id only after a disruption, never under two ids).
+Personal accounts (data["waha_users"]: their user indexes; pnids[u] is the
+  session): the fake WAHA's sendTexts are in data["sent"] in the Cloud
+  API's shape ("network": "waha", wamid = "true_<chat>_<key>", pnid = the
+  session), its sendText requests in data["waha_requests"].  Every check
+  above holds for them; a WAHA message's id is its payload id, delivered
+  as a `message` and a `message.any` event (and copies of them).  An API
+  duplicate is also explained when the earlier copy's request got no
+  answer or a 5xx (the send was done, then the answer replaced: ferry
+  could not know).
 """
 
 import collections
@@ -208,14 +217,32 @@ def api_sends(data):
 
 
 def request_of(data):
-    """wamid -> the request record that produced it."""
+    """wamid -> the request record that produced it (WAHA: by the key id
+    ferry chose and the chat)."""
     out = {}
     for r in data["requests"]:
         resp = r.get("response")
         if isinstance(resp, dict):
             for m in resp.get("messages") or []:
                 out[m.get("id")] = r
+    for r in data.get("waha_requests") or ():
+        j = r.get("json") or {}
+        chat = j.get("chatId") or ""
+        if "@" not in chat:
+            chat += "@c.us"
+        out["true_%s_%s" % (chat, j.get("id"))] = r
     return out
+
+
+def unknown_answer(r):
+    """Whether a send's request got no answer or a 5xx (its outcome
+    unknown to ferry)."""
+    return r is not None and (r.get("status") is None or
+                              r["status"] >= 500)
+
+
+def waha_users(data):
+    return set(data.get("waha_users") or ())
 
 
 def check_out(data, ledger):
@@ -241,6 +268,8 @@ def check_out(data, ledger):
     counts["sent"] = len(plan)
     counts["attempts"] = sum(len(v) for v in data["attempts"].values())
     counts["bounced"] = sum(1 for m in plan if data["bounces"].get(m["key"]))
+    personal = waha_users(data)
+    counts["waha sent"] = sum(1 for m in plan if m["user"] in personal)
 
     for key, (ok, why) in sorted(data.get("not_taken", {}).items()):
         counts["not taken (in transit)"] += 1
@@ -259,6 +288,7 @@ def check_out(data, ledger):
                 "; ferry has no row for it"))
             continue
         counts["delivered"] += 1
+        counts["waha delivered"] += m["user"] in personal
         for s in sends:
             body = s["payload"].get("body")
             if s["pnid"] != pnids[m["user"]] or s["wa_id"] != m["wa_id"] \
@@ -269,6 +299,7 @@ def check_out(data, ledger):
                                  pnids[m["user"]], m["wa_id"], m["body"]))
         for prev, s in zip(sends, sends[1:]):
             counts["duplicates"] += 1
+            counts["waha duplicates"] += m["user"] in personal
             r = req.get(prev["wamid"])
             t = r["time"] if r else prev["time"]
             k = [(kt, ms) for a, b, kt, ms in kill_win if a <= t <= b]
@@ -282,6 +313,11 @@ def check_out(data, ledger):
                                        key, abs(k[0][0] - t),
                                        "before" if t <= k[0][0] else "after",
                                        k[0][1]))
+            elif unknown_answer(r):
+                counts["duplicates after an unknown answer"] += 1
+                c_dup.notes.append("%s: again after the first copy's "
+                                   "answer was %s" % (
+                                       key, r["status"] or "dropped"))
             elif sl:
                 counts["duplicates after a timeout"] += 1
                 c_dup.notes.append("%s: again after a timeout (answers %d "
@@ -443,6 +479,7 @@ def check_in(data, ledger):
                     "ferry's XEP-0203 delay", "in")
     counts = collections.Counter()
     counts["sent"] = len(plan)
+    counts["waha sent"] = sum(1 for m in plan if m.get("network") == "waha")
 
     accepted_at = {}
     for res in data["in_results"]:
@@ -490,6 +527,8 @@ def check_in(data, ledger):
                 counts["delivered to team members"] += 1
             if len(got) > 1:
                 counts["raw duplicates"] += len(got) - 1
+                if m.get("network") == "waha":
+                    counts["waha raw duplicates"] += len(got) - 1
                 t_acc = accepted_at.get(m["wamid"], got[0]["t"])
                 if not any(t_acc - 1 <= a <= got[-1]["t"]
                            for a, _ in windows):
@@ -498,6 +537,7 @@ def check_in(data, ledger):
                                     m["key"], len(got), m["wamid"], user))
         if reached == len(recipients(team, m["user"])):
             counts["delivered"] += 1
+            counts["waha delivered"] += m.get("network") == "waha"
     # DESIGN.md: a stanza written more than 5 s after its webhook carries
     # ferry's XEP-0203 delay.  One that came live (not out of offline
     # storage) more than 6 s after the webhook was answered was written
@@ -689,6 +729,8 @@ def traffic(data):
     first_fail = sum(1 for r in data["in_results"]
                      for st in (r.get("statuses") or []) if st != 200)
     copies = sum(len(r.get("ids") or []) for r in data["in_results"])
+    if data.get("waha_users"):
+        lines += waha_traffic(data)
     rp = collections.Counter(r["status"] for r in data.get("replays", []))
     lines.append("webhooks: %s; %d POSTs incl. duplicate copies, %d first "
                  "attempts not answered 200 (retried); status replays %s" % (
@@ -697,6 +739,30 @@ def traffic(data):
                      ", ".join("%s %d" % kv for kv in sorted(rp.items()))
                      or "none"))
     return lines
+
+
+def waha_traffic(data):
+    """What the WAHA faults did, as printable lines."""
+    ans = collections.Counter()
+    for r in data.get("waha_requests") or ():
+        st = r.get("status")
+        what = "dropped" if st is None else str(st)
+        if r.get("handled_status"):
+            what += " after the send"
+        ans[what] += 1
+    ev = collections.Counter()
+    retried = 0
+    for d in data.get("waha_deliveries") or ():
+        if not (d.get("payload_id") or "").startswith("false_"):
+            continue                # the echo of a send
+        ev[d["event"]] += 1
+        retried += bool(d["attempts"]) and not (
+            d["attempts"][0] and 200 <= d["attempts"][0] < 300)
+    return ["WAHA sendText answers: " + (", ".join(
+        "%s %d" % kv for kv in sorted(ans.items())) or "none"),
+        "WAHA webhooks of contacts' messages: %s; %d first attempts not answered "
+        "2xx (retried)" % (", ".join("%s %d" % kv for kv in
+                                     sorted(ev.items())) or "none", retried)]
 
 
 def evaluate(data):
@@ -718,10 +784,12 @@ def report(ledger, checks, faults, out, max_lines=15):
     o, i, st = ledger.get("out", {}), ledger.get("in", {}), \
         ledger.get("statuses", {})
     out("XMPP->WhatsApp: sent %d, delivered %d, duplicates %d (%d after a "
-        "kill, %d after a timeout), lost %d" % (
+        "kill, %d after a timeout, %d after an unknown answer), lost %d" % (
             o.get("sent", 0), o.get("delivered", 0), o.get("duplicates", 0),
             o.get("duplicates after a kill", 0),
-            o.get("duplicates after a timeout", 0), o.get("lost", 0)))
+            o.get("duplicates after a timeout", 0),
+            o.get("duplicates after an unknown answer", 0),
+            o.get("lost", 0)))
     out("    attempts %d, bounced by the server %d, in transit at a kill or "
         "restart (sent again) %d" % (o.get("attempts", 0),
                                       o.get("bounced", 0),
@@ -735,6 +803,15 @@ def report(ledger, checks, faults, out, max_lines=15):
         "id, lost %d" % (i.get("sent", 0), i.get("delivered", 0),
                          i.get("raw duplicates", 0),
                          i.get("duplicates by id", 0), i.get("lost", 0)))
+    if o.get("waha sent") or i.get("waha sent"):
+        out("WAHA (personal accounts): XMPP->WhatsApp sent %d, delivered %d, "
+            "duplicates %d; WhatsApp->XMPP sent %d, delivered %d, raw "
+            "duplicates %d" % (o.get("waha sent", 0),
+                               o.get("waha delivered", 0),
+                               o.get("waha duplicates", 0),
+                               i.get("waha sent", 0),
+                               i.get("waha delivered", 0),
+                               i.get("waha raw duplicates", 0)))
     if ledger.get("team") is not None:
         t = ledger["team"]
         out("team: customer messages delivered to members %d; writes of the "

@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: MIT
 """The short chaos run (issue 6 point 1) as a test, once per XMPP server:
-about 200 messages each way between 3 users and 3 contacts each, and a
+about 240 messages each way between 3 users and 3 contacts each, a
 team number (its owner and 2 members, one of them away for a few
-seconds, and 2 contacts), with a few faults (ferry SIGKILLed twice, the
+seconds, and 2 contacts), and 2 personal accounts through the fake WAHA
+with 3 contacts each, with a few faults (ferry SIGKILLed twice, the
 XMPP server restarted, the API down, two kinds of 5xx answers, 130429 as
 HTTP 400 and as 429 and 80007 as 429; duplicated, batched and reordered
-webhooks, replayed statuses). About 35 s for Prosody, 40 s for
-ejabberd.
+webhooks, replayed statuses; WAHA down, a sendText refused and one whose
+answer was lost, a session failed or logged out and linked again; the
+message/message.any overlap and duplicated WAHA webhooks). About 40 s
+per server.
 
     FERRY_BIN=build/dev/ferry /usr/bin/python3 -m pytest tests/chaos -s
 

@@ -347,3 +347,163 @@ def test_team_member_getting_another_numbers_message_is_misrouted():
     d = team_run()
     d["team"]["members"] = [1]       # user 2 is not of the team
     assert any("right user" in n for n in failed(d))
+
+
+# --- personal accounts (WAHA) ----------------------------------------------
+
+SESSION = "ferry-0123456789abcdef01234567"
+WA2 = "491500100000"
+CJ2 = "+%s@%s" % (WA2, GW)
+
+
+def waha_run(n=3):
+    """clean_run with a personal account as user 1 (its session in
+    pnids): n messages each way with its contact, each at the fake WAHA's
+    sendText once (its request answered 201) and delivered once, its
+    inbound ones as `message` and `message.any` events."""
+    d = clean_run()
+    d["waha_users"] = [1]
+    d["pnids"] = [PNID, SESSION]
+    d["user_events"][1] = []
+    d["received"][1] = []
+    d["waha_requests"] = []
+    t = T0 + 100
+    for s in range(1, n + 1):
+        t += 1
+        key = "co u1 c0 s%d" % s
+        m = {"key": key, "user": 1, "contact": 0, "wa_id": WA2,
+             "pnid": SESSION, "seq": s, "id": "co-1-0-%d" % s,
+             "body": key + " hi", "contact_jid": CJ2}
+        d["out_plan"].append(m)
+        d["attempts"][key] = [(t, 1)]
+        d["db_messages"].append({"id": 200 + s, "direction": "o",
+                                 "stanza_id": m["id"], "status": 3})
+        kid = "3EB0%020X" % s
+        d["sent"].append({"seq": 500 + s, "time": t + 0.1, "pnid": SESSION,
+                          "wamid": "true_%s@c.us_%s" % (WA2, kid),
+                          "wa_id": WA2, "payload": {"body": m["body"]},
+                          "network": "waha", "key_id": kid})
+        d["waha_requests"].append({"seq": 500 + s, "time": t + 0.1,
+                                   "status": 201, "handled_status": None,
+                                   "json": {"chatId": WA2 + "@c.us",
+                                            "id": kid, "text": m["body"]}})
+        d["received"][1] += [
+            rec(t + 0.2, user=1, id="wr%d" % s, received=m["id"],
+                **{"from": CJ2 + "/x"}),
+            rec(t + 0.3, user=1, id="wd%d" % s, displayed=m["id"],
+                **{"from": CJ2 + "/x"})]
+    keys = []
+    for s in range(1, n + 1):
+        t += 1
+        key = "ci u1 c0 s%d" % s
+        kid = "3EB0%020X" % (100 + s)
+        m = {"key": key, "user": 1, "contact": 0, "wa_id": WA2,
+             "pnid": SESSION, "session": SESSION, "seq": s,
+             "network": "waha", "key_id": kid,
+             "wamid": "false_%s@c.us_%s" % (WA2, kid), "body": key + " yo",
+             "name": "C"}
+        keys.append(key)
+        d["in_plan"].append({"kind": "waha both", "network": "waha",
+                             "items": [m], "overlap": "both"})
+        d["db_messages"].append({"id": 300 + s, "direction": "i",
+                                 "stanza_id": m["wamid"], "status": 2})
+        d["in_results"].append({"kind": "waha both", "t0": t, "t1": t,
+                                "ok": True, "statuses": [200, 200],
+                                "ids": [2 * s, 2 * s + 1],
+                                "wamids": [m["wamid"]]})
+        d["received"][1].append(rec(t + 0.1, user=1, id=m["wamid"],
+                                    body=m["body"], **{"from": CJ2 + "/x"}))
+    d["in_order"]["u1 c0"] = keys
+    return d
+
+
+def waha_sent(d, s):
+    return [x for x in d["sent"] if x.get("network") == "waha"][s - 1]
+
+
+def test_waha_clean_run_passes():
+    ledger, checks = L.evaluate(waha_run())
+    assert [c.name for c in checks if not c.ok] == []
+    assert ledger["out"]["waha sent"] == ledger["out"]["waha delivered"] == 3
+    assert ledger["in"]["waha sent"] == ledger["in"]["waha delivered"] == 3
+    assert ledger["out"]["sent"] == ledger["in"]["sent"] == 6
+    assert ledger["out"]["lost"] == ledger["in"]["lost"] == 0
+
+
+def test_waha_inbound_lost():
+    d = waha_run()
+    gone = d["in_plan"][-2]["items"][0]["wamid"]
+    d["received"][1] = [r for r in d["received"][1] if r["id"] != gone]
+    assert any("nothing lost" in n and "WhatsApp->" in n for n in failed(d))
+    ledger, _ = L.evaluate(d)
+    assert ledger["in"]["waha delivered"] == 2
+
+
+def test_waha_inbound_doubled():
+    """message and message.any (or a retried webhook) giving two stanzas:
+    the same id again without a disruption, or another id."""
+    d = waha_run()
+    first = [r for r in d["received"][1] if r["body"] and
+             r["body"].startswith("ci u1 c0 s2")][0]
+    d["received"][1].append(dict(first, t=first["t"] + 0.05))
+    assert any("exactly once" in n for n in failed(d))
+    d = waha_run()
+    first = [r for r in d["received"][1] if r["body"] and
+             r["body"].startswith("ci u1 c0 s2")][0]
+    d["received"][1].append(dict(first, t=first["t"] + 0.05,
+                                 id="another-id"))
+    assert any("exactly once" in n for n in failed(d))
+
+
+def test_waha_inbound_order():
+    d = waha_run()
+    rs = d["received"][1]
+    i1, i2 = [i for i, r in enumerate(rs) if r["body"] and
+              r["body"].startswith(("ci u1 c0 s1", "ci u1 c0 s2"))]
+    rs[i1], rs[i2] = rs[i2], rs[i1]
+    assert any("order kept" in n and "WhatsApp->" in n for n in failed(d))
+
+
+def test_waha_webhook_never_accepted():
+    d = waha_run()
+    d["in_results"][-1]["ok"] = False
+    assert any("every webhook accepted" in n for n in failed(d))
+
+
+def test_waha_send_lost_or_to_another_session():
+    d = waha_run()
+    d["sent"].remove(waha_sent(d, 2))
+    assert any("nothing lost" in n and "XMPP->" in n for n in failed(d))
+    ledger, _ = L.evaluate(d)
+    assert ledger["out"]["waha delivered"] == 2
+    d = waha_run()
+    waha_sent(d, 1)["pnid"] = "ferry-another-session"
+    assert any("right business number" in n for n in failed(d))
+
+
+def test_waha_send_doubled_needs_an_unknown_answer():
+    """A second sendText of one message (ferry chose a new key) is a
+    duplicate unless the first copy's answer was lost or a 5xx."""
+    d = waha_run()
+    s = waha_sent(d, 2)
+    kid = "3EB0%020X" % 999
+    d["sent"].append(dict(s, seq=600, time=s["time"] + 2, key_id=kid,
+                          wamid="true_%s@c.us_%s" % (WA2, kid)))
+    assert any("duplicates only" in n for n in failed(d))
+    req = d["waha_requests"][1]
+    req["status"], req["handled_status"] = 500, 201
+    ledger, checks = L.evaluate(d)
+    assert not [c.name for c in checks if not c.ok]
+    assert ledger["out"]["waha duplicates"] == 1
+    assert ledger["out"]["duplicates after an unknown answer"] == 1
+    req["status"] = None                 # the connection dropped
+    assert not failed(d)
+    req["status"] = 422                  # refused: ferry knew it failed
+    assert any("duplicates only" in n for n in failed(d))
+
+
+def test_waha_send_order():
+    d = waha_run()
+    a, b = waha_sent(d, 1), waha_sent(d, 2)
+    a["seq"], b["seq"] = b["seq"], a["seq"]
+    assert any("order kept" in n and "XMPP->" in n for n in failed(d))
