@@ -276,6 +276,31 @@ long long store_outbox_put(struct store *st, long long id, long long account_id,
 int store_outbox_heads(struct store *st, long long now_ms, int max,
                        int (*fn)(const struct store_outbox *o, void *arg),
                        void *arg);
+/* The oldest queued row of each of the account's contacts whose id is
+ * above after, contact by contact in contact id order, at most max
+ * contacts, whether due or not (next_attempt); fn as for
+ * store_outbox_heads(). The number of rows read (fewer than max: no
+ * contact of the account beyond), or -1. */
+int store_outbox_heads_of(struct store *st, long long account_id,
+                          long long after, int max,
+                          int (*fn)(const struct store_outbox *o, void *arg),
+                          void *arg);
+/* The account's queued rows without contact, in id order, at most max;
+ * as store_outbox_heads_of(). */
+int store_outbox_loose(struct store *st, long long account_id, int max,
+                       int (*fn)(const struct store_outbox *o, void *arg),
+                       void *arg);
+/* Calls fn for every account with queued rows; 0 or -1. */
+int store_outbox_accounts(struct store *st,
+                          void (*fn)(long long account_id, void *arg),
+                          void *arg);
+/* Calls fn for each account whose rows were queued (store_outbox_put())
+ * since the last call, committed or not, and forgets them; 1 when there
+ * were too many to keep (the caller then considers every account), else
+ * 0. */
+int store_outbox_queued_since(struct store *st,
+                              void (*fn)(long long account_id, void *arg),
+                              void *arg);
 /* The earliest next_attempt after now_ms among the rows
  * store_outbox_heads() considers (the oldest row of each contact, rows
  * without contact); 0 when there is none. Rows due by now_ms are not

@@ -28,6 +28,10 @@ struct store_txn_call {
     struct store_txn_call *next;
 };
 
+/* Accounts whose outbox rows were queued, kept until the queue asks;
+ * beyond that many the queue reads every account's. */
+#define STORE_QUEUED_NOTES 64
+
 struct store_cached {
     const char *sql; /* compared by address: callers pass literals */
     sqlite3_stmt *stmt;
@@ -44,7 +48,9 @@ struct store {
     struct store_txn_call hooks[STORE_TXN_HOOKS]; /* at every end */
     int nhooks;
     struct store_txn_call *after, **after_tail; /* at the next end, once */
-    struct store_ckpt *ckpt; /* the checkpoint thread, or NULL */
+    struct store_ckpt *ckpt;              /* the checkpoint thread, or NULL */
+    long long queued[STORE_QUEUED_NOTES]; /* accounts with rows queued */
+    int nqueued, queued_over;             /* since the queue last asked */
 };
 
 /* Migration N takes the schema from version N to N + 1. */
@@ -258,6 +264,11 @@ static const char *const store_migrations[] = {
     "  UNIQUE (room_id, network_id));"
     "CREATE INDEX room_message_pending ON room_message (room_id, id)"
     "  WHERE pending = 1;",
+    /* 11 -> 12 (issue 15, item 6): the queue reads one account's contacts'
+     * heads at a time (store_outbox_heads_of()), so outbox_account also
+     * orders the account's queued rows by contact. */
+    "DROP INDEX outbox_account;"
+    "CREATE INDEX outbox_account ON outbox (account_id, state, contact_id);",
 };
 
 #define STORE_NMIGRATIONS                                                      \
@@ -592,6 +603,32 @@ int store_part_end(struct store *st, int keep)
         st->failed = st->part_failed;
     }
     return store_run(st, store_stmt(st, "RELEASE part"));
+}
+
+void store_outbox_note(struct store *st, long long account_id)
+{
+    int i;
+
+    for (i = st->nqueued - 1; i >= 0; i--)
+        if (st->queued[i] == account_id)
+            return;
+    if (st->nqueued == STORE_QUEUED_NOTES)
+        st->queued_over = 1;
+    else
+        st->queued[st->nqueued++] = account_id;
+}
+
+int store_outbox_queued_since(struct store *st,
+                              void (*fn)(long long account_id, void *arg),
+                              void *arg)
+{
+    int i, over = st->queued_over;
+
+    for (i = 0; i < st->nqueued && !over; i++)
+        fn(st->queued[i], arg);
+    st->nqueued = 0;
+    st->queued_over = 0;
+    return over;
 }
 
 int store_txn_open(struct store *st)

@@ -731,6 +731,92 @@ static void test_outbox_heads(void **state)
     assert_int_equal(store_outbox_next_wakeup(f->st, now), now + 60000);
 }
 
+static void test_note_account(long long account_id, void *arg)
+{
+    struct ids *ids = arg;
+
+    assert_true(ids->n < 32);
+    ids->v[ids->n++] = account_id;
+}
+
+/* One account's heads contact by contact after a contact (due or not, the
+ * queue decides), its rows without contact apart, the accounts with
+ * queued rows, and whose rows were queued since the queue last asked. */
+static void test_outbox_heads_of(void **state)
+{
+    struct fixture *f = *state;
+    long long bob = store_account_upsert(f->st, "bob@example.org", "cloudapi",
+                                         "1002", "tok-b", "+49 151 2");
+    long long ca = test_contact(f, f->acc, "4915100000001");
+    long long cb = test_contact(f, f->acc, "4915100000002");
+    long long cc = test_contact(f, f->acc, "4915100000003");
+    long long cx = test_contact(f, bob, "4915100000001");
+    long long a1, b1, a2, c1, n1, x1, now = wall_ms();
+    struct ids ids = {0};
+
+    assert_int_equal(store_outbox_queued_since(f->st, test_note_account, &ids),
+                     0);
+    test_ids_equal(&ids, 0);
+    b1 = store_outbox_add(f->st, f->acc, cb, 0, "text", "b1");
+    a1 = store_outbox_add(f->st, f->acc, ca, 0, "text", "a1");
+    x1 = store_outbox_add(f->st, bob, cx, 0, "text", "x1");
+    a2 = store_outbox_add(f->st, f->acc, ca, 0, "text", "a2");
+    n1 = store_outbox_add(f->st, f->acc, 0, 0, "read", "n1");
+    c1 = store_outbox_add(f->st, f->acc, cc, 0, "text", "c1");
+    assert_true(b1 > 0 && a1 > 0 && x1 > 0 && a2 > 0 && n1 > 0 && c1 > 0);
+    assert_int_equal(store_outbox_queued_since(f->st, test_note_account, &ids),
+                     0);
+    test_ids_equal(&ids, 2, f->acc, bob);
+    ids.n = 0;
+    assert_int_equal(store_outbox_queued_since(f->st, test_note_account, &ids),
+                     0);
+    test_ids_equal(&ids, 0);
+
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, 0, 10, test_collect_outbox, &ids),
+        3);
+    test_ids_equal(&ids, 3, a1, b1, c1);
+    ids.n = 0;
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, ca, 1, test_collect_outbox, &ids),
+        1);
+    test_ids_equal(&ids, 1, b1);
+    ids.n = 0;
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, cc, 10, test_collect_outbox, &ids),
+        0);
+    /* not due: still read; the next row is not the head */
+    assert_int_equal(store_outbox_retry(f->st, a1, 1, now + 60000, "503"), 0);
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, 0, 1, test_collect_outbox, &ids),
+        1);
+    test_ids_equal(&ids, 1, a1);
+    ids.n = 0;
+    assert_int_equal(store_outbox_fail(f->st, a1, "gone"), 0);
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, 0, 1, test_collect_outbox, &ids),
+        1);
+    test_ids_equal(&ids, 1, a2);
+    ids.n = 0;
+    assert_int_equal(
+        store_outbox_heads_of(f->st, bob, 0, 10, test_collect_outbox, &ids), 1);
+    test_ids_equal(&ids, 1, x1);
+    ids.n = 0;
+    assert_int_equal(
+        store_outbox_loose(f->st, f->acc, 10, test_collect_outbox, &ids), 1);
+    test_ids_equal(&ids, 1, n1);
+    ids.n = 0;
+    assert_int_equal(
+        store_outbox_loose(f->st, bob, 10, test_collect_outbox, &ids), 0);
+
+    assert_int_equal(store_outbox_accounts(f->st, test_note_account, &ids), 0);
+    test_ids_equal(&ids, 2, f->acc, bob);
+    ids.n = 0;
+    assert_int_equal(store_outbox_delete(f->st, x1), 0);
+    assert_int_equal(store_outbox_accounts(f->st, test_note_account, &ids), 0);
+    test_ids_equal(&ids, 1, f->acc);
+}
+
 /* Deletes each row it is given: the store is usable inside callbacks. */
 static int test_delete_outbox(const struct store_outbox *o, void *arg)
 {
@@ -1784,6 +1870,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_message_status, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_heads, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_heads_of, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_retry_delay, test_setup,
                                         test_teardown),
