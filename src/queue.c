@@ -252,11 +252,13 @@ static int queue_account_inflight(long long account_id)
 /* One read of an account's rows: what stopped it. */
 struct queue_read {
     struct queue_bucket *b;
-    long long now;  /* wall clock: rows due by now may go */
-    long long mono; /* now_ms(), for the bucket */
-    int dry;        /* a row waited for a token */
-    int full;       /* no slot left: for the account (1) or for anyone (2) */
-    long long last; /* the contact of the last row done with */
+    long long now;   /* wall clock: rows due by now may go */
+    long long mono;  /* now_ms(), for the bucket */
+    int dry;         /* a row waited for a token */
+    int full;        /* no slot left: for the account (1) or for anyone (2) */
+    long long last;  /* the contact of the last row done with */
+    long long after; /* the read began after this contact */
+    int wrapped;     /* the read went round past the last contact */
 };
 
 static int queue_out_head(const struct store_outbox *o, void *arg)
@@ -265,6 +267,8 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
     struct queue_flight *f;
     int flags = queue_out_flags(o), slow = (flags & QUEUE_ROW_SLOW) != 0;
 
+    if (o->contact_id > 0 && o->contact_id <= r->after)
+        r->wrapped = 1;
     if (queue.nflight == QUEUE_MAX_INFLIGHT) {
         r->full = 2;
         return 1;
@@ -308,9 +312,9 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
 static int queue_account_pass(struct queue_bucket *b, long long now,
                               long long mono)
 {
-    struct queue_read r = {b, now, mono, 0, 0, b->cursor};
+    struct queue_read r = {b, now, mono, 0, 0, b->cursor, 0, 0};
     long long start = b->cursor;
-    int due = b->due, wrapped = start == 0, n;
+    int due = b->due, n;
 
     b->due = 0;
     if (queue.nflight == QUEUE_MAX_INFLIGHT) {
@@ -323,26 +327,14 @@ static int queue_account_pass(struct queue_bucket *b, long long now,
         queue_bucket_sleep(b, mono);
         return 0;
     }
-    for (;;) {
-        if (r.last == 0 &&
-            store_outbox_loose(queue.st, b->account_id, QUEUE_ACCOUNT_READ,
-                               queue_out_head, &r) < 0)
-            break;
-        if (r.full || r.dry)
-            break;
-        n = store_outbox_heads_of(queue.st, b->account_id, r.last,
+    /* usually one read; more only while every head read was in flight or
+     * not due, until the circle of its contacts is closed */
+    do {
+        r.after = r.last;
+        n = store_outbox_heads_of(queue.st, b->account_id, r.after,
                                   QUEUE_ACCOUNT_READ, queue_out_head, &r);
-        if (n < 0 || r.full || r.dry)
-            break;
-        if (n < QUEUE_ACCOUNT_READ) { /* its last contact: again from */
-            r.last = 0;               /* the first, once */
-            if (wrapped)
-                break;
-            wrapped = 1;
-        } else if (wrapped && start > 0 && r.last >= start) {
-            break; /* every contact read once */
-        }
-    }
+    } while (n == QUEUE_ACCOUNT_READ && !r.full && !r.dry &&
+             !(r.wrapped && (start == 0 || r.last >= start)));
     b->cursor = r.last;
     if (r.dry)
         queue_bucket_sleep(b, mono);

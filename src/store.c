@@ -45,6 +45,8 @@ struct store {
     int failed;      /* a statement of the open transaction failed */
     int turn;        /* the open transaction is the loop turn's */
     int part_failed; /* failed when the open part began */
+    int part_whole;  /* the open part is the whole turn's transaction */
+    sqlite3_int64 turn_changes; /* rows changed before the turn began */
     struct store_txn_call hooks[STORE_TXN_HOOKS]; /* at every end */
     int nhooks;
     struct store_txn_call *after, **after_tail; /* at the next end, once */
@@ -551,6 +553,7 @@ int store_txn_begin(struct store *st)
     if (store_begin(st) < 0)
         return -1;
     st->turn = 1;
+    st->turn_changes = sqlite3_total_changes64(st->db);
     loop_defer(store_txn_turn_over, st);
     return 0;
 }
@@ -587,16 +590,43 @@ int store_txn_commit(struct store *st)
     return rc;
 }
 
+/* A part that begins before anything of the turn's transaction changed
+ * a row needs no SAVEPOINT: undoing it is undoing the transaction, which
+ * then begins again (two statements less for a webhook alone in its
+ * turn; undoing is rare). */
 int store_part_begin(struct store *st)
 {
-    if (!st->turn || store_run(st, store_stmt(st, "SAVEPOINT part")) < 0)
+    if (!st->turn)
         return -1;
     st->part_failed = st->failed;
+    st->part_whole = sqlite3_total_changes64(st->db) == st->turn_changes;
+    if (st->part_whole)
+        return 0;
+    return store_run(st, store_stmt(st, "SAVEPOINT part"));
+}
+
+/* Undoes the turn's transaction and begins it again: the calls waiting
+ * for its end still wait. -1 when it could not begin again: it ended
+ * (rolled back, its waiters told). */
+static int store_part_undo_whole(struct store *st)
+{
+    store_rollback(st);
+    if (store_begin(st) < 0) {
+        st->turn = 0;
+        store_txn_ended(st, 0);
+        return -1;
+    }
+    st->turn_changes = sqlite3_total_changes64(st->db);
+    st->failed = st->part_failed;
     return 0;
 }
 
 int store_part_end(struct store *st, int keep)
 {
+    if (st->part_whole) {
+        st->part_whole = 0;
+        return keep ? 0 : store_part_undo_whole(st);
+    }
     if (!keep) {
         if (store_run(st, store_stmt(st, "ROLLBACK TO part")) < 0)
             return -1;

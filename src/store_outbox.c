@@ -139,23 +139,35 @@ int store_outbox_heads(struct store *st, long long now_ms, int max,
     return store_outbox_each(st, s, max, fn, arg) < 0 ? -1 : 0;
 }
 
-/* The heads of one account's contacts, contact by contact in contact id
- * order: a skip scan of outbox_account (account_id, state, contact_id)
- * reading as many contacts as asked, whatever the account's backlog. */
+/* The account's next contact with a queued row after the one that
+ * follows (a skip scan of outbox_account: account_id, state, contact_id),
+ * ended by STORE_OUTBOX_FIRST or by a bound and STORE_OUTBOX_FIRST. */
+#define STORE_OUTBOX_NEXT                                                      \
+    "(SELECT contact_id FROM outbox INDEXED BY outbox_account"                 \
+    " WHERE account_id = ?1 AND state = 'queued' AND contact_id > "
+#define STORE_OUTBOX_FIRST " ORDER BY contact_id LIMIT 1)"
+
+/* One account's rows without contact (at most ?3), then the heads of its
+ * contacts in a circle from the one after ?2 round to ?2 (at most ?3
+ * contacts): each read costs what it returns, whatever the backlog. */
 #define STORE_OUTBOX_HEADS_OF                                                  \
     "WITH RECURSIVE c(cid, n) AS ("                                            \
-    " SELECT (SELECT contact_id FROM outbox INDEXED BY outbox_account"         \
-    "  WHERE account_id = ?1 AND state = 'queued' AND contact_id > ?2"         \
-    "  ORDER BY contact_id LIMIT 1), 1"                                        \
+    " SELECT coalesce(" STORE_OUTBOX_NEXT "?2" STORE_OUTBOX_FIRST              \
+    "," STORE_OUTBOX_NEXT "0 AND contact_id <= ?2" STORE_OUTBOX_FIRST "), 1"   \
     " UNION ALL"                                                               \
-    " SELECT (SELECT contact_id FROM outbox INDEXED BY outbox_account"         \
-    "  WHERE account_id = ?1 AND state = 'queued' AND contact_id > c.cid"      \
-    "  ORDER BY contact_id LIMIT 1), c.n + 1"                                  \
-    " FROM c WHERE c.cid IS NOT NULL AND c.n < ?3) "                           \
-    "SELECT " STORE_OUTBOX_COLS " FROM c, outbox o WHERE c.cid IS NOT NULL"    \
-    " AND o.id = (SELECT min(p.id) FROM outbox p INDEXED BY outbox_account"    \
-    "  WHERE p.account_id = ?1 AND p.state = 'queued'"                         \
-    "  AND p.contact_id = c.cid) ORDER BY c.n"
+    " SELECT CASE WHEN c.cid > ?2 THEN coalesce(" STORE_OUTBOX_NEXT            \
+    "c.cid" STORE_OUTBOX_FIRST "," STORE_OUTBOX_NEXT                           \
+    "0 AND contact_id <= ?2" STORE_OUTBOX_FIRST ") ELSE " STORE_OUTBOX_NEXT    \
+    "c.cid AND contact_id <= ?2" STORE_OUTBOX_FIRST                            \
+    " END, c.n + 1 FROM c WHERE c.cid IS NOT NULL AND c.n < ?3) "              \
+    "SELECT " STORE_OUTBOX_COLS ", 0 FROM (SELECT * FROM outbox"               \
+    " INDEXED BY outbox_account WHERE account_id = ?1 AND state = 'queued'"    \
+    " AND contact_id IS NULL ORDER BY id LIMIT ?3) o "                         \
+    "UNION ALL "                                                               \
+    "SELECT " STORE_OUTBOX_COLS ", c.n FROM c, outbox o"                       \
+    " WHERE c.cid IS NOT NULL AND o.id = (SELECT min(p.id) FROM outbox p"      \
+    " INDEXED BY outbox_account WHERE p.account_id = ?1"                       \
+    " AND p.state = 'queued' AND p.contact_id = c.cid) ORDER BY 11, 1"
 
 int store_outbox_heads_of(struct store *st, long long account_id,
                           long long after, int max,
@@ -163,29 +175,24 @@ int store_outbox_heads_of(struct store *st, long long account_id,
                           void *arg)
 {
     sqlite3_stmt *s = store_stmt(st, STORE_OUTBOX_HEADS_OF);
+    void **rows;
+    size_t n, i;
+    int rc, stop = 0, heads = 0;
 
     if (s == NULL || max <= 0)
         return s == NULL ? -1 : 0;
     sqlite3_bind_int64(s, 1, account_id);
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int(s, 3, max);
-    return store_outbox_each(st, s, max, fn, arg);
-}
-
-int store_outbox_loose(struct store *st, long long account_id, int max,
-                       int (*fn)(const struct store_outbox *o, void *arg),
-                       void *arg)
-{
-    sqlite3_stmt *s = store_stmt(
-        st, "SELECT " STORE_OUTBOX_COLS " FROM outbox o INDEXED BY"
-            " outbox_account WHERE o.account_id = ?1 AND o.state = 'queued'"
-            " AND o.contact_id IS NULL ORDER BY o.id LIMIT ?2");
-
-    if (s == NULL || max <= 0)
-        return s == NULL ? -1 : 0;
-    sqlite3_bind_int64(s, 1, account_id);
-    sqlite3_bind_int(s, 2, max);
-    return store_outbox_each(st, s, max, fn, arg);
+    rc = store_all(st, s, store_outbox_read, 2 * (size_t)max, &rows, &n);
+    for (i = 0; i < n; i++) {
+        heads += ((struct store_outbox *)rows[i])->contact_id > 0;
+        if (rc == 0 && stop == 0)
+            stop = fn(rows[i], arg);
+        store_outbox_free(rows[i]);
+    }
+    free(rows);
+    return rc < 0 ? -1 : heads;
 }
 
 int store_outbox_accounts(struct store *st,

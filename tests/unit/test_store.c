@@ -329,9 +329,12 @@ static void test_contact_wait(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(oldest, 0);
     assert_int_equal(store_contact_answer(f->st, c1), 0);
-    assert_int_equal(store_contact_wait(f->st, c1, 1000), 0);
-    assert_int_equal(store_contact_wait(f->st, c1, 1500), 0); /* kept */
-    assert_int_equal(store_contact_wait(f->st, c2, 1200), 0);
+    assert_int_equal(store_contact_set_last_in(f->st, c1, "w1", 1000, 1000), 0);
+    assert_int_equal(store_contact_set_last_in(f->st, c1, "w2", 1500, 1500),
+                     0); /* kept */
+    assert_int_equal(store_contact_set_last_in(f->st, c2, "w3", 1200, 0),
+                     0); /* not a wait */
+    assert_int_equal(store_contact_set_last_in(f->st, c2, "w4", 1200, 1200), 0);
     assert_int_equal(store_wait_of(f->st, f->acc, &n, &oldest), 0);
     assert_int_equal(n, 2);
     assert_int_equal(oldest, 1000);
@@ -344,6 +347,9 @@ static void test_contact_wait(void **state)
     assert_int_equal(store_wait_of(f->st, f->acc, &n, &oldest), 0);
     assert_int_equal(n, 1);
     assert_int_equal(oldest, 1200);
+    assert_int_equal(store_contact_answered(f->st, c2), 0);
+    assert_int_equal(store_wait_of(f->st, f->acc, &n, &oldest), 0);
+    assert_int_equal(n, 0);
 }
 
 static void test_account_upsert(void **state)
@@ -480,6 +486,7 @@ static int test_collect_contact(const struct store_contact *c, void *arg)
 static void test_contact_ensure(void **state)
 {
     struct fixture *f = *state;
+    struct store_contact_times t;
     struct store_contact *c;
     struct ids ids = {0};
     int created = -1;
@@ -509,13 +516,29 @@ static void test_contact_ensure(void **state)
                      id);
     assert_int_equal(created, 0);
     assert_int_equal(store_contact_set_subscription(f->st, id, "both"), 0);
-    assert_int_equal(store_contact_set_last_in(f->st, id, "wamid.1", 1700), 0);
+    assert_int_equal(store_contact_set_last_in(f->st, id, "wamid.1", 1700, 0),
+                     0);
     c = store_contact_by_id(f->st, id);
     assert_string_equal(c->name, "Robert");
     assert_string_equal(c->subscription, "both");
     assert_string_equal(c->last_in_network_id, "wamid.1");
     assert_int_equal(c->last_in_at, 1700);
     store_contact_free(c);
+    /* the send path's lookup reads the times with the id */
+    assert_int_equal(
+        store_contact_set_last_in(f->st, id, "wamid.2", 1800, 1750), 0);
+    assert_int_equal(store_contact_ensure_times(f->st, f->acc, "4915112345678",
+                                                "+4915112345678", &created, &t),
+                     id);
+    assert_int_equal(created, 0);
+    assert_int_equal(t.last_in_at, 1800);
+    assert_int_equal(t.waiting_since, 1750);
+    id2 = store_contact_ensure_times(f->st, f->acc, "4915100000008",
+                                     "+4915100000008", &created, &t);
+    assert_true(id2 > id);
+    assert_int_equal(created, 1);
+    assert_int_equal(t.last_in_at, 0);
+    assert_int_equal(t.waiting_since, 0);
 
     /* The same network id under another account is another contact. */
     b = store_account_upsert(f->st, "bob@example.org", "cloudapi", "2001",
@@ -529,7 +552,7 @@ static void test_contact_ensure(void **state)
     test_contact(f, f->acc, "4915100000009");
     assert_int_equal(
         store_contact_foreach(f->st, f->acc, test_collect_contact, &ids), 0);
-    assert_int_equal(ids.n, 2);
+    assert_int_equal(ids.n, 3);
     assert_int_equal(ids.v[0], id);
 }
 
@@ -772,21 +795,31 @@ static void test_outbox_heads_of(void **state)
                      0);
     test_ids_equal(&ids, 0);
 
+    /* rows without contact first, then contact by contact */
     assert_int_equal(
         store_outbox_heads_of(f->st, f->acc, 0, 10, test_collect_outbox, &ids),
         3);
-    test_ids_equal(&ids, 3, a1, b1, c1);
+    test_ids_equal(&ids, 4, n1, a1, b1, c1);
     ids.n = 0;
     assert_int_equal(
         store_outbox_heads_of(f->st, f->acc, ca, 1, test_collect_outbox, &ids),
         1);
-    test_ids_equal(&ids, 1, b1);
+    test_ids_equal(&ids, 2, n1, b1);
+    ids.n = 0;
+    /* a circle: after the last contact come the first ones, round to it */
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, cb, 10, test_collect_outbox, &ids),
+        3);
+    test_ids_equal(&ids, 4, n1, c1, a1, b1);
     ids.n = 0;
     assert_int_equal(
-        store_outbox_heads_of(f->st, f->acc, cc, 10, test_collect_outbox, &ids),
-        0);
+        store_outbox_heads_of(f->st, f->acc, cc, 2, test_collect_outbox, &ids),
+        2);
+    test_ids_equal(&ids, 3, n1, a1, b1);
+    ids.n = 0;
     /* not due: still read; the next row is not the head */
     assert_int_equal(store_outbox_retry(f->st, a1, 1, now + 60000, "503"), 0);
+    assert_int_equal(store_outbox_delete(f->st, n1), 0);
     assert_int_equal(
         store_outbox_heads_of(f->st, f->acc, 0, 1, test_collect_outbox, &ids),
         1);
@@ -802,13 +835,6 @@ static void test_outbox_heads_of(void **state)
         store_outbox_heads_of(f->st, bob, 0, 10, test_collect_outbox, &ids), 1);
     test_ids_equal(&ids, 1, x1);
     ids.n = 0;
-    assert_int_equal(
-        store_outbox_loose(f->st, f->acc, 10, test_collect_outbox, &ids), 1);
-    test_ids_equal(&ids, 1, n1);
-    ids.n = 0;
-    assert_int_equal(
-        store_outbox_loose(f->st, bob, 10, test_collect_outbox, &ids), 0);
-
     assert_int_equal(store_outbox_accounts(f->st, test_note_account, &ids), 0);
     test_ids_equal(&ids, 2, f->acc, bob);
     ids.n = 0;
@@ -1101,6 +1127,43 @@ static void test_txn_turn_failed(void **state)
     assert_true(l.ok[2]);
     loop_free();
     free(big);
+}
+
+/* Parts of the turn's transaction: the first part, before anything
+ * changed, is undone with the whole transaction, which goes on (its
+ * waiters still wait); a later part with a SAVEPOINT. Kept parts commit
+ * with the turn. */
+static void test_txn_parts(void **state)
+{
+    struct fixture *f = *state;
+    struct txn_log l = {.n = 0};
+    long long c = test_contact(f, f->acc, "4915100000001");
+
+    loop_init();
+    store_txn_hook(f->st, test_txn_hook_fn, &l);
+    assert_int_equal(store_part_begin(f->st), -1); /* no turn */
+    assert_int_equal(store_txn_begin(f->st), 0);
+    assert_int_equal(store_txn_after(f->st, test_txn_a, &l), 0);
+    assert_int_equal(store_part_begin(f->st), 0);
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "read", "{}") > 0);
+    assert_int_equal(store_part_end(f->st, 0), 0); /* undone */
+    assert_int_equal(store_txn_open(f->st), 1);
+    assert_int_equal(store_outbox_count(f->st), 0);
+    assert_int_equal(store_part_begin(f->st), 0); /* again the first */
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "read", "{}") > 0);
+    assert_int_equal(store_part_end(f->st, 1), 0); /* kept */
+    assert_int_equal(store_part_begin(f->st), 0);  /* a savepoint */
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "typing", "{}") > 0);
+    assert_int_equal(store_outbox_count(f->st), 2);
+    assert_int_equal(store_part_end(f->st, 0), 0); /* undone alone */
+    assert_int_equal(store_outbox_count(f->st), 1);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(store_txn_commit(f->st), 0);
+    assert_int_equal(l.n, 2);
+    assert_memory_equal(l.who, "ah", 2);
+    assert_true(l.ok[0] && l.ok[1]);
+    assert_int_equal(store_outbox_count(f->st), 1);
+    loop_free();
 }
 
 /* FERRY_TEST_MAX_PAGES caps the database (tests/e2e/README.md); a value
@@ -1890,6 +1953,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txn_turn, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_txn_turn_failed, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_txn_parts, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_txn_failed_rolls_back, test_setup,
                                         test_teardown),
