@@ -266,11 +266,44 @@ static const char *const store_migrations[] = {
     "  UNIQUE (room_id, network_id));"
     "CREATE INDEX room_message_pending ON room_message (room_id, id)"
     "  WHERE pending = 1;",
-    /* 11 -> 12 (issue 15, item 6): the queue reads one account's contacts'
-     * heads at a time (store_outbox_heads_of()), so outbox_account also
-     * orders the account's queued rows by contact. */
-    "DROP INDEX outbox_account;"
-    "CREATE INDEX outbox_account ON outbox (account_id, state, contact_id);",
+    /* 11 -> 12 (issue 15, items 3 and 6): fewer b-trees per message. The
+     * queue reads one account's contacts' heads at a time
+     * (store_outbox_heads_of()), so outbox_account orders the account's
+     * queued rows by contact. outbox_ready holds only rows with a time to
+     * wait for (retries, pair limits): a new row (next_attempt 0) writes
+     * none. outbox.message_id loses its foreign key and outbox_message:
+     * messages are deleted only with their contact or account, whose own
+     * keys delete the outbox rows (the table is rebuilt for it, as SQLite
+     * cannot drop a constraint). inbox_account gives way to inbox_held:
+     * only held rows are looked up by account (their release); an
+     * account's deletion reads the inbox, which holds a minute of rows. */
+    "CREATE TABLE outbox_new ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  contact_id INTEGER REFERENCES contact(id) ON DELETE CASCADE,"
+    "  message_id INTEGER,"
+    "  kind TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER NOT NULL DEFAULT 0,"
+    "  state TEXT NOT NULL DEFAULT 'queued',"
+    "  last_error TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  unknown INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO outbox_new (id, account_id, contact_id, message_id, kind,"
+    "  payload, attempts, next_attempt, state, last_error, created, unknown)"
+    "  SELECT id, account_id, contact_id, message_id, kind, payload,"
+    "  attempts, next_attempt, state, last_error, created, unknown"
+    "  FROM outbox;"
+    "DROP TABLE outbox;"
+    "ALTER TABLE outbox_new RENAME TO outbox;"
+    "CREATE INDEX outbox_ready ON outbox (state, next_attempt)"
+    "  WHERE next_attempt > 0;"
+    "CREATE INDEX outbox_account ON outbox (account_id, state, contact_id);"
+    "CREATE INDEX outbox_contact ON outbox (contact_id, state, id);"
+    "DROP INDEX IF EXISTS inbox_account;"
+    "CREATE INDEX IF NOT EXISTS inbox_held ON inbox (account_id)"
+    "  WHERE state IN (2, 5);",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -219,12 +219,15 @@ int store_outbox_accounts(struct store *st,
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The earliest next_attempt after now_ms among the heads; 0 when none. */
+/* The earliest next_attempt after now_ms among the heads; 0 when none.
+ * Only rows with a time to wait for are in outbox_ready (next_attempt >
+ * 0, said again for SQLite to use it). */
 long long store_outbox_next_wakeup(struct store *st, long long now_ms)
 {
     sqlite3_stmt *s =
         store_stmt(st, "SELECT min(o.next_attempt) FROM outbox o"
-                       " WHERE " STORE_OUTBOX_HEAD " AND o.next_attempt > ?1");
+                       " WHERE o.next_attempt > 0 AND " STORE_OUTBOX_HEAD
+                       " AND o.next_attempt > ?1");
 
     if (s != NULL)
         sqlite3_bind_int64(s, 1, now_ms);

@@ -258,14 +258,17 @@ static void test_migrate_newer_refused(void **state)
 static void test_foreign_keys(void **state)
 {
     struct fixture *f = *state;
-    long long c = test_contact(f, f->acc, "4915100000001");
+    long long c = test_contact(f, f->acc, "4915100000001"), o;
 
     assert_int_equal(test_message(f, 9999, c, 'i', "s", "w"), -1);
     assert_int_equal(test_message(f, f->acc, 9999, 'i', "s", "w"), -1);
     assert_int_equal(store_outbox_add(f->st, f->acc, 9999, 0, "text", "{}"),
                      -1);
-    assert_int_equal(store_outbox_add(f->st, f->acc, c, 9999, "text", "{}"),
-                     -1);
+    /* a row's message is no foreign key (schema 12): messages go only
+     * with their contact or account, whose keys take the rows along */
+    o = store_outbox_add(f->st, f->acc, c, 9999, "text", "{}");
+    assert_true(o > 0);
+    assert_int_equal(store_outbox_delete(f->st, o), 0);
     assert_int_equal(store_inbox_add(f->st, 9999, "a@b", "<m/>", NULL), -1);
     assert_int_equal(store_early_status_add(f->st, 9999, "w", 1, 0, NULL), -1);
     assert_int_equal(store_contact_ensure(f->st, 9999, "1", "+1", NULL, NULL),
