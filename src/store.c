@@ -30,7 +30,7 @@ struct store_txn_call {
 
 /* Accounts whose outbox rows were queued, kept until the queue asks;
  * beyond that many the queue reads every account's. */
-#define STORE_QUEUED_NOTES 64
+#define STORE_QUEUED_NOTES 256
 
 struct store_cached {
     const char *sql; /* compared by address: callers pass literals */
