@@ -167,12 +167,13 @@ int store_account_set_settings(struct store *st, long long id,
                                const char *settings);
 /* store_stat.c: the customers waiting for a reply. */
 #define STORE_WAIT_ACCOUNTS 256 /* accounts store_wait_foreach() reads */
-/* The customer wrote at ts (unix s): waiting since then, unless waiting
- * already; 0 or -1. */
-int store_contact_wait(struct store *st, long long contact_id, long long ts);
+/* (A customer's message starts a wait: store_contact_set_last_in().) */
 /* Someone replied: since when the customer had been waiting (0: not
  * waiting), now answered; -1 on error. */
 long long store_contact_answer(struct store *st, long long contact_id);
+/* Someone replied to a customer the caller knows was waiting (read by
+ * store_contact_ensure_times()): answered; 0 or -1. */
+int store_contact_answered(struct store *st, long long contact_id);
 /* The account's conversations waiting for a reply (*n) and the oldest
  * one's start (*oldest, 0 when none); 0 or -1. */
 int store_wait_of(struct store *st, long long account_id, long long *n,
@@ -212,11 +213,25 @@ struct store_contact *store_contact_by_id(struct store *st, long long id);
 long long store_contact_ensure(struct store *st, long long account_id,
                                const char *network_id, const char *localpart,
                                const char *name, int *created);
+/* What the send path needs of a contact besides its id. */
+struct store_contact_times {
+    long long last_in_at;    /* the customer's last message (s); 0: never */
+    long long waiting_since; /* waiting for a reply since (s); 0: not */
+};
+/* store_contact_ensure() without a name, reading *t with the id in the
+ * same statement (zeros for a contact it creates). */
+long long store_contact_ensure_times(struct store *st, long long account_id,
+                                     const char *network_id,
+                                     const char *localpart, int *created,
+                                     struct store_contact_times *t);
 int store_contact_set_subscription(struct store *st, long long id,
                                    const char *subscription);
-/* Records the contact's last incoming message (ts: s since the epoch). */
+/* Records the contact's last incoming message (ts: s since the epoch)
+ * and, when wait > 0, that the customer waits for a reply since wait
+ * (unless waiting already), in one statement. */
 int store_contact_set_last_in(struct store *st, long long id,
-                              const char *network_id, long long ts);
+                              const char *network_id, long long ts,
+                              long long wait);
 int store_contact_foreach(struct store *st, long long account_id,
                           int (*fn)(const struct store_contact *c, void *arg),
                           void *arg);
@@ -296,6 +311,27 @@ long long store_outbox_put(struct store *st, long long id, long long account_id,
 int store_outbox_heads(struct store *st, long long now_ms, int max,
                        int (*fn)(const struct store_outbox *o, void *arg),
                        void *arg);
+/* The account's queued rows without contact (id order, at most max),
+ * then the oldest queued row of each of its contacts, contact by contact
+ * in a circle from the first contact id above after round to after, at
+ * most max contacts, whether due or not (next_attempt); fn as for
+ * store_outbox_heads(). The number of contacts' rows read (fewer than
+ * max: the circle is complete), or -1. */
+int store_outbox_heads_of(struct store *st, long long account_id,
+                          long long after, int max,
+                          int (*fn)(const struct store_outbox *o, void *arg),
+                          void *arg);
+/* Calls fn for every account with queued rows; 0 or -1. */
+int store_outbox_accounts(struct store *st,
+                          void (*fn)(long long account_id, void *arg),
+                          void *arg);
+/* Calls fn for each account whose rows were queued (store_outbox_put())
+ * since the last call, committed or not, and forgets them; 1 when there
+ * were too many to keep (the caller then considers every account), else
+ * 0. */
+int store_outbox_queued_since(struct store *st,
+                              void (*fn)(long long account_id, void *arg),
+                              void *arg);
 /* The earliest next_attempt after now_ms among the rows
  * store_outbox_heads() considers (the oldest row of each contact, rows
  * without contact); 0 when there is none. Rows due by now_ms are not

@@ -151,9 +151,8 @@ static int bridge_remember(const struct bridge_peer *p,
     long long id = bridge_message_add(&m, text);
 
     store_contact_set_last_in(bridge_store(), p->contact_id, ev->id,
-                              ev->timestamp);
+                              ev->timestamp, bridge_stat_wait(ev->timestamp));
     bridge_tpl_business(p->a, ev->business);
-    bridge_stat_in(p->contact_id, ev->timestamp);
     return id < 0 ? -1 : 0;
 }
 

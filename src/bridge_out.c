@@ -148,6 +148,7 @@ struct bridge_out {
     char *reply_owned;
     size_t parts_left;
     int stored; /* message rows were written: bounce if they roll back */
+    struct store_contact_times t; /* read with contact_id */
 };
 
 /* A message row for something the user sent, so statuses and failures can
@@ -394,7 +395,8 @@ static void bridge_out_copy(const struct bridge_out *o)
     char *body = message_body_without_fallback(o->in);
 
     if (writer != NULL)
-        bridge_stat_replied(o->a, o->contact_id, writer);
+        bridge_stat_replied_since(o->a, o->contact_id, writer,
+                                  o->t.waiting_since);
     if (writer != NULL && body != NULL && body[0] != '\0' &&
         o->in->retract_id == NULL) { /* a retraction's body is a fallback */
         bridge_history_out(o->a, o->contact_id, writer, o->in->id, body);
@@ -424,7 +426,7 @@ static int bridge_out_team_command(const struct message_in *in,
 void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
                          const struct store_account *a, const char *wa_id)
 {
-    struct bridge_out o = {in, a, 0, NULL, NULL, 0, 0};
+    struct bridge_out o = {in, a, 0, NULL, NULL, 0, 0, {0, 0}};
     const char *url;
     char *local;
     int created;
@@ -437,8 +439,8 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
         return;
     }
     local = jid_local_of(wa_id);
-    o.contact_id = store_contact_ensure(bridge_store(), a->id, wa_id, local,
-                                        NULL, &created);
+    o.contact_id = store_contact_ensure_times(bridge_store(), a->id, wa_id,
+                                              local, &created, &o.t);
     free(local);
     if (o.contact_id <= 0) {
         message_error_reply(st, "wait", "internal-server-error",
@@ -448,7 +450,7 @@ void bridge_user_message(xmpp_stanza_t *st, const struct message_in *in,
     if ((in->body != NULL && in->body[0] == '/' &&
          bridge_tpl_command(in, a, o.contact_id)) ||
         bridge_out_team_command(in, a, o.contact_id) ||
-        bridge_tpl_closed(st, in, a, o.contact_id))
+        bridge_tpl_closed(st, in, a, o.t.last_in_at))
         return;
     if (in->displayed != NULL)
         bridge_displayed(a, o.contact_id, in->displayed);

@@ -9,12 +9,11 @@
 #include "store.h"
 #include "util.h"
 
-void bridge_stat_in(long long contact_id, long long ts)
+long long bridge_stat_wait(long long ts)
 {
     long long now = now_s();
 
-    store_contact_wait(bridge_store(), contact_id,
-                       ts > 0 && ts <= now ? ts : now);
+    return ts > 0 && ts <= now ? ts : now;
 }
 
 void bridge_stat_replied(const struct store_account *a, long long contact_id,
@@ -22,6 +21,15 @@ void bridge_stat_replied(const struct store_account *a, long long contact_id,
 {
     long long since = store_contact_answer(bridge_store(), contact_id);
 
+    metrics_team_reply(a->id, writer, since > 0 ? now_s() - since : -1);
+}
+
+void bridge_stat_replied_since(const struct store_account *a,
+                               long long contact_id, const char *writer,
+                               long long since)
+{
+    if (since > 0 && store_contact_answered(bridge_store(), contact_id) < 0)
+        since = 0;
     metrics_team_reply(a->id, writer, since > 0 ? now_s() - since : -1);
 }
 

@@ -94,20 +94,15 @@ static void bridge_tpl_answer(const struct bridge_tpl_req *r, const char *text)
 }
 
 int bridge_tpl_closed(xmpp_stanza_t *st, const struct message_in *in,
-                      const struct store_account *a, long long contact_id)
+                      const struct store_account *a, long long last_in_at)
 {
     const struct net_backend *be = bridge_backend_of(a);
-    struct store_contact *c;
-    long long since = -1;
+    long long since = last_in_at > 0 ? now_s() - last_in_at : -1;
     char ago[48], *why;
 
     if (be->caps.window <= 0 ||
         (in->body == NULL && in->oob_url == NULL && in->reactions_id == NULL))
         return 0;
-    c = store_contact_by_id(bridge_store(), contact_id);
-    if (c != NULL && c->last_in_at > 0)
-        since = now_s() - c->last_in_at;
-    store_contact_free(c);
     if (since <= be->caps.window)
         return 0;
     duration_words(since, ago, sizeof(ago));

@@ -11,12 +11,12 @@
 struct message_in;
 struct store_account;
 
-/* A message with content (in, stanza st) to contact_id while the network
- * takes only templates (the contact last wrote more than the back end's
- * window ago): 1 when it was refused with an error saying so and how to
- * send a template, 0 when it may go. */
+/* A message with content (in, stanza st) to a contact who last wrote at
+ * last_in_at (unix s, 0: never) while the network takes only templates
+ * (more than the back end's window ago): 1 when it was refused with an
+ * error saying so and how to send a template, 0 when it may go. */
 int bridge_tpl_closed(xmpp_stanza_t *st, const struct message_in *in,
-                      const struct store_account *a, long long contact_id);
+                      const struct store_account *a, long long last_in_at);
 /* /templates or /template written to contact_id: 1 when taken (answered
  * later from the contact, never sent as text), 0 when in is something
  * else or the back end has no templates. */

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Queue policy. Outbox: the oldest row of each contact may be in flight,
  * one at a time, so messages leave in order; each account has a token
- * bucket and a few of the slots (fewer still for files), so no user's
- * slow transfers hold up another's messages; failures back off
- * exponentially with jitter, and a send of unknown outcome goes once more.
+ * bucket (queue_bucket.c) and a few of the slots (fewer still for files),
+ * so no user's slow transfers hold up another's messages; only accounts
+ * with a reason (a slot freed, tokens came, rows queued) read their rows,
+ * a few contacts at a time in turn, so a backlog waiting for tokens costs
+ * nothing; failures back off exponentially with jitter, and a send of
+ * unknown outcome goes once more.
  * Inbox: stanzas are written in id order and a barrier ping per recipient
  * domain after each batch proves the server read them; only then are the
  * rows confirmed. The XMPP side (writing, pinging) is given in queue_ops;
@@ -21,6 +24,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "queue.h"
+#include "queue_bucket.h"
 #include "store.h"
 #include "store_room.h"
 #include "store_history.h"
@@ -33,8 +37,8 @@
 #define QUEUE_MAX_SLOW 24
 #define QUEUE_ACCOUNT_INFLIGHT 8
 #define QUEUE_ACCOUNT_SLOW 4
-#define QUEUE_SCAN (QUEUE_MAX_INFLIGHT * 4)       /* heads read per pass, */
-#define QUEUE_SCAN_WIDE (QUEUE_MAX_INFLIGHT * 64) /* or when crowded */
+/* Contacts' heads read per query of one account's rows. */
+#define QUEUE_ACCOUNT_READ (2 * QUEUE_ACCOUNT_INFLIGHT)
 #define QUEUE_MAX_ATTEMPTS 25
 #define QUEUE_BACKOFF_FIRST_MS 1000
 #define QUEUE_BACKOFF_MAX_MS 60000
@@ -108,24 +112,16 @@ struct queue_domain {
     struct queue_domain *next;
 };
 
-struct queue_bucket {
-    long long account_id;
-    double tokens;
-    long long last_ms;
-    long long paused_until;
-    int penalty; /* consecutive rate limits */
-    struct queue_bucket *next;
-};
-
 static struct {
     struct store *st;
     struct queue_ops ops;
-    double rate;
     int in_pass; /* queue_pass() runs */
     int kicked;  /* a pass is deferred and has not started */
     struct queue_flight flight[QUEUE_MAX_INFLIGHT];
     int nflight;
-    struct queue_bucket *buckets;
+    long long rows_ms; /* wall clock: the next row to come due, 0 none */
+    int full;          /* every account with queued rows is due */
+    int slow_wait;     /* a file waits for the files' share of slots */
     struct queue_release *releases;
     struct event *checkpoint;
     struct event *timer;
@@ -137,7 +133,6 @@ static struct {
     int ready;                    /* the server answered disco#info */
     struct event *ready_retry;
     long long ping_timeout_ms;
-    long long wake_ms;         /* earliest time a bucket frees up, 0 if none */
     int hold;                  /* shutting down: no new requests */
     long long history_keep_ms; /* a team's history, 0: kept forever */
     long long room_keep_s;     /* rooms' messages, 0: kept forever */
@@ -171,21 +166,12 @@ static void queue_checkpoint(evutil_socket_t fd, short what, void *arg)
     store_checkpoint(queue.st);
 }
 
-/* Every end of the turn's transaction (one of its writers', a webhook's
- * flush) runs the queues: what it committed may go now. The pass's own
- * commit does not. */
-static void queue_txn_ended(int ok, void *arg)
-{
-    if (!queue.in_pass)
-        queue_kick();
-}
-
-/* A kick while a pass waits to run is the same pass: it commits the
- * turn's transaction before it reads, so it sees what the kicker wrote.
- * (loop_defer() alone would queue a second pass when the first waits in
- * the batch of deferred calls now running: one more scan of the outbox
- * heads per message.) */
-void queue_kick(void)
+/* A run of the queues soon. A run asked for while one waits to run is
+ * that run: it commits the turn's transaction before it reads, so it sees
+ * what the asker wrote. (loop_defer() alone would queue a second pass when
+ * the first waits in the batch of deferred calls now running: one more
+ * read of the outbox per message.) */
+static void queue_defer(void)
 {
     if (queue.kicked)
         return;
@@ -193,50 +179,31 @@ void queue_kick(void)
     loop_defer(queue_pass, NULL);
 }
 
+/* Every end of the turn's transaction (one of its writers', a webhook's
+ * flush) runs the queues: what it committed may go now (the store tells
+ * whose outbox rows were queued). The pass's own commit does not. */
+static void queue_txn_ended(int ok, void *arg)
+{
+    if (!queue.in_pass)
+        queue_defer();
+}
+
+/* From outside the queue, what changed is not known: every account with
+ * queued rows is read. */
+void queue_kick(void)
+{
+    queue.full = 1;
+    queue_defer();
+}
+
 void queue_hold(void)
 {
     queue.hold = 1;
 }
 
-static struct queue_bucket *queue_bucket(long long account_id)
+static void queue_due_rows(long long account_id, void *arg)
 {
-    struct queue_bucket *b;
-
-    for (b = queue.buckets; b != NULL; b = b->next)
-        if (b->account_id == account_id)
-            return b;
-    b = xcalloc(1, sizeof(*b));
-    b->account_id = account_id;
-    b->tokens = queue.rate;
-    b->last_ms = now_ms();
-    b->next = queue.buckets;
-    queue.buckets = b;
-    return b;
-}
-
-/* Takes a token from the account's bucket; 0 when it must wait. */
-static int queue_take_token(long long account_id)
-{
-    struct queue_bucket *b = queue_bucket(account_id);
-    long long now = now_ms();
-    long long wake;
-
-    if (now < b->paused_until) {
-        wake = b->paused_until;
-    } else {
-        b->tokens += (double)(now - b->last_ms) * queue.rate / 1000.0;
-        if (b->tokens > queue.rate)
-            b->tokens = queue.rate;
-        b->last_ms = now;
-        if (b->tokens >= 1.0) {
-            b->tokens -= 1.0;
-            return 1;
-        }
-        wake = now + (long long)(1000.0 / queue.rate) + 1;
-    }
-    if (queue.wake_ms == 0 || wake < queue.wake_ms)
-        queue.wake_ms = wake;
-    return 0;
+    queue_bucket_due(queue_bucket(account_id), QUEUE_DUE_ROWS);
 }
 
 static int queue_flight_find(long long id, long long contact_id)
@@ -276,82 +243,179 @@ static int queue_out_room(long long account_id, int slow)
            (slow_all < QUEUE_MAX_SLOW && slow_mine < QUEUE_ACCOUNT_SLOW);
 }
 
-/* What a pass saw of the heads: rows, and rows left for want of room. */
-struct queue_scan {
-    int seen, crowded;
+static int queue_account_inflight(long long account_id)
+{
+    int i, n = 0;
+
+    for (i = 0; i < queue.nflight; i++)
+        n += queue.flight[i].account_id == account_id;
+    return n;
+}
+
+/* One read of an account's rows: what stopped it. */
+struct queue_read {
+    struct queue_bucket *b;
+    long long now;   /* wall clock: rows due by now may go */
+    long long mono;  /* now_ms(), for the bucket */
+    int dry;         /* a row waited for a token */
+    int full;        /* no slot left: for the account (1) or for anyone (2) */
+    long long last;  /* the contact of the last row done with */
+    long long after; /* the read began after this contact */
+    int wrapped;     /* the read went round past the last contact */
 };
 
 static int queue_out_head(const struct store_outbox *o, void *arg)
 {
-    struct queue_scan *scan = arg;
+    struct queue_read *r = arg;
     struct queue_flight *f;
     int flags = queue_out_flags(o), slow = (flags & QUEUE_ROW_SLOW) != 0;
 
-    scan->seen++;
-    if (queue.nflight == QUEUE_MAX_INFLIGHT)
+    if (o->contact_id > 0 && o->contact_id <= r->after)
+        r->wrapped = 1;
+    if (queue.nflight == QUEUE_MAX_INFLIGHT) {
+        r->full = 2;
         return 1;
-    if (queue_flight_find(o->id, o->contact_id) >= 0)
-        return 0;
-    if (!queue_out_room(o->account_id, slow)) {
-        scan->crowded++;
-        return 0; /* a flight of the account ends first, and kicks */
     }
-    if (!(flags & QUEUE_ROW_UNPACED) && !queue_take_token(o->account_id))
-        return 0;
-    f = &queue.flight[queue.nflight++];
-    f->id = o->id;
-    f->contact_id = o->contact_id;
-    f->account_id = o->account_id;
-    f->message_id = o->message_id;
-    f->attempts = o->attempts;
-    f->slow = slow;
-    f->unknown = o->unknown;
-    queue.ops.send(o, queue.ops.arg);
+    if (queue_flight_find(o->id, o->contact_id) < 0 &&
+        o->next_attempt <= r->now) {
+        if (!queue_out_room(o->account_id, slow)) {
+            if (queue_account_inflight(o->account_id) >=
+                QUEUE_ACCOUNT_INFLIGHT) {
+                r->full = 1; /* a flight of the account ends first */
+                return 1;
+            }
+            /* the files' share is taken: a quick row may still go, and
+             * the next file to finish reads every account again */
+            queue.slow_wait = 1;
+        } else if (!(flags & QUEUE_ROW_UNPACED) &&
+                   !queue_bucket_take(r->b, r->mono)) {
+            r->dry = 1; /* it keeps its turn: last stays */
+            return 0;
+        } else {
+            f = &queue.flight[queue.nflight++];
+            f->id = o->id;
+            f->contact_id = o->contact_id;
+            f->account_id = o->account_id;
+            f->message_id = o->message_id;
+            f->attempts = o->attempts;
+            f->slow = slow;
+            f->unknown = o->unknown;
+            queue.ops.send(o, queue.ops.arg);
+        }
+    }
+    if (!r->dry && o->contact_id > 0)
+        r->last = o->contact_id;
     return 0;
 }
 
-/* Arms the timer for the next row or bucket that becomes ready. Rows due
- * by seen (the time the pass read the heads at) are in flight or waiting
- * for a token: their completion or the bucket's wake time runs the queue
- * again, so they need no timer. A row that fell due while the pass ran
- * gets one at once: with the clock read again here, it was lost. */
+/* Reads the account's heads from where its last read stopped (its
+ * contacts take turns) and sends what its slots and tokens allow; a read
+ * is a few contacts, whatever its backlog. 1 when no slot is left for any
+ * account. */
+static int queue_account_pass(struct queue_bucket *b, long long now,
+                              long long mono)
+{
+    struct queue_read r = {b, now, mono, 0, 0, b->cursor, 0, 0};
+    long long start = b->cursor;
+    int due = b->due, n;
+
+    b->due = 0;
+    if (queue.nflight == QUEUE_MAX_INFLIGHT) {
+        b->due = due;
+        return 1;
+    }
+    if (queue_account_inflight(b->account_id) >= QUEUE_ACCOUNT_INFLIGHT)
+        return 0; /* one of its flights ends first, and makes it due */
+    if (!(due & QUEUE_DUE_ROWS) && !queue_bucket_refill(b, mono)) {
+        queue_bucket_sleep(b, mono);
+        return 0;
+    }
+    /* usually one read; more only while every head read was in flight or
+     * not due, until the circle of its contacts is closed */
+    do {
+        r.after = r.last;
+        n = store_outbox_heads_of(queue.st, b->account_id, r.after,
+                                  QUEUE_ACCOUNT_READ, queue_out_head, &r);
+    } while (n == QUEUE_ACCOUNT_READ && !r.full && !r.dry &&
+             !(r.wrapped && (start == 0 || r.last >= start)));
+    b->cursor = r.last;
+    if (r.dry)
+        queue_bucket_sleep(b, mono);
+    if (r.full == 2) {
+        b->due = due | QUEUE_DUE_SLOT;
+        return 1;
+    }
+    return 0;
+}
+
+/* Arms the timer for the next row or account that becomes ready. Rows due
+ * by seen (the time the pass read at) are in flight, waiting for a token
+ * or a slot, or of accounts not due: a completion, the sleepers' wake or
+ * new rows run the queue again, so they need no timer. A row that fell due
+ * while the pass ran gets one at once: with the clock read again here, it
+ * was lost. */
 static void queue_arm_timer(long long seen)
 {
     long long next = store_outbox_next_wakeup(queue.st, seen);
     long long now = wall_ms(), mono = now_ms();
-    long long delay = -1;
+    long long delay = -1, wake = queue_bucket_next_wake();
 
+    queue.rows_ms = next;
     if (next > 0)
         delay = next > now ? next - now : 0;
-    if (queue.wake_ms > 0 && (delay < 0 || queue.wake_ms - mono < delay))
-        delay = queue.wake_ms > mono ? queue.wake_ms - mono : 0;
+    if (wake > 0 && (delay < 0 || wake - mono < delay))
+        delay = wake > mono ? wake - mono : 0;
     if (delay < 0)
         event_del(queue.timer);
     else
         loop_timer_start(queue.timer, delay);
 }
 
+/* The accounts that are due read their rows, in turn; those left when the
+ * slots run out keep their place ahead of accounts due since. */
 static void queue_out_pass(void)
 {
-    long long now = wall_ms();
-    struct queue_scan scan = {0, 0};
+    long long now = wall_ms(), mono = now_ms();
+    struct queue_bucket *list, *b;
 
     if (queue.hold)
         return;
-    queue.wake_ms = 0;
-    store_outbox_heads(queue.st, now, QUEUE_SCAN, queue_out_head, &scan);
-    /* the first heads were one account's, waiting for room: the rows of
-     * other accounts behind them go now, not after those */
-    if (scan.seen == QUEUE_SCAN && scan.crowded > 0 &&
-        queue.nflight < QUEUE_MAX_INFLIGHT)
-        store_outbox_heads(queue.st, now, QUEUE_SCAN_WIDE, queue_out_head,
-                           &scan);
+    if (queue.rows_ms > 0 && now >= queue.rows_ms)
+        queue.full = 1; /* a row came due: its account is not known */
+    if (store_outbox_queued_since(queue.st, queue_due_rows, NULL))
+        queue.full = 1;
+    if (queue.full) {
+        queue.full = 0;
+        store_outbox_accounts(queue.st, queue_due_rows, NULL);
+    }
+    queue_bucket_wake(mono);
+    list = queue_bucket_take_due();
+    while ((b = list) != NULL) {
+        list = b->next_due;
+        if (!queue_account_pass(b, now, mono))
+            continue;
+        b->next_due = list;
+        queue_bucket_put_back(b);
+        break;
+    }
     queue_arm_timer(now);
 }
 
 static void queue_on_timer(evutil_socket_t fd, short what, void *arg)
 {
-    queue_kick();
+    queue_defer();
+}
+
+/* Flight f ended: its account's slot is free (and a file's, for any
+ * account whose file waited for one). */
+static void queue_freed(const struct queue_flight *f)
+{
+    if (f->slow && queue.slow_wait) {
+        queue.slow_wait = 0;
+        queue.full = 1;
+    }
+    queue_bucket_due(queue_bucket(f->account_id), QUEUE_DUE_SLOT);
+    queue_defer();
 }
 
 static void queue_flight_remove(int i)
@@ -365,11 +429,13 @@ void queue_out_done(long long id)
 
     store_txn_begin(queue.st);
     store_outbox_delete(queue.st, id);
-    if (i >= 0) {
-        queue_bucket(queue.flight[i].account_id)->penalty = 0;
-        queue_flight_remove(i);
+    if (i < 0) {
+        queue_kick(); /* not a flight: whose row comes next is not known */
+        return;
     }
-    queue_kick();
+    queue_bucket(queue.flight[i].account_id)->penalty = 0;
+    queue_freed(&queue.flight[i]);
+    queue_flight_remove(i);
 }
 
 void queue_out_failed(long long id, const char *error)
@@ -378,9 +444,12 @@ void queue_out_failed(long long id, const char *error)
 
     store_txn_begin(queue.st);
     store_outbox_fail(queue.st, id, error ? error : "failed");
-    if (i >= 0)
-        queue_flight_remove(i);
-    queue_kick();
+    if (i < 0) {
+        queue_kick();
+        return;
+    }
+    queue_freed(&queue.flight[i]);
+    queue_flight_remove(i);
 }
 
 /* A rate limit pauses the whole account, longer each time in a row. */
@@ -390,9 +459,8 @@ static void queue_pause_account(long long account_id)
 
     if (b->penalty < 6)
         b->penalty++;
-    b->paused_until =
-        now_ms() + queue_jitter(QUEUE_BACKOFF_FIRST_MS << (b->penalty - 1));
-    b->tokens = 0;
+    queue_bucket_pause(
+        b, queue_jitter(QUEUE_BACKOFF_FIRST_MS << (b->penalty - 1)));
 }
 
 int queue_out_retry(long long id, int rate_limited, int pair_limited,
@@ -413,7 +481,7 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
             store_outbox_fail(queue.st, id, error ? error : "failed");
         else
             store_outbox_delete(queue.st, id);
-        queue_kick();
+        queue_freed(&f);
         return 1;
     }
     next = wall_ms() + queue_backoff_ms(f.attempts + 1);
@@ -426,7 +494,7 @@ int queue_out_retry(long long id, int rate_limited, int pair_limited,
             wall_ms() + queue_jitter(QUEUE_PAIR_BACKOFF_MS * (f.attempts + 1)));
     log_info("queue: outbox row %lld: attempt %d failed (%s); retrying", id,
              f.attempts + 1, error ? error : "no reason");
-    queue_kick();
+    queue_freed(&f);
     return 0;
 }
 
@@ -449,7 +517,7 @@ int queue_out_unknown(long long id, const char *error)
     log_warn("queue: outbox row %lld: outcome unknown (%s); it may have "
              "reached the contact; sending it once more",
              id, error ? error : "no reason");
-    queue_kick();
+    queue_freed(&f);
     return 0;
 }
 
@@ -539,7 +607,7 @@ static void queue_domain_retry(evutil_socket_t fd, short what, void *arg)
     n = store_inbox_unhold(queue.st, d->name);
     if (n > 0)
         log_info("queue: %lld held message(s) to %s sent again", n, d->name);
-    queue_kick();
+    queue_defer();
 }
 
 /* No answer in time: the rows of p, and those sent after it to the same
@@ -597,7 +665,7 @@ static void queue_ping_done(int rc, void *arg)
     d->failures = 0;
     queue_ping_free(p);
     queue_ping_send(d);
-    queue_kick();
+    queue_defer();
 }
 
 /* Sends the ping that closes the rows of d sent since its last one: its
@@ -699,7 +767,7 @@ static void queue_release_due(evutil_socket_t fd, short what, void *arg)
     if (n > 0) {
         log_info("queue: %lld held message(s) of account %lld sent again", n,
                  r->account_id);
-        queue_kick();
+        queue_defer();
     }
     queue_release_free(r);
 }
@@ -738,7 +806,7 @@ static void queue_ready_done(int rc, void *arg)
         return;
     if (rc == 1) {
         queue.ready = 1;
-        queue_kick();
+        queue_defer();
         return;
     }
     loop_timer_start(queue.ready_retry, QUEUE_READY_RETRY_MS);
@@ -825,7 +893,7 @@ void queue_init(struct store *st, long long throughput,
     queue.ops = *ops;
     queue.kicked = 0;
     store_txn_hook(st, queue_txn_ended, NULL);
-    queue.rate = (double)throughput;
+    queue_bucket_rate((double)throughput);
     queue.timer = event_new(loop_base(), -1, 0, queue_on_timer, NULL);
     queue.housekeeping = event_new(loop_base(), -1, 0, queue_housekeep, NULL);
     queue.checkpoint = event_new(loop_base(), -1, 0, queue_checkpoint, NULL);
@@ -852,7 +920,7 @@ void queue_init(struct store *st, long long throughput,
 
 void queue_set_throughput(long long per_second)
 {
-    queue.rate = (double)per_second;
+    queue_bucket_rate((double)per_second);
 }
 
 void queue_set_history_keep(long long ms)
@@ -867,16 +935,13 @@ void queue_set_room_keep(long long seconds)
 
 void queue_free(void)
 {
-    struct queue_bucket *b;
     struct queue_domain *d;
 
     store_txn_commit(queue.st);
     while (queue.releases != NULL) /* held rows stay held: a restart keeps */
         queue_release_free(queue.releases); /* them for the next presence */
-    while ((b = queue.buckets) != NULL) {
-        queue.buckets = b->next;
-        free(b);
-    }
+    queue_bucket_free_all();
+    queue.rows_ms = 0;
     while ((d = queue.domains) != NULL) {
         queue.domains = d->next;
         queue_ping_free(d->open);

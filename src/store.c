@@ -28,6 +28,10 @@ struct store_txn_call {
     struct store_txn_call *next;
 };
 
+/* Accounts whose outbox rows were queued, kept until the queue asks;
+ * beyond that many the queue reads every account's. */
+#define STORE_QUEUED_NOTES 256
+
 struct store_cached {
     const char *sql; /* compared by address: callers pass literals */
     sqlite3_stmt *stmt;
@@ -41,10 +45,14 @@ struct store {
     int failed;      /* a statement of the open transaction failed */
     int turn;        /* the open transaction is the loop turn's */
     int part_failed; /* failed when the open part began */
+    int part_whole;  /* the open part is the whole turn's transaction */
+    sqlite3_int64 turn_changes; /* rows changed before the turn began */
     struct store_txn_call hooks[STORE_TXN_HOOKS]; /* at every end */
     int nhooks;
     struct store_txn_call *after, **after_tail; /* at the next end, once */
-    struct store_ckpt *ckpt; /* the checkpoint thread, or NULL */
+    struct store_ckpt *ckpt;              /* the checkpoint thread, or NULL */
+    long long queued[STORE_QUEUED_NOTES]; /* accounts with rows queued */
+    int nqueued, queued_over;             /* since the queue last asked */
 };
 
 /* Migration N takes the schema from version N to N + 1. */
@@ -314,6 +322,44 @@ static const char *const store_migrations[] = {
     "  hash TEXT NOT NULL,"
     "  checked INTEGER NOT NULL);"
     "CREATE INDEX room_avatar_hash ON room_avatar (hash);",
+    /* 15 -> 16 (issue 15, items 3 and 6): fewer b-trees per message. The
+     * queue reads one account's contacts' heads at a time
+     * (store_outbox_heads_of()), so outbox_account orders the account's
+     * queued rows by contact. outbox_ready holds only rows with a time to
+     * wait for (retries, pair limits): a new row (next_attempt 0) writes
+     * none. outbox.message_id loses its foreign key and outbox_message:
+     * messages are deleted only with their contact or account, whose own
+     * keys delete the outbox rows (the table is rebuilt for it, as SQLite
+     * cannot drop a constraint). inbox_account gives way to inbox_held:
+     * only held rows are looked up by account (their release); an
+     * account's deletion reads the inbox, which holds a minute of rows. */
+    "CREATE TABLE outbox_new ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,"
+    "  contact_id INTEGER REFERENCES contact(id) ON DELETE CASCADE,"
+    "  message_id INTEGER,"
+    "  kind TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER NOT NULL DEFAULT 0,"
+    "  state TEXT NOT NULL DEFAULT 'queued',"
+    "  last_error TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  unknown INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO outbox_new (id, account_id, contact_id, message_id, kind,"
+    "  payload, attempts, next_attempt, state, last_error, created, unknown)"
+    "  SELECT id, account_id, contact_id, message_id, kind, payload,"
+    "  attempts, next_attempt, state, last_error, created, unknown"
+    "  FROM outbox;"
+    "DROP TABLE outbox;"
+    "ALTER TABLE outbox_new RENAME TO outbox;"
+    "CREATE INDEX outbox_ready ON outbox (state, next_attempt)"
+    "  WHERE next_attempt > 0;"
+    "CREATE INDEX outbox_account ON outbox (account_id, state, contact_id);"
+    "CREATE INDEX outbox_contact ON outbox (contact_id, state, id);"
+    "DROP INDEX IF EXISTS inbox_account;"
+    "CREATE INDEX IF NOT EXISTS inbox_held ON inbox (account_id)"
+    "  WHERE state IN (2, 5);",
 };
 
 #define STORE_NMIGRATIONS                                                      \
@@ -596,6 +642,7 @@ int store_txn_begin(struct store *st)
     if (store_begin(st) < 0)
         return -1;
     st->turn = 1;
+    st->turn_changes = sqlite3_total_changes64(st->db);
     loop_defer(store_txn_turn_over, st);
     return 0;
 }
@@ -632,22 +679,75 @@ int store_txn_commit(struct store *st)
     return rc;
 }
 
+/* A part that begins before anything of the turn's transaction changed
+ * a row needs no SAVEPOINT: undoing it is undoing the transaction, which
+ * then begins again (two statements less for a webhook alone in its
+ * turn; undoing is rare). */
 int store_part_begin(struct store *st)
 {
-    if (!st->turn || store_run(st, store_stmt(st, "SAVEPOINT part")) < 0)
+    if (!st->turn)
         return -1;
     st->part_failed = st->failed;
+    st->part_whole = sqlite3_total_changes64(st->db) == st->turn_changes;
+    if (st->part_whole)
+        return 0;
+    return store_run(st, store_stmt(st, "SAVEPOINT part"));
+}
+
+/* Undoes the turn's transaction and begins it again: the calls waiting
+ * for its end still wait. -1 when it could not begin again: it ended
+ * (rolled back, its waiters told). */
+static int store_part_undo_whole(struct store *st)
+{
+    store_rollback(st);
+    if (store_begin(st) < 0) {
+        st->turn = 0;
+        store_txn_ended(st, 0);
+        return -1;
+    }
+    st->turn_changes = sqlite3_total_changes64(st->db);
+    st->failed = st->part_failed;
     return 0;
 }
 
 int store_part_end(struct store *st, int keep)
 {
+    if (st->part_whole) {
+        st->part_whole = 0;
+        return keep ? 0 : store_part_undo_whole(st);
+    }
     if (!keep) {
         if (store_run(st, store_stmt(st, "ROLLBACK TO part")) < 0)
             return -1;
         st->failed = st->part_failed;
     }
     return store_run(st, store_stmt(st, "RELEASE part"));
+}
+
+void store_outbox_note(struct store *st, long long account_id)
+{
+    int i;
+
+    for (i = st->nqueued - 1; i >= 0; i--)
+        if (st->queued[i] == account_id)
+            return;
+    if (st->nqueued == STORE_QUEUED_NOTES)
+        st->queued_over = 1;
+    else
+        st->queued[st->nqueued++] = account_id;
+}
+
+int store_outbox_queued_since(struct store *st,
+                              void (*fn)(long long account_id, void *arg),
+                              void *arg)
+{
+    int i, over = st->queued_over;
+
+    for (i = 0; i < st->nqueued && !over; i++)
+        fn(st->queued[i], arg);
+    st->nqueued = 0;
+    st->queued_over = 0;
+    return over;
 }
 
 int store_txn_open(struct store *st)

@@ -136,6 +136,42 @@ long long store_contact_ensure(struct store *st, long long account_id,
     return id;
 }
 
+long long store_contact_ensure_times(struct store *st, long long account_id,
+                                     const char *network_id,
+                                     const char *localpart, int *created,
+                                     struct store_contact_times *t)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT id, last_in_at, waiting_since FROM contact WHERE id ="
+            " coalesce((SELECT id FROM contact WHERE account_id = ?1"
+            " AND network_id = ?2), (SELECT contact_id FROM alias"
+            " WHERE account_id = ?1 AND network_id = ?2))");
+    long long id = 0;
+    int rc;
+
+    t->last_in_at = t->waiting_since = 0;
+    if (created != NULL)
+        *created = 0;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, account_id);
+    store_bind_text(s, 2, network_id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        id = sqlite3_column_int64(s, 0);
+        t->last_in_at = sqlite3_column_int64(s, 1);
+        t->waiting_since = sqlite3_column_int64(s, 2);
+    } else if (rc != SQLITE_DONE) {
+        store_log_stmt(st, s);
+        id = -1;
+    }
+    sqlite3_reset(s);
+    if (id != 0)
+        return id;
+    return store_contact_ensure(st, account_id, network_id, localpart, NULL,
+                                created);
+}
+
 int store_contact_set_subscription(struct store *st, long long id,
                                    const char *subscription)
 {
@@ -150,17 +186,20 @@ int store_contact_set_subscription(struct store *st, long long id,
 }
 
 int store_contact_set_last_in(struct store *st, long long id,
-                              const char *network_id, long long ts)
+                              const char *network_id, long long ts,
+                              long long wait)
 {
-    sqlite3_stmt *s = store_stmt(st, "UPDATE contact SET"
-                                     " last_in_network_id = ?2,"
-                                     " last_in_at = ?3 WHERE id = ?1");
+    sqlite3_stmt *s = store_stmt(
+        st, "UPDATE contact SET last_in_network_id = ?2, last_in_at = ?3,"
+            " waiting_since = CASE WHEN waiting_since = 0 THEN ?4"
+            " ELSE waiting_since END WHERE id = ?1");
 
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     store_bind_text(s, 2, network_id);
     sqlite3_bind_int64(s, 3, ts);
+    sqlite3_bind_int64(s, 4, wait > 0 ? wait : 0);
     return store_run(st, s);
 }
 

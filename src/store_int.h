@@ -24,6 +24,9 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql);
  * per-message path should add none (test_store.c checks it). */
 long long store_full_scan_steps(struct store *st);
 
+/* Notes that rows of the account were queued (store_outbox_queued_since()). */
+void store_outbox_note(struct store *st, long long account_id);
+
 /* Logs the database's last error with the statement it came from. */
 void store_log_stmt(struct store *st, sqlite3_stmt *s);
 /* A copy of text column i; NULL when the column is NULL. */

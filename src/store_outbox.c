@@ -96,7 +96,28 @@ long long store_outbox_put(struct store *st, long long id, long long account_id,
     store_bind_text(s, 5, payload);
     sqlite3_bind_int64(s, 6, now_s());
     store_bind_id(s, 7, id); /* NULL: a new id */
+    store_outbox_note(st, account_id);
     return store_insert(st, s);
+}
+
+/* Calls fn for each row read (no statement pending) until it returns
+ * non-zero; the number of rows read, or -1. */
+static int store_outbox_each(struct store *st, sqlite3_stmt *s, int max,
+                             int (*fn)(const struct store_outbox *o, void *arg),
+                             void *arg)
+{
+    void **rows;
+    size_t n, i;
+    int rc, stop = 0;
+
+    rc = store_all(st, s, store_outbox_read, (size_t)max, &rows, &n);
+    for (i = 0; i < n; i++) {
+        if (rc == 0 && stop == 0)
+            stop = fn(rows[i], arg);
+        store_outbox_free(rows[i]);
+    }
+    free(rows);
+    return rc < 0 ? -1 : (int)n;
 }
 
 /* Calls fn for the due head of each contact's queue (and for due rows
@@ -110,30 +131,103 @@ int store_outbox_heads(struct store *st, long long now_ms, int max,
                    "SELECT " STORE_OUTBOX_COLS
                    " FROM outbox o WHERE o.id IN " STORE_OUTBOX_HEAD_IDS
                    " AND o.next_attempt <= ?1 ORDER BY o.id");
-    void **rows;
-    size_t n, i;
-    int rc, stop = 0;
 
     if (max <= 0)
         return 0;
     if (s != NULL)
         sqlite3_bind_int64(s, 1, now_ms);
-    rc = store_all(st, s, store_outbox_read, (size_t)max, &rows, &n);
+    return store_outbox_each(st, s, max, fn, arg) < 0 ? -1 : 0;
+}
+
+/* The account's next contact with a queued row after the one that
+ * follows (a skip scan of outbox_account: account_id, state, contact_id),
+ * ended by STORE_OUTBOX_FIRST or by a bound and STORE_OUTBOX_FIRST. */
+#define STORE_OUTBOX_NEXT                                                      \
+    "(SELECT contact_id FROM outbox INDEXED BY outbox_account"                 \
+    " WHERE account_id = ?1 AND state = 'queued' AND contact_id > "
+#define STORE_OUTBOX_FIRST " ORDER BY contact_id LIMIT 1)"
+
+/* One account's rows without contact (at most ?3), then the heads of its
+ * contacts in a circle from the one after ?2 round to ?2 (at most ?3
+ * contacts): each read costs what it returns, whatever the backlog. */
+#define STORE_OUTBOX_HEADS_OF                                                  \
+    "WITH RECURSIVE c(cid, n) AS ("                                            \
+    " SELECT coalesce(" STORE_OUTBOX_NEXT "?2" STORE_OUTBOX_FIRST              \
+    "," STORE_OUTBOX_NEXT "0 AND contact_id <= ?2" STORE_OUTBOX_FIRST "), 1"   \
+    " UNION ALL"                                                               \
+    " SELECT CASE WHEN c.cid > ?2 THEN coalesce(" STORE_OUTBOX_NEXT            \
+    "c.cid" STORE_OUTBOX_FIRST "," STORE_OUTBOX_NEXT                           \
+    "0 AND contact_id <= ?2" STORE_OUTBOX_FIRST ") ELSE " STORE_OUTBOX_NEXT    \
+    "c.cid AND contact_id <= ?2" STORE_OUTBOX_FIRST                            \
+    " END, c.n + 1 FROM c WHERE c.cid IS NOT NULL AND c.n < ?3) "              \
+    "SELECT " STORE_OUTBOX_COLS ", 0 FROM (SELECT * FROM outbox"               \
+    " INDEXED BY outbox_account WHERE account_id = ?1 AND state = 'queued'"    \
+    " AND contact_id IS NULL ORDER BY id LIMIT ?3) o "                         \
+    "UNION ALL "                                                               \
+    "SELECT " STORE_OUTBOX_COLS ", c.n FROM c, outbox o"                       \
+    " WHERE c.cid IS NOT NULL AND o.id = (SELECT min(p.id) FROM outbox p"      \
+    " INDEXED BY outbox_account WHERE p.account_id = ?1"                       \
+    " AND p.state = 'queued' AND p.contact_id = c.cid) ORDER BY 11, 1"
+
+int store_outbox_heads_of(struct store *st, long long account_id,
+                          long long after, int max,
+                          int (*fn)(const struct store_outbox *o, void *arg),
+                          void *arg)
+{
+    sqlite3_stmt *s = store_stmt(st, STORE_OUTBOX_HEADS_OF);
+    void **rows;
+    size_t n, i;
+    int rc, stop = 0, heads = 0;
+
+    if (s == NULL || max <= 0)
+        return s == NULL ? -1 : 0;
+    sqlite3_bind_int64(s, 1, account_id);
+    sqlite3_bind_int64(s, 2, after);
+    sqlite3_bind_int(s, 3, max);
+    rc = store_all(st, s, store_outbox_read, 2 * (size_t)max, &rows, &n);
     for (i = 0; i < n; i++) {
+        heads += ((struct store_outbox *)rows[i])->contact_id > 0;
         if (rc == 0 && stop == 0)
             stop = fn(rows[i], arg);
         store_outbox_free(rows[i]);
     }
     free(rows);
-    return rc;
+    return rc < 0 ? -1 : heads;
 }
 
-/* The earliest next_attempt after now_ms among the heads; 0 when none. */
+int store_outbox_accounts(struct store *st,
+                          void (*fn)(long long account_id, void *arg),
+                          void *arg)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "WITH RECURSIVE a(aid) AS ("
+            " SELECT (SELECT min(account_id) FROM outbox)"
+            " UNION ALL"
+            " SELECT (SELECT min(account_id) FROM outbox"
+            "  WHERE account_id > a.aid) FROM a WHERE a.aid IS NOT NULL) "
+            "SELECT aid FROM a WHERE aid IS NOT NULL AND EXISTS (SELECT 1"
+            " FROM outbox WHERE account_id = a.aid AND state = 'queued')");
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        fn(sqlite3_column_int64(s, 0), arg);
+    if (rc != SQLITE_DONE)
+        store_log_stmt(st, s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The earliest next_attempt after now_ms among the heads; 0 when none.
+ * Only rows with a time to wait for are in outbox_ready (next_attempt >
+ * 0, said again for SQLite to use it). */
 long long store_outbox_next_wakeup(struct store *st, long long now_ms)
 {
     sqlite3_stmt *s =
         store_stmt(st, "SELECT min(o.next_attempt) FROM outbox o"
-                       " WHERE " STORE_OUTBOX_HEAD " AND o.next_attempt > ?1");
+                       " WHERE o.next_attempt > 0 AND " STORE_OUTBOX_HEAD
+                       " AND o.next_attempt > ?1");
 
     if (s != NULL)
         sqlite3_bind_int64(s, 1, now_ms);

@@ -5,18 +5,6 @@
 #include "store.h"
 #include "store_int.h"
 
-int store_contact_wait(struct store *st, long long contact_id, long long ts)
-{
-    sqlite3_stmt *s = store_stmt(st, "UPDATE contact SET waiting_since = ?2"
-                                     " WHERE id = ?1 AND waiting_since = 0");
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, contact_id);
-    sqlite3_bind_int64(s, 2, ts > 0 ? ts : 1);
-    return store_run(st, s);
-}
-
 long long store_contact_answer(struct store *st, long long contact_id)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT waiting_since FROM contact"
@@ -32,6 +20,12 @@ long long store_contact_answer(struct store *st, long long contact_id)
                      contact_id) < 0)
         return -1;
     return since;
+}
+
+int store_contact_answered(struct store *st, long long contact_id)
+{
+    return store_run_ll(
+        st, "UPDATE contact SET waiting_since = 0 WHERE id = ?1", contact_id);
 }
 
 int store_wait_of(struct store *st, long long account_id, long long *n,

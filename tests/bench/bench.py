@@ -47,8 +47,8 @@ SERVERS = [s for s in os.environ.get("BENCH_SERVERS",
                                      "prosody,ejabberd").split(",") if s]
 PROFILE = os.environ.get("BENCH_PROFILE", "0" if QUICK else "1") != "0"
 # BENCH_ONLY=memory,burst: only these scenarios (x2a, a2x, roundtrip, burst,
-# profile, growth, memory), for work on one of them; the report then has
-# gaps.
+# profile, growth, backlog, memory), for work on one of them; the report
+# then has gaps.
 ONLY = [x for x in os.environ.get("BENCH_ONLY", "").split(",") if x]
 # BENCH_SYNC=normal: store.synchronous for ferry (default: full, ferry's
 # default since issue 15).
@@ -85,6 +85,12 @@ BURST_RUNS = min(RUNS, 3)  # 20k messages take 10-15 s a run
 N_HOSTILE = 60
 HOSTILE_BODY = 3 * 1024 * 1024
 GROWTH = [1000, 10000, 100000]
+# The backlog (issue 15, item 6): (business numbers, messages) queued at once
+# to 50 contacts each, then sent out of the outbox at cloudapi.throughput =
+# BACKLOG_RATE (the default, Meta's standard tier) and at API_RATE.
+BACKLOG = ([(1, 400), (100, 8000)] if QUICK
+           else [(1, 2000), (100, 40000)])
+BACKLOG_RATE = 80
 N_GROWTH = 1000 if QUICK else 2000
 MEM_ACCOUNTS, MEM_CONTACTS, MEM_MESSAGES = ((1000, 10000, 100000) if QUICK
                                             else (10000, 100000, 1000000))
@@ -305,7 +311,8 @@ class Sink:
 
 
 class Ferry:
-    def __init__(self, srv, workdir, sink_url, http_port, store, name="ferry"):
+    def __init__(self, srv, workdir, sink_url, http_port, store, name="ferry",
+                 rate=API_RATE):
         self.dir = workdir
         self.store = store
         self.http_port = http_port
@@ -316,7 +323,7 @@ class Ferry:
                 jid=GW_JID, secret=srv.component_secret,
                 port=srv.component_port, domain=DOMAIN, store=store,
                 http=http_port, sink=sink_url, app_secret=APP_SECRET,
-                api_rate=API_RATE, log=self.log_path, sync=SYNC))
+                api_rate=rate, log=self.log_path, sync=SYNC))
         self.proc = None
 
     def start(self, timeout=30, until="component: connected"):
@@ -551,12 +558,13 @@ class ServerBench:
                 raise TimeoutError("the server kept the component busy")
             time.sleep(0.1)
 
-    def new_ferry(self, store, name):
-        """A ferry on `store`, started once the component slot is free;
-        returns it and the ms from exec to connected."""
+    def new_ferry(self, store, name, rate=API_RATE):
+        """A ferry on `store` (cloudapi.throughput = rate), started once the
+        component slot is free; returns it and the ms from exec to
+        connected."""
         self.free_slot()
         f = Ferry(self.srv, self.dir, self.sink.url, self.http_port, store,
-                  name=name)
+                  name=name, rate=rate)
         return f, f.start()
 
     def pids(self):
@@ -793,6 +801,100 @@ class ServerBench:
                 self.res.get("growth_%d.ferry_us" % size)[0]))
         self.ferry, _ = self.new_ferry(self.store, "ferry")
 
+    def copy_store(self, src, dst):
+        for ext in ("", "-wal", "-shm"):
+            if os.path.exists(dst + ext):
+                os.unlink(dst + ext)
+            if ext != "-shm" and os.path.exists(src + ext):
+                shutil.copy(src + ext, dst + ext)
+
+    def fill_backlog(self, users, n):
+        """A copy of the store whose outbox holds about n messages from
+        `users` numbers, written while a ferry with cloudapi.throughput = 1
+        took them (and sent almost none); (path, rows queued)."""
+        path = os.path.join(self.dir, "backlog-%d.sqlite" % users)
+        self.copy_store(self.store, path)
+        f, _ = self.new_ferry(path, "ferry-fill", rate=1)
+        try:
+            self.sink.ctl("/_reset")
+            self.client.send("SEND %d 0 %d %d %s" % (n, users, CONTACTS,
+                                                     GW_JID))
+            self.client.wait("SENT", 600)
+            deadline = time.monotonic() + 300
+            while True:
+                db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+                queued = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+                db.close()
+                if queued + self.sink.stats()["count"] >= n:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError("backlog: %d of %d queued" % (queued, n))
+                time.sleep(0.1)
+        finally:
+            f.stop()
+        db = sqlite3.connect(path)
+        queued = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        db.close()
+        return path, queued
+
+    def backlog_run(self, base, rate, n):
+        """ferry's CPU seconds, from exec until the sink has n messages, on a
+        copy of base at cloudapi.throughput = rate; and the seconds taken."""
+        run = os.path.join(self.dir, "backlog-run.sqlite")
+        self.copy_store(base, run)
+        self.sink.ctl("/_reset")
+        self.free_slot()
+        f = Ferry(self.srv, self.dir, self.sink.url, self.http_port, run,
+                  name="ferry-backlog", rate=rate)
+        t0 = time.monotonic()
+        try:
+            f.start()
+            self.sink.wait_count(n, 600)
+            return cpu_s(f.pid), time.monotonic() - t0
+        finally:
+            f.stop()
+
+    def scen_backlog(self):
+        """Issue 15, item 6: CPU per message sent out of a backlog at the
+        default rate against the same backlog at the API's maximum. Start-up
+        (the same store with an empty outbox, until idle) is subtracted."""
+        self.ferry.stop()
+        for users, n in BACKLOG:
+            base, queued = self.fill_backlog(users, n)
+            empty = base + "-empty.sqlite"
+            self.copy_store(base, empty)
+            db = sqlite3.connect(empty)
+            db.execute("DELETE FROM outbox")
+            db.commit()
+            db.close()
+            k = "backlog_%d" % users
+            self.res.add(k + ".queued", queued)
+            for i in range(RUNS):
+                self.free_slot()
+                f = Ferry(self.srv, self.dir, self.sink.url, self.http_port,
+                          empty, name="ferry-backlog")
+                try:
+                    f.start()
+                    wait_idle(f.pid)
+                    start = cpu_s(f.pid)
+                finally:
+                    f.stop()
+                self.res.add(k + ".start_ms", start * 1000.0)
+                for rate in (BACKLOG_RATE, API_RATE):
+                    cpu, took = self.backlog_run(base, rate, queued)
+                    self.res.add("%s.r%d.ferry_us" % (k, rate),
+                                 (cpu - start) / queued * 1e6)
+                    self.res.add("%s.r%d.seconds" % (k, rate), took)
+                    self.res.add("%s.r%d.rate" % (k, rate), queued / took)
+            log("%s: backlog of %d from %d number(s): %.1f us/msg at %d/s, "
+                "%.1f us/msg at %d/s" % (
+                    self.name, queued, users,
+                    self.res.get("%s.r%d.ferry_us" % (k, BACKLOG_RATE))[0],
+                    BACKLOG_RATE,
+                    self.res.get("%s.r%d.ferry_us" % (k, API_RATE))[0],
+                    API_RATE))
+        self.ferry, _ = self.new_ferry(self.store, "ferry")
+
     def scen_memory(self, big_store):
         self.ferry.stop()
         for i in range(RUNS):
@@ -844,6 +946,8 @@ class ServerBench:
                 self.scen_profile()
             if want("growth"):
                 self.scen_growth()
+            if want("backlog"):
+                self.scen_backlog()
             if want("memory"):
                 self.scen_memory(big_store_fn(self.srv))
         finally:
@@ -1262,6 +1366,25 @@ class Report:
                              fmt(r.get(k + ".server_us"))])
         self.table(["history rows", "ferry CPU µs/msg", "msg/s",
                     "server CPU µs/msg"], rows)
+        self.w("### A backlog under the rate limit")
+        self.w()
+        rows = []
+        for users, n in BACKLOG:
+            k = "backlog_%d" % users
+            if k + ".queued" not in d:
+                continue
+            lim, top = ("%s.r%d" % (k, BACKLOG_RATE), "%s.r%d" % (k, API_RATE))
+            rows.append(["%d number(s), %s queued" % (
+                users, fmt(r.get(k + ".queued"), 0)),
+                fmt(r.get(lim + ".ferry_us")), fmt(r.get(lim + ".rate"), 0),
+                fmt(r.get(top + ".ferry_us")), fmt(r.get(top + ".rate"), 0),
+                fmt(ratio_of(d[lim + ".ferry_us"], d[top + ".ferry_us"]), 2),
+                fmt(r.get(k + ".start_ms"), 0)])
+        self.table(["backlog (50 contacts per number)",
+                    "ferry CPU µs/msg at %d/s" % BACKLOG_RATE, "msg/s",
+                    "ferry CPU µs/msg at %d/s" % API_RATE, "msg/s",
+                    "%d/s / %d/s" % (BACKLOG_RATE, API_RATE),
+                    "start-up CPU ms (subtracted)"], rows)
         self.w("### Memory and start-up")
         self.w()
         if "mem.rss_mb" in d:

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of queue.c's inbox on a temporary database, with the XMPP side
- * (struct queue_ops) faked: rows are written in id order and each domain's
- * rows are closed by a barrier ping to that domain; an answer confirms them
- * (rows with content stay, confirmed), no answer in time holds them, a
- * disconnect sends them again after the reconnect. */
+/* Unit tests of queue.c on a temporary database, with the XMPP side and the
+ * sends (struct queue_ops) faked. Inbox: rows are written in id order and
+ * each domain's rows are closed by a barrier ping to that domain; an answer
+ * confirms them (rows with content stay, confirmed), no answer in time
+ * holds them, a disconnect sends them again after the reconnect. Outbox:
+ * order per contact and the token bucket. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,11 +36,17 @@ static struct {
     int nwritten;
     struct test_ping ping[TEST_MAX];
     int nping;
+    int sends;                /* outbox rows may be sent */
+    long long sent[TEST_MAX]; /* their ids, in send order */
+    int nsent;
 } fake;
 
 static void fake_send(const struct store_outbox *o, void *arg)
 {
-    fail_msg("no outbox row was queued");
+    if (!fake.sends)
+        fail_msg("no outbox row was queued");
+    assert_true(fake.nsent < TEST_MAX);
+    fake.sent[fake.nsent++] = o->id;
 }
 
 static void fake_write(const struct store_inbox *in, int stamp, void *arg)
@@ -215,10 +222,59 @@ static void test_queue_disconnect(void **state)
     assert_int_equal(fake.nping, 4);
 }
 
+/* Outbox: one row in flight per contact, in its order; an account out of
+ * tokens is not read until a batch of them is there (one timer), then its
+ * next row goes. */
+static void test_queue_outbox(void **state)
+{
+    struct fixture *f = *state;
+    long long acc, ca, cb, a1, a2, b1;
+    int i;
+
+    fake.sends = 1;
+    queue_set_throughput(2); /* a bucket of 2 tokens, 2 per second */
+    acc = store_account_upsert(f->st, "alice@example.org", "cloudapi", "1001",
+                               "tok", NULL);
+    assert_true(acc > 0);
+    assert_int_equal(store_txn_begin(f->st), 0);
+    ca = store_contact_ensure(f->st, acc, "4915100000001", "+4915100000001",
+                              NULL, NULL);
+    cb = store_contact_ensure(f->st, acc, "4915100000002", "+4915100000002",
+                              NULL, NULL);
+    a1 = store_outbox_add(f->st, acc, ca, 0, "text", "{}");
+    a2 = store_outbox_add(f->st, acc, ca, 0, "text", "{}");
+    b1 = store_outbox_add(f->st, acc, cb, 0, "text", "{}");
+    assert_true(ca > 0 && cb > 0 && a1 > 0 && a2 > 0 && b1 > 0);
+    test_turn(); /* committed: the queue reads the account */
+    assert_int_equal(fake.nsent, 2);
+    assert_int_equal(fake.sent[0], a1);
+    assert_int_equal(fake.sent[1], b1);
+    assert_int_equal(queue_out_inflight(), 2);
+    queue_out_done(a1);
+    test_turn(); /* a2 may go now, but the bucket is empty */
+    assert_int_equal(fake.nsent, 2);
+    assert_int_equal(queue_out_inflight(), 1);
+    /* the tokens' timer (about 1 s; the checkpoint's fires first), then
+     * the pass it asks for */
+    for (i = 0; i < 10 && fake.nsent == 2; i++) {
+        event_base_loop(loop_base(), EVLOOP_ONCE);
+        test_turn();
+    }
+    assert_int_equal(fake.nsent, 3);
+    assert_int_equal(fake.sent[2], a2);
+    queue_out_done(b1);
+    queue_out_done(a2);
+    test_turn();
+    assert_int_equal(queue_out_inflight(), 0);
+    assert_int_equal(store_outbox_count(f->st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_queue_barrier, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_queue_outbox, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_disconnect, test_setup,
                                         test_teardown),

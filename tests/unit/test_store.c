@@ -262,14 +262,17 @@ static void test_migrate_newer_refused(void **state)
 static void test_foreign_keys(void **state)
 {
     struct fixture *f = *state;
-    long long c = test_contact(f, f->acc, "4915100000001");
+    long long c = test_contact(f, f->acc, "4915100000001"), o;
 
     assert_int_equal(test_message(f, 9999, c, 'i', "s", "w"), -1);
     assert_int_equal(test_message(f, f->acc, 9999, 'i', "s", "w"), -1);
     assert_int_equal(store_outbox_add(f->st, f->acc, 9999, 0, "text", "{}"),
                      -1);
-    assert_int_equal(store_outbox_add(f->st, f->acc, c, 9999, "text", "{}"),
-                     -1);
+    /* a row's message is no foreign key (schema 16): messages go only
+     * with their contact or account, whose keys take the rows along */
+    o = store_outbox_add(f->st, f->acc, c, 9999, "text", "{}");
+    assert_true(o > 0);
+    assert_int_equal(store_outbox_delete(f->st, o), 0);
     assert_int_equal(store_inbox_add(f->st, 9999, "a@b", "<m/>", NULL), -1);
     assert_int_equal(store_early_status_add(f->st, 9999, "w", 1, 0, NULL), -1);
     assert_int_equal(store_contact_ensure(f->st, 9999, "1", "+1", NULL, NULL),
@@ -333,9 +336,12 @@ static void test_contact_wait(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(oldest, 0);
     assert_int_equal(store_contact_answer(f->st, c1), 0);
-    assert_int_equal(store_contact_wait(f->st, c1, 1000), 0);
-    assert_int_equal(store_contact_wait(f->st, c1, 1500), 0); /* kept */
-    assert_int_equal(store_contact_wait(f->st, c2, 1200), 0);
+    assert_int_equal(store_contact_set_last_in(f->st, c1, "w1", 1000, 1000), 0);
+    assert_int_equal(store_contact_set_last_in(f->st, c1, "w2", 1500, 1500),
+                     0); /* kept */
+    assert_int_equal(store_contact_set_last_in(f->st, c2, "w3", 1200, 0),
+                     0); /* not a wait */
+    assert_int_equal(store_contact_set_last_in(f->st, c2, "w4", 1200, 1200), 0);
     assert_int_equal(store_wait_of(f->st, f->acc, &n, &oldest), 0);
     assert_int_equal(n, 2);
     assert_int_equal(oldest, 1000);
@@ -348,6 +354,9 @@ static void test_contact_wait(void **state)
     assert_int_equal(store_wait_of(f->st, f->acc, &n, &oldest), 0);
     assert_int_equal(n, 1);
     assert_int_equal(oldest, 1200);
+    assert_int_equal(store_contact_answered(f->st, c2), 0);
+    assert_int_equal(store_wait_of(f->st, f->acc, &n, &oldest), 0);
+    assert_int_equal(n, 0);
 }
 
 static void test_account_upsert(void **state)
@@ -484,6 +493,7 @@ static int test_collect_contact(const struct store_contact *c, void *arg)
 static void test_contact_ensure(void **state)
 {
     struct fixture *f = *state;
+    struct store_contact_times t;
     struct store_contact *c;
     struct ids ids = {0};
     int created = -1;
@@ -513,13 +523,29 @@ static void test_contact_ensure(void **state)
                      id);
     assert_int_equal(created, 0);
     assert_int_equal(store_contact_set_subscription(f->st, id, "both"), 0);
-    assert_int_equal(store_contact_set_last_in(f->st, id, "wamid.1", 1700), 0);
+    assert_int_equal(store_contact_set_last_in(f->st, id, "wamid.1", 1700, 0),
+                     0);
     c = store_contact_by_id(f->st, id);
     assert_string_equal(c->name, "Robert");
     assert_string_equal(c->subscription, "both");
     assert_string_equal(c->last_in_network_id, "wamid.1");
     assert_int_equal(c->last_in_at, 1700);
     store_contact_free(c);
+    /* the send path's lookup reads the times with the id */
+    assert_int_equal(
+        store_contact_set_last_in(f->st, id, "wamid.2", 1800, 1750), 0);
+    assert_int_equal(store_contact_ensure_times(f->st, f->acc, "4915112345678",
+                                                "+4915112345678", &created, &t),
+                     id);
+    assert_int_equal(created, 0);
+    assert_int_equal(t.last_in_at, 1800);
+    assert_int_equal(t.waiting_since, 1750);
+    id2 = store_contact_ensure_times(f->st, f->acc, "4915100000008",
+                                     "+4915100000008", &created, &t);
+    assert_true(id2 > id);
+    assert_int_equal(created, 1);
+    assert_int_equal(t.last_in_at, 0);
+    assert_int_equal(t.waiting_since, 0);
 
     /* The same network id under another account is another contact. */
     b = store_account_upsert(f->st, "bob@example.org", "cloudapi", "2001",
@@ -533,7 +559,7 @@ static void test_contact_ensure(void **state)
     test_contact(f, f->acc, "4915100000009");
     assert_int_equal(
         store_contact_foreach(f->st, f->acc, test_collect_contact, &ids), 0);
-    assert_int_equal(ids.n, 2);
+    assert_int_equal(ids.n, 3);
     assert_int_equal(ids.v[0], id);
 }
 
@@ -785,6 +811,95 @@ static void test_outbox_heads(void **state)
     assert_int_equal(store_outbox_next_wakeup(f->st, now + 30000), now + 60000);
     assert_int_equal(store_outbox_delete(f->st, n1), 0);
     assert_int_equal(store_outbox_next_wakeup(f->st, now), now + 60000);
+}
+
+static void test_note_account(long long account_id, void *arg)
+{
+    struct ids *ids = arg;
+
+    assert_true(ids->n < 32);
+    ids->v[ids->n++] = account_id;
+}
+
+/* One account's heads contact by contact after a contact (due or not, the
+ * queue decides), its rows without contact apart, the accounts with
+ * queued rows, and whose rows were queued since the queue last asked. */
+static void test_outbox_heads_of(void **state)
+{
+    struct fixture *f = *state;
+    long long bob = store_account_upsert(f->st, "bob@example.org", "cloudapi",
+                                         "1002", "tok-b", "+49 151 2");
+    long long ca = test_contact(f, f->acc, "4915100000001");
+    long long cb = test_contact(f, f->acc, "4915100000002");
+    long long cc = test_contact(f, f->acc, "4915100000003");
+    long long cx = test_contact(f, bob, "4915100000001");
+    long long a1, b1, a2, c1, n1, x1, now = wall_ms();
+    struct ids ids = {0};
+
+    assert_int_equal(store_outbox_queued_since(f->st, test_note_account, &ids),
+                     0);
+    test_ids_equal(&ids, 0);
+    b1 = store_outbox_add(f->st, f->acc, cb, 0, "text", "b1");
+    a1 = store_outbox_add(f->st, f->acc, ca, 0, "text", "a1");
+    x1 = store_outbox_add(f->st, bob, cx, 0, "text", "x1");
+    a2 = store_outbox_add(f->st, f->acc, ca, 0, "text", "a2");
+    n1 = store_outbox_add(f->st, f->acc, 0, 0, "read", "n1");
+    c1 = store_outbox_add(f->st, f->acc, cc, 0, "text", "c1");
+    assert_true(b1 > 0 && a1 > 0 && x1 > 0 && a2 > 0 && n1 > 0 && c1 > 0);
+    assert_int_equal(store_outbox_queued_since(f->st, test_note_account, &ids),
+                     0);
+    test_ids_equal(&ids, 2, f->acc, bob);
+    ids.n = 0;
+    assert_int_equal(store_outbox_queued_since(f->st, test_note_account, &ids),
+                     0);
+    test_ids_equal(&ids, 0);
+
+    /* rows without contact first, then contact by contact */
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, 0, 10, test_collect_outbox, &ids),
+        3);
+    test_ids_equal(&ids, 4, n1, a1, b1, c1);
+    ids.n = 0;
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, ca, 1, test_collect_outbox, &ids),
+        1);
+    test_ids_equal(&ids, 2, n1, b1);
+    ids.n = 0;
+    /* a circle: after the last contact come the first ones, round to it */
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, cb, 10, test_collect_outbox, &ids),
+        3);
+    test_ids_equal(&ids, 4, n1, c1, a1, b1);
+    ids.n = 0;
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, cc, 2, test_collect_outbox, &ids),
+        2);
+    test_ids_equal(&ids, 3, n1, a1, b1);
+    ids.n = 0;
+    /* not due: still read; the next row is not the head */
+    assert_int_equal(store_outbox_retry(f->st, a1, 1, now + 60000, "503"), 0);
+    assert_int_equal(store_outbox_delete(f->st, n1), 0);
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, 0, 1, test_collect_outbox, &ids),
+        1);
+    test_ids_equal(&ids, 1, a1);
+    ids.n = 0;
+    assert_int_equal(store_outbox_fail(f->st, a1, "gone"), 0);
+    assert_int_equal(
+        store_outbox_heads_of(f->st, f->acc, 0, 1, test_collect_outbox, &ids),
+        1);
+    test_ids_equal(&ids, 1, a2);
+    ids.n = 0;
+    assert_int_equal(
+        store_outbox_heads_of(f->st, bob, 0, 10, test_collect_outbox, &ids), 1);
+    test_ids_equal(&ids, 1, x1);
+    ids.n = 0;
+    assert_int_equal(store_outbox_accounts(f->st, test_note_account, &ids), 0);
+    test_ids_equal(&ids, 2, f->acc, bob);
+    ids.n = 0;
+    assert_int_equal(store_outbox_delete(f->st, x1), 0);
+    assert_int_equal(store_outbox_accounts(f->st, test_note_account, &ids), 0);
+    test_ids_equal(&ids, 1, f->acc);
 }
 
 /* Deletes each row it is given: the store is usable inside callbacks. */
@@ -1071,6 +1186,43 @@ static void test_txn_turn_failed(void **state)
     assert_true(l.ok[2]);
     loop_free();
     free(big);
+}
+
+/* Parts of the turn's transaction: the first part, before anything
+ * changed, is undone with the whole transaction, which goes on (its
+ * waiters still wait); a later part with a SAVEPOINT. Kept parts commit
+ * with the turn. */
+static void test_txn_parts(void **state)
+{
+    struct fixture *f = *state;
+    struct txn_log l = {.n = 0};
+    long long c = test_contact(f, f->acc, "4915100000001");
+
+    loop_init();
+    store_txn_hook(f->st, test_txn_hook_fn, &l);
+    assert_int_equal(store_part_begin(f->st), -1); /* no turn */
+    assert_int_equal(store_txn_begin(f->st), 0);
+    assert_int_equal(store_txn_after(f->st, test_txn_a, &l), 0);
+    assert_int_equal(store_part_begin(f->st), 0);
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "read", "{}") > 0);
+    assert_int_equal(store_part_end(f->st, 0), 0); /* undone */
+    assert_int_equal(store_txn_open(f->st), 1);
+    assert_int_equal(store_outbox_count(f->st), 0);
+    assert_int_equal(store_part_begin(f->st), 0); /* again the first */
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "read", "{}") > 0);
+    assert_int_equal(store_part_end(f->st, 1), 0); /* kept */
+    assert_int_equal(store_part_begin(f->st), 0);  /* a savepoint */
+    assert_true(store_outbox_add(f->st, f->acc, c, 0, "typing", "{}") > 0);
+    assert_int_equal(store_outbox_count(f->st), 2);
+    assert_int_equal(store_part_end(f->st, 0), 0); /* undone alone */
+    assert_int_equal(store_outbox_count(f->st), 1);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(store_txn_commit(f->st), 0);
+    assert_int_equal(l.n, 2);
+    assert_memory_equal(l.who, "ah", 2);
+    assert_true(l.ok[0] && l.ok[1]);
+    assert_int_equal(store_outbox_count(f->st), 1);
+    loop_free();
 }
 
 /* FERRY_TEST_MAX_PAGES caps the database (tests/e2e/README.md); a value
@@ -2028,6 +2180,8 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_heads, test_setup,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_heads_of, test_setup,
+                                        test_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_retry_delay, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_inbox_queue, test_setup,
@@ -2045,6 +2199,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txn_turn, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_txn_turn_failed, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_txn_parts, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_txn_failed_rolls_back, test_setup,
                                         test_teardown),
