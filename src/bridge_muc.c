@@ -448,6 +448,17 @@ void bridge_muc_ctx_free(struct bridge_muc_ctx *c)
 
 /* Fills c for a stanza from from to to; 0 when to is a room JID (c->a
  * and c->room may be NULL: not registered, no such group), -1 if not. */
+int bridge_muc_iq_refused(xmpp_stanza_t *iq, const struct bridge_muc_ctx *c)
+{
+    if (c->a == NULL)
+        component_error_reply(iq, "auth", "registration-required",
+                              "Register with this gateway first");
+    else if (c->room == NULL)
+        component_error_reply(iq, "cancel", "item-not-found",
+                              "You are not in this WhatsApp group");
+    return c->a == NULL || c->room == NULL;
+}
+
 int bridge_muc_ctx(struct bridge_muc_ctx *c, const char *from, const char *to)
 {
     memset(c, 0, sizeof(*c));
@@ -887,16 +898,12 @@ int bridge_muc_disco(xmpp_stanza_t *iq, const char *node, int items, void *arg)
         bridge_muc_ctx_free(&c);
         return 0;
     }
-    if (c.a == NULL)
-        component_error_reply(iq, "auth", "registration-required",
-                              "Register with this gateway first");
-    else if (c.room == NULL)
-        component_error_reply(iq, "cancel", "item-not-found",
-                              "You are not in this WhatsApp group");
-    else if (items)
-        bridge_muc_no_items(iq);
-    else
-        bridge_muc_info(iq, &c, node);
+    if (!bridge_muc_iq_refused(iq, &c)) {
+        if (items)
+            bridge_muc_no_items(iq);
+        else
+            bridge_muc_info(iq, &c, node);
+    }
     bridge_muc_ctx_free(&c);
     return 1;
 }

@@ -363,13 +363,11 @@ static int bridge_muc_admin(xmpp_stanza_t *iq, xmpp_stanza_t *query, void *arg)
         bridge_muc_ctx_free(&c);
         return 0;
     }
-    if (c.a == NULL)
-        component_error_reply(iq, "auth", "registration-required",
-                              "Register with this gateway first");
-    else if (c.room == NULL)
-        component_error_reply(iq, "cancel", "item-not-found",
-                              "You are not in this WhatsApp group");
-    else if (strcmp(type, "get") != 0)
+    if (bridge_muc_iq_refused(iq, &c)) {
+        bridge_muc_ctx_free(&c);
+        return 1;
+    }
+    if (strcmp(type, "get") != 0)
         component_error_reply(iq, "auth", "forbidden",
                               "Members and admins of a WhatsApp group are "
                               "changed on the phone");

@@ -70,6 +70,9 @@ struct bridge_muc_ctx {
  * and c->room may be NULL: not registered, no such group), -1 if not;
  * free it with bridge_muc_ctx_free() either way. */
 int bridge_muc_ctx(struct bridge_muc_ctx *c, const char *from, const char *to);
+/* Answers iq with an error when c has no account (registration-required)
+ * or no room (item-not-found); 1 when it did. */
+int bridge_muc_iq_refused(xmpp_stanza_t *iq, const struct bridge_muc_ctx *c);
 void bridge_muc_ctx_free(struct bridge_muc_ctx *c);
 /* The resource full in the room, or NULL. */
 struct bridge_muc_joined *bridge_muc_find(const char *full, long long room_id);

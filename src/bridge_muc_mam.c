@@ -119,13 +119,7 @@ static int bridge_muc_mam(xmpp_stanza_t *iq, xmpp_stanza_t *query, void *arg)
     }
     if (strcmp(type, "get") == 0)
         bridge_mam_fields(iq);
-    else if (c.a == NULL)
-        component_error_reply(iq, "auth", "registration-required",
-                              "Register with this gateway first");
-    else if (c.room == NULL)
-        component_error_reply(iq, "cancel", "item-not-found",
-                              "You are not in this WhatsApp group");
-    else
+    else if (!bridge_muc_iq_refused(iq, &c))
         bridge_muc_mam_query(iq, query, &c);
     bridge_muc_ctx_free(&c);
     return 1;
