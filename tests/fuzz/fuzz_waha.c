@@ -107,14 +107,26 @@ static int fuzz_waha_event(const struct net_event *ev, void *arg)
     case NET_EVENT_REACTION:
     case NET_EVENT_EDIT:
     case NET_EVENT_REVOKE:
-        if (ev->id == NULL || ev->peer == NULL || ev->target == NULL ||
+        /* a group's author may be known by a lid alone (peer NULL) */
+        if (ev->id == NULL || (ev->peer == NULL && ev->group == NULL) ||
+            ev->target == NULL ||
             (ev->kind == NET_EVENT_REACTION && ev->emoji == NULL) ||
             (ev->kind == NET_EVENT_EDIT && ev->text == NULL))
             abort();
-        fuzz_waha_full(ev->target);
+        if (ev->group == NULL) /* a group's actions name keys (bridge_muc) */
+            fuzz_waha_full(ev->target);
         break;
     case NET_EVENT_CHATSTATE:
         if (ev->peer == NULL || ev->chatstate == NULL)
+            abort();
+        break;
+    case NET_EVENT_PRESENCE:
+        if (ev->peer == NULL || (ev->away != 0 && ev->away != 1) ||
+            ev->last_seen < 0)
+            abort();
+        break;
+    case NET_EVENT_GROUP:
+        if (ev->group == NULL || ev->group_change == NULL)
             abort();
         break;
     case NET_EVENT_LOGIN:
