@@ -72,6 +72,13 @@ APP_SECRET = "bench-app-secret"
 MAX_USERS = 100
 CONTACTS = 50          # WhatsApp contacts each user writes to, round-robin
 SENDERS = 20           # WhatsApp senders per business number (webhooks)
+# WAHA (issue 13 item 8): the first WAHA_USERS users' accounts become WAHA
+# sessions <WAHA_SESSION>NNNN for the scenarios waha_x2a and waha_a2x (also
+# names for BENCH_ONLY).
+WAHA_USERS = 10
+WAHA_SESSION = "wbench"
+WAHA_API_KEY = "bench-waha-key"
+WAHA_HMAC_KEY = "bench-waha-hmac"
 
 # Sizes. Full: ~9 minutes per server on 2 cores; quick: ~1 minute.
 N_FLOOD = 2000 if QUICK else 5000
@@ -289,7 +296,7 @@ class Sink:
     def __init__(self, logdir, webhook_url):
         self.tool = Tool("sink", [os.path.join(TOOLS, "bench_sink"), "-p", "0",
                                   "-W", webhook_url, "-s", APP_SECRET,
-                                  "-b", "20"], logdir)
+                                  "-b", "20", "-K", WAHA_API_KEY], logdir)
         self.port = int(self.tool.wait("READY", 10))
         self.url = "http://127.0.0.1:%d" % self.port
 
@@ -409,6 +416,15 @@ throughput = %(api_rate)d
 [log]
 level = info
 destination = %(log)s
+"""
+
+
+# appended to FERRY_CONF (whose backend line becomes backends) for WAHA
+WAHA_CONF = """
+[waha]
+url = %(sink)s
+api_key = %(key)s
+webhook_hmac_key = %(hmac)s
 """
 
 
@@ -929,6 +945,121 @@ class ServerBench:
             self.profiles[label] = perf_top(data)
             os.unlink(data)
 
+    # WAHA (issue 13 item 8)
+
+    def waha_accounts(self, saved=None):
+        """Turns the first WAHA_USERS users' accounts into WAHA ones
+        (session WAHA_SESSION + NNNN, WORKING at the sink); with `saved`
+        (what it returned), back into what they were. Either way ferry
+        restarts next: the inbox rows it keeps for a minute after they were
+        delivered (state 1, in case they bounce) go, else the new ferry's
+        queue, its cursor at 0, reads them all on every pass until they
+        expire (docs/performance.md, "WAHA in the bench")."""
+        db = sqlite3.connect(self.store)
+        db.execute("DELETE FROM inbox WHERE state = 1")
+        jids = ["%s%04d@%s" % (USER_PREFIX, i, DOMAIN)
+                for i in range(WAHA_USERS)]
+        if saved is None:
+            saved = [db.execute("SELECT backend, network_id, token FROM "
+                                "account WHERE jid = ?", (j,)).fetchone()
+                     for j in jids]
+            if None in saved:
+                raise RuntimeError("the bench users' accounts are missing")
+            rows = [("waha", "%s%04d" % (WAHA_SESSION, i), "")
+                    for i in range(WAHA_USERS)]
+        else:
+            rows = saved
+        db.executemany("UPDATE account SET backend = ?, network_id = ?, "
+                       "token = ? WHERE jid = ?",
+                       [r + (j,) for r, j in zip(rows, jids)])
+        db.commit()
+        db.close()
+        return saved
+
+    def waha_start(self):
+        """ferry with the WAHA back end beside the Cloud API (the sink
+        answers both) and WAHA_USERS WAHA accounts; what to restore."""
+        self.ferry.stop()
+        saved = self.waha_accounts()
+        self.free_slot()
+        f = Ferry(self.srv, self.dir, self.sink.url, self.http_port,
+                  self.store, name="ferry-waha")
+        with open(f.conf_path) as fh:
+            conf = fh.read()
+        assert "\nbackend = cloudapi\n" in conf, "FERRY_CONF changed"
+        conf = conf.replace("\nbackend = cloudapi\n",
+                            "\nbackends = cloudapi, waha\n") + WAHA_CONF % dict(
+            sink=self.sink.url, key=WAHA_API_KEY, hmac=WAHA_HMAC_KEY)
+        with open(f.conf_path, "w") as fh:
+            fh.write(conf)
+        f.start()
+        self.ferry = f
+        return saved
+
+    def waha_a2x(self, target, users, n, rate, timeout=120):
+        """(WAHA `message` webhooks, one per POST -> ferry | null
+        component) -> server -> client."""
+        if target != "ferry":
+            return self.a2x(target, users, n, 1, rate, timeout)
+        self.client.send("RESET")
+        self.client.send("EXPECT %d" % n)
+        c0 = self.cpu()
+        self.run_id += 1
+        out = subprocess.run([
+            os.path.join(TOOLS, "bench_webhook"), "-W", WAHA_SESSION,
+            "-u", "http://127.0.0.1:%d/webhook/waha" % self.http_port,
+            "-s", WAHA_HMAC_KEY, "-n", str(n), "-k", str(users),
+            "-r", str(rate), "-c", str(SENDERS), "-C", "4",
+            "-i", "w%s%d%d" % (self.name[0], os.getpid(), self.run_id)],
+            capture_output=True, text=True, timeout=timeout)
+        m = re.search(r"^DONE (\{.*\})$", out.stdout, re.M)
+        if out.returncode != 0 or m is None:
+            raise RuntimeError("bench_webhook -W failed: %s %s" %
+                               (out.stdout, out.stderr[-2000:]))
+        post = json.loads(m.group(1))
+        st = self.client.wait("RECV", timeout)
+        c1 = self.cpu()
+        m = self._metrics(st, n, c0, c1)
+        m["post_p50_ms"] = post["p50_us"] / 1000.0
+        m["post_p99_ms"] = post["p99_us"] / 1000.0
+        return m
+
+    def scen_waha(self):
+        """waha_x2a and waha_a2x: the 10-user XMPP-to-API flood and the
+        latency run, and the webhook flood and latency run (one event per
+        POST: WAHA does not batch), with WAHA accounts; ferry then goes
+        back to the Cloud API accounts."""
+        saved = self.waha_start()
+        try:
+            if want("waha_x2a"):
+                for label, n, w, rate in (
+                        ("waha_x2a_flood_10", N_FLOOD, 3, 0),
+                        ("waha_x2a_lat", N_LAT, 4, LAT_RATE)):
+                    self.paired(
+                        label,
+                        lambda warm, n=n, w=w, r=rate: self.x2a(
+                            "ferry", WAHA_USERS, n // w if warm else n, r),
+                        lambda warm, n=n, w=w, r=rate: self.x2a(
+                            "null", WAHA_USERS, n // w if warm else n, r))
+            if want("waha_a2x"):
+                for label, n, w, rate in (
+                        ("waha_a2x_flood", N_FLOOD, 3, 0),
+                        ("waha_a2x_lat", N_LAT, 4, LAT_RATE)):
+                    self.paired(
+                        label,
+                        lambda warm, n=n, w=w, r=rate: self.waha_a2x(
+                            "ferry", WAHA_USERS, n // w if warm else n, r),
+                        lambda warm, n=n, w=w, r=rate: self.waha_a2x(
+                            "null", WAHA_USERS, n // w if warm else n, r))
+            bad = self.sink.stats().get("bad", 0)
+            if bad:
+                self.notes.append("WAHA: the sink refused %d of ferry's "
+                                  "calls (API key or body)" % bad)
+        finally:
+            self.ferry.stop()
+            self.waha_accounts(saved)
+            self.ferry, _ = self.new_ferry(self.store, "ferry")
+
     def run_all(self, first, big_store_fn):
         """Every scenario on this server; big_store_fn() builds (once) the
         store of the memory scenario."""
@@ -938,6 +1069,8 @@ class ServerBench:
                 self.scen_x2a()
             if want("a2x"):
                 self.scen_a2x()
+            if want("waha_x2a") or want("waha_a2x"):
+                self.scen_waha()
             if not QUICK and want("roundtrip"):
                 self.scen_roundtrip()
             if want("burst"):
@@ -1331,6 +1464,7 @@ class Report:
                        fmt(r.get("a2x_lat_b100.ferry.post_p50_ms"), 2),
                        fmt(r.get("a2x_lat_b100.ferry.post_p99_ms"), 2)))
             self.w()
+        self.waha_section(b)
         self.w("### Burst of %d messages" % N_BURST)
         self.w()
         rows = []
@@ -1401,6 +1535,72 @@ class Report:
         if b.notes:
             self.w()
         self.collect_targets(b)
+
+    def waha_section(self, b):
+        """WAHA's rows beside the Cloud API's of the same run (issue 13
+        item 8), with their targets."""
+        r, d = b.res, b.res.data
+        if not any(k.startswith("waha_") for k in d):
+            return
+        self.w("### WAHA beside the Cloud API")
+        self.w()
+        self.w("%d users' accounts turned into WAHA sessions (WORKING at the "
+               "sink, which answers `POST /api/sendText` 201 with a NOWEB-"
+               "style message and every other call 2xx); ferry serves both "
+               "back ends. WAHA posts one `message` event per webhook, "
+               "signed with `X-Webhook-Hmac` (HMAC-SHA512), so its rows "
+               "stand beside the Cloud API's batches of 1." % WAHA_USERS)
+        self.w()
+        rows = []
+        for key, label in (("x2a_flood_10", "XMPP→API, 10 users: Cloud API"),
+                           ("waha_x2a_flood_10", "XMPP→API, 10 users: WAHA"),
+                           ("a2x_flood_b1", "API→XMPP, 1 per POST: Cloud API"),
+                           ("waha_a2x_flood", "API→XMPP, 1 per POST: WAHA")):
+            if key + ".ferry.rate" not in d:
+                continue
+            rows.append([label, fmt(r.get(key + ".ferry.rate"), 0),
+                         fmt(r.get(key + ".null.rate"), 0),
+                         fmt(ratio_of(d[key + ".ferry.rate"],
+                                      d[key + ".null.rate"]), 2),
+                         fmt(r.get(key + ".ferry.ferry_us")),
+                         fmt(r.get(key + ".ferry.server_us"))])
+        self.table(["flood", "ferry msg/s", "null msg/s", "ferry / null",
+                    "ferry CPU µs/msg", "server CPU µs/msg (ferry run)"],
+                   rows)
+        rows = []
+        for key, label in (("x2a_lat", "XMPP→API: Cloud API"),
+                           ("waha_x2a_lat", "XMPP→API: WAHA"),
+                           ("a2x_lat_b1", "API→XMPP, 1 per POST: Cloud API"),
+                           ("waha_a2x_lat", "API→XMPP, 1 per POST: WAHA")):
+            if key + ".ferry.p50_ms" not in d:
+                continue
+            rows.append([
+                label, fmt(r.get(key + ".ferry.p50_ms"), 2),
+                fmt(r.get(key + ".ferry.p99_ms"), 2),
+                fmt(diff_of(d[key + ".ferry.p50_ms"], d[key + ".null.p50_ms"]),
+                    2),
+                fmt(diff_of(d[key + ".ferry.p99_ms"], d[key + ".null.p99_ms"]),
+                    2),
+                fmt(r.get(key + ".ferry.post_p50_ms"), 2),
+                fmt(r.get(key + ".ferry.ferry_us"))])
+        self.table(["at %d msg/s" % LAT_RATE, "ferry p50 ms", "ferry p99 ms",
+                    "added p50 ms", "added p99 ms", "webhook POST p50 ms",
+                    "ferry CPU µs/msg"], rows)
+        for key, label in (("waha_x2a_flood_10", "XMPP→API"),
+                           ("waha_a2x_flood", "API→XMPP")):
+            if key + ".ferry.ferry_us" in d:
+                self.target("ferry CPU per message, WAHA " + label, b.name,
+                            r.get(key + ".ferry.ferry_us"), T_CPU_US, "le",
+                            "µs")
+        for key, label in (("waha_x2a_lat", "XMPP→API"),
+                           ("waha_a2x_lat", "API→XMPP")):
+            if key + ".ferry.p50_ms" in d:
+                for p, limit in (("p50", T_ADD_P50_MS), ("p99", T_ADD_P99_MS)):
+                    self.target("added latency %s at %d/s, WAHA %s" % (
+                        p, LAT_RATE, label), b.name, diff_of(
+                            d["%s.ferry.%s_ms" % (key, p)],
+                            d["%s.null.%s_ms" % (key, p)]),
+                        limit, "le", "ms", 2)
 
     def collect_targets(self, b):
         r, d, s = b.res, b.res.data, b.name

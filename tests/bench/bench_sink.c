@@ -3,9 +3,12 @@
  * (GET /{version}/{pnid}), accepts sends (POST /{version}/{pnid}/messages)
  * with a fresh wamid, measures each message's latency from the stamp in
  * its text, and can answer every send with a signed "delivered" status
- * webhook, batched.
+ * webhook, batched. Under /api/ it is also a WAHA server whose sessions
+ * are all WORKING: POST /api/sendText answers 201 with a NOWEB-style
+ * message (the id ferry chose, as key.id), and every other call a 2xx.
  *
  *   bench_sink -p port [-W webhook_url -s app_secret [-b batch]]
+ *              [-K waha_api_key]
  *
  * Prints READY <port>. Control: GET /_stats (JSON), POST /_reset,
  * POST /_statuses/on, POST /_statuses/off. */
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -42,7 +46,8 @@ struct bs_status {
 static struct {
     struct MHD_Daemon *d;
     char run[24];
-    long long ids, sends, reads, checks, bad;
+    long long ids, sends, reads, checks, bad, waha_other;
+    const char *waha_key; /* X-Api-Key WAHA calls must carry; NULL: any */
     struct bench_lat lat;
     /* status webhooks, written by the MHD thread, read by the poster */
     const char *url, *secret;
@@ -133,6 +138,87 @@ static enum MHD_Result bs_send(struct MHD_Connection *c, const char *pnid,
     return bs_reply(c, 200, out);
 }
 
+/* ---- WAHA ---- */
+
+/* POST /api/sendText: 201 and the message as NOWEB and GOWS give it, its
+ * key.id the "id" ferry pre-generated (or a fresh one). */
+static enum MHD_Result bs_waha_send(struct MHD_Connection *c, const char *body)
+{
+    char chat[64], id[64], out[512];
+    int64_t now = bench_now_ns();
+    size_t digits;
+
+    if (bs_json_str(body, "chatId", chat, sizeof(chat)) < 0) {
+        bs.bad++;
+        return bs_reply(c, 400,
+                        "{\"statusCode\":400,\"message\":[\"chatId must be "
+                        "a string\"],\"error\":\"Bad Request\"}");
+    }
+    if (bs_json_str(body, "id", id, sizeof(id)) < 0)
+        snprintf(id, sizeof(id), "3EB0%s%lld", bs.run, ++bs.ids);
+    bs.sends++;
+    bench_lat_add(&bs.lat, bench_stamp_parse(body), now);
+    digits = strspn(chat, "0123456789");
+    snprintf(out, sizeof(out),
+             "{\"key\":{\"remoteJid\":\"%.*s@s.whatsapp.net\",\"fromMe\":"
+             "true,\"id\":\"%s\"},\"message\":{\"extendedTextMessage\":{"
+             "\"text\":\"\"}},\"messageTimestamp\":\"%lld\",\"status\":"
+             "\"PENDING\"}",
+             (int)digits, chat, id, (long long)time(NULL));
+    return bs_reply(c, 201, out);
+}
+
+/* GET /api/sessions/{s}: a SessionInfo, WORKING. */
+static enum MHD_Result bs_waha_session(struct MHD_Connection *c,
+                                       const char *name)
+{
+    char out[512];
+
+    snprintf(out, sizeof(out),
+             "{\"name\":\"%.64s\",\"status\":\"WORKING\",\"config\":{},"
+             "\"me\":{\"id\":\"15550100000@c.us\",\"pushName\":"
+             "\"Bench\"},\"engine\":{\"engine\":\"NOWEB\"}}",
+             name);
+    return bs_reply(c, 200, out);
+}
+
+/* Every other call: the answer of its kind, 201 for a POST (NestJS). */
+static enum MHD_Result bs_waha_other(struct MHD_Connection *c, const char *url,
+                                     const char *method)
+{
+    bs.waha_other++;
+    if (strcmp(method, "GET") == 0) {
+        if (strncmp(url, "/api/contacts/profile-picture", 29) == 0)
+            return bs_reply(c, 200, "{\"profilePictureURL\":null}");
+        if (strstr(url, "/groups") != NULL || strstr(url, "/lids") != NULL)
+            return bs_reply(c, 200, "[]");
+        return bs_reply(c, 200, "{}");
+    }
+    return bs_reply(c, strcmp(method, "POST") == 0 ? 201 : 200, "{}");
+}
+
+/* Routes a request under /api/ (the API key checked first, when set). */
+static enum MHD_Result bs_waha(struct MHD_Connection *c, const char *url,
+                               const char *method, const char *body)
+{
+    const char *key =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Api-Key");
+    char name[80];
+
+    if (bs.waha_key != NULL && (key == NULL || strcmp(key, bs.waha_key) != 0)) {
+        bs.bad++;
+        return bs_reply(c, 401,
+                        "{\"message\":\"Unauthorized\",\"statusCode\":401}");
+    }
+    if (strcmp(url, "/api/sendText") == 0 && strcmp(method, "POST") == 0)
+        return bs_waha_send(c, body);
+    if (strcmp(method, "GET") == 0 &&
+        sscanf(url, "/api/sessions/%79[^/?]", name) == 1 &&
+        strlen(url) == 14 + strlen(name))
+        return bs_waha_session(c, name);
+    return bs_waha_other(c, url, method);
+}
+
 static enum MHD_Result bs_stats(struct MHD_Connection *c)
 {
     char lat[512], out[1024];
@@ -142,9 +228,9 @@ static enum MHD_Result bs_stats(struct MHD_Connection *c)
     snprintf(out, sizeof(out),
              "{%s,\"reads\":%lld,\"checks\":%lld,\"bad\":%lld,"
              "\"webhooks\":%lld,\"webhook_errors\":%lld,\"dropped\":%lld,"
-             "\"status_queue\":%zu}",
+             "\"status_queue\":%zu,\"waha_other\":%lld}",
              lat, bs.reads, bs.checks, bs.bad, bs.posted, bs.post_errors,
-             bs.dropped, bs.qlen);
+             bs.dropped, bs.qlen, bs.waha_other);
     pthread_mutex_unlock(&bs.mu);
     return bs_reply(c, 200, out);
 }
@@ -155,7 +241,7 @@ static enum MHD_Result bs_control(struct MHD_Connection *c, const char *url)
         return bs_stats(c);
     if (strcmp(url, "/_reset") == 0) {
         bench_lat_reset(&bs.lat);
-        bs.sends = bs.reads = bs.bad = 0;
+        bs.sends = bs.reads = bs.bad = bs.waha_other = 0;
         pthread_mutex_lock(&bs.mu);
         bs.posted = bs.post_errors = bs.dropped = 0;
         pthread_mutex_unlock(&bs.mu);
@@ -178,6 +264,8 @@ static enum MHD_Result bs_route(struct MHD_Connection *c, const char *url,
 
     if (strncmp(url, "/_", 2) == 0)
         return bs_control(c, url);
+    if (strncmp(url, "/api/", 5) == 0)
+        return bs_waha(c, url, method, body);
     n = sscanf(url, "/%31[^/]/%31[^/]/%31s", ver, pnid, rest);
     if (n == 3 && strcmp(rest, "messages") == 0 && strcmp(method, "POST") == 0)
         return bs_send(c, pnid, body);
@@ -364,7 +452,7 @@ int main(int argc, char **argv)
     int ch, sig;
 
     bs.batch = 1;
-    while ((ch = getopt(argc, argv, "p:W:s:b:")) != -1) {
+    while ((ch = getopt(argc, argv, "p:W:s:b:K:")) != -1) {
         if (ch == 'p')
             port = (unsigned short)bench_num("-p", optarg, 0, 65535);
         else if (ch == 'W')
@@ -373,8 +461,11 @@ int main(int argc, char **argv)
             bs.secret = optarg;
         else if (ch == 'b')
             bs.batch = (int)bench_num("-b", optarg, 1, 1000);
+        else if (ch == 'K')
+            bs.waha_key = optarg;
         else
-            bench_die("usage: bench_sink -p port [-W url -s secret -b n]");
+            bench_die("usage: bench_sink -p port [-W url -s secret -b n] "
+                      "[-K waha_api_key]");
     }
     if (bs.url != NULL && bs.secret == NULL)
         bench_die("bench_sink: -W needs -s");

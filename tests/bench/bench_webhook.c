@@ -2,13 +2,19 @@
 /* bench_webhook: plays Meta's side of the Cloud API webhooks. It posts
  * signed (X-Hub-Signature-256) webhooks carrying stamped text messages,
  * `batch` messages per POST, at a set rate of messages per second or as
- * fast as `concurrency` parallel POSTs allow.
+ * fast as `concurrency` parallel POSTs allow. With -W it plays a WAHA
+ * server instead: one `message` event per POST, signed with X-Webhook-Hmac
+ * (HMAC-SHA512 of the raw body, hex), -s being the HMAC key.
  *
  *   bench_webhook -u url -s app_secret -n messages -N pnid_base -k accounts
  *                 [-b batch] [-r rate] [-c senders] [-C concurrency]
  *                 [-i run_id]
+ *   bench_webhook -W session_prefix -u url -s hmac_key -n messages
+ *                 -k accounts [-r rate] [-c senders] [-C concurrency]
+ *                 [-i run_id]
  *
- * POST j goes to account pnid_base + (j mod accounts); its senders are
+ * POST j goes to account pnid_base + (j mod accounts), or to the WAHA
+ * session <session_prefix><NNNN> (NNNN = j mod accounts); its senders are
  * +1 555 000 00NN (NN < senders). Prints DONE {...} with the POST round
  * trip times and the HTTP statuses. */
 #include <stdio.h>
@@ -25,6 +31,8 @@
 
 #define BW_CONTACT_BASE 15550000000LL
 #define BW_MAX_CONCURRENCY 64
+#define BW_WAHA_ME_BASE 15551000000LL /* a session's own number */
+#define BW_WAHA_VERSION "2026.7.1"
 
 struct bw_post {
     CURL *easy;
@@ -35,6 +43,7 @@ struct bw_post {
 
 static struct {
     const char *url, *secret, *run;
+    const char *waha; /* the WAHA session prefix; NULL: the Cloud API */
     long long n, pnid_base, posts, started, done;
     int batch, accounts, senders, concurrency;
     double rate;
@@ -89,22 +98,90 @@ static char *bw_body(long long j, size_t *len)
     return b;
 }
 
-static struct curl_slist *bw_headers(const char *body, size_t len)
+/* The body of POST j to WAHA: one `message` event, as WAHA's 2025+
+ * envelope carries it (ids unique to the run). */
+static char *bw_waha_body(long long j, size_t *len)
+{
+    long long from = BW_CONTACT_BASE + j % bw.senders;
+    long long acct = j % bw.accounts;
+    long long ms = (long long)time(NULL) * 1000;
+    size_t cap = 2048 + strlen(bw.waha) + 3 * strlen(bw.run);
+    char *b = malloc(cap);
+    int n;
+
+    if (b == NULL)
+        bench_die("out of memory");
+    n = snprintf(
+        b, cap,
+        "{\"id\":\"evt_%s_%lld\",\"timestamp\":%lld,\"event\":\"message\","
+        "\"session\":\"%s%04lld\",\"metadata\":{},\"me\":{\"id\":"
+        "\"%lld@c.us\",\"pushName\":\"Bench\"},\"payload\":{\"id\":"
+        "\"false_%lld@c.us_3EB0%sA%lld\",\"timestamp\":%lld,\"from\":"
+        "\"%lld@c.us\",\"fromMe\":false,\"source\":\"app\",\"to\":"
+        "\"%lld@c.us\",\"participant\":null,\"body\":\"bench %lld "
+        "t=%lld\",\"hasMedia\":false,\"media\":null,\"ack\":1,"
+        "\"ackName\":\"SERVER\",\"location\":null,\"vCards\":[],"
+        "\"replyTo\":null,\"_data\":{\"notifyName\":\"Sender %lld\"}},"
+        "\"engine\":\"NOWEB\",\"environment\":{\"version\":"
+        "\"" BW_WAHA_VERSION "\",\"engine\":\"NOWEB\",\"tier\":\"CORE\","
+        "\"browser\":null}}",
+        bw.run, j, ms, bw.waha, acct, BW_WAHA_ME_BASE + acct, from, bw.run, j,
+        ms / 1000, from, BW_WAHA_ME_BASE + acct, j, (long long)bench_now_ns(),
+        from - BW_CONTACT_BASE);
+    if (n < 0 || (size_t)n >= cap)
+        bench_die("bench_webhook: a WAHA body too long");
+    *len = (size_t)n;
+    return b;
+}
+
+/* Lower-case hex of the HMAC (md) of body under bw.secret into out. */
+static void bw_hmac_hex(const EVP_MD *md, const char *body, size_t len,
+                        char *out)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0, i;
+
+    HMAC(md, bw.secret, (int)strlen(bw.secret), (const unsigned char *)body,
+         len, mac, &maclen);
+    for (i = 0; i < maclen; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    out[2 * maclen] = '\0';
+}
+
+/* WAHA's headers for POST j: the request id, the time, the signature. */
+static struct curl_slist *bw_waha_headers(long long j, const char *body,
+                                          size_t len)
+{
+    char line[300], mac[2 * EVP_MAX_MD_SIZE + 1];
+    struct curl_slist *h = NULL;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    bw_hmac_hex(EVP_sha512(), body, len, mac);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "User-Agent: WAHA/" BW_WAHA_VERSION);
+    snprintf(line, sizeof(line), "X-Webhook-Request-Id: req_%s_%lld", bw.run,
+             j);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof(line), "X-Webhook-Timestamp: %lld",
+             (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof(line), "X-Webhook-Hmac: %s", mac);
+    h = curl_slist_append(h, line);
+    h = curl_slist_append(h, "X-Webhook-Hmac-Algorithm: sha512");
+    h = curl_slist_append(h, "Expect:");
+    return h;
+}
+
+static struct curl_slist *bw_headers(const char *body, size_t len)
+{
     char sig[160] = "X-Hub-Signature-256: sha256=";
-    size_t o = strlen(sig);
     struct curl_slist *h = NULL;
 
-    HMAC(EVP_sha256(), bw.secret, (int)strlen(bw.secret),
-         (const unsigned char *)body, len, mac, &maclen);
-    for (i = 0; i < maclen; i++) {
-        sig[o++] = hex[mac[i] >> 4];
-        sig[o++] = hex[mac[i] & 15];
-    }
-    sig[o] = '\0';
+    bw_hmac_hex(EVP_sha256(), body, len, sig + strlen(sig));
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, sig);
     h = curl_slist_append(h, "Expect:");
@@ -118,8 +195,13 @@ static void bw_start(CURLM *m, long long j)
 
     if (p == NULL)
         bench_die("out of memory");
-    p->body = bw_body(j, &len);
-    p->headers = bw_headers(p->body, len);
+    if (bw.waha != NULL) {
+        p->body = bw_waha_body(j, &len);
+        p->headers = bw_waha_headers(j, p->body, len);
+    } else {
+        p->body = bw_body(j, &len);
+        p->headers = bw_headers(p->body, len);
+    }
     p->easy = curl_easy_init();
     p->started = bench_now_ns();
     curl_easy_setopt(p->easy, CURLOPT_URL, bw.url);
@@ -144,7 +226,7 @@ static void bw_finish(CURLM *m, CURLMsg *msg)
         if (bw.failed++ < 5)
             fprintf(stderr, "bench_webhook: %s\n",
                     curl_easy_strerror(msg->data.result));
-    } else if (code == 200) {
+    } else if (code >= 200 && code < 300) {
         bw.ok++;
     } else {
         if (bw.status_other++ < 5)
@@ -204,7 +286,7 @@ int main(int argc, char **argv)
     bw.concurrency = 4;
     bw.accounts = 1;
     bw.run = "0";
-    while ((ch = getopt(argc, argv, "u:s:n:N:k:b:r:c:C:i:")) != -1) {
+    while ((ch = getopt(argc, argv, "u:s:n:N:k:b:r:c:C:i:W:")) != -1) {
         if (ch == 'u')
             bw.url = optarg;
         else if (ch == 's')
@@ -226,13 +308,19 @@ int main(int argc, char **argv)
                 (int)bench_num("-C", optarg, 1, BW_MAX_CONCURRENCY);
         else if (ch == 'i')
             bw.run = optarg;
+        else if (ch == 'W')
+            bw.waha = optarg;
         else
             bench_die("see the comment at the top of bench_webhook.c");
     }
-    if (bw.url == NULL || bw.secret == NULL || bw.n == 0 || bw.pnid_base == 0)
+    if (bw.waha != NULL && bw.batch != 1)
+        bench_die("bench_webhook: WAHA posts one event per request (no -b)");
+    if (bw.url == NULL || bw.secret == NULL || bw.n == 0 ||
+        (bw.pnid_base == 0 && bw.waha == NULL))
         bench_die("usage: bench_webhook -u url -s secret -n messages "
                   "-N pnid_base [-k accounts] [-b batch] [-r rate] "
-                  "[-c senders] [-C concurrency] [-i run_id]");
+                  "[-c senders] [-C concurrency] [-i run_id] "
+                  "[-W waha_session_prefix]");
     bw.posts = (bw.n + bw.batch - 1) / bw.batch;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     bw_run();
