@@ -65,6 +65,8 @@ long long now_ms(void);
 long long now_s(void);
 /* Wall clock in milliseconds since the epoch (for stored timestamps). */
 long long wall_ms(void);
+/* n bytes as lower-case hex into out (2 n characters and a NUL). */
+void util_hex(const unsigned char *in, size_t n, char *out);
 /* unix seconds as an XEP-0082 DateTime in UTC, "2026-12-06T04:00:00Z". */
 #define UTIL_DATETIME_LEN 32
 void util_datetime(long long unix_s, char out[UTIL_DATETIME_LEN]);

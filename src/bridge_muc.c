@@ -282,19 +282,14 @@ void bridge_muc_nicks_free(char **nicks, size_t n)
 void bridge_muc_occupant_id(const char *user, const char *group,
                             const char *participant, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0, i;
+    unsigned int len = 0;
     char *in =
         xasprintf("ferry occupant\n%s\n%s\n%s", user, group, participant);
 
     if (EVP_Digest(in, strlen(in), md, &len, EVP_sha256(), NULL) != 1)
         len = 0;
-    for (i = 0; i < len && i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[2 * i] = '\0';
+    util_hex(md, len < 32 ? len : 32, out);
     free(in);
 }
 

@@ -108,9 +108,8 @@ void bridge_presence_kick(void)
 static unsigned char *bridge_avatar_read(const char *path, size_t size,
                                          char hash[STORE_AVATAR_HASH])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE], *data;
-    unsigned int mdlen = 0, i;
+    unsigned int mdlen = 0;
     FILE *fp = fopen(path, "rb");
 
     if (fp == NULL)
@@ -122,11 +121,7 @@ static unsigned char *bridge_avatar_read(const char *path, size_t size,
         free(data);
         data = NULL;
     } else {
-        for (i = 0; i < mdlen; i++) {
-            hash[2 * i] = hex[md[i] >> 4];
-            hash[2 * i + 1] = hex[md[i] & 15];
-        }
-        hash[2 * mdlen] = '\0';
+        util_hex(md, mdlen, hash);
     }
     fclose(fp);
     return data;

@@ -147,15 +147,10 @@ char *component_random_id(void)
 {
     unsigned char r[COMPONENT_IQ_ID_BYTES];
     char *id = xmalloc(2 * sizeof(r) + 1);
-    size_t i;
 
     if (RAND_bytes(r, sizeof(r)) != 1)
         fatal("RAND_bytes failed");
-    for (i = 0; i < sizeof(r); i++) {
-        id[2 * i] = "0123456789abcdef"[r[i] >> 4];
-        id[2 * i + 1] = "0123456789abcdef"[r[i] & 15];
-    }
-    id[2 * sizeof(r)] = '\0';
+    util_hex(r, sizeof(r), id);
     return id;
 }
 

@@ -260,18 +260,12 @@ int media_token_ok(const char *s, size_t n)
 /* n random bytes as lower-case hex. Caller frees. */
 static char *media_random_hex(size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char raw[MEDIA_TOKEN_LEN / 2];
     char *s = xmalloc(2 * n + 1);
-    size_t i;
 
     if (n > sizeof(raw) || RAND_bytes(raw, (int)n) != 1)
         fatal("media: no random bytes for a token");
-    for (i = 0; i < n; i++) {
-        s[2 * i] = hex[raw[i] >> 4];
-        s[2 * i + 1] = hex[raw[i] & 15];
-    }
-    s[2 * n] = '\0';
+    util_hex(raw, n, s);
     return s;
 }
 

@@ -656,11 +656,10 @@ static int cloudapi_webhook_mac(const struct httpd_request *req,
 static int cloudapi_webhook_verify(const struct httpd_request *req,
                                    const char **why)
 {
-    static const char hex[] = "0123456789abcdef";
     const char *sig = httpd_header(req, "X-Hub-Signature-256");
     const size_t plen = strlen(CLOUDAPI_SIG_PREFIX);
     unsigned char mac[EVP_MAX_MD_SIZE];
-    size_t maclen = 0, i;
+    size_t maclen = 0;
     char want[2 * EVP_MAX_MD_SIZE + 1];
 
     if (cloudapi.app_secret[0] == '\0') {
@@ -679,11 +678,7 @@ static int cloudapi_webhook_verify(const struct httpd_request *req,
         *why = "OpenSSL cannot compute the signature";
         return -1;
     }
-    for (i = 0; i < maclen; i++) {
-        want[2 * i] = hex[mac[i] >> 4];
-        want[2 * i + 1] = hex[mac[i] & 15];
-    }
-    want[2 * maclen] = '\0';
+    util_hex(mac, maclen, want);
     if (!cloudapi_secret_equal(sig + plen, want)) {
         *why = "signature mismatch";
         return -1;

@@ -31,19 +31,14 @@
 int waha_hmac_hex(const char *key, const char *body, size_t len,
                   char hex[WAHA_HMAC_HEX])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0, i;
+    unsigned int maclen = 0;
 
     if (HMAC(EVP_sha512(), key, (int)strlen(key), (const unsigned char *)body,
              len, mac, &maclen) == NULL ||
         maclen != 64)
         return -1;
-    for (i = 0; i < maclen; i++) {
-        hex[2 * i] = digits[mac[i] >> 4];
-        hex[2 * i + 1] = digits[mac[i] & 15];
-    }
-    hex[2 * maclen] = '\0';
+    util_hex(mac, maclen, hex);
     return 0;
 }
 

@@ -492,16 +492,12 @@ void roster_reconfigure(const struct conf *conf)
 static void roster_push_mac(const char *body, char *out)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0, i;
+    unsigned int len = 0;
 
     if (HMAC(EVP_sha256(), roster.push_key, sizeof(roster.push_key),
              (const unsigned char *)body, strlen(body), md, &len) == NULL)
         fatal("roster: HMAC failed");
-    for (i = 0; i < ROSTER_MAC_HEX / 2; i++) {
-        out[2 * i] = "0123456789abcdef"[md[i] >> 4];
-        out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
-    }
-    out[ROSTER_MAC_HEX] = '\0';
+    util_hex(md, ROSTER_MAC_HEX / 2, out);
 }
 
 /* A fresh roster push id for the account's contact wa (caller frees). */

@@ -78,6 +78,18 @@ static void test_util_datetime(void **state)
     (void)state;
 }
 
+static void test_util_hex(void **state)
+{
+    const unsigned char in[] = {0x00, 0x0f, 0xa5, 0xff};
+    char out[2 * sizeof(in) + 1];
+
+    util_hex(in, sizeof(in), out);
+    assert_string_equal(out, "000fa5ff");
+    util_hex(in, 0, out);
+    assert_string_equal(out, "");
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -86,6 +98,7 @@ int main(void)
         cmocka_unit_test(test_utf8_offset),
         cmocka_unit_test(test_duration_words),
         cmocka_unit_test(test_util_datetime),
+        cmocka_unit_test(test_util_hex),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
