@@ -14,6 +14,7 @@ import pytest
 
 from harness.network import WAIT
 from harness.util import wait_for
+from test_waha_groups import _login as _login_with_groups
 
 CONTACT = "4915112345678"
 BARE = "4915199999999"
@@ -162,8 +163,7 @@ def _roominfo(c, room):
 def test_group_picture_is_the_rooms_vcard(make_waha):
     gw = make_waha(waha_config={"sandbox_groups": True})
     gw.ctl.post("contact", {"id": GROUP + "@g.us", "picture": True})
-    c = gw.connect()
-    gw.login(c)
+    c = _login_with_groups(gw)
     room = "%s@%s" % (GROUP, gw.gw)
     got = {}
 
