@@ -363,6 +363,8 @@ long long store_inbox_add(struct store *st, long long account_id,
 int store_inbox_fetch(struct store *st, long long after_id, int max,
                       int (*fn)(const struct store_inbox *i, void *arg),
                       void *arg);
+/* The highest inbox id ever given (ids are never reused); 0 when none. */
+long long store_inbox_last_id(struct store *st);
 /* The ping after rows first..last was answered at now (ms): rows without a
  * stanza_id go, the others are kept as confirmed. */
 int store_inbox_confirm(struct store *st, long long first, long long last,

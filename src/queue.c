@@ -713,17 +713,26 @@ static int queue_in_send(const struct store_inbox *in, void *arg)
 static void queue_in_pass(void)
 {
     struct queue_domain *d;
-    long long before;
+    long long before, last;
+    int rc;
 
     while (queue.xmpp_up && queue.ready &&
            queue.ops.backlog() < QUEUE_XMPP_QUEUE_HIGH) {
         before = queue.inbox_sent;
-        store_inbox_fetch(queue.st, queue.inbox_sent, QUEUE_INBOX_BATCH,
-                          queue_in_send, NULL);
+        rc = store_inbox_fetch(queue.st, queue.inbox_sent, QUEUE_INBOX_BATCH,
+                               queue_in_send, NULL);
         for (d = queue.domains; d != NULL; d = d->next)
             queue_ping_send(d);
-        if (queue.inbox_sent == before)
-            return;
+        if (queue.inbox_sent != before)
+            continue;
+        /* Nothing queued after the cursor: the rows after it are all
+         * settled or held (a held row comes back under a new id), so the
+         * cursor skips them rather than every pass reading them again
+         * (after a reconnect, a minute of confirmed rows). */
+        last = rc == 0 ? store_inbox_last_id(queue.st) : 0;
+        if (last > queue.inbox_sent)
+            queue.inbox_sent = last;
+        return;
     }
 }
 

@@ -87,6 +87,11 @@ int store_inbox_fetch(struct store *st, long long after_id, int max,
     return rc;
 }
 
+long long store_inbox_last_id(struct store *st)
+{
+    return store_int(st, store_stmt(st, "SELECT max(id) FROM inbox"), 0);
+}
+
 /* The id range keeps both statements to the batch's rows, however many
  * confirmed rows wait for their expiry before it. */
 int store_inbox_confirm(struct store *st, long long first, long long last,

@@ -222,6 +222,36 @@ static void test_queue_disconnect(void **state)
     assert_int_equal(fake.nping, 4);
 }
 
+/* Confirmed rows are kept (for bounces) but never written again: after a
+ * reconnect the cursor moves past them, and a row added later still goes,
+ * once. */
+static void test_queue_settled_skipped(void **state)
+{
+    struct fixture *f = *state;
+    struct test_ping *p;
+
+    test_connect(f);
+    p = test_ping_to("example.org");
+    p->done(1, p->arg);
+    p = test_ping_to("other.org");
+    p->done(1, p->arg);
+    test_turn();
+    assert_int_equal(store_inbox_count(f->st), 0);
+    assert_int_equal(store_inbox_last_id(f->st), 2); /* bob's */
+    queue_xmpp_state(0);
+    queue_xmpp_state(1);
+    test_turn();
+    assert_int_equal(fake.nwritten, 3);
+    assert_int_equal(store_txn_begin(f->st), 0);
+    assert_true(store_inbox_add(f->st, 0, "dave@example.org",
+                                "<message id='m4'/>", "m4") > 0);
+    test_turn();
+    assert_int_equal(fake.nwritten, 4);
+    assert_string_equal(fake.written[3], "dave@example.org");
+    test_turn();
+    assert_int_equal(fake.nwritten, 4);
+}
+
 /* Outbox: one row in flight per contact, in its order; an account out of
  * tokens is not read until a batch of them is there (one timer), then its
  * next row goes. */
@@ -275,6 +305,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_barrier, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_outbox, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_queue_settled_skipped, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_disconnect, test_setup,
                                         test_teardown),
