@@ -297,13 +297,31 @@ int store_contact_relink(struct store *st, long long contact_id,
 }
 
 /* What moves from one contact to another in a merge (?1: from, ?2: into;
- * both of one account, checked before). */
+ * both of one account, checked before): every row that names the contact,
+ * since deleting it would delete (cascade) what was left behind. A claim
+ * or an avatar stays with into when into has its own (OR IGNORE: the
+ * contact is their key); into keeps its name, subscription and customer
+ * window unless from's say more. */
 static const char *const store_contact_moves[] = {
     "UPDATE message SET contact_id = ?2 WHERE contact_id = ?1",
     "UPDATE outbox SET contact_id = ?2 WHERE contact_id = ?1",
     "UPDATE inbox SET contact_id = ?2 WHERE contact_id = ?1",
     "UPDATE history SET contact_id = ?2 WHERE contact_id = ?1",
     "UPDATE alias SET contact_id = ?2 WHERE contact_id = ?1",
+    "UPDATE OR IGNORE team_claim SET contact_id = ?2 WHERE contact_id = ?1",
+    "UPDATE OR IGNORE contact_avatar SET contact_id = ?2"
+    " WHERE contact_id = ?1",
+    "UPDATE contact AS i SET"
+    " name = coalesce(i.name, f.name),"
+    " subscription = CASE WHEN i.subscription = 'none' THEN f.subscription"
+    "   ELSE i.subscription END,"
+    " last_in_network_id = CASE WHEN f.last_in_at > i.last_in_at"
+    "   THEN f.last_in_network_id ELSE i.last_in_network_id END,"
+    " last_in_at = max(i.last_in_at, f.last_in_at),"
+    " waiting_since = CASE WHEN i.waiting_since = 0 THEN f.waiting_since"
+    "   WHEN f.waiting_since = 0 THEN i.waiting_since"
+    "   ELSE min(i.waiting_since, f.waiting_since) END"
+    " FROM contact AS f WHERE f.id = ?1 AND i.id = ?2",
 };
 
 int store_contact_merge(struct store *st, long long from_id, long long into_id)

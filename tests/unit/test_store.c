@@ -92,6 +92,11 @@ static long long test_query(struct fixture *f, const char *sql)
     return v;
 }
 
+static int test_exec(struct fixture *f, const char *sql)
+{
+    return sqlite3_exec(store_db(f->st), sql, NULL, NULL, NULL);
+}
+
 static long long test_contact(struct fixture *f, long long acc,
                               const char *network_id)
 {
@@ -668,6 +673,19 @@ static void test_contact_lid_relink_and_merge(void **state)
     num = test_contact(f, f->acc, "4915100000008");
     m = test_message(f, f->acc, lid2, 'i', "wamid.L", "wamid.L");
     assert_int_equal(store_alias_add(f->st, f->acc, "9@lid", lid2), 0);
+    /* what hangs on the lid's contact alone goes with it (the delete
+     * cascades): its claim, its avatar, its name and customer window */
+    assert_int_equal(
+        store_claim_set(f->st, f->acc, lid2, "bob@example.org", 1000), 0);
+    assert_int_equal(
+        test_exec(f, "INSERT INTO contact_avatar (contact_id, hash, checked)"
+                     " SELECT id, 'h8', 1"
+                     " FROM contact WHERE network_id = '8@lid'"),
+        0);
+    assert_int_equal(test_exec(f, "UPDATE contact SET name = 'Eight',"
+                                  " last_in_at = 5000 WHERE network_id ="
+                                  " '8@lid'"),
+                     0);
     assert_int_equal(store_contact_merge(f->st, lid2, lid2), -1);
     assert_int_equal(store_contact_merge(f->st, lid2, num), 0);
     assert_null(store_contact_by_id(f->st, lid2));
@@ -682,7 +700,18 @@ static void test_contact_lid_relink_and_merge(void **state)
     c = store_contact_get(f->st, f->acc, "9@lid");
     assert_non_null(c);
     assert_int_equal(c->id, num);
+    assert_string_equal(c->name, "Eight");
     store_contact_free(c);
+    assert_int_equal(
+        test_query(f, "SELECT last_in_at FROM contact WHERE network_id ="
+                      " '4915100000008'"),
+        5000);
+    assert_int_equal(test_query(f, "SELECT contact_id FROM team_claim"
+                                   " WHERE holder = 'bob@example.org'"),
+                     num);
+    assert_int_equal(test_query(f, "SELECT contact_id FROM contact_avatar"
+                                   " WHERE hash = 'h8'"),
+                     num);
     assert_true(m > 0);
 }
 
