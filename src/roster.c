@@ -535,14 +535,16 @@ static int roster_push_id_parse(const char *id, long long *account_id, char *wa)
     roster_push_mac(body, mac);
     if (CRYPTO_memcmp(mac, last + 1, ROSTER_MAC_HEX) != 0)
         return -1;
-    /* made by us: "<account>-<wa>-<nonce>" */
+    /* made by us: "<account>-<wa>-<nonce>"; the nonce is hex, the wa id
+     * may hold dashes */
     dash = strchr(body, '-');
-    if (dash == NULL)
+    last = dash != NULL ? strrchr(dash + 1, '-') : NULL;
+    if (last == NULL)
         return -1;
     body[dash - body] = '\0';
     if (parse_ll(body, 1, LLONG_MAX, account_id) < 0)
         return -1;
-    n = strcspn(dash + 1, "-");
+    n = (size_t)(last - dash - 1);
     if (n == 0 || n >= JID_PHONE_MAX)
         return -1;
     memcpy(wa, dash + 1, n);
