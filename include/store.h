@@ -483,6 +483,9 @@ int store_team_add(struct store *st, long long account_id, const char *jid,
 int store_team_remove(struct store *st, long long account_id, const char *jid);
 /* The account whose team jid is in; 0 when none, -1 on error. */
 long long store_team_account_of(struct store *st, const char *jid);
+/* jid's own account, else that of the team jid is in; NULL when neither. */
+struct store_account *store_account_own_or_team(struct store *st,
+                                                const char *jid);
 /* The number of members (the owner not counted), or -1. */
 long long store_team_count(struct store *st, long long account_id);
 /* Calls fn for every member's JID, in order; fn may stop early. */

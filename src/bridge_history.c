@@ -172,19 +172,14 @@ static void bridge_history_answer(xmpp_stanza_t *iq,
 }
 
 /* The account whose history reader (a bare JID) may read: its own or
- * that of the team it is in; NULL when neither. */
+ * that of the team it is in, and only while its domain is allowed (an
+ * owner's too: the domain may have left gateway.allowed_domains since);
+ * NULL when neither. */
 static struct store_account *bridge_history_account(const char *reader)
 {
-    struct store_account *a;
-    long long id;
-
-    if (reader == NULL || !register_domain_allowed(reader))
-        return NULL;
-    a = store_account_by_jid(bridge_store(), reader);
-    if (a != NULL)
-        return a;
-    id = store_team_account_of(bridge_store(), reader);
-    return id > 0 ? store_account_by_id(bridge_store(), id) : NULL;
+    return reader != NULL && register_domain_allowed(reader)
+               ? store_account_own_or_team(bridge_store(), reader)
+               : NULL;
 }
 
 /* A query r of reader's on the contact JID cj; 0 or -1 (*e). */

@@ -37,13 +37,9 @@ void bridge_team_configure(const struct conf *conf)
 
 struct store_account *bridge_team_account(const char *bare)
 {
-    struct store_account *a = store_account_by_jid(bridge_store(), bare);
-    long long id;
-
-    if (a != NULL || !register_domain_allowed(bare))
-        return a;
-    id = store_team_account_of(bridge_store(), bare);
-    return id > 0 ? store_account_by_id(bridge_store(), id) : NULL;
+    return register_domain_allowed(bare)
+               ? store_account_own_or_team(bridge_store(), bare)
+               : store_account_by_jid(bridge_store(), bare);
 }
 
 /* Calls fn for the owner and every member of a's team. */

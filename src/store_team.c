@@ -62,6 +62,18 @@ int store_team_remove(struct store *st, long long account_id, const char *jid)
                : 1;
 }
 
+struct store_account *store_account_own_or_team(struct store *st,
+                                                const char *jid)
+{
+    struct store_account *a = store_account_by_jid(st, jid);
+    long long id;
+
+    if (a != NULL)
+        return a;
+    id = store_team_account_of(st, jid);
+    return id > 0 ? store_account_by_id(st, id) : NULL;
+}
+
 long long store_team_account_of(struct store *st, const char *jid)
 {
     sqlite3_stmt *s =
