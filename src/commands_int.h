@@ -68,6 +68,19 @@ const struct commands_def *commands_table(void);
 /* The command with node (or chat keyword) name, or NULL. */
 const struct commands_def *commands_find(const char *name);
 
+/* The store and the gateway's functions the commands were set up with. */
+struct store *commands_store(void);
+const struct commands_ops *commands_ops_get(void);
+/* The requester's account; NULL (and a failure said) when there is none. */
+struct store_account *commands_account(struct commands_req *r);
+/* The bare form of a JID an admin typed; NULL (and a failure said) when it
+ * is not one. Caller frees. */
+char *commands_target(struct commands_req *r, const char *jid);
+
+/* commands_team.c: the team command (its form and run). */
+int commands_team_form(struct commands_req *r, xmpp_stanza_t *x);
+void commands_team_run(struct commands_req *r);
+
 /* commands_req.c: a request and its answer. */
 struct commands_req *commands_req_new(const struct commands_def *def,
                                       const char *jid);
