@@ -41,13 +41,36 @@ int store_txn_begin(struct store *st);
 int store_txn_commit(struct store *st);
 /* 1 when the turn's transaction is open. */
 int store_txn_open(struct store *st);
+/* A number naming the open turn's transaction (each turn its own); 0 when
+ * none is open. */
+long long store_txn_serial(struct store *st);
 /* fn(ok, arg) runs at the end of every turn's transaction, after the
  * store_txn_after() calls, in the order the hooks were set. */
 void store_txn_hook(struct store *st, store_txn_fn fn, void *arg);
 /* fn(ok, arg) runs once, when the open turn's transaction ends (the same
- * fn and arg asked twice run once); -1 when none is open. Calls still
- * waiting when the store closes are dropped. */
+ * fn and arg asked twice run once); -1 when none is open. Calls of a turn
+ * still open when the store closes are dropped; those waiting for the WAL
+ * syncer run (ok) after its last sync. */
 int store_txn_after(struct store *st, store_txn_fn fn, void *arg);
+/* With store.synchronous = full, commits are made durable by a thread (the
+ * WAL syncer: one fdatasync for every commit written before it began), and
+ * the store_txn_after() calls of a turn that committed run once its commit
+ * is synced, in turn order; the hooks run at once. 1 when every commit is
+ * on disk (always without the syncer). */
+int store_txn_durable(struct store *st);
+/* fn(1, arg) runs on the loop after each sync of the WAL syncer: what was
+ * committed before it (rows inserted, rows changed) may now be sent. One
+ * hook. */
+void store_txn_durable_hook(struct store *st, store_txn_fn fn, void *arg);
+/* 1 when the outbox row id may be sent: the commit that inserted it is on
+ * disk. */
+int store_outbox_durable(struct store *st, long long id);
+/* Notes that rows of the account were queued (store_outbox_queued_since()):
+ * done for every new row, and by the queue for a row it found not yet
+ * durable, so that its account is read again once it is. */
+void store_outbox_note(struct store *st, long long account_id);
+/* The fdatasync calls the WAL syncer made; -1 without it. */
+long long store_sync_calls(struct store *st);
 
 /* A part of the turn's transaction that can be undone alone (a SAVEPOINT):
  * store_part_begin() inside the open turn's transaction, then
@@ -363,7 +386,8 @@ long long store_inbox_add(struct store *st, long long account_id,
 int store_inbox_fetch(struct store *st, long long after_id, int max,
                       int (*fn)(const struct store_inbox *i, void *arg),
                       void *arg);
-/* The highest inbox id ever given (ids are never reused); 0 when none. */
+/* The highest inbox id the queue may read past (below the first row not
+ * yet durable); 0 when none. */
 long long store_inbox_last_id(struct store *st);
 /* The ping after rows first..last was answered at now (ms): rows without a
  * stanza_id go, the others are kept as confirmed. */

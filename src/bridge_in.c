@@ -496,17 +496,23 @@ static void bridge_webhook_not_stored(const struct httpd_request *req,
     httpd_respond(res, 500, "text/plain", "store unavailable\n");
 }
 
-/* The webhooks stored in the turn's transaction, answered at its end. */
-static struct bridge_webhook_wait {
+/* The webhooks stored in one turn's transaction, answered at its end
+ * (each turn its own: with the WAL syncer, a turn's answers wait for its
+ * sync while later turns store theirs). */
+struct bridge_webhook_wait {
+    long long turn; /* store_txn_serial() */
     struct httpd_later **later;
     size_t n, cap;
-} bridge_webhook_wait;
+};
+
+/* The open turn's, or NULL. */
+static struct bridge_webhook_wait *bridge_webhook_open;
 
 /* The turn's transaction ended: its webhooks are answered, 200 once
  * durable, 500 (the network sends them again) when it was rolled back. */
 static void bridge_webhook_committed(int ok, void *arg)
 {
-    struct bridge_webhook_wait *w = &bridge_webhook_wait;
+    struct bridge_webhook_wait *w = arg;
     size_t i;
 
     for (i = 0; i < w->n; i++) {
@@ -521,17 +527,30 @@ static void bridge_webhook_committed(int ok, void *arg)
         log_error("bridge: %zu webhook(s) not stored (commit failed); "
                   "answered 500 so that they come again",
                   w->n);
-    w->n = 0;
+    if (bridge_webhook_open == w)
+        bridge_webhook_open = NULL;
+    free(w->later);
+    free(w);
 }
 
 /* Answers the webhook after the commit of the turn's transaction that
  * holds it (group commit): 0, or -1 when there is no such transaction. */
 static int bridge_webhook_defer(const struct httpd_request *req)
 {
-    struct bridge_webhook_wait *w = &bridge_webhook_wait;
+    struct bridge_webhook_wait *w = bridge_webhook_open;
+    long long turn = store_txn_serial(bridge_store());
 
-    if (store_txn_after(bridge_store(), bridge_webhook_committed, NULL) < 0)
+    if (turn == 0)
         return -1;
+    if (w == NULL || w->turn != turn) {
+        w = xcalloc(1, sizeof(*w));
+        w->turn = turn;
+        if (store_txn_after(bridge_store(), bridge_webhook_committed, w) < 0) {
+            free(w);
+            return -1;
+        }
+        bridge_webhook_open = w;
+    }
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 16;
         w->later = xrealloc(w->later, w->cap * sizeof(*w->later));

@@ -182,7 +182,16 @@ static void queue_defer(void)
 /* Every end of the turn's transaction (one of its writers', a webhook's
  * flush) runs the queues: what it committed may go now (the store tells
  * whose outbox rows were queued). The pass's own commit does not. */
+/* A transaction ended: its rows may be read now, unless the WAL syncer
+ * has commits to make durable first (queue_durable() reads them then). */
 static void queue_txn_ended(int ok, void *arg)
+{
+    if (!queue.in_pass && store_txn_durable(queue.st))
+        queue_defer();
+}
+
+/* Rows the WAL syncer made durable may go. */
+static void queue_durable(int ok, void *arg)
 {
     if (!queue.in_pass)
         queue_defer();
@@ -276,8 +285,12 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
         r->full = 2;
         return 1;
     }
-    if (queue_flight_find(o->id, o->contact_id) < 0 &&
-        o->next_attempt <= r->now) {
+    if (!store_outbox_durable(queue.st, o->id)) {
+        /* its commit is not on disk yet: the contact waits, and the
+         * account is read again when it is (queue_durable()) */
+        store_outbox_note(queue.st, o->account_id);
+    } else if (queue_flight_find(o->id, o->contact_id) < 0 &&
+               o->next_attempt <= r->now) {
         if (!queue_out_room(o->account_id, slow)) {
             if (queue_account_inflight(o->account_id) >=
                 QUEUE_ACCOUNT_INFLIGHT) {
@@ -902,6 +915,7 @@ void queue_init(struct store *st, long long throughput,
     queue.ops = *ops;
     queue.kicked = 0;
     store_txn_hook(st, queue_txn_ended, NULL);
+    store_txn_durable_hook(st, queue_durable, NULL);
     queue_bucket_rate((double)throughput);
     queue.timer = event_new(loop_base(), -1, 0, queue_on_timer, NULL);
     queue.housekeeping = event_new(loop_base(), -1, 0, queue_housekeep, NULL);

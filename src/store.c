@@ -14,18 +14,34 @@
 #include "store.h"
 #include "store_checkpoint.h"
 #include "store_int.h"
+#include "store_sync.h"
 #include "util.h"
 
 #define STORE_STMT_CACHE 128
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_WAL_LIMIT (16 * 1024 * 1024) /* bytes kept after a checkpoint */
-#define STORE_TXN_HOOKS 4
+#define STORE_TXN_HOOKS 8
 
 /* A function to call when the loop turn's transaction ends. */
 struct store_txn_call {
     store_txn_fn fn;
     void *arg;
     struct store_txn_call *next;
+};
+
+/* A commit not yet durable that inserted queue rows: the lowest id it
+ * inserted per table (0: none), which nothing may send before its sync. */
+struct store_fresh {
+    long long gen;
+    long long min[STORE_FRESH_TABLES];
+    struct store_fresh *next;
+};
+
+/* The calls waiting for a turn that ended before its commit was synced. */
+struct store_batch {
+    long long gen;
+    struct store_txn_call *calls;
+    struct store_batch *next;
 };
 
 /* Accounts whose outbox rows were queued, kept until the queue asks;
@@ -41,11 +57,12 @@ struct store {
     sqlite3 *db;
     struct store_cached cache[STORE_STMT_CACHE];
     int ncache;
-    int in_txn;      /* between store_begin() and store_commit()/_rollback() */
-    int failed;      /* a statement of the open transaction failed */
-    int turn;        /* the open transaction is the loop turn's */
-    int part_failed; /* failed when the open part began */
-    int part_whole;  /* the open part is the whole turn's transaction */
+    int in_txn;       /* between store_begin() and store_commit()/_rollback() */
+    int failed;       /* a statement of the open transaction failed */
+    int turn;         /* the open transaction is the loop turn's */
+    long long serial; /* turns opened */
+    int part_failed;  /* failed when the open part began */
+    int part_whole;   /* the open part is the whole turn's transaction */
     sqlite3_int64 turn_changes; /* rows changed before the turn began */
     struct store_txn_call hooks[STORE_TXN_HOOKS]; /* at every end */
     int nhooks;
@@ -53,6 +70,18 @@ struct store {
     struct store_ckpt *ckpt;              /* the checkpoint thread, or NULL */
     long long queued[STORE_QUEUED_NOTES]; /* accounts with rows queued */
     int nqueued, queued_over;             /* since the queue last asked */
+    /* store.synchronous = full with the WAL syncer (store_sync.c): commits
+     * are counted (generations) and made durable by the syncer; what
+     * waits for a commit waits for its sync */
+    int want_sync, sync_tried;
+    char *wal_path;
+    struct store_sync *sync;     /* NULL: SQLite syncs (or not) itself */
+    long long committed, synced; /* generations */
+    long long open_min[STORE_FRESH_TABLES];  /* since the last commit */
+    struct store_fresh *fresh, **fresh_tail; /* in generation order */
+    struct store_batch *batches, **batches_tail;
+    store_txn_fn durable_fn; /* rows became durable */
+    void *durable_arg;
 };
 
 /* Migration N takes the schema from version N to N + 1. */
@@ -499,6 +528,132 @@ static int store_pragmas(struct store *st, const char *synchronous)
     return rc < 0 ? -1 : store_test_max_pages(st);
 }
 
+/* SQLite's WAL hook, after each commit that wrote: counts the generation,
+ * keeps the rows it inserted out of the queue's reach until it is synced,
+ * and wakes the syncer and the checkpointer. */
+static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct store *st = arg;
+    struct store_fresh *f;
+    int i, any = 0;
+
+    st->committed++;
+    if (st->sync != NULL) {
+        for (i = 0; i < STORE_FRESH_TABLES; i++)
+            any |= st->open_min[i] != 0;
+        if (any) {
+            f = xcalloc(1, sizeof(*f));
+            f->gen = st->committed;
+            memcpy(f->min, st->open_min, sizeof(f->min));
+            memset(st->open_min, 0, sizeof(st->open_min));
+            *st->fresh_tail = f;
+            st->fresh_tail = &f->next;
+        }
+        store_sync_ask(st->sync, st->committed);
+    }
+    if (st->ckpt != NULL)
+        store_ckpt_frames(st->ckpt, frames);
+    return SQLITE_OK;
+}
+
+/* Calls each waiter of the list with ok, and frees it. */
+static void store_calls_run(struct store_txn_call *c, int ok)
+{
+    struct store_txn_call *next;
+
+    for (; c != NULL; c = next) {
+        next = c->next;
+        c->fn(ok, c->arg);
+        free(c);
+    }
+}
+
+/* On the loop: every commit up to synced is on disk. The rows they
+ * inserted may go, and the turns that ended with them are answered, in
+ * their order. */
+static void store_synced(long long synced, void *arg)
+{
+    struct store *st = arg;
+    struct store_fresh *f;
+    struct store_batch *b;
+
+    st->synced = synced;
+    while ((f = st->fresh) != NULL && f->gen <= synced) {
+        st->fresh = f->next;
+        free(f);
+    }
+    if (st->fresh == NULL)
+        st->fresh_tail = &st->fresh;
+    while ((b = st->batches) != NULL && b->gen <= synced) {
+        st->batches = b->next;
+        if (st->batches == NULL)
+            st->batches_tail = &st->batches;
+        store_calls_run(b->calls, 1);
+        free(b);
+    }
+    if (st->durable_fn != NULL)
+        st->durable_fn(1, st->durable_arg);
+}
+
+/* Starts the WAL syncer, once, when the loop is there: from then on the
+ * connection commits without fsync and the syncer makes commits durable.
+ * Outside any transaction (the pragma). */
+static void store_sync_begin(struct store *st)
+{
+    st->sync_tried = 1;
+    st->sync = store_sync_start(st->wal_path, store_synced, st);
+    if (st->sync != NULL && store_exec(st, "PRAGMA synchronous = NORMAL") < 0) {
+        store_sync_stop(st->sync);
+        st->sync = NULL;
+    }
+}
+
+void store_fresh_rows(struct store *st, enum store_fresh_table t)
+{
+    sqlite3_int64 n, first;
+
+    if (st->sync == NULL)
+        return;
+    n = sqlite3_changes64(st->db);
+    first = sqlite3_last_insert_rowid(st->db) - n + 1;
+    if (n > 0 && (st->open_min[t] == 0 || first < st->open_min[t]))
+        st->open_min[t] = first;
+}
+
+long long store_fresh_min(struct store *st, enum store_fresh_table t)
+{
+    struct store_fresh *f;
+    long long m = st->open_min[t];
+
+    for (f = st->fresh; f != NULL; f = f->next)
+        if (f->min[t] != 0 && (m == 0 || f->min[t] < m))
+            m = f->min[t];
+    return m;
+}
+
+int store_outbox_durable(struct store *st, long long id)
+{
+    long long m = store_fresh_min(st, STORE_FRESH_OUTBOX);
+
+    return m == 0 || id < m;
+}
+
+int store_txn_durable(struct store *st)
+{
+    return st->sync == NULL || st->synced >= st->committed;
+}
+
+void store_txn_durable_hook(struct store *st, store_txn_fn fn, void *arg)
+{
+    st->durable_fn = fn;
+    st->durable_arg = arg;
+}
+
+long long store_sync_calls(struct store *st)
+{
+    return st->sync != NULL ? store_sync_count(st->sync) : -1;
+}
+
 struct store *store_open(const char *path, const char *synchronous)
 {
     struct store *st;
@@ -508,6 +663,10 @@ struct store *store_open(const char *path, const char *synchronous)
         return NULL;
     st = xcalloc(1, sizeof(*st));
     st->after_tail = &st->after;
+    st->fresh_tail = &st->fresh;
+    st->batches_tail = &st->batches;
+    st->want_sync = strcmp(synchronous, "full") == 0;
+    st->wal_path = xasprintf("%s-wal", path);
     old = umask(077); /* the -wal and -shm files too */
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
@@ -525,19 +684,43 @@ struct store *store_open(const char *path, const char *synchronous)
     }
     umask(old);
     st->ckpt = store_ckpt_start(st->db, path); /* NULL: on the loop */
+    sqlite3_wal_hook(st->db, store_wal_hook, st);
     return st;
 }
 
-/* Drops the calls waiting for the turn's transaction, uncalled. */
-static void store_txn_forget(struct store *st)
+/* Frees a list of calls, uncalled. */
+static void store_calls_free(struct store_txn_call *c)
 {
-    struct store_txn_call *c;
+    struct store_txn_call *next;
 
-    while ((c = st->after) != NULL) {
-        st->after = c->next;
+    for (; c != NULL; c = next) {
+        next = c->next;
         free(c);
     }
+}
+
+/* Drops the calls waiting for the turn's transaction or for a sync,
+ * uncalled (a request never answered is asked again), and what the syncer
+ * tracked. */
+static void store_txn_forget(struct store *st)
+{
+    struct store_fresh *f;
+    struct store_batch *b;
+
+    store_calls_free(st->after);
+    st->after = NULL;
     st->after_tail = &st->after;
+    while ((b = st->batches) != NULL) {
+        st->batches = b->next;
+        store_calls_free(b->calls);
+        free(b);
+    }
+    st->batches_tail = &st->batches;
+    while ((f = st->fresh) != NULL) {
+        st->fresh = f->next;
+        free(f);
+    }
+    st->fresh_tail = &st->fresh;
 }
 
 void store_close(struct store *st)
@@ -546,11 +729,22 @@ void store_close(struct store *st)
 
     if (st == NULL)
         return;
+    if (st->db != NULL)
+        sqlite3_wal_hook(st->db, NULL, NULL);
+    if (st->sync != NULL) {
+        /* a last fdatasync, then the turns that waited for it are
+         * answered (their requests may be gone: their owners free them) */
+        store_sync_stop(st->sync);
+        st->sync = NULL;
+        st->durable_fn = NULL;
+        store_synced(st->committed, st);
+    }
     store_txn_forget(st);
     store_ckpt_stop(st->ckpt);
     for (i = 0; i < st->ncache; i++)
         sqlite3_finalize(st->cache[i].stmt);
     sqlite3_close(st->db);
+    free(st->wal_path);
     free(st);
 }
 
@@ -639,27 +833,38 @@ int store_txn_begin(struct store *st)
 {
     if (st->turn)
         return 0;
+    if (st->want_sync && !st->sync_tried && loop_base() != NULL)
+        store_sync_begin(st);
     if (store_begin(st) < 0)
         return -1;
     st->turn = 1;
+    st->serial++;
     st->turn_changes = sqlite3_total_changes64(st->db);
     loop_defer(store_txn_turn_over, st);
     return 0;
 }
 
 /* The turn's transaction ended: the calls waiting for it, in the order they
- * asked, then the hooks. They may open the next one. */
+ * asked, then the hooks. They may open the next one. With the syncer, a
+ * turn that committed is answered once everything committed so far is
+ * on disk (a turn that only read may have read a commit not yet synced: a
+ * duplicate webhook of one still in flight), after the turns before it. */
 static void store_txn_ended(struct store *st, int ok)
 {
-    struct store_txn_call *c = st->after, *next;
+    struct store_txn_call *c = st->after;
+    struct store_batch *b;
     int i;
 
     st->after = NULL;
     st->after_tail = &st->after;
-    for (; c != NULL; c = next) {
-        next = c->next;
-        c->fn(ok, c->arg);
-        free(c);
+    if (c != NULL && ok && st->sync != NULL && st->synced < st->committed) {
+        b = xcalloc(1, sizeof(*b));
+        b->gen = st->committed;
+        b->calls = c;
+        *st->batches_tail = b;
+        st->batches_tail = &b->next;
+    } else {
+        store_calls_run(c, ok);
     }
     for (i = 0; i < st->nhooks; i++)
         st->hooks[i].fn(ok, st->hooks[i].arg);
@@ -753,6 +958,11 @@ int store_outbox_queued_since(struct store *st,
 int store_txn_open(struct store *st)
 {
     return st->turn;
+}
+
+long long store_txn_serial(struct store *st)
+{
+    return st->turn ? st->serial : 0;
 }
 
 void store_txn_hook(struct store *st, store_txn_fn fn, void *arg)
@@ -892,6 +1102,16 @@ long long store_insert(struct store *st, sqlite3_stmt *s)
     if (store_run(st, s) < 0)
         return -1;
     return sqlite3_last_insert_rowid(store_db(st));
+}
+
+long long store_insert_fresh(struct store *st, sqlite3_stmt *s,
+                             enum store_fresh_table t)
+{
+    long long id = store_insert(st, s);
+
+    if (id > 0)
+        store_fresh_rows(st, t);
+    return id;
 }
 
 /* The integer in the first column of the first row (NULL reads as 0);

@@ -16,7 +16,7 @@
 #define STORE_CKPT_CACHE "PRAGMA cache_size = -64"
 
 struct store_ckpt {
-    sqlite3 *main; /* the loop's connection, for its WAL hook */
+    sqlite3 *main; /* the loop's connection (its WAL hook is the store's) */
     sqlite3 *db;   /* the checkpointer's own */
     pthread_t thread;
     pthread_mutex_t mu;
@@ -83,13 +83,10 @@ static void *store_ckpt_main(void *arg)
     return NULL;
 }
 
-/* SQLite's WAL hook on the loop's connection, after each commit: frames is
- * the WAL's length. Only a flag and a signal: the commit's caller waits. */
-static int store_ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
+void store_ckpt_frames(struct store_ckpt *c, int frames)
 {
     if (frames >= STORE_CKPT_FRAMES)
-        store_ckpt_kick(arg);
-    return SQLITE_OK;
+        store_ckpt_kick(c);
 }
 
 void store_ckpt_kick(struct store_ckpt *c)
@@ -174,7 +171,6 @@ struct store_ckpt *store_ckpt_start(sqlite3 *db, const char *path)
         store_ckpt_stop(c);
         return NULL;
     }
-    sqlite3_wal_hook(db, store_ckpt_hook, c);
     return c;
 }
 
@@ -183,7 +179,6 @@ void store_ckpt_stop(struct store_ckpt *c)
     if (c == NULL)
         return;
     if (c->db != NULL) {
-        sqlite3_wal_hook(c->main, NULL, NULL);
         pthread_mutex_lock(&c->mu);
         c->stop = 1;
         pthread_cond_broadcast(&c->wake);

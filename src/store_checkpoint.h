@@ -33,6 +33,9 @@ struct store_ckpt_stats {
 struct store_ckpt *store_ckpt_start(sqlite3 *db, const char *path);
 /* Asks for a checkpoint soon; never waits. */
 void store_ckpt_kick(struct store_ckpt *c);
+/* From the store's WAL hook, after each commit of the loop's connection:
+ * frames is the WAL's length. Only a flag and a signal. */
+void store_ckpt_frames(struct store_ckpt *c, int frames);
 /* Asks for a checkpoint and waits until one has run after the call; for
  * tests. */
 void store_ckpt_sync(struct store_ckpt *c);

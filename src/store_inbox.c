@@ -3,6 +3,7 @@
  * their states (queued, confirmed, held, file slots) and releases.
  * Static SQL with bound parameters only; every string read is copied. */
 #include <stdint.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +58,17 @@ long long store_inbox_add(struct store *st, long long account_id,
     store_bind_text(s, 3, stanza);
     sqlite3_bind_int64(s, 4, wall_ms());
     store_bind_text(s, 5, stanza_id);
-    return store_insert(st, s);
+    return store_insert_fresh(st, s, STORE_FRESH_INBOX);
+}
+
+/* The first id the queue may not read yet: rows from it on wait for the
+ * sync of the commit that inserted them (in id order: those after them
+ * too). */
+static long long store_inbox_bound(struct store *st)
+{
+    long long m = store_fresh_min(st, STORE_FRESH_INBOX);
+
+    return m > 0 ? m : LLONG_MAX;
 }
 
 /* Calls fn for up to max queued rows after after_id, in id order. */
@@ -67,16 +78,18 @@ int store_inbox_fetch(struct store *st, long long after_id, int max,
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT id, account_id, recipient,"
                                      " stanza, created FROM inbox"
-                                     " WHERE id > ?1 AND state = 0"
-                                     " ORDER BY id");
+                                     " WHERE id > ?1 AND id < ?2"
+                                     " AND state = 0 ORDER BY id");
     void **rows;
     size_t n, i;
     int rc, stop = 0;
 
     if (max <= 0)
         return 0;
-    if (s != NULL)
+    if (s != NULL) {
         sqlite3_bind_int64(s, 1, after_id);
+        sqlite3_bind_int64(s, 2, store_inbox_bound(st));
+    }
     rc = store_all(st, s, store_inbox_read, (size_t)max, &rows, &n);
     for (i = 0; i < n; i++) {
         if (rc == 0 && stop == 0)
@@ -89,7 +102,11 @@ int store_inbox_fetch(struct store *st, long long after_id, int max,
 
 long long store_inbox_last_id(struct store *st)
 {
-    return store_int(st, store_stmt(st, "SELECT max(id) FROM inbox"), 0);
+    sqlite3_stmt *s = store_stmt(st, "SELECT max(id) FROM inbox WHERE id < ?1");
+
+    if (s != NULL)
+        sqlite3_bind_int64(s, 1, store_inbox_bound(st));
+    return store_int(st, s, 0);
 }
 
 /* The id range keeps both statements to the batch's rows, however many
@@ -190,6 +207,7 @@ long long store_inbox_release(struct store *st, long long account_id,
     if (store_run(st, s) < 0)
         return -1;
     n = sqlite3_changes(store_db(st));
+    store_fresh_rows(st, STORE_FRESH_INBOX);
     if (n == 0)
         return 0;
     s = store_stmt(st, "DELETE FROM inbox WHERE account_id = ?1"
@@ -218,7 +236,7 @@ long long store_inbox_add_slot(struct store *st, long long account_id,
     sqlite3_bind_int64(s, 4, wall_ms());
     store_bind_text(s, 5, stanza_id);
     sqlite3_bind_int64(s, 6, contact_id);
-    return store_insert(st, s);
+    return store_insert_fresh(st, s, STORE_FRESH_INBOX);
 }
 
 long long store_inbox_add_after(struct store *st, long long account_id,
@@ -239,7 +257,7 @@ long long store_inbox_add_after(struct store *st, long long account_id,
     sqlite3_bind_int64(s, 4, wall_ms());
     store_bind_text(s, 5, stanza_id);
     sqlite3_bind_int64(s, 6, contact_id);
-    return store_insert(st, s);
+    return store_insert_fresh(st, s, STORE_FRESH_INBOX);
 }
 
 /* The contact's waiting rows before its oldest slot (all when none) are
@@ -260,6 +278,7 @@ static int store_inbox_release_waiting(struct store *st, long long contact_id)
     sqlite3_bind_int64(s, 1, contact_id);
     if (store_run(st, s) < 0)
         return -1;
+    store_fresh_rows(st, STORE_FRESH_INBOX);
     s = store_stmt(st, "DELETE FROM inbox WHERE contact_id = ?1 AND state = 3"
                        " AND " STORE_INBOX_WAITING " AND id < coalesce(("
                        "SELECT min(id) FROM inbox WHERE contact_id = ?1"
@@ -416,6 +435,7 @@ long long store_inbox_unhold(struct store *st, const char *domain)
     if (store_run(st, s) < 0)
         return -1;
     n = sqlite3_changes(store_db(st));
+    store_fresh_rows(st, STORE_FRESH_INBOX);
     if (n == 0)
         return 0;
     s = store_stmt(st, "DELETE FROM inbox WHERE state = 5 AND (?1 IS NULL"

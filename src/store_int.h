@@ -24,8 +24,23 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql);
  * per-message path should add none (test_store.c checks it). */
 long long store_full_scan_steps(struct store *st);
 
-/* Notes that rows of the account were queued (store_outbox_queued_since()). */
-void store_outbox_note(struct store *st, long long account_id);
+/* The queue's tables whose new rows wait for their commit's sync. */
+enum store_fresh_table {
+    STORE_FRESH_OUTBOX,
+    STORE_FRESH_INBOX,
+    STORE_FRESH_TABLES
+};
+/* The last statement inserted rows into t (ids last_insert_rowid - changes
+ * + 1 up to it): none of them is sent before the commit holding them is
+ * synced. Nothing without the WAL syncer. */
+void store_fresh_rows(struct store *st, enum store_fresh_table t);
+/* The lowest id of t not yet durable (inserted by the open transaction or
+ * by a commit not yet synced): every row at or past it waits; 0 when all
+ * are durable. */
+long long store_fresh_min(struct store *st, enum store_fresh_table t);
+/* store_insert() of a row of t, noted by store_fresh_rows(). */
+long long store_insert_fresh(struct store *st, sqlite3_stmt *s,
+                             enum store_fresh_table t);
 
 /* Logs the database's last error with the statement it came from. */
 void store_log_stmt(struct store *st, sqlite3_stmt *s);

@@ -97,7 +97,7 @@ long long store_outbox_put(struct store *st, long long id, long long account_id,
     sqlite3_bind_int64(s, 6, now_s());
     store_bind_id(s, 7, id); /* NULL: a new id */
     store_outbox_note(st, account_id);
-    return store_insert(st, s);
+    return store_insert_fresh(st, s, STORE_FRESH_OUTBOX);
 }
 
 /* Calls fn for each row read (no statement pending) until it returns

@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "queue.h"
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
 
 #define TEST_MAX 16
@@ -39,18 +40,23 @@ static struct {
     int sends;                /* outbox rows may be sent */
     long long sent[TEST_MAX]; /* their ids, in send order */
     int nsent;
+    struct store *st; /* every row sent or written must be durable */
 } fake;
 
 static void fake_send(const struct store_outbox *o, void *arg)
 {
     if (!fake.sends)
         fail_msg("no outbox row was queued");
+    assert_true(store_outbox_durable(fake.st, o->id));
     assert_true(fake.nsent < TEST_MAX);
     fake.sent[fake.nsent++] = o->id;
 }
 
 static void fake_write(const struct store_inbox *in, int stamp, void *arg)
 {
+    long long fresh = store_fresh_min(fake.st, STORE_FRESH_INBOX);
+
+    assert_true(fresh == 0 || in->id < fresh);
     assert_true(fake.nwritten < TEST_MAX);
     snprintf(fake.written[fake.nwritten++], sizeof(fake.written[0]), "%s",
              in->recipient);
@@ -93,7 +99,7 @@ struct fixture {
     struct store *st;
 };
 
-static int test_setup(void **state)
+static int test_setup_sync(void **state, const char *synchronous)
 {
     struct fixture *f = xcalloc(1, sizeof(*f));
     struct queue_ops ops = {.send = fake_send,
@@ -108,12 +114,24 @@ static int test_setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/ferry-queue-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/ferry.db", f->dir);
-    f->st = store_open(f->path, "normal");
+    f->st = store_open(f->path, synchronous);
     assert_non_null(f->st);
+    fake.st = f->st;
     loop_init();
     queue_init(f->st, 80, &ops);
     *state = f;
     return 0;
+}
+
+static int test_setup(void **state)
+{
+    return test_setup_sync(state, "normal");
+}
+
+/* store.synchronous = full: the WAL syncer's thread makes commits durable */
+static int test_setup_full(void **state)
+{
+    return test_setup_sync(state, "full");
 }
 
 static void test_unlink(const char *path, const char *suffix)
@@ -252,6 +270,61 @@ static void test_queue_settled_skipped(void **state)
     assert_int_equal(fake.nwritten, 4);
 }
 
+/* A turn's waiter: counts its calls and the syncs made before it ran. */
+static int test_waited, test_waited_ok;
+static long long test_waited_syncs;
+
+static void test_waiter(int ok, void *arg)
+{
+    test_waited++;
+    test_waited_ok = ok;
+    test_waited_syncs = store_sync_calls(arg);
+}
+
+/* With the WAL syncer, nothing a commit holds leaves before the commit is
+ * synced: the outbox row is not sent and the inbox row not written (the
+ * fakes check each against the store's durable bound), the turn's waiter
+ * runs after an fdatasync; then both go. */
+static void test_queue_full_sync(void **state)
+{
+    struct fixture *f = *state;
+    long long acc, c, o;
+    int i;
+
+    fake.sends = 1;
+    queue_xmpp_state(1);
+    acc = store_account_upsert(f->st, "alice@example.org", "cloudapi", "1001",
+                               "tok", NULL);
+    assert_int_equal(store_txn_begin(f->st), 0);
+    assert_int_equal(store_sync_calls(f->st) >= 0, 1); /* the syncer runs */
+    c = store_contact_ensure(f->st, acc, "4915100000001", "+4915100000001",
+                             NULL, NULL);
+    o = store_outbox_add(f->st, acc, c, 0, "text", "{}");
+    assert_true(acc > 0 && c > 0 && o > 0);
+    assert_false(store_outbox_durable(f->st, o)); /* not even committed */
+    assert_true(store_inbox_add(f->st, acc, "alice@example.org",
+                                "<message id='m1'/>", "m1") > 0);
+    assert_int_equal(store_txn_after(f->st, test_waiter, f->st), 0);
+    test_waited = 0;
+    for (i = 0;
+         i < 200 && (test_waited == 0 || fake.nsent == 0 || fake.nwritten == 0);
+         i++) {
+        test_turn();
+        if (test_waited == 0 || fake.nsent == 0 || fake.nwritten == 0)
+            event_base_loop(loop_base(), EVLOOP_ONCE);
+    }
+    assert_int_equal(test_waited, 1);
+    assert_int_equal(test_waited_ok, 1);
+    assert_true(test_waited_syncs >= 1);
+    assert_true(store_txn_durable(f->st));
+    assert_true(store_outbox_durable(f->st, o));
+    assert_int_equal(fake.nsent, 1);
+    assert_int_equal(fake.sent[0], o);
+    assert_int_equal(fake.nwritten, 1);
+    queue_out_done(o);
+    test_turn();
+}
+
 /* Outbox: one row in flight per contact, in its order; an account out of
  * tokens is not read until a batch of them is there (one timer), then its
  * next row goes. */
@@ -309,6 +382,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_settled_skipped, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_disconnect, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_queue_full_sync, test_setup_full,
                                         test_teardown),
     };
 

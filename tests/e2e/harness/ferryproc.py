@@ -83,7 +83,8 @@ def default_config(server, http_port, store_path):
             "allowed_domains": server.domain,
             "admins": "admin@" + server.domain,
         },
-        "store": {"path": store_path, "synchronous": "normal"},
+        "store": {"path": store_path, "synchronous": os.environ.get(
+            "FERRY_E2E_SYNCHRONOUS", "normal")},
         "http": {
             "listen": "%s:%d" % (LOOPBACK, http_port),
             "public_url": "http://%s:%d" % (LOOPBACK, http_port),
