@@ -91,7 +91,8 @@ static int bridge_muc_vcard(xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
     const char *type = xmpp_stanza_get_type(iq);
     struct bridge_muc_ctx c;
 
-    if (slash == NULL || slash[1] == '\0' || type == NULL)
+    if (slash == NULL || slash[1] == '\0' || type == NULL ||
+        (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
         return 0;
     if (bridge_muc_ctx(&c, xmpp_stanza_get_from(iq), to) < 0) {
         bridge_muc_ctx_free(&c);
@@ -290,7 +291,8 @@ int bridge_muc_notice(const struct store_account *a,
     }
     bridge_muc_view_init(&v, a->jid, room->group_id, room_jid, room->id);
     me = bridge_muc_self(v.m, v.n);
-    if (me != NULL && strcmp(bridge_muc_who(&v, r->author), me->participant) &&
+    if (me != NULL &&
+        strcmp(bridge_muc_who(&v, r->author), me->participant) != 0 &&
         (bridge_muc_names(r->body, me->phone) ||
          bridge_muc_names(r->body, me->lid)))
         rc = store_room_notice_take(bridge_store(), room->id);

@@ -11,6 +11,7 @@ Ana (a lid whose number is known), Bruno (a lid alone), Chiara (a
 number).  Every test runs against Prosody and ejabberd."""
 
 import base64
+import time
 
 import pytest
 
@@ -155,6 +156,32 @@ def test_lid_member_gets_its_number_from_the_lid_map(gw):
     _bruno_renamed(gw, c, room, oid)
     asks = gw.ctl.get("requests", path_contains="/lids/")
     assert asks, "ferry asked WAHA for the lid's number"
+
+
+def test_lid_member_gets_its_number_when_the_session_works_again(gw):
+    """At login ferry reads WAHA's lid map and the groups again: a number
+    the map has now reaches the member once, whichever comes first."""
+    c = _login(gw)
+    room = _room(gw)
+    _join(c, room, "me")
+    oid = _bruno_before(c, room)
+    c.wait_message(lambda m: _from_room(room)(m)
+                   and m.find("{jabber:client}subject") is not None, WAIT)
+    gw.ctl.post("lid", {"lid": BRUNO_LID + "@lid",
+                        "pn": BRUNO_PHONE + "@c.us"})
+
+    def asked(part):
+        return len(gw.ctl.get("requests", path_contains=part))
+    groups, lids = asked("/groups"), asked("/lids")
+    gw.ctl.post("status", {"session": gw.session_of(c), "status": "WORKING"})
+    _bruno_renamed(gw, c, room, oid)
+    wait_for(lambda: asked("/groups") > groups and asked("/lids") > lids,
+             WAIT, 0.1, "the groups and the lid map read again")
+    time.sleep(1.5)  # let both answers land
+    again = [p for p in c.presences.pending()
+             if (p.frm or "").startswith(room + "/")
+             and BRUNO_PHONE in p.frm + str(_item(p).get("nick"))]
+    assert again == [], [p.xml for p in again]
 
 
 # --- mentions while away -----------------------------------------------------
