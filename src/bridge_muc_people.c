@@ -35,8 +35,9 @@ void bridge_muc_people_configure(int mention_notice)
 /* ---- occupants' vCards ---- */
 
 /* The vCard of the member m (nick: its nick in the room) for account a:
- * its push name or nick, its number, and its picture when the account
- * has it as a contact. Caller releases. */
+ * its push name (else its name as the account's contact, else the nick),
+ * its number, and its picture when the account has it as a contact.
+ * Caller releases. */
 static xmpp_stanza_t *bridge_muc_member_vcard(const struct store_account *a,
                                               const struct store_member *m,
                                               const char *nick)
@@ -47,8 +48,10 @@ static xmpp_stanza_t *bridge_muc_member_vcard(const struct store_account *a,
         m->phone ? store_contact_get(bridge_store(), a->id, m->phone)
         : lid    ? store_contact_get(bridge_store(), a->id, lid)
                  : NULL;
-    xmpp_stanza_t *v = bridge_presence_vcard(
-        a, c, m->push_name && m->push_name[0] ? m->push_name : nick, tel);
+    const char *fn = m->push_name && m->push_name[0] ? m->push_name
+                     : c && c->name && c->name[0]    ? c->name
+                                                     : nick;
+    xmpp_stanza_t *v = bridge_presence_vcard(a, c, fn, tel);
 
     store_contact_free(c);
     free(lid);
