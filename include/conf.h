@@ -77,6 +77,7 @@ struct conf {
     long long team_history_days;
     /* [groups] */
     long long groups_history_days;
+    char *groups_mention_notice;
     /* [log] */
     char *log_level;
     char *log_destination;

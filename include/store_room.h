@@ -56,6 +56,20 @@ int store_room_members(struct store *st, long long room_id, size_t max,
 /* Sets the push name of the member whose id, lid or phone is who. */
 int store_room_member_name(struct store *st, long long room_id, const char *who,
                            const char *push_name);
+/* The account's rooms with a member whose lid is lid (digits) and whose
+ * number is not known (at most max): 0 or -1; the caller frees *ids. */
+int store_room_lid_rooms(struct store *st, long long account_id,
+                         const char *lid, size_t max, long long **ids,
+                         size_t *n);
+/* Sets the number (digits) of the room's member whose lid is lid, when it
+ * had none; 0 or -1. */
+int store_room_member_phone(struct store *st, long long room_id,
+                            const char *lid, const char *phone);
+/* Notes that the user was told of a mention in the room: 1 when they had
+ * not been since they last joined it (tell them), 0 when they had, -1. */
+int store_room_notice_take(struct store *st, long long room_id);
+/* The user joined the room: the next mention is told again; 0 or -1. */
+int store_room_notice_reset(struct store *st, long long room_id);
 /* A message of a room, or an action on one. */
 struct store_room_message {
     long long id;

@@ -10,6 +10,7 @@
 
 #include "bridge_core.h"
 #include "bridge_lid.h"
+#include "bridge_muc.h"
 #include "bridge_team.h"
 #include "jid.h"
 #include "log.h"
@@ -120,6 +121,8 @@ static int bridge_lid_learn(const struct store_account *a, const char *lid,
         return -1;
     if (phone == NULL)
         return 0;
+    if (bridge_muc_lid_known(a, lid, phone) < 0)
+        return -1;
     c = store_contact_get(bridge_store(), a->id, lid);
     /* none yet, or already the number's (an alias) */
     rc = c == NULL || strcmp(c->network_id, lid) != 0

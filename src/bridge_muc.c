@@ -42,6 +42,8 @@ struct bridge_muc_joined *bridge_muc_list;
 void bridge_muc_configure(const struct conf *conf)
 {
     queue_set_room_keep(conf->groups_history_days * 86400LL);
+    bridge_muc_people_configure(strcmp(conf->groups_mention_notice, "true") ==
+                                0);
 }
 
 /* ---- learning the groups ---- */
@@ -52,27 +54,46 @@ struct bridge_muc_learning {
     char *me; /* the account's phone digits, or NULL */
 };
 
+/* The number the account's lid map gives a member known by its lid
+ * (digits) alone, or NULL. Caller frees. */
+static char *bridge_muc_lid_phone(long long account_id, const char *lid)
+{
+    char *id = xasprintf("%s@lid", lid), *phone = NULL;
+
+    if (store_lid_get(bridge_store(), account_id, id, &phone) < 0)
+        phone = NULL;
+    free(id);
+    return phone;
+}
+
 long long bridge_muc_store_group(long long account_id, const char *me,
                                  const struct net_group *g)
 {
     struct store_member_in *m;
     long long room =
         store_room_put(bridge_store(), account_id, g->id, g->subject);
+    char **phones;
     size_t i;
     int rc;
 
     if (room < 0)
         return -1;
     m = xcalloc(g->nmembers ? g->nmembers : 1, sizeof(*m));
+    phones = xcalloc(g->nmembers ? g->nmembers : 1, sizeof(*phones));
     for (i = 0; i < g->nmembers; i++) {
         m[i].participant = g->members[i].id;
         m[i].lid = g->members[i].lid;
         m[i].phone = g->members[i].phone;
+        if (m[i].phone == NULL && m[i].lid != NULL)
+            m[i].phone = phones[i] = bridge_muc_lid_phone(account_id, m[i].lid);
         m[i].role = g->members[i].role;
-        m[i].self = me != NULL && g->members[i].phone != NULL &&
-                    strcmp(me, g->members[i].phone) == 0;
+        m[i].self =
+            me != NULL && m[i].phone != NULL && strcmp(me, m[i].phone) == 0;
     }
     rc = store_room_members_set(bridge_store(), room, m, g->nmembers);
+    for (i = 0; i < g->nmembers; i++)
+        free(phones[i]);
+    free(phones);
     free(m);
     return rc < 0 ? -1 : room;
 }
@@ -109,10 +130,17 @@ static int bridge_muc_learn_one(const struct bridge_muc_learning *l,
 {
     struct store_room *old =
         store_room_get(bridge_store(), l->account_id, g->id);
+    size_t n = 0;
+    struct store_member **m = old ? bridge_muc_members(old->id, &n) : NULL;
+    char **nicks = bridge_muc_nicks(m, n);
     long long room = bridge_muc_store_group(l->account_id, l->me, g);
 
     if (room > 0 && old == NULL)
         bridge_muc_invite(l->account_id, l->jid, g->id, g->subject);
+    else if (room > 0) /* numbers learnt since */
+        bridge_muc_renamed(l->jid, old, m, nicks, n);
+    bridge_muc_nicks_free(nicks, n);
+    bridge_muc_members_free(m, n);
     store_room_free(old);
     return room < 0 ? -1 : 0;
 }
@@ -324,6 +352,8 @@ void bridge_muc_pres_send(const struct bridge_muc_pres *p)
     xmpp_stanza_set_attribute(item, "role", p->role);
     if (p->jid != NULL)
         xmpp_stanza_set_attribute(item, "jid", p->jid);
+    if (p->nick != NULL)
+        xmpp_stanza_set_attribute(item, "nick", p->nick);
     for (i = 0; p->codes[i] != NULL; i++) {
         e = component_elem(x, "status", NULL);
         xmpp_stanza_set_attribute(e, "code", p->codes[i]);
@@ -588,6 +618,9 @@ static void bridge_muc_join(xmpp_stanza_t *st, const struct bridge_muc_ctx *c,
     p.codes[2] = strcmp(nick, asked) != 0 ? "210" : NULL;
     bridge_muc_pres_send(&p);
     bridge_muc_remember(c->full, c->room->id, nick);
+    if (store_room_notice_reset(bridge_store(), c->room->id) < 0)
+        log_warn("bridge: room %lld: its mention notice not reset",
+                 c->room->id);
     v.user = c->bare;
     v.group = c->group;
     v.room_jid = c->room_jid;
@@ -749,6 +782,7 @@ static int bridge_muc_ping(xmpp_stanza_t *iq, xmpp_stanza_t *child, void *arg)
 void bridge_muc_init(void)
 {
     component_iq_register_first(NS_PING, bridge_muc_ping, NULL);
+    bridge_muc_people_init();
 }
 
 /* ---- disco ---- */

@@ -49,6 +49,11 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j);
 int bridge_muc_presence(xmpp_stanza_t *st);
 /* The disco handler for rooms and the gateway's items (disco_node_fn). */
 int bridge_muc_disco(xmpp_stanza_t *iq, const char *node, int items, void *arg);
+/* The account's lid ("<digits>@lid") is the number phone (digits): the
+ * rooms' members known by that lid alone get it, and the user's resources
+ * in those rooms see it (bridge_muc_people.c); 0 or -1. */
+int bridge_muc_lid_known(const struct store_account *a, const char *lid,
+                         const char *phone);
 /* Tells every resource in a room that the service goes down (110, 332:
  * clients join again once it is back). */
 void bridge_muc_shutdown(void);

@@ -172,6 +172,8 @@ static int bridge_muc_members_changed(const struct store_account *a,
 
     k = bridge_muc_after(m, n, g, change, in);
     rc = store_room_members_set(bridge_store(), room->id, in, k);
+    if (rc == 0 && strcmp(change, "remove") != 0)
+        bridge_muc_renamed(a->jid, room, m, nicks, n); /* a number learnt */
     if (rc == 0)
         bridge_muc_tell_change(a, room, g, change, m, nicks, n);
     free(in);

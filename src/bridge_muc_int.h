@@ -36,6 +36,7 @@ struct bridge_muc_pres {
     const char *jid; /* the real JID, or NULL */
     const char *occupant_id;
     const char *codes[4]; /* NULL-ended */
+    const char *nick;     /* the new nick of a 303, or NULL */
 };
 
 /* Sends p. */
@@ -134,6 +135,25 @@ struct bridge_muc_hist {
     long long maxstanzas, maxchars;
     long long since; /* unix seconds (seconds and since: the later) */
 };
+
+/* ---- the people of a room (bridge_muc_people.c) ---- */
+
+/* Answers vcard-temp on occupant JIDs. */
+void bridge_muc_people_init(void);
+/* Applies [groups] mention_notice. */
+void bridge_muc_people_configure(int mention_notice);
+/* The members of the room that got a number or another nick since they
+ * were before[0..nb-1] (with their nicks bnicks) are shown again to the
+ * user's resources in it: a nick change (303) when the nick changed, the
+ * same occupant-id, the new real JID. */
+void bridge_muc_renamed(const char *user, const struct store_room *room,
+                        struct store_member **before, char **bnicks, size_t nb);
+/* A text r of the room came while none of the user's resources was in it:
+ * one notice to the user when it mentions them, until they join the room
+ * again; 0 or -1. */
+int bridge_muc_notice(const struct store_account *a,
+                      const struct store_room *room,
+                      const struct store_room_message_in *r);
 
 /* The history a joining resource (as nick) asked for h, or the messages
  * held for the next join; nothing is held afterwards (bridge_muc_msg.c). */

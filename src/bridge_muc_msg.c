@@ -253,6 +253,8 @@ int bridge_muc_message(const struct net_event *ev,
         rc = -1;
     else if (id > 0 && joined)
         rc = bridge_muc_deliver(a, room, &r);
+    else if (id > 0 && strcmp(r.kind, "text") == 0)
+        rc = bridge_muc_notice(a, room, &r);
     free(owned[0]);
     free(owned[1]);
     free(owned[2]);

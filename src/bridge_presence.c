@@ -387,6 +387,18 @@ out:
     return handled;
 }
 
+xmpp_stanza_t *bridge_presence_vcard(const struct store_account *a,
+                                     const struct store_contact *c,
+                                     const char *fn, const char *tel)
+{
+    struct bridge_avatar_of of = {STORE_AVATAR_CONTACT, c ? c->id : 0};
+    xmpp_stanza_t *v = bridge_vcard(fn, tel, of);
+
+    if (c != NULL)
+        bridge_avatar_refresh(a, of, c->network_id);
+    return v;
+}
+
 /* ---- availability ---- */
 
 int bridge_presence_event(const struct net_event *ev,

@@ -5,8 +5,11 @@
 #ifndef FERRY_BRIDGE_PRESENCE_H
 #define FERRY_BRIDGE_PRESENCE_H
 
+#include <strophe.h>
+
 struct net_event;
 struct store_account;
+struct store_contact;
 
 /* Answers vcard-temp on contact and room JIDs, advertises it on contacts,
  * and starts asking the back ends that have profile pictures for those of
@@ -25,5 +28,12 @@ void bridge_presence_kick(void);
  * 0 (never fails the webhook). */
 int bridge_presence_event(const struct net_event *ev,
                           const struct store_account *a);
+
+/* A vCard (XEP-0054): the name fn, the number tel (or NULL) and the
+ * picture kept of contact c (NULL: none), asked for again when it is
+ * older than a day. Caller releases. */
+xmpp_stanza_t *bridge_presence_vcard(const struct store_account *a,
+                                     const struct store_contact *c,
+                                     const char *fn, const char *tel);
 
 #endif

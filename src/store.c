@@ -389,6 +389,11 @@ static const char *const store_migrations[] = {
     "DROP INDEX IF EXISTS inbox_account;"
     "CREATE INDEX IF NOT EXISTS inbox_held ON inbox (account_id)"
     "  WHERE state IN (2, 5);",
+    /* 16 -> 17 (issue 14): notified: the user was told of a mention in
+     * the room while none of their resources was in it, and has not
+     * joined it since ([groups] mention_notice: one notice per silent
+     * period). */
+    "ALTER TABLE room ADD COLUMN notified INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

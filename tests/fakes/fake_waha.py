@@ -112,7 +112,9 @@ Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
                               participants: [{phone?, lid?, pn: bool, role,
                               name?}], announce: bool (group.v2.join)}
   POST /_control/group/participants {session, group, type: join|leave|
-                              promote|demote, participants: [...]}
+                              promote|demote, participants: [...]} (a
+                              promote or demote of a lid with pn: true
+                              gives the member its number)
   POST /_control/group/update {session, group, subject?, description?,
                               picture?: bool}
   POST /_control/group/leave  {session, group}: the account was removed
@@ -2407,6 +2409,8 @@ class ControlAPI:
             member = dict(member, role="left")
         elif kind in ("promote", "demote") and current is not None:
             current["role"] = "admin" if kind == "promote" else "participant"
+            if member.get("pn") and not current.get("pn"):
+                current["pn"] = member["pn"]  # a lid's number learnt
             member = dict(current)
         return member
 

@@ -936,6 +936,27 @@ def test_group_participant_events_and_updates(env):
         404
 
 
+def test_promote_with_pn_gives_a_lid_its_number(env):
+    working(env)
+    group = make_group(env)
+    env.receiver.posts.clear()
+    env.ctl.post("group/participants", {"group": group["id"],
+                                        "type": "promote",
+                                        "participants": [{"lid": "302",
+                                                          "phone":
+                                                          "15550000002",
+                                                          "pn": True}]})
+    idle(env)
+    event = env.receiver.payloads("group.v2.participants")[0]
+    assert event["participants"][0] == {"id": "302@lid",
+                                        "pn": "15550000002@c.us",
+                                        "role": "admin"}
+    parts = api(env, "GET", f"/api/default/groups/{group['id']}"
+                "/participants/v2").json
+    assert {"id": "302@lid", "pn": "15550000002@c.us",
+            "role": "admin"} in parts
+
+
 def test_send_to_group_and_set_subject(env):
     working(env)
     group = make_group(env)

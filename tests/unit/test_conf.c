@@ -743,7 +743,7 @@ static void test_table(void **state)
     size_t n, i, j;
 
     k = conf_keys(&n);
-    assert_int_equal(n, 37);
+    assert_int_equal(n, 38);
     for (i = 0; i < n; i++) {
         assert_non_null(k[i].def);
         assert_true(k[i].doc != NULL && k[i].doc[0] != '\0');

@@ -2176,6 +2176,54 @@ static void test_rooms(void **state)
     assert_null(store_room_get(f->st, bob, "g1"));
 }
 
+/* Members known by a lid alone get a number; the mention notice once per
+ * silent period (schema 17). */
+static void test_room_people(void **state)
+{
+    struct fixture *f = *state;
+    long long bob = store_account_upsert(f->st, "bob@example.org", "waha",
+                                         "s-bob", "", "+49 2");
+    struct store_member_in m[] = {
+        {.participant = "201@lid", .lid = "201", .role = "owner"},
+        {.participant = "202@lid", .lid = "202", .phone = "4916"},
+    };
+    long long room = store_room_put(f->st, f->acc, "g1", "Family");
+    long long other = store_room_put(f->st, bob, "g1", "Family");
+    long long *ids;
+    size_t n;
+
+    assert_int_equal(store_room_members_set(f->st, room, m, 2), 0);
+    assert_int_equal(store_room_members_set(f->st, other, m, 2), 0);
+    /* the account's rooms only, and only while the number is unknown */
+    assert_int_equal(store_room_lid_rooms(f->st, f->acc, "201", 10, &ids, &n),
+                     0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], room);
+    free(ids);
+    assert_int_equal(store_room_lid_rooms(f->st, f->acc, "202", 10, &ids, &n),
+                     0);
+    assert_int_equal(n, 0);
+    free(ids);
+    assert_int_equal(store_room_member_phone(f->st, room, "201", "4915"), 0);
+    assert_int_equal(store_room_member_phone(f->st, room, "202", "4999"), 0);
+    assert_int_equal(
+        test_query(f, "SELECT count(*) FROM room_member WHERE phone = '4915'"),
+        1);
+    assert_int_equal(
+        test_query(f, "SELECT count(*) FROM room_member WHERE phone = '4916'"),
+        2);
+    assert_int_equal(store_room_lid_rooms(f->st, f->acc, "201", 10, &ids, &n),
+                     0);
+    assert_int_equal(n, 0);
+    free(ids);
+    /* one notice until the next join */
+    assert_int_equal(store_room_notice_take(f->st, room), 1);
+    assert_int_equal(store_room_notice_take(f->st, room), 0);
+    assert_int_equal(store_room_notice_take(f->st, other), 1);
+    assert_int_equal(store_room_notice_reset(f->st, room), 0);
+    assert_int_equal(store_room_notice_take(f->st, room), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2244,6 +2292,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_team_members, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_rooms, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_room_people, test_setup,
+                                        test_teardown),
         cmocka_unit_test_setup_teardown(test_avatars, test_setup,
                                         test_teardown),
     };
