@@ -647,8 +647,9 @@ static char *waha_new_key(void)
 static void waha_send_text(const struct net_account *a, const char *chat,
                            const struct net_out *m, struct waha_call *call)
 {
-    json_object *o = json_object_new_object();
+    json_object *o = json_object_new_object(), *mentions;
     char *key = waha_new_key();
+    size_t i;
 
     call->id = xasprintf("true_%s_%s", chat, key);
     waha_add(o, "session", a->id);
@@ -657,6 +658,13 @@ static void waha_send_text(const struct net_account *a, const char *chat,
     waha_add(o, "id", key);
     if (m->reply_to != NULL)
         waha_add(o, "reply_to", m->reply_to);
+    if (m->nmentions > 0) {
+        mentions = json_object_new_array();
+        for (i = 0; i < m->nmentions; i++)
+            json_object_array_add(mentions,
+                                  json_object_new_string(m->mentions[i]));
+        json_object_object_add(o, "mentions", mentions);
+    }
     json_object_object_add(o, "linkPreview", json_object_new_boolean(0));
     waha_request("POST", "/api/sendText", waha_text(o), NULL, call);
     free(key);

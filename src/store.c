@@ -360,6 +360,10 @@ static const char *const store_migrations[] = {
     "DROP INDEX IF EXISTS inbox_account;"
     "CREATE INDEX IF NOT EXISTS inbox_held ON inbox (account_id)"
     "  WHERE state IN (2, 5);",
+    /* 16 -> 17 (issue 14): a room's file (the user's, sent to the group):
+     * its URL, which the room's messages carry as XEP-0066 out-of-band
+     * data (NULL: no file). */
+    "ALTER TABLE room_message ADD COLUMN url TEXT;",
 };
 
 #define STORE_NMIGRATIONS                                                      \
