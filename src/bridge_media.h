@@ -38,8 +38,8 @@ void bridge_media_send(const struct bridge_job *j,
 
 /* Runs a group's media job: download, upload, send to group (the
  * network's group id) as bridge_media_send() does; done(arg) gets the
- * outcome, once. A caption the network does not show with the file goes
- * with it all the same. */
+ * outcome, once. A caption the network does not show with the file is
+ * handed to the back end all the same (WAHA drops a voice note's). */
 void bridge_media_send_group(const struct store_account *a, const char *group,
                              const char *url, const char *caption,
                              const char *reply_to, net_result_fn done,
