@@ -381,6 +381,7 @@ static int bridge_muc_job(const struct message_in *in,
                           char **owned)
 {
     const char *cond = "feature-not-implemented", *why = NULL;
+    const char *url = bridge_media_url(bridge_backend_of(c->a), in);
 
     if (in->retract_id != NULL || in->replace_id != NULL) {
         why = bridge_muc_change(in, c, j, owned, &cond);
@@ -398,9 +399,9 @@ static int bridge_muc_job(const struct message_in *in,
         j->target = owned[0] = bridge_muc_known(c->room->id, in->displayed);
         if (j->target == NULL)
             return -1; /* a message WhatsApp does not have: nothing to mark */
-    } else if ((j->url = bridge_media_url(bridge_backend_of(c->a), in)) !=
-               NULL) { /* a file (XEP-0066), its caption unless the URL */
+    } else if (url != NULL) { /* a file (XEP-0066), with its caption */
         j->kind = BRIDGE_JOB_ROOM_MEDIA;
+        j->url = url;
         owned[1] = message_body_without_fallback(in);
         j->text = owned[1] != NULL && owned[1][0] != '\0' &&
                           strcmp(owned[1], j->url) != 0
@@ -712,7 +713,8 @@ static void bridge_muc_mentions_of(const struct store_account *a,
         p = at + 1;
         if (at > text && !isspace((unsigned char)at[-1]) && at[-1] != '(')
             continue; /* an address, not a mention */
-        if ((k = bridge_muc_nick_at(&v, p, &len)) < 0)
+        k = bridge_muc_nick_at(&v, p, &len);
+        if (k < 0)
             continue;
         phone = v.m[k]->phone;
         buf_append(&b, phone, strlen(phone));
@@ -735,18 +737,12 @@ static void bridge_muc_mentions_free(struct bridge_muc_mentions *mm)
     free(mm->text);
 }
 
-void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
+/* The send of row o's job j, with what its reflection needs (its text
+ * and file: bridge_muc_send_body()). */
+static struct bridge_muc_send *bridge_muc_send_new(const struct store_outbox *o,
+                                                   const struct bridge_job *j)
 {
-    struct store_account *a =
-        store_account_by_id(bridge_store(), o->account_id);
     struct bridge_muc_send *s = xcalloc(1, sizeof(*s));
-    struct net_out out = {.kind = "text",
-                          .to = j->room,
-                          .text = j->text,
-                          .reply_to = j->reply_to};
-    struct bridge_muc_mentions mm = {NULL, NULL, 0};
-    struct net_account na;
-    struct net_result r;
 
     s->outbox_id = o->id;
     s->account_id = o->account_id;
@@ -761,21 +757,48 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
                     ? xstrdup(j->reply_to)
                     : NULL;
     s->room = xstrdup(j->room ? j->room : "");
-    if (j->kind == BRIDGE_JOB_ROOM_MEDIA) { /* kept as what the client sent */
-        s->url = j->url ? xstrdup(j->url) : NULL;
-        s->text = xstrdup(j->text ? j->text : j->url ? j->url : "");
-    } else if (j->kind == BRIDGE_JOB_ROOM_TEXT && a != NULL && j->text) {
-        bridge_muc_mentions_of(a, s->room, j->text, &mm);
-        out.text = mm.text;
-        out.mentions = (const char *const *)mm.ids;
-        out.nmentions = mm.n;
-        s->text = xstrdup(mm.text); /* kept with the mentions, as received */
-    } else {
-        s->text = xstrdup(j->text ? j->text : "");
-    }
     s->stanza_id = j->stanza_id ? xstrdup(j->stanza_id) : NULL;
     s->origin_id = j->origin_id ? xstrdup(j->origin_id) : NULL;
     s->sender = xstrdup(j->sender ? j->sender : "");
+    return s;
+}
+
+/* What s keeps of j and out sends: a file's URL and caption (or the URL),
+ * a text with its mentions (in mm, which the caller frees), or j's text. */
+static void bridge_muc_send_body(struct bridge_muc_send *s,
+                                 const struct bridge_job *j,
+                                 const struct store_account *a,
+                                 struct net_out *out,
+                                 struct bridge_muc_mentions *mm)
+{
+    if (j->kind == BRIDGE_JOB_ROOM_MEDIA) { /* kept as the client sent it */
+        s->url = j->url ? xstrdup(j->url) : NULL;
+        s->text = xstrdup(j->text ? j->text : j->url ? j->url : "");
+    } else if (j->kind == BRIDGE_JOB_ROOM_TEXT && a != NULL && j->text) {
+        bridge_muc_mentions_of(a, s->room, j->text, mm);
+        out->text = mm->text;
+        out->mentions = (const char *const *)mm->ids;
+        out->nmentions = mm->n;
+        s->text = xstrdup(mm->text); /* kept with the numbers, as received */
+    } else {
+        s->text = xstrdup(j->text ? j->text : "");
+    }
+}
+
+void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
+{
+    struct store_account *a =
+        store_account_by_id(bridge_store(), o->account_id);
+    struct bridge_muc_send *s = bridge_muc_send_new(o, j);
+    struct net_out out = {.kind = "text",
+                          .to = j->room,
+                          .text = j->text,
+                          .reply_to = j->reply_to};
+    struct bridge_muc_mentions mm = {NULL, NULL, 0};
+    struct net_account na;
+    struct net_result r;
+
+    bridge_muc_send_body(s, j, a, &out, &mm);
     if (strcmp(s->kind, "text") != 0 || s->read) {
         out.kind = s->read ? "read" : s->kind;
         out.target = j->target;
