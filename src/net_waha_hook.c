@@ -502,8 +502,10 @@ static int waha_message(struct waha_ctx *c, json_object *p, int any)
     int rc, mine = waha_true(json_strict_member(p, "fromMe"));
 
     /* the user's own: only what they wrote on the phone (message.any,
-     * source app); ferry's sends (source api) are known already */
-    if (mine && (!any || source == NULL || strcmp(source, "app") != 0))
+     * source app); ferry's sends (source api, or an id ferry gave) are
+     * known already */
+    if (mine && (!any || source == NULL || strcmp(source, "app") != 0 ||
+                 waha_sent_by_us(waha_str(p, "id"))))
         return 0;
     if (mine)
         from = waha_str(p, "to");

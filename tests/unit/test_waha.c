@@ -308,6 +308,9 @@ static void test_group_events(void **state)
     assert_string_equal(g.id[0], "true_77@g.us_K1");
     assert_string_equal(g.peer[0], "");
     assert_string_equal(g.text[0], "from the phone");
+    assert_false(waha_sent_by_us("true_77@g.us_K1"));
+    assert_false(waha_sent_by_us("true_77@g.us"));
+    assert_false(waha_sent_by_us(NULL));
     /* ferry's own send to it: known already */
     parse("{\"event\":\"message.any\",\"session\":\"s1\",\"payload\":{"
           "\"id\":\"true_77@g.us_K2\",\"from\":\"5@c.us\",\"to\":"
