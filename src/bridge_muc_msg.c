@@ -644,9 +644,12 @@ static void bridge_muc_sent(const struct net_result *r, void *arg)
     bridge_muc_send_free(s);
 }
 
+/* The longest number a mention names (a member's phone digits). */
+#define BRIDGE_MUC_MENTION_MAX 32
+
 /* The mentions of a text to the group: "@<nick>" of a member whose number
- * is known (not the user) after a space or at the start, the longest nick
- * that ends there. */
+ * is known (not the user) at the start or after a space or "(", the
+ * longest nick that ends there. */
 struct bridge_muc_mentions {
     char *text; /* each written "@<digits>", as WhatsApp has them */
     char **ids; /* "<digits>@c.us", each once */
@@ -662,7 +665,8 @@ static long bridge_muc_nick_at(const struct bridge_muc_view *v, const char *p,
 
     *len = 0;
     for (i = 0; i < v->n; i++) {
-        if (v->nicks[i] == NULL || v->m[i]->self || v->m[i]->phone == NULL)
+        if (v->nicks[i] == NULL || v->m[i]->self || v->m[i]->phone == NULL ||
+            strlen(v->m[i]->phone) > BRIDGE_MUC_MENTION_MAX)
             continue;
         n = strlen(v->nicks[i]);
         if (n > *len && strncmp(p, v->nicks[i], n) == 0 &&
@@ -674,6 +678,7 @@ static long bridge_muc_nick_at(const struct bridge_muc_view *v, const char *p,
     return best;
 }
 
+/* Adds phone's id to mm's, once. */
 static void bridge_muc_mention_add(struct bridge_muc_mentions *mm,
                                    const char *phone)
 {
@@ -689,6 +694,8 @@ static void bridge_muc_mention_add(struct bridge_muc_mentions *mm,
     mm->ids[mm->n++] = id;
 }
 
+/* The mentions of text, a's text to group, into mm (its own copy of the
+ * text when there are none). */
 static void bridge_muc_mentions_of(const struct store_account *a,
                                    const char *group, const char *text,
                                    struct bridge_muc_mentions *mm)
@@ -707,7 +714,8 @@ static void bridge_muc_mentions_of(const struct store_account *a,
         return;
     }
     bridge_muc_view_init(&v, a->jid, group, "", room->id);
-    buf_init(&b, strlen(text) + 64);
+    /* a nick of one character may become a number */
+    buf_init(&b, strlen(text) * BRIDGE_MUC_MENTION_MAX + 256);
     while ((at = strchr(p, '@')) != NULL) {
         buf_append(&b, p, (size_t)(at - p) + 1);
         p = at + 1;
