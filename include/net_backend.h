@@ -192,6 +192,10 @@ struct net_out {
                              typing: unused */
     const char *target;   /* read, typing, reaction: the message id */
     const char *reply_to; /* text, media: the quoted message id, or NULL */
+    /* text to a group: the members it mentions ("<digits>@c.us", each
+     * written "@<digits>" in text), or none */
+    const char *const *mentions;
+    size_t nmentions;
     const char *media_id; /* media: from media_upload */
     /* media, for a back end whose media_by_url says so (instead of
      * media_id): where the network fetches the file, and its type */

@@ -82,12 +82,13 @@ struct store_room_message {
     char *key;       /* the network's key of the message (NULL: its id) */
     char *xmpp_id;   /* the user's own: the stanza's id, or NULL */
     char *origin_id; /* the user's own: the XEP-0359 origin-id, or NULL */
+    char *url;       /* a file's URL (XEP-0066), or NULL */
 };
 
 /* A row of a room to keep (strings borrowed), as store_room_message. */
 struct store_room_message_in {
     const char *network_id, *author, *body, *kind, *target, *key, *xmpp_id,
-        *origin_id;
+        *origin_id, *url;
     long long stamp;
 };
 

@@ -113,7 +113,8 @@ static void bridge_send(const struct store_outbox *o, void *arg)
                        j.kind == BRIDGE_JOB_ROOM_REACTION ||
                        j.kind == BRIDGE_JOB_ROOM_READ ||
                        j.kind == BRIDGE_JOB_ROOM_EDIT ||
-                       j.kind == BRIDGE_JOB_ROOM_RETRACT))
+                       j.kind == BRIDGE_JOB_ROOM_RETRACT ||
+                       j.kind == BRIDGE_JOB_ROOM_MEDIA))
         bridge_muc_send(o, &j);
     else
         bridge_send_row(o, known ? &j : NULL);

@@ -31,6 +31,7 @@ static const struct {
     [BRIDGE_JOB_ROOM_READ] = {.name = "room_read"},
     [BRIDGE_JOB_ROOM_EDIT] = {.name = "room_edit"},
     [BRIDGE_JOB_ROOM_RETRACT] = {.name = "room_retract"},
+    [BRIDGE_JOB_ROOM_MEDIA] = {.name = "room_media", .flags = QUEUE_ROW_SLOW},
 };
 
 #define BRIDGE_JOB_NKINDS                                                      \

@@ -23,6 +23,8 @@ enum bridge_job_kind {
                                  text, reflected */
     BRIDGE_JOB_ROOM_RETRACT,  /* the user's text target in a group deleted,
                                  reflected */
+    BRIDGE_JOB_ROOM_MEDIA,    /* a user's file at url to a group (text: its
+                                 caption), reflected */
 };
 
 /* Fields a kind does not use stay NULL (0). The strings are borrowed: from

@@ -381,7 +381,10 @@ void bridge_media_order_stop(void)
 /* A user's file on its way to WhatsApp. */
 struct bridge_upload {
     const struct net_backend *be; /* the account's */
-    struct bridge_send *s;
+    struct bridge_send *s;        /* a contact's send, or NULL (a group's) */
+    /* who hears the outcome: bridge_send_done() and s, or a group's */
+    net_result_fn done;
+    void *arg;
     char *network_id, *token, *to, *caption, *reply_to;
     char *path, *name;
     const struct net_media_type *type;
@@ -422,9 +425,14 @@ static void bridge_upload_free(struct bridge_upload *u)
 static void bridge_upload_end(struct bridge_upload *u, enum net_outcome o,
                               const char *text)
 {
+    struct net_result r;
+
     log_info("bridge: a file for %s not sent%s: %s", u->to,
              o == NET_RETRY ? " yet" : "", text);
-    bridge_send_end(u->s, o, text);
+    memset(&r, 0, sizeof(r));
+    r.outcome = o;
+    r.text = text;
+    u->done(&r, u->arg);
     u->s = NULL;
     bridge_upload_free(u);
 }
@@ -440,13 +448,13 @@ static void bridge_upload_send(struct bridge_upload *u, const char *media_id,
     memset(&out, 0, sizeof(out));
     out.kind = u->type->kind;
     out.to = u->to;
-    out.text = u->s->caption != NULL ? NULL : u->caption;
+    out.text = u->s != NULL && u->s->caption != NULL ? NULL : u->caption;
     out.reply_to = u->reply_to;
     out.media_id = media_id;
     out.media_url = url;
     out.media_mime = u->type->mime;
     out.filename = u->name;
-    u->be->send(&na, &out, bridge_send_done, u->s);
+    u->be->send(&na, &out, u->done, u->arg);
     u->s = NULL;
     bridge_upload_free(u);
 }
@@ -457,7 +465,7 @@ static void bridge_upload_uploaded(const struct net_result *r, void *arg)
     struct bridge_upload *u = arg;
 
     if (r->outcome != NET_OK || r->id == NULL) {
-        bridge_send_done(r, u->s);
+        u->done(r, u->arg);
         u->s = NULL;
         bridge_upload_free(u);
         return;
@@ -592,7 +600,8 @@ static void bridge_upload_downloaded(const struct media_download *d, void *arg)
     }
     /* WhatsApp shows no caption with these: it follows once the file
      * went (bridge_send_done()) */
-    if (u->caption != NULL && !net_caption_shown(u->be, u->type->kind))
+    if (u->s != NULL && u->caption != NULL &&
+        !net_caption_shown(u->be, u->type->kind))
         u->s->caption = xstrdup(u->caption);
     u->name = bridge_upload_name_ok(d->name)
                   ? xstrdup(d->name)
@@ -630,6 +639,8 @@ void bridge_media_send(const struct bridge_job *j,
 
     u->be = bridge_backend_of(a);
     u->s = s;
+    u->done = bridge_send_done;
+    u->arg = s;
     u->network_id = xstrdup(a->network_id);
     u->token = xstrdup(a->token);
     u->to = xstrdup(c->network_id);
@@ -642,4 +653,26 @@ void bridge_media_send(const struct bridge_job *j,
     else
         media_download(j->url, bridge_upload_cap(u->be),
                        bridge_upload_downloaded, u);
+}
+
+void bridge_media_send_group(const struct store_account *a, const char *group,
+                             const char *url, const char *caption,
+                             const char *reply_to, net_result_fn done,
+                             void *arg)
+{
+    struct bridge_upload *u = xcalloc(1, sizeof(*u));
+
+    u->be = bridge_backend_of(a);
+    u->done = done;
+    u->arg = arg;
+    u->network_id = xstrdup(a->network_id);
+    u->token = xstrdup(a->token);
+    u->to = xstrdup(group);
+    u->caption = caption ? xstrdup(caption) : NULL;
+    u->reply_to = reply_to ? xstrdup(reply_to) : NULL;
+    if (url == NULL)
+        bridge_upload_end(u, NET_FAIL, "The gateway lost this file's link");
+    else
+        media_download(url, bridge_upload_cap(u->be), bridge_upload_downloaded,
+                       u);
 }

@@ -4,6 +4,8 @@
 #ifndef FERRY_BRIDGE_MEDIA_H
 #define FERRY_BRIDGE_MEDIA_H
 
+#include "net.h"
+
 struct bridge_job;
 struct bridge_send;
 struct message_in;
@@ -33,5 +35,14 @@ const char *bridge_media_url(const struct net_backend *be,
 void bridge_media_send(const struct bridge_job *j,
                        const struct store_account *a,
                        const struct store_contact *c, struct bridge_send *s);
+
+/* Runs a group's media job: download, upload, send to group (the
+ * network's group id) as bridge_media_send() does; done(arg) gets the
+ * outcome, once. A caption the network does not show with the file is
+ * handed to the back end all the same (WAHA drops a voice note's). */
+void bridge_media_send_group(const struct store_account *a, const char *group,
+                             const char *url, const char *caption,
+                             const char *reply_to, net_result_fn done,
+                             void *arg);
 
 #endif

@@ -3,6 +3,7 @@
  * queued to the user's resources in the room (or held for the next join);
  * from a joined resource, a room_text outbox row sent to the group and
  * reflected once the network took it. */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "bridge_core.h"
 #include "bridge_job.h"
+#include "bridge_media.h"
 #include "bridge_muc.h"
 #include "bridge_muc_int.h"
 #include "component.h"
@@ -226,24 +228,58 @@ static void bridge_muc_row(const struct net_event *ev,
     }
 }
 
+/* 1 when the room has the user's message id already: a message ferry
+ * sent (kept when the network took it), which the network tells of again
+ * (a full id that may name the author too). */
+static int bridge_muc_had(long long room_id, const char *id)
+{
+    char *key = bridge_muc_key(id);
+    struct store_room_message *t =
+        key ? store_room_message_find(bridge_store(), room_id, key) : NULL;
+    int had = t != NULL;
+
+    store_room_message_free(t);
+    free(key);
+    return had;
+}
+
+/* The user's id in the room (their member's participant, or "self").
+ * Caller frees. */
+static char *bridge_muc_me(long long room_id)
+{
+    size_t n = 0;
+    struct store_member **m = bridge_muc_members(room_id, &n);
+    const struct store_member *me = bridge_muc_self(m, n);
+    char *who = xstrdup(me ? me->participant : "self");
+
+    bridge_muc_members_free(m, n);
+    return who;
+}
+
 int bridge_muc_message(const struct net_event *ev,
                        const struct store_account *a)
 {
     struct store_room *room = store_room_get(bridge_store(), a->id, ev->group);
     struct store_room_message_in r;
-    char *owned[3] = {NULL, NULL, NULL};
+    char *owned[3] = {NULL, NULL, NULL}, *me = NULL;
     long long id;
     int joined, rc = 0;
 
-    if (ev->id == NULL || ev->author == NULL)
+    if (ev->id == NULL || (ev->author == NULL && !ev->from_me))
         return 0;
     if (room == NULL && store_room_put(bridge_store(), a->id, ev->group, "") >
                             0) /* a group not learnt yet: kept all the same */
         room = store_room_get(bridge_store(), a->id, ev->group);
     if (room == NULL)
         return -1;
+    if (ev->from_me && bridge_muc_had(room->id, ev->id)) {
+        store_room_free(room); /* ferry's own send: reflected already */
+        return 0;
+    }
     joined = bridge_muc_anyone(room->id, a->jid);
     bridge_muc_row(ev, a, room, &r, owned);
+    if (ev->from_me) /* written on the phone: from the user's own nick */
+        r.author = me = bridge_muc_me(room->id);
     id = store_room_message_put(bridge_store(), room->id, &r, !joined);
     if (id > 0 && ev->kind == NET_EVENT_REVOKE && r.target != NULL &&
         store_room_message_blank(bridge_store(), room->id, r.target,
@@ -258,6 +294,7 @@ int bridge_muc_message(const struct net_event *ev,
     free(owned[0]);
     free(owned[1]);
     free(owned[2]);
+    free(me);
     store_room_free(room);
     return rc;
 }
@@ -346,6 +383,7 @@ static int bridge_muc_job(const struct message_in *in,
                           char **owned)
 {
     const char *cond = "feature-not-implemented", *why = NULL;
+    const char *url = bridge_media_url(bridge_backend_of(c->a), in);
 
     if (in->retract_id != NULL || in->replace_id != NULL) {
         why = bridge_muc_change(in, c, j, owned, &cond);
@@ -363,6 +401,17 @@ static int bridge_muc_job(const struct message_in *in,
         j->target = owned[0] = bridge_muc_known(c->room->id, in->displayed);
         if (j->target == NULL)
             return -1; /* a message WhatsApp does not have: nothing to mark */
+    } else if (url != NULL) { /* a file (XEP-0066), with its caption */
+        j->kind = BRIDGE_JOB_ROOM_MEDIA;
+        j->url = url;
+        owned[1] = message_body_without_fallback(in);
+        j->text = owned[1] != NULL && owned[1][0] != '\0' &&
+                          strcmp(owned[1], j->url) != 0
+                      ? owned[1]
+                      : NULL;
+        if (in->reply_id != NULL)
+            j->reply_to = owned[0] =
+                bridge_muc_known(c->room->id, in->reply_id);
     } else if (in->body == NULL || in->body[0] == '\0') {
         return -1; /* chat states, subjects: not yet */
     } else if (in->reply_id != NULL &&
@@ -433,6 +482,7 @@ static void bridge_muc_on_groupchat(xmpp_stanza_t *st,
 
     if ((in->body == NULL || in->body[0] == '\0') && in->reactions_id == NULL &&
         in->displayed == NULL && in->retract_id == NULL &&
+        in->oob_url == NULL &&
         xmpp_stanza_get_child_by_name(st, "subject") == NULL)
         return; /* chat states: not yet */
     if (c->a == NULL)
@@ -487,6 +537,7 @@ struct bridge_muc_send {
                          or "retract" */
     int read;
     char *room, *text, *stanza_id, *origin_id, *sender, *target;
+    char *url; /* a file's */
 };
 
 static void bridge_muc_send_free(struct bridge_muc_send *s)
@@ -497,6 +548,7 @@ static void bridge_muc_send_free(struct bridge_muc_send *s)
     free(s->origin_id);
     free(s->sender);
     free(s->target);
+    free(s->url);
     free(s);
 }
 
@@ -528,6 +580,7 @@ static void bridge_muc_reflect(const struct bridge_muc_send *s,
     r.key = key = bridge_muc_key(r.network_id);
     r.xmpp_id = s->stanza_id;
     r.origin_id = s->origin_id;
+    r.url = s->url;
     if (store_room_message_put(bridge_store(), room->id, &r, 0) < 0 ||
         (strcmp(r.kind, "retract") == 0 && r.target != NULL &&
          store_room_message_blank(bridge_store(), room->id, r.target,
@@ -593,17 +646,113 @@ static void bridge_muc_sent(const struct net_result *r, void *arg)
     bridge_muc_send_free(s);
 }
 
-void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
+/* The longest number a mention names (a member's phone digits). */
+#define BRIDGE_MUC_MENTION_MAX 32
+
+/* The mentions of a text to the group: "@<nick>" of a member whose number
+ * is known (not the user) at the start or after a space or "(", the
+ * longest nick that ends there. */
+struct bridge_muc_mentions {
+    char *text; /* each written "@<digits>", as WhatsApp has them */
+    char **ids; /* "<digits>@c.us", each once */
+    size_t n;
+};
+
+/* The member whose nick follows at p, or -1; its length in *len. */
+static long bridge_muc_nick_at(const struct bridge_muc_view *v, const char *p,
+                               size_t *len)
 {
-    struct store_account *a =
-        store_account_by_id(bridge_store(), o->account_id);
+    size_t i, n;
+    long best = -1;
+
+    *len = 0;
+    for (i = 0; i < v->n; i++) {
+        if (v->nicks[i] == NULL || v->m[i]->self || v->m[i]->phone == NULL ||
+            strlen(v->m[i]->phone) > BRIDGE_MUC_MENTION_MAX)
+            continue;
+        n = strlen(v->nicks[i]);
+        if (n > *len && strncmp(p, v->nicks[i], n) == 0 &&
+            !isalnum((unsigned char)p[n]) && p[n] != '_') {
+            best = (long)i;
+            *len = n;
+        }
+    }
+    return best;
+}
+
+/* Adds phone's id to mm's, once. */
+static void bridge_muc_mention_add(struct bridge_muc_mentions *mm,
+                                   const char *phone)
+{
+    char *id = xasprintf("%s@c.us", phone);
+    size_t i;
+
+    for (i = 0; i < mm->n; i++)
+        if (strcmp(mm->ids[i], id) == 0) {
+            free(id);
+            return;
+        }
+    mm->ids = xrealloc(mm->ids, (mm->n + 1) * sizeof(*mm->ids));
+    mm->ids[mm->n++] = id;
+}
+
+/* The mentions of text, a's text to group, into mm (its own copy of the
+ * text when there are none). */
+static void bridge_muc_mentions_of(const struct store_account *a,
+                                   const char *group, const char *text,
+                                   struct bridge_muc_mentions *mm)
+{
+    struct store_room *room = store_room_get(bridge_store(), a->id, group);
+    struct bridge_muc_view v;
+    struct buf b;
+    const char *p = text, *at;
+    const char *phone;
+    size_t len;
+    long k;
+
+    memset(mm, 0, sizeof(*mm));
+    if (room == NULL) {
+        mm->text = xstrdup(text);
+        return;
+    }
+    bridge_muc_view_init(&v, a->jid, group, "", room->id);
+    /* a nick of one character may become a number */
+    buf_init(&b, strlen(text) * BRIDGE_MUC_MENTION_MAX + 256);
+    while ((at = strchr(p, '@')) != NULL) {
+        buf_append(&b, p, (size_t)(at - p) + 1);
+        p = at + 1;
+        if (at > text && !isspace((unsigned char)at[-1]) && at[-1] != '(')
+            continue; /* an address, not a mention */
+        k = bridge_muc_nick_at(&v, p, &len);
+        if (k < 0)
+            continue;
+        phone = v.m[k]->phone;
+        buf_append(&b, phone, strlen(phone));
+        bridge_muc_mention_add(mm, phone);
+        p += len;
+    }
+    buf_append(&b, p, strlen(p));
+    mm->text = buf_take(&b);
+    bridge_muc_view_reset(&v);
+    store_room_free(room);
+}
+
+static void bridge_muc_mentions_free(struct bridge_muc_mentions *mm)
+{
+    size_t i;
+
+    for (i = 0; i < mm->n; i++)
+        free(mm->ids[i]);
+    free(mm->ids);
+    free(mm->text);
+}
+
+/* The send of row o's job j, with what its reflection needs (its text
+ * and file: bridge_muc_send_body()). */
+static struct bridge_muc_send *bridge_muc_send_new(const struct store_outbox *o,
+                                                   const struct bridge_job *j)
+{
     struct bridge_muc_send *s = xcalloc(1, sizeof(*s));
-    struct net_out out = {.kind = "text",
-                          .to = j->room,
-                          .text = j->text,
-                          .reply_to = j->reply_to};
-    struct net_account na;
-    struct net_result r;
 
     s->outbox_id = o->id;
     s->account_id = o->account_id;
@@ -618,10 +767,48 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
                     ? xstrdup(j->reply_to)
                     : NULL;
     s->room = xstrdup(j->room ? j->room : "");
-    s->text = xstrdup(j->text ? j->text : "");
     s->stanza_id = j->stanza_id ? xstrdup(j->stanza_id) : NULL;
     s->origin_id = j->origin_id ? xstrdup(j->origin_id) : NULL;
     s->sender = xstrdup(j->sender ? j->sender : "");
+    return s;
+}
+
+/* What s keeps of j and out sends: a file's URL and caption (or the URL),
+ * a text with its mentions (in mm, which the caller frees), or j's text. */
+static void bridge_muc_send_body(struct bridge_muc_send *s,
+                                 const struct bridge_job *j,
+                                 const struct store_account *a,
+                                 struct net_out *out,
+                                 struct bridge_muc_mentions *mm)
+{
+    if (j->kind == BRIDGE_JOB_ROOM_MEDIA) { /* kept as the client sent it */
+        s->url = j->url ? xstrdup(j->url) : NULL;
+        s->text = xstrdup(j->text ? j->text : j->url ? j->url : "");
+    } else if (j->kind == BRIDGE_JOB_ROOM_TEXT && a != NULL && j->text) {
+        bridge_muc_mentions_of(a, s->room, j->text, mm);
+        out->text = mm->text;
+        out->mentions = (const char *const *)mm->ids;
+        out->nmentions = mm->n;
+        s->text = xstrdup(mm->text); /* kept with the numbers, as received */
+    } else {
+        s->text = xstrdup(j->text ? j->text : "");
+    }
+}
+
+void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
+{
+    struct store_account *a =
+        store_account_by_id(bridge_store(), o->account_id);
+    struct bridge_muc_send *s = bridge_muc_send_new(o, j);
+    struct net_out out = {.kind = "text",
+                          .to = j->room,
+                          .text = j->text,
+                          .reply_to = j->reply_to};
+    struct bridge_muc_mentions mm = {NULL, NULL, 0};
+    struct net_account na;
+    struct net_result r;
+
+    bridge_muc_send_body(s, j, a, &out, &mm);
     if (strcmp(s->kind, "text") != 0 || s->read) {
         out.kind = s->read ? "read" : s->kind;
         out.target = j->target;
@@ -629,7 +816,8 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
         out.text = s->read ? NULL : j->text;
     }
     memset(&r, 0, sizeof(r));
-    if (a == NULL || j->room == NULL || (j->text == NULL && !s->read) ||
+    if (a == NULL || j->room == NULL ||
+        (j->text == NULL && !s->read && j->kind != BRIDGE_JOB_ROOM_MEDIA) ||
         net_set_find(bridge_backends(), a->backend) == NULL ||
         bridge_backend_of(a)->groups == NULL) {
         r.outcome = NET_FAIL;
@@ -639,10 +827,14 @@ void bridge_muc_send(const struct store_outbox *o, const struct bridge_job *j)
         r.outcome = NET_AUTH;
         r.text = a->last_error ? a->last_error : "Register again first";
         bridge_muc_sent(&r, s);
+    } else if (j->kind == BRIDGE_JOB_ROOM_MEDIA) {
+        bridge_media_send_group(a, j->room, j->url, j->text, j->reply_to,
+                                bridge_muc_sent, s);
     } else {
         na.id = a->network_id;
         na.token = a->token;
         bridge_backend_of(a)->send(&na, &out, bridge_muc_sent, s);
     }
+    bridge_muc_mentions_free(&mm);
     store_account_free(a);
 }

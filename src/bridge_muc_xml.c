@@ -25,6 +25,7 @@
 #define NS_RETRACT "urn:xmpp:message-retract:1"
 #define NS_MODERATE "urn:xmpp:message-moderate:1"
 #define NS_HINTS "urn:xmpp:hints"
+#define NS_OOB "jabber:x:oob"
 #define BRIDGE_MUC_QUOTE_MAX 200 /* characters of a quoted text */
 #define BRIDGE_MUC_RETRACTED                                                   \
     "This person deleted a previous message (your client does not show "       \
@@ -332,6 +333,8 @@ char *bridge_muc_render(const struct bridge_muc_view *v,
                          r->xmpp_id ? r->xmpp_id : r->network_id);
     xmpp_stanza_set_from(m, moderated ? v->room_jid : from);
     bridge_muc_content(m, v, r, self_nick, from, oid);
+    if (r->url != NULL && strcmp(r->kind, "text") == 0) /* a file */
+        component_text_elem(component_elem(m, "x", NS_OOB), "url", r->url);
     if (r->origin_id != NULL)
         xmpp_stanza_set_id(component_elem(m, "origin-id", NS_SID),
                            r->origin_id);

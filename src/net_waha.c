@@ -629,8 +629,34 @@ static const struct login_form waha_login_form = {
 
 /* ---- sending ---- */
 
+/* The ids of ferry's latest sends (a ring): their message.any is ferry's
+ * own even when it comes before WAHA's answer, or from an engine that
+ * says its source is the phone. */
+#define WAHA_SENT_KEYS 256
+static struct {
+    char key[WAHA_SENT_KEYS][2 * WAHA_ID_BYTES + 5];
+    size_t next;
+} waha_sent;
+
+int waha_sent_by_us(const char *id)
+{
+    const char *p = id ? strchr(id, '_') : NULL;
+    size_t i, n;
+
+    p = p ? strchr(p + 1, '_') : NULL; /* true_<chat>_<key>[_<author>] */
+    if (p == NULL)
+        return 0;
+    n = strcspn(++p, "_");
+    if (n == 0 || n >= sizeof(waha_sent.key[0]))
+        return 0;
+    for (i = 0; i < WAHA_SENT_KEYS; i++)
+        if (strncmp(waha_sent.key[i], p, n) == 0 && waha_sent.key[i][n] == '\0')
+            return 1;
+    return 0;
+}
+
 /* A message id for the request's "id": 3EB0 and 20 hex digits, like the
- * ids WhatsApp Web makes (caller frees). */
+ * ids WhatsApp Web makes, remembered as ferry's (caller frees). */
 static char *waha_new_key(void)
 {
     unsigned char r[WAHA_ID_BYTES];
@@ -641,14 +667,18 @@ static char *waha_new_key(void)
         fatal("RAND_bytes failed");
     for (i = 0; i < sizeof(r); i++)
         snprintf(hex + 2 * i, 3, "%02X", r[i]);
+    snprintf(waha_sent.key[waha_sent.next], sizeof(waha_sent.key[0]), "3EB0%s",
+             hex);
+    waha_sent.next = (waha_sent.next + 1) % WAHA_SENT_KEYS;
     return xasprintf("3EB0%s", hex);
 }
 
 static void waha_send_text(const struct net_account *a, const char *chat,
                            const struct net_out *m, struct waha_call *call)
 {
-    json_object *o = json_object_new_object();
+    json_object *o = json_object_new_object(), *mentions;
     char *key = waha_new_key();
+    size_t i;
 
     call->id = xasprintf("true_%s_%s", chat, key);
     waha_add(o, "session", a->id);
@@ -657,6 +687,13 @@ static void waha_send_text(const struct net_account *a, const char *chat,
     waha_add(o, "id", key);
     if (m->reply_to != NULL)
         waha_add(o, "reply_to", m->reply_to);
+    if (m->nmentions > 0) {
+        mentions = json_object_new_array();
+        for (i = 0; i < m->nmentions; i++)
+            json_object_array_add(mentions,
+                                  json_object_new_string(m->mentions[i]));
+        json_object_object_add(o, "mentions", mentions);
+    }
     json_object_object_add(o, "linkPreview", json_object_new_boolean(0));
     waha_request("POST", "/api/sendText", waha_text(o), NULL, call);
     free(key);

@@ -447,9 +447,10 @@ static void waha_content(struct net_event *ev, struct waha_parts *w,
 }
 
 /* A message in a group (from: the group) by participant, or author on
- * engines that name it so. */
+ * engines that name it so; mine: one the user wrote on the phone (to: the
+ * group), whose author the bridge knows (ev.from_me). */
 static int waha_group_message(struct waha_ctx *c, json_object *p,
-                              const char *group)
+                              const char *group, int mine)
 {
     struct net_event ev;
     struct waha_parts w;
@@ -459,7 +460,10 @@ static int waha_group_message(struct waha_ctx *c, json_object *p,
 
     if (author == NULL)
         author = waha_str(p, "author");
-    if (author == NULL || strlen(author) > WAHA_PEER_MAX * 4 ||
+    if (mine)
+        author = NULL; /* the user, whatever the engine calls them */
+    if ((author == NULL && !mine) ||
+        (author != NULL && strlen(author) > WAHA_PEER_MAX * 4) ||
         strlen(group) > WAHA_PEER_MAX * 4 || waha_str(p, "id") == NULL) {
         log_debug("waha: group message without its author left out");
         return 0;
@@ -471,8 +475,11 @@ static int waha_group_message(struct waha_ctx *c, json_object *p,
     ev.id = waha_str(p, "id");
     ev.group = group;
     ev.author = author;
-    ev.peer = waha_peer(author, peer, sizeof(peer)) == 0 ? peer : NULL;
-    ev.peer_name = waha_push_name(p);
+    ev.peer = author != NULL && waha_peer(author, peer, sizeof(peer)) == 0
+                  ? peer
+                  : NULL;
+    ev.peer_name = mine ? NULL : waha_push_name(p); /* mine: the user's */
+    ev.from_me = mine;
     ev.timestamp = waha_seconds(p);
     ev.reply_to = waha_target(
         c, &ev, waha_str(json_strict_member(p, "replyTo"), "id"), NULL, 0);
@@ -495,13 +502,16 @@ static int waha_message(struct waha_ctx *c, json_object *p, int any)
     int rc, mine = waha_true(json_strict_member(p, "fromMe"));
 
     /* the user's own: only what they wrote on the phone (message.any,
-     * source app); ferry's sends (source api) are known already */
-    if (mine && (!any || source == NULL || strcmp(source, "app") != 0))
+     * source app); ferry's sends (source api, or an id ferry gave) are
+     * known already */
+    if (mine && (!any || source == NULL || strcmp(source, "app") != 0 ||
+                 waha_sent_by_us(waha_str(p, "id"))))
         return 0;
     if (mine)
         from = waha_str(p, "to");
-    else if (n > 5 && strcmp(from + n - 5, "@g.us") == 0)
-        return waha_group_message(c, p, from);
+    n = from ? strlen(from) : 0;
+    if (n > 5 && strcmp(from + n - 5, "@g.us") == 0)
+        return waha_group_message(c, p, from, mine);
     if (waha_chat_peer(from, peer) < 0 || waha_str(p, "id") == NULL) {
         log_debug("waha: message from %s left out (not a 1:1 chat)",
                   waha_str(p, "from") ? waha_str(p, "from") : "nobody");

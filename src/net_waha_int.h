@@ -28,6 +28,10 @@ int waha_signature_ok(const char *key, const char *sig, const char *body,
 /* A string member (NULL if absent or not a string). */
 const char *waha_str(json_object *o, const char *key);
 
+/* 1 when the full message id names one of ferry's latest sends (by the
+ * key it gave it). */
+int waha_sent_by_us(const char *id);
+
 /* Forgets the session's presence subscriptions (a new login has none):
  * they are made again at the next send to each chat. */
 void waha_subscriptions_forget(const char *session);

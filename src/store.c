@@ -394,6 +394,10 @@ static const char *const store_migrations[] = {
      * joined it since ([groups] mention_notice: one notice per silent
      * period). */
     "ALTER TABLE room ADD COLUMN notified INTEGER NOT NULL DEFAULT 0;",
+    /* 17 -> 18 (issue 14): a room's file (the user's, sent to the group):
+     * its URL, which the room's messages carry as XEP-0066 out-of-band
+     * data (NULL: no file). */
+    "ALTER TABLE room_message ADD COLUMN url TEXT;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -220,8 +220,8 @@ long long store_room_message_put(struct store *st, long long room_id,
 {
     sqlite3_stmt *s = store_stmt(
         st, "INSERT INTO room_message (room_id, network_id, author, body,"
-            " stamp, pending, kind, target, msg_key, xmpp_id, origin_id)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            " stamp, pending, kind, target, msg_key, xmpp_id, origin_id, url)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             " ON CONFLICT (room_id, network_id) DO NOTHING");
 
     if (s == NULL)
@@ -237,6 +237,7 @@ long long store_room_message_put(struct store *st, long long room_id,
     store_bind_text(s, 9, m->key ? m->key : m->network_id);
     store_bind_text(s, 10, m->xmpp_id);
     store_bind_text(s, 11, m->origin_id);
+    store_bind_text(s, 12, m->url);
     if (store_run(st, s) < 0)
         return -1;
     return sqlite3_changes(store_db(st)) > 0
@@ -267,12 +268,13 @@ void store_room_message_in_of(const struct store_room_message *m,
     in->key = m->key;
     in->xmpp_id = m->xmpp_id;
     in->origin_id = m->origin_id;
+    in->url = m->url;
     in->stamp = m->stamp;
 }
 
 #define STORE_ROOM_MESSAGE_COLS                                                \
     "id, network_id, author, body, stamp, kind, target, msg_key, xmpp_id,"     \
-    " origin_id"
+    " origin_id, url"
 
 static void *store_room_message_read(sqlite3_stmt *s)
 {
@@ -288,6 +290,7 @@ static void *store_room_message_read(sqlite3_stmt *s)
     m->key = store_col_text(s, 7);
     m->xmpp_id = store_col_text(s, 8);
     m->origin_id = store_col_text(s, 9);
+    m->url = store_col_text(s, 10);
     return m;
 }
 
@@ -504,6 +507,7 @@ void store_room_message_free(struct store_room_message *m)
     free(m->key);
     free(m->xmpp_id);
     free(m->origin_id);
+    free(m->url);
     free(m);
 }
 

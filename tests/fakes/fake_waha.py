@@ -62,7 +62,9 @@ X-Webhook-Hmac-Algorithm: sha512; customHeaders.  A POST that fails (network
 error or not 2xx) is retried per retries {policy constant|linear|exponential,
 delaySeconds, attempts}, delays multiplied by retry_delay_scale.  An incoming
 message is both a `message` and a `message.any` event (two POSTs, the same
-payload.id); an API send is a `message.any` (source "api") then acks.
+payload.id); an API send is a `message.any` (source "api", or api_source)
+then acks.  Each send is recorded with its body, and a sendText's mentions
+(the chat ids it names; checked as WAHA does) also as its own "mentions".
 
 Control API (JSON in, JSON out; an error answers 400 {"error": "..."}):
   GET  /_control/state        config, sessions, groups, lids, fail rules, counts
@@ -433,6 +435,10 @@ class Config:
     number_acks: dict = field(default_factory=dict)
     ack_delay_ms: int = 50
     early_events: bool = False        # message.any/acks before the answer
+    # the source of an API send's message.any: "api", or "app" as an engine
+    # that tells them not from the phone's (in a group, the id then names
+    # the user as its participant too: true_<group>_<key>_<me>)
+    api_source: str = "api"
     presence_needs_subscribe: bool = True
     fetch_send_urls: bool = True
     slow_ms: int = 0
@@ -1057,9 +1063,12 @@ class Payloads:
                     body: dict, kind: str) -> dict:
         """The message.any payload of an API send (source api)."""
         me = session.me()
-        mid = serialized(True, chat, key)
+        source = self.fake.config.api_source
+        mid = serialized(True, chat, key,
+                         me["id"] if source != "api"
+                         and chat.endswith("@g.us") else None)
         payload = {"id": mid, "timestamp": int(time.time()),
-                   "from": me["id"], "fromMe": True, "source": "api",
+                   "from": me["id"], "fromMe": True, "source": source,
                    "to": chat, "participant": None,
                    "body": body.get("text") or body.get("caption") or "",
                    "hasMedia": kind in MEDIA_SENDS, "media": None, "ack": 0,
@@ -1533,7 +1542,8 @@ class Api:
         entry = {"seq": next(self.state.seq), "session": session.name,
                  "path": request.path, "type": kind, "chat_id": chat,
                  "id": serialized(True, chat, key), "key_id": key,
-                 "body": body, "time": time.time(),
+                 "body": body, "mentions": body.get("mentions") or [],
+                 "time": time.time(),
                  "response_status": 201, "response": response}
         self.state.sent.append(entry)
         events = self.after_send(session, chat, key, body, kind)
@@ -1558,6 +1568,12 @@ class Api:
                 raise validation("file must have either url or data")
         if kind == "forwardMessage" and not body.get("messageId"):
             raise validation("messageId should not be empty")
+        mentions = body.get("mentions")
+        if mentions is not None and (
+                kind != "sendText" or not isinstance(mentions, list)
+                or not all(isinstance(m, str) and re.fullmatch(
+                    r"\d+@(c\.us|lid)", m) for m in mentions)):
+            raise validation("each value in mentions must be a chat id")
         return chat_id(body["chatId"])
 
     async def check_file(self, request, file: dict) -> None:

@@ -969,6 +969,34 @@ def test_send_to_group_and_set_subject(env):
         "subject"] == "New"
 
 
+def test_group_send_mentions_recorded_and_api_source(env):
+    working(env)
+    group = make_group(env)
+    bad = send_text(env, "@ana", chat=group["id"], mentions=["ana"])
+    assert bad.status == 400
+    resp = send_text(env, "hi @15550003331", chat=group["id"],
+                     mentions=["15550003331@c.us"])
+    assert resp.status == 201
+    sent = env.ctl.get("sent")[-1]
+    assert sent["mentions"] == ["15550003331@c.us"]
+    assert send_text(env, "none").status == 201
+    assert env.ctl.get("sent")[-1]["mentions"] == []
+    idle(env)
+    echo = env.receiver.payloads("message.any")[-2]
+    assert echo["source"] == "api" and echo["id"] == sent["id"]
+    # an engine that reports API sends as the phone's: source app, and in
+    # a group an id that names the user too
+    env.ctl.post("config", {"api_source": "app"})
+    env.receiver.posts.clear()
+    resp = send_text(env, "again", chat=group["id"])
+    idle(env)
+    echo = env.receiver.payloads("message.any")[-1]
+    me = api(env, "GET", "/api/sessions/default").json["me"]["id"]
+    key = resp.json["key"]["id"]
+    assert echo["source"] == "app"
+    assert echo["id"] == f"true_{group['id']}_{key}_{me}"
+
+
 # ---------------------------------------------------------------------------
 # Command line and sandbox
 # ---------------------------------------------------------------------------

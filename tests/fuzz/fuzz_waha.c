@@ -93,8 +93,11 @@ static int fuzz_waha_event(const struct net_event *ev, void *arg)
             abort();
         break;
     case NET_EVENT_MESSAGE:
-        /* a group's: the group and its author, the number if known */
-        if ((ev->group == NULL) != (ev->author == NULL) ||
+        /* a group's: the group and its author (the user's own: none),
+         * the number if known */
+        if ((ev->group == NULL && ev->author != NULL) ||
+            (ev->group != NULL && ev->author == NULL && !ev->from_me) ||
+            (ev->from_me && ev->author != NULL) ||
             (ev->group != NULL && strstr(ev->group, "@g.us") == NULL))
             abort();
         if (ev->id == NULL || (ev->peer == NULL && ev->group == NULL) ||

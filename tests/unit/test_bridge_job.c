@@ -24,6 +24,9 @@ static void test_names_and_flags(void **state)
     assert_int_equal(bridge_job_flags("text"), 0);
     assert_int_equal(bridge_job_flags("typing"), 0);
     assert_int_equal(bridge_job_flags("media"), QUEUE_ROW_SLOW);
+    /* a file to a group is as slow as one to a contact */
+    assert_string_equal(bridge_job_name(BRIDGE_JOB_ROOM_MEDIA), "room_media");
+    assert_int_equal(bridge_job_flags("room_media"), QUEUE_ROW_SLOW);
     /* a download sends nothing: it spends none of the send rate */
     assert_int_equal(bridge_job_flags("fetch"),
                      QUEUE_ROW_SLOW | QUEUE_ROW_UNPACED);

@@ -2133,6 +2133,7 @@ static void test_rooms(void **state)
         assert_string_equal(t->xmpp_id, "x1");
         assert_string_equal(t->origin_id, "o1");
         assert_null(t->target);
+        assert_null(t->url);
         store_room_message_free(t);
         assert_null(store_room_message_find(f->st, room, "R1")); /* no text */
         assert_null(store_room_message_find(f->st, room, "K8"));
@@ -2162,6 +2163,24 @@ static void test_rooms(void **state)
         for (i = 0; i < n; i++)
             store_room_message_free(msgs[i]);
         free(msgs);
+    }
+
+    /* a file: kept with its URL, found by key as a text */
+    {
+        struct store_room_message_in in = {.network_id = "true_g1@g.us_F1",
+                                           .key = "F1",
+                                           .author = "self",
+                                           .body = "https://up.example/a.jpg",
+                                           .stamp = 50,
+                                           .kind = "text",
+                                           .url = "https://up.example/a.jpg"};
+        struct store_room_message *t;
+
+        assert_true(store_room_message_put(f->st, room, &in, 0) > 0);
+        t = store_room_message_find(f->st, room, "F1");
+        assert_non_null(t);
+        assert_string_equal(t->url, "https://up.example/a.jpg");
+        store_room_message_free(t);
     }
 
     assert_int_equal(store_room_keep(f->st, f->acc, keep, 1), 0);

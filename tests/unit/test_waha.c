@@ -295,6 +295,29 @@ static void test_group_events(void **state)
           "\"s1\",\"payload\":{\"group\":{\"id\":\"not a group\"}}}",
           &g);
     assert_int_equal(g.n, 0);
+    /* the user's own message to a group, written on the phone: the
+     * user's (no author), the group's id as the message's */
+    parse("{\"event\":\"message.any\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"true_77@g.us_K1\",\"from\":\"5@c.us\",\"to\":"
+          "\"77@g.us\",\"fromMe\":true,\"source\":\"app\",\"participant\":"
+          "\"5@c.us\",\"body\":\"from the phone\"}}",
+          &g);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.kind[0], NET_EVENT_MESSAGE);
+    assert_int_equal(g.from_me[0], 1);
+    assert_string_equal(g.id[0], "true_77@g.us_K1");
+    assert_string_equal(g.peer[0], "");
+    assert_string_equal(g.text[0], "from the phone");
+    assert_false(waha_sent_by_us("true_77@g.us_K1"));
+    assert_false(waha_sent_by_us("true_77@g.us"));
+    assert_false(waha_sent_by_us(NULL));
+    /* ferry's own send to it: known already */
+    parse("{\"event\":\"message.any\",\"session\":\"s1\",\"payload\":{"
+          "\"id\":\"true_77@g.us_K2\",\"from\":\"5@c.us\",\"to\":"
+          "\"77@g.us\",\"fromMe\":true,\"source\":\"api\",\"body\":"
+          "\"sent\"}}",
+          &g);
+    assert_int_equal(g.n, 0);
 }
 
 static void test_ack(void **state)
