@@ -330,7 +330,7 @@ static int queue_account_pass(struct queue_bucket *b, long long now,
 {
     struct queue_read r = {b, now, mono, 0, 0, b->cursor, 0, 0};
     long long start = b->cursor;
-    int due = b->due, n;
+    int due = b->due, n, was, round;
 
     b->due = 0;
     if (queue.nflight == QUEUE_MAX_INFLIGHT) {
@@ -343,13 +343,20 @@ static int queue_account_pass(struct queue_bucket *b, long long now,
         queue_bucket_sleep(b, mono);
         return 0;
     }
-    /* usually one read; more only while every head read was in flight or
-     * not due, until the circle of its contacts is closed */
+    /* usually one read; more only while every head read was in flight,
+     * not due or not yet durable, until the circle of its contacts is
+     * closed: past where the pass began, or round to where the read began
+     * (a read that holds every head, when the contact the pass began
+     * after has none left) */
     do {
+        was = r.wrapped;
+        r.wrapped = 0;
         r.after = r.last;
         n = store_outbox_heads_of(queue.st, b->account_id, r.after,
                                   QUEUE_ACCOUNT_READ, queue_out_head, &r);
-    } while (n == QUEUE_ACCOUNT_READ && !r.full && !r.dry &&
+        round = r.wrapped && r.last >= r.after;
+        r.wrapped |= was;
+    } while (n == QUEUE_ACCOUNT_READ && !r.full && !r.dry && !round &&
              !(r.wrapped && (start == 0 || r.last >= start)));
     b->cursor = r.last;
     if (r.dry)
