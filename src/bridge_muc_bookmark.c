@@ -118,22 +118,16 @@ static xmpp_stanza_t *bridge_muc_bookmark_pubsub(const char *room_jid,
     return ps;
 }
 
-/* The XEP-0356 iq that has the user's server publish the bookmark as the
- * user (via: the privilege namespace), the inner iq's id in inner_id. */
+/* The XEP-0356 iq that has the user's server run the pubsub set ps as
+ * the user (via: the privilege namespace; ps is taken), the inner iq's id
+ * inner_id. */
 static xmpp_stanza_t *bridge_muc_bookmark_iq(const char *via, const char *user,
-                                             const char *room_jid,
-                                             const char *name,
+                                             xmpp_stanza_t *ps,
                                              const char *inner_id)
 {
     xmpp_stanza_t *iq = xmpp_iq_new(component_ctx(), "set", NULL);
     xmpp_stanza_t *inner = xmpp_iq_new(component_ctx(), "set", inner_id);
-    char *nick = jid_bare(user), *at = nick ? strchr(nick, '@') : NULL;
-    xmpp_stanza_t *ps;
 
-    if (at != NULL)
-        *at = '\0';
-    ps = bridge_muc_bookmark_pubsub(room_jid, name,
-                                    at != NULL && at != nick ? nick : NULL);
     xmpp_stanza_set_to(iq, user);
     xmpp_stanza_set_ns(inner, "jabber:client");
     xmpp_stanza_set_from(inner, user);
@@ -141,8 +135,21 @@ static xmpp_stanza_t *bridge_muc_bookmark_iq(const char *via, const char *user,
     xmpp_stanza_add_child_ex(inner, ps, 0);
     xmpp_stanza_add_child_ex(component_elem(iq, "privileged_iq", via), inner,
                              0);
-    free(nick);
     return iq;
+}
+
+/* The user's localpart, their nick in the bookmark (caller frees), or
+ * NULL. */
+static char *bridge_muc_bookmark_nick(const char *user)
+{
+    char *nick = jid_bare(user), *at = nick ? strchr(nick, '@') : NULL;
+
+    if (at == NULL || at == nick) {
+        free(nick);
+        return NULL;
+    }
+    *at = '\0';
+    return nick;
 }
 
 /* Why the server did not publish the bookmark (reply: its answer, NULL
@@ -197,7 +204,7 @@ static int bridge_muc_bookmark(long long account_id, const char *user,
 {
     const char *via = roster_iq_privilege(user, NS_PUBSUB, "set");
     struct bridge_muc_announce *an;
-    char *room_jid;
+    char *room_jid, *nick;
     xmpp_stanza_t *iq;
 
     if (via == NULL || !component_connected() ||
@@ -209,12 +216,16 @@ static int bridge_muc_bookmark(long long account_id, const char *user,
     an->group = xstrdup(group);
     an->subject = subject ? xstrdup(subject) : NULL;
     an->inner_id = component_random_id();
-    iq = bridge_muc_bookmark_iq(via, user, room_jid,
-                                bridge_muc_room_name(group, subject),
-                                an->inner_id);
+    nick = bridge_muc_bookmark_nick(user);
+    iq = bridge_muc_bookmark_iq(
+        via, user,
+        bridge_muc_bookmark_pubsub(room_jid,
+                                   bridge_muc_room_name(group, subject), nick),
+        an->inner_id);
     component_send_iq_timeout(iq, BRIDGE_MUC_BOOKMARK_WAIT_MS,
                               bridge_muc_bookmark_reply, an);
     xmpp_stanza_release(iq);
+    free(nick);
     free(room_jid);
     return 0;
 }
@@ -224,4 +235,37 @@ void bridge_muc_invite(long long account_id, const char *user,
 {
     if (bridge_muc_bookmark(account_id, user, group, subject) < 0)
         bridge_muc_invitation(account_id, user, group, subject);
+}
+
+static void bridge_muc_unbookmark_reply(xmpp_stanza_t *reply, void *arg)
+{
+    char *inner_id = arg;
+    const char *why = bridge_muc_bookmark_refused(reply, inner_id);
+
+    if (why != NULL)
+        log_info("bridge: a room's bookmark was not removed (%s)", why);
+    free(inner_id);
+}
+
+void bridge_muc_unbookmark(const char *user, const char *group)
+{
+    const char *via = roster_iq_privilege(user, NS_PUBSUB, "set");
+    xmpp_stanza_t *ps, *retract, *item, *iq;
+    char *room_jid, *inner_id;
+
+    if (via == NULL || !component_connected() ||
+        (room_jid = jid_of(group, component_jid())) == NULL)
+        return;
+    ps = component_elem(NULL, "pubsub", NS_PUBSUB);
+    retract = component_elem(ps, "retract", NULL);
+    xmpp_stanza_set_attribute(retract, "node", NS_BOOKMARKS);
+    xmpp_stanza_set_attribute(retract, "notify", "true");
+    item = component_elem(retract, "item", NULL);
+    xmpp_stanza_set_attribute(item, "id", room_jid);
+    inner_id = component_random_id();
+    iq = bridge_muc_bookmark_iq(via, user, ps, inner_id);
+    component_send_iq_timeout(iq, BRIDGE_MUC_BOOKMARK_WAIT_MS,
+                              bridge_muc_unbookmark_reply, inner_id);
+    xmpp_stanza_release(iq);
+    free(room_jid);
 }

@@ -55,6 +55,9 @@ long long bridge_muc_store_group(long long account_id, const char *me,
  * (bridge_muc_bookmark.c). */
 void bridge_muc_invite(long long account_id, const char *user,
                        const char *group, const char *subject);
+/* Removes the room's bookmark from user's PEP where their server lets the
+ * gateway (the user left the group). */
+void bridge_muc_unbookmark(const char *user, const char *group);
 
 /* The resources in rooms (of every user). */
 extern struct bridge_muc_joined *bridge_muc_list;

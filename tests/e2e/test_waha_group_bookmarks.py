@@ -121,3 +121,29 @@ def test_refused_bookmark_falls_back_to_an_invitation(gw):
     m = c.wait_message(_is_invitation(gw, new_room), WAIT)
     assert NEW_SUBJECT in m.child(NS_CONFERENCE, "x").get("reason"), m.xml
     assert new_room not in _bookmarks(c)
+
+
+def test_leaving_the_group_removes_the_bookmark(gw):
+    """The account removed from a group (group.v2.leave): its room's
+    bookmark goes, the others stay (Prosody); ejabberd has none to
+    remove."""
+    c = _login(gw)
+    room, new_room = _room(gw), "%s@%s" % (NEW_GROUP, gw.gw)
+    session = gw.session_of(c)
+    _new_group(gw, session)
+    if _bookmarks_expected(gw):
+        _bookmark(c, new_room)
+    else:
+        c.wait_message(_is_invitation(gw, new_room), WAIT)
+    gw.ctl.post("group/leave", {"session": session,
+                                "group": NEW_GROUP + "@g.us"})
+    wait_for(lambda: not gw.cloud.db(
+        "SELECT count(*) FROM room r JOIN account a ON a.id = r.account_id "
+        "WHERE a.jid = ? AND r.group_id = ?", c.jid,
+        NEW_GROUP + "@g.us")[0][0], WAIT, 0.1, "the room forgotten")
+    if _bookmarks_expected(gw):
+        wait_for(lambda: new_room not in _bookmarks(c), WAIT, 0.2,
+                 "the bookmark of the group left removed")
+        assert list(_bookmarks(c)) == [room]
+    else:
+        assert _bookmarks(c) == {}
