@@ -37,8 +37,9 @@
  * remembered: they show as available, as before the network said. */
 #define ROSTER_SEEN_SLOTS 8192
 #define ROSTER_MAX_DOMAINS 16
-#define ROSTER_IQ_NS_MAX 8   /* iq namespaces a domain grants, remembered */
-#define ROSTER_BCAST_PAGE 32 /* accounts per page of the broadcast */
+/* iq namespaces a domain grants that are remembered */
+#define ROSTER_IQ_NS_MAX 8
+#define ROSTER_BCAST_PAGE 32       /* accounts per page of the broadcast */
 #define ROSTER_BCAST_QUEUE_MAX 256 /* stanzas libstrophe holds before the */
 #define ROSTER_BCAST_WAIT_MS 2     /* next page waits this long */
 /* A roster push's id: ROSTER_PUSH_ID <account id>-<wa id>-<nonce>-<mac>,
