@@ -48,6 +48,10 @@ VirtualHost "example.org"
             roster = "both";      -- read and edit the users' rosters
             message = "outgoing"; -- send messages on behalf of the users
             presence = "roster";  -- see the users' presence
+            -- publish XEP-0402 bookmarks of the users' WhatsApp groups
+            -- (rooms on the gateway, autojoin) to their PEP; without it
+            -- ferry sends an XEP-0249 invitation for each group instead
+            iq = { ["http://jabber.org/protocol/pubsub"] = "set" };
         };
     }
 

@@ -22,6 +22,11 @@ int roster_on_privilege(xmpp_stanza_t *st);
  * messages as its users ("urn:xmpp:privilege:2" or ":1"), or NULL when it
  * does not. */
 const char *roster_message_privilege(const char *user);
+/* The XEP-0356 namespace under which user's server lets the gateway send
+ * iqs of type ("get" or "set") with a payload in ns as its users, or NULL
+ * when it does not. */
+const char *roster_iq_privilege(const char *user, const char *ns,
+                                const char *type);
 /* XML that puts a new contact on the user's roster: a privileged roster
  * push (XEP-0356) where the user's server granted it (the contact is then
  * subscribed both ways), else a subscription request with the profile name

@@ -32,7 +32,6 @@
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_PING "urn:xmpp:ping"
-#define NS_CONFERENCE "jabber:x:conference"
 #define BRIDGE_MUC_HISTORY_MAX_S "100" /* BRIDGE_MUC_HISTORY_MAX */
 #define BRIDGE_MUC_ROOMS_MAX 4096
 #define BRIDGE_MUC_NICK_MAX 64 /* bytes of a nick made from a push name */
@@ -96,31 +95,6 @@ long long bridge_muc_store_group(long long account_id, const char *me,
     free(phones);
     free(m);
     return rc < 0 ? -1 : room;
-}
-
-void bridge_muc_invite(long long account_id, const char *user,
-                       const char *group, const char *subject)
-{
-    char *room_jid = jid_of(group, component_jid());
-    char *id = component_new_id(), *reason;
-    xmpp_stanza_t *m, *x;
-
-    if (room_jid == NULL) {
-        free(id);
-        return;
-    }
-    reason = xasprintf("You are in the WhatsApp group \"%s\"",
-                       subject && subject[0] != '\0' ? subject : group);
-    m = xmpp_message_new(component_ctx(), NULL, user, id);
-    xmpp_stanza_set_from(m, component_jid());
-    x = component_elem(m, "x", NS_CONFERENCE);
-    xmpp_stanza_set_attribute(x, "jid", room_jid);
-    xmpp_stanza_set_attribute(x, "reason", reason);
-    if (bridge_inbox(account_id, user, id, message_take_xml(m)) < 0)
-        log_warn("bridge: the invitation to a room of %s was not kept", user);
-    free(reason);
-    free(room_jid);
-    free(id);
 }
 
 /* Stores one group learnt at login; a group the user did not have yet

@@ -214,6 +214,7 @@ static int bridge_muc_left(const struct store_account *a,
         free(j);
     }
     free(room_jid);
+    bridge_muc_unbookmark(a->jid, room->group_id);
     return store_room_delete(bridge_store(), room->id);
 }
 

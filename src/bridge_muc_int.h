@@ -50,9 +50,15 @@ struct net_group;
  * digits, or NULL); the room's id, or -1. */
 long long bridge_muc_store_group(long long account_id, const char *me,
                                  const struct net_group *g);
-/* Queues an XEP-0249 invitation to the group's room to user. */
+/* Tells user of the group's room: an XEP-0402 bookmark published to their
+ * PEP through XEP-0356 where their server grants it, else (or when that
+ * fails) an XEP-0249 invitation queued in the inbox
+ * (bridge_muc_bookmark.c). */
 void bridge_muc_invite(long long account_id, const char *user,
                        const char *group, const char *subject);
+/* Removes the room's bookmark from user's PEP where their server lets the
+ * gateway (the user left the group). */
+void bridge_muc_unbookmark(const char *user, const char *group);
 
 /* The resources in rooms (of every user). */
 extern struct bridge_muc_joined *bridge_muc_list;

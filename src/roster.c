@@ -37,6 +37,8 @@
  * remembered: they show as available, as before the network said. */
 #define ROSTER_SEEN_SLOTS 8192
 #define ROSTER_MAX_DOMAINS 16
+/* iq namespaces a domain grants that are remembered */
+#define ROSTER_IQ_NS_MAX 8
 #define ROSTER_BCAST_PAGE 32       /* accounts per page of the broadcast */
 #define ROSTER_BCAST_QUEUE_MAX 256 /* stanzas libstrophe holds before the */
 #define ROSTER_BCAST_WAIT_MS 2     /* next page waits this long */
@@ -54,11 +56,20 @@ struct roster_seen {
     long long last_seen; /* unix seconds, 0 when not known */
 };
 
+/* An iq namespace a server domain lets the gateway use as its users. */
+struct roster_iq_perm {
+    char ns[128];
+    int get, set;
+};
+
 /* What a server domain lets the gateway do (XEP-0356). */
 struct roster_privilege {
     char domain[256];
     int roster_set;   /* may push roster items */
     char message[32]; /* may send messages as its users: the namespace */
+    char via[32];     /* the privilege namespace the domain spoke */
+    struct roster_iq_perm iq[ROSTER_IQ_NS_MAX];
+    int niq;
 };
 
 static struct {
@@ -562,6 +573,33 @@ static struct roster_privilege *roster_privilege_of(const char *domain)
     return NULL;
 }
 
+/* Remembers the <namespace/> elements under an iq permission. Prosody's
+ * mod_privilege nests each in the one before (it never closes them), so
+ * they are looked for under each other too. */
+static void roster_iq_perms(struct roster_privilege *rp, xmpp_stanza_t *parent,
+                            int depth)
+{
+    struct roster_iq_perm *q;
+    xmpp_stanza_t *e;
+    const char *ns, *type, *name;
+
+    for (e = xmpp_stanza_get_children(parent); e; e = xmpp_stanza_get_next(e)) {
+        name = xmpp_stanza_is_tag(e) ? xmpp_stanza_get_name(e) : NULL;
+        if (name == NULL || strcmp(name, "namespace") != 0 ||
+            rp->niq == ROSTER_IQ_NS_MAX || depth == ROSTER_IQ_NS_MAX)
+            continue;
+        ns = xmpp_stanza_get_attribute(e, "ns");
+        type = xmpp_stanza_get_attribute(e, "type");
+        if (ns != NULL && type != NULL && strlen(ns) < sizeof(q->ns)) {
+            q = &rp->iq[rp->niq++];
+            memcpy(q->ns, ns, strlen(ns) + 1);
+            q->get = strcmp(type, "get") == 0 || strcmp(type, "both") == 0;
+            q->set = strcmp(type, "set") == 0 || strcmp(type, "both") == 0;
+        }
+        roster_iq_perms(rp, e, depth + 1);
+    }
+}
+
 int roster_on_privilege(xmpp_stanza_t *st)
 {
     const char *from = xmpp_stanza_get_from(st);
@@ -597,6 +635,8 @@ int roster_on_privilege(xmpp_stanza_t *st)
         rp = &roster.priv[roster.npriv++];
     memset(rp, 0, sizeof(*rp));
     memcpy(rp->domain, from, strlen(from) + 1);
+    if (strlen(ns) < sizeof(rp->via))
+        memcpy(rp->via, ns, strlen(ns) + 1);
     for (perm = xmpp_stanza_get_children(p); perm;
          perm = xmpp_stanza_get_next(perm)) {
         access = xmpp_stanza_get_attribute(perm, "access");
@@ -607,6 +647,8 @@ int roster_on_privilege(xmpp_stanza_t *st)
         if (access != NULL && type != NULL && strcmp(access, "message") == 0 &&
             strcmp(type, "outgoing") == 0 && strlen(ns) < sizeof(rp->message))
             memcpy(rp->message, ns, strlen(ns) + 1);
+        if (access != NULL && strcmp(access, "iq") == 0)
+            roster_iq_perms(rp, perm, 0);
     }
     if (rp->roster_set && strcmp(ns, NS_PRIVILEGE_PREFIX "1") == 0) {
         /* ejabberd 23.01 (privilege:1) applies a privileged roster set to
@@ -619,10 +661,28 @@ int roster_on_privilege(xmpp_stanza_t *st)
         rp->roster_set = 0;
         return 1;
     }
-    log_info("roster: %s grants %s (%s): roster %s, messages %s", from,
-             component_jid(), ns, rp->roster_set ? "push" : "none",
-             rp->message[0] ? "outgoing" : "none");
+    log_info("roster: %s grants %s (%s): roster %s, messages %s, %d iq "
+             "namespace(s)",
+             from, component_jid(), ns, rp->roster_set ? "push" : "none",
+             rp->message[0] ? "outgoing" : "none", rp->niq);
     return 1;
+}
+
+const char *roster_iq_privilege(const char *user, const char *ns,
+                                const char *type)
+{
+    char domain[JID_MAX + 1];
+    struct roster_privilege *rp;
+    int i, set = strcmp(type, "set") == 0;
+
+    if (jid_domain(user, domain, sizeof(domain)) < 0 ||
+        (rp = roster_privilege_of(domain)) == NULL || rp->via[0] == '\0')
+        return NULL;
+    for (i = 0; i < rp->niq; i++)
+        if (strcmp(rp->iq[i].ns, ns) == 0 &&
+            (set ? rp->iq[i].set : rp->iq[i].get))
+            return rp->via;
+    return NULL;
 }
 
 const char *roster_message_privilege(const char *user)

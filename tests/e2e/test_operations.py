@@ -31,6 +31,8 @@ def test_privilege_advertisement_is_read(bridge):
     line = bridge.ferry.wait_log(r"roster: .* grants .*%s" % re.escape(ns),
                                  timeout=WAIT)
     assert line, bridge.ferry.log_tail(30)
+    if bridge.server.name == "prosody":  # pubsub set: the rooms' bookmarks
+        assert "1 iq namespace" in line, line
 
 
 def test_new_contact_is_pushed_to_the_roster(bridge):

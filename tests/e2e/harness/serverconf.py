@@ -117,6 +117,7 @@ http_external_url = "http://127.0.0.1:{http_port}/"
 
 modules_enabled = {{
     "disco"; "roster"; "saslauth"; "register"; "ping"; "version"; "posix";
+    "pep"; "bookmarks";
 }}
 modules_disabled = {{ "s2s"; "s2s_auth_certs"; }}
 
