@@ -766,9 +766,8 @@ static void bridge_muc_feature(xmpp_stanza_t *q, const char *var)
     xmpp_stanza_set_attribute(component_elem(q, "feature", NULL), "var", var);
 }
 
-/* A field of the room info form. */
-static void bridge_muc_field(xmpp_stanza_t *x, const char *var,
-                             const char *type, const char *value)
+void bridge_muc_field(xmpp_stanza_t *x, const char *var, const char *type,
+                      const char *value)
 {
     xmpp_stanza_t *f = component_elem(x, "field", NULL);
 

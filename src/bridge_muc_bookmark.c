@@ -73,18 +73,6 @@ static void bridge_muc_announce_free(struct bridge_muc_announce *an)
     free(an);
 }
 
-/* Adds a publish-options field var = value to the form x. */
-static void bridge_muc_bookmark_field(xmpp_stanza_t *x, const char *var,
-                                      const char *value, const char *type)
-{
-    xmpp_stanza_t *f = component_elem(x, "field", NULL);
-
-    xmpp_stanza_set_attribute(f, "var", var);
-    if (type != NULL)
-        xmpp_stanza_set_attribute(f, "type", type);
-    component_text_elem(f, "value", value);
-}
-
 /* The pubsub payload that publishes the room's bookmark (XEP-0402 3.3),
  * with the node options the XEP asks for. */
 static xmpp_stanza_t *bridge_muc_bookmark_pubsub(const char *room_jid,
@@ -107,13 +95,11 @@ static xmpp_stanza_t *bridge_muc_bookmark_pubsub(const char *room_jid,
     x = component_elem(component_elem(ps, "publish-options", NULL), "x",
                        NS_DATA);
     xmpp_stanza_set_type(x, "submit");
-    bridge_muc_bookmark_field(x, "FORM_TYPE", NS_PUBSUB "#publish-options",
-                              "hidden");
-    bridge_muc_bookmark_field(x, "pubsub#persist_items", "true", NULL);
-    bridge_muc_bookmark_field(x, "pubsub#max_items", "max", NULL);
-    bridge_muc_bookmark_field(x, "pubsub#send_last_published_item", "never",
-                              NULL);
-    bridge_muc_bookmark_field(x, "pubsub#access_model", "whitelist", NULL);
+    bridge_muc_field(x, "FORM_TYPE", "hidden", NS_PUBSUB "#publish-options");
+    bridge_muc_field(x, "pubsub#persist_items", NULL, "true");
+    bridge_muc_field(x, "pubsub#max_items", NULL, "max");
+    bridge_muc_field(x, "pubsub#send_last_published_item", NULL, "never");
+    bridge_muc_field(x, "pubsub#access_model", NULL, "whitelist");
     free(safe);
     return ps;
 }

@@ -167,4 +167,9 @@ void bridge_muc_history(const struct bridge_muc_ctx *c,
                         const struct bridge_muc_view *v, const char *nick,
                         const struct bridge_muc_hist *h);
 
+/* Adds the field var (of type, unless NULL) with value to the data form x:
+ * the room info form, the bookmark's publish-options. */
+void bridge_muc_field(xmpp_stanza_t *x, const char *var, const char *type,
+                      const char *value);
+
 #endif
