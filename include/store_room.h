@@ -90,6 +90,7 @@ struct store_room_message_in {
     const char *network_id, *author, *body, *kind, *target, *key, *xmpp_id,
         *origin_id, *url;
     long long stamp;
+    int waiting; /* 1: a file being fetched; 2: held behind one */
 };
 
 /* Keeps m in the room (pending: no resource is in the room); its id, 0
@@ -150,6 +151,26 @@ long long store_room_message_row(struct store *st, long long room_id,
 /* Forgets every room's rows older than before (unix seconds): how many,
  * or -1. */
 int store_room_expire(struct store *st, long long before);
+/* 1 when a file of the room is being fetched and holds the rows after it
+ * back, 0 when none, -1. */
+int store_room_holding(struct store *st, long long room_id);
+/* The file network_id of the room was fetched (or failed: url NULL): its
+ * body and url, and it waits only for the files before it; 0 or -1. */
+int store_room_file_end(struct store *st, long long room_id,
+                        const char *network_id, const char *body,
+                        const char *url);
+/* The file network_id of the room is fetched again later: it holds the
+ * rows after it back no longer; 0 or -1. */
+int store_room_file_defer(struct store *st, long long room_id,
+                          const char *network_id);
+/* The room's rows that waited and wait no longer (held behind no file),
+ * oldest first (at most max); 0 or -1. */
+int store_room_released(struct store *st, long long room_id, size_t max,
+                        struct store_room_message ***rows, size_t *n);
+/* The room's released rows up to id wait no more: pending when no
+ * resource is in the room; 0 or -1. */
+int store_room_release_mark(struct store *st, long long room_id,
+                            long long up_to, int pending);
 /* Marks the room's messages up to id as delivered; 0 or -1. */
 int store_room_pending_clear(struct store *st, long long room_id,
                              long long up_to);

@@ -14,8 +14,11 @@
 #include "bridge_core.h"
 #include "bridge_job.h"
 #include "bridge_media.h"
+#include "bridge_muc.h"
 #include "bridge_sent.h"
 #include "bridge_team.h"
+#include "component.h"
+#include "jid.h"
 #include "log.h"
 #include "loop.h"
 #include "media.h"
@@ -48,7 +51,8 @@ static char *bridge_media_size(long long n)
 struct bridge_fetch {
     long long outbox_id, account_id, contact_id;
     char *wamid, *kind, *mime, *filename, *caption;
-    char *from, *to; /* the contact's JID, the user's bare JID */
+    char *from, *to; /* the contact's (or room's) JID, the user's bare JID */
+    char *room;      /* a group's file: the group, else NULL */
     char *path;      /* the download */
     long long max;
     int ordered; /* its slot and caption were queued with the webhook */
@@ -127,8 +131,44 @@ int bridge_media_in(const struct store_account *a, long long contact_id,
     return bridge_media_slot(a, contact_id, from, ev);
 }
 
+int bridge_media_in_group(const struct store_account *a, const char *group,
+                          const struct net_event *ev)
+{
+    const struct net_media *m = ev->media;
+    struct bridge_job j = {
+        .kind = BRIDGE_JOB_FETCH,
+        .wamid = ev->id,
+        .room = group,
+        .media_id = m->id,
+        .media_kind = m->kind,
+        .mime = m->mime != NULL && strlen(m->mime) <= BRIDGE_MIME_MAX ? m->mime
+                                                                      : NULL,
+        .filename = m->filename,
+        .caption = m->caption,
+        .url = m->url,
+    };
+
+    log_debug("bridge: %s %s of a group queued for fetching", m->kind, ev->id);
+    return bridge_outbox_put(0, a->id, 0, 0, &j) < 0 ? -1 : 0;
+}
+
+/* A group's file fetched (url) or not (notice): its row in the room gets
+ * its body (the URL, after the caption) and lets what waited go. */
+static void bridge_fetch_room(const struct bridge_fetch *f, const char *url,
+                              const char *notice)
+{
+    char *body = url == NULL ? xstrdup(notice)
+                 : f->caption != NULL && f->caption[0] != '\0'
+                     ? xasprintf("%s\n%s", f->caption, url)
+                     : xstrdup(url);
+
+    bridge_muc_file_done(f->account_id, f->room, f->wamid, body, url);
+    free(body);
+}
+
 static void bridge_fetch_free(struct bridge_fetch *f)
 {
+    free(f->room);
     free(f->wamid);
     free(f->kind);
     free(f->mime);
@@ -189,7 +229,10 @@ static void bridge_fetch_notice(const struct bridge_fetch *f, const char *why)
                             .markable = 1};
 
     store_txn_begin(bridge_store());
-    bridge_fetch_deliver(f, &o);
+    if (f->room != NULL)
+        bridge_fetch_room(f, NULL, text);
+    else
+        bridge_fetch_deliver(f, &o);
     log_info("bridge: %s %s not passed on: %s", f->kind, f->wamid, why);
     free(text);
 }
@@ -208,6 +251,8 @@ static void bridge_fetch_retry(struct bridge_fetch *f, const char *why)
     if (queue_out_retry(f->outbox_id, 0, 0, why))
         bridge_fetch_notice(f, "it could not be fetched after many "
                                "attempts");
+    else if (f->room != NULL) /* the room's later messages wait no more */
+        bridge_muc_file_defer(f->account_id, f->room, f->wamid);
     bridge_fetch_free(f);
 }
 
@@ -230,7 +275,10 @@ static void bridge_fetch_published(const char *url, const char *error,
     }
     o.oob_url = url;
     store_txn_begin(bridge_store());
-    bridge_fetch_deliver(f, &o);
+    if (f->room != NULL)
+        bridge_fetch_room(f, url, NULL);
+    else
+        bridge_fetch_deliver(f, &o);
     queue_out_done(f->outbox_id);
     log_debug("bridge: %s %s delivered as a link", f->kind, f->wamid);
     bridge_fetch_free(f);
@@ -284,21 +332,23 @@ static struct bridge_fetch *bridge_fetch_new(const struct store_outbox *o,
                         : NULL;
     struct bridge_fetch *f;
 
-    if (c == NULL || a == NULL || j->wamid == NULL || j->media_kind == NULL) {
+    if ((c == NULL && j->room == NULL) || a == NULL || j->wamid == NULL ||
+        j->media_kind == NULL) {
         store_contact_free(c);
         return NULL;
     }
     f = xcalloc(1, sizeof(*f));
     f->outbox_id = o->id;
     f->account_id = a->id;
-    f->contact_id = c->id;
+    f->contact_id = c ? c->id : 0;
+    f->room = j->room ? xstrdup(j->room) : NULL;
     f->ordered = j->ordered;
     f->wamid = xstrdup(j->wamid);
     f->kind = xstrdup(j->media_kind);
     f->mime = j->mime ? xstrdup(j->mime) : NULL;
     f->filename = j->filename ? xstrdup(j->filename) : NULL;
     f->caption = j->caption ? xstrdup(j->caption) : NULL;
-    f->from = bridge_contact_jid(c);
+    f->from = c ? bridge_contact_jid(c) : jid_of(j->room, component_jid());
     f->to = xstrdup(a->jid);
     store_contact_free(c);
     return f;

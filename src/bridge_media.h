@@ -20,6 +20,10 @@ struct store_outbox;
  * contact's JID. 0 or -1. */
 int bridge_media_in(const struct store_account *a, long long contact_id,
                     const char *from, const struct net_event *ev);
+/* Queues the fetch of a file received in group (its row in the room,
+ * which holds the room's later rows back, is the caller's); 0 or -1. */
+int bridge_media_in_group(const struct store_account *a, const char *group,
+                          const struct net_event *ev);
 /* The timer that lets a file that takes too long give up its place. */
 void bridge_media_order_start(void);
 void bridge_media_order_stop(void);

@@ -54,6 +54,16 @@ int bridge_muc_disco(xmpp_stanza_t *iq, const char *node, int items, void *arg);
  * in those rooms see it (bridge_muc_people.c); 0 or -1. */
 int bridge_muc_lid_known(const struct store_account *a, const char *lid,
                          const char *phone);
+/* The group's file network_id of account account_id was fetched (url)
+ * or not (url NULL, body a notice): kept with body, and shown with the
+ * room's rows that waited behind it (in the caller's transaction). */
+void bridge_muc_file_done(long long account_id, const char *group,
+                          const char *network_id, const char *body,
+                          const char *url);
+/* The group's file network_id is fetched again later: the room's rows
+ * behind it wait for it no more. */
+void bridge_muc_file_defer(long long account_id, const char *group,
+                           const char *network_id);
 /* Tells every resource in a room that the service goes down (110, 332:
  * clients join again once it is back). */
 void bridge_muc_shutdown(void);

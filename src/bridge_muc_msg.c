@@ -108,11 +108,14 @@ void bridge_muc_history(const struct bridge_muc_ctx *c,
 /* What a deleted text says in the store (and so in history and MAM). */
 #define BRIDGE_MUC_DELETED "(a deleted message)"
 
-/* The body of a group message: its text, or what ferry says of it. */
+/* The body of a group message: its text, or what ferry says of it (a
+ * file's until it is fetched: its caption, or its kind). */
 static char *bridge_muc_body(const struct net_event *ev)
 {
     if (ev->text != NULL && ev->text[0] != '\0')
         return xstrdup(ev->text);
+    if (ev->media != NULL)
+        return xasprintf("[%s]", ev->media->kind);
     return xasprintf("[%s] (not shown in groups yet)",
                      ev->type ? ev->type : "message");
 }
@@ -256,6 +259,133 @@ static char *bridge_muc_me(long long room_id)
     return who;
 }
 
+/* The member of m[0..n-1] that author (an id in the group) is, or
+ * NULL. */
+static const struct store_member *
+bridge_muc_member_of(struct store_member **m, size_t n, const char *author)
+{
+    size_t i, d = strcspn(author, "@");
+
+    for (i = 0; i < n; i++)
+        if (strcmp(m[i]->participant, author) == 0 ||
+            (m[i]->lid != NULL && strlen(m[i]->lid) == d &&
+             strncmp(m[i]->lid, author, d) == 0 &&
+             strcmp(author + d, "@lid") == 0) ||
+            (m[i]->phone != NULL && strlen(m[i]->phone) == d &&
+             strncmp(m[i]->phone, author, d) == 0 &&
+             strcmp(author + d, "@c.us") == 0))
+            return m[i];
+    return NULL;
+}
+
+/* The push name a message carries becomes its author's in the room; the
+ * user's resources in it see the nick change (XEP-0045 7.6). */
+static int bridge_muc_push_name(const struct net_event *ev,
+                                const struct store_account *a,
+                                const struct store_room *room)
+{
+    size_t n = 0;
+    struct store_member **m;
+    const struct store_member *who;
+    char **nicks;
+    int rc = 0;
+
+    if (ev->from_me || ev->author == NULL || ev->peer_name == NULL ||
+        ev->peer_name[0] == '\0' || strlen(ev->peer_name) > 256 ||
+        !utf8_valid(ev->peer_name, strlen(ev->peer_name)))
+        return 0;
+    m = bridge_muc_members(room->id, &n);
+    who = bridge_muc_member_of(m, n, ev->author);
+    if (who != NULL && (who->push_name == NULL ||
+                        strcmp(who->push_name, ev->peer_name) != 0)) {
+        nicks = bridge_muc_nicks(m, n);
+        rc = store_room_member_name(bridge_store(), room->id, who->participant,
+                                    ev->peer_name);
+        if (rc == 0)
+            bridge_muc_renamed(a->jid, room, m, nicks, n);
+        bridge_muc_nicks_free(nicks, n);
+    }
+    bridge_muc_members_free(m, n);
+    return rc;
+}
+
+/* Shows the room's rows that waited and wait no more (a file fetched, or
+ * gone back to fetching), in order, to the user's resources in it (else
+ * they are held for the next join). */
+static void bridge_muc_release(const struct store_account *a,
+                               const struct store_room *room)
+{
+    struct store_room_message **rows;
+    struct store_room_message_in r;
+    size_t i, n;
+    int joined = bridge_muc_anyone(room->id, a->jid), more = 1;
+
+    while (more) {
+        if (store_room_released(bridge_store(), room->id,
+                                BRIDGE_MUC_PENDING_MAX, &rows, &n) < 0)
+            log_warn("bridge: room %lld: rows that waited not read", room->id);
+        for (i = 0; i < n; i++) {
+            store_room_message_in_of(rows[i], &r);
+            if (joined)
+                bridge_muc_deliver(a, room, &r);
+        }
+        if (n > 0 && store_room_release_mark(bridge_store(), room->id,
+                                             rows[n - 1]->id, !joined) < 0)
+            n = 0;
+        more = n == BRIDGE_MUC_PENDING_MAX;
+        for (i = 0; i < n; i++)
+            store_room_message_free(rows[i]);
+        free(rows);
+    }
+}
+
+/* The account and room of a group's file job, or -1. */
+static int bridge_muc_file_room(long long account_id, const char *group,
+                                struct store_account **a,
+                                struct store_room **room)
+{
+    *a = store_account_by_id(bridge_store(), account_id);
+    *room = *a ? store_room_get(bridge_store(), account_id, group) : NULL;
+    if (*room != NULL)
+        return 0;
+    log_warn("bridge: a file of a group that is gone dropped");
+    store_account_free(*a);
+    return -1;
+}
+
+void bridge_muc_file_done(long long account_id, const char *group,
+                          const char *network_id, const char *body,
+                          const char *url)
+{
+    struct store_account *a;
+    struct store_room *room;
+
+    if (bridge_muc_file_room(account_id, group, &a, &room) < 0)
+        return;
+    if (store_room_file_end(bridge_store(), room->id, network_id, body, url) <
+        0)
+        log_warn("bridge: room %lld: a file not kept", room->id);
+    bridge_muc_release(a, room);
+    store_room_free(room);
+    store_account_free(a);
+}
+
+void bridge_muc_file_defer(long long account_id, const char *group,
+                           const char *network_id)
+{
+    struct store_account *a;
+    struct store_room *room;
+
+    store_txn_begin(bridge_store());
+    if (bridge_muc_file_room(account_id, group, &a, &room) < 0)
+        return;
+    if (store_room_file_defer(bridge_store(), room->id, network_id) < 0)
+        log_warn("bridge: room %lld: a file's place not given up", room->id);
+    bridge_muc_release(a, room);
+    store_room_free(room);
+    store_account_free(a);
+}
+
 int bridge_muc_message(const struct net_event *ev,
                        const struct store_account *a)
 {
@@ -263,7 +393,8 @@ int bridge_muc_message(const struct net_event *ev,
     struct store_room_message_in r;
     char *owned[3] = {NULL, NULL, NULL}, *me = NULL;
     long long id;
-    int joined, rc = 0;
+    int joined, holding, rc = 0;
+    int file = ev->kind == NET_EVENT_MESSAGE && ev->media != NULL;
 
     if (ev->id == NULL || (ev->author == NULL && !ev->from_me))
         return 0;
@@ -277,7 +408,13 @@ int bridge_muc_message(const struct net_event *ev,
         return 0;
     }
     joined = bridge_muc_anyone(room->id, a->jid);
+    holding = store_room_holding(bridge_store(), room->id);
+    if (holding < 0 || bridge_muc_push_name(ev, a, room) < 0) {
+        store_room_free(room);
+        return -1;
+    }
     bridge_muc_row(ev, a, room, &r, owned);
+    r.waiting = file ? 1 : holding ? 2 : 0; /* behind a file on its way */
     if (ev->from_me) /* written on the phone: from the user's own nick */
         r.author = me = bridge_muc_me(room->id);
     id = store_room_message_put(bridge_store(), room->id, &r, !joined);
@@ -285,11 +422,13 @@ int bridge_muc_message(const struct net_event *ev,
         store_room_message_blank(bridge_store(), room->id, r.target,
                                  BRIDGE_MUC_DELETED) < 0)
         id = -1; /* a deleted text is not kept */
+    if (id > 0 && file && bridge_media_in_group(a, ev->group, ev) < 0)
+        id = -1;
     if (id < 0)
         rc = -1;
-    else if (id > 0 && joined)
+    else if (id > 0 && joined && r.waiting == 0)
         rc = bridge_muc_deliver(a, room, &r);
-    else if (id > 0 && strcmp(r.kind, "text") == 0)
+    else if (id > 0 && !joined && strcmp(r.kind, "text") == 0)
         rc = bridge_muc_notice(a, room, &r);
     free(owned[0]);
     free(owned[1]);

@@ -398,6 +398,14 @@ static const char *const store_migrations[] = {
      * its URL, which the room's messages carry as XEP-0066 out-of-band
      * data (NULL: no file). */
     "ALTER TABLE room_message ADD COLUMN url TEXT;",
+    /* 18 -> 19 (issue 14): a received file of a room and what came after
+     * it wait for its download (waiting: 1 the file, holding the room's
+     * later rows back; 2 a row ready, held behind a file; 3 a file that
+     * gave up its place while it is fetched again); rows that wait are
+     * neither in join history nor in MAM yet. */
+    "ALTER TABLE room_message ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX room_message_waiting ON room_message (room_id, id)"
+    "  WHERE waiting <> 0;",
 };
 
 #define STORE_NMIGRATIONS                                                      \

@@ -220,8 +220,9 @@ long long store_room_message_put(struct store *st, long long room_id,
 {
     sqlite3_stmt *s = store_stmt(
         st, "INSERT INTO room_message (room_id, network_id, author, body,"
-            " stamp, pending, kind, target, msg_key, xmpp_id, origin_id, url)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            " stamp, pending, kind, target, msg_key, xmpp_id, origin_id, url,"
+            " waiting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+            " ?12, ?13)"
             " ON CONFLICT (room_id, network_id) DO NOTHING");
 
     if (s == NULL)
@@ -238,6 +239,7 @@ long long store_room_message_put(struct store *st, long long room_id,
     store_bind_text(s, 10, m->xmpp_id);
     store_bind_text(s, 11, m->origin_id);
     store_bind_text(s, 12, m->url);
+    sqlite3_bind_int(s, 13, m->waiting);
     if (store_run(st, s) < 0)
         return -1;
     return sqlite3_changes(store_db(st)) > 0
@@ -329,7 +331,8 @@ int store_room_pending(struct store *st, long long room_id, size_t max,
 {
     sqlite3_stmt *s =
         store_stmt(st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
-                       " WHERE room_id = ?1 AND pending = 1 ORDER BY id");
+                       " WHERE room_id = ?1 AND pending = 1 AND waiting = 0"
+                       " ORDER BY id");
 
     *rows = NULL;
     *n = 0;
@@ -342,9 +345,10 @@ int store_room_pending(struct store *st, long long room_id, size_t max,
 int store_room_recent(struct store *st, long long room_id, long long since,
                       size_t max, struct store_room_message ***rows, size_t *n)
 {
-    sqlite3_stmt *s = store_stmt(
-        st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
-            " WHERE room_id = ?1 AND stamp >= ?2 ORDER BY id DESC LIMIT ?3");
+    sqlite3_stmt *s =
+        store_stmt(st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+                       " WHERE room_id = ?1 AND stamp >= ?2 AND waiting = 0"
+                       " ORDER BY id DESC LIMIT ?3");
 
     *rows = NULL;
     *n = 0;
@@ -373,10 +377,12 @@ int store_room_page(struct store *st, const struct store_room_query *q,
     sqlite3_stmt *s = store_stmt(
         st, q->last ? "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
                       " WHERE room_id = ?1 AND stamp * 1000 BETWEEN ?2 AND ?3"
-                      " AND id > ?4 AND id < ?5 ORDER BY id DESC LIMIT ?6"
+                      " AND id > ?4 AND id < ?5 AND waiting = 0"
+                      " ORDER BY id DESC LIMIT ?6"
                     : "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
                       " WHERE room_id = ?1 AND stamp * 1000 BETWEEN ?2 AND ?3"
-                      " AND id > ?4 AND id < ?5 ORDER BY id LIMIT ?6");
+                      " AND id > ?4 AND id < ?5 AND waiting = 0"
+                      " ORDER BY id LIMIT ?6");
     struct store_room_message *t;
     size_t i;
     int rc;
@@ -406,7 +412,8 @@ long long store_room_count(struct store *st, const struct store_room_query *q)
 {
     sqlite3_stmt *s = store_stmt(
         st, "SELECT COUNT(*) FROM room_message WHERE room_id = ?1"
-            " AND stamp * 1000 BETWEEN ?2 AND ?3 AND id > ?4 AND id < ?5");
+            " AND stamp * 1000 BETWEEN ?2 AND ?3 AND id > ?4 AND id < ?5"
+            " AND waiting = 0");
     struct store_room_query all = *q;
 
     if (s == NULL)
@@ -479,6 +486,82 @@ int store_room_expire(struct store *st, long long before)
     if (store_run(st, s) < 0)
         return -1;
     return sqlite3_changes(store_db(st));
+}
+
+int store_room_holding(struct store *st, long long room_id)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM"
+                                     " room_message WHERE room_id = ?1"
+                                     " AND waiting = 1)");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    return (int)store_int(st, s, -1);
+}
+
+int store_room_file_end(struct store *st, long long room_id,
+                        const char *network_id, const char *body,
+                        const char *url)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "UPDATE room_message SET body = ?3, url = ?4, waiting = 2"
+            " WHERE room_id = ?1 AND network_id = ?2 AND waiting IN (1, 3)");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    store_bind_text(s, 2, network_id);
+    store_bind_text(s, 3, body);
+    store_bind_text(s, 4, url);
+    return store_run(st, s);
+}
+
+int store_room_file_defer(struct store *st, long long room_id,
+                          const char *network_id)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "UPDATE room_message SET waiting = 3"
+            " WHERE room_id = ?1 AND network_id = ?2 AND waiting = 1");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    store_bind_text(s, 2, network_id);
+    return store_run(st, s);
+}
+
+int store_room_released(struct store *st, long long room_id, size_t max,
+                        struct store_room_message ***rows, size_t *n)
+{
+    sqlite3_stmt *s = store_stmt(
+        st, "SELECT " STORE_ROOM_MESSAGE_COLS " FROM room_message"
+            " WHERE room_id = ?1 AND waiting = 2 AND id < coalesce((SELECT"
+            " min(id) FROM room_message WHERE room_id = ?1 AND waiting = 1),"
+            " 9223372036854775807) ORDER BY id LIMIT ?2");
+
+    *rows = NULL;
+    *n = 0;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_int64(s, 2, (long long)(max < INT32_MAX ? max : INT32_MAX));
+    return store_all(st, s, store_room_message_read, max, (void ***)rows, n);
+}
+
+int store_room_release_mark(struct store *st, long long room_id,
+                            long long up_to, int pending)
+{
+    sqlite3_stmt *s = store_stmt(st, "UPDATE room_message SET waiting = 0,"
+                                     " pending = ?3 WHERE room_id = ?1"
+                                     " AND waiting = 2 AND id <= ?2");
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_int64(s, 2, up_to);
+    sqlite3_bind_int(s, 3, pending != 0);
+    return store_run(st, s);
 }
 
 int store_room_pending_clear(struct store *st, long long room_id,

@@ -434,6 +434,7 @@ class Config:
     ack_profile: Any = "all"
     number_acks: dict = field(default_factory=dict)
     ack_delay_ms: int = 50
+    file_delay_ms: int = 0            # GET /api/files/... answers that late
     early_events: bool = False        # message.any/acks before the answer
     # the source of an API send's message.any: "api", or "app" as an engine
     # that tells them not from the phone's (in a group, the id then names
@@ -1840,6 +1841,8 @@ class Api:
         if entry is None:
             return nest_error(404, "File not found", "Not Found")
         data, mime = entry
+        if self.fake.config.file_delay_ms > 0:
+            await asyncio.sleep(self.fake.config.file_delay_ms / 1000)
         return web.Response(body=data, content_type=mime.split(";")[0])
 
     async def profile_picture_file(self, request):

@@ -726,6 +726,17 @@ def test_lid_sender_with_pn(env):
         f"{USER}@c.us"
 
 
+def test_media_file_answers_late_when_told(env):
+    working(env)
+    media = env.ctl.post("inbound", {"from": USER, "type": "image",
+                                     "data": "late"})["payload"]["media"]
+    env.ctl.post("config", {"file_delay_ms": 700})
+    t = time.monotonic()
+    got = http("GET", media["url"])
+    assert got.status == 200 and got.raw == b"late"
+    assert time.monotonic() - t >= 0.7
+
+
 def test_media_url_needs_the_key(env):
     working(env)
     result = env.ctl.post("inbound", {"from": USER, "type": "voice",
