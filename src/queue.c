@@ -271,6 +271,8 @@ struct queue_read {
     long long last;  /* the contact of the last row done with */
     long long after; /* the read began after this contact */
     int wrapped;     /* the read went round past the last contact */
+    long long first; /* the first contact of the pass's reads */
+    int closed;      /* a read came to it again: every head was seen */
 };
 
 static int queue_out_head(const struct store_outbox *o, void *arg)
@@ -279,6 +281,12 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
     struct queue_flight *f;
     int flags = queue_out_flags(o), slow = (flags & QUEUE_ROW_SLOW) != 0;
 
+    if (o->contact_id > 0 && o->contact_id == r->first) {
+        r->closed = 1;
+        return 1;
+    }
+    if (r->first == 0)
+        r->first = o->contact_id;
     if (o->contact_id > 0 && o->contact_id <= r->after)
         r->wrapped = 1;
     if (queue.nflight == QUEUE_MAX_INFLIGHT) {
@@ -328,9 +336,9 @@ static int queue_out_head(const struct store_outbox *o, void *arg)
 static int queue_account_pass(struct queue_bucket *b, long long now,
                               long long mono)
 {
-    struct queue_read r = {b, now, mono, 0, 0, b->cursor, 0, 0};
+    struct queue_read r = {.b = b, .now = now, .mono = mono, .last = b->cursor};
     long long start = b->cursor;
-    int due = b->due, n, was, round;
+    int due = b->due, n;
 
     b->due = 0;
     if (queue.nflight == QUEUE_MAX_INFLIGHT) {
@@ -345,18 +353,13 @@ static int queue_account_pass(struct queue_bucket *b, long long now,
     }
     /* usually one read; more only while every head read was in flight,
      * not due or not yet durable, until the circle of its contacts is
-     * closed: past where the pass began, or round to where the read began
-     * (a read that holds every head, when the contact the pass began
-     * after has none left) */
+     * closed: past where the pass began, or back at the first contact
+     * read (the contact the pass began after may have no head left) */
     do {
-        was = r.wrapped;
-        r.wrapped = 0;
         r.after = r.last;
         n = store_outbox_heads_of(queue.st, b->account_id, r.after,
                                   QUEUE_ACCOUNT_READ, queue_out_head, &r);
-        round = r.wrapped && r.last >= r.after;
-        r.wrapped |= was;
-    } while (n == QUEUE_ACCOUNT_READ && !r.full && !r.dry && !round &&
+    } while (n == QUEUE_ACCOUNT_READ && !r.full && !r.dry && !r.closed &&
              !(r.wrapped && (start == 0 || r.last >= start)));
     b->cursor = r.last;
     if (r.dry)

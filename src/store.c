@@ -545,27 +545,42 @@ static int store_pragmas(struct store *st, const char *synchronous)
     return rc < 0 ? -1 : store_test_max_pages(st);
 }
 
+/* Keeps first (an id of table t) from the queue until generation gen is
+ * synced: in the last commit's entry when it is gen's, else a new one. */
+static void store_fresh_add(struct store *st, long long gen,
+                            enum store_fresh_table t, long long first)
+{
+    struct store_fresh *f = NULL, *last;
+
+    for (last = st->fresh; last != NULL && last->next != NULL;
+         last = last->next)
+        ;
+    if (last != NULL && last->gen == gen)
+        f = last;
+    if (f == NULL) {
+        f = xcalloc(1, sizeof(*f));
+        f->gen = gen;
+        *st->fresh_tail = f;
+        st->fresh_tail = &f->next;
+    }
+    if (f->min[t] == 0 || first < f->min[t])
+        f->min[t] = first;
+}
+
 /* SQLite's WAL hook, after each commit that wrote: counts the generation,
  * keeps the rows it inserted out of the queue's reach until it is synced,
  * and wakes the syncer and the checkpointer. */
 static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct store *st = arg;
-    struct store_fresh *f;
-    int i, any = 0;
+    int i;
 
     st->committed++;
     if (st->sync != NULL) {
         for (i = 0; i < STORE_FRESH_TABLES; i++)
-            any |= st->open_min[i] != 0;
-        if (any) {
-            f = xcalloc(1, sizeof(*f));
-            f->gen = st->committed;
-            memcpy(f->min, st->open_min, sizeof(f->min));
-            memset(st->open_min, 0, sizeof(st->open_min));
-            *st->fresh_tail = f;
-            st->fresh_tail = &f->next;
-        }
+            if (st->open_min[i] != 0)
+                store_fresh_add(st, st->committed, i, st->open_min[i]);
+        memset(st->open_min, 0, sizeof(st->open_min));
         store_sync_ask(st->sync, st->committed);
     }
     if (st->ckpt != NULL)
@@ -633,7 +648,15 @@ void store_fresh_rows(struct store *st, enum store_fresh_table t)
         return;
     n = sqlite3_changes64(st->db);
     first = sqlite3_last_insert_rowid(st->db) - n + 1;
-    if (n > 0 && (st->open_min[t] == 0 || first < st->open_min[t]))
+    if (n <= 0)
+        return;
+    if (sqlite3_get_autocommit(st->db)) {
+        /* a statement outside any transaction: it committed on its own,
+         * and the WAL hook has counted that commit already */
+        store_fresh_add(st, st->committed, t, first);
+        return;
+    }
+    if (st->open_min[t] == 0 || first < st->open_min[t])
         st->open_min[t] = first;
 }
 
@@ -835,6 +858,9 @@ void store_rollback(struct store *st)
 {
     if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    /* the rows it inserted are gone (a commit since the last one would
+     * have taken them into its entry) */
+    memset(st->open_min, 0, sizeof(st->open_min));
     st->in_txn = 0;
     st->failed = 0;
 }

@@ -338,6 +338,48 @@ static void test_queue_full_sync(void **state)
     test_answer_pings(0);
 }
 
+/* A pass over an account whose heads are all skipped (here: not due)
+ * ends once it has seen each contact, even when the contact it began after
+ * has no head left and the account has one contact more than a read
+ * holds (it used to slide round the circle forever). */
+static void test_queue_read_closes_circle(void **state)
+{
+    struct fixture *f = *state;
+    long long acc, c[18], o[18];
+    char wa[32], jid[40];
+    int i;
+
+    alarm(20); /* a pass that never ends kills the test (SIGALRM) */
+    fake.sends = 1;
+    acc = store_account_upsert(f->st, "alice@example.org", "cloudapi", "1001",
+                               "tok", NULL);
+    assert_int_equal(store_txn_begin(f->st), 0);
+    for (i = 0; i < 18; i++) {
+        snprintf(wa, sizeof(wa), "49151000000%02d", i);
+        snprintf(jid, sizeof(jid), "+%s", wa);
+        c[i] = store_contact_ensure(f->st, acc, wa, jid, NULL, NULL);
+        assert_true(c[i] > 0);
+    }
+    o[17] = store_outbox_add(f->st, acc, c[17], 0, "text", "{}");
+    test_turn(); /* the pass sends the last contact's row: its cursor */
+    assert_int_equal(fake.nsent, 1);
+    assert_int_equal(fake.sent[0], o[17]);
+    queue_out_done(o[17]); /* that contact has no head left */
+    test_turn();
+    assert_int_equal(store_txn_begin(f->st), 0);
+    for (i = 0; i < 17; i++) { /* 17 contacts wait for a retry far ahead */
+        o[i] = store_outbox_add(f->st, acc, c[i], 0, "text", "{}");
+        assert_true(o[i] > 0);
+        assert_int_equal(
+            store_outbox_retry(f->st, o[i], 1, wall_ms() + 3600000, "later"),
+            0);
+    }
+    test_turn(); /* returns: every head was read once */
+    alarm(0);
+    assert_int_equal(fake.nsent, 1);
+    assert_int_equal(store_outbox_count(f->st), 17);
+}
+
 /* Outbox: one row in flight per contact, in its order; an account out of
  * tokens is not read until a batch of them is there (one timer), then its
  * next row goes. */
@@ -398,6 +440,8 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_full_sync, test_setup_full,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(test_queue_read_closes_circle,
+                                        test_setup, test_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
