@@ -15,6 +15,9 @@ struct store;
 typedef void *(*store_read_fn)(sqlite3_stmt *s);
 
 sqlite3 *store_db(struct store *st);
+/* Brings the database to this ferry's schema (store_schema.c); 0, or -1
+ * (logged) when a migration failed or the database is newer. */
+int store_migrate(struct store *st);
 /* Runs SQL without results; 0 or -1 (logged). */
 int store_exec(struct store *st, const char *sql);
 /* A cached prepared statement for sql (reset and cleared on each call). */
