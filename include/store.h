@@ -69,6 +69,10 @@ int store_outbox_durable(struct store *st, long long id);
  * done for every new row, and by the queue for a row it found not yet
  * durable, so that its account is read again once it is. */
 void store_outbox_note(struct store *st, long long account_id);
+/* Stops the WAL syncer after a last fdatasync and runs what waited for
+ * it (shutdown: while the loop is still there, since the syncer answers
+ * through it). store_close() does it too. */
+void store_txn_settle(struct store *st);
 /* The fdatasync calls the WAL syncer made; -1 without it. */
 long long store_sync_calls(struct store *st);
 

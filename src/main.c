@@ -298,6 +298,7 @@ static void ferry_shutdown(void)
     httpd_stop();
     http_cancel_all(); /* their rows stay queued: sent after a restart */
     store_txn_commit(ferry.store);
+    store_txn_settle(ferry.store); /* before the loop goes */
     bridge_free();
     metrics_team_free();
     media_free();

@@ -181,9 +181,9 @@ static void queue_defer(void)
 
 /* Every end of the turn's transaction (one of its writers', a webhook's
  * flush) runs the queues: what it committed may go now (the store tells
- * whose outbox rows were queued). The pass's own commit does not. */
-/* A transaction ended: its rows may be read now, unless the WAL syncer
- * has commits to make durable first (queue_durable() reads them then). */
+ * whose outbox rows were queued). The pass's own commit does not, nor an
+ * end while the WAL syncer has commits to flush: queue_durable() runs
+ * them once it has. */
 static void queue_txn_ended(int ok, void *arg)
 {
     if (!queue.in_pass && store_txn_durable(queue.st))

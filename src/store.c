@@ -386,14 +386,7 @@ void store_close(struct store *st)
         return;
     if (st->db != NULL)
         sqlite3_wal_hook(st->db, NULL, NULL);
-    if (st->sync != NULL) {
-        /* a last fdatasync, then the turns that waited for it are
-         * answered (their requests may be gone: their owners free them) */
-        store_sync_stop(st->sync);
-        st->sync = NULL;
-        st->durable_fn = NULL;
-        store_synced(st->committed, st);
-    }
+    store_txn_settle(st);
     store_txn_forget(st);
     store_ckpt_stop(st->ckpt);
     for (i = 0; i < st->ncache; i++)
@@ -616,6 +609,20 @@ int store_outbox_queued_since(struct store *st,
 int store_txn_open(struct store *st)
 {
     return st->turn;
+}
+
+void store_txn_settle(struct store *st)
+{
+    if (st->sync == NULL)
+        return;
+    /* a last fdatasync, then the turns that waited for it are answered
+     * (their requests may be gone: their owners free them); SQLite syncs
+     * each commit from here on */
+    store_sync_stop(st->sync);
+    st->sync = NULL;
+    st->durable_fn = NULL;
+    store_synced(st->committed, st);
+    store_exec(st, "PRAGMA synchronous = FULL");
 }
 
 long long store_txn_serial(struct store *st)
