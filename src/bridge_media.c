@@ -105,14 +105,13 @@ static int bridge_media_slot(const struct store_account *a,
     return row < 0 ? -1 : rc;
 }
 
-int bridge_media_in(const struct store_account *a, long long contact_id,
-                    const char *from, const struct net_event *ev)
+/* The job that fetches ev's file (1:1 or a group's). */
+static struct bridge_job bridge_media_fetch_job(const struct net_event *ev)
 {
     const struct net_media *m = ev->media;
     struct bridge_job j = {
         .kind = BRIDGE_JOB_FETCH,
         .wamid = ev->id,
-        .contact = contact_id,
         .media_id = m->id,
         .media_kind = m->kind,
         .mime = m->mime != NULL && strlen(m->mime) <= BRIDGE_MIME_MAX ? m->mime
@@ -120,12 +119,22 @@ int bridge_media_in(const struct store_account *a, long long contact_id,
         .filename = m->filename,
         .caption = m->caption,
         .url = m->url,
-        .ordered = 1,
     };
-    /* no contact on the row: a slow download holds up no one's sends */
-    long long id = bridge_outbox_put(0, a->id, 0, 0, &j);
 
-    log_debug("bridge: %s %s queued for fetching", m->kind, ev->id);
+    return j;
+}
+
+int bridge_media_in(const struct store_account *a, long long contact_id,
+                    const char *from, const struct net_event *ev)
+{
+    struct bridge_job j = bridge_media_fetch_job(ev);
+    long long id;
+
+    j.contact = contact_id;
+    j.ordered = 1;
+    /* no contact on the row: a slow download holds up no one's sends */
+    id = bridge_outbox_put(0, a->id, 0, 0, &j);
+    log_debug("bridge: %s %s queued for fetching", ev->media->kind, ev->id);
     if (id < 0)
         return -1;
     return bridge_media_slot(a, contact_id, from, ev);
@@ -134,21 +143,11 @@ int bridge_media_in(const struct store_account *a, long long contact_id,
 int bridge_media_in_group(const struct store_account *a, const char *group,
                           const struct net_event *ev)
 {
-    const struct net_media *m = ev->media;
-    struct bridge_job j = {
-        .kind = BRIDGE_JOB_FETCH,
-        .wamid = ev->id,
-        .room = group,
-        .media_id = m->id,
-        .media_kind = m->kind,
-        .mime = m->mime != NULL && strlen(m->mime) <= BRIDGE_MIME_MAX ? m->mime
-                                                                      : NULL,
-        .filename = m->filename,
-        .caption = m->caption,
-        .url = m->url,
-    };
+    struct bridge_job j = bridge_media_fetch_job(ev);
 
-    log_debug("bridge: %s %s of a group queued for fetching", m->kind, ev->id);
+    j.room = group;
+    log_debug("bridge: %s %s of a group queued for fetching", ev->media->kind,
+              ev->id);
     return bridge_outbox_put(0, a->id, 0, 0, &j) < 0 ? -1 : 0;
 }
 
