@@ -245,6 +245,12 @@ static int bridge_muc_nick_taken(char **nicks, size_t n, const char *nick)
     return 0;
 }
 
+char *bridge_muc_member_jid(const struct store_member *m)
+{
+    return m->phone != NULL ? xasprintf("+%s@%s", m->phone, component_jid())
+                            : NULL;
+}
+
 /* Unique nicks for the members (NULL for the account itself); the caller
  * frees each and the array. */
 char **bridge_muc_nicks(struct store_member **m, size_t n)
@@ -503,8 +509,7 @@ static void bridge_muc_occupants(const struct bridge_muc_ctx *c,
             continue;
         memset(&p, 0, sizeof(p));
         from = xasprintf("%s/%s", c->room_jid, nicks[i]);
-        real = m[i]->phone ? xasprintf("+%s@%s", m[i]->phone, component_jid())
-                           : NULL;
+        real = bridge_muc_member_jid(m[i]);
         bridge_muc_occupant_id(c->bare, c->group, m[i]->participant, oid);
         p.from = from;
         p.to = c->full;

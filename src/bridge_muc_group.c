@@ -64,7 +64,7 @@ static void bridge_muc_tell(const struct store_account *a,
         return;
     }
     from = xasprintf("%s/%s", room_jid, nick);
-    real = m->phone ? xasprintf("+%s@%s", m->phone, component_jid()) : NULL;
+    real = bridge_muc_member_jid(m);
     bridge_muc_occupant_id(a->jid, room->group_id, m->participant, oid);
     memset(&p, 0, sizeof(p));
     p.from = from;
@@ -336,9 +336,7 @@ static void bridge_muc_list_members(xmpp_stanza_t *q,
         it = component_elem(q, "item", NULL);
         xmpp_stanza_set_attribute(it, "affiliation", aff);
         xmpp_stanza_set_attribute(it, "role", bridge_muc_role(m[i]->role));
-        real = m[i]->self    ? xstrdup(c->bare)
-               : m[i]->phone ? xasprintf("+%s@%s", m[i]->phone, component_jid())
-                             : NULL;
+        real = m[i]->self ? xstrdup(c->bare) : bridge_muc_member_jid(m[i]);
         if (real != NULL)
             xmpp_stanza_set_attribute(it, "jid", real);
         if (nicks[i] != NULL)

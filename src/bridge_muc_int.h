@@ -172,4 +172,8 @@ void bridge_muc_history(const struct bridge_muc_ctx *c,
 void bridge_muc_field(xmpp_stanza_t *x, const char *var, const char *type,
                       const char *value);
 
+/* A member's real JID, +<number>@gateway (caller frees); NULL while only
+ * its lid is known. */
+char *bridge_muc_member_jid(const struct store_member *m);
+
 #endif

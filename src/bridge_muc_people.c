@@ -140,8 +140,7 @@ static void bridge_muc_reshow(const char *user, const struct store_room *room,
                               const char *was)
 {
     char *from = xasprintf("%s/%s", room_jid, nick), *old = NULL;
-    char *real =
-        m->phone ? xasprintf("+%s@%s", m->phone, component_jid()) : NULL;
+    char *real = bridge_muc_member_jid(m);
     struct bridge_muc_pres gone, p;
     struct bridge_muc_joined *j;
     char oid[65];

@@ -296,8 +296,8 @@ static char *bridge_muc_real(const struct bridge_muc_view *v, const char *who)
     if (bridge_muc_is_self(v, who))
         return xstrdup(v->user);
     for (i = 0; i < v->n; i++)
-        if (strcmp(v->m[i]->participant, who) == 0 && v->m[i]->phone != NULL)
-            return xasprintf("+%s@%s", v->m[i]->phone, component_jid());
+        if (strcmp(v->m[i]->participant, who) == 0)
+            return bridge_muc_member_jid(v->m[i]);
     return NULL;
 }
 
