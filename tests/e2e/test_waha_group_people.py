@@ -120,13 +120,20 @@ def _bruno_renamed(gw, c, room, oid):
                        BRUNO_LID) == [(BRUNO_PHONE,)]
 
 
-def test_lid_member_gets_its_number_from_a_group_event(gw):
+def _joined_with_bruno(gw):
+    """The user logged in and joined the room (its subject seen), where
+    Bruno is known by his lid alone: (client, room, Bruno's occupant-id)."""
     c = _login(gw)
     room = _room(gw)
     _join(c, room, "me")
     oid = _bruno_before(c, room)
     c.wait_message(lambda m: _from_room(room)(m)
                    and m.find("{jabber:client}subject") is not None, WAIT)
+    return c, room, oid
+
+
+def test_lid_member_gets_its_number_from_a_group_event(gw):
+    c, room, oid = _joined_with_bruno(gw)
     gw.ctl.post("group/participants", {
         "session": gw.session_of(c), "group": CHAT, "type": "promote",
         "participants": [{"lid": BRUNO_LID, "phone": BRUNO_PHONE,
@@ -144,12 +151,7 @@ def test_lid_member_gets_its_number_from_a_group_event(gw):
 def test_lid_member_gets_its_number_from_the_lid_map(gw):
     """A 1:1 message from Bruno's lid makes ferry ask WAHA's lid map; the
     number it learns is the room member's too."""
-    c = _login(gw)
-    room = _room(gw)
-    _join(c, room, "me")
-    oid = _bruno_before(c, room)
-    c.wait_message(lambda m: _from_room(room)(m)
-                   and m.find("{jabber:client}subject") is not None, WAIT)
+    c, room, oid = _joined_with_bruno(gw)
     gw.ctl.post("lid", {"lid": BRUNO_LID + "@lid",
                         "pn": BRUNO_PHONE + "@c.us"})
     gw.inbound(gw.session_of(c), BRUNO_LID + "@lid", "psst, it's Bruno")
@@ -161,12 +163,7 @@ def test_lid_member_gets_its_number_from_the_lid_map(gw):
 def test_lid_member_gets_its_number_when_the_session_works_again(gw):
     """At login ferry reads WAHA's lid map and the groups again: a number
     the map has now reaches the member once, whichever comes first."""
-    c = _login(gw)
-    room = _room(gw)
-    _join(c, room, "me")
-    oid = _bruno_before(c, room)
-    c.wait_message(lambda m: _from_room(room)(m)
-                   and m.find("{jabber:client}subject") is not None, WAIT)
+    c, room, oid = _joined_with_bruno(gw)
     gw.ctl.post("lid", {"lid": BRUNO_LID + "@lid",
                         "pn": BRUNO_PHONE + "@c.us"})
 
