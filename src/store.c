@@ -74,6 +74,7 @@ struct store {
      * are counted (generations) and made durable by the syncer; what
      * waits for a commit waits for its sync */
     int want_sync, sync_tried;
+    long sync_window_us; /* see store_sync_start() */
     char *wal_path;
     struct store_sync *sync;     /* NULL: SQLite syncs (or not) itself */
     long long committed, synced; /* generations */
@@ -196,7 +197,7 @@ static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
             if (st->open_min[i] != 0)
                 store_fresh_add(st, st->committed, i, st->open_min[i]);
         memset(st->open_min, 0, sizeof(st->open_min));
-        store_sync_ask(st->sync, st->committed);
+        store_sync_commit(st->sync, st->committed);
     }
     if (st->ckpt != NULL)
         store_ckpt_frames(st->ckpt, frames);
@@ -248,7 +249,8 @@ static void store_synced(long long synced, void *arg)
 static void store_sync_begin(struct store *st)
 {
     st->sync_tried = 1;
-    st->sync = store_sync_start(st->wal_path, store_synced, st);
+    st->sync =
+        store_sync_start(st->wal_path, st->sync_window_us, store_synced, st);
     if (st->sync != NULL && store_exec(st, "PRAGMA synchronous = NORMAL") < 0) {
         store_sync_stop(st->sync);
         st->sync = NULL;
@@ -309,6 +311,11 @@ long long store_sync_calls(struct store *st)
     return st->sync != NULL ? store_sync_count(st->sync) : -1;
 }
 
+void store_test_sync_window(struct store *st, long window_us)
+{
+    st->sync_window_us = window_us;
+}
+
 struct store *store_open(const char *path, const char *synchronous)
 {
     struct store *st;
@@ -321,6 +328,7 @@ struct store *store_open(const char *path, const char *synchronous)
     st->fresh_tail = &st->fresh;
     st->batches_tail = &st->batches;
     st->want_sync = strcmp(synchronous, "full") == 0;
+    st->sync_window_us = STORE_SYNC_WINDOW_US;
     st->wal_path = xasprintf("%s-wal", path);
     old = umask(077); /* the -wal and -shm files too */
     if (sqlite3_open_v2(path, &st->db,

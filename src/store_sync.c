@@ -4,8 +4,13 @@
  * counts its commits; this thread runs fdatasync on the WAL for the latest
  * commit asked for, so that one fsync serves every commit written before it
  * began (while it runs, the loop goes on taking requests and committing;
- * those commits share the next one). Its answer reaches the loop through a
- * pipe. Nothing the store has promised waits for anything but this. */
+ * those commits share the next one). A commit is handed to the thread once
+ * the loop has run everything that was ready with it (an event at the
+ * loop's lowest priority), or a window (STORE_SYNC_WINDOW_US) after it at the latest:
+ * the requests read in the same burst, over several turns, share its
+ * fdatasync, and an idle loop asks at once. Its answer reaches the loop
+ * through a pipe. Nothing the store has promised waits for anything but
+ * this. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,6 +29,11 @@ struct store_sync {
     int fd;      /* the WAL, opened for fdatasync only */
     int pipe[2]; /* the thread -> the loop */
     struct event *ev;
+    struct event *idle_ev;  /* at the loop's lowest priority */
+    struct event *bound_ev; /* the window after the first */
+    struct timeval window;
+    long long held;         /* committed, not yet asked: on the loop */
+    int holding;            /* idle_ev and bound_ev armed */
     store_sync_done_fn done_fn;
     void *done_arg;
     pthread_t thread;
@@ -90,6 +100,40 @@ static void store_sync_on_pipe(evutil_socket_t fd, short what, void *arg)
     s->done_fn(synced, s->done_arg);
 }
 
+static void store_sync_ask(struct store_sync *s, long long gen)
+{
+    pthread_mutex_lock(&s->mu);
+    if (gen > s->asked) {
+        s->asked = gen;
+        pthread_cond_signal(&s->wake);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* On the loop: it ran dry, or the window is over. */
+static void store_sync_release(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_sync *s = arg;
+
+    if (!s->holding)
+        return;
+    s->holding = 0;
+    event_del(s->idle_ev);
+    event_del(s->bound_ev);
+    store_sync_ask(s, s->held);
+}
+
+void store_sync_commit(struct store_sync *s, long long gen)
+{
+    if (gen > s->held)
+        s->held = gen;
+    if (s->holding)
+        return;
+    s->holding = 1;
+    event_active(s->idle_ev, EV_TIMEOUT, 0);
+    event_add(s->bound_ev, &s->window);
+}
+
 /* The thread's wake-up pipe: both ends non-blocking and closed on exec. */
 static int store_sync_pipe(int fds[2])
 {
@@ -104,11 +148,13 @@ static int store_sync_pipe(int fds[2])
     return 0;
 }
 
-struct store_sync *store_sync_start(const char *wal_path,
+struct store_sync *store_sync_start(const char *wal_path, long window_us,
                                     store_sync_done_fn done, void *arg)
 {
     struct store_sync *s = xcalloc(1, sizeof(*s));
 
+    s->window.tv_sec = (time_t)(window_us / 1000000);
+    s->window.tv_usec = (suseconds_t)(window_us % 1000000);
     s->pipe[0] = s->pipe[1] = -1;
     s->done_fn = done;
     s->done_arg = arg;
@@ -120,7 +166,11 @@ struct store_sync *store_sync_start(const char *wal_path,
     }
     s->ev = event_new(loop_base(), s->pipe[0], EV_READ | EV_PERSIST,
                       store_sync_on_pipe, s);
-    if (s->ev == NULL || event_add(s->ev, NULL) < 0)
+    s->idle_ev = event_new(loop_base(), -1, 0, store_sync_release, s);
+    s->bound_ev = evtimer_new(loop_base(), store_sync_release, s);
+    if (s->ev == NULL || event_add(s->ev, NULL) < 0 || s->idle_ev == NULL ||
+        s->bound_ev == NULL ||
+        event_priority_set(s->idle_ev, LOOP_PRIORITY_IDLE) < 0)
         goto fail;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->wake, NULL);
@@ -134,6 +184,10 @@ struct store_sync *store_sync_start(const char *wal_path,
 fail:
     if (s->ev != NULL)
         event_free(s->ev);
+    if (s->idle_ev != NULL)
+        event_free(s->idle_ev);
+    if (s->bound_ev != NULL)
+        event_free(s->bound_ev);
     if (s->pipe[0] >= 0) {
         close(s->pipe[0]);
         close(s->pipe[1]);
@@ -142,16 +196,6 @@ fail:
         close(s->fd);
     free(s);
     return NULL;
-}
-
-void store_sync_ask(struct store_sync *s, long long gen)
-{
-    pthread_mutex_lock(&s->mu);
-    if (gen > s->asked) {
-        s->asked = gen;
-        pthread_cond_signal(&s->wake);
-    }
-    pthread_mutex_unlock(&s->mu);
 }
 
 long long store_sync_count(struct store_sync *s)
@@ -169,6 +213,8 @@ void store_sync_stop(struct store_sync *s)
     if (s == NULL)
         return;
     pthread_mutex_lock(&s->mu);
+    if (s->held > s->asked)
+        s->asked = s->held;
     s->stop = 1;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->mu);
@@ -177,6 +223,8 @@ void store_sync_stop(struct store_sync *s)
         log_error("store: the last fdatasync of the WAL failed: %s",
                   strerror(errno));
     event_free(s->ev);
+    event_free(s->idle_ev);
+    event_free(s->bound_ev);
     close(s->pipe[0]);
     close(s->pipe[1]);
     close(s->fd);

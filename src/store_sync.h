@@ -11,15 +11,22 @@ typedef void (*store_sync_done_fn)(long long synced, void *arg);
 
 struct store_sync;
 
+/* The longest a commit waits for the loop to run dry before its sync is
+ * asked for anyway (issue 15: "at most 1-2 ms, and only while commits are
+ * pending"). */
+#define STORE_SYNC_WINDOW_US 1000
+
 /* Starts the syncer on the WAL file at wal_path (which must exist), its
- * answers delivered on the loop (loop_init() ran). NULL when it cannot
- * (logged): the caller then keeps SQLite's own fsync per commit. */
-struct store_sync *store_sync_start(const char *wal_path,
+ * answers delivered on the loop (loop_init() ran); a commit waits at most
+ * window_us for the loop to run dry. NULL when it cannot (logged): the
+ * caller then keeps SQLite's own fsync per commit. */
+struct store_sync *store_sync_start(const char *wal_path, long window_us,
                                     store_sync_done_fn done, void *arg);
-/* Asks for a sync covering every commit up to generation gen (the commits
- * counted by the caller, written before this call). Any thread-safe cost:
- * a lock and a signal. */
-void store_sync_ask(struct store_sync *s, long long gen);
+/* On the loop, after commit generation gen was written (the commits are
+ * counted by the caller): a sync covering it and every commit before is
+ * asked for once the loop has run all the events that were ready (its
+ * lowest priority), or within the window while it stays busy. */
+void store_sync_commit(struct store_sync *s, long long gen);
 /* How many fdatasync calls the syncer made. */
 long long store_sync_count(struct store_sync *s);
 /* Stops the thread after one last sync of what was asked, in the caller. */

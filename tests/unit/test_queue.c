@@ -283,6 +283,78 @@ static void test_queue_settled_skipped(void **state)
     test_answer_pings(2);
 }
 
+/* A burst: turns that follow one another without the loop running dry
+ * (a zero timer each: ready at every turn, like a socket with more to
+ * read), each committing a write. */
+struct burst {
+    struct store *st;
+    long long acc;
+    struct event *ev;
+    int left, sleep_us;
+    long long syncs_during; /* fdatasync calls seen by the last turn */
+};
+
+static void test_burst_turn(evutil_socket_t fd, short what, void *arg)
+{
+    struct burst *b = arg;
+    struct timeval now = {0, 0};
+    char tok[32];
+
+    assert_int_equal(store_txn_begin(b->st), 0);
+    snprintf(tok, sizeof(tok), "tok%d", b->left);
+    assert_int_equal(store_account_upsert(b->st, "alice@example.org",
+                                          "cloudapi", "1001", tok, NULL),
+                     b->acc);
+    usleep((useconds_t)b->sleep_us);
+    if (--b->left > 0)
+        event_add(b->ev, &now);
+    else
+        b->syncs_during = store_sync_calls(b->st);
+}
+
+/* Runs a burst of n turns of sleep_us each, then the loop until the syncer
+ * has caught up; returns the fdatasync calls made during the burst. */
+static long long test_burst(struct fixture *f, int n, int sleep_us)
+{
+    struct burst b = {.st = f->st, .left = n, .sleep_us = sleep_us};
+    struct timeval now = {0, 0};
+    int i;
+
+    b.acc = store_account_upsert(f->st, "alice@example.org", "cloudapi",
+                                 "1001", "tok", NULL);
+    assert_true(b.acc > 0);
+    b.ev = evtimer_new(loop_base(), test_burst_turn, &b);
+    event_add(b.ev, &now);
+    for (i = 0; i < 2000 && (b.left > 0 || !store_txn_durable(f->st)); i++)
+        event_base_loop(loop_base(), EVLOOP_ONCE);
+    assert_int_equal(b.left, 0);
+    assert_true(store_txn_durable(f->st));
+    event_free(b.ev);
+    return b.syncs_during;
+}
+
+/* The syncer waits while the loop has more ready: a burst of turns, each
+ * with its commit, shares one fdatasync, asked once the loop ran dry
+ * (asked at each commit, the thread synced in every turn's sleep). */
+static void test_sync_waits_for_the_burst(void **state)
+{
+    struct fixture *f = *state;
+
+    store_test_sync_window(f->st, 10 * 1000 * 1000);
+    assert_int_equal(test_burst(f, 5, 5000), 0);
+    assert_int_equal(store_sync_calls(f->st), 1);
+}
+
+/* ... but not for longer than its window: a burst longer than it is
+ * synced while it lasts. */
+static void test_sync_window_bounds_the_wait(void **state)
+{
+    struct fixture *f = *state;
+
+    store_test_sync_window(f->st, 2000);
+    assert_true(test_burst(f, 50, 1000) >= 1);
+}
+
 /* A turn's waiter: counts its calls and the syncs made before it ran. */
 static int test_waited, test_waited_ok;
 static long long test_waited_syncs;
@@ -438,6 +510,10 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_disconnect, test_setup,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(test_sync_waits_for_the_burst,
+                                        test_setup_full, test_teardown),
+        cmocka_unit_test_setup_teardown(test_sync_window_bounds_the_wait,
+                                        test_setup_full, test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_full_sync, test_setup_full,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_read_closes_circle,
