@@ -24,6 +24,7 @@ struct store_ckpt {
     int pending, stop;             /* under mu */
     long long started;             /* rounds begun, under mu */
     struct store_ckpt_stats stats; /* under mu */
+    int kick_at, seen;             /* WAL frames: the loop's alone */
 };
 
 /* One passive checkpoint; a RESTART one too when the WAL is past its bound.
@@ -83,10 +84,19 @@ static void *store_ckpt_main(void *arg)
     return NULL;
 }
 
+/* One round per STORE_CKPT_FRAMES frames written: once the WAL is that
+ * long, a kick per commit made the thread run round after round, each
+ * with its two fsyncs for the few pages of one commit (a round per six
+ * webhooks in a flood, docs/performance.md). */
 void store_ckpt_frames(struct store_ckpt *c, int frames)
 {
-    if (frames >= STORE_CKPT_FRAMES)
+    if (frames < c->seen || c->kick_at == 0) /* the WAL started over */
+        c->kick_at = STORE_CKPT_FRAMES;
+    c->seen = frames;
+    if (frames >= c->kick_at) {
+        c->kick_at = frames + STORE_CKPT_FRAMES;
         store_ckpt_kick(c);
+    }
 }
 
 void store_ckpt_kick(struct store_ckpt *c)

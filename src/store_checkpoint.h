@@ -7,7 +7,8 @@
 
 #include <sqlite3.h>
 
-/* Past this many WAL frames (pages) a commit wakes the checkpointer. */
+/* Every this many WAL frames (pages) written, a commit wakes the
+ * checkpointer. */
 #define STORE_CKPT_FRAMES 1000
 /* Past this many after a passive checkpoint, the checkpointer makes the
  * next commit start the WAL over (a RESTART checkpoint: it holds the
@@ -34,7 +35,7 @@ struct store_ckpt *store_ckpt_start(sqlite3 *db, const char *path);
 /* Asks for a checkpoint soon; never waits. */
 void store_ckpt_kick(struct store_ckpt *c);
 /* From the store's WAL hook, after each commit of the loop's connection:
- * frames is the WAL's length. Only a flag and a signal. */
+ * frames is the WAL's length. A kick per STORE_CKPT_FRAMES of them. */
 void store_ckpt_frames(struct store_ckpt *c, int frames);
 /* Asks for a checkpoint and waits until one has run after the call; for
  * tests. */

@@ -149,6 +149,34 @@ static void test_restart_past_bound(void **state)
     assert_true(test_size(f->wal) <= 1048576 + 20 * PAGE);
 }
 
+/* The store's WAL hook, as store.c has it: the checkpointer sees every
+ * commit's WAL length. */
+static int test_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    store_ckpt_frames(arg, frames);
+    return SQLITE_OK;
+}
+
+/* A round per STORE_CKPT_FRAMES frames written, not one per commit once
+ * the WAL is that long (each round costs two fsyncs). */
+static void test_round_per_frames(void **state)
+{
+    struct fixture *f = *state;
+    struct store_ckpt_stats s;
+
+    assert_non_null(f->c);
+    sqlite3_busy_timeout(f->db, 5000); /* as the store has it */
+    sqlite3_wal_hook(f->db, test_wal_hook, f->c);
+    test_write(f, STORE_CKPT_FRAMES * 3 / 2, 1);
+    store_ckpt_sync(f->c);
+    store_ckpt_stats(f->c, &s);
+    assert_true(s.rounds >= 2);
+    /* a commit here writes a few frames: a round at each thousand, and the
+     * sync's */
+    assert_true(s.rounds <= s.max_log / STORE_CKPT_FRAMES + 2);
+    sqlite3_wal_hook(f->db, NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -157,6 +185,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wal_restarts, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_restart_past_bound, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_round_per_frames, test_setup,
                                         test_teardown),
     };
 
