@@ -19,10 +19,17 @@
  * since the process started: SQLite's unix VFS writes through pwrite64,
  * which this library interposes. A WAL frame is 24 bytes of header and
  * one page.
+ *
+ * With PAGES_MAP set, also writes to that file, at each close, one line
+ * "<page number> <frames>" for every page the process wrote to a WAL: the
+ * page number of each 24-byte frame header (SQLite writes a frame as its
+ * header, then its page). pages.py names the b-tree of each page with the
+ * dbstat table.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +40,51 @@
 typedef ssize_t (*pages_pwrite_fn)(int, const void *, size_t, off_t);
 
 static unsigned long long wal_bytes, wal_writes, db_bytes;
+static pthread_mutex_t pages_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned int *pages_frames; /* frames written, by page number */
+static size_t pages_nframes;
+
+/* Counts a frame of page pgno (from its header) in pages_frames. */
+static void pages_frame(const unsigned char *hdr)
+{
+    size_t pgno = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+                  (size_t)hdr[2] << 8 | hdr[3];
+    unsigned int *p;
+    size_t n;
+
+    if (pgno == 0 || pgno > (1u << 24))
+        return;
+    pthread_mutex_lock(&pages_lock);
+    if (pgno >= pages_nframes) {
+        n = pgno * 2;
+        p = realloc(pages_frames, n * sizeof(*p));
+        if (p != NULL) {
+            memset(p + pages_nframes, 0, (n - pages_nframes) * sizeof(*p));
+            pages_frames = p;
+            pages_nframes = n;
+        }
+    }
+    if (pgno < pages_nframes)
+        pages_frames[pgno]++;
+    pthread_mutex_unlock(&pages_lock);
+}
+
+/* Writes the page map to the file named by PAGES_MAP, if any. */
+static void pages_map(void)
+{
+    const char *out = getenv("PAGES_MAP");
+    FILE *f;
+    size_t i;
+
+    if (out == NULL || *out == '\0' || (f = fopen(out, "w")) == NULL)
+        return;
+    pthread_mutex_lock(&pages_lock);
+    for (i = 0; i < pages_nframes; i++)
+        if (pages_frames[i] != 0)
+            fprintf(f, "%zu %u\n", i, pages_frames[i]);
+    pthread_mutex_unlock(&pages_lock);
+    fclose(f);
+}
 
 /* 1: fd is a -wal file, 2: a database file, 0: anything else */
 static int pages_fd_kind(int fd)
@@ -55,7 +107,7 @@ static int pages_fd_kind(int fd)
     return 0;
 }
 
-static void pages_count(int fd, ssize_t n)
+static void pages_count(int fd, const void *buf, ssize_t n)
 {
     int k;
 
@@ -65,6 +117,8 @@ static void pages_count(int fd, ssize_t n)
     if (k == 1) {
         __atomic_add_fetch(&wal_bytes, (unsigned long long)n, __ATOMIC_RELAXED);
         __atomic_add_fetch(&wal_writes, 1, __ATOMIC_RELAXED);
+        if (n == 24)
+            pages_frame(buf);
     } else if (k == 2) {
         __atomic_add_fetch(&db_bytes, (unsigned long long)n, __ATOMIC_RELAXED);
     }
@@ -78,7 +132,7 @@ ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
     if (real == NULL)
         real = (pages_pwrite_fn)dlsym(RTLD_NEXT, "pwrite64");
     n = real(fd, buf, len, off);
-    pages_count(fd, n);
+    pages_count(fd, buf, n);
     return n;
 }
 
@@ -90,7 +144,7 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
     if (real == NULL)
         real = (pages_pwrite_fn)dlsym(RTLD_NEXT, "pwrite");
     n = real(fd, buf, len, off);
-    pages_count(fd, n);
+    pages_count(fd, buf, n);
     return n;
 }
 
@@ -110,6 +164,7 @@ static void pages_report(sqlite3 *db)
             psize = sqlite3_column_int(s, 0);
         sqlite3_finalize(s);
     }
+    pages_map();
     file = sqlite3_db_filename(db, "main");
     f = fopen(out, "a");
     if (f == NULL)
