@@ -13,7 +13,9 @@ pages_shim.so (built here with cc) on a copy of a warmed store:
 
 At a low rate a commit holds about one message. At ferry's exit the shim
 writes SQLITE_DBSTATUS_CACHE_WRITE of the store's connection (pages) and
-the bytes written to the -wal file (frames: 24 + page size bytes each);
+the bytes written to the -wal file (frames: 24 + page size bytes each)
+and to the database file (checkpoints: ferry's checkpointer runs at 1000
+frames, and at exit);
 a ferry started and stopped on the same copy with no messages gives the
 start-up's and shut-down's share, which is subtracted. Divided by PAGES_N.
 
@@ -100,14 +102,16 @@ def read_map(path, store):
 
 
 def read_shim(out):
-    """(pages, wal bytes) of the ferry that wrote `out`."""
-    pages = wal = 0
+    """(pages, WAL bytes, database file bytes) of the ferry that wrote
+    `out`."""
+    pages = wal = dbb = 0
     with open(out) as f:
         for line in f:
             kv = dict(x.split("=", 1) for x in line.split()[1:])
             pages += int(kv["cache_write"])
             wal = max(wal, int(kv["wal_bytes"]))
-    return pages, wal
+            dbb = max(dbb, int(kv["db_bytes"]))
+    return pages, wal, dbb
 
 
 class Pages:
@@ -137,8 +141,9 @@ class Pages:
         return self.b.a2x("ferry", USERS, n, 1, RATE)
 
     def once(self, base, size, path, n):
-        """(pages, wal bytes, {b-tree: frames}) of a ferry on a copy of
-        base (page size `size`) that carried n messages of `path`."""
+        """(pages, WAL bytes, database bytes, {b-tree: frames}) of a ferry
+        on a copy of base (page size `size`) that carried n messages of
+        `path`."""
         store = os.path.join(self.b.dir, "pages.sqlite")
         self.b.copy_store(base, store)
         set_page_size(store, size)
@@ -153,14 +158,14 @@ class Pages:
         return read_shim(out) + (read_map(frames, store),)
 
     def measure(self, base, size, path):
-        """(pages, WAL bytes, {b-tree: frames}, bench.py's metrics) per
-        message."""
-        p1, w1, m1 = self.once(base, size, path, N)
+        """(pages, WAL bytes, checkpoint bytes, {b-tree: frames},
+        bench.py's metrics) per message."""
+        p1, w1, d1, m1 = self.once(base, size, path, N)
         m = self.metrics
-        p0, w0, m0 = self.once(base, size, path, 0)
+        p0, w0, d0, m0 = self.once(base, size, path, 0)
         by = dict((k, (m1.get(k, 0) - m0.get(k, 0)) / N)
                   for k in set(m1) | set(m0))
-        return (p1 - p0) / N, (w1 - w0) / N, by, m
+        return (p1 - p0) / N, (w1 - w0) / N, (d1 - d0) / N, by, m
 
 
 def warm(b, base):
@@ -191,26 +196,28 @@ def main():
         for path in PATHS:
             for size in SIZES:
                 for i in range(RUNS):
-                    pages, wal, by, m = pg.measure(base, size, path)
+                    pages, wal, dbb, by, m = pg.measure(base, size, path)
                     bench.log("%s, page size %d: %.2f pages/msg, %.0f WAL "
-                              "bytes/msg" % (path, size, pages, wal))
-                    rows.append((path, size, pages, wal, by, m))
+                              "bytes/msg, %.0f checkpoint bytes/msg"
+                              % (path, size, pages, wal, dbb))
+                    rows.append((path, size, pages, wal, dbb, by, m))
     finally:
         b.teardown()
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(work, ignore_errors=True)
-    print("| path | page size | pages/msg | WAL bytes/msg | ferry CPU "
-          "us/msg | p50 ms | p99 ms |")
-    print("|---|---|---|---|---|---|---|")
-    for path, size, pages, wal, by, m in rows:
-        print("| %s | %d | %.2f | %.0f | %.0f | %.2f | %.2f |" % (
-            path, size, pages, wal, m["ferry_us"], m["p50_ms"], m["p99_ms"]))
+    print("| path | page size | pages/msg | WAL bytes/msg | checkpoint "
+          "bytes/msg | ferry CPU us/msg | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for path, size, pages, wal, dbb, by, m in rows:
+        print("| %s | %d | %.2f | %.0f | %.0f | %.0f | %.2f | %.2f |" % (
+            path, size, pages, wal, dbb, m["ferry_us"], m["p50_ms"],
+            m["p99_ms"]))
     print()
     print("WAL frames per message by b-tree (dbstat's names):")
     print()
     print("| path | page size | b-tree: frames/msg |")
     print("|---|---|---|")
-    for path, size, pages, wal, by, m in rows:
+    for path, size, pages, wal, dbb, by, m in rows:
         top = sorted(by.items(), key=lambda kv: -kv[1])
         print("| %s | %d | %s |" % (path, size, ", ".join(
             "%s %.2f" % kv for kv in top if abs(kv[1]) >= 0.01)))
