@@ -1,23 +1,23 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Pages and WAL bytes ferry writes per message (issue 15, item 3).
+"""Pages and bytes ferry writes per message (issue 15, item 3).
 
 Not part of `make bench`. Uses bench.py's set-up (one XMPP server, the
 sink, the load tools, PAGES_USERS users registered with ferry), then, for
 each page size of PAGES_SIZES and each path, runs a ferry under
 pages_shim.so (built here with cc) on a copy of a warmed store:
 
-  x2a  XMPP -> Cloud API: PAGES_N messages at PAGES_RATE/s, 10 users,
-       50 contacts each (bench.py's SEND);
+  x2a  XMPP -> Cloud API: PAGES_N messages at PAGES_RATE/s from
+       PAGES_USERS users, 50 contacts each (bench.py's SEND);
   a2x  Cloud API -> XMPP, webhooks of 1 message at PAGES_RATE/s.
 
 At a low rate a commit holds about one message. At ferry's exit the shim
 writes SQLITE_DBSTATUS_CACHE_WRITE of the store's connection (pages) and
 the bytes written to the -wal file (frames: 24 + page size bytes each)
 and to the database file (checkpoints: ferry's checkpointer runs at 1000
-frames, and at exit);
-a ferry started and stopped on the same copy with no messages gives the
-start-up's and shut-down's share, which is subtracted. Divided by PAGES_N.
+frames, and at exit); a ferry started and stopped on the same copy with
+no messages gives the start-up's and shut-down's share, which is
+subtracted. Divided by PAGES_N.
 
 The warmed store: every contact of both paths exists (a warm-up run of
 each path), the inbox rows kept for a minute after delivery are deleted,
@@ -31,8 +31,9 @@ Environment: FERRY_BIN, BENCH_TOOLS as for bench.py; BENCH_SERVERS (the
 first is used, default prosody); PAGES_N (1000), PAGES_RATE (200),
 PAGES_USERS (10), PAGES_SIZES (4096,2048,1024), PAGES_PATHS (x2a,a2x),
 PAGES_RUNS (1: runs of each), CC (cc), BENCH_KEEP. Prints Markdown
-tables: pages, WAL bytes, ferry's CPU and the latency (bench.py's) per
-message, and WAL frames per message by b-tree (from PAGES_MAP).
+tables: pages, WAL bytes, checkpoint bytes, ferry's CPU and the latency
+(bench.py's) per message, and WAL frames per message by b-tree (from
+PAGES_MAP).
 """
 
 import os
