@@ -4,7 +4,7 @@
  * store (tests/bench/pages.py, issue 15 item 3). Not part of ferry.
  *
  *   cc -shared -fPIC -O2 -o pages_shim.so pages_shim.c -ldl -lsqlite3
- *   PAGES_OUT=/tmp/pages.txt LD_PRELOAD=$PWD/pages_shim.so ferry -c ...
+ *   PAGES_OUT=pages.txt LD_PRELOAD=$PWD/pages_shim.so ferry -c ...
  *
  * Wraps sqlite3_close() and sqlite3_close_v2(): before the connection
  * closes, appends one line to the file named by PAGES_OUT,
