@@ -332,6 +332,7 @@ class Ferry:
                 http=http_port, sink=sink_url, app_secret=APP_SECRET,
                 api_rate=rate, log=self.log_path, sync=SYNC))
         self.proc = None
+        self.env = None  # ferry's environment (None: bench.py's own)
 
     def start(self, timeout=30, until="component: connected"):
         """Starts ferry; returns the ms from exec to the log line `until`
@@ -340,7 +341,7 @@ class Ferry:
                            if os.path.exists(self.log_path) else 0)
         t0 = time.time()
         self.proc = spawn([FERRY_BIN, "-c", self.conf_path],
-                          stdin=subprocess.DEVNULL,
+                          stdin=subprocess.DEVNULL, env=self.env,
                           stdout=open(self.log_path + ".stdout", "ab"),
                           stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
