@@ -633,8 +633,10 @@ class ServerBench:
                                    (out.stdout, out.stderr[-2000:]))
             post = json.loads(m.group(1))
         else:
-            self.echo.send("PUSH %d %d %d %s %s" % (n, rate, users,
-                                                    USER_PREFIX, DOMAIN))
+            # the same load shape as ferry's: bursts of `batch` stamped
+            # alike at a rate (a webhook's messages share its stamp)
+            self.echo.send("PUSH %d %d %d %s %s %d" % (
+                n, rate, users, USER_PREFIX, DOMAIN, batch))
         st = self.client.wait("RECV", timeout)
         c1 = self.cpu()
         if target != "ferry":
@@ -1367,7 +1369,10 @@ class Report:
   at the sink (XMPP to API) or at the client (API to XMPP) minus the stamp;
   for webhooks the stamp is taken when the POST body is built. **Added
   latency**: ferry's percentile minus the null component's at the same rate
-  (%(rate)d msg/s, %(nlat)d messages).
+  and in the same shape (%(rate)d msg/s, %(nlat)d messages; for webhooks of
+  100, the null component pushes bursts of 100 stamped alike, as a
+  webhook's messages are: the server's time to route a burst is not
+  ferry's).
 - **CPU**: the sum of `/proc/PID/task/*/schedstat` of ferry and of the
   server process (lua5.4 for Prosody, beam.smp for ejabberd) over exactly
   the messages of a run, divided by the message count.

@@ -13,9 +13,14 @@
  *
  * Prints READY after the handshake, then obeys commands on stdin:
  *   MODE null|echo
- *   PUSH n rate users prefix domain   n messages (rate/s, 0: as fast as the
+ *   PUSH n rate users prefix domain [batch]
+ *                                     n messages (rate/s, 0: as fast as the
  *                                     server reads) to <prefix><NNNN>@domain
- *                                     for NNNN < users; prints SENT {...}
+ *                                     for NNNN < users; prints SENT {...};
+ *                                     with a rate and batch > 1, in bursts
+ *                                     of batch messages stamped alike, as
+ *                                     bench_webhook's batches are (the same
+ *                                     load shape as ferry gets)
  *   EXPECT n   prints RECV {...} after n stamped messages
  *   RESET  STATS  QUIT */
 #include <fcntl.h>
@@ -40,7 +45,8 @@ static struct {
     int fd, connected, echo, probe;
     /* PUSH */
     int pushing, users;
-    long long n, sent, seq;
+    long long n, sent, seq, batch;
+    int64_t batch_t; /* the stamp of the burst being pushed */
     double rate;
     char prefix[64], domain[256];
     int64_t t0, t_first;
@@ -137,12 +143,16 @@ static void be_push_one(void)
     long long i = be.sent;
 
     be.seq++;
+    if (be.batch <= 1 || be.rate <= 0)
+        be.batch_t = bench_now_ns();
+    else if (i % be.batch == 0)
+        be.batch_t = bench_now_ns();
     xmpp_send_raw_string(
         be.conn,
         "<message from='+%lld@%s' to='%s%04lld@%s' type='chat' "
         "id='p%d-%lld'><body>bench %lld t=%lld</body></message>",
         BE_CONTACT_BASE + (i / be.users) % 20, be.jid, be.prefix, i % be.users,
-        be.domain, (int)getpid(), be.seq, be.seq, (long long)bench_now_ns());
+        be.domain, (int)getpid(), be.seq, be.seq, (long long)be.batch_t);
     if (be.sent++ == 0)
         be.t_first = bench_now_ns();
 }
@@ -153,7 +163,8 @@ static int be_push_some(void)
     long long due, burst = 0;
 
     if (be.rate > 0) {
-        due = (long long)((double)(bench_now_ns() - be.t0) * be.rate / 1e9) + 1;
+        due = (long long)((double)(bench_now_ns() - be.t0) * be.rate / 1e9);
+        due = (due / be.batch + 1) * be.batch; /* whole bursts */
         if (due > be.n)
             due = be.n;
         while (be.sent < due && burst++ < BE_BURST_MAX)
@@ -178,21 +189,22 @@ static void be_stats(const char *tag)
 
 static void be_command(const char *line)
 {
-    long long n, rate, users;
+    long long n, rate, users, batch = 1;
     char prefix[64], domain[256];
 
     if (strcmp(line, "MODE echo") == 0) {
         be.echo = 1;
     } else if (strcmp(line, "MODE null") == 0) {
         be.echo = 0;
-    } else if (sscanf(line, "PUSH %lld %lld %lld %63s %255s", &n, &rate, &users,
-                      prefix, domain) == 5) {
-        if (n < 1 || rate < 0 || users < 1)
+    } else if (sscanf(line, "PUSH %lld %lld %lld %63s %255s %lld", &n, &rate,
+                      &users, prefix, domain, &batch) >= 5) {
+        if (n < 1 || rate < 0 || users < 1 || batch < 1)
             bench_die("bench_echo: bad PUSH: %s", line);
         be.pushing = 1;
         be.n = n;
         be.sent = 0;
         be.rate = (double)rate;
+        be.batch = batch;
         be.users = (int)users;
         snprintf(be.prefix, sizeof(be.prefix), "%s", prefix);
         snprintf(be.domain, sizeof(be.domain), "%s", domain);
