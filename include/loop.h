@@ -8,12 +8,6 @@
 
 typedef void (*loop_fn)(void *arg);
 
-/* The loop has three priorities: events are made at the middle one (1),
- * and an event at LOOP_PRIORITY_IDLE runs only in a turn in which nothing
- * else was ready (the loop ran dry). */
-#define LOOP_PRIORITIES 3
-#define LOOP_PRIORITY_IDLE 2
-
 void loop_init(void);
 void loop_free(void);
 struct event_base *loop_base(void);

@@ -77,9 +77,9 @@ void store_outbox_note(struct store *st, long long account_id);
 void store_txn_settle(struct store *st);
 /* The fdatasync calls the WAL syncer made; -1 without it. */
 long long store_sync_calls(struct store *st);
-/* Tests: the longest a commit waits for the loop to run dry (µs), and a
- * lazy one for a sync (ms), for a syncer not started yet. */
-void store_test_sync_window(struct store *st, long window_us, int lazy_ms);
+/* Tests: the longest a lazy commit waits for a sync (ms), for a syncer not
+ * started yet. */
+void store_test_sync_lazy(struct store *st, int lazy_ms);
 
 /* A part of the turn's transaction that can be undone alone (a SAVEPOINT):
  * store_part_begin() inside the open turn's transaction, then

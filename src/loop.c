@@ -39,8 +39,7 @@ static void loop_run_deferred(evutil_socket_t fd, short what, void *arg)
 void loop_init(void)
 {
     loop.base = event_base_new();
-    if (loop.base == NULL ||
-        event_base_priority_init(loop.base, LOOP_PRIORITIES) < 0)
+    if (loop.base == NULL)
         fatal("event_base_new failed");
     loop.defer_ev = event_new(loop.base, -1, 0, loop_run_deferred, NULL);
     loop.head = NULL;

@@ -74,7 +74,6 @@ struct store {
      * are counted (generations) and made durable by the syncer; what
      * waits for a commit waits for its sync */
     int want_sync, sync_tried;
-    long sync_window_us; /* see store_sync_start() */
     int sync_lazy_ms;
     char *wal_path;
     struct store_sync *sync;     /* NULL: SQLite syncs (or not) itself */
@@ -258,8 +257,8 @@ static void store_synced(long long synced, void *arg)
 static void store_sync_begin(struct store *st)
 {
     st->sync_tried = 1;
-    st->sync = store_sync_start(st->wal_path, st->sync_window_us,
-                                st->sync_lazy_ms, store_synced, st);
+    st->sync =
+        store_sync_start(st->wal_path, st->sync_lazy_ms, store_synced, st);
     if (st->sync != NULL && store_exec(st, "PRAGMA synchronous = NORMAL") < 0) {
         store_sync_stop(st->sync);
         st->sync = NULL;
@@ -320,9 +319,8 @@ long long store_sync_calls(struct store *st)
     return st->sync != NULL ? store_sync_count(st->sync) : -1;
 }
 
-void store_test_sync_window(struct store *st, long window_us, int lazy_ms)
+void store_test_sync_lazy(struct store *st, int lazy_ms)
 {
-    st->sync_window_us = window_us;
     st->sync_lazy_ms = lazy_ms;
 }
 
@@ -338,7 +336,6 @@ struct store *store_open(const char *path, const char *synchronous)
     st->fresh_tail = &st->fresh;
     st->batches_tail = &st->batches;
     st->want_sync = strcmp(synchronous, "full") == 0;
-    st->sync_window_us = STORE_SYNC_WINDOW_US;
     st->sync_lazy_ms = STORE_SYNC_LAZY_MS;
     st->wal_path = xasprintf("%s-wal", path);
     old = umask(077); /* the -wal and -shm files too */

@@ -4,15 +4,11 @@
  * counts its commits; this thread runs fdatasync on the WAL for the latest
  * commit asked for, so that one fsync serves every commit written before it
  * began (while it runs, the loop goes on taking requests and committing;
- * those commits share the next one). A commit is handed to the thread once
- * the loop has run everything that was ready with it (an event at the
- * loop's lowest priority), or a window (STORE_SYNC_WINDOW_US) after it at the
- * latest: the requests read in the same burst, over several turns, share its
- * fdatasync, and an idle loop asks at once. A commit nothing waits for
- * (lazy: no answer, no row held back) is asked for with the next one that
- * is waited for, or a bound after it (STORE_SYNC_LAZY_MS). Its answer reaches
- * the loop through a pipe. Nothing the store has promised waits for anything
- * but this. */
+ * those commits share the next one). A commit nothing waits for (lazy: no
+ * answer, no row held back) is not asked for on its own: the next commit
+ * that is waited for takes it along, or STORE_SYNC_LAZY_MS after it at the
+ * latest. Its answer reaches the loop through a pipe. Nothing the store
+ * has promised waits for anything but this. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -31,13 +27,9 @@ struct store_sync {
     int fd;      /* the WAL, opened for fdatasync only */
     int pipe[2]; /* the thread -> the loop */
     struct event *ev;
-    struct event *idle_ev;  /* at the loop's lowest priority */
-    struct event *bound_ev; /* the window after the first */
-    struct event *lazy_ev;  /* the lazy bound after a lazy commit */
-    struct timeval window, lazy;
-    long long held; /* committed, not yet asked: on the loop */
-    int holding;    /* idle_ev and bound_ev armed */
-    int lazy_armed; /* lazy_ev armed */
+    struct event *lazy_ev; /* the bound of a lazy commit's wait */
+    struct timeval lazy;
+    long long held; /* the last lazy commit: on the loop */
     store_sync_done_fn done_fn;
     void *done_arg;
     pthread_t thread;
@@ -114,37 +106,24 @@ static void store_sync_ask(struct store_sync *s, long long gen)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* On the loop: it ran dry, or the window is over. */
-static void store_sync_release(evutil_socket_t fd, short what, void *arg)
+/* On the loop: a lazy commit waited long enough. */
+static void store_sync_lazy_over(evutil_socket_t fd, short what, void *arg)
 {
     struct store_sync *s = arg;
 
-    if (!s->holding && !s->lazy_armed)
-        return;
-    s->holding = 0;
-    s->lazy_armed = 0;
-    event_del(s->idle_ev);
-    event_del(s->bound_ev);
-    event_del(s->lazy_ev);
     store_sync_ask(s, s->held);
 }
 
 void store_sync_commit(struct store_sync *s, long long gen, int lazy)
 {
-    if (gen > s->held)
-        s->held = gen;
-    if (s->holding)
-        return;
-    if (lazy) {
-        if (!s->lazy_armed) {
-            s->lazy_armed = 1;
-            event_add(s->lazy_ev, &s->lazy);
-        }
+    if (!lazy) {
+        event_del(s->lazy_ev); /* taken along */
+        store_sync_ask(s, gen);
         return;
     }
-    s->holding = 1;
-    event_active(s->idle_ev, EV_TIMEOUT, 0);
-    event_add(s->bound_ev, &s->window);
+    s->held = gen;
+    if (!evtimer_pending(s->lazy_ev, NULL))
+        event_add(s->lazy_ev, &s->lazy);
 }
 
 /* The thread's wake-up pipe: both ends non-blocking and closed on exec. */
@@ -161,16 +140,13 @@ static int store_sync_pipe(int fds[2])
     return 0;
 }
 
-struct store_sync *store_sync_start(const char *wal_path, long window_us,
-                                    int lazy_ms, store_sync_done_fn done,
-                                    void *arg)
+struct store_sync *store_sync_start(const char *wal_path, int lazy_ms,
+                                    store_sync_done_fn done, void *arg)
 {
     struct store_sync *s = xcalloc(1, sizeof(*s));
 
     s->lazy.tv_sec = (time_t)(lazy_ms / 1000);
     s->lazy.tv_usec = (suseconds_t)(lazy_ms % 1000) * 1000;
-    s->window.tv_sec = (time_t)(window_us / 1000000);
-    s->window.tv_usec = (suseconds_t)(window_us % 1000000);
     s->pipe[0] = s->pipe[1] = -1;
     s->done_fn = done;
     s->done_arg = arg;
@@ -182,12 +158,8 @@ struct store_sync *store_sync_start(const char *wal_path, long window_us,
     }
     s->ev = event_new(loop_base(), s->pipe[0], EV_READ | EV_PERSIST,
                       store_sync_on_pipe, s);
-    s->idle_ev = event_new(loop_base(), -1, 0, store_sync_release, s);
-    s->bound_ev = evtimer_new(loop_base(), store_sync_release, s);
-    s->lazy_ev = evtimer_new(loop_base(), store_sync_release, s);
-    if (s->ev == NULL || event_add(s->ev, NULL) < 0 || s->idle_ev == NULL ||
-        s->bound_ev == NULL || s->lazy_ev == NULL ||
-        event_priority_set(s->idle_ev, LOOP_PRIORITY_IDLE) < 0)
+    s->lazy_ev = evtimer_new(loop_base(), store_sync_lazy_over, s);
+    if (s->ev == NULL || event_add(s->ev, NULL) < 0 || s->lazy_ev == NULL)
         goto fail;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->wake, NULL);
@@ -201,10 +173,6 @@ struct store_sync *store_sync_start(const char *wal_path, long window_us,
 fail:
     if (s->ev != NULL)
         event_free(s->ev);
-    if (s->idle_ev != NULL)
-        event_free(s->idle_ev);
-    if (s->bound_ev != NULL)
-        event_free(s->bound_ev);
     if (s->lazy_ev != NULL)
         event_free(s->lazy_ev);
     if (s->pipe[0] >= 0) {
@@ -242,8 +210,6 @@ void store_sync_stop(struct store_sync *s)
         log_error("store: the last fdatasync of the WAL failed: %s",
                   strerror(errno));
     event_free(s->ev);
-    event_free(s->idle_ev);
-    event_free(s->bound_ev);
     event_free(s->lazy_ev);
     close(s->pipe[0]);
     close(s->pipe[1]);

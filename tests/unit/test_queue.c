@@ -283,10 +283,10 @@ static void test_queue_settled_skipped(void **state)
     test_answer_pings(2);
 }
 
-/* A burst: turns that follow one another without the loop running dry
- * (a zero timer each: ready at every turn, like a socket with more to
- * read), each committing a write that something waits for (a webhook's
- * answer) or, lazy, that nothing does. */
+/* A burst: turns that follow one another (a zero timer each: ready at
+ * every turn, like a socket with more to read), each committing a write
+ * that something waits for (a webhook's answer) or, lazy, that nothing
+ * does. */
 struct burst {
     struct store *st;
     long long acc;
@@ -350,28 +350,6 @@ static long long test_burst(struct fixture *f, int n, int sleep_us, int lazy)
     return b.syncs_during;
 }
 
-/* The syncer waits while the loop has more ready: a burst of turns, each
- * with its commit, shares one fdatasync, asked once the loop ran dry
- * (asked at each commit, the thread synced in every turn's sleep). */
-static void test_sync_waits_for_the_burst(void **state)
-{
-    struct fixture *f = *state;
-
-    store_test_sync_window(f->st, 10 * 1000 * 1000, 10 * 1000);
-    assert_int_equal(test_burst(f, 5, 5000, 0), 0);
-    assert_int_equal(store_sync_calls(f->st), 1);
-}
-
-/* ... but not for longer than its window: a burst longer than it is
- * synced while it lasts. */
-static void test_sync_window_bounds_the_wait(void **state)
-{
-    struct fixture *f = *state;
-
-    store_test_sync_window(f->st, 2000, 10 * 1000);
-    assert_true(test_burst(f, 50, 1000, 0) >= 1);
-}
-
 /* Commits nothing waits for are not synced on their own: the next commit
  * that is waited for takes them with it (one fdatasync for all), and
  * alone they are synced once the first is old enough. */
@@ -380,7 +358,7 @@ static void test_sync_lazy_commits(void **state)
     struct fixture *f = *state;
     int i;
 
-    store_test_sync_window(f->st, 10 * 1000 * 1000, 100);
+    store_test_sync_lazy(f->st, 100);
     assert_int_equal(test_burst(f, 3, 2000, 1), 0);
     for (i = 0; i < 10; i++)
         event_base_loop(loop_base(), EVLOOP_NONBLOCK);
@@ -549,10 +527,6 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_disconnect, test_setup,
                                         test_teardown),
-        cmocka_unit_test_setup_teardown(test_sync_waits_for_the_burst,
-                                        test_setup_full, test_teardown),
-        cmocka_unit_test_setup_teardown(test_sync_window_bounds_the_wait,
-                                        test_setup_full, test_teardown),
         cmocka_unit_test_setup_teardown(test_sync_lazy_commits, test_setup_full,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_full_sync, test_setup_full,
