@@ -198,6 +198,10 @@ listen:
     port: {c2s_port}
     ip: "127.0.0.1"
     module: ejabberd_c2s
+    # ejabberd's default listen backlog is 5: the bench's 100 users
+    # connecting at once overflowed it, their SYNs were retried with
+    # backoff and some connections were reset (logins failed)
+    backlog: 1024
     max_stanza_size: 262144
     shaper: none
     access: c2s
