@@ -1690,6 +1690,11 @@ class Report:
         self.w("\"Flat\" is read as: at most 25% more CPU per message at "
                "100k rows than at 1k rows.")
         self.w()
+        self.w("What bounds the targets still missed (CPU per message, its "
+               "ratio to the server's, throughput), with the profile and "
+               "the system calls per message: docs/performance.md, \"What "
+               "bounds the CPU per message\".")
+        self.w()
 
     def profiles_section(self):
         have = [(b.name, k, v) for b in self.b for k, v in b.profiles.items()]
