@@ -124,28 +124,31 @@ static void pages_count(int fd, const void *buf, ssize_t n)
     }
 }
 
+/* The real call (found once, by name) and what it wrote counted. */
+static ssize_t pages_pwrite_real(pages_pwrite_fn *real, const char *name,
+                                 int fd, const void *buf, size_t len, off_t off)
+{
+    ssize_t n;
+
+    if (*real == NULL)
+        *real = (pages_pwrite_fn)dlsym(RTLD_NEXT, name);
+    n = (*real)(fd, buf, len, off);
+    pages_count(fd, buf, n);
+    return n;
+}
+
 ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
 {
     static pages_pwrite_fn real;
-    ssize_t n;
 
-    if (real == NULL)
-        real = (pages_pwrite_fn)dlsym(RTLD_NEXT, "pwrite64");
-    n = real(fd, buf, len, off);
-    pages_count(fd, buf, n);
-    return n;
+    return pages_pwrite_real(&real, "pwrite64", fd, buf, len, off);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
     static pages_pwrite_fn real;
-    ssize_t n;
 
-    if (real == NULL)
-        real = (pages_pwrite_fn)dlsym(RTLD_NEXT, "pwrite");
-    n = real(fd, buf, len, off);
-    pages_count(fd, buf, n);
-    return n;
+    return pages_pwrite_real(&real, "pwrite", fd, buf, len, off);
 }
 
 static void pages_report(sqlite3 *db)
