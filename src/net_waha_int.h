@@ -27,6 +27,41 @@ int waha_signature_ok(const char *key, const char *sig, const char *body,
 
 /* A string member (NULL if absent or not a string). */
 const char *waha_str(json_object *o, const char *key);
+/* Adds key: value (a copy) to o. */
+void waha_add(json_object *o, const char *key, const char *value);
+/* o as JSON text (caller frees); o is released. */
+char *waha_text(json_object *o);
+
+/* What a call is, for reading its answer. */
+enum waha_kind {
+    WAHA_CALL_PLAIN,  /* 2xx is all */
+    WAHA_CALL_SEND,   /* a message: its id, a repeat would duplicate */
+    WAHA_CALL_QR,     /* an image saved to a file */
+    WAHA_CALL_CODE,   /* {"code": "ABCD-EFGH"} */
+    WAHA_CALL_STATUS, /* a SessionInfo: its status */
+};
+
+/* Starts method on WAHA's path with body (taken; NULL: none), the answer
+ * read as kind says and given to cb; save_to: the answer goes to this
+ * file. */
+void waha_call_start(const char *method, const char *path, char *body,
+                     const char *save_to, enum waha_kind kind, net_result_fn cb,
+                     void *arg);
+/* A new session's configuration: ferry's signed webhook, every event it
+ * reads. */
+json_object *waha_session_config(void);
+/* waha.session, or a name nobody can guess: ferry-<96 random bits in hex>
+ * (caller frees). */
+char *waha_session_name(void);
+
+/* The login (net_waha_login.c): the back end's login_form, login,
+ * login_step, relogin and logout. */
+extern const struct login_form waha_login_form;
+void waha_login(const struct login_creds *c, net_result_fn cb, void *arg);
+void waha_login_step(const struct net_account *a, const char *path,
+                     net_result_fn cb, void *arg);
+void waha_relogin(const struct net_account *a, net_result_fn cb, void *arg);
+void waha_logout(const struct net_account *a, net_result_fn cb, void *arg);
 
 /* 1 when the full message id names one of ferry's latest sends (by the
  * key it gave it). */
