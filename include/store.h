@@ -55,10 +55,8 @@ int store_txn_after(struct store *st, store_txn_fn fn, void *arg);
 /* With store.synchronous = full, commits are made durable by a thread (the
  * WAL syncer: one fdatasync for every commit written before it began), and
  * the store_txn_after() calls of a turn that committed run once its commit
- * is synced, in turn order; the hooks run at once. 1 when every commit
- * that something waits for (an answer, an inserted row the queue holds
- * back) is on disk (always without the syncer); a commit nothing waits
- * for is synced with the next one, or within STORE_SYNC_LAZY_MS. */
+ * is synced, in turn order; the hooks run at once. 1 when every commit is
+ * on disk (always without the syncer). */
 int store_txn_durable(struct store *st);
 /* fn(1, arg) runs on the loop after each sync of the WAL syncer: what was
  * committed before it (rows inserted, rows changed) may now be sent. One
@@ -77,9 +75,6 @@ void store_outbox_note(struct store *st, long long account_id);
 void store_txn_settle(struct store *st);
 /* The fdatasync calls the WAL syncer made; -1 without it. */
 long long store_sync_calls(struct store *st);
-/* Tests: the longest a lazy commit waits for a sync (ms), for a syncer not
- * started yet. */
-void store_test_sync_lazy(struct store *st, int lazy_ms);
 
 /* A part of the turn's transaction that can be undone alone (a SAVEPOINT):
  * store_part_begin() inside the open turn's transaction, then

@@ -74,11 +74,9 @@ struct store {
      * are counted (generations) and made durable by the syncer; what
      * waits for a commit waits for its sync */
     int want_sync, sync_tried;
-    int sync_lazy_ms;
     char *wal_path;
     struct store_sync *sync;     /* NULL: SQLite syncs (or not) itself */
     long long committed, synced; /* generations */
-    long long needed;            /* the last commit something waits for */
     long long open_min[STORE_FRESH_TABLES];  /* since the last commit */
     struct store_fresh *fresh, **fresh_tail; /* in generation order */
     struct store_batch *batches, **batches_tail;
@@ -190,22 +188,15 @@ static void store_fresh_add(struct store *st, long long gen,
 static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct store *st = arg;
-    int i, lazy;
+    int i;
 
     st->committed++;
     if (st->sync != NULL) {
-        /* a commit nothing waits for (no answer, no row the queue holds
-         * back) rides with the next sync */
-        lazy = st->after == NULL;
         for (i = 0; i < STORE_FRESH_TABLES; i++)
-            if (st->open_min[i] != 0) {
+            if (st->open_min[i] != 0)
                 store_fresh_add(st, st->committed, i, st->open_min[i]);
-                lazy = 0;
-            }
         memset(st->open_min, 0, sizeof(st->open_min));
-        if (!lazy)
-            st->needed = st->committed;
-        store_sync_commit(st->sync, st->committed, lazy);
+        store_sync_ask(st->sync, st->committed);
     }
     if (st->ckpt != NULL)
         store_ckpt_frames(st->ckpt, frames);
@@ -257,8 +248,7 @@ static void store_synced(long long synced, void *arg)
 static void store_sync_begin(struct store *st)
 {
     st->sync_tried = 1;
-    st->sync =
-        store_sync_start(st->wal_path, st->sync_lazy_ms, store_synced, st);
+    st->sync = store_sync_start(st->wal_path, store_synced, st);
     if (st->sync != NULL && store_exec(st, "PRAGMA synchronous = NORMAL") < 0) {
         store_sync_stop(st->sync);
         st->sync = NULL;
@@ -305,7 +295,7 @@ int store_outbox_durable(struct store *st, long long id)
 
 int store_txn_durable(struct store *st)
 {
-    return st->sync == NULL || st->synced >= st->needed;
+    return st->sync == NULL || st->synced >= st->committed;
 }
 
 void store_txn_durable_hook(struct store *st, store_txn_fn fn, void *arg)
@@ -317,11 +307,6 @@ void store_txn_durable_hook(struct store *st, store_txn_fn fn, void *arg)
 long long store_sync_calls(struct store *st)
 {
     return st->sync != NULL ? store_sync_count(st->sync) : -1;
-}
-
-void store_test_sync_lazy(struct store *st, int lazy_ms)
-{
-    st->sync_lazy_ms = lazy_ms;
 }
 
 struct store *store_open(const char *path, const char *synchronous)
@@ -336,7 +321,6 @@ struct store *store_open(const char *path, const char *synchronous)
     st->fresh_tail = &st->fresh;
     st->batches_tail = &st->batches;
     st->want_sync = strcmp(synchronous, "full") == 0;
-    st->sync_lazy_ms = STORE_SYNC_LAZY_MS;
     st->wal_path = xasprintf("%s-wal", path);
     old = umask(077); /* the -wal and -shm files too */
     if (sqlite3_open_v2(path, &st->db,
@@ -525,9 +509,6 @@ static void store_txn_ended(struct store *st, int ok)
     st->after = NULL;
     st->after_tail = &st->after;
     if (c != NULL && ok && st->sync != NULL && st->synced < st->committed) {
-        /* a turn that only read waits for lazy commits too */
-        st->needed = st->committed;
-        store_sync_commit(st->sync, st->committed, 0);
         b = xcalloc(1, sizeof(*b));
         b->gen = st->committed;
         b->calls = c;

@@ -4,11 +4,8 @@
  * counts its commits; this thread runs fdatasync on the WAL for the latest
  * commit asked for, so that one fsync serves every commit written before it
  * began (while it runs, the loop goes on taking requests and committing;
- * those commits share the next one). A commit nothing waits for (lazy: no
- * answer, no row held back) is not asked for on its own: the next commit
- * that is waited for takes it along, or STORE_SYNC_LAZY_MS after it at the
- * latest. Its answer reaches the loop through a pipe. Nothing the store
- * has promised waits for anything but this. */
+ * those commits share the next one). Its answer reaches the loop through a
+ * pipe. Nothing the store has promised waits for anything but this. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -27,9 +24,6 @@ struct store_sync {
     int fd;      /* the WAL, opened for fdatasync only */
     int pipe[2]; /* the thread -> the loop */
     struct event *ev;
-    struct event *lazy_ev; /* the bound of a lazy commit's wait */
-    struct timeval lazy;
-    long long held; /* the last lazy commit: on the loop */
     store_sync_done_fn done_fn;
     void *done_arg;
     pthread_t thread;
@@ -96,36 +90,6 @@ static void store_sync_on_pipe(evutil_socket_t fd, short what, void *arg)
     s->done_fn(synced, s->done_arg);
 }
 
-static void store_sync_ask(struct store_sync *s, long long gen)
-{
-    pthread_mutex_lock(&s->mu);
-    if (gen > s->asked) {
-        s->asked = gen;
-        pthread_cond_signal(&s->wake);
-    }
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* On the loop: a lazy commit waited long enough. */
-static void store_sync_lazy_over(evutil_socket_t fd, short what, void *arg)
-{
-    struct store_sync *s = arg;
-
-    store_sync_ask(s, s->held);
-}
-
-void store_sync_commit(struct store_sync *s, long long gen, int lazy)
-{
-    if (!lazy) {
-        event_del(s->lazy_ev); /* taken along */
-        store_sync_ask(s, gen);
-        return;
-    }
-    s->held = gen;
-    if (!evtimer_pending(s->lazy_ev, NULL))
-        event_add(s->lazy_ev, &s->lazy);
-}
-
 /* The thread's wake-up pipe: both ends non-blocking and closed on exec. */
 static int store_sync_pipe(int fds[2])
 {
@@ -140,13 +104,11 @@ static int store_sync_pipe(int fds[2])
     return 0;
 }
 
-struct store_sync *store_sync_start(const char *wal_path, int lazy_ms,
+struct store_sync *store_sync_start(const char *wal_path,
                                     store_sync_done_fn done, void *arg)
 {
     struct store_sync *s = xcalloc(1, sizeof(*s));
 
-    s->lazy.tv_sec = (time_t)(lazy_ms / 1000);
-    s->lazy.tv_usec = (suseconds_t)(lazy_ms % 1000) * 1000;
     s->pipe[0] = s->pipe[1] = -1;
     s->done_fn = done;
     s->done_arg = arg;
@@ -158,8 +120,7 @@ struct store_sync *store_sync_start(const char *wal_path, int lazy_ms,
     }
     s->ev = event_new(loop_base(), s->pipe[0], EV_READ | EV_PERSIST,
                       store_sync_on_pipe, s);
-    s->lazy_ev = evtimer_new(loop_base(), store_sync_lazy_over, s);
-    if (s->ev == NULL || event_add(s->ev, NULL) < 0 || s->lazy_ev == NULL)
+    if (s->ev == NULL || event_add(s->ev, NULL) < 0)
         goto fail;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->wake, NULL);
@@ -173,8 +134,6 @@ struct store_sync *store_sync_start(const char *wal_path, int lazy_ms,
 fail:
     if (s->ev != NULL)
         event_free(s->ev);
-    if (s->lazy_ev != NULL)
-        event_free(s->lazy_ev);
     if (s->pipe[0] >= 0) {
         close(s->pipe[0]);
         close(s->pipe[1]);
@@ -183,6 +142,16 @@ fail:
         close(s->fd);
     free(s);
     return NULL;
+}
+
+void store_sync_ask(struct store_sync *s, long long gen)
+{
+    pthread_mutex_lock(&s->mu);
+    if (gen > s->asked) {
+        s->asked = gen;
+        pthread_cond_signal(&s->wake);
+    }
+    pthread_mutex_unlock(&s->mu);
 }
 
 long long store_sync_count(struct store_sync *s)
@@ -200,8 +169,6 @@ void store_sync_stop(struct store_sync *s)
     if (s == NULL)
         return;
     pthread_mutex_lock(&s->mu);
-    if (s->held > s->asked)
-        s->asked = s->held;
     s->stop = 1;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->mu);
@@ -210,7 +177,6 @@ void store_sync_stop(struct store_sync *s)
         log_error("store: the last fdatasync of the WAL failed: %s",
                   strerror(errno));
     event_free(s->ev);
-    event_free(s->lazy_ev);
     close(s->pipe[0]);
     close(s->pipe[1]);
     close(s->fd);

@@ -11,20 +11,15 @@ typedef void (*store_sync_done_fn)(long long synced, void *arg);
 
 struct store_sync;
 
-/* The longest a lazy commit (nothing waits for it) waits for a sync. */
-#define STORE_SYNC_LAZY_MS 10
-
 /* Starts the syncer on the WAL file at wal_path (which must exist), its
- * answers delivered on the loop (loop_init() ran); a lazy commit waits at
- * most lazy_ms for its sync. NULL when it cannot (logged): the caller then
- * keeps SQLite's own fsync per commit. */
-struct store_sync *store_sync_start(const char *wal_path, int lazy_ms,
+ * answers delivered on the loop (loop_init() ran). NULL when it cannot
+ * (logged): the caller then keeps SQLite's own fsync per commit. */
+struct store_sync *store_sync_start(const char *wal_path,
                                     store_sync_done_fn done, void *arg);
-/* On the loop, after commit generation gen was written (the commits are
- * counted by the caller): asks for a sync covering it and every commit
- * before (a lock and a signal). Lazy (nothing waits for it): with the next
- * commit that is not, or lazy_ms after it. */
-void store_sync_commit(struct store_sync *s, long long gen, int lazy);
+/* Asks for a sync covering every commit up to generation gen (the commits
+ * counted by the caller, written before this call). Any thread-safe cost:
+ * a lock and a signal. */
+void store_sync_ask(struct store_sync *s, long long gen);
 /* How many fdatasync calls the syncer made. */
 long long store_sync_count(struct store_sync *s);
 /* Stops the thread after one last sync of what was asked, in the caller. */

@@ -283,95 +283,6 @@ static void test_queue_settled_skipped(void **state)
     test_answer_pings(2);
 }
 
-/* A burst: turns that follow one another (a zero timer each: ready at
- * every turn, like a socket with more to read), each committing a write
- * that something waits for (a webhook's answer) or, lazy, that nothing
- * does. */
-struct burst {
-    struct store *st;
-    long long acc;
-    struct event *ev;
-    int left, sleep_us, lazy, answered;
-    long long syncs_during; /* fdatasync calls seen by the last turn */
-};
-
-static void test_burst_answer(int ok, void *arg)
-{
-    struct burst *b = arg;
-
-    assert_int_equal(ok, 1);
-    b->answered++;
-}
-
-static void test_burst_turn(evutil_socket_t fd, short what, void *arg)
-{
-    struct burst *b = arg;
-    struct timeval now = {0, 0};
-    char tok[32];
-
-    assert_int_equal(store_txn_begin(b->st), 0);
-    snprintf(tok, sizeof(tok), "tok%d", b->left);
-    assert_int_equal(store_account_upsert(b->st, "alice@example.org",
-                                          "cloudapi", "1001", tok, NULL),
-                     b->acc);
-    if (!b->lazy)
-        assert_int_equal(store_txn_after(b->st, test_burst_answer, b), 0);
-    usleep((useconds_t)b->sleep_us);
-    if (--b->left > 0)
-        event_add(b->ev, &now);
-    else
-        b->syncs_during = store_sync_calls(b->st);
-}
-
-/* Runs a burst of n turns of sleep_us each; returns the fdatasync calls
- * made while it lasted. */
-static long long test_burst(struct fixture *f, int n, int sleep_us, int lazy)
-{
-    struct burst b = {
-        .st = f->st, .left = n, .sleep_us = sleep_us, .lazy = lazy};
-    struct timeval now = {0, 0};
-    int i;
-
-    b.acc = store_account_upsert(f->st, "alice@example.org", "cloudapi", "1001",
-                                 "tok", NULL);
-    assert_true(b.acc > 0);
-    b.ev = evtimer_new(loop_base(), test_burst_turn, &b);
-    event_add(b.ev, &now);
-    for (i = 0; i < 2000 && b.left > 0; i++)
-        event_base_loop(loop_base(), EVLOOP_ONCE);
-    assert_int_equal(b.left, 0);
-    event_free(b.ev);
-    if (!lazy) {
-        for (i = 0; i < 2000 && b.answered < n; i++)
-            event_base_loop(loop_base(), EVLOOP_ONCE);
-        assert_int_equal(b.answered, n);
-        assert_true(store_txn_durable(f->st));
-    }
-    return b.syncs_during;
-}
-
-/* Commits nothing waits for are not synced on their own: the next commit
- * that is waited for takes them with it (one fdatasync for all), and
- * alone they are synced once the first is old enough. */
-static void test_sync_lazy_commits(void **state)
-{
-    struct fixture *f = *state;
-    int i;
-
-    store_test_sync_lazy(f->st, 100);
-    assert_int_equal(test_burst(f, 3, 2000, 1), 0);
-    for (i = 0; i < 10; i++)
-        event_base_loop(loop_base(), EVLOOP_NONBLOCK);
-    assert_int_equal(store_sync_calls(f->st), 0); /* not yet: lazy */
-    assert_true(store_txn_durable(f->st));        /* no one waits */
-    assert_int_equal(test_burst(f, 1, 0, 0), 0);
-    assert_int_equal(store_sync_calls(f->st), 1); /* the four together */
-    assert_int_equal(test_burst(f, 2, 0, 1), 1);
-    for (i = 0; i < 2000 && store_sync_calls(f->st) == 1; i++)
-        event_base_loop(loop_base(), EVLOOP_ONCE); /* the lazy bound */
-    assert_int_equal(store_sync_calls(f->st), 2);
-}
-
 /* A turn's waiter: counts its calls and the syncs made before it ran. */
 static int test_waited, test_waited_ok;
 static long long test_waited_syncs;
@@ -526,8 +437,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_settled_skipped, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_disconnect, test_setup,
-                                        test_teardown),
-        cmocka_unit_test_setup_teardown(test_sync_lazy_commits, test_setup_full,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_full_sync, test_setup_full,
                                         test_teardown),
