@@ -143,9 +143,7 @@ static void be_push_one(void)
     long long i = be.sent;
 
     be.seq++;
-    if (be.batch <= 1 || be.rate <= 0)
-        be.batch_t = bench_now_ns();
-    else if (i % be.batch == 0)
+    if (be.batch <= 1 || be.rate <= 0 || i % be.batch == 0)
         be.batch_t = bench_now_ns();
     xmpp_send_raw_string(
         be.conn,

@@ -37,6 +37,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+typedef int (*pages_close_fn)(sqlite3 *);
 typedef ssize_t (*pages_pwrite_fn)(int, const void *, size_t, off_t);
 
 static unsigned long long wal_bytes, wal_writes, db_bytes;
@@ -182,22 +183,25 @@ static void pages_report(sqlite3 *db)
     fclose(f);
 }
 
+/* The real close (found once, by name), after the connection's report. */
+static int pages_close_real(pages_close_fn *real, const char *name, sqlite3 *db)
+{
+    if (*real == NULL)
+        *real = (pages_close_fn)dlsym(RTLD_NEXT, name);
+    pages_report(db);
+    return (*real)(db);
+}
+
 int sqlite3_close(sqlite3 *db)
 {
-    static int (*real)(sqlite3 *);
+    static pages_close_fn real;
 
-    if (real == NULL)
-        real = (int (*)(sqlite3 *))dlsym(RTLD_NEXT, "sqlite3_close");
-    pages_report(db);
-    return real(db);
+    return pages_close_real(&real, "sqlite3_close", db);
 }
 
 int sqlite3_close_v2(sqlite3 *db)
 {
-    static int (*real)(sqlite3 *);
+    static pages_close_fn real;
 
-    if (real == NULL)
-        real = (int (*)(sqlite3 *))dlsym(RTLD_NEXT, "sqlite3_close_v2");
-    pages_report(db);
-    return real(db);
+    return pages_close_real(&real, "sqlite3_close_v2", db);
 }
