@@ -782,9 +782,9 @@ def main(argv=None):
     if "ledger" in opts:
         return recheck(opts["ledger"])
     seed = opts["seed"]
-    # ferry's default, store.synchronous = full (the WAL syncer): the
-    # SIGKILLs land mid-commit and mid-sync (FERRY_E2E_SYNCHRONOUS=normal
-    # runs the documented alternative)
+    # ferry's default, store.synchronous = full (the WAL syncer), as in
+    # the harness: the SIGKILLs land mid-commit and mid-sync
+    # (FERRY_E2E_SYNCHRONOUS=normal runs the documented alternative)
     os.environ.setdefault("FERRY_E2E_SYNCHRONOUS", "full")
     chaos_clients.quiet_slixmpp()
     print("chaos: seed %d (replay with --seed %d)" % (seed, seed), flush=True)

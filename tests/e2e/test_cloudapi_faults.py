@@ -188,17 +188,34 @@ def test_xmpp_server_down_while_webhooks_arrive(bridge, xmpp_server,
     t_up = time.monotonic()
     c2 = connect_client(xmpp_server, user, password)
     ids = [w for w, *_ in injected]
+    sessions = [c2]
+
+    def received():
+        return [m for s in sessions for m in s.messages.history]
     try:
-        wait_for(lambda: {m.id for m in c2.messages.history} >= set(ids),
+        wait_for(lambda: {m.id for m in received()} >= set(ids),
                  60, 0.1, "the messages written during the outage")
     except TimeoutError:
-        have = {m.id for m in c2.messages.history}
-        raise AssertionError("lost: %s" % [b for w, b, *_ in injected
-                                           if w not in have]) from None
+        # ferry writes the queue as soon as it is back, so a message can
+        # reach the server just as c2's initial presence does. ejabberd
+        # then decides "no available resource" and stores it offline, but
+        # c2's presence has already emptied the offline spool: the message
+        # waits there for the next login (seen once in CI, 1 of 11). That
+        # is the server's race, not a loss; a message ferry dropped would
+        # not come with the next login either.
+        c2.disconnect()
+        sessions.append(connect_client(xmpp_server, user, password))
+        try:
+            wait_for(lambda: {m.id for m in received()} >= set(ids),
+                     20, 0.1, "the rest from the offline spool")
+        except TimeoutError:
+            have = {m.id for m in received()}
+            raise AssertionError("lost: %s" % [b for w, b, *_ in injected
+                                               if w not in have]) from None
     t_done = time.monotonic()
     bridge.ferry.wait_health("connected", 20)
     got = collections.defaultdict(list)
-    for m in c2.messages.history:
+    for m in received():
         if m.id in ids:
             got[m.id].append(m)
     delayed = 0
@@ -221,8 +238,9 @@ def test_xmpp_server_down_while_webhooks_arrive(bridge, xmpp_server,
                     "%H:%M:%S", time.gmtime(wall_in)))
     dups = sum(len(v) - 1 for v in got.values())
     print("server down 10s: webhooks=%d delivered=%d delayed=%d dup=%d "
-          "lost=0; delivered %.1fs after the server returned"
-          % (len(ids), len(got), delayed, dups, t_done - t_up))
+          "lost=0 (%d sessions); delivered %.1fs after the server returned"
+          % (len(ids), len(got), delayed, dups, len(sessions),
+             t_done - t_up))
 
 
 # --- API errors ---------------------------------------------------------------------

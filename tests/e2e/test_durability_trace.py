@@ -19,8 +19,9 @@ answer was written, so a power cut after the answer cannot lose it. What
 it does not prove: that SQLite's recovery then reads it back (the chaos
 run covers that) or anything about data the kernel reorders below fsync.
 
-With the default, `store.synchronous = full`, this must hold (the harness
-sets `normal` for the other tests; this one removes the key). With
+With the default, `store.synchronous = full`, this must hold (this test
+removes the key so that ferry's own default applies, whatever
+FERRY_E2E_SYNCHRONOUS says for the others). With
 `normal`, a documented choice, the commit writes the WAL but does not
 fsync it, so answers precede the fsync: that case is kept as a strict
 xfail, which also shows the check can fail.

@@ -84,7 +84,7 @@ def default_config(server, http_port, store_path):
             "admins": "admin@" + server.domain,
         },
         "store": {"path": store_path, "synchronous": os.environ.get(
-            "FERRY_E2E_SYNCHRONOUS", "normal")},
+            "FERRY_E2E_SYNCHRONOUS", "full")},
         "http": {
             "listen": "%s:%d" % (LOOPBACK, http_port),
             "public_url": "http://%s:%d" % (LOOPBACK, http_port),
