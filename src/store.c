@@ -253,6 +253,11 @@ static void store_sync_begin(struct store *st)
         store_sync_stop(st->sync);
         st->sync = NULL;
     }
+    /* The commits before (start-up's) ran with synchronous = FULL: SQLite
+     * synced each. Without this, a first turn that wrote nothing waited
+     * for a generation no one had asked the syncer for: an unsigned or
+     * unknown webhook to a quiet gateway was never answered. */
+    st->synced = st->committed;
 }
 
 void store_fresh_rows(struct store *st, enum store_fresh_table t)

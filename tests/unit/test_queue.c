@@ -338,6 +338,34 @@ static void test_queue_full_sync(void **state)
     test_answer_pings(0);
 }
 
+/* The syncer starts with the first turn; what was committed before it
+ * (with synchronous = FULL) counts as synced, so a turn that writes nothing
+ * is answered at once: it used to wait for a sync nothing had asked for
+ * (a webhook of an unknown number to a quiet gateway got no answer). */
+static void test_queue_full_first_turn_writes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    int i;
+
+    assert_true(store_account_upsert(f->st, "alice@example.org", "cloudapi",
+                                     "1001", "tok", NULL) > 0);
+    assert_int_equal(store_txn_begin(f->st), 0);
+    assert_int_equal(store_sync_calls(f->st) >= 0, 1); /* the syncer runs */
+    assert_int_equal(store_txn_after(f->st, test_waiter, f->st), 0);
+    test_waited = 0;
+    for (i = 0; i < 200 && test_waited == 0; i++) {
+        struct timeval tv = {0, 10000}; /* a wait that never ends fails */
+
+        test_turn();
+        event_base_loopexit(loop_base(), &tv);
+        if (test_waited == 0)
+            event_base_loop(loop_base(), EVLOOP_ONCE);
+    }
+    assert_int_equal(test_waited, 1);
+    assert_int_equal(test_waited_ok, 1);
+    assert_true(store_txn_durable(f->st));
+}
+
 /* A pass over an account whose heads are all skipped (here: not due)
  * ends once it has seen each contact, even when the contact it began after
  * has no head left and the account has one contact more than a read
@@ -440,6 +468,9 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_full_sync, test_setup_full,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_queue_full_first_turn_writes_nothing, test_setup_full,
+            test_teardown),
         cmocka_unit_test_setup_teardown(test_queue_read_closes_circle,
                                         test_setup, test_teardown),
     };
