@@ -141,7 +141,7 @@ static int store_pragmas(struct store *st, const char *synchronous)
     char *sql;
     int rc;
 
-    sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+    store_busy_set(st->db, STORE_BUSY_TIMEOUT_MS);
     /* No checkpoint inside a commit (SQLite's default every 1000 pages):
      * the owner calls store_checkpoint() soon after commits instead, off
      * the path of the request that is waiting for the commit. */

@@ -4,8 +4,10 @@
  * so no request waits for a checkpoint. The loop's commits wake it through
  * SQLite's WAL hook; it never touches the loop's connection. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "store_checkpoint.h"
@@ -26,6 +28,40 @@ struct store_ckpt {
     struct store_ckpt_stats stats; /* under mu */
     int kick_at, seen;             /* WAL frames: the loop's alone */
 };
+
+long long store_busy_delay_us(int count)
+{
+    return count >= 5 ? STORE_BUSY_MAX_US
+                      : (long long)STORE_BUSY_FIRST_US << count;
+}
+
+long long store_busy_waited_us(int count)
+{
+    /* 50 + 100 + 200 + 400 + 800 = 1550 for the first five */
+    return count <= 5 ? STORE_BUSY_FIRST_US * ((1LL << count) - 1)
+                      : STORE_BUSY_FIRST_US * 31LL +
+                            (long long)(count - 5) * STORE_BUSY_MAX_US;
+}
+
+/* SQLite's busy handler: 0 gives up (the statement fails SQLITE_BUSY). */
+static int store_busy_wait(void *arg, int count)
+{
+    long long timeout_us = (long long)(intptr_t)arg * 1000;
+    long long us = store_busy_delay_us(count);
+    struct timespec ts;
+
+    if (store_busy_waited_us(count) >= timeout_us)
+        return 0;
+    ts.tv_sec = 0;
+    ts.tv_nsec = us * 1000;
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+void store_busy_set(sqlite3 *db, int timeout_ms)
+{
+    sqlite3_busy_handler(db, store_busy_wait, (void *)(intptr_t)timeout_ms);
+}
 
 /* One passive checkpoint; a RESTART one too when the WAL is past its bound.
  * Returns the frames in the WAL, -1 when the connection has no WAL open. */
@@ -143,7 +179,7 @@ static int store_ckpt_open(struct store_ckpt *c, const char *path)
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK)
         goto fail;
-    sqlite3_busy_timeout(c->db, STORE_CKPT_BUSY_MS);
+    store_busy_set(c->db, STORE_CKPT_BUSY_MS);
     /* synchronous stays FULL (the default): a checkpoint fsyncs the WAL
      * before it overwrites the database, whatever the loop's setting. The
      * read opens the WAL (so would any statement that reads the schema,

@@ -18,6 +18,23 @@
  * docs/performance.md). */
 #define STORE_CKPT_RESTART_FRAMES 4096
 
+/* How the store's two connections wait for each other's locks: a sleep of
+ * STORE_BUSY_FIRST_US, doubling up to STORE_BUSY_MAX_US, until the
+ * connection's timeout has passed in all. SQLite's sqlite3_busy_timeout()
+ * sleeps 1, 2, 5, 10 ms... between tries: the loop's commit held back by
+ * a RESTART checkpoint for 0.3 ms slept 1 ms or 3, and the checkpointer
+ * waiting for the loop's last reader kept every writer out for as long
+ * (docs/performance.md, "The tail"). */
+#define STORE_BUSY_FIRST_US 50
+#define STORE_BUSY_MAX_US 1000
+
+/* The sleep before try count + 1 (count tries failed), in µs. */
+long long store_busy_delay_us(int count);
+/* What those count sleeps add up to, in µs. */
+long long store_busy_waited_us(int count);
+/* Sets that way of waiting on db, giving up after timeout_ms in all. */
+void store_busy_set(sqlite3 *db, int timeout_ms);
+
 struct store_ckpt;
 
 struct store_ckpt_stats {

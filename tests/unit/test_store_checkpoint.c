@@ -2,15 +2,17 @@
 /* Unit tests of store_checkpoint.c on a temporary database: the thread's
  * checkpoints really copy the WAL into the database (its connection has
  * opened the WAL), the next commit then starts the WAL over, and a WAL past
- * its bound is restarted. */
+ * its bound is restarted; and the busy handler both connections use. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -165,7 +167,7 @@ static void test_round_per_frames(void **state)
     struct store_ckpt_stats s;
 
     assert_non_null(f->c);
-    sqlite3_busy_timeout(f->db, 5000); /* as the store has it */
+    store_busy_set(f->db, 5000); /* as the store has it */
     sqlite3_wal_hook(f->db, test_wal_hook, f->c);
     test_write(f, STORE_CKPT_FRAMES * 3 / 2, 1);
     store_ckpt_sync(f->c);
@@ -177,6 +179,65 @@ static void test_round_per_frames(void **state)
     sqlite3_wal_hook(f->db, NULL, NULL);
 }
 
+/* The schedule of the store's busy handler: short sleeps first, each
+ * one adding up to what the next call counts as waited. */
+static void test_busy_schedule(void **state)
+{
+    int i;
+
+    (void)state;
+    assert_int_equal(store_busy_delay_us(0), STORE_BUSY_FIRST_US);
+    assert_int_equal(store_busy_delay_us(1), 2 * STORE_BUSY_FIRST_US);
+    assert_int_equal(store_busy_delay_us(5), STORE_BUSY_MAX_US);
+    assert_int_equal(store_busy_delay_us(1000), STORE_BUSY_MAX_US);
+    assert_int_equal(store_busy_waited_us(0), 0);
+    for (i = 0; i < 100; i++) {
+        assert_true(store_busy_delay_us(i) <= STORE_BUSY_MAX_US);
+        assert_int_equal(store_busy_waited_us(i + 1),
+                         store_busy_waited_us(i) + store_busy_delay_us(i));
+    }
+}
+
+struct test_holder {
+    sqlite3 *db;
+    int hold_ms;
+};
+
+static void *test_hold_then_commit(void *arg)
+{
+    struct test_holder *h = arg;
+    struct timespec ts = {0, h->hold_ms * 1000000L};
+
+    nanosleep(&ts, NULL);
+    test_exec(h->db, "COMMIT");
+    return NULL;
+}
+
+/* With the handler, a writer waits for another connection's write lock
+ * until it is let go (here 30 ms later), and gives up past its timeout. */
+static void test_busy_waits_then_gives_up(void **state)
+{
+    struct fixture *f = *state;
+    struct test_holder h = {NULL, 30};
+    pthread_t t;
+
+    assert_int_equal(sqlite3_open(f->path, &h.db), SQLITE_OK);
+    store_busy_set(f->db, 5000);
+    test_exec(h.db, "BEGIN IMMEDIATE");
+    assert_int_equal(pthread_create(&t, NULL, test_hold_then_commit, &h), 0);
+    assert_int_equal(sqlite3_exec(f->db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    test_exec(f->db, "COMMIT");
+
+    test_exec(h.db, "BEGIN IMMEDIATE");
+    store_busy_set(f->db, 5); /* 5 ms: the lock is never let go in time */
+    assert_int_equal(sqlite3_exec(f->db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_BUSY);
+    test_exec(h.db, "COMMIT");
+    sqlite3_close(h.db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +247,9 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_restart_past_bound, test_setup,
                                         test_teardown),
+        cmocka_unit_test(test_busy_schedule),
+        cmocka_unit_test_setup_teardown(test_busy_waits_then_gives_up,
+                                        test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_round_per_frames, test_setup,
                                         test_teardown),
     };
