@@ -12,7 +12,9 @@ Environment: FERRY_BIN (the ferry to measure), BENCH_TOOLS (directory of
 bench_client, bench_echo, bench_sink, bench_webhook), BENCH_OUT (report
 path), BENCH_QUICK, BENCH_RUNS, BENCH_SERVERS (prosody,ejabberd),
 BENCH_PROFILE (0: no perf profile), BENCH_CFLAGS (shown in the report),
-BENCH_KEEP (keep the work directory), BENCH_ONLY (some scenarios only).
+BENCH_KEEP (keep the work directory), BENCH_ONLY (some scenarios only),
+BENCH_LAT_DUMP (a file to append every latency sample to, each run's
+opened by a "run <label> <ferry|null> <i>" line: tests/bench/tails.py).
 """
 
 import atexit
@@ -108,6 +110,7 @@ API_RATE = 1000  # the Cloud API's top throughput per business number
 T_CPU_US = 40.0
 T_CPU_VS_PROSODY = 0.5
 T_ADD_P50_MS, T_ADD_P99_MS = 1.0, 5.0
+T_ADD_P99_WORST_MS = 10.0  # and no run's added p99 above this
 T_RSS_MB = 30.0
 T_BURST_RATIO = 2.0
 T_HOSTILE_MB = 48.0  # http.max_buffered (32 MiB) + 16 MB for the rest
@@ -482,6 +485,15 @@ SERVER_CLASSES = {"prosody": BenchProsody, "ejabberd": BenchEjabberd}
 
 # --- statistics --------------------------------------------------------------
 
+def lat_mark(label, what):
+    """With BENCH_LAT_DUMP (tests/bench/bench_util.h), a line that opens
+    the samples of one run in that file: "run <label> <what>"."""
+    path = os.environ.get("BENCH_LAT_DUMP")
+    if path:
+        with open(path, "a") as f:
+            f.write("run %s %s\n" % (label, what))
+
+
 def summary(values):
     """(median, min, max) of the non-None values, or None."""
     v = [x for x in values if x is not None]
@@ -666,10 +678,14 @@ class ServerBench:
     def paired(self, label, fn_ferry, fn_null, runs=RUNS):
         """A warm-up, then `runs` measured runs, ferry and the null component
         interleaved so that noise hits both alike."""
+        lat_mark(label, "ferry warm-up")
         fn_ferry(warm=True)
+        lat_mark(label, "null warm-up")
         fn_null(warm=True)
         for i in range(runs):
+            lat_mark(label, "ferry %d" % i)
             self.record(label + ".ferry", fn_ferry(warm=False))
+            lat_mark(label, "null %d" % i)
             self.record(label + ".null", fn_null(warm=False))
         f, z = self.res.get(label + ".ferry.rate"), \
             self.res.get(label + ".null.rate")
@@ -1290,15 +1306,22 @@ class Report:
             self.w("| " + " | ".join(r) + " |")
         self.w()
 
-    def target(self, name, server, value, limit, better, unit, digits=1):
+    def target(self, name, server, value, limit, better, unit, digits=1,
+               worst=None):
+        """One row of the Targets table: the median of the runs against
+        limit and, with worst (better "le" only), the worst run too."""
         if value is None:
             ok, shown = "not measured", "-"
         else:
             med = value[0]
-            ok = "met" if (med <= limit if better == "le" else
-                           med >= limit) else "**missed**"
+            met = med <= limit if better == "le" else med >= limit
+            if worst is not None:
+                met = met and value[2] <= worst
+            ok = "met" if met else "**missed**"
             shown = fmt(value, digits) + " " + unit
         bound = ("≤ " if better == "le" else "≥ ") + ("%g %s" % (limit, unit))
+        if worst is not None:
+            bound += ", worst run ≤ %g" % worst
         r = ("%.2f" % (value[0] / limit)) if value else "-"
         self.targets.append((name, server, shown, bound, r, ok))
 
@@ -1441,6 +1464,14 @@ class Report:
                "seconds (e.g. 40 µs/msg = 0.4 CPU-s per 10k).")
         self.w()
         self.w("### Latency at %d msg/s" % LAT_RATE)
+        self.w()
+        self.w("\"Added\" is ferry's figure minus the null component's, run "
+               "by run, and the median of those differences. The messages "
+               "of the two runs are not the same, so an added p99 is the "
+               "difference of two tails, not the tail of a difference: in a "
+               "run where the null path's tail was the worse it comes out "
+               "negative. The p99 target therefore also bounds the worst "
+               "run (≤ %g ms)." % T_ADD_P99_WORST_MS)
         self.w()
         rows = []
         for key, label in [("x2a_lat", "XMPP→API (10 users)"),
@@ -1601,12 +1632,14 @@ class Report:
         for key, label in (("waha_x2a_lat", "XMPP→API"),
                            ("waha_a2x_lat", "API→XMPP")):
             if key + ".ferry.p50_ms" in d:
-                for p, limit in (("p50", T_ADD_P50_MS), ("p99", T_ADD_P99_MS)):
+                for p, limit, worst in (
+                        ("p50", T_ADD_P50_MS, None),
+                        ("p99", T_ADD_P99_MS, T_ADD_P99_WORST_MS)):
                     self.target("added latency %s at %d/s, WAHA %s" % (
                         p, LAT_RATE, label), b.name, diff_of(
                             d["%s.ferry.%s_ms" % (key, p)],
                             d["%s.null.%s_ms" % (key, p)]),
-                        limit, "le", "ms", 2)
+                        limit, "le", "ms", 2, worst)
 
     def collect_targets(self, b):
         r, d, s = b.res, b.res.data, b.name
@@ -1654,7 +1687,7 @@ class Report:
                 self.target("added latency p99 at %d/s, %s" % (LAT_RATE, label),
                             s, diff_of(d[key + ".ferry.p99_ms"],
                                        d[key + ".null.p99_ms"]),
-                            T_ADD_P99_MS, "le", "ms", 2)
+                            T_ADD_P99_MS, "le", "ms", 2, T_ADD_P99_WORST_MS)
         if "mem.rss_mb" in d:
             self.target("RSS at %s accounts / %s contacts / %s rows" % (
                 "{:,}".format(MEM_ACCOUNTS), "{:,}".format(MEM_CONTACTS),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Clocks, latency samples, number parsing and line input shared by the
  * bench tools. */
+#define _GNU_SOURCE /* program_invocation_short_name */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,25 @@ void bench_lat_free(struct bench_lat *l)
     bench_lat_reset(l);
 }
 
+static void bench_lat_dump(int64_t sent_ns, int64_t us)
+{
+    static FILE *f;
+    static int off;
+    const char *path;
+
+    if (f == NULL && !off) {
+        path = getenv("BENCH_LAT_DUMP");
+        off = path == NULL || *path == '\0';
+        if (!off && (f = fopen(path, "a")) == NULL)
+            bench_die("BENCH_LAT_DUMP %s: %s", path, strerror(errno));
+        if (f != NULL) /* the tools end by signal: no buffer to lose */
+            setvbuf(f, NULL, _IOLBF, 0);
+    }
+    if (f != NULL && fprintf(f, "%s %lld %lld\n", program_invocation_short_name,
+                             (long long)sent_ns, (long long)us) < 0)
+        bench_die("BENCH_LAT_DUMP: %s", strerror(errno));
+}
+
 void bench_lat_add(struct bench_lat *l, int64_t sent_ns, int64_t now_ns)
 {
     int64_t us;
@@ -65,6 +85,7 @@ void bench_lat_add(struct bench_lat *l, int64_t sent_ns, int64_t now_ns)
             bench_die("out of memory");
     }
     us = (now_ns - sent_ns) / 1000;
+    bench_lat_dump(sent_ns, us);
     l->us[l->n++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 

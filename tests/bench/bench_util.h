@@ -29,7 +29,10 @@ struct bench_lat {
 void bench_lat_reset(struct bench_lat *l);
 void bench_lat_free(struct bench_lat *l);
 /* Records one receipt at now_ns of a message stamped sent_ns (0: no
- * stamp, counted but no latency sample). */
+ * stamp, counted but no latency sample). With BENCH_LAT_DUMP=<file> in the
+ * environment, each sample is also appended to that file as a line
+ * "<tool> <sent_ns> <latency_us>" (CLOCK_MONOTONIC), so that a tail can be
+ * set beside a trace of the same run. */
 void bench_lat_add(struct bench_lat *l, int64_t sent_ns, int64_t now_ns);
 /* The stamp in text ("... t=<ns> ..."), 0 when absent. */
 int64_t bench_stamp_parse(const char *text);
