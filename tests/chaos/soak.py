@@ -274,8 +274,9 @@ def markdown(p, res, samples, ledger_line, failed_checks, mach, vers, started,
     shown = os.path.abspath(p["ferry_bin"])
     shown = os.path.relpath(shown, top) if shown.startswith(top + os.sep) \
         else os.path.basename(shown)
-    L.append("| ferry | `%s`, log level %s, `synchronous=normal` (the "
-             "test harness's setting) |" % (shown, p["log_level"]))
+    L.append("| ferry | `%s`, log level %s, `synchronous=%s` (the "
+             "test harness's setting) |" % (shown, p["log_level"],
+                                            ferryproc.synchronous()))
     for k, v in mach.items():
         L.append("| %s | %s |" % (k, v))
     for k, v in vers.items():

@@ -69,6 +69,12 @@ def ferry_bin():
     return os.path.join(TOP, BIN_CANDIDATES[0])
 
 
+def synchronous():
+    """store.synchronous for the ferries the harness starts: ferry's own
+    default, full, unless FERRY_E2E_SYNCHRONOUS says otherwise."""
+    return os.environ.get("FERRY_E2E_SYNCHRONOUS", "full")
+
+
 def default_config(server, http_port, store_path):
     """The config sections (dict of dicts) for a ferry attached to server."""
     return {
@@ -83,8 +89,7 @@ def default_config(server, http_port, store_path):
             "allowed_domains": server.domain,
             "admins": "admin@" + server.domain,
         },
-        "store": {"path": store_path, "synchronous": os.environ.get(
-            "FERRY_E2E_SYNCHRONOUS", "full")},
+        "store": {"path": store_path, "synchronous": synchronous()},
         "http": {
             "listen": "%s:%d" % (LOOPBACK, http_port),
             "public_url": "http://%s:%d" % (LOOPBACK, http_port),
