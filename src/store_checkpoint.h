@@ -22,8 +22,9 @@
  * STORE_BUSY_FIRST_US, doubling up to STORE_BUSY_MAX_US, until the
  * connection's timeout has passed in all. SQLite's sqlite3_busy_timeout()
  * sleeps 1, 2, 5, 10 ms... between tries: the loop's commit held back by
- * a RESTART checkpoint for 0.3 ms slept 1 ms or 3, and the checkpointer
- * waiting for the loop's last reader kept every writer out for as long
+ * a RESTART checkpoint slept on past the moment the lock came free (1-8 ms
+ * in a webhook's path), and the checkpointer, waiting that way for the
+ * loop's last reader, kept every writer out meanwhile
  * (docs/performance.md, "The tail"). */
 #define STORE_BUSY_FIRST_US 50
 #define STORE_BUSY_MAX_US 1000

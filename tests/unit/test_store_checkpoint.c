@@ -3,12 +3,12 @@
  * checkpoints really copy the WAL into the database (its connection has
  * opened the WAL), the next commit then starts the WAL over, and a WAL past
  * its bound is restarted; and the busy handler both connections use. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -201,6 +201,7 @@ static void test_busy_schedule(void **state)
 struct test_holder {
     sqlite3 *db;
     int hold_ms;
+    int rc; /* of its COMMIT (no cmocka assertion off the main thread) */
 };
 
 static void *test_hold_then_commit(void *arg)
@@ -209,7 +210,7 @@ static void *test_hold_then_commit(void *arg)
     struct timespec ts = {0, h->hold_ms * 1000000L};
 
     nanosleep(&ts, NULL);
-    test_exec(h->db, "COMMIT");
+    h->rc = sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
     return NULL;
 }
 
@@ -218,7 +219,7 @@ static void *test_hold_then_commit(void *arg)
 static void test_busy_waits_then_gives_up(void **state)
 {
     struct fixture *f = *state;
-    struct test_holder h = {NULL, 30};
+    struct test_holder h = {NULL, 30, -1};
     pthread_t t;
 
     assert_int_equal(sqlite3_open(f->path, &h.db), SQLITE_OK);
@@ -228,6 +229,7 @@ static void test_busy_waits_then_gives_up(void **state)
     assert_int_equal(sqlite3_exec(f->db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
                      SQLITE_OK);
     assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(h.rc, SQLITE_OK);
     test_exec(f->db, "COMMIT");
 
     test_exec(h.db, "BEGIN IMMEDIATE");
