@@ -19,7 +19,13 @@
 
 #define STORE_STMT_CACHE 128
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_WAL_LIMIT (16 * 1024 * 1024) /* bytes kept after a checkpoint */
+/* Bytes of WAL file kept when the WAL starts over (journal_size_limit):
+ * above what a RESTART cycle reaches under sustained load (at most 23 MiB
+ * in a 10-minute flood), so that the loop's first commit of each cycle
+ * does not truncate the file. On a file system mounted with `discard` that
+ * truncate freed the blocks with a synchronous discard, 3 ms on the loop
+ * (docs/performance.md, "The tail"); past this it still cuts. */
+#define STORE_WAL_LIMIT (32 * 1024 * 1024)
 #define STORE_TXN_HOOKS 8
 
 /* A function to call when the loop turn's transaction ends. */
