@@ -14,7 +14,7 @@ path), BENCH_QUICK, BENCH_RUNS, BENCH_SERVERS (prosody,ejabberd),
 BENCH_PROFILE (0: no perf profile), BENCH_CFLAGS (shown in the report),
 BENCH_KEEP (keep the work directory), BENCH_ONLY (some scenarios only),
 BENCH_LAT_DUMP (a file to append every latency sample to, each run's
-opened by a "run <label> <ferry|null> <i>" line: tests/bench/tails.py).
+opened by a "run <label> <ferry|null> <i>" line: tests/bench/README.md).
 """
 
 import atexit
