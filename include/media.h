@@ -57,7 +57,10 @@ void media_free(void);
 long long media_max_size(void);
 /* A new temporary file name in the media directory. Caller frees. */
 char *media_temp_path(void);
-/* Deletes a temporary file (NULL: nothing). */
+/* Deletes a file of the media directory (NULL: nothing): between
+ * media_init() and media_free() by a thread of its own, soon after (the
+ * caller never waits for the file system), else at once. media_free()
+ * waits for what was asked. */
 void media_discard(const char *path);
 /* Fetches url (http or https, no redirects) into a temporary file, at most
  * max bytes; cb(result, arg) follows from the loop. */

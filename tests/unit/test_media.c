@@ -225,25 +225,32 @@ static int test_exists(const char *dir, const char *name)
     return ok;
 }
 
+/* The settings media_init() reads, for the store of f. */
+static void test_media_conf(struct conf *c, struct fixture *f)
+{
+    static char url[] = "https://ferry.example.org/", none[] = "";
+
+    memset(c, 0, sizeof(*c));
+    c->store_path = f->path;
+    c->http_public_url = url;
+    c->media_upload_service = none;
+    c->media_trusted_hosts = none;
+    c->media_max_size = 1000;
+    c->media_expiry = 60;
+}
+
 /* media_init() deletes downloads and unrecorded files a crash left. */
 static void test_init_cleans(void **state)
 {
     struct fixture *f = *state;
     char token_a[] = TOKEN_A, kind[] = "image", mime[] = "image/png";
-    char url[] = "https://ferry.example.org/", none[] = "";
     struct store_media_file row = {token_a, kind, mime,
                                    NULL,    1,    now_s() + 3600};
     struct conf c;
     char *mdir = xasprintf("%s/media", f->dir), *tmp;
     struct stat sb;
 
-    memset(&c, 0, sizeof(c));
-    c.store_path = f->path;
-    c.http_public_url = url;
-    c.media_upload_service = none;
-    c.media_trusted_hosts = none;
-    c.media_max_size = 1000;
-    c.media_expiry = 60;
+    test_media_conf(&c, f);
     assert_int_equal(mkdir(mdir, 0755), 0);
     test_touch(mdir, "tmp-0123");
     test_touch(mdir, TOKEN_A);
@@ -265,6 +272,44 @@ static void test_init_cleans(void **state)
     free(tmp);
     assert_false(media_is_upload_url("https://ferry.example.org/x.jpg"));
     media_free();
+    loop_free();
+    free(mdir);
+}
+
+/* Between media_init() and media_free() a thread deletes what
+ * media_discard() is given (the loop never waits for the file system);
+ * media_free() waits until all of it is gone, and after it deletions run
+ * at once again. */
+static void test_discard_by_thread(void **state)
+{
+    struct fixture *f = *state;
+    struct conf c;
+    char *mdir = xasprintf("%s/media", f->dir), *p;
+    char name[32];
+    int i;
+
+    test_media_conf(&c, f);
+    loop_init();
+    assert_int_equal(media_init(&c, f->st), 0);
+    for (i = 0; i < 50; i++) {
+        snprintf(name, sizeof(name), "tmp-%04d", i);
+        test_touch(mdir, name);
+        p = xasprintf("%s/%s", mdir, name);
+        media_discard(p);
+        free(p);
+    }
+    media_discard(NULL);
+    test_touch(mdir, "unrelated");
+    media_free();
+    for (i = 0; i < 50; i++) {
+        snprintf(name, sizeof(name), "tmp-%04d", i);
+        assert_false(test_exists(mdir, name));
+    }
+    assert_true(test_exists(mdir, "unrelated"));
+    p = xasprintf("%s/unrelated", mdir);
+    media_discard(p); /* no thread now: at once */
+    free(p);
+    assert_false(test_exists(mdir, "unrelated"));
     loop_free();
     free(mdir);
 }
@@ -306,6 +351,8 @@ int main(void)
         cmocka_unit_test(test_token),
         cmocka_unit_test_setup_teardown(test_rows, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_init_cleans, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_discard_by_thread, test_setup,
                                         test_teardown),
         cmocka_unit_test(test_net_types),
     };
