@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Logging to stderr, syslog or a file. Each line is escaped as a whole, so
- * control characters from peers cannot forge or split log lines. */
+ * control characters from peers cannot forge or split log lines. ferry's
+ * threads log too (the WAL syncer, the checkpointer, the media deleter):
+ * the file is used and swapped under a lock, so a reopen on SIGHUP never
+ * closes it under a line being written. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,9 @@ static struct {
     char *path;
     FILE *fp;
 } log_state = {LOG_LEVEL_INFO, LOG_DEST_STDERR, NULL, NULL};
+
+/* log_state.fp: taken, written and swapped under it */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 
@@ -62,6 +69,18 @@ int log_enabled(enum log_level level)
     return level <= log_state.level;
 }
 
+/* Puts fp in place of the file and returns the one it replaces. */
+static FILE *log_swap(FILE *fp)
+{
+    FILE *old;
+
+    pthread_mutex_lock(&log_mu);
+    old = log_state.fp;
+    log_state.fp = fp;
+    pthread_mutex_unlock(&log_mu);
+    return old;
+}
+
 int log_reopen(void)
 {
     FILE *fp;
@@ -74,19 +93,20 @@ int log_reopen(void)
         return -1;
     }
     setvbuf(fp, NULL, _IOLBF, 0);
-    if (log_state.fp != NULL)
-        fclose(log_state.fp);
-    log_state.fp = fp;
+    fp = log_swap(fp);
+    if (fp != NULL)
+        fclose(fp);
     return 0;
 }
 
 void log_close(void)
 {
-    if (log_state.fp != NULL)
-        fclose(log_state.fp);
+    FILE *fp = log_swap(NULL);
+
+    if (fp != NULL)
+        fclose(fp);
     if (log_state.dest == LOG_DEST_SYSLOG)
         closelog();
-    log_state.fp = NULL;
     free(log_state.path);
     log_state.path = NULL;
     log_state.dest = LOG_DEST_STDERR;
@@ -131,7 +151,7 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
 {
     char raw[LOG_LINE_MAX], line[LOG_LINE_MAX];
     static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
-    FILE *fp = log_state.fp ? log_state.fp : stderr;
+    FILE *fp;
     char stamp[32];
     struct timespec ts;
     struct tm tm;
@@ -145,9 +165,12 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    pthread_mutex_lock(&log_mu);
+    fp = log_state.fp ? log_state.fp : stderr;
     fprintf(fp, "%s.%03ldZ %s: %s\n", stamp, ts.tv_nsec / 1000000,
             log_names[level], line);
     fflush(fp);
+    pthread_mutex_unlock(&log_mu);
 }
 
 #define LOG_FN(fn, lvl)                                                        \
