@@ -23,7 +23,7 @@
  * above what a RESTART cycle reaches under sustained load (at most 23 MiB
  * in a 10-minute flood), so that the loop's first commit of each cycle
  * does not truncate the file. On a file system mounted with `discard` that
- * truncate freed the blocks with a synchronous discard, 3 ms on the loop
+ * truncate freed the blocks with a synchronous discard, 2.6-2.8 ms on the loop
  * (docs/performance.md, "The tail"); past this it still cuts. */
 #define STORE_WAL_LIMIT (32 * 1024 * 1024)
 #define STORE_TXN_HOOKS 8
