@@ -60,6 +60,9 @@ size_t utf8_offset(const char *s, size_t chars);
 char *utf8_xml_safe(const char *s);
 /* 1 when s is valid UTF-8 of length n with no NUL byte. */
 int utf8_valid(const char *s, size_t n);
+/* A pipe with both ends non-blocking and closed on exec (how a thread wakes
+ * the loop). 0, or -1 with errno and both ends -1. */
+int util_pipe(int fds[2]);
 /* Monotonic time in milliseconds; wall clock in seconds. */
 long long now_ms(void);
 long long now_s(void);

@@ -8,7 +8,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "log.h"
 #include "loop.h"
 #include "media.h"
+#include "media_disk.h"
 #include "store.h"
 #include "util.h"
 
@@ -284,102 +284,9 @@ char *media_temp_path(void)
     return p;
 }
 
-/* ---- deletions, off the loop ---- */
-
-/* Unlinking frees a file's blocks, and on a file system mounted with
- * `discard` and no journal the kernel discards them there and then: 4.7 ms
- * for 1 MiB, 43 ms for 100 MiB on the machine of docs/performance.md ("The
- * tail"), which a sweep of many files would have spent on the loop,
- * holding every user's messages. So one thread deletes, in order. Paths
- * are random, never reused, so a deletion that comes late cannot take a
- * newer file. Before media_init() (its clean-up of what a crash left) and
- * after media_free() deletions run on the caller. */
-struct media_gone {
-    char *path;
-    struct media_gone *next;
-};
-
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t wake;
-    struct media_gone *head, **tail; /* under mu */
-    int stop;                        /* under mu */
-    int running;                     /* the loop's */
-    pthread_t thread;
-} gone = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0};
-
-static void media_unlink(const char *path)
-{
-    if (unlink(path) < 0 && errno != ENOENT)
-        log_warn("media: cannot delete %s: %s", path, strerror(errno));
-}
-
-static void *media_gone_main(void *arg)
-{
-    struct media_gone *g;
-
-    (void)arg;
-    pthread_mutex_lock(&gone.mu);
-    for (;;) {
-        while (gone.head == NULL && !gone.stop)
-            pthread_cond_wait(&gone.wake, &gone.mu);
-        if ((g = gone.head) == NULL)
-            break; /* stopped, nothing left */
-        gone.head = g->next;
-        if (gone.head == NULL)
-            gone.tail = &gone.head;
-        pthread_mutex_unlock(&gone.mu);
-        media_unlink(g->path);
-        free(g->path);
-        free(g);
-        pthread_mutex_lock(&gone.mu);
-    }
-    pthread_mutex_unlock(&gone.mu);
-    return NULL;
-}
-
-static void media_gone_start(void)
-{
-    gone.head = NULL;
-    gone.tail = &gone.head;
-    gone.stop = 0;
-    gone.running =
-        pthread_create(&gone.thread, NULL, media_gone_main, NULL) == 0;
-    if (!gone.running)
-        log_warn("media: no deletion thread: files are deleted on the loop");
-}
-
-/* Waits for the thread to delete what it was given, and stops it. */
-static void media_gone_stop(void)
-{
-    if (!gone.running)
-        return;
-    pthread_mutex_lock(&gone.mu);
-    gone.stop = 1;
-    pthread_cond_signal(&gone.wake);
-    pthread_mutex_unlock(&gone.mu);
-    pthread_join(gone.thread, NULL);
-    gone.running = 0;
-}
-
 void media_discard(const char *path)
 {
-    struct media_gone *g;
-
-    if (path == NULL)
-        return;
-    if (!gone.running) {
-        media_unlink(path);
-        return;
-    }
-    g = xcalloc(1, sizeof(*g));
-    g->path = xstrdup(path);
-    pthread_mutex_lock(&gone.mu);
-    *gone.tail = g;
-    gone.tail = &g->next;
-    pthread_cond_signal(&gone.wake);
-    pthread_mutex_unlock(&gone.mu);
+    media_disk_delete(path);
 }
 
 /* ---- downloads ---- */
@@ -478,7 +385,8 @@ struct media_pub {
     long long size;
     media_publish_fn cb;
     void *arg;
-    char *url; /* the result */
+    char *token, *final; /* served by ferry: the file's token and path */
+    char *url;           /* the result */
     char *error;
     int retry;
     char *headers[MEDIA_SLOT_HEADERS + 1]; /* "Name: value" for the PUT */
@@ -495,6 +403,8 @@ static void media_pub_free(struct media_pub *p)
     free(p->mime);
     free(p->name);
     free(p->uploader);
+    free(p->token);
+    free(p->final);
     free(p->url);
     free(p->error);
     free(p);
@@ -522,35 +432,50 @@ static void media_pub_end(struct media_pub *p, const char *url,
     loop_defer(media_pub_report, p);
 }
 
-/* Serves p's file from the media directory under a new token. */
-static void media_serve(struct media_pub *p)
+/* p's file is on disk under its token (err 0): its row, then its URL. */
+static void media_kept(int err, void *arg)
 {
+    struct media_pub *p = arg;
     struct store_media_file row;
-    char *token = media_random_hex(MEDIA_TOKEN_LEN / 2);
-    char *final = xasprintf("%s/%s", media.dir, token);
-    char *name = media_file_name(p->name, p->kind, p->mime);
-    char *url;
+    char *name, *url;
 
-    row.token = token;
+    if (err == 0) {
+        free(p->path); /* renamed */
+        p->path = NULL;
+    }
+    row.token = p->token;
     row.kind = p->kind;
     row.mime = (char *)media_mime_canonical(p->mime);
     row.filename = p->name;
     row.size = p->size;
     row.expires = now_s() + media.expiry;
-    if (rename(p->path, final) < 0 || store_media_add(media.st, &row) < 0) {
-        log_error("media: cannot keep a file to serve: %s", strerror(errno));
-        media_discard(final);
-        media_pub_end(p, NULL, "the gateway could not store the file", 1);
-    } else {
-        url = xasprintf("%s/media/%s/%s", media.public_url, token, name);
-        log_debug("media: serving a %s of %lld bytes until %lld", p->kind,
-                  p->size, row.expires);
-        media_pub_end(p, url, NULL, 0);
-        free(url);
+    if (err != 0 || store_media_add(media.st, &row) < 0) {
+        if (err != ECANCELED)
+            log_error("media: cannot keep a file to serve: %s",
+                      err ? strerror(err) : "the store failed");
+        media_discard(p->final);
+        media_pub_end(p, NULL,
+                      err == ECANCELED ? "ferry is shutting down"
+                                       : "the gateway could not store the file",
+                      1);
+        return;
     }
+    name = media_file_name(p->name, p->kind, p->mime);
+    url = xasprintf("%s/media/%s/%s", media.public_url, p->token, name);
+    log_debug("media: serving a %s of %lld bytes until %lld", p->kind, p->size,
+              row.expires);
+    media_pub_end(p, url, NULL, 0);
+    free(url);
     free(name);
-    free(final);
-    free(token);
+}
+
+/* Serves p's file from the media directory under a new token, once the
+ * disk thread has made it durable there. */
+static void media_serve(struct media_pub *p)
+{
+    p->token = media_random_hex(MEDIA_TOKEN_LEN / 2);
+    p->final = xasprintf("%s/%s", media.dir, p->token);
+    media_disk_keep(p->path, p->final, media_kept, p);
 }
 
 /* Remembers the host of the upload service's URLs. */
@@ -901,7 +826,7 @@ int media_init(const struct conf *conf, struct store *st)
     }
     media_reconfigure(conf);
     media_clean_dir();
-    media_gone_start();
+    media_disk_start();
     media.sweep = event_new(loop_base(), -1, 0, media_on_sweep, NULL);
     loop_timer_start(media.sweep, 0);
     httpd_route("/media/", media_route, NULL, 0);
@@ -910,7 +835,7 @@ int media_init(const struct conf *conf, struct store *st)
 
 void media_free(void)
 {
-    media_gone_stop();
+    media_disk_stop();
     if (media.sweep != NULL)
         event_free(media.sweep);
     media.sweep = NULL;

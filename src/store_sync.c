@@ -90,20 +90,6 @@ static void store_sync_on_pipe(evutil_socket_t fd, short what, void *arg)
     s->done_fn(synced, s->done_arg);
 }
 
-/* The thread's wake-up pipe: both ends non-blocking and closed on exec. */
-static int store_sync_pipe(int fds[2])
-{
-    int i;
-
-    if (pipe(fds) < 0)
-        return -1;
-    for (i = 0; i < 2; i++)
-        if (fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0 ||
-            fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0)
-            return -1;
-    return 0;
-}
-
 struct store_sync *store_sync_start(const char *wal_path,
                                     store_sync_done_fn done, void *arg)
 {
@@ -113,7 +99,7 @@ struct store_sync *store_sync_start(const char *wal_path,
     s->done_fn = done;
     s->done_arg = arg;
     s->fd = open(wal_path, O_RDWR | O_CLOEXEC);
-    if (s->fd < 0 || loop_base() == NULL || store_sync_pipe(s->pipe) < 0) {
+    if (s->fd < 0 || loop_base() == NULL || util_pipe(s->pipe) < 0) {
         log_warn("store: no WAL syncer (%s): every commit syncs",
                  s->fd < 0 ? strerror(errno) : "no loop");
         goto fail;

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Memory helpers that end the process on exhaustion, a capped growable
- * buffer, UTF-8 validation, clocks and strict number parsing. */
+ * buffer, UTF-8 validation, clocks, strict number parsing and a wake-up
+ * pipe. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -432,4 +435,26 @@ void time_format_xmpp(long long ms, char *out, size_t len)
     gmtime_r(&t, &tm);
     strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out, len, "%s.%03dZ", s, (int)(ms % 1000));
+}
+
+int util_pipe(int fds[2])
+{
+    int i;
+
+    if (pipe(fds) < 0) {
+        fds[0] = fds[1] = -1;
+        return -1;
+    }
+    for (i = 0; i < 2; i++)
+        if (fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0 ||
+            fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0) {
+            int err = errno;
+
+            close(fds[0]);
+            close(fds[1]);
+            fds[0] = fds[1] = -1;
+            errno = err;
+            return -1;
+        }
+    return 0;
 }

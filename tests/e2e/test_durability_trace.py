@@ -25,6 +25,10 @@ FERRY_E2E_SYNCHRONOUS says for the others). With
 `normal`, a documented choice, the commit writes the WAL but does not
 fsync it, so answers precede the fsync: that case is kept as a strict
 xfail, which also shows the check can fail.
+
+A file ferry serves itself is traced the same way: its data synced, its
+rename to the token, the media directory synced and its row's WAL synced,
+all before the stanza with its link leaves.
 """
 
 import os
@@ -246,3 +250,75 @@ def test_answers_follow_fsync(make_bridge, xmpp_server, tmp_path,
         for m in marks if durable[m] is None or durable[m] > answered[m]]
     assert not early, "%d of %d answered before their WAL fsync: %s" % (
         len(early), len(marks), early[:8])
+
+
+RENAME = re.compile(r'^rename(?:at2?)?\((?:\d+<[^>]*>, )?"([^"]*)", '
+                    r'(?:\d+<[^>]*>, )?"([^"]*)"')
+
+
+def renames(path):
+    """(entry, end, old path, new path) of every successful rename."""
+    with open(path, errors="replace") as f:
+        joined = join_resumed(f.read().splitlines())
+    out = []
+    for _, t, text in joined:
+        m = RENAME.match(text)
+        d = DUR.search(text)
+        if m is None or d is None or not re.search(r"\) = 0 ", text):
+            continue
+        out.append((t, t + float(d.group(1)), unhex(m.group(1)).decode(),
+                    unhex(m.group(2)).decode()))
+    return out
+
+
+def test_served_file_synced_before_its_link(make_bridge, tmp_path,
+                                            monkeypatch):
+    """A WhatsApp picture that ferry serves itself: before the stanza with
+    its link leaves, the file's data was synced, it was renamed to its
+    token, the media directory was synced (the name is on disk), and the
+    WAL holding its row was synced. A power cut after the link cannot
+    leave the user a link to an empty or missing file (WhatsApp does not
+    send the message again)."""
+    import base64
+    trace = str(tmp_path / "strace.txt")
+    monkeypatch.setenv("ASAN_OPTIONS",
+                       os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+    monkeypatch.setattr(ferryproc, "WRAPPER", [
+        "strace", "-f", "-qq", "-ttt", "-T", "-xx", "-yy", "-s", "65536",
+        "-e", "trace=" + SYSCALLS + ",rename,renameat,renameat2", "-o",
+        trace])
+    b = make_bridge(store_synchronous=None)
+    c = b.client()
+    data = bytes(range(256)) * 64
+    r = b.inbound(CONTACT, type="image", name="Ana",
+                  data_b64=base64.b64encode(data).decode())
+    m = b.wait_chat(c, r["wamids"][0])
+    url = m.body
+    assert "/media/" in url, m.xml
+    token = url.split("/media/")[1].split("/")[0]
+    ferry_pid = ferry_child(b.ferry.pid)
+    os.kill(ferry_pid, 15)
+    assert b.ferry.proc.wait(30) == 0
+
+    calls = parse(trace)
+    link = next((c["t"] for c in calls
+                 if c["name"] in ("write", "sendto", "sendmsg", "writev")
+                 and url.encode() in c["data"]), None)
+    assert link is not None, "the stanza with the link is not in the trace"
+    moved = [x for x in renames(trace)
+             if x[3].endswith("/media/" + token)]
+    assert len(moved) == 1, "no rename to the token: %s" % moved
+    t_rename, end_rename, temp, final = moved[0]
+    media_dir = os.path.dirname(final)
+    file_sync = [c for c in calls if c["name"] in ("fdatasync", "fsync")
+                 and c["target"] == temp and c["ok"]]
+    dir_sync = [c for c in calls if c["name"] == "fsync"
+                and c["target"] == media_dir and c["ok"]
+                and c["t"] >= end_rename]
+    assert file_sync and file_sync[0]["end"] <= t_rename, \
+        "the file's data was not synced before its rename"
+    assert dir_sync and dir_sync[0]["end"] <= link, \
+        "the media directory was not synced before the link left"
+    row = durable_at(calls, [token.encode()])[token.encode()]
+    assert row is not None and row <= link, \
+        "the file's row was not synced before the link left"

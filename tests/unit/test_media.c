@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of media.c's pure helpers (types, file names,
  * Content-Disposition, URL hosts, tokens), of the served files' rows
- * (store_media.c), of the clean-up media_init() does after a crash, and of
- * the back ends' tables of file types (net.c). */
+ * (store_media.c), of the clean-up media_init() does after a crash, of
+ * the disk thread (deletions; served files made durable before their row),
+ * and of the back ends' tables of file types (net.c). */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "conf.h"
 #include "loop.h"
@@ -314,6 +317,122 @@ static void test_discard_by_thread(void **state)
     free(mdir);
 }
 
+/* What a publish reported. */
+struct test_published {
+    int calls, retry;
+    char *url, *error;
+};
+
+static void test_on_published(const char *url, const char *error, int retry,
+                              void *arg)
+{
+    struct test_published *r = arg;
+
+    r->calls++;
+    r->url = url ? xstrdup(url) : NULL;
+    r->error = error ? xstrdup(error) : NULL;
+    r->retry = retry;
+}
+
+/* A downloaded file of n bytes, as media_download() leaves it. */
+static char *test_download(size_t n)
+{
+    char *path = media_temp_path();
+    FILE *fp = fopen(path, "w");
+    size_t i;
+
+    assert_non_null(fp);
+    for (i = 0; i < n; i++)
+        fputc((int)(i % 251), fp);
+    fclose(fp);
+    return path;
+}
+
+/* With no upload service, a file is served by ferry: the disk thread syncs
+ * it, renames it to its token and syncs the directory; the loop then adds
+ * its row and reports the URL. */
+static void test_serve_keeps_file(void **state)
+{
+    struct fixture *f = *state;
+    struct test_published r = {0};
+    struct conf c;
+    char *mdir = xasprintf("%s/media", f->dir), *tmp, *final;
+    struct media_file mf = {NULL, "document", "application/pdf", "a b.pdf"};
+    const char *prefix = "https://ferry.example.org/media/";
+    struct store_media_file *row;
+    struct stat sb;
+    char token[MEDIA_TOKEN_LEN + 1];
+    int turns = 0;
+
+    test_media_conf(&c, f);
+    loop_init();
+    assert_int_equal(media_init(&c, f->st), 0);
+    tmp = test_download(5000);
+    mf.path = tmp;
+    media_publish(&mf, NULL, test_on_published, &r);
+    assert_int_equal(r.calls, 0); /* the thread has it, not the loop */
+    while (r.calls == 0 && turns++ < 5000)
+        event_base_loop(loop_base(), EVLOOP_ONCE);
+    assert_int_equal(r.calls, 1);
+    assert_non_null(r.url);
+    assert_int_equal(strncmp(r.url, prefix, strlen(prefix)), 0);
+    memcpy(token, r.url + strlen(prefix), MEDIA_TOKEN_LEN);
+    token[MEDIA_TOKEN_LEN] = '\0';
+    assert_true(media_token_ok(token, strlen(token)));
+    final = xasprintf("%s/%s", mdir, token);
+    assert_int_equal(stat(final, &sb), 0);
+    assert_int_equal(sb.st_size, 5000);
+    assert_int_equal(access(tmp, F_OK), -1);
+    row = store_media_get(f->st, token);
+    assert_non_null(row);
+    assert_int_equal(row->size, 5000);
+    assert_string_equal(row->mime, "application/pdf");
+    store_media_file_free(row);
+    media_free();
+    loop_free();
+    free(r.url);
+    free(final);
+    free(tmp);
+    free(mdir);
+}
+
+/* A stop before the loop heard of a kept file: the publish reports a
+ * retry, no row is written and no file is left (the job stays queued and
+ * fetches the file again after a restart). */
+static void test_serve_stopped_first(void **state)
+{
+    struct fixture *f = *state;
+    struct test_published r = {0};
+    struct conf c;
+    char *mdir = xasprintf("%s/media", f->dir), *tmp;
+    struct media_file mf = {NULL, "image", "image/png", NULL};
+    struct dirent *e;
+    DIR *d;
+    int left = 0;
+
+    test_media_conf(&c, f);
+    loop_init();
+    assert_int_equal(media_init(&c, f->st), 0);
+    tmp = test_download(100);
+    mf.path = tmp;
+    media_publish(&mf, NULL, test_on_published, &r);
+    media_free();
+    loop_free(); /* runs the report */
+    assert_int_equal(r.calls, 1);
+    assert_null(r.url);
+    assert_int_equal(r.retry, 1);
+    assert_string_equal(r.error, "ferry is shutting down");
+    d = opendir(mdir);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        left += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(left, 0);
+    free(r.error);
+    free(tmp);
+    free(mdir);
+}
+
 /* The Cloud API's table of file types and limits (A.5). */
 static void test_net_types(void **state)
 {
@@ -353,6 +472,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_init_cleans, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_discard_by_thread, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_keeps_file, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_serve_stopped_first, test_setup,
                                         test_teardown),
         cmocka_unit_test(test_net_types),
     };
