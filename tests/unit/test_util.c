@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for util.c: counting and cutting UTF-8 text by characters. */
+/* Unit tests for util.c: counting and cutting UTF-8 text by characters,
+ * and the wake-up pipe. */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -90,6 +94,26 @@ static void test_util_hex(void **state)
     (void)state;
 }
 
+/* Both ends non-blocking (a full pipe never stops the thread, an empty
+ * one never the loop) and closed on exec. */
+static void test_util_pipe(void **state)
+{
+    int fds[2], i;
+    char b = 'x';
+
+    assert_int_equal(util_pipe(fds), 0);
+    for (i = 0; i < 2; i++) {
+        assert_true(fcntl(fds[i], F_GETFL) & O_NONBLOCK);
+        assert_true(fcntl(fds[i], F_GETFD) & FD_CLOEXEC);
+    }
+    assert_int_equal(read(fds[0], &b, 1), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(write(fds[1], &b, 1), 1);
+    assert_int_equal(read(fds[0], &b, 1), 1);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -99,6 +123,7 @@ int main(void)
         cmocka_unit_test(test_duration_words),
         cmocka_unit_test(test_util_datetime),
         cmocka_unit_test(test_util_hex),
+        cmocka_unit_test(test_util_pipe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
