@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Logging to stderr, syslog or a file. Each line is escaped as a whole, so
  * control characters from peers cannot forge or split log lines. ferry's
- * threads log too (the WAL syncer, the checkpointer, the media deleter):
- * the file is used and swapped under a lock, so a reopen on SIGHUP never
- * closes it under a line being written. */
+ * threads log too (the WAL syncer, the checkpointer, the media disk
+ * thread): the file is used and swapped under a lock, so a reopen on
+ * SIGHUP never closes it under a line being written. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,7 +4,9 @@
  * XMPP server's XEP-0363 upload service (a slot requested as a JID of the
  * component, the bytes PUT with the slot's headers) or served by ferry at
  * http.public_url/media/<64 hex token>/<name> until media.expiry; expired
- * files are deleted by a sweep, the unlinks by a thread of their own. */
+ * files are deleted by a sweep. The disk work (unlinks, and the flush and
+ * rename of a file to serve before its row) is done by a thread of its
+ * own (media_disk.c). */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
